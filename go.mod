@@ -1,0 +1,3 @@
+module github.com/stack-web/stack
+
+go 1.26
