@@ -1,0 +1,220 @@
+package appserver
+
+import (
+	"bufio"
+	"errors"
+	"net/http"
+	"strconv"
+)
+
+// response is the http.ResponseWriter of one uwsgi request. It writes a raw
+// HTTP/1.1 response, which nginx and the edge parse as an HTTP upstream's.
+//
+// The first pendingSize bytes of body are held back: if the handler returns
+// before they fill, the response gets an exact Content-Length and goes out
+// in one write with its header, as net/http does. Past that, or on Flush,
+// the header is sent without a length and the body ends when the connection
+// closes, which is how the uwsgi protocol delimits a response anyway.
+type response struct {
+	req         *http.Request
+	out         *bufio.Writer
+	header      http.Header
+	pending     []byte // body held back before the header is committed
+	status      int
+	wroteHeader bool
+	committed   bool // the status line and header are in out
+	aborted     bool
+	written     int64 // body bytes the handler wrote
+	declared    int64 // Content-Length the handler set, or -1
+	err         error // first write error; later writes fail with it
+}
+
+var (
+	_ http.ResponseWriter = (*response)(nil)
+	_ http.Flusher        = (*response)(nil)
+)
+
+// errAborted is returned by writes after the handler aborted the response.
+var errAborted = errors.New("appserver: response aborted")
+
+func (w *response) Header() http.Header { return w.header }
+
+// WriteHeader records the status. Informational statuses (1xx) are not
+// relayed: a uwsgi response has one header, and the edge handles
+// Expect: 100-continue itself.
+func (w *response) WriteHeader(code int) {
+	if w.wroteHeader {
+		return
+	}
+	if code < 100 || code > 999 {
+		panic("appserver: invalid WriteHeader code " + strconv.Itoa(code))
+	}
+	if code < 200 {
+		return
+	}
+	w.wroteHeader = true
+	w.status = code
+	w.declared = -1
+	if cl := w.header.Get("Content-Length"); cl != "" {
+		if n, err := strconv.ParseInt(cl, 10, 64); err == nil && n >= 0 {
+			w.declared = n
+		} else {
+			w.header.Del("Content-Length")
+		}
+	}
+}
+
+func (w *response) Write(p []byte) (int, error) {
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	if w.err != nil {
+		return 0, w.err
+	}
+	if !bodyAllowed(w.status) {
+		return 0, http.ErrBodyNotAllowed
+	}
+	if w.declared >= 0 && w.written+int64(len(p)) > w.declared {
+		return 0, http.ErrContentLength
+	}
+	w.written += int64(len(p))
+	if !w.committed {
+		if len(w.pending)+len(p) <= cap(w.pending) {
+			w.pending = append(w.pending, p...)
+			return len(p), nil
+		}
+		w.commit(-1, p)
+		return len(p), nil
+	}
+	if w.req.Method == http.MethodHead {
+		return len(p), nil
+	}
+	if _, err := w.out.Write(p); err != nil {
+		w.err = err
+		return 0, err
+	}
+	return len(p), nil
+}
+
+func (w *response) WriteString(s string) (int, error) {
+	// A string small enough to hold back costs no conversion.
+	if w.wroteHeader && !w.committed && w.err == nil && bodyAllowed(w.status) &&
+		w.declared < 0 && len(w.pending)+len(s) <= cap(w.pending) {
+		w.pending = append(w.pending, s...)
+		w.written += int64(len(s))
+		return len(s), nil
+	}
+	return w.Write([]byte(s))
+}
+
+// Flush sends the header and everything written so far.
+func (w *response) Flush() {
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	if w.err != nil {
+		return
+	}
+	if !w.committed {
+		w.commit(-1, nil)
+	}
+	if err := w.out.Flush(); err != nil {
+		w.err = err
+	}
+}
+
+// FlushError is Flush that reports failure (http.ResponseController uses it).
+func (w *response) FlushError() error {
+	w.Flush()
+	return w.err
+}
+
+// abort stops the response where it is: nothing more is written, so the
+// peer sees a response cut short (or none) and reports an upstream error.
+func (w *response) abort() {
+	w.aborted = true
+	w.err = errAborted
+}
+
+// finish completes the response after the handler returned.
+func (w *response) finish() error {
+	if w.aborted {
+		return errAborted
+	}
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	if w.err != nil {
+		return w.err
+	}
+	if !w.committed {
+		w.commit(int64(len(w.pending)), nil)
+	}
+	if err := w.out.Flush(); err != nil {
+		w.err = err
+	}
+	return w.err
+}
+
+// commit writes the status line, the header and the held-back body, then
+// extra. length is the whole body's length when known (the handler has
+// returned), else -1.
+func (w *response) commit(length int64, extra []byte) {
+	w.committed = true
+	h := w.header
+	if bodyAllowed(w.status) {
+		if _, ok := h["Content-Type"]; !ok && w.written > 0 {
+			sniff := w.pending
+			if len(sniff) == 0 {
+				sniff = extra
+			}
+			h["Content-Type"] = []string{http.DetectContentType(sniff)}
+		}
+		if w.declared < 0 && length >= 0 && (length > 0 || w.req.Method != http.MethodHead) {
+			h["Content-Length"] = []string{strconv.FormatInt(length, 10)}
+		}
+	} else {
+		delete(h, "Content-Length")
+		delete(h, "Transfer-Encoding")
+	}
+	// Hop-by-hop framing is ours to decide: the body ends at close.
+	delete(h, "Transfer-Encoding")
+	delete(h, "Connection")
+
+	out := w.out
+	out.WriteString(statusLine(w.status))
+	h.Write(out) // sorts, drops invalid names, turns CR/LF in values into spaces
+	out.WriteString("\r\n")
+	if w.req.Method != http.MethodHead {
+		out.Write(w.pending)
+		if extra != nil {
+			out.Write(extra)
+		}
+	}
+	w.pending = w.pending[:0]
+}
+
+// bodyAllowed reports whether a response with this status may have a body
+// (RFC 9110: not 1xx, 204 or 304).
+func bodyAllowed(status int) bool {
+	return status >= 200 && status != http.StatusNoContent && status != http.StatusNotModified
+}
+
+// statusLine returns "HTTP/1.1 <code> <text>\r\n", precomputed for the
+// codes in net/http's table.
+func statusLine(code int) string {
+	if code < len(statusLines) && statusLines[code] != "" {
+		return statusLines[code]
+	}
+	return "HTTP/1.1 " + strconv.Itoa(code) + " " + http.StatusText(code) + "\r\n"
+}
+
+var statusLines = func() []string {
+	t := make([]string, 600)
+	for code := 100; code < len(t); code++ {
+		if text := http.StatusText(code); text != "" {
+			t[code] = "HTTP/1.1 " + strconv.Itoa(code) + " " + text + "\r\n"
+		}
+	}
+	return t
+}()

@@ -1,0 +1,457 @@
+// Package appserver is the application server: it accepts uwsgi requests
+// on a socket and serves them with an http.Handler, as uWSGI serves them with
+// a WSGI callable and net/http/fcgi.Serve serves FastCGI.
+//
+// One request per connection: the server reads the packet, builds the
+// *http.Request, calls the handler, writes a raw HTTP/1.1 response and
+// closes. Whatever follows the body on the connection is never read as
+// another packet.
+package appserver
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/stack-web/stack/uwsgi"
+)
+
+// Server serves uwsgi requests with an http.Handler. The zero value is not
+// usable; set Handler. Fields must not change once Serve has been called.
+type Server struct {
+	// Handler answers every request.
+	Handler http.Handler
+
+	// BufferSize is the largest vars block accepted, as uWSGI's
+	// buffer-size (default uwsgi.DefaultBufferSize). A larger packet is
+	// logged and its connection closed; the edge answers 502.
+	BufferSize int
+
+	// Threads bounds how many requests are handled at once; 0 means no
+	// bound. When every slot is busy the server stops accepting, so new
+	// connections wait in the listen backlog, as with uWSGI's threads.
+	Threads int
+
+	// Harakiri is the longest a request may run; 0 disables it. In this
+	// process a goroutine cannot be killed, so on expiry the request's
+	// context is cancelled and its connection closed: the peer gets its
+	// answer (a 502) and the slot is released. Worker processes, which can
+	// be killed, enforce it for real.
+	Harakiri time.Duration
+
+	// SocketTimeout bounds each read of the request and each write of the
+	// response (uWSGI's socket-timeout, default 4s when zero). The edge has
+	// buffered the request, so a packet that trickles in is a broken peer.
+	SocketTimeout time.Duration
+
+	// Logger receives errors; nil means slog.Default().
+	Logger *slog.Logger
+
+	// BaseContext, if set, is the parent of every request's context.
+	BaseContext context.Context
+
+	mu        sync.Mutex
+	listeners map[net.Listener]struct{}
+	conns     map[net.Conn]struct{}
+	shutdown  atomic.Bool
+	served    atomic.Uint64
+	handlers  sync.WaitGroup // one per connection being served
+	idle      chan struct{}  // closed when the last connection ends during shutdown
+}
+
+// ErrServerClosed is returned by Serve after Shutdown or Close.
+var ErrServerClosed = errors.New("appserver: server closed")
+
+// Serve accepts connections on l and serves each with h, using the default
+// settings. It returns when l's Accept fails.
+func Serve(l net.Listener, h http.Handler) error {
+	return (&Server{Handler: h}).Serve(l)
+}
+
+// Requests reports how many requests the server has answered.
+func (s *Server) Requests() uint64 { return s.served.Load() }
+
+// Serve accepts connections on l until Shutdown or Close, serving each in its
+// own goroutine. It always returns a non-nil error; after Shutdown or Close
+// it is ErrServerClosed.
+func (s *Server) Serve(l net.Listener) error {
+	if s.Handler == nil {
+		return errors.New("appserver: Serve: no Handler")
+	}
+	if !s.track(l) {
+		return ErrServerClosed
+	}
+	defer s.untrack(l)
+
+	var slots chan struct{}
+	if s.Threads > 0 {
+		slots = make(chan struct{}, s.Threads)
+	}
+	var backoff time.Duration
+	for {
+		if slots != nil {
+			slots <- struct{}{}
+		}
+		c, err := l.Accept()
+		if err != nil {
+			if slots != nil {
+				<-slots
+			}
+			if s.shutdown.Load() {
+				return ErrServerClosed
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, errTooManyFiles) {
+				// Out of file descriptors or a transient failure: wait and
+				// retry, as net/http does, rather than spin or give up.
+				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+				s.logger().Warn("appserver: accept failed; retrying", "listener", l.Addr().String(), "err", err, "after", backoff)
+				time.Sleep(backoff)
+				continue
+			}
+			return fmt.Errorf("appserver: accept on %s: %w", l.Addr(), err)
+		}
+		backoff = 0
+		if !s.trackConn(c) {
+			c.Close()
+			if slots != nil {
+				<-slots
+			}
+			return ErrServerClosed
+		}
+		go func() {
+			defer s.untrackConn(c)
+			if slots != nil {
+				defer func() { <-slots }()
+			}
+			s.serveConn(c)
+		}()
+	}
+}
+
+// Shutdown stops accepting (closing the listeners, which removes their
+// socket files), then waits for the requests in flight to finish or for ctx
+// to end, whichever comes first; then it closes what is left.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.shutdown.Store(true)
+	s.mu.Lock()
+	var errs []error
+	for l := range s.listeners {
+		if err := l.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if s.idle == nil {
+		s.idle = make(chan struct{})
+		if len(s.conns) == 0 {
+			close(s.idle)
+		}
+	}
+	idle := s.idle
+	s.mu.Unlock()
+
+	select {
+	case <-idle:
+	case <-ctx.Done():
+		s.closeConns()
+		errs = append(errs, fmt.Errorf("appserver: shutdown: requests still running: %w", ctx.Err()))
+	}
+	s.handlers.Wait()
+	return errors.Join(errs...)
+}
+
+// Close closes the listeners and every connection at once.
+func (s *Server) Close() error {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err := s.Shutdown(ctx)
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
+
+func (s *Server) logger() *slog.Logger {
+	if s.Logger != nil {
+		return s.Logger
+	}
+	return slog.Default()
+}
+
+func (s *Server) track(l net.Listener) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.shutdown.Load() {
+		return false
+	}
+	if s.listeners == nil {
+		s.listeners = make(map[net.Listener]struct{})
+	}
+	s.listeners[l] = struct{}{}
+	return true
+}
+
+func (s *Server) untrack(l net.Listener) {
+	s.mu.Lock()
+	delete(s.listeners, l)
+	s.mu.Unlock()
+}
+
+func (s *Server) trackConn(c net.Conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.shutdown.Load() {
+		return false
+	}
+	if s.conns == nil {
+		s.conns = make(map[net.Conn]struct{})
+	}
+	s.conns[c] = struct{}{}
+	s.handlers.Add(1)
+	return true
+}
+
+func (s *Server) untrackConn(c net.Conn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	if s.idle != nil && len(s.conns) == 0 {
+		select {
+		case <-s.idle:
+		default:
+			close(s.idle)
+		}
+	}
+	s.mu.Unlock()
+	s.handlers.Done()
+}
+
+func (s *Server) closeConns() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		c.Close()
+	}
+}
+
+// connBuffers are the per-connection buffers, pooled across connections.
+type connBuffers struct {
+	br      *bufio.Reader
+	bw      *bufio.Writer
+	vars    uwsgi.Vars
+	pending []byte
+}
+
+const (
+	writeBufferSize  = 4096
+	pendingSize      = 4096 // body bytes held back to compute Content-Length
+	maxDrain         = 1 << 20
+	defaultSockTimeo = 4 * time.Second
+)
+
+var bufPool = sync.Pool{New: func() any {
+	return &connBuffers{
+		br:      bufio.NewReaderSize(nil, uwsgi.DefaultBufferSize+uwsgi.HeaderSize),
+		bw:      bufio.NewWriterSize(nil, writeBufferSize),
+		vars:    make(uwsgi.Vars, 0, 32),
+		pending: make([]byte, 0, pendingSize),
+	}
+}}
+
+// serveConn serves the one request of connection c.
+func (s *Server) serveConn(c net.Conn) {
+	bufs := bufPool.Get().(*connBuffers)
+	dc := &deadlineConn{Conn: c, timeout: s.SocketTimeout}
+	if dc.timeout <= 0 {
+		dc.timeout = defaultSockTimeo
+	}
+	bufs.br.Reset(dc)
+	bufs.bw.Reset(dc)
+	defer func() {
+		bufs.br.Reset(nil)
+		bufs.bw.Reset(nil)
+		bufs.vars = bufs.vars[:0]
+		bufs.pending = bufs.pending[:0]
+		bufPool.Put(bufs)
+	}()
+
+	p, err := uwsgi.ReadPacket(bufs.br, s.BufferSize, bufs.vars)
+	if err != nil {
+		if err != io.EOF {
+			// Nothing useful can be written: the peer is not speaking uwsgi,
+			// or the framing is broken. Close, as uWSGI does.
+			s.logger().Warn("appserver: bad packet; closing the connection", "remote", c.RemoteAddr().String(), "err", err)
+		}
+		c.Close()
+		return
+	}
+	bufs.vars = p.Vars[:0] // keep a grown slice for the next connection
+	cl, err := p.ContentLength()
+	if err != nil {
+		s.badRequest(c, bufs.bw, err)
+		return
+	}
+	body := &requestBody{r: bufs.br, n: cl}
+
+	ctx := s.BaseContext
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	var cancel context.CancelFunc
+	ctx, cancel = context.WithCancel(ctx)
+	defer cancel()
+	req, err := uwsgi.NewRequest(ctx, p, body)
+	if err != nil {
+		s.badRequest(c, bufs.bw, err)
+		return
+	}
+
+	if s.Harakiri > 0 {
+		t := time.AfterFunc(s.Harakiri, func() {
+			s.logger().Error("appserver: harakiri: request ran too long; cancelling it and closing its connection",
+				"method", req.Method, "uri", req.RequestURI, "limit", s.Harakiri)
+			c.Close() // first, so that nothing the handler writes after the cancel gets out
+			cancel()
+		})
+		defer t.Stop()
+	}
+
+	w := &response{req: req, out: bufs.bw, pending: bufs.pending[:0], header: make(http.Header, 4)}
+	s.callHandler(w, req)
+	bufs.pending = w.pending[:0]
+	if err := w.finish(); err != nil {
+		s.logger().Debug("appserver: writing the response failed", "uri", req.RequestURI, "err", err)
+	}
+	s.served.Add(1)
+	closeAfterBody(c, body)
+}
+
+// callHandler runs the handler, turning a panic into a 500 (or a cut
+// response if the header was sent) as net/http does, so one bad request
+// never takes the server down.
+func (s *Server) callHandler(w *response, req *http.Request) {
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				w.abort()
+				return
+			}
+			s.logger().Error("appserver: handler panicked", "method", req.Method, "uri", req.RequestURI,
+				"panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			if !w.committed {
+				w.header = make(http.Header)
+				w.pending = w.pending[:0]
+				w.status = 0
+				w.wroteHeader = false
+				http.Error(w, "500 Internal Server Error", http.StatusInternalServerError)
+				return
+			}
+			w.abort()
+		}
+	}()
+	s.Handler.ServeHTTP(w, req)
+}
+
+// badRequest answers a packet whose variables do not make an HTTP request.
+func (s *Server) badRequest(c net.Conn, bw *bufio.Writer, err error) {
+	s.logger().Warn("appserver: bad request", "remote", c.RemoteAddr().String(), "err", err)
+	const msg = "400 Bad Request\n"
+	fmt.Fprintf(bw, "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", len(msg), msg)
+	bw.Flush()
+	closeWrite(c)
+	c.Close()
+}
+
+// closeAfterBody closes c once the response is written. A body the handler
+// did not read is drained first (the edge sent it whole), because closing a
+// socket with unread data resets it and the peer may lose the response
+// (unbit/uwsgi#1371); what cannot be drained quickly is left, after a
+// half-close that delivers the end of the response first.
+func closeAfterBody(c net.Conn, body *requestBody) {
+	if body.n > 0 && body.n <= maxDrain {
+		body.drain()
+	}
+	if body.n > 0 {
+		closeWrite(c)
+	}
+	c.Close()
+}
+
+func closeWrite(c net.Conn) {
+	if cw, ok := c.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite()
+	} else if dc, ok := c.(*deadlineConn); ok {
+		closeWrite(dc.Conn)
+	}
+}
+
+// requestBody is the request body: exactly n more bytes of the connection.
+type requestBody struct {
+	r      *bufio.Reader
+	n      int64
+	closed bool
+}
+
+func (b *requestBody) Read(p []byte) (int, error) {
+	if b.closed {
+		return 0, http.ErrBodyReadAfterClose
+	}
+	if b.n <= 0 {
+		return 0, io.EOF
+	}
+	if int64(len(p)) > b.n {
+		p = p[:b.n]
+	}
+	n, err := b.r.Read(p)
+	b.n -= int64(n)
+	if err == io.EOF {
+		if b.n > 0 {
+			err = io.ErrUnexpectedEOF
+		} else {
+			err = nil
+		}
+	}
+	if b.n == 0 && err == nil {
+		err = io.EOF
+	}
+	return n, err
+}
+
+// drain discards what is left of the body.
+func (b *requestBody) drain() {
+	n, _ := b.r.Discard(int(b.n))
+	b.n -= int64(n)
+}
+
+// Close marks the body closed for the handler; the rest is drained (or not)
+// by the server after the handler returns.
+func (b *requestBody) Close() error {
+	b.closed = true
+	return nil
+}
+
+// deadlineConn sets a fresh deadline before every read and write, so that a
+// peer that stops reading or sending costs at most one timeout, and a long
+// streamed response is not cut by an overall deadline.
+type deadlineConn struct {
+	net.Conn
+	timeout time.Duration
+}
+
+func (c *deadlineConn) Read(p []byte) (int, error) {
+	c.Conn.SetReadDeadline(time.Now().Add(c.timeout))
+	return c.Conn.Read(p)
+}
+
+func (c *deadlineConn) Write(p []byte) (int, error) {
+	c.Conn.SetWriteDeadline(time.Now().Add(c.timeout))
+	return c.Conn.Write(p)
+}
