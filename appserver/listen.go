@@ -12,10 +12,23 @@ import (
 	"time"
 )
 
-var errTooManyFiles = syscall.EMFILE
-
 // umaskMu serialises the umask changes of Listen: the umask is per process.
 var umaskMu sync.Mutex
+
+// Listener is a Unix listening socket opened by Listen. Server.Serve takes
+// connections straight off its descriptor (see fdConn); as a net.Listener
+// it also works anywhere else.
+type Listener struct {
+	file *os.File // the listening socket, registered with the runtime poller
+	rc   syscall.RawConn
+	path string
+	addr *net.UnixAddr
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+var _ net.Listener = (*Listener)(nil)
 
 // Listen opens the app server's socket. addr is "unix:PATH" for a Unix
 // socket (the normal case: the uwsgi protocol has no authentication, so it
@@ -42,23 +55,97 @@ func Listen(addr string, mode os.FileMode) (net.Listener, error) {
 	if err := removeStaleSocket(path); err != nil {
 		return nil, err
 	}
+	l, err := listenUnix(path, mode)
+	if err != nil {
+		return nil, fmt.Errorf("appserver: listen on %s: %w", addr, err)
+	}
+	return l, nil
+}
 
+func listenUnix(path string, mode os.FileMode) (*Listener, error) {
+	fd, err := syscall.Socket(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, os.NewSyscallError("socket", err)
+	}
 	umaskMu.Lock()
 	old := syscall.Umask(int(^mode & 0o777))
-	l, err := net.Listen("unix", path)
+	err = syscall.Bind(fd, &syscall.SockaddrUnix{Name: path})
 	syscall.Umask(old)
 	umaskMu.Unlock()
 	if err != nil {
-		return nil, fmt.Errorf("appserver: listen on %s: %w", addr, err)
+		syscall.Close(fd)
+		return nil, os.NewSyscallError("bind", err)
+	}
+	// The kernel caps the backlog at net.core.somaxconn, as for net.Listen.
+	if err := syscall.Listen(fd, 65535); err != nil {
+		syscall.Close(fd)
+		os.Remove(path)
+		return nil, os.NewSyscallError("listen", err)
 	}
 	// The umask can only remove bits; chmod makes the mode exact even if a
 	// filesystem applies its own defaults.
 	if err := os.Chmod(path, mode&fs.ModePerm); err != nil {
-		l.Close()
-		return nil, fmt.Errorf("appserver: chmod %s: %w", path, err)
+		syscall.Close(fd)
+		os.Remove(path)
+		return nil, err
 	}
-	return l, nil
+	f := os.NewFile(uintptr(fd), path)
+	rc, err := f.SyscallConn()
+	if err != nil {
+		f.Close()
+		os.Remove(path)
+		return nil, err
+	}
+	return &Listener{file: f, rc: rc, path: path, addr: &net.UnixAddr{Name: path, Net: "unix"}}, nil
 }
+
+// acceptFD waits, through the runtime poller, for a pending connection and
+// takes it with one accept4. The descriptor is non-blocking.
+func (l *Listener) acceptFD() (int, error) {
+	var nfd int
+	var aerr error
+	err := l.rc.Read(func(fd uintptr) bool {
+		for {
+			nfd, _, aerr = syscall.Accept4(int(fd), syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC)
+			if aerr != syscall.EINTR && aerr != syscall.ECONNABORTED {
+				break
+			}
+		}
+		return aerr != syscall.EAGAIN
+	})
+	if err != nil {
+		return -1, &net.OpError{Op: "accept", Net: "unix", Addr: l.addr, Err: err}
+	}
+	if aerr != nil {
+		return -1, &net.OpError{Op: "accept", Net: "unix", Addr: l.addr, Err: os.NewSyscallError("accept4", aerr)}
+	}
+	return nfd, nil
+}
+
+// Accept implements net.Listener for callers other than Server.
+func (l *Listener) Accept() (net.Conn, error) {
+	fd, err := l.acceptFD()
+	if err != nil {
+		return nil, err
+	}
+	f := os.NewFile(uintptr(fd), l.path)
+	defer f.Close()
+	return net.FileConn(f)
+}
+
+// Close stops listening and removes the socket file.
+func (l *Listener) Close() error {
+	l.closeOnce.Do(func() {
+		l.closeErr = l.file.Close()
+		if err := os.Remove(l.path); err != nil && !errors.Is(err, fs.ErrNotExist) && l.closeErr == nil {
+			l.closeErr = err
+		}
+	})
+	return l.closeErr
+}
+
+// Addr returns the socket's address.
+func (l *Listener) Addr() net.Addr { return l.addr }
 
 // removeStaleSocket removes path if it is a socket that nothing listens on.
 func removeStaleSocket(path string) error {

@@ -61,7 +61,10 @@ type Server struct {
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
-	conns     map[net.Conn]struct{}
+	conns     map[*conn]struct{}
+	watchdog  sync.Once
+	stopWatch chan struct{}  // closed by Shutdown: ends the harakiri watchdog
+	watching  sync.WaitGroup // the watchdog goroutine
 	shutdown  atomic.Bool
 	served    atomic.Uint64
 	handlers  sync.WaitGroup // one per connection being served
@@ -91,17 +94,25 @@ func (s *Server) Serve(l net.Listener) error {
 		return ErrServerClosed
 	}
 	defer s.untrack(l)
+	if s.Harakiri > 0 {
+		s.watchdog.Do(s.startWatchdog)
+	}
 
 	var slots chan struct{}
 	if s.Threads > 0 {
 		slots = make(chan struct{}, s.Threads)
 	}
+	timeout := s.SocketTimeout
+	if timeout <= 0 {
+		timeout = defaultSockTimeo
+	}
+	acc := newAcceptor(l, timeout)
 	var backoff time.Duration
 	for {
 		if slots != nil {
 			slots <- struct{}{}
 		}
-		c, err := l.Accept()
+		c, err := acc.accept()
 		if err != nil {
 			if slots != nil {
 				<-slots
@@ -109,8 +120,7 @@ func (s *Server) Serve(l net.Listener) error {
 			if s.shutdown.Load() {
 				return ErrServerClosed
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, errTooManyFiles) {
+			if isTemporary(err) {
 				// Out of file descriptors or a transient failure: wait and
 				// retry, as net/http does, rather than spin or give up.
 				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
@@ -121,7 +131,8 @@ func (s *Server) Serve(l net.Listener) error {
 			return fmt.Errorf("appserver: accept on %s: %w", l.Addr(), err)
 		}
 		backoff = 0
-		if !s.trackConn(c) {
+		cs := &conn{c: c}
+		if !s.trackConn(cs) {
 			c.Close()
 			if slots != nil {
 				<-slots
@@ -129,11 +140,11 @@ func (s *Server) Serve(l net.Listener) error {
 			return ErrServerClosed
 		}
 		go func() {
-			defer s.untrackConn(c)
+			defer s.untrackConn(cs)
 			if slots != nil {
 				defer func() { <-slots }()
 			}
-			s.serveConn(c)
+			s.serveConn(cs)
 		}()
 	}
 }
@@ -166,6 +177,13 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		errs = append(errs, fmt.Errorf("appserver: shutdown: requests still running: %w", ctx.Err()))
 	}
 	s.handlers.Wait()
+	s.mu.Lock()
+	if s.stopWatch != nil {
+		close(s.stopWatch)
+		s.stopWatch = nil
+	}
+	s.mu.Unlock()
+	s.watching.Wait()
 	return errors.Join(errs...)
 }
 
@@ -206,21 +224,21 @@ func (s *Server) untrack(l net.Listener) {
 	s.mu.Unlock()
 }
 
-func (s *Server) trackConn(c net.Conn) bool {
+func (s *Server) trackConn(c *conn) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.shutdown.Load() {
 		return false
 	}
 	if s.conns == nil {
-		s.conns = make(map[net.Conn]struct{})
+		s.conns = make(map[*conn]struct{})
 	}
 	s.conns[c] = struct{}{}
 	s.handlers.Add(1)
 	return true
 }
 
-func (s *Server) untrackConn(c net.Conn) {
+func (s *Server) untrackConn(c *conn) {
 	s.mu.Lock()
 	delete(s.conns, c)
 	if s.idle != nil && len(s.conns) == 0 {
@@ -238,7 +256,7 @@ func (s *Server) closeConns() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for c := range s.conns {
-		c.Close()
+		c.c.Abort()
 	}
 }
 
@@ -266,15 +284,64 @@ var bufPool = sync.Pool{New: func() any {
 	}
 }}
 
-// serveConn serves the one request of connection c.
-func (s *Server) serveConn(c net.Conn) {
-	bufs := bufPool.Get().(*connBuffers)
-	dc := &deadlineConn{Conn: c, timeout: s.SocketTimeout}
-	if dc.timeout <= 0 {
-		dc.timeout = defaultSockTimeo
+// conn is a connection being served, as the harakiri watchdog sees it.
+type conn struct {
+	c       connection
+	started atomic.Int64 // when the handler started (unix nanoseconds); 0 outside it
+	cancel  context.CancelFunc
+	req     *http.Request // set before started, read by the watchdog after
+	killed  atomic.Bool
+}
+
+// startWatchdog starts the goroutine that enforces Harakiri, as uWSGI's
+// master does: it looks at the requests in flight periodically, rather
+// than arming a timer for every request.
+func (s *Server) startWatchdog() {
+	s.mu.Lock()
+	s.stopWatch = make(chan struct{})
+	stop := s.stopWatch
+	s.mu.Unlock()
+	every := min(max(s.Harakiri/10, 10*time.Millisecond), time.Second)
+	s.watching.Go(func() {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case now := <-t.C:
+				s.harakiri(now)
+			}
+		}
+	})
+}
+
+// harakiri ends the requests that have run longer than s.Harakiri.
+func (s *Server) harakiri(now time.Time) {
+	limit := now.Add(-s.Harakiri).UnixNano()
+	var overdue []*conn
+	s.mu.Lock()
+	for c := range s.conns {
+		if st := c.started.Load(); st != 0 && st < limit && !c.killed.Load() {
+			overdue = append(overdue, c)
+		}
 	}
-	bufs.br.Reset(dc)
-	bufs.bw.Reset(dc)
+	s.mu.Unlock()
+	for _, c := range overdue {
+		c.killed.Store(true)
+		s.logger().Error("appserver: harakiri: request ran too long; cancelling it and closing its connection",
+			"method", c.req.Method, "uri", c.req.RequestURI, "limit", s.Harakiri)
+		c.c.Abort() // first, so that nothing the handler writes after the cancel gets out
+		c.cancel()
+	}
+}
+
+// serveConn serves the one request of connection cs.
+func (s *Server) serveConn(cs *conn) {
+	c := cs.c
+	bufs := bufPool.Get().(*connBuffers)
+	bufs.br.Reset(c)
+	bufs.bw.Reset(c)
 	defer func() {
 		bufs.br.Reset(nil)
 		bufs.bw.Reset(nil)
@@ -288,7 +355,7 @@ func (s *Server) serveConn(c net.Conn) {
 		if err != io.EOF {
 			// Nothing useful can be written: the peer is not speaking uwsgi,
 			// or the framing is broken. Close, as uWSGI does.
-			s.logger().Warn("appserver: bad packet; closing the connection", "remote", c.RemoteAddr().String(), "err", err)
+			s.logger().Warn("appserver: bad packet; closing the connection", "err", err)
 		}
 		c.Close()
 		return
@@ -314,18 +381,13 @@ func (s *Server) serveConn(c net.Conn) {
 		return
 	}
 
-	if s.Harakiri > 0 {
-		t := time.AfterFunc(s.Harakiri, func() {
-			s.logger().Error("appserver: harakiri: request ran too long; cancelling it and closing its connection",
-				"method", req.Method, "uri", req.RequestURI, "limit", s.Harakiri)
-			c.Close() // first, so that nothing the handler writes after the cancel gets out
-			cancel()
-		})
-		defer t.Stop()
-	}
-
 	w := &response{req: req, out: bufs.bw, pending: bufs.pending[:0], header: make(http.Header, 4)}
+	if s.Harakiri > 0 {
+		cs.req, cs.cancel = req, cancel
+		cs.started.Store(time.Now().UnixNano())
+	}
 	s.callHandler(w, req)
+	cs.started.Store(0)
 	bufs.pending = w.pending[:0]
 	if err := w.finish(); err != nil {
 		s.logger().Debug("appserver: writing the response failed", "uri", req.RequestURI, "err", err)
@@ -361,12 +423,12 @@ func (s *Server) callHandler(w *response, req *http.Request) {
 }
 
 // badRequest answers a packet whose variables do not make an HTTP request.
-func (s *Server) badRequest(c net.Conn, bw *bufio.Writer, err error) {
-	s.logger().Warn("appserver: bad request", "remote", c.RemoteAddr().String(), "err", err)
+func (s *Server) badRequest(c connection, bw *bufio.Writer, err error) {
+	s.logger().Warn("appserver: bad request", "err", err)
 	const msg = "400 Bad Request\n"
 	fmt.Fprintf(bw, "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", len(msg), msg)
 	bw.Flush()
-	closeWrite(c)
+	c.CloseWrite()
 	c.Close()
 }
 
@@ -375,22 +437,14 @@ func (s *Server) badRequest(c net.Conn, bw *bufio.Writer, err error) {
 // socket with unread data resets it and the peer may lose the response
 // (unbit/uwsgi#1371); what cannot be drained quickly is left, after a
 // half-close that delivers the end of the response first.
-func closeAfterBody(c net.Conn, body *requestBody) {
+func closeAfterBody(c connection, body *requestBody) {
 	if body.n > 0 && body.n <= maxDrain {
 		body.drain()
 	}
 	if body.n > 0 {
-		closeWrite(c)
+		c.CloseWrite()
 	}
 	c.Close()
-}
-
-func closeWrite(c net.Conn) {
-	if cw, ok := c.(interface{ CloseWrite() error }); ok {
-		cw.CloseWrite()
-	} else if dc, ok := c.(*deadlineConn); ok {
-		closeWrite(dc.Conn)
-	}
 }
 
 // requestBody is the request body: exactly n more bytes of the connection.
@@ -436,22 +490,4 @@ func (b *requestBody) drain() {
 func (b *requestBody) Close() error {
 	b.closed = true
 	return nil
-}
-
-// deadlineConn sets a fresh deadline before every read and write, so that a
-// peer that stops reading or sending costs at most one timeout, and a long
-// streamed response is not cut by an overall deadline.
-type deadlineConn struct {
-	net.Conn
-	timeout time.Duration
-}
-
-func (c *deadlineConn) Read(p []byte) (int, error) {
-	c.Conn.SetReadDeadline(time.Now().Add(c.timeout))
-	return c.Conn.Read(p)
-}
-
-func (c *deadlineConn) Write(p []byte) (int, error) {
-	c.Conn.SetWriteDeadline(time.Now().Add(c.timeout))
-	return c.Conn.Write(p)
 }

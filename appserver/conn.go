@@ -1,0 +1,203 @@
+package appserver
+
+import (
+	"errors"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// A uwsgi connection lives for one request: accept, read the packet, write
+// the response, close. Through the net package that is eight system calls
+// (accept4, getsockname, two epoll_ctl for the runtime's poller, read,
+// write, close, and the poller's wake-ups), and it happens on every
+// request. By the time the server accepts, the edge has almost always
+// written the whole packet, and a response of a few KiB fits the socket
+// buffer, so neither side needs to wait: fdConn reads and writes the
+// descriptor directly and only hands it to the runtime poller (os.NewFile)
+// the first time a read or write would block. The common request costs
+// accept4, read, write and close.
+
+// connection is what serveConn needs of a connection.
+type connection interface {
+	io.ReadWriter
+	// Close releases the connection; only the goroutine serving it calls it.
+	Close() error
+	// CloseWrite sends the end of the response (a half-close).
+	CloseWrite() error
+	// Abort makes pending and later I/O fail at once; safe from any
+	// goroutine (harakiri, forced shutdown), even after Close.
+	Abort()
+}
+
+// fdConn is a connection on a raw, non-blocking descriptor.
+type fdConn struct {
+	fd      int
+	timeout time.Duration // for waits once the poller is involved
+
+	mu     sync.Mutex // guards closed against Abort racing Close
+	closed bool
+	file   *os.File // non-nil once the connection had to wait
+}
+
+func (c *fdConn) Read(p []byte) (int, error) {
+	if c.file == nil {
+		for {
+			n, err := syscall.Read(c.fd, p)
+			switch {
+			case err == syscall.EINTR:
+				continue
+			case err == nil && n == 0 && len(p) > 0:
+				return 0, io.EOF
+			case err == nil:
+				return n, nil
+			case err != syscall.EAGAIN:
+				return 0, os.NewSyscallError("read", err)
+			}
+			break
+		}
+		c.poll()
+	}
+	c.file.SetReadDeadline(time.Now().Add(c.timeout))
+	return c.file.Read(p)
+}
+
+func (c *fdConn) Write(p []byte) (int, error) {
+	written := 0
+	if c.file == nil {
+		for written < len(p) {
+			n, err := syscall.Write(c.fd, p[written:])
+			if err == syscall.EINTR {
+				continue
+			}
+			if err == syscall.EAGAIN {
+				break
+			}
+			if err != nil {
+				return written, os.NewSyscallError("write", err)
+			}
+			written += n
+		}
+		if written == len(p) {
+			return written, nil
+		}
+		c.poll()
+	}
+	c.file.SetWriteDeadline(time.Now().Add(c.timeout))
+	n, err := c.file.Write(p[written:])
+	return written + n, err
+}
+
+// poll hands the descriptor to the runtime poller, which from then on
+// parks the goroutine instead of a thread while it waits.
+func (c *fdConn) poll() {
+	f := os.NewFile(uintptr(c.fd), "uwsgi")
+	c.mu.Lock()
+	c.file = f
+	c.mu.Unlock()
+}
+
+func (c *fdConn) CloseWrite() error {
+	return syscall.Shutdown(c.fd, syscall.SHUT_WR)
+}
+
+func (c *fdConn) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil
+	}
+	c.closed = true
+	if c.file != nil {
+		return c.file.Close()
+	}
+	return syscall.Close(c.fd)
+}
+
+// Abort shuts the socket down without releasing the descriptor, so the
+// number cannot be reused under the serving goroutine's feet; that
+// goroutine closes it when it notices.
+func (c *fdConn) Abort() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.closed {
+		syscall.Shutdown(c.fd, syscall.SHUT_RDWR)
+	}
+}
+
+// netConn adapts a net.Conn from any other listener, with a fresh deadline
+// before every read and write.
+type netConn struct {
+	net.Conn
+	timeout time.Duration
+}
+
+func (c netConn) Read(p []byte) (int, error) {
+	c.Conn.SetReadDeadline(time.Now().Add(c.timeout))
+	return c.Conn.Read(p)
+}
+
+func (c netConn) Write(p []byte) (int, error) {
+	c.Conn.SetWriteDeadline(time.Now().Add(c.timeout))
+	return c.Conn.Write(p)
+}
+
+func (c netConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
+
+func (c netConn) Abort() { c.Conn.Close() }
+
+// acceptor accepts connections from a listener.
+type acceptor interface {
+	accept() (connection, error)
+}
+
+// newAcceptor takes connections straight off the descriptor of a Listener
+// made by Listen, and through Accept from any other listener.
+func newAcceptor(l net.Listener, timeout time.Duration) acceptor {
+	if ul, ok := l.(*Listener); ok {
+		return &rawAcceptor{l: ul, timeout: timeout}
+	}
+	return netAcceptor{l: l, timeout: timeout}
+}
+
+type rawAcceptor struct {
+	l       *Listener
+	timeout time.Duration
+}
+
+func (a *rawAcceptor) accept() (connection, error) {
+	fd, err := a.l.acceptFD()
+	if err != nil {
+		return nil, err
+	}
+	return &fdConn{fd: fd, timeout: a.timeout}, nil
+}
+
+type netAcceptor struct {
+	l       net.Listener
+	timeout time.Duration
+}
+
+func (a netAcceptor) accept() (connection, error) {
+	c, err := a.l.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return netConn{Conn: c, timeout: a.timeout}, nil
+}
+
+// isTemporary reports accept errors worth retrying after a pause.
+func isTemporary(err error) bool {
+	var ne net.Error
+	return errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) ||
+		errors.Is(err, syscall.ENOBUFS) || errors.Is(err, syscall.ENOMEM) ||
+		errors.As(err, &ne) && ne.Timeout()
+}

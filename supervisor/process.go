@@ -1,0 +1,197 @@
+package supervisor
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Process is a child process the supervisor runs, restarts and stops: an
+// extra command from stack.yaml's processes, or a tier in subprocess mode.
+type Process struct {
+	// Name prefixes the child's output lines: "[name] ...".
+	Name    string
+	Command []string
+	Dir     string
+	Env     []string // added to the inherited environment
+	// Restart is "always", "on-failure" or "never".
+	Restart string
+	// Output receives the child's prefixed stdout and stderr lines.
+	Output io.Writer
+	Logger *slog.Logger
+
+	mu      sync.Mutex
+	cmd     *exec.Cmd     // the running child, if any
+	done    chan struct{} // closed when that child has been waited for
+	stop    chan struct{} // closed by terminate
+	stopped bool
+}
+
+// restart back-off: a child that keeps dying is restarted less and less
+// often, and one that ran for a while starts again at once.
+const (
+	minBackoff = 500 * time.Millisecond
+	maxBackoff = 30 * time.Second
+	stableRun  = 10 * time.Second
+)
+
+// AddProcess adds p as an actor: it runs until interrupted, restarting p
+// according to its policy; on interrupt the child gets SIGTERM, then
+// SIGKILL if it outlives the shutdown deadline.
+func (s *Supervisor) AddProcess(p *Process) {
+	p.stop = make(chan struct{})
+	if p.Logger == nil {
+		p.Logger = s.Logger
+	}
+	if p.Output == nil {
+		p.Output = os.Stderr
+	}
+	s.g.Add(p.supervise, func(error) {
+		ctx, cancel := s.stopContext()
+		defer cancel()
+		p.terminate(ctx)
+	})
+}
+
+// supervise runs the child until it should not be restarted or the
+// process is stopped.
+func (p *Process) supervise() error {
+	backoff := minBackoff
+	for {
+		started := time.Now()
+		err := p.runOnce()
+		select {
+		case <-p.stop:
+			return nil
+		default:
+		}
+		failed := err != nil
+		switch {
+		case p.Restart == "never", p.Restart == "on-failure" && !failed:
+			if failed {
+				return fmt.Errorf("process %s: %w", p.Name, err)
+			}
+			p.Logger.Info("process exited", "process", p.Name)
+			<-p.stop // the rest of the stack keeps running
+			return nil
+		}
+		if time.Since(started) > stableRun {
+			backoff = minBackoff
+		}
+		p.Logger.Warn("process exited; restarting", "process", p.Name, "err", err, "after", backoff)
+		select {
+		case <-time.After(backoff):
+		case <-p.stop:
+			return nil
+		}
+		backoff = min(2*backoff, maxBackoff)
+	}
+}
+
+// runOnce starts the child and waits for it.
+func (p *Process) runOnce() error {
+	cmd := exec.Command(p.Command[0], p.Command[1:]...)
+	cmd.Dir = p.Dir
+	cmd.Env = append(os.Environ(), p.Env...)
+	// Its own process group, so that a stop reaches its children too; and
+	// killed with us if we die without stopping it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	out := &prefixWriter{w: p.Output, prefix: []byte("[" + p.Name + "] ")}
+	cmd.Stdout, cmd.Stderr = out, out
+	// A grandchild that keeps the output pipe open must not keep Wait
+	// from returning once the child itself has exited.
+	cmd.WaitDelay = time.Second
+
+	p.mu.Lock()
+	if p.stopped {
+		p.mu.Unlock()
+		return nil
+	}
+	if err := cmd.Start(); err != nil {
+		p.mu.Unlock()
+		return fmt.Errorf("starting %q: %w", p.Command[0], err)
+	}
+	done := make(chan struct{})
+	p.cmd, p.done = cmd, done
+	p.mu.Unlock()
+	p.Logger.Info("process started", "process", p.Name, "pid", cmd.Process.Pid)
+
+	err := cmd.Wait()
+	out.flush()
+	p.mu.Lock()
+	p.cmd = nil
+	close(done)
+	p.mu.Unlock()
+	return err
+}
+
+// terminate stops the child: SIGTERM to its process group, then SIGKILL
+// when ctx ends.
+func (p *Process) terminate(ctx context.Context) {
+	p.mu.Lock()
+	p.stopped = true
+	close(p.stop)
+	cmd, done := p.cmd, p.done
+	p.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	pid := cmd.Process.Pid
+	syscall.Kill(-pid, syscall.SIGTERM)
+	select {
+	case <-done:
+	case <-ctx.Done():
+		p.Logger.Warn("process did not stop in time; killing it", "process", p.Name, "pid", pid)
+		syscall.Kill(-pid, syscall.SIGKILL)
+		<-done
+	}
+}
+
+// prefixWriter writes whole lines to w, each prefixed, so the output of
+// several children interleaves by line, never mid-line.
+type prefixWriter struct {
+	mu     sync.Mutex
+	w      io.Writer
+	prefix []byte
+	buf    []byte
+}
+
+func (pw *prefixWriter) Write(b []byte) (int, error) {
+	pw.mu.Lock()
+	defer pw.mu.Unlock()
+	pw.buf = append(pw.buf, b...)
+	for {
+		i := bytes.IndexByte(pw.buf, '\n')
+		if i < 0 {
+			if len(pw.buf) > 64<<10 { // a very long line is cut rather than held forever
+				pw.emit(pw.buf)
+				pw.buf = pw.buf[:0]
+			}
+			return len(b), nil
+		}
+		pw.emit(pw.buf[:i])
+		pw.buf = pw.buf[i+1:]
+	}
+}
+
+func (pw *prefixWriter) flush() {
+	pw.mu.Lock()
+	defer pw.mu.Unlock()
+	if len(pw.buf) > 0 {
+		pw.emit(pw.buf)
+		pw.buf = nil
+	}
+}
+
+func (pw *prefixWriter) emit(line []byte) {
+	out := make([]byte, 0, len(pw.prefix)+len(line)+1)
+	out = append(append(append(out, pw.prefix...), line...), '\n')
+	pw.w.Write(out) // one write per line: lines from several children never interleave mid-line
+}

@@ -1,0 +1,123 @@
+// Package supervisor runs the stack's long-running parts as actors of one
+// oklog/run group: each is an execute function that blocks and an
+// interrupt function that makes it return. When the first actor returns
+// (a signal, a crash), every other one is interrupted, in the order they
+// were added, and Run waits for all of them.
+//
+// Order matters on the way down: the edge is interrupted before the app
+// server, and its interrupt waits until the requests in flight have their
+// answers, so no request that reached the edge finds its app server gone.
+package supervisor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/oklog/run"
+)
+
+// Supervisor composes actors. Add them, then Run once.
+type Supervisor struct {
+	// Logger receives lifecycle lines ("stopping edge", "edge stopped").
+	Logger *slog.Logger
+	// ShutdownTimeout bounds the whole graceful stop: every actor shares
+	// one deadline, counted from the first interrupt.
+	ShutdownTimeout time.Duration
+
+	g        run.Group
+	once     sync.Once
+	deadline time.Time
+}
+
+// stopContext returns a context that ends at the shared shutdown deadline.
+func (s *Supervisor) stopContext() (context.Context, context.CancelFunc) {
+	s.once.Do(func() { s.deadline = time.Now().Add(s.ShutdownTimeout) })
+	return context.WithDeadline(context.Background(), s.deadline)
+}
+
+// Add adds a raw actor.
+func (s *Supervisor) Add(execute func() error, interrupt func(error)) {
+	s.g.Add(execute, interrupt)
+}
+
+// AddServer adds a server: serve blocks until shutdown makes it return;
+// shutdown stops it gracefully within the shared deadline.
+func (s *Supervisor) AddServer(name string, serve func() error, shutdown func(context.Context) error) {
+	s.g.Add(func() error {
+		if err := serve(); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		return nil
+	}, func(error) {
+		s.Logger.Info("stopping " + name)
+		ctx, cancel := s.stopContext()
+		defer cancel()
+		if err := shutdown(ctx); err != nil {
+			s.Logger.Warn(name+": graceful stop incomplete", "err", err)
+		}
+		s.Logger.Info(name + " stopped")
+	})
+}
+
+// AddSignals adds the actor that turns SIGINT and SIGTERM into a graceful
+// stop. SIGHUP calls reload (if nil, it is logged and ignored: by default
+// SIGHUP would kill the process).
+func (s *Supervisor) AddSignals(reload func()) {
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	done := make(chan struct{})
+	s.g.Add(func() error {
+		for {
+			select {
+			case sig := <-sigs:
+				if sig == syscall.SIGHUP {
+					if reload == nil {
+						s.Logger.Warn("SIGHUP: reload is not available in this mode; ignoring it")
+						continue
+					}
+					s.Logger.Info("SIGHUP: reloading")
+					reload()
+					continue
+				}
+				s.Logger.Info("received " + sig.String() + "; stopping gracefully")
+				return run.SignalError{Signal: sig}
+			case <-done:
+				return nil
+			}
+		}
+	}, func(error) {
+		signal.Stop(sigs)
+		close(done)
+	})
+}
+
+// Run runs every actor until the first returns, then stops them all. A
+// stop caused by SIGINT or SIGTERM is a clean exit: Run returns nil.
+func (s *Supervisor) Run() error {
+	err := s.g.Run()
+	var se run.SignalError
+	if errors.As(err, &se) {
+		return nil
+	}
+	return err
+}
+
+// PrepareRunDir creates the run directory with mode 0700 (sockets, data and
+// temporary files live there, and nobody else should reach them), and
+// tightens an existing one.
+func PrepareRunDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("run_dir: %w", err)
+	}
+	if err := os.Chmod(dir, 0o700); err != nil {
+		return fmt.Errorf("run_dir: %w", err)
+	}
+	return nil
+}

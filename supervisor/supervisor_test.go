@@ -1,0 +1,174 @@
+package supervisor
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestServersStopInOrderOnInterrupt(t *testing.T) {
+	s := &Supervisor{Logger: quiet, ShutdownTimeout: 5 * time.Second}
+	var mu sync.Mutex
+	var order []string
+	for _, name := range []string{"edge", "appserver"} {
+		stop := make(chan struct{})
+		s.AddServer(name, func() error { <-stop; return nil }, func(ctx context.Context) error {
+			if _, ok := ctx.Deadline(); !ok {
+				t.Error("shutdown context has no deadline")
+			}
+			time.Sleep(20 * time.Millisecond) // a drain that takes a while
+			mu.Lock()
+			order = append(order, name)
+			mu.Unlock()
+			close(stop)
+			return nil
+		})
+	}
+	trigger := make(chan struct{})
+	s.Add(func() error { <-trigger; return errors.New("boom") }, func(error) {})
+	go close(trigger)
+	if err := s.Run(); err == nil || err.Error() != "boom" {
+		t.Fatalf("Run = %v, want the first actor's error", err)
+	}
+	if strings.Join(order, ",") != "edge,appserver" {
+		t.Errorf("stopped in order %v, want edge then appserver", order)
+	}
+}
+
+func TestSignalIsCleanExit(t *testing.T) {
+	s := &Supervisor{Logger: quiet, ShutdownTimeout: time.Second}
+	reloads := make(chan struct{}, 1)
+	s.AddSignals(func() { reloads <- struct{}{} })
+	stop := make(chan struct{})
+	s.AddServer("x", func() error { <-stop; return nil }, func(context.Context) error { close(stop); return nil })
+	done := make(chan error, 1)
+	go func() { done <- s.Run() }()
+	time.Sleep(50 * time.Millisecond) // let signal.Notify take effect before we signal
+	syscall.Kill(os.Getpid(), syscall.SIGHUP)
+	select {
+	case <-reloads:
+	case <-time.After(5 * time.Second):
+		t.Fatal("SIGHUP did not call reload")
+	}
+	syscall.Kill(os.Getpid(), syscall.SIGTERM)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Run after SIGTERM = %v, want nil", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("SIGTERM did not stop the group")
+	}
+}
+
+func TestProcessRestartsAndStops(t *testing.T) {
+	dir := t.TempDir()
+	counter := filepath.Join(dir, "starts")
+	// Each start appends a line; the first two runs exit with an error, the
+	// third stays up until it gets SIGTERM, which it records.
+	script := `echo start >> "$1"; n=$(wc -l < "$1"); echo "run $n"; echo "err $n" >&2
+if [ "$n" -lt 3 ]; then exit 3; fi
+trap 'echo term >> "$1"; exit 0' TERM
+while :; do sleep 0.05; done`
+	out := &syncBuffer{}
+	s := &Supervisor{Logger: quiet, ShutdownTimeout: 5 * time.Second}
+	s.AddProcess(&Process{Name: "worker", Command: []string{"sh", "-c", script, "sh", counter}, Restart: "always", Output: out})
+	trigger := make(chan struct{})
+	s.Add(func() error { <-trigger; return nil }, func(error) {})
+	done := make(chan error, 1)
+	go func() { done <- s.Run() }()
+
+	waitFor(t, "the third start", func() bool {
+		b, _ := os.ReadFile(counter)
+		return strings.Count(string(b), "start") == 3
+	})
+	waitFor(t, "the third run's output", func() bool { return strings.Contains(out.String(), "[worker] run 3") })
+	close(trigger)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(counter)
+	if !strings.HasSuffix(string(b), "term\n") {
+		t.Errorf("child did not get SIGTERM: %q", b)
+	}
+	for _, want := range []string{"[worker] run 1\n", "[worker] err 1\n", "[worker] run 3\n"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+func TestProcessKilledAfterDeadline(t *testing.T) {
+	s := &Supervisor{Logger: quiet, ShutdownTimeout: 200 * time.Millisecond}
+	out := &syncBuffer{}
+	s.AddProcess(&Process{Name: "stubborn", Command: []string{"sh", "-c", `trap '' TERM; echo up; while :; do sleep 0.05; done`}, Restart: "always", Output: out})
+	trigger := make(chan struct{})
+	s.Add(func() error { <-trigger; return nil }, func(error) {})
+	done := make(chan error, 1)
+	go func() { done <- s.Run() }()
+	waitFor(t, "the child to start", func() bool { return strings.Contains(out.String(), "[stubborn] up") })
+	start := time.Now()
+	close(trigger)
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("a child ignoring SIGTERM kept the supervisor from stopping")
+	}
+	if d := time.Since(start); d < 150*time.Millisecond {
+		t.Errorf("stopped after %v: SIGKILL came before the deadline", d)
+	}
+}
+
+func TestPrepareRunDir(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "a", "run")
+	if err := PrepareRunDir(dir); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(dir, 0o755)
+	if err := PrepareRunDir(dir); err != nil {
+		t.Fatal(err)
+	}
+	fi, _ := os.Stat(dir)
+	if fi.Mode().Perm() != 0o700 {
+		t.Errorf("mode %v, want 0700", fi.Mode().Perm())
+	}
+}
