@@ -1,0 +1,306 @@
+package framework
+
+import (
+	"crypto/rand"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"html/template"
+	"log/slog"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// CSRF form field and header names, as Django's.
+const (
+	CSRFFieldName  = "csrfmiddlewaretoken"
+	CSRFHeaderName = "X-CSRFToken"
+)
+
+const (
+	csrfSecretLen = 32
+	csrfTokenLen  = 2 * csrfSecretLen
+	csrfChars     = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+)
+
+// csrfIndex maps a token character to its position in csrfChars, -1 if none.
+var csrfIndex = func() (t [256]int8) {
+	for i := range t {
+		t[i] = -1
+	}
+	for i := 0; i < len(csrfChars); i++ {
+		t[csrfChars[i]] = int8(i)
+	}
+	return t
+}()
+
+// CSRF returns the cross-site request forgery middleware, Django's
+// CsrfViewMiddleware with CSRF_USE_SESSIONS: the secret lives in the
+// session (so Sessions must come before it), and every page gets it masked
+// afresh (a one-time pad, as Django does, against BREACH).
+//
+// POST, PUT, PATCH and DELETE (any method but GET, HEAD, OPTIONS and TRACE)
+// must carry the token in the form field "csrfmiddlewaretoken" or the
+// header "X-CSRFToken", unless their pattern is CSRFExempt. An Origin
+// header, when sent, must be this host's origin (scheme://Host) or in
+// s.CSRFTrustedOrigins; over HTTPS without Origin, the Referer must be
+// https and this host (or a trusted one). A failure is a 403 whose page
+// gives Django's reason ("CSRF token missing.", "CSRF token incorrect."...).
+func CSRF(s Settings) Middleware {
+	s = s.withDefaults()
+	cfg := &csrfConfig{debug: s.Debug, maxBody: s.MaxBodySize}
+	for _, o := range s.CSRFTrustedOrigins {
+		o = strings.ToLower(strings.TrimSuffix(o, "/"))
+		if scheme, host, ok := strings.Cut(o, "://*."); ok {
+			cfg.wildOrigins = append(cfg.wildOrigins, [2]string{scheme + "://", "." + host})
+			cfg.trustedHosts = append(cfg.trustedHosts, "."+host)
+			continue
+		}
+		cfg.origins = append(cfg.origins, o)
+		if _, host, ok := strings.Cut(o, "://"); ok {
+			cfg.trustedHosts = append(cfg.trustedHosts, host)
+		}
+	}
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			st, w, r := stateFor(w, r)
+			st.csrf = cfg
+			switch r.Method {
+			case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
+				next.ServeHTTP(w, r)
+				return
+			}
+			if st.route != nil && st.route.csrfExempt || st.app != nil && st.res != resRoute {
+				// Exempt, or nothing to protect: as in Django, where a URL
+				// that does not resolve never reaches process_view, a POST
+				// to it gets 404, not 403.
+				next.ServeHTTP(w, r)
+				return
+			}
+			if status, reason := cfg.check(w, st, r); status != 0 {
+				st.logger().LogAttrs(r.Context(), slog.LevelWarn, "Forbidden ("+reason+")",
+					slog.String("method", r.Method), slog.String("path", r.URL.Path))
+				msg := reason
+				if status == http.StatusForbidden {
+					msg = "CSRF verification failed. Request aborted.\n\nReason: " + reason
+				}
+				writeError(w, st, status, msg, nil, cfg.debug)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// csrfConfig is the CSRF middleware's configuration.
+type csrfConfig struct {
+	debug        bool
+	maxBody      int64
+	origins      []string    // trusted origins, exact: "https://example.com"
+	wildOrigins  [][2]string // "https://*.example.com" as {"https://", ".example.com"}
+	trustedHosts []string    // their hosts, for the Referer check (".example.com" for a wildcard)
+}
+
+// check verifies an unsafe request and returns 0, or the status (403, 413,
+// 400) and reason of its rejection, in Django's order: origin, referer,
+// secret, token.
+func (c *csrfConfig) check(w http.ResponseWriter, st *Request, r *http.Request) (int, string) {
+	if origin := r.Header.Get("Origin"); origin != "" {
+		if !c.originOK(origin, st.secure, r.Host) {
+			return http.StatusForbidden, fmt.Sprintf("Origin checking failed - %s does not match any trusted origins.", origin)
+		}
+	} else if st.secure {
+		if reason := c.refererReason(r); reason != "" {
+			return http.StatusForbidden, reason
+		}
+	}
+	if st.sessions == nil {
+		return http.StatusForbidden, "CSRF session token not set (the Sessions middleware must come before CSRF)."
+	}
+	secret := st.Session().data.CSRF
+	if secret == "" {
+		return http.StatusForbidden, "CSRF session token not set."
+	}
+	token, source := "", "POST"
+	if r.Method == http.MethodPost && isFormBody(r) {
+		if st.app == nil {
+			st.maxBody = c.maxBody // used without an App, which limits bodies itself
+		}
+		st.limitBody(w, r)
+		if err := st.parseForm(r); err != nil {
+			var he *HTTPError
+			errors.As(err, &he)
+			return he.Status, he.Message
+		}
+		token = r.PostForm.Get(CSRFFieldName)
+	}
+	if token == "" {
+		token, source = r.Header.Get(CSRFHeaderName), "the '"+CSRFHeaderName+"' HTTP header"
+	}
+	if token == "" {
+		return http.StatusForbidden, "CSRF token missing."
+	}
+	switch {
+	case len(token) != csrfSecretLen && len(token) != csrfTokenLen:
+		return http.StatusForbidden, "CSRF token from " + source + " has incorrect length."
+	case !validTokenChars(token):
+		return http.StatusForbidden, "CSRF token from " + source + " has invalid characters."
+	}
+	if len(token) == csrfTokenLen {
+		token = unmaskToken(token)
+	}
+	if subtle.ConstantTimeCompare([]byte(token), []byte(secret)) != 1 {
+		return http.StatusForbidden, "CSRF token from " + source + " incorrect."
+	}
+	return 0, ""
+}
+
+func isFormBody(r *http.Request) bool {
+	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	return ct == "application/x-www-form-urlencoded" || ct == "multipart/form-data"
+}
+
+// originOK reports whether an Origin header names this site or a trusted one.
+func (c *csrfConfig) originOK(origin string, secure bool, host string) bool {
+	scheme := "http://"
+	if secure {
+		scheme = "https://"
+	}
+	if len(origin) == len(scheme)+len(host) && strings.EqualFold(origin, scheme+host) {
+		return true
+	}
+	o := strings.ToLower(origin)
+	for _, t := range c.origins {
+		if o == t {
+			return true
+		}
+	}
+	for _, w := range c.wildOrigins {
+		if h, ok := strings.CutPrefix(o, w[0]); ok && strings.HasSuffix(h, w[1]) {
+			return true
+		}
+	}
+	return false
+}
+
+// refererReason checks the Referer of an HTTPS request without Origin.
+func (c *csrfConfig) refererReason(r *http.Request) string {
+	ref := r.Header.Get("Referer")
+	if ref == "" {
+		return "Referer checking failed - no Referer."
+	}
+	u, err := url.Parse(ref)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return "Referer checking failed - Referer is malformed."
+	}
+	if u.Scheme != "https" {
+		return "Referer checking failed - Referer is insecure while host is secure."
+	}
+	host := strings.ToLower(u.Host)
+	if host == strings.ToLower(r.Host) {
+		return ""
+	}
+	for _, t := range c.trustedHosts {
+		if host == t || t[0] == '.' && strings.HasSuffix(host, t) {
+			return ""
+		}
+	}
+	return fmt.Sprintf("Referer checking failed - %s does not match any trusted origins.", ref)
+}
+
+// CSRFToken returns this response's CSRF token (the session's secret,
+// masked; the same for the whole request), creating the secret if the
+// session has none. Templates get it as {{.csrf_token}} and
+// {{csrf_field $}}; JavaScript sends it in the X-CSRFToken header. It is
+// "" without the CSRF and Sessions middleware.
+func (r *Request) CSRFToken() string {
+	if r.csrfToken != "" || r.csrf == nil || r.sessions == nil {
+		return r.csrfToken
+	}
+	s := r.Session()
+	if s.data.CSRF == "" {
+		s.data.CSRF = randomToken()
+		s.modified = true
+	}
+	r.csrfToken = maskSecret(s.data.CSRF)
+	return r.csrfToken
+}
+
+// csrfTokenValue is "csrf_token" in a template's context: it computes the
+// token only if the page prints it, so a page without a form does not
+// create a session.
+type csrfTokenValue struct{ r *Request }
+
+func (c csrfTokenValue) String() string { return c.r.CSRFToken() }
+
+// csrfField is the template function csrf_field: the hidden form input
+// carrying the token. It takes the page's data ({{csrf_field $}}) because
+// template functions are fixed at parse time and cannot see the request.
+func csrfField(data any) (template.HTML, error) {
+	var tok string
+	switch d := data.(type) {
+	case Context:
+		v, ok := d["csrf_token"]
+		if !ok {
+			return "", fmt.Errorf("csrf_field: the data has no csrf_token (render the page with Request.Render)")
+		}
+		tok = fmt.Sprint(v)
+	case *Request:
+		tok = d.CSRFToken()
+	case csrfTokenValue:
+		tok = d.String()
+	case string:
+		tok = d
+	default:
+		return "", fmt.Errorf("csrf_field: want the page's data, as {{csrf_field $}}, got %T", data)
+	}
+	return template.HTML(`<input type="hidden" name="` + CSRFFieldName + `" value="` + template.HTMLEscapeString(tok) + `">`), nil
+}
+
+// randomToken returns a new secret of csrfSecretLen characters.
+func randomToken() string {
+	var b [csrfSecretLen]byte
+	for i := 0; i < len(b); {
+		var r [48]byte
+		rand.Read(r[:])
+		for _, c := range r {
+			if c < 248 && i < len(b) { // 248 = 4*62: no modulo bias
+				b[i] = csrfChars[int(c)%len(csrfChars)]
+				i++
+			}
+		}
+	}
+	return string(b[:])
+}
+
+// maskSecret returns mask+cipher with cipher[i] = secret[i] + mask[i]
+// (mod 62), Django's _mask_cipher_secret.
+func maskSecret(secret string) string {
+	mask := randomToken()
+	var b [csrfTokenLen]byte
+	copy(b[:], mask)
+	for i := 0; i < csrfSecretLen; i++ {
+		b[csrfSecretLen+i] = csrfChars[(int(csrfIndex[secret[i]])+int(csrfIndex[mask[i]]))%len(csrfChars)]
+	}
+	return string(b[:])
+}
+
+// unmaskToken inverts maskSecret.
+func unmaskToken(token string) string {
+	var b [csrfSecretLen]byte
+	for i := 0; i < csrfSecretLen; i++ {
+		b[i] = csrfChars[(int(csrfIndex[token[csrfSecretLen+i]])-int(csrfIndex[token[i]])+len(csrfChars))%len(csrfChars)]
+	}
+	return string(b[:])
+}
+
+func validTokenChars(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if csrfIndex[s[i]] < 0 {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,228 @@
+package framework
+
+import (
+	"fmt"
+	"net/http"
+	"reflect"
+	"runtime"
+	"slices"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// View handles one matched URL, as a Django view function does: it reads
+// the request (typed URL parameters with r.Int / r.Arg, the form, the
+// session), writes a response to w (usually with r.Render, r.JSON,
+// r.Redirect) and returns nil, or returns an error instead of writing.
+// An error becomes an error page: a *HTTPError (NotFound, BadRequest...)
+// its status, a body over the size limit 413, anything else 500 with the
+// error logged (and shown in debug).
+type View func(w http.ResponseWriter, r *Request) error
+
+// HandlerView adapts an http.Handler to a View, to route a plain Go handler
+// at one exact pattern; it reads the URL parameters with r.PathValue.
+// (Mount routes a whole subtree to a handler.)
+func HandlerView(h http.Handler) View {
+	return func(w http.ResponseWriter, r *Request) error {
+		r.setPathValues(r.Request)
+		h.ServeHTTP(w, r.Request)
+		return nil
+	}
+}
+
+type patternKind uint8
+
+const (
+	kindView patternKind = iota
+	kindInclude
+	kindMount
+)
+
+// Pattern is one entry of a URL configuration, Django's urlpatterns: a
+// route to a View ([Path]), a nested list under a prefix ([Include]), or an
+// http.Handler owning a prefix ([Mount]). Patterns are plain values; they
+// are parsed and compiled once, by New, which reports every mistake.
+//
+// A route is Django's path() syntax: relative (no leading "/"), literal text
+// and <converter:name> or <name> (converter str) parameters, for example
+// "<int:question_id>/vote/". Converters are str ([^/]+), int ([0-9]+, an
+// int), slug ([-a-zA-Z0-9_]+), uuid (lower-case 8-4-4-4-12, a string), path
+// (.+, slashes included) and those in Config.Converters.
+type Pattern struct {
+	kind       patternKind
+	route      string
+	name       string
+	view       View
+	handler    http.Handler
+	namespace  string
+	children   []Pattern
+	methods    []string
+	csrfExempt bool
+}
+
+// Path routes URLs matching route to view, as Django's path(route, view,
+// name=name). name may be empty; a named pattern can be reversed
+// ("detail", or "polls:detail" inside an Include with namespace "polls").
+func Path(route string, view View, name string) Pattern {
+	return Pattern{kind: kindView, route: route, view: view, name: name}
+}
+
+// Include nests patterns under prefix, as Django's include() with an
+// app_name: their names are reversed as "namespace:name" (an empty
+// namespace adds none). Parameters captured by prefix reach every view
+// below it.
+func Include(prefix, namespace string, patterns ...Pattern) Pattern {
+	return Pattern{kind: kindInclude, route: prefix, namespace: namespace, children: patterns}
+}
+
+// Mount hands every URL that starts with prefix to h, as mounting a WSGI
+// app under a SCRIPT_NAME: h sees r.URL.Path with the matched prefix
+// removed (always starting with "/"; RawPath is cleared), the prefix is
+// available from [Request.MountPrefix] via [FromRequest], and parameters
+// captured by prefix from r.PathValue. name makes the prefix reversible.
+func Mount(prefix string, h http.Handler, name string) Pattern {
+	return Pattern{kind: kindMount, route: prefix, handler: h, name: name}
+}
+
+// Methods restricts the pattern (for an Include: every pattern inside it
+// that sets none itself) to the given HTTP methods, like Django's
+// @require_http_methods: a request that matches with another method gets
+// 405 with an Allow header. GET allows HEAD.
+func (p Pattern) Methods(methods ...string) Pattern {
+	p.methods = slices.Clone(methods)
+	return p
+}
+
+// CSRFExempt exempts the pattern (for an Include: everything inside it)
+// from the CSRF middleware, as Django's @csrf_exempt. For machine clients
+// (webhooks, APIs with their own authentication) only.
+func (p Pattern) CSRFExempt() Pattern {
+	p.csrfExempt = true
+	return p
+}
+
+// part is one piece of a compiled route: literal text, or a converter.
+type part struct {
+	lit     string    // literal text, when conv == nil and kind == 0
+	kind    convKind  // built-in converter, or kindCustom with conv set
+	conv    Converter // custom converter
+	noSlash bool      // the converter never matches "/"
+	name    string    // parameter name
+	param   int       // index of the parameter in the route's params
+}
+
+func (p *part) isLit() bool { return p.kind == 0 && p.conv == nil }
+
+// matches runs the part's converter on s.
+func (p *part) matches(s string) bool {
+	if p.kind != kindCustom {
+		return matchKind(p.kind, s)
+	}
+	return p.conv.Match(s)
+}
+
+// parseRoute splits a Django path() route into parts. Parameter indexes
+// continue from first.
+func parseRoute(route string, convs map[string]Converter, first int) ([]part, error) {
+	if strings.HasPrefix(route, "/") {
+		return nil, fmt.Errorf("route %q starts with /: routes are relative, as in Django (the leading / is implied)", route)
+	}
+	var parts []part
+	lit := func(s string) {
+		if s == "" {
+			return
+		}
+		if n := len(parts); n > 0 && parts[n-1].isLit() {
+			parts[n-1].lit += s
+			return
+		}
+		parts = append(parts, part{lit: s})
+	}
+	rest := route
+	for {
+		i := strings.IndexByte(rest, '<')
+		if i < 0 {
+			if strings.IndexByte(rest, '>') >= 0 {
+				return nil, fmt.Errorf("route %q has a > without a <", route)
+			}
+			lit(rest)
+			return parts, nil
+		}
+		if strings.IndexByte(rest[:i], '>') >= 0 {
+			return nil, fmt.Errorf("route %q has a > without a <", route)
+		}
+		lit(rest[:i])
+		j := strings.IndexByte(rest[i:], '>')
+		if j < 0 {
+			return nil, fmt.Errorf("route %q has an unclosed <", route)
+		}
+		spec := rest[i+1 : i+j]
+		rest = rest[i+j+1:]
+		p, err := parseParam(route, spec, convs)
+		if err != nil {
+			return nil, err
+		}
+		p.param = first
+		first++
+		parts = append(parts, p)
+	}
+}
+
+// parseParam parses "int:question_id" or "slug".
+func parseParam(route, spec string, convs map[string]Converter) (part, error) {
+	if strings.ContainsFunc(spec, unicode.IsSpace) {
+		return part{}, fmt.Errorf("route %q cannot contain whitespace in angle brackets <%s>", route, spec)
+	}
+	conv, name, ok := strings.Cut(spec, ":")
+	if !ok {
+		conv, name = "str", spec
+	}
+	if !isIdentifier(name) {
+		return part{}, fmt.Errorf("route %q: parameter name %q is not an identifier", route, name)
+	}
+	p := part{name: name}
+	if c, ok := convs[conv]; ok {
+		p.kind, p.conv = kindCustom, c
+		_, p.noSlash = c.(SegmentConverter)
+		return p, nil
+	}
+	k, ok := builtinConverters[conv]
+	if !ok {
+		return part{}, fmt.Errorf("route %q uses invalid converter %q", route, conv)
+	}
+	p.kind = k
+	p.noSlash = k != kindPath
+	return p, nil
+}
+
+// isIdentifier reports whether s is a Python/Go identifier, as Django
+// requires of parameter names.
+func isIdentifier(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i, r := range s {
+		if r == utf8.RuneError || !(r == '_' || unicode.IsLetter(r) || i > 0 && unicode.IsDigit(r)) {
+			return false
+		}
+	}
+	return true
+}
+
+// funcName names a view for `stack routes`, as "polls.detail".
+func funcName(v any) string {
+	rv := reflect.ValueOf(v)
+	if rv.Kind() != reflect.Func || rv.IsNil() {
+		return fmt.Sprintf("%T", v)
+	}
+	f := runtime.FuncForPC(rv.Pointer())
+	if f == nil {
+		return "?"
+	}
+	name := f.Name()
+	if i := strings.LastIndexByte(name, '/'); i >= 0 {
+		name = name[i+1:]
+	}
+	return name
+}
