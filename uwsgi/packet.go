@@ -106,9 +106,8 @@ type Packet struct {
 // are appended to vars[:0], so a server can reuse one slice per connection.
 // The body, if any, is left unread in br.
 //
-// Every length is checked against the bytes that remain; a duplicate key is
-// an error because it is how one header poses as another (HTTP_X_USER from
-// both "X-User" and "X_User"). An error means the connection must not be used
+// Every length is checked against the bytes that remain. A duplicate key is
+// an error (see repeatable for the header fields that may repeat). An error means the connection must not be used
 // for anything but an error response: the reader's position is undefined.
 func ReadPacket(br *bufio.Reader, maxSize int, vars Vars) (Packet, error) {
 	if maxSize <= 0 {
@@ -185,13 +184,26 @@ func ParseVars(block string, dst Vars) (Vars, error) {
 		if len(dst) == MaxVars {
 			return dst, fmt.Errorf("%w: more than %d variables", ErrMalformed, MaxVars)
 		}
-		if _, dup := dst.Get(key); dup {
-			return dst, fmt.Errorf("%w: duplicate key %q", ErrMalformed, key)
+		if !repeatable(key) {
+			if _, dup := dst.Get(key); dup {
+				return dst, fmt.Errorf("%w: duplicate key %q", ErrMalformed, key)
+			}
 		}
 		dst = append(dst, Var{key, val})
 		off = next
 	}
 	return dst, nil
+}
+
+// repeatable reports whether key may occur more than once in a packet:
+// a header field repeated by the client. nginx before 1.23 sends each
+// repeated header line as its own HTTP_* variable (later versions join
+// them with ", "). Every other variable, and HTTP_HOST, must be unique: two
+// REQUEST_METHODs or CONTENT_LENGTHs are an attempt to confuse whoever
+// reads the first and whoever reads the last.
+func repeatable(key string) bool {
+	return len(key) > 5 && key[:5] == "HTTP_" && key != "HTTP_HOST" &&
+		key != "HTTP_CONTENT_LENGTH" && key != "HTTP_TRANSFER_ENCODING"
 }
 
 // parseString reads one uint16-length-prefixed string at off. what and key

@@ -117,7 +117,9 @@ func TestReadPacketMalformed(t *testing.T) {
 		{"value length overruns", append([]byte{0, 5, 0, 0}, 1, 0, 'a', 9, 0), 0, ErrMalformed, "value of a of 9 bytes"},
 		{"odd trailing byte", []byte{0, 7, 0, 0, 1, 0, 'a', 1, 0, 'b', 7}, 0, ErrMalformed, "key length at offset 6"},
 		{"empty key", packet(0, 0, "", "x"), 0, ErrMalformed, "empty key"},
-		{"duplicate key", packet(0, 0, "HTTP_X_USER", "alice", "HTTP_X_USER", "root"), 0, ErrMalformed, `duplicate key "HTTP_X_USER"`},
+		{"duplicate meta-variable", packet(0, 0, "REQUEST_METHOD", "GET", "REQUEST_METHOD", "POST"), 0, ErrMalformed, `duplicate key "REQUEST_METHOD"`},
+		{"duplicate CONTENT_LENGTH", packet(0, 0, "CONTENT_LENGTH", "1", "PATH_INFO", "/", "CONTENT_LENGTH", "100"), 0, ErrMalformed, `duplicate key "CONTENT_LENGTH"`},
+		{"duplicate host", packet(0, 0, "HTTP_HOST", "a", "HTTP_HOST", "b"), 0, ErrMalformed, `duplicate key "HTTP_HOST"`},
 		{"too many vars", packet(0, 0, manyVars(MaxVars+1)...), MaxBufferSize, ErrMalformed, "more than 1000"},
 	}
 	for _, tt := range tests {

@@ -109,7 +109,12 @@ func NewRequest(ctx context.Context, p Packet, body io.ReadCloser) (*http.Reques
 				if !validHeader(k[5:], v.Value) {
 					return nil, fmt.Errorf("%w: variable %.64q is not a valid header field", ErrBadRequest, k)
 				}
-				r.Header[headerName(k[5:])] = hv(v.Value)
+				name := headerName(k[5:])
+				if prev, ok := r.Header[name]; ok {
+					r.Header[name] = append(prev, v.Value) // a repeated header line
+				} else {
+					r.Header[name] = hv(v.Value)
+				}
 			}
 			continue
 		}

@@ -153,6 +153,11 @@ func TestNewRequestVariants(t *testing.T) {
 		{"huge length", 0, with(Var{"PATH_INFO", "/"}, Var{"CONTENT_LENGTH", "99999999999999999999"}), nil, "CONTENT_LENGTH"},
 		{"header value with CRLF", 0, with(Var{"PATH_INFO", "/"}, Var{"HTTP_X_A", "a\r\nSet-Cookie: x"}), nil, "not a valid header"},
 		{"header name with space", 0, with(Var{"PATH_INFO", "/"}, Var{"HTTP_X A", "a"}), nil, "not a valid header"},
+		{"repeated header lines, as nginx 1.22 sends them", 0, with(Var{"PATH_INFO", "/"}, Var{"HTTP_X_MULTI", "a"}, Var{"HTTP_ACCEPT", "x"}, Var{"HTTP_X_MULTI", "b"}), func(t *testing.T, r *http.Request) {
+			if got := strings.Join(r.Header["X-Multi"], "|"); got != "a|b" {
+				t.Errorf("X-Multi = %q, want both values in order", got)
+			}
+		}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
