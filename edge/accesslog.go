@@ -1,0 +1,116 @@
+package edge
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// accessLog writes one line per request in nginx's "combined" format plus
+// the request time, which log tools already parse:
+//
+//	127.0.0.1 - - [25/Nov/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 12 "-" "curl/8.0" 0.001
+//
+// Each line is built in a pooled buffer and written with one write call.
+type accessLog struct {
+	mu  sync.Mutex
+	w   io.Writer
+	f   *os.File // non-nil when we opened it
+	buf sync.Pool
+}
+
+// openAccessLog opens the destination: "off" (nil log), "stderr",
+// "stdout" or a file path, appended to.
+func openAccessLog(dest string) (*accessLog, error) {
+	l := &accessLog{buf: sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b }}}
+	switch dest {
+	case "off":
+		return nil, nil
+	case "stderr":
+		l.w = os.Stderr
+	case "stdout":
+		l.w = os.Stdout
+	default:
+		f, err := os.OpenFile(dest, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+		if err != nil {
+			return nil, fmt.Errorf("edge: access_log: %w", err)
+		}
+		l.w, l.f = f, f
+	}
+	return l, nil
+}
+
+func (l *accessLog) close() error {
+	if l == nil || l.f == nil {
+		return nil
+	}
+	return l.f.Close()
+}
+
+func (l *accessLog) log(w *clientWriter, r *http.Request, start time.Time) {
+	status := w.status
+	if status == 0 {
+		status = 499 // nginx's code for "client closed the connection first"
+		if r.Context().Err() == nil {
+			status = http.StatusOK
+		}
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	bp := l.buf.Get().(*[]byte)
+	b := (*bp)[:0]
+	b = append(b, host...)
+	b = append(b, " - - ["...)
+	b = start.AppendFormat(b, "02/Jan/2006:15:04:05 -0700")
+	b = append(b, "] \""...)
+	b = append(b, r.Method...)
+	b = append(b, ' ')
+	b = appendEscaped(b, r.RequestURI)
+	b = append(b, ' ')
+	b = append(b, r.Proto...)
+	b = append(b, "\" "...)
+	b = strconv.AppendInt(b, int64(status), 10)
+	b = append(b, ' ')
+	b = strconv.AppendInt(b, w.bytes, 10)
+	b = append(b, " \""...)
+	b = appendEscaped(b, orDash(r.Referer()))
+	b = append(b, "\" \""...)
+	b = appendEscaped(b, orDash(r.UserAgent()))
+	b = append(b, "\" "...)
+	b = strconv.AppendFloat(b, time.Since(start).Seconds(), 'f', 3, 64)
+	b = append(b, '\n')
+	l.mu.Lock()
+	l.w.Write(b)
+	l.mu.Unlock()
+	*bp = b
+	l.buf.Put(bp)
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// appendEscaped escapes quotes, backslashes and control bytes as nginx
+// does (\xHH), so a client cannot forge log lines.
+func appendEscaped(b []byte, s string) []byte {
+	const hex = "0123456789ABCDEF"
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c == '"' || c == '\\' || c < 0x20 || c >= 0x7f {
+			b = append(b, '\\', 'x', hex[c>>4], hex[c&15])
+			continue
+		}
+		b = append(b, c)
+	}
+	return b
+}

@@ -1,0 +1,153 @@
+package edge
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+)
+
+// The edge reads a request body completely before it contacts the upstream,
+// as nginx does by default: a slow client then costs the edge a goroutine
+// and a buffer, never a worker, and a chunked body reaches the app with an
+// exact CONTENT_LENGTH. The first part lives in memory; beyond
+// client_body_buffer_size the body goes to an unlinked temporary file.
+
+// errBodyTooLarge: the body is over client_max_body_size.
+var errBodyTooLarge = errors.New("request body too large")
+
+// bufferedBody is a request body read in full. It implements io.Reader for
+// the transports; Close releases its memory or file.
+type bufferedBody struct {
+	mem  []byte
+	file *os.File
+	size int64
+	off  int64 // read position, over mem then file
+	pool *sync.Pool
+}
+
+func (b *bufferedBody) Read(p []byte) (int, error) {
+	if b.off < int64(len(b.mem)) {
+		n := copy(p, b.mem[b.off:])
+		b.off += int64(n)
+		return n, nil
+	}
+	if b.file == nil || b.off >= b.size {
+		return 0, io.EOF
+	}
+	n, err := b.file.ReadAt(p[:min(int64(len(p)), b.size-b.off)], b.off-int64(len(b.mem)))
+	b.off += int64(n)
+	if err == io.EOF && b.off < b.size {
+		err = io.ErrUnexpectedEOF
+	} else if err == io.EOF {
+		err = nil
+	}
+	return n, err
+}
+
+// inMemory returns the body when it is entirely in memory, so a transport
+// can send it in the same write as the request head.
+func (b *bufferedBody) inMemory() ([]byte, bool) {
+	return b.mem, b.file == nil && b.off == 0
+}
+
+// rewind makes the body readable again from the start, for a retry on
+// another server.
+func (b *bufferedBody) rewind() { b.off = 0 }
+
+func (b *bufferedBody) Close() error {
+	if b.file != nil {
+		b.file.Close()
+		b.file = nil
+	}
+	if b.pool != nil && b.mem != nil {
+		m := b.mem[:0]
+		b.pool.Put(&m)
+	}
+	b.mem, b.pool = nil, nil
+	return nil
+}
+
+// bodyReader reads request bodies in full under the edge's limits.
+type bodyReader struct {
+	max     int64         // client_max_body_size
+	memMax  int64         // client_body_buffer_size
+	timeout time.Duration // client_body_timeout, between reads
+	tempDir string        // for bodies larger than memMax; "" is os.TempDir
+	pool    sync.Pool     // *[]byte of cap memMax
+}
+
+func newBodyReader(max, memMax int64, timeout time.Duration, tempDir string) *bodyReader {
+	br := &bodyReader{max: max, memMax: min(memMax, max), timeout: timeout, tempDir: tempDir}
+	br.pool.New = func() any {
+		b := make([]byte, 0, br.memMax)
+		return &b
+	}
+	return br
+}
+
+// read reads r's body in full. It returns errBodyTooLarge past the limit,
+// checking Content-Length first so that an oversized upload is refused
+// before a byte of it is read.
+func (br *bodyReader) read(w http.ResponseWriter, r *http.Request) (*bufferedBody, error) {
+	if r.ContentLength > br.max {
+		return nil, errBodyTooLarge
+	}
+	rc := http.NewResponseController(w)
+	bp := br.pool.Get().(*[]byte)
+	b := &bufferedBody{mem: (*bp)[:0], pool: &br.pool}
+	for {
+		if len(b.mem) == cap(b.mem) {
+			break // memory is full: the rest goes to a file
+		}
+		rc.SetReadDeadline(time.Now().Add(br.timeout))
+		n, err := r.Body.Read(b.mem[len(b.mem):cap(b.mem)])
+		b.mem = b.mem[:len(b.mem)+n]
+		b.size += int64(n)
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			b.Close()
+			return nil, fmt.Errorf("reading request body: %w", err)
+		}
+	}
+	if err := br.spill(rc, r.Body, b); err != nil {
+		b.Close()
+		return nil, err
+	}
+	return b, nil
+}
+
+// spill copies the rest of body into an unlinked temporary file.
+func (br *bodyReader) spill(rc *http.ResponseController, body io.Reader, b *bufferedBody) error {
+	f, err := os.CreateTemp(br.tempDir, "client-body-*")
+	if err != nil {
+		return fmt.Errorf("buffering request body: %w", err)
+	}
+	os.Remove(f.Name()) // the open descriptor keeps it; nothing to clean up after a crash
+	b.file = f
+	buf := make([]byte, 32<<10)
+	for {
+		rc.SetReadDeadline(time.Now().Add(br.timeout))
+		n, err := body.Read(buf)
+		if n > 0 {
+			if b.size+int64(n) > br.max {
+				return errBodyTooLarge
+			}
+			if _, werr := f.Write(buf[:n]); werr != nil {
+				return fmt.Errorf("buffering request body: %w", werr)
+			}
+			b.size += int64(n)
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("reading request body: %w", err)
+		}
+	}
+}

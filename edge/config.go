@@ -1,0 +1,328 @@
+package edge
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/stack-web/stack/uwsgi"
+)
+
+// Config is the edge's section of stack.yaml. Its zero value is not valid;
+// start from DefaultConfig. Field names in messages are the YAML keys.
+type Config struct {
+	// Listen lists the TCP addresses to accept HTTP on.
+	Listen []string `yaml:"listen"`
+	// ClientMaxBodySize is the largest request body accepted; larger → 413.
+	ClientMaxBodySize ByteSize `yaml:"client_max_body_size"`
+	// ClientBodyBufferSize is how much of a request body is held in memory
+	// before the rest goes to a temporary file (nginx's client_body_buffer_size).
+	ClientBodyBufferSize ByteSize `yaml:"client_body_buffer_size"`
+	// MaxHeaderSize bounds the request line and header; larger → 431.
+	MaxHeaderSize ByteSize `yaml:"max_header_size"`
+	// ClientHeaderTimeout bounds reading a request's head.
+	ClientHeaderTimeout time.Duration `yaml:"client_header_timeout"`
+	// ClientBodyTimeout bounds each read of a request body (between reads, as nginx).
+	ClientBodyTimeout time.Duration `yaml:"client_body_timeout"`
+	// SendTimeout bounds each write to the client (between writes, as nginx).
+	SendTimeout time.Duration `yaml:"send_timeout"`
+	// KeepaliveTimeout is how long an idle client connection is kept open.
+	KeepaliveTimeout time.Duration `yaml:"keepalive_timeout"`
+	// TrustedProxies lists the addresses or CIDR ranges whose
+	// X-Forwarded-For, -Proto and -Host are kept; everyone else's are replaced.
+	TrustedProxies []string `yaml:"trusted_proxies"`
+	// AccessLog is "off", "stderr", "stdout" or a file path.
+	AccessLog string `yaml:"access_log"`
+	// Locations route requests by path prefix; the longest match wins.
+	Locations []LocationConfig `yaml:"locations"`
+	// Upstreams are the named groups of servers that locations proxy to.
+	Upstreams map[string]UpstreamConfig `yaml:"upstreams"`
+}
+
+// LocationConfig is one location: a path prefix served from a directory
+// (Root) or proxied to an upstream (Upstream), exactly one of the two.
+type LocationConfig struct {
+	// Path is the URL path prefix, e.g. "/static/" or "/".
+	Path string `yaml:"path"`
+	// Root is the directory that the rest of the path (after Path) maps
+	// into: /static/polls/x.css with root "dir" serves dir/polls/x.css. (In
+	// nginx terms this is alias, which is what a prefix location with a
+	// directory of its own almost always wants.)
+	Root string `yaml:"root"`
+	// Upstream names an entry of upstreams.
+	Upstream string `yaml:"upstream"`
+}
+
+// UpstreamConfig is a group of interchangeable servers.
+type UpstreamConfig struct {
+	// Protocol is uwsgi, fastcgi or http.
+	Protocol string `yaml:"protocol"`
+	// Servers are "unix:PATH" or "host:port"; several are balanced round robin.
+	Servers []string `yaml:"servers"`
+	// ConnectTimeout: no connection within this → 502 (and the next server is tried).
+	ConnectTimeout time.Duration `yaml:"connect_timeout"`
+	// ReadTimeout: no response header within this, or a pause this long
+	// in the response body → 504 (nginx's uwsgi_read_timeout).
+	ReadTimeout time.Duration `yaml:"read_timeout"`
+	// SendTimeout bounds each write of the request to the server.
+	SendTimeout time.Duration `yaml:"send_timeout"`
+	// BufferSize is the largest uwsgi vars block the servers accept (their
+	// buffer_size). A request whose headers need more gets 431 here rather
+	// than a dropped connection there.
+	BufferSize int `yaml:"buffer_size"`
+	// MaxFails failed connections within FailTimeout take a server out of
+	// rotation for FailTimeout (nginx's max_fails/fail_timeout); 0 disables.
+	MaxFails int `yaml:"max_fails"`
+	// FailTimeout, see MaxFails.
+	FailTimeout time.Duration `yaml:"fail_timeout"`
+}
+
+// DefaultConfig returns the edge's defaults: nginx's, where nginx has one.
+func DefaultConfig() Config {
+	return Config{
+		Listen:               []string{"127.0.0.1:8000"},
+		ClientMaxBodySize:    1 << 20,
+		ClientBodyBufferSize: 64 << 10,
+		MaxHeaderSize:        32 << 10,
+		ClientHeaderTimeout:  60 * time.Second,
+		ClientBodyTimeout:    60 * time.Second,
+		SendTimeout:          60 * time.Second,
+		KeepaliveTimeout:     75 * time.Second,
+		AccessLog:            "off",
+	}
+}
+
+// DefaultUpstream returns the defaults of an upstream entry.
+func DefaultUpstream() UpstreamConfig {
+	return UpstreamConfig{
+		Protocol:       "uwsgi",
+		ConnectTimeout: 5 * time.Second,
+		ReadTimeout:    60 * time.Second,
+		SendTimeout:    60 * time.Second,
+		BufferSize:     uwsgi.DefaultBufferSize,
+		MaxFails:       1,
+		FailTimeout:    10 * time.Second,
+	}
+}
+
+// Validate reports every problem in c, each naming its key under "edge.".
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("edge.%s: %s", key, fmt.Sprintf(format, args...)))
+	}
+	if len(c.Listen) == 0 {
+		bad("listen", "no address; give at least one host:port, e.g. 127.0.0.1:8000")
+	}
+	for i, a := range c.Listen {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			bad(fmt.Sprintf("listen[%d]", i), "%q is not host:port (use 0.0.0.0:8000 for every interface)", a)
+		}
+	}
+	if c.ClientMaxBodySize <= 0 {
+		bad("client_max_body_size", "must be positive, e.g. 1MiB")
+	}
+	if c.ClientBodyBufferSize <= 0 {
+		bad("client_body_buffer_size", "must be positive, e.g. 64KiB")
+	}
+	if c.MaxHeaderSize < 1024 {
+		bad("max_header_size", "%v is too small to hold a request line; use at least 1KiB (default 32KiB)", c.MaxHeaderSize)
+	}
+	for key, d := range map[string]time.Duration{
+		"client_header_timeout": c.ClientHeaderTimeout, "client_body_timeout": c.ClientBodyTimeout,
+		"send_timeout": c.SendTimeout, "keepalive_timeout": c.KeepaliveTimeout,
+	} {
+		if d <= 0 {
+			bad(key, "must be a positive duration such as 60s")
+		}
+	}
+	for i, p := range c.TrustedProxies {
+		if _, err := parsePrefix(p); err != nil {
+			bad(fmt.Sprintf("trusted_proxies[%d]", i), "%q is neither an IP address nor a CIDR range such as 10.0.0.0/8", p)
+		}
+	}
+	switch c.AccessLog {
+	case "":
+		bad("access_log", `is empty; use "off", "stderr", "stdout" or a file path`)
+	}
+
+	if len(c.Locations) == 0 {
+		bad("locations", "none configured; add one, e.g. {path: /, upstream: app}")
+	}
+	seen := map[string]int{}
+	for i, l := range c.Locations {
+		key := fmt.Sprintf("locations[%d]", i)
+		switch {
+		case l.Path == "" || l.Path[0] != '/':
+			bad(key+".path", "%q must start with /", l.Path)
+		case strings.Contains(l.Path, "/../") || strings.HasSuffix(l.Path, "/.."):
+			bad(key+".path", "%q contains ..", l.Path)
+		}
+		if j, dup := seen[l.Path]; dup {
+			bad(key+".path", "%q is also the path of locations[%d]", l.Path, j)
+		}
+		seen[l.Path] = i
+		switch {
+		case l.Root != "" && l.Upstream != "":
+			bad(key, "has both root and upstream; a location either serves files or proxies")
+		case l.Root == "" && l.Upstream == "":
+			bad(key, "has neither root nor upstream")
+		case l.Upstream != "":
+			if _, ok := c.Upstreams[l.Upstream]; !ok {
+				bad(key+".upstream", "%q is not defined under edge.upstreams (defined: %s)", l.Upstream, strings.Join(sortedKeys(c.Upstreams), ", "))
+			}
+		}
+	}
+	for _, name := range sortedKeys(c.Upstreams) {
+		u := c.Upstreams[name]
+		key := "upstreams." + name
+		switch u.Protocol {
+		case "uwsgi", "http":
+		case "fastcgi":
+			bad(key+".protocol", "fastcgi is not implemented yet; use uwsgi or http")
+		default:
+			bad(key+".protocol", "%q is not one of uwsgi, http", u.Protocol)
+		}
+		if len(u.Servers) == 0 {
+			bad(key+".servers", `none; give at least one, e.g. ["unix:run/app.sock"]`)
+		}
+		for i, s := range u.Servers {
+			if err := checkServerAddr(s); err != nil {
+				bad(fmt.Sprintf("%s.servers[%d]", key, i), "%v", err)
+			}
+		}
+		if u.ConnectTimeout <= 0 {
+			bad(key+".connect_timeout", "must be a positive duration such as 5s")
+		}
+		if u.ReadTimeout <= 0 {
+			bad(key+".read_timeout", "must be a positive duration such as 60s")
+		}
+		if u.SendTimeout <= 0 {
+			bad(key+".send_timeout", "must be a positive duration such as 60s")
+		}
+		if u.BufferSize < 512 || u.BufferSize > uwsgi.MaxBufferSize {
+			bad(key+".buffer_size", "%d is outside 512..65535", u.BufferSize)
+		}
+		if u.MaxFails < 0 {
+			bad(key+".max_fails", "must be 0 (never mark a server down) or more")
+		}
+		if u.MaxFails > 0 && u.FailTimeout <= 0 {
+			bad(key+".fail_timeout", "must be a positive duration when max_fails is set")
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func checkServerAddr(s string) error {
+	if path, ok := strings.CutPrefix(s, "unix:"); ok {
+		if path == "" {
+			return fmt.Errorf("%q has an empty socket path", s)
+		}
+		return nil
+	}
+	if _, port, err := net.SplitHostPort(s); err != nil || port == "" {
+		return fmt.Errorf("%q is neither unix:PATH nor host:port", s)
+	}
+	return nil
+}
+
+func parsePrefix(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		return netip.ParsePrefix(s)
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	return netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()), nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// ByteSize is a size in bytes written as nginx and humans write sizes:
+// 1048576, 512KiB, 1MiB, 1m, 2GB (K/M/G are binary, as in nginx).
+type ByteSize int64
+
+var sizeUnits = []struct {
+	suffix string
+	mult   int64
+}{
+	{"kib", 1 << 10}, {"mib", 1 << 20}, {"gib", 1 << 30},
+	{"kb", 1 << 10}, {"mb", 1 << 20}, {"gb", 1 << 30},
+	{"k", 1 << 10}, {"m", 1 << 20}, {"g", 1 << 30}, {"b", 1},
+}
+
+// ParseByteSize parses a size such as "1MiB".
+func ParseByteSize(s string) (ByteSize, error) {
+	t := strings.ToLower(strings.TrimSpace(s))
+	mult := int64(1)
+	for _, u := range sizeUnits {
+		if strings.HasSuffix(t, u.suffix) {
+			t, mult = strings.TrimSpace(strings.TrimSuffix(t, u.suffix)), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(t, 10, 64)
+	if err != nil || n < 0 || n > (1<<62)/mult {
+		return 0, fmt.Errorf("invalid size %q: use a number of bytes with an optional unit, e.g. 1048576, 512KiB, 1MiB", s)
+	}
+	return ByteSize(n * mult), nil
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (b *ByteSize) UnmarshalText(text []byte) error {
+	v, err := ParseByteSize(string(text))
+	if err != nil {
+		return err
+	}
+	*b = v
+	return nil
+}
+
+// MarshalText implements encoding.TextMarshaler, in the largest exact unit.
+func (b ByteSize) MarshalText() ([]byte, error) { return []byte(b.String()), nil }
+
+func (b ByteSize) String() string {
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
+		if b != 0 && int64(b)%u.mult == 0 {
+			return strconv.FormatInt(int64(b)/u.mult, 10) + u.suffix
+		}
+	}
+	return strconv.FormatInt(int64(b), 10)
+}
+
+// proxyTrust answers whether a peer's forwarding headers are believed.
+type proxyTrust []netip.Prefix
+
+func newProxyTrust(list []string) (proxyTrust, error) {
+	var t proxyTrust
+	for _, s := range list {
+		p, err := parsePrefix(s)
+		if err != nil {
+			return nil, fmt.Errorf("edge: trusted proxy %q: %w", s, err)
+		}
+		t = append(t, p.Masked())
+	}
+	return t, nil
+}
+
+func (t proxyTrust) trusts(a netip.Addr) bool {
+	a = a.Unmap()
+	return slices.ContainsFunc(t, func(p netip.Prefix) bool { return p.Contains(a) })
+}

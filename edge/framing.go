@@ -1,0 +1,283 @@
+package edge
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"strconv"
+	"sync"
+)
+
+// Go's HTTP/1.1 server accepts a request with both Content-Length and
+// Transfer-Encoding: chunked (it drops the length and de-chunks), and one
+// with two equal Content-Length fields, and by the time a handler runs the
+// evidence is gone. nginx answers both with 400, and so must the edge: such
+// a request is either broken or an attempt at smuggling, and a worker
+// behind a less careful proxy would disagree with us about where it ends.
+//
+// framingConn watches the bytes the server reads and follows HTTP/1.1
+// message framing exactly as net/http does (head, then a Content-Length or
+// chunked body), recording one verdict per request head in order. The
+// handler for the n-th request on the connection takes the n-th verdict.
+// Anything the tracker does not understand stops it (every later verdict
+// is "fine"): Go's own parser still rejects what is truly malformed, so the
+// tracker can only add refusals that are certain, never lose requests.
+
+// framingVerdict is what the tracker saw in one request head.
+type framingVerdict uint8
+
+const (
+	framingOK          framingVerdict = iota
+	framingCLandTE                    // Content-Length together with Transfer-Encoding
+	framingDuplicateCL                // more than one Content-Length field
+	framingTEonHTTP10                 // Transfer-Encoding on an HTTP/1.0 request
+)
+
+func (v framingVerdict) String() string {
+	switch v {
+	case framingCLandTE:
+		return "both Content-Length and Transfer-Encoding"
+	case framingDuplicateCL:
+		return "duplicate Content-Length"
+	case framingTEonHTTP10:
+		return "Transfer-Encoding in an HTTP/1.0 request"
+	}
+	return "ok"
+}
+
+type framingState uint8
+
+const (
+	inHead framingState = iota
+	inBody
+	inChunkSize
+	inChunkData
+	inChunkCRLF
+	inTrailer
+	lost // the tracker gave up; verdicts are all framingOK from here
+)
+
+// maxTrackedLine bounds the line buffer; a longer head line is rejected by
+// the server (431), so the tracker need not follow it.
+const maxTrackedLine = 64 << 10
+
+type framingConn struct {
+	net.Conn
+
+	mu       sync.Mutex
+	state    framingState
+	line     []byte // a partial line carried over between reads
+	first    bool   // the next head line is a request line
+	http10   bool
+	nCL      int
+	te       bool
+	cl       int64
+	remain   int64 // body or chunk bytes still to skip
+	verdicts []framingVerdict
+}
+
+func newFramingConn(c net.Conn) *framingConn {
+	return &framingConn{Conn: c, first: true}
+}
+
+func (c *framingConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if n > 0 {
+		c.mu.Lock()
+		if c.state != lost {
+			c.track(p[:n])
+		}
+		c.mu.Unlock()
+	}
+	return n, err
+}
+
+// next returns the verdict for the next request on the connection.
+func (c *framingConn) next() framingVerdict {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.verdicts) == 0 {
+		return framingOK
+	}
+	v := c.verdicts[0]
+	c.verdicts = c.verdicts[1:]
+	return v
+}
+
+// track advances the state machine over b.
+func (c *framingConn) track(b []byte) {
+	for len(b) > 0 && c.state != lost {
+		switch c.state {
+		case inBody, inChunkData:
+			k := int64(len(b))
+			if k > c.remain {
+				k = c.remain
+			}
+			b = b[k:]
+			c.remain -= k
+			if c.remain == 0 {
+				if c.state == inBody {
+					c.startHead()
+				} else {
+					c.state = inChunkCRLF
+				}
+			}
+		default:
+			i := bytes.IndexByte(b, '\n')
+			if i < 0 {
+				if len(c.line)+len(b) > maxTrackedLine {
+					c.state = lost
+					return
+				}
+				c.line = append(c.line, b...)
+				return
+			}
+			line := b[:i]
+			if len(c.line) > 0 {
+				c.line = append(c.line, line...)
+				line = c.line
+			}
+			b = b[i+1:]
+			c.onLine(bytes.TrimSuffix(line, []byte{'\r'}))
+			c.line = c.line[:0]
+		}
+	}
+}
+
+func (c *framingConn) startHead() {
+	c.state = inHead
+	c.first = true
+	c.http10, c.te, c.nCL, c.cl = false, false, 0, 0
+}
+
+func (c *framingConn) onLine(line []byte) {
+	switch c.state {
+	case inHead:
+		c.onHeadLine(line)
+	case inChunkSize:
+		if i := bytes.IndexByte(line, ';'); i >= 0 {
+			line = line[:i]
+		}
+		size, err := strconv.ParseUint(string(bytes.TrimSpace(line)), 16, 63)
+		if err != nil {
+			c.state = lost
+			return
+		}
+		if size == 0 {
+			c.state = inTrailer
+		} else {
+			c.state, c.remain = inChunkData, int64(size)
+		}
+	case inChunkCRLF:
+		if len(line) != 0 {
+			c.state = lost
+			return
+		}
+		c.state = inChunkSize
+	case inTrailer:
+		if len(line) == 0 {
+			c.startHead()
+		}
+	}
+}
+
+func (c *framingConn) onHeadLine(line []byte) {
+	if c.first {
+		if len(line) == 0 {
+			return // empty lines before a request line are skipped
+		}
+		c.first = false
+		c.http10 = bytes.HasSuffix(line, []byte(" HTTP/1.0"))
+		return
+	}
+	if len(line) == 0 {
+		c.endHead()
+		return
+	}
+	colon := bytes.IndexByte(line, ':')
+	if colon < 0 {
+		return
+	}
+	name, value := line[:colon], bytes.TrimSpace(line[colon+1:])
+	switch {
+	case asciiEqualFold(name, "content-length"):
+		c.nCL++
+		n, err := strconv.ParseInt(string(value), 10, 64)
+		if err != nil || n < 0 {
+			c.state = lost // Go rejects it and closes the connection
+			return
+		}
+		c.cl = n
+	case asciiEqualFold(name, "transfer-encoding"):
+		c.te = true
+	}
+}
+
+func (c *framingConn) endHead() {
+	v := framingOK
+	switch {
+	case c.te && c.http10:
+		v = framingTEonHTTP10
+	case c.te && c.nCL > 0:
+		v = framingCLandTE
+	case c.nCL > 1:
+		v = framingDuplicateCL
+	}
+	c.verdicts = append(c.verdicts, v)
+	switch {
+	case c.te && !c.http10:
+		// Go accepts only "chunked" and closes the connection otherwise.
+		c.state = inChunkSize
+	case c.nCL > 0 && c.cl > 0:
+		c.state, c.remain = inBody, c.cl
+	default:
+		c.startHead()
+	}
+}
+
+func asciiEqualFold(b []byte, lower string) bool {
+	if len(b) != len(lower) {
+		return false
+	}
+	for i := range b {
+		c := b[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != lower[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// framingListener wraps accepted connections in framingConn.
+type framingListener struct{ net.Listener }
+
+func (l framingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return newFramingConn(c), nil
+}
+
+type framingKey struct{}
+
+// framingConnContext is the http.Server's ConnContext: it makes the
+// connection's tracker reachable from each request.
+func framingConnContext(ctx context.Context, c net.Conn) context.Context {
+	if fc, ok := c.(*framingConn); ok {
+		return context.WithValue(ctx, framingKey{}, fc)
+	}
+	return ctx
+}
+
+// requestFraming returns the verdict for the request whose context is ctx.
+// It must be called exactly once per request, in order.
+func requestFraming(ctx context.Context) framingVerdict {
+	if fc, ok := ctx.Value(framingKey{}).(*framingConn); ok {
+		return fc.next()
+	}
+	return framingOK
+}

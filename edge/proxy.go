@@ -1,0 +1,215 @@
+package edge
+
+import (
+	"errors"
+	"log"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/netip"
+	"strings"
+	"sync"
+)
+
+// Proxy is a location that passes requests to an upstream through
+// httputil.ReverseProxy; the upstream's protocol lives in its transport.
+//
+// Before the request leaves, the proxy applies the edge's policy:
+//   - the body is read in full under client_max_body_size (413 past it) and
+//     sent with an exact Content-Length, chunked or not;
+//   - X-Forwarded-For/-Proto/-Host are set by the edge, replacing what the
+//     client sent unless the client is a trusted proxy;
+//   - hop-by-hop headers (ReverseProxy's list), Expect, and Proxy (httpoxy,
+//     CVE-2016-5385) are removed, and so is every header whose name contains
+//     '_': in CGI variables X_Forwarded_For and X-Forwarded-For are the same
+//     HTTP_X_FORWARDED_FOR, so one could pose as the other (nginx drops them
+//     too: underscores_in_headers off).
+type Proxy struct {
+	upstream *Upstream
+	body     *bodyReader
+	trust    proxyTrust
+	logger   *slog.Logger
+	rp       *httputil.ReverseProxy
+}
+
+func newProxy(u *Upstream, body *bodyReader, trust proxyTrust, logger *slog.Logger) *Proxy {
+	p := &Proxy{upstream: u, body: body, trust: trust, logger: logger}
+	p.rp = &httputil.ReverseProxy{
+		Rewrite:      p.rewrite,
+		Transport:    u,
+		BufferPool:   copyBuffers{},
+		ErrorHandler: p.errorHandler,
+		ErrorLog:     log.New(slogWriter{logger}, "", 0),
+	}
+	return p
+}
+
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody {
+		body, err := p.body.read(w, r)
+		if err != nil {
+			if errors.Is(err, errBodyTooLarge) {
+				p.logger.Warn("edge: request body over client_max_body_size", "uri", r.RequestURI, "limit", ByteSize(p.body.max), "content_length", r.ContentLength)
+				w.Header().Set("Connection", "close")
+				httpError(w, http.StatusRequestEntityTooLarge)
+				return
+			}
+			p.logger.Info("edge: client body", "uri", r.RequestURI, "err", err)
+			w.Header().Set("Connection", "close")
+			httpError(w, http.StatusBadRequest)
+			return
+		}
+		defer body.Close()
+		r.Body = body
+		r.ContentLength = body.size
+		r.TransferEncoding = nil
+		if body.size == 0 {
+			r.Body = http.NoBody
+		}
+	}
+	p.rp.ServeHTTP(w, r)
+}
+
+// rewrite applies the forwarding policy to the outgoing request.
+// ReverseProxy has already removed hop-by-hop headers and the inbound
+// X-Forwarded-* headers (pr.In keeps them).
+func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
+	in, out := pr.In, pr.Out
+	out.URL.Scheme = "http"
+	out.URL.Host = p.upstream.Name
+	out.Header.Del("Proxy")
+	out.Header.Del("Expect")
+	for name := range out.Header {
+		if strings.IndexByte(name, '_') >= 0 {
+			delete(out.Header, name)
+		}
+	}
+	if out.ContentLength > 0 {
+		out.Header["Content-Length"] = []string{itoa64(out.ContentLength)}
+	}
+
+	clientIP, port, _ := net.SplitHostPort(in.RemoteAddr)
+	proto, host := "http", in.Host
+	if in.TLS != nil {
+		proto = "https"
+	}
+	xff := clientIP
+	if peer, err := netip.ParseAddr(clientIP); err == nil && len(p.trust) > 0 && p.trust.trusts(peer) {
+		// A trusted proxy's forwarding headers are kept and extended, and
+		// the client is the nearest address it vouches for (nginx's realip
+		// with real_ip_recursive on).
+		if prior := strings.Join(in.Header["X-Forwarded-For"], ", "); prior != "" {
+			xff = prior + ", " + clientIP
+			if real := p.realClient(prior); real != "" {
+				out.RemoteAddr = net.JoinHostPort(real, "0")
+			}
+		}
+		if v := in.Header.Get("X-Forwarded-Proto"); v == "http" || v == "https" {
+			proto = v
+		}
+		if v := in.Header.Get("X-Forwarded-Host"); v != "" {
+			host = v
+		}
+	} else if port != "" {
+		out.RemoteAddr = in.RemoteAddr
+	}
+	out.Header["X-Forwarded-For"] = []string{xff}
+	out.Header["X-Forwarded-Proto"] = []string{proto}
+	out.Header["X-Forwarded-Host"] = []string{host}
+}
+
+// realClient walks an X-Forwarded-For chain from the right, skipping
+// trusted proxies, and returns the first address it reaches.
+func (p *Proxy) realClient(chain string) string {
+	for chain != "" {
+		var hop string
+		if i := strings.LastIndexByte(chain, ','); i >= 0 {
+			chain, hop = chain[:i], strings.TrimSpace(chain[i+1:])
+		} else {
+			chain, hop = "", strings.TrimSpace(chain)
+		}
+		a, err := netip.ParseAddr(hop)
+		if err != nil {
+			return ""
+		}
+		if !p.trust.trusts(a) {
+			return a.String()
+		}
+	}
+	return ""
+}
+
+// errorHandler turns a failed round trip into nginx's answers: 504 when the
+// upstream took too long to answer, 431 when the request cannot be
+// encoded within the upstream's buffer, 502 for everything else (refused,
+// reset, a broken response).
+func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
+	status := http.StatusBadGateway
+	var te *upstreamTimeoutError
+	var de *dialError
+	var ne net.Error
+	switch {
+	case errors.Is(err, errHeadTooLarge):
+		status = http.StatusRequestHeaderFieldsTooLarge
+	case errors.As(err, &te):
+		status = http.StatusGatewayTimeout
+	case errors.As(err, &de):
+	case errors.As(err, &ne) && ne.Timeout():
+		status = http.StatusGatewayTimeout
+	case r.Context().Err() != nil:
+		// The client went away; nobody will read this answer. nginx logs
+		// 499 for it.
+		p.logger.Debug("edge: client closed the connection before the upstream answered", "upstream", p.upstream.Name, "uri", r.RequestURI)
+		return
+	}
+	p.logger.Error("edge: upstream failed", "upstream", p.upstream.Name, "uri", r.RequestURI, "status", status, "err", err)
+	httpError(w, status)
+}
+
+// httpError writes nginx-like short error pages.
+func httpError(w http.ResponseWriter, status int) {
+	h := w.Header()
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	w.Write([]byte(errorBodies[status]))
+}
+
+var errorBodies = func() map[int]string {
+	m := map[int]string{}
+	for _, code := range []int{301, 400, 403, 404, 405, 413, 414, 431, 500, 501, 502, 503, 504} {
+		m[code] = itoa64(int64(code)) + " " + http.StatusText(code) + "\n"
+	}
+	return m
+}()
+
+func itoa64(n int64) string {
+	var b [20]byte
+	i := len(b)
+	for {
+		i--
+		b[i] = byte('0' + n%10)
+		n /= 10
+		if n == 0 {
+			break
+		}
+	}
+	return string(b[i:])
+}
+
+// copyBuffers lends ReverseProxy 32 KiB buffers for copying bodies.
+type copyBuffers struct{}
+
+var copyBufferPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+func (copyBuffers) Get() []byte  { return *copyBufferPool.Get().(*[]byte) }
+func (copyBuffers) Put(b []byte) { copyBufferPool.Put(&b) }
+
+// slogWriter adapts ReverseProxy's *log.Logger to slog.
+type slogWriter struct{ l *slog.Logger }
+
+func (w slogWriter) Write(p []byte) (int, error) {
+	w.l.Warn("edge: proxy: " + strings.TrimSpace(string(p)))
+	return len(p), nil
+}

@@ -1,0 +1,227 @@
+package edge
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httputil"
+	"net/textproto"
+	"strconv"
+	"strings"
+)
+
+// maxResponseHead bounds an upstream's status line and header, as nginx's
+// uwsgi_buffer_size does ("upstream sent too big header" → 502).
+const maxResponseHead = 64 << 10
+
+var errResponseHeadTooLarge = errors.New("upstream sent too big header")
+
+// readResponse parses the response of a uwsgi (or CGI-style) server, as
+// nginx accepts it: a status line ("HTTP/1.1 200 OK"), or else a "Status:"
+// header ("Status: 404 Not Found"), or else a Location header (302), or
+// else 200. The body is delimited by Content-Length, chunked encoding, or
+// the end of the connection.
+//
+// It does the work of http.ReadResponse for the one shape of response this
+// hop carries, without its general-purpose costs, because it runs on every
+// proxied request.
+func readResponse(br *bufio.Reader, req *http.Request) (*http.Response, error) {
+	resp := &http.Response{Request: req, ProtoMajor: 1, ProtoMinor: 1, Proto: "HTTP/1.1", Header: make(http.Header, 8)}
+	budget := maxResponseHead
+	first := true
+	for {
+		line, err := readHeadLine(br, &budget)
+		if err != nil {
+			if err == io.EOF && first {
+				return nil, errors.New("upstream closed the connection without a response")
+			}
+			return nil, err
+		}
+		if len(line) == 0 {
+			if first {
+				return nil, errors.New("upstream sent an empty line for a status line")
+			}
+			break
+		}
+		if first {
+			first = false
+			if bytes.HasPrefix(line, []byte("HTTP/")) {
+				if err := parseStatusLine(resp, line); err != nil {
+					return nil, err
+				}
+				continue
+			}
+		}
+		if err := addHeaderLine(resp.Header, line); err != nil {
+			return nil, err
+		}
+	}
+
+	h := resp.Header
+	if resp.StatusCode == 0 {
+		// No status line: CGI style.
+		switch {
+		case h.Get("Status") != "":
+			s := h.Get("Status")
+			code, err := strconv.Atoi(strings.TrimSpace(strings.SplitN(s, " ", 2)[0]))
+			if err != nil || code < 100 || code > 999 {
+				return nil, fmt.Errorf("upstream sent an invalid Status header %q", s)
+			}
+			resp.StatusCode = code
+			delete(h, "Status")
+		case h.Get("Location") != "":
+			resp.StatusCode = http.StatusFound
+		default:
+			resp.StatusCode = http.StatusOK
+		}
+		resp.Status = strconv.Itoa(resp.StatusCode) + " " + http.StatusText(resp.StatusCode)
+	}
+	if resp.StatusCode == http.StatusSwitchingProtocols {
+		return nil, errors.New("upstream asked to switch protocols, which uwsgi cannot carry")
+	}
+
+	resp.ContentLength = -1
+	noBody := req.Method == http.MethodHead || resp.StatusCode < 200 ||
+		resp.StatusCode == http.StatusNoContent || resp.StatusCode == http.StatusNotModified
+	if te := h["Transfer-Encoding"]; len(te) > 0 {
+		if len(te) != 1 || !strings.EqualFold(te[0], "chunked") {
+			return nil, fmt.Errorf("upstream sent unsupported Transfer-Encoding %q", te)
+		}
+		delete(h, "Transfer-Encoding")
+		delete(h, "Content-Length")
+		if !noBody {
+			resp.Body = io.NopCloser(httputil.NewChunkedReader(br))
+		}
+	} else if cl := h["Content-Length"]; len(cl) > 0 {
+		n, err := strconv.ParseInt(cl[0], 10, 64)
+		if err != nil || n < 0 || cl[0][0] == '+' {
+			return nil, fmt.Errorf("upstream sent an invalid Content-Length %q", cl[0])
+		}
+		for _, v := range cl[1:] {
+			if v != cl[0] {
+				return nil, fmt.Errorf("upstream sent conflicting Content-Length values %q", cl)
+			}
+		}
+		h["Content-Length"] = cl[:1]
+		resp.ContentLength = n
+		if !noBody {
+			resp.Body = &exactBody{r: br, n: n}
+		}
+	} else if !noBody {
+		resp.Body = io.NopCloser(br) // ends when the server closes the connection
+	}
+	if noBody {
+		resp.Body = http.NoBody
+		if req.Method != http.MethodHead {
+			resp.ContentLength = 0
+		}
+	}
+	return resp, nil
+}
+
+// readHeadLine returns one line without its CRLF, charging it to budget.
+func readHeadLine(br *bufio.Reader, budget *int) ([]byte, error) {
+	line, err := br.ReadSlice('\n')
+	if err == bufio.ErrBufferFull {
+		return nil, errResponseHeadTooLarge
+	}
+	if err != nil {
+		if err == io.EOF && len(line) > 0 {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, err
+	}
+	if *budget -= len(line); *budget < 0 {
+		return nil, errResponseHeadTooLarge
+	}
+	line = line[:len(line)-1]
+	if n := len(line); n > 0 && line[n-1] == '\r' {
+		line = line[:n-1]
+	}
+	return line, nil
+}
+
+func parseStatusLine(resp *http.Response, line []byte) error {
+	// HTTP/1.x SP 3DIGIT [SP reason]
+	if len(line) < 12 || line[8] != ' ' || (len(line) > 12 && line[12] != ' ') {
+		return fmt.Errorf("upstream sent a malformed status line %q", line)
+	}
+	major, minor, ok := http.ParseHTTPVersion(string(line[:8]))
+	code, err := strconv.Atoi(string(line[9:12]))
+	if !ok || err != nil || code < 100 {
+		return fmt.Errorf("upstream sent a malformed status line %q", line)
+	}
+	resp.ProtoMajor, resp.ProtoMinor = major, minor
+	resp.Proto = "HTTP/" + string('0'+byte(major)) + "." + string('0'+byte(minor))
+	resp.StatusCode = code
+	resp.Status = string(line[9:])
+	return nil
+}
+
+// addHeaderLine adds "Name: value" to h. Continuation lines (obsolete line
+// folding) and names that are not tokens are errors, as in net/http.
+func addHeaderLine(h http.Header, line []byte) error {
+	colon := bytes.IndexByte(line, ':')
+	if colon <= 0 || line[0] == ' ' || line[0] == '\t' {
+		return fmt.Errorf("upstream sent a malformed header line %q", truncate(line))
+	}
+	name := line[:colon]
+	for _, c := range name {
+		if c >= 0x80 || !tokenByte[c] {
+			return fmt.Errorf("upstream sent an invalid header name %q", truncate(name))
+		}
+	}
+	value := bytes.TrimSpace(line[colon+1:])
+	key := textproto.CanonicalMIMEHeaderKey(string(name))
+	h[key] = append(h[key], string(value))
+	return nil
+}
+
+func truncate(b []byte) []byte {
+	if len(b) > 64 {
+		return b[:64]
+	}
+	return b
+}
+
+var tokenByte = func() (t [128]bool) {
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for c := 'a'; c <= 'z'; c++ {
+		t[c], t[c-'a'+'A'] = true, true
+	}
+	for _, c := range "!#$%&'*+-.^_`|~" {
+		t[c] = true
+	}
+	return t
+}()
+
+// exactBody reads exactly n bytes: a response that ends early is an error
+// (io.ErrUnexpectedEOF), never a silently short body.
+type exactBody struct {
+	r *bufio.Reader
+	n int64
+}
+
+func (b *exactBody) Read(p []byte) (int, error) {
+	if b.n <= 0 {
+		return 0, io.EOF
+	}
+	if int64(len(p)) > b.n {
+		p = p[:b.n]
+	}
+	n, err := b.r.Read(p)
+	b.n -= int64(n)
+	if err == io.EOF && b.n > 0 {
+		err = io.ErrUnexpectedEOF
+	} else if err == nil && b.n == 0 {
+		err = io.EOF
+	}
+	return n, err
+}
+
+func (b *exactBody) Close() error { return nil }

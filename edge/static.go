@@ -1,0 +1,178 @@
+package edge
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"mime"
+	"net/http"
+	"os"
+	"path"
+	"strconv"
+	"strings"
+)
+
+// Static serves files below a directory as nginx's static locations do:
+// an ETag and Last-Modified on every file, conditional requests, ranges,
+// HEAD; never a file outside the root, never a dotfile, never a directory
+// listing.
+//
+// http.FileServer is not enough as it is: it lists directories, serves
+// dotfiles, and http.Dir follows symlinks out of the root. Static opens
+// everything through an os.Root, which resolves each path component itself
+// and refuses to leave the directory, through symlinks or otherwise.
+type Static struct {
+	prefix string
+	root   *os.Root
+	dir    string
+	logger *slog.Logger
+}
+
+// NewStatic opens root and returns a handler that maps the part of the URL
+// path after prefix to a file below root: with prefix "/static/",
+// /static/polls/style.css is <root>/polls/style.css (nginx's alias
+// semantics; the configuration calls the directory `root`).
+func NewStatic(prefix, root string, logger *slog.Logger) (*Static, error) {
+	r, err := os.OpenRoot(root)
+	if err != nil {
+		return nil, fmt.Errorf("static root: %w", err)
+	}
+	return &Static{prefix: prefix, root: r, dir: root, logger: logger}, nil
+}
+
+// Close releases the root directory.
+func (s *Static) Close() error { return s.root.Close() }
+
+func (s *Static) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		httpError(w, http.StatusMethodNotAllowed)
+		return
+	}
+	rel, ok := strings.CutPrefix(r.URL.Path, s.prefix)
+	if !ok {
+		// "/static" for location "/static/": nginx redirects a directory
+		// without its slash.
+		if r.URL.Path+"/" == s.prefix {
+			redirectSlash(w, r)
+			return
+		}
+		httpError(w, http.StatusNotFound)
+		return
+	}
+	name, status := s.clean(r, rel)
+	if status != 0 {
+		s.logger.Debug("edge: static: refused path", "uri", r.RequestURI, "status", status)
+		httpError(w, status)
+		return
+	}
+	s.serve(w, r, name, strings.HasSuffix(rel, "/") || rel == "")
+}
+
+// clean validates the requested path and returns the file name relative
+// to the root ("." for the root itself), or an error status.
+func (s *Static) clean(r *http.Request, rel string) (string, int) {
+	// The decoded path has already been normalised by the edge; the raw
+	// one is checked too, because an encoded slash (%2F) or backslash
+	// decodes into a separator the client did not write as one.
+	raw := strings.ToLower(r.URL.EscapedPath())
+	if strings.Contains(raw, "%2f") || strings.Contains(raw, "%5c") || strings.Contains(raw, "%00") {
+		return "", http.StatusNotFound
+	}
+	if strings.IndexByte(rel, 0) >= 0 || strings.IndexByte(rel, '\\') >= 0 {
+		return "", http.StatusBadRequest
+	}
+	rel = strings.Trim(rel, "/")
+	if rel == "" {
+		return ".", 0
+	}
+	for seg := range strings.SplitSeq(rel, "/") {
+		switch {
+		case seg == "" || seg == "..":
+			return "", http.StatusBadRequest
+		case seg[0] == '.':
+			return "", http.StatusNotFound // dotfiles and dot-directories: .git, .env, .htpasswd
+		}
+	}
+	return rel, 0
+}
+
+func (s *Static) serve(w http.ResponseWriter, r *http.Request, name string, trailingSlash bool) {
+	f, err := s.root.Open(name)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if fi.IsDir() {
+		if !trailingSlash {
+			redirectSlash(w, r)
+			return
+		}
+		index := path.Join(name, "index.html")
+		ff, err := s.root.Open(index)
+		if err != nil {
+			// No index and no listings: nginx answers 403.
+			s.logger.Debug("edge: static: directory without index", "uri", r.RequestURI)
+			httpError(w, http.StatusForbidden)
+			return
+		}
+		defer ff.Close()
+		f, name = ff, index
+		if fi, err = f.Stat(); err != nil || fi.IsDir() {
+			httpError(w, http.StatusForbidden)
+			return
+		}
+	} else if trailingSlash {
+		httpError(w, http.StatusNotFound) // "file.css/" is not a directory
+		return
+	}
+	if !fi.Mode().IsRegular() {
+		httpError(w, http.StatusForbidden)
+		return
+	}
+	h := w.Header()
+	h.Set("ETag", etag(fi))
+	if ct := mime.TypeByExtension(path.Ext(name)); ct != "" {
+		h.Set("Content-Type", ct)
+	}
+	// ServeContent does Range, If-Range, If-None-Match, If-Modified-Since
+	// and HEAD, and copies with sendfile from the *os.File.
+	http.ServeContent(w, r, name, fi.ModTime(), f)
+}
+
+// etag is nginx's: "<mtime in hex>-<size in hex>".
+func etag(fi fs.FileInfo) string {
+	return `"` + strconv.FormatInt(fi.ModTime().Unix(), 16) + "-" + strconv.FormatInt(fi.Size(), 16) + `"`
+}
+
+func (s *Static) fail(w http.ResponseWriter, r *http.Request, err error) {
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		httpError(w, http.StatusNotFound)
+	case errors.Is(err, fs.ErrPermission):
+		s.logger.Warn("edge: static: permission denied", "uri", r.RequestURI, "err", err)
+		httpError(w, http.StatusForbidden)
+	default:
+		// Among others: a symlink that leads out of the root ("path
+		// escapes from parent"), which is as good as absent.
+		s.logger.Warn("edge: static: cannot serve", "uri", r.RequestURI, "root", s.dir, "err", err)
+		httpError(w, http.StatusNotFound)
+	}
+}
+
+// redirectSlash answers 301 to the same path with a trailing slash.
+func redirectSlash(w http.ResponseWriter, r *http.Request) {
+	u := r.URL.EscapedPath() + "/"
+	if r.URL.RawQuery != "" {
+		u += "?" + r.URL.RawQuery
+	}
+	w.Header().Set("Location", u)
+	httpError(w, http.StatusMovedPermanently)
+}

@@ -1,0 +1,271 @@
+package edge
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/stack-web/stack/uwsgi"
+)
+
+// UwsgiTransport is an http.RoundTripper that sends each request to one
+// uwsgi server, over a new connection, as nginx's uwsgi_pass does: the uwsgi
+// protocol has no way to end a response but closing the connection.
+//
+// The request's CGI variables are built from the request the proxy hands
+// it: URL.Path is PATH_INFO (the edge puts the normalised path there),
+// RequestURI is REQUEST_URI, RemoteAddr gives REMOTE_ADDR and REMOTE_PORT,
+// the connection's local address gives SERVER_PORT, and X-Forwarded-Proto
+// (which the edge sets) gives the scheme.
+type UwsgiTransport struct {
+	// Network and Address locate the server: ("unix", "run/app.sock") or
+	// ("tcp", "10.0.0.2:3031").
+	Network, Address string
+	// ConnectTimeout bounds the connection attempt.
+	ConnectTimeout time.Duration
+	// ReadTimeout bounds the wait for the response header and every pause
+	// in the response body.
+	ReadTimeout time.Duration
+	// SendTimeout bounds every write of the request.
+	SendTimeout time.Duration
+	// BufferSize is the server's largest accepted vars block.
+	BufferSize int
+}
+
+var _ http.RoundTripper = (*UwsgiTransport)(nil)
+
+// errHeadTooLarge: the request's variables do not fit the server's buffer.
+var errHeadTooLarge = errors.New("request headers too large for the upstream's buffer_size")
+
+// upstreamTimeoutError is a read timeout: the server accepted the request
+// but did not answer in time (504, not 502).
+type upstreamTimeoutError struct{ err error }
+
+func (e *upstreamTimeoutError) Error() string { return "upstream timed out: " + e.err.Error() }
+func (e *upstreamTimeoutError) Unwrap() error { return e.err }
+
+// dialError: no connection could be made; nothing was sent, so another
+// server may be tried.
+type dialError struct{ err error }
+
+func (e *dialError) Error() string { return e.err.Error() }
+func (e *dialError) Unwrap() error { return e.err }
+
+var (
+	packetPool = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
+	readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4096) }}
+)
+
+// RoundTrip sends req and returns the response, whose Body must be closed
+// (closing it closes the connection).
+func (t *UwsgiTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	bp := packetPool.Get().(*[]byte)
+	defer packetPool.Put(bp)
+	var e uwsgi.Encoder
+	e.Reset(*bp, uwsgi.ModifierWSGI, 0)
+	env := cgiEnv(req)
+	uwsgi.EncodeRequest(&e, req, &env)
+	pkt, err := e.Bytes(t.BufferSize)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errHeadTooLarge, err)
+	}
+	*bp = pkt[:0]
+
+	ctx := req.Context()
+	conn, err := t.dial(ctx)
+	if err != nil {
+		return nil, &dialError{err}
+	}
+	if err := t.send(conn, pkt, req); err != nil {
+		conn.Close()
+		return nil, err
+	}
+
+	br := readerPool.Get().(*bufio.Reader)
+	br.Reset(conn)
+	conn.SetReadDeadline(time.Now().Add(t.ReadTimeout))
+	// A client that goes away cancels the wait for the upstream.
+	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
+	resp, err := readResponse(br, req)
+	if err != nil {
+		stop()
+		conn.Close()
+		br.Reset(nil)
+		readerPool.Put(br)
+		if isTimeout(err) && ctx.Err() == nil {
+			return nil, &upstreamTimeoutError{fmt.Errorf("reading response header from %s: %w", t.Address, err)}
+		}
+		return nil, fmt.Errorf("reading response header from %s: %w", t.Address, err)
+	}
+	resp.Body = &uwsgiBody{body: resp.Body, conn: conn, br: br, timeout: t.ReadTimeout, stop: stop}
+	return resp, nil
+}
+
+// upstreamConn is what the transport needs of a connection; both net.Conn
+// and *os.File (from dialUnix) have it.
+type upstreamConn interface {
+	io.ReadWriteCloser
+	SetDeadline(time.Time) error
+	SetReadDeadline(time.Time) error
+	SetWriteDeadline(time.Time) error
+}
+
+func (t *UwsgiTransport) dial(ctx context.Context) (upstreamConn, error) {
+	if t.Network == "unix" {
+		return dialUnix(t.Address)
+	}
+	d := net.Dialer{Timeout: t.ConnectTimeout}
+	return d.DialContext(ctx, t.Network, t.Address)
+}
+
+// dialUnix connects to a Unix socket with three system calls (socket,
+// connect, and the poller's registration) where net.Dial makes six: it also
+// asks for both addresses, which a Unix socket to a known path never needs,
+// and this runs once per proxied request.
+//
+// A connect to a Unix socket completes or fails at once: a full listen
+// queue is EAGAIN, which, as nginx does, we report rather than wait out
+// (the caller answers 502 and tries the next server).
+func dialUnix(path string) (*os.File, error) {
+	fd, err := syscall.Socket(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, &net.OpError{Op: "dial", Net: "unix", Err: os.NewSyscallError("socket", err)}
+	}
+	for {
+		err = syscall.Connect(fd, &syscall.SockaddrUnix{Name: path})
+		if err != syscall.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		syscall.Close(fd)
+		return nil, &net.OpError{Op: "dial", Net: "unix", Addr: &net.UnixAddr{Name: path, Net: "unix"}, Err: os.NewSyscallError("connect", err)}
+	}
+	return os.NewFile(uintptr(fd), path), nil
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()
+}
+
+// send writes the packet and the body. A body that is already in memory
+// goes in the same write as the packet: for most requests, one syscall, on
+// a fresh connection whose buffer it fits, so it cannot block and needs no
+// deadline.
+func (t *UwsgiTransport) send(conn upstreamConn, pkt []byte, req *http.Request) error {
+	var body io.Reader
+	if req.Body != nil && req.Body != http.NoBody && req.ContentLength != 0 {
+		body = req.Body
+		if bb, ok := req.Body.(*bufferedBody); ok {
+			if mem, ok := bb.inMemory(); ok && len(mem) <= 64<<10 {
+				pkt = append(pkt, mem...)
+				body = nil
+			}
+		}
+	}
+	if body != nil || len(pkt) > 64<<10 {
+		conn.SetWriteDeadline(time.Now().Add(t.SendTimeout))
+	}
+	if _, err := conn.Write(pkt); err != nil {
+		return fmt.Errorf("sending request to %s: %w", t.Address, err)
+	}
+	if body != nil {
+		// The body's length was announced in CONTENT_LENGTH; exactly that
+		// many bytes must follow, or the server waits (or reads garbage).
+		n, err := io.Copy(deadlineWriter{conn, t.SendTimeout}, io.LimitReader(body, req.ContentLength))
+		if err == nil && n != req.ContentLength {
+			err = fmt.Errorf("body ended after %d of %d bytes", n, req.ContentLength)
+		}
+		if err != nil {
+			return fmt.Errorf("sending request body to %s: %w", t.Address, err)
+		}
+	}
+	return nil
+}
+
+// cgiEnv derives the connection variables from the request.
+func cgiEnv(req *http.Request) uwsgi.Env {
+	var env uwsgi.Env
+	if host, port, err := net.SplitHostPort(req.RemoteAddr); err == nil {
+		env.RemoteAddr, env.RemotePort = host, port
+	}
+	if la, ok := req.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
+		if tcp, ok := la.(*net.TCPAddr); ok {
+			env.ServerPort = strconv.Itoa(tcp.Port)
+		}
+	}
+	env.ServerName = req.Host
+	if i := strings.LastIndexByte(env.ServerName, ':'); i >= 0 && !strings.HasSuffix(env.ServerName, "]") {
+		env.ServerName = env.ServerName[:i]
+	}
+	env.Scheme = "http"
+	if req.TLS != nil || req.Header.Get("X-Forwarded-Proto") == "https" {
+		env.Scheme = "https"
+	}
+	return env
+}
+
+// uwsgiBody is the response body: it renews the read deadline before each
+// read (a pause longer than ReadTimeout is a timeout, as nginx counts it)
+// and closes the connection on Close.
+type uwsgiBody struct {
+	body    io.ReadCloser
+	conn    upstreamConn
+	br      *bufio.Reader
+	timeout time.Duration
+	stop    func() bool
+	closed  bool
+}
+
+func (b *uwsgiBody) Read(p []byte) (int, error) {
+	if b.closed {
+		return 0, http.ErrBodyReadAfterClose
+	}
+	if b.br.Buffered() == 0 {
+		// This read may wait on the server: renew the deadline. What is
+		// already buffered (all of most responses) needs none.
+		b.conn.SetReadDeadline(time.Now().Add(b.timeout))
+	}
+	n, err := b.body.Read(p)
+	if err != nil && err != io.EOF && isTimeout(err) {
+		err = &upstreamTimeoutError{err}
+	}
+	return n, err
+}
+
+func (b *uwsgiBody) Close() error {
+	if b.closed {
+		return nil
+	}
+	b.closed = true
+	b.stop()
+	// Close the connection before the body: closing an unfinished body
+	// would otherwise read the rest of it (forever, for a stream).
+	b.conn.Close()
+	b.body.Close()
+	b.br.Reset(nil)
+	readerPool.Put(b.br)
+	return nil
+}
+
+// deadlineWriter renews the write deadline before each write.
+type deadlineWriter struct {
+	conn    upstreamConn
+	timeout time.Duration
+}
+
+func (w deadlineWriter) Write(p []byte) (int, error) {
+	w.conn.SetWriteDeadline(time.Now().Add(w.timeout))
+	return w.conn.Write(p)
+}

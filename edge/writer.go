@@ -1,0 +1,57 @@
+package edge
+
+import (
+	"net/http"
+	"time"
+)
+
+// clientWriter is the edge's view of the response to the client: it keeps a
+// write deadline on the connection (send_timeout counts between writes, as in
+// nginx, so a long download to a live client is never cut while a stalled
+// client is), and records the status and size for the access log. It
+// unwraps to the server's writer, so http.ResponseController works.
+//
+// The deadline is renewed on the first write, on every flush and after
+// every renewEvery bytes, rather than on every write: renewing is a timer
+// operation and a small response is one write.
+type clientWriter struct {
+	http.ResponseWriter
+	rc        *http.ResponseController
+	timeout   time.Duration
+	status    int
+	bytes     int64
+	renewedAt int64 // bytes written when the deadline was last renewed; -1 before the first
+}
+
+const renewEvery = 64 << 10
+
+func (w *clientWriter) WriteHeader(code int) {
+	if w.status == 0 && code >= 200 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *clientWriter) Write(p []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	if w.renewedAt < 0 || w.bytes-w.renewedAt >= renewEvery {
+		w.renew()
+	}
+	n, err := w.ResponseWriter.Write(p)
+	w.bytes += int64(n)
+	return n, err
+}
+
+func (w *clientWriter) Flush() {
+	w.renew()
+	w.rc.Flush()
+}
+
+func (w *clientWriter) renew() {
+	w.rc.SetWriteDeadline(time.Now().Add(w.timeout))
+	w.renewedAt = w.bytes
+}
+
+func (w *clientWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
