@@ -1,0 +1,83 @@
+package cli
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sort"
+	"strings"
+)
+
+// App is an app the binary can serve, named by appserver.app in stack.yaml.
+// The built-in apps are hello, echo and polls; a program of your own
+// passes its apps to Main:
+//
+//	func main() {
+//		cli.Main(cli.App{
+//			Name: "shop",
+//			New:  func(env cli.Env) (http.Handler, error) { return shop.NewRouter(), nil },
+//		})
+//	}
+type App struct {
+	// Name is what appserver.app refers to.
+	Name string
+	// Summary is one line for `stack apps`-style listings and errors.
+	Summary string
+	// Settings, if not nil, returns a pointer to the app's settings struct
+	// filled with its defaults. The apps.<name> section of stack.yaml (and
+	// STACK_APPS_<NAME>_* variables) is decoded into it strictly, and its
+	// Validate() error method, if it has one, runs with the rest of the
+	// configuration's checks.
+	Settings func() any
+	// New builds the app's handler. It runs once, at start-up.
+	New func(env Env) (http.Handler, error)
+}
+
+// Env is what an app receives when it is built.
+type Env struct {
+	// Settings is the decoded settings struct (the pointer Settings
+	// returned), or nil.
+	Settings any
+	// RunDir is the stack's run directory, where the app may keep data.
+	RunDir string
+	// Logger is the app's logger.
+	Logger *slog.Logger
+}
+
+// registry maps app names to apps.
+type registry map[string]App
+
+func newRegistry(apps []App) (registry, error) {
+	r := registry{}
+	for _, a := range apps {
+		if a.Name == "" || a.New == nil {
+			return nil, fmt.Errorf("cli: app %q needs a Name and a New function", a.Name)
+		}
+		if a.Name != strings.ToLower(a.Name) {
+			return nil, fmt.Errorf("cli: app name %q must be lower case (config keys are)", a.Name)
+		}
+		if _, dup := r[a.Name]; dup {
+			return nil, fmt.Errorf("cli: app %q registered twice", a.Name)
+		}
+		r[a.Name] = a
+	}
+	return r, nil
+}
+
+// settings is the config loader's view: each name with its settings maker.
+func (r registry) settings() map[string]func() any {
+	m := make(map[string]func() any, len(r))
+	for name, a := range r {
+		m[name] = a.Settings
+	}
+	return m
+}
+
+func (r registry) names() []string {
+	var out []string
+	for name := range r {
+		out = append(out, name)
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,156 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/stack-web/stack/framework"
+)
+
+// routeLister is implemented by apps that can list their URL patterns;
+// every framework app does.
+type routeLister interface {
+	Routes() []framework.RouteInfo
+}
+
+// staticProvider is implemented by apps that ship static files.
+type staticProvider interface {
+	StaticFS() fs.FS
+}
+
+// inspectApp builds the configured app for a command that only looks at
+// it, with a throw-away run directory so that looking creates nothing.
+func (c *cmdEnv) inspectApp() (http.Handler, func(), error) {
+	f, err := c.load()
+	if err != nil {
+		return nil, nil, err
+	}
+	tmp, err := os.MkdirTemp("", "stack-inspect-")
+	if err != nil {
+		return nil, nil, err
+	}
+	f.RunDir = tmp
+	h, err := c.buildApp(f)
+	cleanup := func() {
+		if cl, ok := h.(io.Closer); ok {
+			cl.Close()
+		}
+		os.RemoveAll(tmp)
+	}
+	if err != nil {
+		os.RemoveAll(tmp)
+		return nil, nil, err
+	}
+	return h, cleanup, nil
+}
+
+func (c *cmdEnv) routesCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "routes",
+		Short: "List the app's URL patterns with their names and views",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			h, cleanup, err := c.inspectApp()
+			if err != nil {
+				return err
+			}
+			defer cleanup()
+			rl, ok := h.(routeLister)
+			if !ok {
+				return fmt.Errorf("the app is a plain http.Handler (%T): it has no URL patterns to list", h)
+			}
+			tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "PATTERN\tNAME\tVIEW\tMETHODS")
+			for _, r := range rl.Routes() {
+				pattern := r.Pattern
+				if r.Mount {
+					pattern += "…"
+				}
+				methods := strings.Join(r.Methods, ",")
+				if methods == "" {
+					methods = "any"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", pattern, orDash(r.Name), r.View, methods)
+			}
+			return tw.Flush()
+		},
+	}
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func (c *cmdEnv) collectstaticCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "collectstatic DIR",
+		Short: "Copy the app's static files into DIR, for the edge or an image to serve",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			h, cleanup, err := c.inspectApp()
+			if err != nil {
+				return err
+			}
+			defer cleanup()
+			sp, ok := h.(staticProvider)
+			if !ok || sp.StaticFS() == nil {
+				return errors.New("the app has no static files")
+			}
+			n, err := copyTree(sp.StaticFS(), args[0])
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(c.stdout, "%d static files copied to %s\n", n, args[0])
+			return nil
+		},
+	}
+}
+
+// copyTree copies every regular file of src into dir, replacing files
+// that exist, as Django's collectstatic does.
+func copyTree(src fs.FS, dir string) (int, error) {
+	n := 0
+	err := fs.WalkDir(src, ".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		target := filepath.Join(dir, filepath.FromSlash(path))
+		if d.IsDir() {
+			return os.MkdirAll(target, 0o755)
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
+		in, err := src.Open(path)
+		if err != nil {
+			return err
+		}
+		defer in.Close()
+		out, err := os.OpenFile(target, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+		if err != nil {
+			return err
+		}
+		if _, err := io.Copy(out, in); err != nil {
+			out.Close()
+			return fmt.Errorf("copying %s: %w", path, err)
+		}
+		n++
+		return out.Close()
+	})
+	if err != nil {
+		return n, fmt.Errorf("collectstatic: %w", err)
+	}
+	return n, nil
+}

@@ -1,0 +1,138 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/stack-web/stack/appserver"
+	"github.com/stack-web/stack/config"
+	"github.com/stack-web/stack/edge"
+	"github.com/stack-web/stack/supervisor"
+)
+
+// What a command runs.
+type tiers struct {
+	edge, appserver, processes bool
+}
+
+// runStack wires the configured tiers into a supervisor and runs them
+// until a signal. Every socket is opened before anything runs, so a port in
+// use or a live socket is reported at once and the edge never starts in
+// front of an app server that could not.
+func (c *cmdEnv) runStack(f *config.File, which tiers) error {
+	if err := supervisor.PrepareRunDir(f.RunDir); err != nil {
+		return err
+	}
+	tmp := filepath.Join(f.RunDir, "tmp")
+	if err := os.MkdirAll(tmp, 0o700); err != nil {
+		return fmt.Errorf("run_dir: %w", err)
+	}
+	sup := &supervisor.Supervisor{Logger: c.logger, ShutdownTimeout: f.ShutdownTimeout}
+	sup.AddSignals(nil)
+
+	var cleanup []func()
+	defer func() {
+		for i := len(cleanup) - 1; i >= 0; i-- {
+			cleanup[i]()
+		}
+	}()
+
+	// The edge is added first so that on the way down it drains before
+	// the app server it proxies to stops.
+	var e *edge.Edge
+	if which.edge {
+		var err error
+		e, err = edge.New(f.Edge, tmp, c.logger.With("tier", "edge"))
+		if err != nil {
+			return err
+		}
+		cleanup = append(cleanup, func() { e.Close() })
+	}
+
+	var srv *appserver.Server
+	var appListener net.Listener
+	if which.appserver {
+		h, err := c.buildApp(f)
+		if err != nil {
+			return err
+		}
+		if cl, ok := h.(io.Closer); ok {
+			cleanup = append(cleanup, func() { cl.Close() }) // after the appserver has stopped
+		}
+		appListener, err = appserver.Listen(f.Appserver.Listen, f.Appserver.SocketMode)
+		if err != nil {
+			return err
+		}
+		cleanup = append(cleanup, func() { appListener.Close() })
+		srv = &appserver.Server{
+			Handler:       h,
+			BufferSize:    f.Appserver.BufferSize,
+			Threads:       f.Appserver.Threads,
+			Harakiri:      f.Appserver.Harakiri,
+			SocketTimeout: f.Appserver.SocketTimeout,
+			Logger:        c.logger.With("tier", "appserver"),
+		}
+	}
+
+	if e != nil {
+		if err := e.Listen(); err != nil {
+			return err
+		}
+		sup.AddServer("edge", e.Serve, e.Shutdown)
+	}
+	if srv != nil {
+		sup.AddServer("appserver", func() error {
+			err := srv.Serve(appListener)
+			if err == appserver.ErrServerClosed {
+				return nil
+			}
+			return err
+		}, srv.Shutdown)
+	}
+	if which.processes {
+		for _, p := range f.Processes {
+			sup.AddProcess(&supervisor.Process{
+				Name: p.Name, Command: p.Command, Dir: p.Dir, Env: p.Env, Restart: p.Restart,
+				Output: c.stderr, Logger: c.logger.With("tier", "process"),
+			})
+		}
+	}
+
+	c.announce(f, e, srv != nil)
+	return sup.Run()
+}
+
+// buildApp resolves appserver.app and builds its handler.
+func (c *cmdEnv) buildApp(f *config.File) (http.Handler, error) {
+	app, ok := c.apps[f.Appserver.App]
+	if !ok {
+		return nil, fmt.Errorf("appserver.app: %q is not built into this binary (known: %s)", f.Appserver.App, strings.Join(c.apps.names(), ", "))
+	}
+	h, err := app.New(Env{Settings: f.Apps[app.Name], RunDir: f.RunDir, Logger: c.logger.With("app", app.Name)})
+	if err != nil {
+		return nil, fmt.Errorf("app %s: %w", app.Name, err)
+	}
+	return h, nil
+}
+
+// announce says where the stack listens: the one line a newcomer needs.
+func (c *cmdEnv) announce(f *config.File, e *edge.Edge, app bool) {
+	switch {
+	case e != nil && app:
+		for _, a := range e.Addrs() {
+			fmt.Fprintf(c.stderr, "stack: serving %s at http://%s/ (edge → uwsgi %s → appserver)\n", f.Appserver.App, a, f.Appserver.Listen)
+		}
+	case e != nil:
+		for _, a := range e.Addrs() {
+			fmt.Fprintf(c.stderr, "stack: edge listening on http://%s/\n", a)
+		}
+	case app:
+		fmt.Fprintf(c.stderr, "stack: appserver serving %s on uwsgi %s\n", f.Appserver.App, f.Appserver.Listen)
+	}
+	c.logger.Info("started", "config", f.Source, "mode", f.Mode)
+}

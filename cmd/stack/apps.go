@@ -1,0 +1,25 @@
+package main
+
+import (
+	"net/http"
+
+	"github.com/stack-web/stack/cli"
+	"github.com/stack-web/stack/examples/echo"
+	"github.com/stack-web/stack/examples/hello"
+)
+
+// builtinApps is the registry of apps that appserver.app can name.
+func builtinApps() []cli.App {
+	return []cli.App{
+		{
+			Name:    "hello",
+			Summary: `every path answers "Hello, web!"`,
+			New:     func(cli.Env) (http.Handler, error) { return hello.New(), nil },
+		},
+		{
+			Name:    "echo",
+			Summary: "answers with the request as JSON; /delay/S, /status/CODE, /stream/N",
+			New:     func(cli.Env) (http.Handler, error) { return echo.New(), nil },
+		},
+	}
+}
