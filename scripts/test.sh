@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Runs every test of the project, installing what the tests need first:
+# Debian's nginx, uwsgi and uwsgi-plugin-python3, the real peers of the
+# interop tests (they are never skipped).
+#
+#   bash scripts/test.sh            # what CI runs (.ci/run calls exactly this)
+#   FUZZTIME=2m bash scripts/test.sh
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+FUZZTIME=${FUZZTIME:-20s}
+PEERS=(nginx uwsgi uwsgi-plugin-python3)
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "peers: ${PEERS[*]}"
+missing=()
+for p in "${PEERS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  SUDO=; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+  had_nginx=0; [ -s /run/nginx.pid ] && had_nginx=1
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+  # The nginx package starts a system nginx on port 80; the tests run their
+  # own, so stop the one the install started.
+  if [ "$had_nginx" = 0 ] && [ -s /run/nginx.pid ]; then
+    $SUDO kill -QUIT "$(cat /run/nginx.pid)" 2>/dev/null || true
+  fi
+fi
+nginx -v 2>&1
+uwsgi --version
+
+step "go vet"
+go vet ./...
+
+step "gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$unformatted" ]; then
+  echo "gofmt would change:"; echo "$unformatted"; exit 1
+fi
+
+step "go test -race (unit, end-to-end, interop)"
+go test -race -count=1 -timeout 20m ./...
+
+step "fuzz the uwsgi decoder for $FUZZTIME"
+go test -run '^$' -fuzz '^FuzzReadRequest$' -fuzztime "$FUZZTIME" ./uwsgi
+
+echo
+echo "all tests passed"
