@@ -163,18 +163,19 @@ type acceptor interface {
 // made by Listen, and through Accept from any other listener.
 func newAcceptor(l net.Listener, timeout time.Duration) acceptor {
 	if ul, ok := l.(*Listener); ok {
-		return &rawAcceptor{l: ul, timeout: timeout}
+		return &rawAcceptor{l: ul, a: newAccepter(), timeout: timeout}
 	}
 	return netAcceptor{l: l, timeout: timeout}
 }
 
 type rawAcceptor struct {
 	l       *Listener
+	a       *accepter
 	timeout time.Duration
 }
 
 func (a *rawAcceptor) accept() (connection, error) {
-	fd, err := a.l.acceptFD()
+	fd, err := a.l.acceptFD(a.a)
 	if err != nil {
 		return nil, err
 	}

@@ -99,32 +99,43 @@ func listenUnix(path string, mode os.FileMode) (*Listener, error) {
 	return &Listener{file: f, rc: rc, path: path, addr: &net.UnixAddr{Name: path, Net: "unix"}}, nil
 }
 
-// acceptFD waits, through the runtime poller, for a pending connection and
-// takes it with one accept4. The descriptor is non-blocking.
-func (l *Listener) acceptFD() (int, error) {
-	var nfd int
-	var aerr error
-	err := l.rc.Read(func(fd uintptr) bool {
+// accepter holds one accept loop's state, so that waiting for a
+// connection allocates nothing: the callback is bound once.
+type accepter struct {
+	nfd int
+	err error
+	try func(fd uintptr) bool
+}
+
+func newAccepter() *accepter {
+	a := &accepter{}
+	a.try = func(fd uintptr) bool {
 		for {
-			nfd, _, aerr = syscall.Accept4(int(fd), syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC)
-			if aerr != syscall.EINTR && aerr != syscall.ECONNABORTED {
+			a.nfd, _, a.err = syscall.Accept4(int(fd), syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC)
+			if a.err != syscall.EINTR && a.err != syscall.ECONNABORTED {
 				break
 			}
 		}
-		return aerr != syscall.EAGAIN
-	})
-	if err != nil {
+		return a.err != syscall.EAGAIN
+	}
+	return a
+}
+
+// acceptFD waits, through the runtime poller, for a pending connection and
+// takes it with one accept4. The descriptor is non-blocking.
+func (l *Listener) acceptFD(a *accepter) (int, error) {
+	if err := l.rc.Read(a.try); err != nil {
 		return -1, &net.OpError{Op: "accept", Net: "unix", Addr: l.addr, Err: err}
 	}
-	if aerr != nil {
-		return -1, &net.OpError{Op: "accept", Net: "unix", Addr: l.addr, Err: os.NewSyscallError("accept4", aerr)}
+	if a.err != nil {
+		return -1, &net.OpError{Op: "accept", Net: "unix", Addr: l.addr, Err: os.NewSyscallError("accept4", a.err)}
 	}
-	return nfd, nil
+	return a.nfd, nil
 }
 
 // Accept implements net.Listener for callers other than Server.
 func (l *Listener) Accept() (net.Conn, error) {
-	fd, err := l.acceptFD()
+	fd, err := l.acceptFD(newAccepter())
 	if err != nil {
 		return nil, err
 	}

@@ -372,9 +372,13 @@ func (s *Server) serveConn(cs *conn) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
+	// The request's context is cancelled by harakiri; without it there is
+	// nothing to cancel it, and the allocation is saved.
 	var cancel context.CancelFunc
-	ctx, cancel = context.WithCancel(ctx)
-	defer cancel()
+	if s.Harakiri > 0 {
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+	}
 	req, err := uwsgi.NewRequest(ctx, p, body)
 	if err != nil {
 		s.badRequest(c, bufs.bw, err)

@@ -66,10 +66,10 @@ type Process struct {
 // edge on 127.0.0.1:8000, which is what `stack up` runs with no file.
 func Default() File {
 	e := edge.DefaultConfig()
-	e.Locations = []edge.LocationConfig{
-		{Path: "/static/", Root: "examples/polls/static"},
-		{Path: "/", Upstream: "app"},
-	}
+	// No static location: without a file the binary may run anywhere, and
+	// the app serves its own static files in debug (stack.yaml in the
+	// repository has the edge serve them, as it should in production).
+	e.Locations = []edge.LocationConfig{{Path: "/", Upstream: "app"}}
 	up := edge.DefaultUpstream()
 	up.Servers = []string{"unix:run/app.sock"}
 	e.Upstreams = map[string]edge.UpstreamConfig{"app": up}

@@ -114,9 +114,11 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	} else if port != "" {
 		out.RemoteAddr = in.RemoteAddr
 	}
-	out.Header["X-Forwarded-For"] = []string{xff}
-	out.Header["X-Forwarded-Proto"] = []string{proto}
-	out.Header["X-Forwarded-Host"] = []string{host}
+	fwd := make([]string, 3) // one allocation for the three headers
+	fwd[0], fwd[1], fwd[2] = xff, proto, host
+	out.Header["X-Forwarded-For"] = fwd[0:1:1]
+	out.Header["X-Forwarded-Proto"] = fwd[1:2:2]
+	out.Header["X-Forwarded-Host"] = fwd[2:3:3]
 }
 
 // realClient walks an X-Forwarded-For chain from the right, skipping

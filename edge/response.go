@@ -2,7 +2,6 @@ package edge
 
 import (
 	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +10,7 @@ import (
 	"net/textproto"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // maxResponseHead bounds an upstream's status line and header, as nginx's
@@ -29,33 +29,46 @@ var errResponseHeadTooLarge = errors.New("upstream sent too big header")
 // hop carries, without its general-purpose costs, because it runs on every
 // proxied request.
 func readResponse(br *bufio.Reader, req *http.Request) (*http.Response, error) {
-	resp := &http.Response{Request: req, ProtoMajor: 1, ProtoMinor: 1, Proto: "HTTP/1.1", Header: make(http.Header, 8)}
+	// The head's lines are gathered and converted to one string, so that
+	// every header name and value is a substring of it: one allocation for
+	// the whole head instead of two per header.
+	hp := headPool.Get().(*[]byte)
+	defer headPool.Put(hp)
+	head := (*hp)[:0]
 	budget := maxResponseHead
-	first := true
+	lines := 0
 	for {
 		line, err := readHeadLine(br, &budget)
 		if err != nil {
-			if err == io.EOF && first {
+			if err == io.EOF && lines == 0 {
 				return nil, errors.New("upstream closed the connection without a response")
 			}
 			return nil, err
 		}
 		if len(line) == 0 {
-			if first {
+			if lines == 0 {
 				return nil, errors.New("upstream sent an empty line for a status line")
 			}
 			break
 		}
-		if first {
-			first = false
-			if bytes.HasPrefix(line, []byte("HTTP/")) {
-				if err := parseStatusLine(resp, line); err != nil {
-					return nil, err
-				}
-				continue
+		head = append(append(head, line...), '\n')
+		lines++
+	}
+	*hp = head
+
+	text := string(head)
+	resp := &http.Response{Request: req, ProtoMajor: 1, ProtoMinor: 1, Proto: "HTTP/1.1", Header: make(http.Header, lines)}
+	values := make([]string, lines)
+	for i := 0; text != ""; i++ {
+		line, rest, _ := strings.Cut(text, "\n")
+		text = rest
+		if i == 0 && strings.HasPrefix(line, "HTTP/") {
+			if err := parseStatusLine(resp, line); err != nil {
+				return nil, err
 			}
+			continue
 		}
-		if err := addHeaderLine(resp.Header, line); err != nil {
+		if err := addHeaderLine(resp.Header, line, &values); err != nil {
 			return nil, err
 		}
 	}
@@ -144,48 +157,58 @@ func readHeadLine(br *bufio.Reader, budget *int) ([]byte, error) {
 	return line, nil
 }
 
-func parseStatusLine(resp *http.Response, line []byte) error {
+func parseStatusLine(resp *http.Response, line string) error {
 	// HTTP/1.x SP 3DIGIT [SP reason]
 	if len(line) < 12 || line[8] != ' ' || (len(line) > 12 && line[12] != ' ') {
 		return fmt.Errorf("upstream sent a malformed status line %q", line)
 	}
-	major, minor, ok := http.ParseHTTPVersion(string(line[:8]))
-	code, err := strconv.Atoi(string(line[9:12]))
+	major, minor, ok := http.ParseHTTPVersion(line[:8])
+	code, err := strconv.Atoi(line[9:12])
 	if !ok || err != nil || code < 100 {
 		return fmt.Errorf("upstream sent a malformed status line %q", line)
 	}
 	resp.ProtoMajor, resp.ProtoMinor = major, minor
-	resp.Proto = "HTTP/" + string('0'+byte(major)) + "." + string('0'+byte(minor))
+	resp.Proto = line[:8]
 	resp.StatusCode = code
-	resp.Status = string(line[9:])
+	resp.Status = line[9:]
 	return nil
 }
 
-// addHeaderLine adds "Name: value" to h. Continuation lines (obsolete line
-// folding) and names that are not tokens are errors, as in net/http.
-func addHeaderLine(h http.Header, line []byte) error {
-	colon := bytes.IndexByte(line, ':')
+// addHeaderLine adds "Name: value" to h, taking the value's one-element
+// slice from values. Continuation lines (obsolete line folding) and names
+// that are not tokens are errors, as in net/http.
+func addHeaderLine(h http.Header, line string, values *[]string) error {
+	colon := strings.IndexByte(line, ':')
 	if colon <= 0 || line[0] == ' ' || line[0] == '\t' {
 		return fmt.Errorf("upstream sent a malformed header line %q", truncate(line))
 	}
 	name := line[:colon]
-	for _, c := range name {
-		if c >= 0x80 || !tokenByte[c] {
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; c >= 0x80 || !tokenByte[c] {
 			return fmt.Errorf("upstream sent an invalid header name %q", truncate(name))
 		}
 	}
-	value := bytes.TrimSpace(line[colon+1:])
-	key := textproto.CanonicalMIMEHeaderKey(string(name))
-	h[key] = append(h[key], string(value))
+	value := strings.TrimSpace(line[colon+1:])
+	key := textproto.CanonicalMIMEHeaderKey(name) // no allocation when already canonical
+	if prev, ok := h[key]; ok {
+		h[key] = append(prev, value)
+		return nil
+	}
+	v := (*values)[:1:1]
+	*values = (*values)[1:]
+	v[0] = value
+	h[key] = v
 	return nil
 }
 
-func truncate(b []byte) []byte {
-	if len(b) > 64 {
-		return b[:64]
+func truncate(s string) string {
+	if len(s) > 64 {
+		return s[:64]
 	}
-	return b
+	return s
 }
+
+var headPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
 var tokenByte = func() (t [128]bool) {
 	for c := '0'; c <= '9'; c++ {
