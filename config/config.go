@@ -36,7 +36,7 @@ type File struct {
 	RunDir string `yaml:"run_dir"`
 	// ShutdownTimeout bounds a graceful stop: requests in flight get this
 	// long to finish.
-	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	ShutdownTimeout time.Duration    `yaml:"shutdown_timeout"`
 	Edge            edge.Config      `yaml:"edge"`
 	Appserver       appserver.Config `yaml:"appserver"`
 	// Processes are extra commands supervised alongside the tiers.
