@@ -35,6 +35,23 @@ func (c *cmdEnv) runStack(f *config.File, which tiers) error {
 	sup := &supervisor.Supervisor{Logger: c.logger, ShutdownTimeout: f.ShutdownTimeout}
 	sup.AddSignals(nil)
 
+	if f.Mode == "subprocess" && which.edge && which.appserver {
+		// Each tier in a child process of its own, as nginx and uWSGI run:
+		// the same binary and configuration, one tier each. The edge child
+		// is added first, so it is stopped (and drained) first.
+		exe, err := os.Executable()
+		if err != nil {
+			return fmt.Errorf("subprocess mode: finding this binary: %w", err)
+		}
+		for _, tier := range []string{"edge", "appserver"} {
+			sup.AddProcess(&supervisor.Process{
+				Name: tier, Command: append([]string{exe, tier}, c.childArgs()...), Restart: "always",
+				Output: c.stderr, Logger: c.logger.With("tier", "supervisor"),
+			})
+		}
+		which.edge, which.appserver = false, false
+	}
+
 	var cleanup []func()
 	defer func() {
 		for i := len(cleanup) - 1; i >= 0; i-- {
@@ -103,8 +120,20 @@ func (c *cmdEnv) runStack(f *config.File, which tiers) error {
 		}
 	}
 
-	c.announce(f, e, srv != nil)
+	c.announce(f, e, srv != nil, which.processes)
 	return sup.Run()
+}
+
+// childArgs are the flags that give a child the same configuration.
+func (c *cmdEnv) childArgs() []string {
+	args := []string{"--log-level", c.logLevel}
+	if c.cfgPath != "" {
+		args = append(args, "--config", c.cfgPath)
+	}
+	for _, kv := range c.sets {
+		args = append(args, "--set", kv)
+	}
+	return args
 }
 
 // buildApp resolves appserver.app and builds its handler.
@@ -121,8 +150,10 @@ func (c *cmdEnv) buildApp(f *config.File) (http.Handler, error) {
 }
 
 // announce says where the stack listens: the one line a newcomer needs.
-func (c *cmdEnv) announce(f *config.File, e *edge.Edge, app bool) {
+func (c *cmdEnv) announce(f *config.File, e *edge.Edge, app, up bool) {
 	switch {
+	case e == nil && !app && up:
+		fmt.Fprintf(c.stderr, "stack: running the edge and the appserver (%s) as child processes\n", f.Appserver.App)
 	case e != nil && app:
 		for _, a := range e.Addrs() {
 			fmt.Fprintf(c.stderr, "stack: serving %s at http://%s/ (edge → uwsgi %s → appserver)\n", f.Appserver.App, a, f.Appserver.Listen)

@@ -220,9 +220,7 @@ func (f *File) Validate(apps map[string]func() any) error {
 		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
 	}
 	switch f.Mode {
-	case "inprocess":
-	case "subprocess":
-		bad("mode", "subprocess is not implemented yet; use inprocess")
+	case "inprocess", "subprocess":
 	default:
 		bad("mode", "%q is not inprocess or subprocess", f.Mode)
 	}

@@ -218,3 +218,32 @@ func TestVersion(t *testing.T) {
 		t.Errorf("version: %d %q", code, stdout)
 	}
 }
+
+func TestSubprocessModeRunsEachTierAsAChild(t *testing.T) {
+	dir := writeConfig(t, "mode: subprocess\n"+helloConfig)
+	p := start(t, dir, "up")
+	url := p.url()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		code, _, body := get(t, url)
+		if code == 200 && body == "Hello, web!" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no answer through the child tiers: %d %q\n%s", code, body, p.Output())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	out := p.Output()
+	for _, want := range []string{"[edge] stack: edge listening on", "[appserver] stack: appserver serving hello"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if code := p.stop(syscall.SIGTERM); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "run", "app.sock")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("socket left behind: %v", err)
+	}
+}
