@@ -51,7 +51,11 @@ func Run(args []string, stdout, stderr io.Writer, apps ...App) int {
 		fmt.Fprintln(stderr, "stack:", err)
 		return 1
 	}
-	root := newRoot(&cmdEnv{apps: reg, stdout: stdout, stderr: stderr})
+	env := &cmdEnv{apps: reg, stdout: stdout, stderr: stderr}
+	if _, ok := reg["polls"]; !ok && len(apps) > 0 {
+		env.defaultApp = apps[0].Name
+	}
+	root := newRoot(env)
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
@@ -64,13 +68,14 @@ func Run(args []string, stdout, stderr io.Writer, apps ...App) int {
 
 // cmdEnv is what every command shares: the flags and the app registry.
 type cmdEnv struct {
-	apps     registry
-	stdout   io.Writer
-	stderr   io.Writer
-	logger   *slog.Logger
-	cfgPath  string
-	sets     []string
-	logLevel string
+	apps       registry
+	defaultApp string // polls if built in, else the first app registered
+	stdout     io.Writer
+	stderr     io.Writer
+	logger     *slog.Logger
+	cfgPath    string
+	sets       []string
+	logLevel   string
 }
 
 func newRoot(c *cmdEnv) *cobra.Command {
@@ -114,7 +119,7 @@ variables (STACK_EDGE_LISTEN=0.0.0.0:8000) and --set key=value flags.`,
 
 // load reads the configuration with the command's flags.
 func (c *cmdEnv) load() (*config.File, error) {
-	return config.Load(config.Options{Path: c.cfgPath, Set: c.sets, Apps: c.apps.settings()})
+	return config.Load(config.Options{Path: c.cfgPath, Set: c.sets, Apps: c.apps.settings(), DefaultApp: c.defaultApp})
 }
 
 func (c *cmdEnv) serveCommand(name, short string, which tiers) *cobra.Command {

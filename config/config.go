@@ -90,6 +90,9 @@ type Options struct {
 	Path string
 	// Set holds --set key=value overrides, strongest of all.
 	Set []string
+	// DefaultApp replaces appserver.app's built-in default ("polls"), for
+	// binaries that do not have polls.
+	DefaultApp string
 	// Apps maps each app name the binary knows to a function returning a
 	// pointer to its settings struct filled with defaults (nil: the app
 	// takes no settings). apps.<name> is decoded into it.
@@ -118,6 +121,9 @@ func Load(opts Options) (*File, error) {
 	}
 
 	def := Default()
+	if opts.DefaultApp != "" {
+		def.Appserver.App = opts.DefaultApp
+	}
 	defaults := map[string]any{}
 	flatten("", reflect.ValueOf(def), defaults)
 	apps := map[string]reflect.Value{}
