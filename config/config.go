@@ -275,7 +275,11 @@ func (f *File) Validate(apps map[string]func() any) error {
 		if v, ok := f.Apps[name].(interface{ Validate() error }); ok {
 			if err := v.Validate(); err != nil {
 				for _, e := range unjoin(err) {
-					bad("apps."+name, "%v", e)
+					if strings.HasPrefix(e.Error(), "apps."+name+".") {
+						errs = append(errs, e) // already names its key
+					} else {
+						bad("apps."+name, "%v", e)
+					}
 				}
 			}
 		}

@@ -61,6 +61,11 @@ func (d *decoder) decode(path string, src any, dst reflect.Value) {
 		return
 	}
 	switch t.Kind() {
+	case reflect.Pointer: // an optional value: *bool, where nil means "the default"
+		if dst.IsNil() {
+			dst.Set(reflect.New(t.Elem()))
+		}
+		d.decode(path, src, dst.Elem())
 	case reflect.Struct:
 		d.structure(path, src, dst)
 	case reflect.Map:

@@ -257,3 +257,8 @@ func get(t *testing.T, url string) (int, http.Header, string) {
 	}
 	return resp.StatusCode, resp.Header, string(b)
 }
+
+func readFile(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	return string(b), err
+}

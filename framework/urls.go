@@ -224,5 +224,12 @@ func funcName(v any) string {
 	if i := strings.LastIndexByte(name, '/'); i >= 0 {
 		name = name[i+1:]
 	}
+	// A method value is "pkg.(*T).m-fm"; show it as Go code names it.
+	name = strings.TrimSuffix(name, "-fm")
+	if i := strings.Index(name, ".(*"); i >= 0 {
+		if j := strings.Index(name[i:], ")."); j >= 0 {
+			name = name[:i+1] + name[i+3:i+j] + name[i+j+1:]
+		}
+	}
 	return name
 }

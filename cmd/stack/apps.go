@@ -6,6 +6,8 @@ import (
 	"github.com/stack-web/stack/cli"
 	"github.com/stack-web/stack/examples/echo"
 	"github.com/stack-web/stack/examples/hello"
+	"github.com/stack-web/stack/examples/polls"
+	"github.com/stack-web/stack/framework"
 )
 
 // builtinApps is the registry of apps that appserver.app can name.
@@ -15,6 +17,17 @@ func builtinApps() []cli.App {
 			Name:    "hello",
 			Summary: `every path answers "Hello, web!"`,
 			New:     func(cli.Env) (http.Handler, error) { return hello.New(), nil },
+		},
+		{
+			Name:    "polls",
+			Summary: "Django's tutorial app: questions, choices and votes in SQLite",
+			Settings: func() any {
+				s := polls.DefaultSettings()
+				return &s
+			},
+			New: func(env cli.Env) (http.Handler, error) {
+				return polls.New(*env.Settings.(*framework.Settings), env.RunDir, env.Logger)
+			},
 		},
 		{
 			Name:    "echo",

@@ -1,0 +1,100 @@
+// Package polls is Django's tutorial app ("Writing your first Django app",
+// parts 1 to 4 and 6) on this project's framework: questions with choices,
+// an index of the latest ones, a detail page with a CSRF-protected vote
+// form, the results, and a stylesheet. The files map one to one:
+//
+//	Django                      here
+//	polls/models.py             models.go (Question, Choice; SQL through database/sql)
+//	polls/migrations/           db.go (the schema, migrated at start-up; sample data on first run)
+//	polls/urls.py               urls.go
+//	polls/views.py              views.go
+//	polls/templates/polls/      templates/polls/ (and templates/base.html)
+//	polls/static/polls/         static/polls/
+//	settings.py                 apps.polls in stack.yaml (framework.Settings)
+//
+// The database is SQLite through the pure-Go modernc.org/sqlite driver, so
+// the binary stays static; WAL mode and a busy timeout let several worker
+// processes vote at once without losing a vote.
+package polls
+
+import (
+	"database/sql"
+	"embed"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"path/filepath"
+
+	"github.com/stack-web/stack/framework"
+)
+
+//go:embed templates static
+var files embed.FS
+
+// App is the polls site: the framework app and its database.
+type App struct {
+	*framework.App
+	db *sql.DB
+}
+
+// DefaultSettings are the settings polls runs with when stack.yaml says
+// nothing: debug on, as a fresh Django project's settings.py.
+func DefaultSettings() framework.Settings {
+	s := framework.DefaultSettings()
+	s.Name = "polls"
+	s.Debug = true
+	return s
+}
+
+// New builds the polls app. settings.Database "" means
+// <runDir>/polls.sqlite3. It opens the database, migrates the schema and
+// seeds sample questions on first run.
+func New(settings framework.Settings, runDir string, logger *slog.Logger) (*App, error) {
+	if settings.Name == "" {
+		settings.Name = "polls"
+	}
+	path := settings.Database
+	if path == "" {
+		path = filepath.Join(runDir, "polls.sqlite3")
+	}
+	db, err := openDB(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := migrate(db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("polls: migrating %s: %w", path, err)
+	}
+	a := &App{db: db}
+	app, err := framework.New(settings, framework.Config{
+		// The project's urls.py: the site's root shows the index too.
+		URLs: []framework.Pattern{
+			framework.Path("", a.index, "home"),
+			framework.Include("polls/", "polls", a.urls()...),
+		},
+		Apps:   []framework.AppConfig{appConfig()},
+		Logger: logger,
+	})
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	a.App = app
+	return a, nil
+}
+
+// Close closes the database.
+func (a *App) Close() error { return a.db.Close() }
+
+// appConfig is polls' INSTALLED_APPS entry: its templates and static files.
+func appConfig() framework.AppConfig {
+	t, err := fs.Sub(files, "templates")
+	if err != nil {
+		panic(err) // the embed directive guarantees the folder
+	}
+	s, err := fs.Sub(files, "static")
+	if err != nil {
+		panic(err)
+	}
+	return framework.AppConfig{Name: "polls", Templates: t, Static: s}
+}
