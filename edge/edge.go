@@ -240,9 +240,6 @@ func normalizePath(p string) (string, bool) {
 				out = append(out, "")
 			}
 		case "..":
-			if len(out) > 0 && out[len(out)-1] == "" {
-				out = out[:len(out)-1]
-			}
 			if len(out) == 0 {
 				return "", false
 			}

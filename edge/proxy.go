@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync"
 )
@@ -86,7 +87,7 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 		}
 	}
 	if out.ContentLength > 0 {
-		out.Header["Content-Length"] = []string{itoa64(out.ContentLength)}
+		out.Header["Content-Length"] = []string{strconv.FormatInt(out.ContentLength, 10)}
 	}
 
 	clientIP, port, _ := net.SplitHostPort(in.RemoteAddr)
@@ -181,24 +182,10 @@ func httpError(w http.ResponseWriter, status int) {
 var errorBodies = func() map[int]string {
 	m := map[int]string{}
 	for _, code := range []int{301, 400, 403, 404, 405, 413, 414, 431, 500, 501, 502, 503, 504} {
-		m[code] = itoa64(int64(code)) + " " + http.StatusText(code) + "\n"
+		m[code] = strconv.Itoa(code) + " " + http.StatusText(code) + "\n"
 	}
 	return m
 }()
-
-func itoa64(n int64) string {
-	var b [20]byte
-	i := len(b)
-	for {
-		i--
-		b[i] = byte('0' + n%10)
-		n /= 10
-		if n == 0 {
-			break
-		}
-	}
-	return string(b[i:])
-}
 
 // copyBuffers lends ReverseProxy 32 KiB buffers for copying bodies.
 type copyBuffers struct{}
