@@ -43,12 +43,49 @@ var (
 	errNoChoice   = errors.New("no such choice")
 )
 
+// store is the models' access to the database, with its statements
+// prepared once: parsing and planning SQL on every request would cost more
+// than running it.
+type store struct {
+	db                                 *sql.DB
+	latest, question, choices, voteFor *sql.Stmt
+}
+
+func newStore(db *sql.DB) (*store, error) {
+	s := &store{db: db}
+	for _, p := range []struct {
+		stmt **sql.Stmt
+		sql  string
+	}{
+		{&s.latest, `SELECT id, question_text, pub_date FROM question WHERE pub_date <= ? ORDER BY pub_date DESC, id DESC LIMIT ?`},
+		{&s.question, `SELECT id, question_text, pub_date FROM question WHERE id = ? AND pub_date <= ?`},
+		{&s.choices, `SELECT id, choice_text, votes FROM choice WHERE question_id = ? ORDER BY id`},
+		{&s.voteFor, `UPDATE choice SET votes = votes + 1 WHERE id = ? AND question_id = ?`},
+	} {
+		stmt, err := db.Prepare(p.sql)
+		if err != nil {
+			s.close()
+			return nil, fmt.Errorf("polls: preparing %q: %w", p.sql, err)
+		}
+		*p.stmt = stmt
+	}
+	return s, nil
+}
+
+// close closes the statements and the database.
+func (s *store) close() error {
+	for _, st := range []*sql.Stmt{s.latest, s.question, s.choices, s.voteFor} {
+		if st != nil {
+			st.Close()
+		}
+	}
+	return s.db.Close()
+}
+
 // latestQuestions returns the n most recently published questions,
 // leaving out those published in the future.
-func latestQuestions(ctx context.Context, db *sql.DB, n int, now time.Time) ([]Question, error) {
-	rows, err := db.QueryContext(ctx,
-		`SELECT id, question_text, pub_date FROM question WHERE pub_date <= ? ORDER BY pub_date DESC, id DESC LIMIT ?`,
-		now.Unix(), n)
+func (s *store) latestQuestions(ctx context.Context, n int, now time.Time) ([]Question, error) {
+	rows, err := s.latest.QueryContext(ctx, now.Unix(), n)
 	if err != nil {
 		return nil, fmt.Errorf("polls: latest questions: %w", err)
 	}
@@ -68,11 +105,10 @@ func latestQuestions(ctx context.Context, db *sql.DB, n int, now time.Time) ([]Q
 
 // questionWithChoices returns a published question and its choices, or
 // errNoQuestion (a future question does not exist yet for visitors).
-func questionWithChoices(ctx context.Context, db *sql.DB, id int64, now time.Time) (Question, error) {
+func (s *store) questionWithChoices(ctx context.Context, id int64, now time.Time) (Question, error) {
 	var q Question
 	var pub int64
-	err := db.QueryRowContext(ctx, `SELECT id, question_text, pub_date FROM question WHERE id = ? AND pub_date <= ?`,
-		id, now.Unix()).Scan(&q.ID, &q.Text, &pub)
+	err := s.question.QueryRowContext(ctx, id, now.Unix()).Scan(&q.ID, &q.Text, &pub)
 	if errors.Is(err, sql.ErrNoRows) {
 		return q, errNoQuestion
 	}
@@ -80,7 +116,7 @@ func questionWithChoices(ctx context.Context, db *sql.DB, id int64, now time.Tim
 		return q, fmt.Errorf("polls: question %d: %w", id, err)
 	}
 	q.PubDate = time.Unix(pub, 0)
-	rows, err := db.QueryContext(ctx, `SELECT id, choice_text, votes FROM choice WHERE question_id = ? ORDER BY id`, id)
+	rows, err := s.choices.QueryContext(ctx, id)
 	if err != nil {
 		return q, fmt.Errorf("polls: choices of %d: %w", id, err)
 	}
@@ -97,8 +133,8 @@ func questionWithChoices(ctx context.Context, db *sql.DB, id int64, now time.Tim
 
 // vote adds one vote to a choice of a question, atomically in SQL: two
 // workers voting at once both count (the tutorial's F('votes') + 1).
-func vote(ctx context.Context, db *sql.DB, questionID, choiceID int64) error {
-	res, err := db.ExecContext(ctx, `UPDATE choice SET votes = votes + 1 WHERE id = ? AND question_id = ?`, choiceID, questionID)
+func (s *store) vote(ctx context.Context, questionID, choiceID int64) error {
+	res, err := s.voteFor.ExecContext(ctx, choiceID, questionID)
 	if err != nil {
 		return fmt.Errorf("polls: vote for choice %d: %w", choiceID, err)
 	}

@@ -18,7 +18,6 @@
 package polls
 
 import (
-	"database/sql"
 	"embed"
 	"fmt"
 	"io/fs"
@@ -34,7 +33,7 @@ var files embed.FS
 // App is the polls site: the framework app and its database.
 type App struct {
 	*framework.App
-	db *sql.DB
+	store *store
 }
 
 // DefaultSettings are the settings polls runs with when stack.yaml says
@@ -65,7 +64,12 @@ func New(settings framework.Settings, runDir string, logger *slog.Logger) (*App,
 		db.Close()
 		return nil, fmt.Errorf("polls: migrating %s: %w", path, err)
 	}
-	a := &App{db: db}
+	st, err := newStore(db)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	a := &App{store: st}
 	app, err := framework.New(settings, framework.Config{
 		// The project's urls.py: the site's root shows the index too.
 		URLs: []framework.Pattern{
@@ -76,7 +80,7 @@ func New(settings framework.Settings, runDir string, logger *slog.Logger) (*App,
 		Logger: logger,
 	})
 	if err != nil {
-		db.Close()
+		st.close()
 		return nil, err
 	}
 	a.App = app
@@ -84,7 +88,7 @@ func New(settings framework.Settings, runDir string, logger *slog.Logger) (*App,
 }
 
 // Close closes the database.
-func (a *App) Close() error { return a.db.Close() }
+func (a *App) Close() error { return a.store.close() }
 
 // appConfig is polls' INSTALLED_APPS entry: its templates and static files.
 func appConfig() framework.AppConfig {

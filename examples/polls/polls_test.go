@@ -115,7 +115,7 @@ func TestIndexListsPublishedQuestionsNewestFirst(t *testing.T) {
 
 	// Six published questions: only the five latest are listed.
 	for _, q := range []string{"Newer", "Newest"} {
-		if _, err := a.db.Exec(`INSERT INTO question (question_text, pub_date) VALUES (?, ?)`, q, time.Now().Add(-time.Minute).Unix()); err != nil {
+		if _, err := a.store.db.Exec(`INSERT INTO question (question_text, pub_date) VALUES (?, ?)`, q, time.Now().Add(-time.Minute).Unix()); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -127,7 +127,7 @@ func TestIndexListsPublishedQuestionsNewestFirst(t *testing.T) {
 
 func TestIndexWithoutQuestions(t *testing.T) {
 	a := newTestApp(t, filepath.Join(t.TempDir(), "db.sqlite3"))
-	a.db.Exec(`DELETE FROM question`)
+	a.store.db.Exec(`DELETE FROM question`)
 	srv := httptest.NewServer(a)
 	defer srv.Close()
 	if _, body := newClient(t, srv).get("/polls/"); !strings.Contains(body, "No polls are available.") {
@@ -141,7 +141,7 @@ func TestDetailAndResults404(t *testing.T) {
 	defer srv.Close()
 	c := newClient(t, srv)
 	var future int64
-	a.db.QueryRow(`SELECT id FROM question WHERE pub_date > ?`, time.Now().Unix()).Scan(&future)
+	a.store.db.QueryRow(`SELECT id FROM question WHERE pub_date > ?`, time.Now().Unix()).Scan(&future)
 	for _, path := range []string{"/polls/999/", "/polls/999/results/", fmt.Sprintf("/polls/%d/", future), fmt.Sprintf("/polls/%d/results/", future), "/polls/abc/"} {
 		if code, _ := c.get(path); code != 404 {
 			t.Errorf("GET %s: %d, want 404", path, code)
@@ -163,13 +163,13 @@ func TestVoteRoundTrip(t *testing.T) {
 
 	_, page := c.get("/polls/1/")
 	token := csrfToken(t, page)
-	before := votesOf(t, a.db, 2)
+	before := votesOf(t, a.store.db, 2)
 
 	resp, _ := c.post("/polls/1/vote/", url.Values{"csrfmiddlewaretoken": {token}, "choice": {"2"}})
 	if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != "/polls/1/results/" {
 		t.Fatalf("vote: %d Location %q, want 302 to the results", resp.StatusCode, resp.Header.Get("Location"))
 	}
-	if got := votesOf(t, a.db, 2); got != before+1 {
+	if got := votesOf(t, a.store.db, 2); got != before+1 {
 		t.Errorf("votes %d, want %d", got, before+1)
 	}
 	_, results := c.get("/polls/1/results/")
@@ -190,7 +190,7 @@ func TestVoteRoundTrip(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.Contains(body, "You didn&#39;t select a choice.") {
 		t.Errorf("vote for another question's choice: %d", resp.StatusCode)
 	}
-	if got := votesOf(t, a.db, 4); got != 0 {
+	if got := votesOf(t, a.store.db, 4); got != 0 {
 		t.Errorf("another question's choice got %d votes", got)
 	}
 	// Without the CSRF token: 403, and no vote.
@@ -198,7 +198,7 @@ func TestVoteRoundTrip(t *testing.T) {
 	if resp.StatusCode != 403 {
 		t.Errorf("vote without CSRF token: %d, want 403", resp.StatusCode)
 	}
-	if got := votesOf(t, a.db, 2); got != before+1 {
+	if got := votesOf(t, a.store.db, 2); got != before+1 {
 		t.Errorf("a rejected vote was counted: %d", got)
 	}
 }
@@ -216,7 +216,7 @@ func TestConcurrentVotesAreAllCounted(t *testing.T) {
 		servers = append(servers, srv)
 	}
 	const clients, perClient = 50, 40
-	before := votesOf(t, apps[0].db, 1) + votesOf(t, apps[0].db, 2) + votesOf(t, apps[0].db, 3)
+	before := votesOf(t, apps[0].store.db, 1) + votesOf(t, apps[0].store.db, 2) + votesOf(t, apps[0].store.db, 3)
 	deadline := time.Now().Add(2 * time.Minute)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -255,7 +255,7 @@ func TestConcurrentVotesAreAllCounted(t *testing.T) {
 	if len(failures) > 0 {
 		t.Fatalf("%d votes failed, e.g. %s", len(failures), failures[0])
 	}
-	total := votesOf(t, apps[0].db, 1) + votesOf(t, apps[0].db, 2) + votesOf(t, apps[0].db, 3)
+	total := votesOf(t, apps[0].store.db, 1) + votesOf(t, apps[0].store.db, 2) + votesOf(t, apps[0].store.db, 3)
 	if total-before != clients*perClient {
 		t.Errorf("counted %d votes, want %d", total-before, clients*perClient)
 	}
@@ -265,16 +265,16 @@ func TestMigrationIsIdempotent(t *testing.T) {
 	dbPath := filepath.Join(t.TempDir(), "db.sqlite3")
 	a := newTestApp(t, dbPath)
 	var questions int
-	a.db.QueryRow(`SELECT count(*) FROM question`).Scan(&questions)
-	a.db.Exec(`UPDATE choice SET votes = 7 WHERE id = 1`)
+	a.store.db.QueryRow(`SELECT count(*) FROM question`).Scan(&questions)
+	a.store.db.Exec(`UPDATE choice SET votes = 7 WHERE id = 1`)
 	a.Close()
 
 	b := newTestApp(t, dbPath)
 	var again, version int
-	b.db.QueryRow(`SELECT count(*) FROM question`).Scan(&again)
-	b.db.QueryRow(`PRAGMA user_version`).Scan(&version)
-	if again != questions || votesOf(t, b.db, 1) != 7 || version != len(migrations) {
-		t.Errorf("after a second start: %d questions (was %d), votes %d, version %d", again, questions, votesOf(t, b.db, 1), version)
+	b.store.db.QueryRow(`SELECT count(*) FROM question`).Scan(&again)
+	b.store.db.QueryRow(`PRAGMA user_version`).Scan(&version)
+	if again != questions || votesOf(t, b.store.db, 1) != 7 || version != len(migrations) {
+		t.Errorf("after a second start: %d questions (was %d), votes %d, version %d", again, questions, votesOf(t, b.store.db, 1), version)
 	}
 	if questions != len(sample) {
 		t.Errorf("seeded %d questions, want %d", questions, len(sample))

@@ -11,7 +11,7 @@ import (
 
 // index lists the five latest published questions.
 func (a *App) index(w http.ResponseWriter, r *framework.Request) error {
-	qs, err := latestQuestions(r.Context(), a.db, 5, time.Now())
+	qs, err := a.store.latestQuestions(r.Context(), 5, time.Now())
 	if err != nil {
 		return err
 	}
@@ -50,7 +50,7 @@ func (a *App) vote(w http.ResponseWriter, r *framework.Request) error {
 	}
 	choice, convErr := strconv.ParseInt(form.Get("choice"), 10, 64)
 	if convErr == nil {
-		err = vote(r.Context(), a.db, q.ID, choice)
+		err = a.store.vote(r.Context(), q.ID, choice)
 	}
 	if convErr != nil || errors.Is(err, errNoChoice) {
 		return r.Render(w, "polls/detail.html", framework.Context{
@@ -67,7 +67,7 @@ func (a *App) vote(w http.ResponseWriter, r *framework.Request) error {
 
 // question loads the question named by the URL, or answers 404.
 func (a *App) question(r *framework.Request) (Question, error) {
-	q, err := questionWithChoices(r.Context(), a.db, int64(r.Int("question_id")), time.Now())
+	q, err := a.store.questionWithChoices(r.Context(), int64(r.Int("question_id")), time.Now())
 	if errors.Is(err, errNoQuestion) {
 		return q, framework.NotFound("No question matches the given query.")
 	}
