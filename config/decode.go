@@ -4,8 +4,10 @@ import (
 	"encoding"
 	"fmt"
 	"io/fs"
+	"maps"
 	"math"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -235,19 +237,26 @@ func (d *decoder) fileMode(path string, src any, dst reflect.Value) {
 	dst.SetUint(n)
 }
 
+// fieldName is the YAML key of a struct field ("" for a field that is not
+// configuration: unexported, or tagged "-").
+func fieldName(f reflect.StructField) string {
+	name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+	if name == "-" || !f.IsExported() {
+		return ""
+	}
+	if name == "" {
+		name = strings.ToLower(f.Name)
+	}
+	return name
+}
+
 // yamlFields maps a struct's YAML keys to field indexes.
 func yamlFields(t reflect.Type) map[string]int {
 	out := map[string]int{}
 	for i := 0; i < t.NumField(); i++ {
-		f := t.Field(i)
-		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
-		if name == "-" || !f.IsExported() {
-			continue
+		if name := fieldName(t.Field(i)); name != "" {
+			out[name] = i
 		}
-		if name == "" {
-			name = strings.ToLower(f.Name)
-		}
-		out[name] = i
 	}
 	return out
 }
@@ -307,13 +316,10 @@ func join(path, key string) string {
 	return path + "." + key
 }
 
+// sortedKeys returns m's keys in order, for messages that read the same
+// every time.
 func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
+	return slices.Sorted(maps.Keys(m))
 }
 
 // suggest names the closest known key, or lists them all.
@@ -376,15 +382,9 @@ func encode(v reflect.Value) *yaml.Node {
 	case reflect.Struct:
 		n := &yaml.Node{Kind: yaml.MappingNode}
 		for i := 0; i < t.NumField(); i++ {
-			f := t.Field(i)
-			name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
-			if name == "-" || !f.IsExported() {
-				continue
+			if name := fieldName(t.Field(i)); name != "" {
+				n.Content = append(n.Content, scalar(name), encode(v.Field(i)))
 			}
-			if name == "" {
-				name = strings.ToLower(f.Name)
-			}
-			n.Content = append(n.Content, scalar(name), encode(v.Field(i)))
 		}
 		return n
 	case reflect.Map:
@@ -432,15 +432,9 @@ func flatten(prefix string, v reflect.Value, out map[string]any) {
 	t := v.Type()
 	if t.Kind() == reflect.Struct && t != durationType {
 		for i := 0; i < t.NumField(); i++ {
-			f := t.Field(i)
-			name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
-			if name == "-" || !f.IsExported() {
-				continue
+			if name := fieldName(t.Field(i)); name != "" {
+				flatten(join(prefix, name), v.Field(i), out)
 			}
-			if name == "" {
-				name = strings.ToLower(f.Name)
-			}
-			flatten(join(prefix, name), v.Field(i), out)
 		}
 		return
 	}
