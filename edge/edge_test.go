@@ -45,6 +45,11 @@ func echoHandler(w http.ResponseWriter, r *http.Request) {
 		case <-r.Context().Done():
 		}
 		return
+	case r.URL.Path == "/slowpost":
+		io.Copy(io.Discard, r.Body)
+		time.Sleep(600 * time.Millisecond)
+		io.WriteString(w, "done")
+		return
 	case r.URL.Path == "/stream":
 		for i := range 3 {
 			fmt.Fprintf(w, "line %d\n", i)
@@ -248,6 +253,20 @@ func TestRequestBodies(t *testing.T) {
 			t.Errorf("status %d, want 413", resp.StatusCode)
 		}
 	})
+}
+
+func TestSlowUpstreamAfterABodyIsNotCut(t *testing.T) {
+	// client_body_timeout bounds reading the body, not the wait for the
+	// upstream that follows.
+	cfg := proxyConfig("unix:" + startApp(t, http.HandlerFunc(echoHandler)))
+	cfg.ClientBodyTimeout = 200 * time.Millisecond
+	base := startEdge(t, cfg)
+	resp := mustPost(t, base+"/slowpost", strings.NewReader("payload"), 7)
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(b) != "done" {
+		t.Errorf("%d %q, want 200 done", resp.StatusCode, b)
+	}
 }
 
 func TestAmbiguousFramingIs400(t *testing.T) {
