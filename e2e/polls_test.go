@@ -199,3 +199,28 @@ func TestRoutesAndCollectstatic(t *testing.T) {
 		t.Error("stack routes created the database in run/")
 	}
 }
+
+// TestRepositoryStackYAML runs the stack.yaml a newcomer meets, from the
+// repository root, with only the addresses moved to temporary places.
+func TestRepositoryStackYAML(t *testing.T) {
+	root, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp := t.TempDir()
+	sock := "unix:" + filepath.Join(tmp, "app.sock")
+	p := start(t, root, "up", "-c", "stack.yaml", "--listen", "127.0.0.1:0",
+		"--set", "run_dir="+tmp, "--set", "appserver.listen="+sock, "--set", "edge.upstreams.app.servers="+sock)
+	base := strings.TrimSuffix(p.url(), "/")
+	code, _, index := get(t, base+"/")
+	if code != 200 || !strings.Contains(index, "Latest polls") {
+		t.Fatalf("GET /: %d\n%s", code, index)
+	}
+	code, hdr, _ := get(t, base+"/static/polls/style.css")
+	if code != 200 || !strings.HasPrefix(hdr.Get("Content-Type"), "text/css") {
+		t.Errorf("the edge does not serve polls' CSS: %d %q", code, hdr.Get("Content-Type"))
+	}
+	if code := p.stop(syscall.SIGINT); code != 0 {
+		t.Errorf("exit %d after SIGINT", code)
+	}
+}
