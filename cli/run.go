@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/stack-web/stack/appserver"
 	"github.com/stack-web/stack/config"
@@ -46,7 +47,7 @@ func (c *cmdEnv) runStack(f *config.File, which tiers) error {
 		for _, tier := range []string{"edge", "appserver"} {
 			sup.AddProcess(&supervisor.Process{
 				Name: tier, Command: append([]string{exe, tier}, c.childArgs()...), Restart: "always",
-				Output: c.stderr, Logger: c.logger.With("tier", "supervisor"),
+				StartSecs: tierStartSecs, Output: c.stderr, Logger: c.logger.With("tier", "supervisor"),
 			})
 		}
 		which.edge, which.appserver = false, false
@@ -123,6 +124,11 @@ func (c *cmdEnv) runStack(f *config.File, which tiers) error {
 	c.announce(f, e, srv != nil, which.processes)
 	return sup.Run()
 }
+
+// tierStartSecs is how long a tier child must run before its exit is
+// restarted rather than fatal: a child that cannot bind or load its
+// configuration exits well within it.
+const tierStartSecs = 3 * time.Second
 
 // childArgs are the flags that give a child the same configuration.
 func (c *cmdEnv) childArgs() []string {

@@ -3,6 +3,7 @@ package supervisor
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -23,6 +24,12 @@ type Process struct {
 	Env     []string // added to the inherited environment
 	// Restart is "always", "on-failure" or "never".
 	Restart string
+	// StartSecs, if positive, is how long the first run must last to count
+	// as started (supervisord's startsecs). A child that exits sooner could
+	// not start (a port in use, a bad configuration): instead of being
+	// restarted forever, it stops the stack with an error, as nginx and
+	// uWSGI exit when they cannot start. Later exits are restarted.
+	StartSecs time.Duration
 	// Output receives the child's prefixed stdout and stderr lines.
 	Output io.Writer
 	Logger *slog.Logger
@@ -64,13 +71,19 @@ func (s *Supervisor) AddProcess(p *Process) {
 // process is stopped.
 func (p *Process) supervise() error {
 	backoff := minBackoff
-	for {
+	for first := true; ; first = false {
 		started := time.Now()
 		err := p.runOnce()
 		select {
 		case <-p.stop:
 			return nil
 		default:
+		}
+		if first && p.StartSecs > 0 && time.Since(started) < p.StartSecs {
+			if err == nil {
+				err = errors.New("exit status 0")
+			}
+			return fmt.Errorf("process %s exited during start-up: %w", p.Name, err)
 		}
 		failed := err != nil
 		switch {
@@ -124,6 +137,11 @@ func (p *Process) runOnce() error {
 	p.Logger.Info("process started", "process", p.Name, "pid", cmd.Process.Pid)
 
 	err := cmd.Wait()
+	// Whatever the child started in its group dies with it (supervisord's
+	// killasgroup): a restart must not leave the last generation's
+	// children running, nor may they outlive the stack. The group keeps
+	// its id while any member lives, so this cannot reach a stranger.
+	syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 	out.flush()
 	p.mu.Lock()
 	p.cmd = nil

@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -109,15 +110,29 @@ func (s *Supervisor) Run() error {
 	return err
 }
 
-// PrepareRunDir creates the run directory with mode 0700 (sockets, data and
-// temporary files live there, and nobody else should reach them), and
-// tightens an existing one.
+// PrepareRunDir creates the run directory with mode 0700 (sockets, data
+// and temporary files live there, and nobody else should reach them). An
+// existing directory keeps its mode: run_dir may be a project directory
+// that other users read, and changing it behind their back locks them
+// out. One that every user may write to (/tmp) is refused, since anyone
+// could then replace the sockets in it; config.CheckRunDir says the same
+// to `stack check`.
 func PrepareRunDir(dir string) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	fi, err := os.Stat(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return fmt.Errorf("run_dir: creating %s: %w", dir, err)
+		}
+		return nil
+	}
+	if err != nil {
 		return fmt.Errorf("run_dir: %w", err)
 	}
-	if err := os.Chmod(dir, 0o700); err != nil {
-		return fmt.Errorf("run_dir: %w", err)
+	if !fi.IsDir() {
+		return fmt.Errorf("run_dir: %s is not a directory", dir)
+	}
+	if fi.Mode().Perm()&0o002 != 0 {
+		return fmt.Errorf("run_dir: %s is writable by every user (mode %04o); give the stack a directory of its own, e.g. run", dir, fi.Mode().Perm())
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -158,17 +159,107 @@ func TestProcessKilledAfterDeadline(t *testing.T) {
 	}
 }
 
-func TestPrepareRunDir(t *testing.T) {
+func TestPrepareRunDirCreates0700(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "a", "run")
-	if err := PrepareRunDir(dir); err != nil {
-		t.Fatal(err)
-	}
-	os.Chmod(dir, 0o755)
 	if err := PrepareRunDir(dir); err != nil {
 		t.Fatal(err)
 	}
 	fi, _ := os.Stat(dir)
 	if fi.Mode().Perm() != 0o700 {
 		t.Errorf("mode %v, want 0700", fi.Mode().Perm())
+	}
+}
+
+// Issue 16 item 2: run_dir: . turned a 755 project directory into 700.
+func TestPrepareRunDirLeavesAnExistingModeAlone(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := PrepareRunDir(dir); err != nil {
+		t.Fatal(err)
+	}
+	fi, _ := os.Stat(dir)
+	if fi.Mode().Perm() != 0o755 {
+		t.Errorf("mode %v, want the existing 0755 kept", fi.Mode().Perm())
+	}
+}
+
+func TestPrepareRunDirRefusesWorldWritable(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o1777); err != nil {
+		t.Fatal(err)
+	}
+	err := PrepareRunDir(dir)
+	if err == nil || !strings.Contains(err.Error(), "writable by every user") {
+		t.Fatalf("err = %v, want a refusal", err)
+	}
+	fi, _ := os.Stat(dir)
+	if fi.Mode().Perm() != 0o777 {
+		t.Errorf("mode changed to %v", fi.Mode().Perm())
+	}
+}
+
+// alive reports whether pid runs (a zombie waiting for its reaper is dead).
+func alive(pid int) bool {
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return false
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
+}
+
+// Issue 15 item 9: a restarted child's own children, and the last
+// generation's at stop, are killed with it.
+func TestProcessGroupIsKilledOnExitAndStop(t *testing.T) {
+	pids := filepath.Join(t.TempDir(), "pids")
+	s := &Supervisor{Logger: quiet, ShutdownTimeout: 5 * time.Second}
+	s.AddProcess(&Process{Name: "p", Command: []string{"sh", "-c", `sleep 300 & echo $! >> "$1"; sleep 0.3; exit 3`, "sh", pids}, Restart: "always", Output: io.Discard})
+	trigger := make(chan struct{})
+	s.Add(func() error { <-trigger; return nil }, func(error) {})
+	done := make(chan error, 1)
+	go func() { done <- s.Run() }()
+	var list []int
+	read := func() {
+		b, _ := os.ReadFile(pids)
+		list = list[:0]
+		for _, f := range strings.Fields(string(b)) {
+			n, _ := strconv.Atoi(f)
+			list = append(list, n)
+		}
+	}
+	waitFor(t, "a second generation", func() bool { read(); return len(list) >= 2 })
+	waitFor(t, "the first generation's sleep to be killed", func() bool { return !alive(list[0]) })
+	close(trigger)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	read()
+	for _, pid := range list {
+		if alive(pid) {
+			t.Errorf("sleep 300 (pid %d) outlived the supervisor", pid)
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+}
+
+// Issue 16 item 7: a child that exits during start-up stops the stack
+// with an error instead of being restarted forever.
+func TestProcessExitingDuringStartupFails(t *testing.T) {
+	s := &Supervisor{Logger: quiet, ShutdownTimeout: time.Second}
+	s.AddProcess(&Process{Name: "edge", Command: []string{"sh", "-c", "exit 1"}, Restart: "always", StartSecs: 2 * time.Second, Output: io.Discard})
+	stop := make(chan struct{})
+	s.Add(func() error { <-stop; return nil }, func(error) { close(stop) })
+	done := make(chan error, 1)
+	go func() { done <- s.Run() }()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "edge exited during start-up") {
+			t.Fatalf("err = %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a child failing at start-up was restarted instead of stopping the stack")
 	}
 }
