@@ -117,9 +117,10 @@ variables (STACK_EDGE_LISTEN=0.0.0.0:8000) and --set key=value flags.`,
 	return root
 }
 
-// load reads the configuration with the command's flags.
-func (c *cmdEnv) load() (*config.File, error) {
-	return config.Load(config.Options{Path: c.cfgPath, Set: c.sets, Apps: c.apps.settings(), DefaultApp: c.defaultApp})
+// load reads the configuration with the command's flags, validating
+// what the command runs (scope: see config.Options.Scope).
+func (c *cmdEnv) load(scope string) (*config.File, error) {
+	return config.Load(config.Options{Path: c.cfgPath, Set: c.sets, Apps: c.apps.settings(), DefaultApp: c.defaultApp, Scope: scope})
 }
 
 func (c *cmdEnv) serveCommand(name, short string, which tiers) *cobra.Command {
@@ -128,9 +129,12 @@ func (c *cmdEnv) serveCommand(name, short string, which tiers) *cobra.Command {
 		Short: short,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			f, err := c.load()
+			f, err := c.load(name)
 			if err != nil {
 				return err
+			}
+			for _, w := range f.Warnings {
+				c.logger.Warn(w)
 			}
 			return c.runStack(f, which)
 		},
@@ -147,7 +151,7 @@ func (c *cmdEnv) serveCommand(name, short string, which tiers) *cobra.Command {
 	// The shortcuts are --set in disguise, so they take the same path.
 	cmd.PreRunE = func(cmd *cobra.Command, args []string) error {
 		if v, _ := cmd.Flags().GetStringSlice("listen"); len(v) > 0 {
-			c.sets = append(c.sets, "edge.listen="+strings.Join(v, ","))
+			c.sets = append(c.sets, "edge.listen=["+strings.Join(v, ", ")+"]")
 		}
 		if v, _ := cmd.Flags().GetString("app"); v != "" {
 			c.sets = append(c.sets, "appserver.app="+v)
@@ -158,16 +162,17 @@ func (c *cmdEnv) serveCommand(name, short string, which tiers) *cobra.Command {
 }
 
 func (c *cmdEnv) configCommand() *cobra.Command {
-	return &cobra.Command{
+	var showSecrets bool
+	cmd := &cobra.Command{
 		Use:   "config",
-		Short: "Print the effective configuration (file + environment + flags) as YAML",
+		Short: "Print the effective configuration (file + environment + flags) as YAML, secrets redacted",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			f, err := c.load()
+			f, err := c.load("up")
 			if err != nil {
 				return err
 			}
-			out, err := f.YAML()
+			out, err := f.YAML(showSecrets)
 			if err != nil {
 				return err
 			}
@@ -176,15 +181,26 @@ func (c *cmdEnv) configCommand() *cobra.Command {
 			return err
 		},
 	}
+	cmd.Flags().BoolVar(&showSecrets, "show-secrets", false, "print secret keys, passwords and tokens instead of ********")
+	return cmd
 }
 
 func (c *cmdEnv) checkCommand() *cobra.Command {
 	return &cobra.Command{
-		Use:   "check",
-		Short: "Validate the configuration; exit non-zero listing every problem",
-		Args:  cobra.NoArgs,
+		Use:   "check [up|edge|appserver]",
+		Short: "Validate the configuration as the command (default up) would at start; exit non-zero listing every problem",
+		Long: `check validates the configuration exactly as the named command (default: up)
+does before it starts anything, including what it can see on this machine:
+addresses, ports, socket paths, run_dir, the access log, static roots. What
+check calls valid, the command does not refuse at start.`,
+		Args:      cobra.MatchAll(cobra.MaximumNArgs(1), cobra.OnlyValidArgs),
+		ValidArgs: []string{"up", "edge", "appserver"},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			f, err := c.load()
+			scope := "up"
+			if len(args) == 1 {
+				scope = args[0]
+			}
+			f, err := c.load(scope)
 			var ce *config.Error
 			if errors.As(err, &ce) {
 				fmt.Fprintln(c.stderr, ce.Error())
@@ -192,6 +208,9 @@ func (c *cmdEnv) checkCommand() *cobra.Command {
 			}
 			if err != nil {
 				return err
+			}
+			for _, w := range f.Warnings {
+				fmt.Fprintln(c.stderr, "warning:", w)
 			}
 			fmt.Fprintf(c.stdout, "%s: configuration is valid\n", f.Source)
 			return nil

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -30,7 +31,7 @@ type staticProvider interface {
 // inspectApp builds the configured app for a command that only looks at
 // it, with a throw-away run directory so that looking creates nothing.
 func (c *cmdEnv) inspectApp() (http.Handler, func(), error) {
-	f, err := c.load()
+	f, err := c.load("app")
 	if err != nil {
 		return nil, nil, err
 	}
@@ -39,7 +40,10 @@ func (c *cmdEnv) inspectApp() (http.Handler, func(), error) {
 		return nil, nil, err
 	}
 	f.RunDir = tmp
-	h, err := c.buildApp(f)
+	// Looking at the app uses no secret key: its warnings about one (a
+	// random key in debug) would only alarm.
+	quiet := slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+	h, err := c.buildAppWith(f, quiet)
 	cleanup := func() {
 		if cl, ok := h.(io.Closer); ok {
 			cl.Close()
@@ -99,6 +103,9 @@ func (c *cmdEnv) collectstaticCommand() *cobra.Command {
 		Short: "Copy the app's static files into DIR, for the edge or an image to serve",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if strings.TrimSpace(args[0]) == "" {
+				return errors.New("collectstatic: DIR is empty; name the directory to copy into, e.g. collectstatic static")
+			}
 			h, cleanup, err := c.inspectApp()
 			if err != nil {
 				return err

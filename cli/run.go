@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -144,11 +145,15 @@ func (c *cmdEnv) childArgs() []string {
 
 // buildApp resolves appserver.app and builds its handler.
 func (c *cmdEnv) buildApp(f *config.File) (http.Handler, error) {
+	return c.buildAppWith(f, c.logger)
+}
+
+func (c *cmdEnv) buildAppWith(f *config.File, logger *slog.Logger) (http.Handler, error) {
 	app, ok := c.apps[f.Appserver.App]
 	if !ok {
 		return nil, fmt.Errorf("appserver.app: %q is not built into this binary (known: %s)", f.Appserver.App, strings.Join(c.apps.names(), ", "))
 	}
-	h, err := app.New(Env{Settings: f.Apps[app.Name], RunDir: f.RunDir, Logger: c.logger.With("app", app.Name)})
+	h, err := app.New(Env{Settings: f.Apps[app.Name], RunDir: f.RunDir, Logger: logger.With("app", app.Name)})
 	if err != nil {
 		return nil, fmt.Errorf("app %s: %w", app.Name, err)
 	}

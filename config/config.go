@@ -13,11 +13,11 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"time"
 
-	"github.com/spf13/viper"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/stack-web/stack/appserver"
@@ -48,6 +48,9 @@ type File struct {
 	// Source names where the configuration came from, for messages: the
 	// file's path, or "built-in defaults".
 	Source string `yaml:"-"`
+	// Warnings are things that will not stop the stack but are probably
+	// not what was meant (an edge that does not reach the app server).
+	Warnings []string `yaml:"-"`
 }
 
 // Process is an extra command run and restarted by the supervisor.
@@ -71,8 +74,8 @@ func Default() File {
 	// repository has the edge serve them, as it should in production).
 	e.Locations = []edge.LocationConfig{{Path: "/", Upstream: "app"}}
 	up := edge.DefaultUpstream()
-	up.Servers = []string{"unix:run/app.sock"}
-	e.Upstreams = map[string]edge.UpstreamConfig{"app": up}
+	up.Servers = []string{"unix:run/app.sock"} // follows appserver.listen: see derive
+	e.Upstreams = map[string]edge.UpstreamConfig{defaultUpstream: up}
 	return File{
 		Mode:            "inprocess",
 		RunDir:          "run",
@@ -97,37 +100,41 @@ type Options struct {
 	// pointer to its settings struct filled with defaults (nil: the app
 	// takes no settings). apps.<name> is decoded into it.
 	Apps map[string]func() any
+	// Scope is what the command runs, and so what is validated: "" or
+	// "up" for everything, "edge", "appserver", or "app" (the app alone,
+	// for commands that only inspect it).
+	Scope string
 }
 
 // Load reads, merges, decodes and validates the configuration. The error
-// lists every problem, each prefixed with the file's name.
+// lists every problem, each prefixed with where it was written: the
+// file's path, the STACK_* variable or the --set flag.
 func Load(opts Options) (*File, error) {
 	path, explicit := opts.Path, opts.Path != ""
 	if !explicit {
 		path = DefaultPath
 	}
 	source := path
-	v := viper.New()
-	if _, err := os.Stat(path); err == nil {
-		v.SetConfigFile(path)
-		v.SetConfigType("yaml")
-		if err := v.ReadInConfig(); err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-	} else if explicit || !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("config: %w", err)
-	} else {
+	root, err := readFile(path)
+	switch {
+	case err == nil:
+	case !explicit && errors.Is(err, fs.ErrNotExist):
 		source = "built-in defaults"
+		root = &node{kind: mapNode, m: map[string]*node{}, src: source}
+	case errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission):
+		return nil, fmt.Errorf("config: %w", err)
+	default:
+		return nil, err
 	}
 
 	def := Default()
 	if opts.DefaultApp != "" {
 		def.Appserver.App = opts.DefaultApp
 	}
-	defaults := map[string]any{}
-	flatten("", reflect.ValueOf(def), defaults)
+	kt := &keyTree{root: root, defaults: def, apps: map[string]reflect.Type{}}
 	apps := map[string]reflect.Value{}
 	for name, newSettings := range opts.Apps {
+		kt.apps[name] = nil
 		if newSettings == nil {
 			continue
 		}
@@ -135,26 +142,13 @@ func Load(opts Options) (*File, error) {
 		if s.Kind() != reflect.Pointer || s.Elem().Kind() != reflect.Struct {
 			return nil, fmt.Errorf("config: app %s: settings must be a pointer to a struct, got %s", name, s.Type())
 		}
-		apps[strings.ToLower(name)] = s
-		flatten("apps."+strings.ToLower(name), s.Elem(), defaults)
+		apps[name] = s
+		kt.apps[name] = s.Elem().Type()
 	}
-	for k, val := range defaults {
-		v.SetDefault(k, val)
+	warnings := kt.applyEnv(os.Environ())
+	if err := applySets(root, opts.Set); err != nil {
+		return nil, err
 	}
-	v.SetEnvPrefix("STACK")
-	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
-	v.AutomaticEnv()
-	for _, kv := range opts.Set {
-		k, val, ok := strings.Cut(kv, "=")
-		if !ok || k == "" {
-			return nil, fmt.Errorf("--set %q: expected key=value, e.g. --set edge.listen=127.0.0.1:9000", kv)
-		}
-		v.Set(strings.ToLower(k), val)
-	}
-
-	settings := v.AllSettings()
-	appSettings, _ := settings["apps"].(map[string]any)
-	delete(settings, "apps")
 
 	f := def
 	d := &decoder{newElem: map[reflect.Type]func() reflect.Value{
@@ -167,45 +161,123 @@ func Load(opts Options) (*File, error) {
 			return reflect.ValueOf(&p).Elem()
 		},
 	}}
-	d.decode("", settings, reflect.ValueOf(&f).Elem())
-	f.Apps = map[string]any{}
-	for _, name := range sortedKeys(appSettings) {
-		s, known := apps[name]
-		if !known {
-			if _, registered := opts.Apps[name]; !registered && opts.Apps != nil {
-				d.problem("apps."+name, "no app of that name is built into this binary (known: %s)", strings.Join(sortedKeys(opts.Apps), ", "))
-				continue
-			}
-			f.Apps[name] = appSettings[name]
-			continue
-		}
-		d.decode("apps."+name, appSettings[name], s.Elem())
-		f.Apps[name] = s.Interface()
+	appsNode := root.m["apps"]
+	delete(root.m, "apps")
+	d.decode("", root, reflect.ValueOf(&f).Elem())
+	if appsNode != nil {
+		root.m["apps"] = appsNode
 	}
-	for name, s := range apps {
-		if _, done := f.Apps[name]; !done {
-			f.Apps[name] = s.Interface()
-		}
-	}
+	f.Apps = d.apps(appsNode, apps, opts.Apps)
+	derived := f.derive(root)
 	f.Source = source
 
 	// Validate even when decoding found problems, so that one run of
 	// `stack check` lists everything wrong.
 	problems := d.problems
-	if err := f.Validate(opts.Apps); err != nil {
+	if err := f.validate(opts.Scope, opts.Apps); err != nil {
 		for _, e := range unjoin(err) {
-			problems = append(problems, e.Error())
+			key, _, _ := strings.Cut(e.Error(), ": ")
+			src := "built-in defaults"
+			if n := root.at(key); n != nil {
+				src = n.src
+			} else if s, ok := derived[key]; ok {
+				src = s
+			}
+			problems = append(problems, src+": "+e.Error())
 		}
 	}
 	if len(problems) > 0 {
 		return nil, &Error{Source: source, Problems: problems}
 	}
+	f.Warnings = append(warnings, f.warnings(opts.Scope)...)
 	return &f, nil
 }
 
+// apps decodes the apps section: each registered app's settings into its
+// struct, strictly. An app without a settings type takes no settings.
+func (d *decoder) apps(n *node, settings map[string]reflect.Value, registered map[string]func() any) map[string]any {
+	out := map[string]any{}
+	if n != nil && !(n.kind == scalarNode && n.value == nil) {
+		if n.kind == textNode {
+			y, err := parseYAML([]byte(n.text), n.src)
+			if err != nil {
+				d.problem(n, "apps", "not valid YAML for a mapping: %v", err)
+				n = nil
+			} else {
+				n = y
+			}
+		}
+		if n != nil && n.kind != mapNode {
+			// A list or a scalar here is an indentation slip: dropping it
+			// would run the app with its (debug) defaults.
+			d.problem(n, "apps", "expected a mapping of app names to their settings (apps: {polls: {debug: false}}), got %s", describe(n))
+			n = nil
+		}
+	}
+	if n != nil && n.kind == mapNode {
+		for _, name := range sortedKeys(n.m) {
+			v := n.m[name]
+			s, hasSettings := settings[name]
+			_, known := registered[name]
+			switch {
+			case hasSettings:
+				d.decode("apps."+name, v, s.Elem())
+				out[name] = s.Interface()
+			case known:
+				if !(v.kind == scalarNode && v.value == nil) && !(v.kind == mapNode && len(v.m) == 0) {
+					d.problem(v, "apps."+name, "this app takes no settings")
+				}
+			case registered != nil:
+				d.problem(v, "apps."+name, "no app of that name is built into this binary (known: %s)", strings.Join(sortedKeys(registered), ", "))
+			default:
+				out[name] = plain(v)
+			}
+		}
+	}
+	for name, s := range settings {
+		if _, done := out[name]; !done {
+			out[name] = s.Interface()
+		}
+	}
+	return out
+}
+
+// derive fills in the keys whose defaults follow from others, so that the
+// socket path is written once: appserver.listen defaults to
+// unix:RUN_DIR/app.sock, and the default upstream "app" to the app
+// server's address. It returns the derived keys with the source of the key
+// they follow from, for messages.
+func (f *File) derive(root *node) map[string]string {
+	derived := map[string]string{}
+	runDirSrc := "built-in defaults"
+	if n := root.at("run_dir"); n != nil {
+		runDirSrc = n.src
+	}
+	listenSrc := runDirSrc
+	if !root.has("appserver", "listen") {
+		f.Appserver.Listen = "unix:" + filepath.Join(f.RunDir, "app.sock")
+		derived["appserver.listen"] = runDirSrc + " (appserver.listen follows run_dir)"
+	} else {
+		listenSrc = root.at("appserver.listen").src
+	}
+	if u, ok := f.Edge.Upstreams[defaultUpstream]; ok && !root.has("edge", "upstreams", defaultUpstream, "servers") {
+		u.Servers = []string{f.Appserver.Listen}
+		f.Edge.Upstreams[defaultUpstream] = u
+		derived["edge.upstreams."+defaultUpstream+".servers"] = listenSrc + " (edge.upstreams.app.servers follows appserver.listen)"
+		derived["edge.upstreams."+defaultUpstream+".servers[0]"] = derived["edge.upstreams."+defaultUpstream+".servers"]
+	}
+	return derived
+}
+
+// defaultUpstream is the upstream whose servers default to the app
+// server's address.
+const defaultUpstream = "app"
+
 // Error lists the problems found in a configuration.
 type Error struct {
-	Source   string
+	// Source is the file's path, or "built-in defaults".
+	Source string
+	// Problems each start with where the bad value was written.
 	Problems []string
 }
 
@@ -213,83 +285,20 @@ func (e *Error) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s: %d problem(s):", e.Source, len(e.Problems))
 	for _, p := range e.Problems {
-		fmt.Fprintf(&b, "\n  %s: %s", e.Source, p)
+		fmt.Fprintf(&b, "\n  %s", p)
 	}
 	return b.String()
 }
 
-// Validate checks the whole configuration, including the cross-tier rules.
-// apps, when not nil, lists the app names this binary knows.
-func (f *File) Validate(apps map[string]func() any) error {
-	var errs []error
-	bad := func(key, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
-	}
-	switch f.Mode {
-	case "inprocess", "subprocess":
-	default:
-		bad("mode", "%q is not inprocess or subprocess", f.Mode)
-	}
-	if f.RunDir == "" {
-		bad("run_dir", "empty; give a directory for sockets and data, e.g. run")
-	}
-	if f.ShutdownTimeout <= 0 {
-		bad("shutdown_timeout", "must be a positive duration such as 10s")
-	}
-	if err := f.Edge.Validate(); err != nil {
-		errs = append(errs, unjoin(err)...)
-	}
-	if err := f.Appserver.Validate(); err != nil {
-		errs = append(errs, unjoin(err)...)
-	}
-	if apps != nil && f.Appserver.App != "" {
-		if _, ok := apps[f.Appserver.App]; !ok {
-			bad("appserver.app", "%q is not built into this binary (known: %s)", f.Appserver.App, strings.Join(sortedKeys(apps), ", "))
-		}
-	}
-	names := map[string]bool{"edge": true, "appserver": true}
-	for i, p := range f.Processes {
-		key := fmt.Sprintf("processes[%d]", i)
-		switch {
-		case p.Name == "":
-			bad(key+".name", "empty; every process needs a name for its log lines")
-		case names[p.Name]:
-			bad(key+".name", "%q is used twice (edge and appserver are taken)", p.Name)
-		}
-		names[p.Name] = true
-		if len(p.Command) == 0 || p.Command[0] == "" {
-			bad(key+".command", "empty; give the program and its arguments as a list")
-		}
-		for j, kv := range p.Env {
-			if !strings.Contains(kv, "=") {
-				bad(fmt.Sprintf("%s.env[%d]", key, j), "%q is not KEY=VALUE", kv)
-			}
-		}
-		switch p.Restart {
-		case "always", "on-failure", "never":
-		default:
-			bad(key+".restart", "%q is not always, on-failure or never", p.Restart)
-		}
-	}
-	for _, name := range sortedKeys(f.Apps) {
-		if v, ok := f.Apps[name].(interface{ Validate() error }); ok {
-			if err := v.Validate(); err != nil {
-				for _, e := range unjoin(err) {
-					if strings.HasPrefix(e.Error(), "apps."+name+".") {
-						errs = append(errs, e) // already names its key
-					} else {
-						bad("apps."+name, "%v", e)
-					}
-				}
-			}
-		}
-	}
-	return errors.Join(errs...)
-}
-
 // YAML renders the configuration as stack.yaml would hold it.
-func (f *File) YAML() ([]byte, error) {
+// Secrets (a key whose name says key, secret, password, token, ... as
+// Django's debug views decide) are printed as a row of stars, so that the
+// output can be pasted into a bug report; showSecrets prints them.
+func (f *File) YAML(showSecrets bool) ([]byte, error) {
 	n := encode(reflect.ValueOf(*f))
+	if !showSecrets {
+		redact(n)
+	}
 	return yaml.Marshal(n)
 }
 

@@ -8,19 +8,17 @@ import (
 	"math"
 	"reflect"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
-
-	"go.yaml.in/yaml/v3"
+	"unicode"
 )
 
-// decoder turns the generic tree that viper produces (maps, lists and
-// scalars, with environment values as strings) into typed structs, strictly:
-// an unknown key, a wrong type or a bad value is a problem that names its
-// key path, and decoding goes on so that every problem is reported at once.
-// It runs once, at start-up; no request ever goes through reflection.
+// decoder stores the merged tree of nodes into typed structs that hold the
+// defaults, strictly: an unknown key, a wrong type or a bad value is a
+// problem that names where it was written and its key path, and decoding
+// goes on so that every problem is reported at once. It runs once, at
+// start-up; no request ever goes through reflection.
 type decoder struct {
 	problems []string
 	// newElem returns the defaults for a new element of a map or list of
@@ -34,31 +32,43 @@ var (
 	textType     = reflect.TypeFor[encoding.TextUnmarshaler]()
 )
 
-func (d *decoder) problem(path, format string, args ...any) {
-	d.problems = append(d.problems, path+": "+fmt.Sprintf(format, args...))
+func (d *decoder) problem(n *node, path, format string, args ...any) {
+	d.problems = append(d.problems, n.src+": "+path+": "+fmt.Sprintf(format, args...))
 }
 
-// decode stores src into dst (addressable), which holds the defaults.
-func (d *decoder) decode(path string, src any, dst reflect.Value) {
-	if src == nil {
+// decode stores n into dst (addressable), which holds the defaults.
+func (d *decoder) decode(path string, n *node, dst reflect.Value) {
+	if n == nil || n.kind == scalarNode && n.value == nil && !n.quoted {
 		return // "key:" with no value keeps the default
 	}
 	t := dst.Type()
+	if n.kind == textNode && !isLeaf(t) && (t.Kind() == reflect.Struct || t.Kind() == reflect.Map ||
+		t.Kind() == reflect.Slice && (t.Elem().Kind() == reflect.Struct || t.Elem().Kind() == reflect.Map)) {
+		// A mapping or a list of mappings from one variable or flag is
+		// written in YAML: STACK_PROCESSES='[{name: worker, command: [./worker]}]'.
+		y, err := parseYAML([]byte(n.text), n.src)
+		if err != nil {
+			d.problem(n, path, "not valid YAML for a %s: %v", describeType(t), err)
+			return
+		}
+		d.decode(path, y, dst)
+		return
+	}
 	switch {
 	case t == durationType:
-		d.duration(path, src, dst)
+		d.duration(path, n, dst)
 		return
 	case t == fileModeType:
-		d.fileMode(path, src, dst)
+		d.fileMode(path, n, dst)
 		return
 	case reflect.PointerTo(t).Implements(textType):
-		s, ok := scalarString(src)
+		s, ok := scalarString(n)
 		if !ok {
-			d.problem(path, "expected a single value, got %s", describe(src))
+			d.problem(n, path, "expected a single value, got %s", describe(n))
 			return
 		}
 		if err := dst.Addr().Interface().(encoding.TextUnmarshaler).UnmarshalText([]byte(s)); err != nil {
-			d.problem(path, "%v", err)
+			d.problem(n, path, "%v", err)
 		}
 		return
 	}
@@ -67,111 +77,126 @@ func (d *decoder) decode(path string, src any, dst reflect.Value) {
 		if dst.IsNil() {
 			dst.Set(reflect.New(t.Elem()))
 		}
-		d.decode(path, src, dst.Elem())
+		d.decode(path, n, dst.Elem())
 	case reflect.Struct:
-		d.structure(path, src, dst)
+		d.structure(path, n, dst)
 	case reflect.Map:
-		d.mapping(path, src, dst)
+		d.mapping(path, n, dst)
 	case reflect.Slice:
-		d.list(path, src, dst)
+		d.list(path, n, dst)
 	case reflect.String:
-		s, ok := scalarString(src)
+		s, ok := scalarString(n)
 		if !ok {
-			d.problem(path, "expected a string, got %s", describe(src))
+			d.problem(n, path, "expected a string, got %s", describe(n))
 			return
 		}
 		dst.SetString(s)
 	case reflect.Bool:
-		switch v := src.(type) {
+		switch v := n.value.(type) {
 		case bool:
 			dst.SetBool(v)
-		case string:
-			b, err := strconv.ParseBool(strings.TrimSpace(v))
-			if err != nil {
-				d.problem(path, "%q is not true or false", v)
+		default:
+			b, err := strconv.ParseBool(strings.TrimSpace(n.text))
+			if n.kind != textNode || err != nil {
+				d.problem(n, path, "%s is not true or false", describe(n))
 				return
 			}
 			dst.SetBool(b)
-		default:
-			d.problem(path, "expected true or false, got %s", describe(src))
 		}
 	case reflect.Int, reflect.Int64, reflect.Int32:
-		n, ok := integer(src)
+		i, ok := integer(n)
 		if !ok {
-			d.problem(path, "expected a whole number, got %s", describe(src))
+			d.problem(n, path, "expected a whole number, got %s", describe(n))
 			return
 		}
-		if dst.OverflowInt(n) {
-			d.problem(path, "%d is out of range", n)
+		if dst.OverflowInt(i) {
+			d.problem(n, path, "%d is out of range", i)
 			return
 		}
-		dst.SetInt(n)
+		dst.SetInt(i)
 	case reflect.Interface:
-		dst.Set(reflect.ValueOf(src))
+		dst.Set(reflect.ValueOf(plain(n)))
 	default:
-		d.problem(path, "cannot be configured (internal: unsupported type %s)", t)
+		d.problem(n, path, "cannot be configured (internal: unsupported type %s)", t)
 	}
 }
 
-func (d *decoder) structure(path string, src any, dst reflect.Value) {
-	m, ok := src.(map[string]any)
-	if !ok {
-		d.problem(path, "expected a mapping of keys, got %s", describe(src))
+func (d *decoder) structure(path string, n *node, dst reflect.Value) {
+	if n.kind != mapNode {
+		d.problem(n, path, "expected a mapping of keys, got %s", describe(n))
 		return
 	}
 	fields := yamlFields(dst.Type())
-	for _, key := range sortedKeys(m) {
+	for _, key := range sortedKeys(n.m) {
 		i, ok := fields[key]
 		if !ok {
-			d.problem(join(path, key), "unknown key%s", suggest(key, fields))
+			d.problem(n.m[key], join(path, key), "unknown key%s", suggest(key, fields))
 			continue
 		}
-		d.decode(join(path, key), m[key], dst.Field(i))
+		d.decode(join(path, key), n.m[key], dst.Field(i))
 	}
 }
 
-func (d *decoder) mapping(path string, src any, dst reflect.Value) {
-	m, ok := src.(map[string]any)
-	if !ok {
-		d.problem(path, "expected a mapping of names, got %s", describe(src))
+// mapping decodes a map of named entries. The sources' map replaces the
+// default one as a whole (defining upstreams means defining all of them),
+// but an entry named like a default entry starts from it, so that
+// edge.upstreams.app.read_timeout changes the default upstream's timeout
+// and keeps its servers, whichever source says so.
+func (d *decoder) mapping(path string, n *node, dst reflect.Value) {
+	if n.kind != mapNode {
+		d.problem(n, path, "expected a mapping of names, got %s", describe(n))
 		return
 	}
 	t := dst.Type()
 	if t.Key().Kind() != reflect.String {
-		d.problem(path, "internal: map key type %s", t.Key())
+		d.problem(n, path, "internal: map key type %s", t.Key())
 		return
 	}
-	// A mapping in the file replaces the default one as a whole: defining
-	// upstreams means defining all of them.
-	out := reflect.MakeMapWithSize(t, len(m))
-	for _, key := range sortedKeys(m) {
+	out := reflect.MakeMapWithSize(t, len(n.m))
+	for _, key := range sortedKeys(n.m) {
+		k := reflect.ValueOf(key).Convert(t.Key())
 		elem := d.fresh(t.Elem())
-		d.decode(join(path, key), m[key], elem)
-		out.SetMapIndex(reflect.ValueOf(key).Convert(t.Key()), elem)
+		if !dst.IsNil() {
+			if def := dst.MapIndex(k); def.IsValid() {
+				elem.Set(def)
+			}
+		}
+		d.decode(join(path, key), n.m[key], elem)
+		out.SetMapIndex(k, elem)
 	}
 	dst.Set(out)
 }
 
-func (d *decoder) list(path string, src any, dst reflect.Value) {
-	var items []any
-	switch v := src.(type) {
-	case []any:
-		items = v
-	case string:
-		// Environment variables and --set give lists as one string:
-		// "a,b" or "a b".
-		for _, f := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' }) {
-			items = append(items, f)
-		}
-	default:
-		if rv := reflect.ValueOf(src); rv.Kind() == reflect.Slice {
-			for i := 0; i < rv.Len(); i++ {
-				items = append(items, rv.Index(i).Interface())
+func (d *decoder) list(path string, n *node, dst reflect.Value) {
+	var items []*node
+	switch n.kind {
+	case listNode:
+		items = n.list
+	case textNode:
+		if strings.HasPrefix(strings.TrimSpace(n.text), "[") {
+			y, err := parseYAML([]byte(n.text), n.src)
+			if err != nil || y.kind != listNode {
+				d.problem(n, path, "%q is not a YAML list such as [a, b]", n.text)
+				return
 			}
-		} else {
-			d.problem(path, "expected a list, got %s", describe(src))
+			items = y.list
+			break
+		}
+		// One variable or flag holds a list as words, split as a shell
+		// does: "a,b", "a b" or "sh -c 'echo hello world'".
+		words, err := splitWords(n.text)
+		if err != nil {
+			d.problem(n, path, "%v", err)
 			return
 		}
+		for _, w := range words {
+			items = append(items, &node{kind: textNode, text: w, src: n.src})
+		}
+	default:
+		// In the file a list is a list: splitting a string on spaces
+		// would break quoted arguments and paths with spaces.
+		d.problem(n, path, "expected a list such as [a, b], got %s (a string is not split in the file)", describe(n))
+		return
 	}
 	if len(items) == 0 {
 		dst.Set(reflect.Zero(dst.Type())) // an empty list is no list
@@ -193,48 +218,85 @@ func (d *decoder) fresh(t reflect.Type) reflect.Value {
 	return reflect.New(t).Elem()
 }
 
-func (d *decoder) duration(path string, src any, dst reflect.Value) {
-	switch v := src.(type) {
-	case string:
-		dur, err := time.ParseDuration(strings.TrimSpace(v))
+func (d *decoder) duration(path string, n *node, dst reflect.Value) {
+	if _, isString := n.value.(string); isString || n.kind == textNode {
+		dur, err := time.ParseDuration(strings.TrimSpace(n.text))
 		if err != nil {
-			d.problem(path, "%q is not a duration: use a number with a unit, e.g. 500ms, 10s, 1m30s", v)
+			if i, ok := integer(n); ok && i == 0 {
+				dst.SetInt(0)
+				return
+			}
+			d.problem(n, path, "%q is not a duration: use a number with a unit, e.g. 500ms, 10s, 1m30s", n.text)
 			return
 		}
 		dst.SetInt(int64(dur))
-	case time.Duration:
-		dst.SetInt(int64(v))
-	default:
-		if n, ok := integer(src); ok && n == 0 {
-			dst.SetInt(0)
-			return
-		}
-		d.problem(path, "%s has no unit: write it as a duration, e.g. 10s or 500ms", describe(src))
-	}
-}
-
-func (d *decoder) fileMode(path string, src any, dst reflect.Value) {
-	var n uint64
-	var err error
-	switch v := src.(type) {
-	case string:
-		s := strings.TrimPrefix(strings.TrimPrefix(strings.TrimSpace(v), "0o"), "0O")
-		n, err = strconv.ParseUint(s, 8, 32)
-	default:
-		// An unquoted 0660 in YAML is read as the number 432 (octal) or
-		// 660 (decimal), depending on the YAML version: only a value that
-		// is plausible as permission bits is taken.
-		i, ok := integer(src)
-		if !ok || i < 0 || i > 0o777 {
-			err = fmt.Errorf("bad mode")
-		}
-		n = uint64(i)
-	}
-	if err != nil || n > 0o777 {
-		d.problem(path, "%s is not a permission mode; write it quoted in octal, e.g. \"0660\"", describe(src))
 		return
 	}
-	dst.SetUint(n)
+	if i, ok := integer(n); ok && i == 0 {
+		dst.SetInt(0)
+		return
+	}
+	d.problem(n, path, "%s has no unit: write it as a duration, e.g. 10s or 500ms", describe(n))
+}
+
+// fileMode reads a permission mode in octal, as chmod does, whether it is
+// quoted or not: YAML would read an unquoted 0660 as octal but 400 as
+// decimal, so the text as written is used, never YAML's number.
+func (d *decoder) fileMode(path string, n *node, dst reflect.Value) {
+	s := strings.TrimSpace(n.text)
+	s = strings.TrimPrefix(strings.TrimPrefix(s, "0o"), "0O")
+	m, err := strconv.ParseUint(s, 8, 32)
+	if n.kind == mapNode || n.kind == listNode || err != nil || m > 0o777 {
+		d.problem(n, path, "%s is not a permission mode in octal, e.g. \"0660\"", describe(n))
+		return
+	}
+	dst.SetUint(m)
+}
+
+// splitWords splits s into words at spaces and commas, as a shell splits
+// words: quotes ('...' or "...") keep spaces and commas inside one word,
+// and a backslash escapes the next character.
+func splitWords(s string) ([]string, error) {
+	var words []string
+	var cur strings.Builder
+	inWord := false
+	var quote rune
+	esc := false
+	for _, r := range s {
+		switch {
+		case esc:
+			cur.WriteRune(r)
+			esc = false
+		case quote != 0:
+			if r == quote {
+				quote = 0
+			} else if r == '\\' && quote == '"' {
+				esc = true
+			} else {
+				cur.WriteRune(r)
+			}
+		case r == '\\':
+			esc, inWord = true, true
+		case r == '\'' || r == '"':
+			quote, inWord = r, true
+		case r == ',' || unicode.IsSpace(r):
+			if inWord {
+				words = append(words, cur.String())
+				cur.Reset()
+				inWord = false
+			}
+		default:
+			cur.WriteRune(r)
+			inWord = true
+		}
+	}
+	if quote != 0 {
+		return nil, fmt.Errorf("%q has an unterminated %c quote", s, quote)
+	}
+	if inWord {
+		words = append(words, cur.String())
+	}
+	return words, nil
 }
 
 // fieldName is the YAML key of a struct field ("" for a field that is not
@@ -261,24 +323,21 @@ func yamlFields(t reflect.Type) map[string]int {
 	return out
 }
 
-func scalarString(src any) (string, bool) {
-	switch v := src.(type) {
-	case string:
-		return v, true
-	case bool, int, int64, int32, uint64, float64:
-		return fmt.Sprint(v), true
+// scalarString is a scalar's text as written: "secret_key: 0123" is the
+// string "0123", not the number 83.
+func scalarString(n *node) (string, bool) {
+	if n.kind != scalarNode && n.kind != textNode {
+		return "", false
 	}
-	return "", false
+	return n.text, true
 }
 
-func integer(src any) (int64, bool) {
-	switch v := src.(type) {
+func integer(n *node) (int64, bool) {
+	switch v := n.value.(type) {
 	case int:
 		return int64(v), true
 	case int64:
 		return v, true
-	case int32:
-		return int64(v), true
 	case uint64:
 		if v > math.MaxInt64 {
 			return 0, false
@@ -289,24 +348,57 @@ func integer(src any) (int64, bool) {
 			return 0, false
 		}
 		return int64(v), true
-	case string:
-		n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-		return n, err == nil
+	}
+	if n.kind == textNode {
+		i, err := strconv.ParseInt(strings.TrimSpace(n.text), 10, 64)
+		return i, err == nil
 	}
 	return 0, false
 }
 
-func describe(src any) string {
-	switch v := src.(type) {
-	case string:
-		return strconv.Quote(v)
-	case map[string]any:
+func describe(n *node) string {
+	switch n.kind {
+	case mapNode:
 		return "a mapping"
-	case []any:
+	case listNode:
 		return "a list"
-	default:
-		return fmt.Sprint(v)
+	case textNode:
+		return strconv.Quote(n.text)
 	}
+	if _, isString := n.value.(string); isString {
+		return strconv.Quote(n.text)
+	}
+	return n.text
+}
+
+func describeType(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Slice:
+		return "list"
+	default:
+		return "mapping"
+	}
+}
+
+// plain turns nodes into maps, lists and scalars, for settings of type any.
+func plain(n *node) any {
+	switch n.kind {
+	case mapNode:
+		m := make(map[string]any, len(n.m))
+		for k, v := range n.m {
+			m[k] = plain(v)
+		}
+		return m
+	case listNode:
+		l := make([]any, len(n.list))
+		for i, v := range n.list {
+			l[i] = plain(v)
+		}
+		return l
+	case textNode:
+		return n.text
+	}
+	return n.value
 }
 
 func join(path, key string) string {
@@ -363,87 +455,4 @@ func editDistance(a, b string) int {
 		prev, cur = cur, prev
 	}
 	return prev[len(b)]
-}
-
-// encode turns a typed value into a YAML node in field order, writing
-// durations, sizes and modes the way a person writes them in stack.yaml.
-func encode(v reflect.Value) *yaml.Node {
-	t := v.Type()
-	switch {
-	case t == durationType:
-		return scalar(time.Duration(v.Int()).String())
-	case t == fileModeType:
-		return &yaml.Node{Kind: yaml.ScalarNode, Style: yaml.DoubleQuotedStyle, Value: fmt.Sprintf("%04o", v.Uint())}
-	case t.Implements(reflect.TypeFor[encoding.TextMarshaler]()):
-		b, _ := v.Interface().(encoding.TextMarshaler).MarshalText()
-		return scalar(string(b))
-	}
-	switch t.Kind() {
-	case reflect.Struct:
-		n := &yaml.Node{Kind: yaml.MappingNode}
-		for i := 0; i < t.NumField(); i++ {
-			if name := fieldName(t.Field(i)); name != "" {
-				n.Content = append(n.Content, scalar(name), encode(v.Field(i)))
-			}
-		}
-		return n
-	case reflect.Map:
-		n := &yaml.Node{Kind: yaml.MappingNode}
-		keys := v.MapKeys()
-		sort.Slice(keys, func(i, j int) bool { return keys[i].String() < keys[j].String() })
-		for _, k := range keys {
-			n.Content = append(n.Content, scalar(k.String()), encode(v.MapIndex(k)))
-		}
-		return n
-	case reflect.Slice:
-		n := &yaml.Node{Kind: yaml.SequenceNode}
-		if t.Elem().Kind() != reflect.Struct {
-			n.Style = yaml.FlowStyle
-		}
-		for i := 0; i < v.Len(); i++ {
-			n.Content = append(n.Content, encode(v.Index(i)))
-		}
-		return n
-	case reflect.Interface, reflect.Pointer:
-		if v.IsNil() {
-			return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null", Value: "null"}
-		}
-		return encode(v.Elem())
-	}
-	var n yaml.Node
-	if err := n.Encode(v.Interface()); err != nil {
-		return scalar(fmt.Sprint(v.Interface()))
-	}
-	return &n
-}
-
-func scalar(s string) *yaml.Node {
-	n := &yaml.Node{Kind: yaml.ScalarNode, Value: s}
-	if s == "" {
-		n.Style = yaml.DoubleQuotedStyle
-	}
-	return n
-}
-
-// flatten lists the scalar leaves of a typed value as key paths with their
-// YAML text, for registering defaults with viper (so that STACK_* variables
-// reach them). Maps and lists of structs are whole values and not flattened.
-func flatten(prefix string, v reflect.Value, out map[string]any) {
-	t := v.Type()
-	if t.Kind() == reflect.Struct && t != durationType {
-		for i := 0; i < t.NumField(); i++ {
-			if name := fieldName(t.Field(i)); name != "" {
-				flatten(join(prefix, name), v.Field(i), out)
-			}
-		}
-		return
-	}
-	if t.Kind() == reflect.Map || (t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Struct) {
-		return
-	}
-	node := encode(v)
-	var x any
-	if err := node.Decode(&x); err == nil {
-		out[prefix] = x
-	}
 }

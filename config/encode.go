@@ -1,0 +1,106 @@
+package config
+
+import (
+	"encoding"
+	"fmt"
+	"reflect"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// encode turns a typed value into a YAML node in field order, writing
+// durations, sizes and modes the way a person writes them in stack.yaml.
+func encode(v reflect.Value) *yaml.Node {
+	t := v.Type()
+	switch {
+	case t == durationType:
+		return scalar(time.Duration(v.Int()).String())
+	case t == fileModeType:
+		return &yaml.Node{Kind: yaml.ScalarNode, Style: yaml.DoubleQuotedStyle, Value: fmt.Sprintf("%04o", v.Uint())}
+	case t.Implements(reflect.TypeFor[encoding.TextMarshaler]()):
+		b, _ := v.Interface().(encoding.TextMarshaler).MarshalText()
+		return scalar(string(b))
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		n := &yaml.Node{Kind: yaml.MappingNode}
+		for i := 0; i < t.NumField(); i++ {
+			if name := fieldName(t.Field(i)); name != "" {
+				n.Content = append(n.Content, scalar(name), encode(v.Field(i)))
+			}
+		}
+		return n
+	case reflect.Map:
+		n := &yaml.Node{Kind: yaml.MappingNode}
+		keys := v.MapKeys()
+		sort.Slice(keys, func(i, j int) bool { return keys[i].String() < keys[j].String() })
+		for _, k := range keys {
+			n.Content = append(n.Content, scalar(k.String()), encode(v.MapIndex(k)))
+		}
+		return n
+	case reflect.Slice:
+		n := &yaml.Node{Kind: yaml.SequenceNode}
+		if t.Elem().Kind() != reflect.Struct {
+			n.Style = yaml.FlowStyle
+		}
+		for i := 0; i < v.Len(); i++ {
+			n.Content = append(n.Content, encode(v.Index(i)))
+		}
+		return n
+	case reflect.Interface, reflect.Pointer:
+		if v.IsNil() {
+			return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null", Value: "null"}
+		}
+		return encode(v.Elem())
+	}
+	var n yaml.Node
+	if err := n.Encode(v.Interface()); err != nil {
+		return scalar(fmt.Sprint(v.Interface()))
+	}
+	return &n
+}
+
+func scalar(s string) *yaml.Node {
+	n := &yaml.Node{Kind: yaml.ScalarNode, Value: s}
+	if s == "" {
+		n.Style = yaml.DoubleQuotedStyle
+	}
+	return n
+}
+
+// hiddenKey matches the names of settings that hold secrets, as Django's
+// HIDDEN_SETTINGS does.
+var hiddenKey = regexp.MustCompile(`(?i)api|token|key|secret|pass|signature|cookie`)
+
+// redacted stands for a secret's value, as in Django's debug pages.
+const redacted = "********************"
+
+// redact replaces the values of secret keys in a rendered configuration,
+// and the values of secret KEY=VALUE entries (a process's env).
+func redact(n *yaml.Node) {
+	switch n.Kind {
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			if hiddenKey.MatchString(k.Value) && v.Kind == yaml.ScalarNode && v.Value != "" && v.Tag != "!!null" {
+				n.Content[i+1] = scalar(redacted)
+				continue
+			}
+			redact(v)
+		}
+	case yaml.SequenceNode:
+		for i, c := range n.Content {
+			if c.Kind == yaml.ScalarNode {
+				if k, _, ok := strings.Cut(c.Value, "="); ok && hiddenKey.MatchString(k) {
+					n.Content[i] = scalar(k + "=" + redacted)
+				}
+				continue
+			}
+			redact(c)
+		}
+	}
+}

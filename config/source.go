@@ -1,0 +1,336 @@
+package config
+
+import (
+	"fmt"
+	"os"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// The sources (the file, STACK_* variables, --set flags) are merged into
+// one tree of nodes before anything is decoded, so that every source can
+// set every key, the same way: a mapping merges key by key, anything else
+// replaces what a weaker source said. Each node remembers where it was
+// written, so that a problem names the variable or flag that caused it.
+
+type nodeKind int
+
+const (
+	mapNode    nodeKind = iota
+	listNode            // a YAML sequence
+	scalarNode          // a YAML scalar, with its text as written
+	textNode            // a string from the environment or --set, read by the key's type
+)
+
+type node struct {
+	kind   nodeKind
+	m      map[string]*node
+	list   []*node
+	value  any    // scalarNode: the value YAML resolved (string, int, float64, bool or nil)
+	text   string // scalarNode: the text as written; textNode: the string
+	quoted bool   // scalarNode: written in quotes, so a string whatever it looks like
+	src    string // where it was written: the file's path, STACK_X, --set x
+}
+
+// parseYAML reads a YAML document into nodes. Keys are kept as written:
+// the decoder matches them case-sensitively, as the documentation says.
+func parseYAML(data []byte, src string) (*node, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, err
+	}
+	if doc.Kind == 0 || len(doc.Content) == 0 {
+		return &node{kind: mapNode, m: map[string]*node{}, src: src}, nil
+	}
+	return fromYAML(doc.Content[0], src, 0)
+}
+
+func fromYAML(y *yaml.Node, src string, depth int) (*node, error) {
+	if depth > 100 {
+		return nil, fmt.Errorf("nested too deeply")
+	}
+	switch y.Kind {
+	case yaml.AliasNode:
+		return fromYAML(y.Alias, src, depth+1)
+	case yaml.MappingNode:
+		n := &node{kind: mapNode, m: map[string]*node{}, src: src}
+		for i := 0; i+1 < len(y.Content); i += 2 {
+			k := y.Content[i]
+			if k.Kind != yaml.ScalarNode {
+				return nil, fmt.Errorf("line %d: a key must be a plain name", k.Line)
+			}
+			if _, dup := n.m[k.Value]; dup {
+				return nil, fmt.Errorf("line %d: key %q is given twice in the same mapping", k.Line, k.Value)
+			}
+			v, err := fromYAML(y.Content[i+1], src, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			n.m[k.Value] = v
+		}
+		return n, nil
+	case yaml.SequenceNode:
+		n := &node{kind: listNode, src: src}
+		for _, c := range y.Content {
+			v, err := fromYAML(c, src, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			n.list = append(n.list, v)
+		}
+		return n, nil
+	default:
+		n := &node{kind: scalarNode, text: y.Value, src: src, quoted: y.Style&(yaml.SingleQuotedStyle|yaml.DoubleQuotedStyle|yaml.LiteralStyle|yaml.FoldedStyle) != 0}
+		if err := y.Decode(&n.value); err != nil {
+			return nil, fmt.Errorf("line %d: %w", y.Line, err)
+		}
+		return n, nil
+	}
+}
+
+// set stores a textNode at path, creating the mappings on the way and
+// replacing whatever a weaker source had there.
+func (n *node) set(path []string, text, src string) {
+	cur := n
+	for _, k := range path[:len(path)-1] {
+		next := cur.m[k]
+		if next == nil || next.kind != mapNode {
+			next = &node{kind: mapNode, m: map[string]*node{}, src: src}
+			cur.m[k] = next
+		}
+		cur = next
+	}
+	cur.m[path[len(path)-1]] = &node{kind: textNode, text: text, src: src}
+}
+
+// at returns the deepest node on a key path such as
+// "edge.locations[1].upstream", or nil when the root has none of it.
+func (n *node) at(key string) *node {
+	var found *node
+	cur := n
+	for _, seg := range strings.Split(key, ".") {
+		name, idx, _ := strings.Cut(seg, "[")
+		if cur == nil || cur.kind != mapNode || cur.m[name] == nil {
+			return found
+		}
+		cur = cur.m[name]
+		found = cur
+		for idx != "" {
+			num, rest, _ := strings.Cut(idx, "]")
+			i, err := strconv.Atoi(num)
+			if err != nil || cur.kind != listNode || i < 0 || i >= len(cur.list) {
+				return found
+			}
+			cur = cur.list[i]
+			found = cur
+			idx = strings.TrimPrefix(rest, "[")
+		}
+	}
+	return found
+}
+
+// has reports whether a source gave the key (path of plain names).
+func (n *node) has(path ...string) bool {
+	cur := n
+	for _, k := range path {
+		if cur == nil || cur.kind != mapNode || cur.m[k] == nil {
+			return false
+		}
+		cur = cur.m[k]
+	}
+	return true
+}
+
+// keyTree answers what keys exist, for resolving STACK_* names: the
+// struct fields of File, the entries of its maps (those the sources and
+// the defaults define, and the registered apps).
+type keyTree struct {
+	root     *node
+	defaults File
+	apps     map[string]reflect.Type // registered app → settings struct type (nil: no settings)
+}
+
+// applyEnv merges every STACK_* variable into root. The name after
+// STACK_ is the key path in capitals with "_" for ".", but keys have
+// underscores of their own (client_max_body_size), so the words are
+// matched against the key tree: at each level the longest known key
+// wins; under a map (edge.upstreams, apps) the entry is a name the file,
+// the defaults or the registered apps define (compared in lower case,
+// "-" as "_"), else the shortest run of words after which the rest is a
+// known key. A variable that names no key is returned as a warning.
+func (kt *keyTree) applyEnv(environ []string) (warnings []string) {
+	var names []string
+	vals := map[string]string{}
+	for _, kv := range environ {
+		k, v, _ := strings.Cut(kv, "=")
+		if rest, ok := strings.CutPrefix(k, "STACK_"); ok && rest != "" {
+			names = append(names, k)
+			vals[k] = v
+		}
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		words := strings.Split(strings.ToLower(strings.TrimPrefix(name, "STACK_")), "_")
+		path, ok := kt.resolve(nil, words, reflect.TypeFor[File]())
+		if !ok {
+			warnings = append(warnings, fmt.Sprintf("%s: names no configuration key; ignored (STACK_ + the key path in capitals, \"_\" for \".\", e.g. STACK_EDGE_LISTEN)", name))
+			continue
+		}
+		kt.root.set(path, vals[name], name)
+	}
+	return warnings
+}
+
+func (kt *keyTree) resolve(prefix, words []string, t reflect.Type) ([]string, bool) {
+	if len(words) == 0 {
+		return prefix, true
+	}
+	switch {
+	case len(prefix) == 1 && prefix[0] == "apps":
+		names := slices.Collect(func(yield func(string) bool) {
+			for n := range kt.apps {
+				if !yield(n) {
+					return
+				}
+			}
+		})
+		return kt.entry(prefix, words, names, func(name string) reflect.Type {
+			if st := kt.apps[name]; st != nil {
+				return st
+			}
+			return nil
+		})
+	case t.Kind() == reflect.Struct && !isLeaf(t):
+		for k := len(words); k >= 1; k-- {
+			name := strings.Join(words[:k], "_")
+			i, ok := yamlFields(t)[name]
+			if !ok {
+				continue
+			}
+			if p, ok := kt.resolve(append(slices.Clone(prefix), name), words[k:], t.Field(i).Type); ok {
+				return p, true
+			}
+		}
+	case t.Kind() == reflect.Map && t.Key().Kind() == reflect.String:
+		var names []string
+		if n := kt.root.get(prefix); n != nil && n.kind == mapNode {
+			names = slices.Collect(func(yield func(string) bool) {
+				for k := range n.m {
+					if !yield(k) {
+						return
+					}
+				}
+			})
+		}
+		if dv := kt.defaultMap(prefix); dv.IsValid() {
+			for _, k := range dv.MapKeys() {
+				names = append(names, k.String())
+			}
+		}
+		return kt.entry(prefix, words, names, func(string) reflect.Type { return t.Elem() })
+	}
+	return nil, false
+}
+
+// entry resolves a map entry's name, then the key below it.
+func (kt *keyTree) entry(prefix, words, names []string, elem func(string) reflect.Type) ([]string, bool) {
+	// Known names first, longest first.
+	slices.SortFunc(names, func(a, b string) int { return len(b) - len(a) })
+	for _, name := range names {
+		nw := strings.Split(strings.ToLower(strings.ReplaceAll(name, "-", "_")), "_")
+		if len(nw) <= len(words) && slices.Equal(nw, words[:len(nw)]) {
+			if t := elem(name); t != nil {
+				if p, ok := kt.resolve(append(slices.Clone(prefix), name), words[len(nw):], t); ok {
+					return p, true
+				}
+			} else {
+				// An app without settings: keep the rest as one key, for
+				// the decoder to refuse with "takes no settings".
+				return append(slices.Clone(prefix), name, strings.Join(words[len(nw):], "_")), true
+			}
+		}
+	}
+	if len(prefix) == 1 && prefix[0] == "apps" {
+		return append(slices.Clone(prefix), words...)[:2], true // an unknown app: the decoder says so
+	}
+	for k := 1; k <= len(words); k++ {
+		name := strings.Join(words[:k], "_")
+		if p, ok := kt.resolve(append(slices.Clone(prefix), name), words[k:], elem(name)); ok {
+			return p, true
+		}
+	}
+	return nil, false
+}
+
+// defaultMap returns the defaults' map at a key path, if any.
+func (kt *keyTree) defaultMap(path []string) reflect.Value {
+	v := reflect.ValueOf(kt.defaults)
+	for _, k := range path {
+		if v.Kind() != reflect.Struct {
+			return reflect.Value{}
+		}
+		i, ok := yamlFields(v.Type())[k]
+		if !ok {
+			return reflect.Value{}
+		}
+		v = v.Field(i)
+	}
+	if v.Kind() != reflect.Map {
+		return reflect.Value{}
+	}
+	return v
+}
+
+func (n *node) get(path []string) *node {
+	cur := n
+	for _, k := range path {
+		if cur == nil || cur.kind != mapNode {
+			return nil
+		}
+		cur = cur.m[k]
+	}
+	return cur
+}
+
+// applySets merges --set key=value flags into root. The key path is
+// written with dots, as in the file, and as case-sensitive.
+func applySets(root *node, sets []string) error {
+	for _, kv := range sets {
+		k, val, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return fmt.Errorf("--set %q: expected key=value, e.g. --set edge.listen=127.0.0.1:9000", kv)
+		}
+		path := strings.Split(k, ".")
+		if slices.Contains(path, "") {
+			return fmt.Errorf("--set %q: the key has an empty part", kv)
+		}
+		root.set(path, val, "--set "+k)
+	}
+	return nil
+}
+
+// readFile parses the configuration file, if there is one.
+func readFile(path string) (*node, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	n, err := parseYAML(data, path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if n.kind != mapNode {
+		return nil, fmt.Errorf("%s: the file must be a mapping of keys (mode, edge, appserver, ...)", path)
+	}
+	return n, nil
+}
+
+// isLeaf reports whether values of t are single values in the
+// configuration although Go represents them as structs.
+func isLeaf(t reflect.Type) bool {
+	return t == durationType || reflect.PointerTo(t).Implements(textType)
+}

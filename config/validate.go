@@ -1,0 +1,183 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+)
+
+// Validate checks the whole configuration, as `stack up` uses it,
+// including the cross-tier rules. apps, when not nil, lists the app names
+// this binary knows.
+func (f *File) Validate(apps map[string]func() any) error {
+	return f.validate("up", apps)
+}
+
+// validate checks what the command of the given scope runs, and only
+// that: `stack edge` in front of another app server does not need the
+// app's secret key (see Options.Scope). Everything `up` would refuse at
+// start is refused here, so that `stack check` can be trusted.
+func (f *File) validate(scope string, apps map[string]func() any) error {
+	runs := scopeOf(scope)
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+	}
+	if runs.stack {
+		switch f.Mode {
+		case "inprocess", "subprocess":
+		default:
+			bad("mode", "%q is not inprocess or subprocess", f.Mode)
+		}
+		if err := CheckRunDir(f.RunDir); err != nil {
+			bad("run_dir", "%v", err)
+		}
+		if f.ShutdownTimeout <= 0 {
+			bad("shutdown_timeout", "must be a positive duration such as 10s")
+		}
+	}
+	if runs.edge {
+		if err := f.Edge.Validate(); err != nil {
+			errs = append(errs, unjoin(err)...)
+		}
+		errs = append(errs, f.checkEdgePlaces()...)
+	}
+	if runs.appserver {
+		if err := f.Appserver.Validate(); err != nil {
+			errs = append(errs, unjoin(err)...)
+		}
+		if err := f.checkAppserverListen(); err != nil {
+			bad("appserver.listen", "%v", err)
+		}
+	}
+	if runs.edge && runs.appserver && !strings.HasPrefix(f.Appserver.Listen, "unix:") {
+		for i, a := range f.Edge.Listen {
+			if sameListenAddr(a, f.Appserver.Listen) {
+				bad("appserver.listen", "%q is also edge.listen[%d]; the second to bind would fail", f.Appserver.Listen, i)
+			}
+		}
+	}
+	if runs.app {
+		if apps != nil && f.Appserver.App != "" {
+			if _, ok := apps[f.Appserver.App]; !ok {
+				bad("appserver.app", "%q is not built into this binary (known: %s)", f.Appserver.App, strings.Join(sortedKeys(apps), ", "))
+			}
+		}
+		// Only the app that is served needs valid settings: one that is
+		// configured but not run does not stop the stack.
+		name := f.Appserver.App
+		if v, ok := f.Apps[name].(interface{ Validate() error }); ok {
+			if err := v.Validate(); err != nil {
+				for _, e := range unjoin(err) {
+					if strings.HasPrefix(e.Error(), "apps."+name+".") {
+						errs = append(errs, e) // already names its key
+					} else {
+						bad("apps."+name, "%v", e)
+					}
+				}
+			}
+		}
+	}
+	if runs.processes {
+		errs = append(errs, f.checkProcesses()...)
+	}
+	return errors.Join(errs...)
+}
+
+// scope is what a command runs.
+type scope struct {
+	stack     bool // run_dir, mode, shutdown_timeout: every serving command
+	edge      bool
+	appserver bool
+	app       bool
+	processes bool
+}
+
+func scopeOf(s string) scope {
+	switch s {
+	case "edge":
+		return scope{stack: true, edge: true}
+	case "appserver":
+		return scope{stack: true, appserver: true, app: true}
+	case "app":
+		return scope{app: true}
+	default:
+		return scope{stack: true, edge: true, appserver: true, app: true, processes: true}
+	}
+}
+
+func (f *File) checkProcesses() []error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+	}
+	names := map[string]bool{"edge": true, "appserver": true}
+	for i, p := range f.Processes {
+		key := fmt.Sprintf("processes[%d]", i)
+		switch {
+		case p.Name == "":
+			bad(key+".name", "empty; every process needs a name for its log lines")
+		case names[p.Name]:
+			bad(key+".name", "%q is used twice (edge and appserver are taken)", p.Name)
+		}
+		names[p.Name] = true
+		if len(p.Command) == 0 || p.Command[0] == "" {
+			bad(key+".command", "empty; give the program and its arguments as a list")
+		}
+		for j, kv := range p.Env {
+			if !strings.Contains(kv, "=") {
+				bad(fmt.Sprintf("%s.env[%d]", key, j), "%q is not KEY=VALUE", kv)
+			}
+		}
+		switch p.Restart {
+		case "always", "on-failure", "never":
+		default:
+			bad(key+".restart", "%q is not always, on-failure or never", p.Restart)
+		}
+	}
+	return errs
+}
+
+// warnings lists what will not stop the command but is probably wrong.
+func (f *File) warnings(scopeName string) []string {
+	runs := scopeOf(scopeName)
+	if !runs.edge || !runs.appserver {
+		return nil
+	}
+	// The edge must reach the app server that `up` starts, or every
+	// request is a 502 while both tiers look healthy.
+	used := map[string]bool{}
+	for _, l := range f.Edge.Locations {
+		if l.Upstream != "" {
+			used[l.Upstream] = true
+		}
+	}
+	if len(used) == 0 {
+		return nil
+	}
+	for _, name := range sortedKeys(used) {
+		for _, s := range f.Edge.Upstreams[name].Servers {
+			if sameServer(s, f.Appserver.Listen) {
+				return nil
+			}
+		}
+	}
+	return []string{fmt.Sprintf("edge.upstreams: no upstream that edge.locations use has appserver.listen (%s) among its servers, so no request reaches the app server this command starts; leave edge.upstreams.app.servers out to follow appserver.listen", f.Appserver.Listen)}
+}
+
+// sameServer reports whether an upstream server address dials the app
+// server's listen address.
+func sameServer(server, listen string) bool {
+	sp, sok := strings.CutPrefix(server, "unix:")
+	lp, lok := strings.CutPrefix(listen, "unix:")
+	if sok || lok {
+		if !sok || !lok {
+			return false
+		}
+		a, err1 := filepath.Abs(sp)
+		b, err2 := filepath.Abs(lp)
+		return err1 == nil && err2 == nil && a == b
+	}
+	return sameListenAddr(server, listen)
+}
