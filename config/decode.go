@@ -416,6 +416,9 @@ func sortedKeys[V any](m map[string]V) []string {
 
 // suggest names the closest known key, or lists them all.
 func suggest(key string, fields map[string]int) string {
+	if _, ok := fields[strings.ToLower(key)]; ok {
+		return fmt.Sprintf(" (did you mean %s? keys are lower case)", strings.ToLower(key))
+	}
 	best, bestD := "", 1<<30
 	for k := range fields {
 		if d := editDistance(key, k); d < bestD || d == bestD && k < best {
