@@ -1,0 +1,115 @@
+package e2e
+
+import (
+	"bytes"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// configProc is a stack command started with extra environment variables
+// (the shared start helper clears STACK_*, which the config tests need).
+type configProc struct {
+	t    *testing.T
+	cmd  *exec.Cmd
+	mu   sync.Mutex
+	out  bytes.Buffer
+	done chan struct{}
+	err  error
+}
+
+func (p *configProc) Write(b []byte) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.out.Write(b)
+}
+
+func (p *configProc) output() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.out.String()
+}
+
+// configStart starts the binary in dir with env added to a clean
+// environment. The process is killed at the end of the test if it runs.
+func configStart(t *testing.T, dir string, env []string, args ...string) *configProc {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	cmd.Dir = dir
+	cmd.Env = append(cleanEnv(), env...)
+	p := &configProc{t: t, cmd: cmd, done: make(chan struct{})}
+	cmd.Stdout, cmd.Stderr = p, p
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		p.err = cmd.Wait()
+		close(p.done)
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-p.done:
+		default:
+			cmd.Process.Kill()
+			<-p.done
+		}
+	})
+	return p
+}
+
+// configRun runs a short command to completion: its output and exit code.
+func configRun(t *testing.T, dir string, env []string, args ...string) (string, int) {
+	t.Helper()
+	p := configStart(t, dir, env, args...)
+	code, ok := p.exit(30 * time.Second)
+	if !ok {
+		t.Fatalf("stack %s did not finish within 30s:\n%s", strings.Join(args, " "), p.output())
+	}
+	return p.output(), code
+}
+
+// exit waits up to d for the process to end and returns its exit code.
+func (p *configProc) exit(d time.Duration) (int, bool) {
+	select {
+	case <-p.done:
+	case <-time.After(d):
+		return 0, false
+	}
+	if ee, ok := p.err.(*exec.ExitError); ok {
+		return ee.ExitCode(), true
+	}
+	if p.err != nil {
+		return -1, true
+	}
+	return 0, true
+}
+
+// serving waits for the announced URL, or for the process to end ("").
+func (p *configProc) serving(d time.Duration) string {
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		if m := announce.FindStringSubmatch(p.output()); m != nil {
+			return m[1]
+		}
+		select {
+		case <-p.done:
+			return ""
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	return ""
+}
+
+// stopWith sends sig and returns the exit code.
+func (p *configProc) stopWith(sig syscall.Signal) int {
+	p.t.Helper()
+	p.cmd.Process.Signal(sig)
+	code, ok := p.exit(30 * time.Second)
+	if !ok {
+		p.t.Fatalf("stack did not exit within 30s of %v:\n%s", sig, p.output())
+	}
+	return code
+}
