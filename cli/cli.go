@@ -117,9 +117,13 @@ variables (STACK_EDGE_LISTEN=0.0.0.0:8000) and --set key=value flags.`,
 	return root
 }
 
-// load reads the configuration with the command's flags, validating
+// load reads the configuration with the command's flags and validates it
+// as `stack up` uses it.
+func (c *cmdEnv) load() (*config.File, error) { return c.loadFor("up") }
+
+// loadFor reads the configuration with the command's flags, validating
 // what the command runs (scope: see config.Options.Scope).
-func (c *cmdEnv) load(scope string) (*config.File, error) {
+func (c *cmdEnv) loadFor(scope string) (*config.File, error) {
 	return config.Load(config.Options{Path: c.cfgPath, Set: c.sets, Apps: c.apps.settings(), DefaultApp: c.defaultApp, Scope: scope})
 }
 
@@ -129,7 +133,7 @@ func (c *cmdEnv) serveCommand(name, short string, which tiers) *cobra.Command {
 		Short: short,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			f, err := c.load(name)
+			f, err := c.loadFor(name)
 			if err != nil {
 				return err
 			}
@@ -168,7 +172,7 @@ func (c *cmdEnv) configCommand() *cobra.Command {
 		Short: "Print the effective configuration (file + environment + flags) as YAML, secrets redacted",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			f, err := c.load("up")
+			f, err := c.load()
 			if err != nil {
 				return err
 			}
@@ -200,7 +204,7 @@ check calls valid, the command does not refuse at start.`,
 			if len(args) == 1 {
 				scope = args[0]
 			}
-			f, err := c.load(scope)
+			f, err := c.loadFor(scope)
 			var ce *config.Error
 			if errors.As(err, &ce) {
 				fmt.Fprintln(c.stderr, ce.Error())

@@ -31,7 +31,7 @@ type staticProvider interface {
 // inspectApp builds the configured app for a command that only looks at
 // it, with a throw-away run directory so that looking creates nothing.
 func (c *cmdEnv) inspectApp() (http.Handler, func(), error) {
-	f, err := c.load("app")
+	f, err := c.loadFor("app")
 	if err != nil {
 		return nil, nil, err
 	}
