@@ -155,7 +155,7 @@ func (c *cmdEnv) serveCommand(name, short string, which tiers) *cobra.Command {
 	// The shortcuts are --set in disguise, so they take the same path.
 	cmd.PreRunE = func(cmd *cobra.Command, args []string) error {
 		if v, _ := cmd.Flags().GetStringSlice("listen"); len(v) > 0 {
-			c.sets = append(c.sets, "edge.listen=["+strings.Join(v, ", ")+"]")
+			c.sets = append(c.sets, "edge.listen="+strings.Join(v, ","))
 		}
 		if v, _ := cmd.Flags().GetString("app"); v != "" {
 			c.sets = append(c.sets, "appserver.app="+v)

@@ -3,9 +3,11 @@
 // Sources, weakest first: the built-in defaults, the file (--config, else
 // ./stack.yaml if present), STACK_* environment variables (the key path in
 // capitals with "_" for ".", e.g. STACK_EDGE_LISTEN=127.0.0.1:9000), then
-// --set key=value flags. viper merges them; this package then decodes the
-// result strictly (an unknown key or a bad value is an error naming the key
-// and the file) and validates it, reporting every problem at once.
+// --set key=value flags. They are merged into one tree (source.go), which
+// is decoded strictly over the defaults (decode.go: an unknown key or a bad
+// value is an error naming the key and where it was written) and validated
+// for what the command runs (validate.go, addr.go), reporting every
+// problem at once.
 package config
 
 import (
@@ -177,11 +179,12 @@ func Load(opts Options) (*File, error) {
 	if err := f.validate(opts.Scope, opts.Apps); err != nil {
 		for _, e := range unjoin(err) {
 			key, _, _ := strings.Cut(e.Error(), ": ")
-			src := "built-in defaults"
-			if n := root.at(key); n != nil {
-				src = n.src
-			} else if s, ok := derived[key]; ok {
-				src = s
+			src, isDerived := derived[key]
+			if !isDerived {
+				src = "built-in defaults"
+				if n := root.at(key); n != nil {
+					src = n.src
+				}
 			}
 			problems = append(problems, src+": "+e.Error())
 		}
@@ -283,7 +286,11 @@ type Error struct {
 
 func (e *Error) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s: %d problem(s):", e.Source, len(e.Problems))
+	head := e.Source
+	if head == "built-in defaults" {
+		head = "configuration" // the problems come from variables or flags
+	}
+	fmt.Fprintf(&b, "%s: %d problem(s):", head, len(e.Problems))
 	for _, p := range e.Problems {
 		fmt.Fprintf(&b, "\n  %s", p)
 	}

@@ -174,13 +174,11 @@ func (d *decoder) list(path string, n *node, dst reflect.Value) {
 		items = n.list
 	case textNode:
 		if strings.HasPrefix(strings.TrimSpace(n.text), "[") {
-			y, err := parseYAML([]byte(n.text), n.src)
-			if err != nil || y.kind != listNode {
-				d.problem(n, path, "%q is not a YAML list such as [a, b]", n.text)
-				return
+			// A YAML flow list; "[::1]:8000" is not one, but an address.
+			if y, err := parseYAML([]byte(n.text), n.src); err == nil && y.kind == listNode {
+				items = y.list
+				break
 			}
-			items = y.list
-			break
 		}
 		// One variable or flag holds a list as words, split as a shell
 		// does: "a,b", "a b" or "sh -c 'echo hello world'".

@@ -213,3 +213,30 @@ func TestAppWithoutSettingsRefusesThem(t *testing.T) {
 		t.Errorf("err = %q", msg)
 	}
 }
+
+// A derived key's problem names the key it follows, where that was set.
+func TestDerivedProblemNamesItsOrigin(t *testing.T) {
+	t.Chdir(t.TempDir())
+	long := "/" + strings.Repeat("r", 110)
+	_, msg := loadErr(t, Options{Set: []string{"run_dir=" + long}})
+	for _, want := range []string{
+		"--set run_dir (appserver.listen follows run_dir): appserver.listen: socket path",
+		"--set run_dir (edge.upstreams.app.servers follows appserver.listen): edge.upstreams.app.servers[0]: socket path",
+	} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error lacks %q:\n%s", want, msg)
+		}
+	}
+}
+
+func TestEnvListTakesIPv6Addresses(t *testing.T) {
+	t.Chdir(t.TempDir())
+	t.Setenv("STACK_EDGE_LISTEN", "[::1]:0")
+	f, msg := loadErr(t, Options{})
+	if msg != "" {
+		t.Fatal(msg)
+	}
+	if !reflect.DeepEqual(f.Edge.Listen, []string{"[::1]:0"}) {
+		t.Errorf("listen = %q", f.Edge.Listen)
+	}
+}
