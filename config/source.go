@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -333,4 +334,50 @@ func readFile(path string) (*node, error) {
 // configuration although Go represents them as structs.
 func isLeaf(t reflect.Type) bool {
 	return t == durationType || reflect.PointerTo(t).Implements(textType)
+}
+
+// splitWords splits s into words at spaces and commas, as a shell splits
+// words: quotes ('...' or "...") keep spaces and commas inside one word,
+// and a backslash escapes the next character.
+func splitWords(s string) ([]string, error) {
+	var words []string
+	var cur strings.Builder
+	inWord := false
+	var quote rune
+	esc := false
+	for _, r := range s {
+		switch {
+		case esc:
+			cur.WriteRune(r)
+			esc = false
+		case quote != 0:
+			if r == quote {
+				quote = 0
+			} else if r == '\\' && quote == '"' {
+				esc = true
+			} else {
+				cur.WriteRune(r)
+			}
+		case r == '\\':
+			esc, inWord = true, true
+		case r == '\'' || r == '"':
+			quote, inWord = r, true
+		case r == ',' || unicode.IsSpace(r):
+			if inWord {
+				words = append(words, cur.String())
+				cur.Reset()
+				inWord = false
+			}
+		default:
+			cur.WriteRune(r)
+			inWord = true
+		}
+	}
+	if quote != 0 {
+		return nil, fmt.Errorf("%q has an unterminated %c quote", s, quote)
+	}
+	if inWord {
+		words = append(words, cur.String())
+	}
+	return words, nil
 }
