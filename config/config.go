@@ -179,6 +179,9 @@ func Load(opts Options) (*File, error) {
 	if err := f.validate(opts.Scope, opts.Apps); err != nil {
 		for _, e := range unjoin(err) {
 			key, _, _ := strings.Cut(e.Error(), ": ")
+			if d.bad[key] {
+				continue // a value that could not be decoded kept its default: one message is enough
+			}
 			src, isDerived := derived[key]
 			if !isDerived {
 				src = "built-in defaults"
@@ -189,10 +192,11 @@ func Load(opts Options) (*File, error) {
 			problems = append(problems, src+": "+e.Error())
 		}
 	}
+	warnings = append(warnings, f.warnings(opts.Scope)...)
 	if len(problems) > 0 {
-		return nil, &Error{Source: source, Problems: problems}
+		return nil, &Error{Source: source, Problems: problems, Warnings: warnings}
 	}
-	f.Warnings = append(warnings, f.warnings(opts.Scope)...)
+	f.Warnings = warnings
 	return &f, nil
 }
 
@@ -282,6 +286,8 @@ type Error struct {
 	Source string
 	// Problems each start with where the bad value was written.
 	Problems []string
+	// Warnings would not have stopped the stack (File.Warnings).
+	Warnings []string
 }
 
 func (e *Error) Error() string {
@@ -293,6 +299,9 @@ func (e *Error) Error() string {
 	fmt.Fprintf(&b, "%s: %d problem(s):", head, len(e.Problems))
 	for _, p := range e.Problems {
 		fmt.Fprintf(&b, "\n  %s", p)
+	}
+	for _, w := range e.Warnings {
+		fmt.Fprintf(&b, "\n  warning: %s", w)
 	}
 	return b.String()
 }

@@ -20,6 +20,7 @@ import (
 // start-up; no request ever goes through reflection.
 type decoder struct {
 	problems []string
+	bad      map[string]bool // the key paths of problems, so validation does not repeat them
 	// newElem returns the defaults for a new element of a map or list of
 	// this type (an upstream entry starts from the upstream defaults).
 	newElem map[reflect.Type]func() reflect.Value
@@ -33,6 +34,10 @@ var (
 
 func (d *decoder) problem(n *node, path, format string, args ...any) {
 	d.problems = append(d.problems, n.src+": "+path+": "+fmt.Sprintf(format, args...))
+	if d.bad == nil {
+		d.bad = map[string]bool{}
+	}
+	d.bad[path] = true
 }
 
 // decode stores n into dst (addressable), which holds the defaults.
