@@ -27,6 +27,13 @@ func TestSocketPathFollowsRunDir(t *testing.T) {
 	}
 }
 
+func TestAnHTTPUpstreamDoesNotFollowTheAppserver(t *testing.T) {
+	t.Chdir(t.TempDir())
+	if _, msg := loadErr(t, Options{Set: []string{"edge.upstreams.app.protocol=http"}}); !strings.Contains(msg, "--set edge.upstreams.app.protocol: edge.upstreams.app.servers: none") {
+		t.Errorf("err = %q", msg)
+	}
+}
+
 func TestWarnsWhenNoUpstreamReachesTheAppserver(t *testing.T) {
 	t.Chdir(t.TempDir())
 	t.Setenv("STACK_APPSERVER_LISTEN", "unix:/tmp/other.sock")

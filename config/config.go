@@ -269,8 +269,14 @@ func (f *File) derive(root *node) map[string]string {
 	}
 	if u, ok := f.Edge.Upstreams[defaultUpstream]; ok && !root.has("edge", "upstreams", defaultUpstream, "servers") {
 		u.Servers = []string{f.Appserver.Listen}
+		if u.Protocol != "uwsgi" {
+			u.Servers = nil // the app server speaks uwsgi: an http upstream names its own servers
+		}
 		f.Edge.Upstreams[defaultUpstream] = u
 		derived["edge.upstreams."+defaultUpstream+".servers"] = listenSrc + " (edge.upstreams.app.servers follows appserver.listen)"
+		if n := root.at("edge.upstreams." + defaultUpstream + ".protocol"); u.Protocol != "uwsgi" && n != nil {
+			derived["edge.upstreams."+defaultUpstream+".servers"] = n.src
+		}
 		derived["edge.upstreams."+defaultUpstream+".servers[0]"] = derived["edge.upstreams."+defaultUpstream+".servers"]
 	}
 	return derived
