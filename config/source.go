@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"reflect"
 	"slices"
@@ -192,19 +193,7 @@ func (kt *keyTree) resolve(prefix, words []string, t reflect.Type) ([]string, bo
 	}
 	switch {
 	case len(prefix) == 1 && prefix[0] == "apps":
-		names := slices.Collect(func(yield func(string) bool) {
-			for n := range kt.apps {
-				if !yield(n) {
-					return
-				}
-			}
-		})
-		return kt.entry(prefix, words, names, func(name string) reflect.Type {
-			if st := kt.apps[name]; st != nil {
-				return st
-			}
-			return nil
-		})
+		return kt.entry(prefix, words, slices.Collect(maps.Keys(kt.apps)), func(name string) reflect.Type { return kt.apps[name] })
 	case t.Kind() == reflect.Struct && !isLeaf(t):
 		for k := len(words); k >= 1; k-- {
 			name := strings.Join(words[:k], "_")
@@ -219,13 +208,7 @@ func (kt *keyTree) resolve(prefix, words []string, t reflect.Type) ([]string, bo
 	case t.Kind() == reflect.Map && t.Key().Kind() == reflect.String:
 		var names []string
 		if n := kt.root.get(prefix); n != nil && n.kind == mapNode {
-			names = slices.Collect(func(yield func(string) bool) {
-				for k := range n.m {
-					if !yield(k) {
-						return
-					}
-				}
-			})
+			names = slices.Collect(maps.Keys(n.m))
 		}
 		if dv := kt.defaultMap(prefix); dv.IsValid() {
 			for _, k := range dv.MapKeys() {
@@ -240,7 +223,12 @@ func (kt *keyTree) resolve(prefix, words []string, t reflect.Type) ([]string, bo
 // entry resolves a map entry's name, then the key below it.
 func (kt *keyTree) entry(prefix, words, names []string, elem func(string) reflect.Type) ([]string, bool) {
 	// Known names first, longest first.
-	slices.SortFunc(names, func(a, b string) int { return len(b) - len(a) })
+	slices.SortFunc(names, func(a, b string) int {
+		if len(a) != len(b) {
+			return len(b) - len(a)
+		}
+		return strings.Compare(a, b)
+	})
 	for _, name := range names {
 		nw := strings.Split(strings.ToLower(strings.ReplaceAll(name, "-", "_")), "_")
 		if len(nw) <= len(words) && slices.Equal(nw, words[:len(nw)]) {
@@ -251,14 +239,20 @@ func (kt *keyTree) entry(prefix, words, names []string, elem func(string) reflec
 			} else {
 				// An app without settings: keep the rest as one key, for
 				// the decoder to refuse with "takes no settings".
-				return append(slices.Clone(prefix), name, strings.Join(words[len(nw):], "_")), true
+				p := append(slices.Clone(prefix), name)
+				if rest := words[len(nw):]; len(rest) > 0 {
+					p = append(p, strings.Join(rest, "_"))
+				}
+				return p, true
 			}
 		}
 	}
 	if len(prefix) == 1 && prefix[0] == "apps" {
 		return append(slices.Clone(prefix), words...)[:2], true // an unknown app: the decoder says so
 	}
-	for k := 1; k <= len(words); k++ {
+	// A new entry is set key by key (a whole one is set through the map:
+	// STACK_EDGE_UPSTREAMS='{api: {...}}'), so a key must follow its name.
+	for k := 1; k < len(words); k++ {
 		name := strings.Join(words[:k], "_")
 		if p, ok := kt.resolve(append(slices.Clone(prefix), name), words[k:], elem(name)); ok {
 			return p, true

@@ -240,3 +240,42 @@ func TestEnvListTakesIPv6Addresses(t *testing.T) {
 		t.Errorf("listen = %q", f.Edge.Listen)
 	}
 }
+
+// The rule the README states for STACK_ names: the longest known key at
+// each level; under a map a name already defined, else the shortest name
+// after which the rest is a key.
+func TestEnvNamesResolveAgainstTheKeyTree(t *testing.T) {
+	root, err := parseYAML([]byte("edge:\n  upstreams:\n    my-api: {}\n    Shop: {}\n"), "stack.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	kt := &keyTree{root: root, defaults: Default(), apps: map[string]reflect.Type{"polls": reflect.TypeFor[testSettings](), "hello": nil}}
+	for name, want := range map[string]string{
+		"EDGE_CLIENT_MAX_BODY_SIZE":            "edge.client_max_body_size",
+		"EDGE_UPSTREAMS_MY_API_READ_TIMEOUT":   "edge.upstreams.my-api.read_timeout",
+		"EDGE_UPSTREAMS_SHOP_SERVERS":          "edge.upstreams.Shop.servers",
+		"EDGE_UPSTREAMS_APP_SERVERS":           "edge.upstreams.app.servers",
+		"EDGE_UPSTREAMS_NEW_ONE_SEND_TIMEOUT":  "edge.upstreams.new_one.send_timeout",
+		"APPS_POLLS_SECRET_KEY":                "apps.polls.secret_key",
+		"APPS_HELLO_GREETING":                  "apps.hello.greeting",
+		"PROCESSES":                            "processes",
+		"APPSERVER_SOCKET_MODE":                "appserver.socket_mode",
+		"EDGE_UPSTREAMS":                       "edge.upstreams",
+		"EDGE_UPSTREAMS_APP_MAX_FAILS":         "edge.upstreams.app.max_fails",
+		"SHUTDOWN_TIMEOUT":                     "shutdown_timeout",
+		"EDGE_LOCATIONS":                       "edge.locations",
+		"APPSERVER_LISTEN":                     "appserver.listen",
+		"EDGE_UPSTREAMS_APP_CONNECT_TIMEOUT":   "edge.upstreams.app.connect_timeout",
+		"EDGE_UPSTREAMS_X_Y_Z_CONNECT_TIMEOUT": "edge.upstreams.x_y_z.connect_timeout",
+	} {
+		path, ok := kt.resolve(nil, strings.Split(strings.ToLower(name), "_"), reflect.TypeFor[File]())
+		if got := strings.Join(path, "."); !ok || got != want {
+			t.Errorf("STACK_%s = %q (%v), want %q", name, got, ok, want)
+		}
+	}
+	for _, name := range []string{"EDGE_LISTN", "EDGE_UPSTREAMS_APP_COLOUR", "NOPE"} {
+		if path, ok := kt.resolve(nil, strings.Split(strings.ToLower(name), "_"), reflect.TypeFor[File]()); ok {
+			t.Errorf("STACK_%s resolved to %q", name, path)
+		}
+	}
+}
