@@ -169,6 +169,9 @@ func (kt *keyTree) applyEnv(environ []string) (warnings []string) {
 	vals := map[string]string{}
 	for _, kv := range environ {
 		k, v, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(k, "STACK_SUPERUSER_") {
+			continue // createsuperuser's input (DESIGN.md), not a configuration key
+		}
 		if rest, ok := strings.CutPrefix(k, "STACK_"); ok && rest != "" {
 			names = append(names, k)
 			vals[k] = v
