@@ -41,12 +41,19 @@ type Server struct {
 	// connections wait in the listen backlog, as with uWSGI's threads.
 	Threads int
 
-	// Harakiri is the longest a request may run; 0 disables it. In this
-	// process a goroutine cannot be killed, so on expiry the request's
-	// context is cancelled and its connection closed: the peer gets its
-	// answer (a 502) and the slot is released. Worker processes, which can
-	// be killed, enforce it for real.
+	// Harakiri is the longest a request may run; 0 disables it. On expiry
+	// the request is answered 504 if its response has not started (else
+	// its connection is cut, so the peer sees a broken response), the
+	// handler's goroutine stack is logged, its context is cancelled and it
+	// stops counting against Threads. A goroutine cannot be killed, so a
+	// handler that ignores its context runs on; worker processes, which
+	// can be killed, end it for real (see OnHarakiri).
 	Harakiri time.Duration
+
+	// OnHarakiri, if set, is called (from the watchdog's goroutine) after a
+	// request hit Harakiri; a worker process uses it to stop accepting and
+	// exit.
+	OnHarakiri func(method, uri string)
 
 	// SocketTimeout bounds each read of the request and each write of the
 	// response (uWSGI's socket-timeout, default 4s when zero). The edge has
@@ -58,6 +65,14 @@ type Server struct {
 
 	// BaseContext, if set, is the parent of every request's context.
 	BaseContext context.Context
+
+	// OnRequest, if set, is called after each request with its handler's
+	// duration and whether it panicked (a worker's statistics).
+	OnRequest func(d time.Duration, panicked bool)
+
+	baseOnce   sync.Once
+	base       context.Context
+	cancelBase context.CancelFunc // cancelled when Shutdown gives up waiting
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
@@ -132,6 +147,9 @@ func (s *Server) Serve(l net.Listener) error {
 		}
 		backoff = 0
 		cs := &conn{c: c}
+		if slots != nil {
+			cs.release = sync.OnceFunc(func() { <-slots })
+		}
 		if !s.trackConn(cs) {
 			c.Close()
 			if slots != nil {
@@ -141,8 +159,8 @@ func (s *Server) Serve(l net.Listener) error {
 		}
 		go func() {
 			defer s.untrackConn(cs)
-			if slots != nil {
-				defer func() { <-slots }()
+			if cs.release != nil {
+				defer cs.release() // unless harakiri released it already
 			}
 			s.serveConn(cs)
 		}()
@@ -151,7 +169,9 @@ func (s *Server) Serve(l net.Listener) error {
 
 // Shutdown stops accepting (closing the listeners, which removes their
 // socket files), then waits for the requests in flight to finish or for ctx
-// to end, whichever comes first; then it closes what is left.
+// to end, whichever comes first. When ctx ends first it cancels every
+// request's context, cuts their connections and returns at once: a handler
+// that ignores its context cannot hold the process past its deadline.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.shutdown.Store(true)
 	s.mu.Lock()
@@ -172,11 +192,13 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 	select {
 	case <-idle:
+		s.handlers.Wait()
 	case <-ctx.Done():
+		s.baseContext()
+		s.cancelBase()
 		s.closeConns()
 		errs = append(errs, fmt.Errorf("appserver: shutdown: requests still running: %w", ctx.Err()))
 	}
-	s.handlers.Wait()
 	s.mu.Lock()
 	if s.stopWatch != nil {
 		close(s.stopWatch)
@@ -196,6 +218,19 @@ func (s *Server) Close() error {
 		return nil
 	}
 	return err
+}
+
+// baseContext is the parent of every request's context: BaseContext, made
+// cancellable so that Shutdown can end the requests when its time is up.
+func (s *Server) baseContext() context.Context {
+	s.baseOnce.Do(func() {
+		parent := s.BaseContext
+		if parent == nil {
+			parent = context.Background()
+		}
+		s.base, s.cancelBase = context.WithCancel(parent)
+	})
+	return s.base
 }
 
 func (s *Server) logger() *slog.Logger {
@@ -316,10 +351,7 @@ func (s *Server) serveConn(cs *conn) {
 	}
 	body := &requestBody{r: bufs.br, n: cl}
 
-	ctx := s.BaseContext
-	if ctx == nil {
-		ctx = context.Background()
-	}
+	ctx := s.baseContext()
 	// The request's context is cancelled by harakiri; without it there is
 	// nothing to cancel it, and the allocation is saved.
 	var cancel context.CancelFunc
@@ -333,27 +365,42 @@ func (s *Server) serveConn(cs *conn) {
 		return
 	}
 
-	w := &response{req: req, out: bufs.bw, pending: bufs.pending[:0], header: make(http.Header, 4)}
+	w := &response{req: req, out: bufs.bw, log: s.logger(), pending: bufs.pending[:0], header: make(http.Header, 4),
+		chunked: p.Vars.Value("STACK_RESPONSE_FRAMING") == "chunked"}
+	start := time.Now()
 	if s.Harakiri > 0 {
-		cs.req, cs.cancel = req, cancel
-		cs.started.Store(time.Now().UnixNano())
+		// The watchdog may answer 504 on the connection itself, so the
+		// response's writes go through a gate it can close.
+		g := &gate{connection: c}
+		bufs.bw.Reset(g)
+		cs.gate, cs.req, cs.cancel, cs.goid = g, req, cancel, goroutineID()
+		cs.started.Store(start.UnixNano())
 	}
-	s.callHandler(w, req)
+	panicked := s.callHandler(w, req)
 	cs.started.Store(0)
 	bufs.pending = w.pending[:0]
 	if err := w.finish(); err != nil {
 		s.logger().Debug("appserver: writing the response failed", "uri", req.RequestURI, "err", err)
+		if w.aborted && !w.chunking {
+			// A body delimited by the close must not end in an orderly
+			// close, which the peer would take for its end: reset.
+			c.Reset()
+		}
 	}
 	s.served.Add(1)
+	if s.OnRequest != nil {
+		s.OnRequest(time.Since(start), panicked)
+	}
 	closeAfterBody(c, body)
 }
 
 // callHandler runs the handler, turning a panic into a 500 (or a cut
 // response if the header was sent) as net/http does, so one bad request
 // never takes the server down.
-func (s *Server) callHandler(w *response, req *http.Request) {
+func (s *Server) callHandler(w *response, req *http.Request) (panicked bool) {
 	defer func() {
 		if v := recover(); v != nil {
+			panicked = true
 			if v == http.ErrAbortHandler {
 				w.abort()
 				return
@@ -372,6 +419,7 @@ func (s *Server) callHandler(w *response, req *http.Request) {
 		}
 	}()
 	s.Handler.ServeHTTP(w, req)
+	return false
 }
 
 // badRequest answers a packet whose variables do not make an HTTP request.
