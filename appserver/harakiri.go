@@ -13,9 +13,10 @@ import (
 
 // conn is a connection being served, as the harakiri watchdog sees it.
 type conn struct {
-	c       connection
-	started atomic.Int64 // when the handler started (unix nanoseconds); 0 outside it
-	release func()       // frees the connection's Threads slot; nil without a bound
+	c        connection
+	started  atomic.Int64 // when the handler started (unix nanoseconds); 0 outside it
+	release  func()       // frees the connection's Threads slot; nil without a bound
+	accepted time.Time    // when accepted, if QueueTimeout is set
 	// Set before started, read by the watchdog after.
 	gate   *gate
 	cancel context.CancelFunc

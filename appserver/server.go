@@ -18,6 +18,7 @@ import (
 	"net"
 	"net/http"
 	"runtime/debug"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -55,6 +56,12 @@ type Server struct {
 	// exit.
 	OnHarakiri func(method, uri string)
 
+	// QueueTimeout answers 503 with Retry-After: 1, without calling the
+	// handler, to a request that waited longer than this for the server:
+	// counted from the edge's STACK_REQUEST_START (Unix µs) when present,
+	// else from the accept. 0 disables it.
+	QueueTimeout time.Duration
+
 	// SocketTimeout bounds each read of the request and each write of the
 	// response (uWSGI's socket-timeout, default 4s when zero). The edge has
 	// buffered the request, so a packet that trickles in is a broken peer.
@@ -67,8 +74,9 @@ type Server struct {
 	BaseContext context.Context
 
 	// OnRequest, if set, is called after each request with its handler's
-	// duration and whether it panicked (a worker's statistics).
-	OnRequest func(d time.Duration, panicked bool)
+	// duration, the body bytes written and whether it panicked (a
+	// worker's statistics).
+	OnRequest func(d time.Duration, written int64, panicked bool)
 
 	baseOnce   sync.Once
 	base       context.Context
@@ -147,6 +155,9 @@ func (s *Server) Serve(l net.Listener) error {
 		}
 		backoff = 0
 		cs := &conn{c: c}
+		if s.QueueTimeout > 0 {
+			cs.accepted = time.Now()
+		}
 		if slots != nil {
 			cs.release = sync.OnceFunc(func() { <-slots })
 		}
@@ -350,6 +361,11 @@ func (s *Server) serveConn(cs *conn) {
 		return
 	}
 	body := &requestBody{r: bufs.br, n: cl}
+	if s.QueueTimeout > 0 && s.queuedTooLong(p.Vars.Value("STACK_REQUEST_START"), cs.accepted) {
+		s.overloaded(c, bufs.bw)
+		closeAfterBody(c, body)
+		return
+	}
 
 	ctx := s.baseContext()
 	// The request's context is cancelled by harakiri; without it there is
@@ -389,7 +405,7 @@ func (s *Server) serveConn(cs *conn) {
 	}
 	s.served.Add(1)
 	if s.OnRequest != nil {
-		s.OnRequest(time.Since(start), panicked)
+		s.OnRequest(time.Since(start), w.written, panicked)
 	}
 	closeAfterBody(c, body)
 }
@@ -420,6 +436,25 @@ func (s *Server) callHandler(w *response, req *http.Request) (panicked bool) {
 	}()
 	s.Handler.ServeHTTP(w, req)
 	return false
+}
+
+// queuedTooLong reports whether a request stamped start (Unix µs, from the
+// edge) or else accepted at accepted waited past QueueTimeout.
+func (s *Server) queuedTooLong(start string, accepted time.Time) bool {
+	since := accepted
+	if us, err := strconv.ParseInt(start, 10, 64); err == nil && us > 0 {
+		since = time.UnixMicro(us)
+	}
+	return time.Since(since) > s.QueueTimeout
+}
+
+// overloaded answers 503 to a request that waited too long in the queue:
+// a fast refusal the client may retry, instead of a slow timeout.
+func (s *Server) overloaded(c connection, bw *bufio.Writer) {
+	s.logger().Warn("appserver: request waited longer than queue_timeout; answering 503", "queue_timeout", s.QueueTimeout)
+	const msg = "503 Service Unavailable\n"
+	fmt.Fprintf(bw, "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nRetry-After: 1\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", len(msg), msg)
+	bw.Flush()
 }
 
 // badRequest answers a packet whose variables do not make an HTTP request.
