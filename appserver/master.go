@@ -124,12 +124,9 @@ func (m *Master) Serve(l net.Listener) error {
 	if err != nil {
 		return err
 	}
-	var stats *statsServer
-	if m.Config.Stats != "" {
-		if stats, err = listenStats(m.Config.Stats, m); err != nil {
-			lf.Close()
-			return err
-		}
+	if err := m.ListenStats(); err != nil {
+		lf.Close()
+		return err
 	}
 	active := n
 	if m.Config.MinProcesses > 0 {
@@ -139,12 +136,9 @@ func (m *Master) Serve(l net.Listener) error {
 	if m.stopping {
 		m.mu.Unlock()
 		lf.Close()
-		if stats != nil {
-			stats.Close()
-		}
 		return ErrServerClosed
 	}
-	m.listener, m.lf, m.cred, m.stats, m.started = l, lf, cred, stats, time.Now()
+	m.listener, m.lf, m.cred, m.started = l, lf, cred, time.Now()
 	for i := range n {
 		s := &slot{id: i + 1, cheap: i >= active}
 		m.slots = append(m.slots, s)
@@ -159,6 +153,24 @@ func (m *Master) Serve(l net.Listener) error {
 	m.logger().Info("appserver: master started", "pid", os.Getpid(), "workers", active, "processes", n)
 	<-m.done
 	return ErrServerClosed
+}
+
+// ListenStats opens the stats server's socket (appserver.stats), if one
+// is configured, so that a busy port is reported before anything starts.
+// Serve calls it if the caller did not.
+func (m *Master) ListenStats() error {
+	m.init()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.Config.Stats == "" || m.stats != nil || m.stopping {
+		return nil
+	}
+	s, err := listenStats(m.Config.Stats, m)
+	if err != nil {
+		return err
+	}
+	m.stats = s
+	return nil
 }
 
 // spawnLocked starts a worker for s. m.mu is held.
@@ -496,8 +508,11 @@ func (m *Master) Shutdown(ctx context.Context) error {
 	if m.cheaper != nil {
 		m.cheaper.stop()
 	}
-	if m.stats != nil {
-		m.stats.Close()
+	m.mu.Lock()
+	stats := m.stats
+	m.mu.Unlock()
+	if stats != nil {
+		stats.Close()
 	}
 	m.doneOnce.Do(func() { close(m.done) })
 	return err

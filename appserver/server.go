@@ -89,6 +89,8 @@ type Server struct {
 	stopWatch chan struct{}  // closed by Shutdown: ends the harakiri watchdog
 	watching  sync.WaitGroup // the watchdog goroutine
 	shutdown  atomic.Bool
+	quit      chan struct{}  // closed by Shutdown: ends the accept loops' waits for a slot
+	loops     sync.WaitGroup // the accept loops; Shutdown waits for them before counting connections
 	served    atomic.Uint64
 	handlers  sync.WaitGroup // one per connection being served
 	idle      chan struct{}  // closed when the last connection ends during shutdown
@@ -116,7 +118,9 @@ func (s *Server) Serve(l net.Listener) error {
 	if !s.track(l) {
 		return ErrServerClosed
 	}
+	defer s.loops.Done()
 	defer s.untrack(l)
+	quit := s.quitChan()
 	if s.Harakiri > 0 {
 		s.watchdog.Do(s.startWatchdog)
 	}
@@ -133,7 +137,11 @@ func (s *Server) Serve(l net.Listener) error {
 	var backoff time.Duration
 	for {
 		if slots != nil {
-			slots <- struct{}{}
+			select {
+			case slots <- struct{}{}:
+			case <-quit:
+				return ErrServerClosed
+			}
 		}
 		c, err := acc.accept()
 		if err != nil {
@@ -161,13 +169,9 @@ func (s *Server) Serve(l net.Listener) error {
 		if slots != nil {
 			cs.release = sync.OnceFunc(func() { <-slots })
 		}
-		if !s.trackConn(cs) {
-			c.Close()
-			if slots != nil {
-				<-slots
-			}
-			return ErrServerClosed
-		}
+		// Even during Shutdown: a connection taken off the queue is served
+		// (another worker could have), never dropped unanswered.
+		s.trackConn(cs)
 		go func() {
 			defer s.untrackConn(cs)
 			if cs.release != nil {
@@ -185,6 +189,7 @@ func (s *Server) Serve(l net.Listener) error {
 // that ignores its context cannot hold the process past its deadline.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.shutdown.Store(true)
+	quit := s.quitChan()
 	s.mu.Lock()
 	var errs []error
 	for l := range s.listeners {
@@ -192,6 +197,16 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 	}
+	select {
+	case <-quit:
+	default:
+		close(quit)
+	}
+	s.mu.Unlock()
+	// The accept loops end at once (their listeners are closed); what they
+	// accepted last is tracked by then.
+	s.loops.Wait()
+	s.mu.Lock()
 	if s.idle == nil {
 		s.idle = make(chan struct{})
 		if len(s.conns) == 0 {
@@ -251,12 +266,22 @@ func (s *Server) logger() *slog.Logger {
 	return slog.Default()
 }
 
+func (s *Server) quitChan() chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.quit == nil {
+		s.quit = make(chan struct{})
+	}
+	return s.quit
+}
+
 func (s *Server) track(l net.Listener) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.shutdown.Load() {
 		return false
 	}
+	s.loops.Add(1)
 	if s.listeners == nil {
 		s.listeners = make(map[net.Listener]struct{})
 	}
@@ -270,18 +295,14 @@ func (s *Server) untrack(l net.Listener) {
 	s.mu.Unlock()
 }
 
-func (s *Server) trackConn(c *conn) bool {
+func (s *Server) trackConn(c *conn) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.shutdown.Load() {
-		return false
-	}
 	if s.conns == nil {
 		s.conns = make(map[*conn]struct{})
 	}
 	s.conns[c] = struct{}{}
 	s.handlers.Add(1)
-	return true
 }
 
 func (s *Server) untrackConn(c *conn) {

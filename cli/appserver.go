@@ -65,6 +65,16 @@ func (c *cmdEnv) appserverTier(f *config.File) (*appserverTier, error) {
 		return nil, fmt.Errorf("appserver.processes: finding this binary to start workers: %w", err)
 	}
 	t.master = &appserver.Master{Config: cfg, Command: argv, Logger: c.logger.With("tier", "appserver"), Output: c.stderr}
+	if err := t.master.ListenStats(); err != nil {
+		t.close()
+		return nil, err
+	}
+	// If the stack fails before the master runs, its stats socket goes too.
+	t.closers = append(t.closers, func() {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		t.master.Shutdown(ctx)
+	})
 	return t, nil
 }
 
