@@ -103,6 +103,17 @@ func controlPair() (*ctrlConn, *os.File, error) {
 	return newCtrlConn(c), os.NewFile(uintptr(fds[1]), "control"), nil
 }
 
+// fileCtrlConn makes a ctrlConn of a socket file (the worker's end),
+// closing f.
+func fileCtrlConn(f *os.File) (*ctrlConn, error) {
+	c, err := net.FileConn(f)
+	f.Close()
+	if err != nil {
+		return nil, fmt.Errorf("appserver: control channel: %w", err)
+	}
+	return newCtrlConn(c), nil
+}
+
 // jitter returns n plus a random extra of up to a tenth of n, so that
 // workers started together do not all recycle together (uWSGI's
 // max-requests-delta does the same by worker id).

@@ -66,6 +66,7 @@ func (s *Server) harakiri(now time.Time) {
 	s.mu.Unlock()
 	for _, c := range overdue {
 		c.killed.Store(true)
+		stack := goroutineStack(c.goid) // while it is still stuck
 		answered := c.gate.close([]byte(harakiriAnswer))
 		c.c.Abort() // nothing the handler writes after this gets out
 		c.cancel()
@@ -75,7 +76,7 @@ func (s *Server) harakiri(now time.Time) {
 		}
 		s.logger().Error("appserver: harakiri: request ran too long; cancelled it and closed its connection",
 			"method", c.req.Method, "uri", c.req.RequestURI, "ran", ran.Round(time.Millisecond), "limit", s.Harakiri,
-			"answered_504", answered, "stack", goroutineStack(c.goid))
+			"answered_504", answered, "stack", stack)
 		if c.release != nil {
 			c.release() // the handler may run on, but no longer counts against Threads
 		}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -32,14 +31,11 @@ func RunWorker(cfg Config, h http.Handler, logger *slog.Logger) error {
 		return err
 	}
 	syscall.CloseOnExec(workerControlFD)
-	cf := os.NewFile(workerControlFD, "control")
-	c, err := net.FileConn(cf)
-	cf.Close()
+	cc, err := fileCtrlConn(os.NewFile(workerControlFD, "control"))
 	if err != nil {
 		l.Close()
-		return fmt.Errorf("appserver: worker: control channel (fd %d): %w", workerControlFD, err)
+		return fmt.Errorf("appserver: worker (fd %d): %w", workerControlFD, err)
 	}
-	cc := newCtrlConn(c)
 	defer cc.Close()
 	// The terminal's ^C, a SIGHUP and a SIGTERM sent to the whole group
 	// (systemd, timeout(1)) reach the workers too; the master decides what
