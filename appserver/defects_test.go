@@ -10,8 +10,10 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -223,5 +225,52 @@ func TestHeaderValueWithNULIsDropped(t *testing.T) {
 	}
 	if l := logs.String(); !strings.Contains(l, "X-Nul") || !strings.Contains(l, "X-Crlf") {
 		t.Errorf("dropped headers not logged:\n%s", l)
+	}
+}
+
+// Contract 2: a request the edge stamped longer ago than queue_timeout is
+// answered 503 with Retry-After, without reaching the handler; a fresh one
+// is served.
+func TestQueueTimeoutAnswers503(t *testing.T) {
+	var called atomic.Int32
+	sock := startServer(t, &Server{QueueTimeout: time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		called.Add(1)
+		io.WriteString(w, "served")
+	})})
+	stamped := func(start time.Time) []byte {
+		var e uwsgi.Encoder
+		e.Reset(nil, 0, 0)
+		e.Add("REQUEST_METHOD", "GET")
+		e.Add("REQUEST_URI", "/")
+		e.Add("PATH_INFO", "/")
+		e.Add("SERVER_PROTOCOL", "HTTP/1.1")
+		e.Add("HTTP_HOST", "test")
+		e.Add("STACK_REQUEST_START", strconv.FormatInt(start.UnixMicro(), 10))
+		b, _ := e.Bytes(0)
+		return b
+	}
+	resp, _ := do(t, sock, "GET", stamped(time.Now().Add(-2*time.Second)))
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") != "1" {
+		t.Errorf("stale request: %d, Retry-After %q; want 503 with Retry-After: 1", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+	if called.Load() != 0 {
+		t.Error("the handler ran for a request past queue_timeout")
+	}
+	resp, body := do(t, sock, "GET", stamped(time.Now()))
+	if resp.StatusCode != 200 || body != "served" {
+		t.Errorf("fresh request: %d %q", resp.StatusCode, body)
+	}
+	resp, body = do(t, sock, "GET", request("GET", "/", "")) // no stamp: the accept time
+	if resp.StatusCode != 200 || body != "served" {
+		t.Errorf("unstamped request: %d %q", resp.StatusCode, body)
+	}
+}
+
+// A crash loop pauses 100ms, doubling, up to 5s.
+func TestCrashPause(t *testing.T) {
+	for n, want := range map[int]time.Duration{1: 100 * time.Millisecond, 2: 200 * time.Millisecond, 4: 800 * time.Millisecond, 7: 5 * time.Second, 100: 5 * time.Second} {
+		if got := crashPause(n); got != want {
+			t.Errorf("crashPause(%d) = %v, want %v", n, got, want)
+		}
 	}
 }

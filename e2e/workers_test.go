@@ -519,3 +519,76 @@ func TestWorkersSIGTERMStopsCleanly(t *testing.T) {
 		}
 	}
 }
+
+// Cheaper mode: with min_processes 1 of 2 and threads 1, the second worker
+// starts once the first is busy.
+func TestWorkersCheaperModeAddsAWorkerWhenBusy(t *testing.T) {
+	dir := writeConfig(t, workersConfig("  min_processes: 1\n  threads: 1\n"))
+	p := start(t, dir, "up")
+	u, _ := url.Parse(p.url())
+	workersPIDs(t, dir, 1)
+	s, _ := workersReadStats(t, dir)
+	statuses := func(s workersStats) (out []string) {
+		for _, w := range s.Workers {
+			out = append(out, w.Status)
+		}
+		return out
+	}
+	if st := statuses(s); len(st) != 2 || st[1] != "cheap" {
+		t.Fatalf("statuses at start %v, want the second worker cheap", st)
+	}
+	res := load{Addr: u.Host, Conns: 3, Request: func(int, int) string {
+		return "GET /delay/0.2 HTTP/1.1\r\nHost: x\r\n\r\n"
+	}}.run(t, nil, 3*time.Second)
+	s, _ = workersReadStats(t, dir)
+	t.Logf("after load (%s): %v", res, statuses(s))
+	if !strings.Contains(p.Output(), "cheaper: every worker is busy; starting one more") {
+		t.Errorf("no worker added under load:\n%s", p.Output())
+	}
+	if s.Workers[1].Status == "cheap" || s.Workers[1].Requests == 0 {
+		t.Errorf("second worker %+v, want it serving", s.Workers[1])
+	}
+	if res.Failed() != 0 {
+		t.Errorf("failed requests: %s", res)
+	}
+}
+
+// Started as root with appserver.user, the workers run as that user and
+// the edge still reaches them.
+func TestWorkersRunAsUser(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("needs root") // the test machine runs as root
+	}
+	dir := writeConfig(t, workersConfig("  user: nobody\n  group: nogroup\n"))
+	// The workers read the same configuration file and run the same
+	// binary, which must be theirs to read, as in /usr/local/bin.
+	os.Chmod(dir, 0o755)
+	os.Chmod(filepath.Dir(dir), 0o755)
+	data, err := os.ReadFile(binary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "stack")
+	if err := os.WriteFile(bin, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	p := startBinary(t, dir, bin, "up")
+	u, _ := url.Parse(p.url())
+	addr := u.Host
+	pids := workersPIDs(t, dir, 2)
+	for id, pid := range pids {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(line, "Uid:") && !strings.Contains(line, "65534") {
+				t.Errorf("worker %d runs with %s, want nobody (65534)", id, line)
+			}
+		}
+	}
+	res := load{Addr: addr, Conns: 2}.run(t, nil, 500*time.Millisecond)
+	if res.Failed() != 0 || res.OK == 0 {
+		t.Errorf("through the edge: %s\n%s", res, p.Output())
+	}
+}
