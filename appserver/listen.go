@@ -48,14 +48,19 @@ func Listen(addr string, mode os.FileMode) (net.Listener, error) {
 }
 
 // ListenBacklog is Listen with the listen queue's length (uWSGI's
-// listen, appserver.listen_backlog) for a Unix socket; the kernel caps it at
-// net.core.somaxconn. A TCP socket gets the net package's (somaxconn).
+// listen, appserver.listen_backlog); the kernel caps it at
+// net.core.somaxconn.
 func ListenBacklog(addr string, mode os.FileMode, backlog int) (net.Listener, error) {
 	path, ok := strings.CutPrefix(addr, "unix:")
 	if !ok {
 		l, err := net.Listen("tcp", addr)
 		if err != nil {
 			return nil, fmt.Errorf("appserver: listen on %s: %w", addr, err)
+		}
+		// net.Listen uses somaxconn; listen(2) again on a listening socket
+		// only changes its backlog.
+		if rc, err := l.(*net.TCPListener).SyscallConn(); err == nil {
+			rc.Control(func(fd uintptr) { syscall.Listen(int(fd), backlog) })
 		}
 		return l, nil
 	}
