@@ -125,4 +125,3 @@ func (m *Master) Reload() error {
 	m.logger().Info("appserver: chain reload done")
 	return nil
 }
-

@@ -457,4 +457,3 @@ func (s *Server) callHandler(w *response, req *http.Request) (panicked bool) {
 	s.Handler.ServeHTTP(w, req)
 	return false
 }
-
