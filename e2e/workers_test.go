@@ -592,3 +592,95 @@ func TestWorkersRunAsUser(t *testing.T) {
 		t.Errorf("through the edge: %s\n%s", res, p.Output())
 	}
 }
+
+// max_lifetime and reload_on_rss recycle workers too, with no failed
+// request.
+func TestWorkersMaxLifetimeAndRSSRecycle(t *testing.T) {
+	for _, tc := range []struct{ extra, reason string }{
+		{"  max_lifetime: 1s\n", "reason=max_lifetime"},
+		{"  reload_on_rss: 1\n", "reason=reload_on_rss"}, // every worker is over 1 MiB
+	} {
+		t.Run(tc.reason, func(t *testing.T) {
+			p, _, addr := workersStart(t, workersConfig(tc.extra))
+			res := load{Addr: addr, Conns: 4}.run(t, nil, 3500*time.Millisecond)
+			n := strings.Count(p.Output(), tc.reason)
+			t.Logf("%d recycles (%s) in 3.5s: %s", n, tc.reason, res)
+			if n < 2 {
+				t.Errorf("%d recycles logged with %s, want at least 2", n, tc.reason)
+			}
+			if res.Failed() != 0 || res.OK == 0 {
+				t.Errorf("requests failed while recycling: %s", res)
+			}
+		})
+	}
+}
+
+// A worker that dies while the binary on disk cannot start: the master
+// retries with growing pauses (a crash loop, logged) instead of spinning,
+// the other worker keeps serving, and the slot recovers once the binary is
+// good again. A new worker that hangs instead of starting is killed at
+// worker_ready_timeout and the reload is refused.
+func TestWorkersCrashLoopAndReadyTimeout(t *testing.T) {
+	dir := writeConfig(t, workersConfig("  worker_ready_timeout: 1s\n"))
+	bin := filepath.Join(dir, "stack")
+	good, err := os.ReadFile(binary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deploy := func(data []byte) {
+		tmp := bin + ".new"
+		if err := os.WriteFile(tmp, data, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, bin); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deploy(good)
+	p := startBinary(t, dir, bin, "up")
+	u, _ := url.Parse(p.url())
+	pids := workersPIDs(t, dir, 2)
+
+	// A binary that hangs: the reload is refused at worker_ready_timeout.
+	deploy([]byte("#!/bin/sh\nexec sleep 30\n"))
+	p.cmd.Process.Signal(syscall.SIGHUP)
+	waitLog(t, p, "was not ready within worker_ready_timeout (1s)", 10*time.Second)
+
+	// A binary that exits, and a worker killed: a crash loop.
+	deploy([]byte("#!/bin/sh\nexit 3\n"))
+	syscall.Kill(pids[1], syscall.SIGKILL)
+	waitLog(t, p, "crash loop", 5*time.Second)
+	res := load{Addr: u.Host, Conns: 2}.run(t, nil, 1500*time.Millisecond)
+	if res.Failed() != 0 || res.OK == 0 {
+		t.Errorf("the other worker did not keep serving: %s", res)
+	}
+	spawns := strings.Count(p.Output(), "died before it was ready")
+	if spawns > 6 {
+		t.Errorf("%d failed starts in ~1.5s: no pause between them", spawns)
+	}
+
+	deploy(good)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		s, _ := workersReadStats(t, dir)
+		if s.Workers[0].PID != 0 && s.Workers[0].PID != pids[1] && s.Workers[0].Accepting == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("worker 1 not back after the binary was fixed:\n%s", p.Output())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// waitLog waits until p has logged want.
+func waitLog(t *testing.T, p *proc, want string, limit time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for !strings.Contains(p.Output(), want) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %q logged within %v:\n%s", want, limit, p.Output())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
