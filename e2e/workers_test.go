@@ -179,6 +179,23 @@ func TestWorkersHarakiri(t *testing.T) {
 	done := make(chan *loadResult)
 	go func() { done <- load{Addr: addr, Conns: 2}.run(t, stop, 10*time.Second) }()
 
+	// Requests that start a second after the stuck one, some on its
+	// worker, end within the worker's grace after harakiri: all answered.
+	slow := make(chan int, 4)
+	time.AfterFunc(time.Second, func() {
+		for range 4 {
+			go func() {
+				resp, err := (&http.Client{Timeout: 10 * time.Second}).Get("http://" + addr + "/delay/1.5")
+				if err != nil {
+					slow <- -1
+					return
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				slow <- resp.StatusCode
+			}()
+		}
+	})
 	t0 := time.Now()
 	resp, err := (&http.Client{Timeout: 10 * time.Second}).Get("http://" + addr + "/delay/60")
 	took := time.Since(t0)
@@ -192,6 +209,11 @@ func TestWorkersHarakiri(t *testing.T) {
 	deadline := time.Now().Add(5 * time.Second)
 	for !strings.Contains(p.Output(), "reason=harakiri") && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
+	}
+	for range 4 {
+		if code := <-slow; code != 200 {
+			t.Errorf("a request in flight beside the stuck one got %d, want 200", code)
+		}
 	}
 	after := workersPIDs(t, dir, 2)
 	close(stop)
@@ -682,5 +704,36 @@ func waitLog(t *testing.T, p *proc, want string, limit time.Duration) {
 			t.Fatalf("no %q logged within %v:\n%s", want, limit, p.Output())
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Issue 15 item 2: with harakiri off and a request that outlives
+// shutdown_timeout, SIGTERM still stops the stack at the deadline, in
+// process and with workers.
+func TestWorkersShutdownTimeoutBoundsTheStop(t *testing.T) {
+	for _, processes := range []int{0, 2} {
+		t.Run(fmt.Sprintf("processes=%d", processes), func(t *testing.T) {
+			cfg := strings.Replace(workersConfig("  harakiri: 0s\n"), "processes: 2", fmt.Sprintf("processes: %d", processes), 1)
+			cfg = strings.Replace(cfg, "shutdown_timeout: 5s", "shutdown_timeout: 2s", 1)
+			if processes == 0 {
+				cfg = strings.Replace(cfg, "  stats: unix:run/stats.sock\n", "", 1)
+			}
+			dir := writeConfig(t, cfg)
+			p := start(t, dir, "up")
+			base := p.url()
+			go func() {
+				if resp, err := http.Get(base + "delay/25"); err == nil {
+					resp.Body.Close()
+				}
+			}()
+			time.Sleep(500 * time.Millisecond)
+			t0 := time.Now()
+			code := p.stop(syscall.SIGTERM)
+			took := time.Since(t0)
+			t.Logf("stopped in %v with a /delay/25 in flight (exit %d)", took, code)
+			if took > 5*time.Second {
+				t.Errorf("stop took %v with shutdown_timeout 2s", took)
+			}
+		})
 	}
 }
