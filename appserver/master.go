@@ -86,7 +86,8 @@ type workerHandle struct {
 	status    string // its exit status, once exited
 }
 
-// ErrReloadBusy is returned by Reload while the appserver is stopping.
+// errStopping is returned by a replacement or reload asked for while the
+// appserver stops.
 var errStopping = errors.New("appserver: stopping")
 
 func (m *Master) init() {
@@ -196,8 +197,8 @@ func (m *Master) spawnLocked(s *slot) (*workerHandle, error) {
 	}
 	w := &workerHandle{slot: s, pid: cmd.Process.Pid, cmd: cmd, cc: cc, spawned: time.Now(),
 		ready: make(chan struct{}), exited: make(chan struct{}), idleSince: time.Now()}
-	if s.spawns > 0 || !s.lastSpawn.IsZero() {
-		s.spawns++
+	if !s.lastSpawn.IsZero() {
+		s.spawns++ // uWSGI's respawn_count: every start after the first
 	}
 	s.lastSpawn = w.spawned
 	m.live[w] = struct{}{}
@@ -205,37 +206,28 @@ func (m *Master) spawnLocked(s *slot) (*workerHandle, error) {
 	return w, nil
 }
 
-// respawnLocked puts a new worker in s after delay (at once for 0).
-// m.mu is held.
+// respawnLocked puts a new worker in s, at once or after delay; a start
+// that fails is retried with the crash-loop pause. m.mu is held.
 func (m *Master) respawnLocked(s *slot, delay time.Duration) {
-	start := func() {
-		m.mu.Lock()
-		defer m.mu.Unlock()
-		if m.stopping || s.cur != nil || s.cheap {
-			return
-		}
-		w, err := m.spawnLocked(s)
-		if err != nil {
-			s.crashes++
-			next := crashPause(s.crashes)
-			m.logger().Error("appserver: cannot start a worker; retrying", "worker", s.id, "err", err, "in", next)
-			m.respawnLocked(s, next)
-			return
-		}
-		s.cur = w
+	if delay > 0 {
+		time.AfterFunc(delay, func() {
+			m.mu.Lock()
+			defer m.mu.Unlock()
+			if !m.stopping && s.cur == nil && !s.cheap {
+				m.respawnLocked(s, 0)
+			}
+		})
+		return
 	}
-	if delay == 0 {
-		// The caller holds m.mu: spawn inline without re-locking.
-		if w, err := m.spawnLocked(s); err == nil {
-			s.cur = w
-			return
-		} else {
-			s.crashes++
-			delay = crashPause(s.crashes)
-			m.logger().Error("appserver: cannot start a worker; retrying", "worker", s.id, "err", err, "in", delay)
-		}
+	w, err := m.spawnLocked(s)
+	if err != nil {
+		s.crashes++
+		next := crashPause(s.crashes)
+		m.logger().Error("appserver: cannot start a worker; retrying", "worker", s.id, "err", err, "in", next)
+		m.respawnLocked(s, next)
+		return
 	}
-	time.AfterFunc(delay, start)
+	s.cur = w
 }
 
 // crashPause is the pause before respawning a worker that died before it

@@ -6,6 +6,11 @@
 // *http.Request, calls the handler, writes a raw HTTP/1.1 response and
 // closes. Whatever follows the body on the connection is never read as
 // another packet.
+//
+// Server serves in its own process (appserver.processes: 0). With worker
+// processes, a Master (master.go) runs this same Server in each worker
+// (worker.go), all accepting on one inherited socket, and talks to them
+// over a control channel (control.go).
 package appserver
 
 import (
