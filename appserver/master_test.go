@@ -1,0 +1,122 @@
+package appserver
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// The test binary doubles as a worker: a Master under test re-executes it
+// with APPSERVER_TEST_WORKER=1, and TestMain then runs RunWorker instead of
+// the tests.
+func TestMain(m *testing.M) {
+	if os.Getenv("APPSERVER_TEST_WORKER") == "1" {
+		cfg := DefaultConfig()
+		cfg.Processes = 2
+		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "worker") })
+		if err := RunWorker(cfg, h, slog.New(slog.NewTextHandler(os.Stderr, nil))); err != nil {
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// slotPIDs returns the pid serving in each slot (0 while empty).
+func slotPIDs(m *Master) []int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var pids []int
+	for _, s := range m.slots {
+		pid := 0
+		if s.cur != nil && s.cur.everReady {
+			pid = s.cur.pid
+		}
+		pids = append(pids, pid)
+	}
+	return pids
+}
+
+// waitPIDs waits until every slot has a ready worker and ok accepts them.
+func waitPIDs(t *testing.T, m *Master, ok func([]int) bool) []int {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		pids := slotPIDs(m)
+		full := len(pids) > 0
+		for _, p := range pids {
+			full = full && p != 0
+		}
+		if full && ok(pids) {
+			return pids
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("workers %v not as expected after 10s", pids)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// A master starts its workers, replaces a killed one at once, chain-reloads
+// them all, and on Shutdown leaves no process and no socket behind.
+func TestMasterLifecycle(t *testing.T) {
+	t.Setenv("APPSERVER_TEST_WORKER", "1") // the workers inherit it; this process read it at start
+	path := filepath.Join(t.TempDir(), "app.sock")
+	l, err := Listen("unix:"+path, 0o660)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultConfig()
+	cfg.Processes = 2
+	cfg.WorkerReadyTimeout = 10 * time.Second
+	m := &Master{Config: cfg, Command: []string{os.Args[0]}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Output: io.Discard}
+	served := make(chan error, 1)
+	go func() { served <- m.Serve(l) }()
+
+	first := waitPIDs(t, m, func([]int) bool { return true })
+	if resp, body := do(t, path, "GET", request("GET", "/", "")); resp.StatusCode != 200 || body != "worker" {
+		t.Errorf("through a worker: %d %q", resp.StatusCode, body)
+	}
+
+	killed := time.Now()
+	syscall.Kill(first[0], syscall.SIGKILL)
+	after := waitPIDs(t, m, func(p []int) bool { return p[0] != first[0] })
+	t.Logf("killed worker replaced in %v", time.Since(killed))
+	if after[1] != first[1] {
+		t.Errorf("the other worker changed too: %v → %v", first, after)
+	}
+
+	if err := m.Reload(); err != nil {
+		t.Fatalf("Reload: %v", err)
+	}
+	reloaded := slotPIDs(m)
+	for i := range reloaded {
+		if reloaded[i] == after[i] {
+			t.Errorf("slot %d not reloaded: pid %d", i+1, reloaded[i])
+		}
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := m.Shutdown(ctx); err != nil {
+		t.Errorf("Shutdown: %v", err)
+	}
+	if err := <-served; !errors.Is(err, ErrServerClosed) {
+		t.Errorf("Serve: %v", err)
+	}
+	if _, err := os.Stat(path); err == nil {
+		t.Error("socket left after Shutdown")
+	}
+	for _, pid := range append(append(first, after...), reloaded...) {
+		if syscall.Kill(pid, 0) == nil {
+			t.Errorf("worker %d still alive after Shutdown", pid)
+		}
+	}
+}
