@@ -355,7 +355,29 @@ func startBinary(t *testing.T, dir, bin string, args ...string) *proc {
 
 // 2,000 connections at once through the edge: each is answered 200 or 503.
 func TestWorkersBurstOf2000Connections(t *testing.T) {
-	_, _, addr := workersStart(t, workersConfig("  queue_timeout: 5s\n"))
+	_, dir, addr := workersStart(t, workersConfig("  queue_timeout: 5s\n"))
+	// The stats' listen_queue, sampled during the burst, for the log.
+	var peak int
+	sampling := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		for {
+			select {
+			case <-sampling:
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+			if c, err := net.Dial("unix", filepath.Join(dir, "run", "stats.sock")); err == nil {
+				var s workersStats
+				c.SetDeadline(time.Now().Add(time.Second))
+				if json.NewDecoder(c).Decode(&s) == nil && s.ListenQueue != nil {
+					peak = max(peak, *s.ListenQueue)
+				}
+				c.Close()
+			}
+		}
+	}()
 	const n = 2000
 	var mu sync.Mutex
 	counts := map[string]int{}
@@ -386,7 +408,9 @@ func TestWorkersBurstOf2000Connections(t *testing.T) {
 	}
 	close(gate)
 	wg.Wait()
-	t.Logf("2000 connections at once: %v", counts)
+	close(sampling)
+	<-sampled
+	t.Logf("2000 connections at once: %v; appserver listen_queue peaked at %d (sampled)", counts, peak)
 	for k, v := range counts {
 		if k != "200" && k != "503" {
 			t.Errorf("%d connections got %q, want only 200 or 503", v, k)
