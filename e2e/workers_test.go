@@ -761,3 +761,65 @@ func TestWorkersShutdownTimeoutBoundsTheStop(t *testing.T) {
 		})
 	}
 }
+
+// Issue 15 item 1, the appserver's side: a stream cut by harakiri is sent
+// chunked to a peer that asked for it (the edge's STACK_RESPONSE_FRAMING)
+// and lacks the last chunk, so it cannot pass for complete; a stream that
+// ends normally has it. In process and in a worker.
+func TestWorkersCutStreamLacksTheLastChunk(t *testing.T) {
+	for _, processes := range []int{0, 2} {
+		t.Run(fmt.Sprintf("processes=%d", processes), func(t *testing.T) {
+			dir := writeConfig(t, fmt.Sprintf(`
+run_dir: run
+appserver:
+  listen: unix:run/app.sock
+  app: echo
+  processes: %d
+  harakiri: 1s
+`, processes))
+			start(t, dir, "appserver")
+			sock := filepath.Join(dir, "run", "app.sock")
+			waitFile(t, sock)
+			get := func(uri string) (body string, err error) {
+				var e uwsgi.Encoder
+				e.Reset(nil, 0, 0)
+				path, query, _ := strings.Cut(uri, "?")
+				for _, kv := range [][2]string{{"REQUEST_METHOD", "GET"}, {"PATH_INFO", path}, {"QUERY_STRING", query},
+					{"REQUEST_URI", uri}, {"SERVER_PROTOCOL", "HTTP/1.1"}, {"HTTP_HOST", "x"}, {"STACK_RESPONSE_FRAMING", "chunked"}} {
+					e.Add(kv[0], kv[1])
+				}
+				pkt, _ := e.Bytes(0)
+				var c net.Conn
+				for range 100 { // a worker may still be starting
+					if c, err = net.Dial("unix", sock); err == nil {
+						break
+					}
+					time.Sleep(20 * time.Millisecond)
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(10 * time.Second))
+				c.Write(pkt)
+				resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(resp.TransferEncoding) == 0 {
+					t.Errorf("%s: streamed response not chunked for a peer that asked", uri)
+				}
+				b, err := io.ReadAll(resp.Body)
+				return string(b), err
+			}
+			body, err := get("/stream/3?interval=0.1")
+			if err != nil || strings.Count(body, "\n") != 3 {
+				t.Errorf("complete stream: %d lines, %v", strings.Count(body, "\n"), err)
+			}
+			body, err = get("/stream/20?interval=0.3")
+			if err == nil {
+				t.Errorf("a stream cut by harakiri read as complete (%d lines)", strings.Count(body, "\n"))
+			}
+		})
+	}
+}
