@@ -120,3 +120,45 @@ func TestMasterLifecycle(t *testing.T) {
 		}
 	}
 }
+
+// Cheaper mode retires a worker idle for cheaperIdle while more than
+// min_processes run, and never goes below min_processes.
+func TestCheaperRetiresAnIdleWorker(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Processes, cfg.MinProcesses = 2, 1
+	m := &Master{Config: cfg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	m.init()
+	now := time.Now()
+	var ends []*ctrlConn
+	for i := range 2 {
+		cc, theirs, err := controlPair()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cc.Close()
+		end, err := fileCtrlConn(theirs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer end.Close()
+		ends = append(ends, end)
+		s := &slot{id: i + 1}
+		s.cur = &workerHandle{slot: s, pid: 100 + i, cc: cc, idleSince: now.Add(-time.Duration(i) * 2 * cheaperIdle)}
+		m.slots = append(m.slots, s)
+	}
+	m.slots[0].cur.idleSince = now // busy a moment ago
+	m.cheaperStep(now)
+	if !m.slots[1].cheap || m.slots[1].cur != nil || m.slots[0].cheap {
+		t.Fatalf("after a step: slot 1 cheap=%v, slot 2 cheap=%v cur=%v; want slot 2 retired", m.slots[0].cheap, m.slots[1].cheap, m.slots[1].cur)
+	}
+	ends[1].c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if msg, err := ends[1].Recv(); err != nil || msg.T != "drain" {
+		t.Errorf("retired worker got %+v, %v; want drain", msg, err)
+	}
+	// The last one stays, however idle.
+	m.slots[0].cur.idleSince = now.Add(-time.Hour)
+	m.cheaperStep(now)
+	if m.slots[0].cheap || m.slots[0].cur == nil {
+		t.Error("cheaper mode went below min_processes")
+	}
+}
