@@ -128,7 +128,7 @@ func TestWorkersSIGKILLUnderLoad(t *testing.T) {
 	stop := make(chan struct{})
 	done := make(chan *loadResult)
 	go func() { done <- load{Addr: addr, Conns: conns, Timeout: 5 * time.Second}.run(t, stop, 15*time.Second) }()
-	const kills = 6
+	const kills = 8
 	var worst time.Duration
 	for i := range kills {
 		time.Sleep(time.Second)
@@ -271,9 +271,9 @@ func TestWorkersSIGHUPChainReload(t *testing.T) {
 	stop := make(chan struct{})
 	done := make(chan *loadResult)
 	go func() { done <- load{Addr: addr, Conns: 8}.run(t, stop, 15*time.Second) }()
-	const reloads = 5
+	const reloads = 10
 	for i := range reloads {
-		time.Sleep(500 * time.Millisecond)
+		time.Sleep(300 * time.Millisecond)
 		p.cmd.Process.Signal(syscall.SIGHUP)
 		deadline := time.Now().Add(10 * time.Second)
 		for strings.Count(p.Output(), "chain reload done") < i+1 {
