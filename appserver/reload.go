@@ -47,7 +47,9 @@ func (m *Master) replace(s *slot, old *workerHandle, reason string) error {
 			nw.retiring = true
 			nw.cmd.Process.Signal(syscall.SIGKILL)
 		}
-		m.logger().Error("appserver: replacing a worker failed; the old one keeps serving", "worker", s.id, "reason", reason, "err", err)
+		if !m.stopping {
+			m.logger().Error("appserver: replacing a worker failed; the old one keeps serving", "worker", s.id, "reason", reason, "err", err)
+		}
 		if s.cur == nil && !m.stopping {
 			s.crashes++
 			m.respawnLocked(s, crashPause(s.crashes))
