@@ -15,31 +15,32 @@ const (
 	cheaperIdle  = 10 * time.Second
 )
 
-type cheaper struct {
+// ticking runs fn every period on its own goroutine until stop.
+type ticking struct {
 	quit chan struct{}
 	wg   sync.WaitGroup
 }
 
-func startCheaper(m *Master) *cheaper {
-	c := &cheaper{quit: make(chan struct{})}
-	c.wg.Go(func() {
-		t := time.NewTicker(cheaperEvery)
-		defer t.Stop()
+func startTicking(every time.Duration, fn func(now time.Time)) *ticking {
+	t := &ticking{quit: make(chan struct{})}
+	t.wg.Go(func() {
+		tick := time.NewTicker(every)
+		defer tick.Stop()
 		for {
 			select {
-			case <-c.quit:
+			case <-t.quit:
 				return
-			case now := <-t.C:
-				m.cheaperStep(now)
+			case now := <-tick.C:
+				fn(now)
 			}
 		}
 	})
-	return c
+	return t
 }
 
-func (c *cheaper) stop() {
-	close(c.quit)
-	c.wg.Wait()
+func (t *ticking) stop() {
+	close(t.quit)
+	t.wg.Wait()
 }
 
 // cheaperStep adds or retires at most one worker.

@@ -17,7 +17,7 @@ import (
 // JSON object per line, read top to bottom:
 //
 //	worker → master  {"t":"ready"}                        serving: the master may retire a predecessor
-//	worker → master  {"t":"stats","stats":{...}}          counters, at most every statsEvery, when they moved
+//	worker → master  {"t":"stats","stats":{...}}          counters and the oldest requests in flight (method, URI, start), every statsEvery while anything moved
 //	worker → master  {"t":"harakiri","method":…,"uri":…}  a request overran: the worker stopped accepting and exits after a grace
 //	worker → master  {"t":"recycle","reason":…}           a limit was reached: start my replacement, then drain me
 //	master → worker  {"t":"drain"}                        stop accepting, finish what was accepted, exit 0
@@ -52,7 +52,21 @@ type workerCounters struct {
 	TotalRT    int64  `json:"total_rt"` // sum of handler durations, µs
 	TX         uint64 `json:"tx"`       // response body bytes
 	Accepting  bool   `json:"accepting"`
+	// Oldest are the longest-running requests in flight (at most
+	// maxReported): what the worker is doing, for the stats and for the
+	// master's harakiri backstop.
+	Oldest []inflight `json:"oldest,omitempty"`
 }
+
+// inflight is one request in flight in a worker.
+type inflight struct {
+	Method string `json:"method"`
+	URI    string `json:"uri"`
+	Start  int64  `json:"start"` // Unix µs
+}
+
+// maxReported bounds the requests in flight a stats message names.
+const maxReported = 4
 
 // ctrlConn is one end of the control channel. Send is safe for concurrent
 // use; Recv is for one reader.

@@ -3,6 +3,7 @@ package appserver
 import (
 	"io"
 	"math/rand/v2"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -22,7 +23,8 @@ func TestControlChannelRoundTrip(t *testing.T) {
 	}
 	sent := []ctrlMsg{
 		{T: "ready"},
-		{T: "stats", Stats: &workerCounters{Requests: 7, Exceptions: 1, Busy: 2, TotalRT: 1500, TX: 99, Accepting: true}},
+		{T: "stats", Stats: &workerCounters{Requests: 7, Exceptions: 1, Busy: 2, TotalRT: 1500, TX: 99, Accepting: true,
+			Oldest: []inflight{{Method: "GET", URI: "/delay/60", Start: 1700000000000000}}}},
 		{T: "harakiri", Method: "GET", URI: "/delay/60?x=\"1\"\n"},
 		{T: "recycle", Reason: "max_requests"},
 	}
@@ -38,7 +40,7 @@ func TestControlChannelRoundTrip(t *testing.T) {
 			t.Fatalf("message %d: %v", i, err)
 		}
 		if got.T != want.T || got.Method != want.Method || got.URI != want.URI || got.Reason != want.Reason ||
-			(want.Stats != nil && (got.Stats == nil || *got.Stats != *want.Stats)) {
+			(want.Stats != nil && (got.Stats == nil || !reflect.DeepEqual(*got.Stats, *want.Stats))) {
 			t.Errorf("message %d: got %+v, want %+v", i, got, want)
 		}
 	}

@@ -50,7 +50,7 @@ type Master struct {
 	doneOnce sync.Once
 	cred     *syscall.Credential
 	stats    *statsServer
-	cheaper  *cheaper
+	tickers  []*ticking // cheaper mode, the harakiri backstop
 	started  time.Time
 	reloadMu sync.Mutex
 }
@@ -80,6 +80,7 @@ type workerHandle struct {
 
 	everReady bool
 	retiring  bool // told to drain (or given up on): its exit is expected
+	killed    bool // by the harakiri backstop
 	counters  workerCounters
 	idleSince time.Time
 	lastRead  uint64 // requests at the last stats read, for delta_requests
@@ -148,7 +149,10 @@ func (m *Master) Serve(l net.Listener) error {
 		}
 	}
 	if active < n {
-		m.cheaper = startCheaper(m)
+		m.tickers = append(m.tickers, startTicking(cheaperEvery, m.cheaperStep))
+	}
+	if m.Config.Harakiri > 0 {
+		m.tickers = append(m.tickers, startTicking(time.Second, m.harakiriBackstop))
 	}
 	m.mu.Unlock()
 	m.logger().Info("appserver: master started", "pid", os.Getpid(), "workers", active, "processes", n)
@@ -383,12 +387,13 @@ func (m *Master) Shutdown(ctx context.Context) error {
 		err = fmt.Errorf("appserver: shutdown: %d workers still busy were killed: %w", n, ctx.Err())
 		<-m.allGone // SIGKILL cannot be refused; they are reaped at once
 	}
-	if m.cheaper != nil {
-		m.cheaper.stop()
-	}
 	m.mu.Lock()
-	stats := m.stats
+	stats, tickers := m.stats, m.tickers
+	m.tickers = nil
 	m.mu.Unlock()
+	for _, t := range tickers {
+		t.stop()
+	}
 	if stats != nil {
 		stats.Close()
 	}

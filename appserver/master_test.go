@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -20,7 +21,12 @@ func TestMain(m *testing.M) {
 	if os.Getenv("APPSERVER_TEST_WORKER") == "1" {
 		cfg := DefaultConfig()
 		cfg.Processes = 2
-		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "worker") })
+		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/stuck" {
+				time.Sleep(time.Hour) // harakiri is off in this worker: only the master can end it
+			}
+			io.WriteString(w, "worker")
+		})
 		if err := RunWorker(cfg, h, slog.New(slog.NewTextHandler(os.Stderr, nil))); err != nil {
 			os.Exit(1)
 		}
@@ -160,5 +166,33 @@ func TestCheaperRetiresAnIdleWorker(t *testing.T) {
 	m.cheaperStep(now)
 	if m.slots[0].cheap || m.slots[0].cur == nil {
 		t.Error("cheaper mode went below min_processes")
+	}
+}
+
+// A worker that does not end an overdue request itself (its own harakiri
+// is off here) is killed by the master's backstop and replaced.
+func TestMasterHarakiriBackstop(t *testing.T) {
+	t.Setenv("APPSERVER_TEST_WORKER", "1")
+	path := filepath.Join(t.TempDir(), "app.sock")
+	l, err := Listen("unix:"+path, 0o660)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultConfig()
+	cfg.Processes = 1
+	cfg.Harakiri = 100 * time.Millisecond
+	var logs syncBuffer
+	m := &Master{Config: cfg, Command: []string{os.Args[0]}, Logger: slog.New(slog.NewTextHandler(&logs, nil)), Output: io.Discard}
+	go m.Serve(l)
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		m.Shutdown(ctx)
+	}()
+	first := waitPIDs(t, m, func([]int) bool { return true })
+	go rawExchange(t, path, request("GET", "/stuck", ""))
+	waitPIDs(t, m, func(p []int) bool { return p[0] != first[0] })
+	if out := logs.String(); !strings.Contains(out, "did not end an overdue request") || !strings.Contains(out, "uri=/stuck") {
+		t.Errorf("no backstop log line:\n%s", out)
 	}
 }

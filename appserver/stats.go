@@ -65,16 +65,16 @@ type statsWorker struct {
 }
 
 type statsCore struct {
-	ID                int      `json:"id"`
-	Requests          uint64   `json:"requests"`
-	StaticRequests    int      `json:"static_requests"`
-	RoutedRequests    int      `json:"routed_requests"`
-	OffloadedRequests int      `json:"offloaded_requests"`
-	WriteErrors       int      `json:"write_errors"`
-	ReadErrors        int      `json:"read_errors"`
-	InRequest         int      `json:"in_request"`
-	Vars              []any    `json:"vars"`
-	ReqInfo           struct{} `json:"req_info"`
+	ID                int            `json:"id"`
+	Requests          uint64         `json:"requests"`
+	StaticRequests    int            `json:"static_requests"`
+	RoutedRequests    int            `json:"routed_requests"`
+	OffloadedRequests int            `json:"offloaded_requests"`
+	WriteErrors       int            `json:"write_errors"`
+	ReadErrors        int            `json:"read_errors"`
+	InRequest         int            `json:"in_request"`
+	Vars              []any          `json:"vars"`
+	ReqInfo           map[string]any `json:"req_info"`
 }
 
 // statsServer serves the master's statistics.
@@ -170,7 +170,15 @@ func (m *Master) snapshot() statsDoc {
 				sw.Status = "busy"
 				doc.Load += c.Busy
 			}
-			sw.Cores = []statsCore{{ID: 0, Requests: c.Requests, InRequest: int(min(c.Busy, 1)), Vars: []any{}}}
+			core := statsCore{ID: 0, Requests: c.Requests, InRequest: int(min(c.Busy, 1)), Vars: []any{}, ReqInfo: map[string]any{}}
+			if len(c.Oldest) > 0 {
+				// uWSGI shows the core's current request's vars; a worker
+				// here may run several, so this is its oldest.
+				r := c.Oldest[0]
+				core.Vars = []any{"REQUEST_METHOD=" + r.Method, "REQUEST_URI=" + r.URI}
+				core.ReqInfo = map[string]any{"request_start": r.Start / 1e6}
+			}
+			sw.Cores = []statsCore{core}
 		}
 		if sw.Cores == nil {
 			sw.Cores = []statsCore{}

@@ -1,6 +1,7 @@
 package appserver
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -9,8 +10,11 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"reflect"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -43,7 +47,7 @@ func RunWorker(cfg Config, h http.Handler, logger *slog.Logger) error {
 	// channel closes (or Pdeathsig kills them).
 	signal.Ignore(syscall.SIGINT, syscall.SIGHUP, syscall.SIGTERM)
 
-	w := &workerProc{cfg: cfg, cc: cc, log: logger, born: time.Now(), harakiri: make(chan ctrlMsg, 1)}
+	w := &workerProc{cfg: cfg, cc: cc, log: logger, born: time.Now(), harakiri: make(chan ctrlMsg, 1), inflight: map[uint64]inflight{}}
 	r := rand.New(rand.NewPCG(uint64(os.Getpid()), uint64(time.Now().UnixNano())))
 	w.maxRequests = jitter(int64(cfg.MaxRequests), r)
 	w.maxLifetime = time.Duration(jitter(int64(cfg.MaxLifetime), r))
@@ -113,7 +117,7 @@ func RunWorker(cfg Config, h http.Handler, logger *slog.Logger) error {
 			}
 			return err
 		case now := <-tick.C:
-			if cur := w.counters(); *cur != last {
+			if cur := w.counters(); !cur.same(&last) || cur.Busy > 0 {
 				last = *cur
 				cc.Send(ctrlMsg{T: "stats", Stats: cur})
 			}
@@ -138,6 +142,10 @@ type workerProc struct {
 	maxLifetime time.Duration
 	harakiri    chan ctrlMsg
 
+	mu       sync.Mutex
+	seq      uint64
+	inflight map[uint64]inflight // by sequence number
+
 	requests, exceptions, harakiris, tx atomic.Uint64
 	busy, totalRT                       atomic.Int64
 	accepting                           atomic.Bool
@@ -147,6 +155,16 @@ func (w *workerProc) serve(h http.Handler) func(http.ResponseWriter, *http.Reque
 	return func(rw http.ResponseWriter, r *http.Request) {
 		w.busy.Add(1)
 		defer w.busy.Add(-1)
+		w.mu.Lock()
+		w.seq++
+		id := w.seq
+		w.inflight[id] = inflight{Method: r.Method, URI: r.RequestURI, Start: time.Now().UnixMicro()}
+		w.mu.Unlock()
+		defer func() {
+			w.mu.Lock()
+			delete(w.inflight, id)
+			w.mu.Unlock()
+		}()
 		h.ServeHTTP(rw, r)
 	}
 }
@@ -169,10 +187,27 @@ func (w *workerProc) onHarakiri(method, uri string) {
 }
 
 func (w *workerProc) counters() *workerCounters {
-	return &workerCounters{
+	c := &workerCounters{
 		Requests: w.requests.Load(), Exceptions: w.exceptions.Load(), Harakiri: w.harakiris.Load(),
 		Busy: w.busy.Load(), TotalRT: w.totalRT.Load(), TX: w.tx.Load(), Accepting: w.accepting.Load(),
 	}
+	w.mu.Lock()
+	for _, r := range w.inflight {
+		c.Oldest = append(c.Oldest, r)
+	}
+	w.mu.Unlock()
+	slices.SortFunc(c.Oldest, func(a, b inflight) int { return cmp.Compare(a.Start, b.Start) })
+	if len(c.Oldest) > maxReported {
+		c.Oldest = c.Oldest[:maxReported]
+	}
+	return c
+}
+
+// same reports whether c and d hold the same counters (Oldest aside).
+func (c *workerCounters) same(d *workerCounters) bool {
+	a, b := *c, *d
+	a.Oldest, b.Oldest = nil, nil
+	return reflect.DeepEqual(a, b)
 }
 
 // recycleReason names the limit this worker has reached, if any.
