@@ -81,6 +81,7 @@ type workerHandle struct {
 	everReady bool
 	retiring  bool // told to drain (or given up on): its exit is expected
 	killed    bool // by the harakiri backstop
+	harakiri  bool // reported a harakiri: it exits on its own
 	counters  workerCounters
 	idleSince time.Time
 	lastRead  uint64 // requests at the last stats read, for delta_requests
@@ -283,6 +284,7 @@ func (m *Master) onMsg(w *workerHandle, msg ctrlMsg) {
 		m.logger().Error("appserver: worker hit harakiri; replacing it", "worker", w.slot.id, "pid", w.pid,
 			"method", msg.Method, "uri", msg.URI)
 		m.mu.Lock()
+		w.harakiri = true
 		w.counters.Harakiri++
 		w.counters.Accepting = false
 		m.mu.Unlock()
@@ -318,7 +320,7 @@ func (m *Master) onExit(w *workerHandle, err error) {
 	delete(m.live, w)
 	s := w.slot
 	expected := w.retiring || m.stopping
-	if expected {
+	if expected || w.harakiri {
 		m.logger().Info("appserver: worker exited", "worker", s.id, "pid", w.pid, "status", status,
 			"requests", w.counters.Requests, "lived", time.Since(w.spawned).Round(time.Millisecond))
 	} else {
