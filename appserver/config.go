@@ -22,15 +22,41 @@ type Config struct {
 	BufferSize int `yaml:"buffer_size"`
 	// App names the app to serve, from the registry built into the binary.
 	App string `yaml:"app"`
-	// Processes is the number of worker processes; 0 serves from the
-	// appserver's own process.
+	// Processes is the number of worker processes a master runs behind
+	// the one socket; 0 serves from the appserver's own process.
 	Processes int `yaml:"processes"`
+	// MinProcesses below Processes turns on cheaper mode: the master runs
+	// this many and adds workers when all are busy; 0 means Processes.
+	MinProcesses int `yaml:"min_processes"`
 	// Threads bounds concurrent requests per process; 0 means no bound.
 	Threads int `yaml:"threads"`
 	// Harakiri is the longest a request may run; 0 disables it.
 	Harakiri time.Duration `yaml:"harakiri"`
-	// MaxRequests recycles a worker after this many requests; 0 never.
+	// MaxRequests recycles a worker after about this many requests
+	// (plus up to 10% jitter); 0 never.
 	MaxRequests int `yaml:"max_requests"`
+	// ReloadOnRSS recycles a worker whose resident memory passes this many
+	// MiB; 0 never.
+	ReloadOnRSS int `yaml:"reload_on_rss"`
+	// MaxLifetime recycles a worker after about this long (plus up to 10%
+	// jitter); 0 never.
+	MaxLifetime time.Duration `yaml:"max_lifetime"`
+	// ListenBacklog is the socket's listen queue, capped by the kernel at
+	// net.core.somaxconn.
+	ListenBacklog int `yaml:"listen_backlog"`
+	// QueueTimeout answers 503 (Retry-After: 1) to a request that waited
+	// longer than this for a worker; 0 disables it.
+	QueueTimeout time.Duration `yaml:"queue_timeout"`
+	// WorkerReadyTimeout bounds a new worker's start; one that is not
+	// ready by then is killed (and a reload stops).
+	WorkerReadyTimeout time.Duration `yaml:"worker_ready_timeout"`
+	// Stats is where the uWSGI-shaped JSON stats server listens
+	// ("unix:PATH" or "host:port"); empty disables it.
+	Stats string `yaml:"stats"`
+	// User and Group are what the workers run as when the master starts as
+	// root; empty keeps the master's.
+	User  string `yaml:"user"`
+	Group string `yaml:"group"`
 	// SocketTimeout bounds each read and write on a uwsgi connection.
 	SocketTimeout time.Duration `yaml:"socket_timeout"`
 }
@@ -38,12 +64,14 @@ type Config struct {
 // DefaultConfig returns the appserver's defaults.
 func DefaultConfig() Config {
 	return Config{
-		Listen:        "unix:run/app.sock",
-		SocketMode:    0o660,
-		BufferSize:    uwsgi.DefaultBufferSize,
-		App:           "polls",
-		Harakiri:      30 * time.Second,
-		SocketTimeout: 4 * time.Second,
+		Listen:             "unix:run/app.sock",
+		SocketMode:         0o660,
+		BufferSize:         uwsgi.DefaultBufferSize,
+		App:                "polls",
+		Harakiri:           30 * time.Second,
+		SocketTimeout:      4 * time.Second,
+		ListenBacklog:      1024,
+		WorkerReadyTimeout: 30 * time.Second,
 	}
 }
 
@@ -71,11 +99,14 @@ func (c *Config) Validate() error {
 	if c.App == "" {
 		bad("app", "empty; name a built-in app such as polls, hello or echo")
 	}
+	if c.Processes < 0 {
+		bad("processes", "must be 0 (serve in the appserver's process) or more (worker processes)")
+	}
 	switch {
-	case c.Processes < 0:
-		bad("processes", "must be 0 (serve in the appserver's process) or more")
-	case c.Processes > 0:
-		bad("processes", "worker processes are not implemented yet; use 0 (the appserver serves from its own process)")
+	case c.MinProcesses < 0:
+		bad("min_processes", "must be 0 (as many as processes) or more")
+	case c.MinProcesses > c.Processes:
+		bad("min_processes", "%d is more than processes (%d); use at most processes", c.MinProcesses, c.Processes)
 	}
 	if c.Threads < 0 {
 		bad("threads", "must be 0 (no limit) or more")
@@ -83,10 +114,46 @@ func (c *Config) Validate() error {
 	if c.Harakiri < 0 {
 		bad("harakiri", "must be 0 (off) or a positive duration such as 30s")
 	}
+	workersOnly := func(key string, set bool) {
+		if set && c.Processes == 0 {
+			bad(key, "recycles worker processes, so it needs processes > 0; use 0")
+		}
+	}
 	if c.MaxRequests < 0 {
 		bad("max_requests", "must be 0 (never recycle) or more")
-	} else if c.MaxRequests > 0 && c.Processes == 0 {
-		bad("max_requests", "recycles worker processes, so it needs processes > 0; use 0")
+	}
+	workersOnly("max_requests", c.MaxRequests > 0)
+	if c.ReloadOnRSS < 0 {
+		bad("reload_on_rss", "must be 0 (never) or a size in MiB such as 512")
+	}
+	workersOnly("reload_on_rss", c.ReloadOnRSS > 0)
+	if c.MaxLifetime < 0 {
+		bad("max_lifetime", "must be 0 (never) or a positive duration such as 1h")
+	}
+	workersOnly("max_lifetime", c.MaxLifetime > 0)
+	if c.ListenBacklog < 1 || c.ListenBacklog > 65535 {
+		bad("listen_backlog", "%d is outside 1..65535 (default 1024; the kernel caps it at net.core.somaxconn)", c.ListenBacklog)
+	}
+	if c.QueueTimeout < 0 {
+		bad("queue_timeout", "must be 0 (off) or a positive duration such as 5s")
+	}
+	if c.WorkerReadyTimeout <= 0 {
+		bad("worker_ready_timeout", "must be a positive duration such as 30s")
+	}
+	if c.Stats != "" {
+		if path, ok := strings.CutPrefix(c.Stats, "unix:"); ok {
+			if path == "" {
+				bad("stats", "empty socket path; use e.g. unix:run/stats.sock")
+			}
+		} else if _, _, err := net.SplitHostPort(c.Stats); err != nil {
+			bad("stats", "%q is neither unix:PATH nor host:port", c.Stats)
+		}
+		if c.Processes == 0 {
+			bad("stats", "reports worker processes, so it needs processes > 0")
+		}
+	}
+	if (c.User != "" || c.Group != "") && c.Processes == 0 {
+		bad("user", "user and group apply to worker processes, so they need processes > 0")
 	}
 	if c.SocketTimeout <= 0 {
 		bad("socket_timeout", "must be a positive duration such as 4s")

@@ -31,6 +31,13 @@ type connection interface {
 	// Abort makes pending and later I/O fail at once; safe from any
 	// goroutine (harakiri, forced shutdown), even after Close.
 	Abort()
+	// WriteNow writes p at once without waiting (a short answer from the
+	// harakiri watchdog); safe from any goroutine, even after Close.
+	WriteNow(p []byte) error
+	// Reset makes Close abortive where the socket allows it (TCP: an RST,
+	// so the peer sees an error, not an end). Unix sockets have no such
+	// signal.
+	Reset()
 }
 
 // fdConn is a connection on a raw, non-blocking descriptor.
@@ -128,6 +135,23 @@ func (c *fdConn) Abort() {
 	}
 }
 
+func (c *fdConn) WriteNow(p []byte) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return errAborted
+	}
+	n, err := syscall.Write(c.fd, p)
+	if err == nil && n < len(p) {
+		err = io.ErrShortWrite
+	}
+	return err
+}
+
+func (c *fdConn) Reset() {
+	syscall.SetsockoptLinger(c.fd, syscall.SOL_SOCKET, syscall.SO_LINGER, &syscall.Linger{Onoff: 1, Linger: 0})
+}
+
 // netConn adapts a net.Conn from any other listener, with a fresh deadline
 // before every read and write.
 type netConn struct {
@@ -153,6 +177,18 @@ func (c netConn) CloseWrite() error {
 }
 
 func (c netConn) Abort() { c.Conn.Close() }
+
+func (c netConn) WriteNow(p []byte) error {
+	c.Conn.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
+	_, err := c.Conn.Write(p)
+	return err
+}
+
+func (c netConn) Reset() {
+	if tc, ok := c.Conn.(*net.TCPConn); ok {
+		tc.SetLinger(0)
+	}
+}
 
 // acceptor accepts connections from a listener.
 type acceptor interface {

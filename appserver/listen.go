@@ -23,6 +23,9 @@ type Listener struct {
 	rc   syscall.RawConn
 	path string
 	addr *net.UnixAddr
+	// owner: Close removes the socket file. A worker's inherited copy does
+	// not own it: the master removes it when the appserver stops.
+	owner bool
 
 	closeOnce sync.Once
 	closeErr  error
@@ -41,11 +44,23 @@ var _ net.Listener = (*Listener)(nil)
 // error, as is a path that is not a socket. Closing the listener removes the
 // file.
 func Listen(addr string, mode os.FileMode) (net.Listener, error) {
+	return ListenBacklog(addr, mode, 65535)
+}
+
+// ListenBacklog is Listen with the listen queue's length (uWSGI's
+// listen, appserver.listen_backlog); the kernel caps it at
+// net.core.somaxconn.
+func ListenBacklog(addr string, mode os.FileMode, backlog int) (net.Listener, error) {
 	path, ok := strings.CutPrefix(addr, "unix:")
 	if !ok {
 		l, err := net.Listen("tcp", addr)
 		if err != nil {
 			return nil, fmt.Errorf("appserver: listen on %s: %w", addr, err)
+		}
+		// net.Listen uses somaxconn; listen(2) again on a listening socket
+		// only changes its backlog.
+		if rc, err := l.(*net.TCPListener).SyscallConn(); err == nil {
+			rc.Control(func(fd uintptr) { syscall.Listen(int(fd), backlog) })
 		}
 		return l, nil
 	}
@@ -55,14 +70,14 @@ func Listen(addr string, mode os.FileMode) (net.Listener, error) {
 	if err := removeStaleSocket(path); err != nil {
 		return nil, err
 	}
-	l, err := listenUnix(path, mode)
+	l, err := listenUnix(path, mode, backlog)
 	if err != nil {
 		return nil, fmt.Errorf("appserver: listen on %s: %w", addr, err)
 	}
 	return l, nil
 }
 
-func listenUnix(path string, mode os.FileMode) (*Listener, error) {
+func listenUnix(path string, mode os.FileMode, backlog int) (*Listener, error) {
 	fd, err := syscall.Socket(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, os.NewSyscallError("socket", err)
@@ -77,7 +92,7 @@ func listenUnix(path string, mode os.FileMode) (*Listener, error) {
 		return nil, os.NewSyscallError("bind", err)
 	}
 	// The kernel caps the backlog at net.core.somaxconn, as for net.Listen.
-	if err := syscall.Listen(fd, 65535); err != nil {
+	if err := syscall.Listen(fd, backlog); err != nil {
 		syscall.Close(fd)
 		os.Remove(path)
 		return nil, os.NewSyscallError("listen", err)
@@ -96,7 +111,52 @@ func listenUnix(path string, mode os.FileMode) (*Listener, error) {
 		os.Remove(path)
 		return nil, err
 	}
-	return &Listener{file: f, rc: rc, path: path, addr: &net.UnixAddr{Name: path, Net: "unix"}}, nil
+	return &Listener{file: f, rc: rc, path: path, addr: &net.UnixAddr{Name: path, Net: "unix"}, owner: true}, nil
+}
+
+// inheritedListener wraps a listening socket inherited from the master
+// (descriptor fd) for a worker: a Unix socket as a *Listener that does not
+// remove the file, anything else through net.FileListener.
+func inheritedListener(fd int) (net.Listener, error) {
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		return nil, fmt.Errorf("appserver: inherited listener (fd %d): %w", fd, os.NewSyscallError("getsockname", err))
+	}
+	if err := syscall.SetNonblock(fd, true); err != nil {
+		return nil, fmt.Errorf("appserver: inherited listener: %w", os.NewSyscallError("setnonblock", err))
+	}
+	syscall.CloseOnExec(fd)
+	f := os.NewFile(uintptr(fd), "listener")
+	if ua, ok := sa.(*syscall.SockaddrUnix); ok {
+		rc, err := f.SyscallConn()
+		if err != nil {
+			f.Close()
+			return nil, err
+		}
+		return &Listener{file: f, rc: rc, path: ua.Name, addr: &net.UnixAddr{Name: ua.Name, Net: "unix"}}, nil
+	}
+	defer f.Close()
+	return net.FileListener(f)
+}
+
+// listenerFile returns a duplicate descriptor of l to pass to a worker.
+func listenerFile(l net.Listener) (*os.File, error) {
+	switch l := l.(type) {
+	case *Listener:
+		var dup int
+		var derr error
+		if err := l.rc.Control(func(fd uintptr) { dup, derr = syscall.Dup(int(fd)) }); err != nil {
+			return nil, err
+		}
+		if derr != nil {
+			return nil, os.NewSyscallError("dup", derr)
+		}
+		syscall.CloseOnExec(dup)
+		return os.NewFile(uintptr(dup), l.path), nil
+	case interface{ File() (*os.File, error) }:
+		return l.File()
+	}
+	return nil, fmt.Errorf("appserver: cannot pass a %T to worker processes", l)
 }
 
 // accepter holds one accept loop's state, so that waiting for a
@@ -148,6 +208,9 @@ func (l *Listener) Accept() (net.Conn, error) {
 func (l *Listener) Close() error {
 	l.closeOnce.Do(func() {
 		l.closeErr = l.file.Close()
+		if !l.owner {
+			return
+		}
 		if err := os.Remove(l.path); err != nil && !errors.Is(err, fs.ErrNotExist) && l.closeErr == nil {
 			l.closeErr = err
 		}

@@ -3,8 +3,10 @@ package appserver
 import (
 	"bufio"
 	"errors"
+	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 )
 
 // response is the http.ResponseWriter of one uwsgi request. It writes a raw
@@ -13,11 +15,19 @@ import (
 // The first pendingSize bytes of body are held back: if the handler returns
 // before they fill, the response gets an exact Content-Length and goes out
 // in one write with its header, as net/http does. Past that, or on Flush,
-// the header is sent without a length and the body ends when the connection
-// closes, which is how the uwsgi protocol delimits a response anyway.
+// the header is sent without a length. For a peer that asked for it (the
+// edge sends STACK_RESPONSE_FRAMING=chunked) such a body is chunked and
+// ends with the last chunk only when the handler returned normally, so a
+// response cut by harakiri or a panic can never pass for a complete one.
+// For any other peer (nginx cannot dechunk a uwsgi body) the body ends when
+// the connection closes, as with uWSGI, and an abnormal end resets the
+// connection instead (see serveConn).
 type response struct {
 	req         *http.Request
 	out         *bufio.Writer
+	log         *slog.Logger
+	chunked     bool // the peer accepts a chunked body
+	chunking    bool // the body is being sent chunked
 	header      http.Header
 	pending     []byte // body held back before the header is committed
 	status      int
@@ -89,7 +99,7 @@ func (w *response) Write(p []byte) (int, error) {
 	if w.req.Method == http.MethodHead {
 		return len(p), nil
 	}
-	if _, err := w.out.Write(p); err != nil {
+	if err := w.writeBody(p); err != nil {
 		w.err = err
 		return 0, err
 	}
@@ -150,10 +160,31 @@ func (w *response) finish() error {
 	if !w.committed {
 		w.commit(int64(len(w.pending)), nil)
 	}
+	if w.chunking {
+		w.out.WriteString("0\r\n\r\n") // the handler returned: the body is complete
+	}
 	if err := w.out.Flush(); err != nil {
 		w.err = err
 	}
 	return w.err
+}
+
+// writeBody writes p to out, as a chunk when the body is chunked.
+func (w *response) writeBody(p []byte) error {
+	if len(p) == 0 {
+		return nil
+	}
+	if w.chunking {
+		var size [16]byte
+		w.out.Write(strconv.AppendInt(size[:0], int64(len(p)), 16))
+		w.out.WriteString("\r\n")
+	}
+	w.out.Write(p)
+	if w.chunking {
+		w.out.WriteString("\r\n")
+	}
+	_, err := w.out.Write(nil) // bufio.Writer keeps its first error
+	return err
 }
 
 // commit writes the status line, the header and the held-back body, then
@@ -177,21 +208,49 @@ func (w *response) commit(length int64, extra []byte) {
 		delete(h, "Content-Length")
 		delete(h, "Transfer-Encoding")
 	}
-	// Hop-by-hop framing is ours to decide: the body ends at close.
+	// Hop-by-hop framing is ours to decide: chunked for a peer that asked
+	// for it, else the body ends at close.
 	delete(h, "Transfer-Encoding")
 	delete(h, "Connection")
+	if w.chunked && length < 0 && w.declared < 0 && bodyAllowed(w.status) && w.req.Method != http.MethodHead {
+		h["Transfer-Encoding"] = []string{"chunked"}
+		w.chunking = true
+	}
+	w.dropBadValues()
 
 	out := w.out
 	out.WriteString(statusLine(w.status))
-	h.Write(out) // sorts, drops invalid names, turns CR/LF in values into spaces
+	h.Write(out) // sorts and drops invalid names
 	out.WriteString("\r\n")
 	if w.req.Method != http.MethodHead {
-		out.Write(w.pending)
-		if extra != nil {
-			out.Write(extra)
+		if w.chunking && extra != nil && len(w.pending) > 0 {
+			// One chunk for what was held back and what came with it.
+			w.pending = append(w.pending, extra...)
+			extra = nil
 		}
+		w.writeBody(w.pending)
+		w.writeBody(extra)
 	}
 	w.pending = w.pending[:0]
+}
+
+// dropBadValues removes header fields whose value holds a NUL, CR or LF,
+// logging each: such a byte would split or corrupt the response head, and
+// nginx refuses it from an upstream ("upstream sent invalid header"). The
+// app's bug is reported, never passed on, and never silently rewritten.
+func (w *response) dropBadValues() {
+	for name, vs := range w.header {
+		for _, v := range vs {
+			if strings.ContainsAny(v, "\x00\r\n") {
+				if w.log != nil {
+					w.log.Error("appserver: the app set a header value with NUL, CR or LF; dropping the field",
+						"header", name, "value", strconv.Quote(v), "method", w.req.Method, "uri", w.req.RequestURI)
+				}
+				delete(w.header, name)
+				break
+			}
+		}
+	}
 }
 
 // bodyAllowed reports whether a response with this status may have a body

@@ -6,6 +6,11 @@
 // *http.Request, calls the handler, writes a raw HTTP/1.1 response and
 // closes. Whatever follows the body on the connection is never read as
 // another packet.
+//
+// Server serves in its own process (appserver.processes: 0). With worker
+// processes, a Master (master.go) runs this same Server in each worker
+// (worker.go), all accepting on one inherited socket, and talks to them
+// over a control channel (control.go).
 package appserver
 
 import (
@@ -41,12 +46,25 @@ type Server struct {
 	// connections wait in the listen backlog, as with uWSGI's threads.
 	Threads int
 
-	// Harakiri is the longest a request may run; 0 disables it. In this
-	// process a goroutine cannot be killed, so on expiry the request's
-	// context is cancelled and its connection closed: the peer gets its
-	// answer (a 502) and the slot is released. Worker processes, which can
-	// be killed, enforce it for real.
+	// Harakiri is the longest a request may run; 0 disables it. On expiry
+	// the request is answered 504 if its response has not started (else
+	// its connection is cut, so the peer sees a broken response), the
+	// handler's goroutine stack is logged, its context is cancelled and it
+	// stops counting against Threads. A goroutine cannot be killed, so a
+	// handler that ignores its context runs on; worker processes, which
+	// can be killed, end it for real (see OnHarakiri).
 	Harakiri time.Duration
+
+	// OnHarakiri, if set, is called (from the watchdog's goroutine) after a
+	// request hit Harakiri; a worker process uses it to stop accepting and
+	// exit.
+	OnHarakiri func(method, uri string)
+
+	// QueueTimeout answers 503 with Retry-After: 1, without calling the
+	// handler, to a request that waited longer than this for the server:
+	// counted from the edge's STACK_REQUEST_START (Unix µs) when present,
+	// else from the accept. 0 disables it.
+	QueueTimeout time.Duration
 
 	// SocketTimeout bounds each read of the request and each write of the
 	// response (uWSGI's socket-timeout, default 4s when zero). The edge has
@@ -59,6 +77,15 @@ type Server struct {
 	// BaseContext, if set, is the parent of every request's context.
 	BaseContext context.Context
 
+	// OnRequest, if set, is called after each request with its handler's
+	// duration, the body bytes written and whether it panicked (a
+	// worker's statistics).
+	OnRequest func(d time.Duration, written int64, panicked bool)
+
+	baseOnce   sync.Once
+	base       context.Context
+	cancelBase context.CancelFunc // cancelled when Shutdown gives up waiting
+
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
 	conns     map[*conn]struct{}
@@ -66,6 +93,8 @@ type Server struct {
 	stopWatch chan struct{}  // closed by Shutdown: ends the harakiri watchdog
 	watching  sync.WaitGroup // the watchdog goroutine
 	shutdown  atomic.Bool
+	quit      chan struct{}  // closed by Shutdown: ends the accept loops' waits for a slot
+	loops     sync.WaitGroup // the accept loops; Shutdown waits for them before counting connections
 	served    atomic.Uint64
 	handlers  sync.WaitGroup // one per connection being served
 	idle      chan struct{}  // closed when the last connection ends during shutdown
@@ -93,7 +122,9 @@ func (s *Server) Serve(l net.Listener) error {
 	if !s.track(l) {
 		return ErrServerClosed
 	}
+	defer s.loops.Done()
 	defer s.untrack(l)
+	quit := s.quitChan()
 	if s.Harakiri > 0 {
 		s.watchdog.Do(s.startWatchdog)
 	}
@@ -110,7 +141,11 @@ func (s *Server) Serve(l net.Listener) error {
 	var backoff time.Duration
 	for {
 		if slots != nil {
-			slots <- struct{}{}
+			select {
+			case slots <- struct{}{}:
+			case <-quit:
+				return ErrServerClosed
+			}
 		}
 		c, err := acc.accept()
 		if err != nil {
@@ -132,17 +167,19 @@ func (s *Server) Serve(l net.Listener) error {
 		}
 		backoff = 0
 		cs := &conn{c: c}
-		if !s.trackConn(cs) {
-			c.Close()
-			if slots != nil {
-				<-slots
-			}
-			return ErrServerClosed
+		if s.QueueTimeout > 0 {
+			cs.accepted = time.Now()
 		}
+		if slots != nil {
+			cs.release = sync.OnceFunc(func() { <-slots })
+		}
+		// Even during Shutdown: a connection taken off the queue is served
+		// (another worker could have), never dropped unanswered.
+		s.trackConn(cs)
 		go func() {
 			defer s.untrackConn(cs)
-			if slots != nil {
-				defer func() { <-slots }()
+			if cs.release != nil {
+				defer cs.release() // unless harakiri released it already
 			}
 			s.serveConn(cs)
 		}()
@@ -151,9 +188,12 @@ func (s *Server) Serve(l net.Listener) error {
 
 // Shutdown stops accepting (closing the listeners, which removes their
 // socket files), then waits for the requests in flight to finish or for ctx
-// to end, whichever comes first; then it closes what is left.
+// to end, whichever comes first. When ctx ends first it cancels every
+// request's context, cuts their connections and returns at once: a handler
+// that ignores its context cannot hold the process past its deadline.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.shutdown.Store(true)
+	quit := s.quitChan()
 	s.mu.Lock()
 	var errs []error
 	for l := range s.listeners {
@@ -161,6 +201,16 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 	}
+	select {
+	case <-quit:
+	default:
+		close(quit)
+	}
+	s.mu.Unlock()
+	// The accept loops end at once (their listeners are closed); what they
+	// accepted last is tracked by then.
+	s.loops.Wait()
+	s.mu.Lock()
 	if s.idle == nil {
 		s.idle = make(chan struct{})
 		if len(s.conns) == 0 {
@@ -172,11 +222,13 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 	select {
 	case <-idle:
+		s.handlers.Wait()
 	case <-ctx.Done():
+		s.baseContext()
+		s.cancelBase()
 		s.closeConns()
 		errs = append(errs, fmt.Errorf("appserver: shutdown: requests still running: %w", ctx.Err()))
 	}
-	s.handlers.Wait()
 	s.mu.Lock()
 	if s.stopWatch != nil {
 		close(s.stopWatch)
@@ -198,11 +250,33 @@ func (s *Server) Close() error {
 	return err
 }
 
+// baseContext is the parent of every request's context: BaseContext, made
+// cancellable so that Shutdown can end the requests when its time is up.
+func (s *Server) baseContext() context.Context {
+	s.baseOnce.Do(func() {
+		parent := s.BaseContext
+		if parent == nil {
+			parent = context.Background()
+		}
+		s.base, s.cancelBase = context.WithCancel(parent)
+	})
+	return s.base
+}
+
 func (s *Server) logger() *slog.Logger {
 	if s.Logger != nil {
 		return s.Logger
 	}
 	return slog.Default()
+}
+
+func (s *Server) quitChan() chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.quit == nil {
+		s.quit = make(chan struct{})
+	}
+	return s.quit
 }
 
 func (s *Server) track(l net.Listener) bool {
@@ -211,6 +285,7 @@ func (s *Server) track(l net.Listener) bool {
 	if s.shutdown.Load() {
 		return false
 	}
+	s.loops.Add(1)
 	if s.listeners == nil {
 		s.listeners = make(map[net.Listener]struct{})
 	}
@@ -224,18 +299,14 @@ func (s *Server) untrack(l net.Listener) {
 	s.mu.Unlock()
 }
 
-func (s *Server) trackConn(c *conn) bool {
+func (s *Server) trackConn(c *conn) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.shutdown.Load() {
-		return false
-	}
 	if s.conns == nil {
 		s.conns = make(map[*conn]struct{})
 	}
 	s.conns[c] = struct{}{}
 	s.handlers.Add(1)
-	return true
 }
 
 func (s *Server) untrackConn(c *conn) {
@@ -315,11 +386,13 @@ func (s *Server) serveConn(cs *conn) {
 		return
 	}
 	body := &requestBody{r: bufs.br, n: cl}
-
-	ctx := s.BaseContext
-	if ctx == nil {
-		ctx = context.Background()
+	if s.QueueTimeout > 0 && s.queuedTooLong(p.Vars.Value("STACK_REQUEST_START"), cs.accepted) {
+		s.overloaded(c, bufs.bw)
+		closeAfterBody(c, body)
+		return
 	}
+
+	ctx := s.baseContext()
 	// The request's context is cancelled by harakiri; without it there is
 	// nothing to cancel it, and the allocation is saved.
 	var cancel context.CancelFunc
@@ -333,27 +406,42 @@ func (s *Server) serveConn(cs *conn) {
 		return
 	}
 
-	w := &response{req: req, out: bufs.bw, pending: bufs.pending[:0], header: make(http.Header, 4)}
+	w := &response{req: req, out: bufs.bw, log: s.logger(), pending: bufs.pending[:0], header: make(http.Header, 4),
+		chunked: p.Vars.Value("STACK_RESPONSE_FRAMING") == "chunked"}
+	start := time.Now()
 	if s.Harakiri > 0 {
-		cs.req, cs.cancel = req, cancel
-		cs.started.Store(time.Now().UnixNano())
+		// The watchdog may answer 504 on the connection itself, so the
+		// response's writes go through a gate it can close.
+		g := &gate{connection: c}
+		bufs.bw.Reset(g)
+		cs.gate, cs.req, cs.cancel, cs.goid = g, req, cancel, goroutineID()
+		cs.started.Store(start.UnixNano())
 	}
-	s.callHandler(w, req)
+	panicked := s.callHandler(w, req)
 	cs.started.Store(0)
 	bufs.pending = w.pending[:0]
 	if err := w.finish(); err != nil {
 		s.logger().Debug("appserver: writing the response failed", "uri", req.RequestURI, "err", err)
+		if w.aborted && !w.chunking {
+			// A body delimited by the close must not end in an orderly
+			// close, which the peer would take for its end: reset.
+			c.Reset()
+		}
 	}
 	s.served.Add(1)
+	if s.OnRequest != nil {
+		s.OnRequest(time.Since(start), w.written, panicked)
+	}
 	closeAfterBody(c, body)
 }
 
 // callHandler runs the handler, turning a panic into a 500 (or a cut
 // response if the header was sent) as net/http does, so one bad request
 // never takes the server down.
-func (s *Server) callHandler(w *response, req *http.Request) {
+func (s *Server) callHandler(w *response, req *http.Request) (panicked bool) {
 	defer func() {
 		if v := recover(); v != nil {
+			panicked = true
 			if v == http.ErrAbortHandler {
 				w.abort()
 				return
@@ -372,14 +460,5 @@ func (s *Server) callHandler(w *response, req *http.Request) {
 		}
 	}()
 	s.Handler.ServeHTTP(w, req)
-}
-
-// badRequest answers a packet whose variables do not make an HTTP request.
-func (s *Server) badRequest(c connection, bw *bufio.Writer, err error) {
-	s.logger().Warn("appserver: bad request", "err", err)
-	const msg = "400 Bad Request\n"
-	fmt.Fprintf(bw, "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", len(msg), msg)
-	bw.Flush()
-	c.CloseWrite()
-	c.Close()
+	return false
 }

@@ -113,6 +113,7 @@ variables (STACK_EDGE_LISTEN=0.0.0.0:8000) and --set key=value flags.`,
 		c.routesCommand(),
 		c.collectstaticCommand(),
 		c.versionCommand(),
+		c.workerCommand(),
 	)
 	return root
 }

@@ -2,16 +2,13 @@ package cli
 
 import (
 	"fmt"
-	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
-	"github.com/stack-web/stack/appserver"
 	"github.com/stack-web/stack/config"
 	"github.com/stack-web/stack/edge"
 	"github.com/stack-web/stack/supervisor"
@@ -20,6 +17,18 @@ import (
 // What a command runs.
 type tiers struct {
 	edge, appserver, processes bool
+}
+
+// scope is the command whose tiers these are, for config.Options.Scope.
+func (w tiers) scope() string {
+	switch {
+	case w.edge && w.appserver:
+		return "up"
+	case w.edge:
+		return "edge"
+	default:
+		return "appserver"
+	}
 }
 
 // runStack wires the configured tiers into a supervisor and runs them
@@ -35,7 +44,8 @@ func (c *cmdEnv) runStack(f *config.File, which tiers) error {
 		return fmt.Errorf("run_dir: %w", err)
 	}
 	sup := &supervisor.Supervisor{Logger: c.logger, ShutdownTimeout: f.ShutdownTimeout}
-	sup.AddSignals(nil)
+	reload := &reloadSet{c: c, scope: which.scope()}
+	sup.AddSignals(reload.hook())
 
 	if f.Mode == "subprocess" && which.edge && which.appserver {
 		// Each tier in a child process of its own, as nginx and uWSGI run:
@@ -73,28 +83,15 @@ func (c *cmdEnv) runStack(f *config.File, which tiers) error {
 		cleanup = append(cleanup, func() { e.Close() })
 	}
 
-	var srv *appserver.Server
-	var appListener net.Listener
+	var app *appserverTier
 	if which.appserver {
-		h, err := c.buildApp(f)
-		if err != nil {
+		var err error
+		if app, err = c.appserverTier(f); err != nil {
 			return err
 		}
-		if cl, ok := h.(io.Closer); ok {
-			cleanup = append(cleanup, func() { cl.Close() }) // after the appserver has stopped
-		}
-		appListener, err = appserver.Listen(f.Appserver.Listen, f.Appserver.SocketMode)
-		if err != nil {
-			return err
-		}
-		cleanup = append(cleanup, func() { appListener.Close() })
-		srv = &appserver.Server{
-			Handler:       h,
-			BufferSize:    f.Appserver.BufferSize,
-			Threads:       f.Appserver.Threads,
-			Harakiri:      f.Appserver.Harakiri,
-			SocketTimeout: f.Appserver.SocketTimeout,
-			Logger:        c.logger.With("tier", "appserver"),
+		cleanup = append(cleanup, app.close)
+		if app.master != nil {
+			reload.add(func(*config.File) error { return app.master.Reload() })
 		}
 	}
 
@@ -104,14 +101,8 @@ func (c *cmdEnv) runStack(f *config.File, which tiers) error {
 		}
 		sup.AddServer("edge", e.Serve, e.Shutdown)
 	}
-	if srv != nil {
-		sup.AddServer("appserver", func() error {
-			err := srv.Serve(appListener)
-			if err == appserver.ErrServerClosed {
-				return nil
-			}
-			return err
-		}, srv.Shutdown)
+	if app != nil {
+		sup.AddServer("appserver", app.serve, app.shutdown)
 	}
 	if which.processes {
 		for _, p := range f.Processes {
@@ -122,7 +113,7 @@ func (c *cmdEnv) runStack(f *config.File, which tiers) error {
 		}
 	}
 
-	c.announce(f, e, srv != nil, which.processes)
+	c.announce(f, e, app != nil, which.processes)
 	return sup.Run()
 }
 

@@ -78,15 +78,21 @@ type echoed struct {
 	BodySHA256 string              `json:"body_sha256"`
 }
 
-func TestNginxInFrontOfStackAppserver(t *testing.T) {
+func TestNginxInFrontOfStackAppserver(t *testing.T) { nginxInFrontOfStackAppserver(t, 0) }
+
+// With worker processes (issue 7), nginx sees the same appserver.
+func TestNginxInFrontOfStackAppserverWorkers(t *testing.T) { nginxInFrontOfStackAppserver(t, 2) }
+
+func nginxInFrontOfStackAppserver(t *testing.T, processes int) {
 	nginx := need(t, "nginx")
-	dir := writeConfig(t, `
+	dir := writeConfig(t, fmt.Sprintf(`
 run_dir: run
 appserver:
   listen: unix:run/app.sock
   socket_mode: "0666"
   app: echo
-`)
+  processes: %d
+`, processes))
 	app := start(t, dir, "appserver")
 	sock := filepath.Join(dir, "run", "app.sock")
 	waitFile(t, sock)

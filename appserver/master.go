@@ -1,0 +1,404 @@
+package appserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Master runs worker processes behind one listening socket, as uWSGI's
+// master does: each worker is this binary re-executed (Command) with the
+// socket inherited as descriptor 3, so every worker accepts on the same
+// queue and a worker's death loses only what it had accepted, never what
+// waits in the queue. The master never serves a request itself.
+//
+// It watches its workers over their control channels (control.go) and
+// their exits: a worker that dies is logged and replaced at once (with a
+// growing pause only if it died before it was ever ready: a crash loop);
+// one that reached a recycling limit or hit harakiri is replaced by a new
+// worker that is ready before the old one stops. Reload replaces them all,
+// one at a time, from the binary on disk.
+type Master struct {
+	// Config is the appserver's configuration; the workers read the same.
+	Config Config
+	// Command starts one worker: a binary and the arguments of its hidden
+	// worker subcommand. It is run again for every worker, so a rebuilt
+	// binary is picked up by the next spawn.
+	Command []string
+	// Logger receives the master's lines; nil means slog.Default().
+	Logger *slog.Logger
+	// Output receives the workers' stdout and stderr; nil means os.Stderr.
+	Output io.Writer
+
+	initOnce sync.Once
+	mu       sync.Mutex
+	listener net.Listener
+	lf       *os.File // the listener's descriptor passed to workers
+	slots    []*slot
+	live     map[*workerHandle]struct{}
+	stopping bool
+	allGone  chan struct{} // closed once stopping and no worker is left
+	done     chan struct{} // closed when Shutdown has finished
+	doneOnce sync.Once
+	cred     *syscall.Credential
+	stats    *statsServer
+	tickers  []*ticking // cheaper mode, the harakiri backstop
+	started  time.Time
+	reloadMu sync.Mutex
+}
+
+// slot is one worker position (uWSGI's worker id): the worker serving in it
+// changes as workers die, recycle and reload.
+type slot struct {
+	id        int
+	cur       *workerHandle // nil while cheap or between a death and its respawn
+	spawns    int
+	crashes   int // consecutive deaths before ready, for the crash-loop pause
+	replacing bool
+	cheap     bool
+	lastSpawn time.Time
+}
+
+// workerHandle is one worker process as the master sees it. Fields below
+// cmd are guarded by Master.mu.
+type workerHandle struct {
+	slot    *slot
+	pid     int
+	cmd     *exec.Cmd
+	cc      *ctrlConn
+	spawned time.Time
+	ready   chan struct{} // closed on its "ready"
+	exited  chan struct{} // closed once reaped
+
+	everReady bool
+	retiring  bool // told to drain (or given up on): its exit is expected
+	killed    bool // by the harakiri backstop
+	harakiri  bool // reported a harakiri: it exits on its own
+	counters  workerCounters
+	idleSince time.Time
+	lastRead  uint64 // requests at the last stats read, for delta_requests
+	status    string // its exit status, once exited
+}
+
+// errStopping is returned by a replacement or reload asked for while the
+// appserver stops.
+var errStopping = errors.New("appserver: stopping")
+
+func (m *Master) init() {
+	m.initOnce.Do(func() {
+		m.live = make(map[*workerHandle]struct{})
+		m.allGone = make(chan struct{})
+		m.done = make(chan struct{})
+	})
+}
+
+func (m *Master) logger() *slog.Logger {
+	if m.Logger != nil {
+		return m.Logger
+	}
+	return slog.Default()
+}
+
+// Serve starts the workers on l and supervises them until Shutdown; it
+// then returns ErrServerClosed. l stays open in the master (the workers'
+// copies share its queue) until Shutdown closes it.
+func (m *Master) Serve(l net.Listener) error {
+	m.init()
+	if len(m.Command) == 0 {
+		return errors.New("appserver: Master.Serve: no Command to start workers with")
+	}
+	n := m.Config.Processes
+	if n < 1 {
+		return errors.New("appserver: Master.Serve: processes must be at least 1")
+	}
+	cred, err := workerCredential(m.Config.User, m.Config.Group)
+	if err != nil {
+		return err
+	}
+	lf, err := listenerFile(l)
+	if err != nil {
+		return err
+	}
+	if err := m.ListenStats(); err != nil {
+		lf.Close()
+		return err
+	}
+	active := n
+	if m.Config.MinProcesses > 0 {
+		active = m.Config.MinProcesses
+	}
+	m.mu.Lock()
+	if m.stopping {
+		m.mu.Unlock()
+		lf.Close()
+		return ErrServerClosed
+	}
+	m.listener, m.lf, m.cred, m.started = l, lf, cred, time.Now()
+	for i := range n {
+		s := &slot{id: i + 1, cheap: i >= active}
+		m.slots = append(m.slots, s)
+		if !s.cheap {
+			m.respawnLocked(s, 0)
+		}
+	}
+	if active < n {
+		m.tickers = append(m.tickers, startTicking(cheaperEvery, m.cheaperStep))
+	}
+	if m.Config.Harakiri > 0 {
+		m.tickers = append(m.tickers, startTicking(time.Second, m.harakiriBackstop))
+	}
+	m.mu.Unlock()
+	m.logger().Info("appserver: master started", "pid", os.Getpid(), "workers", active, "processes", n)
+	<-m.done
+	return ErrServerClosed
+}
+
+// ListenStats opens the stats server's socket (appserver.stats), if one
+// is configured, so that a busy port is reported before anything starts.
+// Serve calls it if the caller did not.
+func (m *Master) ListenStats() error {
+	m.init()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.Config.Stats == "" || m.stats != nil || m.stopping {
+		return nil
+	}
+	s, err := listenStats(m.Config.Stats, m)
+	if err != nil {
+		return err
+	}
+	m.stats = s
+	return nil
+}
+
+// spawnLocked starts a worker for s. m.mu is held.
+func (m *Master) spawnLocked(s *slot) (*workerHandle, error) {
+	cc, theirs, err := controlPair()
+	if err != nil {
+		return nil, err
+	}
+	out := m.Output
+	if out == nil {
+		out = os.Stderr
+	}
+	cmd := exec.Command(m.Command[0], m.Command[1:]...)
+	cmd.ExtraFiles = []*os.File{m.lf, theirs} // descriptors 3 and 4
+	cmd.Stdout, cmd.Stderr = out, out
+	// Pdeathsig: a worker never outlives a master killed with SIGKILL.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Credential: m.cred}
+	err = cmd.Start()
+	theirs.Close()
+	if err != nil {
+		cc.Close()
+		return nil, fmt.Errorf("appserver: starting worker %d (%s): %w", s.id, m.Command[0], err)
+	}
+	w := &workerHandle{slot: s, pid: cmd.Process.Pid, cmd: cmd, cc: cc, spawned: time.Now(),
+		ready: make(chan struct{}), exited: make(chan struct{}), idleSince: time.Now()}
+	if !s.lastSpawn.IsZero() {
+		s.spawns++ // uWSGI's respawn_count: every start after the first
+	}
+	s.lastSpawn = w.spawned
+	m.live[w] = struct{}{}
+	go m.watch(w)
+	return w, nil
+}
+
+// respawnLocked puts a new worker in s, at once or after delay; a start
+// that fails is retried with the crash-loop pause. m.mu is held.
+func (m *Master) respawnLocked(s *slot, delay time.Duration) {
+	if delay > 0 {
+		time.AfterFunc(delay, func() {
+			m.mu.Lock()
+			defer m.mu.Unlock()
+			if !m.stopping && s.cur == nil && !s.cheap {
+				m.respawnLocked(s, 0)
+			}
+		})
+		return
+	}
+	w, err := m.spawnLocked(s)
+	if err != nil {
+		s.crashes++
+		next := crashPause(s.crashes)
+		m.logger().Error("appserver: cannot start a worker; retrying", "worker", s.id, "err", err, "in", next)
+		m.respawnLocked(s, next)
+		return
+	}
+	s.cur = w
+}
+
+// crashPause is the pause before respawning a worker that died before it
+// was ever ready for the n-th time in a row: 100ms doubling to 5s.
+func crashPause(n int) time.Duration {
+	return min(100*time.Millisecond<<min(n-1, 6), 5*time.Second)
+}
+
+// watch reads w's control messages until the channel closes (the worker
+// exited or closed it), then reaps it: wait4 returns as soon as the
+// process is gone, so a death is seen at once, not on a tick.
+func (m *Master) watch(w *workerHandle) {
+	for {
+		msg, err := w.cc.Recv()
+		if err != nil {
+			break
+		}
+		m.onMsg(w, msg)
+	}
+	err := w.cmd.Wait()
+	w.cc.Close()
+	m.onExit(w, err)
+}
+
+func (m *Master) onMsg(w *workerHandle, msg ctrlMsg) {
+	switch msg.T {
+	case "ready":
+		m.mu.Lock()
+		if !w.everReady {
+			w.everReady = true
+			w.slot.crashes = 0
+			close(w.ready)
+		}
+		m.mu.Unlock()
+		m.logger().Info("appserver: worker ready", "worker", w.slot.id, "pid", w.pid)
+	case "stats":
+		if msg.Stats == nil {
+			return
+		}
+		m.mu.Lock()
+		if msg.Stats.Busy > 0 {
+			w.idleSince = time.Time{}
+		} else if w.idleSince.IsZero() {
+			w.idleSince = time.Now()
+		}
+		w.counters = *msg.Stats
+		m.mu.Unlock()
+	case "harakiri":
+		m.logger().Error("appserver: worker hit harakiri; replacing it", "worker", w.slot.id, "pid", w.pid,
+			"method", msg.Method, "uri", msg.URI)
+		m.mu.Lock()
+		w.harakiri = true
+		w.counters.Harakiri++
+		w.counters.Accepting = false
+		m.mu.Unlock()
+		// It stops accepting and exits after a grace; if it does not,
+		// it is killed a second later.
+		time.AfterFunc(harakiriGrace+time.Second, func() {
+			select {
+			case <-w.exited:
+			default:
+				m.logger().Error("appserver: worker outlived its harakiri grace; killing it", "worker", w.slot.id, "pid", w.pid)
+				w.cmd.Process.Signal(syscall.SIGKILL)
+			}
+		})
+		go m.replace(w.slot, w, "harakiri")
+	case "recycle":
+		go m.replace(w.slot, w, msg.Reason)
+	}
+}
+
+// onExit records a reaped worker and respawns its slot if the death was
+// not expected.
+func (m *Master) onExit(w *workerHandle, err error) {
+	status := "exit status 0"
+	if w.cmd.ProcessState != nil {
+		status = w.cmd.ProcessState.String()
+	} else if err != nil {
+		status = err.Error()
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	w.status = status
+	close(w.exited)
+	delete(m.live, w)
+	s := w.slot
+	expected := w.retiring || m.stopping
+	if expected || w.harakiri {
+		m.logger().Info("appserver: worker exited", "worker", s.id, "pid", w.pid, "status", status,
+			"requests", w.counters.Requests, "lived", time.Since(w.spawned).Round(time.Millisecond))
+	} else {
+		m.logger().Error("appserver: worker died", "worker", s.id, "pid", w.pid, "status", status,
+			"requests", w.counters.Requests, "lived", time.Since(w.spawned).Round(time.Millisecond), "was_ready", w.everReady)
+	}
+	if !expected && s.cur == w {
+		s.cur = nil
+		// A replacement already on its way takes the slot (or respawns
+		// it if it fails); otherwise respawn now.
+		if !s.replacing {
+			var delay time.Duration
+			if !w.everReady {
+				s.crashes++
+				delay = crashPause(s.crashes)
+				m.logger().Warn("appserver: worker died before it was ready (crash loop?); pausing before the respawn",
+					"worker", s.id, "pause", delay, "in_a_row", s.crashes)
+			}
+			m.respawnLocked(s, delay)
+		}
+	}
+	if m.stopping && len(m.live) == 0 {
+		select {
+		case <-m.allGone:
+		default:
+			close(m.allGone)
+		}
+	}
+}
+
+// Shutdown stops the appserver: the socket is closed and removed (no new
+// connection gets in), every worker is told to drain (stop accepting,
+// finish its requests, exit), and at ctx's end the ones left are killed.
+// It returns once no worker is left.
+func (m *Master) Shutdown(ctx context.Context) error {
+	m.init()
+	m.mu.Lock()
+	var drain []*workerHandle
+	if !m.stopping {
+		m.stopping = true
+		if m.listener != nil {
+			m.listener.Close()
+			m.lf.Close()
+		}
+		for w := range m.live {
+			drain = append(drain, w)
+		}
+		if len(m.live) == 0 {
+			close(m.allGone)
+		}
+	}
+	m.mu.Unlock()
+	for _, w := range drain {
+		w.cc.Send(ctrlMsg{T: "drain"})
+	}
+	var err error
+	select {
+	case <-m.allGone:
+	case <-ctx.Done():
+		m.mu.Lock()
+		n := len(m.live)
+		for w := range m.live {
+			w.cmd.Process.Signal(syscall.SIGKILL)
+		}
+		m.mu.Unlock()
+		err = fmt.Errorf("appserver: shutdown: %d workers still busy were killed: %w", n, ctx.Err())
+		<-m.allGone // SIGKILL cannot be refused; they are reaped at once
+	}
+	m.mu.Lock()
+	stats, tickers := m.stats, m.tickers
+	m.tickers = nil
+	m.mu.Unlock()
+	for _, t := range tickers {
+		t.stop()
+	}
+	if stats != nil {
+		stats.Close()
+	}
+	m.doneOnce.Do(func() { close(m.done) })
+	return err
+}

@@ -1,0 +1,198 @@
+package appserver
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// The test binary doubles as a worker: a Master under test re-executes it
+// with APPSERVER_TEST_WORKER=1, and TestMain then runs RunWorker instead of
+// the tests.
+func TestMain(m *testing.M) {
+	if os.Getenv("APPSERVER_TEST_WORKER") == "1" {
+		cfg := DefaultConfig()
+		cfg.Processes = 2
+		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/stuck" {
+				time.Sleep(time.Hour) // harakiri is off in this worker: only the master can end it
+			}
+			io.WriteString(w, "worker")
+		})
+		if err := RunWorker(cfg, h, slog.New(slog.NewTextHandler(os.Stderr, nil))); err != nil {
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// slotPIDs returns the pid serving in each slot (0 while empty).
+func slotPIDs(m *Master) []int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var pids []int
+	for _, s := range m.slots {
+		pid := 0
+		if s.cur != nil && s.cur.everReady {
+			pid = s.cur.pid
+		}
+		pids = append(pids, pid)
+	}
+	return pids
+}
+
+// waitPIDs waits until every slot has a ready worker and ok accepts them.
+func waitPIDs(t *testing.T, m *Master, ok func([]int) bool) []int {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		pids := slotPIDs(m)
+		full := len(pids) > 0
+		for _, p := range pids {
+			full = full && p != 0
+		}
+		if full && ok(pids) {
+			return pids
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("workers %v not as expected after 10s", pids)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// A master starts its workers, replaces a killed one at once, chain-reloads
+// them all, and on Shutdown leaves no process and no socket behind.
+func TestMasterLifecycle(t *testing.T) {
+	t.Setenv("APPSERVER_TEST_WORKER", "1") // the workers inherit it; this process read it at start
+	path := filepath.Join(t.TempDir(), "app.sock")
+	l, err := Listen("unix:"+path, 0o660)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultConfig()
+	cfg.Processes = 2
+	cfg.WorkerReadyTimeout = 10 * time.Second
+	m := &Master{Config: cfg, Command: []string{os.Args[0]}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Output: io.Discard}
+	served := make(chan error, 1)
+	go func() { served <- m.Serve(l) }()
+
+	first := waitPIDs(t, m, func([]int) bool { return true })
+	if resp, body := do(t, path, "GET", request("GET", "/", "")); resp.StatusCode != 200 || body != "worker" {
+		t.Errorf("through a worker: %d %q", resp.StatusCode, body)
+	}
+
+	killed := time.Now()
+	syscall.Kill(first[0], syscall.SIGKILL)
+	after := waitPIDs(t, m, func(p []int) bool { return p[0] != first[0] })
+	t.Logf("killed worker replaced in %v", time.Since(killed))
+	if after[1] != first[1] {
+		t.Errorf("the other worker changed too: %v → %v", first, after)
+	}
+
+	if err := m.Reload(); err != nil {
+		t.Fatalf("Reload: %v", err)
+	}
+	reloaded := slotPIDs(m)
+	for i := range reloaded {
+		if reloaded[i] == after[i] {
+			t.Errorf("slot %d not reloaded: pid %d", i+1, reloaded[i])
+		}
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := m.Shutdown(ctx); err != nil {
+		t.Errorf("Shutdown: %v", err)
+	}
+	if err := <-served; !errors.Is(err, ErrServerClosed) {
+		t.Errorf("Serve: %v", err)
+	}
+	if _, err := os.Stat(path); err == nil {
+		t.Error("socket left after Shutdown")
+	}
+	for _, pid := range append(append(first, after...), reloaded...) {
+		if syscall.Kill(pid, 0) == nil {
+			t.Errorf("worker %d still alive after Shutdown", pid)
+		}
+	}
+}
+
+// Cheaper mode retires a worker idle for cheaperIdle while more than
+// min_processes run, and never goes below min_processes.
+func TestCheaperRetiresAnIdleWorker(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Processes, cfg.MinProcesses = 2, 1
+	m := &Master{Config: cfg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	m.init()
+	now := time.Now()
+	var ends []*ctrlConn
+	for i := range 2 {
+		cc, theirs, err := controlPair()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cc.Close()
+		end, err := fileCtrlConn(theirs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer end.Close()
+		ends = append(ends, end)
+		s := &slot{id: i + 1}
+		s.cur = &workerHandle{slot: s, pid: 100 + i, cc: cc, idleSince: now.Add(-time.Duration(i) * 2 * cheaperIdle)}
+		m.slots = append(m.slots, s)
+	}
+	m.slots[0].cur.idleSince = now // busy a moment ago
+	m.cheaperStep(now)
+	if !m.slots[1].cheap || m.slots[1].cur != nil || m.slots[0].cheap {
+		t.Fatalf("after a step: slot 1 cheap=%v, slot 2 cheap=%v cur=%v; want slot 2 retired", m.slots[0].cheap, m.slots[1].cheap, m.slots[1].cur)
+	}
+	ends[1].c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if msg, err := ends[1].Recv(); err != nil || msg.T != "drain" {
+		t.Errorf("retired worker got %+v, %v; want drain", msg, err)
+	}
+	// The last one stays, however idle.
+	m.slots[0].cur.idleSince = now.Add(-time.Hour)
+	m.cheaperStep(now)
+	if m.slots[0].cheap || m.slots[0].cur == nil {
+		t.Error("cheaper mode went below min_processes")
+	}
+}
+
+// A worker that does not end an overdue request itself (its own harakiri
+// is off here) is killed by the master's backstop and replaced.
+func TestMasterHarakiriBackstop(t *testing.T) {
+	t.Setenv("APPSERVER_TEST_WORKER", "1")
+	path := filepath.Join(t.TempDir(), "app.sock")
+	l, err := Listen("unix:"+path, 0o660)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultConfig()
+	cfg.Processes = 1
+	cfg.Harakiri = 100 * time.Millisecond
+	var logs syncBuffer
+	m := &Master{Config: cfg, Command: []string{os.Args[0]}, Logger: slog.New(slog.NewTextHandler(&logs, nil)), Output: io.Discard}
+	go m.Serve(l)
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		m.Shutdown(ctx)
+	}()
+	first := waitPIDs(t, m, func([]int) bool { return true })
+	go rawExchange(t, path, request("GET", "/stuck", ""))
+	waitPIDs(t, m, func(p []int) bool { return p[0] != first[0] })
+	if out := logs.String(); !strings.Contains(out, "did not end an overdue request") || !strings.Contains(out, "uri=/stuck") {
+		t.Errorf("no backstop log line:\n%s", out)
+	}
+}

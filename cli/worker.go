@@ -1,0 +1,49 @@
+package cli
+
+import (
+	"io"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/stack-web/stack/appserver"
+)
+
+// workerCommandName is the hidden subcommand an appserver master runs for
+// each worker process. It is internal: the master passes the listening
+// socket and a control channel as descriptors 3 and 4, which a user
+// running it by hand would not have.
+const workerCommandName = "appserver-worker"
+
+func (c *cmdEnv) workerCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:    workerCommandName,
+		Short:  "Internal: one worker process of the appserver's master",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			f, err := c.loadFor("appserver")
+			if err != nil {
+				return err
+			}
+			h, err := c.buildApp(f)
+			if err != nil {
+				return err
+			}
+			if cl, ok := h.(io.Closer); ok {
+				defer cl.Close()
+			}
+			return appserver.RunWorker(f.Appserver, h, c.logger.With("tier", "appserver", "worker_pid", os.Getpid()))
+		},
+	}
+}
+
+// workerArgv is the command line that starts one worker with this
+// process's configuration.
+func (c *cmdEnv) workerArgv() ([]string, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	return append([]string{exe, workerCommandName}, c.childArgs()...), nil
+}
