@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -33,7 +34,8 @@ func (c *cmdEnv) runStack(f *config.File, which tiers) error {
 		return fmt.Errorf("run_dir: %w", err)
 	}
 	sup := &supervisor.Supervisor{Logger: c.logger, ShutdownTimeout: f.ShutdownTimeout}
-	sup.AddSignals(nil)
+	// What SIGHUP reloads: each tier adds itself (see reload).
+	var reloaders []reloader
 
 	if f.Mode == "subprocess" && which.edge && which.appserver {
 		// Each tier in a child process of its own, as nginx and uWSGI run:
@@ -69,6 +71,7 @@ func (c *cmdEnv) runStack(f *config.File, which tiers) error {
 			return err
 		}
 		cleanup = append(cleanup, func() { e.Close() })
+		reloaders = append(reloaders, reloader{"edge", func(f *config.File) error { return e.Reload(f.Edge) }})
 	}
 
 	var srv *appserver.Server
@@ -120,8 +123,41 @@ func (c *cmdEnv) runStack(f *config.File, which tiers) error {
 		}
 	}
 
+	if len(reloaders) > 0 {
+		sup.AddSignals(func() { c.reload(reloaders) })
+	} else {
+		sup.AddSignals(nil)
+	}
 	c.announce(f, e, srv != nil, which.processes)
 	return sup.Run()
+}
+
+// reloader applies a re-read configuration to one running tier.
+type reloader struct {
+	tier  string
+	apply func(*config.File) error
+}
+
+// reload re-reads the configuration with the same flags and, if it is
+// valid, applies it to every tier; an invalid one is refused with the
+// messages of `stack check`, and the running configuration stays.
+func (c *cmdEnv) reload(rs []reloader) {
+	f, err := c.load()
+	if err != nil {
+		var ce *config.Error
+		if errors.As(err, &ce) {
+			fmt.Fprintln(c.stderr, ce.Error()) // as `stack check` prints it
+		}
+		c.logger.Error("reload refused: the configuration is not valid; the running one stays", "err", err)
+		return
+	}
+	for _, r := range rs {
+		if err := r.apply(f); err != nil {
+			c.logger.Error("reload failed; this tier keeps its configuration", "tier", r.tier, "err", err)
+			continue
+		}
+		c.logger.Info("reloaded", "tier", r.tier, "config", f.Source)
+	}
 }
 
 // childArgs are the flags that give a child the same configuration.

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -27,6 +28,7 @@ type bufferedBody struct {
 	size int64
 	off  int64 // read position, over mem then file
 	pool *sync.Pool
+	refs *atomic.Int32 // readers sharing mem and file (see clone); nil: one
 }
 
 func (b *bufferedBody) Read(p []byte) (int, error) {
@@ -54,11 +56,15 @@ func (b *bufferedBody) inMemory() ([]byte, bool) {
 	return b.mem, b.file == nil && b.off == 0
 }
 
-// rewind makes the body readable again from the start, for a retry on
-// another server.
-func (b *bufferedBody) rewind() { b.off = 0 }
-
 func (b *bufferedBody) Close() error {
+	if b.refs != nil {
+		refs := b.refs
+		b.refs = nil
+		if refs.Add(-1) > 0 {
+			b.mem, b.file, b.pool = nil, nil, nil // another reader still uses them
+			return nil
+		}
+	}
 	if b.file != nil {
 		b.file.Close()
 		b.file = nil

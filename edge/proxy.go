@@ -27,21 +27,23 @@ import (
 //     HTTP_X_FORWARDED_FOR, so one could pose as the other (nginx drops them
 //     too: underscores_in_headers off).
 type Proxy struct {
-	upstream *Upstream
-	body     *bodyReader
-	trust    proxyTrust
-	logger   *slog.Logger
-	rp       *httputil.ReverseProxy
+	upstream  *Upstream
+	body      *bodyReader
+	trust     proxyTrust
+	buffering responseBuffering
+	logger    *slog.Logger
+	rp        *httputil.ReverseProxy
 }
 
-func newProxy(u *Upstream, body *bodyReader, trust proxyTrust, logger *slog.Logger) *Proxy {
-	p := &Proxy{upstream: u, body: body, trust: trust, logger: logger}
+func newProxy(u *Upstream, body *bodyReader, trust proxyTrust, buf responseBuffering, logger *slog.Logger) *Proxy {
+	p := &Proxy{upstream: u, body: body, trust: trust, buffering: buf, logger: logger}
 	p.rp = &httputil.ReverseProxy{
-		Rewrite:      p.rewrite,
-		Transport:    u,
-		BufferPool:   copyBuffers{},
-		ErrorHandler: p.errorHandler,
-		ErrorLog:     log.New(slogWriter{logger}, "", 0),
+		Rewrite:        p.rewrite,
+		Transport:      u,
+		BufferPool:     copyBuffers{},
+		ModifyResponse: p.buffering.modifyResponse,
+		ErrorHandler:   p.errorHandler,
+		ErrorLog:       log.New(slogWriter{logger}, "", 0),
 	}
 	return p
 }
@@ -77,6 +79,11 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // X-Forwarded-* headers (pr.In keeps them).
 func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	in, out := pr.In, pr.Out
+	if bb, ok := in.Body.(*bufferedBody); ok && out.Body != nil {
+		// ReverseProxy wrapped it in a reader that fails once closed; the
+		// upstream gives each attempt a fresh reader of its own instead.
+		out.Body = bb
+	}
 	out.URL.Scheme = "http"
 	out.URL.Host = p.upstream.Name
 	out.Header.Del("Proxy")
@@ -145,16 +152,21 @@ func (p *Proxy) realClient(chain string) string {
 
 // errorHandler turns a failed round trip into nginx's answers: 504 when the
 // upstream took too long to answer, 431 when the request cannot be
-// encoded within the upstream's buffer, 502 for everything else (refused,
-// reset, a broken response).
+// encoded within the upstream's buffer, 503 with Retry-After when every
+// server's queue was full, 502 for everything else (refused, reset, a
+// broken response).
 func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
 	status := http.StatusBadGateway
 	var te *upstreamTimeoutError
 	var de *dialError
+	var be *busyError
 	var ne net.Error
 	switch {
 	case errors.Is(err, errHeadTooLarge):
 		status = http.StatusRequestHeaderFieldsTooLarge
+	case errors.As(err, &be):
+		status = http.StatusServiceUnavailable
+		w.Header().Set("Retry-After", "1")
 	case errors.As(err, &te):
 		status = http.StatusGatewayTimeout
 	case errors.As(err, &de):

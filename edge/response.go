@@ -41,7 +41,7 @@ func readResponse(br *bufio.Reader, req *http.Request) (*http.Response, error) {
 		line, err := readHeadLine(br, &budget)
 		if err != nil {
 			if err == io.EOF && lines == 0 {
-				return nil, errors.New("upstream closed the connection without a response")
+				return nil, errNoResponse
 			}
 			return nil, err
 		}
