@@ -127,19 +127,25 @@ func (u *Upstream) RoundTrip(req *http.Request) (*http.Response, error) {
 	var tried uint64 // bit i: servers[i] was tried in this round (the first 64)
 	retries := u.cfg.Retries
 	resend := idempotent(req.Method)
+	resending := false // the next attempt re-sends a request that was sent
 	var errs []error
 	busy := false
 	for {
 		i := u.pick(req, tried)
 		if i < 0 {
-			// Every server was tried. Wait and go round again if what
-			// failed last may be repeated.
+			// Every server was tried: wait, and go round again once per
+			// retry left.
 			if retries == 0 || len(errs) == 0 || !sleepCtx(ctx, u.cfg.RetryTimeout) {
 				break
 			}
 			retries--
+			resending = false
 			tried = 0
 			continue
+		}
+		if resending {
+			retries--
+			resending = false
 		}
 		tried |= 1 << (i % 64)
 		s := u.servers[i]
@@ -164,8 +170,8 @@ func (u *Upstream) RoundTrip(req *http.Request) (*http.Response, error) {
 			if retries == 0 {
 				return nil, err
 			}
-			retries--
-			u.logger.Warn("edge: retrying request on another attempt", "upstream", u.Name, "server", s.addr, "method", req.Method, "uri", req.RequestURI, "err", err)
+			resending = true
+			u.logger.Warn("edge: upstream failed before responding; retrying", "upstream", u.Name, "server", s.addr, "method", req.Method, "uri", req.RequestURI, "err", err)
 		default:
 			if isTimeout(err) {
 				u.fail(s)
