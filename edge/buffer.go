@@ -37,8 +37,7 @@ type responseBuffering struct {
 }
 
 // smallResponse: a response this short, with a Content-Length, is read in
-// full before the head is sent, with no goroutine; a read error is then a
-// clean 502 or 504 rather than an aborted response.
+// full before the head is sent, with no goroutine.
 const smallResponse = 32 << 10
 
 // modifyResponse is the ReverseProxy hook that puts a buffer between the
@@ -54,10 +53,14 @@ func (b responseBuffering) modifyResponse(resp *http.Response) error {
 	}
 	if n := resp.ContentLength; n >= 0 && n <= min(smallResponse, b.mem) {
 		buf := make([]byte, n)
-		_, err := io.ReadFull(resp.Body, buf)
+		got, err := io.ReadFull(resp.Body, buf)
 		resp.Body.Close()
 		if err != nil {
-			return fmt.Errorf("reading the response body: %w", err)
+			// A body that ended early reaches the client as it would
+			// unbuffered: what came, then the error, which aborts the
+			// response (never a complete-looking one).
+			resp.Body = io.NopCloser(io.MultiReader(bytes.NewReader(buf[:got]), errReader{err}))
+			return nil
 		}
 		resp.Body = io.NopCloser(bytes.NewReader(buf))
 		return nil
@@ -68,6 +71,10 @@ func (b responseBuffering) modifyResponse(resp *http.Response) error {
 	go rb.pump()
 	return nil
 }
+
+type errReader struct{ err error }
+
+func (r errReader) Read([]byte) (int, error) { return 0, r.err }
 
 // responseBuffer holds a response body between the upstream (written by
 // pump) and the client (read by ReverseProxy). Bytes 0..len(mem) are in
