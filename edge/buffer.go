@@ -48,7 +48,8 @@ func (b responseBuffering) modifyResponse(resp *http.Response) error {
 		on = !strings.EqualFold(v, "no")
 		resp.Header.Del("X-Accel-Buffering")
 	}
-	if !on || resp.Body == nil || resp.Body == http.NoBody {
+	if !on || resp.Body == nil || resp.Body == http.NoBody ||
+		(resp.Request != nil && resp.Request.Method == http.MethodHead) {
 		return nil
 	}
 	if n := resp.ContentLength; n >= 0 && n <= min(smallResponse, b.mem) {

@@ -225,7 +225,11 @@ func (u *Upstream) attempt(s *upstreamServer, req *http.Request) (*http.Response
 		}
 		if err == nil {
 			u.succeed(s)
-			resp.Body = &activeBody{ReadCloser: resp.Body, s: s}
+			if resp.Body == nil || resp.Body == http.NoBody {
+				s.active.Add(-1)
+			} else {
+				resp.Body = &activeBody{ReadCloser: resp.Body, s: s}
+			}
 			return resp, nil
 		}
 		s.active.Add(-1)
