@@ -39,6 +39,9 @@ type Config struct {
 	TrustedProxies []string `yaml:"trusted_proxies"`
 	// AccessLog is "off", "stderr", "stdout" or a file path.
 	AccessLog string `yaml:"access_log"`
+	// Buffering reads upstream responses ahead of slow clients (nginx's
+	// uwsgi_buffering); a location's own buffering overrides it.
+	Buffering bool `yaml:"buffering"`
 	// ResponseBufferSize is how much of an upstream's response is held in
 	// memory while the client is slower than the app; the rest goes to a
 	// temporary file (nginx's uwsgi_buffers).
@@ -64,9 +67,9 @@ type LocationConfig struct {
 	Root string `yaml:"root"`
 	// Upstream names an entry of upstreams.
 	Upstream string `yaml:"upstream"`
-	// Buffering reads the upstream's response ahead of a slow client
-	// (nginx's uwsgi_buffering); unset means on. An app turns it off for one
-	// response with the header X-Accel-Buffering: no.
+	// Buffering overrides edge.buffering for this location; unset (null)
+	// follows it. An app turns buffering off for one response with the
+	// header X-Accel-Buffering: no.
 	Buffering *bool `yaml:"buffering"`
 }
 
@@ -119,6 +122,7 @@ func DefaultConfig() Config {
 		SendTimeout:          60 * time.Second,
 		KeepaliveTimeout:     75 * time.Second,
 		AccessLog:            "off",
+		Buffering:            true,
 		ResponseBufferSize:   64 << 10,
 		MaxTempFileSize:      1 << 30,
 	}

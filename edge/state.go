@@ -66,10 +66,13 @@ func newState(cfg Config, tempDir string, logger *slog.Logger) (*state, error) {
 			h = s
 		} else {
 			buf := responseBuffering{
-				on:      lc.Buffering == nil || *lc.Buffering,
+				on:      cfg.Buffering,
 				mem:     int64(cfg.ResponseBufferSize),
 				maxFile: int64(cfg.MaxTempFileSize),
 				tempDir: tempDir,
+			}
+			if lc.Buffering != nil {
+				buf.on = *lc.Buffering
 			}
 			h = newProxy(st.upstreams[lc.Upstream], body, trust, buf, logger)
 		}
