@@ -153,6 +153,11 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 	var de *dialError
 	var ne net.Error
 	switch {
+	case r.Context().Err() != nil:
+		// The client went away; nobody will read this answer, and the
+		// upstream is not to blame. The access log says 499, as nginx's.
+		p.logger.Debug("edge: client closed the connection before the upstream answered", "upstream", p.upstream.Name, "uri", r.RequestURI)
+		return
 	case errors.Is(err, errHeadTooLarge):
 		status = http.StatusRequestHeaderFieldsTooLarge
 	case errors.As(err, &te):
@@ -160,11 +165,6 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 	case errors.As(err, &de):
 	case errors.As(err, &ne) && ne.Timeout():
 		status = http.StatusGatewayTimeout
-	case r.Context().Err() != nil:
-		// The client went away; nobody will read this answer. nginx logs
-		// 499 for it.
-		p.logger.Debug("edge: client closed the connection before the upstream answered", "upstream", p.upstream.Name, "uri", r.RequestURI)
-		return
 	}
 	p.logger.Error("edge: upstream failed", "upstream", p.upstream.Name, "uri", r.RequestURI, "status", status, "err", err)
 	httpError(w, status)
