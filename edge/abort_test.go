@@ -107,3 +107,41 @@ func TestTruncatedUpstreamResponseAbortsClient(t *testing.T) {
 		log.waitFor(t, "read_timeout (300ms) fired", up.sock)
 	})
 }
+
+// Interim 1xx responses are skipped; the final response reaches the client.
+func TestInterimResponsesAreSkipped(t *testing.T) {
+	for _, interim := range []string{
+		"HTTP/1.1 100 Continue\r\n\r\n",
+		"HTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n\r\n",
+		"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 102 Processing\r\n\r\n",
+		"Status: 100 Continue\r\n\r\n",
+	} {
+		up := startFakeUpstream(t, func(c net.Conn, _ uwsgi.Vars) {
+			io.WriteString(c, interim+"HTTP/1.1 404 Not Found\r\nContent-Length: 5\r\n\r\nhello")
+		})
+		base, _ := startEdgeLogged(t, uwsgiConfig(up.sock))
+		resp := mustGet(t, base+"/")
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 404 || string(body) != "hello" {
+			t.Errorf("after %q: got %d %q, want the final 404 hello", interim, resp.StatusCode, body)
+		}
+	}
+}
+
+// A header value with NUL or CR is refused with 502, as nginx does
+// ("upstream sent invalid header"), and logged.
+func TestUpstreamHeaderWithNULIs502(t *testing.T) {
+	for _, bad := range []string{"X-A: a\x00b\r\n", "X-A: a\rSet-Cookie: x=1\r\n"} {
+		up := startFakeUpstream(t, func(c net.Conn, _ uwsgi.Vars) {
+			io.WriteString(c, "HTTP/1.1 200 OK\r\n"+bad+"Content-Length: 2\r\n\r\nok")
+		})
+		base, log := startEdgeLogged(t, uwsgiConfig(up.sock))
+		resp := mustGet(t, base+"/")
+		resp.Body.Close()
+		if resp.StatusCode != 502 {
+			t.Errorf("header %q: status %d, want 502", bad, resp.StatusCode)
+		}
+		log.waitFor(t, "upstream sent invalid header", up.sock)
+	}
+}
