@@ -72,7 +72,7 @@ func (l *accessLog) log(w *clientWriter, r *http.Request, start time.Time) {
 	b = append(b, "] \""...)
 	b = append(b, r.Method...)
 	b = append(b, ' ')
-	b = appendEscaped(b, r.RequestURI)
+	b = appendEscaped(b, loggedTarget(r))
 	b = append(b, ' ')
 	b = append(b, r.Proto...)
 	b = append(b, "\" "...)

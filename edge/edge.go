@@ -93,6 +93,9 @@ func New(cfg Config, tempDir string, logger *slog.Logger) (*Edge, error) {
 		ConnContext:       framingConnContext,
 		ErrorLog:          log.New(slogWriter{logger}, "", 0),
 	}
+	// net/http would answer "OPTIONS *" itself, without the handler taking
+	// that request's framing verdict; serve answers it.
+	e.srv.DisableGeneralOptionsHandler = true
 	return e, nil
 }
 
@@ -195,6 +198,14 @@ func (e *Edge) serve(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Connection", "close")
 		httpError(w, http.StatusBadRequest)
 		return
+	}
+	if r.RequestURI == "*" && r.Method == http.MethodOptions {
+		w.Header().Set("Content-Length", "0") // as net/http's general OPTIONS handler
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	if r.URL.Scheme != "" || r.URL.Host != "" {
+		r = originForm(r)
 	}
 	if r.Method == http.MethodConnect || (r.URL.Path == "" || r.URL.Path[0] != '/') {
 		httpError(w, http.StatusBadRequest)
