@@ -32,6 +32,7 @@ type Edge struct {
 	upstreams map[string]*Upstream
 	statics   []*Static
 	access    *accessLog
+	linger    *lingerer
 	srv       *http.Server
 
 	mu        sync.Mutex
@@ -58,7 +59,8 @@ func New(cfg Config, tempDir string, logger *slog.Logger) (*Edge, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &Edge{cfg: cfg, logger: logger, upstreams: map[string]*Upstream{}, access: access}
+	e := &Edge{cfg: cfg, logger: logger, upstreams: map[string]*Upstream{}, access: access,
+		linger: newLingerer(cfg.LingeringTime, cfg.LingeringTimeout)}
 	body := newBodyReader(int64(cfg.ClientMaxBodySize), int64(cfg.ClientBodyBufferSize), cfg.ClientBodyTimeout, tempDir)
 	for _, name := range sortedKeys(cfg.Upstreams) {
 		u, err := NewUpstream(name, cfg.Upstreams[name])
@@ -165,6 +167,7 @@ func (e *Edge) Shutdown(ctx context.Context) error {
 // the access log).
 func (e *Edge) Close() error {
 	e.closeListeners()
+	e.linger.closeAll()
 	for _, s := range e.statics {
 		s.Close()
 	}
@@ -186,10 +189,24 @@ func (e *Edge) closeListeners() {
 // location with the longest matching prefix.
 func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	cw := &clientWriter{ResponseWriter: w, rc: http.NewResponseController(w), timeout: e.cfg.SendTimeout, renewedAt: -1}
+	body := trackBody(r)
+	start, logged := time.Now(), false
 	if e.access != nil {
-		defer e.access.log(cw, r, time.Now())
+		// Logged also when the handler aborts (panics) mid-response.
+		defer func() {
+			if !logged {
+				e.access.log(cw, r, start)
+			}
+		}()
 	}
 	e.serve(cw, r)
+	if e.access != nil {
+		e.access.log(cw, r, start)
+	}
+	logged = true
+	if e.linger.needed(cw, r, body) {
+		e.linger.close(cw)
+	}
 }
 
 func (e *Edge) serve(w http.ResponseWriter, r *http.Request) {
