@@ -50,15 +50,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody {
 		body, err := p.body.read(w, r)
 		if err != nil {
-			if errors.Is(err, errBodyTooLarge) {
-				p.logger.Warn("edge: request body over client_max_body_size", "uri", r.RequestURI, "limit", ByteSize(p.body.max), "content_length", r.ContentLength)
-				w.Header().Set("Connection", "close")
-				httpError(w, http.StatusRequestEntityTooLarge)
-				return
-			}
-			p.logger.Info("edge: client body", "uri", r.RequestURI, "err", err)
-			w.Header().Set("Connection", "close")
-			httpError(w, http.StatusBadRequest)
+			p.body.refuse(w, r, err, p.logger)
 			return
 		}
 		defer body.Close()

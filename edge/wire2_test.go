@@ -123,3 +123,17 @@ func readRaw(t *testing.T, c net.Conn) *http.Response {
 	}
 	return resp
 }
+
+// A body that stalls past client_body_timeout is nginx's 408, logged.
+func TestStalledBodyIs408(t *testing.T) {
+	cfg := proxyConfig("unix:" + startApp(t, http.HandlerFunc(echoHandler)))
+	cfg.ClientBodyTimeout = 300 * time.Millisecond
+	cfg.AccessLog = filepath.Join(t.TempDir(), "access.log")
+	base, log := startEdgeLogged(t, cfg)
+	got, _ := rawExchange(t, base, "POST /up HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\nonly ten b", 5*time.Second)
+	if !strings.HasPrefix(got, "HTTP/1.1 408 ") {
+		t.Errorf("got %q, want 408", got)
+	}
+	waitFileHolds(t, cfg.AccessLog, `"POST /up HTTP/1.1" 408 `)
+	log.waitFor(t, "client_body_timeout fired")
+}
