@@ -32,6 +32,7 @@ type Edge struct {
 	upstreams map[string]*Upstream
 	statics   []*Static
 	access    *accessLog
+	guard     *headGuard
 	linger    *lingerer
 	srv       *http.Server
 
@@ -60,7 +61,8 @@ func New(cfg Config, tempDir string, logger *slog.Logger) (*Edge, error) {
 		return nil, err
 	}
 	e := &Edge{cfg: cfg, logger: logger, upstreams: map[string]*Upstream{}, access: access,
-		linger: newLingerer(cfg.LingeringTime, cfg.LingeringTimeout)}
+		linger: newLingerer(cfg.LingeringTime, cfg.LingeringTimeout),
+		guard:  newHeadGuard(int(cfg.MaxHeaderSize), access, logger)}
 	body := newBodyReader(int64(cfg.ClientMaxBodySize), int64(cfg.ClientBodyBufferSize), cfg.ClientBodyTimeout, tempDir)
 	for _, name := range sortedKeys(cfg.Upstreams) {
 		u, err := NewUpstream(name, cfg.Upstreams[name])
@@ -91,7 +93,7 @@ func New(cfg Config, tempDir string, logger *slog.Logger) (*Edge, error) {
 		Handler:           e,
 		ReadHeaderTimeout: cfg.ClientHeaderTimeout,
 		IdleTimeout:       cfg.KeepaliveTimeout,
-		MaxHeaderBytes:    int(cfg.MaxHeaderSize),
+		MaxHeaderBytes:    e.guard.serverMaxHeaderBytes(),
 		ConnContext:       framingConnContext,
 		ErrorLog:          log.New(slogWriter{logger}, "", 0),
 	}
@@ -140,7 +142,7 @@ func (e *Edge) Serve() error {
 	}
 	errc := make(chan error, len(ls))
 	for _, l := range ls {
-		go func() { errc <- e.srv.Serve(framingListener{l}) }()
+		go func() { errc <- e.srv.Serve(framingListener{Listener: l, guard: e.guard}) }()
 	}
 	var first error
 	for range ls {
@@ -211,9 +213,9 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func (e *Edge) serve(w http.ResponseWriter, r *http.Request) {
 	if v := requestFraming(r.Context()); v != framingOK {
-		e.logger.Warn("edge: rejecting request with ambiguous framing", "remote", r.RemoteAddr, "uri", r.RequestURI, "problem", v.String())
+		e.logger.Warn("edge: refusing request", "remote", r.RemoteAddr, "uri", truncate(loggedTarget(r)), "problem", v.String(), "status", v.status())
 		w.Header().Set("Connection", "close")
-		httpError(w, http.StatusBadRequest)
+		httpError(w, v.status())
 		return
 	}
 	if r.RequestURI == "*" && r.Method == http.MethodOptions {

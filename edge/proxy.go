@@ -73,6 +73,9 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	out.URL.Host = p.upstream.Name
 	out.Header.Del("Proxy")
 	out.Header.Del("Expect")
+	// ReverseProxy puts back "TE: trailers" (for gRPC); the edge never
+	// forwards a hop-by-hop header, and an app behind uwsgi has no use for it.
+	out.Header.Del("Te")
 	for name := range out.Header {
 		if strings.IndexByte(name, '_') >= 0 {
 			delete(out.Header, name)

@@ -137,3 +137,15 @@ func TestStalledBodyIs408(t *testing.T) {
 	waitFileHolds(t, cfg.AccessLog, `"POST /up HTTP/1.1" 408 `)
 	log.waitFor(t, "client_body_timeout fired")
 }
+
+// TE is hop-by-hop: never forwarded, "trailers" included.
+func TestTEIsNotForwarded(t *testing.T) {
+	base := startEdge(t, proxyConfig("unix:"+startApp(t, http.HandlerFunc(echoHandler))))
+	req, _ := http.NewRequest("GET", base+"/", nil)
+	req.Header.Set("TE", "trailers")
+	req.Header.Set("Connection", "TE")
+	s := getSeen(t, mustDo(t, req))
+	if v, ok := s.Header["Te"]; ok {
+		t.Errorf("the app got TE: %q", v)
+	}
+}

@@ -1,0 +1,84 @@
+package edge
+
+import (
+	"bytes"
+	"log/slog"
+	"strconv"
+)
+
+// headGuard enforces max_header_size on request heads exactly, as nginx's
+// large_client_header_buffers do: net/http's MaxHeaderBytes lets through
+// up to 4 KiB more than it is given, and answers 431 itself, unlogged. The
+// edge's framingConn counts every head's bytes; a head over the limit gets
+// its verdict (431, or 414 for a request line over a quarter of the limit:
+// nginx's 4 buffers of 8k, one of which must hold the request line), which
+// the handler answers and logs. net/http is given twice the limit, so that
+// only heads far over it are still refused by net/http itself; framingConn
+// sees those answers go out and logs them too (and turns a 431 for an
+// over-long request line into 414).
+type headGuard struct {
+	maxHead int // max_header_size: request line and header, line ends included
+	maxLine int // the request line, line end included
+	access  *accessLog
+	logger  *slog.Logger
+}
+
+func newHeadGuard(maxHead int, access *accessLog, logger *slog.Logger) *headGuard {
+	return &headGuard{maxHead: maxHead, maxLine: maxHead / 4, access: access, logger: logger}
+}
+
+// serverMaxHeaderBytes is what net/http is told: enough above the limit
+// that the edge, not net/http, refuses the heads that are just over it.
+func (g *headGuard) serverMaxHeaderBytes() int { return 2 * g.maxHead }
+
+var (
+	errorStatusPrefix = []byte("HTTP/1.1 ")
+	dateHeader        = []byte("\r\nDate: ")
+	headEnd           = []byte("\r\n\r\n")
+	uriTooLong        = []byte("HTTP/1.1 414 Request-URI Too Long\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n414 Request-URI Too Long\n")
+)
+
+func (c *framingConn) Write(p []byte) (int, error) {
+	if c.guard != nil && len(p) > 12 && bytes.HasPrefix(p, errorStatusPrefix) && (p[9] == '4' || p[9] == '5') {
+		if q := c.serverRefusal(p); q != nil {
+			if _, err := c.Conn.Write(q); err != nil {
+				return 0, err
+			}
+			return len(p), nil
+		}
+	}
+	return c.Conn.Write(p)
+}
+
+// serverRefusal recognises an answer net/http writes itself when it
+// refuses a request head: every handler's answer has a Date header, these
+// never do. It logs the refusal and returns the bytes to send instead, or
+// nil to send p.
+func (c *framingConn) serverRefusal(p []byte) []byte {
+	head, _, ok := bytes.Cut(p, headEnd)
+	if !ok || bytes.Contains(head, dateHeader) {
+		return nil
+	}
+	status, err := strconv.Atoi(string(p[9:12]))
+	if err != nil {
+		return nil
+	}
+	c.mu.Lock()
+	line := string(bytes.TrimRight(c.reqLine, "\r\n"))
+	tooLong := c.guard.maxLine > 0 && c.lineLen > c.guard.maxLine
+	c.mu.Unlock()
+	var out []byte
+	if status == 431 && tooLong {
+		status, out = 414, uriTooLong
+	}
+	c.guard.logger.Warn("edge: refusing request head", "remote", c.RemoteAddr().String(), "status", status, "request", truncate(line))
+	if c.guard.access != nil {
+		sent := p
+		if out != nil {
+			sent = out
+		}
+		_, body, _ := bytes.Cut(sent, headEnd)
+		c.guard.access.logRefused(c.RemoteAddr().String(), line, status, int64(len(body)))
+	}
+	return out
+}
