@@ -92,6 +92,7 @@ type framingConn struct {
 	headLen  int    // bytes of the current head so far, line ends included
 	lineLen  int    // bytes of the current request line
 	reqLine  []byte // the start of the request line, for the access log
+	prevLine []byte // reqLine of the last complete head
 	http10   bool
 	nCL      int
 	te       bool
@@ -307,6 +308,7 @@ func (c *framingConn) endHead() {
 		v = framingDuplicateCL
 	}
 	c.verdicts = append(c.verdicts, v)
+	c.prevLine, c.reqLine = c.reqLine, c.prevLine[:0]
 	switch {
 	case c.te && !c.http10:
 		// Go accepts only "chunked" and closes the connection otherwise.

@@ -64,21 +64,27 @@ func (c *framingConn) serverRefusal(p []byte) []byte {
 		return nil
 	}
 	c.mu.Lock()
-	line := string(bytes.TrimRight(c.reqLine, "\r\n"))
+	// net/http refuses either a head in progress (too large) or one it
+	// has read whole (malformed), after which the tracker has moved on.
+	line := c.reqLine
+	if c.headLen == 0 {
+		line = c.prevLine
+	}
+	requestLine := string(bytes.TrimRight(line, "\r\n"))
 	tooLong := c.guard.maxLine > 0 && c.lineLen > c.guard.maxLine
 	c.mu.Unlock()
 	var out []byte
 	if status == 431 && tooLong {
 		status, out = 414, uriTooLong
 	}
-	c.guard.logger.Warn("edge: refusing request head", "remote", c.RemoteAddr().String(), "status", status, "request", truncate(line))
+	c.guard.logger.Warn("edge: refusing request head", "remote", c.RemoteAddr().String(), "status", status, "request", truncate(requestLine))
 	if c.guard.access != nil {
 		sent := p
 		if out != nil {
 			sent = out
 		}
 		_, body, _ := bytes.Cut(sent, headEnd)
-		c.guard.access.logRefused(c.RemoteAddr().String(), line, status, int64(len(body)))
+		c.guard.access.logRefused(c.RemoteAddr().String(), requestLine, status, int64(len(body)))
 	}
 	return out
 }

@@ -59,3 +59,16 @@ func TestHeadLimitsAreExactAndLogged(t *testing.T) {
 		}
 	}
 }
+
+// A head net/http refuses as malformed is in the access log too.
+func TestMalformedHeadRefusedByNetHTTPIsLogged(t *testing.T) {
+	cfg := edge.DefaultConfig()
+	cfg.Locations = []edge.LocationConfig{{Path: "/", Root: t.TempDir()}}
+	cfg.AccessLog = filepath.Join(t.TempDir(), "access.log")
+	base, _ := startEdgeLogged(t, cfg)
+	got, _ := rawExchange(t, base, "GET /bad HTTP/1.1\r\nHost: a\r\nNo colon here\r\n\r\n", 5*time.Second)
+	if !strings.HasPrefix(got, "HTTP/1.1 400 ") {
+		t.Fatalf("got %q, want net/http's 400", got)
+	}
+	waitFileHolds(t, cfg.AccessLog, `"GET /bad HTTP/1.1" 400 `)
+}
