@@ -61,8 +61,8 @@ func New(cfg Config, tempDir string, logger *slog.Logger) (*Edge, error) {
 		return nil, err
 	}
 	e := &Edge{cfg: cfg, logger: logger, upstreams: map[string]*Upstream{}, access: access,
-		linger: newLingerer(cfg.LingeringTime, cfg.LingeringTimeout),
-		guard:  newHeadGuard(int(cfg.MaxHeaderSize), access, logger)}
+		linger: newLingerer(), guard: newHeadGuard(logger)}
+	e.guard.set(cfg.MaxHeaderSize, access)
 	body := newBodyReader(int64(cfg.ClientMaxBodySize), int64(cfg.ClientBodyBufferSize), cfg.ClientBodyTimeout, tempDir)
 	for _, name := range sortedKeys(cfg.Upstreams) {
 		u, err := NewUpstream(name, cfg.Upstreams[name])
@@ -93,7 +93,7 @@ func New(cfg Config, tempDir string, logger *slog.Logger) (*Edge, error) {
 		Handler:           e,
 		ReadHeaderTimeout: cfg.ClientHeaderTimeout,
 		IdleTimeout:       cfg.KeepaliveTimeout,
-		MaxHeaderBytes:    e.guard.serverMaxHeaderBytes(),
+		MaxHeaderBytes:    serverMaxHeaderBytes(cfg.MaxHeaderSize),
 		ConnContext:       framingConnContext,
 		ErrorLog:          log.New(slogWriter{logger}, "", 0),
 	}
@@ -206,8 +206,8 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		e.access.log(cw, r, start)
 	}
 	logged = true
-	if e.linger.needed(cw, r, body) {
-		e.linger.close(cw)
+	if lingerNeeded(cw, r, body) {
+		e.linger.close(cw, e.cfg.LingeringTime, e.cfg.LingeringTimeout)
 	}
 }
 

@@ -215,8 +215,11 @@ func (c *framingConn) count(piece []byte) {
 
 // over reports whether the current head is already over a limit.
 func (c *framingConn) over() bool {
-	g := c.guard
-	return g != nil && (g.maxLine > 0 && c.lineLen > g.maxLine || g.maxHead > 0 && c.headLen > g.maxHead)
+	if c.guard == nil {
+		return false
+	}
+	maxHead, maxLine := c.guard.limits()
+	return maxLine > 0 && c.lineLen > maxLine || maxHead > 0 && c.headLen > maxHead
 }
 
 // onSkippedLine ends an over-long line that was counted but not kept.
@@ -294,11 +297,14 @@ func (c *framingConn) onHeadLine(line []byte) {
 
 func (c *framingConn) endHead() {
 	v := framingOK
-	g := c.guard
+	var maxHead, maxLine int
+	if c.guard != nil {
+		maxHead, maxLine = c.guard.limits()
+	}
 	switch {
-	case g != nil && g.maxLine > 0 && c.lineLen > g.maxLine:
+	case maxLine > 0 && c.lineLen > maxLine:
 		v = framingLineTooLong
-	case g != nil && g.maxHead > 0 && c.headLen > g.maxHead:
+	case maxHead > 0 && c.headLen > maxHead:
 		v = framingHeadTooLarge
 	case c.te && c.http10:
 		v = framingTEonHTTP10

@@ -81,7 +81,8 @@ func TestFramingTrackerGivesUpSafely(t *testing.T) {
 // The head limits count the same bytes whatever the read boundaries, and
 // a line too long to keep is counted, not lost.
 func TestFramingTrackerHeadLimits(t *testing.T) {
-	g := &headGuard{maxHead: 200, maxLine: 50}
+	g := newHeadGuard(nil)
+	g.set(200, nil) // the request line's limit is a quarter: 50
 	pad := func(n int) string { return strings.Repeat("p", n) }
 	head := func(n int) string { // a GET head of exactly n bytes
 		s := "GET / HTTP/1.1\r\nX: "

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"log/slog"
 	"strconv"
+	"sync/atomic"
 )
 
 // headGuard enforces max_header_size on request heads exactly, as nginx's
@@ -17,19 +18,31 @@ import (
 // sees those answers go out and logs them too (and turns a 431 for an
 // over-long request line into 414).
 type headGuard struct {
-	maxHead int // max_header_size: request line and header, line ends included
-	maxLine int // the request line, line end included
-	access  *accessLog
+	maxHead atomic.Int64 // max_header_size: request line and header, line ends included
+	access  atomic.Pointer[accessLog]
 	logger  *slog.Logger
 }
 
-func newHeadGuard(maxHead int, access *accessLog, logger *slog.Logger) *headGuard {
-	return &headGuard{maxHead: maxHead, maxLine: maxHead / 4, access: access, logger: logger}
+func newHeadGuard(logger *slog.Logger) *headGuard {
+	return &headGuard{logger: logger}
+}
+
+// set applies a configuration's limit and access log (nil: off), for the
+// heads that complete from now on.
+func (g *headGuard) set(maxHead ByteSize, access *accessLog) {
+	g.maxHead.Store(int64(maxHead))
+	g.access.Store(access)
+}
+
+// limits returns the head limit and the request line limit, a quarter of it.
+func (g *headGuard) limits() (head, line int) {
+	h := int(g.maxHead.Load())
+	return h, h / 4
 }
 
 // serverMaxHeaderBytes is what net/http is told: enough above the limit
 // that the edge, not net/http, refuses the heads that are just over it.
-func (g *headGuard) serverMaxHeaderBytes() int { return 2 * g.maxHead }
+func serverMaxHeaderBytes(maxHead ByteSize) int { return 2 * int(maxHead) }
 
 var (
 	errorStatusPrefix = []byte("HTTP/1.1 ")
@@ -71,20 +84,21 @@ func (c *framingConn) serverRefusal(p []byte) []byte {
 		line = c.prevLine
 	}
 	requestLine := string(bytes.TrimRight(line, "\r\n"))
-	tooLong := c.guard.maxLine > 0 && c.lineLen > c.guard.maxLine
+	_, maxLine := c.guard.limits()
+	tooLong := maxLine > 0 && c.lineLen > maxLine
 	c.mu.Unlock()
 	var out []byte
 	if status == 431 && tooLong {
 		status, out = 414, uriTooLong
 	}
 	c.guard.logger.Warn("edge: refusing request head", "remote", c.RemoteAddr().String(), "status", status, "request", truncate(requestLine))
-	if c.guard.access != nil {
+	if access := c.guard.access.Load(); access != nil {
 		sent := p
 		if out != nil {
 			sent = out
 		}
 		_, body, _ := bytes.Cut(sent, headEnd)
-		c.guard.access.logRefused(c.RemoteAddr().String(), requestLine, status, int64(len(body)))
+		access.logRefused(c.RemoteAddr().String(), requestLine, status, int64(len(body)))
 	}
 	return out
 }

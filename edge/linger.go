@@ -49,33 +49,35 @@ func trackBody(r *http.Request) *trackedBody {
 	return tb
 }
 
-// lingerer holds the limits and the connections currently lingering, so
-// that Close can end them: a hijacked connection is no longer the server's.
+// lingerer holds the connections currently lingering, so that Close can
+// end them: a hijacked connection is no longer the server's.
 type lingerer struct {
-	time, timeout time.Duration
-
 	mu    sync.Mutex
 	conns map[net.Conn]struct{}
 	done  bool
 }
 
-func newLingerer(total, gap time.Duration) *lingerer {
-	return &lingerer{time: total, timeout: gap, conns: map[net.Conn]struct{}{}}
+func newLingerer() *lingerer {
+	return &lingerer{conns: map[net.Conn]struct{}{}}
 }
 
-// needed reports whether the answer in w went out before r's body was
-// read, so that closing now would risk a reset: the body is unread and
+// lingerNeeded reports whether the answer in w went out before r's body
+// was read, so that closing now would risk a reset: the body is unread and
 // either the answer closes the connection or net/http would not drain it.
-func (l *lingerer) needed(w *clientWriter, r *http.Request, body *trackedBody) bool {
-	if l.time <= 0 || body == nil || body.done || w.status == 0 {
+func lingerNeeded(w *clientWriter, r *http.Request, body *trackedBody) bool {
+	if body == nil || body.done || w.status == 0 {
 		return false
 	}
 	return w.Header().Get("Connection") == "close" || r.ContentLength < 0 || r.ContentLength > maxDrainedByServer
 }
 
 // close sends what w holds, then reads and drops the rest of the request
-// until the client closes, pauses longer than timeout, or time is up.
-func (l *lingerer) close(w http.ResponseWriter) {
+// until the client closes, pauses longer than gap (lingering_timeout), or
+// total (lingering_time) is up. A total of 0 turns lingering off.
+func (l *lingerer) close(w http.ResponseWriter, total, gap time.Duration) {
+	if total <= 0 {
+		return
+	}
 	rc := http.NewResponseController(w)
 	if err := rc.Flush(); err != nil {
 		return
@@ -94,9 +96,9 @@ func (l *lingerer) close(w http.ResponseWriter) {
 	}
 	bp := copyBufferPool.Get().(*[]byte)
 	defer copyBufferPool.Put(bp)
-	deadline := time.Now().Add(l.time)
+	deadline := time.Now().Add(total)
 	for {
-		wait := min(l.timeout, time.Until(deadline))
+		wait := min(gap, time.Until(deadline))
 		if wait <= 0 {
 			return
 		}
