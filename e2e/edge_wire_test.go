@@ -163,3 +163,33 @@ func TestEdgeWireOriginFormTEAnd499(t *testing.T) {
 		t.Errorf("a client abort was logged as an error:\n%s", out)
 	}
 }
+
+// A pause in the upstream's body longer than read_timeout, once the head
+// has gone out, reaches the client as an aborted response (no last chunk),
+// and the log says which timeout fired on which server (issue 17 item 4).
+func TestEdgeWireReadTimeoutMidBodyAbortsTheClient(t *testing.T) {
+	cfg := strings.Replace(edgeWireConfig, `app: {servers: ["unix:run/app.sock"]}`,
+		`app: {servers: ["unix:run/app.sock"], read_timeout: 1s}`, 1)
+	dir := writeConfig(t, cfg)
+	p := start(t, dir, "up")
+	c := edgeWireDial(t, p.url())
+	io.WriteString(c, "GET /stream/3?interval=3 HTTP/1.1\r\nHost: a\r\n\r\n")
+	got, err := io.ReadAll(c) // until the edge closes (or resets)
+	if err != nil && !strings.Contains(err.Error(), "reset") {
+		t.Fatalf("reading: %v (got %q)", err, got)
+	}
+	s := string(got)
+	if !strings.HasPrefix(s, "HTTP/1.1 200 ") || strings.Count(s, `"path":"/stream/3"`) != 1 {
+		t.Fatalf("want the head and the first line; got %q", s)
+	}
+	if strings.HasSuffix(s, "0\r\n\r\n") {
+		t.Errorf("the client got a complete response for one cut by read_timeout: %q", s)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(p.Output(), "read_timeout (1s) fired while reading response body from run/app.sock") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the log does not say which timeout fired on which server:\n%s", p.Output())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
