@@ -121,6 +121,16 @@ func (c *framingConn) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// CloseWrite half-closes the connection, as net/http does to a bare
+// *net.TCPConn before closing it (so a client still sending reads the
+// answer), and as the lingering close does.
+func (c *framingConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
+
 // next returns the verdict for the next request on the connection.
 func (c *framingConn) next() framingVerdict {
 	c.mu.Lock()

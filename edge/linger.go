@@ -91,7 +91,7 @@ func (l *lingerer) close(w http.ResponseWriter, total, gap time.Duration) {
 		return
 	}
 	defer l.remove(conn)
-	if cw, ok := baseConn(conn).(interface{ CloseWrite() error }); ok {
+	if cw, ok := conn.(interface{ CloseWrite() error }); ok {
 		cw.CloseWrite()
 	}
 	bp := copyBufferPool.Get().(*[]byte)
@@ -133,12 +133,4 @@ func (l *lingerer) closeAll() {
 	for c := range l.conns {
 		c.Close()
 	}
-}
-
-// baseConn unwraps the edge's connection wrapper.
-func baseConn(c net.Conn) net.Conn {
-	if fc, ok := c.(*framingConn); ok {
-		return fc.Conn
-	}
-	return c
 }
