@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"sync"
@@ -126,6 +127,25 @@ func (br *bodyReader) read(w http.ResponseWriter, r *http.Request) (*bufferedBod
 		return nil, err
 	}
 	return b, nil
+}
+
+// refuse answers a request whose body read failed with err: 413 past
+// client_max_body_size, 408 when the client paused longer than
+// client_body_timeout (nginx's), 400 for a body that is malformed or ends
+// early. The connection is closed after the answer.
+func (br *bodyReader) refuse(w http.ResponseWriter, r *http.Request, err error, logger *slog.Logger) {
+	w.Header().Set("Connection", "close")
+	switch {
+	case errors.Is(err, errBodyTooLarge):
+		logger.Warn("edge: request body over client_max_body_size", "remote", r.RemoteAddr, "uri", r.RequestURI, "limit", ByteSize(br.max), "content_length", r.ContentLength)
+		httpError(w, http.StatusRequestEntityTooLarge)
+	case isTimeout(err):
+		logger.Warn("edge: client_body_timeout fired while reading the request body", "remote", r.RemoteAddr, "uri", r.RequestURI, "timeout", br.timeout)
+		httpError(w, http.StatusRequestTimeout)
+	default:
+		logger.Info("edge: client body", "remote", r.RemoteAddr, "uri", r.RequestURI, "err", err)
+		httpError(w, http.StatusBadRequest)
+	}
 }
 
 // spill copies the rest of body into an unlinked temporary file.

@@ -34,6 +34,13 @@ type Config struct {
 	SendTimeout time.Duration `yaml:"send_timeout"`
 	// KeepaliveTimeout is how long an idle client connection is kept open.
 	KeepaliveTimeout time.Duration `yaml:"keepalive_timeout"`
+	// LingeringTime bounds how long the rest of an unread request body is
+	// read and dropped after an early answer (413, 400, 431…), so the
+	// client reads the answer instead of a reset (nginx's lingering_time);
+	// 0 turns lingering off.
+	LingeringTime time.Duration `yaml:"lingering_time"`
+	// LingeringTimeout is the longest pause allowed while lingering.
+	LingeringTimeout time.Duration `yaml:"lingering_timeout"`
 	// TrustedProxies lists the addresses or CIDR ranges whose
 	// X-Forwarded-For, -Proto and -Host are kept; everyone else's are replaced.
 	TrustedProxies []string `yaml:"trusted_proxies"`
@@ -121,6 +128,8 @@ func DefaultConfig() Config {
 		ClientBodyTimeout:    60 * time.Second,
 		SendTimeout:          60 * time.Second,
 		KeepaliveTimeout:     75 * time.Second,
+		LingeringTime:        30 * time.Second,
+		LingeringTimeout:     5 * time.Second,
 		AccessLog:            "off",
 		Buffering:            true,
 		ResponseBufferSize:   64 << 10,
@@ -174,6 +183,12 @@ func (c *Config) Validate() error {
 		if d <= 0 {
 			bad(key, "must be a positive duration such as 60s")
 		}
+	}
+	if c.LingeringTime < 0 {
+		bad("lingering_time", "must not be negative (0 turns lingering off; default 30s)")
+	}
+	if c.LingeringTime > 0 && c.LingeringTimeout <= 0 {
+		bad("lingering_timeout", "must be a positive duration such as 5s while lingering_time is set")
 	}
 	for i, p := range c.TrustedProxies {
 		if _, err := parsePrefix(p); err != nil {

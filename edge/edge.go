@@ -30,6 +30,8 @@ type Edge struct {
 	cur     atomic.Pointer[state]
 	conns   chan net.Conn // accepted, for the current server generation
 	done    chan struct{} // closed by Shutdown
+	guard   *headGuard // head limits, for the framing tracker
+	linger  *lingerer
 
 	mu        sync.Mutex
 	listeners []*acceptor   // in the order configured
@@ -51,7 +53,9 @@ func New(cfg Config, tempDir string, logger *slog.Logger) (*Edge, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &Edge{logger: logger, tempDir: tempDir, conns: make(chan net.Conn), done: make(chan struct{})}
+	e := &Edge{logger: logger, tempDir: tempDir, conns: make(chan net.Conn), done: make(chan struct{}),
+		linger: newLingerer(), guard: newHeadGuard(logger)}
+	e.guard.set(cfg.MaxHeaderSize, st.access)
 	e.cur.Store(st)
 	e.gen = e.newGeneration(cfg)
 	e.gens = []*generation{e.gen}
@@ -135,6 +139,7 @@ func (e *Edge) Shutdown(ctx context.Context) error {
 // Shutdown's business.
 func (e *Edge) Close() error {
 	e.closeListeners()
+	e.linger.closeAll()
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if !e.closed {
@@ -161,18 +166,40 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	st := e.acquire()
 	defer st.release()
 	cw := &clientWriter{ResponseWriter: w, rc: http.NewResponseController(w), timeout: st.cfg.SendTimeout, renewedAt: -1}
+	body := trackBody(r)
+	start, logged := time.Now(), false
 	if st.access != nil {
-		defer st.access.log(cw, r, time.Now())
+		// Logged also when the handler aborts (panics) mid-response.
+		defer func() {
+			if !logged {
+				st.access.log(cw, r, start)
+			}
+		}()
 	}
 	e.serve(st, cw, r)
+	if st.access != nil {
+		st.access.log(cw, r, start)
+	}
+	logged = true
+	if lingerNeeded(cw, r, body) {
+		e.linger.close(cw, st.cfg.LingeringTime, st.cfg.LingeringTimeout)
+	}
 }
 
 func (e *Edge) serve(st *state, w http.ResponseWriter, r *http.Request) {
 	if v := requestFraming(r.Context()); v != framingOK {
-		e.logger.Warn("edge: rejecting request with ambiguous framing", "remote", r.RemoteAddr, "uri", r.RequestURI, "problem", v.String())
+		e.logger.Warn("edge: refusing request", "remote", r.RemoteAddr, "uri", truncate(loggedTarget(r)), "problem", v.String(), "status", v.status())
 		w.Header().Set("Connection", "close")
-		httpError(w, http.StatusBadRequest)
+		httpError(w, v.status())
 		return
+	}
+	if r.RequestURI == "*" && r.Method == http.MethodOptions {
+		w.Header().Set("Content-Length", "0") // as net/http's general OPTIONS handler
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	if r.URL.Scheme != "" || r.URL.Host != "" {
+		r = originForm(r)
 	}
 	if r.Method == http.MethodConnect || (r.URL.Path == "" || r.URL.Path[0] != '/') {
 		httpError(w, http.StatusBadRequest)

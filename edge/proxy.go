@@ -52,15 +52,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody {
 		body, err := p.body.read(w, r)
 		if err != nil {
-			if errors.Is(err, errBodyTooLarge) {
-				p.logger.Warn("edge: request body over client_max_body_size", "uri", r.RequestURI, "limit", ByteSize(p.body.max), "content_length", r.ContentLength)
-				w.Header().Set("Connection", "close")
-				httpError(w, http.StatusRequestEntityTooLarge)
-				return
-			}
-			p.logger.Info("edge: client body", "uri", r.RequestURI, "err", err)
-			w.Header().Set("Connection", "close")
-			httpError(w, http.StatusBadRequest)
+			p.body.refuse(w, r, err, p.logger)
 			return
 		}
 		defer body.Close()
@@ -88,6 +80,9 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	out.URL.Host = p.upstream.Name
 	out.Header.Del("Proxy")
 	out.Header.Del("Expect")
+	// ReverseProxy puts back "TE: trailers" (for gRPC); the edge never
+	// forwards a hop-by-hop header, and an app behind uwsgi has no use for it.
+	out.Header.Del("Te")
 	for name := range out.Header {
 		if strings.IndexByte(name, '_') >= 0 {
 			delete(out.Header, name)
@@ -162,6 +157,11 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 	var be *busyError
 	var ne net.Error
 	switch {
+	case r.Context().Err() != nil:
+		// The client went away; nobody will read this answer, and the
+		// upstream is not to blame. The access log says 499, as nginx's.
+		p.logger.Debug("edge: client closed the connection before the upstream answered", "upstream", p.upstream.Name, "uri", r.RequestURI)
+		return
 	case errors.Is(err, errHeadTooLarge):
 		status = http.StatusRequestHeaderFieldsTooLarge
 	case errors.As(err, &be):
@@ -172,11 +172,6 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 	case errors.As(err, &de):
 	case errors.As(err, &ne) && ne.Timeout():
 		status = http.StatusGatewayTimeout
-	case r.Context().Err() != nil:
-		// The client went away; nobody will read this answer. nginx logs
-		// 499 for it.
-		p.logger.Debug("edge: client closed the connection before the upstream answered", "upstream", p.upstream.Name, "uri", r.RequestURI)
-		return
 	}
 	p.logger.Error("edge: upstream failed", "upstream", p.upstream.Name, "uri", r.RequestURI, "status", status, "err", err)
 	httpError(w, status)
@@ -187,13 +182,16 @@ func httpError(w http.ResponseWriter, status int) {
 	h := w.Header()
 	h.Set("Content-Type", "text/plain; charset=utf-8")
 	h.Set("X-Content-Type-Options", "nosniff")
+	// Framed by length, so that the answer is complete on the wire when a
+	// lingering close takes the connection over.
+	h.Set("Content-Length", strconv.Itoa(len(errorBodies[status])))
 	w.WriteHeader(status)
 	w.Write([]byte(errorBodies[status]))
 }
 
 var errorBodies = func() map[int]string {
 	m := map[int]string{}
-	for _, code := range []int{301, 400, 403, 404, 405, 413, 414, 431, 500, 501, 502, 503, 504} {
+	for _, code := range []int{301, 400, 403, 404, 405, 408, 413, 414, 431, 500, 501, 502, 503, 504} {
 		m[code] = strconv.Itoa(code) + " " + http.StatusText(code) + "\n"
 	}
 	return m

@@ -57,10 +57,13 @@ func (e *Edge) newGeneration(cfg Config) *generation {
 		Handler:           e,
 		ReadHeaderTimeout: cfg.ClientHeaderTimeout,
 		IdleTimeout:       cfg.KeepaliveTimeout,
-		MaxHeaderBytes:    int(cfg.MaxHeaderSize),
+		MaxHeaderBytes:    serverMaxHeaderBytes(cfg.MaxHeaderSize),
 		ConnContext:       framingConnContext,
 		ErrorLog:          log.New(slogWriter{e.logger}, "", 0),
 	}
+	// net/http would answer "OPTIONS *" itself, without the handler taking
+	// that request's framing verdict; serve answers it.
+	g.srv.DisableGeneralOptionsHandler = true
 	return g
 }
 
@@ -72,7 +75,7 @@ func (e *Edge) startGeneration(g *generation) {
 // startAccept runs a's accept loop; e.mu is held.
 func (e *Edge) startAccept(a *acceptor) {
 	e.wg.Go(func() {
-		l := framingListener{a.l}
+		l := framingListener{Listener: a.l, guard: e.guard}
 		pause := 5 * time.Millisecond
 		for {
 			c, err := l.Accept()
@@ -147,6 +150,7 @@ func (e *Edge) Reload(cfg Config) error {
 		return err
 	}
 	old := e.cur.Swap(st)
+	e.guard.set(cfg.MaxHeaderSize, st.access)
 	if s := settingsOf(cfg); s != e.gen.settings {
 		g := e.newGeneration(cfg)
 		if e.serving {
