@@ -30,7 +30,7 @@ type Edge struct {
 	cur     atomic.Pointer[state]
 	conns   chan net.Conn // accepted, for the current server generation
 	done    chan struct{} // closed by Shutdown
-	guard   *headGuard // head limits, for the framing tracker
+	guard   *headGuard    // head limits, for the framing tracker
 	linger  *lingerer
 
 	mu        sync.Mutex
