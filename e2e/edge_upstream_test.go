@@ -179,12 +179,24 @@ appserver:
 		time.Sleep(1500 * time.Millisecond)
 		close(stop)
 	}()
+	posts := make(chan *loadResult, 1)
+	go func() {
+		posts <- load{Addr: addr, Conns: 4, Request: func(int, int) string {
+			return "POST /delay/0.02 HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"
+		}}.run(t, stop, 10*time.Second)
+	}()
 	res := load{Addr: addr, Conns: 8, Request: func(int, int) string {
 		return "GET /delay/0.02 HTTP/1.1\r\nHost: x\r\n\r\n"
 	}}.run(t, stop, 10*time.Second)
-	t.Logf("GETs with one of two appservers SIGKILLed: %d requests, %s", res.Total(), res)
+	post := <-posts
+	t.Logf("with one of two appservers SIGKILLed: GETs %s; POSTs %s", res, post)
 	if res.Failed() != 0 || res.Total() == 0 {
 		t.Errorf("%d of %d GETs failed, want 0: %s", res.Failed(), res.Total(), res)
+	}
+	// A POST that was in flight on the killed server is answered 502
+	// (not re-sent: the app may have acted on it), never left unanswered.
+	if post.Failed() != post.Status[502] || post.OK == 0 {
+		t.Errorf("POSTs: %s; want 2xx, and 502 for those that died with the server", post)
 	}
 	if out := edge.Output(); !strings.Contains(out, "upstream server marked down") {
 		t.Errorf("the edge did not log that b was marked down:\n%s", out)

@@ -292,8 +292,10 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 }
 
 // fail counts a failure of s and takes it out of rotation at MaxFails.
+// A lone server is never taken out: there is nothing to send its requests
+// to instead (nginx ignores max_fails then too).
 func (u *Upstream) fail(s *upstreamServer) {
-	if u.cfg.MaxFails <= 0 {
+	if u.cfg.MaxFails <= 0 || len(u.servers) == 1 {
 		return
 	}
 	if s.fails.Add(1) >= int32(u.cfg.MaxFails) {
