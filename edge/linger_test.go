@@ -3,12 +3,15 @@ package edge_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"io"
 	"net"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stack-web/stack/edge"
 )
 
 // A client that writes its whole body before reading (as Python's
@@ -76,5 +79,51 @@ func TestLingeringEndsAfterSilence(t *testing.T) {
 	}
 	if werr == nil {
 		t.Error("the edge still reads after lingering_timeout of silence")
+	}
+}
+
+// A lingering connection is the edge's to end at Shutdown: it is no longer
+// net/http's, which would not wait for it nor close it.
+func TestShutdownEndsLingering(t *testing.T) {
+	cfg := proxyConfig("unix:" + startApp(t, http.HandlerFunc(echoHandler)))
+	cfg.Listen = []string{"127.0.0.1:0"}
+	cfg.LingeringTime, cfg.LingeringTimeout = time.Minute, time.Minute
+	e, err := edge.New(cfg, t.TempDir(), quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- e.Serve() }()
+	c, err := net.Dial("tcp", e.Addrs()[0].String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(30 * time.Second))
+	io.WriteString(c, "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 2097152\r\n\r\nsome")
+	if got, err := io.ReadAll(c); err != nil || !strings.HasPrefix(string(got), "HTTP/1.1 413 ") {
+		t.Fatalf("got %q, err %v; want a 413 and then EOF", got, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := e.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	if err := <-served; err != nil {
+		t.Fatalf("Serve: %v", err)
+	}
+	// The edge closed the lingering socket: the client's writes fail.
+	var werr error
+	for range 20 {
+		if _, werr = io.WriteString(c, "late"); werr != nil {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if werr == nil {
+		t.Error("the lingering connection outlived Shutdown")
 	}
 }
