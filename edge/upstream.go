@@ -218,21 +218,28 @@ func (u *Upstream) attempt(s *upstreamServer, req *http.Request) (*http.Response
 			*r = *req
 			r.Body = body
 		}
-		s.active.Add(1)
+		count := u.bal.mode == "least_conn" // requests in flight matter to it alone
+		if count {
+			s.active.Add(1)
+		}
 		resp, err := s.rt.RoundTrip(r)
 		if _, sync := s.rt.(*UwsgiTransport); sync && body != nil {
 			body.Close() // the uwsgi transport has written it all by now
 		}
 		if err == nil {
 			u.succeed(s)
-			if resp.Body == nil || resp.Body == http.NoBody {
-				s.active.Add(-1)
-			} else {
-				resp.Body = &activeBody{ReadCloser: resp.Body, s: s}
+			if count {
+				if resp.Body == nil || resp.Body == http.NoBody {
+					s.active.Add(-1)
+				} else {
+					resp.Body = &activeBody{ReadCloser: resp.Body, s: s}
+				}
 			}
 			return resp, nil
 		}
-		s.active.Add(-1)
+		if count {
+			s.active.Add(-1)
+		}
 		if !errors.Is(err, syscall.EAGAIN) {
 			return nil, err
 		}
