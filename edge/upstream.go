@@ -134,8 +134,8 @@ func (u *Upstream) RoundTrip(req *http.Request) (*http.Response, error) {
 		i := u.pick(req, tried)
 		if i < 0 {
 			// Every server was tried: wait, and go round again once per
-			// retry left.
-			if retries == 0 || len(errs) == 0 || !sleepCtx(ctx, u.cfg.RetryTimeout) {
+			// retry left (not for full queues: they were waited on).
+			if retries == 0 || len(errs) == 0 || busy || !sleepCtx(ctx, u.cfg.RetryTimeout) {
 				break
 			}
 			retries--
@@ -173,7 +173,7 @@ func (u *Upstream) RoundTrip(req *http.Request) (*http.Response, error) {
 			resending = true
 			u.logger.Warn("edge: upstream failed before responding; retrying", "upstream", u.Name, "server", s.addr, "method", req.Method, "uri", req.RequestURI, "err", err)
 		default:
-			if isTimeout(err) {
+			if isTimeout(err) || beforeResponse(err) {
 				u.fail(s)
 			}
 			return nil, err
