@@ -20,6 +20,7 @@ import (
 // handlers still writing, as an app server counts busy workers.
 type edgeBigApp struct {
 	busy  atomic.Int32
+	bigs  atomic.Int32 // requests for /big begun
 	lines atomic.Int32 // lines of /lines written so far
 }
 
@@ -38,6 +39,7 @@ func (a *edgeBigApp) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
+	a.bigs.Add(1)
 	w.Header().Set("Content-Length", fmt.Sprint(edgeBigSize))
 	// A new upstream connection each time: one reused after fast
 	// transfers has a receive buffer grown large enough to hold it all.
@@ -160,6 +162,11 @@ edge:
 		t.Fatal(err)
 	}
 	defer c.Close()
+	for deadline := time.Now().Add(10 * time.Second); app.bigs.Load() != int32(n+1); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the request for /nobuf/big did not reach the app")
+		}
+	}
 	time.Sleep(300 * time.Millisecond)
 	if _, idle := edgeWaitIdle(app, time.Second); idle {
 		t.Errorf("with buffering: false the app finished 1 MiB for a client that read nothing; the test proves nothing")

@@ -22,13 +22,14 @@ import (
 // response off the app's hands (over uwsgi, with the app server's own
 // response framing).
 func TestBufferingFreesTheOnlyThreadFromASlowReader(t *testing.T) {
-	const size = 2 << 20
-	var busy atomic.Int32
+	const size = 4 << 20
+	var busy, bigs atomic.Int32
 	big := make([]byte, size)
 	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		busy.Add(1)
 		defer busy.Add(-1)
 		if r.URL.Path == "/big" {
+			bigs.Add(1)
 			w.Header().Set("Content-Length", strconv.Itoa(size))
 			w.Write(big)
 			return
@@ -50,7 +51,7 @@ func TestBufferingFreesTheOnlyThreadFromASlowReader(t *testing.T) {
 		wg.Wait()
 	}()
 
-	for _, buffering := range []bool{true, false} {
+	for i, buffering := range []bool{true, false} {
 		cfg := proxyConfig("unix:" + sock)
 		cfg.Buffering = buffering
 		url := startEdge(t, cfg)
@@ -68,6 +69,13 @@ func TestBufferingFreesTheOnlyThreadFromASlowReader(t *testing.T) {
 			t.Fatal(err)
 		}
 		io.WriteString(slow, "GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
+		// The big response has the thread (or has had it) before the next
+		// request comes.
+		for deadline := time.Now().Add(10 * time.Second); bigs.Load() != int32(i+1); time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatal("the big request did not reach the app")
+			}
+		}
 
 		client := &http.Client{Timeout: 3 * time.Second}
 		resp, err := client.Get(url + "/quick")

@@ -4,9 +4,12 @@
 // anything, serves static files itself, and passes everything else to an
 // upstream over uwsgi (or HTTP).
 //
-// A request goes: Edge.ServeHTTP (framing verdict, path normalisation,
-// location match) → Static, or Proxy (body buffering, forwarding headers)
-// → httputil.ReverseProxy → Upstream (balancing) → UwsgiTransport.
+// A request goes: Edge.ServeHTTP (the current state, framing verdict, path
+// normalisation, location match) → Static, or Proxy (body buffering,
+// forwarding headers) → httputil.ReverseProxy → Upstream (balancing,
+// retries) → UwsgiTransport, and the response back through a buffer that
+// frees the app from slow clients. Reload swaps the state (state.go,
+// reload.go).
 package edge
 
 import (

@@ -134,8 +134,8 @@ func (u *Upstream) RoundTrip(req *http.Request) (*http.Response, error) {
 		i := u.pick(req, tried)
 		if i < 0 {
 			// Every server was tried: wait, and go round again once per
-			// retry left.
-			if retries == 0 || len(errs) == 0 || !sleepCtx(ctx, u.cfg.RetryTimeout) {
+			// retry left (not for full queues: they were waited on).
+			if retries == 0 || len(errs) == 0 || busy || !sleepCtx(ctx, u.cfg.RetryTimeout) {
 				break
 			}
 			retries--
@@ -173,7 +173,7 @@ func (u *Upstream) RoundTrip(req *http.Request) (*http.Response, error) {
 			resending = true
 			u.logger.Warn("edge: upstream failed before responding; retrying", "upstream", u.Name, "server", s.addr, "method", req.Method, "uri", req.RequestURI, "err", err)
 		default:
-			if isTimeout(err) {
+			if isTimeout(err) || beforeResponse(err) {
 				u.fail(s)
 			}
 			return nil, err
@@ -218,21 +218,28 @@ func (u *Upstream) attempt(s *upstreamServer, req *http.Request) (*http.Response
 			*r = *req
 			r.Body = body
 		}
-		s.active.Add(1)
+		count := u.bal.mode == "least_conn" // requests in flight matter to it alone
+		if count {
+			s.active.Add(1)
+		}
 		resp, err := s.rt.RoundTrip(r)
 		if _, sync := s.rt.(*UwsgiTransport); sync && body != nil {
 			body.Close() // the uwsgi transport has written it all by now
 		}
 		if err == nil {
 			u.succeed(s)
-			if resp.Body == nil || resp.Body == http.NoBody {
-				s.active.Add(-1)
-			} else {
-				resp.Body = &activeBody{ReadCloser: resp.Body, s: s}
+			if count {
+				if resp.Body == nil || resp.Body == http.NoBody {
+					s.active.Add(-1)
+				} else {
+					resp.Body = &activeBody{ReadCloser: resp.Body, s: s}
+				}
 			}
 			return resp, nil
 		}
-		s.active.Add(-1)
+		if count {
+			s.active.Add(-1)
+		}
 		if !errors.Is(err, syscall.EAGAIN) {
 			return nil, err
 		}

@@ -128,7 +128,7 @@ func (f *fakeRT) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &http.Response{StatusCode: 200, Body: http.NoBody, Header: http.Header{}}, nil
+	return &http.Response{StatusCode: 200, Body: io.NopCloser(strings.NewReader("ok")), Header: http.Header{}}, nil
 }
 
 func testUpstream(t *testing.T, cfg UpstreamConfig, log io.Writer, scripts ...[]error) (*Upstream, []*fakeRT) {
@@ -258,5 +258,31 @@ func TestPassiveHealthIsLogged(t *testing.T) {
 	}
 	if !strings.Contains(log.String(), `msg="edge: upstream server is up again" upstream=app server=unix:s0.sock`) {
 		t.Errorf("log:\n%s", log.String())
+	}
+}
+
+// least_conn sees a request as in flight until its response body is closed.
+func TestLeastConnCountsOpenResponses(t *testing.T) {
+	cfg := DefaultUpstream()
+	cfg.Balance = "least_conn"
+	u, fakes := testUpstream(t, cfg, io.Discard, nil, nil)
+	first, err := u.RoundTrip(httptest.NewRequest("GET", "/", nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 { // the first server is busy: each goes to the second
+		resp, err := u.RoundTrip(httptest.NewRequest("GET", "/", nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	if fakes[0].calls+fakes[1].calls != 4 || (fakes[0].calls != 1 && fakes[1].calls != 1) {
+		t.Errorf("calls %d, %d: the busy server got more", fakes[0].calls, fakes[1].calls)
+	}
+	first.Body.Close()
+	first.Body.Close() // twice is harmless
+	if a, b := u.servers[0].active.Load(), u.servers[1].active.Load(); a != 0 || b != 0 {
+		t.Errorf("in flight after every body was closed: %d, %d", a, b)
 	}
 }
