@@ -1,38 +1,53 @@
 package cli
 
-import "github.com/stack-web/stack/config"
+import (
+	"errors"
+	"fmt"
 
-// reloadSet is what SIGHUP does: read the configuration again and, if it
-// is valid, hand it to every tier that can reload in place. An invalid
-// configuration is refused with the messages `stack check` prints, and the
-// running one keeps serving.
+	"github.com/stack-web/stack/config"
+)
+
+// reloadSet is what SIGHUP does: read the configuration again with the
+// same file and flags and, if it is valid, hand it to every tier that can
+// reload in place. An invalid configuration is refused with the messages
+// `stack check` prints, and the running one keeps serving.
 type reloadSet struct {
 	c *cmdEnv
 	// scope is what the running command validates (config.Options.Scope):
 	// `stack edge` must not start refusing reloads over the app's settings.
-	scope string
-	fns   []func(*config.File) error
+	scope   string
+	tiers   []string
+	reloads []func(*config.File) error
 }
 
-func (r *reloadSet) add(fn func(*config.File) error) { r.fns = append(r.fns, fn) }
+// add registers one tier's reload.
+func (r *reloadSet) add(tier string, fn func(*config.File) error) {
+	r.tiers = append(r.tiers, tier)
+	r.reloads = append(r.reloads, fn)
+}
 
-// hook returns the function for supervisor.AddSignals (nil when nothing
-// can reload, which makes the supervisor say so on SIGHUP).
+// hook returns the function for supervisor.AddSignals.
 func (r *reloadSet) hook() func() {
 	return func() {
-		if len(r.fns) == 0 {
+		if len(r.reloads) == 0 {
 			r.c.logger.Warn("SIGHUP: nothing to reload in this mode; ignoring it")
 			return
 		}
 		f, err := r.c.loadFor(r.scope)
 		if err != nil {
-			r.c.logger.Error("SIGHUP: the configuration is not valid; the running one keeps serving", "err", err)
+			var ce *config.Error
+			if errors.As(err, &ce) {
+				fmt.Fprintln(r.c.stderr, ce.Error()) // as `stack check` prints it
+			}
+			r.c.logger.Error("reload refused: the configuration is not valid; the running one stays", "err", err)
 			return
 		}
-		for _, fn := range r.fns {
-			if err := fn(f); err != nil {
-				r.c.logger.Error("SIGHUP: reload failed", "err", err)
+		for i, reload := range r.reloads {
+			if err := reload(f); err != nil {
+				r.c.logger.Error("reload failed; this tier keeps its configuration", "tier", r.tiers[i], "err", err)
+				continue
 			}
+			r.c.logger.Info("reloaded", "tier", r.tiers[i], "config", f.Source)
 		}
 	}
 }

@@ -44,6 +44,7 @@ func (c *cmdEnv) runStack(f *config.File, which tiers) error {
 		return fmt.Errorf("run_dir: %w", err)
 	}
 	sup := &supervisor.Supervisor{Logger: c.logger, ShutdownTimeout: f.ShutdownTimeout}
+	// What SIGHUP reloads: each tier adds itself.
 	reload := &reloadSet{c: c, scope: which.scope()}
 	sup.AddSignals(reload.hook())
 
@@ -81,6 +82,7 @@ func (c *cmdEnv) runStack(f *config.File, which tiers) error {
 			return err
 		}
 		cleanup = append(cleanup, func() { e.Close() })
+		reload.add("edge", func(f *config.File) error { return e.Reload(f.Edge) })
 	}
 
 	var app *appserverTier
@@ -91,7 +93,7 @@ func (c *cmdEnv) runStack(f *config.File, which tiers) error {
 		}
 		cleanup = append(cleanup, app.close)
 		if app.master != nil {
-			reload.add(func(*config.File) error { return app.master.Reload() })
+			reload.add("appserver", func(*config.File) error { return app.master.Reload() })
 		}
 	}
 

@@ -60,32 +60,55 @@ func (l *accessLog) log(w *clientWriter, r *http.Request, start time.Time) {
 			status = http.StatusOK
 		}
 	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
 	bp := l.buf.Get().(*[]byte)
-	b := (*bp)[:0]
-	b = append(b, host...)
-	b = append(b, " - - ["...)
-	b = start.AppendFormat(b, "02/Jan/2006:15:04:05 -0700")
-	b = append(b, "] \""...)
+	b := appendLineStart(*bp, r.RemoteAddr, start)
 	b = append(b, r.Method...)
 	b = append(b, ' ')
-	b = appendEscaped(b, r.RequestURI)
+	b = appendEscaped(b, loggedTarget(r))
 	b = append(b, ' ')
 	b = append(b, r.Proto...)
+	b = appendLineEnd(b, status, w.bytes, r.Referer(), r.UserAgent(), start)
+	l.write(bp, b)
+}
+
+// logRefused logs a request that net/http refused before any handler ran
+// (a head too large or malformed), with the request line as it came.
+func (l *accessLog) logRefused(remoteAddr, requestLine string, status int, bytes int64) {
+	start := time.Now()
+	bp := l.buf.Get().(*[]byte)
+	b := appendLineStart(*bp, remoteAddr, start)
+	b = appendEscaped(b, requestLine)
+	b = appendLineEnd(b, status, bytes, "", "", start)
+	l.write(bp, b)
+}
+
+func appendLineStart(b []byte, remoteAddr string, start time.Time) []byte {
+	host, _, err := net.SplitHostPort(remoteAddr)
+	if err != nil {
+		host = remoteAddr
+	}
+	b = append(b[:0], host...)
+	b = append(b, " - - ["...)
+	b = start.AppendFormat(b, "02/Jan/2006:15:04:05 -0700")
+	return append(b, "] \""...)
+}
+
+func appendLineEnd(b []byte, status int, bytes int64, referer, ua string, start time.Time) []byte {
 	b = append(b, "\" "...)
 	b = strconv.AppendInt(b, int64(status), 10)
 	b = append(b, ' ')
-	b = strconv.AppendInt(b, w.bytes, 10)
+	b = strconv.AppendInt(b, bytes, 10)
 	b = append(b, " \""...)
-	b = appendEscaped(b, orDash(r.Referer()))
+	b = appendEscaped(b, orDash(referer))
 	b = append(b, "\" \""...)
-	b = appendEscaped(b, orDash(r.UserAgent()))
+	b = appendEscaped(b, orDash(ua))
 	b = append(b, "\" "...)
 	b = strconv.AppendFloat(b, time.Since(start).Seconds(), 'f', 3, 64)
-	b = append(b, '\n')
+	return append(b, '\n')
+}
+
+// write writes one line with one write call and returns its buffer.
+func (l *accessLog) write(bp *[]byte, b []byte) {
 	l.mu.Lock()
 	l.w.Write(b)
 	l.mu.Unlock()

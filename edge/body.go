@@ -4,9 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -27,6 +29,7 @@ type bufferedBody struct {
 	size int64
 	off  int64 // read position, over mem then file
 	pool *sync.Pool
+	refs *atomic.Int32 // readers sharing mem and file (see clone); nil: one
 }
 
 func (b *bufferedBody) Read(p []byte) (int, error) {
@@ -54,11 +57,15 @@ func (b *bufferedBody) inMemory() ([]byte, bool) {
 	return b.mem, b.file == nil && b.off == 0
 }
 
-// rewind makes the body readable again from the start, for a retry on
-// another server.
-func (b *bufferedBody) rewind() { b.off = 0 }
-
 func (b *bufferedBody) Close() error {
+	if b.refs != nil {
+		refs := b.refs
+		b.refs = nil
+		if refs.Add(-1) > 0 {
+			b.mem, b.file, b.pool = nil, nil, nil // another reader still uses them
+			return nil
+		}
+	}
 	if b.file != nil {
 		b.file.Close()
 		b.file = nil
@@ -120,6 +127,25 @@ func (br *bodyReader) read(w http.ResponseWriter, r *http.Request) (*bufferedBod
 		return nil, err
 	}
 	return b, nil
+}
+
+// refuse answers a request whose body read failed with err: 413 past
+// client_max_body_size, 408 when the client paused longer than
+// client_body_timeout (nginx's), 400 for a body that is malformed or ends
+// early. The connection is closed after the answer.
+func (br *bodyReader) refuse(w http.ResponseWriter, r *http.Request, err error, logger *slog.Logger) {
+	w.Header().Set("Connection", "close")
+	switch {
+	case errors.Is(err, errBodyTooLarge):
+		logger.Warn("edge: request body over client_max_body_size", "remote", r.RemoteAddr, "uri", r.RequestURI, "limit", ByteSize(br.max), "content_length", r.ContentLength)
+		httpError(w, http.StatusRequestEntityTooLarge)
+	case isTimeout(err):
+		logger.Warn("edge: client_body_timeout fired while reading the request body", "remote", r.RemoteAddr, "uri", r.RequestURI, "timeout", br.timeout)
+		httpError(w, http.StatusRequestTimeout)
+	default:
+		logger.Info("edge: client body", "remote", r.RemoteAddr, "uri", r.RequestURI, "err", err)
+		httpError(w, http.StatusBadRequest)
+	}
 }
 
 // spill copies the rest of body into an unlinked temporary file.

@@ -34,11 +34,28 @@ type Config struct {
 	SendTimeout time.Duration `yaml:"send_timeout"`
 	// KeepaliveTimeout is how long an idle client connection is kept open.
 	KeepaliveTimeout time.Duration `yaml:"keepalive_timeout"`
+	// LingeringTime bounds how long the rest of an unread request body is
+	// read and dropped after an early answer (413, 400, 431…), so the
+	// client reads the answer instead of a reset (nginx's lingering_time);
+	// 0 turns lingering off.
+	LingeringTime time.Duration `yaml:"lingering_time"`
+	// LingeringTimeout is the longest pause allowed while lingering.
+	LingeringTimeout time.Duration `yaml:"lingering_timeout"`
 	// TrustedProxies lists the addresses or CIDR ranges whose
 	// X-Forwarded-For, -Proto and -Host are kept; everyone else's are replaced.
 	TrustedProxies []string `yaml:"trusted_proxies"`
 	// AccessLog is "off", "stderr", "stdout" or a file path.
 	AccessLog string `yaml:"access_log"`
+	// Buffering reads upstream responses ahead of slow clients (nginx's
+	// uwsgi_buffering); a location's own buffering overrides it.
+	Buffering bool `yaml:"buffering"`
+	// ResponseBufferSize is how much of an upstream's response is held in
+	// memory while the client is slower than the app; the rest goes to a
+	// temporary file (nginx's uwsgi_buffers).
+	ResponseBufferSize ByteSize `yaml:"response_buffer_size"`
+	// MaxTempFileSize bounds that file (nginx's uwsgi_max_temp_file_size);
+	// past it, the response is passed at the client's pace. 0: no file.
+	MaxTempFileSize ByteSize `yaml:"max_temp_file_size"`
 	// Locations route requests by path prefix; the longest match wins.
 	Locations []LocationConfig `yaml:"locations"`
 	// Upstreams are the named groups of servers that locations proxy to.
@@ -57,14 +74,31 @@ type LocationConfig struct {
 	Root string `yaml:"root"`
 	// Upstream names an entry of upstreams.
 	Upstream string `yaml:"upstream"`
+	// Buffering overrides edge.buffering for this location; unset (null)
+	// follows it. An app turns buffering off for one response with the
+	// header X-Accel-Buffering: no.
+	Buffering *bool `yaml:"buffering"`
 }
 
 // UpstreamConfig is a group of interchangeable servers.
 type UpstreamConfig struct {
 	// Protocol is uwsgi, fastcgi or http.
 	Protocol string `yaml:"protocol"`
-	// Servers are "unix:PATH" or "host:port"; several are balanced round robin.
+	// Servers are "unix:PATH" or "host:port", each optionally followed by
+	// nginx's server parameters: "unix:run/b.sock weight=2", "10.0.0.3:3031
+	// backup". Several are balanced as Balance says.
 	Servers []string `yaml:"servers"`
+	// Balance is round_robin (weighted, nginx's default), least_conn or
+	// ip_hash.
+	Balance string `yaml:"balance"`
+	// Retries is how many more times a request that failed before any byte
+	// of a response is tried, on the next server or, with one server, on
+	// the same one after RetryTimeout. Only GET, HEAD, OPTIONS, PUT and
+	// DELETE are re-sent; a request that could not connect was not sent
+	// and goes to the next server whatever its method.
+	Retries int `yaml:"retries"`
+	// RetryTimeout is the pause before a server is tried again.
+	RetryTimeout time.Duration `yaml:"retry_timeout"`
 	// ConnectTimeout: no connection within this → 502 (and the next server is tried).
 	ConnectTimeout time.Duration `yaml:"connect_timeout"`
 	// ReadTimeout: no response header within this, or a pause this long
@@ -94,7 +128,12 @@ func DefaultConfig() Config {
 		ClientBodyTimeout:    60 * time.Second,
 		SendTimeout:          60 * time.Second,
 		KeepaliveTimeout:     75 * time.Second,
+		LingeringTime:        30 * time.Second,
+		LingeringTimeout:     5 * time.Second,
 		AccessLog:            "off",
+		Buffering:            true,
+		ResponseBufferSize:   64 << 10,
+		MaxTempFileSize:      1 << 30,
 	}
 }
 
@@ -106,6 +145,9 @@ func DefaultUpstream() UpstreamConfig {
 		ReadTimeout:    60 * time.Second,
 		SendTimeout:    60 * time.Second,
 		BufferSize:     uwsgi.DefaultBufferSize,
+		Balance:        "round_robin",
+		Retries:        1,
+		RetryTimeout:   100 * time.Millisecond,
 		MaxFails:       1,
 		FailTimeout:    10 * time.Second,
 	}
@@ -142,6 +184,12 @@ func (c *Config) Validate() error {
 			bad(key, "must be a positive duration such as 60s")
 		}
 	}
+	if c.LingeringTime < 0 {
+		bad("lingering_time", "must not be negative (0 turns lingering off; default 30s)")
+	}
+	if c.LingeringTime > 0 && c.LingeringTimeout <= 0 {
+		bad("lingering_timeout", "must be a positive duration such as 5s while lingering_time is set")
+	}
 	for i, p := range c.TrustedProxies {
 		if _, err := parsePrefix(p); err != nil {
 			bad(fmt.Sprintf("trusted_proxies[%d]", i), "%q is neither an IP address nor a CIDR range such as 10.0.0.0/8", p)
@@ -150,6 +198,12 @@ func (c *Config) Validate() error {
 	switch c.AccessLog {
 	case "":
 		bad("access_log", `is empty; use "off", "stderr", "stdout" or a file path`)
+	}
+	if c.ResponseBufferSize <= 0 {
+		bad("response_buffer_size", "must be positive, e.g. 64KiB")
+	}
+	if c.MaxTempFileSize < 0 {
+		bad("max_temp_file_size", "must be 0 (no temporary file) or a size such as 1GiB")
 	}
 
 	if len(c.Locations) == 0 {
@@ -192,10 +246,19 @@ func (c *Config) Validate() error {
 		if len(u.Servers) == 0 {
 			bad(key+".servers", `none; give at least one, e.g. ["unix:run/app.sock"]`)
 		}
-		for i, s := range u.Servers {
-			if err := checkServerAddr(s); err != nil {
-				bad(fmt.Sprintf("%s.servers[%d]", key, i), "%v", err)
-			}
+		if _, err := parseServers(u.Servers); err != nil {
+			bad(key+".servers", "%v", err)
+		}
+		switch u.Balance {
+		case "round_robin", "least_conn", "ip_hash":
+		default:
+			bad(key+".balance", "%q is not one of round_robin, least_conn, ip_hash", u.Balance)
+		}
+		if u.Retries < 0 {
+			bad(key+".retries", "must be 0 (never retry) or more")
+		}
+		if u.RetryTimeout < 0 {
+			bad(key+".retry_timeout", "must be a duration such as 100ms, or 0")
 		}
 		if u.ConnectTimeout <= 0 {
 			bad(key+".connect_timeout", "must be a positive duration such as 5s")

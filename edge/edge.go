@@ -4,112 +4,77 @@
 // anything, serves static files itself, and passes everything else to an
 // upstream over uwsgi (or HTTP).
 //
-// A request goes: Edge.ServeHTTP (framing verdict, path normalisation,
-// location match) → Static, or Proxy (body buffering, forwarding headers)
-// → httputil.ReverseProxy → Upstream (balancing) → UwsgiTransport.
+// A request goes: Edge.ServeHTTP (the current state, framing verdict, path
+// normalisation, location match) → Static, or Proxy (body buffering,
+// forwarding headers) → httputil.ReverseProxy → Upstream (balancing,
+// retries) → UwsgiTransport, and the response back through a buffer that
+// frees the app from slow clients. Reload swaps the state (state.go,
+// reload.go).
 package edge
 
 import (
 	"context"
 	"errors"
-	"fmt"
-	"log"
 	"log/slog"
 	"net"
 	"net/http"
-	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
 // Edge is the HTTP front of the stack. Create it with New, open its
-// sockets with Listen, run it with Serve and stop it with Shutdown.
+// sockets with Listen, run it with Serve, change its configuration with
+// Reload and stop it with Shutdown.
 type Edge struct {
-	cfg       Config
-	logger    *slog.Logger
-	locations []location // longest path first
-	upstreams map[string]*Upstream
-	statics   []*Static
-	access    *accessLog
-	srv       *http.Server
+	logger  *slog.Logger
+	tempDir string
+	cur     atomic.Pointer[state]
+	conns   chan net.Conn // accepted, for the current server generation
+	done    chan struct{} // closed by Shutdown
+	guard   *headGuard    // head limits, for the framing tracker
+	linger  *lingerer
 
 	mu        sync.Mutex
-	listeners []net.Listener
-}
-
-// location is a configured path prefix and what serves it.
-type location struct {
-	prefix  string
-	handler http.Handler
+	listeners []*acceptor   // in the order configured
+	gen       *generation   // serves new connections
+	gens      []*generation // every generation with connections, for Shutdown
+	serving   bool
+	stopped   bool
+	closed    bool
+	wg        sync.WaitGroup // accept loops and generations' Serve
 }
 
 // New builds the edge from a validated configuration. tempDir receives the
-// request bodies too large for memory ("" is the system's).
+// request bodies and responses too large for memory ("" is the system's).
 func New(cfg Config, tempDir string, logger *slog.Logger) (*Edge, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	trust, err := newProxyTrust(cfg.TrustedProxies)
+	st, err := newState(cfg, tempDir, logger)
 	if err != nil {
 		return nil, err
 	}
-	access, err := openAccessLog(cfg.AccessLog)
-	if err != nil {
-		return nil, err
-	}
-	e := &Edge{cfg: cfg, logger: logger, upstreams: map[string]*Upstream{}, access: access}
-	body := newBodyReader(int64(cfg.ClientMaxBodySize), int64(cfg.ClientBodyBufferSize), cfg.ClientBodyTimeout, tempDir)
-	for _, name := range sortedKeys(cfg.Upstreams) {
-		u, err := NewUpstream(name, cfg.Upstreams[name])
-		if err != nil {
-			e.Close()
-			return nil, err
-		}
-		e.upstreams[name] = u
-	}
-	for _, lc := range cfg.Locations {
-		var h http.Handler
-		if lc.Root != "" {
-			s, err := NewStatic(lc.Path, lc.Root, logger)
-			if err != nil {
-				e.Close()
-				return nil, fmt.Errorf("edge: location %s: %w", lc.Path, err)
-			}
-			e.statics = append(e.statics, s)
-			h = s
-		} else {
-			h = newProxy(e.upstreams[lc.Upstream], body, trust, logger)
-		}
-		e.locations = append(e.locations, location{prefix: lc.Path, handler: h})
-	}
-	sort.SliceStable(e.locations, func(i, j int) bool { return len(e.locations[i].prefix) > len(e.locations[j].prefix) })
-
-	e.srv = &http.Server{
-		Handler:           e,
-		ReadHeaderTimeout: cfg.ClientHeaderTimeout,
-		IdleTimeout:       cfg.KeepaliveTimeout,
-		MaxHeaderBytes:    int(cfg.MaxHeaderSize),
-		ConnContext:       framingConnContext,
-		ErrorLog:          log.New(slogWriter{logger}, "", 0),
-	}
+	e := &Edge{logger: logger, tempDir: tempDir, conns: make(chan net.Conn), done: make(chan struct{}),
+		linger: newLingerer(), guard: newHeadGuard(logger)}
+	e.guard.set(cfg.MaxHeaderSize, st.access)
+	e.cur.Store(st)
+	e.gen = e.newGeneration(cfg)
+	e.gens = []*generation{e.gen}
 	return e, nil
 }
 
 // Listen opens every configured address. It is separate from Serve so that
 // a port in use is reported before anything starts.
 func (e *Edge) Listen() error {
-	var lc net.ListenConfig
-	for _, addr := range e.cfg.Listen {
-		l, err := lc.Listen(context.Background(), "tcp", addr)
-		if err != nil {
-			e.closeListeners()
-			return fmt.Errorf("edge: listen on %s: %w", addr, err)
-		}
-		e.mu.Lock()
-		e.listeners = append(e.listeners, l)
-		e.mu.Unlock()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	opened, err := e.openMissing(e.cur.Load().cfg.Listen)
+	if err != nil {
+		return err
 	}
+	e.listeners = append(e.listeners, opened...)
 	return nil
 }
 
@@ -118,83 +83,126 @@ func (e *Edge) Addrs() []net.Addr {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	var out []net.Addr
-	for _, l := range e.listeners {
-		out = append(out, l.Addr())
+	for _, a := range e.listeners {
+		out = append(out, a.l.Addr())
 	}
 	return out
 }
 
-// Serve serves on the listeners opened by Listen until Shutdown. It returns
-// nil after a Shutdown.
+// Serve serves on the listeners opened by Listen (and by later reloads)
+// until Shutdown, and returns nil then.
 func (e *Edge) Serve() error {
 	e.mu.Lock()
-	ls := append([]net.Listener(nil), e.listeners...)
-	e.mu.Unlock()
-	if len(ls) == 0 {
+	if len(e.listeners) == 0 {
+		e.mu.Unlock()
 		return errors.New("edge: Serve called before Listen")
 	}
-	errc := make(chan error, len(ls))
-	for _, l := range ls {
-		go func() { errc <- e.srv.Serve(framingListener{l}) }()
+	if e.serving || e.stopped {
+		e.mu.Unlock()
+		return errors.New("edge: Serve called twice or after Shutdown")
 	}
-	var first error
-	for range ls {
-		if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) && first == nil {
-			first = fmt.Errorf("edge: serve: %w", err)
-			e.srv.Close() // one listener failed: stop the others, so Serve returns
-		}
+	e.serving = true
+	for _, a := range e.listeners {
+		e.startAccept(a)
 	}
-	return first
+	e.startGeneration(e.gen)
+	e.mu.Unlock()
+	<-e.done
+	return nil
 }
 
 // Shutdown stops accepting, lets requests in flight finish until ctx ends,
-// then closes everything.
+// then closes everything. Idle keep-alive connections are closed.
 func (e *Edge) Shutdown(ctx context.Context) error {
-	err := e.srv.Shutdown(ctx)
-	if err != nil {
-		e.srv.Close()
+	e.mu.Lock()
+	if !e.stopped {
+		e.stopped = true
+		close(e.done)
 	}
+	gens := e.gens
+	e.mu.Unlock()
+	e.closeListeners()
+	var wg sync.WaitGroup
+	errs := make([]error, len(gens))
+	for i, g := range gens {
+		wg.Go(func() {
+			if errs[i] = g.srv.Shutdown(ctx); errs[i] != nil {
+				g.srv.Close()
+			}
+		})
+	}
+	wg.Wait()
+	e.wg.Wait()
 	e.Close()
-	return err
+	return errors.Join(errs...)
 }
 
-// Close releases what New opened (static roots, idle upstream connections,
-// the access log).
+// Close releases what New and Listen opened (listeners, static roots, idle
+// upstream connections, the access log). Connections being served are
+// Shutdown's business.
 func (e *Edge) Close() error {
 	e.closeListeners()
-	for _, s := range e.statics {
-		s.Close()
+	e.linger.closeAll()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !e.closed {
+		e.closed = true
+		e.cur.Load().release()
 	}
-	for _, u := range e.upstreams {
-		u.close()
-	}
-	return e.access.close()
+	return nil
 }
 
 func (e *Edge) closeListeners() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	for _, l := range e.listeners {
-		l.Close()
+	for _, a := range e.listeners {
+		a.l.Close()
+	}
+	for _, g := range e.gens {
+		g.l.Close()
 	}
 }
 
 // ServeHTTP checks the request's framing and path, then hands it to the
 // location with the longest matching prefix.
 func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	cw := &clientWriter{ResponseWriter: w, rc: http.NewResponseController(w), timeout: e.cfg.SendTimeout, renewedAt: -1}
-	if e.access != nil {
-		defer e.access.log(cw, r, time.Now())
+	st := e.acquire()
+	defer st.release()
+	cw := &clientWriter{ResponseWriter: w, rc: http.NewResponseController(w), timeout: st.cfg.SendTimeout, renewedAt: -1}
+	body := trackBody(r)
+	start, logged := time.Now(), false
+	if st.access != nil {
+		// Logged also when the handler aborts (panics) mid-response.
+		defer func() {
+			if !logged {
+				st.access.log(cw, r, start)
+			}
+		}()
 	}
-	e.serve(cw, r)
+	e.serve(st, cw, r)
+	if st.access != nil {
+		st.access.log(cw, r, start)
+	}
+	logged = true
+	if lingerNeeded(cw, r, body) {
+		e.linger.close(cw, st.cfg.LingeringTime, st.cfg.LingeringTimeout)
+	}
 }
 
-func (e *Edge) serve(w http.ResponseWriter, r *http.Request) {
+func (e *Edge) serve(st *state, w http.ResponseWriter, r *http.Request) {
 	if v := requestFraming(r.Context()); v != framingOK {
-		e.logger.Warn("edge: rejecting request with ambiguous framing", "remote", r.RemoteAddr, "uri", r.RequestURI, "problem", v.String())
+		e.logger.Warn("edge: refusing request", "remote", r.RemoteAddr, "uri", truncate(loggedTarget(r)), "problem", v.String(), "status", v.status())
 		w.Header().Set("Connection", "close")
-		httpError(w, http.StatusBadRequest)
+		httpError(w, v.status())
 		return
+	}
+	if r.RequestURI == "*" && r.Method == http.MethodOptions {
+		w.Header().Set("Content-Length", "0") // as net/http's general OPTIONS handler
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	if r.URL.Scheme != "" || r.URL.Host != "" {
+		r = originForm(r)
 	}
 	if r.Method == http.MethodConnect || (r.URL.Path == "" || r.URL.Path[0] != '/') {
 		httpError(w, http.StatusBadRequest)
@@ -211,9 +219,9 @@ func (e *Edge) serve(w http.ResponseWriter, r *http.Request) {
 		u.Path, u.RawPath = path, ""
 		r.URL = &u
 	}
-	for i := range e.locations {
-		if strings.HasPrefix(path, e.locations[i].prefix) {
-			e.locations[i].handler.ServeHTTP(w, r)
+	for i := range st.locations {
+		if strings.HasPrefix(path, st.locations[i].prefix) {
+			st.locations[i].handler.ServeHTTP(w, r)
 			return
 		}
 	}

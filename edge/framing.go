@@ -27,11 +27,26 @@ import (
 type framingVerdict uint8
 
 const (
-	framingOK          framingVerdict = iota
-	framingCLandTE                    // Content-Length together with Transfer-Encoding
-	framingDuplicateCL                // more than one Content-Length field
-	framingTEonHTTP10                 // Transfer-Encoding on an HTTP/1.0 request
+	framingOK           framingVerdict = iota
+	framingCLandTE                     // Content-Length together with Transfer-Encoding
+	framingDuplicateCL                 // more than one Content-Length field
+	framingTEonHTTP10                  // Transfer-Encoding on an HTTP/1.0 request
+	framingLineTooLong                 // request line over max_header_size/4 → 414
+	framingHeadTooLarge                // request line and header over max_header_size → 431
 )
+
+// status is the answer to a request with this verdict.
+func (v framingVerdict) status() int {
+	switch v {
+	case framingOK:
+		return 0
+	case framingLineTooLong:
+		return 414
+	case framingHeadTooLarge:
+		return 431
+	}
+	return 400
+}
 
 func (v framingVerdict) String() string {
 	switch v {
@@ -41,6 +56,10 @@ func (v framingVerdict) String() string {
 		return "duplicate Content-Length"
 	case framingTEonHTTP10:
 		return "Transfer-Encoding in an HTTP/1.0 request"
+	case framingLineTooLong:
+		return "request line longer than max_header_size/4"
+	case framingHeadTooLarge:
+		return "request head larger than max_header_size"
 	}
 	return "ok"
 }
@@ -63,11 +82,17 @@ const maxTrackedLine = 64 << 10
 
 type framingConn struct {
 	net.Conn
+	guard *headGuard // limits on heads, and the log for refusals; nil: none
 
 	mu       sync.Mutex
 	state    framingState
 	line     []byte // a partial line carried over between reads
+	skipping bool   // inside an over-long head line: counted, not kept
 	first    bool   // the next head line is a request line
+	headLen  int    // bytes of the current head so far, line ends included
+	lineLen  int    // bytes of the current request line
+	reqLine  []byte // the start of the request line, for the access log
+	prevLine []byte // reqLine of the last complete head
 	http10   bool
 	nCL      int
 	te       bool
@@ -80,6 +105,10 @@ func newFramingConn(c net.Conn) *framingConn {
 	return &framingConn{Conn: c, first: true}
 }
 
+// maxLoggedLine bounds the part of a request line kept for the access log
+// of a request that net/http refuses itself.
+const maxLoggedLine = 2 << 10
+
 func (c *framingConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
 	if n > 0 {
@@ -90,6 +119,16 @@ func (c *framingConn) Read(p []byte) (int, error) {
 		c.mu.Unlock()
 	}
 	return n, err
+}
+
+// CloseWrite half-closes the connection, as net/http does to a bare
+// *net.TCPConn before closing it (so a client still sending reads the
+// answer), and as the lingering close does.
+func (c *framingConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
 }
 
 // next returns the verdict for the next request on the connection.
@@ -124,9 +163,30 @@ func (c *framingConn) track(b []byte) {
 			}
 		default:
 			i := bytes.IndexByte(b, '\n')
+			piece := b
+			if i >= 0 {
+				piece = b[:i+1]
+			}
+			if c.state == inHead {
+				c.count(piece)
+			}
+			if c.skipping {
+				b = b[len(piece):]
+				if i >= 0 {
+					c.skipping = false
+					c.onSkippedLine()
+				}
+				continue
+			}
 			if i < 0 {
 				if len(c.line)+len(b) > maxTrackedLine {
-					c.state = lost
+					if c.state != inHead || !c.over() {
+						c.state = lost
+						return
+					}
+					// The head is refused whatever this line says:
+					// count the rest of it, keep nothing.
+					c.skipping, c.line = true, c.line[:0]
 					return
 				}
 				c.line = append(c.line, b...)
@@ -148,6 +208,35 @@ func (c *framingConn) startHead() {
 	c.state = inHead
 	c.first = true
 	c.http10, c.te, c.nCL, c.cl = false, false, 0, 0
+	c.headLen, c.lineLen, c.reqLine = 0, 0, c.reqLine[:0]
+}
+
+// count charges a piece of a head line (up to and including its '\n') to
+// the head, and to the request line while that is being read.
+func (c *framingConn) count(piece []byte) {
+	c.headLen += len(piece)
+	if c.first {
+		c.lineLen += len(piece)
+		if n := min(len(piece), maxLoggedLine-len(c.reqLine)); n > 0 {
+			c.reqLine = append(c.reqLine, piece[:n]...)
+		}
+	}
+}
+
+// over reports whether the current head is already over a limit.
+func (c *framingConn) over() bool {
+	if c.guard == nil {
+		return false
+	}
+	maxHead, maxLine := c.guard.limits()
+	return maxLine > 0 && c.lineLen > maxLine || maxHead > 0 && c.headLen > maxHead
+}
+
+// onSkippedLine ends an over-long line that was counted but not kept.
+func (c *framingConn) onSkippedLine() {
+	if c.first {
+		c.first = false
+	}
 }
 
 func (c *framingConn) onLine(line []byte) {
@@ -184,7 +273,10 @@ func (c *framingConn) onLine(line []byte) {
 func (c *framingConn) onHeadLine(line []byte) {
 	if c.first {
 		if len(line) == 0 {
-			return // empty lines before a request line are skipped
+			// Empty lines before a request line are skipped, and not
+			// counted as part of the head.
+			c.headLen, c.lineLen, c.reqLine = 0, 0, c.reqLine[:0]
+			return
 		}
 		c.first = false
 		c.http10 = bytes.HasSuffix(line, []byte(" HTTP/1.0"))
@@ -215,7 +307,15 @@ func (c *framingConn) onHeadLine(line []byte) {
 
 func (c *framingConn) endHead() {
 	v := framingOK
+	var maxHead, maxLine int
+	if c.guard != nil {
+		maxHead, maxLine = c.guard.limits()
+	}
 	switch {
+	case maxLine > 0 && c.lineLen > maxLine:
+		v = framingLineTooLong
+	case maxHead > 0 && c.headLen > maxHead:
+		v = framingHeadTooLarge
 	case c.te && c.http10:
 		v = framingTEonHTTP10
 	case c.te && c.nCL > 0:
@@ -224,6 +324,7 @@ func (c *framingConn) endHead() {
 		v = framingDuplicateCL
 	}
 	c.verdicts = append(c.verdicts, v)
+	c.prevLine, c.reqLine = c.reqLine, c.prevLine[:0]
 	switch {
 	case c.te && !c.http10:
 		// Go accepts only "chunked" and closes the connection otherwise.
@@ -252,14 +353,19 @@ func asciiEqualFold(b []byte, lower string) bool {
 }
 
 // framingListener wraps accepted connections in framingConn.
-type framingListener struct{ net.Listener }
+type framingListener struct {
+	net.Listener
+	guard *headGuard
+}
 
 func (l framingListener) Accept() (net.Conn, error) {
 	c, err := l.Listener.Accept()
 	if err != nil {
 		return nil, err
 	}
-	return newFramingConn(c), nil
+	fc := newFramingConn(c)
+	fc.guard = l.guard
+	return fc, nil
 }
 
 type framingKey struct{}

@@ -2,6 +2,7 @@ package edge
 
 import (
 	"math/rand/v2"
+	"strings"
 	"testing"
 )
 
@@ -74,5 +75,59 @@ func TestFramingTrackerGivesUpSafely(t *testing.T) {
 	c.next()
 	if v := c.next(); v != framingOK {
 		t.Errorf("after losing track, verdict %v, want ok", v)
+	}
+}
+
+// The head limits count the same bytes whatever the read boundaries, and
+// a line too long to keep is counted, not lost.
+func TestFramingTrackerHeadLimits(t *testing.T) {
+	g := newHeadGuard(nil)
+	g.set(200, nil) // the request line's limit is a quarter: 50
+	pad := func(n int) string { return strings.Repeat("p", n) }
+	head := func(n int) string { // a GET head of exactly n bytes
+		s := "GET / HTTP/1.1\r\nX: "
+		return s + pad(n-len(s)-4) + "\r\n\r\n"
+	}
+	tests := []struct {
+		name string
+		raw  string
+		want []framingVerdict
+	}{
+		{"at the limit, twice", head(200) + head(200), []framingVerdict{framingOK, framingOK}},
+		{"one over", head(201), []framingVerdict{framingHeadTooLarge}},
+		{"leading empty lines do not count", "\r\n\n\r\n" + head(200), []framingVerdict{framingOK}},
+		{"request line at its limit", "GET /" + pad(50-len("GET / HTTP/1.1\r\n")) + " HTTP/1.1\r\n\r\n", []framingVerdict{framingOK}},
+		{"request line one over", "GET /" + pad(51-len("GET / HTTP/1.1\r\n")) + " HTTP/1.1\r\n\r\n", []framingVerdict{framingLineTooLong}},
+		{"a header line longer than the tracker keeps", "GET / HTTP/1.1\r\nX: " + pad(maxTrackedLine+10) + "\r\n\r\n", []framingVerdict{framingHeadTooLarge}},
+		{"a request line longer than the tracker keeps", "GET /" + pad(maxTrackedLine+10) + " HTTP/1.1\r\n\r\n", []framingVerdict{framingLineTooLong}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for trial := range 30 {
+				c := newFramingConn(nil)
+				c.guard = g
+				b := []byte(tt.raw)
+				r := rand.New(rand.NewPCG(uint64(trial), 2))
+				for len(b) > 0 {
+					n := 1 + r.IntN(min(len(b), 300))
+					if trial == 0 {
+						n = len(b)
+					}
+					c.track(b[:n])
+					b = b[n:]
+				}
+				if c.state == lost {
+					t.Fatalf("trial %d: tracker lost the framing", trial)
+				}
+				if len(c.verdicts) != len(tt.want) {
+					t.Fatalf("trial %d: verdicts %v, want %v", trial, c.verdicts, tt.want)
+				}
+				for i, want := range tt.want {
+					if got := c.next(); got != want {
+						t.Fatalf("trial %d: verdict %d = %v, want %v", trial, i, got, want)
+					}
+				}
+			}
+		})
 	}
 }

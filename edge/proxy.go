@@ -27,21 +27,23 @@ import (
 //     HTTP_X_FORWARDED_FOR, so one could pose as the other (nginx drops them
 //     too: underscores_in_headers off).
 type Proxy struct {
-	upstream *Upstream
-	body     *bodyReader
-	trust    proxyTrust
-	logger   *slog.Logger
-	rp       *httputil.ReverseProxy
+	upstream  *Upstream
+	body      *bodyReader
+	trust     proxyTrust
+	buffering responseBuffering
+	logger    *slog.Logger
+	rp        *httputil.ReverseProxy
 }
 
-func newProxy(u *Upstream, body *bodyReader, trust proxyTrust, logger *slog.Logger) *Proxy {
-	p := &Proxy{upstream: u, body: body, trust: trust, logger: logger}
+func newProxy(u *Upstream, body *bodyReader, trust proxyTrust, buf responseBuffering, logger *slog.Logger) *Proxy {
+	p := &Proxy{upstream: u, body: body, trust: trust, buffering: buf, logger: logger}
 	p.rp = &httputil.ReverseProxy{
-		Rewrite:      p.rewrite,
-		Transport:    u,
-		BufferPool:   copyBuffers{},
-		ErrorHandler: p.errorHandler,
-		ErrorLog:     log.New(slogWriter{logger}, "", 0),
+		Rewrite:        p.rewrite,
+		Transport:      u,
+		BufferPool:     copyBuffers{},
+		ModifyResponse: p.buffering.modifyResponse,
+		ErrorHandler:   p.errorHandler,
+		ErrorLog:       log.New(slogWriter{logger}, "", 0),
 	}
 	return p
 }
@@ -50,15 +52,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody {
 		body, err := p.body.read(w, r)
 		if err != nil {
-			if errors.Is(err, errBodyTooLarge) {
-				p.logger.Warn("edge: request body over client_max_body_size", "uri", r.RequestURI, "limit", ByteSize(p.body.max), "content_length", r.ContentLength)
-				w.Header().Set("Connection", "close")
-				httpError(w, http.StatusRequestEntityTooLarge)
-				return
-			}
-			p.logger.Info("edge: client body", "uri", r.RequestURI, "err", err)
-			w.Header().Set("Connection", "close")
-			httpError(w, http.StatusBadRequest)
+			p.body.refuse(w, r, err, p.logger)
 			return
 		}
 		defer body.Close()
@@ -77,10 +71,18 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // X-Forwarded-* headers (pr.In keeps them).
 func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	in, out := pr.In, pr.Out
+	if bb, ok := in.Body.(*bufferedBody); ok && out.Body != nil {
+		// ReverseProxy wrapped it in a reader that fails once closed; the
+		// upstream gives each attempt a fresh reader of its own instead.
+		out.Body = bb
+	}
 	out.URL.Scheme = "http"
 	out.URL.Host = p.upstream.Name
 	out.Header.Del("Proxy")
 	out.Header.Del("Expect")
+	// ReverseProxy puts back "TE: trailers" (for gRPC); the edge never
+	// forwards a hop-by-hop header, and an app behind uwsgi has no use for it.
+	out.Header.Del("Te")
 	for name := range out.Header {
 		if strings.IndexByte(name, '_') >= 0 {
 			delete(out.Header, name)
@@ -145,26 +147,31 @@ func (p *Proxy) realClient(chain string) string {
 
 // errorHandler turns a failed round trip into nginx's answers: 504 when the
 // upstream took too long to answer, 431 when the request cannot be
-// encoded within the upstream's buffer, 502 for everything else (refused,
-// reset, a broken response).
+// encoded within the upstream's buffer, 503 with Retry-After when every
+// server's queue was full, 502 for everything else (refused, reset, a
+// broken response).
 func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
 	status := http.StatusBadGateway
 	var te *upstreamTimeoutError
 	var de *dialError
+	var be *busyError
 	var ne net.Error
 	switch {
+	case r.Context().Err() != nil:
+		// The client went away; nobody will read this answer, and the
+		// upstream is not to blame. The access log says 499, as nginx's.
+		p.logger.Debug("edge: client closed the connection before the upstream answered", "upstream", p.upstream.Name, "uri", r.RequestURI)
+		return
 	case errors.Is(err, errHeadTooLarge):
 		status = http.StatusRequestHeaderFieldsTooLarge
+	case errors.As(err, &be):
+		status = http.StatusServiceUnavailable
+		w.Header().Set("Retry-After", "1")
 	case errors.As(err, &te):
 		status = http.StatusGatewayTimeout
 	case errors.As(err, &de):
 	case errors.As(err, &ne) && ne.Timeout():
 		status = http.StatusGatewayTimeout
-	case r.Context().Err() != nil:
-		// The client went away; nobody will read this answer. nginx logs
-		// 499 for it.
-		p.logger.Debug("edge: client closed the connection before the upstream answered", "upstream", p.upstream.Name, "uri", r.RequestURI)
-		return
 	}
 	p.logger.Error("edge: upstream failed", "upstream", p.upstream.Name, "uri", r.RequestURI, "status", status, "err", err)
 	httpError(w, status)
@@ -175,13 +182,16 @@ func httpError(w http.ResponseWriter, status int) {
 	h := w.Header()
 	h.Set("Content-Type", "text/plain; charset=utf-8")
 	h.Set("X-Content-Type-Options", "nosniff")
+	// Framed by length, so that the answer is complete on the wire when a
+	// lingering close takes the connection over.
+	h.Set("Content-Length", strconv.Itoa(len(errorBodies[status])))
 	w.WriteHeader(status)
 	w.Write([]byte(errorBodies[status]))
 }
 
 var errorBodies = func() map[int]string {
 	m := map[int]string{}
-	for _, code := range []int{301, 400, 403, 404, 405, 413, 414, 431, 500, 501, 502, 503, 504} {
+	for _, code := range []int{301, 400, 403, 404, 405, 408, 413, 414, 431, 500, 501, 502, 503, 504} {
 		m[code] = strconv.Itoa(code) + " " + http.StatusText(code) + "\n"
 	}
 	return m

@@ -29,19 +29,41 @@ var errResponseHeadTooLarge = errors.New("upstream sent too big header")
 // hop carries, without its general-purpose costs, because it runs on every
 // proxied request.
 func readResponse(br *bufio.Reader, req *http.Request) (*http.Response, error) {
+	// Interim responses (100 Continue, 103 Early Hints) precede the final
+	// one (RFC 9110 §15.2). The client has no use for them here: the edge
+	// sent the whole body already, and hints would need a second writer.
+	// They are skipped, charged to the same budget, so a server cannot
+	// stream them forever.
+	budget := maxResponseHead
+	for {
+		resp, err := readResponseHead(br, req, &budget)
+		if err != nil {
+			return nil, err
+		}
+		if resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols {
+			if err := readResponseFraming(resp, br, req); err != nil {
+				return nil, err
+			}
+			return resp, nil
+		}
+	}
+}
+
+// readResponseHead reads one status line (or CGI-style Status header) and
+// header, charging them to budget.
+func readResponseHead(br *bufio.Reader, req *http.Request, budget *int) (*http.Response, error) {
 	// The head's lines are gathered and converted to one string, so that
 	// every header name and value is a substring of it: one allocation for
 	// the whole head instead of two per header.
 	hp := headPool.Get().(*[]byte)
 	defer headPool.Put(hp)
 	head := (*hp)[:0]
-	budget := maxResponseHead
 	lines := 0
 	for {
-		line, err := readHeadLine(br, &budget)
+		line, err := readHeadLine(br, budget)
 		if err != nil {
 			if err == io.EOF && lines == 0 {
-				return nil, errors.New("upstream closed the connection without a response")
+				return nil, errNoResponse
 			}
 			return nil, err
 		}
@@ -92,8 +114,14 @@ func readResponse(br *bufio.Reader, req *http.Request) (*http.Response, error) {
 		}
 		resp.Status = strconv.Itoa(resp.StatusCode) + " " + http.StatusText(resp.StatusCode)
 	}
+	return resp, nil
+}
+
+// readResponseFraming sets resp's body by its framing.
+func readResponseFraming(resp *http.Response, br *bufio.Reader, req *http.Request) error {
+	h := resp.Header
 	if resp.StatusCode == http.StatusSwitchingProtocols {
-		return nil, errors.New("upstream asked to switch protocols, which uwsgi cannot carry")
+		return errors.New("upstream asked to switch protocols, which uwsgi cannot carry")
 	}
 
 	resp.ContentLength = -1
@@ -101,7 +129,7 @@ func readResponse(br *bufio.Reader, req *http.Request) (*http.Response, error) {
 		resp.StatusCode == http.StatusNoContent || resp.StatusCode == http.StatusNotModified
 	if te := h["Transfer-Encoding"]; len(te) > 0 {
 		if len(te) != 1 || !strings.EqualFold(te[0], "chunked") {
-			return nil, fmt.Errorf("upstream sent unsupported Transfer-Encoding %q", te)
+			return fmt.Errorf("upstream sent unsupported Transfer-Encoding %q", te)
 		}
 		delete(h, "Transfer-Encoding")
 		delete(h, "Content-Length")
@@ -111,11 +139,11 @@ func readResponse(br *bufio.Reader, req *http.Request) (*http.Response, error) {
 	} else if cl := h["Content-Length"]; len(cl) > 0 {
 		n, err := strconv.ParseInt(cl[0], 10, 64)
 		if err != nil || n < 0 || cl[0][0] == '+' {
-			return nil, fmt.Errorf("upstream sent an invalid Content-Length %q", cl[0])
+			return fmt.Errorf("upstream sent an invalid Content-Length %q", cl[0])
 		}
 		for _, v := range cl[1:] {
 			if v != cl[0] {
-				return nil, fmt.Errorf("upstream sent conflicting Content-Length values %q", cl)
+				return fmt.Errorf("upstream sent conflicting Content-Length values %q", cl)
 			}
 		}
 		h["Content-Length"] = cl[:1]
@@ -132,7 +160,7 @@ func readResponse(br *bufio.Reader, req *http.Request) (*http.Response, error) {
 			resp.ContentLength = 0
 		}
 	}
-	return resp, nil
+	return nil
 }
 
 // readHeadLine returns one line without its CRLF, charging it to budget.
@@ -189,6 +217,11 @@ func addHeaderLine(h http.Header, line string, values *[]string) error {
 		}
 	}
 	value := strings.TrimSpace(line[colon+1:])
+	if strings.ContainsAny(value, "\x00\r\n") {
+		// Passed on, NUL breaks clients ("Nul byte in header") and CR
+		// could split the response; nginx answers 502.
+		return fmt.Errorf("upstream sent invalid header: %q has a NUL or CR in its value", truncate(name))
+	}
 	key := textproto.CanonicalMIMEHeaderKey(name) // no allocation when already canonical
 	if prev, ok := h[key]; ok {
 		h[key] = append(prev, value)

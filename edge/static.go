@@ -11,6 +11,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"syscall"
 )
 
 // Static serves files below a directory as nginx's static locations do:
@@ -98,8 +99,15 @@ func (s *Static) clean(r *http.Request, rel string) (string, int) {
 	return rel, 0
 }
 
+// open opens name without blocking: a FIFO or device under the root would
+// otherwise hang the open (and an OS thread) until a writer appears. The
+// caller refuses anything that is not a regular file or a directory.
+func (s *Static) open(name string) (*os.File, error) {
+	return s.root.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+}
+
 func (s *Static) serve(w http.ResponseWriter, r *http.Request, name string, trailingSlash bool) {
-	f, err := s.root.Open(name)
+	f, err := s.open(name)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -116,7 +124,7 @@ func (s *Static) serve(w http.ResponseWriter, r *http.Request, name string, trai
 			return
 		}
 		index := path.Join(name, "index.html")
-		ff, err := s.root.Open(index)
+		ff, err := s.open(index)
 		if err != nil {
 			// No index and no listings: nginx answers 403.
 			s.logger.Debug("edge: static: directory without index", "uri", r.RequestURI)
@@ -134,6 +142,7 @@ func (s *Static) serve(w http.ResponseWriter, r *http.Request, name string, trai
 		return
 	}
 	if !fi.Mode().IsRegular() {
+		s.logger.Warn("edge: static: refusing a file that is not a regular file", "uri", r.RequestURI, "root", s.dir, "mode", fi.Mode().String())
 		httpError(w, http.StatusForbidden)
 		return
 	}

@@ -44,6 +44,17 @@ type UwsgiTransport struct {
 
 var _ http.RoundTripper = (*UwsgiTransport)(nil)
 
+// The uwsgi variables of the edge↔appserver contract (see README).
+const (
+	// VarResponseFraming=chunked asks the server to send a response without
+	// Content-Length chunked, ending with the last chunk only when it is
+	// complete, instead of ending it by closing the connection.
+	VarResponseFraming = "STACK_RESPONSE_FRAMING"
+	// VarRequestStart is when the edge started sending the request, in
+	// microseconds since the Unix epoch (decimal).
+	VarRequestStart = "STACK_REQUEST_START"
+)
+
 // errHeadTooLarge: the request's variables do not fit the server's buffer.
 var errHeadTooLarge = errors.New("request headers too large for the upstream's buffer_size")
 
@@ -75,6 +86,12 @@ func (t *UwsgiTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	e.Reset(*bp, uwsgi.ModifierWSGI, 0)
 	env := cgiEnv(req)
 	uwsgi.EncodeRequest(&e, req, &env)
+	// Contract with the appserver: frame the response so that its end is
+	// explicit (an aborted response is then told from a complete one), and
+	// say when the edge started sending, for its queue_timeout.
+	e.Add(VarResponseFraming, "chunked")
+	var ts [20]byte
+	e.Add(VarRequestStart, string(strconv.AppendInt(ts[:0], time.Now().UnixMicro(), 10)))
 	pkt, err := e.Bytes(t.BufferSize)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", errHeadTooLarge, err)
@@ -102,12 +119,17 @@ func (t *UwsgiTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		conn.Close()
 		br.Reset(nil)
 		readerPool.Put(br)
-		if isTimeout(err) && ctx.Err() == nil {
-			return nil, &upstreamTimeoutError{fmt.Errorf("reading response header from %s: %w", t.Address, err)}
+		if ctx.Err() != nil {
+			// The client went away and its context cut the wait: not the
+			// upstream's fault, and no timeout (nginx logs 499).
+			return nil, fmt.Errorf("client closed the connection before %s answered: %w", t.Address, ctx.Err())
+		}
+		if isTimeout(err) {
+			return nil, &upstreamTimeoutError{fmt.Errorf("read_timeout (%v) fired reading response header from %s: %w", t.ReadTimeout, t.Address, err)}
 		}
 		return nil, fmt.Errorf("reading response header from %s: %w", t.Address, err)
 	}
-	resp.Body = &uwsgiBody{body: resp.Body, conn: conn, br: br, timeout: t.ReadTimeout, stop: stop}
+	resp.Body = &uwsgiBody{body: resp.Body, conn: conn, br: br, timeout: t.ReadTimeout, stop: stop, ctx: ctx, addr: t.Address}
 	return resp, nil
 }
 
@@ -134,8 +156,8 @@ func (t *UwsgiTransport) dial(ctx context.Context) (upstreamConn, error) {
 // and this runs once per proxied request.
 //
 // A connect to a Unix socket completes or fails at once: a full listen
-// queue is EAGAIN, which, as nginx does, we report rather than wait out
-// (the caller answers 502 and tries the next server).
+// queue is EAGAIN, which is reported as is; the Upstream waits it out for
+// a moment, then answers 503 (nginx answers 502).
 func dialUnix(path string) (*os.File, error) {
 	fd, err := syscall.Socket(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC, 0)
 	if err != nil {
@@ -225,6 +247,8 @@ type uwsgiBody struct {
 	br      *bufio.Reader
 	timeout time.Duration
 	stop    func() bool
+	ctx     context.Context
+	addr    string
 	closed  bool
 }
 
@@ -238,10 +262,26 @@ func (b *uwsgiBody) Read(p []byte) (int, error) {
 		b.conn.SetReadDeadline(time.Now().Add(b.timeout))
 	}
 	n, err := b.body.Read(p)
-	if err != nil && err != io.EOF && isTimeout(err) {
-		err = &upstreamTimeoutError{err}
+	if err != nil && err != io.EOF {
+		err = b.bodyError(err)
 	}
 	return n, err
+}
+
+// bodyError says what went wrong mid-body, naming the server. Whatever it
+// is, it is never io.EOF: the proxy must abort the client's response (no
+// last chunk, no completed Content-Length) rather than finish it.
+func (b *uwsgiBody) bodyError(err error) error {
+	switch {
+	case b.ctx.Err() != nil:
+		// The client went away; its context's AfterFunc cut the read.
+		return fmt.Errorf("client closed the connection while reading response body from %s: %w", b.addr, b.ctx.Err())
+	case isTimeout(err):
+		return &upstreamTimeoutError{fmt.Errorf("read_timeout (%v) fired while reading response body from %s: %w", b.timeout, b.addr, err)}
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return fmt.Errorf("upstream prematurely closed connection while reading response body from %s: %w", b.addr, err)
+	}
+	return fmt.Errorf("reading response body from %s: %w", b.addr, err)
 }
 
 func (b *uwsgiBody) Close() error {

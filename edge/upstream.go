@@ -4,38 +4,70 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
 // Upstream is a named group of interchangeable servers. It is itself an
-// http.RoundTripper: it picks a server round robin and, when a connection
-// cannot be made (nothing was sent yet), tries the next one, as nginx's
-// default `uwsgi_next_upstream error timeout` does. A server that fails
-// MaxFails times is skipped for FailTimeout unless every server is down.
+// http.RoundTripper: it picks a server (see balancer) and, when an attempt
+// fails before any byte of a response, tries again as nginx's default
+// `uwsgi_next_upstream error timeout` does, more carefully:
+//
+//   - a connection that could not be made sent nothing, so the request goes
+//     to the next server whatever its method;
+//   - a request that was sent but got no response (refused, reset, closed
+//     before the first byte) is re-sent only if its method is idempotent,
+//     at most Retries times; a POST is never sent twice;
+//   - a timeout (504) or a response that has started is never retried;
+//   - when every server has been tried, the group is tried again after
+//     RetryTimeout, once per retry left (with one server: the same one after
+//     a short wait, which covers a worker being restarted).
+//
+// A server whose listen queue is full (EAGAIN on a Unix socket) is tried
+// again for a moment; after that the request is answered 503 with
+// Retry-After, never 502: the server is busy, not broken.
+//
+// A server that fails MaxFails times is skipped for FailTimeout unless
+// every server is down; both changes are logged.
 type Upstream struct {
 	Name    string
 	servers []*upstreamServer
-	next    atomic.Uint32
+	bal     balancer
 	cfg     UpstreamConfig
+	logger  *slog.Logger
 }
 
 type upstreamServer struct {
 	addr      string // as configured, for logs
+	weight    int
+	backup    bool
 	rt        http.RoundTripper
+	active    atomic.Int64 // requests in flight (least_conn)
 	fails     atomic.Int32
 	downUntil atomic.Int64 // unix nanoseconds; 0 when up
+	current   int          // smooth round robin state, under balancer.mu
 }
 
-// NewUpstream builds the transports of an upstream's servers.
-func NewUpstream(name string, cfg UpstreamConfig) (*Upstream, error) {
-	u := &Upstream{Name: name, cfg: cfg}
-	for _, addr := range cfg.Servers {
-		network, address := "tcp", addr
-		if p, ok := strings.CutPrefix(addr, "unix:"); ok {
+// NewUpstream builds the transports of an upstream's servers. logger
+// receives the passive health changes.
+func NewUpstream(name string, cfg UpstreamConfig, logger *slog.Logger) (*Upstream, error) {
+	specs, err := parseServers(cfg.Servers)
+	if err != nil {
+		return nil, fmt.Errorf("edge: upstream %s: servers%w", name, err)
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	u := &Upstream{Name: name, cfg: cfg, logger: logger}
+	for _, sp := range specs {
+		network, address := "tcp", sp.addr
+		if p, ok := strings.CutPrefix(sp.addr, "unix:"); ok {
 			network, address = "unix", p
 		}
 		var rt http.RoundTripper
@@ -48,11 +80,12 @@ func NewUpstream(name string, cfg UpstreamConfig) (*Upstream, error) {
 		default:
 			return nil, fmt.Errorf("edge: upstream %s: protocol %q is not supported", name, cfg.Protocol)
 		}
-		u.servers = append(u.servers, &upstreamServer{addr: addr, rt: rt})
+		u.servers = append(u.servers, &upstreamServer{addr: sp.addr, weight: sp.weight, backup: sp.backup, rt: rt})
 	}
 	if len(u.servers) == 0 {
 		return nil, fmt.Errorf("edge: upstream %s has no servers", name)
 	}
+	u.bal = balancer{mode: cfg.Balance, servers: u.servers}
 	return u, nil
 }
 
@@ -77,51 +110,218 @@ func newHTTPTransport(network, address string, cfg UpstreamConfig) *http.Transpo
 	}
 }
 
-// RoundTrip sends req to one of the servers.
+// errNoResponse: the server closed the connection before a byte of its
+// response. The request may or may not have been processed.
+var errNoResponse = errors.New("upstream closed the connection without a response")
+
+// busyError: every server tried had a full listen queue (503).
+type busyError struct{ err error }
+
+func (e *busyError) Error() string { return "upstream busy: " + e.err.Error() }
+func (e *busyError) Unwrap() error { return e.err }
+
+// RoundTrip sends req to one of the servers, trying others as the type's
+// comment says.
 func (u *Upstream) RoundTrip(req *http.Request) (*http.Response, error) {
-	n := len(u.servers)
-	start := int(u.next.Add(1) - 1)
+	ctx := req.Context()
+	var tried uint64 // bit i: servers[i] was tried in this round (the first 64)
+	retries := u.cfg.Retries
+	resend := idempotent(req.Method)
+	resending := false // the next attempt re-sends a request that was sent
 	var errs []error
-	var now int64
-	for i := 0; i < n; i++ {
-		s := u.servers[(start+i)%n]
-		if d := s.downUntil.Load(); d != 0 && i < n-1 {
-			if now == 0 {
-				now = time.Now().UnixNano()
+	busy := false
+	for {
+		i := u.pick(req, tried)
+		if i < 0 {
+			// Every server was tried: wait, and go round again once per
+			// retry left (not for full queues: they were waited on).
+			if retries == 0 || len(errs) == 0 || busy || !sleepCtx(ctx, u.cfg.RetryTimeout) {
+				break
 			}
-			if now < d {
-				continue // marked down; but the last candidate is always tried
-			}
+			retries--
+			resending = false
+			tried = 0
+			continue
 		}
-		resp, err := s.rt.RoundTrip(req)
+		if resending {
+			retries--
+			resending = false
+		}
+		tried |= 1 << (i % 64)
+		s := u.servers[i]
+		resp, err := u.attempt(s, req)
 		if err == nil {
-			if s.fails.Load() != 0 {
-				s.fails.Store(0)
-				s.downUntil.Store(0)
-			}
 			return resp, nil
 		}
 		err = fmt.Errorf("upstream %s server %s: %w", u.Name, s.addr, err)
-		var de *dialError
-		if !errors.As(err, &de) || req.Context().Err() != nil {
+		errs = append(errs, err)
+		if ctx.Err() != nil {
 			return nil, err
 		}
-		u.fail(s)
-		errs = append(errs, err)
-		if bb, ok := req.Body.(*bufferedBody); ok {
-			bb.rewind()
+		var de *dialError
+		var be *busyError
+		switch {
+		case errors.As(err, &be):
+			busy = true // not a failure of the server: it is alive
+		case errors.As(err, &de):
+			u.fail(s)
+		case resend && beforeResponse(err):
+			u.fail(s)
+			if retries == 0 {
+				return nil, err
+			}
+			resending = true
+			u.logger.Warn("edge: upstream failed before responding; retrying", "upstream", u.Name, "server", s.addr, "method", req.Method, "uri", req.RequestURI, "err", err)
+		default:
+			if isTimeout(err) || beforeResponse(err) {
+				u.fail(s)
+			}
+			return nil, err
 		}
 	}
-	return nil, errors.Join(errs...)
+	err := errors.Join(errs...)
+	if busy {
+		return nil, &busyError{err}
+	}
+	return nil, err
 }
 
+// pick returns the index of the server for the next attempt, preferring
+// servers that are up; when none is, any untried one (a server marked down
+// may be back, and nothing better is left).
+func (u *Upstream) pick(req *http.Request, tried uint64) int {
+	untried := func(i int) bool { return tried&(1<<(i%64)) == 0 }
+	now := time.Now().UnixNano()
+	i := u.bal.pick(req.RemoteAddr, func(i int) bool {
+		d := u.servers[i].downUntil.Load()
+		return untried(i) && (d == 0 || now >= d)
+	})
+	if i < 0 {
+		i = u.bal.pick(req.RemoteAddr, untried)
+	}
+	return i
+}
+
+// attempt sends the request to one server, with a fresh reader of the
+// buffered body (a transport closes or drains what it was given, so a
+// second attempt cannot reuse it). A full listen queue is waited out for
+// up to min(connect_timeout, 1s).
+func (u *Upstream) attempt(s *upstreamServer, req *http.Request) (*http.Response, error) {
+	deadline := time.Now().Add(min(u.cfg.ConnectTimeout, time.Second))
+	pause := time.Millisecond
+	for {
+		r := req
+		var body *bufferedBody
+		if bb, ok := req.Body.(*bufferedBody); ok {
+			body = bb.clone()
+			r = new(http.Request)
+			*r = *req
+			r.Body = body
+		}
+		count := u.bal.mode == "least_conn" // requests in flight matter to it alone
+		if count {
+			s.active.Add(1)
+		}
+		resp, err := s.rt.RoundTrip(r)
+		if _, sync := s.rt.(*UwsgiTransport); sync && body != nil {
+			body.Close() // the uwsgi transport has written it all by now
+		}
+		if err == nil {
+			u.succeed(s)
+			if count {
+				if resp.Body == nil || resp.Body == http.NoBody {
+					s.active.Add(-1)
+				} else {
+					resp.Body = &activeBody{ReadCloser: resp.Body, s: s}
+				}
+			}
+			return resp, nil
+		}
+		if count {
+			s.active.Add(-1)
+		}
+		if !errors.Is(err, syscall.EAGAIN) {
+			return nil, err
+		}
+		if time.Now().Add(pause).After(deadline) || !sleepCtx(req.Context(), pause) {
+			return nil, &busyError{err}
+		}
+		pause = min(2*pause, 50*time.Millisecond)
+	}
+}
+
+// activeBody counts the request as in flight on its server until the
+// response body is closed.
+type activeBody struct {
+	io.ReadCloser
+	s    *upstreamServer
+	done atomic.Bool
+}
+
+func (b *activeBody) Close() error {
+	if b.done.CompareAndSwap(false, true) {
+		b.s.active.Add(-1)
+	}
+	return b.ReadCloser.Close()
+}
+
+// idempotent reports whether a request with this method may be sent twice
+// (RFC 9110 §9.2.2, less TRACE, which the edge does not pass).
+func idempotent(method string) bool {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodPut, http.MethodDelete:
+		return true
+	}
+	return false
+}
+
+// beforeResponse reports whether err means that the connection failed
+// after the request was (perhaps) sent and before any response: reset,
+// broken pipe, or closed. A timeout is not such an error: the server may
+// still be working on it.
+func beforeResponse(err error) bool {
+	if isTimeout(err) {
+		return false
+	}
+	return errors.Is(err, errNoResponse) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.EPIPE) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// fail counts a failure of s and takes it out of rotation at MaxFails.
+// A lone server is never taken out: there is nothing to send its requests
+// to instead (nginx ignores max_fails then too).
 func (u *Upstream) fail(s *upstreamServer) {
-	if u.cfg.MaxFails <= 0 {
+	if u.cfg.MaxFails <= 0 || len(u.servers) == 1 {
 		return
 	}
 	if s.fails.Add(1) >= int32(u.cfg.MaxFails) {
-		s.downUntil.Store(time.Now().Add(u.cfg.FailTimeout).UnixNano())
 		s.fails.Store(0)
+		now := time.Now()
+		if was := s.downUntil.Swap(now.Add(u.cfg.FailTimeout).UnixNano()); was == 0 || was <= now.UnixNano() {
+			u.logger.Warn("edge: upstream server marked down", "upstream", u.Name, "server", s.addr,
+				"max_fails", u.cfg.MaxFails, "for", u.cfg.FailTimeout)
+		}
+	}
+}
+
+// succeed clears s's failures; a server that was down is logged back up.
+func (u *Upstream) succeed(s *upstreamServer) {
+	if s.fails.Load() != 0 {
+		s.fails.Store(0)
+	}
+	if s.downUntil.Load() != 0 && s.downUntil.Swap(0) != 0 {
+		u.logger.Info("edge: upstream server is up again", "upstream", u.Name, "server", s.addr)
 	}
 }
 

@@ -1,0 +1,262 @@
+package edge
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+)
+
+// Response buffering (nginx's uwsgi_buffering). A slow client must not hold
+// an app worker: the edge reads the upstream's response as fast as the app
+// writes it, into memory up to response_buffer_size and then into an
+// unlinked temporary file of at most max_temp_file_size, and closes the
+// upstream connection as soon as the response is complete. The client is
+// then fed from the buffer at its own pace.
+//
+// Unlike nginx, what has arrived is passed on at once, not when a buffer
+// fills: a response the app flushes line by line (/stream/N, server-sent
+// events) still reaches the client line by line, so buffering need not be
+// turned off for streams. It can be, per location (buffering: false) or
+// per response (the app sends X-Accel-Buffering: no, which the edge
+// removes, as nginx does; "yes" turns it on where the location has it off).
+//
+// When the buffer is full, the edge stops reading ahead: once the client
+// has caught up, the rest of the response goes straight through at the
+// client's pace, as nginx does past max_temp_file_size.
+
+// responseBuffering is a location's policy.
+type responseBuffering struct {
+	on      bool
+	mem     int64  // response_buffer_size
+	maxFile int64  // max_temp_file_size; 0: no file
+	tempDir string // "" is the system's
+}
+
+// smallResponse: a response this short, with a Content-Length, is read in
+// full before the head is sent, with no goroutine.
+const smallResponse = 32 << 10
+
+// modifyResponse is the ReverseProxy hook that puts a buffer between the
+// upstream's body and the client.
+func (b responseBuffering) modifyResponse(resp *http.Response) error {
+	on := b.on
+	if v := resp.Header.Get("X-Accel-Buffering"); v != "" {
+		on = !strings.EqualFold(v, "no")
+		resp.Header.Del("X-Accel-Buffering")
+	}
+	if !on || resp.Body == nil || resp.Body == http.NoBody ||
+		(resp.Request != nil && resp.Request.Method == http.MethodHead) {
+		return nil
+	}
+	if n := resp.ContentLength; n >= 0 && n <= min(smallResponse, b.mem) {
+		buf := make([]byte, n)
+		got, err := io.ReadFull(resp.Body, buf)
+		resp.Body.Close()
+		if err != nil {
+			// A body that ended early reaches the client as it would
+			// unbuffered: what came, then the error, which aborts the
+			// response (never a complete-looking one).
+			resp.Body = io.NopCloser(io.MultiReader(bytes.NewReader(buf[:got]), errReader{err}))
+			return nil
+		}
+		resp.Body = io.NopCloser(bytes.NewReader(buf))
+		return nil
+	}
+	rb := &responseBuffer{src: resp.Body, policy: b}
+	rb.cond.L = &rb.mu
+	resp.Body = rb
+	go rb.pump()
+	return nil
+}
+
+type errReader struct{ err error }
+
+func (r errReader) Read([]byte) (int, error) { return 0, r.err }
+
+// responseBuffer holds a response body between the upstream (written by
+// pump) and the client (read by ReverseProxy). Bytes 0..len(mem) are in
+// memory, the rest in file at their offset less len(mem).
+type responseBuffer struct {
+	src    io.ReadCloser
+	policy responseBuffering
+
+	mu       sync.Mutex
+	cond     sync.Cond
+	mem      []byte
+	file     *os.File
+	total    int64 // bytes stored
+	rd       int64 // bytes read by the client side
+	err      error // how the upstream body ended (io.EOF when complete)
+	pumpDone bool  // the pump has returned (and closed src, unless direct)
+	direct   bool  // the buffer filled: past what is stored, read src directly
+	closed   bool  // Close was called
+}
+
+// pump reads the upstream body into the buffer until it ends, the buffer
+// is full, or the client side is closed.
+func (b *responseBuffer) pump() {
+	bp := copyBufferPool.Get().(*[]byte)
+	defer copyBufferPool.Put(bp)
+	buf := *bp
+	var err error
+	for {
+		room := b.room()
+		if room <= 0 {
+			b.mu.Lock()
+			b.direct = true
+			b.pumpDone = true
+			b.cond.Broadcast()
+			release := b.closed
+			b.mu.Unlock()
+			if release {
+				b.src.Close()
+				b.releaseFile()
+			}
+			return
+		}
+		var n int
+		n, err = b.src.Read(buf[:min(int64(len(buf)), room)])
+		if n > 0 {
+			if werr := b.store(buf[:n]); werr != nil && (err == nil || err == io.EOF) {
+				err = werr
+			}
+		}
+		b.mu.Lock()
+		stop := b.closed
+		b.mu.Unlock()
+		if err != nil || stop {
+			break
+		}
+	}
+	b.src.Close() // the upstream connection, and the worker, are free now
+	b.mu.Lock()
+	b.err = err
+	if err == nil {
+		b.err = io.ErrUnexpectedEOF // stopped by Close; nobody reads it
+	}
+	b.pumpDone = true
+	b.cond.Broadcast()
+	release := b.closed
+	b.mu.Unlock()
+	if release {
+		b.releaseFile()
+	}
+}
+
+// room is how many more bytes the buffer takes.
+func (b *responseBuffer) room() int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.total < b.policy.mem {
+		return b.policy.mem - b.total
+	}
+	return b.policy.maxFile - (b.total - int64(len(b.mem)))
+}
+
+// store appends p (which fits the room) to memory or the file.
+func (b *responseBuffer) store(p []byte) error {
+	b.mu.Lock()
+	if b.total < b.policy.mem {
+		b.mem = append(b.mem, p...)
+		b.total += int64(len(p))
+		b.cond.Broadcast()
+		b.mu.Unlock()
+		return nil
+	}
+	f, off := b.file, b.total-int64(len(b.mem))
+	b.mu.Unlock()
+	if f == nil {
+		var err error
+		if f, err = os.CreateTemp(b.policy.tempDir, "response-*"); err != nil {
+			return fmt.Errorf("buffering the response: %w", err)
+		}
+		os.Remove(f.Name()) // the descriptor keeps it; nothing to clean up after a crash
+		b.mu.Lock()
+		b.file = f
+		b.mu.Unlock()
+	}
+	// The client side reads only below total, so this region is the
+	// pump's alone until total moves.
+	if _, err := f.WriteAt(p, off); err != nil {
+		return fmt.Errorf("buffering the response: %w", err)
+	}
+	b.mu.Lock()
+	b.total += int64(len(p))
+	b.cond.Broadcast()
+	b.mu.Unlock()
+	return nil
+}
+
+// Read returns what is stored, waiting for more while the upstream is
+// still sending; then the upstream's end: io.EOF, or its error, so a
+// truncated response is still aborted at the client.
+func (b *responseBuffer) Read(p []byte) (int, error) {
+	b.mu.Lock()
+	for b.rd == b.total && !b.pumpDone && !b.closed {
+		b.cond.Wait()
+	}
+	switch {
+	case b.closed:
+		b.mu.Unlock()
+		return 0, http.ErrBodyReadAfterClose
+	case b.rd < int64(len(b.mem)):
+		n := copy(p, b.mem[b.rd:])
+		b.rd += int64(n)
+		b.mu.Unlock()
+		return n, nil
+	case b.rd < b.total:
+		f, off := b.file, b.rd-int64(len(b.mem))
+		n := int(min(int64(len(p)), b.total-b.rd))
+		b.mu.Unlock()
+		n, err := f.ReadAt(p[:n], off)
+		b.mu.Lock()
+		b.rd += int64(n)
+		b.mu.Unlock()
+		if err == io.EOF {
+			err = nil
+		}
+		return n, err
+	case b.direct:
+		b.mu.Unlock()
+		return b.src.Read(p)
+	}
+	err := b.err
+	b.mu.Unlock()
+	return 0, err
+}
+
+// Close ends the client side. A pump still reading notices at its next
+// read, which the end of the request interrupts (the transports watch the
+// request's context); it then closes the upstream and the file.
+func (b *responseBuffer) Close() error {
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return nil
+	}
+	b.closed = true
+	b.cond.Broadcast()
+	done, direct := b.pumpDone, b.direct
+	b.mu.Unlock()
+	if direct {
+		b.src.Close()
+	}
+	if done {
+		b.releaseFile()
+	}
+	return nil
+}
+
+func (b *responseBuffer) releaseFile() {
+	b.mu.Lock()
+	f := b.file
+	b.file, b.mem = nil, nil
+	b.mu.Unlock()
+	if f != nil {
+		f.Close()
+	}
+}

@@ -1,0 +1,212 @@
+package edge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"net"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+)
+
+// A reload must not refuse, reset or drop a single request. So:
+//
+//   - The listening sockets are never closed and reopened. One accept loop
+//     per socket hands connections over a channel to whichever http.Server
+//     is current (a "generation").
+//   - Settings that an http.Server reads per connection (header timeout and
+//     size, keep-alive timeout) need a new generation. The old one stops
+//     taking new connections but keeps serving the ones it has, keep-alive
+//     included, until they end on their own; it is never shut down before
+//     the edge is, because shutting down closes idle connections, and an
+//     idle connection may have a request on the wire (nginx's reload resets
+//     exactly those).
+//   - Everything else is the state (see state.go), swapped atomically and
+//     taken per request, so the next request on any connection, old or new,
+//     sees the new configuration.
+
+// acceptor is one listening socket.
+type acceptor struct {
+	addr string // as configured
+	l    net.Listener
+}
+
+// generation is one http.Server and the listener that feeds it.
+type generation struct {
+	srv      *http.Server
+	l        *chanListener
+	settings serverSettings
+}
+
+// serverSettings are the parts of Config an http.Server holds.
+type serverSettings struct {
+	headerTimeout, idleTimeout time.Duration
+	maxHeader                  ByteSize
+}
+
+func settingsOf(c Config) serverSettings {
+	return serverSettings{c.ClientHeaderTimeout, c.KeepaliveTimeout, c.MaxHeaderSize}
+}
+
+func (e *Edge) newGeneration(cfg Config) *generation {
+	g := &generation{settings: settingsOf(cfg), l: &chanListener{conns: e.conns, done: make(chan struct{})}}
+	g.srv = &http.Server{
+		Handler:           e,
+		ReadHeaderTimeout: cfg.ClientHeaderTimeout,
+		IdleTimeout:       cfg.KeepaliveTimeout,
+		MaxHeaderBytes:    serverMaxHeaderBytes(cfg.MaxHeaderSize),
+		ConnContext:       framingConnContext,
+		ErrorLog:          log.New(slogWriter{e.logger}, "", 0),
+	}
+	// net/http would answer "OPTIONS *" itself, without the handler taking
+	// that request's framing verdict; serve answers it.
+	g.srv.DisableGeneralOptionsHandler = true
+	return g
+}
+
+// startGeneration serves g's connections; e.mu is held.
+func (e *Edge) startGeneration(g *generation) {
+	e.wg.Go(func() { g.srv.Serve(g.l) })
+}
+
+// startAccept runs a's accept loop; e.mu is held.
+func (e *Edge) startAccept(a *acceptor) {
+	e.wg.Go(func() {
+		l := framingListener{Listener: a.l, guard: e.guard}
+		pause := 5 * time.Millisecond
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				if errors.Is(err, net.ErrClosed) {
+					return
+				}
+				// Out of descriptors, or the like: wait as net/http does.
+				e.logger.Error("edge: accept", "listen", a.addr, "err", err, "retry_in", pause)
+				select {
+				case <-time.After(pause):
+				case <-e.done:
+					return
+				}
+				pause = min(2*pause, time.Second)
+				continue
+			}
+			pause = 5 * time.Millisecond
+			select {
+			case e.conns <- c:
+			case <-e.done:
+				c.Close()
+				return
+			}
+		}
+	})
+}
+
+// openMissing opens the addresses of want that have no listener yet; e.mu
+// is held. On error, what it opened is closed again.
+func (e *Edge) openMissing(want []string) ([]*acceptor, error) {
+	var lc net.ListenConfig
+	var opened []*acceptor
+	for _, addr := range want {
+		if slices.ContainsFunc(e.listeners, func(a *acceptor) bool { return a.addr == addr }) {
+			continue
+		}
+		l, err := lc.Listen(context.Background(), "tcp", addr)
+		if err != nil {
+			for _, a := range opened {
+				a.l.Close()
+			}
+			return nil, fmt.Errorf("edge: listen on %s: %w", addr, err)
+		}
+		opened = append(opened, &acceptor{addr: addr, l: l})
+	}
+	return opened, nil
+}
+
+// Reload applies cfg to new requests: locations, upstreams, limits,
+// timeouts and the access log. Listening sockets stay open; an address
+// added is opened and one removed is closed. Requests in flight finish on
+// the configuration they started with, and no connection is closed. On
+// error nothing has changed.
+func (e *Edge) Reload(cfg Config) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	st, err := newState(cfg, e.tempDir, e.logger)
+	if err != nil {
+		return err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.stopped || e.closed {
+		st.release()
+		return errors.New("edge: reload after shutdown")
+	}
+	opened, err := e.openMissing(cfg.Listen)
+	if err != nil {
+		st.release()
+		return err
+	}
+	old := e.cur.Swap(st)
+	e.guard.set(cfg.MaxHeaderSize, st.access)
+	if s := settingsOf(cfg); s != e.gen.settings {
+		g := e.newGeneration(cfg)
+		if e.serving {
+			e.startGeneration(g)
+		}
+		e.gen.l.Close() // its connections stay; new ones go to g
+		e.gen = g
+		e.gens = append(e.gens, g)
+	}
+	kept := e.listeners[:0]
+	for _, a := range e.listeners {
+		if slices.Contains(cfg.Listen, a.addr) {
+			kept = append(kept, a)
+		} else {
+			a.l.Close()
+			e.logger.Info("edge: stopped listening", "listen", a.addr)
+		}
+	}
+	e.listeners = kept
+	for _, a := range opened {
+		e.listeners = append(e.listeners, a)
+		if e.serving {
+			e.startAccept(a)
+		}
+		e.logger.Info("edge: listening", "listen", a.addr, "addr", a.l.Addr().String())
+	}
+	old.release()
+	e.logger.Info("edge: configuration reloaded", "locations", len(cfg.Locations), "upstreams", len(cfg.Upstreams), "listen", cfg.Listen)
+	return nil
+}
+
+// chanListener is a net.Listener whose connections come from the accept
+// loops, until it is closed.
+type chanListener struct {
+	conns <-chan net.Conn
+	done  chan struct{}
+	once  sync.Once
+}
+
+func (l *chanListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *chanListener) Close() error {
+	l.once.Do(func() { close(l.done) })
+	return nil
+}
+
+func (l *chanListener) Addr() net.Addr { return chanAddr{} }
+
+type chanAddr struct{}
+
+func (chanAddr) Network() string { return "tcp" }
+func (chanAddr) String() string  { return "edge" }

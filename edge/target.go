@@ -1,0 +1,47 @@
+package edge
+
+import (
+	"net/http"
+	"strings"
+)
+
+// originForm turns a request with an absolute-form target
+// ("GET http://user:pass@example.com:8080/foo?q=1 HTTP/1.1") into the
+// origin form the app expects ("/foo?q=1"), as nginx does (RFC 9112
+// §3.2.2): the app never sees a scheme, a host or credentials in
+// REQUEST_URI, and the host comes from the target (net/http has already
+// put the target's authority, without userinfo, in Host).
+func originForm(r *http.Request) *http.Request {
+	u := *r.URL
+	u.Scheme, u.Host, u.User, u.Opaque = "", "", nil, ""
+	if u.Path == "" {
+		u.Path, u.RawPath = "/", ""
+	}
+	r2 := r.WithContext(r.Context()) // a shallow copy
+	r2.URL = &u
+	r2.RequestURI = u.RequestURI()
+	r2.Host = r.URL.Host
+	return r2
+}
+
+// loggedTarget is the request target for the access log: what the client
+// sent, minus any credentials in an absolute-form target.
+func loggedTarget(r *http.Request) string {
+	uri := r.RequestURI
+	if uri == "" || uri[0] == '/' {
+		return uri
+	}
+	i := strings.Index(uri, "://")
+	if i < 0 {
+		return uri
+	}
+	rest := uri[i+3:]
+	end := strings.IndexAny(rest, "/?#")
+	if end < 0 {
+		end = len(rest)
+	}
+	if at := strings.LastIndexByte(rest[:end], '@'); at >= 0 {
+		return uri[:i+3] + rest[at+1:]
+	}
+	return uri
+}
