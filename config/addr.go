@@ -170,7 +170,7 @@ func (f *File) checkEdgePlaces() []error {
 		}
 	}
 	for _, name := range sortedKeys(f.Edge.Upstreams) {
-		for i, s := range f.Edge.Upstreams[name].Servers {
+		for i, s := range f.Edge.Upstreams[name].Addresses() {
 			if !strings.HasPrefix(s, "unix:") {
 				if _, _, err := net.SplitHostPort(s); err != nil {
 					continue // edge.Validate says so

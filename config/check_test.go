@@ -52,6 +52,21 @@ func TestWarnsWhenNoUpstreamReachesTheAppserver(t *testing.T) {
 	}
 }
 
+// A server with nginx's parameters ("weight=2", "backup") still counts as
+// the app server's address.
+func TestWeightedServerReachesTheAppserver(t *testing.T) {
+	t.Chdir(t.TempDir())
+	for _, servers := range []string{"unix:run/app.sock weight=2", "[unix:/tmp/x.sock backup, unix:run/app.sock weight=3]"} {
+		f, msg := loadErr(t, Options{Set: []string{"edge.upstreams.app.servers=" + servers}})
+		if msg != "" {
+			t.Fatalf("%s: %s", servers, msg)
+		}
+		if len(f.Warnings) != 0 {
+			t.Errorf("%s: warnings = %q", servers, f.Warnings)
+		}
+	}
+}
+
 // Issue 16 item 6: check passed what up fails on.
 func TestCheckCatchesAddressesAndPaths(t *testing.T) {
 	dir := t.TempDir()

@@ -157,7 +157,7 @@ func (f *File) warnings(scopeName string) []string {
 		return nil
 	}
 	for _, name := range sortedKeys(used) {
-		for _, s := range f.Edge.Upstreams[name].Servers {
+		for _, s := range f.Edge.Upstreams[name].Addresses() {
 			if sameServer(s, f.Appserver.Listen) {
 				return nil
 			}

@@ -189,3 +189,18 @@ func (b *balancer) hash(key string, ok func(int) bool) int {
 	}
 	return -1
 }
+
+// Addresses lists the upstream's server addresses without their nginx
+// parameters ("unix:run/a.sock weight=2" is "unix:run/a.sock"), for checks
+// that look at where the edge will dial.
+func (u UpstreamConfig) Addresses() []string {
+	var out []string
+	for _, item := range u.Servers {
+		for _, f := range strings.Fields(item) {
+			if !isServerParam(f) {
+				out = append(out, f)
+			}
+		}
+	}
+	return out
+}
