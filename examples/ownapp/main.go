@@ -1,9 +1,6 @@
-// Command ownapp shows how to put your own http.Handler behind the stack:
-// a program of yours that registers its app and hands control to the stack
-// command line. It gets every command (up, edge, appserver, check, ...).
-//
-//	go run ./examples/ownapp up --app notes
-//	curl http://127.0.0.1:8000/notes
+// Command ownapp puts an http.Handler of its own behind the stack: it
+// registers its app and hands over to the stack command line, so it has
+// every command (up, edge, appserver, check, ...) and only its own apps.
 package main
 
 import (
@@ -14,8 +11,15 @@ import (
 	"github.com/stack-web/stack/cli"
 )
 
-// notes is a plain net/http app: any http.Handler works (chi, gin, ...).
+// Settings are read from apps.notes in stack.yaml (and STACK_APPS_NOTES_*).
+type Settings struct {
+	Title string `yaml:"title"`
+}
+
+// notes answers every path: GET lists the notes, POST text=... adds one.
+// It is plain net/http; any http.Handler works (chi, gin, ...).
 type notes struct {
+	title string
 	mu    sync.Mutex
 	items []string
 }
@@ -23,19 +27,11 @@ type notes struct {
 func (n *notes) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	switch r.Method {
-	case http.MethodPost:
+	if r.Method == http.MethodPost {
 		n.items = append(n.items, r.FormValue("text"))
-		w.WriteHeader(http.StatusCreated)
-	default:
-		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(n.items)
 	}
-}
-
-// Settings are read from apps.notes in stack.yaml (and STACK_APPS_NOTES_*).
-type Settings struct {
-	Title string `yaml:"title"`
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(map[string]any{"title": n.title, "notes": n.items})
 }
 
 func main() {
@@ -44,9 +40,7 @@ func main() {
 		Summary:  "a list of notes: GET to read, POST text= to add",
 		Settings: func() any { return &Settings{Title: "Notes"} },
 		New: func(env cli.Env) (http.Handler, error) {
-			mux := http.NewServeMux()
-			mux.Handle("/notes", &notes{})
-			return mux, nil
+			return &notes{title: env.Settings.(*Settings).Title}, nil
 		},
 	})
 }
