@@ -330,3 +330,26 @@ func readmeCompile(t *testing.T, src string) {
 		t.Errorf("the README's Go snippet does not compile in a module of its own: %v\n%s", err, out)
 	}
 }
+
+// The repository's stack.yaml is "the annotated default": its effective
+// configuration is the built-in one but for the static location and the
+// development access log, both marked in the file and the README.
+func TestReadmeStackYAMLIsTheDefault(t *testing.T) {
+	dir := readmeStackDir(t)
+	annotated, _, code := run(t, dir, "config")
+	defaults, _, code2 := run(t, dir, "config", "-c", os.DevNull)
+	if code != 0 || code2 != 0 {
+		t.Fatalf("stack config: exit status %d, %d", code, code2)
+	}
+	_, annotated, _ = strings.Cut(annotated, "\n") // the "from FILE" line
+	_, defaults, _ = strings.Cut(defaults, "\n")
+	annotated = strings.Replace(annotated, "access_log: stderr\n", "access_log: \"off\"\n", 1)
+	static := "        - path: /static/\n          root: examples/polls/static\n          upstream: \"\"\n          buffering: null\n"
+	if !strings.Contains(annotated, static) {
+		t.Errorf("stack.yaml no longer serves examples/polls/static at /static/ as the README says")
+	}
+	annotated = strings.Replace(annotated, static, "", 1)
+	if annotated != defaults {
+		t.Errorf("stack.yaml sets values other than the defaults beyond the two the README names:\n%s\ndefaults:\n%s", annotated, defaults)
+	}
+}
