@@ -353,3 +353,20 @@ func TestReadmeStackYAMLIsTheDefault(t *testing.T) {
 		t.Errorf("stack.yaml sets values other than the defaults beyond the two the README names:\n%s\ndefaults:\n%s", annotated, defaults)
 	}
 }
+
+// A user's clone is the whole world: the README and the scripts name no
+// path outside the repository.
+func TestReadmeStandsAlone(t *testing.T) {
+	files, _ := filepath.Glob("../scripts/*")
+	for _, f := range append(files, "../README.md") {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, outside := range []string{"../shared", "shared/peers", "/work/"} {
+			if strings.Contains(string(b), outside) {
+				t.Errorf("%s refers to %s, which a clone of the repository does not have", f, outside)
+			}
+		}
+	}
+}
