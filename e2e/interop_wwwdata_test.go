@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
 	"os/user"
 	"path/filepath"
 	"strconv"
@@ -36,16 +37,15 @@ func TestNginxAsWwwDataInFrontOfStackAppserver(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// install -d -o root -g www-data -m 2750 RUN_DIR
+	// The README's recipe, run as written but for the directory.
+	install := strings.Fields(readmeCommands(t, "install -d")[0])
 	runDir := filepath.Join(base, "run")
-	if err := os.Mkdir(runDir, 0o750); err != nil {
-		t.Fatal(err)
+	install[len(install)-1] = runDir
+	if out, err := exec.Command(install[0], install[1:]...).CombinedOutput(); err != nil {
+		t.Fatalf("%s: %v\n%s", strings.Join(install, " "), err, out)
 	}
-	if err := os.Chown(runDir, 0, gid); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(runDir, 0o750|os.ModeSetgid); err != nil {
-		t.Fatal(err)
+	if fi, err := os.Stat(runDir); err != nil || fi.Mode()&os.ModeSetgid == 0 || fi.Sys().(*syscall.Stat_t).Gid != uint32(gid) {
+		t.Fatalf("the README's install line should make a setgid directory of group www-data: %v %v", fi, err)
 	}
 	cfg := filepath.Join(base, "stack.yaml")
 	os.WriteFile(cfg, []byte("run_dir: "+runDir+"\nappserver:\n  app: echo\n  processes: 2\n"), 0o644)
