@@ -370,3 +370,48 @@ func TestReadmeStandsAlone(t *testing.T) {
 		}
 	}
 }
+
+// processes[].restart as the configuration reference says: always (the
+// default) restarts after exit status 0 too, on-failure leaves a clean
+// exit stopped, and a failure under never stops the whole stack with
+// exit status 1.
+func TestReadmeProcessRestart(t *testing.T) {
+	dir := writeConfig(t, `
+run_dir: run
+appserver: {app: hello}
+processes:
+  - {name: again, command: [sh, -c, "echo ran"]}
+  - {name: once, command: [sh, -c, "echo ran"], restart: on-failure}
+`)
+	p := start(t, dir, "up", "--listen", fmt.Sprintf("127.0.0.1:%d", freePort(t)))
+	p.url()
+	deadline := time.Now().Add(10 * time.Second)
+	for strings.Count(p.Output(), "[again] ran") < 2 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if n := strings.Count(p.Output(), "[again] ran"); n < 2 {
+		t.Errorf("restart always (the default): ran %d time(s), want a restart after exit status 0", n)
+	}
+	if n := strings.Count(p.Output(), "[once] ran"); n != 1 {
+		t.Errorf("restart on-failure: ran %d times after exit status 0, want 1", n)
+	}
+	if code := p.stop(syscall.SIGTERM); code != 0 {
+		t.Errorf("SIGTERM: exit status %d", code)
+	}
+
+	dir = writeConfig(t, `
+run_dir: run
+appserver: {app: hello}
+processes:
+  - {name: fails, command: [sh, -c, "exit 3"], restart: never}
+`)
+	p = start(t, dir, "up", "--listen", fmt.Sprintf("127.0.0.1:%d", freePort(t)))
+	select {
+	case <-p.done:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("a process failing under restart: never did not stop the stack:\n%s", p.Output())
+	}
+	if ee, ok := p.err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+		t.Errorf("a process failing under restart: never: %v, want exit status 1", p.err)
+	}
+}
