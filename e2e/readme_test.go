@@ -415,3 +415,15 @@ processes:
 		t.Errorf("a process failing under restart: never: %v, want exit status 1", p.err)
 	}
 }
+
+// Sizes are binary whatever their unit, as the configuration reference
+// says: 1MB is 1 MiB, as nginx's 1m.
+func TestReadmeSizeUnits(t *testing.T) {
+	dir := t.TempDir()
+	for _, size := range []string{"1MB", "1m", "1024KB"} {
+		out, _, code := run(t, dir, "config", "-c", os.DevNull, "--set", "edge.client_max_body_size="+size)
+		if code != 0 || !strings.Contains(out, "client_max_body_size: 1MiB\n") {
+			t.Errorf("client_max_body_size=%s: exit status %d, want 1MiB in:\n%s", size, code, out)
+		}
+	}
+}

@@ -61,8 +61,10 @@ cleanup() {
   rm -rf "$W"
 }
 
-# spawn NAME CMD...: runs CMD in its own process group, output to
-# $RESULTS/NAME.log; prints its pid into the variable named NAME.
+# spawn NAME CMD...: runs CMD in a session (and process group) of its own,
+# output to $RESULTS/NAME.log, and stores its pid in the variable NAME. A
+# background job of a script is no group leader, so setsid makes the
+# session in place instead of forking: $! is CMD itself.
 spawn() {
   local name=$1; shift
   setsid "$@" >"$RESULTS/$name.log" 2>&1 &
