@@ -79,8 +79,14 @@ var hiddenKey = regexp.MustCompile(`(?i)api|token|key|secret|pass|signature|cook
 // redacted stands for a secret's value, as in Django's debug pages.
 const redacted = "********************"
 
+// urlPassword matches the password of a URL's user information
+// (postgres://user:PASSWORD@host/db), which a key's name does not reveal:
+// database: or DATABASE_URL= hold one.
+var urlPassword = regexp.MustCompile(`(://[^/?#@\s:]*:)[^/?#@\s]*@`)
+
 // redact replaces the values of secret keys in a rendered configuration,
-// and the values of secret KEY=VALUE entries (a process's env).
+// the values of secret KEY=VALUE entries (a process's env), and the
+// passwords of URLs anywhere.
 func redact(n *yaml.Node) {
 	switch n.Kind {
 	case yaml.MappingNode:
@@ -97,10 +103,14 @@ func redact(n *yaml.Node) {
 			if c.Kind == yaml.ScalarNode {
 				if k, _, ok := strings.Cut(c.Value, "="); ok && hiddenKey.MatchString(k) {
 					n.Content[i] = scalar(k + "=" + redacted)
+					continue
 				}
-				continue
 			}
 			redact(c)
+		}
+	case yaml.ScalarNode:
+		if urlPassword.MatchString(n.Value) {
+			*n = *scalar(urlPassword.ReplaceAllString(n.Value, "${1}"+redacted+"@"))
 		}
 	}
 }

@@ -9,8 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
-
-	"go.yaml.in/yaml/v3"
 )
 
 // The sources (the file, STACK_* variables, --set flags) are merged into
@@ -36,62 +34,6 @@ type node struct {
 	text   string // scalarNode: the text as written; textNode: the string
 	quoted bool   // scalarNode: written in quotes, so a string whatever it looks like
 	src    string // where it was written: the file's path, STACK_X, --set x
-}
-
-// parseYAML reads a YAML document into nodes. Keys are kept as written:
-// the decoder matches them case-sensitively, as the documentation says.
-func parseYAML(data []byte, src string) (*node, error) {
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, err
-	}
-	if doc.Kind == 0 || len(doc.Content) == 0 {
-		return &node{kind: mapNode, m: map[string]*node{}, src: src}, nil
-	}
-	return fromYAML(doc.Content[0], src, 0)
-}
-
-func fromYAML(y *yaml.Node, src string, depth int) (*node, error) {
-	if depth > 100 {
-		return nil, fmt.Errorf("nested too deeply")
-	}
-	switch y.Kind {
-	case yaml.AliasNode:
-		return fromYAML(y.Alias, src, depth+1)
-	case yaml.MappingNode:
-		n := &node{kind: mapNode, m: map[string]*node{}, src: src}
-		for i := 0; i+1 < len(y.Content); i += 2 {
-			k := y.Content[i]
-			if k.Kind != yaml.ScalarNode {
-				return nil, fmt.Errorf("line %d: a key must be a plain name", k.Line)
-			}
-			if _, dup := n.m[k.Value]; dup {
-				return nil, fmt.Errorf("line %d: key %q is given twice in the same mapping", k.Line, k.Value)
-			}
-			v, err := fromYAML(y.Content[i+1], src, depth+1)
-			if err != nil {
-				return nil, err
-			}
-			n.m[k.Value] = v
-		}
-		return n, nil
-	case yaml.SequenceNode:
-		n := &node{kind: listNode, src: src}
-		for _, c := range y.Content {
-			v, err := fromYAML(c, src, depth+1)
-			if err != nil {
-				return nil, err
-			}
-			n.list = append(n.list, v)
-		}
-		return n, nil
-	default:
-		n := &node{kind: scalarNode, text: y.Value, src: src, quoted: y.Style&(yaml.SingleQuotedStyle|yaml.DoubleQuotedStyle|yaml.LiteralStyle|yaml.FoldedStyle) != 0}
-		if err := y.Decode(&n.value); err != nil {
-			return nil, fmt.Errorf("line %d: %w", y.Line, err)
-		}
-		return n, nil
-	}
 }
 
 // set stores a textNode at path, creating the mappings on the way and

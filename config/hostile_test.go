@@ -1,0 +1,103 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// Configurations a careless or hostile user writes: each must get a clear
+// answer at once, never a hang, a crash or a value silently taken.
+
+// A few lines of nested aliases expand to 10^8 values: reading them ran
+// out of memory (fatal error: out of memory) after a long hang.
+func TestAliasBombIsRefused(t *testing.T) {
+	body := "a: &a [x,x,x,x,x,x,x,x,x,x]\n"
+	prev := "a"
+	for _, name := range []string{"b", "c", "d", "e", "f", "g", "h"} {
+		body += name + ": &" + name + " [" + strings.Repeat("*"+prev+",", 9) + "*" + prev + "]\n"
+		prev = name
+	}
+	path := writeFile(t, body)
+	done := make(chan string, 1)
+	go func() {
+		_, msg := loadErr(t, Options{Path: path})
+		done <- msg
+	}()
+	select {
+	case msg := <-done:
+		if !strings.Contains(msg, "aliases expand to more than") {
+			t.Errorf("err = %q, want the alias expansion refused", msg)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("Load still expanding aliases after 20s")
+	}
+}
+
+// Aliases within the bound, and merge keys, work as in every YAML loader:
+// <<: *defaults was refused as an unknown key "<<".
+func TestAnchorsAliasesAndMergeKeys(t *testing.T) {
+	t.Chdir(t.TempDir())
+	path := writeFile(t, `edge:
+  listen: &addrs ["127.0.0.1:18000"]
+  upstreams:
+    app: &up
+      read_timeout: 7s
+      connect_timeout: 2s
+    api:
+      <<: *up
+      connect_timeout: 3s
+      servers: *addrs
+    other:
+      <<: [{send_timeout: 4s, read_timeout: 1s}, *up]
+      servers: ["127.0.0.1:9"]
+`)
+	f, msg := loadErr(t, Options{Path: path})
+	if msg != "" {
+		t.Fatal(msg)
+	}
+	api, other := f.Edge.Upstreams["api"], f.Edge.Upstreams["other"]
+	if api.ReadTimeout != 7*time.Second || api.ConnectTimeout != 3*time.Second || len(api.Servers) != 1 || api.Servers[0] != "127.0.0.1:18000" {
+		t.Errorf("api = %+v: want read_timeout merged from app, its own connect_timeout, the aliased servers", api)
+	}
+	// The first mapping merged wins, as YAML's merge key says.
+	if other.SendTimeout != 4*time.Second || other.ReadTimeout != time.Second || other.ConnectTimeout != 2*time.Second {
+		t.Errorf("other = %+v", other)
+	}
+	if f.Edge.Upstreams["app"].ConnectTimeout != 2*time.Second {
+		t.Errorf("the anchored mapping changed: %+v", f.Edge.Upstreams["app"])
+	}
+
+	bad := writeFile(t, "edge:\n  upstreams:\n    app:\n      <<: 5\n")
+	if _, msg := loadErr(t, Options{Path: bad}); !strings.Contains(msg, "a merge key (<<) takes a mapping") {
+		t.Errorf("<<: 5: err = %q", msg)
+	}
+}
+
+// stack config redacted secret_key but printed the password of a database
+// URL, in apps.<name>.database or in a process's env.
+func TestYAMLRedactsURLPasswords(t *testing.T) {
+	t.Chdir(t.TempDir())
+	f, msg := loadErr(t, Options{Set: []string{
+		"apps.polls.database=postgres://user:hunter2@db.example/polls",
+		`processes=[{name: p, command: [x], env: ["DATABASE_URL=postgres://u:hunter3@h:5432/db?sslmode=require", "HOME_URL=https://example.com:8443/a@b"]}]`,
+	}})
+	if msg != "" {
+		t.Fatal(msg)
+	}
+	out, _ := f.YAML(false)
+	for _, secret := range []string{"hunter2", "hunter3"} {
+		if strings.Contains(string(out), secret) {
+			t.Errorf("%s printed:\n%s", secret, out)
+		}
+	}
+	for _, want := range []string{"postgres://user:********************@db.example/polls", "postgres://u:********************@h:5432/db?sslmode=require", "https://example.com:8443/a@b"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	out, _ = f.YAML(true)
+	if !strings.Contains(string(out), "hunter2") || !strings.Contains(string(out), "hunter3") {
+		t.Errorf("--show-secrets hid a URL's password:\n%s", out)
+	}
+}
