@@ -263,3 +263,42 @@ func TestProcessExitingDuringStartupFails(t *testing.T) {
 		t.Fatal("a child failing at start-up was restarted instead of stopping the stack")
 	}
 }
+
+// A second SIGTERM during the graceful stop killed the supervisor at once
+// (the handler was gone), leaving a child's group that ignores SIGTERM
+// running with nobody to kill it. Now it ends the grace period: the group
+// gets SIGKILL and Run returns.
+func TestSecondSignalStopsNowAndKillsTheGroup(t *testing.T) {
+	pids := filepath.Join(t.TempDir(), "pids")
+	s := &Supervisor{Logger: quiet, ShutdownTimeout: time.Minute}
+	s.AddSignals(nil)
+	s.AddProcess(&Process{Name: "stubborn", Command: []string{"sh", "-c", `trap '' TERM; sleep 300 & echo $! > "$1"; wait`, "sh", pids}, Restart: "always", Output: io.Discard})
+	done := make(chan error, 1)
+	go func() { done <- s.Run() }()
+	var pid int
+	waitFor(t, "the grandchild", func() bool {
+		b, _ := os.ReadFile(pids)
+		pid, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+		return pid > 0
+	})
+	time.Sleep(50 * time.Millisecond) // let signal.Notify take effect
+	syscall.Kill(os.Getpid(), syscall.SIGTERM)
+	select {
+	case err := <-done:
+		t.Fatalf("Run returned %v although the child ignores SIGTERM and the deadline is a minute away", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	syscall.Kill(os.Getpid(), syscall.SIGTERM)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Run = %v, want nil (a signal is a clean exit)", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a second SIGTERM did not end the graceful stop")
+	}
+	if alive(pid) {
+		t.Errorf("the child's sleep (pid %d) outlived the supervisor", pid)
+		syscall.Kill(pid, syscall.SIGKILL)
+	}
+}
