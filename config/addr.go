@@ -24,7 +24,8 @@ import (
 const maxUnixPath = 107
 
 // CheckRunDir says what PrepareRunDir would refuse: a run_dir that is not
-// a directory, or that every user may write to. A missing one is created.
+// a directory, or that every user may write to, or a missing one that
+// cannot be created.
 func CheckRunDir(dir string) error {
 	if dir == "" {
 		return errors.New("empty; give a directory for sockets and data, e.g. run")
@@ -32,7 +33,7 @@ func CheckRunDir(dir string) error {
 	fi, err := os.Stat(dir)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return nil
+		return checkCreatable(dir)
 	case err != nil:
 		return err
 	case !fi.IsDir():
@@ -40,7 +41,32 @@ func CheckRunDir(dir string) error {
 	case fi.Mode().Perm()&0o002 != 0:
 		return fmt.Errorf("%s is writable by every user (mode %04o); give the stack a directory of its own, e.g. run", dir, fi.Mode().Perm())
 	}
+	if err := syscall.Access(dir, 0o7); err != nil { // sockets and tmp are created in it
+		return fmt.Errorf("%s: %w (the stack creates its sockets and files in it)", dir, err)
+	}
 	return nil
+}
+
+// checkCreatable says whether MkdirAll(dir) can succeed: the nearest
+// existing ancestor must be a directory this user may create entries in.
+func checkCreatable(dir string) error {
+	for parent := filepath.Dir(dir); ; parent = filepath.Dir(parent) {
+		fi, err := os.Stat(parent)
+		switch {
+		case err == nil && !fi.IsDir():
+			return fmt.Errorf("cannot create %s: %s is not a directory", dir, parent)
+		case err == nil:
+			if err := syscall.Access(parent, 0o3); err != nil { // W_OK|X_OK
+				return fmt.Errorf("cannot create %s: directory %s: %w", dir, parent, err)
+			}
+			return nil
+		case !errors.Is(err, fs.ErrNotExist):
+			return fmt.Errorf("cannot create %s: %w", dir, err)
+		}
+		if parent == filepath.Dir(parent) {
+			return nil
+		}
+	}
 }
 
 // CheckListenAddr checks a TCP address to listen on: host:port with a

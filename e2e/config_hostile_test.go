@@ -1,0 +1,124 @@
+package e2e
+
+import (
+	"bytes"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// configAsNobody runs the binary as user nobody (uid 65534) in dir, for
+// what only an unprivileged user meets (root may write anywhere): the
+// binary is copied where nobody can run it. It returns the output and
+// the exit code; a command still running after 3s is stopped with
+// SIGTERM and counts as started (code -1).
+func configAsNobody(t *testing.T, dir string, args ...string) (string, int) {
+	t.Helper()
+	bin := filepath.Join(dir, "stack")
+	if _, err := os.Stat(bin); err != nil {
+		src, err := os.Open(binary)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer src.Close()
+		dst, err := os.OpenFile(bin, os.O_CREATE|os.O_WRONLY, 0o755)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.Copy(dst, src); err != nil {
+			t.Fatal(err)
+		}
+		dst.Close()
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Dir = dir
+	cmd.Env = cleanEnv()
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if ee, ok := err.(*exec.ExitError); ok {
+			return out.String(), ee.ExitCode()
+		}
+		return out.String(), 0
+	case <-time.After(3 * time.Second):
+		cmd.Process.Signal(syscall.SIGTERM)
+		<-done
+		return out.String(), -1
+	}
+}
+
+// A run_dir this user cannot create, or cannot write to, passed `stack
+// check`, and `stack up` then failed with "permission denied". Check and
+// up must agree, for an unprivileged user too.
+func TestCheckAgreesWithUpOnRunDirPermissions(t *testing.T) {
+	// Not t.TempDir: its parent is 0700, and nobody must reach dir.
+	dir, err := os.MkdirTemp("", "stack-e2e-nobody-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	os.Chmod(dir, 0o755)
+	for _, sub := range []string{"readonly", "rootsonly"} {
+		os.Mkdir(filepath.Join(dir, sub), 0o755)
+	}
+	os.Chmod(filepath.Join(dir, "readonly"), 0o555)
+	os.Chmod(filepath.Join(dir, "rootsonly"), 0o700)
+	mine := filepath.Join(dir, "mine")
+	os.Mkdir(mine, 0o700)
+	os.Chown(mine, 65534, 65534)
+	for _, tc := range []struct {
+		runDir string
+		valid  bool
+		want   string
+	}{
+		{filepath.Join(dir, "readonly", "run"), false, "run_dir: cannot create " + filepath.Join(dir, "readonly", "run") + ": directory " + filepath.Join(dir, "readonly") + ": permission denied"},
+		{filepath.Join(dir, "rootsonly"), false, "run_dir: " + filepath.Join(dir, "rootsonly") + ": permission denied"},
+		{filepath.Join(mine, "run"), true, ""},
+	} {
+		args := []string{"--set", "run_dir=" + tc.runDir, "--set", "edge.listen=127.0.0.1:0", "--set", "appserver.app=hello"}
+		out, code := configAsNobody(t, dir, append([]string{"check"}, args...)...)
+		if (code == 0) != tc.valid || !strings.Contains(out, tc.want) {
+			t.Errorf("check with run_dir %s: exit %d, want valid=%v and %q:\n%s", tc.runDir, code, tc.valid, tc.want, out)
+		}
+		out, code = configAsNobody(t, dir, append([]string{"up"}, args...)...)
+		if started := code == -1; started != tc.valid || !strings.Contains(out, tc.want) {
+			t.Errorf("up with run_dir %s: exit %d (-1: started), want started=%v and %q:\n%s", tc.runDir, code, tc.valid, tc.want, out)
+		}
+	}
+}
+
+// The app's paths (template_dirs, a SQLite database) passed `stack check`
+// and failed `stack up` when the app was built.
+func TestCheckAgreesWithUpOnAppPaths(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("not a database\n"), 0o600)
+	for _, set := range []string{
+		"apps.polls.template_dirs=missing",
+		"apps.polls.template_dirs=notes.txt",
+		"apps.polls.database=notes.txt",
+		"apps.polls.database=notes.txt/polls.sqlite3",
+	} {
+		args := []string{"--set", "run_dir=run", "--set", "edge.listen=127.0.0.1:0", "--set", set}
+		key, _, _ := strings.Cut(set, "=")
+		out, code := configRun(t, dir, nil, append([]string{"check"}, args...)...)
+		if code == 0 || !strings.Contains(out, "--set "+key+": "+key) {
+			t.Errorf("check --set %s: exit %d, want the key refused:\n%s", set, code, out)
+		}
+		out, code = configRun(t, dir, nil, append([]string{"up"}, args...)...)
+		if code == 0 || !strings.Contains(out, "--set "+key+": "+key) {
+			t.Errorf("up --set %s: exit %d, want the same refusal before it starts:\n%s", set, code, out)
+		}
+	}
+}
