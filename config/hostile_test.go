@@ -101,3 +101,29 @@ func TestYAMLRedactsURLPasswords(t *testing.T) {
 		t.Errorf("--show-secrets hid a URL's password:\n%s", out)
 	}
 }
+
+// A second document after --- was dropped without a word: "mode: bogus"
+// in it passed check.
+func TestSecondYAMLDocumentIsRefused(t *testing.T) {
+	t.Chdir(t.TempDir())
+	for _, body := range []string{
+		"mode: inprocess\n---\nmode: bogus\n",
+		"mode: inprocess\n---\n---\nmode: bogus\n",
+	} {
+		path := writeFile(t, body)
+		if _, msg := loadErr(t, Options{Path: path}); !strings.Contains(msg, "a second YAML document") {
+			t.Errorf("%q: err = %q", body, msg)
+		}
+	}
+	// An empty document is an empty file: the defaults.
+	for _, body := range []string{"", "---\n", "~\n", "mode: inprocess\n---\n", "mode: inprocess\n...\n"} {
+		path := writeFile(t, body)
+		if _, msg := loadErr(t, Options{Path: path}); msg != "" {
+			t.Errorf("%q: %s", body, msg)
+		}
+	}
+	t.Setenv("STACK_PROCESSES", "[{name: w, command: [x]}]\n---\n[{name: v, command: [y]}]")
+	if _, msg := loadErr(t, Options{}); !strings.Contains(msg, "STACK_PROCESSES: processes: not valid YAML for a list: line 3: a second YAML document") {
+		t.Errorf("STACK_PROCESSES with two documents: err = %q", msg)
+	}
+}

@@ -263,6 +263,10 @@ func readFile(path string) (*node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
+	if n.kind == scalarNode && n.value == nil && !n.quoted {
+		// "---" or "~" alone: an empty document, as an empty file.
+		n = &node{kind: mapNode, m: map[string]*node{}, src: path}
+	}
 	if n.kind != mapNode {
 		return nil, fmt.Errorf("%s: the file must be a mapping of keys (mode, edge, appserver, ...)", path)
 	}

@@ -1,8 +1,10 @@
 package config
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -25,9 +27,25 @@ var errAliasBomb = fmt.Errorf("aliases expand to more than %d values; write the 
 // parseYAML reads a YAML document into nodes. Keys are kept as written:
 // the decoder matches them case-sensitively, as the documentation says.
 func parseYAML(data []byte, src string) (*node, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
+	if err := dec.Decode(&doc); err != nil && err != io.EOF {
 		return nil, err
+	}
+	// A second document (after ---) would be ignored by a loader that
+	// reads one: say so rather than drop it.
+	for {
+		var more yaml.Node
+		err := dec.Decode(&more)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		if len(more.Content) > 0 && !(more.Content[0].Kind == yaml.ScalarNode && more.Content[0].ShortTag() == "!!null") {
+			return nil, fmt.Errorf("line %d: a second YAML document (after ---); the configuration is one document", more.Content[0].Line)
+		}
 	}
 	if doc.Kind == 0 || len(doc.Content) == 0 {
 		return &node{kind: mapNode, m: map[string]*node{}, src: src}, nil
