@@ -1,6 +1,8 @@
 package config
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -80,7 +82,7 @@ func TestYAMLRedactsURLPasswords(t *testing.T) {
 	t.Chdir(t.TempDir())
 	f, msg := loadErr(t, Options{Set: []string{
 		"apps.polls.database=postgres://user:hunter2@db.example/polls",
-		`processes=[{name: p, command: [x], env: ["DATABASE_URL=postgres://u:hunter3@h:5432/db?sslmode=require", "HOME_URL=https://example.com:8443/a@b"]}]`,
+		`processes=[{name: p, command: [sh], env: ["DATABASE_URL=postgres://u:hunter3@h:5432/db?sslmode=require", "HOME_URL=https://example.com:8443/a@b"]}]`,
 	}})
 	if msg != "" {
 		t.Fatal(msg)
@@ -125,5 +127,36 @@ func TestSecondYAMLDocumentIsRefused(t *testing.T) {
 	t.Setenv("STACK_PROCESSES", "[{name: w, command: [x]}]\n---\n[{name: v, command: [y]}]")
 	if _, msg := loadErr(t, Options{}); !strings.Contains(msg, "STACK_PROCESSES: processes: not valid YAML for a list: line 3: a second YAML document") {
 		t.Errorf("STACK_PROCESSES with two documents: err = %q", msg)
+	}
+}
+
+// stack check called these processes valid; stack up then restarted them
+// forever ("executable file not found", "fork/exec ...: permission
+// denied", "no such file or directory" for a missing dir).
+func TestCheckRefusesProcessesThatCannotStart(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	os.WriteFile("script.sh", []byte("#!/bin/sh\nexit 0\n"), 0o644)
+	os.WriteFile("run.sh", []byte("#!/bin/sh\nexit 0\n"), 0o755)
+	os.Mkdir("sub", 0o755)
+	os.WriteFile(filepath.Join("sub", "tool"), []byte("#!/bin/sh\nexit 0\n"), 0o755)
+	for _, tc := range []struct{ proc, want string }{
+		{`{name: p, command: [no-such-program-anywhere]}`, `processes[0].command: "no-such-program-anywhere": exec: "no-such-program-anywhere": executable file not found in $PATH`},
+		{`{name: p, command: [./script.sh]}`, "processes[0].command: ./script.sh is not executable"},
+		{`{name: p, command: [./missing.sh]}`, "processes[0].command: stat ./missing.sh: no such file or directory"},
+		{`{name: p, command: [` + dir + `]}`, "processes[0].command: " + dir + " is a directory, not a program"},
+		{`{name: p, command: [sleep, "1"], dir: nowhere}`, "processes[0].dir: stat nowhere: no such file or directory"},
+		{`{name: p, command: [sleep, "1"], dir: run.sh}`, "processes[0].dir: run.sh is not a directory"},
+		{`{name: p, command: [./run.sh]}`, ""},
+		{`{name: p, command: [./tool], dir: sub}`, ""},
+		{`{name: p, command: [sh, -c, "exit 0"], dir: sub}`, ""},
+	} {
+		_, msg := loadErr(t, Options{Set: []string{"processes=[" + tc.proc + "]"}})
+		switch {
+		case tc.want == "" && msg != "":
+			t.Errorf("%s: %s", tc.proc, msg)
+		case tc.want != "" && !strings.Contains(msg, "--set processes: "+tc.want):
+			t.Errorf("%s: err = %q, want %q", tc.proc, msg, tc.want)
+		}
 	}
 }

@@ -3,8 +3,11 @@ package config
 import (
 	"errors"
 	"fmt"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 )
 
 // Validate checks the whole configuration, as `stack up` uses it,
@@ -124,6 +127,15 @@ func (f *File) checkProcesses() []error {
 		names[p.Name] = true
 		if len(p.Command) == 0 || p.Command[0] == "" {
 			bad(key+".command", "empty; give the program and its arguments as a list")
+		} else if err := checkRunnable(p.Command[0], p.Dir); err != nil {
+			bad(key+".command", "%v", err)
+		}
+		if p.Dir != "" {
+			if fi, err := os.Stat(p.Dir); err != nil {
+				bad(key+".dir", "%v", err)
+			} else if !fi.IsDir() {
+				bad(key+".dir", "%s is not a directory", p.Dir)
+			}
 		}
 		for j, kv := range p.Env {
 			if !strings.Contains(kv, "=") {
@@ -137,6 +149,35 @@ func (f *File) checkProcesses() []error {
 		}
 	}
 	return errs
+}
+
+// checkRunnable says whether the supervisor can start program, as
+// os/exec would find it: a name without a slash in PATH, a path relative
+// to the process's dir.
+func checkRunnable(program, dir string) error {
+	if !strings.Contains(program, "/") {
+		if _, err := exec.LookPath(program); err != nil {
+			return fmt.Errorf("%q: %w", program, err)
+		}
+		return nil
+	}
+	path := program
+	if !filepath.IsAbs(path) && dir != "" {
+		path = filepath.Join(dir, path)
+	}
+	fi, err := os.Stat(path)
+	switch {
+	case err != nil:
+		return err
+	case fi.IsDir():
+		return fmt.Errorf("%s is a directory, not a program", path)
+	case fi.Mode()&0o111 == 0:
+		return fmt.Errorf("%s is not executable (chmod +x it, or run it through its interpreter: [sh, %s])", path, program)
+	}
+	if err := syscall.Access(path, 0o1); err != nil { // X_OK, for this user
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return nil
 }
 
 // warnings lists what will not stop the command but is probably wrong.

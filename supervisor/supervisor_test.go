@@ -302,3 +302,31 @@ func TestSecondSignalStopsNowAndKillsTheGroup(t *testing.T) {
 		syscall.Kill(pid, syscall.SIGKILL)
 	}
 }
+
+// A program that cannot be started at all (not found, not executable, a
+// missing dir) was restarted with back-off forever while the stack looked
+// healthy. On its first run it now stops the stack with the reason; a
+// later start failure (the binary replaced during a deploy) is retried.
+func TestProcessThatCannotStartStopsTheStack(t *testing.T) {
+	for _, p := range []*Process{
+		{Name: "missing", Command: []string{"no-such-program-anywhere"}},
+		{Name: "nodir", Command: []string{"sleep", "5"}, Dir: filepath.Join(t.TempDir(), "gone")},
+		{Name: "dir", Command: []string{t.TempDir()}},
+	} {
+		p.Restart, p.Output = "always", io.Discard
+		s := &Supervisor{Logger: quiet, ShutdownTimeout: time.Second}
+		s.AddProcess(p)
+		stop := make(chan struct{})
+		s.Add(func() error { <-stop; return nil }, func(error) { close(stop) })
+		done := make(chan error, 1)
+		go func() { done <- s.Run() }()
+		select {
+		case err := <-done:
+			if err == nil || !strings.Contains(err.Error(), "process "+p.Name+" could not start: starting") {
+				t.Errorf("%s: err = %v", p.Name, err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%s: a program that cannot start is restarted instead of stopping the stack", p.Name)
+		}
+	}
+}
