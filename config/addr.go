@@ -251,8 +251,13 @@ func (f *File) checkAppserverListen() error {
 	if err := checkUnixPath(path); err != nil {
 		return err
 	}
+	// A socket file is replaced (a leftover of a crash); anything else
+	// there is refused by appserver.Listen.
+	if fi, err := os.Lstat(path); err == nil && fi.Mode().Type() != fs.ModeSocket {
+		return fmt.Errorf("%s exists and is not a socket; the app server refuses to replace it (remove it or choose another path)", path)
+	}
 	// The socket's directory must exist, unless it is run_dir, which the
-	// stack creates.
+	// stack creates (CheckRunDir checks it).
 	dir := filepath.Dir(path)
 	if sameDir(dir, f.RunDir) {
 		return nil
@@ -261,6 +266,9 @@ func (f *File) checkAppserverListen() error {
 		return fmt.Errorf("socket directory %s: %w (only run_dir is created)", dir, err)
 	} else if !fi.IsDir() {
 		return fmt.Errorf("socket directory %s is not a directory", dir)
+	}
+	if err := syscall.Access(dir, 0o3); err != nil { // W_OK|X_OK: bind creates the socket file
+		return fmt.Errorf("socket directory %s: %w", dir, err)
 	}
 	return nil
 }

@@ -59,9 +59,10 @@ func configAsNobody(t *testing.T, dir string, args ...string) (string, int) {
 	}
 }
 
-// A run_dir this user cannot create, or cannot write to, passed `stack
-// check`, and `stack up` then failed with "permission denied". Check and
-// up must agree, for an unprivileged user too.
+// A run_dir this user cannot create, or cannot write to, or a socket
+// directory it cannot write to, passed `stack check`, and `stack up` then
+// failed with "permission denied". Check and up must agree, for an
+// unprivileged user too.
 func TestCheckAgreesWithUpOnRunDirPermissions(t *testing.T) {
 	// Not t.TempDir: its parent is 0700, and nobody must reach dir.
 	dir, err := os.MkdirTemp("", "stack-e2e-nobody-")
@@ -78,23 +79,28 @@ func TestCheckAgreesWithUpOnRunDirPermissions(t *testing.T) {
 	mine := filepath.Join(dir, "mine")
 	os.Mkdir(mine, 0o700)
 	os.Chown(mine, 65534, 65534)
+	readonly := filepath.Join(dir, "readonly")
 	for _, tc := range []struct {
-		runDir string
-		valid  bool
-		want   string
+		runDir, listen string // listen "" follows run_dir
+		valid          bool
+		want           string
 	}{
-		{filepath.Join(dir, "readonly", "run"), false, "run_dir: cannot create " + filepath.Join(dir, "readonly", "run") + ": directory " + filepath.Join(dir, "readonly") + ": permission denied"},
-		{filepath.Join(dir, "rootsonly"), false, "run_dir: " + filepath.Join(dir, "rootsonly") + ": permission denied"},
-		{filepath.Join(mine, "run"), true, ""},
+		{filepath.Join(readonly, "run"), "", false, "run_dir: cannot create " + filepath.Join(readonly, "run") + ": directory " + readonly + ": permission denied"},
+		{filepath.Join(dir, "rootsonly"), "", false, "run_dir: " + filepath.Join(dir, "rootsonly") + ": permission denied"},
+		{filepath.Join(mine, "run"), "unix:" + filepath.Join(readonly, "app.sock"), false, "appserver.listen: socket directory " + readonly + ": permission denied"},
+		{filepath.Join(mine, "run"), "", true, ""},
 	} {
 		args := []string{"--set", "run_dir=" + tc.runDir, "--set", "edge.listen=127.0.0.1:0", "--set", "appserver.app=hello"}
+		if tc.listen != "" {
+			args = append(args, "--set", "appserver.listen="+tc.listen)
+		}
 		out, code := configAsNobody(t, dir, append([]string{"check"}, args...)...)
 		if (code == 0) != tc.valid || !strings.Contains(out, tc.want) {
-			t.Errorf("check with run_dir %s: exit %d, want valid=%v and %q:\n%s", tc.runDir, code, tc.valid, tc.want, out)
+			t.Errorf("check with run_dir %s, listen %q: exit %d, want valid=%v and %q:\n%s", tc.runDir, tc.listen, code, tc.valid, tc.want, out)
 		}
 		out, code = configAsNobody(t, dir, append([]string{"up"}, args...)...)
 		if started := code == -1; started != tc.valid || !strings.Contains(out, tc.want) {
-			t.Errorf("up with run_dir %s: exit %d (-1: started), want started=%v and %q:\n%s", tc.runDir, code, tc.valid, tc.want, out)
+			t.Errorf("up with run_dir %s, listen %q: exit %d (-1: started), want started=%v and %q:\n%s", tc.runDir, tc.listen, code, tc.valid, tc.want, out)
 		}
 	}
 }
@@ -109,6 +115,7 @@ func TestCheckAgreesWithUpOnAppPaths(t *testing.T) {
 		"apps.polls.template_dirs=notes.txt",
 		"apps.polls.database=notes.txt",
 		"apps.polls.database=notes.txt/polls.sqlite3",
+		"appserver.listen=unix:notes.txt",
 	} {
 		args := []string{"--set", "run_dir=run", "--set", "edge.listen=127.0.0.1:0", "--set", set}
 		key, _, _ := strings.Cut(set, "=")
