@@ -92,8 +92,8 @@ func redact(n *yaml.Node) {
 	case yaml.MappingNode:
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
-			if hiddenKey.MatchString(k.Value) && v.Kind == yaml.ScalarNode && v.Value != "" && v.Tag != "!!null" {
-				n.Content[i+1] = scalar(redacted)
+			if hiddenKey.MatchString(k.Value) {
+				hide(v) // secret_key: ..., or api_keys: [a, b]
 				continue
 			}
 			redact(v)
@@ -111,6 +111,24 @@ func redact(n *yaml.Node) {
 	case yaml.ScalarNode:
 		if urlPassword.MatchString(n.Value) {
 			*n = *scalar(urlPassword.ReplaceAllString(n.Value, "${1}"+redacted+"@"))
+		}
+	}
+}
+
+// hide replaces every value under a secret key.
+func hide(n *yaml.Node) {
+	switch n.Kind {
+	case yaml.ScalarNode:
+		if n.Value != "" && n.Tag != "!!null" {
+			*n = *scalar(redacted)
+		}
+	case yaml.MappingNode:
+		for i := 1; i < len(n.Content); i += 2 {
+			hide(n.Content[i])
+		}
+	case yaml.SequenceNode:
+		for _, c := range n.Content {
+			hide(c)
 		}
 	}
 }

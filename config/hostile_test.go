@@ -160,3 +160,28 @@ func TestCheckRefusesProcessesThatCannotStart(t *testing.T) {
 		}
 	}
 }
+
+// Only a scalar under a secret key was hidden: a list or a mapping of
+// secrets (an app's api_keys: [a, b]) was printed.
+func TestYAMLHidesEverythingUnderASecretKey(t *testing.T) {
+	t.Chdir(t.TempDir())
+	path := writeFile(t, "apps:\n  custom:\n    api_keys: [k1secret, k2secret]\n    tokens: {github: k3secret}\n    name: shown\n")
+	_, msg := loadErr(t, Options{Path: path, Apps: map[string]func() any{}})
+	if msg == "" {
+		t.Fatal("custom is not registered here: want it refused")
+	}
+	// A library caller that registers no apps keeps every section as is.
+	f, err := Load(Options{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _ := f.YAML(false)
+	for _, secret := range []string{"k1secret", "k2secret", "k3secret"} {
+		if strings.Contains(string(out), secret) {
+			t.Errorf("%s printed:\n%s", secret, out)
+		}
+	}
+	if !strings.Contains(string(out), "name: shown") {
+		t.Errorf("a plain setting was hidden:\n%s", out)
+	}
+}
