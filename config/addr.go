@@ -117,7 +117,10 @@ func checkHost(addr, host string, resolve bool) error {
 	if host == "" {
 		return nil
 	}
-	if _, err := netip.ParseAddr(host); err == nil {
+	if ip, err := netip.ParseAddr(host); err == nil {
+		if resolve && !ip.IsUnspecified() {
+			return checkLocal(addr, host)
+		}
 		return nil
 	}
 	if strings.Trim(host, "0123456789.") == "" {
@@ -134,7 +137,23 @@ func checkHost(addr, host string, resolve bool) error {
 	if _, err := net.DefaultResolver.LookupHost(ctx, host); err != nil {
 		return fmt.Errorf("%q: host %q does not resolve: %v", addr, host, err)
 	}
-	return nil
+	return checkLocal(addr, host)
+}
+
+// checkLocal says whether this machine can listen on host: an address
+// that is not one of its own (10.1.2.3 after a move, fe80::1 without its
+// zone) fails to bind. It binds port 0 (a free port, closed at once), so
+// the configured port is not touched and the kernel's own rules decide.
+func checkLocal(addr, host string) error {
+	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		var se *os.SyscallError
+		if errors.As(err, &se) {
+			err = se.Err
+		}
+		return fmt.Errorf("%q: cannot listen on %s on this machine: %v", addr, host, err)
+	}
+	return l.Close()
 }
 
 func checkUnixPath(path string) error {

@@ -185,3 +185,25 @@ func TestYAMLHidesEverythingUnderASecretKey(t *testing.T) {
 		t.Errorf("a plain setting was hidden:\n%s", out)
 	}
 }
+
+// An address that is not this machine's (after a move to another host,
+// or a link-local one without its zone) passed check; up then failed
+// with "bind: cannot assign requested address".
+func TestCheckRefusesAnAddressThisMachineDoesNotHave(t *testing.T) {
+	t.Chdir(t.TempDir())
+	for _, tc := range []struct{ set, want string }{
+		{"edge.listen=192.0.2.1:8000", `--set edge.listen: edge.listen[0]: "192.0.2.1:8000": cannot listen on 192.0.2.1 on this machine: cannot assign requested address`},
+		{"appserver.listen=192.0.2.1:3031", `--set appserver.listen: appserver.listen: "192.0.2.1:3031": cannot listen on 192.0.2.1 on this machine`},
+		{"edge.listen=127.0.0.1:8000", ""},
+		{"edge.listen=0.0.0.0:8000", ""},
+		{"edge.listen=localhost:8000", ""},
+	} {
+		_, msg := loadErr(t, Options{Set: []string{tc.set}})
+		switch {
+		case tc.want == "" && msg != "":
+			t.Errorf("%s: %s", tc.set, msg)
+		case tc.want != "" && !strings.Contains(msg, tc.want):
+			t.Errorf("%s: err = %q, want %q", tc.set, msg, tc.want)
+		}
+	}
+}
