@@ -74,7 +74,7 @@ func scalar(s string) *yaml.Node {
 
 // hiddenKey matches the names of settings that hold secrets, as Django's
 // HIDDEN_SETTINGS does.
-var hiddenKey = regexp.MustCompile(`(?i)api|token|key|secret|pass|signature|cookie`)
+var hiddenKey = regexp.MustCompile(`(?i)api|token|key|secret|pass|signature|http_cookie`)
 
 // redacted stands for a secret's value, as in Django's debug pages.
 const redacted = "********************"

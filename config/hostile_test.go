@@ -207,3 +207,26 @@ func TestCheckRefusesAnAddressThisMachineDoesNotHave(t *testing.T) {
 		}
 	}
 }
+
+// session_cookie_age was printed as stars (the pattern had "cookie" where
+// Django's has HTTP_COOKIE), so `stack config > stack.yaml` wrote a file
+// that stack check refused: "expected a whole number".
+func TestRedactedConfigLoadsBack(t *testing.T) {
+	t.Chdir(t.TempDir())
+	f, msg := loadErr(t, Options{Set: []string{"apps.polls.secret_key=s3cret-value", "apps.polls.session_cookie_age=600"}})
+	if msg != "" {
+		t.Fatal(msg)
+	}
+	out, _ := f.YAML(false)
+	if strings.Contains(string(out), "s3cret-value") {
+		t.Fatalf("secret printed:\n%s", out)
+	}
+	path := writeFile(t, string(out))
+	g, msg := loadErr(t, Options{Path: path})
+	if msg != "" {
+		t.Fatalf("the redacted output does not load back: %s\n%s", msg, out)
+	}
+	if s := g.Apps["polls"].(*testSettings); s.SessionCookieAge != 600 {
+		t.Errorf("session_cookie_age = %d after the round trip", s.SessionCookieAge)
+	}
+}
