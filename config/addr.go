@@ -50,8 +50,15 @@ func CheckRunDir(dir string) error {
 // checkCreatable says whether MkdirAll(dir) can succeed: the nearest
 // existing ancestor must be a directory this user may create entries in.
 func checkCreatable(dir string) error {
+	if target, err := os.Readlink(dir); err == nil {
+		// mkdir does not follow a link to a missing directory.
+		return fmt.Errorf("%s is a symbolic link to %s, which does not exist", dir, target)
+	}
 	for parent := filepath.Dir(dir); ; parent = filepath.Dir(parent) {
 		fi, err := os.Stat(parent)
+		if target, lerr := os.Readlink(parent); errors.Is(err, fs.ErrNotExist) && lerr == nil {
+			return fmt.Errorf("cannot create %s: %s is a symbolic link to %s, which does not exist", dir, parent, target)
+		}
 		switch {
 		case err == nil && !fi.IsDir():
 			return fmt.Errorf("cannot create %s: %s is not a directory", dir, parent)

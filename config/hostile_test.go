@@ -230,3 +230,20 @@ func TestRedactedConfigLoadsBack(t *testing.T) {
 		t.Errorf("session_cookie_age = %d after the round trip", s.SessionCookieAge)
 	}
 }
+
+// A run_dir that is a symbolic link to a missing directory passed check;
+// up then failed with "mkdir run: file exists".
+func TestCheckRefusesADanglingRunDirLink(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	os.Symlink(filepath.Join(dir, "gone"), "run")
+	for _, tc := range []struct{ runDir, want string }{
+		{"run", "run_dir: run is a symbolic link to " + filepath.Join(dir, "gone") + ", which does not exist"},
+		{"run/sub", "run_dir: cannot create run/sub: run is a symbolic link to " + filepath.Join(dir, "gone") + ", which does not exist"},
+	} {
+		_, msg := loadErr(t, Options{Set: []string{"run_dir=" + tc.runDir}})
+		if !strings.Contains(msg, tc.want) {
+			t.Errorf("run_dir %s: err = %q, want %q", tc.runDir, msg, tc.want)
+		}
+	}
+}
