@@ -44,6 +44,10 @@ func CheckRunDir(dir string) error {
 	if err := syscall.Access(dir, 0o7); err != nil { // sockets and tmp are created in it
 		return fmt.Errorf("%s: %w (the stack creates its sockets and files in it)", dir, err)
 	}
+	// The edge buffers bodies in run_dir/tmp, created at start.
+	if fi, err := os.Stat(filepath.Join(dir, "tmp")); err == nil && !fi.IsDir() {
+		return fmt.Errorf("%s is not a directory (the edge keeps its temporary files there)", filepath.Join(dir, "tmp"))
+	}
 	return nil
 }
 

@@ -247,3 +247,15 @@ func TestCheckRefusesADanglingRunDirLink(t *testing.T) {
 		}
 	}
 }
+
+// run_dir/tmp that is a file passed check; up then failed with "mkdir
+// run/tmp: not a directory".
+func TestCheckRefusesARunDirTmpThatIsAFile(t *testing.T) {
+	t.Chdir(t.TempDir())
+	os.Mkdir("run", 0o700)
+	os.WriteFile(filepath.Join("run", "tmp"), nil, 0o600)
+	_, msg := loadErr(t, Options{})
+	if want := "built-in defaults: run_dir: run/tmp is not a directory"; !strings.Contains(msg, want) {
+		t.Errorf("err = %q, want %q", msg, want)
+	}
+}
