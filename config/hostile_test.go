@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -257,5 +258,59 @@ func TestCheckRefusesARunDirTmpThatIsAFile(t *testing.T) {
 	_, msg := loadErr(t, Options{})
 	if want := "built-in defaults: run_dir: run/tmp is not a directory"; !strings.Contains(msg, want) {
 		t.Errorf("err = %q, want %q", msg, want)
+	}
+}
+
+// `stack up -c /dev/stdin` in subprocess mode: the parent read the
+// configuration from the pipe, and the tier children, given the same
+// --config, read an empty stdin and ran with the defaults.
+func TestSubprocessModeNeedsARereadableFile(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	fifo := filepath.Join(dir, "config.fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ body, scope, want string }{
+		{"mode: subprocess\n", "up", "mode: subprocess: each tier child reads " + fifo + " again, and it is not a regular file"},
+		{"mode: inprocess\n", "up", ""},
+		{"mode: subprocess\n", "edge", ""}, // a child itself
+	} {
+		go func() {
+			w, err := os.OpenFile(fifo, os.O_WRONLY, 0)
+			if err == nil {
+				w.WriteString(tc.body)
+				w.Close()
+			}
+		}()
+		_, msg := loadErr(t, Options{Path: fifo, Scope: tc.scope})
+		switch {
+		case tc.want == "" && msg != "":
+			t.Errorf("%q as %s: %s", tc.body, tc.scope, msg)
+		case tc.want != "" && !strings.Contains(msg, tc.want):
+			t.Errorf("%q as %s: err = %q, want %q", tc.body, tc.scope, msg, tc.want)
+		}
+	}
+}
+
+// --config /dev/zero read until memory ran out; a directory's error did
+// not say it was about the configuration.
+func TestConfigFileIsBoundedAndNamed(t *testing.T) {
+	done := make(chan string, 1)
+	go func() {
+		_, msg := loadErr(t, Options{Path: "/dev/zero"})
+		done <- msg
+	}()
+	select {
+	case msg := <-done:
+		if !strings.Contains(msg, "config: /dev/zero is larger than 16 MiB") {
+			t.Errorf("/dev/zero: err = %q", msg)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("still reading /dev/zero after 20s")
+	}
+	dir := t.TempDir()
+	if _, msg := loadErr(t, Options{Path: dir}); msg != "config: read "+dir+": is a directory" {
+		t.Errorf("a directory: err = %q", msg)
 	}
 }

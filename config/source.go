@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"io"
 	"maps"
 	"os"
 	"reflect"
@@ -253,11 +254,23 @@ func applySets(root *node, sets []string) error {
 	return nil
 }
 
+// maxFileSize bounds the configuration file.
+const maxFileSize = 16 << 20
+
 // readFile parses the configuration file, if there is one.
 func readFile(path string) (*node, error) {
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
+	}
+	defer f.Close()
+	// Bounded: --config /dev/zero must not read until memory runs out.
+	data, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err) // a directory: "read DIR: is a directory"
+	}
+	if len(data) > maxFileSize {
+		return nil, fmt.Errorf("config: %s is larger than %d MiB; that is not a configuration file", path, maxFileSize>>20)
 	}
 	n, err := parseYAML(data, path)
 	if err != nil {

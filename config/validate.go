@@ -84,6 +84,9 @@ func (f *File) validate(scope string, apps map[string]func() any) error {
 	}
 	if runs.processes {
 		errs = append(errs, f.checkProcesses()...)
+		if err := f.checkRereadable(); err != nil {
+			bad("mode", "%v", err)
+		}
 	}
 	return errors.Join(errs...)
 }
@@ -149,6 +152,19 @@ func (f *File) checkProcesses() []error {
 		}
 	}
 	return errs
+}
+
+// checkRereadable says whether the tier children of `up` in subprocess
+// mode, which read --config again, will read what the parent read: not so
+// from /dev/stdin or a pipe, which the parent has consumed.
+func (f *File) checkRereadable() error {
+	if f.Mode != "subprocess" || f.Source == "" || f.Source == "built-in defaults" {
+		return nil
+	}
+	if fi, err := os.Stat(f.Source); err == nil && !fi.Mode().IsRegular() {
+		return fmt.Errorf("subprocess: each tier child reads %s again, and it is not a regular file (a pipe or /dev/stdin is read once); write the configuration to a file", f.Source)
+	}
+	return nil
 }
 
 // checkRunnable says whether the supervisor can start program, as
