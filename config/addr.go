@@ -223,6 +223,10 @@ func (f *File) checkEdgePlaces() []error {
 			bad(fmt.Sprintf("edge.locations[%d].root", i), "%v", err)
 		} else if !fi.IsDir() {
 			bad(fmt.Sprintf("edge.locations[%d].root", i), "%s is not a directory", l.Root)
+		} else if d, err := os.Open(l.Root); err != nil { // the edge opens it at start
+			bad(fmt.Sprintf("edge.locations[%d].root", i), "%v", err)
+		} else {
+			d.Close()
 		}
 	}
 	for _, name := range sortedKeys(f.Edge.Upstreams) {

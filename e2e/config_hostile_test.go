@@ -80,19 +80,27 @@ func TestCheckAgreesWithUpOnRunDirPermissions(t *testing.T) {
 	os.Mkdir(mine, 0o700)
 	os.Chown(mine, 65534, 65534)
 	readonly := filepath.Join(dir, "readonly")
+	private := filepath.Join(dir, "static") // nobody may see it, not open it
+	os.Mkdir(private, 0o700)
 	for _, tc := range []struct {
 		runDir, listen string // listen "" follows run_dir
 		valid          bool
 		want           string
+		sets           []string
 	}{
-		{filepath.Join(readonly, "run"), "", false, "run_dir: cannot create " + filepath.Join(readonly, "run") + ": directory " + readonly + ": permission denied"},
-		{filepath.Join(dir, "rootsonly"), "", false, "run_dir: " + filepath.Join(dir, "rootsonly") + ": permission denied"},
-		{filepath.Join(mine, "run"), "unix:" + filepath.Join(readonly, "app.sock"), false, "appserver.listen: socket directory " + readonly + ": permission denied"},
-		{filepath.Join(mine, "run"), "", true, ""},
+		{filepath.Join(readonly, "run"), "", false, "run_dir: cannot create " + filepath.Join(readonly, "run") + ": directory " + readonly + ": permission denied", nil},
+		{filepath.Join(dir, "rootsonly"), "", false, "run_dir: " + filepath.Join(dir, "rootsonly") + ": permission denied", nil},
+		{filepath.Join(mine, "run"), "unix:" + filepath.Join(readonly, "app.sock"), false, "appserver.listen: socket directory " + readonly + ": permission denied", nil},
+		{filepath.Join(mine, "run"), "", false, "edge.locations[0].root: open " + private + ": permission denied",
+			[]string{"edge.locations=[{path: /static/, root: " + private + "}, {path: /, upstream: app}]"}},
+		{filepath.Join(mine, "run"), "", true, "", nil},
 	} {
 		args := []string{"--set", "run_dir=" + tc.runDir, "--set", "edge.listen=127.0.0.1:0", "--set", "appserver.app=hello"}
 		if tc.listen != "" {
 			args = append(args, "--set", "appserver.listen="+tc.listen)
+		}
+		for _, kv := range tc.sets {
+			args = append(args, "--set", kv)
 		}
 		out, code := configAsNobody(t, dir, append([]string{"check"}, args...)...)
 		if (code == 0) != tc.valid || !strings.Contains(out, tc.want) {
