@@ -91,6 +91,9 @@ func CheckListenAddr(addr string) error {
 	if err := checkPort(addr, port); err != nil {
 		return err
 	}
+	if err := checkPrivilegedPort(addr, port); err != nil {
+		return err
+	}
 	return checkHost(addr, host, true)
 }
 

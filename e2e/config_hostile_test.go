@@ -59,8 +59,9 @@ func configAsNobody(t *testing.T, dir string, args ...string) (string, int) {
 	}
 }
 
-// A run_dir this user cannot create, or cannot write to, or a socket
-// directory it cannot write to, passed `stack check`, and `stack up` then
+// A run_dir this user cannot create, or cannot write to, a socket
+// directory it cannot write to, a static root it cannot open, or a
+// privileged port, passed `stack check`, and `stack up` then
 // failed with "permission denied". Check and up must agree, for an
 // unprivileged user too.
 func TestCheckAgreesWithUpOnRunDirPermissions(t *testing.T) {
@@ -93,6 +94,8 @@ func TestCheckAgreesWithUpOnRunDirPermissions(t *testing.T) {
 		{filepath.Join(mine, "run"), "unix:" + filepath.Join(readonly, "app.sock"), false, "appserver.listen: socket directory " + readonly + ": permission denied", nil},
 		{filepath.Join(mine, "run"), "", false, "edge.locations[0].root: open " + private + ": permission denied",
 			[]string{"edge.locations=[{path: /static/, root: " + private + "}, {path: /, upstream: app}]"}},
+		{filepath.Join(mine, "run"), "", false, `"127.0.0.1:81": port 81 is privileged (below 1024) and this user (uid 65534) may not bind it`,
+			[]string{"edge.listen=127.0.0.1:81"}},
 		{filepath.Join(mine, "run"), "", true, "", nil},
 	} {
 		args := []string{"--set", "run_dir=" + tc.runDir, "--set", "edge.listen=127.0.0.1:0", "--set", "appserver.app=hello"}
