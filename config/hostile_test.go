@@ -314,3 +314,25 @@ func TestConfigFileIsBoundedAndNamed(t *testing.T) {
 		t.Errorf("a directory: err = %q", msg)
 	}
 }
+
+// "key: ~" keeps the default, but for the derived socket path it kept the
+// static default: appserver.listen: ~ or servers: ~ under run_dir: elsewhere
+// left the socket (or the edge's dial) in ./run.
+func TestNullKeepsTheDerivedSocketPath(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	for _, body := range []string{
+		"run_dir: data\nappserver:\n  listen: ~\n",
+		"run_dir: data\nedge:\n  upstreams:\n    app:\n      servers: ~\n",
+		"run_dir: data\nedge:\n  upstreams:\n    app: ~\n",
+	} {
+		f, msg := loadErr(t, Options{Path: writeFile(t, body)})
+		if msg != "" {
+			t.Errorf("%q: %s", body, msg)
+			continue
+		}
+		if f.Appserver.Listen != "unix:data/app.sock" || len(f.Edge.Upstreams["app"].Servers) != 1 || f.Edge.Upstreams["app"].Servers[0] != "unix:data/app.sock" || len(f.Warnings) != 0 {
+			t.Errorf("%q: listen %s, upstream app servers %v, warnings %v; want both unix:data/app.sock", body, f.Appserver.Listen, f.Edge.Upstreams["app"].Servers, f.Warnings)
+		}
+	}
+}

@@ -78,7 +78,8 @@ func (n *node) at(key string) *node {
 	return found
 }
 
-// has reports whether a source gave the key (path of plain names).
+// has reports whether a source gave the key (path of plain names) a
+// value: "key: ~" keeps the default, so it counts as not given.
 func (n *node) has(path ...string) bool {
 	cur := n
 	for _, k := range path {
@@ -87,7 +88,7 @@ func (n *node) has(path ...string) bool {
 		}
 		cur = cur.m[k]
 	}
-	return true
+	return !(cur.kind == scalarNode && cur.value == nil && !cur.quoted)
 }
 
 // keyTree answers what keys exist, for resolving STACK_* names: the
