@@ -336,3 +336,44 @@ func TestNullKeepsTheDerivedSocketPath(t *testing.T) {
 		}
 	}
 }
+
+// A stronger source setting a key inside a weaker source's list or scalar
+// replaced it with a mapping, without a word: with apps given as a list
+// (issue 16 item 1) and STACK_APPS_POLLS_SECRET_KEY set, check said valid
+// and polls ran with debug on. And a YAML mapping from a variable was
+// dropped by a --set of a key inside it.
+func TestSettingInsideANonMappingIsReported(t *testing.T) {
+	t.Chdir(t.TempDir())
+	t.Setenv("STACK_APPS_POLLS_SECRET_KEY", "k")
+	path := writeFile(t, "apps:\n  - polls:\n      debug: false\n")
+	_, msg := loadErr(t, Options{Path: path})
+	for _, want := range []string{
+		"STACK_APPS_POLLS_SECRET_KEY: apps.polls.secret_key: apps is a list in " + path + ", which holds no keys; ignored",
+		path + ": apps: expected a mapping of app names",
+	} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("err = %q, want %q", msg, want)
+		}
+	}
+	os.Unsetenv("STACK_APPS_POLLS_SECRET_KEY")
+
+	path = writeFile(t, "edge:\n  listen: [\"127.0.0.1:8000\"]\n")
+	if _, msg := loadErr(t, Options{Path: path, Set: []string{"edge.listen.port=9"}}); !strings.Contains(msg, "--set edge.listen.port: edge.listen.port: edge.listen is a list in "+path+", which holds no keys; ignored") {
+		t.Errorf("--set inside a list: err = %q", msg)
+	}
+
+	// A mapping written as YAML in a variable merges with a --set inside it.
+	t.Setenv("STACK_EDGE_UPSTREAMS", "{api: {servers: [\"127.0.0.1:9\"]}, app: {}}")
+	f, msg := loadErr(t, Options{Set: []string{"edge.upstreams.api.read_timeout=5s"}})
+	if msg != "" {
+		t.Fatal(msg)
+	}
+	if api := f.Edge.Upstreams["api"]; len(api.Servers) != 1 || api.ReadTimeout != 5*time.Second {
+		t.Errorf("upstream api = %+v, want the variable's servers and the flag's read_timeout", api)
+	}
+	// An upstream's name is not a setting's: "api" is not a secret.
+	out, _ := f.YAML(false)
+	if !strings.Contains(string(out), "servers: ['127.0.0.1:9']") {
+		t.Errorf("the upstream named api was redacted:\n%s", out)
+	}
+}

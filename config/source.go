@@ -38,18 +38,32 @@ type node struct {
 }
 
 // set stores a textNode at path, creating the mappings on the way and
-// replacing whatever a weaker source had there.
-func (n *node) set(path []string, text, src string) {
+// replacing whatever a weaker source had at path itself. On the way, a
+// weaker source's YAML text that holds a mapping
+// (STACK_EDGE_UPSTREAMS='{api: ...}') is read, so that the keys merge;
+// anything else there (a list, a scalar) holds no keys: that is a problem
+// naming both sources, and the weaker value stays for the decoder to
+// judge, rather than being dropped without a word.
+func (n *node) set(path []string, text, src string) error {
 	cur := n
-	for _, k := range path[:len(path)-1] {
+	for i, k := range path[:len(path)-1] {
 		next := cur.m[k]
-		if next == nil || next.kind != mapNode {
+		switch {
+		case next == nil || next.kind == scalarNode && next.value == nil && !next.quoted:
 			next = &node{kind: mapNode, m: map[string]*node{}, src: src}
 			cur.m[k] = next
+		case next.kind == textNode:
+			if y, err := parseYAML([]byte(next.text), next.src); err == nil && y.kind == mapNode {
+				cur.m[k], next = y, y
+			}
+		}
+		if next.kind != mapNode {
+			return fmt.Errorf("%s: %s: %s is %s in %s, which holds no keys; ignored", src, strings.Join(path, "."), strings.Join(path[:i+1], "."), describe(next), next.src)
 		}
 		cur = next
 	}
 	cur.m[path[len(path)-1]] = &node{kind: textNode, text: text, src: src}
+	return nil
 }
 
 // at returns the deepest node on a key path such as
@@ -107,8 +121,9 @@ type keyTree struct {
 // wins; under a map (edge.upstreams, apps) the entry is a name the file,
 // the defaults or the registered apps define (compared in lower case,
 // "-" as "_"), else the shortest run of words after which the rest is a
-// known key. A variable that names no key is returned as a warning.
-func (kt *keyTree) applyEnv(environ []string) (warnings []string) {
+// known key. A variable that names no key is returned as a warning; one
+// that cannot be set (see set) as a problem.
+func (kt *keyTree) applyEnv(environ []string) (warnings, problems []string) {
 	var names []string
 	vals := map[string]string{}
 	for _, kv := range environ {
@@ -129,9 +144,11 @@ func (kt *keyTree) applyEnv(environ []string) (warnings []string) {
 			warnings = append(warnings, fmt.Sprintf("%s: names no configuration key; ignored (STACK_ + the key path in capitals, \"_\" for \".\", e.g. STACK_EDGE_LISTEN)", name))
 			continue
 		}
-		kt.root.set(path, vals[name], name)
+		if err := kt.root.set(path, vals[name], name); err != nil {
+			problems = append(problems, err.Error())
+		}
 	}
-	return warnings
+	return warnings, problems
 }
 
 func (kt *keyTree) resolve(prefix, words []string, t reflect.Type) ([]string, bool) {
@@ -240,19 +257,21 @@ func (n *node) get(path []string) *node {
 
 // applySets merges --set key=value flags into root. The key path is
 // written with dots, as in the file, and as case-sensitive.
-func applySets(root *node, sets []string) error {
+func applySets(root *node, sets []string) (problems []string, err error) {
 	for _, kv := range sets {
 		k, val, ok := strings.Cut(kv, "=")
 		if !ok || k == "" {
-			return fmt.Errorf("--set %q: expected key=value, e.g. --set edge.listen=127.0.0.1:9000", kv)
+			return nil, fmt.Errorf("--set %q: expected key=value, e.g. --set edge.listen=127.0.0.1:9000", kv)
 		}
 		path := strings.Split(k, ".")
 		if slices.Contains(path, "") {
-			return fmt.Errorf("--set %q: the key has an empty part", kv)
+			return nil, fmt.Errorf("--set %q: the key has an empty part", kv)
 		}
-		root.set(path, val, "--set "+k)
+		if err := root.set(path, val, "--set "+k); err != nil {
+			problems = append(problems, err.Error())
+		}
 	}
-	return nil
+	return problems, nil
 }
 
 // maxFileSize bounds the configuration file.
