@@ -116,12 +116,20 @@ func TestCheckAgreesWithUpOnRunDirPermissions(t *testing.T) {
 	}
 }
 
-// The app's paths (template_dirs, a SQLite database) passed `stack check`
-// and failed `stack up` when the app was built.
+// Each of these passed `stack check`, and `stack up` then failed at start
+// (the app's template_dirs or database when the app was built, a socket
+// path taken by a file, a listen address of another machine, a run_dir
+// linking nowhere) or restarted a process forever (a program that cannot
+// run). Now both refuse them with the same message.
 func TestCheckAgreesWithUpOnAppPaths(t *testing.T) {
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("not a database\n"), 0o600)
+	os.Symlink(filepath.Join(dir, "gone"), filepath.Join(dir, "dangling"))
 	for _, set := range []string{
+		"edge.listen=192.0.2.1:8000",
+		"run_dir=dangling",
+		"processes=[{name: worker, command: [no-such-program-anywhere]}]",
+		"processes=[{name: worker, command: [./notes.txt]}]",
 		"apps.polls.template_dirs=missing",
 		"apps.polls.template_dirs=notes.txt",
 		"apps.polls.database=notes.txt",
