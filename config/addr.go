@@ -41,7 +41,7 @@ func CheckRunDir(dir string) error {
 	case fi.Mode().Perm()&0o002 != 0:
 		return fmt.Errorf("%s is writable by every user (mode %04o); give the stack a directory of its own, e.g. run", dir, fi.Mode().Perm())
 	}
-	if err := syscall.Access(dir, 0o7); err != nil { // sockets and tmp are created in it
+	if err := syscall.Access(dir, 0o3); err != nil { // W_OK|X_OK: sockets and tmp are created in it
 		return fmt.Errorf("%s: %w (the stack creates its sockets and files in it)", dir, err)
 	}
 	// The edge buffers bodies in run_dir/tmp, created at start.
