@@ -377,3 +377,12 @@ func TestSettingInsideANonMappingIsReported(t *testing.T) {
 		t.Errorf("the upstream named api was redacted:\n%s", out)
 	}
 }
+
+// A merge key that names the mapping it is in recursed until the depth
+// limit, reported as "nested too deeply" with no line.
+func TestSelfMergeNamesItsLine(t *testing.T) {
+	path := writeFile(t, "edge: &e\n  upstreams:\n    app:\n      <<: *e\n")
+	if _, msg := loadErr(t, Options{Path: path}); !strings.Contains(msg, "or an alias refers to the mapping it is in") || !strings.Contains(msg, "line ") {
+		t.Errorf("err = %q", msg)
+	}
+}

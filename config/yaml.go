@@ -2,7 +2,6 @@ package config
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
 
@@ -63,7 +62,7 @@ type yamlReader struct {
 // it counts against the budget.
 func (r *yamlReader) read(y *yaml.Node, depth int, aliased bool) (*node, error) {
 	if depth > maxDepth {
-		return nil, errors.New("nested too deeply")
+		return nil, fmt.Errorf("line %d: nested more than %d levels deep (or an alias refers to the mapping it is in)", y.Line, maxDepth)
 	}
 	if aliased {
 		if r.budget--; r.budget < 0 {
