@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -146,5 +147,44 @@ func TestCheckAgreesWithUpOnAppPaths(t *testing.T) {
 		if code == 0 || !strings.Contains(out, "--set "+key+": "+key) {
 			t.Errorf("up --set %s: exit %d, want the same refusal before it starts:\n%s", set, code, out)
 		}
+	}
+}
+
+// Ctrl-C twice: the second SIGINT during the graceful stop killed the
+// stack at once (Go's default), and a process group that ignores SIGTERM
+// kept running with nobody left to kill it. Now the second signal ends
+// the grace period: the group gets SIGKILL and the stack exits 0.
+func TestConfigSecondSignalLeavesNoOrphans(t *testing.T) {
+	dir := writeConfig(t, strings.Replace(configBase, "shutdown_timeout: 5s", "shutdown_timeout: 60s", 1)+`processes:
+  - name: stubborn
+    command: [sh, -c, "trap '' TERM; sleep 300 & echo $! > pid; wait"]
+`)
+	p := configStart(t, dir, nil, "up")
+	if p.serving(30*time.Second) == "" {
+		t.Fatalf("did not start:\n%s", p.output())
+	}
+	var pid int
+	deadline := time.Now().Add(10 * time.Second)
+	for pid == 0 && time.Now().Before(deadline) {
+		b, _ := os.ReadFile(filepath.Join(dir, "pid"))
+		pid, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+		time.Sleep(20 * time.Millisecond)
+	}
+	if pid == 0 {
+		t.Fatalf("the process did not start its sleep:\n%s", p.output())
+	}
+	p.cmd.Process.Signal(syscall.SIGINT)
+	if _, done := p.exit(500 * time.Millisecond); done {
+		t.Fatalf("the stack did not wait for the process that ignores SIGTERM:\n%s", p.output())
+	}
+	if code := p.stopWith(syscall.SIGINT); code != 0 {
+		t.Errorf("exit %d after the second SIGINT, want 0:\n%s", code, p.output())
+	}
+	if !strings.Contains(p.output(), "during the graceful stop; stopping now") {
+		t.Errorf("the second signal was not logged:\n%s", p.output())
+	}
+	if configAlive(pid) {
+		t.Errorf("the process's sleep (pid %d) outlived the stack", pid)
+		syscall.Kill(pid, syscall.SIGKILL)
 	}
 }
