@@ -174,6 +174,9 @@ func checkUnixPath(path string) error {
 	if path == "" {
 		return errors.New("empty socket path; use e.g. unix:run/app.sock")
 	}
+	if strings.ContainsRune(path, 0) {
+		return fmt.Errorf("socket path %q contains a NUL byte", path)
+	}
 	if len(path) > maxUnixPath {
 		return fmt.Errorf("socket path %q is %d bytes, longer than the %d a Unix socket takes; use a shorter run_dir", path, len(path), maxUnixPath)
 	}

@@ -386,3 +386,13 @@ func TestSelfMergeNamesItsLine(t *testing.T) {
 		t.Errorf("err = %q", msg)
 	}
 }
+
+// A NUL byte in a socket path ("\0" in a double-quoted YAML string)
+// passed check; up failed with "lstat ...: invalid argument".
+func TestCheckRefusesANULInASocketPath(t *testing.T) {
+	t.Chdir(t.TempDir())
+	path := writeFile(t, "appserver:\n  listen: \"unix:run/a\\0b.sock\"\n")
+	if _, msg := loadErr(t, Options{Path: path}); !strings.Contains(msg, `appserver.listen: socket path "run/a\x00b.sock" contains a NUL byte`) {
+		t.Errorf("err = %q", msg)
+	}
+}
