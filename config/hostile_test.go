@@ -396,3 +396,17 @@ func TestCheckRefusesANULInASocketPath(t *testing.T) {
 		t.Errorf("err = %q", msg)
 	}
 }
+
+// run_dir: ~/stack made a directory named "~" in the working directory,
+// without a word: no shell expands ~ in a file.
+func TestTildePathsAreWarnedAbout(t *testing.T) {
+	t.Chdir(t.TempDir())
+	f, msg := loadErr(t, Options{Set: []string{"run_dir=~/stack"}})
+	if msg != "" {
+		t.Fatal(msg)
+	}
+	want := `run_dir: "~/stack" is relative to a directory named ~ in the working directory (~ is not expanded)`
+	if len(f.Warnings) != 1 || !strings.HasPrefix(f.Warnings[0], want) {
+		t.Errorf("warnings = %q, want %q", f.Warnings, want)
+	}
+}

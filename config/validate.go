@@ -199,9 +199,49 @@ func checkRunnable(program, dir string) error {
 // warnings lists what will not stop the command but is probably wrong.
 func (f *File) warnings(scopeName string) []string {
 	runs := scopeOf(scopeName)
+	tilde := f.tildePaths(runs)
 	if !runs.edge || !runs.appserver {
-		return nil
+		return tilde
 	}
+	if w := f.unreachedAppserver(); w != "" {
+		tilde = append(tilde, w)
+	}
+	return tilde
+}
+
+// tildePaths warns about paths written as ~/...: no shell reads the
+// file, so the stack would make a directory named "~" in the working
+// directory rather than use the home directory.
+func (f *File) tildePaths(runs scope) []string {
+	var out []string
+	check := func(key, path string) {
+		if path == "~" || strings.HasPrefix(path, "~/") {
+			out = append(out, fmt.Sprintf("%s: %q is relative to a directory named ~ in the working directory (~ is not expanded); write the home directory's path", key, path))
+		}
+	}
+	if runs.stack {
+		check("run_dir", f.RunDir)
+	}
+	if runs.edge {
+		check("edge.access_log", f.Edge.AccessLog)
+		for i, l := range f.Edge.Locations {
+			check(fmt.Sprintf("edge.locations[%d].root", i), l.Root)
+		}
+	}
+	if sock := strings.TrimPrefix(f.Appserver.Listen, "unix:"); runs.appserver && !strings.HasPrefix(sock, f.RunDir+"/") {
+		check("appserver.listen", sock) // not when it follows run_dir: said once is enough
+	}
+	if runs.processes {
+		for i, p := range f.Processes {
+			check(fmt.Sprintf("processes[%d].dir", i), p.Dir)
+		}
+	}
+	return out
+}
+
+// unreachedAppserver warns when no upstream the edge uses has the app
+// server among its servers.
+func (f *File) unreachedAppserver() string {
 	// The edge must reach the app server that `up` starts, or every
 	// request is a 502 while both tiers look healthy.
 	used := map[string]bool{}
@@ -211,16 +251,16 @@ func (f *File) warnings(scopeName string) []string {
 		}
 	}
 	if len(used) == 0 {
-		return nil
+		return ""
 	}
 	for _, name := range sortedKeys(used) {
 		for _, s := range f.Edge.Upstreams[name].Servers {
 			if sameServer(s, f.Appserver.Listen) {
-				return nil
+				return ""
 			}
 		}
 	}
-	return []string{fmt.Sprintf("edge.upstreams: no upstream that edge.locations use has appserver.listen (%s) among its servers, so no request reaches the app server this command starts; leave edge.upstreams.app.servers out to follow appserver.listen", f.Appserver.Listen)}
+	return fmt.Sprintf("edge.upstreams: no upstream that edge.locations use has appserver.listen (%s) among its servers, so no request reaches the app server this command starts; leave edge.upstreams.app.servers out to follow appserver.listen", f.Appserver.Listen)
 }
 
 // sameServer reports whether an upstream server address dials the app
