@@ -84,6 +84,8 @@ func TestCheckAgreesWithUpOnRunDirPermissions(t *testing.T) {
 	readonly := filepath.Join(dir, "readonly")
 	private := filepath.Join(dir, "static") // nobody may see it, not open it
 	os.Mkdir(private, 0o700)
+	rootDB := filepath.Join(dir, "root.sqlite3") // nobody may read it, not write it
+	os.WriteFile(rootDB, nil, 0o644)
 	for _, tc := range []struct {
 		runDir, listen string // listen "" follows run_dir
 		valid          bool
@@ -97,6 +99,8 @@ func TestCheckAgreesWithUpOnRunDirPermissions(t *testing.T) {
 			[]string{"edge.locations=[{path: /static/, root: " + private + "}, {path: /, upstream: app}]"}},
 		{filepath.Join(mine, "run"), "", false, `"127.0.0.1:81": port 81 is privileged (below 1024) and this user (uid 65534) may not bind it`,
 			[]string{"edge.listen=127.0.0.1:81"}},
+		{filepath.Join(mine, "run"), "", false, "apps.polls.database: " + rootDB + ": permission denied (the app writes to it)",
+			[]string{"appserver.app=polls", "apps.polls.database=" + rootDB}},
 		{filepath.Join(mine, "run"), "", true, "", nil},
 	} {
 		args := []string{"--set", "run_dir=" + tc.runDir, "--set", "edge.listen=127.0.0.1:0", "--set", "appserver.app=hello"}

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
 )
 
 // checkPaths reports what New (and an app opening Database) would fail on
@@ -50,6 +51,13 @@ func checkSQLitePath(path string) error {
 		n, _ := f.Read(head)
 		if n > 0 && !bytes.Equal(head[:n], sqliteHeader[:n]) || n > 0 && n < len(head) {
 			return fmt.Errorf("%s is not a SQLite database", path)
+		}
+		// SQLite writes the file, and its journal files beside it.
+		if err := syscall.Access(path, 0o6); err != nil { // R_OK|W_OK
+			return fmt.Errorf("%s: %w (the app writes to it)", path, err)
+		}
+		if dir := filepath.Dir(path); syscall.Access(dir, 0o3) != nil { // W_OK|X_OK
+			return fmt.Errorf("%s: this user cannot create files in %s (SQLite keeps its journal there)", path, dir)
 		}
 		return nil
 	case !errors.Is(err, fs.ErrNotExist):
