@@ -101,6 +101,8 @@ func TestCheckAgreesWithUpOnRunDirPermissions(t *testing.T) {
 			[]string{"edge.listen=127.0.0.1:81"}},
 		{filepath.Join(mine, "run"), "", false, "apps.polls.database: " + rootDB + ": permission denied (the app writes to it)",
 			[]string{"appserver.app=polls", "apps.polls.database=" + rootDB}},
+		{filepath.Join(mine, "run"), "", false, "apps.polls.database: cannot create " + filepath.Join(readonly, "db", "polls.sqlite3") + ": directory " + readonly + ": permission denied",
+			[]string{"appserver.app=polls", "apps.polls.database=" + filepath.Join(readonly, "db", "polls.sqlite3")}},
 		{filepath.Join(mine, "run"), "", true, "", nil},
 	} {
 		args := []string{"--set", "run_dir=" + tc.runDir, "--set", "edge.listen=127.0.0.1:0", "--set", "appserver.app=hello"}

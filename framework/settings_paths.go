@@ -71,6 +71,9 @@ func checkSQLitePath(path string) error {
 		case err == nil && !fi.IsDir():
 			return fmt.Errorf("cannot create %s: %s is not a directory", path, dir)
 		case err == nil:
+			if err := syscall.Access(dir, 0o3); err != nil { // W_OK|X_OK
+				return fmt.Errorf("cannot create %s: directory %s: %w", path, dir, err)
+			}
 			return nil
 		case !errors.Is(err, fs.ErrNotExist):
 			return fmt.Errorf("cannot create %s: %w", path, err)
