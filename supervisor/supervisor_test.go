@@ -105,10 +105,13 @@ func TestProcessRestartsAndStops(t *testing.T) {
 	dir := t.TempDir()
 	counter := filepath.Join(dir, "starts")
 	// Each start appends a line; the first two runs exit with an error, the
-	// third stays up until it gets SIGTERM, which it records.
-	script := `echo start >> "$1"; n=$(wc -l < "$1"); echo "run $n"; echo "err $n" >&2
+	// third stays up until it gets SIGTERM, which it records. The trap is
+	// set before "run 3" is printed, which the test waits for before it
+	// stops the group: otherwise a SIGTERM could come first.
+	script := `echo start >> "$1"; n=$(wc -l < "$1")
+if [ "$n" -ge 3 ]; then trap 'echo term >> "$1"; exit 0' TERM; fi
+echo "run $n"; echo "err $n" >&2
 if [ "$n" -lt 3 ]; then exit 3; fi
-trap 'echo term >> "$1"; exit 0' TERM
 while :; do sleep 0.05; done`
 	out := &syncBuffer{}
 	s := &Supervisor{Logger: quiet, ShutdownTimeout: 5 * time.Second}
