@@ -149,7 +149,7 @@ func TestScopeValidatesOnlyWhatRuns(t *testing.T) {
 // Issue 16 item 10: stack config printed the secret key.
 func TestYAMLRedactsSecrets(t *testing.T) {
 	t.Chdir(t.TempDir())
-	f, msg := loadErr(t, Options{Set: []string{"apps.polls.secret_key=hunter2", `processes=[{name: p, command: [x], env: [DB_PASSWORD=pw, MODE=fast]}]`}})
+	f, msg := loadErr(t, Options{Set: []string{"apps.polls.secret_key=hunter2", `processes=[{name: p, command: [sh], env: [DB_PASSWORD=pw, MODE=fast]}]`}})
 	if msg != "" {
 		t.Fatal(msg)
 	}

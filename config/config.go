@@ -147,10 +147,12 @@ func Load(opts Options) (*File, error) {
 		apps[name] = s
 		kt.apps[name] = s.Elem().Type()
 	}
-	warnings := kt.applyEnv(os.Environ())
-	if err := applySets(root, opts.Set); err != nil {
+	warnings, setProblems := kt.applyEnv(os.Environ())
+	more, err := applySets(root, opts.Set)
+	if err != nil {
 		return nil, err
 	}
+	setProblems = append(setProblems, more...)
 
 	f := def
 	d := &decoder{newElem: map[reflect.Type]func() reflect.Value{
@@ -175,7 +177,7 @@ func Load(opts Options) (*File, error) {
 
 	// Validate even when decoding found problems, so that one run of
 	// `stack check` lists everything wrong.
-	problems := d.problems
+	problems := append(setProblems, d.problems...)
 	if err := f.validate(opts.Scope, opts.Apps); err != nil {
 		for _, e := range unjoin(err) {
 			key, _, _ := strings.Cut(e.Error(), ": ")
@@ -317,9 +319,10 @@ func (e *Error) Error() string {
 // Django's debug views decide) are printed as a row of stars, so that the
 // output can be pasted into a bug report; showSecrets prints them.
 func (f *File) YAML(showSecrets bool) ([]byte, error) {
-	n := encode(reflect.ValueOf(*f))
+	e := &encoder{}
+	n := e.encode(reflect.ValueOf(*f))
 	if !showSecrets {
-		redact(n)
+		e.redact(n)
 	}
 	return yaml.Marshal(n)
 }

@@ -16,6 +16,8 @@ type testSettings struct {
 	Debug     bool   `yaml:"debug"`
 	SecretKey string `yaml:"secret_key"`
 	Database  string `yaml:"database"`
+	// SessionCookieAge is a number under a name with "cookie" in it.
+	SessionCookieAge int `yaml:"session_cookie_age"`
 }
 
 func (s *testSettings) Validate() error {

@@ -12,9 +12,16 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
+// encoder turns a typed value into YAML nodes. It remembers which keys
+// are names a user chose for map entries (an upstream called "api"), as
+// opposed to setting names, so that redaction judges only the latter.
+type encoder struct {
+	names map[*yaml.Node]bool
+}
+
 // encode turns a typed value into a YAML node in field order, writing
 // durations, sizes and modes the way a person writes them in stack.yaml.
-func encode(v reflect.Value) *yaml.Node {
+func (e *encoder) encode(v reflect.Value) *yaml.Node {
 	t := v.Type()
 	switch {
 	case t == durationType:
@@ -30,7 +37,7 @@ func encode(v reflect.Value) *yaml.Node {
 		n := &yaml.Node{Kind: yaml.MappingNode}
 		for i := 0; i < t.NumField(); i++ {
 			if name := fieldName(t.Field(i)); name != "" {
-				n.Content = append(n.Content, scalar(name), encode(v.Field(i)))
+				n.Content = append(n.Content, scalar(name), e.encode(v.Field(i)))
 			}
 		}
 		return n
@@ -39,7 +46,14 @@ func encode(v reflect.Value) *yaml.Node {
 		keys := v.MapKeys()
 		sort.Slice(keys, func(i, j int) bool { return keys[i].String() < keys[j].String() })
 		for _, k := range keys {
-			n.Content = append(n.Content, scalar(k.String()), encode(v.MapIndex(k)))
+			key := scalar(k.String())
+			if isEntry(v.MapIndex(k)) {
+				if e.names == nil {
+					e.names = map[*yaml.Node]bool{}
+				}
+				e.names[key] = true
+			}
+			n.Content = append(n.Content, key, e.encode(v.MapIndex(k)))
 		}
 		return n
 	case reflect.Slice:
@@ -48,20 +62,33 @@ func encode(v reflect.Value) *yaml.Node {
 			n.Style = yaml.FlowStyle
 		}
 		for i := 0; i < v.Len(); i++ {
-			n.Content = append(n.Content, encode(v.Index(i)))
+			n.Content = append(n.Content, e.encode(v.Index(i)))
 		}
 		return n
 	case reflect.Interface, reflect.Pointer:
 		if v.IsNil() {
 			return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null", Value: "null"}
 		}
-		return encode(v.Elem())
+		return e.encode(v.Elem())
 	}
 	var n yaml.Node
 	if err := n.Encode(v.Interface()); err != nil {
 		return scalar(fmt.Sprint(v.Interface()))
 	}
 	return &n
+}
+
+// isEntry reports whether a map value is a named entry (an upstream, an
+// app's settings struct), whose key a user chose, rather than a value of
+// free-form settings (map[string]any), whose key is a setting's name.
+func isEntry(v reflect.Value) bool {
+	for v.Kind() == reflect.Interface || v.Kind() == reflect.Pointer {
+		if v.IsNil() {
+			return false
+		}
+		v = v.Elem()
+	}
+	return v.Kind() == reflect.Struct && !isLeaf(v.Type())
 }
 
 func scalar(s string) *yaml.Node {
@@ -74,33 +101,61 @@ func scalar(s string) *yaml.Node {
 
 // hiddenKey matches the names of settings that hold secrets, as Django's
 // HIDDEN_SETTINGS does.
-var hiddenKey = regexp.MustCompile(`(?i)api|token|key|secret|pass|signature|cookie`)
+var hiddenKey = regexp.MustCompile(`(?i)api|token|key|secret|pass|signature|http_cookie`)
 
 // redacted stands for a secret's value, as in Django's debug pages.
 const redacted = "********************"
 
+// urlPassword matches the password of a URL's user information
+// (postgres://user:PASSWORD@host/db), which a key's name does not reveal:
+// database: or DATABASE_URL= hold one.
+var urlPassword = regexp.MustCompile(`(://[^/?#@\s:]*:)[^/?#@\s]*@`)
+
 // redact replaces the values of secret keys in a rendered configuration,
-// and the values of secret KEY=VALUE entries (a process's env).
-func redact(n *yaml.Node) {
+// the values of secret KEY=VALUE entries (a process's env), and the
+// passwords of URLs anywhere.
+func (e *encoder) redact(n *yaml.Node) {
 	switch n.Kind {
 	case yaml.MappingNode:
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
-			if hiddenKey.MatchString(k.Value) && v.Kind == yaml.ScalarNode && v.Value != "" && v.Tag != "!!null" {
-				n.Content[i+1] = scalar(redacted)
+			if hiddenKey.MatchString(k.Value) && !e.names[k] {
+				hide(v) // secret_key: ..., or api_keys: [a, b]
 				continue
 			}
-			redact(v)
+			e.redact(v)
 		}
 	case yaml.SequenceNode:
 		for i, c := range n.Content {
 			if c.Kind == yaml.ScalarNode {
 				if k, _, ok := strings.Cut(c.Value, "="); ok && hiddenKey.MatchString(k) {
 					n.Content[i] = scalar(k + "=" + redacted)
+					continue
 				}
-				continue
 			}
-			redact(c)
+			e.redact(c)
+		}
+	case yaml.ScalarNode:
+		if urlPassword.MatchString(n.Value) {
+			*n = *scalar(urlPassword.ReplaceAllString(n.Value, "${1}"+redacted+"@"))
+		}
+	}
+}
+
+// hide replaces every value under a secret key.
+func hide(n *yaml.Node) {
+	switch n.Kind {
+	case yaml.ScalarNode:
+		if n.Value != "" && n.Tag != "!!null" {
+			*n = *scalar(redacted)
+		}
+	case yaml.MappingNode:
+		for i := 1; i < len(n.Content); i += 2 {
+			hide(n.Content[i])
+		}
+	case yaml.SequenceNode:
+		for _, c := range n.Content {
+			hide(c)
 		}
 	}
 }

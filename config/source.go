@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"io"
 	"maps"
 	"os"
 	"reflect"
@@ -9,8 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
-
-	"go.yaml.in/yaml/v3"
 )
 
 // The sources (the file, STACK_* variables, --set flags) are merged into
@@ -38,75 +37,33 @@ type node struct {
 	src    string // where it was written: the file's path, STACK_X, --set x
 }
 
-// parseYAML reads a YAML document into nodes. Keys are kept as written:
-// the decoder matches them case-sensitively, as the documentation says.
-func parseYAML(data []byte, src string) (*node, error) {
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, err
-	}
-	if doc.Kind == 0 || len(doc.Content) == 0 {
-		return &node{kind: mapNode, m: map[string]*node{}, src: src}, nil
-	}
-	return fromYAML(doc.Content[0], src, 0)
-}
-
-func fromYAML(y *yaml.Node, src string, depth int) (*node, error) {
-	if depth > 100 {
-		return nil, fmt.Errorf("nested too deeply")
-	}
-	switch y.Kind {
-	case yaml.AliasNode:
-		return fromYAML(y.Alias, src, depth+1)
-	case yaml.MappingNode:
-		n := &node{kind: mapNode, m: map[string]*node{}, src: src}
-		for i := 0; i+1 < len(y.Content); i += 2 {
-			k := y.Content[i]
-			if k.Kind != yaml.ScalarNode {
-				return nil, fmt.Errorf("line %d: a key must be a plain name", k.Line)
-			}
-			if _, dup := n.m[k.Value]; dup {
-				return nil, fmt.Errorf("line %d: key %q is given twice in the same mapping", k.Line, k.Value)
-			}
-			v, err := fromYAML(y.Content[i+1], src, depth+1)
-			if err != nil {
-				return nil, err
-			}
-			n.m[k.Value] = v
-		}
-		return n, nil
-	case yaml.SequenceNode:
-		n := &node{kind: listNode, src: src}
-		for _, c := range y.Content {
-			v, err := fromYAML(c, src, depth+1)
-			if err != nil {
-				return nil, err
-			}
-			n.list = append(n.list, v)
-		}
-		return n, nil
-	default:
-		n := &node{kind: scalarNode, text: y.Value, src: src, quoted: y.Style&(yaml.SingleQuotedStyle|yaml.DoubleQuotedStyle|yaml.LiteralStyle|yaml.FoldedStyle) != 0}
-		if err := y.Decode(&n.value); err != nil {
-			return nil, fmt.Errorf("line %d: %w", y.Line, err)
-		}
-		return n, nil
-	}
-}
-
 // set stores a textNode at path, creating the mappings on the way and
-// replacing whatever a weaker source had there.
-func (n *node) set(path []string, text, src string) {
+// replacing whatever a weaker source had at path itself. On the way, a
+// weaker source's YAML text that holds a mapping
+// (STACK_EDGE_UPSTREAMS='{api: ...}') is read, so that the keys merge;
+// anything else there (a list, a scalar) holds no keys: that is a problem
+// naming both sources, and the weaker value stays for the decoder to
+// judge, rather than being dropped without a word.
+func (n *node) set(path []string, text, src string) error {
 	cur := n
-	for _, k := range path[:len(path)-1] {
+	for i, k := range path[:len(path)-1] {
 		next := cur.m[k]
-		if next == nil || next.kind != mapNode {
+		switch {
+		case next == nil || next.kind == scalarNode && next.value == nil && !next.quoted:
 			next = &node{kind: mapNode, m: map[string]*node{}, src: src}
 			cur.m[k] = next
+		case next.kind == textNode:
+			if y, err := parseYAML([]byte(next.text), next.src); err == nil && y.kind == mapNode {
+				cur.m[k], next = y, y
+			}
+		}
+		if next.kind != mapNode {
+			return fmt.Errorf("%s: %s: %s is %s in %s, which holds no keys; ignored", src, strings.Join(path, "."), strings.Join(path[:i+1], "."), describe(next), next.src)
 		}
 		cur = next
 	}
 	cur.m[path[len(path)-1]] = &node{kind: textNode, text: text, src: src}
+	return nil
 }
 
 // at returns the deepest node on a key path such as
@@ -135,7 +92,8 @@ func (n *node) at(key string) *node {
 	return found
 }
 
-// has reports whether a source gave the key (path of plain names).
+// has reports whether a source gave the key (path of plain names) a
+// value: "key: ~" keeps the default, so it counts as not given.
 func (n *node) has(path ...string) bool {
 	cur := n
 	for _, k := range path {
@@ -144,7 +102,7 @@ func (n *node) has(path ...string) bool {
 		}
 		cur = cur.m[k]
 	}
-	return true
+	return !(cur.kind == scalarNode && cur.value == nil && !cur.quoted)
 }
 
 // keyTree answers what keys exist, for resolving STACK_* names: the
@@ -163,8 +121,9 @@ type keyTree struct {
 // wins; under a map (edge.upstreams, apps) the entry is a name the file,
 // the defaults or the registered apps define (compared in lower case,
 // "-" as "_"), else the shortest run of words after which the rest is a
-// known key. A variable that names no key is returned as a warning.
-func (kt *keyTree) applyEnv(environ []string) (warnings []string) {
+// known key. A variable that names no key is returned as a warning; one
+// that cannot be set (see set) as a problem.
+func (kt *keyTree) applyEnv(environ []string) (warnings, problems []string) {
 	var names []string
 	vals := map[string]string{}
 	for _, kv := range environ {
@@ -185,9 +144,11 @@ func (kt *keyTree) applyEnv(environ []string) (warnings []string) {
 			warnings = append(warnings, fmt.Sprintf("%s: names no configuration key; ignored (STACK_ + the key path in capitals, \"_\" for \".\", e.g. STACK_EDGE_LISTEN)", name))
 			continue
 		}
-		kt.root.set(path, vals[name], name)
+		if err := kt.root.set(path, vals[name], name); err != nil {
+			problems = append(problems, err.Error())
+		}
 	}
-	return warnings
+	return warnings, problems
 }
 
 func (kt *keyTree) resolve(prefix, words []string, t reflect.Type) ([]string, bool) {
@@ -296,30 +257,48 @@ func (n *node) get(path []string) *node {
 
 // applySets merges --set key=value flags into root. The key path is
 // written with dots, as in the file, and as case-sensitive.
-func applySets(root *node, sets []string) error {
+func applySets(root *node, sets []string) (problems []string, err error) {
 	for _, kv := range sets {
 		k, val, ok := strings.Cut(kv, "=")
 		if !ok || k == "" {
-			return fmt.Errorf("--set %q: expected key=value, e.g. --set edge.listen=127.0.0.1:9000", kv)
+			return nil, fmt.Errorf("--set %q: expected key=value, e.g. --set edge.listen=127.0.0.1:9000", kv)
 		}
 		path := strings.Split(k, ".")
 		if slices.Contains(path, "") {
-			return fmt.Errorf("--set %q: the key has an empty part", kv)
+			return nil, fmt.Errorf("--set %q: the key has an empty part", kv)
 		}
-		root.set(path, val, "--set "+k)
+		if err := root.set(path, val, "--set "+k); err != nil {
+			problems = append(problems, err.Error())
+		}
 	}
-	return nil
+	return problems, nil
 }
+
+// maxFileSize bounds the configuration file.
+const maxFileSize = 16 << 20
 
 // readFile parses the configuration file, if there is one.
 func readFile(path string) (*node, error) {
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
+	}
+	defer f.Close()
+	// Bounded: --config /dev/zero must not read until memory runs out.
+	data, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err) // a directory: "read DIR: is a directory"
+	}
+	if len(data) > maxFileSize {
+		return nil, fmt.Errorf("config: %s is larger than %d MiB; that is not a configuration file", path, maxFileSize>>20)
 	}
 	n, err := parseYAML(data, path)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if n.kind == scalarNode && n.value == nil && !n.quoted {
+		// "---" or "~" alone: an empty document, as an empty file.
+		n = &node{kind: mapNode, m: map[string]*node{}, src: path}
 	}
 	if n.kind != mapNode {
 		return nil, fmt.Errorf("%s: the file must be a mapping of keys (mode, edge, appserver, ...)", path)

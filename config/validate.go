@@ -3,8 +3,11 @@ package config
 import (
 	"errors"
 	"fmt"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 )
 
 // Validate checks the whole configuration, as `stack up` uses it,
@@ -81,6 +84,9 @@ func (f *File) validate(scope string, apps map[string]func() any) error {
 	}
 	if runs.processes {
 		errs = append(errs, f.checkProcesses()...)
+		if err := f.checkRereadable(); err != nil {
+			bad("mode", "%v", err)
+		}
 	}
 	return errors.Join(errs...)
 }
@@ -124,6 +130,15 @@ func (f *File) checkProcesses() []error {
 		names[p.Name] = true
 		if len(p.Command) == 0 || p.Command[0] == "" {
 			bad(key+".command", "empty; give the program and its arguments as a list")
+		} else if err := checkRunnable(p.Command[0], p.Dir); err != nil {
+			bad(key+".command", "%v", err)
+		}
+		if p.Dir != "" {
+			if fi, err := os.Stat(p.Dir); err != nil {
+				bad(key+".dir", "%v", err)
+			} else if !fi.IsDir() {
+				bad(key+".dir", "%s is not a directory", p.Dir)
+			}
 		}
 		for j, kv := range p.Env {
 			if !strings.Contains(kv, "=") {
@@ -139,12 +154,94 @@ func (f *File) checkProcesses() []error {
 	return errs
 }
 
+// checkRereadable says whether the tier children of `up` in subprocess
+// mode, which read --config again, will read what the parent read: not so
+// from /dev/stdin or a pipe, which the parent has consumed.
+func (f *File) checkRereadable() error {
+	if f.Mode != "subprocess" || f.Source == "" || f.Source == "built-in defaults" {
+		return nil
+	}
+	if fi, err := os.Stat(f.Source); err == nil && !fi.Mode().IsRegular() {
+		return fmt.Errorf("subprocess: each tier child reads %s again, and it is not a regular file (a pipe or /dev/stdin is read once); write the configuration to a file", f.Source)
+	}
+	return nil
+}
+
+// checkRunnable says whether the supervisor can start program, as
+// os/exec would find it: a name without a slash in PATH, a path relative
+// to the process's dir.
+func checkRunnable(program, dir string) error {
+	if !strings.Contains(program, "/") {
+		if _, err := exec.LookPath(program); err != nil {
+			return fmt.Errorf("%q: %w", program, err)
+		}
+		return nil
+	}
+	path := program
+	if !filepath.IsAbs(path) && dir != "" {
+		path = filepath.Join(dir, path)
+	}
+	fi, err := os.Stat(path)
+	switch {
+	case err != nil:
+		return err
+	case fi.IsDir():
+		return fmt.Errorf("%s is a directory, not a program", path)
+	case fi.Mode()&0o111 == 0:
+		return fmt.Errorf("%s is not executable (chmod +x it, or run it through its interpreter: [sh, %s])", path, program)
+	}
+	if err := syscall.Access(path, 0o1); err != nil { // X_OK, for this user
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return nil
+}
+
 // warnings lists what will not stop the command but is probably wrong.
 func (f *File) warnings(scopeName string) []string {
 	runs := scopeOf(scopeName)
+	tilde := f.tildePaths(runs)
 	if !runs.edge || !runs.appserver {
-		return nil
+		return tilde
 	}
+	if w := f.unreachedAppserver(); w != "" {
+		tilde = append(tilde, w)
+	}
+	return tilde
+}
+
+// tildePaths warns about paths written as ~/...: no shell reads the
+// file, so the stack would make a directory named "~" in the working
+// directory rather than use the home directory.
+func (f *File) tildePaths(runs scope) []string {
+	var out []string
+	check := func(key, path string) {
+		if path == "~" || strings.HasPrefix(path, "~/") {
+			out = append(out, fmt.Sprintf("%s: %q is relative to a directory named ~ in the working directory (~ is not expanded); write the home directory's path", key, path))
+		}
+	}
+	if runs.stack {
+		check("run_dir", f.RunDir)
+	}
+	if runs.edge {
+		check("edge.access_log", f.Edge.AccessLog)
+		for i, l := range f.Edge.Locations {
+			check(fmt.Sprintf("edge.locations[%d].root", i), l.Root)
+		}
+	}
+	if sock := strings.TrimPrefix(f.Appserver.Listen, "unix:"); runs.appserver && !strings.HasPrefix(sock, f.RunDir+"/") {
+		check("appserver.listen", sock) // not when it follows run_dir: said once is enough
+	}
+	if runs.processes {
+		for i, p := range f.Processes {
+			check(fmt.Sprintf("processes[%d].dir", i), p.Dir)
+		}
+	}
+	return out
+}
+
+// unreachedAppserver warns when no upstream the edge uses has the app
+// server among its servers.
+func (f *File) unreachedAppserver() string {
 	// The edge must reach the app server that `up` starts, or every
 	// request is a 502 while both tiers look healthy.
 	used := map[string]bool{}
@@ -154,16 +251,16 @@ func (f *File) warnings(scopeName string) []string {
 		}
 	}
 	if len(used) == 0 {
-		return nil
+		return ""
 	}
 	for _, name := range sortedKeys(used) {
 		for _, s := range f.Edge.Upstreams[name].Addresses() {
 			if sameServer(s, f.Appserver.Listen) {
-				return nil
+				return ""
 			}
 		}
 	}
-	return []string{fmt.Sprintf("edge.upstreams: no upstream that edge.locations use has appserver.listen (%s) among its servers, so no request reaches the app server this command starts; leave edge.upstreams.app.servers out to follow appserver.listen", f.Appserver.Listen)}
+	return fmt.Sprintf("edge.upstreams: no upstream that edge.locations use has appserver.listen (%s) among its servers, so no request reaches the app server this command starts; leave edge.upstreams.app.servers out to follow appserver.listen", f.Appserver.Listen)
 }
 
 // sameServer reports whether an upstream server address dials the app

@@ -144,6 +144,7 @@ func (s Settings) Validate() error {
 			bad("template_dirs[%d] is empty", i)
 		}
 	}
+	s.checkPaths(bad)
 	if s.MaxBodySize < -1 {
 		bad("max_body_size: %d is negative (use -1 for no limit)", s.MaxBodySize)
 	}

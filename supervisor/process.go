@@ -79,6 +79,12 @@ func (p *Process) supervise() error {
 			return nil
 		default:
 		}
+		var se *startError
+		if first && errors.As(err, &se) {
+			// The program cannot be run at all (missing, not executable,
+			// no such dir): restarting it would only repeat this.
+			return fmt.Errorf("process %s could not start: %w", p.Name, err)
+		}
 		if first && p.StartSecs > 0 && time.Since(started) < p.StartSecs {
 			if err == nil {
 				err = errors.New("exit status 0")
@@ -129,7 +135,7 @@ func (p *Process) runOnce() error {
 	}
 	if err := cmd.Start(); err != nil {
 		p.mu.Unlock()
-		return fmt.Errorf("starting %q: %w", p.Command[0], err)
+		return &startError{fmt.Errorf("starting %q: %w", p.Command[0], err)}
 	}
 	done := make(chan struct{})
 	p.cmd, p.done = cmd, done
@@ -149,6 +155,13 @@ func (p *Process) runOnce() error {
 	p.mu.Unlock()
 	return err
 }
+
+// startError is a child that could not be started, as opposed to one
+// that ran and exited.
+type startError struct{ err error }
+
+func (e *startError) Error() string { return e.err.Error() }
+func (e *startError) Unwrap() error { return e.err }
 
 // terminate stops the child: SIGTERM to its process group, then SIGKILL
 // when ctx ends.

@@ -32,15 +32,31 @@ type Supervisor struct {
 	// one deadline, counted from the first interrupt.
 	ShutdownTimeout time.Duration
 
-	g        run.Group
-	once     sync.Once
-	deadline time.Time
+	g           run.Group
+	once        sync.Once
+	stopCtx     context.Context // ends at the shared deadline, or at once on a second signal
+	hurry       context.CancelFunc
+	stopSignals func() // set by AddSignals; Run calls it once every actor has returned
 }
 
-// stopContext returns a context that ends at the shared shutdown deadline.
+// stopContext returns a context that ends at the shared shutdown
+// deadline, or earlier when a second SIGINT or SIGTERM asks to stop now.
 func (s *Supervisor) stopContext() (context.Context, context.CancelFunc) {
-	s.once.Do(func() { s.deadline = time.Now().Add(s.ShutdownTimeout) })
-	return context.WithDeadline(context.Background(), s.deadline)
+	s.startStop()
+	return context.WithCancel(s.stopCtx)
+}
+
+// startStop starts the shutdown clock, once.
+func (s *Supervisor) startStop() {
+	s.once.Do(func() {
+		s.stopCtx, s.hurry = context.WithTimeout(context.Background(), s.ShutdownTimeout)
+	})
+}
+
+// stopNow ends the grace period: every stop context is done.
+func (s *Supervisor) stopNow() {
+	s.startStop()
+	s.hurry()
 }
 
 // Add adds a raw actor.
@@ -70,10 +86,20 @@ func (s *Supervisor) AddServer(name string, serve func() error, shutdown func(co
 // AddSignals adds the actor that turns SIGINT and SIGTERM into a graceful
 // stop. SIGHUP calls reload (if nil, it is logged and ignored: by default
 // SIGHUP would kill the process).
+//
+// The signals stay caught until Run returns: a second SIGINT or SIGTERM
+// during the graceful stop ends the grace period at once (children get
+// SIGKILL, as after the deadline) rather than killing this process, which
+// would leave the children's process groups running.
 func (s *Supervisor) AddSignals(reload func()) {
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	done := make(chan struct{})
+	stopped := make(chan struct{})
+	s.stopSignals = func() {
+		signal.Stop(sigs)
+		close(stopped)
+	}
 	s.g.Add(func() error {
 		for {
 			select {
@@ -94,15 +120,36 @@ func (s *Supervisor) AddSignals(reload func()) {
 			}
 		}
 	}, func(error) {
-		signal.Stop(sigs)
 		close(done)
+		go s.hurryOnSignal(sigs, stopped)
 	})
+}
+
+// hurryOnSignal runs during the graceful stop: a second SIGINT or SIGTERM
+// ends it at once.
+func (s *Supervisor) hurryOnSignal(sigs <-chan os.Signal, stopped <-chan struct{}) {
+	for {
+		select {
+		case sig := <-sigs:
+			if sig == syscall.SIGHUP {
+				continue // no reload while stopping
+			}
+			s.Logger.Warn("received " + sig.String() + " during the graceful stop; stopping now")
+			s.stopNow()
+		case <-stopped:
+			return
+		}
+	}
 }
 
 // Run runs every actor until the first returns, then stops them all. A
 // stop caused by SIGINT or SIGTERM is a clean exit: Run returns nil.
 func (s *Supervisor) Run() error {
 	err := s.g.Run()
+	if s.stopSignals != nil {
+		s.stopSignals()
+	}
+	s.stopNow() // releases the deadline's timer
 	var se run.SignalError
 	if errors.As(err, &se) {
 		return nil

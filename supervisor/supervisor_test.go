@@ -105,10 +105,13 @@ func TestProcessRestartsAndStops(t *testing.T) {
 	dir := t.TempDir()
 	counter := filepath.Join(dir, "starts")
 	// Each start appends a line; the first two runs exit with an error, the
-	// third stays up until it gets SIGTERM, which it records.
-	script := `echo start >> "$1"; n=$(wc -l < "$1"); echo "run $n"; echo "err $n" >&2
+	// third stays up until it gets SIGTERM, which it records. The trap is
+	// set before "run 3" is printed, which the test waits for before it
+	// stops the group: otherwise a SIGTERM could come first.
+	script := `echo start >> "$1"; n=$(wc -l < "$1")
+if [ "$n" -ge 3 ]; then trap 'echo term >> "$1"; exit 0' TERM; fi
+echo "run $n"; echo "err $n" >&2
 if [ "$n" -lt 3 ]; then exit 3; fi
-trap 'echo term >> "$1"; exit 0' TERM
 while :; do sleep 0.05; done`
 	out := &syncBuffer{}
 	s := &Supervisor{Logger: quiet, ShutdownTimeout: 5 * time.Second}
@@ -261,5 +264,72 @@ func TestProcessExitingDuringStartupFails(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("a child failing at start-up was restarted instead of stopping the stack")
+	}
+}
+
+// A second SIGTERM during the graceful stop killed the supervisor at once
+// (the handler was gone), leaving a child's group that ignores SIGTERM
+// running with nobody to kill it. Now it ends the grace period: the group
+// gets SIGKILL and Run returns.
+func TestSecondSignalStopsNowAndKillsTheGroup(t *testing.T) {
+	pids := filepath.Join(t.TempDir(), "pids")
+	s := &Supervisor{Logger: quiet, ShutdownTimeout: time.Minute}
+	s.AddSignals(nil)
+	s.AddProcess(&Process{Name: "stubborn", Command: []string{"sh", "-c", `trap '' TERM; sleep 300 & echo $! > "$1"; wait`, "sh", pids}, Restart: "always", Output: io.Discard})
+	done := make(chan error, 1)
+	go func() { done <- s.Run() }()
+	var pid int
+	waitFor(t, "the grandchild", func() bool {
+		b, _ := os.ReadFile(pids)
+		pid, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+		return pid > 0
+	})
+	time.Sleep(50 * time.Millisecond) // let signal.Notify take effect
+	syscall.Kill(os.Getpid(), syscall.SIGTERM)
+	select {
+	case err := <-done:
+		t.Fatalf("Run returned %v although the child ignores SIGTERM and the deadline is a minute away", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	syscall.Kill(os.Getpid(), syscall.SIGTERM)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Run = %v, want nil (a signal is a clean exit)", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a second SIGTERM did not end the graceful stop")
+	}
+	if alive(pid) {
+		t.Errorf("the child's sleep (pid %d) outlived the supervisor", pid)
+		syscall.Kill(pid, syscall.SIGKILL)
+	}
+}
+
+// A program that cannot be started at all (not found, not executable, a
+// missing dir) was restarted with back-off forever while the stack looked
+// healthy. On its first run it now stops the stack with the reason; a
+// later start failure (the binary replaced during a deploy) is retried.
+func TestProcessThatCannotStartStopsTheStack(t *testing.T) {
+	for _, p := range []*Process{
+		{Name: "missing", Command: []string{"no-such-program-anywhere"}},
+		{Name: "nodir", Command: []string{"sleep", "5"}, Dir: filepath.Join(t.TempDir(), "gone")},
+		{Name: "dir", Command: []string{t.TempDir()}},
+	} {
+		p.Restart, p.Output = "always", io.Discard
+		s := &Supervisor{Logger: quiet, ShutdownTimeout: time.Second}
+		s.AddProcess(p)
+		stop := make(chan struct{})
+		s.Add(func() error { <-stop; return nil }, func(error) { close(stop) })
+		done := make(chan error, 1)
+		go func() { done <- s.Run() }()
+		select {
+		case err := <-done:
+			if err == nil || !strings.Contains(err.Error(), "process "+p.Name+" could not start: starting") {
+				t.Errorf("%s: err = %v", p.Name, err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%s: a program that cannot start is restarted instead of stopping the stack", p.Name)
+		}
 	}
 }

@@ -1,0 +1,85 @@
+package framework
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"syscall"
+)
+
+// checkPaths reports what New (and an app opening Database) would fail on
+// at start, looking at the machine read-only, so that `stack check`
+// catches it: a template folder that is missing or not a folder, and a
+// SQLite database that is a folder, is not a database, or whose folder
+// cannot be created.
+func (s Settings) checkPaths(bad func(format string, args ...any)) {
+	for i, d := range s.TemplateDirs {
+		if d == "" {
+			continue // reported as empty
+		}
+		if fi, err := os.Stat(d); err != nil {
+			bad("template_dirs[%d]: %v", i, err)
+		} else if !fi.IsDir() {
+			bad("template_dirs[%d]: %s is not a directory", i, d)
+		}
+	}
+	if s.Database != "" {
+		if err := checkSQLitePath(s.Database); err != nil {
+			bad("database: %v", err)
+		}
+	}
+}
+
+// sqliteHeader starts every SQLite database file.
+var sqliteHeader = []byte("SQLite format 3\x00")
+
+func checkSQLitePath(path string) error {
+	fi, err := os.Stat(path)
+	switch {
+	case err == nil && fi.IsDir():
+		return fmt.Errorf("%s is a directory; give the database file's path", path)
+	case err == nil:
+		f, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		head := make([]byte, len(sqliteHeader))
+		n, _ := f.Read(head)
+		if n > 0 && !bytes.Equal(head[:n], sqliteHeader[:n]) || n > 0 && n < len(head) {
+			return fmt.Errorf("%s is not a SQLite database", path)
+		}
+		// SQLite writes the file, and its journal files beside it.
+		if err := syscall.Access(path, 0o6); err != nil { // R_OK|W_OK
+			return fmt.Errorf("%s: %w (the app writes to it)", path, err)
+		}
+		if dir := filepath.Dir(path); syscall.Access(dir, 0o3) != nil { // W_OK|X_OK
+			return fmt.Errorf("%s: this user cannot create files in %s (SQLite keeps its journal there)", path, dir)
+		}
+		return nil
+	case !errors.Is(err, fs.ErrNotExist):
+		return err
+	}
+	// The file and missing folders are created: the nearest existing
+	// ancestor must be a folder.
+	for dir := filepath.Dir(path); ; dir = filepath.Dir(dir) {
+		fi, err := os.Stat(dir)
+		switch {
+		case err == nil && !fi.IsDir():
+			return fmt.Errorf("cannot create %s: %s is not a directory", path, dir)
+		case err == nil:
+			if err := syscall.Access(dir, 0o3); err != nil { // W_OK|X_OK
+				return fmt.Errorf("cannot create %s: directory %s: %w", path, dir, err)
+			}
+			return nil
+		case !errors.Is(err, fs.ErrNotExist):
+			return fmt.Errorf("cannot create %s: %w", path, err)
+		}
+		if dir == filepath.Dir(dir) {
+			return nil
+		}
+	}
+}

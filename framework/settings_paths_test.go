@@ -1,0 +1,47 @@
+package framework
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// stack check called these valid; stack up then failed building the app
+// ("templates: scan source 0: stat .: no such file or directory", "polls:
+// opening ...: file is not a database", "database directory: mkdir ...:
+// not a directory").
+func TestValidateChecksTemplateDirsAndDatabasePaths(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "file")
+	os.WriteFile(file, []byte("not a database, just text\n"), 0o600)
+	db := filepath.Join(dir, "ok.sqlite3")
+	os.WriteFile(db, append([]byte("SQLite format 3\x00"), make([]byte, 100)...), 0o600)
+	empty := filepath.Join(dir, "empty.sqlite3")
+	os.WriteFile(empty, nil, 0o600)
+
+	for _, tc := range []struct {
+		name string
+		s    Settings
+		want string // "" for valid
+	}{
+		{"missing template dir", Settings{TemplateDirs: []string{filepath.Join(dir, "nope")}}, "apps.polls.template_dirs[0]: stat "},
+		{"template dir is a file", Settings{TemplateDirs: []string{file}}, "apps.polls.template_dirs[0]: " + file + " is not a directory"},
+		{"template dir", Settings{TemplateDirs: []string{dir}}, ""},
+		{"database is a directory", Settings{Database: dir}, "apps.polls.database: " + dir + " is a directory"},
+		{"database is not SQLite", Settings{Database: file}, "apps.polls.database: " + file + " is not a SQLite database"},
+		{"database under a file", Settings{Database: filepath.Join(file, "sub", "x.db")}, "apps.polls.database: "},
+		{"new database in new folders", Settings{Database: filepath.Join(dir, "a", "b", "x.db")}, ""},
+		{"existing database", Settings{Database: db}, ""},
+		{"empty file becomes a database", Settings{Database: empty}, ""},
+	} {
+		tc.s.Name, tc.s.Debug = "polls", true
+		err := tc.s.Validate()
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%s: %v", tc.name, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%s: err = %v, want %q", tc.name, err, tc.want)
+		}
+	}
+}
