@@ -22,7 +22,7 @@ func (c *cmdEnv) workerCommand() *cobra.Command {
 		Hidden: true,
 		Args:   cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			f, err := c.loadFor("appserver")
+			f, err := c.loadFor("worker")
 			if err != nil {
 				return err
 			}

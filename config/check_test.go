@@ -167,3 +167,22 @@ func TestYAMLRedactsSecrets(t *testing.T) {
 		t.Errorf("--show-secrets hid it:\n%s", out)
 	}
 }
+
+// A worker process may run as a user who cannot write run_dir (appserver.user):
+// its master checked the machine, so the worker's load must not refuse it.
+func TestWorkerScopeLeavesTheMachineToTheMaster(t *testing.T) {
+	t.Chdir(t.TempDir())
+	if err := os.WriteFile("blocker", nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	set := []string{"run_dir=blocker/run"} // cannot be created: its parent is a file
+	if _, msg := loadErr(t, Options{Scope: "appserver", Set: set}); !strings.Contains(msg, "run_dir") {
+		t.Fatalf("appserver scope: want a run_dir problem, got %q", msg)
+	}
+	if _, msg := loadErr(t, Options{Scope: "worker", Set: set}); msg != "" {
+		t.Fatalf("worker scope: %s", msg)
+	}
+	if _, msg := loadErr(t, Options{Scope: "worker", Set: append(set, "appserver.processes=-1")}); !strings.Contains(msg, "appserver.processes") {
+		t.Fatalf("worker scope still checks the appserver's keys: got %q", msg)
+	}
+}

@@ -103,8 +103,10 @@ type Options struct {
 	// takes no settings). apps.<name> is decoded into it.
 	Apps map[string]func() any
 	// Scope is what the command runs, and so what is validated: "" or
-	// "up" for everything, "edge", "appserver", or "app" (the app alone,
-	// for commands that only inspect it).
+	// "up" for everything, "edge", "appserver", "app" (the app alone,
+	// for commands that only inspect it), or "worker" (a worker process:
+	// the appserver and its app, without the machine checks its master
+	// made).
 	Scope string
 }
 

@@ -50,8 +50,10 @@ func (f *File) validate(scope string, apps map[string]func() any) error {
 		if err := f.Appserver.Validate(); err != nil {
 			errs = append(errs, unjoin(err)...)
 		}
-		if err := f.checkAppserverListen(); err != nil {
-			bad("appserver.listen", "%v", err)
+		if !runs.worker {
+			if err := f.checkAppserverListen(); err != nil {
+				bad("appserver.listen", "%v", err)
+			}
 		}
 	}
 	if runs.edge && runs.appserver && !strings.HasPrefix(f.Appserver.Listen, "unix:") {
@@ -98,6 +100,7 @@ type scope struct {
 	appserver bool
 	app       bool
 	processes bool
+	worker    bool // the machine was checked by the master (see scopeOf)
 }
 
 func scopeOf(s string) scope {
@@ -108,6 +111,12 @@ func scopeOf(s string) scope {
 		return scope{stack: true, appserver: true, app: true}
 	case "app":
 		return scope{app: true}
+	case "worker":
+		// A worker process of the appserver's master: the master has
+		// checked the machine (run_dir, the socket it bound and passes
+		// down), and a worker may run as another user who cannot write
+		// there. What the worker builds itself is still checked.
+		return scope{appserver: true, app: true, worker: true}
 	default:
 		return scope{stack: true, edge: true, appserver: true, app: true, processes: true}
 	}

@@ -129,6 +129,13 @@ func TestWorkersSIGKILLUnderLoad(t *testing.T) {
 	done := make(chan *loadResult)
 	go func() { done <- load{Addr: addr, Conns: conns, Timeout: 5 * time.Second}.run(t, stop, 15*time.Second) }()
 	const kills = 8
+	// The bound is 1s. A binary built with -race starts several
+	// times slower, and on a busy 2-core machine that alone can pass 1s,
+	// so the race build gets twice the bound (the worst figure is logged).
+	bound := time.Second
+	if raceEnabled {
+		bound = 2 * time.Second
+	}
 	var worst time.Duration
 	for i := range kills {
 		time.Sleep(time.Second)
@@ -149,8 +156,8 @@ func TestWorkersSIGKILLUnderLoad(t *testing.T) {
 		}
 		d := time.Since(killed)
 		worst = max(worst, d)
-		if d > time.Second {
-			t.Errorf("kill %d: replacement serving after %v, want within 1s", i+1, d)
+		if d > bound {
+			t.Errorf("kill %d: replacement serving after %v, want within %v", i+1, d, bound)
 		}
 	}
 	close(stop)
