@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/stack-web/stack/config"
@@ -57,10 +58,14 @@ func (c *cmdEnv) runStack(f *config.File, which tiers) error {
 			return fmt.Errorf("subprocess mode: finding this binary: %w", err)
 		}
 		for _, tier := range []string{"edge", "appserver"} {
-			sup.AddProcess(&supervisor.Process{
+			child := &supervisor.Process{
 				Name: tier, Command: append([]string{exe, tier}, c.childArgs()...), Restart: "always",
 				StartSecs: tierStartSecs, Output: c.stderr, Logger: c.logger.With("tier", "supervisor"),
-			})
+			}
+			sup.AddProcess(child)
+			// The child re-reads the file itself; this process has
+			// already refused an invalid one.
+			reload.add(tier, func(*config.File) error { return child.Signal(syscall.SIGHUP) })
 		}
 		which.edge, which.appserver = false, false
 	}

@@ -156,6 +156,22 @@ func (p *Process) runOnce() error {
 	return err
 }
 
+// Signal sends sig to the running child itself (not to its group: a tier
+// child passes a reload on to its own children as it sees fit). With no
+// child running it does nothing: the next one reads the configuration
+// afresh anyway.
+func (p *Process) Signal(sig syscall.Signal) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmd == nil {
+		return nil
+	}
+	if err := p.cmd.Process.Signal(sig); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		return fmt.Errorf("process %s: %w", p.Name, err)
+	}
+	return nil
+}
+
 // startError is a child that could not be started, as opposed to one
 // that ran and exited.
 type startError struct{ err error }
