@@ -128,6 +128,15 @@ func TestWorkersSIGKILLUnderLoad(t *testing.T) {
 	stop := make(chan struct{})
 	done := make(chan *loadResult)
 	go func() { done <- load{Addr: addr, Conns: conns, Timeout: 5 * time.Second}.run(t, stop, 15*time.Second) }()
+	// POSTs beside the GETs: the edge must never send one twice, so one
+	// that died with its worker is a 502, never a reset or a re-send.
+	posts := make(chan *loadResult)
+	post := func(int, int) string {
+		return "POST /vote HTTP/1.1\r\nHost: " + addr + "\r\nContent-Length: 5\r\n\r\nhello"
+	}
+	go func() {
+		posts <- load{Addr: addr, Conns: 2, Request: post, Timeout: 5 * time.Second}.run(t, stop, 15*time.Second)
+	}()
 	const kills = 8
 	// The issue's bound is 1s. A binary built with -race starts several
 	// times slower, and on a busy 2-core machine that alone can pass 1s,
@@ -161,17 +170,30 @@ func TestWorkersSIGKILLUnderLoad(t *testing.T) {
 		}
 	}
 	close(stop)
-	res := <-done
-	t.Logf("%d kills; worst replacement %v; load: %s", kills, worst, res)
-	// A killed worker loses at most the requests it had accepted: at most
-	// one per client connection in flight.
-	if f := res.Failed(); f > kills*conns {
-		t.Errorf("%d failed requests for %d kills (bound %d)", f, kills, kills*conns)
+	res, postRes := <-done, <-posts
+	t.Logf("%d kills; worst replacement %v; GETs: %s; POSTs: %s", kills, worst, res, postRes)
+	// A killed worker loses only the requests it had accepted, and the
+	// edge sends a GET whose worker died before answering again (issue 8):
+	// no GET fails.
+	if f := res.Failed(); f != 0 || res.OK == 0 {
+		t.Errorf("GETs failed while workers were killed: %s", res)
 	}
-	if res.OK == 0 {
-		t.Error("no request succeeded")
+	postRes.mu.Lock()
+	for code, n := range postRes.Status {
+		if code != 200 && code != 502 {
+			t.Errorf("POST answered %d ×%d; want 200, or 502 for one that died with its worker", code, n)
+		}
 	}
+	if len(postRes.Failures) != 0 {
+		t.Errorf("POSTs failed on the client's side: %v", postRes.Failures)
+	}
+	postRes.mu.Unlock()
 	out := p.Output()
+	for _, line := range strings.Split(out, "\n") {
+		if strings.Contains(line, "retrying") && strings.Contains(line, "method=POST") {
+			t.Errorf("the edge re-sent a POST: %s", line)
+		}
+	}
 	if n := strings.Count(out, "worker died"); n < kills || !strings.Contains(out, `status="signal: killed"`) {
 		t.Errorf("master logged %d deaths (want %d, with the signal):\n%s", n, kills, out)
 	}
