@@ -43,7 +43,7 @@ func (m *Master) replace(s *slot, old *workerHandle, reason string) error {
 	defer m.mu.Unlock()
 	s.replacing = false
 	if err != nil {
-		if nw != nil {
+		if nw != nil && !m.stopping {
 			nw.retiring = true
 			nw.cmd.Process.Signal(syscall.SIGKILL)
 		}
@@ -87,7 +87,9 @@ func (m *Master) awaitReady(w *workerHandle) error {
 		return fmt.Errorf("the new worker (pid %d) exited before it was ready: %s", w.pid, status)
 	case <-t.C:
 		return fmt.Errorf("the new worker (pid %d) was not ready within worker_ready_timeout (%s)", w.pid, m.Config.WorkerReadyTimeout)
-	case <-m.allGone:
+	case <-m.stopped:
+		// Shutdown drains it with the others (and kills it at its
+		// deadline if it hangs): a reload must not hold the stop back.
 		return errStopping
 	}
 }

@@ -35,6 +35,7 @@ type Supervisor struct {
 	g        run.Group
 	once     sync.Once
 	deadline time.Time
+	reloads  sync.WaitGroup // a SIGHUP reload under way
 }
 
 // stopContext returns a context that ends at the shared shutdown deadline.
@@ -70,25 +71,54 @@ func (s *Supervisor) AddServer(name string, serve func() error, shutdown func(co
 // AddSignals adds the actor that turns SIGINT and SIGTERM into a graceful
 // stop. SIGHUP calls reload (if nil, it is logged and ignored: by default
 // SIGHUP would kill the process).
+//
+// A reload runs on its own goroutine: a chain reload may wait up to
+// worker_ready_timeout for a new worker, and a SIGTERM sent meanwhile must
+// stop the stack at once, not after the reload. Reloads never overlap:
+// SIGHUPs that arrive during one are folded into one more reload after it,
+// so a storm of them costs at most two. Run waits for a reload under way
+// (the tiers' stop makes it return).
 func (s *Supervisor) AddSignals(reload func()) {
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	done := make(chan struct{})
 	s.g.Add(func() error {
+		var (
+			running bool          // a reload goroutine is under way
+			pending bool          // a SIGHUP came during it
+			ended   chan struct{} // the running reload's end
+		)
+		start := func() {
+			running, pending = true, false
+			ended = make(chan struct{})
+			fin := ended
+			s.reloads.Go(func() {
+				defer close(fin)
+				s.Logger.Info("SIGHUP: reloading")
+				reload()
+			})
+		}
 		for {
 			select {
 			case sig := <-sigs:
 				if sig == syscall.SIGHUP {
-					if reload == nil {
+					switch {
+					case reload == nil:
 						s.Logger.Warn("SIGHUP: reload is not available in this mode; ignoring it")
-						continue
+					case running:
+						pending = true
+					default:
+						start()
 					}
-					s.Logger.Info("SIGHUP: reloading")
-					reload()
 					continue
 				}
 				s.Logger.Info("received " + sig.String() + "; stopping gracefully")
 				return run.SignalError{Signal: sig}
+			case <-ended:
+				running, ended = false, nil
+				if pending {
+					start()
+				}
 			case <-done:
 				return nil
 			}
@@ -103,6 +133,7 @@ func (s *Supervisor) AddSignals(reload func()) {
 // stop caused by SIGINT or SIGTERM is a clean exit: Run returns nil.
 func (s *Supervisor) Run() error {
 	err := s.g.Run()
+	s.reloads.Wait()
 	var se run.SignalError
 	if errors.As(err, &se) {
 		return nil

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -261,5 +262,47 @@ func TestProcessExitingDuringStartupFails(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("a child failing at start-up was restarted instead of stopping the stack")
+	}
+}
+
+// A SIGTERM during a long reload stops the group at once, and Run waits
+// for the reload to return; SIGHUPs during a reload fold into one more.
+func TestSIGTERMDuringReload(t *testing.T) {
+	s := &Supervisor{Logger: quiet, ShutdownTimeout: time.Second}
+	var calls atomic.Int32
+	inReload := make(chan struct{}, 4)
+	stop := make(chan struct{})
+	s.AddSignals(func() {
+		calls.Add(1)
+		inReload <- struct{}{}
+		<-stop // as a chain reload waits for a worker until the stop
+	})
+	stopped := make(chan struct{})
+	s.AddServer("x", func() error { <-stop; return nil }, func(context.Context) error { close(stop); close(stopped); return nil })
+	done := make(chan error, 1)
+	go func() { done <- s.Run() }()
+	time.Sleep(50 * time.Millisecond)
+	syscall.Kill(os.Getpid(), syscall.SIGHUP)
+	<-inReload
+	for range 5 {
+		syscall.Kill(os.Getpid(), syscall.SIGHUP)
+		time.Sleep(5 * time.Millisecond)
+	}
+	syscall.Kill(os.Getpid(), syscall.SIGTERM)
+	select {
+	case <-stopped:
+	case <-time.After(5 * time.Second):
+		t.Fatal("SIGTERM during a reload did not stop the servers: the reload holds the signals")
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Run = %v, want nil", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return")
+	}
+	if n := calls.Load(); n > 2 {
+		t.Errorf("%d reloads for 6 SIGHUPs during one: want them folded into at most one more", n)
 	}
 }
