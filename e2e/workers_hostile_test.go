@@ -1,12 +1,16 @@
 package e2e
 
 import (
+	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/stack-web/stack/uwsgi"
 )
 
 // Tests from a hostile user's and a harsh operator's attempts to break the
@@ -61,5 +65,63 @@ func TestWorkersSIGTERMDuringAHangingReload(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "run", "app.sock")); err == nil {
 		t.Errorf("the socket file is left after SIGTERM")
+	}
+}
+
+// hostileApp starts `stack appserver` with the echo app in two workers and
+// returns the app socket's path.
+func hostileApp(t *testing.T, extra string) (*proc, string) {
+	t.Helper()
+	dir := writeConfig(t, `
+run_dir: run
+appserver:
+  listen: unix:run/app.sock
+  app: echo
+  processes: 2
+  stats: unix:run/stats.sock
+`+extra)
+	p := start(t, dir, "appserver")
+	waitFile(t, filepath.Join(dir, "run", "stats.sock"))
+	workersPIDs(t, dir, 2)
+	return p, filepath.Join(dir, "run", "app.sock")
+}
+
+// hostilePacket is a uwsgi request for method and path with extra vars.
+func hostilePacket(t *testing.T, method, path string, extra ...[2]string) []byte {
+	t.Helper()
+	var e uwsgi.Encoder
+	e.Reset(nil, 0, 0)
+	for _, kv := range append([][2]string{{"REQUEST_METHOD", method}, {"PATH_INFO", path}, {"REQUEST_URI", path},
+		{"SERVER_PROTOCOL", "HTTP/1.1"}, {"HTTP_HOST", "x"}}, extra...) {
+		e.Add(kv[0], kv[1])
+	}
+	b, err := e.Bytes(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// A body shorter than its CONTENT_LENGTH, sent to a worker (the peer
+// half-closes, or stalls past socket_timeout): the app sees the read error
+// and echo answers 400, never a 200 computed on half a body.
+func TestWorkersShortBodyIs400(t *testing.T) {
+	_, sock := hostileApp(t, "  socket_timeout: 1s\n")
+	pkt := hostilePacket(t, "POST", "/", [2]string{"CONTENT_LENGTH", "100"})
+	for _, halfClose := range []bool{true, false} {
+		c, err := net.Dial("unix", sock)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		c.Write(append(pkt, strings.Repeat("x", 10)...))
+		if halfClose {
+			c.(*net.UnixConn).CloseWrite()
+		}
+		b, _ := io.ReadAll(c)
+		c.Close()
+		if !strings.HasPrefix(string(b), "HTTP/1.1 400 ") {
+			t.Errorf("10 of 100 body bytes (half-close %v): got %.60q, want a 400", halfClose, b)
+		}
 	}
 }
