@@ -111,12 +111,17 @@ func TestConfigValidateWorkers(t *testing.T) {
 		{"stats address", func(c *Config) { c.Processes, c.Stats = 1, "nowhere" }, `appserver.stats: "nowhere" is neither`},
 		{"stats in process", func(c *Config) { c.Stats = "unix:run/stats.sock" }, "appserver.stats: reports worker processes"},
 		{"user in process", func(c *Config) { c.User = "nobody" }, "appserver.user"},
+		{"unknown user", func(c *Config) { c.Processes, c.User = 2, "no-such-user-x" }, "appserver.user: user: unknown user no-such-user-x"},
+		{"unknown group", func(c *Config) { c.Processes, c.Group = 2, "no-such-group-x" }, "appserver.group: group: unknown group no-such-group-x"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := DefaultConfig()
 			tt.edit(&c)
 			err := c.Validate()
+			if err != nil && strings.Count(err.Error(), "appserver.") > 1 {
+				t.Errorf("one mistake, several errors: %v", err)
+			}
 			switch {
 			case tt.want == "" && err != nil:
 				t.Errorf("unexpected error: %v", err)
