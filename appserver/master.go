@@ -54,6 +54,7 @@ type Master struct {
 	tickers  []*ticking // cheaper mode, the harakiri backstop
 	started  time.Time
 	reloadMu sync.Mutex
+	mercy    time.Duration // retireMercy's value, if set (tests)
 }
 
 // slot is one worker position (uWSGI's worker id): the worker serving in it

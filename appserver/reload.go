@@ -65,12 +65,46 @@ func (m *Master) replace(s *slot, old *workerHandle, reason string) error {
 	}
 	attrs := []any{"worker", s.id, "reason", reason, "pid", nw.pid}
 	if prev != nil {
-		prev.retiring = true
 		attrs = append(attrs, "old_pid", prev.pid)
-		go prev.cc.Send(ctrlMsg{T: "drain"})
+		m.retireLocked(prev)
 	}
 	m.logger().Info("appserver: worker replaced", attrs...)
 	return nil
+}
+
+// retireMercy is how long a worker told to drain (replaced, or retired by
+// cheaper mode) may take to exit before it is killed, as uWSGI's
+// worker-reload-mercy: a wedged or stopped worker, or a request that
+// never ends, must not leave an invisible process behind every reload.
+// With harakiri on, no request may legitimately run longer than it.
+func (m *Master) retireMercy() time.Duration {
+	if m.mercy > 0 {
+		return m.mercy
+	}
+	if m.Config.Harakiri > 0 {
+		return m.Config.Harakiri + harakiriGrace + time.Second
+	}
+	return defaultRetireMercy
+}
+
+// defaultRetireMercy is uWSGI's worker-reload-mercy default.
+const defaultRetireMercy = 60 * time.Second
+
+// retireLocked tells w to drain and kills it if it has not exited within
+// retireMercy. m.mu is held.
+func (m *Master) retireLocked(w *workerHandle) {
+	w.retiring = true
+	go w.cc.Send(ctrlMsg{T: "drain"})
+	mercy := m.retireMercy()
+	time.AfterFunc(mercy, func() {
+		select {
+		case <-w.exited:
+		default:
+			m.logger().Error("appserver: a retired worker did not exit within its mercy; killing it",
+				"worker", w.slot.id, "pid", w.pid, "mercy", mercy)
+			w.cmd.Process.Signal(syscall.SIGKILL)
+		}
+	})
 }
 
 // awaitReady waits for w's "ready", its death or worker_ready_timeout.
