@@ -236,3 +236,23 @@ func TestMasterKillsARetiredWorkerThatDoesNotExit(t *testing.T) {
 		t.Errorf("the kill is not logged:\n%s", out)
 	}
 }
+
+// A retired worker's late "recycle" or "harakiri" (its slot went cheap,
+// or already has a successor) starts no worker: a cheap slot stays empty.
+func TestLateRecycleOfARetiredWorkerStartsNothing(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Processes, cfg.MinProcesses = 2, 1
+	m := &Master{Config: cfg, Command: []string{filepath.Join(t.TempDir(), "no-such-binary")}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	m.init()
+	s := &slot{id: 2, cheap: true}
+	retired := &workerHandle{slot: s, pid: 101, retiring: true}
+	m.slots = append(m.slots, s)
+	if err := m.replace(s, retired, "max_requests"); err != nil {
+		t.Errorf("replace for a retired worker of a cheap slot: %v; want nothing done", err)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if s.cur != nil || !s.cheap || s.spawns != 0 || len(m.live) != 0 {
+		t.Errorf("a worker was started in a cheap slot: cur=%v cheap=%v", s.cur, s.cheap)
+	}
+}

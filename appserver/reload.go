@@ -29,9 +29,12 @@ func (m *Master) replace(s *slot, old *workerHandle, reason string) error {
 		m.mu.Unlock()
 		return errReplacing
 	}
-	if old != nil && s.cur != old && s.cur != nil {
+	if old != nil && s.cur != old || s.cheap {
+		// old no longer serves here (replaced, retired, or dead and being
+		// respawned), or the slot went cheap: a late recycle or harakiri
+		// message from it starts nothing.
 		m.mu.Unlock()
-		return nil // old was replaced already
+		return nil
 	}
 	s.replacing = true
 	nw, err := m.spawnLocked(s)
