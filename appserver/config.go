@@ -154,10 +154,11 @@ func (c *Config) Validate() error {
 	}
 	if (c.User != "" || c.Group != "") && c.Processes == 0 {
 		bad("user", "user and group apply to worker processes, so they need processes > 0")
-	} else if c.Processes > 0 {
-		// What Master.Serve would refuse (an unknown user or group, not
-		// root), said by `stack check` too.
-		if _, err := workerCredential(c.User, c.Group); err != nil {
+	} else if c.Processes > 0 && (c.User != "" || c.Group != "") {
+		// An unknown user or group, which Master.Serve would refuse, said
+		// by `stack check` too. (Not the need for root: the workers, run as
+		// that user, validate the same configuration.)
+		if _, err := lookupCredential(c.User, c.Group); err != nil {
 			errs = append(errs, err)
 		}
 	}
