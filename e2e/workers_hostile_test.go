@@ -125,3 +125,37 @@ func TestWorkersShortBodyIs400(t *testing.T) {
 		}
 	}
 }
+
+// A SIGHUP (or a second SIGTERM) during the graceful stop is ignored: the
+// request in flight still gets its answer, the exit status is 0 and the
+// socket is removed (the default action of SIGHUP would kill the stack).
+func TestWorkersSignalsDuringTheStop(t *testing.T) {
+	p, dir, addr := workersStart(t, workersConfig(""))
+	got := make(chan string, 1)
+	go func() {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			got <- err.Error()
+			return
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		io.WriteString(c, "GET /delay/1.5 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+		b, _ := io.ReadAll(c)
+		got <- string(b)
+	}()
+	time.Sleep(300 * time.Millisecond)
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	time.Sleep(300 * time.Millisecond)
+	p.cmd.Process.Signal(syscall.SIGHUP)
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	if code := p.stop(syscall.SIGTERM); code != 0 {
+		t.Errorf("exit status %d after signals during the stop, want 0", code)
+	}
+	if out := <-got; !strings.HasPrefix(out, "HTTP/1.1 200 ") {
+		t.Errorf("the request in flight got %.60q, want a 200", out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "run", "app.sock")); err == nil {
+		t.Error("the socket file is left")
+	}
+}

@@ -35,7 +35,8 @@ type Supervisor struct {
 	g        run.Group
 	once     sync.Once
 	deadline time.Time
-	reloads  sync.WaitGroup // a SIGHUP reload under way
+	reloads  sync.WaitGroup // a SIGHUP reload under way, the signal logger while stopping
+	unsignal func()         // ends the signals' capture, set once stopping
 }
 
 // stopContext returns a context that ends at the shared shutdown deadline.
@@ -124,8 +125,27 @@ func (s *Supervisor) AddSignals(reload func()) {
 			}
 		}
 	}, func(error) {
-		signal.Stop(sigs)
 		close(done)
+		// The signals stay caught until Run returns: once Stop had
+		// restored their default action, a SIGHUP (a reload sent by a
+		// deploy script) or a second SIGTERM during the graceful stop
+		// would kill the process at once, losing the requests in flight
+		// and leaving the socket files behind.
+		quit := make(chan struct{})
+		s.unsignal = func() {
+			signal.Stop(sigs)
+			close(quit)
+		}
+		s.reloads.Go(func() {
+			for {
+				select {
+				case sig := <-sigs:
+					s.Logger.Warn("received " + sig.String() + " while stopping; ignoring it (the stop ends by shutdown_timeout)")
+				case <-quit:
+					return
+				}
+			}
+		})
 	})
 }
 
@@ -133,6 +153,9 @@ func (s *Supervisor) AddSignals(reload func()) {
 // stop caused by SIGINT or SIGTERM is a clean exit: Run returns nil.
 func (s *Supervisor) Run() error {
 	err := s.g.Run()
+	if s.unsignal != nil {
+		s.unsignal()
+	}
 	s.reloads.Wait()
 	var se run.SignalError
 	if errors.As(err, &se) {

@@ -306,3 +306,48 @@ func TestSIGTERMDuringReload(t *testing.T) {
 		t.Errorf("%d reloads for 6 SIGHUPs during one: want them folded into at most one more", n)
 	}
 }
+
+// A SIGHUP or a second SIGTERM during the graceful stop is ignored and
+// logged: it must not kill the process (the default action of both) while
+// requests are finishing.
+func TestSignalsDuringTheStopAreIgnored(t *testing.T) {
+	var logs bytes.Buffer
+	var mu sync.Mutex
+	s := &Supervisor{Logger: slog.New(slog.NewTextHandler(lockedWriter{&mu, &logs}, nil)), ShutdownTimeout: 5 * time.Second}
+	s.AddSignals(func() {})
+	stop, stopping, release := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	s.AddServer("x", func() error { <-stop; return nil }, func(context.Context) error {
+		close(stopping)
+		<-release // requests finishing
+		close(stop)
+		return nil
+	})
+	done := make(chan error, 1)
+	go func() { done <- s.Run() }()
+	time.Sleep(50 * time.Millisecond)
+	syscall.Kill(os.Getpid(), syscall.SIGTERM)
+	<-stopping
+	syscall.Kill(os.Getpid(), syscall.SIGHUP) // kills this test binary unless caught
+	syscall.Kill(os.Getpid(), syscall.SIGTERM)
+	time.Sleep(100 * time.Millisecond)
+	close(release)
+	if err := <-done; err != nil {
+		t.Errorf("Run = %v, want nil", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !strings.Contains(logs.String(), "while stopping; ignoring it") {
+		t.Errorf("the signals during the stop are not logged:\n%s", logs.String())
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
