@@ -135,6 +135,7 @@ func (m *Master) awaitReady(w *workerHandle) error {
 // binary on disk: the new worker is ready before the old one drains, so
 // no request is refused. A new worker that cannot start stops the reload;
 // the workers not yet replaced keep serving, and the error says why.
+// Shutdown ends a reload under way, which then returns ErrServerClosed.
 func (m *Master) Reload() error {
 	m.init()
 	m.reloadMu.Lock()
@@ -159,6 +160,9 @@ func (m *Master) Reload() error {
 			if errors.Is(err, errReplacing) && time.Now().Before(deadline) {
 				time.Sleep(20 * time.Millisecond) // a recycle is under way; then reload this slot too
 				continue
+			}
+			if errors.Is(err, errStopping) {
+				return ErrServerClosed // the appserver stops: no failure to report
 			}
 			return fmt.Errorf("appserver: reload stopped at worker %d; the workers not yet replaced keep serving: %w", s.id, err)
 		}

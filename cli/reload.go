@@ -1,6 +1,11 @@
 package cli
 
-import "github.com/stack-web/stack/config"
+import (
+	"errors"
+
+	"github.com/stack-web/stack/appserver"
+	"github.com/stack-web/stack/config"
+)
 
 // reloadSet is what SIGHUP does: read the configuration again and, if it
 // is valid, hand it to every tier that can reload in place. An invalid
@@ -30,7 +35,11 @@ func (r *reloadSet) hook() func() {
 			return
 		}
 		for _, fn := range r.fns {
-			if err := fn(f); err != nil {
+			switch err := fn(f); {
+			case errors.Is(err, appserver.ErrServerClosed):
+				r.c.logger.Info("SIGHUP: reload abandoned: stopping")
+				return
+			case err != nil:
 				r.c.logger.Error("SIGHUP: reload failed", "err", err)
 			}
 		}

@@ -66,6 +66,9 @@ func TestWorkersSIGTERMDuringAHangingReload(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "run", "app.sock")); err == nil {
 		t.Errorf("the socket file is left after SIGTERM")
 	}
+	if out := p.Output(); strings.Contains(out, "reload failed") {
+		t.Errorf("a reload ended by the stop is logged as a failure:\n%s", out)
+	}
 }
 
 // hostileApp starts `stack appserver` with the echo app in two workers and
