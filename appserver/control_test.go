@@ -131,3 +131,18 @@ func TestConfigValidateWorkers(t *testing.T) {
 		})
 	}
 }
+
+// reload_on_rss below a fresh worker's size recycles a worker only once it
+// has served a request: an idle one is not replaced in a loop.
+func TestReloadOnRSSWaitsForARequest(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Processes, cfg.ReloadOnRSS = 1, 1 // 1 MiB: any Go process is larger
+	w := &workerProc{cfg: cfg, born: time.Now()}
+	if r := w.recycleReason(time.Now()); r != "" {
+		t.Errorf("a fresh, idle worker recycles for %q", r)
+	}
+	w.requests.Add(1)
+	if r := w.recycleReason(time.Now()); r != "reload_on_rss" {
+		t.Errorf("after a request: %q, want reload_on_rss", r)
+	}
+}

@@ -217,7 +217,9 @@ func (w *workerProc) recycleReason(now time.Time) string {
 		return "max_requests"
 	case w.maxLifetime > 0 && now.Sub(w.born) >= w.maxLifetime:
 		return "max_lifetime"
-	case w.cfg.ReloadOnRSS > 0 && processRSS(os.Getpid()) >= int64(w.cfg.ReloadOnRSS)<<20:
+	case w.cfg.ReloadOnRSS > 0 && w.requests.Load() > 0 && processRSS(os.Getpid()) >= int64(w.cfg.ReloadOnRSS)<<20:
+		// After a request only, as uWSGI checks it: a limit below a fresh
+		// worker's size would otherwise replace idle workers in a loop.
 		return "reload_on_rss"
 	}
 	return ""
