@@ -46,6 +46,9 @@ func RunWorker(cfg Config, h http.Handler, logger *slog.Logger) error {
 	// they do, so they listen to it only. If the master dies, the control
 	// channel closes (or Pdeathsig kills them).
 	signal.Ignore(syscall.SIGINT, syscall.SIGHUP, syscall.SIGTERM)
+	// A broken stdout or stderr (the log's reader gone) fails the write
+	// instead of killing the worker with SIGPIPE, as in the master.
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 
 	w := &workerProc{cfg: cfg, cc: cc, log: logger, born: time.Now(), harakiri: make(chan ctrlMsg, 1), inflight: map[uint64]inflight{}}
 	r := rand.New(rand.NewPCG(uint64(os.Getpid()), uint64(time.Now().UnixNano())))

@@ -1,9 +1,12 @@
 package e2e
 
 import (
+	"bufio"
 	"io"
 	"net"
+	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -157,6 +160,70 @@ func TestWorkersSignalsDuringTheStop(t *testing.T) {
 	}
 	if out := <-got; !strings.HasPrefix(out, "HTTP/1.1 200 ") {
 		t.Errorf("the request in flight got %.60q, want a 200", out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "run", "app.sock")); err == nil {
+		t.Error("the socket file is left")
+	}
+}
+
+// The log's reader goes away (`stack up | head`, a log shipper restarted):
+// writes to stderr fail, but the stack keeps serving and still stops
+// cleanly. By default a Go program dies of SIGPIPE on a write to a broken
+// stdout or stderr, taking the workers and the socket files with it.
+func TestWorkersSurviveABrokenLogPipe(t *testing.T) {
+	dir := writeConfig(t, workersConfig(""))
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(binary, "up")
+	cmd.Dir, cmd.Env, cmd.Stdout, cmd.Stderr = dir, cleanEnv(), pw, pw
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pw.Close()
+	exited := make(chan error, 1)
+	gone := make(chan struct{})
+	go func() { exited <- cmd.Wait(); close(gone) }()
+	defer func() {
+		cmd.Process.Kill() // if still running
+		<-gone
+	}()
+	line, err := bufio.NewReader(pr).ReadString('\n')
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr.Close() // the reader is gone: every later log line hits EPIPE
+	m := announce.FindStringSubmatch(line)
+	if m == nil {
+		t.Fatalf("first line %q does not announce the URL", line)
+	}
+	u, _ := url.Parse(m[1])
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		res := load{Addr: u.Host, Conns: 2}.run(t, nil, 300*time.Millisecond)
+		if res.OK > 0 && res.Failed() == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not serving with a broken log pipe: %s", res)
+		}
+	}
+	select {
+	case err := <-exited:
+		t.Fatalf("stack exited with a broken log pipe: %v", err)
+	default:
+	}
+	cmd.Process.Signal(syscall.SIGHUP) // logs a lot
+	time.Sleep(500 * time.Millisecond)
+	cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Errorf("exit after SIGTERM with a broken log pipe: %v, want status 0", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("no exit 15s after SIGTERM")
 	}
 	if _, err := os.Stat(filepath.Join(dir, "run", "app.sock")); err == nil {
 		t.Error("the socket file is left")

@@ -82,6 +82,7 @@ func (s *Supervisor) AddServer(name string, serve func() error, shutdown func(co
 func (s *Supervisor) AddSignals(reload func()) {
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	IgnoreBrokenPipes()
 	done := make(chan struct{})
 	s.g.Add(func() error {
 		var (
@@ -147,6 +148,16 @@ func (s *Supervisor) AddSignals(reload func()) {
 			}
 		})
 	})
+}
+
+// IgnoreBrokenPipes keeps a server alive when the reader of its stdout or
+// stderr goes away (`stack up | head`, a log shipper restarted): a Go
+// program otherwise dies of SIGPIPE on the next log line, dropping its
+// requests and leaving its socket files. The write fails instead, as in
+// nginx and uWSGI, which ignore SIGPIPE. The signal is caught, not
+// ignored, so child processes still start with its default action.
+func IgnoreBrokenPipes() {
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 }
 
 // Run runs every actor until the first returns, then stops them all. A
