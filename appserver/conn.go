@@ -251,6 +251,14 @@ func (a netAcceptor) accept() (connection, error) {
 	return &netConn{Conn: c, timeout: a.timeout}, nil
 }
 
+// socketTimeout is SocketTimeout or its default.
+func (s *Server) socketTimeout() time.Duration {
+	if s.SocketTimeout <= 0 {
+		return defaultSockTimeo
+	}
+	return s.SocketTimeout
+}
+
 // isTemporary reports accept errors worth retrying after a pause.
 func isTemporary(err error) bool {
 	var ne net.Error

@@ -351,14 +351,6 @@ var bufPool = sync.Pool{New: func() any {
 	}
 }}
 
-// socketTimeout is SocketTimeout or its default.
-func (s *Server) socketTimeout() time.Duration {
-	if s.SocketTimeout <= 0 {
-		return defaultSockTimeo
-	}
-	return s.SocketTimeout
-}
-
 // serveConn serves the one request of connection cs.
 func (s *Server) serveConn(cs *conn) {
 	c := cs.c
