@@ -78,8 +78,7 @@ func (m *Master) cheaperStep(now time.Time) {
 	case idle != nil && running > min:
 		w := idle.cur
 		idle.cheap, idle.cur = true, nil
-		w.retiring = true
 		m.logger().Info("appserver: cheaper: retiring an idle worker", "worker", idle.id, "pid", w.pid, "running", running-1)
-		go w.cc.Send(ctrlMsg{T: "drain"})
+		m.retireLocked(w)
 	}
 }

@@ -105,7 +105,7 @@ func (c *Config) Validate() error {
 	switch {
 	case c.MinProcesses < 0:
 		bad("min_processes", "must be 0 (as many as processes) or more")
-	case c.MinProcesses > c.Processes:
+	case c.Processes >= 0 && c.MinProcesses > c.Processes:
 		bad("min_processes", "%d is more than processes (%d); use at most processes", c.MinProcesses, c.Processes)
 	}
 	if c.Threads < 0 {
@@ -154,6 +154,13 @@ func (c *Config) Validate() error {
 	}
 	if (c.User != "" || c.Group != "") && c.Processes == 0 {
 		bad("user", "user and group apply to worker processes, so they need processes > 0")
+	} else if c.Processes > 0 && (c.User != "" || c.Group != "") {
+		// An unknown user or group, which Master.Serve would refuse, said
+		// by `stack check` too. (Not the need for root: the workers, run as
+		// that user, validate the same configuration.)
+		if _, err := lookupCredential(c.User, c.Group); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if c.SocketTimeout <= 0 {
 		bad("socket_timeout", "must be a positive duration such as 4s")

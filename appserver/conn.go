@@ -34,6 +34,10 @@ type connection interface {
 	// WriteNow writes p at once without waiting (a short answer from the
 	// harakiri watchdog); safe from any goroutine, even after Close.
 	WriteNow(p []byte) error
+	// ReadsUntil makes every read fail once t has passed (the zero time
+	// lifts that), on top of the per-read socket_timeout: a packet has one
+	// socket_timeout in all, however slowly its bytes come.
+	ReadsUntil(t time.Time)
 	// Reset makes Close abortive where the socket allows it (TCP: an RST,
 	// so the peer sees an error, not an end). Unix sockets have no such
 	// signal.
@@ -44,6 +48,7 @@ type connection interface {
 type fdConn struct {
 	fd      int
 	timeout time.Duration // for waits once the poller is involved
+	until   time.Time     // if set, no read goes past it
 
 	mu     sync.Mutex // guards closed against Abort racing Close
 	closed bool
@@ -68,8 +73,20 @@ func (c *fdConn) Read(p []byte) (int, error) {
 		}
 		c.poll()
 	}
-	c.file.SetReadDeadline(time.Now().Add(c.timeout))
+	c.file.SetReadDeadline(readDeadline(c.timeout, c.until))
 	return c.file.Read(p)
+}
+
+func (c *fdConn) ReadsUntil(t time.Time) { c.until = t }
+
+// readDeadline is the deadline of one read: timeout from now, but not past
+// until when that is set.
+func readDeadline(timeout time.Duration, until time.Time) time.Time {
+	d := time.Now().Add(timeout)
+	if !until.IsZero() && until.Before(d) {
+		return until
+	}
+	return d
 }
 
 func (c *fdConn) Write(p []byte) (int, error) {
@@ -157,12 +174,15 @@ func (c *fdConn) Reset() {
 type netConn struct {
 	net.Conn
 	timeout time.Duration
+	until   time.Time
 }
 
-func (c netConn) Read(p []byte) (int, error) {
-	c.Conn.SetReadDeadline(time.Now().Add(c.timeout))
+func (c *netConn) Read(p []byte) (int, error) {
+	c.Conn.SetReadDeadline(readDeadline(c.timeout, c.until))
 	return c.Conn.Read(p)
 }
+
+func (c *netConn) ReadsUntil(t time.Time) { c.until = t }
 
 func (c netConn) Write(p []byte) (int, error) {
 	c.Conn.SetWriteDeadline(time.Now().Add(c.timeout))
@@ -228,7 +248,15 @@ func (a netAcceptor) accept() (connection, error) {
 	if err != nil {
 		return nil, err
 	}
-	return netConn{Conn: c, timeout: a.timeout}, nil
+	return &netConn{Conn: c, timeout: a.timeout}, nil
+}
+
+// socketTimeout is SocketTimeout or its default.
+func (s *Server) socketTimeout() time.Duration {
+	if s.SocketTimeout <= 0 {
+		return defaultSockTimeo
+	}
+	return s.SocketTimeout
 }
 
 // isTemporary reports accept errors worth retrying after a pause.

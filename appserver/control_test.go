@@ -111,12 +111,17 @@ func TestConfigValidateWorkers(t *testing.T) {
 		{"stats address", func(c *Config) { c.Processes, c.Stats = 1, "nowhere" }, `appserver.stats: "nowhere" is neither`},
 		{"stats in process", func(c *Config) { c.Stats = "unix:run/stats.sock" }, "appserver.stats: reports worker processes"},
 		{"user in process", func(c *Config) { c.User = "nobody" }, "appserver.user"},
+		{"unknown user", func(c *Config) { c.Processes, c.User = 2, "no-such-user-x" }, "appserver.user: user: unknown user no-such-user-x"},
+		{"unknown group", func(c *Config) { c.Processes, c.Group = 2, "no-such-group-x" }, "appserver.group: group: unknown group no-such-group-x"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := DefaultConfig()
 			tt.edit(&c)
 			err := c.Validate()
+			if err != nil && strings.Count(err.Error(), "appserver.") > 1 {
+				t.Errorf("one mistake, several errors: %v", err)
+			}
 			switch {
 			case tt.want == "" && err != nil:
 				t.Errorf("unexpected error: %v", err)
@@ -124,5 +129,20 @@ func TestConfigValidateWorkers(t *testing.T) {
 				t.Errorf("error %v, want one containing %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// reload_on_rss below a fresh worker's size recycles a worker only once it
+// has served a request: an idle one is not replaced in a loop.
+func TestReloadOnRSSWaitsForARequest(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Processes, cfg.ReloadOnRSS = 1, 1 // 1 MiB: any Go process is larger
+	w := &workerProc{cfg: cfg, born: time.Now()}
+	if r := w.recycleReason(time.Now()); r != "" {
+		t.Errorf("a fresh, idle worker recycles for %q", r)
+	}
+	w.requests.Add(1)
+	if r := w.recycleReason(time.Now()); r != "reload_on_rss" {
+		t.Errorf("after a request: %q, want reload_on_rss", r)
 	}
 }

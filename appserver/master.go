@@ -45,6 +45,7 @@ type Master struct {
 	slots    []*slot
 	live     map[*workerHandle]struct{}
 	stopping bool
+	stopped  chan struct{} // closed when Shutdown begins
 	allGone  chan struct{} // closed once stopping and no worker is left
 	done     chan struct{} // closed when Shutdown has finished
 	doneOnce sync.Once
@@ -53,6 +54,7 @@ type Master struct {
 	tickers  []*ticking // cheaper mode, the harakiri backstop
 	started  time.Time
 	reloadMu sync.Mutex
+	mercy    time.Duration // retireMercy's value, if set (tests)
 }
 
 // slot is one worker position (uWSGI's worker id): the worker serving in it
@@ -95,6 +97,7 @@ var errStopping = errors.New("appserver: stopping")
 func (m *Master) init() {
 	m.initOnce.Do(func() {
 		m.live = make(map[*workerHandle]struct{})
+		m.stopped = make(chan struct{})
 		m.allGone = make(chan struct{})
 		m.done = make(chan struct{})
 	})
@@ -361,6 +364,7 @@ func (m *Master) Shutdown(ctx context.Context) error {
 	var drain []*workerHandle
 	if !m.stopping {
 		m.stopping = true
+		close(m.stopped)
 		if m.listener != nil {
 			m.listener.Close()
 			m.lf.Close()

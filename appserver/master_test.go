@@ -196,3 +196,63 @@ func TestMasterHarakiriBackstop(t *testing.T) {
 		t.Errorf("no backstop log line:\n%s", out)
 	}
 }
+
+// A replaced worker that does not exit (a request that never ends, with
+// harakiri off; or a stopped process) is killed after the retire mercy,
+// not left running unseen after every reload.
+func TestMasterKillsARetiredWorkerThatDoesNotExit(t *testing.T) {
+	t.Setenv("APPSERVER_TEST_WORKER", "1")
+	path := filepath.Join(t.TempDir(), "app.sock")
+	l, err := Listen("unix:"+path, 0o660)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultConfig()
+	cfg.Processes = 1
+	cfg.Harakiri = 0
+	var logs syncBuffer
+	m := &Master{Config: cfg, Command: []string{os.Args[0]}, Logger: slog.New(slog.NewTextHandler(&logs, nil)), Output: io.Discard,
+		mercy: 300 * time.Millisecond}
+	go m.Serve(l)
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		m.Shutdown(ctx)
+	}()
+	first := waitPIDs(t, m, func([]int) bool { return true })
+	go rawExchange(t, path, request("GET", "/stuck", ""))
+	time.Sleep(100 * time.Millisecond) // the worker has it
+	if err := m.Reload(); err != nil {
+		t.Fatalf("Reload: %v", err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for syscall.Kill(first[0], 0) == nil {
+		if time.Now().After(deadline) {
+			t.Fatalf("the replaced worker %d, busy for ever, still runs 5s after the reload (mercy 300ms)\n%s", first[0], logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if out := logs.String(); !strings.Contains(out, "did not exit within its mercy") {
+		t.Errorf("the kill is not logged:\n%s", out)
+	}
+}
+
+// A retired worker's late "recycle" or "harakiri" (its slot went cheap,
+// or already has a successor) starts no worker: a cheap slot stays empty.
+func TestLateRecycleOfARetiredWorkerStartsNothing(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Processes, cfg.MinProcesses = 2, 1
+	m := &Master{Config: cfg, Command: []string{filepath.Join(t.TempDir(), "no-such-binary")}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	m.init()
+	s := &slot{id: 2, cheap: true}
+	retired := &workerHandle{slot: s, pid: 101, retiring: true}
+	m.slots = append(m.slots, s)
+	if err := m.replace(s, retired, "max_requests"); err != nil {
+		t.Errorf("replace for a retired worker of a cheap slot: %v; want nothing done", err)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if s.cur != nil || !s.cheap || s.spawns != 0 || len(m.live) != 0 {
+		t.Errorf("a worker was started in a cheap slot: cur=%v cheap=%v", s.cur, s.cheap)
+	}
+}

@@ -20,6 +20,13 @@ func workerCredential(userName, groupName string) (*syscall.Credential, error) {
 	if os.Getuid() != 0 {
 		return nil, fmt.Errorf("appserver.user/group: switching the workers to %q/%q needs the master to start as root (it runs as uid %d)", userName, groupName, os.Getuid())
 	}
+	return lookupCredential(userName, groupName)
+}
+
+// lookupCredential resolves user and group names to ids. Configuration
+// validation uses it alone: a worker, already switched, validates the
+// same configuration without being root.
+func lookupCredential(userName, groupName string) (*syscall.Credential, error) {
 	cred := &syscall.Credential{Uid: uint32(os.Getuid()), Gid: uint32(os.Getgid())}
 	if userName != "" {
 		u, err := user.Lookup(userName)

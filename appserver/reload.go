@@ -29,9 +29,12 @@ func (m *Master) replace(s *slot, old *workerHandle, reason string) error {
 		m.mu.Unlock()
 		return errReplacing
 	}
-	if old != nil && s.cur != old && s.cur != nil {
+	if old != nil && s.cur != old || s.cheap {
+		// old no longer serves here (replaced, retired, or dead and being
+		// respawned), or the slot went cheap: a late recycle or harakiri
+		// message from it starts nothing.
 		m.mu.Unlock()
-		return nil // old was replaced already
+		return nil
 	}
 	s.replacing = true
 	nw, err := m.spawnLocked(s)
@@ -43,7 +46,7 @@ func (m *Master) replace(s *slot, old *workerHandle, reason string) error {
 	defer m.mu.Unlock()
 	s.replacing = false
 	if err != nil {
-		if nw != nil {
+		if nw != nil && !m.stopping {
 			nw.retiring = true
 			nw.cmd.Process.Signal(syscall.SIGKILL)
 		}
@@ -65,12 +68,46 @@ func (m *Master) replace(s *slot, old *workerHandle, reason string) error {
 	}
 	attrs := []any{"worker", s.id, "reason", reason, "pid", nw.pid}
 	if prev != nil {
-		prev.retiring = true
 		attrs = append(attrs, "old_pid", prev.pid)
-		go prev.cc.Send(ctrlMsg{T: "drain"})
+		m.retireLocked(prev)
 	}
 	m.logger().Info("appserver: worker replaced", attrs...)
 	return nil
+}
+
+// retireMercy is how long a worker told to drain (replaced, or retired by
+// cheaper mode) may take to exit before it is killed, as uWSGI's
+// worker-reload-mercy: a wedged or stopped worker, or a request that
+// never ends, must not leave an invisible process behind every reload.
+// With harakiri on, no request may legitimately run longer than it.
+func (m *Master) retireMercy() time.Duration {
+	if m.mercy > 0 {
+		return m.mercy
+	}
+	if m.Config.Harakiri > 0 {
+		return m.Config.Harakiri + harakiriGrace + time.Second
+	}
+	return defaultRetireMercy
+}
+
+// defaultRetireMercy is uWSGI's worker-reload-mercy default.
+const defaultRetireMercy = 60 * time.Second
+
+// retireLocked tells w to drain and kills it if it has not exited within
+// retireMercy. m.mu is held.
+func (m *Master) retireLocked(w *workerHandle) {
+	w.retiring = true
+	go w.cc.Send(ctrlMsg{T: "drain"})
+	mercy := m.retireMercy()
+	time.AfterFunc(mercy, func() {
+		select {
+		case <-w.exited:
+		default:
+			m.logger().Error("appserver: a retired worker did not exit within its mercy; killing it",
+				"worker", w.slot.id, "pid", w.pid, "mercy", mercy)
+			w.cmd.Process.Signal(syscall.SIGKILL)
+		}
+	})
 }
 
 // awaitReady waits for w's "ready", its death or worker_ready_timeout.
@@ -87,7 +124,9 @@ func (m *Master) awaitReady(w *workerHandle) error {
 		return fmt.Errorf("the new worker (pid %d) exited before it was ready: %s", w.pid, status)
 	case <-t.C:
 		return fmt.Errorf("the new worker (pid %d) was not ready within worker_ready_timeout (%s)", w.pid, m.Config.WorkerReadyTimeout)
-	case <-m.allGone:
+	case <-m.stopped:
+		// Shutdown drains it with the others (and kills it at its
+		// deadline if it hangs): a reload must not hold the stop back.
 		return errStopping
 	}
 }
@@ -96,6 +135,7 @@ func (m *Master) awaitReady(w *workerHandle) error {
 // binary on disk: the new worker is ready before the old one drains, so
 // no request is refused. A new worker that cannot start stops the reload;
 // the workers not yet replaced keep serving, and the error says why.
+// Shutdown ends a reload under way, which then returns ErrServerClosed.
 func (m *Master) Reload() error {
 	m.init()
 	m.reloadMu.Lock()
@@ -120,6 +160,9 @@ func (m *Master) Reload() error {
 			if errors.Is(err, errReplacing) && time.Now().Before(deadline) {
 				time.Sleep(20 * time.Millisecond) // a recycle is under way; then reload this slot too
 				continue
+			}
+			if errors.Is(err, errStopping) {
+				return ErrServerClosed // the appserver stops: no failure to report
 			}
 			return fmt.Errorf("appserver: reload stopped at worker %d; the workers not yet replaced keep serving: %w", s.id, err)
 		}

@@ -133,11 +133,7 @@ func (s *Server) Serve(l net.Listener) error {
 	if s.Threads > 0 {
 		slots = make(chan struct{}, s.Threads)
 	}
-	timeout := s.SocketTimeout
-	if timeout <= 0 {
-		timeout = defaultSockTimeo
-	}
-	acc := newAcceptor(l, timeout)
+	acc := newAcceptor(l, s.socketTimeout())
 	var backoff time.Duration
 	for {
 		if slots != nil {
@@ -369,7 +365,12 @@ func (s *Server) serveConn(cs *conn) {
 		bufPool.Put(bufs)
 	}()
 
+	// The edge writes a packet at once; a peer trickling it in, a byte
+	// within each socket_timeout, would hold this connection (and a
+	// threads slot) for ever.
+	c.ReadsUntil(time.Now().Add(s.socketTimeout()))
 	p, err := uwsgi.ReadPacket(bufs.br, s.BufferSize, bufs.vars)
+	c.ReadsUntil(time.Time{})
 	if err != nil {
 		if err != io.EOF {
 			// Nothing useful can be written: the peer is not speaking uwsgi,

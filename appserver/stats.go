@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net"
 	"os"
@@ -108,6 +109,7 @@ func listenStats(addr string, m *Master) (*statsServer, error) {
 		ul.SetUnlinkOnClose(false) // removed by Close, below, once
 	}
 	s.wg.Go(func() {
+		sem := make(chan struct{}, statsConns)
 		for {
 			c, err := s.l.Accept()
 			if err != nil {
@@ -118,13 +120,39 @@ func listenStats(addr string, m *Master) (*statsServer, error) {
 				}
 				return
 			}
-			b, _ := json.MarshalIndent(m.snapshot(), "", "  ")
-			c.SetWriteDeadline(time.Now().Add(5 * time.Second))
-			c.Write(append(b, '\n'))
-			c.Close()
+			sem <- struct{}{}
+			s.wg.Go(func() {
+				defer func() { <-sem }()
+				serveStats(c, m)
+			})
 		}
 	})
 	return s, nil
+}
+
+// statsConns bounds the stats readers served at once: a reader that does
+// not read holds one for at most statsTimeout, and the others go on.
+const (
+	statsConns   = 16
+	statsTimeout = 5 * time.Second
+)
+
+// serveStats writes the document to c and closes it. What the client sent
+// (curl's request line, a tool's newline) is read and discarded after the
+// half-close: closing a socket with unread input resets it, and the
+// client would lose the document it has not read yet.
+func serveStats(c net.Conn, m *Master) {
+	defer c.Close()
+	b, _ := json.MarshalIndent(m.snapshot(), "", "  ")
+	c.SetDeadline(time.Now().Add(statsTimeout))
+	if _, err := c.Write(append(b, '\n')); err != nil {
+		return
+	}
+	if cw, ok := c.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite()
+	}
+	c.SetReadDeadline(time.Now().Add(250 * time.Millisecond))
+	io.Copy(io.Discard, io.LimitReader(c, 1<<20))
 }
 
 func (s *statsServer) Close() error {

@@ -46,6 +46,9 @@ func RunWorker(cfg Config, h http.Handler, logger *slog.Logger) error {
 	// they do, so they listen to it only. If the master dies, the control
 	// channel closes (or Pdeathsig kills them).
 	signal.Ignore(syscall.SIGINT, syscall.SIGHUP, syscall.SIGTERM)
+	// A broken stdout or stderr (the log's reader gone) fails the write
+	// instead of killing the worker with SIGPIPE, as in the master.
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 
 	w := &workerProc{cfg: cfg, cc: cc, log: logger, born: time.Now(), harakiri: make(chan ctrlMsg, 1), inflight: map[uint64]inflight{}}
 	r := rand.New(rand.NewPCG(uint64(os.Getpid()), uint64(time.Now().UnixNano())))
@@ -217,7 +220,9 @@ func (w *workerProc) recycleReason(now time.Time) string {
 		return "max_requests"
 	case w.maxLifetime > 0 && now.Sub(w.born) >= w.maxLifetime:
 		return "max_lifetime"
-	case w.cfg.ReloadOnRSS > 0 && processRSS(os.Getpid()) >= int64(w.cfg.ReloadOnRSS)<<20:
+	case w.cfg.ReloadOnRSS > 0 && w.requests.Load() > 0 && processRSS(os.Getpid()) >= int64(w.cfg.ReloadOnRSS)<<20:
+		// After a request only, as uWSGI checks it: a limit below a fresh
+		// worker's size would otherwise replace idle workers in a loop.
 		return "reload_on_rss"
 	}
 	return ""

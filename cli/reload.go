@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/stack-web/stack/appserver"
 	"github.com/stack-web/stack/config"
 )
 
@@ -43,7 +44,11 @@ func (r *reloadSet) hook() func() {
 			return
 		}
 		for i, reload := range r.reloads {
-			if err := reload(f); err != nil {
+			switch err := reload(f); {
+			case errors.Is(err, appserver.ErrServerClosed):
+				r.c.logger.Info("reload abandoned: stopping", "tier", r.tiers[i])
+				return
+			case err != nil:
 				r.c.logger.Error("reload failed; this tier keeps its configuration", "tier", r.tiers[i], "err", err)
 				continue
 			}

@@ -32,11 +32,12 @@ type Supervisor struct {
 	// one deadline, counted from the first interrupt.
 	ShutdownTimeout time.Duration
 
-	g           run.Group
-	once        sync.Once
-	stopCtx     context.Context // ends at the shared deadline, or at once on a second signal
-	hurry       context.CancelFunc
-	stopSignals func() // set by AddSignals; Run calls it once every actor has returned
+	g        run.Group
+	once     sync.Once
+	stopCtx  context.Context // ends at the shared deadline, or at once on a second signal
+	hurry    context.CancelFunc
+	reloads  sync.WaitGroup // a SIGHUP reload under way, the signal watcher while stopping
+	unsignal func()         // ends the signals' capture, set once stopping
 }
 
 // stopContext returns a context that ends at the shared shutdown
@@ -87,68 +88,109 @@ func (s *Supervisor) AddServer(name string, serve func() error, shutdown func(co
 // stop. SIGHUP calls reload (if nil, it is logged and ignored: by default
 // SIGHUP would kill the process).
 //
-// The signals stay caught until Run returns: a second SIGINT or SIGTERM
-// during the graceful stop ends the grace period at once (children get
-// SIGKILL, as after the deadline) rather than killing this process, which
-// would leave the children's process groups running.
+// A reload runs on its own goroutine: a chain reload may wait up to
+// worker_ready_timeout for a new worker, and a SIGTERM sent meanwhile must
+// stop the stack at once, not after the reload. Reloads never overlap:
+// SIGHUPs that arrive during one are folded into one more reload after it,
+// so a storm of them costs at most two. Run waits for a reload under way
+// (the tiers' stop makes it return).
 func (s *Supervisor) AddSignals(reload func()) {
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	IgnoreBrokenPipes()
 	done := make(chan struct{})
-	stopped := make(chan struct{})
-	s.stopSignals = func() {
-		signal.Stop(sigs)
-		close(stopped)
-	}
 	s.g.Add(func() error {
+		var (
+			running bool          // a reload goroutine is under way
+			pending bool          // a SIGHUP came during it
+			ended   chan struct{} // the running reload's end
+		)
+		start := func() {
+			running, pending = true, false
+			ended = make(chan struct{})
+			fin := ended
+			s.reloads.Go(func() {
+				defer close(fin)
+				s.Logger.Info("SIGHUP: reloading")
+				reload()
+			})
+		}
 		for {
 			select {
 			case sig := <-sigs:
 				if sig == syscall.SIGHUP {
-					if reload == nil {
+					switch {
+					case reload == nil:
 						s.Logger.Warn("SIGHUP: reload is not available in this mode; ignoring it")
-						continue
+					case running:
+						pending = true
+					default:
+						start()
 					}
-					s.Logger.Info("SIGHUP: reloading")
-					reload()
 					continue
 				}
 				s.Logger.Info("received " + sig.String() + "; stopping gracefully")
 				return run.SignalError{Signal: sig}
+			case <-ended:
+				running, ended = false, nil
+				if pending {
+					start()
+				}
 			case <-done:
 				return nil
 			}
 		}
 	}, func(error) {
 		close(done)
-		go s.hurryOnSignal(sigs, stopped)
+		// The signals stay caught until Run returns: once Stop had
+		// restored their default action, a SIGHUP (a reload sent by a
+		// deploy script) or a second SIGTERM during the graceful stop
+		// would kill the process at once, losing the requests in flight,
+		// leaving the socket files behind and the children's process
+		// groups running. A SIGHUP is ignored; a second SIGINT or SIGTERM
+		// (Ctrl-C twice) ends the grace period at once instead: the
+		// children get SIGKILL, as at the deadline.
+		quit := make(chan struct{})
+		s.unsignal = func() {
+			signal.Stop(sigs)
+			close(quit)
+		}
+		s.reloads.Go(func() {
+			for {
+				select {
+				case sig := <-sigs:
+					if sig == syscall.SIGHUP {
+						s.Logger.Warn("received SIGHUP while stopping; ignoring it")
+						continue
+					}
+					s.Logger.Warn("received " + sig.String() + " during the graceful stop; stopping now")
+					s.stopNow()
+				case <-quit:
+					return
+				}
+			}
+		})
 	})
 }
 
-// hurryOnSignal runs during the graceful stop: a second SIGINT or SIGTERM
-// ends it at once.
-func (s *Supervisor) hurryOnSignal(sigs <-chan os.Signal, stopped <-chan struct{}) {
-	for {
-		select {
-		case sig := <-sigs:
-			if sig == syscall.SIGHUP {
-				continue // no reload while stopping
-			}
-			s.Logger.Warn("received " + sig.String() + " during the graceful stop; stopping now")
-			s.stopNow()
-		case <-stopped:
-			return
-		}
-	}
+// IgnoreBrokenPipes keeps a server alive when the reader of its stdout or
+// stderr goes away (`stack up | head`, a log shipper restarted): a Go
+// program otherwise dies of SIGPIPE on the next log line, dropping its
+// requests and leaving its socket files. The write fails instead, as in
+// nginx and uWSGI, which ignore SIGPIPE. The signal is caught, not
+// ignored, so child processes still start with its default action.
+func IgnoreBrokenPipes() {
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 }
 
 // Run runs every actor until the first returns, then stops them all. A
 // stop caused by SIGINT or SIGTERM is a clean exit: Run returns nil.
 func (s *Supervisor) Run() error {
 	err := s.g.Run()
-	if s.stopSignals != nil {
-		s.stopSignals()
+	if s.unsignal != nil {
+		s.unsignal()
 	}
+	s.reloads.Wait()
 	s.stopNow() // releases the deadline's timer
 	var se run.SignalError
 	if errors.As(err, &se) {

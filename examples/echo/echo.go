@@ -50,14 +50,30 @@ func serve(w http.ResponseWriter, r *http.Request) {
 	case strings.HasPrefix(rest, "stream/"):
 		stream(w, r, strings.TrimPrefix(rest, "stream/"))
 	default:
-		writeJSON(w, http.StatusOK, describe(r))
+		reply(w, r)
 	}
 }
 
-// describe reads the body and returns the request as seen.
-func describe(r *http.Request) Request {
+// reply answers the request as seen, or 400 if its body could not be read
+// whole (a body shorter than its Content-Length, a client gone): never a
+// 200 computed on half a body.
+func reply(w http.ResponseWriter, r *http.Request) {
+	req, err := describe(r)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	writeJSON(w, http.StatusOK, req)
+}
+
+// describe reads the body and returns the request as seen; the error is
+// the body's read error.
+func describe(r *http.Request) (Request, error) {
 	h := sha256.New()
-	n, _ := io.Copy(h, r.Body)
+	n, err := io.Copy(h, r.Body)
+	if err != nil {
+		return Request{}, fmt.Errorf("echo: reading the request body (%d bytes read): %w", n, err)
+	}
 	rawPath, _, _ := strings.Cut(r.RequestURI, "?")
 	if rawPath == "" {
 		rawPath = r.URL.EscapedPath()
@@ -74,7 +90,7 @@ func describe(r *http.Request) Request {
 		Method: r.Method, Path: r.URL.Path, RawPath: rawPath, Query: r.URL.RawQuery,
 		Headers: headers, Host: r.Host, Scheme: scheme, RemoteAddr: r.RemoteAddr,
 		BodyLength: n, BodySHA256: hex.EncodeToString(h.Sum(nil)),
-	}
+	}, nil
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
@@ -100,7 +116,7 @@ func delay(w http.ResponseWriter, r *http.Request, arg string) {
 	defer t.Stop()
 	select {
 	case <-t.C:
-		writeJSON(w, http.StatusOK, describe(r))
+		reply(w, r)
 	case <-r.Context().Done():
 	}
 }
@@ -142,7 +158,12 @@ func stream(w http.ResponseWriter, r *http.Request, arg string) {
 		}
 		interval = time.Duration(secs * float64(time.Second))
 	}
-	line, err := json.Marshal(describe(r))
+	req, err := describe(r)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	line, err := json.Marshal(req)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return

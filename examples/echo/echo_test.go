@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"sort"
@@ -111,5 +112,32 @@ func TestStreamFlushesEachLine(t *testing.T) {
 	}
 	if _, err := br.ReadByte(); err == nil {
 		t.Error("more than 3 lines")
+	}
+}
+
+// errReader returns some bytes, then an error: a body cut short.
+type errReader struct{ n int }
+
+func (e *errReader) Read(p []byte) (int, error) {
+	if e.n > 0 {
+		k := min(len(p), e.n)
+		e.n -= k
+		return k, nil
+	}
+	return 0, io.ErrUnexpectedEOF
+}
+
+// A body that ends before its Content-Length (the appserver returns
+// io.ErrUnexpectedEOF) is answered 400, never 200 on half a body, on
+// every route that reads it.
+func TestEchoShortBodyIs400(t *testing.T) {
+	for _, path := range []string{"/", "/delay/0", "/stream/2"} {
+		r := httptest.NewRequest("POST", path, &errReader{n: 10})
+		r.ContentLength = 100
+		w := httptest.NewRecorder()
+		New().ServeHTTP(w, r)
+		if w.Code != http.StatusBadRequest || !strings.Contains(w.Body.String(), "unexpected EOF") {
+			t.Errorf("%s with a short body: %d %q, want 400 naming the read error", path, w.Code, w.Body.String())
+		}
 	}
 }
