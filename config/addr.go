@@ -170,16 +170,24 @@ func (f *File) checkEdgePlaces() []error {
 		}
 	}
 	for _, name := range sortedKeys(f.Edge.Upstreams) {
-		for i, s := range f.Edge.Upstreams[name].Servers {
-			if !strings.HasPrefix(s, "unix:") {
-				if _, _, err := net.SplitHostPort(s); err != nil {
-					continue // edge.Validate says so
+		for i, item := range f.Edge.Upstreams[name].Servers {
+			// An item is "ADDRESS [weight=N] [backup]" (or several, as an
+			// environment variable splits them); edge.Validate checks the
+			// parameters, the addresses are checked here.
+			for _, s := range strings.Fields(item) {
+				if s == "backup" || strings.HasPrefix(s, "weight=") {
+					continue
 				}
-			} else if strings.TrimPrefix(s, "unix:") == "" {
-				continue
-			}
-			if err := checkServerAddr(s); err != nil {
-				bad(fmt.Sprintf("edge.upstreams.%s.servers[%d]", name, i), "%v", err)
+				if !strings.HasPrefix(s, "unix:") {
+					if _, _, err := net.SplitHostPort(s); err != nil {
+						continue // edge.Validate says so
+					}
+				} else if strings.TrimPrefix(s, "unix:") == "" {
+					continue
+				}
+				if err := checkServerAddr(s); err != nil {
+					bad(fmt.Sprintf("edge.upstreams.%s.servers[%d]", name, i), "%v", err)
+				}
 			}
 		}
 	}
