@@ -1,6 +1,7 @@
 package edge
 
 import (
+	"context"
 	"errors"
 	"log"
 	"log/slog"
@@ -66,11 +67,22 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.rp.ServeHTTP(w, r)
 }
 
+// noUserAgentKey marks (in its context) a request whose client sent no
+// User-Agent.
+type noUserAgentKey struct{}
+
 // rewrite applies the forwarding policy to the outgoing request.
 // ReverseProxy has already removed hop-by-hop headers and the inbound
 // X-Forwarded-* headers (pr.In keeps them).
 func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	in, out := pr.In, pr.Out
+	if _, ok := in.Header["User-Agent"]; !ok {
+		// ReverseProxy sets an empty User-Agent after this hook (to keep
+		// Go's own out); over uwsgi that would reach the app as a header
+		// the client never sent. The uwsgi transport leaves it out.
+		out = out.WithContext(context.WithValue(out.Context(), noUserAgentKey{}, true))
+		pr.Out = out
+	}
 	if bb, ok := in.Body.(*bufferedBody); ok && out.Body != nil {
 		// ReverseProxy wrapped it in a reader that fails once closed; the
 		// upstream gives each attempt a fresh reader of its own instead.
