@@ -28,6 +28,12 @@ const renewEvery = 64 << 10
 func (w *clientWriter) WriteHeader(code int) {
 	if w.status == 0 && code >= 200 {
 		w.status = code
+		// The edge never invents a Content-Type: net/http would sniff one
+		// for a response that has none (an upstream's "<html>…" without a
+		// type would become text/html). nginx sends none either.
+		if h := w.Header(); h["Content-Type"] == nil {
+			h["Content-Type"] = nil
+		}
 	}
 	w.ResponseWriter.WriteHeader(code)
 }

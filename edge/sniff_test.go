@@ -1,0 +1,90 @@
+package edge_test
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stack-web/stack/edge"
+)
+
+// rawUpstream answers every request on its connection with resp, as an
+// HTTP server that frames but does not type its answers.
+func rawUpstream(t *testing.T, resp string) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var conns []net.Conn
+	t.Cleanup(func() {
+		l.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	wg.Go(func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+			wg.Go(func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				for {
+					req, err := http.ReadRequest(br)
+					if err != nil {
+						return
+					}
+					io.Copy(io.Discard, req.Body)
+					if _, err := io.WriteString(c, resp); err != nil {
+						return
+					}
+				}
+			})
+		}
+	})
+	return l.Addr().String()
+}
+
+// An upstream response without Content-Type reaches the client without
+// one: net/http sniffed "<html>" into text/html.
+func TestEdgeDoesNotSniffAContentType(t *testing.T) {
+	body := "<html><script>alert(1)</script></html>"
+	addr := rawUpstream(t, "HTTP/1.1 200 OK\r\nContent-Length: "+strconv.Itoa(len(body))+"\r\n\r\n"+body)
+	cfg := proxyConfig(addr)
+	up := cfg.Upstreams["app"]
+	up.Protocol = "http"
+	cfg.Upstreams = map[string]edge.UpstreamConfig{"app": up}
+	base := startEdge(t, cfg)
+	for _, path := range []string{"/", "/x"} {
+		c, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.WriteString(c, "GET "+path+" HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := io.ReadAll(resp.Body)
+		c.Close()
+		if ct, ok := resp.Header["Content-Type"]; ok || string(got) != body {
+			t.Errorf("Content-Type %q (present %v), body %q", ct, ok, got)
+		}
+	}
+}
