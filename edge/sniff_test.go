@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stack-web/stack/edge"
 )
@@ -85,6 +86,50 @@ func TestEdgeDoesNotSniffAContentType(t *testing.T) {
 		c.Close()
 		if ct, ok := resp.Header["Content-Type"]; ok || string(got) != body {
 			t.Errorf("Content-Type %q (present %v), body %q", ct, ok, got)
+		}
+	}
+}
+
+// read_timeout bounds a pause in the response body of an http upstream
+// too, as it does over uwsgi: a server that sends half its body and then
+// nothing must not hold the client forever. The client's response is
+// aborted (it cannot be completed).
+func TestEdgeHTTPUpstreamBodyPauseIsBounded(t *testing.T) {
+	for _, size := range []int{100, 1 << 20} {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		release := make(chan struct{})
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+			http.ReadRequest(bufio.NewReader(c))
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: "+strconv.Itoa(size)+"\r\n\r\n"+strings.Repeat("s", size/2))
+			<-release
+		})
+		cfg := proxyConfig(l.Addr().String())
+		up := cfg.Upstreams["app"]
+		up.Protocol, up.ReadTimeout = "http", 300*time.Millisecond
+		cfg.Upstreams = map[string]edge.UpstreamConfig{"app": up}
+		base := startEdge(t, cfg)
+		c, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		io.WriteString(c, "GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+		got, err := io.ReadAll(c)
+		c.Close()
+		close(release)
+		l.Close()
+		wg.Wait()
+		if err != nil {
+			t.Errorf("%d bytes: the edge held the client past read_timeout: %v after %d bytes", size, err, len(got))
 		}
 	}
 }
