@@ -20,6 +20,7 @@ import (
 type bodyTimeoutTransport struct {
 	rt      *http.Transport
 	timeout time.Duration
+	addr    string // the server, for messages
 }
 
 func (t bodyTimeoutTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -34,7 +35,7 @@ func (t bodyTimeoutTransport) RoundTrip(req *http.Request) (*http.Response, erro
 		cancel(nil)
 		return resp, nil
 	}
-	b := &timedBody{body: resp.Body, cancel: cancel, timeout: t.timeout, addr: req.URL.Host}
+	b := &timedBody{body: resp.Body, cancel: cancel, timeout: t.timeout, addr: t.addr}
 	b.timer = time.AfterFunc(time.Hour, b.expire)
 	b.timer.Stop()
 	resp.Body = b
@@ -76,7 +77,7 @@ func (b *timedBody) Read(p []byte) (int, error) {
 	expired := b.expired
 	b.mu.Unlock()
 	if expired && err != nil {
-		err = &upstreamTimeoutError{fmt.Errorf("reading the response body of upstream %s: no data within read_timeout %v", b.addr, b.timeout)}
+		err = &upstreamTimeoutError{fmt.Errorf("reading the response body of %s: no data within read_timeout %v", b.addr, b.timeout)}
 	}
 	return n, err
 }

@@ -76,7 +76,7 @@ func NewUpstream(name string, cfg UpstreamConfig, logger *slog.Logger) (*Upstrea
 			rt = &UwsgiTransport{Network: network, Address: address, ConnectTimeout: cfg.ConnectTimeout,
 				ReadTimeout: cfg.ReadTimeout, SendTimeout: cfg.SendTimeout, BufferSize: cfg.BufferSize}
 		case "http":
-			rt = bodyTimeoutTransport{rt: newHTTPTransport(network, address, cfg), timeout: cfg.ReadTimeout}
+			rt = bodyTimeoutTransport{rt: newHTTPTransport(network, address, cfg), timeout: cfg.ReadTimeout, addr: sp.addr}
 		default:
 			return nil, fmt.Errorf("edge: upstream %s: protocol %q is not supported", name, cfg.Protocol)
 		}
