@@ -90,6 +90,10 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	}
 	out.URL.Scheme = "http"
 	out.URL.Host = p.upstream.Name
+	// ReverseProxy drops a query it cannot parse ("q=100%", "a;b"); the
+	// app gets the query as the client sent it, as nginx passes it. The
+	// edge decides nothing on the query, so nothing is smuggled past it.
+	out.URL.RawQuery = in.URL.RawQuery
 	out.Header.Del("Proxy")
 	out.Header.Del("Expect")
 	// ReverseProxy puts back "TE: trailers" (for gRPC); the edge never

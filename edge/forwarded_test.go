@@ -28,3 +28,19 @@ func TestNoUserAgentReachesTheAppAsNone(t *testing.T) {
 		}
 	}
 }
+
+// The query reaches the app as sent: ReverseProxy removed one it could not
+// parse, so "?q=100%" or "?a;b" arrived empty.
+func TestQueryReachesTheAppAsSent(t *testing.T) {
+	base := startEdge(t, proxyConfig("unix:"+startApp(t, http.HandlerFunc(echoHandler))))
+	for _, q := range []string{"a=%zz&b=1;c", "q=100%", "x;y", "a=1&b=2"} {
+		code, body := rawRequest(t, base, "GET /q?"+q+" HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+		var s seen
+		if err := json.Unmarshal([]byte(body), &s); code != 200 || err != nil {
+			t.Fatalf("status %d, %v: %s", code, err, body)
+		}
+		if s.Query != q {
+			t.Errorf("sent ?%s, the app saw ?%s", q, s.Query)
+		}
+	}
+}
