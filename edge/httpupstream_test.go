@@ -133,3 +133,29 @@ func TestEdgeHTTPUpstreamBodyPauseIsBounded(t *testing.T) {
 		}
 	}
 }
+
+// Interim responses of an http upstream are skipped, as over uwsgi (and
+// as nginx does by default): ReverseProxy passed them on, a 100 Continue
+// the client never asked for included, and to HTTP/1.0 clients too.
+func TestEdgeHTTPUpstreamInterimResponsesAreSkipped(t *testing.T) {
+	addr := rawUpstream(t, "HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n"+
+		"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+	cfg := proxyConfig(addr)
+	up := cfg.Upstreams["app"]
+	up.Protocol = "http"
+	cfg.Upstreams = map[string]edge.UpstreamConfig{"app": up}
+	base := startEdge(t, cfg)
+	for _, proto := range []string{"HTTP/1.1", "HTTP/1.0"} {
+		c, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		io.WriteString(c, "GET / "+proto+"\r\nHost: a\r\nConnection: close\r\n\r\n")
+		got, _ := io.ReadAll(c)
+		c.Close()
+		if !strings.HasPrefix(string(got), proto+" 200 ") || !strings.HasSuffix(string(got), "\r\n\r\nok") {
+			t.Errorf("%s client got %q, want the final 200 alone", proto, got)
+		}
+	}
+}
