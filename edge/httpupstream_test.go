@@ -159,3 +159,29 @@ func TestEdgeHTTPUpstreamInterimResponsesAreSkipped(t *testing.T) {
 		}
 	}
 }
+
+// X-Accel-* headers are the app's instructions to the proxy; nginx hides
+// them from the client, and so does the edge (X-Accel-Redirect names an
+// internal path).
+func TestEdgeHidesXAccelHeaders(t *testing.T) {
+	addr := rawUpstream(t, "HTTP/1.1 200 OK\r\nX-Accel-Redirect: /internal/secret.pdf\r\nX-Accel-Expires: 0\r\n"+
+		"X-Accel-Buffering: no\r\nX-Kept: 1\r\nContent-Length: 2\r\n\r\nok")
+	cfg := proxyConfig(addr)
+	up := cfg.Upstreams["app"]
+	up.Protocol = "http"
+	cfg.Upstreams = map[string]edge.UpstreamConfig{"app": up}
+	base := startEdge(t, cfg)
+	resp, err := http.Get(base + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	for name := range resp.Header {
+		if strings.HasPrefix(name, "X-Accel-") {
+			t.Errorf("the client got %s: %q", name, resp.Header[name])
+		}
+	}
+	if resp.Header.Get("X-Kept") != "1" {
+		t.Errorf("other headers lost: %v", resp.Header)
+	}
+}

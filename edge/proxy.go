@@ -42,7 +42,7 @@ func newProxy(u *Upstream, body *bodyReader, trust proxyTrust, buf responseBuffe
 		Rewrite:        p.rewrite,
 		Transport:      u,
 		BufferPool:     copyBuffers{},
-		ModifyResponse: p.buffering.modifyResponse,
+		ModifyResponse: p.modifyResponse,
 		ErrorHandler:   p.errorHandler,
 		ErrorLog:       log.New(slogWriter{logger}, "", 0),
 	}
@@ -138,6 +138,22 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	out.Header["X-Forwarded-For"] = fwd[0:1:1]
 	out.Header["X-Forwarded-Proto"] = fwd[1:2:2]
 	out.Header["X-Forwarded-Host"] = fwd[2:3:3]
+}
+
+// modifyResponse applies the response's X-Accel-Buffering, then hides the
+// other X-Accel-* headers: they are the app's instructions to the proxy
+// (X-Accel-Redirect names an internal path), never meant for the client;
+// nginx hides them too.
+func (p *Proxy) modifyResponse(resp *http.Response) error {
+	if err := p.buffering.modifyResponse(resp); err != nil {
+		return err
+	}
+	for name := range resp.Header {
+		if strings.HasPrefix(name, "X-Accel-") {
+			delete(resp.Header, name)
+		}
+	}
+	return nil
 }
 
 // realClient walks an X-Forwarded-For chain from the right, skipping
