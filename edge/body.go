@@ -21,6 +21,10 @@ import (
 // errBodyTooLarge: the body is over client_max_body_size.
 var errBodyTooLarge = errors.New("request body too large")
 
+// errBodyStore: the edge could not keep a body it read (its temporary file
+// failed: a full disk, the directory gone). The client is not at fault.
+var errBodyStore = errors.New("buffering request body")
+
 // bufferedBody is a request body read in full. It implements io.Reader for
 // the transports; Close releases its memory or file.
 type bufferedBody struct {
@@ -132,13 +136,17 @@ func (br *bodyReader) read(w http.ResponseWriter, r *http.Request) (*bufferedBod
 // refuse answers a request whose body read failed with err: 413 past
 // client_max_body_size, 408 when the client paused longer than
 // client_body_timeout (nginx's), 400 for a body that is malformed or ends
-// early. The connection is closed after the answer.
+// early, 500 when the edge could not store the body (as nginx, whose temp
+// file failing is its own error). The connection is closed after the answer.
 func (br *bodyReader) refuse(w http.ResponseWriter, r *http.Request, err error, logger *slog.Logger) {
 	w.Header().Set("Connection", "close")
 	switch {
 	case errors.Is(err, errBodyTooLarge):
 		logger.Warn("edge: request body over client_max_body_size", "remote", r.RemoteAddr, "uri", r.RequestURI, "limit", ByteSize(br.max), "content_length", r.ContentLength)
 		httpError(w, http.StatusRequestEntityTooLarge)
+	case errors.Is(err, errBodyStore):
+		logger.Error("edge: cannot store the request body", "remote", r.RemoteAddr, "uri", r.RequestURI, "err", err)
+		httpError(w, http.StatusInternalServerError)
 	case isTimeout(err):
 		logger.Warn("edge: client_body_timeout fired while reading the request body", "remote", r.RemoteAddr, "uri", r.RequestURI, "timeout", br.timeout)
 		httpError(w, http.StatusRequestTimeout)
@@ -152,7 +160,7 @@ func (br *bodyReader) refuse(w http.ResponseWriter, r *http.Request, err error, 
 func (br *bodyReader) spill(rc *http.ResponseController, body io.Reader, b *bufferedBody) error {
 	f, err := os.CreateTemp(br.tempDir, "client-body-*")
 	if err != nil {
-		return fmt.Errorf("buffering request body: %w", err)
+		return fmt.Errorf("%w: %w", errBodyStore, err)
 	}
 	os.Remove(f.Name()) // the open descriptor keeps it; nothing to clean up after a crash
 	b.file = f
@@ -165,7 +173,7 @@ func (br *bodyReader) spill(rc *http.ResponseController, body io.Reader, b *buff
 				return errBodyTooLarge
 			}
 			if _, werr := f.Write(buf[:n]); werr != nil {
-				return fmt.Errorf("buffering request body: %w", werr)
+				return fmt.Errorf("%w: %w", errBodyStore, werr)
 			}
 			b.size += int64(n)
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"strings"
@@ -34,6 +35,7 @@ type responseBuffering struct {
 	mem     int64  // response_buffer_size
 	maxFile int64  // max_temp_file_size; 0: no file
 	tempDir string // "" is the system's
+	logger  *slog.Logger
 }
 
 // smallResponse: a response this short, with a Content-Length, is read in
@@ -88,12 +90,13 @@ type responseBuffer struct {
 	cond     sync.Cond
 	mem      []byte
 	file     *os.File
-	total    int64 // bytes stored
-	rd       int64 // bytes read by the client side
-	err      error // how the upstream body ended (io.EOF when complete)
-	pumpDone bool  // the pump has returned (and closed src, unless direct)
-	direct   bool  // the buffer filled: past what is stored, read src directly
-	closed   bool  // Close was called
+	spill    []byte // read from src but not stored: the file failed
+	total    int64  // bytes stored
+	rd       int64  // bytes read by the client side
+	err      error  // how the upstream body ended (io.EOF when complete)
+	pumpDone bool   // the pump has returned (and closed src, unless direct)
+	direct   bool   // the buffer filled: past what is stored, read src directly
+	closed   bool   // Close was called
 }
 
 // pump reads the upstream body into the buffer until it ends, the buffer
@@ -106,23 +109,23 @@ func (b *responseBuffer) pump() {
 	for {
 		room := b.room()
 		if room <= 0 {
-			b.mu.Lock()
-			b.direct = true
-			b.pumpDone = true
-			b.cond.Broadcast()
-			release := b.closed
-			b.mu.Unlock()
-			if release {
-				b.src.Close()
-				b.releaseFile()
-			}
+			b.passRest()
 			return
 		}
 		var n int
 		n, err = b.src.Read(buf[:min(int64(len(buf)), room)])
 		if n > 0 {
-			if werr := b.store(buf[:n]); werr != nil && (err == nil || err == io.EOF) {
-				err = werr
+			if werr := b.store(buf[:n]); werr != nil {
+				// A full disk or a temp directory gone must not cost the
+				// client its response: what was not stored is in spill,
+				// and the rest goes at the client's pace.
+				if b.policy.logger != nil {
+					b.policy.logger.Warn("edge: cannot buffer the response; passing the rest at the client's pace", "err", werr)
+				}
+				if err == nil {
+					b.passRest()
+					return
+				}
 			}
 		}
 		b.mu.Lock()
@@ -147,6 +150,21 @@ func (b *responseBuffer) pump() {
 	}
 }
 
+// passRest ends the pump when the buffer can take no more: past what is
+// stored, the client side reads src itself.
+func (b *responseBuffer) passRest() {
+	b.mu.Lock()
+	b.direct = true
+	b.pumpDone = true
+	b.cond.Broadcast()
+	release := b.closed
+	b.mu.Unlock()
+	if release {
+		b.src.Close()
+		b.releaseFile()
+	}
+}
+
 // room is how many more bytes the buffer takes.
 func (b *responseBuffer) room() int64 {
 	b.mu.Lock()
@@ -157,7 +175,8 @@ func (b *responseBuffer) room() int64 {
 	return b.policy.maxFile - (b.total - int64(len(b.mem)))
 }
 
-// store appends p (which fits the room) to memory or the file.
+// store appends p (which fits the room) to memory or the file. On error,
+// what was not stored is kept in spill.
 func (b *responseBuffer) store(p []byte) error {
 	b.mu.Lock()
 	if b.total < b.policy.mem {
@@ -172,6 +191,9 @@ func (b *responseBuffer) store(p []byte) error {
 	if f == nil {
 		var err error
 		if f, err = os.CreateTemp(b.policy.tempDir, "response-*"); err != nil {
+			b.mu.Lock()
+			b.spill = append(b.spill, p...)
+			b.mu.Unlock()
 			return fmt.Errorf("buffering the response: %w", err)
 		}
 		os.Remove(f.Name()) // the descriptor keeps it; nothing to clean up after a crash
@@ -181,13 +203,17 @@ func (b *responseBuffer) store(p []byte) error {
 	}
 	// The client side reads only below total, so this region is the
 	// pump's alone until total moves.
-	if _, err := f.WriteAt(p, off); err != nil {
-		return fmt.Errorf("buffering the response: %w", err)
-	}
+	n, err := f.WriteAt(p, off)
 	b.mu.Lock()
-	b.total += int64(len(p))
+	b.total += int64(n)
+	if err != nil {
+		b.spill = append(b.spill, p[n:]...)
+	}
 	b.cond.Broadcast()
 	b.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("buffering the response: %w", err)
+	}
 	return nil
 }
 
@@ -220,6 +246,11 @@ func (b *responseBuffer) Read(p []byte) (int, error) {
 			err = nil
 		}
 		return n, err
+	case len(b.spill) > 0:
+		n := copy(p, b.spill)
+		b.spill = b.spill[n:]
+		b.mu.Unlock()
+		return n, nil
 	case b.direct:
 		b.mu.Unlock()
 		return b.src.Read(p)
@@ -254,7 +285,7 @@ func (b *responseBuffer) Close() error {
 func (b *responseBuffer) releaseFile() {
 	b.mu.Lock()
 	f := b.file
-	b.file, b.mem = nil, nil
+	b.file, b.mem, b.spill = nil, nil, nil
 	b.mu.Unlock()
 	if f != nil {
 		f.Close()

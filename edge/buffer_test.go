@@ -117,3 +117,21 @@ func TestXAccelBufferingNo(t *testing.T) {
 		t.Errorf("buffering: false buffered (%T)", resp.Body)
 	}
 }
+
+// A temporary file that cannot be written (a full disk, a temp directory
+// removed under the edge) must not cost the client its response: the
+// edge stops buffering and passes the rest at the client's pace, as past
+// max_temp_file_size.
+func TestResponseBufferPassesThroughWhenTheFileFails(t *testing.T) {
+	for _, size := range []int{300 << 10, 64<<10 + 100} {
+		want := pattern(size)
+		src := &testSource{r: bytes.NewReader(want)}
+		policy := responseBuffering{on: true, mem: 64 << 10, maxFile: 1 << 30, tempDir: t.TempDir() + "/missing"}
+		resp := buffered(t, policy, src, -1, nil)
+		got, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || !bytes.Equal(got, want) || !src.closed.Load() {
+			t.Errorf("%d bytes: read %d, %v, upstream closed %v; want all of it", size, len(got), err, src.closed.Load())
+		}
+	}
+}

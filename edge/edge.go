@@ -180,6 +180,15 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}()
 	}
 	e.serve(st, cw, r)
+	if body != nil {
+		// net/http decides what to do with an unread body by its own type:
+		// a client waiting for "100 Continue" is answered and the
+		// connection closed; a body of its own is drained or the
+		// connection closed. Wrapped, it would read the body before
+		// sending the answer, and a client that waits for 100 before
+		// sending its body would wait for ever.
+		r.Body = body.ReadCloser
+	}
 	if st.access != nil {
 		st.access.log(cw, r, start)
 	}

@@ -1,6 +1,7 @@
 package edge
 
 import (
+	"context"
 	"errors"
 	"log"
 	"log/slog"
@@ -41,7 +42,7 @@ func newProxy(u *Upstream, body *bodyReader, trust proxyTrust, buf responseBuffe
 		Rewrite:        p.rewrite,
 		Transport:      u,
 		BufferPool:     copyBuffers{},
-		ModifyResponse: p.buffering.modifyResponse,
+		ModifyResponse: p.modifyResponse,
 		ErrorHandler:   p.errorHandler,
 		ErrorLog:       log.New(slogWriter{logger}, "", 0),
 	}
@@ -66,11 +67,22 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.rp.ServeHTTP(w, r)
 }
 
+// noUserAgentKey marks (in its context) a request whose client sent no
+// User-Agent.
+type noUserAgentKey struct{}
+
 // rewrite applies the forwarding policy to the outgoing request.
 // ReverseProxy has already removed hop-by-hop headers and the inbound
 // X-Forwarded-* headers (pr.In keeps them).
 func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	in, out := pr.In, pr.Out
+	if _, ok := in.Header["User-Agent"]; !ok {
+		// ReverseProxy sets an empty User-Agent after this hook (to keep
+		// Go's own out); over uwsgi that would reach the app as a header
+		// the client never sent. The uwsgi transport leaves it out.
+		out = out.WithContext(context.WithValue(out.Context(), noUserAgentKey{}, true))
+		pr.Out = out
+	}
 	if bb, ok := in.Body.(*bufferedBody); ok && out.Body != nil {
 		// ReverseProxy wrapped it in a reader that fails once closed; the
 		// upstream gives each attempt a fresh reader of its own instead.
@@ -78,6 +90,10 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	}
 	out.URL.Scheme = "http"
 	out.URL.Host = p.upstream.Name
+	// ReverseProxy drops a query it cannot parse ("q=100%", "a;b"); the
+	// app gets the query as the client sent it, as nginx passes it. The
+	// edge decides nothing on the query, so nothing is smuggled past it.
+	out.URL.RawQuery = in.URL.RawQuery
 	out.Header.Del("Proxy")
 	out.Header.Del("Expect")
 	// ReverseProxy puts back "TE: trailers" (for gRPC); the edge never
@@ -122,6 +138,22 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	out.Header["X-Forwarded-For"] = fwd[0:1:1]
 	out.Header["X-Forwarded-Proto"] = fwd[1:2:2]
 	out.Header["X-Forwarded-Host"] = fwd[2:3:3]
+}
+
+// modifyResponse applies the response's X-Accel-Buffering, then hides the
+// other X-Accel-* headers: they are the app's instructions to the proxy
+// (X-Accel-Redirect names an internal path), never meant for the client;
+// nginx hides them too.
+func (p *Proxy) modifyResponse(resp *http.Response) error {
+	if err := p.buffering.modifyResponse(resp); err != nil {
+		return err
+	}
+	for name := range resp.Header {
+		if strings.HasPrefix(name, "X-Accel-") {
+			delete(resp.Header, name)
+		}
+	}
+	return nil
 }
 
 // realClient walks an X-Forwarded-For chain from the right, skipping

@@ -70,6 +70,7 @@ func newState(cfg Config, tempDir string, logger *slog.Logger) (*state, error) {
 				mem:     int64(cfg.ResponseBufferSize),
 				maxFile: int64(cfg.MaxTempFileSize),
 				tempDir: tempDir,
+				logger:  logger,
 			}
 			if lc.Buffering != nil {
 				buf.on = *lc.Buffering

@@ -85,6 +85,12 @@ func (t *UwsgiTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	var e uwsgi.Encoder
 	e.Reset(*bp, uwsgi.ModifierWSGI, 0)
 	env := cgiEnv(req)
+	if ua := req.Header["User-Agent"]; len(ua) == 1 && ua[0] == "" && req.Context().Value(noUserAgentKey{}) != nil {
+		r := *req // ReverseProxy's placeholder: the client sent none
+		r.Header = req.Header.Clone()
+		delete(r.Header, "User-Agent")
+		req = &r
+	}
 	uwsgi.EncodeRequest(&e, req, &env)
 	// Contract with the appserver: frame the response so that its end is
 	// explicit (an aborted response is then told from a complete one), and

@@ -76,7 +76,7 @@ func NewUpstream(name string, cfg UpstreamConfig, logger *slog.Logger) (*Upstrea
 			rt = &UwsgiTransport{Network: network, Address: address, ConnectTimeout: cfg.ConnectTimeout,
 				ReadTimeout: cfg.ReadTimeout, SendTimeout: cfg.SendTimeout, BufferSize: cfg.BufferSize}
 		case "http":
-			rt = newHTTPTransport(network, address, cfg)
+			rt = bodyTimeoutTransport{rt: newHTTPTransport(network, address, cfg), timeout: cfg.ReadTimeout, addr: sp.addr}
 		default:
 			return nil, fmt.Errorf("edge: upstream %s: protocol %q is not supported", name, cfg.Protocol)
 		}
@@ -328,7 +328,7 @@ func (u *Upstream) succeed(s *upstreamServer) {
 // close releases idle connections of the http transports.
 func (u *Upstream) close() {
 	for _, s := range u.servers {
-		if t, ok := s.rt.(*http.Transport); ok {
+		if t, ok := s.rt.(interface{ CloseIdleConnections() }); ok {
 			t.CloseIdleConnections()
 		}
 	}

@@ -26,8 +26,21 @@ type clientWriter struct {
 const renewEvery = 64 << 10
 
 func (w *clientWriter) WriteHeader(code int) {
+	if code < 200 && code != http.StatusSwitchingProtocols {
+		// Interim responses of an http upstream, which ReverseProxy
+		// passes on, are skipped as over uwsgi (and as nginx does without
+		// early_hints): the edge answered the client's Expect itself, and
+		// an HTTP/1.0 client must get none. 101 is an upgrade's answer.
+		return
+	}
 	if w.status == 0 && code >= 200 {
 		w.status = code
+		// The edge never invents a Content-Type: net/http would sniff one
+		// for a response that has none (an upstream's "<html>…" without a
+		// type would become text/html). nginx sends none either.
+		if h := w.Header(); h["Content-Type"] == nil {
+			h["Content-Type"] = nil
+		}
 	}
 	w.ResponseWriter.WriteHeader(code)
 }
