@@ -158,7 +158,7 @@ func (c *Config) Validate() error {
 		// An unknown user or group, which Master.Serve would refuse, said
 		// by `stack check` too. (Not the need for root: the workers, run as
 		// that user, validate the same configuration.)
-		if _, err := lookupCredential(c.User, c.Group); err != nil {
+		if _, err := LookupCredential(c.User, c.Group); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -1,6 +1,7 @@
 package appserver
 
 import (
+	"bufio"
 	"errors"
 	"io"
 	"net"
@@ -8,6 +9,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/stack-web/stack/uwsgi"
 )
 
 // A uwsgi connection lives for one request: accept, read the packet, write
@@ -266,3 +269,27 @@ func isTemporary(err error) bool {
 		errors.Is(err, syscall.ENOBUFS) || errors.Is(err, syscall.ENOMEM) ||
 		errors.As(err, &ne) && ne.Timeout()
 }
+
+// connBuffers are the per-connection buffers, pooled across connections.
+type connBuffers struct {
+	br      *bufio.Reader
+	bw      *bufio.Writer
+	vars    uwsgi.Vars
+	pending []byte
+}
+
+const (
+	writeBufferSize  = 4096
+	pendingSize      = 4096 // body bytes held back to compute Content-Length
+	maxDrain         = 1 << 20
+	defaultSockTimeo = 4 * time.Second
+)
+
+var bufPool = sync.Pool{New: func() any {
+	return &connBuffers{
+		br:      bufio.NewReaderSize(nil, uwsgi.DefaultBufferSize+uwsgi.HeaderSize),
+		bw:      bufio.NewWriterSize(nil, writeBufferSize),
+		vars:    make(uwsgi.Vars, 0, 32),
+		pending: make([]byte, 0, pendingSize),
+	}
+}}

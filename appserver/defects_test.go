@@ -265,12 +265,3 @@ func TestQueueTimeoutAnswers503(t *testing.T) {
 		t.Errorf("unstamped request: %d %q", resp.StatusCode, body)
 	}
 }
-
-// A crash loop pauses 100ms, doubling, up to 5s.
-func TestCrashPause(t *testing.T) {
-	for n, want := range map[int]time.Duration{1: 100 * time.Millisecond, 2: 200 * time.Millisecond, 4: 800 * time.Millisecond, 7: 5 * time.Second, 100: 5 * time.Second} {
-		if got := crashPause(n); got != want {
-			t.Errorf("crashPause(%d) = %v, want %v", n, got, want)
-		}
-	}
-}

@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 )
 
@@ -148,26 +147,4 @@ func goroutineStack(id uint64) string {
 		}
 	}
 	return "(stack not found: the handler returned)"
-}
-
-// harakiriBackstop is the master's check, once a second, on what the
-// workers report: a worker whose oldest request has run past harakiri,
-// its grace and a second more has not ended it itself (its watchdog could
-// not run, or it could not exit), so the master kills it, as uWSGI's
-// master does, and it is replaced like any dead worker.
-func (m *Master) harakiriBackstop(now time.Time) {
-	limit := now.Add(-(m.Config.Harakiri + harakiriGrace + time.Second)).UnixMicro()
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for w := range m.live {
-		if len(w.counters.Oldest) == 0 || w.counters.Oldest[0].Start >= limit || w.killed {
-			continue
-		}
-		r := w.counters.Oldest[0]
-		w.killed = true
-		m.logger().Error("appserver: harakiri: the worker did not end an overdue request itself; killing it",
-			"worker", w.slot.id, "pid", w.pid, "method", r.Method, "uri", r.URI,
-			"ran", now.Sub(time.UnixMicro(r.Start)).Round(time.Millisecond))
-		w.cmd.Process.Signal(syscall.SIGKILL)
-	}
 }

@@ -67,7 +67,7 @@ func ListenBacklog(addr string, mode os.FileMode, backlog int) (net.Listener, er
 	if path == "" {
 		return nil, errors.New("appserver: listen: empty unix socket path")
 	}
-	if err := removeStaleSocket(path); err != nil {
+	if err := RemoveStaleSocket(path); err != nil {
 		return nil, err
 	}
 	l, err := listenUnix(path, mode, backlog)
@@ -114,10 +114,11 @@ func listenUnix(path string, mode os.FileMode, backlog int) (*Listener, error) {
 	return &Listener{file: f, rc: rc, path: path, addr: &net.UnixAddr{Name: path, Net: "unix"}, owner: true}, nil
 }
 
-// inheritedListener wraps a listening socket inherited from the master
-// (descriptor fd) for a worker: a Unix socket as a *Listener that does not
-// remove the file, anything else through net.FileListener.
-func inheritedListener(fd int) (net.Listener, error) {
+// InheritedListener wraps a listening socket inherited from the master
+// (descriptor fd) for a worker process (package prefork runs them): a
+// Unix socket as a *Listener that does not remove the file, anything else
+// through net.FileListener.
+func InheritedListener(fd int) (net.Listener, error) {
 	sa, err := syscall.Getsockname(fd)
 	if err != nil {
 		return nil, fmt.Errorf("appserver: inherited listener (fd %d): %w", fd, os.NewSyscallError("getsockname", err))
@@ -139,8 +140,10 @@ func inheritedListener(fd int) (net.Listener, error) {
 	return net.FileListener(f)
 }
 
-// listenerFile returns a duplicate descriptor of l to pass to a worker.
-func listenerFile(l net.Listener) (*os.File, error) {
+// ListenerFile returns a duplicate descriptor of l to pass to a worker
+// process (package prefork's master does): l is a *Listener or has a File
+// method, as *net.TCPListener and *net.UnixListener do.
+func ListenerFile(l net.Listener) (*os.File, error) {
 	switch l := l.(type) {
 	case *Listener:
 		var dup int
@@ -221,8 +224,10 @@ func (l *Listener) Close() error {
 // Addr returns the socket's address.
 func (l *Listener) Addr() net.Addr { return l.addr }
 
-// removeStaleSocket removes path if it is a socket that nothing listens on.
-func removeStaleSocket(path string) error {
+// RemoveStaleSocket removes path if it is a socket that nothing listens on,
+// and fails naming why if it is anything else. Listen uses it for the
+// appserver's socket, package prefork for its stats server's.
+func RemoveStaleSocket(path string) error {
 	fi, err := os.Lstat(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil

@@ -7,14 +7,15 @@ import (
 	"unsafe"
 )
 
-// listenQueue returns how many connections wait in l's accept queue and
-// the queue's limit, as the kernel reports them (0, 0 if it cannot tell).
+// ListenQueue returns how many connections wait in l's accept queue and
+// the queue's limit, as the kernel reports them (0, 0 if it cannot tell):
+// package prefork's stats server reports them as uWSGI's listen_queue.
 //
 // /proc/net/unix does not show a Unix listener's queue, so for those it
 // asks sock_diag (netlink, UDIAG_SHOW_RQLEN: for a listening socket the
 // "receive queue" is the accept queue and the "write queue" its limit). For
 // TCP, TCP_INFO's unacked and sacked fields hold the same two numbers.
-func listenQueue(l net.Listener) (queue, limit int) {
+func ListenQueue(l net.Listener) (queue, limit int) {
 	if ul, ok := l.(*Listener); ok {
 		ul.rc.Control(func(fd uintptr) { queue, limit = unixQueue(int(fd)) })
 		return queue, limit

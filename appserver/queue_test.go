@@ -26,7 +26,7 @@ func TestListenQueueCountsPendingConnections(t *testing.T) {
 			}
 			defer c.Close()
 		}
-		q, limit := listenQueue(l)
+		q, limit := ListenQueue(l)
 		if q != 3 || limit != 64 {
 			t.Errorf("%s: listen queue %d of %d, want 3 of 64", addr, q, limit)
 		}

@@ -8,13 +8,14 @@
 // another packet.
 //
 // Server serves in its own process (appserver.processes: 0). With worker
-// processes, a Master (master.go) runs this same Server in each worker
-// (worker.go), all accepting on one inherited socket, and talks to them
-// over a control channel (control.go).
+// processes, package appserver/prefork's Master runs this same Server in
+// each worker, all accepting on one inherited socket; this package knows
+// nothing of that process model beyond the hooks and listener helpers it
+// needs (OnRequest, OnHarakiri, InheritedListener, ListenerFile,
+// ListenQueue).
 package appserver
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -326,30 +327,6 @@ func (s *Server) closeConns() {
 		c.c.Abort()
 	}
 }
-
-// connBuffers are the per-connection buffers, pooled across connections.
-type connBuffers struct {
-	br      *bufio.Reader
-	bw      *bufio.Writer
-	vars    uwsgi.Vars
-	pending []byte
-}
-
-const (
-	writeBufferSize  = 4096
-	pendingSize      = 4096 // body bytes held back to compute Content-Length
-	maxDrain         = 1 << 20
-	defaultSockTimeo = 4 * time.Second
-)
-
-var bufPool = sync.Pool{New: func() any {
-	return &connBuffers{
-		br:      bufio.NewReaderSize(nil, uwsgi.DefaultBufferSize+uwsgi.HeaderSize),
-		bw:      bufio.NewWriterSize(nil, writeBufferSize),
-		vars:    make(uwsgi.Vars, 0, 32),
-		pending: make([]byte, 0, pendingSize),
-	}
-}}
 
 // serveConn serves the one request of connection cs.
 func (s *Server) serveConn(cs *conn) {

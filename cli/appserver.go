@@ -7,6 +7,7 @@ import (
 	"net"
 
 	"github.com/stack-web/stack/appserver"
+	"github.com/stack-web/stack/appserver/prefork"
 	"github.com/stack-web/stack/config"
 )
 
@@ -15,7 +16,7 @@ import (
 type appserverTier struct {
 	listener net.Listener
 	server   *appserver.Server
-	master   *appserver.Master
+	master   *prefork.Master
 	closers  []func()
 }
 
@@ -64,7 +65,7 @@ func (c *cmdEnv) appserverTier(f *config.File) (*appserverTier, error) {
 		t.close()
 		return nil, fmt.Errorf("appserver.processes: finding this binary to start workers: %w", err)
 	}
-	t.master = &appserver.Master{Config: cfg, Command: argv, Logger: c.logger.With("tier", "appserver"), Output: c.stderr}
+	t.master = &prefork.Master{Config: cfg, Command: argv, Logger: c.logger.With("tier", "appserver"), Output: c.stderr}
 	if err := t.master.ListenStats(); err != nil {
 		t.close()
 		return nil, err

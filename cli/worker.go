@@ -6,7 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/stack-web/stack/appserver"
+	"github.com/stack-web/stack/appserver/prefork"
 )
 
 // workerCommandName is the hidden subcommand an appserver master runs for
@@ -33,7 +33,7 @@ func (c *cmdEnv) workerCommand() *cobra.Command {
 			if cl, ok := h.(io.Closer); ok {
 				defer cl.Close()
 			}
-			return appserver.RunWorker(f.Appserver, h, c.logger.With("tier", "appserver", "worker_pid", os.Getpid()))
+			return prefork.RunWorker(f.Appserver, h, c.logger.With("tier", "appserver", "worker_pid", os.Getpid()))
 		},
 	}
 }

@@ -1,4 +1,4 @@
-package appserver
+package prefork
 
 import (
 	"context"
@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/stack-web/stack/appserver"
 )
 
 // The test binary doubles as a worker: a Master under test re-executes it
@@ -19,7 +21,7 @@ import (
 // the tests.
 func TestMain(m *testing.M) {
 	if os.Getenv("APPSERVER_TEST_WORKER") == "1" {
-		cfg := DefaultConfig()
+		cfg := appserver.DefaultConfig()
 		cfg.Processes = 2
 		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if r.URL.Path == "/stuck" {
@@ -75,11 +77,11 @@ func waitPIDs(t *testing.T, m *Master, ok func([]int) bool) []int {
 func TestMasterLifecycle(t *testing.T) {
 	t.Setenv("APPSERVER_TEST_WORKER", "1") // the workers inherit it; this process read it at start
 	path := filepath.Join(t.TempDir(), "app.sock")
-	l, err := Listen("unix:"+path, 0o660)
+	l, err := appserver.Listen("unix:"+path, 0o660)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := DefaultConfig()
+	cfg := appserver.DefaultConfig()
 	cfg.Processes = 2
 	cfg.WorkerReadyTimeout = 10 * time.Second
 	m := &Master{Config: cfg, Command: []string{os.Args[0]}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Output: io.Discard}
@@ -114,7 +116,7 @@ func TestMasterLifecycle(t *testing.T) {
 	if err := m.Shutdown(ctx); err != nil {
 		t.Errorf("Shutdown: %v", err)
 	}
-	if err := <-served; !errors.Is(err, ErrServerClosed) {
+	if err := <-served; !errors.Is(err, appserver.ErrServerClosed) {
 		t.Errorf("Serve: %v", err)
 	}
 	if _, err := os.Stat(path); err == nil {
@@ -130,7 +132,7 @@ func TestMasterLifecycle(t *testing.T) {
 // Cheaper mode retires a worker idle for cheaperIdle while more than
 // min_processes run, and never goes below min_processes.
 func TestCheaperRetiresAnIdleWorker(t *testing.T) {
-	cfg := DefaultConfig()
+	cfg := appserver.DefaultConfig()
 	cfg.Processes, cfg.MinProcesses = 2, 1
 	m := &Master{Config: cfg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	m.init()
@@ -174,11 +176,11 @@ func TestCheaperRetiresAnIdleWorker(t *testing.T) {
 func TestMasterHarakiriBackstop(t *testing.T) {
 	t.Setenv("APPSERVER_TEST_WORKER", "1")
 	path := filepath.Join(t.TempDir(), "app.sock")
-	l, err := Listen("unix:"+path, 0o660)
+	l, err := appserver.Listen("unix:"+path, 0o660)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := DefaultConfig()
+	cfg := appserver.DefaultConfig()
 	cfg.Processes = 1
 	cfg.Harakiri = 100 * time.Millisecond
 	var logs syncBuffer
@@ -203,11 +205,11 @@ func TestMasterHarakiriBackstop(t *testing.T) {
 func TestMasterKillsARetiredWorkerThatDoesNotExit(t *testing.T) {
 	t.Setenv("APPSERVER_TEST_WORKER", "1")
 	path := filepath.Join(t.TempDir(), "app.sock")
-	l, err := Listen("unix:"+path, 0o660)
+	l, err := appserver.Listen("unix:"+path, 0o660)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := DefaultConfig()
+	cfg := appserver.DefaultConfig()
 	cfg.Processes = 1
 	cfg.Harakiri = 0
 	var logs syncBuffer
@@ -240,7 +242,7 @@ func TestMasterKillsARetiredWorkerThatDoesNotExit(t *testing.T) {
 // A retired worker's late "recycle" or "harakiri" (its slot went cheap,
 // or already has a successor) starts no worker: a cheap slot stays empty.
 func TestLateRecycleOfARetiredWorkerStartsNothing(t *testing.T) {
-	cfg := DefaultConfig()
+	cfg := appserver.DefaultConfig()
 	cfg.Processes, cfg.MinProcesses = 2, 1
 	m := &Master{Config: cfg, Command: []string{filepath.Join(t.TempDir(), "no-such-binary")}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	m.init()
@@ -254,5 +256,14 @@ func TestLateRecycleOfARetiredWorkerStartsNothing(t *testing.T) {
 	defer m.mu.Unlock()
 	if s.cur != nil || !s.cheap || s.spawns != 0 || len(m.live) != 0 {
 		t.Errorf("a worker was started in a cheap slot: cur=%v cheap=%v", s.cur, s.cheap)
+	}
+}
+
+// A crash loop pauses 100ms, doubling, up to 5s.
+func TestCrashPause(t *testing.T) {
+	for n, want := range map[int]time.Duration{1: 100 * time.Millisecond, 2: 200 * time.Millisecond, 4: 800 * time.Millisecond, 7: 5 * time.Second, 100: 5 * time.Second} {
+		if got := crashPause(n); got != want {
+			t.Errorf("crashPause(%d) = %v, want %v", n, got, want)
+		}
 	}
 }

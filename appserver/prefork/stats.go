@@ -1,4 +1,4 @@
-package appserver
+package prefork
 
 import (
 	"encoding/json"
@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/stack-web/stack/appserver"
 )
 
 // The stats server writes one JSON object per connection and closes, as
@@ -91,7 +93,7 @@ func listenStats(addr string, m *Master) (*statsServer, error) {
 	s := &statsServer{}
 	var err error
 	if path, ok := strings.CutPrefix(addr, "unix:"); ok {
-		if err := removeStaleSocket(path); err != nil {
+		if err := appserver.RemoveStaleSocket(path); err != nil {
 			return nil, fmt.Errorf("appserver.stats: %w", err)
 		}
 		s.l, err = net.Listen("unix", path)
@@ -221,16 +223,9 @@ func (m *Master) snapshot() statsDoc {
 		doc.Workers = append(doc.Workers, r.s)
 	}
 	if l != nil {
-		q, max := listenQueue(l)
+		q, max := appserver.ListenQueue(l)
 		doc.ListenQueue = q
-		doc.Sockets = append(doc.Sockets, statsSocket{Name: listenName(l), Proto: "uwsgi", Queue: q, MaxQueue: max})
+		doc.Sockets = append(doc.Sockets, statsSocket{Name: l.Addr().String(), Proto: "uwsgi", Queue: q, MaxQueue: max})
 	}
 	return doc
-}
-
-func listenName(l net.Listener) string {
-	if ul, ok := l.(*Listener); ok {
-		return ul.path
-	}
-	return l.Addr().String()
 }

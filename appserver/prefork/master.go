@@ -1,4 +1,17 @@
-package appserver
+// Package prefork is uWSGI's process model for the appserver: a Master
+// that runs an appserver.Server in each of several worker processes, all
+// accepting on one listening socket it opened before the fork.
+//
+// The master spawns, reaps and respawns its workers (master.go), pausing
+// on a crash loop; it recycles them on their limits and chain-reloads them
+// (reload.go), scales them in cheaper mode (cheaper.go), kills one whose
+// harakiri did not end it (backstop.go), starts them as another user
+// (privileges.go) and reports them on the stats server (stats.go). Master
+// and worker talk over a control channel (control.go); RunWorker
+// (worker.go) is what a worker process runs.
+//
+// It imports appserver; appserver does not import it.
+package prefork
 
 import (
 	"context"
@@ -12,6 +25,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/stack-web/stack/appserver"
 )
 
 // Master runs worker processes behind one listening socket, as uWSGI's
@@ -28,7 +43,7 @@ import (
 // one at a time, from the binary on disk.
 type Master struct {
 	// Config is the appserver's configuration; the workers read the same.
-	Config Config
+	Config appserver.Config
 	// Command starts one worker: a binary and the arguments of its hidden
 	// worker subcommand. It is run again for every worker, so a rebuilt
 	// binary is picked up by the next spawn.
@@ -111,7 +126,7 @@ func (m *Master) logger() *slog.Logger {
 }
 
 // Serve starts the workers on l and supervises them until Shutdown; it
-// then returns ErrServerClosed. l stays open in the master (the workers'
+// then returns appserver.ErrServerClosed. l stays open in the master (the workers'
 // copies share its queue) until Shutdown closes it.
 func (m *Master) Serve(l net.Listener) error {
 	m.init()
@@ -126,7 +141,7 @@ func (m *Master) Serve(l net.Listener) error {
 	if err != nil {
 		return err
 	}
-	lf, err := listenerFile(l)
+	lf, err := appserver.ListenerFile(l)
 	if err != nil {
 		return err
 	}
@@ -142,7 +157,7 @@ func (m *Master) Serve(l net.Listener) error {
 	if m.stopping {
 		m.mu.Unlock()
 		lf.Close()
-		return ErrServerClosed
+		return appserver.ErrServerClosed
 	}
 	m.listener, m.lf, m.cred, m.started = l, lf, cred, time.Now()
 	for i := range n {
@@ -161,7 +176,7 @@ func (m *Master) Serve(l net.Listener) error {
 	m.mu.Unlock()
 	m.logger().Info("appserver: master started", "pid", os.Getpid(), "workers", active, "processes", n)
 	<-m.done
-	return ErrServerClosed
+	return appserver.ErrServerClosed
 }
 
 // ListenStats opens the stats server's socket (appserver.stats), if one

@@ -1,4 +1,4 @@
-package appserver
+package prefork
 
 import (
 	"cmp"
@@ -18,6 +18,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/stack-web/stack/appserver"
 )
 
 // harakiriGrace is how long a worker that hit harakiri lets its other
@@ -29,8 +31,8 @@ const harakiriGrace = 2 * time.Second
 // on descriptor 4 (see control.go). It returns nil when the master told it
 // to drain (or went away) and its requests are done, so the process exits
 // 0; the master reads any other exit as a death.
-func RunWorker(cfg Config, h http.Handler, logger *slog.Logger) error {
-	l, err := inheritedListener(workerListenFD)
+func RunWorker(cfg appserver.Config, h http.Handler, logger *slog.Logger) error {
+	l, err := appserver.InheritedListener(workerListenFD)
 	if err != nil {
 		return err
 	}
@@ -54,7 +56,7 @@ func RunWorker(cfg Config, h http.Handler, logger *slog.Logger) error {
 	r := rand.New(rand.NewPCG(uint64(os.Getpid()), uint64(time.Now().UnixNano())))
 	w.maxRequests = jitter(int64(cfg.MaxRequests), r)
 	w.maxLifetime = time.Duration(jitter(int64(cfg.MaxLifetime), r))
-	w.srv = &Server{
+	w.srv = &appserver.Server{
 		Handler:       http.HandlerFunc(w.serve(h)),
 		BufferSize:    cfg.BufferSize,
 		Threads:       cfg.Threads,
@@ -115,7 +117,7 @@ func RunWorker(cfg Config, h http.Handler, logger *slog.Logger) error {
 			cc.Send(ctrlMsg{T: "stats", Stats: w.counters()})
 			return w.stop(harakiriGrace)
 		case err := <-served:
-			if errors.Is(err, ErrServerClosed) {
+			if errors.Is(err, appserver.ErrServerClosed) {
 				return nil
 			}
 			return err
@@ -136,10 +138,10 @@ func RunWorker(cfg Config, h http.Handler, logger *slog.Logger) error {
 
 // workerProc is a worker's own state.
 type workerProc struct {
-	cfg         Config
+	cfg         appserver.Config
 	cc          *ctrlConn
 	log         *slog.Logger
-	srv         *Server
+	srv         *appserver.Server
 	born        time.Time
 	maxRequests int64
 	maxLifetime time.Duration

@@ -1,10 +1,12 @@
-package appserver
+package prefork
 
 import (
 	"errors"
 	"fmt"
 	"syscall"
 	"time"
+
+	"github.com/stack-web/stack/appserver"
 )
 
 // Replacing a worker, for a recycle, a harakiri or a reload, always goes
@@ -135,7 +137,7 @@ func (m *Master) awaitReady(w *workerHandle) error {
 // binary on disk: the new worker is ready before the old one drains, so
 // no request is refused. A new worker that cannot start stops the reload;
 // the workers not yet replaced keep serving, and the error says why.
-// Shutdown ends a reload under way, which then returns ErrServerClosed.
+// Shutdown ends a reload under way, which then returns appserver.ErrServerClosed.
 func (m *Master) Reload() error {
 	m.init()
 	m.reloadMu.Lock()
@@ -162,7 +164,7 @@ func (m *Master) Reload() error {
 				continue
 			}
 			if errors.Is(err, errStopping) {
-				return ErrServerClosed // the appserver stops: no failure to report
+				return appserver.ErrServerClosed // the appserver stops: no failure to report
 			}
 			return fmt.Errorf("appserver: reload stopped at worker %d; the workers not yet replaced keep serving: %w", s.id, err)
 		}
