@@ -24,7 +24,8 @@ import (
 const maxUnixPath = 107
 
 // CheckRunDir says what PrepareRunDir would refuse: a run_dir that is not
-// a directory, or that every user may write to. A missing one is created.
+// a directory, or that every user may write to, or a missing one that
+// cannot be created.
 func CheckRunDir(dir string) error {
 	if dir == "" {
 		return errors.New("empty; give a directory for sockets and data, e.g. run")
@@ -32,7 +33,7 @@ func CheckRunDir(dir string) error {
 	fi, err := os.Stat(dir)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return nil
+		return checkCreatable(dir)
 	case err != nil:
 		return err
 	case !fi.IsDir():
@@ -40,7 +41,43 @@ func CheckRunDir(dir string) error {
 	case fi.Mode().Perm()&0o002 != 0:
 		return fmt.Errorf("%s is writable by every user (mode %04o); give the stack a directory of its own, e.g. run", dir, fi.Mode().Perm())
 	}
+	if err := syscall.Access(dir, 0o3); err != nil { // W_OK|X_OK: sockets and tmp are created in it
+		return fmt.Errorf("%s: %w (the stack creates its sockets and files in it)", dir, err)
+	}
+	// The edge buffers bodies in run_dir/tmp, created at start.
+	if fi, err := os.Stat(filepath.Join(dir, "tmp")); err == nil && !fi.IsDir() {
+		return fmt.Errorf("%s is not a directory (the edge keeps its temporary files there)", filepath.Join(dir, "tmp"))
+	}
 	return nil
+}
+
+// checkCreatable says whether MkdirAll(dir) can succeed: the nearest
+// existing ancestor must be a directory this user may create entries in.
+func checkCreatable(dir string) error {
+	if target, err := os.Readlink(dir); err == nil {
+		// mkdir does not follow a link to a missing directory.
+		return fmt.Errorf("%s is a symbolic link to %s, which does not exist", dir, target)
+	}
+	for parent := filepath.Dir(dir); ; parent = filepath.Dir(parent) {
+		fi, err := os.Stat(parent)
+		if target, lerr := os.Readlink(parent); errors.Is(err, fs.ErrNotExist) && lerr == nil {
+			return fmt.Errorf("cannot create %s: %s is a symbolic link to %s, which does not exist", dir, parent, target)
+		}
+		switch {
+		case err == nil && !fi.IsDir():
+			return fmt.Errorf("cannot create %s: %s is not a directory", dir, parent)
+		case err == nil:
+			if err := syscall.Access(parent, 0o3); err != nil { // W_OK|X_OK
+				return fmt.Errorf("cannot create %s: directory %s: %w", dir, parent, err)
+			}
+			return nil
+		case !errors.Is(err, fs.ErrNotExist):
+			return fmt.Errorf("cannot create %s: %w", dir, err)
+		}
+		if parent == filepath.Dir(parent) {
+			return nil
+		}
+	}
 }
 
 // CheckListenAddr checks a TCP address to listen on: host:port with a
@@ -52,6 +89,9 @@ func CheckListenAddr(addr string) error {
 		return fmt.Errorf("%q is not host:port (use 0.0.0.0:8000 for every interface)", addr)
 	}
 	if err := checkPort(addr, port); err != nil {
+		return err
+	}
+	if err := checkPrivilegedPort(addr, port); err != nil {
 		return err
 	}
 	return checkHost(addr, host, true)
@@ -91,7 +131,10 @@ func checkHost(addr, host string, resolve bool) error {
 	if host == "" {
 		return nil
 	}
-	if _, err := netip.ParseAddr(host); err == nil {
+	if ip, err := netip.ParseAddr(host); err == nil {
+		if resolve && !ip.IsUnspecified() {
+			return checkLocal(addr, host)
+		}
 		return nil
 	}
 	if strings.Trim(host, "0123456789.") == "" {
@@ -108,12 +151,31 @@ func checkHost(addr, host string, resolve bool) error {
 	if _, err := net.DefaultResolver.LookupHost(ctx, host); err != nil {
 		return fmt.Errorf("%q: host %q does not resolve: %v", addr, host, err)
 	}
-	return nil
+	return checkLocal(addr, host)
+}
+
+// checkLocal says whether this machine can listen on host: an address
+// that is not one of its own (10.1.2.3 after a move, fe80::1 without its
+// zone) fails to bind. It binds port 0 (a free port, closed at once), so
+// the configured port is not touched and the kernel's own rules decide.
+func checkLocal(addr, host string) error {
+	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		var se *os.SyscallError
+		if errors.As(err, &se) {
+			err = se.Err
+		}
+		return fmt.Errorf("%q: cannot listen on %s on this machine: %v", addr, host, err)
+	}
+	return l.Close()
 }
 
 func checkUnixPath(path string) error {
 	if path == "" {
 		return errors.New("empty socket path; use e.g. unix:run/app.sock")
+	}
+	if strings.ContainsRune(path, 0) {
+		return fmt.Errorf("socket path %q contains a NUL byte", path)
 	}
 	if len(path) > maxUnixPath {
 		return fmt.Errorf("socket path %q is %d bytes, longer than the %d a Unix socket takes; use a shorter run_dir", path, len(path), maxUnixPath)
@@ -167,6 +229,10 @@ func (f *File) checkEdgePlaces() []error {
 			bad(fmt.Sprintf("edge.locations[%d].root", i), "%v", err)
 		} else if !fi.IsDir() {
 			bad(fmt.Sprintf("edge.locations[%d].root", i), "%s is not a directory", l.Root)
+		} else if d, err := os.Open(l.Root); err != nil { // the edge opens it at start
+			bad(fmt.Sprintf("edge.locations[%d].root", i), "%v", err)
+		} else {
+			d.Close()
 		}
 	}
 	for _, name := range sortedKeys(f.Edge.Upstreams) {
@@ -233,8 +299,13 @@ func (f *File) checkAppserverListen() error {
 	if err := checkUnixPath(path); err != nil {
 		return err
 	}
+	// A socket file is replaced (a leftover of a crash); anything else
+	// there is refused by appserver.Listen.
+	if fi, err := os.Lstat(path); err == nil && fi.Mode().Type() != fs.ModeSocket {
+		return fmt.Errorf("%s exists and is not a socket; the app server refuses to replace it (remove it or choose another path)", path)
+	}
 	// The socket's directory must exist, unless it is run_dir, which the
-	// stack creates.
+	// stack creates (CheckRunDir checks it).
 	dir := filepath.Dir(path)
 	if sameDir(dir, f.RunDir) {
 		return nil
@@ -243,6 +314,9 @@ func (f *File) checkAppserverListen() error {
 		return fmt.Errorf("socket directory %s: %w (only run_dir is created)", dir, err)
 	} else if !fi.IsDir() {
 		return fmt.Errorf("socket directory %s is not a directory", dir)
+	}
+	if err := syscall.Access(dir, 0o3); err != nil { // W_OK|X_OK: bind creates the socket file
+		return fmt.Errorf("socket directory %s: %w", dir, err)
 	}
 	return nil
 }
