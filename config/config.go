@@ -24,6 +24,7 @@ import (
 
 	"github.com/stack-web/stack/appserver"
 	"github.com/stack-web/stack/edge"
+	"github.com/stack-web/stack/edge/upstream"
 )
 
 // DefaultPath is the file read when no --config is given.
@@ -75,9 +76,9 @@ func Default() File {
 	// the app serves its own static files in debug (stack.yaml in the
 	// repository has the edge serve them, as it should in production).
 	e.Locations = []edge.LocationConfig{{Path: "/", Upstream: "app"}}
-	up := edge.DefaultUpstream()
+	up := upstream.Default()
 	up.Servers = []string{"unix:run/app.sock"} // follows appserver.listen: see derive
-	e.Upstreams = map[string]edge.UpstreamConfig{defaultUpstream: up}
+	e.Upstreams = map[string]upstream.Config{defaultUpstream: up}
 	return File{
 		Mode:            "inprocess",
 		RunDir:          "run",
@@ -158,8 +159,8 @@ func Load(opts Options) (*File, error) {
 
 	f := def
 	d := &decoder{newElem: map[reflect.Type]func() reflect.Value{
-		reflect.TypeFor[edge.UpstreamConfig](): func() reflect.Value {
-			u := edge.DefaultUpstream()
+		reflect.TypeFor[upstream.Config](): func() reflect.Value {
+			u := upstream.Default()
 			return reflect.ValueOf(&u).Elem()
 		},
 		reflect.TypeFor[Process](): func() reflect.Value {

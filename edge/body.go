@@ -5,11 +5,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/stack-web/stack/edge/internal/errpage"
 )
 
 // The edge reads a request body completely before it contacts the upstream,
@@ -55,9 +58,9 @@ func (b *bufferedBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// inMemory returns the body when it is entirely in memory, so a transport
+// InMemory returns the body when it is entirely in memory, so a transport
 // can send it in the same write as the request head.
-func (b *bufferedBody) inMemory() ([]byte, bool) {
+func (b *bufferedBody) InMemory() ([]byte, bool) {
 	return b.mem, b.file == nil && b.off == 0
 }
 
@@ -143,16 +146,16 @@ func (br *bodyReader) refuse(w http.ResponseWriter, r *http.Request, err error, 
 	switch {
 	case errors.Is(err, errBodyTooLarge):
 		logger.Warn("edge: request body over client_max_body_size", "remote", r.RemoteAddr, "uri", r.RequestURI, "limit", ByteSize(br.max), "content_length", r.ContentLength)
-		httpError(w, http.StatusRequestEntityTooLarge)
+		errpage.Write(w, http.StatusRequestEntityTooLarge)
 	case errors.Is(err, errBodyStore):
 		logger.Error("edge: cannot store the request body", "remote", r.RemoteAddr, "uri", r.RequestURI, "err", err)
-		httpError(w, http.StatusInternalServerError)
+		errpage.Write(w, http.StatusInternalServerError)
 	case isTimeout(err):
 		logger.Warn("edge: client_body_timeout fired while reading the request body", "remote", r.RemoteAddr, "uri", r.RequestURI, "timeout", br.timeout)
-		httpError(w, http.StatusRequestTimeout)
+		errpage.Write(w, http.StatusRequestTimeout)
 	default:
 		logger.Info("edge: client body", "remote", r.RemoteAddr, "uri", r.RequestURI, "err", err)
-		httpError(w, http.StatusBadRequest)
+		errpage.Write(w, http.StatusBadRequest)
 	}
 }
 
@@ -184,4 +187,10 @@ func (br *bodyReader) spill(rc *http.ResponseController, body io.Reader, b *buff
 			return fmt.Errorf("reading request body: %w", err)
 		}
 	}
+}
+
+// isTimeout reports whether err is a deadline that fired.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()
 }

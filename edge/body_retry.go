@@ -1,15 +1,19 @@
 package edge
 
-import "sync/atomic"
+import (
+	"sync/atomic"
 
-// clone returns a new reader of the same buffered body, from its start,
+	"github.com/stack-web/stack/edge/upstream"
+)
+
+// Clone returns a new reader of the same buffered body, from its start,
 // for one attempt at an upstream. Each attempt needs its own: the stdlib
 // transport writes the body from a goroutine of its own, which may still
 // be reading (or closing) it after RoundTrip has returned, and it closes
 // what it was given. The memory and file are shared and released when the
 // last reader, the original included, is closed, so a pooled buffer is
 // never handed out again while a transport may still read it.
-func (b *bufferedBody) clone() *bufferedBody {
+func (b *bufferedBody) Clone() upstream.BufferedBody {
 	if b.refs == nil {
 		b.refs = new(atomic.Int32)
 		b.refs.Store(1)

@@ -22,6 +22,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/stack-web/stack/edge/internal/errpage"
 )
 
 // Edge is the HTTP front of the stack. Create it with New, open its
@@ -202,7 +204,7 @@ func (e *Edge) serve(st *state, w http.ResponseWriter, r *http.Request) {
 	if v := requestFraming(r.Context()); v != framingOK {
 		e.logger.Warn("edge: refusing request", "remote", r.RemoteAddr, "uri", truncate(loggedTarget(r)), "problem", v.String(), "status", v.status())
 		w.Header().Set("Connection", "close")
-		httpError(w, v.status())
+		errpage.Write(w, v.status())
 		return
 	}
 	if r.RequestURI == "*" && r.Method == http.MethodOptions {
@@ -214,13 +216,13 @@ func (e *Edge) serve(st *state, w http.ResponseWriter, r *http.Request) {
 		r = originForm(r)
 	}
 	if r.Method == http.MethodConnect || (r.URL.Path == "" || r.URL.Path[0] != '/') {
-		httpError(w, http.StatusBadRequest)
+		errpage.Write(w, http.StatusBadRequest)
 		return
 	}
 	path, ok := normalizePath(r.URL.Path)
 	if !ok {
 		e.logger.Info("edge: rejecting path", "remote", r.RemoteAddr, "uri", r.RequestURI)
-		httpError(w, http.StatusBadRequest)
+		errpage.Write(w, http.StatusBadRequest)
 		return
 	}
 	if path != r.URL.Path {
@@ -234,7 +236,7 @@ func (e *Edge) serve(st *state, w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	httpError(w, http.StatusNotFound)
+	errpage.Write(w, http.StatusNotFound)
 }
 
 // normalizePath resolves "." and ".." segments and merges repeated slashes,

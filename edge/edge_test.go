@@ -20,6 +20,7 @@ import (
 
 	"github.com/stack-web/stack/appserver"
 	"github.com/stack-web/stack/edge"
+	"github.com/stack-web/stack/edge/upstream"
 )
 
 // seen is what the app behind the edge saw of a request.
@@ -112,9 +113,9 @@ func startEdge(t *testing.T, cfg edge.Config) string {
 
 func proxyConfig(servers ...string) edge.Config {
 	cfg := edge.DefaultConfig()
-	up := edge.DefaultUpstream()
+	up := upstream.Default()
 	up.Servers = servers
-	cfg.Upstreams = map[string]edge.UpstreamConfig{"app": up}
+	cfg.Upstreams = map[string]upstream.Config{"app": up}
 	cfg.Locations = []edge.LocationConfig{{Path: "/", Upstream: "app"}}
 	return cfg
 }

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stack-web/stack/edge"
+	"github.com/stack-web/stack/edge/upstream"
 )
 
 // rawUpstream answers every request on its connection with resp, as an
@@ -70,7 +70,7 @@ func TestEdgeDoesNotSniffAContentType(t *testing.T) {
 	cfg := proxyConfig(addr)
 	up := cfg.Upstreams["app"]
 	up.Protocol = "http"
-	cfg.Upstreams = map[string]edge.UpstreamConfig{"app": up}
+	cfg.Upstreams = map[string]upstream.Config{"app": up}
 	base := startEdge(t, cfg)
 	for _, path := range []string{"/", "/x"} {
 		c, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
@@ -115,7 +115,7 @@ func TestEdgeHTTPUpstreamBodyPauseIsBounded(t *testing.T) {
 		cfg := proxyConfig(l.Addr().String())
 		up := cfg.Upstreams["app"]
 		up.Protocol, up.ReadTimeout = "http", 300*time.Millisecond
-		cfg.Upstreams = map[string]edge.UpstreamConfig{"app": up}
+		cfg.Upstreams = map[string]upstream.Config{"app": up}
 		base := startEdge(t, cfg)
 		c, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
 		if err != nil {
@@ -143,7 +143,7 @@ func TestEdgeHTTPUpstreamInterimResponsesAreSkipped(t *testing.T) {
 	cfg := proxyConfig(addr)
 	up := cfg.Upstreams["app"]
 	up.Protocol = "http"
-	cfg.Upstreams = map[string]edge.UpstreamConfig{"app": up}
+	cfg.Upstreams = map[string]upstream.Config{"app": up}
 	base := startEdge(t, cfg)
 	for _, proto := range []string{"HTTP/1.1", "HTTP/1.0"} {
 		c, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
@@ -169,7 +169,7 @@ func TestEdgeHidesXAccelHeaders(t *testing.T) {
 	cfg := proxyConfig(addr)
 	up := cfg.Upstreams["app"]
 	up.Protocol = "http"
-	cfg.Upstreams = map[string]edge.UpstreamConfig{"app": up}
+	cfg.Upstreams = map[string]upstream.Config{"app": up}
 	base := startEdge(t, cfg)
 	resp, err := http.Get(base + "/")
 	if err != nil {

@@ -1,8 +1,6 @@
 package edge
 
 import (
-	"context"
-	"errors"
 	"log"
 	"log/slog"
 	"net"
@@ -12,6 +10,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/stack-web/stack/edge/internal/errpage"
+	"github.com/stack-web/stack/edge/upstream"
 )
 
 // Proxy is a location that passes requests to an upstream through
@@ -28,7 +29,7 @@ import (
 //     HTTP_X_FORWARDED_FOR, so one could pose as the other (nginx drops them
 //     too: underscores_in_headers off).
 type Proxy struct {
-	upstream  *Upstream
+	upstream  *upstream.Group
 	body      *bodyReader
 	trust     proxyTrust
 	buffering responseBuffering
@@ -36,7 +37,7 @@ type Proxy struct {
 	rp        *httputil.ReverseProxy
 }
 
-func newProxy(u *Upstream, body *bodyReader, trust proxyTrust, buf responseBuffering, logger *slog.Logger) *Proxy {
+func newProxy(u *upstream.Group, body *bodyReader, trust proxyTrust, buf responseBuffering, logger *slog.Logger) *Proxy {
 	p := &Proxy{upstream: u, body: body, trust: trust, buffering: buf, logger: logger}
 	p.rp = &httputil.ReverseProxy{
 		Rewrite:        p.rewrite,
@@ -67,10 +68,6 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.rp.ServeHTTP(w, r)
 }
 
-// noUserAgentKey marks (in its context) a request whose client sent no
-// User-Agent.
-type noUserAgentKey struct{}
-
 // rewrite applies the forwarding policy to the outgoing request.
 // ReverseProxy has already removed hop-by-hop headers and the inbound
 // X-Forwarded-* headers (pr.In keeps them).
@@ -80,7 +77,7 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 		// ReverseProxy sets an empty User-Agent after this hook (to keep
 		// Go's own out); over uwsgi that would reach the app as a header
 		// the client never sent. The uwsgi transport leaves it out.
-		out = out.WithContext(context.WithValue(out.Context(), noUserAgentKey{}, true))
+		out = out.WithContext(upstream.WithoutUserAgent(out.Context()))
 		pr.Out = out
 	}
 	if bb, ok := in.Body.(*bufferedBody); ok && out.Body != nil {
@@ -183,51 +180,19 @@ func (p *Proxy) realClient(chain string) string {
 // server's queue was full, 502 for everything else (refused, reset, a
 // broken response).
 func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
-	status := http.StatusBadGateway
-	var te *upstreamTimeoutError
-	var de *dialError
-	var be *busyError
-	var ne net.Error
-	switch {
-	case r.Context().Err() != nil:
+	if r.Context().Err() != nil {
 		// The client went away; nobody will read this answer, and the
 		// upstream is not to blame. The access log says 499, as nginx's.
 		p.logger.Debug("edge: client closed the connection before the upstream answered", "upstream", p.upstream.Name, "uri", r.RequestURI)
 		return
-	case errors.Is(err, errHeadTooLarge):
-		status = http.StatusRequestHeaderFieldsTooLarge
-	case errors.As(err, &be):
-		status = http.StatusServiceUnavailable
+	}
+	status := upstream.Status(err)
+	if status == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", "1")
-	case errors.As(err, &te):
-		status = http.StatusGatewayTimeout
-	case errors.As(err, &de):
-	case errors.As(err, &ne) && ne.Timeout():
-		status = http.StatusGatewayTimeout
 	}
 	p.logger.Error("edge: upstream failed", "upstream", p.upstream.Name, "uri", r.RequestURI, "status", status, "err", err)
-	httpError(w, status)
+	errpage.Write(w, status)
 }
-
-// httpError writes nginx-like short error pages.
-func httpError(w http.ResponseWriter, status int) {
-	h := w.Header()
-	h.Set("Content-Type", "text/plain; charset=utf-8")
-	h.Set("X-Content-Type-Options", "nosniff")
-	// Framed by length, so that the answer is complete on the wire when a
-	// lingering close takes the connection over.
-	h.Set("Content-Length", strconv.Itoa(len(errorBodies[status])))
-	w.WriteHeader(status)
-	w.Write([]byte(errorBodies[status]))
-}
-
-var errorBodies = func() map[int]string {
-	m := map[int]string{}
-	for _, code := range []int{301, 400, 403, 404, 405, 408, 413, 414, 431, 500, 501, 502, 503, 504} {
-		m[code] = strconv.Itoa(code) + " " + http.StatusText(code) + "\n"
-	}
-	return m
-}()
 
 // copyBuffers lends ReverseProxy 32 KiB buffers for copying bodies.
 type copyBuffers struct{}

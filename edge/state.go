@@ -6,6 +6,9 @@ import (
 	"net/http"
 	"sort"
 	"sync/atomic"
+
+	"github.com/stack-web/stack/edge/static"
+	"github.com/stack-web/stack/edge/upstream"
 )
 
 // state is what one configuration makes of the edge: its locations with
@@ -17,8 +20,8 @@ import (
 type state struct {
 	cfg       Config
 	locations []location // longest path first
-	upstreams map[string]*Upstream
-	statics   []*Static
+	upstreams map[string]*upstream.Group
+	statics   []*static.Handler
 	access    *accessLog
 
 	// refs counts the requests holding the state, plus one while it is
@@ -43,11 +46,11 @@ func newState(cfg Config, tempDir string, logger *slog.Logger) (*state, error) {
 	if err != nil {
 		return nil, err
 	}
-	st := &state{cfg: cfg, upstreams: map[string]*Upstream{}, access: access}
+	st := &state{cfg: cfg, upstreams: map[string]*upstream.Group{}, access: access}
 	st.refs.Store(1)
 	body := newBodyReader(int64(cfg.ClientMaxBodySize), int64(cfg.ClientBodyBufferSize), cfg.ClientBodyTimeout, tempDir)
 	for _, name := range sortedKeys(cfg.Upstreams) {
-		u, err := NewUpstream(name, cfg.Upstreams[name], logger)
+		u, err := upstream.New(name, cfg.Upstreams[name], logger)
 		if err != nil {
 			st.close()
 			return nil, err
@@ -57,7 +60,7 @@ func newState(cfg Config, tempDir string, logger *slog.Logger) (*state, error) {
 	for _, lc := range cfg.Locations {
 		var h http.Handler
 		if lc.Root != "" {
-			s, err := NewStatic(lc.Path, lc.Root, logger)
+			s, err := static.New(lc.Path, lc.Root, logger)
 			if err != nil {
 				st.close()
 				return nil, fmt.Errorf("edge: location %s: %w", lc.Path, err)
@@ -115,7 +118,7 @@ func (st *state) close() {
 		s.Close()
 	}
 	for _, u := range st.upstreams {
-		u.close()
+		u.Close()
 	}
 	st.access.close()
 }

@@ -1,4 +1,4 @@
-package edge
+package static
 
 import (
 	"errors"
@@ -12,9 +12,11 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/stack-web/stack/edge/internal/errpage"
 )
 
-// Static serves files below a directory as nginx's static locations do:
+// Handler serves files below a directory as nginx's static locations do:
 // an ETag and Last-Modified on every file, conditional requests, ranges,
 // HEAD; never a file outside the root, never a dotfile, never a directory
 // listing.
@@ -23,32 +25,32 @@ import (
 // dotfiles, and http.Dir follows symlinks out of the root. Static opens
 // everything through an os.Root, which resolves each path component itself
 // and refuses to leave the directory, through symlinks or otherwise.
-type Static struct {
+type Handler struct {
 	prefix string
 	root   *os.Root
 	dir    string
 	logger *slog.Logger
 }
 
-// NewStatic opens root and returns a handler that maps the part of the URL
+// New opens root and returns a handler that maps the part of the URL
 // path after prefix to a file below root: with prefix "/static/",
 // /static/polls/style.css is <root>/polls/style.css (nginx's alias
 // semantics; the configuration calls the directory `root`).
-func NewStatic(prefix, root string, logger *slog.Logger) (*Static, error) {
+func New(prefix, root string, logger *slog.Logger) (*Handler, error) {
 	r, err := os.OpenRoot(root)
 	if err != nil {
 		return nil, fmt.Errorf("static root: %w", err)
 	}
-	return &Static{prefix: prefix, root: r, dir: root, logger: logger}, nil
+	return &Handler{prefix: prefix, root: r, dir: root, logger: logger}, nil
 }
 
 // Close releases the root directory.
-func (s *Static) Close() error { return s.root.Close() }
+func (s *Handler) Close() error { return s.root.Close() }
 
-func (s *Static) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (s *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
-		httpError(w, http.StatusMethodNotAllowed)
+		errpage.Write(w, http.StatusMethodNotAllowed)
 		return
 	}
 	rel, ok := strings.CutPrefix(r.URL.Path, s.prefix)
@@ -59,13 +61,13 @@ func (s *Static) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			redirectSlash(w, r)
 			return
 		}
-		httpError(w, http.StatusNotFound)
+		errpage.Write(w, http.StatusNotFound)
 		return
 	}
 	name, status := s.clean(r, rel)
 	if status != 0 {
 		s.logger.Debug("edge: static: refused path", "uri", r.RequestURI, "status", status)
-		httpError(w, status)
+		errpage.Write(w, status)
 		return
 	}
 	s.serve(w, r, name, strings.HasSuffix(rel, "/") || rel == "")
@@ -73,7 +75,7 @@ func (s *Static) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // clean validates the requested path and returns the file name relative
 // to the root ("." for the root itself), or an error status.
-func (s *Static) clean(r *http.Request, rel string) (string, int) {
+func (s *Handler) clean(r *http.Request, rel string) (string, int) {
 	// The decoded path has already been normalised by the edge; the raw
 	// one is checked too, because an encoded slash (%2F) or backslash
 	// decodes into a separator the client did not write as one.
@@ -102,11 +104,11 @@ func (s *Static) clean(r *http.Request, rel string) (string, int) {
 // open opens name without blocking: a FIFO or device under the root would
 // otherwise hang the open (and an OS thread) until a writer appears. The
 // caller refuses anything that is not a regular file or a directory.
-func (s *Static) open(name string) (*os.File, error) {
+func (s *Handler) open(name string) (*os.File, error) {
 	return s.root.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 }
 
-func (s *Static) serve(w http.ResponseWriter, r *http.Request, name string, trailingSlash bool) {
+func (s *Handler) serve(w http.ResponseWriter, r *http.Request, name string, trailingSlash bool) {
 	f, err := s.open(name)
 	if err != nil {
 		s.fail(w, r, err)
@@ -128,22 +130,22 @@ func (s *Static) serve(w http.ResponseWriter, r *http.Request, name string, trai
 		if err != nil {
 			// No index and no listings: nginx answers 403.
 			s.logger.Debug("edge: static: directory without index", "uri", r.RequestURI)
-			httpError(w, http.StatusForbidden)
+			errpage.Write(w, http.StatusForbidden)
 			return
 		}
 		defer ff.Close()
 		f, name = ff, index
 		if fi, err = f.Stat(); err != nil || fi.IsDir() {
-			httpError(w, http.StatusForbidden)
+			errpage.Write(w, http.StatusForbidden)
 			return
 		}
 	} else if trailingSlash {
-		httpError(w, http.StatusNotFound) // "file.css/" is not a directory
+		errpage.Write(w, http.StatusNotFound) // "file.css/" is not a directory
 		return
 	}
 	if !fi.Mode().IsRegular() {
 		s.logger.Warn("edge: static: refusing a file that is not a regular file", "uri", r.RequestURI, "root", s.dir, "mode", fi.Mode().String())
-		httpError(w, http.StatusForbidden)
+		errpage.Write(w, http.StatusForbidden)
 		return
 	}
 	h := w.Header()
@@ -161,18 +163,18 @@ func etag(fi fs.FileInfo) string {
 	return `"` + strconv.FormatInt(fi.ModTime().Unix(), 16) + "-" + strconv.FormatInt(fi.Size(), 16) + `"`
 }
 
-func (s *Static) fail(w http.ResponseWriter, r *http.Request, err error) {
+func (s *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		httpError(w, http.StatusNotFound)
+		errpage.Write(w, http.StatusNotFound)
 	case errors.Is(err, fs.ErrPermission):
 		s.logger.Warn("edge: static: permission denied", "uri", r.RequestURI, "err", err)
-		httpError(w, http.StatusForbidden)
+		errpage.Write(w, http.StatusForbidden)
 	default:
 		// Among others: a symlink that leads out of the root ("path
 		// escapes from parent"), which is as good as absent.
 		s.logger.Warn("edge: static: cannot serve", "uri", r.RequestURI, "root", s.dir, "err", err)
-		httpError(w, http.StatusNotFound)
+		errpage.Write(w, http.StatusNotFound)
 	}
 }
 
@@ -183,5 +185,5 @@ func redirectSlash(w http.ResponseWriter, r *http.Request) {
 		u += "?" + r.URL.RawQuery
 	}
 	w.Header().Set("Location", u)
-	httpError(w, http.StatusMovedPermanently)
+	errpage.Write(w, http.StatusMovedPermanently)
 }

@@ -1,4 +1,4 @@
-package edge
+package upstream
 
 import (
 	"fmt"
@@ -193,7 +193,7 @@ func (b *balancer) hash(key string, ok func(int) bool) int {
 // Addresses lists the upstream's server addresses without their nginx
 // parameters ("unix:run/a.sock weight=2" is "unix:run/a.sock"), for checks
 // that look at where the edge will dial.
-func (u UpstreamConfig) Addresses() []string {
+func (u Config) Addresses() []string {
 	var out []string
 	for _, item := range u.Servers {
 		for _, f := range strings.Fields(item) {

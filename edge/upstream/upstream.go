@@ -1,4 +1,4 @@
-package edge
+package upstream
 
 import (
 	"context"
@@ -14,7 +14,7 @@ import (
 	"time"
 )
 
-// Upstream is a named group of interchangeable servers. It is itself an
+// Group is a named group of interchangeable servers. It is itself an
 // http.RoundTripper: it picks a server (see balancer) and, when an attempt
 // fails before any byte of a response, tries again as nginx's default
 // `uwsgi_next_upstream error timeout` does, more carefully:
@@ -35,11 +35,11 @@ import (
 //
 // A server that fails MaxFails times is skipped for FailTimeout unless
 // every server is down; both changes are logged.
-type Upstream struct {
+type Group struct {
 	Name    string
 	servers []*upstreamServer
 	bal     balancer
-	cfg     UpstreamConfig
+	cfg     Config
 	logger  *slog.Logger
 }
 
@@ -56,7 +56,7 @@ type upstreamServer struct {
 
 // NewUpstream builds the transports of an upstream's servers. logger
 // receives the passive health changes.
-func NewUpstream(name string, cfg UpstreamConfig, logger *slog.Logger) (*Upstream, error) {
+func New(name string, cfg Config, logger *slog.Logger) (*Group, error) {
 	specs, err := parseServers(cfg.Servers)
 	if err != nil {
 		return nil, fmt.Errorf("edge: upstream %s: servers%w", name, err)
@@ -64,7 +64,7 @@ func NewUpstream(name string, cfg UpstreamConfig, logger *slog.Logger) (*Upstrea
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	u := &Upstream{Name: name, cfg: cfg, logger: logger}
+	u := &Group{Name: name, cfg: cfg, logger: logger}
 	for _, sp := range specs {
 		network, address := "tcp", sp.addr
 		if p, ok := strings.CutPrefix(sp.addr, "unix:"); ok {
@@ -92,7 +92,7 @@ func NewUpstream(name string, cfg UpstreamConfig, logger *slog.Logger) (*Upstrea
 // newHTTPTransport is the stdlib transport, dialling one fixed server
 // whatever the URL says, with keep-alive (nginx 1.29.7+ and Caddy keep
 // upstream connections alive too).
-func newHTTPTransport(network, address string, cfg UpstreamConfig) *http.Transport {
+func newHTTPTransport(network, address string, cfg Config) *http.Transport {
 	d := &net.Dialer{Timeout: cfg.ConnectTimeout, KeepAlive: 30 * time.Second}
 	return &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
@@ -110,6 +110,21 @@ func newHTTPTransport(network, address string, cfg UpstreamConfig) *http.Transpo
 	}
 }
 
+// BufferedBody is a request body that the edge has read in full before
+// proxying. A Group that finds one in req.Body gives each attempt a reader
+// of its own, from the start (a transport closes or drains what it was
+// given, so a second attempt cannot reuse it), and the uwsgi transport
+// sends a small one held in memory in the same write as the request head.
+type BufferedBody interface {
+	io.ReadCloser
+	// Clone returns a new reader of the same body from its start. The
+	// storage is released when the last reader, the original included,
+	// is closed.
+	Clone() BufferedBody
+	// InMemory returns the whole body when it is held in memory.
+	InMemory() ([]byte, bool)
+}
+
 // errNoResponse: the server closed the connection before a byte of its
 // response. The request may or may not have been processed.
 var errNoResponse = errors.New("upstream closed the connection without a response")
@@ -120,9 +135,35 @@ type busyError struct{ err error }
 func (e *busyError) Error() string { return "upstream busy: " + e.err.Error() }
 func (e *busyError) Unwrap() error { return e.err }
 
+// Status is the answer owed to a client whose request failed with err, an
+// error of Group.RoundTrip, as nginx answers: 504 when the upstream took
+// too long to answer, 431 when the request cannot be encoded within the
+// upstream's buffer, 503 when every server's queue was full (the caller
+// adds Retry-After), 502 for everything else (refused, reset, a broken
+// response; a connection that timed out reached no server, so 502 too).
+func Status(err error) int {
+	var te *upstreamTimeoutError
+	var de *dialError
+	var be *busyError
+	var ne net.Error
+	switch {
+	case errors.Is(err, errHeadTooLarge):
+		return http.StatusRequestHeaderFieldsTooLarge
+	case errors.As(err, &be):
+		return http.StatusServiceUnavailable
+	case errors.As(err, &te):
+		return http.StatusGatewayTimeout
+	case errors.As(err, &de):
+		return http.StatusBadGateway
+	case errors.As(err, &ne) && ne.Timeout():
+		return http.StatusGatewayTimeout
+	}
+	return http.StatusBadGateway
+}
+
 // RoundTrip sends req to one of the servers, trying others as the type's
 // comment says.
-func (u *Upstream) RoundTrip(req *http.Request) (*http.Response, error) {
+func (u *Group) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
 	var tried uint64 // bit i: servers[i] was tried in this round (the first 64)
 	retries := u.cfg.Retries
@@ -189,7 +230,7 @@ func (u *Upstream) RoundTrip(req *http.Request) (*http.Response, error) {
 // pick returns the index of the server for the next attempt, preferring
 // servers that are up; when none is, any untried one (a server marked down
 // may be back, and nothing better is left).
-func (u *Upstream) pick(req *http.Request, tried uint64) int {
+func (u *Group) pick(req *http.Request, tried uint64) int {
 	untried := func(i int) bool { return tried&(1<<(i%64)) == 0 }
 	now := time.Now().UnixNano()
 	i := u.bal.pick(req.RemoteAddr, func(i int) bool {
@@ -206,14 +247,14 @@ func (u *Upstream) pick(req *http.Request, tried uint64) int {
 // buffered body (a transport closes or drains what it was given, so a
 // second attempt cannot reuse it). A full listen queue is waited out for
 // up to min(connect_timeout, 1s).
-func (u *Upstream) attempt(s *upstreamServer, req *http.Request) (*http.Response, error) {
+func (u *Group) attempt(s *upstreamServer, req *http.Request) (*http.Response, error) {
 	deadline := time.Now().Add(min(u.cfg.ConnectTimeout, time.Second))
 	pause := time.Millisecond
 	for {
 		r := req
-		var body *bufferedBody
-		if bb, ok := req.Body.(*bufferedBody); ok {
-			body = bb.clone()
+		var body BufferedBody
+		if bb, ok := req.Body.(BufferedBody); ok {
+			body = bb.Clone()
 			r = new(http.Request)
 			*r = *req
 			r.Body = body
@@ -301,7 +342,7 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 // fail counts a failure of s and takes it out of rotation at MaxFails.
 // A lone server is never taken out: there is nothing to send its requests
 // to instead (nginx ignores max_fails then too).
-func (u *Upstream) fail(s *upstreamServer) {
+func (u *Group) fail(s *upstreamServer) {
 	if u.cfg.MaxFails <= 0 || len(u.servers) == 1 {
 		return
 	}
@@ -316,7 +357,7 @@ func (u *Upstream) fail(s *upstreamServer) {
 }
 
 // succeed clears s's failures; a server that was down is logged back up.
-func (u *Upstream) succeed(s *upstreamServer) {
+func (u *Group) succeed(s *upstreamServer) {
 	if s.fails.Load() != 0 {
 		s.fails.Store(0)
 	}
@@ -325,8 +366,8 @@ func (u *Upstream) succeed(s *upstreamServer) {
 	}
 }
 
-// close releases idle connections of the http transports.
-func (u *Upstream) close() {
+// Close releases idle connections of the http transports.
+func (u *Group) Close() {
 	for _, s := range u.servers {
 		if t, ok := s.rt.(interface{ CloseIdleConnections() }); ok {
 			t.CloseIdleConnections()

@@ -1,4 +1,4 @@
-package edge
+package static
 
 import (
 	"fmt"
@@ -42,9 +42,9 @@ func staticTree(t *testing.T) (root string, secret string) {
 	return root, secret
 }
 
-func newTestStatic(t *testing.T, root string) *Static {
+func newTestStatic(t *testing.T, root string) *Handler {
 	t.Helper()
-	s, err := NewStatic("/static/", root, slog.New(slog.DiscardHandler))
+	s, err := New("/static/", root, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +52,7 @@ func newTestStatic(t *testing.T, root string) *Static {
 	return s
 }
 
-func serveStatic(s *Static, method, target string, hdr ...string) *httptest.ResponseRecorder {
+func serveStatic(s *Handler, method, target string, hdr ...string) *httptest.ResponseRecorder {
 	r := httptest.NewRequest(method, "http://x"+target, nil)
 	for i := 0; i+1 < len(hdr); i += 2 {
 		r.Header.Set(hdr[i], hdr[i+1])
@@ -172,7 +172,7 @@ func TestStaticConditionalAndRanges(t *testing.T) {
 func BenchmarkStaticSmallFile(b *testing.B) {
 	root := b.TempDir()
 	os.WriteFile(filepath.Join(root, "small.css"), []byte(strings.Repeat("a", 1024)), 0o644)
-	s, _ := NewStatic("/static/", root, slog.New(slog.DiscardHandler))
+	s, _ := New("/static/", root, slog.New(slog.DiscardHandler))
 	defer s.Close()
 	r := httptest.NewRequest("GET", "http://x/static/small.css", nil)
 	b.ReportAllocs()

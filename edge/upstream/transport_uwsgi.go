@@ -1,4 +1,4 @@
-package edge
+package upstream
 
 import (
 	"bufio"
@@ -76,6 +76,19 @@ var (
 	packetPool = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
 	readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4096) }}
 )
+
+// noUserAgentKey marks (in its context) a request whose client sent no
+// User-Agent.
+type noUserAgentKey struct{}
+
+// WithoutUserAgent returns ctx marked for a request whose client sent no
+// User-Agent. ReverseProxy sets an empty User-Agent on the outgoing
+// request (to keep Go's own out); over uwsgi that would reach the app as a
+// header the client never sent, so the uwsgi transport leaves it out of a
+// request so marked.
+func WithoutUserAgent(ctx context.Context) context.Context {
+	return context.WithValue(ctx, noUserAgentKey{}, true)
+}
 
 // RoundTrip sends req and returns the response, whose Body must be closed
 // (closing it closes the connection).
@@ -195,8 +208,8 @@ func (t *UwsgiTransport) send(conn upstreamConn, pkt []byte, req *http.Request) 
 	var body io.Reader
 	if req.Body != nil && req.Body != http.NoBody && req.ContentLength != 0 {
 		body = req.Body
-		if bb, ok := req.Body.(*bufferedBody); ok {
-			if mem, ok := bb.inMemory(); ok && len(mem) <= 64<<10 {
+		if bb, ok := req.Body.(BufferedBody); ok {
+			if mem, ok := bb.InMemory(); ok && len(mem) <= 64<<10 {
 				pkt = append(pkt, mem...)
 				body = nil
 			}
