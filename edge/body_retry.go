@@ -6,6 +6,9 @@ import (
 	"github.com/stack-web/stack/edge/upstream"
 )
 
+// A bufferedBody is what an upstream.Group clones for each attempt.
+var _ upstream.BufferedBody = (*bufferedBody)(nil)
+
 // Clone returns a new reader of the same buffered body, from its start,
 // for one attempt at an upstream. Each attempt needs its own: the stdlib
 // transport writes the body from a goroutine of its own, which may still

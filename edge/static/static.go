@@ -1,3 +1,6 @@
+// Package static is the edge's static file handler: an http.Handler that
+// serves a location's directory as nginx does, and never anything outside
+// it.
 package static
 
 import (

@@ -175,7 +175,7 @@ func (t *UwsgiTransport) dial(ctx context.Context) (upstreamConn, error) {
 // and this runs once per proxied request.
 //
 // A connect to a Unix socket completes or fails at once: a full listen
-// queue is EAGAIN, which is reported as is; the Upstream waits it out for
+// queue is EAGAIN, which is reported as is; the Group waits it out for
 // a moment, then answers 503 (nginx answers 502).
 func dialUnix(path string) (*os.File, error) {
 	fd, err := syscall.Socket(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC, 0)

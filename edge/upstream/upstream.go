@@ -1,3 +1,13 @@
+// Package upstream is how the edge reaches app servers: the named groups
+// of stack.yaml's edge.upstreams (Config), each a Group that balances
+// requests over its servers, retries what may be retried and takes failing
+// servers out of rotation, and the transports that speak to one server,
+// as http.RoundTrippers: UwsgiTransport (uwsgi, with its response parser,
+// response.go) and the stdlib's for http upstreams (transport_http.go).
+//
+// It knows nothing of the edge's front: the edge hands it requests through
+// httputil.ReverseProxy, with a body it has buffered (BufferedBody), and
+// turns its errors into answers with Status.
 package upstream
 
 import (
@@ -54,7 +64,7 @@ type upstreamServer struct {
 	current   int          // smooth round robin state, under balancer.mu
 }
 
-// NewUpstream builds the transports of an upstream's servers. logger
+// New builds the transports of an upstream's servers. logger
 // receives the passive health changes.
 func New(name string, cfg Config, logger *slog.Logger) (*Group, error) {
 	specs, err := parseServers(cfg.Servers)
