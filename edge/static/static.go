@@ -25,7 +25,7 @@ import (
 // listing.
 //
 // http.FileServer is not enough as it is: it lists directories, serves
-// dotfiles, and http.Dir follows symlinks out of the root. Static opens
+// dotfiles, and http.Dir follows symlinks out of the root. Handler opens
 // everything through an os.Root, which resolves each path component itself
 // and refuses to leave the directory, through symlinks or otherwise.
 type Handler struct {

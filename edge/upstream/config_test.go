@@ -1,0 +1,32 @@
+package upstream
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+// Each problem is reported on its own, under the key the caller gives,
+// and the defaults with a server have none.
+func TestConfigValidateNamesEachKey(t *testing.T) {
+	c := Default()
+	c.Servers = []string{"unix:run/app.sock"}
+	if errs := c.Validate("edge.upstreams.app"); len(errs) != 0 {
+		t.Fatalf("defaults refused: %v", errors.Join(errs...))
+	}
+	c.Protocol, c.Balance, c.BufferSize = "fastcgi", "random", 100
+	errs := c.Validate("edge.upstreams.app")
+	want := []string{
+		"edge.upstreams.app.protocol: fastcgi is not implemented yet",
+		`edge.upstreams.app.balance: "random" is not one of`,
+		"edge.upstreams.app.buffer_size: 100 is outside 512..65535",
+	}
+	if len(errs) != len(want) {
+		t.Fatalf("got %d problems, want %d: %v", len(errs), len(want), errors.Join(errs...))
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(errs[i].Error(), w) {
+			t.Errorf("problem %d: %q, want it to start with %q", i, errs[i], w)
+		}
+	}
+}
