@@ -7,7 +7,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"path/filepath"
 	"strconv"
@@ -53,21 +52,6 @@ func framedRequest(uri string) []byte {
 		panic(err)
 	}
 	return b
-}
-
-// rawExchange sends raw and returns every byte the server sent until it
-// closed.
-func rawExchange(t *testing.T, sock string, raw []byte) string {
-	c, err := net.Dial("unix", sock)
-	if err != nil {
-		t.Error(err)
-		return ""
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(10 * time.Second))
-	c.Write(raw)
-	out, _ := io.ReadAll(c)
-	return string(out)
 }
 
 // Issue 15 item 1: a streamed response cut by a panic must not look
