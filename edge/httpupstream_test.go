@@ -185,3 +185,22 @@ func TestEdgeHidesXAccelHeaders(t *testing.T) {
 		t.Errorf("other headers lost: %v", resp.Header)
 	}
 }
+
+// An http upstream's response head is bounded as a uwsgi one is: a 2 MiB
+// header is a 502 ("upstream sent too big header" in nginx), not passed on.
+func TestEdgeHTTPUpstreamHeadIsBounded(t *testing.T) {
+	addr := rawUpstream(t, "HTTP/1.1 200 OK\r\nX-Big: "+strings.Repeat("b", 2<<20)+"\r\nContent-Length: 2\r\n\r\nok")
+	cfg := proxyConfig(addr)
+	up := cfg.Upstreams["app"]
+	up.Protocol = "http"
+	cfg.Upstreams = map[string]upstream.Config{"app": up}
+	base := startEdge(t, cfg)
+	resp, err := http.Get(base + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusBadGateway || resp.Header.Get("X-Big") != "" {
+		t.Errorf("status %d, X-Big of %d bytes; want 502 and no header", resp.StatusCode, len(resp.Header.Get("X-Big")))
+	}
+}

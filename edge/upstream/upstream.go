@@ -112,11 +112,14 @@ func newHTTPTransport(network, address string, cfg Config) *http.Transport {
 			}
 			return c, nil
 		},
-		MaxIdleConnsPerHost:   32,
-		IdleConnTimeout:       60 * time.Second,
-		ResponseHeaderTimeout: cfg.ReadTimeout,
-		DisableCompression:    true,
-		ForceAttemptHTTP2:     false,
+		// The same bound as over uwsgi (nginx's proxy_buffer_size
+		// answers 502 past it); net/http's own default is 10 MiB.
+		MaxResponseHeaderBytes: maxResponseHead,
+		MaxIdleConnsPerHost:    32,
+		IdleConnTimeout:        60 * time.Second,
+		ResponseHeaderTimeout:  cfg.ReadTimeout,
+		DisableCompression:     true,
+		ForceAttemptHTTP2:      false,
 	}
 }
 
