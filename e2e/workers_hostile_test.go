@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"io"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
@@ -228,5 +229,78 @@ func TestWorkersSurviveABrokenLogPipe(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "run", "app.sock")); err == nil {
 		t.Error("the socket file is left")
+	}
+}
+
+// Hostile uwsgi packets against `stack appserver` with worker processes:
+// each closes only its own connection; no worker dies.
+func TestWorkersSurviveHostilePackets(t *testing.T) {
+	dir := writeConfig(t, `
+run_dir: run
+appserver:
+  listen: unix:run/app.sock
+  app: echo
+  processes: 2
+  buffer_size: 4096
+  stats: unix:run/stats.sock
+`)
+	app := start(t, dir, "appserver")
+	sock := filepath.Join(dir, "run", "app.sock")
+	waitFile(t, filepath.Join(dir, "run", "stats.sock"))
+	workersPIDs(t, dir, 2)
+	spawns := func() (n int) {
+		s, _ := workersReadStats(t, dir)
+		for _, w := range s.Workers {
+			n += w.RespawnCount
+		}
+		return n
+	}
+	before := spawns()
+	big := make([]byte, 4+60000)
+	big[1], big[2] = 0x60, 0xea
+	for _, bad := range [][]byte{
+		[]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"),
+		{0, 0xff, 0xff, 0, 1, 2, 3},
+		{0, 9, 0, 0, 4, 0, 'A'},
+		{0, 4, 0, 0, 0xff, 0xff, 0, 0},
+		big,
+		{0},
+	} {
+		for range 10 {
+			c, err := net.Dial("unix", sock)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.SetDeadline(time.Now().Add(10 * time.Second))
+			c.Write(bad)
+			c.(*net.UnixConn).CloseWrite()
+			io.ReadAll(c)
+			c.Close()
+		}
+	}
+	var e uwsgi.Encoder
+	e.Reset(nil, 0, 0)
+	for _, kv := range [][2]string{{"REQUEST_METHOD", "GET"}, {"PATH_INFO", "/after"}, {"REQUEST_URI", "/after"}, {"SERVER_PROTOCOL", "HTTP/1.1"}, {"HTTP_HOST", "x"}} {
+		e.Add(kv[0], kv[1])
+	}
+	pkt, _ := e.Bytes(0)
+	for range 4 {
+		c, err := net.Dial("unix", sock)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		c.Write(pkt)
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("no 200 after hostile packets: %v %v", resp, err)
+		}
+		c.Close()
+	}
+	if after := spawns(); after != before {
+		t.Errorf("respawn_count went from %d to %d: a worker died", before, after)
+	}
+	if strings.Contains(app.Output(), "worker died") {
+		t.Errorf("a worker died:\n%s", app.Output())
 	}
 }
