@@ -1,0 +1,99 @@
+package e2e
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Tests of what only exists with every part merged: both tiers reloading
+// together, the edge's buffering in front of worker processes, queue time
+// stamped by the edge and read by a worker.
+
+// interplayGet sends one GET on a fresh connection (no retry, no client
+// library) and returns the status line's code, or 0 and the error.
+func interplayGet(addr, path string) (int, error) {
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		return 0, err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", path)
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		return 0, err
+	}
+	var code int
+	if _, err := fmt.Sscanf(line, "HTTP/1.1 %d", &code); err != nil {
+		return 0, fmt.Errorf("status line %q: %w", line, err)
+	}
+	return code, nil
+}
+
+// A SIGHUP whose file moves appserver.listen is refused, naming the key: the
+// appserver's master cannot move its socket in place, and the edge, whose
+// default upstream is appserver.listen, had followed it to a socket nobody
+// listened on — every request then got 502 until a restart.
+func TestInterplayReloadMovingTheAppserverSocketIsRefused(t *testing.T) {
+	for _, mode := range []string{"inprocess", "subprocess"} {
+		t.Run(mode, func(t *testing.T) {
+			cfg := func(sock string) string {
+				return `
+mode: ` + mode + `
+run_dir: run
+shutdown_timeout: 5s
+edge:
+  listen: ["127.0.0.1:0"]
+  locations:
+    - {path: /, upstream: app}
+appserver:
+  listen: unix:run/` + sock + `
+  app: echo
+  processes: 2
+`
+			}
+			dir := writeConfig(t, cfg("app.sock"))
+			p := start(t, dir, "up")
+			addr := strings.TrimPrefix(strings.TrimSuffix(p.url(), "/"), "http://")
+			waitFile(t, filepath.Join(dir, "run", "app.sock"))
+			if code, err := interplayGet(addr, "/"); code != 200 {
+				t.Fatalf("before the reload: %d %v", code, err)
+			}
+			before := strings.Count(p.Output(), "reload refused")
+			os.WriteFile(filepath.Join(dir, "stack.yaml"), []byte(cfg("app2.sock")), 0o644)
+			p.cmd.Process.Signal(syscall.SIGHUP)
+			deadline := time.Now().Add(10 * time.Second)
+			for strings.Count(p.Output(), "reload refused") == before {
+				if time.Now().After(deadline) {
+					t.Fatalf("no refusal within 10s of SIGHUP:\n%s", p.Output())
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			if !strings.Contains(p.Output(), "appserver.listen") {
+				t.Errorf("the refusal does not name appserver.listen:\n%s", p.Output())
+			}
+			time.Sleep(300 * time.Millisecond) // a reload, had one started, reaches the edge
+			for i := 0; i < 5; i++ {
+				if code, err := interplayGet(addr, "/"); code != 200 {
+					t.Fatalf("after the refused reload, request %d: %d %v", i, code, err)
+				}
+			}
+			// The same file back is a plain reload again.
+			os.WriteFile(filepath.Join(dir, "stack.yaml"), []byte(cfg("app.sock")), 0o644)
+			edgeReload(t, p, cfg("app.sock"), "msg=reloaded tier=edge")
+			if code, err := interplayGet(addr, "/"); code != 200 {
+				t.Fatalf("after a good reload: %d %v", code, err)
+			}
+			if code := p.stop(syscall.SIGTERM); code != 0 {
+				t.Errorf("exit %d", code)
+			}
+		})
+	}
+}
