@@ -97,3 +97,69 @@ appserver:
 		})
 	}
 }
+
+// One SIGHUP after another reloads both tiers (a new edge configuration,
+// every worker replaced) under keep-alive load while workers are also
+// SIGKILLed: no GET fails (a worker that dies before answering costs the
+// edge one retry), the process is left with two ready workers and stops
+// with status 0.
+func TestInterplayReloadWhileKillingWorkersUnderLoad(t *testing.T) {
+	for _, mode := range []string{"inprocess", "subprocess"} {
+		t.Run(mode, func(t *testing.T) {
+			yaml := func(keepalive string) string {
+				return strings.Replace(workersConfig(""), "edge:\n", "mode: "+mode+"\nedge:\n  keepalive_timeout: "+keepalive+"\n", 1)
+			}
+			p, dir, addr := interplayStart(t, yaml("75s"))
+			stop := make(chan struct{})
+			done := make(chan *loadResult)
+			go func() { done <- load{Addr: addr, Conns: 6, Timeout: 5 * time.Second}.run(t, stop, 15*time.Second) }()
+			end := time.Now().Add(4 * time.Second)
+			for i := 0; time.Now().Before(end); i++ {
+				time.Sleep(250 * time.Millisecond)
+				if i%2 == 0 {
+					os.WriteFile(filepath.Join(dir, "stack.yaml"), []byte(yaml(fmt.Sprintf("%ds", 60+i))), 0o644)
+					p.cmd.Process.Signal(syscall.SIGHUP)
+					continue
+				}
+				s, _ := workersReadStats(t, dir)
+				for _, w := range s.Workers {
+					if w.PID != 0 && w.ID == i%4/2+1 {
+						syscall.Kill(w.PID, syscall.SIGKILL)
+					}
+				}
+			}
+			time.Sleep(time.Second)
+			close(stop)
+			res := <-done
+			t.Logf("%s: %s", mode, res)
+			if res.Failed() != 0 || res.OK == 0 {
+				t.Errorf("GETs failed during reloads and kills: %s", res)
+			}
+			workersPIDs(t, dir, 2)
+			if !strings.Contains(p.Output(), `status="signal: killed"`) {
+				t.Errorf("no worker was killed:\n%s", p.Output())
+			}
+			if n := strings.Count(p.Output(), "msg=reloaded tier=appserver"); n == 0 {
+				t.Errorf("no reload of the appserver was logged:\n%s", p.Output())
+			}
+			if code := p.stop(syscall.SIGTERM); code != 0 {
+				t.Errorf("exit %d", code)
+			}
+			if _, err := os.Stat(filepath.Join(dir, "run", "app.sock")); err == nil {
+				t.Errorf("the appserver socket is left behind")
+			}
+		})
+	}
+}
+
+// interplayStart is workersStart for either mode: in subprocess mode the
+// edge announces itself before the appserver child has its stats socket.
+func interplayStart(t *testing.T, cfg string) (*proc, string, string) {
+	t.Helper()
+	dir := writeConfig(t, cfg)
+	p := start(t, dir, "up")
+	addr := strings.TrimPrefix(strings.TrimSuffix(p.url(), "/"), "http://")
+	waitFile(t, filepath.Join(dir, "run", "stats.sock"))
+	workersPIDs(t, dir, 2)
+	return p, dir, addr
+}
