@@ -95,6 +95,12 @@ func TestCheckCatchesAddressesAndPaths(t *testing.T) {
 		{[]string{"edge.access_log=" + dir}, "is a directory"},
 		{[]string{"edge.locations=[{path: /s/, root: /nonexistent}, {path: /, upstream: app}]"}, "edge.locations[0].root"},
 		{[]string{"appserver.listen=127.0.0.1:8000"}, "is also edge.listen[0]"},
+		// The stats server binds after appserver.listen and the edge: up
+		// refused these (blaming appserver.listen for its own socket).
+		{[]string{"appserver.listen=unix:run/app.sock", "appserver.stats=unix:./run/app.sock"}, "appserver.stats: \"unix:./run/app.sock\" is also appserver.listen"},
+		{[]string{"appserver.listen=127.0.0.1:8001", "appserver.stats=127.0.0.1:8001"}, "appserver.stats: \"127.0.0.1:8001\" is also appserver.listen"},
+		{[]string{"appserver.stats=0.0.0.0:8000"}, "appserver.stats: \"0.0.0.0:8000\" is also edge.listen[0]"},
+		{[]string{"appserver.stats=unix:/nonexistent/dir/stats.sock"}, "appserver.stats: socket directory /nonexistent/dir"},
 	}
 	if os.Geteuid() != 0 { // root may write anywhere
 		cases = append(cases, struct {
