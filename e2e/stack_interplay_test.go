@@ -163,3 +163,80 @@ func interplayStart(t *testing.T, cfg string) (*proc, string, string) {
 	workersPIDs(t, dir, 2)
 	return p, dir, addr
 }
+
+// SIGTERM under keep-alive load with what holds a stop open: a client
+// stalled mid-upload (its body in an unlinked temp file), one being
+// lingered on after a 413, and one that reads nothing of a long stream. The
+// stack exits 0 within shutdown_timeout (and a little), no worker is left,
+// and the socket is gone. In subprocess mode the edge child used the whole
+// deadline and the appserver child, stopped after it, got SIGKILL at once:
+// its socket file was left behind.
+func TestInterplaySIGTERMWithLingeringAndSlowReaders(t *testing.T) {
+	for _, mode := range []string{"inprocess", "subprocess"} {
+		t.Run(mode, func(t *testing.T) {
+			cfg := strings.Replace(workersConfig(""), "shutdown_timeout: 5s", "shutdown_timeout: 2s", 1)
+			cfg = strings.Replace(cfg, "edge:\n", "mode: "+mode+"\nedge:\n  client_body_buffer_size: 1KiB\n  client_max_body_size: 1MiB\n", 1)
+			p, dir, addr := interplayStart(t, cfg)
+			pids := workersPIDs(t, dir, 2)
+			dial := func() net.Conn {
+				c, err := net.Dial("tcp", addr)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { c.Close() })
+				return c
+			}
+			// Stalled upload: half of a 100 kB body, then nothing.
+			up := dial()
+			fmt.Fprintf(up, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n%s", strings.Repeat("u", 50000))
+			// Lingered: a 5 MiB body is refused with 413 at once; the
+			// client goes on sending, slowly.
+			lg := dial()
+			fmt.Fprintf(lg, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5242880\r\n\r\n")
+			stopLinger := make(chan struct{})
+			go func() {
+				for {
+					select {
+					case <-stopLinger:
+						return
+					case <-time.After(100 * time.Millisecond):
+						if _, err := lg.Write(make([]byte, 512)); err != nil {
+							return
+						}
+					}
+				}
+			}()
+			defer close(stopLinger)
+			// A reader that reads nothing of a long stream.
+			sr := dial()
+			fmt.Fprintf(sr, "GET /stream/1000 HTTP/1.1\r\nHost: x\r\n\r\n")
+			stop := make(chan struct{})
+			done := make(chan *loadResult)
+			go func() { done <- load{Addr: addr, Conns: 4, Timeout: 5 * time.Second}.run(t, stop, 10*time.Second) }()
+			time.Sleep(700 * time.Millisecond)
+			begin := time.Now()
+			code := p.stop(syscall.SIGTERM)
+			took := time.Since(begin)
+			close(stop)
+			res := <-done
+			t.Logf("%s: exit %d after %v; load: %s", mode, code, took, res)
+			if code != 0 {
+				t.Errorf("exit %d, want 0", code)
+			}
+			if took > 2*time.Second+1500*time.Millisecond {
+				t.Errorf("stop took %v, shutdown_timeout is 2s", took)
+			}
+			for id, pid := range pids {
+				if alive(pid) {
+					t.Errorf("worker %d (pid %d) still alive", id, pid)
+				}
+			}
+			if _, err := os.Stat(filepath.Join(dir, "run", "app.sock")); err == nil {
+				t.Errorf("app.sock left behind")
+			}
+			if left, _ := os.ReadDir(filepath.Join(dir, "run", "tmp")); len(left) != 0 {
+				t.Errorf("temp files left behind: %v", left)
+			}
+		})
+	}
+}
