@@ -49,6 +49,11 @@ func (r *reloadSet) hook() func() {
 			r.c.logger.Error("reload refused: the configuration is not valid; the running one stays", "err", err)
 			return
 		}
+		// What start warns about (an edge no longer reaching the app
+		// server) is as likely a mistake in a reload, and is said again.
+		for _, w := range f.Warnings {
+			r.c.logger.Warn(w)
+		}
 		if changed := restartOnlyChanges(r.running, f); len(changed) > 0 {
 			r.c.logger.Error("reload refused: these keys need a restart, which applies them; the running configuration stays",
 				"keys", strings.Join(changed, ", "))

@@ -240,3 +240,25 @@ func TestInterplaySIGTERMWithLingeringAndSlowReaders(t *testing.T) {
 		})
 	}
 }
+
+// A reload that points the edge away from the app server it runs beside
+// is warned about as at start (it is as likely a typo); it was applied
+// silently and every request got 502.
+func TestInterplayReloadWarnsWhenTheEdgeLeavesTheAppserver(t *testing.T) {
+	cfg := workersConfig("")
+	dir := writeConfig(t, cfg)
+	p := start(t, dir, "up")
+	p.url()
+	waitFile(t, filepath.Join(dir, "run", "stats.sock"))
+	const warn = "no upstream that edge.locations use has appserver.listen"
+	if strings.Contains(p.Output(), warn) {
+		t.Fatalf("warned at start:\n%s", p.Output())
+	}
+	edgeReload(t, p, strings.Replace(cfg, `servers: ["unix:run/app.sock"]`, `servers: ["unix:run/ap.sock"]`, 1), "msg=reloaded tier=edge")
+	if !strings.Contains(p.Output(), warn) {
+		t.Errorf("the reload that leaves the app server was not warned about:\n%s", p.Output())
+	}
+	if code := p.stop(syscall.SIGTERM); code != 0 {
+		t.Errorf("exit %d", code)
+	}
+}
