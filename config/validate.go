@@ -57,6 +57,9 @@ func (f *File) validate(scope string, apps map[string]func() any) error {
 			if err := f.checkStats(runs.edge); err != nil {
 				bad("appserver.stats", "%v", err)
 			}
+			if err := f.checkWorkerUser(); err != nil {
+				bad("appserver.user", "%v", err)
+			}
 		}
 	}
 	if runs.edge && runs.appserver && !strings.HasPrefix(f.Appserver.Listen, "unix:") {
