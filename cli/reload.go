@@ -7,6 +7,7 @@ import (
 
 	"github.com/stack-web/stack/appserver"
 	"github.com/stack-web/stack/config"
+	"github.com/stack-web/stack/supervisor"
 )
 
 // reloadSet is what SIGHUP does: read the configuration again with the
@@ -23,6 +24,8 @@ type reloadSet struct {
 	// key only a restart applies is refused, or the edge would follow a
 	// new appserver.listen to a socket nobody listens on.
 	running *config.File
+	// sup takes the new shutdown_timeout, which bounds the next stop.
+	sup     *supervisor.Supervisor
 	tiers   []string
 	reloads []func(*config.File) error
 }
@@ -59,6 +62,7 @@ func (r *reloadSet) hook() func() {
 				"keys", strings.Join(changed, ", "))
 			return
 		}
+		r.sup.SetShutdownTimeout(f.ShutdownTimeout)
 		for i, reload := range r.reloads {
 			switch err := reload(f); {
 			case errors.Is(err, appserver.ErrServerClosed):

@@ -262,3 +262,31 @@ func TestInterplayReloadWarnsWhenTheEdgeLeavesTheAppserver(t *testing.T) {
 		t.Errorf("exit %d", code)
 	}
 }
+
+// A reload that shortens shutdown_timeout bounds the next stop: the value
+// read at start was kept for ever (README: a valid configuration is
+// applied), so a stop could wait ten times longer than the file said.
+func TestInterplayReloadAppliesShutdownTimeout(t *testing.T) {
+	for _, mode := range []string{"inprocess", "subprocess"} {
+		t.Run(mode, func(t *testing.T) {
+			cfg := strings.Replace(workersConfig(""), "shutdown_timeout: 5s", "mode: "+mode+"\nshutdown_timeout: 30s", 1)
+			p, _, addr := interplayStart(t, cfg)
+			edgeReload(t, p, strings.Replace(cfg, "shutdown_timeout: 30s", "shutdown_timeout: 1s", 1), "msg=reloaded tier=appserver")
+			// A request that outlasts the new timeout, in flight at SIGTERM.
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			fmt.Fprintf(c, "GET /delay/20 HTTP/1.1\r\nHost: x\r\n\r\n")
+			time.Sleep(300 * time.Millisecond)
+			begin := time.Now()
+			code := p.stop(syscall.SIGTERM)
+			took := time.Since(begin)
+			t.Logf("%s: exit %d after %v", mode, code, took)
+			if took > 5*time.Second {
+				t.Errorf("stop took %v; the reloaded shutdown_timeout is 1s", took)
+			}
+		})
+	}
+}

@@ -455,3 +455,19 @@ func TestProcessStoppedAfterTheDeadlineIsToldToStopNow(t *testing.T) {
 		t.Errorf("the second child was killed without being told to stop now: %v", err)
 	}
 }
+
+// A reload's new shutdown_timeout bounds the next stop.
+func TestSetShutdownTimeoutBoundsTheNextStop(t *testing.T) {
+	s := &Supervisor{Logger: quiet, ShutdownTimeout: time.Hour}
+	s.SetShutdownTimeout(time.Second)
+	ctx, cancel := s.stopContext()
+	defer cancel()
+	if d, ok := ctx.Deadline(); !ok || time.Until(d) > time.Minute {
+		t.Errorf("deadline %v from now, want the new second", time.Until(d))
+	}
+	s.SetShutdownTimeout(time.Hour) // a stop under way keeps its deadline
+	if d, _ := s.stopCtx.Deadline(); time.Until(d) > time.Minute {
+		t.Errorf("the stop under way took the new timeout")
+	}
+	s.stopNow()
+}
