@@ -3,9 +3,11 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/stack-web/stack/appserver"
 	"github.com/stack-web/stack/config"
+	"github.com/stack-web/stack/supervisor"
 )
 
 // reloadSet is what SIGHUP does: read the configuration again with the
@@ -16,7 +18,14 @@ type reloadSet struct {
 	c *cmdEnv
 	// scope is what the running command validates (config.Options.Scope):
 	// `stack edge` must not start refusing reloads over the app's settings.
-	scope   string
+	scope string
+	// running is the configuration the command started with, when it
+	// runs the appserver (itself or as a child): a reload that changes a
+	// key only a restart applies is refused, or the edge would follow a
+	// new appserver.listen to a socket nobody listens on.
+	running *config.File
+	// sup takes the new shutdown_timeout, which bounds the next stop.
+	sup     *supervisor.Supervisor
 	tiers   []string
 	reloads []func(*config.File) error
 }
@@ -43,6 +52,17 @@ func (r *reloadSet) hook() func() {
 			r.c.logger.Error("reload refused: the configuration is not valid; the running one stays", "err", err)
 			return
 		}
+		// What start warns about (an edge no longer reaching the app
+		// server) is as likely a mistake in a reload, and is said again.
+		for _, w := range f.Warnings {
+			r.c.logger.Warn(w)
+		}
+		if changed := restartOnlyChanges(r.running, f); len(changed) > 0 {
+			r.c.logger.Error("reload refused: these keys need a restart, which applies them; the running configuration stays",
+				"keys", strings.Join(changed, ", "))
+			return
+		}
+		r.sup.SetShutdownTimeout(f.ShutdownTimeout)
 		for i, reload := range r.reloads {
 			switch err := reload(f); {
 			case errors.Is(err, appserver.ErrServerClosed):
@@ -55,4 +75,31 @@ func (r *reloadSet) hook() func() {
 			r.c.logger.Info("reloaded", "tier", r.tiers[i], "config", f.Source)
 		}
 	}
+}
+
+// restartOnlyChanges names the keys that differ between the running
+// configuration and f and that a reload cannot apply: the process layout
+// and the appserver master's own settings (its socket, workers, stats
+// server, user). Applying the rest alone would be worse than refusing: the
+// edge's default upstream is appserver.listen, so it would move to the new
+// socket while the appserver keeps the old one and every request got 502.
+func restartOnlyChanges(running, f *config.File) []string {
+	if running == nil {
+		return nil
+	}
+	var changed []string
+	diff := func(key string, a, b any) {
+		if a != b {
+			changed = append(changed, fmt.Sprintf("%s (%v → %v)", key, a, b))
+		}
+	}
+	a, b := running.Appserver, f.Appserver
+	diff("mode", running.Mode, f.Mode)
+	diff("run_dir", running.RunDir, f.RunDir)
+	diff("appserver.listen", a.Listen, b.Listen)
+	diff("appserver.processes", a.Processes, b.Processes)
+	diff("appserver.stats", a.Stats, b.Stats)
+	diff("appserver.user", a.User, b.User)
+	diff("appserver.group", a.Group, b.Group)
+	return changed
 }

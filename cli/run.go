@@ -46,7 +46,10 @@ func (c *cmdEnv) runStack(f *config.File, which tiers) error {
 	}
 	sup := &supervisor.Supervisor{Logger: c.logger, ShutdownTimeout: f.ShutdownTimeout}
 	// What SIGHUP reloads: each tier adds itself.
-	reload := &reloadSet{c: c, scope: which.scope()}
+	reload := &reloadSet{c: c, scope: which.scope(), sup: sup}
+	if which.appserver {
+		reload.running = f
+	}
 	sup.AddSignals(reload.hook())
 
 	if f.Mode == "subprocess" && which.edge && which.appserver {

@@ -286,12 +286,51 @@ func checkWritable(path string) error {
 
 // checkAppserverListen checks the app server's address on this machine.
 func (f *File) checkAppserverListen() error {
-	path, ok := strings.CutPrefix(f.Appserver.Listen, "unix:")
+	return f.checkSocketPlace(f.Appserver.Listen)
+}
+
+// checkStats checks the stats server's address on this machine, and that
+// it is not an address the stack itself binds first: appserver.listen, or
+// an edge.listen when the edge runs beside it.
+func (f *File) checkStats(withEdge bool) error {
+	a := f.Appserver.Stats
+	if a == "" {
+		return nil
+	}
+	if sameSocketAddr(a, f.Appserver.Listen) {
+		return fmt.Errorf("%q is also appserver.listen; the second to bind would fail", a)
+	}
+	for i, l := range f.Edge.Listen {
+		if withEdge && sameListenAddr(l, a) {
+			return fmt.Errorf("%q is also edge.listen[%d]; the second to bind would fail", a, i)
+		}
+	}
+	return f.checkSocketPlace(a)
+}
+
+// sameSocketAddr reports whether two listen addresses (unix:PATH or
+// host:port) would collide.
+func sameSocketAddr(a, b string) bool {
+	pa, ua := strings.CutPrefix(a, "unix:")
+	pb, ub := strings.CutPrefix(b, "unix:")
+	switch {
+	case ua && ub:
+		return pa != "" && sameDir(pa, pb)
+	case ua || ub:
+		return false
+	}
+	return sameListenAddr(a, b)
+}
+
+// checkSocketPlace checks an address the appserver's master listens on
+// (appserver.listen, appserver.stats) on this machine.
+func (f *File) checkSocketPlace(addr string) error {
+	path, ok := strings.CutPrefix(addr, "unix:")
 	if !ok {
-		if _, _, err := net.SplitHostPort(f.Appserver.Listen); err != nil {
+		if _, _, err := net.SplitHostPort(addr); err != nil {
 			return nil // appserver.Validate says so
 		}
-		return CheckListenAddr(f.Appserver.Listen)
+		return CheckListenAddr(addr)
 	}
 	if path == "" {
 		return nil
@@ -321,7 +360,7 @@ func (f *File) checkAppserverListen() error {
 	return nil
 }
 
-// sameDir reports whether a and b name the same directory.
+// sameDir reports whether a and b name the same directory (or file).
 func sameDir(a, b string) bool {
 	x, err1 := filepath.Abs(a)
 	y, err2 := filepath.Abs(b)

@@ -2,6 +2,7 @@ package config
 
 import (
 	"os"
+	"os/user"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -95,6 +96,12 @@ func TestCheckCatchesAddressesAndPaths(t *testing.T) {
 		{[]string{"edge.access_log=" + dir}, "is a directory"},
 		{[]string{"edge.locations=[{path: /s/, root: /nonexistent}, {path: /, upstream: app}]"}, "edge.locations[0].root"},
 		{[]string{"appserver.listen=127.0.0.1:8000"}, "is also edge.listen[0]"},
+		// The stats server binds after appserver.listen and the edge: up
+		// refused these (blaming appserver.listen for its own socket).
+		{[]string{"appserver.listen=unix:run/app.sock", "appserver.stats=unix:./run/app.sock"}, "appserver.stats: \"unix:./run/app.sock\" is also appserver.listen"},
+		{[]string{"appserver.listen=127.0.0.1:8001", "appserver.stats=127.0.0.1:8001"}, "appserver.stats: \"127.0.0.1:8001\" is also appserver.listen"},
+		{[]string{"appserver.stats=0.0.0.0:8000"}, "appserver.stats: \"0.0.0.0:8000\" is also edge.listen[0]"},
+		{[]string{"appserver.stats=unix:/nonexistent/dir/stats.sock"}, "appserver.stats: socket directory /nonexistent/dir"},
 	}
 	if os.Geteuid() != 0 { // root may write anywhere
 		cases = append(cases, struct {
@@ -184,5 +191,52 @@ func TestWorkerScopeLeavesTheMachineToTheMaster(t *testing.T) {
 	}
 	if _, msg := loadErr(t, Options{Scope: "worker", Set: append(set, "appserver.processes=-1")}); !strings.Contains(msg, "appserver.processes") {
 		t.Fatalf("worker scope still checks the appserver's keys: got %q", msg)
+	}
+}
+
+// With appserver.user, check passed what made every worker of `up` die at
+// once ("config: open stack.yaml: permission denied") while the master
+// kept the socket: a configuration file, or a directory on its way, that
+// the user cannot read. As another user than root, up refuses the switch
+// itself, and check now says so too.
+func TestCheckCatchesAWorkerUserThatCannotReadTheFile(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	set := []string{"appserver.processes=1", "appserver.user=nobody"}
+	if _, err := user.Lookup("nobody"); err != nil {
+		t.Fatalf("this test needs the user nobody: %v", err)
+	}
+	write := func(path string, mode os.FileMode) {
+		if err := os.WriteFile(path, []byte("appserver: {app: hello}\n"), mode); err != nil {
+			t.Fatal(err)
+		}
+		os.Chmod(path, mode)
+	}
+	write("open.yaml", 0o644)
+	if os.Geteuid() != 0 {
+		_, msg := loadErr(t, Options{Path: "open.yaml", Set: set})
+		if !strings.Contains(msg, "appserver.user: switching the workers") || !strings.Contains(msg, "needs the master to start as root") {
+			t.Errorf("as uid %d: err = %q, want the need for root", os.Geteuid(), msg)
+		}
+		return
+	}
+	// (The test binary, under go-build's 0700 directory, is out of
+	// nobody's reach: that is said too, after the file.)
+	if _, msg := loadErr(t, Options{Path: "open.yaml", Set: set}); strings.Contains(msg, "configuration file") {
+		t.Errorf("a file nobody can read refused: %s", msg)
+	}
+	write("closed.yaml", 0o600)
+	if _, msg := loadErr(t, Options{Path: "closed.yaml", Set: set}); !strings.Contains(msg, "appserver.user: the workers re-read the configuration file: closed.yaml (mode 0600") {
+		t.Errorf("0600 file: err = %q", msg)
+	}
+	if err := os.Mkdir("priv", 0o700); err != nil {
+		t.Fatal(err)
+	}
+	write("priv/stack.yaml", 0o644)
+	if _, msg := loadErr(t, Options{Path: "priv/stack.yaml", Set: set}); !strings.Contains(msg, "directory priv: priv (mode 0700") {
+		t.Errorf("a file in a 0700 directory: err = %q", msg)
 	}
 }

@@ -54,6 +54,12 @@ func (f *File) validate(scope string, apps map[string]func() any) error {
 			if err := f.checkAppserverListen(); err != nil {
 				bad("appserver.listen", "%v", err)
 			}
+			if err := f.checkStats(runs.edge); err != nil {
+				bad("appserver.stats", "%v", err)
+			}
+			if err := f.checkWorkerUser(); err != nil {
+				bad("appserver.user", "%v", err)
+			}
 		}
 	}
 	if runs.edge && runs.appserver && !strings.HasPrefix(f.Appserver.Listen, "unix:") {

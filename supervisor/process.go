@@ -179,8 +179,8 @@ type startError struct{ err error }
 func (e *startError) Error() string { return e.err.Error() }
 func (e *startError) Unwrap() error { return e.err }
 
-// terminate stops the child: SIGTERM to its process group, then SIGKILL
-// when ctx ends.
+// terminate stops the child: SIGTERM to its process group, then when ctx
+// ends a last hurry (see hurry) and SIGKILL.
 func (p *Process) terminate(ctx context.Context) {
 	p.mu.Lock()
 	p.stopped = true
@@ -195,9 +195,39 @@ func (p *Process) terminate(ctx context.Context) {
 	select {
 	case <-done:
 	case <-ctx.Done():
-		p.Logger.Warn("process did not stop in time; killing it", "process", p.Name, "pid", pid)
-		syscall.Kill(-pid, syscall.SIGKILL)
-		<-done
+		p.hurry(pid, done)
+	}
+}
+
+// hurryGrace is how long a child told to stop now has before SIGKILL.
+const hurryGrace = time.Second
+
+// hurry ends a child's stop once the shared deadline has passed. The
+// deadline counts from the first signal, so a tier stopped after one that
+// used it all (the edge waiting on a client that reads nothing) gets none
+// of it; SIGKILL then left that tier's socket file behind, with nothing of
+// its own stop done. A second SIGTERM is a stack's "stop now": it kills its
+// workers and removes its sockets at once. It is sent again until the child
+// exits, since a signal sent while the first is still pending merges into
+// it; SIGKILL to the group comes after hurryGrace.
+func (p *Process) hurry(pid int, done <-chan struct{}) {
+	p.Logger.Warn("process did not stop in time; telling it to stop now", "process", p.Name, "pid", pid)
+	kill := time.NewTimer(hurryGrace)
+	defer kill.Stop()
+	again := time.NewTicker(100 * time.Millisecond)
+	defer again.Stop()
+	for {
+		syscall.Kill(pid, syscall.SIGTERM)
+		select {
+		case <-done:
+			return
+		case <-again.C:
+		case <-kill.C:
+			p.Logger.Warn("process did not stop when told to stop now; killing it", "process", p.Name, "pid", pid)
+			syscall.Kill(-pid, syscall.SIGKILL)
+			<-done
+			return
+		}
 	}
 }
 

@@ -32,6 +32,7 @@ type Supervisor struct {
 	// one deadline, counted from the first interrupt.
 	ShutdownTimeout time.Duration
 
+	mu       sync.Mutex // guards ShutdownTimeout once Run has started
 	g        run.Group
 	once     sync.Once
 	stopCtx  context.Context // ends at the shared deadline, or at once on a second signal
@@ -50,8 +51,20 @@ func (s *Supervisor) stopContext() (context.Context, context.CancelFunc) {
 // startStop starts the shutdown clock, once.
 func (s *Supervisor) startStop() {
 	s.once.Do(func() {
-		s.stopCtx, s.hurry = context.WithTimeout(context.Background(), s.ShutdownTimeout)
+		s.mu.Lock()
+		d := s.ShutdownTimeout
+		s.mu.Unlock()
+		s.stopCtx, s.hurry = context.WithTimeout(context.Background(), d)
 	})
+}
+
+// SetShutdownTimeout changes ShutdownTimeout while the supervisor runs (a
+// reload's new shutdown_timeout). A stop already under way keeps its
+// deadline.
+func (s *Supervisor) SetShutdownTimeout(d time.Duration) {
+	s.mu.Lock()
+	s.ShutdownTimeout = d
+	s.mu.Unlock()
 }
 
 // stopNow ends the grace period: every stop context is done.

@@ -421,3 +421,53 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 	defer l.mu.Unlock()
 	return l.w.Write(p)
 }
+
+// A child stopped after another one used the whole shared deadline got
+// SIGKILL at once, with nothing of its own stop done (a tier child's
+// workers and socket file were left). It is told to stop now (a second
+// SIGTERM) and gets hurryGrace for it before SIGKILL.
+func TestProcessStoppedAfterTheDeadlineIsToldToStopNow(t *testing.T) {
+	dir := t.TempDir()
+	cleaned := filepath.Join(dir, "cleaned")
+	s := &Supervisor{Logger: quiet, ShutdownTimeout: 300 * time.Millisecond}
+	out := &syncBuffer{}
+	// Uses the whole deadline, as an edge waiting on a slow reader.
+	s.AddProcess(&Process{Name: "edge", Command: []string{"sh", "-c", `trap '' TERM; echo up; while :; do sleep 0.05; done`}, Restart: "always", Output: out})
+	// A graceful stop that takes long; a second SIGTERM means stop now,
+	// after its clean-up.
+	s.AddProcess(&Process{Name: "appserver", Command: []string{"sh", "-c",
+		`n=0; trap 'n=$((n+1)); if [ $n -ge 2 ]; then touch "$1"; exit 0; fi' TERM; echo up; while :; do sleep 0.05; done`, "sh", cleaned},
+		Restart: "always", Output: out})
+	trigger := make(chan struct{})
+	s.Add(func() error { <-trigger; return nil }, func(error) {})
+	done := make(chan error, 1)
+	go func() { done <- s.Run() }()
+	waitFor(t, "both children to start", func() bool { return strings.Count(out.String(), "] up") == 2 })
+	start := time.Now()
+	close(trigger)
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the supervisor did not stop")
+	}
+	t.Logf("stopped in %v", time.Since(start))
+	if _, err := os.Stat(cleaned); err != nil {
+		t.Errorf("the second child was killed without being told to stop now: %v", err)
+	}
+}
+
+// A reload's new shutdown_timeout bounds the next stop.
+func TestSetShutdownTimeoutBoundsTheNextStop(t *testing.T) {
+	s := &Supervisor{Logger: quiet, ShutdownTimeout: time.Hour}
+	s.SetShutdownTimeout(time.Second)
+	ctx, cancel := s.stopContext()
+	defer cancel()
+	if d, ok := ctx.Deadline(); !ok || time.Until(d) > time.Minute {
+		t.Errorf("deadline %v from now, want the new second", time.Until(d))
+	}
+	s.SetShutdownTimeout(time.Hour) // a stop under way keeps its deadline
+	if d, _ := s.stopCtx.Deadline(); time.Until(d) > time.Minute {
+		t.Errorf("the stop under way took the new timeout")
+	}
+	s.stopNow()
+}

@@ -83,7 +83,9 @@ func (c Config) Validate(key string) []error {
 		bad(key+".servers", `none; give at least one, e.g. ["unix:run/app.sock"]`)
 	}
 	if _, err := parseServers(c.Servers); err != nil {
-		bad(key+".servers", "%v", err)
+		// parseServers' errors go on the key itself: "[2]: …", ": every
+		// server is a backup" (a ": " between them doubled the colon).
+		errs = append(errs, fmt.Errorf("%s.servers%w", key, err))
 	}
 	switch c.Balance {
 	case "round_robin", "least_conn", "ip_hash":

@@ -29,4 +29,17 @@ func TestConfigValidateNamesEachKey(t *testing.T) {
 			t.Errorf("problem %d: %q, want it to start with %q", i, errs[i], w)
 		}
 	}
+	// The servers' problems name the item, with one colon: it read
+	// "edge.upstreams.app.servers: : every server is a backup".
+	for servers, w := range map[string]string{
+		"unix:run/app.sock backup":   "edge.upstreams.app.servers: every server is a backup",
+		"unix:run/app.sock weight=0": "edge.upstreams.app.servers[0]: \"weight=0\"",
+	} {
+		c := Default()
+		c.Servers = []string{servers}
+		errs := c.Validate("edge.upstreams.app")
+		if len(errs) != 1 || !strings.HasPrefix(errs[0].Error(), w) {
+			t.Errorf("servers %q: %v, want one problem starting with %q", servers, errs, w)
+		}
+	}
 }

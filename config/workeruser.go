@@ -1,0 +1,91 @@
+package config
+
+import (
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"syscall"
+
+	"github.com/stack-web/stack/appserver"
+)
+
+// checkWorkerUser says what would stop workers started as appserver.user
+// and group: the master not being root (it refuses at start), or a
+// configuration file or binary that user cannot reach. A worker re-reads
+// the file and is this binary; one that cannot crash-loops while the
+// master keeps the socket, so every request waits and fails.
+func (f *File) checkWorkerUser() error {
+	a := f.Appserver
+	if a.Processes == 0 || (a.User == "" && a.Group == "") {
+		return nil
+	}
+	if os.Geteuid() != 0 {
+		return fmt.Errorf("switching the workers to %q/%q needs the master to start as root (it runs as uid %d)", a.User, a.Group, os.Geteuid())
+	}
+	cred, err := appserver.LookupCredential(a.User, a.Group)
+	if err != nil {
+		return nil // appserver.Validate says so
+	}
+	if fi, err := os.Stat(f.Source); err == nil && fi.Mode().IsRegular() {
+		if err := credCanReach(cred, f.Source, 0o4); err != nil {
+			return fmt.Errorf("the workers re-read the configuration file: %w", err)
+		}
+	}
+	if exe, err := os.Executable(); err == nil {
+		if err := credCanReach(cred, exe, 0o1); err != nil {
+			return fmt.Errorf("the workers run this binary: %w", err)
+		}
+	}
+	return nil
+}
+
+// credCanReach reports whether a process with cred may resolve path and
+// has want (0o4 read, 0o1 execute) on it, by the permission bits: search
+// on each directory on the way (from the working directory for a relative
+// path) and want on the file.
+func credCanReach(cred *syscall.Credential, path string, want fs.FileMode) error {
+	dirs := []string{}
+	if filepath.IsAbs(path) {
+		for d := filepath.Dir(path); ; d = filepath.Dir(d) {
+			dirs = append(dirs, d)
+			if d == filepath.Dir(d) {
+				break
+			}
+		}
+	} else {
+		for d := filepath.Dir(path); d != "."; d = filepath.Dir(d) {
+			dirs = append(dirs, d)
+		}
+		dirs = append(dirs, ".")
+	}
+	for _, d := range dirs {
+		if err := credHas(cred, d, 0o1); err != nil {
+			return fmt.Errorf("directory %s: %w", d, err)
+		}
+	}
+	return credHas(cred, path, want)
+}
+
+// credHas checks one file's bits for cred: the owner's, else the group's,
+// else everyone's, as the kernel does.
+func credHas(cred *syscall.Credential, path string, want fs.FileMode) error {
+	var st syscall.Stat_t
+	if err := syscall.Stat(path, &st); err != nil {
+		return err
+	}
+	mode := fs.FileMode(st.Mode) & fs.ModePerm
+	var bits fs.FileMode
+	switch {
+	case st.Uid == cred.Uid:
+		bits = mode >> 6
+	case st.Gid == cred.Gid:
+		bits = mode >> 3
+	default:
+		bits = mode
+	}
+	if bits&want != want {
+		return fmt.Errorf("%s (mode %04o, owner %d:%d) is not %s by uid %d gid %d", path, mode, st.Uid, st.Gid, map[fs.FileMode]string{0o4: "readable", 0o1: "executable or searchable"}[want], cred.Uid, cred.Gid)
+	}
+	return nil
+}
