@@ -1,10 +1,8 @@
 package e2e
 
 import (
-	"bufio"
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -14,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stack-web/stack/uwsgi"
+	"github.com/stack-web/stack/uwsgi/uwsgitest"
 )
 
 // helloConfig serves the hello app on a free port with its own run_dir.
@@ -137,36 +135,11 @@ func TestMalformedPacketLeavesTheAppserverServing(t *testing.T) {
 		{0, 0xff, 0xff, 0, 1, 2, 3},
 		{0, 9, 0, 0, 4, 0, 'A'},
 	} {
-		c, err := net.Dial("unix", sock)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c.SetDeadline(time.Now().Add(10 * time.Second))
-		c.Write(bad)
-		c.(*net.UnixConn).CloseWrite()
-		io.ReadAll(c)
-		c.Close()
+		uwsgitest.Send(t, sock, bad)
 	}
 	// A well-formed request on a new connection is answered.
-	var e uwsgi.Encoder
-	e.Reset(nil, 0, 0)
-	for _, kv := range [][2]string{{"REQUEST_METHOD", "GET"}, {"PATH_INFO", "/after"}, {"REQUEST_URI", "/after"}, {"SERVER_PROTOCOL", "HTTP/1.1"}, {"HTTP_HOST", "x"}} {
-		e.Add(kv[0], kv[1])
-	}
-	pkt, _ := e.Bytes(0)
-	c, err := net.Dial("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(10 * time.Second))
-	c.Write(pkt)
-	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-	if err != nil {
-		t.Fatalf("no answer after malformed packets: %v\n%s", err, app.Output())
-	}
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != 200 || !strings.Contains(string(b), `"path": "/after"`) {
+	resp, b := uwsgitest.Do(t, sock, "GET", uwsgitest.Request("GET", "/after", ""))
+	if resp.StatusCode != 200 || !strings.Contains(b, `"path": "/after"`) {
 		t.Errorf("%d %s", resp.StatusCode, b)
 	}
 	if !strings.Contains(app.Output(), "bad packet") {

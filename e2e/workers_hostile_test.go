@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"io"
 	"net"
-	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/stack-web/stack/uwsgi"
+	"github.com/stack-web/stack/uwsgi/uwsgitest"
 )
 
 // Tests from a hostile user's and a harsh operator's attempts to break the
@@ -267,35 +267,13 @@ appserver:
 		{0},
 	} {
 		for range 10 {
-			c, err := net.Dial("unix", sock)
-			if err != nil {
-				t.Fatal(err)
-			}
-			c.SetDeadline(time.Now().Add(10 * time.Second))
-			c.Write(bad)
-			c.(*net.UnixConn).CloseWrite()
-			io.ReadAll(c)
-			c.Close()
+			uwsgitest.Send(t, sock, bad)
 		}
 	}
-	var e uwsgi.Encoder
-	e.Reset(nil, 0, 0)
-	for _, kv := range [][2]string{{"REQUEST_METHOD", "GET"}, {"PATH_INFO", "/after"}, {"REQUEST_URI", "/after"}, {"SERVER_PROTOCOL", "HTTP/1.1"}, {"HTTP_HOST", "x"}} {
-		e.Add(kv[0], kv[1])
-	}
-	pkt, _ := e.Bytes(0)
 	for range 4 {
-		c, err := net.Dial("unix", sock)
-		if err != nil {
-			t.Fatal(err)
+		if resp, body := uwsgitest.Do(t, sock, "GET", uwsgitest.Request("GET", "/after", "")); resp.StatusCode != 200 {
+			t.Fatalf("no 200 after hostile packets: %d %s", resp.StatusCode, body)
 		}
-		c.SetDeadline(time.Now().Add(10 * time.Second))
-		c.Write(pkt)
-		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-		if err != nil || resp.StatusCode != 200 {
-			t.Fatalf("no 200 after hostile packets: %v %v", resp, err)
-		}
-		c.Close()
 	}
 	if after := spawns(); after != before {
 		t.Errorf("respawn_count went from %d to %d: a worker died", before, after)

@@ -81,3 +81,19 @@ func Exchange(t testing.TB, sock string, raw []byte) string {
 	out, _ := io.ReadAll(c)
 	return string(out)
 }
+
+// Send writes raw on a new connection, half-closes it and reads whatever
+// the server answers until it closes: the way to feed a server malformed
+// packets and make sure it is done with them.
+func Send(t testing.TB, sock string, raw []byte) {
+	t.Helper()
+	c, err := net.Dial("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	c.Write(raw)
+	c.(*net.UnixConn).CloseWrite()
+	io.ReadAll(c)
+}
