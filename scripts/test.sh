@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of the project, installing what the tests need first:
-# Debian's nginx, uwsgi and uwsgi-plugin-python3, the real peers of the
-# interop tests (they are never skipped).
+# Debian's nginx, uwsgi and uwsgi-plugin-python3, php-fpm, prometheus and
+# chromium, the real peers of the interop tests (they are never skipped).
 #
 #   bash scripts/test.sh            # what CI runs (.ci/run calls exactly this)
 #   FUZZTIME=2m bash scripts/test.sh
@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 FUZZTIME=${FUZZTIME:-20s}
-PEERS=(nginx uwsgi uwsgi-plugin-python3)
+PEERS=(nginx uwsgi uwsgi-plugin-python3 php-fpm prometheus chromium)
 
 step() { printf '\n== %s\n' "$*"; }
 
