@@ -13,8 +13,9 @@ import (
 	"github.com/stack-web/stack/uwsgi"
 )
 
-// A uwsgi connection lives for one request: accept, read the packet, write
-// the response, close. Through the net package that is eight system calls
+// A uwsgi connection from any peer but the edge lives for one request:
+// accept, read the packet, write the response, close (see serveconn.go for
+// the edge's kept connections). Through the net package that is eight system calls
 // (accept4, getsockname, two epoll_ctl for the runtime's poller, read,
 // write, close, and the poller's wake-ups), and it happens on every
 // request. By the time the server accepts, the edge has almost always
@@ -41,6 +42,9 @@ type connection interface {
 	// lifts that), on top of the per-read socket_timeout: a packet has one
 	// socket_timeout in all, however slowly its bytes come.
 	ReadsUntil(t time.Time)
+	// ReadTimeout sets the per-read timeout (socket_timeout; longer while
+	// a kept connection waits for its next request).
+	ReadTimeout(d time.Duration)
 	// Reset makes Close abortive where the socket allows it (TCP: an RST,
 	// so the peer sees an error, not an end). Unix sockets have no such
 	// signal.
@@ -81,6 +85,8 @@ func (c *fdConn) Read(p []byte) (int, error) {
 }
 
 func (c *fdConn) ReadsUntil(t time.Time) { c.until = t }
+
+func (c *fdConn) ReadTimeout(d time.Duration) { c.timeout = d }
 
 // readDeadline is the deadline of one read: timeout from now, but not past
 // until when that is set.
@@ -186,6 +192,8 @@ func (c *netConn) Read(p []byte) (int, error) {
 }
 
 func (c *netConn) ReadsUntil(t time.Time) { c.until = t }
+
+func (c *netConn) ReadTimeout(d time.Duration) { c.timeout = d }
 
 func (c netConn) Write(p []byte) (int, error) {
 	c.Conn.SetWriteDeadline(time.Now().Add(c.timeout))

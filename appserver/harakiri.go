@@ -17,12 +17,34 @@ type conn struct {
 	started  atomic.Int64 // when the handler started (unix nanoseconds); 0 outside it
 	release  func()       // frees the connection's Threads slot; nil without a bound
 	accepted time.Time    // when accepted, if QueueTimeout is set
-	// Set before started, read by the watchdog after.
-	gate   *gate
+	state    atomic.Int32 // connActive, connIdle (waiting for a next request) or connClosing
+	gate     *gate        // the responses' way out while harakiri is armed
+	goid     uint64       // the serving goroutine, to find its stack
+	killed   atomic.Bool
+
+	// mu orders the request in flight's fields against the watchdog: a
+	// kept connection starts its next request while the watchdog may still
+	// look at the last one.
+	mu     sync.Mutex
 	cancel context.CancelFunc
 	req    *http.Request
-	goid   uint64 // the serving goroutine, to find its stack
-	killed atomic.Bool
+}
+
+// begin records the request in flight for the watchdog.
+func (c *conn) begin(req *http.Request, cancel context.CancelFunc, start time.Time) {
+	c.mu.Lock()
+	c.req, c.cancel = req, cancel
+	c.gate.reset()
+	c.started.Store(start.UnixNano())
+	c.mu.Unlock()
+}
+
+// end marks that no request is in flight.
+func (c *conn) end() {
+	c.mu.Lock()
+	c.started.Store(0)
+	c.req, c.cancel = nil, nil
+	c.mu.Unlock()
 }
 
 // startWatchdog starts the goroutine that enforces Harakiri, as uWSGI's
@@ -65,23 +87,28 @@ func (s *Server) harakiri(now time.Time) {
 	}
 	s.mu.Unlock()
 	for _, c := range overdue {
+		c.mu.Lock()
+		st := c.started.Load()
+		if st == 0 || st >= limit {
+			c.mu.Unlock() // it ended (and maybe the next began) since
+			continue
+		}
 		c.killed.Store(true)
 		stack := goroutineStack(c.goid) // while it is still stuck
 		answered := c.gate.close([]byte(harakiriAnswer))
 		c.c.Abort() // nothing the handler writes after this gets out
 		c.cancel()
-		ran := time.Duration(now.UnixNano() - c.started.Load())
-		if c.started.Load() == 0 {
-			ran = s.Harakiri
-		}
+		req := c.req
+		c.mu.Unlock()
+		ran := time.Duration(now.UnixNano() - st)
 		s.logger().Error("appserver: harakiri: request ran too long; cancelled it and closed its connection",
-			"method", c.req.Method, "uri", c.req.RequestURI, "ran", ran.Round(time.Millisecond), "limit", s.Harakiri,
+			"method", req.Method, "uri", req.RequestURI, "ran", ran.Round(time.Millisecond), "limit", s.Harakiri,
 			"answered_504", answered, "stack", stack)
 		if c.release != nil {
 			c.release() // the handler may run on, but no longer counts against Threads
 		}
 		if s.OnHarakiri != nil {
-			s.OnHarakiri(c.req.Method, c.req.RequestURI)
+			s.OnHarakiri(req.Method, req.RequestURI)
 		}
 	}
 }
@@ -104,6 +131,13 @@ func (g *gate) Write(p []byte) (int, error) {
 	}
 	g.wrote = true
 	return g.connection.Write(p)
+}
+
+// reset opens the gate for the next request of a kept connection.
+func (g *gate) reset() {
+	g.mu.Lock()
+	g.wrote = false
+	g.mu.Unlock()
 }
 
 // close shuts the gate and reports whether it wrote answer. A write in

@@ -7,6 +7,9 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
+
+	"github.com/stack-web/stack/uwsgi"
 )
 
 // response is the http.ResponseWriter of one uwsgi request. It writes a raw
@@ -26,8 +29,10 @@ type response struct {
 	req         *http.Request
 	out         *bufio.Writer
 	log         *slog.Logger
-	chunked     bool // the peer accepts a chunked body
-	chunking    bool // the body is being sent chunked
+	chunked     bool         // the peer accepts a chunked body
+	keepAlive   bool         // the peer asked to keep the connection, and the server agrees
+	stopping    *atomic.Bool // the server's shutdown flag: no keep-alive offered once set
+	chunking    bool         // the body is being sent chunked
 	header      http.Header
 	pending     []byte // body held back before the header is committed
 	status      int
@@ -169,6 +174,18 @@ func (w *response) finish() error {
 	return w.err
 }
 
+var keepAliveValue = []string{"1"}
+
+// complete reports whether the body sent is the whole of what its header
+// announced, so that the next response on the connection cannot be taken
+// for the rest of this one. Call it after a finish that succeeded.
+func (w *response) complete() bool {
+	if w.req.Method == http.MethodHead || !bodyAllowed(w.status) || w.chunking {
+		return true
+	}
+	return w.declared < 0 || w.written == w.declared
+}
+
 // writeBody writes p to out, as a chunk when the body is chunked.
 func (w *response) writeBody(p []byte) error {
 	if len(p) == 0 {
@@ -212,6 +229,13 @@ func (w *response) commit(length int64, extra []byte) {
 	// for it, else the body ends at close.
 	delete(h, "Transfer-Encoding")
 	delete(h, "Connection")
+	delete(h, uwsgi.KeepAliveHeader)
+	if w.keepAlive && w.stopping.Load() {
+		w.keepAlive = false
+	}
+	if w.keepAlive {
+		h[uwsgi.KeepAliveHeader] = keepAliveValue
+	}
 	if w.chunked && length < 0 && w.declared < 0 && bodyAllowed(w.status) && w.req.Method != http.MethodHead {
 		h["Transfer-Encoding"] = []string{"chunked"}
 		w.chunking = true

@@ -2,10 +2,11 @@
 // on a socket and serves them with an http.Handler, as uWSGI serves them with
 // a WSGI callable and net/http/fcgi.Serve serves FastCGI.
 //
-// One request per connection: the server reads the packet, builds the
-// *http.Request, calls the handler, writes a raw HTTP/1.1 response and
-// closes. Whatever follows the body on the connection is never read as
-// another packet.
+// One request per connection, as uWSGI does: the server reads the packet,
+// builds the *http.Request, calls the handler, writes a raw HTTP/1.1
+// response and closes. Only a peer that negotiates keep-alive (the edge,
+// with the var STACK_KEEPALIVE; see serveconn.go) gets another request read
+// on the same connection.
 //
 // Server serves in its own process (appserver.processes: 0). With worker
 // processes, package appserver/prefork's Master runs this same Server in
@@ -19,7 +20,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -27,8 +27,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/stack-web/stack/uwsgi"
 )
 
 // Server serves uwsgi requests with an http.Handler. The zero value is not
@@ -207,6 +205,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	// The accept loops end at once (their listeners are closed); what they
 	// accepted last is tracked by then.
 	s.loops.Wait()
+	s.closeIdle()
 	s.mu.Lock()
 	if s.idle == nil {
 		s.idle = make(chan struct{})
@@ -326,91 +325,6 @@ func (s *Server) closeConns() {
 	for c := range s.conns {
 		c.c.Abort()
 	}
-}
-
-// serveConn serves the one request of connection cs.
-func (s *Server) serveConn(cs *conn) {
-	c := cs.c
-	bufs := bufPool.Get().(*connBuffers)
-	bufs.br.Reset(c)
-	bufs.bw.Reset(c)
-	defer func() {
-		bufs.br.Reset(nil)
-		bufs.bw.Reset(nil)
-		bufs.vars = bufs.vars[:0]
-		bufs.pending = bufs.pending[:0]
-		bufPool.Put(bufs)
-	}()
-
-	// The edge writes a packet at once; a peer trickling it in, a byte
-	// within each socket_timeout, would hold this connection (and a
-	// threads slot) for ever.
-	c.ReadsUntil(time.Now().Add(s.socketTimeout()))
-	p, err := uwsgi.ReadPacket(bufs.br, s.BufferSize, bufs.vars)
-	c.ReadsUntil(time.Time{})
-	if err != nil {
-		if err != io.EOF {
-			// Nothing useful can be written: the peer is not speaking uwsgi,
-			// or the framing is broken. Close, as uWSGI does.
-			s.logger().Warn("appserver: bad packet; closing the connection", "err", err)
-		}
-		c.Close()
-		return
-	}
-	bufs.vars = p.Vars[:0] // keep a grown slice for the next connection
-	cl, err := p.ContentLength()
-	if err != nil {
-		s.badRequest(c, bufs.bw, err)
-		return
-	}
-	body := &requestBody{r: bufs.br, n: cl}
-	if s.QueueTimeout > 0 && s.queuedTooLong(p.Vars.Value("STACK_REQUEST_START"), cs.accepted) {
-		s.overloaded(c, bufs.bw)
-		closeAfterBody(c, body)
-		return
-	}
-
-	ctx := s.baseContext()
-	// The request's context is cancelled by harakiri; without it there is
-	// nothing to cancel it, and the allocation is saved.
-	var cancel context.CancelFunc
-	if s.Harakiri > 0 {
-		ctx, cancel = context.WithCancel(ctx)
-		defer cancel()
-	}
-	req, err := uwsgi.NewRequest(ctx, p, body)
-	if err != nil {
-		s.badRequest(c, bufs.bw, err)
-		return
-	}
-
-	w := &response{req: req, out: bufs.bw, log: s.logger(), pending: bufs.pending[:0], header: make(http.Header, 4),
-		chunked: p.Vars.Value("STACK_RESPONSE_FRAMING") == "chunked"}
-	start := time.Now()
-	if s.Harakiri > 0 {
-		// The watchdog may answer 504 on the connection itself, so the
-		// response's writes go through a gate it can close.
-		g := &gate{connection: c}
-		bufs.bw.Reset(g)
-		cs.gate, cs.req, cs.cancel, cs.goid = g, req, cancel, goroutineID()
-		cs.started.Store(start.UnixNano())
-	}
-	panicked := s.callHandler(w, req)
-	cs.started.Store(0)
-	bufs.pending = w.pending[:0]
-	if err := w.finish(); err != nil {
-		s.logger().Debug("appserver: writing the response failed", "uri", req.RequestURI, "err", err)
-		if w.aborted && !w.chunking {
-			// A body delimited by the close must not end in an orderly
-			// close, which the peer would take for its end: reset.
-			c.Reset()
-		}
-	}
-	s.served.Add(1)
-	if s.OnRequest != nil {
-		s.OnRequest(time.Since(start), w.written, panicked)
-	}
-	closeAfterBody(c, body)
 }
 
 // callHandler runs the handler, turning a panic into a 500 (or a cut

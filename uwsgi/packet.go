@@ -15,6 +15,11 @@
 // another packet: with persistent connections an unread body parsed as a
 // second packet is how uWSGI got a remote code execution (unbit/uwsgi#2336).
 //
+// This project's edge and appserver negotiate more, in a way that a real
+// nginx or uWSGI never sees (VarKeepAlive, KeepAliveHeader): a connection
+// then carries another request only after a response with an explicit end
+// and a body consumed to its last declared byte.
+//
 // The variables are CGI meta-variables (REQUEST_METHOD, PATH_INFO, HTTP_HOST,
 // ...); request.go converts them to and from *http.Request. Variables such as
 // UWSGI_FILE or UWSGI_SCHEME are plain data to this package: nothing here
@@ -43,6 +48,19 @@ const (
 	// MaxVars bounds the number of variables in one packet. With a 64 KiB
 	// block a peer could otherwise send 16,383 empty pairs.
 	MaxVars = 1000
+)
+
+// Keep-alive between this project's edge and appserver.
+const (
+	// VarKeepAlive=1 in a request asks the server to keep the connection
+	// for another request. It is sent with STACK_RESPONSE_FRAMING=chunked,
+	// so that every response has an explicit end. Other servers ignore it.
+	VarKeepAlive = "STACK_KEEPALIVE"
+	// KeepAliveHeader in a response says the server will read another
+	// request on the connection once this response is complete. The edge
+	// removes it; a server that never sends it has its connection closed
+	// after each response, as uwsgi has it.
+	KeepAliveHeader = "X-Stack-Keepalive"
 )
 
 // Modifier1 values this package understands (uwsgi-docs Protocol.rst).

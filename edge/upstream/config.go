@@ -46,6 +46,15 @@ type Config struct {
 	MaxFails int `yaml:"max_fails"`
 	// FailTimeout, see MaxFails.
 	FailTimeout time.Duration `yaml:"fail_timeout"`
+	// KeepAlive is how many idle connections to each server are kept for
+	// reuse (nginx's keepalive); 0 opens a connection per request. Over
+	// uwsgi only a server that offers it (this project's appserver) has
+	// its connections kept; a real uWSGI closes each one, as always.
+	KeepAlive int `yaml:"keepalive"`
+	// KeepAliveTimeout closes a kept connection idle this long (nginx's
+	// keepalive_timeout). The appserver keeps an idle one 75s, so the edge
+	// ends it first.
+	KeepAliveTimeout time.Duration `yaml:"keepalive_timeout"`
 }
 
 // Default returns the defaults of an upstream entry.
@@ -61,6 +70,10 @@ func Default() Config {
 		RetryTimeout:   100 * time.Millisecond,
 		MaxFails:       1,
 		FailTimeout:    10 * time.Second,
+		// As many as the edge has requests in flight to a server under a
+		// benchmark's 64 connections, so the pool rarely closes one.
+		KeepAlive:        64,
+		KeepAliveTimeout: 60 * time.Second,
 	}
 }
 
@@ -115,6 +128,12 @@ func (c Config) Validate(key string) []error {
 	}
 	if c.MaxFails > 0 && c.FailTimeout <= 0 {
 		bad(key+".fail_timeout", "must be a positive duration when max_fails is set")
+	}
+	if c.KeepAlive < 0 {
+		bad(key+".keepalive", "must be 0 (a connection per request) or more")
+	}
+	if c.KeepAlive > 0 && (c.KeepAliveTimeout <= 0 || c.KeepAliveTimeout > 70*time.Second) {
+		bad(key+".keepalive_timeout", "must be a positive duration up to 70s (the appserver keeps an idle connection 75s)")
 	}
 	return errs
 }

@@ -134,7 +134,7 @@ func readResponseFraming(resp *http.Response, br *bufio.Reader, req *http.Reques
 		delete(h, "Transfer-Encoding")
 		delete(h, "Content-Length")
 		if !noBody {
-			resp.Body = io.NopCloser(httputil.NewChunkedReader(br))
+			resp.Body = chunkedBody{httputil.NewChunkedReader(br)}
 		}
 	} else if cl := h["Content-Length"]; len(cl) > 0 {
 		n, err := strconv.ParseInt(cl[0], 10, 64)
@@ -281,3 +281,9 @@ func (b *exactBody) Read(p []byte) (int, error) {
 }
 
 func (b *exactBody) Close() error { return nil }
+
+// chunkedBody is a chunked body, de-chunked; its end is the last chunk,
+// before any trailer section.
+type chunkedBody struct{ io.Reader }
+
+func (chunkedBody) Close() error { return nil }

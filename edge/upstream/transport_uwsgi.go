@@ -20,7 +20,9 @@ import (
 
 // UwsgiTransport is an http.RoundTripper that sends each request to one
 // uwsgi server, over a new connection, as nginx's uwsgi_pass does: the uwsgi
-// protocol has no way to end a response but closing the connection.
+// protocol has no way to end a response but closing the connection. With
+// KeepAlive set it offers to keep the connection (uwsgi.VarKeepAlive), and
+// reuses it when the server accepts, as this project's appserver does.
 //
 // The request's CGI variables are built from the request the proxy hands
 // it: URL.Path is PATH_INFO (the edge puts the normalised path there),
@@ -40,6 +42,14 @@ type UwsgiTransport struct {
 	SendTimeout time.Duration
 	// BufferSize is the server's largest accepted vars block.
 	BufferSize int
+	// KeepAlive is how many idle connections are kept for reuse; 0 keeps
+	// none (nginx's keepalive). Only a server that answers with
+	// uwsgi.KeepAliveHeader has its connections kept.
+	KeepAlive int
+	// KeepAliveTimeout closes a kept connection idle this long.
+	KeepAliveTimeout time.Duration
+
+	idle idlePool
 }
 
 var _ http.RoundTripper = (*UwsgiTransport)(nil)
@@ -109,6 +119,9 @@ func (t *UwsgiTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	// explicit (an aborted response is then told from a complete one), and
 	// say when the edge started sending, for its queue_timeout.
 	e.Add(VarResponseFraming, "chunked")
+	if t.KeepAlive > 0 {
+		e.Add(uwsgi.VarKeepAlive, "1")
+	}
 	var ts [20]byte
 	e.Add(VarRequestStart, string(strconv.AppendInt(ts[:0], time.Now().UnixMicro(), 10)))
 	pkt, err := e.Bytes(t.BufferSize)
@@ -118,12 +131,42 @@ func (t *UwsgiTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	*bp = pkt[:0]
 
 	ctx := req.Context()
-	conn, err := t.dial(ctx)
-	if err != nil {
-		return nil, &dialError{err}
+	// Only a request that may be sent twice goes on a kept connection: the
+	// server may have closed it, and then it is sent again on a new one.
+	// Any other request gets a new connection, which it may leave kept.
+	reuse := t.KeepAlive > 0 && (req.Method == http.MethodGet || req.Method == http.MethodHead ||
+		req.Method == http.MethodOptions) && (req.Body == nil || req.Body == http.NoBody || req.ContentLength == 0)
+	for {
+		var conn upstreamConn
+		if reuse {
+			conn = t.idle.get(t.KeepAliveTimeout)
+		}
+		reused := conn != nil
+		if !reused {
+			var err error
+			if conn, err = t.dial(ctx); err != nil {
+				return nil, &dialError{err}
+			}
+		}
+		resp, err := t.exchange(ctx, conn, pkt, req, reused)
+		if err == errStale {
+			continue // a new connection this time: get found none fresher
+		}
+		return resp, err
 	}
+}
+
+// errStale: a kept connection turned out closed by the server before it
+// read the request.
+var errStale = errors.New("kept connection closed by the server")
+
+// exchange sends the request on conn and reads the response head.
+func (t *UwsgiTransport) exchange(ctx context.Context, conn upstreamConn, pkt []byte, req *http.Request, reused bool) (*http.Response, error) {
 	if err := t.send(conn, pkt, req); err != nil {
 		conn.Close()
+		if reused && isStale(err) {
+			return nil, errStale
+		}
 		return nil, err
 	}
 
@@ -132,12 +175,24 @@ func (t *UwsgiTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	conn.SetReadDeadline(time.Now().Add(t.ReadTimeout))
 	// A client that goes away cancels the wait for the upstream.
 	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
-	resp, err := readResponse(br, req)
-	if err != nil {
+	fail := func() {
 		stop()
 		conn.Close()
 		br.Reset(nil)
 		readerPool.Put(br)
+	}
+	if reused {
+		// The server closes a kept connection only while it waits for a
+		// request, so an end before the first byte means it never read
+		// this one.
+		if _, err := br.Peek(1); err != nil && ctx.Err() == nil && isStale(err) {
+			fail()
+			return nil, errStale
+		}
+	}
+	resp, err := readResponse(br, req)
+	if err != nil {
+		fail()
 		if ctx.Err() != nil {
 			// The client went away and its context cut the wait: not the
 			// upstream's fault, and no timeout (nginx logs 499).
@@ -148,7 +203,25 @@ func (t *UwsgiTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		return nil, fmt.Errorf("reading response header from %s: %w", t.Address, err)
 	}
-	resp.Body = &uwsgiBody{body: resp.Body, conn: conn, br: br, timeout: t.ReadTimeout, stop: stop, ctx: ctx, addr: t.Address}
+	b := &uwsgiBody{body: resp.Body, conn: conn, br: br, timeout: t.ReadTimeout, stop: stop, ctx: ctx, addr: t.Address}
+	if _, ok := resp.Header[uwsgi.KeepAliveHeader]; ok {
+		delete(resp.Header, uwsgi.KeepAliveHeader)
+		if t.KeepAlive > 0 {
+			b.keep = t
+			switch resp.Body.(type) {
+			case chunkedBody:
+				b.chunked = true
+			case *exactBody:
+			default:
+				if resp.Body == http.NoBody {
+					b.done = true
+				} else {
+					b.keep = nil // ends at the close: never kept
+				}
+			}
+		}
+	}
+	resp.Body = b
 	return resp, nil
 }
 
@@ -259,7 +332,8 @@ func cgiEnv(req *http.Request) uwsgi.Env {
 
 // uwsgiBody is the response body: it renews the read deadline before each
 // read (a pause longer than ReadTimeout is a timeout, as nginx counts it)
-// and closes the connection on Close.
+// and closes the connection on Close, or keeps it when the server offered
+// that and the body was read to its end.
 type uwsgiBody struct {
 	body    io.ReadCloser
 	conn    upstreamConn
@@ -269,6 +343,9 @@ type uwsgiBody struct {
 	ctx     context.Context
 	addr    string
 	closed  bool
+	keep    *UwsgiTransport // whose pool takes the connection back, if it may
+	chunked bool            // the body is chunked: its trailer follows the end
+	done    bool            // the body was read to its end
 }
 
 func (b *uwsgiBody) Read(p []byte) (int, error) {
@@ -281,7 +358,12 @@ func (b *uwsgiBody) Read(p []byte) (int, error) {
 		b.conn.SetReadDeadline(time.Now().Add(b.timeout))
 	}
 	n, err := b.body.Read(p)
-	if err != nil && err != io.EOF {
+	if err == io.EOF {
+		b.done = true
+		if b.chunked && b.keep != nil && chunkedEnd(b.br) != nil {
+			b.keep = nil // the body is whole; the connection is not
+		}
+	} else if err != nil {
 		err = b.bodyError(err)
 	}
 	return n, err
@@ -308,15 +390,25 @@ func (b *uwsgiBody) Close() error {
 		return nil
 	}
 	b.closed = true
-	b.stop()
-	// Close the connection before the body: closing an unfinished body
-	// would otherwise read the rest of it (forever, for a stream).
-	b.conn.Close()
+	stopped := b.stop() // false: the client went away and cut the connection
+	if b.keep != nil && b.done && stopped && b.br.Buffered() == 0 {
+		b.conn.SetDeadline(time.Time{})
+		b.keep.idle.put(b.conn, b.keep.KeepAlive, b.keep.KeepAliveTimeout)
+	} else {
+		// Close the connection before the body: closing an unfinished
+		// body would otherwise read the rest of it (forever, for a
+		// stream).
+		b.conn.Close()
+	}
 	b.body.Close()
 	b.br.Reset(nil)
 	readerPool.Put(b.br)
 	return nil
 }
+
+// CloseIdleConnections closes the kept connections, and any handed back
+// later: the transport is being retired.
+func (t *UwsgiTransport) CloseIdleConnections() { t.idle.close() }
 
 // deadlineWriter renews the write deadline before each write.
 type deadlineWriter struct {

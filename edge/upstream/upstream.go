@@ -84,7 +84,8 @@ func New(name string, cfg Config, logger *slog.Logger) (*Group, error) {
 		switch cfg.Protocol {
 		case "uwsgi":
 			rt = &UwsgiTransport{Network: network, Address: address, ConnectTimeout: cfg.ConnectTimeout,
-				ReadTimeout: cfg.ReadTimeout, SendTimeout: cfg.SendTimeout, BufferSize: cfg.BufferSize}
+				ReadTimeout: cfg.ReadTimeout, SendTimeout: cfg.SendTimeout, BufferSize: cfg.BufferSize,
+				KeepAlive: cfg.KeepAlive, KeepAliveTimeout: cfg.KeepAliveTimeout}
 		case "http":
 			rt = bodyTimeoutTransport{rt: newHTTPTransport(network, address, cfg), timeout: cfg.ReadTimeout, addr: sp.addr}
 		default:
@@ -115,8 +116,9 @@ func newHTTPTransport(network, address string, cfg Config) *http.Transport {
 		// The same bound as over uwsgi (nginx's proxy_buffer_size
 		// answers 502 past it); net/http's own default is 10 MiB.
 		MaxResponseHeaderBytes: maxResponseHead,
-		MaxIdleConnsPerHost:    32,
-		IdleConnTimeout:        60 * time.Second,
+		MaxIdleConnsPerHost:    cfg.KeepAlive,
+		IdleConnTimeout:        cfg.KeepAliveTimeout,
+		DisableKeepAlives:      cfg.KeepAlive == 0,
 		ResponseHeaderTimeout:  cfg.ReadTimeout,
 		DisableCompression:     true,
 		ForceAttemptHTTP2:      false,

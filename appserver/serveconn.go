@@ -1,0 +1,193 @@
+package appserver
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/stack-web/stack/uwsgi"
+)
+
+// Keep-alive between the edge and the app server (uwsgi.VarKeepAlive).
+//
+// The uwsgi protocol has no way to end a response but closing the
+// connection, so nginx's uwsgi_pass and uWSGI use a connection per request:
+// a connect, an accept and two closes, and a new goroutine here, on every
+// request. Both ends of the edge↔appserver hop are ours, so they negotiate
+// more, in a way a real uWSGI or nginx never sees:
+//
+//   - the edge adds the var uwsgi.VarKeepAlive (with STACK_RESPONSE_FRAMING=
+//     chunked, so every response has an explicit end);
+//   - a server willing to read another request on the connection says so in
+//     the response header uwsgi.KeepAliveHeader, which the edge removes. A real
+//     uWSGI ignores the var and closes as always, so the edge never pools
+//     its connections;
+//   - after a complete response the server waits up to keepAliveIdle for the
+//     next packet. It closes instead when the response was not complete, the
+//     request body was not consumed, or it is shutting down (an idle
+//     connection is closed at once then; the edge re-sends a request that
+//     found its pooled connection closed before any byte of an answer, and
+//     sends only idempotent requests on pooled connections).
+//
+// With Threads set, a connection carries one request, so that an idle one
+// never holds a slot.
+const (
+	// keepAliveIdle is how long an idle connection is kept: longer than the
+	// edge keeps one in its pool (keepalive_timeout, 60s at most by
+	// default), so that the edge, not the server, ends an idle connection.
+	keepAliveIdle = 75 * time.Second
+)
+
+// The states of a connection, for Shutdown to close idle ones without
+// racing a request that just arrived.
+const (
+	connActive int32 = iota
+	connIdle
+	connClosing
+)
+
+// serveConn serves connection cs: one request, or with a peer that asked
+// for keep-alive, one after another until either side closes.
+func (s *Server) serveConn(cs *conn) {
+	bufs := bufPool.Get().(*connBuffers)
+	bufs.br.Reset(cs.c)
+	bufs.bw.Reset(cs.c)
+	defer func() {
+		bufs.br.Reset(nil)
+		bufs.bw.Reset(nil)
+		bufs.vars = bufs.vars[:0]
+		bufs.pending = bufs.pending[:0]
+		bufPool.Put(bufs)
+	}()
+	for s.serveRequest(cs, bufs) {
+		if !s.awaitRequest(cs, bufs) {
+			cs.c.Close()
+			return
+		}
+	}
+}
+
+// awaitRequest waits, idle, for the next packet on a kept connection. It
+// reports false when the connection is to be closed: the peer closed it,
+// it idled out, or the server is shutting down.
+func (s *Server) awaitRequest(cs *conn, bufs *connBuffers) bool {
+	cs.state.Store(connIdle)
+	if s.shutdown.Load() { // Shutdown may have looked before it was idle
+		return false
+	}
+	c := cs.c
+	c.ReadTimeout(keepAliveIdle)
+	_, err := bufs.br.Peek(1)
+	c.ReadTimeout(s.socketTimeout())
+	// Shutdown closes an idle connection by moving it to connClosing; a
+	// packet that arrived at the same moment is then not served, and the
+	// edge, which only sends idempotent requests on a kept connection,
+	// sends it again on a new one.
+	return err == nil && cs.state.CompareAndSwap(connIdle, connActive)
+}
+
+// closeIdle closes the connections waiting for a next request.
+func (s *Server) closeIdle() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		if c.state.CompareAndSwap(connIdle, connClosing) {
+			c.c.Abort()
+		}
+	}
+}
+
+// serveRequest reads one packet from cs and answers it. It reports whether
+// the connection may carry another request; when it may not, it has
+// closed it.
+func (s *Server) serveRequest(cs *conn, bufs *connBuffers) (keep bool) {
+	c := cs.c
+	// The edge writes a packet at once; a peer trickling it in, a byte
+	// within each socket_timeout, would hold this connection (and a
+	// threads slot) for ever.
+	c.ReadsUntil(time.Now().Add(s.socketTimeout()))
+	p, err := uwsgi.ReadPacket(bufs.br, s.BufferSize, bufs.vars)
+	c.ReadsUntil(time.Time{})
+	if err != nil {
+		if err != io.EOF {
+			// Nothing useful can be written: the peer is not speaking uwsgi,
+			// or the framing is broken. Close, as uWSGI does.
+			s.logger().Warn("appserver: bad packet; closing the connection", "err", err)
+		}
+		c.Close()
+		return false
+	}
+	bufs.vars = p.Vars[:0] // keep a grown slice for the next request
+	cl, err := p.ContentLength()
+	if err != nil {
+		s.badRequest(c, bufs.bw, err)
+		return false
+	}
+	body := &requestBody{r: bufs.br, n: cl}
+	if s.QueueTimeout > 0 && s.queuedTooLong(p.Vars.Value("STACK_REQUEST_START"), cs.accepted) {
+		s.overloaded(c, bufs.bw)
+		closeAfterBody(c, body)
+		return false
+	}
+
+	ctx := s.baseContext()
+	// The request's context is cancelled by harakiri; without it there is
+	// nothing to cancel it, and the allocation is saved.
+	var cancel context.CancelFunc
+	if s.Harakiri > 0 {
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+	}
+	req, err := uwsgi.NewRequest(ctx, p, body)
+	if err != nil {
+		s.badRequest(c, bufs.bw, err)
+		return false
+	}
+
+	chunked := p.Vars.Value("STACK_RESPONSE_FRAMING") == "chunked"
+	w := &response{req: req, out: bufs.bw, log: s.logger(), pending: bufs.pending[:0], header: make(http.Header, 4),
+		chunked:   chunked,
+		keepAlive: chunked && s.Threads == 0 && p.Vars.Value(uwsgi.VarKeepAlive) == "1", stopping: &s.shutdown}
+	start := time.Now()
+	if s.Harakiri > 0 {
+		// The watchdog may answer 504 on the connection itself, so the
+		// response's writes go through a gate it can close.
+		if cs.gate == nil {
+			cs.gate = &gate{connection: c}
+			cs.goid = goroutineID() // the same goroutine serves every request of cs
+		}
+		bufs.bw.Reset(cs.gate)
+		cs.begin(req, cancel, start)
+	}
+	panicked := s.callHandler(w, req)
+	if s.Harakiri > 0 {
+		cs.end()
+	}
+	bufs.pending = w.pending[:0]
+	err = w.finish()
+	if err != nil {
+		s.logger().Debug("appserver: writing the response failed", "uri", req.RequestURI, "err", err)
+		if w.aborted && !w.chunking {
+			// A body delimited by the close must not end in an orderly
+			// close, which the peer would take for its end: reset.
+			c.Reset()
+		}
+	}
+	s.served.Add(1)
+	if s.OnRequest != nil {
+		s.OnRequest(time.Since(start), w.written, panicked)
+	}
+	if err == nil && w.keepAlive && w.complete() && !cs.killed.Load() {
+		if body.n > 0 && body.n <= maxDrain {
+			body.drain()
+		}
+		// Anything buffered past the packet was not asked for: the peer
+		// does not pipeline, so it is a broken one.
+		if body.n == 0 && bufs.br.Buffered() == 0 {
+			return true
+		}
+	}
+	closeAfterBody(c, body)
+	return false
+}

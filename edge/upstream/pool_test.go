@@ -1,0 +1,218 @@
+package upstream
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stack-web/stack/uwsgi"
+)
+
+// fakeUwsgi is a uwsgi server that counts its connections and answers each
+// request with its path; it offers keep-alive when offer is set and then
+// serves up to perConn requests on a connection before closing it, as an
+// app server that idles a kept connection out does.
+type fakeUwsgi struct {
+	sock     string
+	offer    bool
+	perConn  int
+	accepted atomic.Int64
+	requests atomic.Int64
+	l        net.Listener
+	wg       sync.WaitGroup
+}
+
+func startFakeUwsgi(t *testing.T, offer bool, perConn int) *fakeUwsgi {
+	f := &fakeUwsgi{sock: filepath.Join(t.TempDir(), "up.sock"), offer: offer, perConn: perConn}
+	l, err := net.Listen("unix", f.sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.l = l
+	f.wg.Add(1)
+	go func() {
+		defer f.wg.Done()
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			f.accepted.Add(1)
+			f.wg.Add(1)
+			go func() {
+				defer f.wg.Done()
+				defer c.Close()
+				f.serve(c)
+			}()
+		}
+	}()
+	t.Cleanup(func() { l.Close(); f.wg.Wait() })
+	return f
+}
+
+func (f *fakeUwsgi) serve(c net.Conn) {
+	br := bufio.NewReader(c)
+	for n := 1; ; n++ {
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		p, err := uwsgi.ReadPacket(br, uwsgi.MaxBufferSize, nil)
+		if err != nil {
+			return
+		}
+		f.requests.Add(1)
+		keep := f.offer && p.Vars.Value(uwsgi.VarKeepAlive) == "1"
+		cl, _ := p.ContentLength()
+		io.CopyN(io.Discard, br, cl)
+		body := p.Vars.Value("PATH_INFO")
+		head := "HTTP/1.1 200 OK\r\nContent-Length: " + fmt.Sprint(len(body)) + "\r\n"
+		if strings.HasPrefix(body, "/chunked") {
+			head = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
+			body = fmt.Sprintf("%x\r\n%s\r\n0\r\nX-Trailer: t\r\n\r\n", len(body), body)
+		}
+		if keep {
+			head += uwsgi.KeepAliveHeader + ": 1\r\n"
+		}
+		io.WriteString(c, head+"\r\n"+body)
+		if !keep || n >= f.perConn {
+			return
+		}
+	}
+}
+
+func roundTrip(t *testing.T, rt http.RoundTripper, method, path string, body string) (int, string, http.Header) {
+	t.Helper()
+	var r io.Reader
+	if body != "" {
+		r = strings.NewReader(body)
+	}
+	req, _ := http.NewRequest(method, "http://app"+path, r)
+	resp, err := rt.RoundTrip(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	b, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatalf("%s %s: body: %v", method, path, err)
+	}
+	return resp.StatusCode, string(b), resp.Header
+}
+
+func keptTransport(sock string) *UwsgiTransport {
+	return &UwsgiTransport{Network: "unix", Address: sock, ConnectTimeout: time.Second, ReadTimeout: 5 * time.Second,
+		SendTimeout: 5 * time.Second, BufferSize: uwsgi.DefaultBufferSize, KeepAlive: 4, KeepAliveTimeout: time.Minute}
+}
+
+func TestKeptConnectionsAreReused(t *testing.T) {
+	f := startFakeUwsgi(t, true, 1000)
+	rt := keptTransport(f.sock)
+	defer rt.CloseIdleConnections()
+	for i, path := range []string{"/a", "/chunked", "/b", "/chunked2", "/c"} {
+		code, body, h := roundTrip(t, rt, "GET", path, "")
+		if code != 200 || body != path {
+			t.Fatalf("request %d: %d %q", i, code, body)
+		}
+		if v := h.Get(uwsgi.KeepAliveHeader); v != "" {
+			t.Errorf("the %s header reached the client: %q", uwsgi.KeepAliveHeader, v)
+		}
+	}
+	if n := f.accepted.Load(); n != 1 {
+		t.Errorf("5 requests in turn took %d connections, want 1", n)
+	}
+}
+
+// A server that does not offer keep-alive (a real uWSGI) gets a connection
+// per request, as from nginx.
+func TestConnectionsAreNotKeptUnlessOffered(t *testing.T) {
+	f := startFakeUwsgi(t, false, 1)
+	rt := keptTransport(f.sock)
+	defer rt.CloseIdleConnections()
+	for range 3 {
+		roundTrip(t, rt, "GET", "/a", "")
+	}
+	if n := f.accepted.Load(); n != 3 {
+		t.Errorf("3 requests took %d connections, want 3", n)
+	}
+}
+
+// A kept connection the server closed while it was idle is found closed on
+// the next request, which is sent again on a new connection: the client
+// never sees the error.
+func TestRequestOnAConnectionTheServerClosedIsSentAgain(t *testing.T) {
+	f := startFakeUwsgi(t, true, 1) // offers, then closes after each response
+	rt := keptTransport(f.sock)
+	defer rt.CloseIdleConnections()
+	for i := range 5 {
+		time.Sleep(10 * time.Millisecond) // the server's close arrives
+		if code, body, _ := roundTrip(t, rt, "GET", "/a", ""); code != 200 || body != "/a" {
+			t.Fatalf("request %d: %d %q", i, code, body)
+		}
+	}
+	if n, r := f.accepted.Load(), f.requests.Load(); n != 5 || r != 5 {
+		t.Errorf("%d connections and %d requests served, want 5 and 5", n, r)
+	}
+}
+
+// A request that must not be sent twice never goes on a kept connection,
+// though it may leave its own connection kept for the next GET.
+func TestPostNeverTakesAKeptConnection(t *testing.T) {
+	f := startFakeUwsgi(t, true, 1000)
+	rt := keptTransport(f.sock)
+	defer rt.CloseIdleConnections()
+	roundTrip(t, rt, "GET", "/a", "") // leaves one kept
+	roundTrip(t, rt, "POST", "/vote", "choice=1")
+	if n := f.accepted.Load(); n != 2 {
+		t.Errorf("after a GET and a POST: %d connections, want 2 (the POST on a new one)", n)
+	}
+	roundTrip(t, rt, "GET", "/b", "")
+	roundTrip(t, rt, "GET", "/c", "")
+	if n := f.accepted.Load(); n != 2 {
+		t.Errorf("GETs after them opened connections: %d in all, want 2", n)
+	}
+}
+
+// The pool keeps at most KeepAlive idle connections, drops those idle past
+// KeepAliveTimeout, and closes everything on CloseIdleConnections.
+func TestIdlePoolBounds(t *testing.T) {
+	f := startFakeUwsgi(t, true, 1000)
+	rt := keptTransport(f.sock)
+	rt.KeepAlive = 2
+	bodies := make([]io.ReadCloser, 5)
+	for i := range bodies { // five at once: five connections
+		req, _ := http.NewRequest("GET", "http://app/x", nil)
+		resp, err := rt.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.ReadAll(resp.Body)
+		bodies[i] = resp.Body
+	}
+	for _, b := range bodies {
+		b.Close()
+	}
+	rt.idle.mu.Lock()
+	kept := len(rt.idle.conns)
+	rt.idle.mu.Unlock()
+	if kept != 2 {
+		t.Errorf("%d connections kept, want keepalive's 2", kept)
+	}
+	rt.KeepAliveTimeout = time.Nanosecond
+	if c := rt.idle.get(rt.KeepAliveTimeout); c != nil {
+		t.Error("a connection idle past keepalive_timeout was handed out")
+	}
+	rt.CloseIdleConnections()
+	roundTrip(t, rt, "GET", "/after-close", "")
+	rt.idle.mu.Lock()
+	kept = len(rt.idle.conns)
+	rt.idle.mu.Unlock()
+	if kept != 0 {
+		t.Errorf("a retired transport kept %d connections", kept)
+	}
+}
