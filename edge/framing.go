@@ -3,6 +3,7 @@ package edge
 import (
 	"bytes"
 	"context"
+	"io"
 	"net"
 	"strconv"
 	"sync"
@@ -119,6 +120,16 @@ func (c *framingConn) Read(p []byte) (int, error) {
 		c.mu.Unlock()
 	}
 	return n, err
+}
+
+// ReadFrom lets net/http send a file with sendfile(2): it copies a
+// response body through the connection's io.ReaderFrom, which the
+// embedded net.Conn alone would hide. Writes are not tracked.
+func (c *framingConn) ReadFrom(r io.Reader) (int64, error) {
+	if rf, ok := c.Conn.(io.ReaderFrom); ok {
+		return rf.ReadFrom(r)
+	}
+	return io.Copy(struct{ io.Writer }{c.Conn}, r)
 }
 
 // CloseWrite half-closes the connection, as net/http does to a bare

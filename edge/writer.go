@@ -1,6 +1,7 @@
 package edge
 
 import (
+	"io"
 	"net/http"
 	"time"
 )
@@ -55,6 +56,36 @@ func (w *clientWriter) Write(p []byte) (int, error) {
 	n, err := w.ResponseWriter.Write(p)
 	w.bytes += int64(n)
 	return n, err
+}
+
+// ReadFrom sends a large file with sendfile(2) (http.ServeContent copies
+// from its *os.File through here), a piece of renewEvery bytes at a time so
+// that send_timeout still counts between them. A small or unsized body
+// goes through Write, into the buffer that carries it out with the header
+// in one write.
+func (w *clientWriter) ReadFrom(r io.Reader) (n int64, err error) {
+	rf, ok := w.ResponseWriter.(io.ReaderFrom)
+	lr, sized := r.(*io.LimitedReader)
+	if !ok || !sized || lr.N < 2*renewEvery {
+		return io.Copy(struct{ io.Writer }{w}, r)
+	}
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	for lr.N > 0 {
+		w.renew()
+		// One level of LimitedReader over the file, which is what the
+		// connection's ReadFrom recognises for sendfile.
+		piece := &io.LimitedReader{R: lr.R, N: min(lr.N, renewEvery)}
+		m, err := rf.ReadFrom(piece)
+		lr.N -= m
+		n += m
+		w.bytes += m
+		if err != nil || m == 0 {
+			return n, err
+		}
+	}
+	return n, nil
 }
 
 func (w *clientWriter) Flush() {

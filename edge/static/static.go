@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/stack-web/stack/edge/internal/errpage"
 )
@@ -33,6 +34,7 @@ type Handler struct {
 	root   *os.Root
 	dir    string
 	logger *slog.Logger
+	cache  fileCache
 }
 
 // New opens root and returns a handler that maps the part of the URL
@@ -112,8 +114,16 @@ func (s *Handler) open(name string) (*os.File, error) {
 }
 
 func (s *Handler) serve(w http.ResponseWriter, r *http.Request, name string, trailingSlash bool) {
+	now := time.Now()
+	if !trailingSlash {
+		if cf := s.cache.lookup(name, now); cf != nil {
+			serveCached(w, r, name, cf)
+			return
+		}
+	}
 	f, err := s.open(name)
 	if err != nil {
+		s.cache.forget(name)
 		s.fail(w, r, err)
 		return
 	}
@@ -147,8 +157,13 @@ func (s *Handler) serve(w http.ResponseWriter, r *http.Request, name string, tra
 		return
 	}
 	if !fi.Mode().IsRegular() {
+		s.cache.forget(name)
 		s.logger.Warn("edge: static: refusing a file that is not a regular file", "uri", r.RequestURI, "root", s.dir, "mode", fi.Mode().String())
 		errpage.Write(w, http.StatusForbidden)
+		return
+	}
+	if cf := s.cache.load(name, f, fi, now); cf != nil {
+		serveCached(w, r, name, cf)
 		return
 	}
 	h := w.Header()

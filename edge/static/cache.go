@@ -1,0 +1,150 @@
+package static
+
+import (
+	"bytes"
+	"io"
+	"io/fs"
+	"mime"
+	"net/http"
+	"os"
+	"path"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// fileCache holds small files in memory, as nginx's open_file_cache holds
+// their descriptors: serving one from disk costs an open per path
+// component (os.Root resolves each one itself), a stat, a read and a
+// close; from here it costs none, and its header is made once.
+//
+// An entry is trusted for cacheValid after it was last checked against the
+// disk (nginx's open_file_cache_valid), then re-checked with a stat and
+// re-read if its size or time changed, so a replaced file is served within
+// that time. Only regular files up to maxCachedFile are kept, up to
+// maxCacheBytes in all; the rest are served from disk as before.
+type fileCache struct {
+	valid time.Duration // 0: cacheValid (tests shorten it)
+	mu    sync.RWMutex
+	files map[string]*cachedFile
+	bytes int
+}
+
+const (
+	cacheValid    = time.Second
+	maxCachedFile = 64 << 10
+	maxCacheBytes = 32 << 20
+)
+
+// cachedFile is a file's content and the header lines made from it.
+type cachedFile struct {
+	data    []byte
+	modTime time.Time
+	checked time.Time
+	header  http.Header // ETag, Last-Modified, Content-Type, Content-Length
+}
+
+// lookup returns name's entry while it is fresh.
+func (c *fileCache) lookup(name string, now time.Time) *cachedFile {
+	c.mu.RLock()
+	f := c.files[name]
+	c.mu.RUnlock()
+	valid := c.valid
+	if valid == 0 {
+		valid = cacheValid
+	}
+	if f == nil || now.Sub(f.checked) >= valid {
+		return nil
+	}
+	return f
+}
+
+// load reads the open regular file f (named name, described by fi) into a
+// new entry when it is small enough and the cache has room, and returns it;
+// nil means serve from disk.
+func (c *fileCache) load(name string, f *os.File, fi fs.FileInfo, now time.Time) *cachedFile {
+	size := fi.Size()
+	if size > maxCachedFile {
+		return nil
+	}
+	c.mu.RLock()
+	old := c.files[name]
+	room := c.bytes+int(size) <= maxCacheBytes
+	c.mu.RUnlock()
+	if old != nil && old.modTime.Equal(fi.ModTime()) && int64(len(old.data)) == size {
+		// Unchanged: trust it for another while.
+		fresh := *old
+		fresh.checked = now
+		c.store(name, &fresh)
+		return &fresh
+	}
+	if !room && old == nil {
+		return nil
+	}
+	data := make([]byte, size)
+	if _, err := io.ReadFull(f, data); err != nil {
+		return nil // it changed under the read: serve it from disk this time
+	}
+	h := http.Header{
+		"Etag":           {etag(fi)},
+		"Last-Modified":  {fi.ModTime().UTC().Format(http.TimeFormat)},
+		"Content-Length": {strconv.FormatInt(size, 10)},
+	}
+	if ct := mime.TypeByExtension(path.Ext(name)); ct != "" {
+		h["Content-Type"] = []string{ct}
+	}
+	cf := &cachedFile{data: data, modTime: fi.ModTime(), checked: now, header: h}
+	c.store(name, cf)
+	return cf
+}
+
+func (c *fileCache) store(name string, f *cachedFile) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.files == nil {
+		c.files = make(map[string]*cachedFile)
+	}
+	if old := c.files[name]; old != nil {
+		c.bytes -= len(old.data)
+	}
+	c.files[name] = f
+	c.bytes += len(f.data)
+}
+
+// forget drops name, which is no longer a small regular file there.
+func (c *fileCache) forget(name string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if old := c.files[name]; old != nil {
+		c.bytes -= len(old.data)
+		delete(c.files, name)
+	}
+}
+
+// plain reports whether r asks for the whole file with no condition, which
+// is what serveCached answers itself; anything else goes to ServeContent.
+func plain(r *http.Request) bool {
+	h := r.Header
+	return h["Range"] == nil && h["If-None-Match"] == nil && h["If-Modified-Since"] == nil &&
+		h["If-Match"] == nil && h["If-Unmodified-Since"] == nil && h["If-Range"] == nil
+}
+
+// serveCached answers r from f.
+func serveCached(w http.ResponseWriter, r *http.Request, name string, f *cachedFile) {
+	h := w.Header()
+	if !plain(r) {
+		h["Etag"] = f.header["Etag"]
+		if ct, ok := f.header["Content-Type"]; ok {
+			h["Content-Type"] = ct
+		}
+		http.ServeContent(w, r, name, f.modTime, bytes.NewReader(f.data))
+		return
+	}
+	for k, v := range f.header {
+		h[k] = v // shared, never modified: net/http only reads them
+	}
+	w.WriteHeader(http.StatusOK)
+	if r.Method != http.MethodHead {
+		w.Write(f.data)
+	}
+}

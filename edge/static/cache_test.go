@@ -1,0 +1,90 @@
+package static
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// A small file is served from memory with the same header as from disk,
+// and a change on disk shows once the entry's validity has passed.
+func TestCachedFileFollowsTheDisk(t *testing.T) {
+	root, _ := staticTree(t)
+	s := newTestStatic(t, root)
+	s.cache.valid = 50 * time.Millisecond
+	first := serveStatic(s, "GET", "/static/hello.txt")
+	second := serveStatic(s, "GET", "/static/hello.txt") // from the cache
+	if s.cache.lookup("hello.txt", time.Now()) == nil {
+		t.Fatal("a 20-byte file was not cached")
+	}
+	for _, k := range []string{"Etag", "Last-Modified", "Content-Type", "Content-Length"} {
+		if first.Header().Get(k) == "" || first.Header().Get(k) != second.Header().Get(k) {
+			t.Errorf("%s: %q from disk, %q from the cache", k, first.Header().Get(k), second.Header().Get(k))
+		}
+	}
+	if second.Body.String() != "0123456789abcdefghij" || second.Code != 200 {
+		t.Fatalf("from the cache: %d %q", second.Code, second.Body.String())
+	}
+
+	// Changed on disk (another size and time): still the old content
+	// within the validity, the new one after it.
+	p := filepath.Join(root, "hello.txt")
+	os.WriteFile(p, []byte("changed"), 0o644)
+	os.Chtimes(p, time.Now(), time.Now().Add(time.Hour))
+	time.Sleep(60 * time.Millisecond)
+	if got := serveStatic(s, "GET", "/static/hello.txt"); got.Body.String() != "changed" || got.Header().Get("Content-Length") != "7" {
+		t.Errorf("after a change on disk: %q (Content-Length %s)", got.Body.String(), got.Header().Get("Content-Length"))
+	}
+
+	// Removed: 404 once the validity has passed, and the entry is gone.
+	os.Remove(p)
+	time.Sleep(60 * time.Millisecond)
+	if got := serveStatic(s, "GET", "/static/hello.txt"); got.Code != 404 {
+		t.Errorf("a removed file: %d", got.Code)
+	}
+	if s.cache.files["hello.txt"] != nil {
+		t.Error("a removed file stayed in the cache")
+	}
+}
+
+// Ranges, conditional requests and HEAD are answered from a cached file as
+// from disk.
+func TestCachedFileRangesAndConditions(t *testing.T) {
+	root, _ := staticTree(t)
+	s := newTestStatic(t, root)
+	warm := serveStatic(s, "GET", "/static/hello.txt")
+	if s.cache.lookup("hello.txt", time.Now()) == nil {
+		t.Fatal("not cached")
+	}
+	if got := serveStatic(s, "GET", "/static/hello.txt", "Range", "bytes=2-4"); got.Code != 206 || got.Body.String() != "234" {
+		t.Errorf("range: %d %q", got.Code, got.Body.String())
+	}
+	if got := serveStatic(s, "GET", "/static/hello.txt", "If-None-Match", warm.Header().Get("Etag")); got.Code != 304 || got.Body.Len() != 0 {
+		t.Errorf("If-None-Match: %d %q", got.Code, got.Body.String())
+	}
+	if got := serveStatic(s, "GET", "/static/hello.txt", "If-Modified-Since", warm.Header().Get("Last-Modified")); got.Code != 304 {
+		t.Errorf("If-Modified-Since: %d", got.Code)
+	}
+	if got := serveStatic(s, "HEAD", "/static/hello.txt"); got.Code != 200 || got.Body.Len() != 0 || got.Header().Get("Content-Length") != "20" {
+		t.Errorf("HEAD: %d %q, Content-Length %q", got.Code, got.Body.String(), got.Header().Get("Content-Length"))
+	}
+	// The cached path keeps the refusals: a trailing slash on a file.
+	if got := serveStatic(s, "GET", "/static/hello.txt/"); got.Code != 404 {
+		t.Errorf("hello.txt/: %d", got.Code)
+	}
+}
+
+// Large files are not cached; they are served from disk whole.
+func TestLargeFileIsNotCached(t *testing.T) {
+	root, _ := staticTree(t)
+	s := newTestStatic(t, root)
+	got := serveStatic(s, "GET", "/static/big.bin")
+	if got.Code != 200 || got.Body.Len() != 1<<20 || strings.Trim(got.Body.String(), "x") != "" {
+		t.Fatalf("big.bin: %d, %d bytes", got.Code, got.Body.Len())
+	}
+	if s.cache.files["big.bin"] != nil || s.cache.bytes > maxCachedFile {
+		t.Errorf("a 1 MiB file was cached (%d bytes in the cache)", s.cache.bytes)
+	}
+}
