@@ -72,7 +72,7 @@ func echoHandler(w http.ResponseWriter, r *http.Request) {
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 // startApp runs an appserver with h on a fresh Unix socket.
-func startApp(t *testing.T, h http.Handler) string {
+func startApp(t testing.TB, h http.Handler) string {
 	t.Helper()
 	sock := filepath.Join(t.TempDir(), "app.sock")
 	l, err := appserver.Listen("unix:"+sock, 0o600)
@@ -88,7 +88,7 @@ func startApp(t *testing.T, h http.Handler) string {
 
 // startEdge runs an edge with cfg (listening on a free port) and returns
 // its base URL.
-func startEdge(t *testing.T, cfg edge.Config) string {
+func startEdge(t testing.TB, cfg edge.Config) string {
 	t.Helper()
 	cfg.Listen = []string{"127.0.0.1:0"}
 	e, err := edge.New(cfg, t.TempDir(), quiet)

@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
 # Benchmarks the stack side by side with its peers, on loopback, on this
-# machine, and prints a markdown table (also saved with wrk's raw output in
-# a results directory):
+# machine, and prints two markdown tables, every row and the ratios of each
+# stack row to its peer (also saved with wrk's raw output in a results
+# directory):
 #
-#   nginx → uWSGI → bare WSGI hello          stack up, app hello
-#   nginx → uWSGI → Django template page     stack up, polls index (debug off)
+#   nginx → uWSGI → bare WSGI hello          stack up, app hello (and with keepalive: 0)
+#   nginx → uWSGI → Django template page     stack up, polls index and detail (debug off)
+#   nginx → uWSGI → Python echo (16 conns)   stack up, app echo
 #   nginx static 1 KiB and 1 MiB             stack up, the same files through the edge
+#   nginx in front of uWSGI (hello)          stack edge in front of the same uWSGI
+#   nginx → uWSGI (hello)                    nginx in front of stack appserver (hello)
 #
-# Each scenario: wrk, 2 threads, 64 connections, DURATION (default 10s).
+# Each scenario: wrk, 2 threads, 64 connections (echo: 16), DURATION
+# (default 10s).
 # CPU µs/request is the utime+stime of every process of the scenario (the
 # servers and all their children, from /proc) after minus before, divided
 # by the requests wrk completed. uWSGI and the stack both run 2 worker
@@ -28,6 +33,10 @@ RESULTS=${RESULTS:-$REPO/results/bench-$(date -u +%Y%m%dT%H%M%SZ)} # results/ is
 PORT_NGINX=${PORT_NGINX:-18601}
 PORT_HELLO=${PORT_HELLO:-18602}
 PORT_POLLS=${PORT_POLLS:-18603}
+PORT_ECHO=${PORT_ECHO:-18604}
+PORT_EDGE=${PORT_EDGE:-18605}
+PORT_NGX_APP=${PORT_NGX_APP:-18606}
+PORT_HELLO0=${PORT_HELLO0:-18607}
 NEEDS=(nginx uwsgi uwsgi-plugin-python3 wrk python3-django)
 
 log() { printf 'bench: %s\n' "$*" >&2; }
@@ -69,6 +78,7 @@ spawn() {
   local name=$1; shift
   setsid "$@" >"$RESULTS/$name.log" 2>&1 &
   PIDS+=($!)
+  disown $!
   printf -v "$name" '%s' $!
 }
 
@@ -108,24 +118,37 @@ wait_http() {
 HZ=$(getconf CLK_TCK)
 TABLE="$RESULTS/table.md"
 
+declare -A RPS CPU P99
+
 # measure LABEL URL PID...: runs wrk against URL and adds a row to the table.
+# CONNS (default 64) is wrk's connection count.
 measure() {
   local label=$1 url=$2; shift 2
+  local conns=${CONNS:-64}
   wait_http "$url"
-  wrk -t2 -c64 -d1s "$url" >/dev/null # warm-up
+  wrk -t2 -c"$conns" -d1s "$url" >/dev/null # warm-up
   local before after out reqs rps p99 errs slug
   slug=$(printf '%s' "$label" | tr -cs 'a-zA-Z0-9' '_')
   before=$(cpu_ticks "$@")
-  out=$(wrk -t2 -c64 -d"$DURATION" --latency "$url")
+  out=$(wrk -t2 -c"$conns" -d"$DURATION" --latency "$url")
   after=$(cpu_ticks "$@")
   echo "$out" >"$RESULTS/wrk_$slug.txt"
   reqs=$(echo "$out" | awk '/requests in/ {print $1}')
   rps=$(echo "$out" | awk '/^Requests\/sec/ {printf "%.0f", $2}')
   p99=$(echo "$out" | awk '$1 == "99%" {print $2}')
   errs=$(echo "$out" | awk '/Non-2xx/ {n += $NF} /Socket errors/ {n += $4 + $6 + $8 + $10} END {print n + 0}')
-  local us=$(( (after - before) * 1000000 / HZ ))
-  printf '| %s | %s | %s | %s | %s |\n' "$label" "$rps" "$p99" \
-    "$(awk -v us="$us" -v n="$reqs" 'BEGIN {printf "%.1f", n ? us / n : 0}')" "$errs" | tee -a "$TABLE"
+  local us=$(( (after - before) * 1000000 / HZ )) cpu
+  cpu=$(awk -v us="$us" -v n="$reqs" 'BEGIN {printf "%.1f", n ? us / n : 0}')
+  RPS[$label]=$rps CPU[$label]=$cpu P99[$label]=$p99
+  printf '| %s | %s | %s | %s | %s |\n' "$label" "$rps" "$p99" "$cpu" "$errs" | tee -a "$TABLE"
+}
+
+# ratio STACK_LABEL PEER_LABEL GOAL: a row of the ratio table.
+ratio() {
+  local s=$1 p=$2 goal=$3
+  printf '| %s | %s | %s | %s | %s |\n' "$s" "$p" \
+    "$(awk -v a="${RPS[$s]}" -v b="${RPS[$p]}" 'BEGIN {printf "%.2f×", b ? a / b : 0}')" \
+    "$(awk -v a="${CPU[$s]}" -v b="${CPU[$p]}" 'BEGIN {printf "%.2f×", b ? a / b : 0}')" "$goal" | tee -a "$TABLE"
 }
 
 main() {
@@ -147,6 +170,21 @@ main() {
 def application(environ, start_response):
     start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "12")])
     return [b"Hello, web!\n"]
+PY
+  cat >"$W/echo.py" <<'PY'
+# The echo app's shape in Python: JSON of the request as the app saw it.
+import hashlib, json
+def application(environ, start_response):
+    n = int(environ.get("CONTENT_LENGTH") or 0)
+    body = environ["wsgi.input"].read(n) if n else b""
+    headers = {k[5:].replace("_", "-").title(): [v] for k, v in environ.items() if k.startswith("HTTP_")}
+    out = json.dumps({"method": environ["REQUEST_METHOD"], "path": environ["PATH_INFO"],
+        "raw_path": environ.get("REQUEST_URI", ""), "query": environ.get("QUERY_STRING", ""),
+        "headers": headers, "host": environ.get("HTTP_HOST", ""), "scheme": environ["wsgi.url_scheme"],
+        "remote_addr": environ.get("REMOTE_ADDR", "") + ":" + environ.get("REMOTE_PORT", ""),
+        "body_length": len(body), "body_sha256": hashlib.sha256(body).hexdigest()}).encode()
+    start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(out)))])
+    return [out]
 PY
   cat >"$W/templates/index.html" <<'HTML'
 <!doctype html><html><head><title>{{ title }}</title></head><body>
@@ -193,7 +231,13 @@ http {
         listen 127.0.0.1:$PORT_NGINX;
         location /static/ { alias $W/static/; }
         location /django/ { include /etc/nginx/uwsgi_params; uwsgi_pass unix:$W/django.sock; }
+        location /echo/ { include /etc/nginx/uwsgi_params; uwsgi_pass unix:$W/echo.sock; }
         location / { include /etc/nginx/uwsgi_params; uwsgi_pass unix:$W/hello.sock; }
+    }
+    server {
+        # nginx in front of stack appserver (the one-tier row).
+        listen 127.0.0.1:$PORT_NGX_APP;
+        location / { include /etc/nginx/uwsgi_params; uwsgi_pass unix:$W/run/appalone/app.sock; }
     }
 }
 NGINX
@@ -201,17 +245,19 @@ NGINX
   spawn NGINX nginx -p "$W/" -c "$W/nginx.conf" -e "$RESULTS/nginx-error.log"
   spawn UWSGI_HELLO uwsgi "${uwsgi_common[@]}" --socket "$W/hello.sock" --wsgi-file "$W/hello.py"
   spawn UWSGI_DJANGO uwsgi "${uwsgi_common[@]}" --socket "$W/django.sock" --wsgi-file "$W/djangopage.py"
+  spawn UWSGI_ECHO uwsgi "${uwsgi_common[@]}" --socket "$W/echo.sock" --wsgi-file "$W/echo.py"
 
   # The stack: two instances, one per app, each with 2 worker processes.
   cat >"$W/hello.yaml" <<YAML
 run_dir: $W/run/hello
-edge: {listen: ["127.0.0.1:$PORT_HELLO"]}
+edge: {listen: ["127.0.0.1:$PORT_HELLO"], access_log: "off"}
 appserver: {app: hello, processes: 2}
 YAML
   cat >"$W/polls.yaml" <<YAML
 run_dir: $W/run/polls
 edge:
   listen: ["127.0.0.1:$PORT_POLLS"]
+  access_log: "off"
   locations:
     - {path: /static/, root: $W/static}
     - {path: /, upstream: app}
@@ -219,10 +265,42 @@ appserver: {app: polls, processes: 2}
 apps:
   polls: {debug: false, secret_key: bench-$RANDOM$RANDOM$RANDOM$RANDOM, allowed_hosts: ["127.0.0.1"]}
 YAML
+  cat >"$W/hello0.yaml" <<YAML
+run_dir: $W/run/hello0
+edge:
+  listen: ["127.0.0.1:$PORT_HELLO0"]
+  access_log: "off"
+  upstreams: {app: {servers: ["unix:$W/run/hello0/app.sock"], keepalive: 0}}
+appserver: {listen: "unix:$W/run/hello0/app.sock", app: hello, processes: 2}
+YAML
+  cat >"$W/echo.yaml" <<YAML
+run_dir: $W/run/echo
+edge: {listen: ["127.0.0.1:$PORT_ECHO"], access_log: "off"}
+appserver: {app: echo, processes: 2}
+YAML
+  # One tier each: stack edge in front of the uWSGI hello, and stack
+  # appserver (hello) behind nginx.
+  cat >"$W/edgealone.yaml" <<YAML
+run_dir: $W/run/edgealone
+edge:
+  listen: ["127.0.0.1:$PORT_EDGE"]
+  access_log: "off"
+  upstreams: {app: {servers: ["unix:$W/hello.sock"]}}
+YAML
+  cat >"$W/appalone.yaml" <<YAML
+run_dir: $W/run/appalone
+appserver: {listen: "unix:$W/run/appalone/app.sock", socket_mode: "0666", app: hello, processes: 2}
+YAML
   spawn STACK_HELLO "$W/stack" up -c "$W/hello.yaml" --log-level warn
+  spawn STACK_HELLO0 "$W/stack" up -c "$W/hello0.yaml" --log-level warn
   spawn STACK_POLLS "$W/stack" up -c "$W/polls.yaml" --log-level warn
+  spawn STACK_ECHO "$W/stack" up -c "$W/echo.yaml" --log-level warn
+  spawn STACK_EDGE "$W/stack" edge -c "$W/edgealone.yaml" --log-level warn
+  spawn STACK_APP "$W/stack" appserver -c "$W/appalone.yaml" --log-level warn
 
   local n="http://127.0.0.1:$PORT_NGINX" h="http://127.0.0.1:$PORT_HELLO" p="http://127.0.0.1:$PORT_POLLS"
+  local h0="http://127.0.0.1:$PORT_HELLO0" e="http://127.0.0.1:$PORT_ECHO"
+  local ea="http://127.0.0.1:$PORT_EDGE" na="http://127.0.0.1:$PORT_NGX_APP"
   {
     echo "\`DURATION=$DURATION bash scripts/bench.sh\` on $(nproc) cores, $(date -u +%Y-%m-%d); wrk -t2 -c64."
     echo
@@ -231,12 +309,32 @@ YAML
   } | tee "$TABLE"
   measure 'nginx → uWSGI → bare WSGI hello' "$n/" "$NGINX" "$UWSGI_HELLO"
   measure '**stack up, `hello`**' "$h/" "$STACK_HELLO"
+  measure '**stack up, `hello`, keepalive: 0**' "$h0/" "$STACK_HELLO0"
   measure 'nginx → uWSGI → Django template page' "$n/django/" "$NGINX" "$UWSGI_DJANGO"
   measure '**stack up, polls index** (debug off)' "$p/polls/" "$STACK_POLLS"
+  measure '**stack up, polls detail** (debug off)' "$p/polls/1/" "$STACK_POLLS"
+  CONNS=16 measure 'nginx → uWSGI → Python echo, 16 conns' "$n/echo/x?a=1" "$NGINX" "$UWSGI_ECHO"
+  CONNS=16 measure '**stack up, `echo`, 16 conns**' "$e/echo/x?a=1" "$STACK_ECHO"
   measure 'nginx static 1 KiB' "$n/static/1k.bin" "$NGINX"
   measure '**stack up, static 1 KiB**' "$p/static/1k.bin" "$STACK_POLLS"
   measure 'nginx static 1 MiB' "$n/static/1m.bin" "$NGINX"
   measure '**stack up, static 1 MiB**' "$p/static/1m.bin" "$STACK_POLLS"
+  measure '**stack edge** in front of uWSGI (hello)' "$ea/" "$STACK_EDGE" "$UWSGI_HELLO"
+  measure '**nginx in front of stack appserver** (hello)' "$na/" "$NGINX" "$STACK_APP"
+  {
+    echo
+    echo '| stack | peer | req/s ratio | CPU/request ratio | goal (issue 10) |'
+    echo '| --- | --- | --- | --- | --- |'
+  } | tee -a "$TABLE"
+  ratio '**stack up, `hello`**' 'nginx → uWSGI → bare WSGI hello' '≥ 1.25× rate, ≤ 0.8× CPU'
+  ratio '**stack up, `hello`, keepalive: 0**' 'nginx → uWSGI → bare WSGI hello' '(no goal: keep-alive off)'
+  ratio '**stack up, polls index** (debug off)' 'nginx → uWSGI → Django template page' '≥ 3× rate'
+  ratio '**stack up, polls detail** (debug off)' 'nginx → uWSGI → Django template page' '≥ 3× rate'
+  ratio '**stack up, `echo`, 16 conns**' 'nginx → uWSGI → Python echo, 16 conns' '≥ 1.5× rate'
+  ratio '**stack up, static 1 KiB**' 'nginx static 1 KiB' '≥ 0.8× rate'
+  ratio '**stack up, static 1 MiB**' 'nginx static 1 MiB' '≥ 0.9× rate'
+  ratio '**stack edge** in front of uWSGI (hello)' 'nginx → uWSGI → bare WSGI hello' '≥ 1.0× rate, ≤ 1.0× CPU'
+  ratio '**nginx in front of stack appserver** (hello)' 'nginx → uWSGI → bare WSGI hello' '≥ 1.0× rate'
   log "results in $RESULTS"
 }
 
