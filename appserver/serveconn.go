@@ -155,7 +155,8 @@ func (s *Server) serveRequest(cs *conn, bufs *connBuffers) (keep bool) {
 		// response's writes go through a gate it can close.
 		if cs.gate == nil {
 			cs.gate = &gate{connection: c}
-			cs.goid = goroutineID() // the same goroutine serves every request of cs
+			cs.id = s.connIDs.Add(1)
+			labelConn(cs.id) // the same goroutine serves every request of cs
 		}
 		bufs.bw.Reset(cs.gate)
 		cs.begin(req, cancel, start)

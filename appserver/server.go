@@ -95,6 +95,7 @@ type Server struct {
 	quit      chan struct{}  // closed by Shutdown: ends the accept loops' waits for a slot
 	loops     sync.WaitGroup // the accept loops; Shutdown waits for them before counting connections
 	served    atomic.Uint64
+	connIDs   atomic.Uint64 // numbers the connections, for their goroutines' labels
 	handlers  sync.WaitGroup // one per connection being served
 	idle      chan struct{}  // closed when the last connection ends during shutdown
 }
