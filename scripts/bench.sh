@@ -84,9 +84,8 @@ spawn() {
 
 # cpu_ticks PID...: utime+stime of these processes and all their
 # descendants, from /proc/PID/stat.
-cpu_ticks() {
-  local total=0 p f
-  for p in $(ps -e -o pid=,ppid= | awk -v roots="$*" '
+tree_pids() {
+  ps -e -o pid=,ppid= | awk -v roots="$*" '
       BEGIN { n = split(roots, r, " "); for (i = 1; i <= n; i++) in_tree[r[i]] = 1 }
       { parent[$1] = $2 }
       END {
@@ -94,7 +93,12 @@ cpu_ticks() {
              for (c in parent) if (!(c in in_tree) && (parent[c] in in_tree)) { in_tree[c] = 1; added = 1 }
         } while (added)
         for (c in in_tree) print c
-      }'); do
+      }'
+}
+
+cpu_ticks() {
+  local total=0 p f
+  for p in $(tree_pids "$@"); do
     # The fields after the command name (which may hold spaces): utime is
     # the 12th, stime the 13th.
     f=$(sed 's/.*) //' /proc/"$p"/stat 2>/dev/null) || continue
@@ -102,6 +106,43 @@ cpu_ticks() {
     total=$((total + ${12} + ${13}))
   done
   echo "$total"
+}
+
+# pss_kb PID...: the proportional set size of these processes and their
+# descendants, in kB (shared pages counted once across them).
+pss_kb() {
+  local total=0 p
+  for p in $(tree_pids "$@"); do
+    total=$((total + $(awk '/^Pss:/ {print $2}' /proc/"$p"/smaps_rollup 2>/dev/null || echo 0)))
+  done
+  echo "$total"
+}
+
+# startup_ms PORT PATH CMD...: median over 5 starts of the time from
+# starting CMD to its first 200 on PATH.
+startup_ms() {
+  python3 - "$@" <<'PY'
+import http.client, os, signal, subprocess, sys, time
+port, path, cmd = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
+took = []
+for _ in range(5):
+    t0 = time.monotonic()
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    while time.monotonic() - t0 < 30:
+        try:
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            c.request("GET", path)
+            if c.getresponse().status == 200:
+                break
+        except OSError:
+            pass
+        time.sleep(0.002)
+    took.append((time.monotonic() - t0) * 1000)
+    os.killpg(p.pid, signal.SIGTERM)
+    p.wait()
+    time.sleep(0.3)
+print("%.0f" % sorted(took)[2])
+PY
 }
 
 wait_http() {
@@ -321,6 +362,33 @@ YAML
   measure '**stack up, static 1 MiB**' "$p/static/1m.bin" "$STACK_POLLS"
   measure '**stack edge** in front of uWSGI (hello)' "$ea/" "$STACK_EDGE" "$UWSGI_HELLO"
   measure '**nginx in front of stack appserver** (hello)' "$na/" "$NGINX" "$STACK_APP"
+  # Memory at rest and start-up.
+  sleep 2
+  local pss go_ms stack_ms
+  pss=$(pss_kb "$STACK_POLLS")
+  cat >"$W/gohello.go" <<'GO'
+package main
+
+import (
+	"io"
+	"net/http"
+	"os"
+)
+
+func main() {
+	http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "Hello, web!\n") })
+	http.ListenAndServe(os.Args[1], nil)
+}
+GO
+  (cd "$W" && go mod init gohello >/dev/null 2>&1 && go build -o "$W/gohello" .)
+  go_ms=$(startup_ms 18608 / "$W/gohello" 127.0.0.1:18608)
+  sed "s/$PORT_POLLS/18609/; s|run_dir: .*|run_dir: $W/run/startup|" "$W/polls.yaml" >"$W/startup.yaml"
+  stack_ms=$(startup_ms 18609 /polls/ "$W/stack" up -c "$W/startup.yaml" --log-level warn)
+  {
+    echo
+    echo "Idle after the runs: \`stack up\` with polls and 2 workers holds $((pss / 1024)) MB PSS (goal ≤ 30 MB)."
+    echo "Start to first 200 (median of 5): Go's bare net/http hello ${go_ms} ms, \`stack up\` with polls and 2 workers ${stack_ms} ms, $(awk -v a="$stack_ms" -v b="$go_ms" 'BEGIN {printf "%.1f", b ? a / b : 0}')× (goal ≤ 2×)."
+  } | tee -a "$TABLE"
   {
     echo
     echo '| stack | peer | req/s ratio | CPU/request ratio | goal (issue 10) |'

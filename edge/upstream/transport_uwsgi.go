@@ -150,7 +150,7 @@ func (t *UwsgiTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		resp, err := t.exchange(ctx, conn, pkt, req, reused)
 		if err == errStale {
-			continue // a new connection this time: get found none fresher
+			continue // the next kept one, or a new connection
 		}
 		return resp, err
 	}
