@@ -267,3 +267,13 @@ func TestCrashPause(t *testing.T) {
 		}
 	}
 }
+
+func TestCPUShare(t *testing.T) {
+	for _, c := range []struct{ cpus, processes, want int }{
+		{2, 2, 1}, {8, 2, 4}, {3, 2, 2}, {2, 4, 1}, {1, 8, 1}, {16, 3, 6},
+	} {
+		if got := cpuShare(c.cpus, c.processes); got != c.want {
+			t.Errorf("cpuShare(%d CPUs, %d processes) = %d, want %d", c.cpus, c.processes, got, c.want)
+		}
+	}
+}
