@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -44,6 +45,11 @@ func (c *cmdEnv) runStack(f *config.File, which tiers) error {
 	if err := os.MkdirAll(tmp, 0o700); err != nil {
 		return fmt.Errorf("run_dir: %w", err)
 	}
+	if which.processes {
+		if err := c.runRelease(f); err != nil {
+			return err
+		}
+	}
 	sup := &supervisor.Supervisor{Logger: c.logger, ShutdownTimeout: f.ShutdownTimeout}
 	// What SIGHUP reloads: each tier adds itself.
 	reload := &reloadSet{c: c, scope: which.scope(), sup: sup}
@@ -63,7 +69,7 @@ func (c *cmdEnv) runStack(f *config.File, which tiers) error {
 		for _, tier := range []string{"edge", "appserver"} {
 			child := &supervisor.Process{
 				Name: tier, Command: append([]string{exe, tier}, c.childArgs()...), Restart: "always",
-				StartSecs: tierStartSecs, Output: c.stderr, Logger: c.logger.With("tier", "supervisor"),
+				StartSecs: tierStartSecs, Output: c.stderr, Lines: c.lineStyle(f), Logger: c.logger.With("tier", "supervisor"),
 			}
 			sup.AddProcess(child)
 			// The child re-reads the file itself; this process has
@@ -118,7 +124,7 @@ func (c *cmdEnv) runStack(f *config.File, which tiers) error {
 		for _, p := range f.Processes {
 			sup.AddProcess(&supervisor.Process{
 				Name: p.Name, Command: p.Command, Dir: p.Dir, Env: p.Env, Restart: p.Restart,
-				Output: c.stderr, Logger: c.logger.With("tier", "process"),
+				Output: c.stderr, Lines: c.lineStyle(f), Logger: c.logger.With("tier", "process"),
 			})
 		}
 	}
@@ -154,7 +160,7 @@ func (c *cmdEnv) buildAppWith(f *config.File, logger *slog.Logger) (http.Handler
 	if !ok {
 		return nil, fmt.Errorf("appserver.app: %q is not built into this binary (known: %s)", f.Appserver.App, strings.Join(c.apps.names(), ", "))
 	}
-	h, err := app.New(Env{Settings: f.Apps[app.Name], RunDir: f.RunDir, Logger: logger.With("app", app.Name)})
+	h, err := app.New(Env{Settings: f.Apps[app.Name], RunDir: f.RunDir, Logger: logger.With("app", app.Name), Out: io.Discard})
 	if err != nil {
 		return nil, fmt.Errorf("app %s: %w", app.Name, err)
 	}

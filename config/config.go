@@ -44,6 +44,16 @@ type File struct {
 	Appserver       appserver.Config `yaml:"appserver"`
 	// Processes are extra commands supervised alongside the tiers.
 	Processes []Process `yaml:"processes"`
+	// Release lists commands (argv lists) that `stack up` runs to
+	// completion, in order, before anything listens: migrations,
+	// collectstatic. A program named "stack" is this binary, run with the
+	// same --config and --set flags. Not given: the app's default
+	// (Options.DefaultRelease; [[stack, migrate]] for an app with
+	// migrations); given, even as [], it replaces that default.
+	Release [][]string `yaml:"release"`
+	// LogFormat is "text" (slog's key=value lines) or "json" (one object
+	// per line), for every tier's log, in every process.
+	LogFormat string `yaml:"log_format"`
 	// Apps holds each app's settings section, keyed by app name; an app
 	// registered with a settings type gets that type, decoded strictly.
 	Apps map[string]any `yaml:"apps"`
@@ -83,6 +93,7 @@ func Default() File {
 		Mode:            "inprocess",
 		RunDir:          "run",
 		ShutdownTimeout: 10 * time.Second,
+		LogFormat:       "text",
 		Edge:            e,
 		Appserver:       appserver.DefaultConfig(),
 		Apps:            map[string]any{},
@@ -103,6 +114,9 @@ type Options struct {
 	// pointer to its settings struct filled with defaults (nil: the app
 	// takes no settings). apps.<name> is decoded into it.
 	Apps map[string]func() any
+	// DefaultRelease, if not nil, returns the release commands for the
+	// app appserver.app names when no source gives release.
+	DefaultRelease func(app string) [][]string
 	// Scope is what the command runs, and so what is validated: "" or
 	// "up" for everything, "edge", "appserver", "app" (the app alone,
 	// for commands that only inspect it), or "worker" (a worker process:
@@ -176,6 +190,12 @@ func Load(opts Options) (*File, error) {
 	}
 	f.Apps = d.apps(appsNode, apps, opts.Apps)
 	derived := f.derive(root)
+	if !root.has("release") && opts.DefaultRelease != nil {
+		if r := opts.DefaultRelease(f.Appserver.App); len(r) > 0 {
+			f.Release = r
+			derived["release"] = "default for app " + f.Appserver.App
+		}
+	}
 	f.Source = source
 
 	// Validate even when decoding found problems, so that one run of
