@@ -174,7 +174,7 @@ func (c *cmdEnv) serveCommand(name, short string, which tiers) *cobra.Command {
 }
 
 func (c *cmdEnv) configCommand() *cobra.Command {
-	var showSecrets bool
+	var showSecrets, explain bool
 	cmd := &cobra.Command{
 		Use:   "config",
 		Short: "Print the effective configuration (file + environment + flags) as YAML, secrets redacted",
@@ -183,6 +183,9 @@ func (c *cmdEnv) configCommand() *cobra.Command {
 			f, err := c.load()
 			if err != nil {
 				return err
+			}
+			if explain {
+				return c.explain(f, showSecrets)
 			}
 			out, err := f.YAML(showSecrets)
 			if err != nil {
@@ -194,6 +197,7 @@ func (c *cmdEnv) configCommand() *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&showSecrets, "show-secrets", false, "print secret keys, passwords and tokens instead of ********")
+	cmd.Flags().BoolVar(&explain, "explain", false, "print each value with where it came from: default, FILE:LINE, STACK_* variable or --set")
 	return cmd
 }
 

@@ -64,6 +64,9 @@ type File struct {
 	// Warnings are things that will not stop the stack but are probably
 	// not what was meant (an edge that does not reach the app server).
 	Warnings []string `yaml:"-"`
+
+	// origins remembers where each value came from, for Explain.
+	origins *origins
 }
 
 // Process is an extra command run and restarted by the supervisor.
@@ -197,6 +200,7 @@ func Load(opts Options) (*File, error) {
 		}
 	}
 	f.Source = source
+	f.origins = &origins{root: root, derived: derived}
 
 	// Validate even when decoding found problems, so that one run of
 	// `stack check` lists everything wrong.
