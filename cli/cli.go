@@ -128,11 +128,15 @@ func (c *cmdEnv) load() (*config.File, error) { return c.loadFor("up") }
 // loadFor reads the configuration with the command's flags, validating
 // what the command runs (scope: see config.Options.Scope).
 func (c *cmdEnv) loadFor(scope string) (*config.File, error) {
-	f, err := config.Load(config.Options{Path: c.cfgPath, Set: c.sets, Apps: c.apps.settings(), DefaultApp: c.defaultApp, DefaultRelease: c.defaultRelease, Scope: scope})
+	f, err := config.Load(c.loadOptions(scope))
 	if err == nil {
 		c.useLogFormat(f)
 	}
 	return f, err
+}
+
+func (c *cmdEnv) loadOptions(scope string) config.Options {
+	return config.Options{Path: c.cfgPath, Set: c.sets, Apps: c.apps.settings(), DefaultApp: c.defaultApp, DefaultRelease: c.defaultRelease, Scope: scope}
 }
 
 func (c *cmdEnv) serveCommand(name, short string, which tiers) *cobra.Command {
@@ -180,12 +184,12 @@ func (c *cmdEnv) configCommand() *cobra.Command {
 		Short: "Print the effective configuration (file + environment + flags) as YAML, secrets redacted",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if explain {
+				return c.explain(showSecrets)
+			}
 			f, err := c.load()
 			if err != nil {
 				return err
-			}
-			if explain {
-				return c.explain(f, showSecrets)
 			}
 			out, err := f.YAML(showSecrets)
 			if err != nil {

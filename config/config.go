@@ -64,9 +64,6 @@ type File struct {
 	// Warnings are things that will not stop the stack but are probably
 	// not what was meant (an edge that does not reach the app server).
 	Warnings []string `yaml:"-"`
-
-	// origins remembers where each value came from, for Explain.
-	origins *origins
 }
 
 // Process is an extra command run and restarted by the supervisor.
@@ -132,6 +129,12 @@ type Options struct {
 // lists every problem, each prefixed with where it was written: the
 // file's path, the STACK_* variable or the --set flag.
 func Load(opts Options) (*File, error) {
+	f, _, err := load(opts)
+	return f, err
+}
+
+// load is Load, also returning where each value came from, for Explain.
+func load(opts Options) (*File, *origins, error) {
 	path, explicit := opts.Path, opts.Path != ""
 	if !explicit {
 		path = DefaultPath
@@ -144,9 +147,9 @@ func Load(opts Options) (*File, error) {
 		source = "built-in defaults"
 		root = &node{kind: mapNode, m: map[string]*node{}, src: source}
 	case errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission):
-		return nil, fmt.Errorf("config: %w", err)
+		return nil, nil, fmt.Errorf("config: %w", err)
 	default:
-		return nil, err
+		return nil, nil, err
 	}
 
 	def := Default()
@@ -162,7 +165,7 @@ func Load(opts Options) (*File, error) {
 		}
 		s := reflect.ValueOf(newSettings())
 		if s.Kind() != reflect.Pointer || s.Elem().Kind() != reflect.Struct {
-			return nil, fmt.Errorf("config: app %s: settings must be a pointer to a struct, got %s", name, s.Type())
+			return nil, nil, fmt.Errorf("config: app %s: settings must be a pointer to a struct, got %s", name, s.Type())
 		}
 		apps[name] = s
 		kt.apps[name] = s.Elem().Type()
@@ -170,7 +173,7 @@ func Load(opts Options) (*File, error) {
 	warnings, setProblems := kt.applyEnv(os.Environ())
 	more, err := applySets(root, opts.Set)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	setProblems = append(setProblems, more...)
 
@@ -200,7 +203,6 @@ func Load(opts Options) (*File, error) {
 		}
 	}
 	f.Source = source
-	f.origins = &origins{root: root, derived: derived}
 
 	// Validate even when decoding found problems, so that one run of
 	// `stack check` lists everything wrong.
@@ -223,10 +225,10 @@ func Load(opts Options) (*File, error) {
 	}
 	warnings = append(warnings, f.warnings(opts.Scope)...)
 	if len(problems) > 0 {
-		return nil, &Error{Source: source, Problems: problems, Warnings: warnings}
+		return nil, nil, &Error{Source: source, Problems: problems, Warnings: warnings}
 	}
 	f.Warnings = warnings
-	return &f, nil
+	return &f, &origins{source: source, root: root, derived: derived}, nil
 }
 
 // apps decodes the apps section: each registered app's settings into its

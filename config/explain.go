@@ -16,8 +16,9 @@ import (
 // source gave is a default, or follows another key (appserver.listen
 // follows run_dir).
 
-// origins is what Load keeps for Explain.
+// origins is what load keeps for Explain.
 type origins struct {
+	source  string // the file's path
 	root    *node
 	derived map[string]string // key → the source of the key it follows, and why
 }
@@ -33,21 +34,26 @@ type Setting struct {
 	Origin string
 }
 
-// Explain lists every effective value with its origin, in the order
-// stack.yaml's keys are declared. Lists of mappings (locations,
-// processes) are listed element by element; other lists are one value.
-func (f *File) Explain(showSecrets bool) []Setting {
+// Explain loads the configuration as Load does and lists every effective
+// value with its origin, in the order stack.yaml's keys are declared.
+// Lists of mappings (locations, processes) are listed element by element;
+// other lists are one value.
+func Explain(opts Options, showSecrets bool) (*File, []Setting, error) {
+	f, o, err := load(opts)
+	if err != nil {
+		return nil, nil, err
+	}
 	e := &encoder{}
 	n := e.encode(reflect.ValueOf(*f))
 	if !showSecrets {
 		e.redact(n)
 	}
 	var out []Setting
-	f.explain(n, "", &out)
-	return out
+	o.explain(n, "", &out)
+	return f, out, nil
 }
 
-func (f *File) explain(n *yaml.Node, key string, out *[]Setting) {
+func (f *origins) explain(n *yaml.Node, key string, out *[]Setting) {
 	switch {
 	case n.Kind == yaml.MappingNode && len(n.Content) > 0:
 		for i := 0; i+1 < len(n.Content); i += 2 {
@@ -69,11 +75,8 @@ func (f *File) explain(n *yaml.Node, key string, out *[]Setting) {
 }
 
 // origin says where key's value came from.
-func (f *File) origin(key string) string {
-	if f.origins == nil {
-		return "default"
-	}
-	if d, ok := f.origins.derived[key]; ok {
+func (f *origins) origin(key string) string {
+	if d, ok := f.derived[key]; ok {
 		// "SRC (KEY follows OTHER)": say where OTHER came from instead.
 		if _, other, ok := strings.Cut(d, " follows "); ok {
 			other = strings.TrimSuffix(other, ")")
@@ -81,11 +84,11 @@ func (f *File) origin(key string) string {
 		}
 		return strings.Replace(d, "built-in defaults", "default", 1)
 	}
-	n := f.origins.root.exactly(key)
+	n := f.root.exactly(key)
 	if n == nil {
 		return "default"
 	}
-	if n.src == f.Source && n.line > 0 {
+	if n.src == f.source && n.line > 0 {
 		return n.src + ":" + strconv.Itoa(n.line)
 	}
 	return n.src

@@ -23,15 +23,18 @@ apps:
 `), 0o644)
 	t.Setenv("STACK_EDGE_CLIENT_MAX_BODY_SIZE", "2MiB")
 	t.Setenv("STACK_PROCESSES", "[{name: worker, command: [sh, -c, 'sleep 1']}]")
-	f, msg := loadErr(t, Options{Set: []string{"appserver.threads=4"}, Apps: map[string]func() any{"polls": func() any { return &struct {
-		SecretKey string `yaml:"secret_key"`
-		Debug     bool   `yaml:"debug"`
-	}{} }}})
-	if msg != "" {
-		t.Fatal(msg)
+	opts := Options{Set: []string{"appserver.threads=4"}, Apps: map[string]func() any{"polls": func() any {
+		return &struct {
+			SecretKey string `yaml:"secret_key"`
+			Debug     bool   `yaml:"debug"`
+		}{}
+	}}}
+	_, settings, err := Explain(opts, false)
+	if err != nil {
+		t.Fatal(err)
 	}
 	got := map[string]Setting{}
-	for _, s := range f.Explain(false) {
+	for _, s := range settings {
 		got[s.Key] = s
 	}
 	for key, want := range map[string]Setting{
@@ -53,7 +56,8 @@ apps:
 			t.Errorf("%s: %q from %q, want %q from %q", key, g.Value, g.Origin, want.Value, want.Origin)
 		}
 	}
-	for _, s := range f.Explain(true) {
+	_, settings, _ = Explain(opts, true)
+	for _, s := range settings {
 		if s.Key == "apps.polls.secret_key" && s.Value != "s3cret" {
 			t.Errorf("show secrets: %q", s.Value)
 		}
