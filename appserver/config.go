@@ -59,6 +59,9 @@ type Config struct {
 	Group string `yaml:"group"`
 	// SocketTimeout bounds each read and write on a uwsgi connection.
 	SocketTimeout time.Duration `yaml:"socket_timeout"`
+	// LogRequests logs one line per request (uWSGI's request logging),
+	// with the edge's request id; off by default (see requestlog.go).
+	LogRequests bool `yaml:"log_requests"`
 }
 
 // DefaultConfig returns the appserver's defaults.
