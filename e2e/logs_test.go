@@ -1,0 +1,103 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// With log_format: json and the edge's JSON access log, `stack up` in
+// subprocess mode (each tier a child, the app server with a worker
+// process) writes one JSON object per line for every record, unprefixed
+// and uncoloured (stderr is not a terminal), and the request id of each
+// access-log line is on the app server's line for the same request.
+func TestLogsJSONAndRequestIDAcrossTiers(t *testing.T) {
+	port := freePort(t)
+	dir := writeConfig(t, fmt.Sprintf(`
+mode: subprocess
+log_format: json
+edge:
+  listen: ["127.0.0.1:%d"]
+  access_log: stderr
+  access_log_format: json
+appserver:
+  app: echo
+  processes: 1
+  log_requests: true
+`, port))
+	p := configStart(t, dir, nil, "up")
+	url := fmt.Sprintf("http://127.0.0.1:%d", port)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(url + "/ready")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the stack did not answer: %v\n%s", err, p.output())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	const n = 5
+	for i := range n {
+		req, _ := http.NewRequest("GET", fmt.Sprintf("%s/req/%d", url, i), nil)
+		req.Header.Set("X-Request-Id", "forged") // not a trusted proxy: replaced
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	time.Sleep(300 * time.Millisecond) // the last lines cross two pipes
+	if code := p.stopWith(syscall.SIGTERM); code != 0 {
+		t.Fatalf("exit %d:\n%s", code, p.output())
+	}
+	out := p.output()
+	if strings.Contains(out, "\x1b[") {
+		t.Errorf("colour escapes in output that is not a terminal:\n%q", out)
+	}
+	access := map[string]string{} // uri → request id
+	app := map[string]string{}
+	records := 0
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		if !strings.HasPrefix(line, "{") {
+			// The parent's announcement and the children's, plain text.
+			if !strings.HasPrefix(line, "stack: ") && !strings.HasPrefix(line, "[edge] stack: ") && !strings.HasPrefix(line, "[appserver] stack: ") {
+				t.Errorf("a line that is neither JSON nor an announcement: %q", line)
+			}
+			continue
+		}
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Errorf("a JSON line does not parse: %v: %q", err, line)
+			continue
+		}
+		records++
+		uri, _ := rec["uri"].(string)
+		id, _ := rec["request_id"].(string)
+		if !strings.HasPrefix(uri, "/req/") {
+			continue
+		}
+		if _, isAccess := rec["upstream_time"]; isAccess {
+			access[uri] = id
+		} else if rec["msg"] == "appserver: request" {
+			app[uri] = id
+		}
+	}
+	if records < 2*n {
+		t.Errorf("%d JSON records, want at least %d", records, 2*n)
+	}
+	for i := range n {
+		uri := fmt.Sprintf("/req/%d", i)
+		if access[uri] == "" || access[uri] == "forged" || access[uri] != app[uri] {
+			t.Errorf("%s: access log id %q, app server id %q:\n%s", uri, access[uri], app[uri], out)
+		}
+	}
+}
