@@ -15,6 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/stack-web/stack/appserver"
 	"github.com/stack-web/stack/config"
 	"github.com/stack-web/stack/supervisor"
 )
@@ -70,12 +71,22 @@ func (c *cmdEnv) runRelease(f *config.File) error {
 // runReleaseCommand runs one command and returns the tail of its output.
 // [stack, migrate], the default step, runs in this process: it is the
 // same code, and a process of its own would cost a start (a second under
-// the race detector, which sleeps at exit).
+// the race detector, which sleeps at exit). With appserver.user or group,
+// every command runs as the workers do, as a child with their
+// credential: what a release writes (the database) is the app's, and the
+// workers must be able to write it.
 func (c *cmdEnv) runReleaseCommand(ctx context.Context, f *config.File, argv []string) ([]byte, error) {
 	tail := &tailBuffer{max: releaseTail}
 	lines := supervisor.NewLineWriter(c.stderr, "release", c.lineStyle(f))
 	w := io.MultiWriter(lines, tail)
-	if len(argv) == 2 && argv[0] == "stack" && argv[1] == "migrate" {
+	var cred *syscall.Credential
+	if f.Appserver.User != "" || f.Appserver.Group != "" {
+		var err error
+		if cred, err = appserver.LookupCredential(f.Appserver.User, f.Appserver.Group); err != nil {
+			return nil, err
+		}
+	}
+	if cred == nil && len(argv) == 2 && argv[0] == "stack" && argv[1] == "migrate" {
 		err := c.migrate(ctx, f, w)
 		lines.Close()
 		return tail.bytes(), err
@@ -90,7 +101,7 @@ func (c *cmdEnv) runReleaseCommand(ctx context.Context, f *config.File, argv []s
 		argv = append(append([]string{exe}, argv[1:]...), c.childArgs()...)
 	}
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL, Credential: cred}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM) }
 	cmd.WaitDelay = f.ShutdownTimeout
 	cmd.Stdout, cmd.Stderr = w, w
@@ -155,9 +166,6 @@ func (c *cmdEnv) migrate(ctx context.Context, f *config.File, out io.Writer) err
 	if app.Migrate == nil {
 		fmt.Fprintf(out, "stack: app %s has no migrations; nothing to do\n", app.Name)
 		return nil
-	}
-	if err := supervisor.PrepareRunDir(f.RunDir); err != nil {
-		return err
 	}
 	start := time.Now()
 	env := Env{Settings: f.Apps[app.Name], RunDir: f.RunDir, Logger: c.logger.With("app", app.Name), Out: out}

@@ -136,3 +136,34 @@ func opsNothingListens(t *testing.T, port int, sock string) {
 		t.Errorf("the app server's socket %s exists", sock)
 	}
 }
+
+// With appserver.user, the release commands run as the workers do (what
+// they write, the database, must be the workers'), [stack, migrate]
+// included: as a child with the workers' credential.
+func TestReleaseRunsAsTheWorkersUser(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("needs root") // the test machine runs as root
+	}
+	dir := writeConfig(t, workersConfig("  user: nobody\n  group: nogroup\nrelease:\n  - [sh, -c, 'echo \"release uid $(id -u)\"']\n  - [stack, migrate]\n"))
+	os.Chmod(dir, 0o755)
+	os.Chmod(filepath.Dir(dir), 0o755)
+	data, err := os.ReadFile(binary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "stack")
+	if err := os.WriteFile(bin, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	p := startBinary(t, dir, bin, "up")
+	p.url()
+	out := p.Output()
+	for _, want := range []string{"[release] release uid 65534", "[release] stack: app echo has no migrations"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if code := p.stop(syscall.SIGTERM); code != 0 {
+		t.Errorf("exit %d", code)
+	}
+}
