@@ -67,3 +67,24 @@ func TestDefaultReleaseIsReplacedByAnyGivenOne(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckLogKeys(t *testing.T) {
+	t.Chdir(t.TempDir())
+	os.WriteFile("stack.yaml", []byte("edge:\n  access_log_format: apache\nappserver:\n  log_requests: sometimes\n"), 0o644)
+	_, msg := loadErr(t, Options{})
+	for _, want := range []string{
+		`stack.yaml: edge.access_log_format: "apache" is not combined or json`,
+		`stack.yaml: appserver.log_requests: "sometimes" is not true or false`,
+	} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("problems lack %q:\n%s", want, msg)
+		}
+	}
+	t.Setenv("STACK_EDGE_ACCESS_LOG_FORMAT", "json")
+	t.Setenv("STACK_APPSERVER_LOG_REQUESTS", "true")
+	os.WriteFile("stack.yaml", nil, 0o644)
+	f, msg := loadErr(t, Options{})
+	if msg != "" || f.Edge.AccessLogFormat != "json" || !f.Appserver.LogRequests {
+		t.Errorf("from the environment: %q %v %s", f.Edge.AccessLogFormat, f.Appserver.LogRequests, msg)
+	}
+}
