@@ -185,3 +185,23 @@ func TestCombinedAccessLogUnchanged(t *testing.T) {
 	}
 	_ = edge.HeaderRequestID
 }
+
+// A request net/http refuses before the edge's handler (a head over
+// max_header_size: 431) still gets a JSON line that parses, with an id.
+func TestJSONAccessLogOfARefusedHead(t *testing.T) {
+	logPath := filepath.Join(t.TempDir(), "access.log")
+	cfg := proxyConfig("unix:" + startApp(t, http.HandlerFunc(echoHandler)))
+	cfg.AccessLog, cfg.AccessLogFormat = logPath, "json"
+	base := startEdge(t, cfg)
+	code, _ := rawRequest(t, base, "GET /big HTTP/1.1\r\nHost: x\r\nX-Big: "+strings.Repeat("a", 40<<10)+"\r\n\r\n")
+	if code != http.StatusRequestHeaderFieldsTooLarge {
+		t.Fatalf("status %d, want 431", code)
+	}
+	var line accessLine
+	if err := json.Unmarshal([]byte(waitLines(t, logPath, 1)[0]), &line); err != nil {
+		t.Fatal(err)
+	}
+	if line.Status != 431 || !strings.Contains(line.URI, "/big") || line.UpstreamTime != nil || len(line.RequestID) != 32 {
+		t.Errorf("refused line: %+v", line)
+	}
+}
