@@ -205,3 +205,24 @@ func TestJSONAccessLogOfARefusedHead(t *testing.T) {
 		t.Errorf("refused line: %+v", line)
 	}
 }
+
+// A head net/http refuses itself (a malformed header line: 400) gets a
+// JSON line too, the request line as it came in uri.
+func TestJSONAccessLogOfAHeadNetHTTPRefuses(t *testing.T) {
+	logPath := filepath.Join(t.TempDir(), "access.log")
+	cfg := proxyConfig("unix:" + startApp(t, http.HandlerFunc(echoHandler)))
+	cfg.AccessLog, cfg.AccessLogFormat = logPath, "json"
+	base := startEdge(t, cfg)
+	code, _ := rawRequest(t, base, "GET /bad\"\xff HTTP/1.1\r\nHost: x\r\nBad Header: y\r\n\r\n")
+	if code != http.StatusBadRequest {
+		t.Fatalf("status %d, want 400", code)
+	}
+	var line accessLine
+	raw := waitLines(t, logPath, 1)[0]
+	if err := json.Unmarshal([]byte(raw), &line); err != nil {
+		t.Fatalf("%v: %s", err, raw)
+	}
+	if line.Status != 400 || line.URI != "GET /bad\"\ufffd HTTP/1.1" || len(line.RequestID) != 32 {
+		t.Errorf("refused line: %+v", line)
+	}
+}
