@@ -1,6 +1,6 @@
 // Package cli is the stack command line: `stack up`, `stack edge`, `stack
-// appserver`, `stack config`, `stack check`, `stack routes`, `stack
-// collectstatic` and `stack version`. cmd/stack calls Main with the
+// appserver`, `stack config`, `stack check`, `stack migrate`, `stack
+// routes`, `stack collectstatic` and `stack version`. cmd/stack calls Main with the
 // built-in apps; a program of your own calls it with yours, so the same
 // commands run your code.
 package cli
