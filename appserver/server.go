@@ -74,9 +74,7 @@ type Server struct {
 
 	// Logger receives errors; nil means slog.Default().
 	Logger *slog.Logger
-
-	// LogRequests logs one line per request at info level, with its
-	// request id (requestlog.go).
+	// LogRequests logs a line per request, with its id (requestlog.go).
 	LogRequests bool
 
 	// BaseContext, if set, is the parent of every request's context.
