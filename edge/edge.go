@@ -28,7 +28,6 @@ import (
 	"time"
 
 	"github.com/stack-web/stack/edge/internal/errpage"
-	"github.com/stack-web/stack/edge/upstream"
 )
 
 // Edge is the HTTP front of the stack. Create it with New, open its
@@ -177,6 +176,7 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer st.release()
 	cw := &clientWriter{ResponseWriter: w, rc: http.NewResponseController(w), timeout: st.cfg.SendTimeout, renewedAt: -1}
 	cw.setRequestID(r, st.trust)
+	cw.traced = st.access != nil && st.access.json // it names the upstream server and its time
 	body := trackBody(r)
 	start, logged := time.Now(), false
 	if st.access != nil {
@@ -187,13 +187,7 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}()
 	}
-	if st.access != nil && st.access.json {
-		// The JSON log names the upstream server and its time: the
-		// upstream records them in cw through the request's context.
-		e.serve(st, cw, r.WithContext(upstream.WithTrace(r.Context(), &cw.upstream)))
-	} else {
-		e.serve(st, cw, r)
-	}
+	e.serve(st, cw, r)
 	if body != nil {
 		// net/http decides what to do with an unread body by its own type:
 		// a client waiting for "100 Continue" is answered and the

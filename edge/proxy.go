@@ -65,6 +65,11 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			r.Body = http.NoBody
 		}
 	}
+	if cw, ok := w.(*clientWriter); ok && cw.traced {
+		// The upstream records the server it used and its time in cw,
+		// through the request's context.
+		r = r.WithContext(upstream.WithTrace(r.Context(), &cw.upstream))
+	}
 	p.rp.ServeHTTP(w, r)
 }
 

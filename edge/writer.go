@@ -27,7 +27,8 @@ type clientWriter struct {
 	// For the logs (requestid.go, accesslog.go).
 	requestID string
 	idHeader  [1]string      // the X-Request-Id header's value slice
-	upstream  upstream.Trace // filled by the upstream when the JSON access log wants it
+	upstream  upstream.Trace // filled by the upstream when traced (the JSON access log wants it)
+	traced    bool
 }
 
 const renewEvery = 64 << 10
