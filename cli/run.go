@@ -69,8 +69,10 @@ func (c *cmdEnv) runStack(f *config.File, which tiers) error {
 		for _, tier := range []string{"edge", "appserver"} {
 			child := &supervisor.Process{
 				Name: tier, Command: append([]string{exe, tier}, c.childArgs()...), Restart: "always",
-				StartSecs: tierStartSecs, Output: c.stderr, Lines: c.lineStyle(f), Logger: c.logger.With("tier", "supervisor"),
+				StartSecs: tierStartSecs, Output: c.stderr, Logger: c.logger.With("tier", "supervisor"),
 			}
+
+			child.Lines = c.lineStyle(f)
 			sup.AddProcess(child)
 			// The child re-reads the file itself; this process has
 			// already refused an invalid one.
