@@ -71,7 +71,6 @@ func (c *cmdEnv) runStack(f *config.File, which tiers) error {
 				Name: tier, Command: append([]string{exe, tier}, c.childArgs()...), Restart: "always",
 				StartSecs: tierStartSecs, Output: c.stderr, Logger: c.logger.With("tier", "supervisor"),
 			}
-
 			child.Lines = c.lineStyle(f)
 			sup.AddProcess(child)
 			// The child re-reads the file itself; this process has
