@@ -31,13 +31,13 @@ type App struct {
 	// Validate() error method, if it has one, runs with the rest of the
 	// configuration's checks.
 	Settings func() any
-	// New builds the app's handler. It runs once, at start-up.
-	New func(env Env) (http.Handler, error)
 	// Migrate, if not nil, brings the app's data up to date (Django's
 	// migrate), printing what it does and how far along it is to env.Out.
 	// `stack migrate` runs it, and `stack migrate` is then the default
 	// release step (see README, release). It must be idempotent.
 	Migrate func(ctx context.Context, env Env) error
+	// New builds the app's handler. It runs once, at start-up.
+	New func(env Env) (http.Handler, error)
 }
 
 // Env is what an app receives when it is built.

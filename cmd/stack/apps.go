@@ -26,11 +26,11 @@ func builtinApps() []cli.App {
 				s := polls.DefaultSettings()
 				return &s
 			},
-			New: func(env cli.Env) (http.Handler, error) {
-				return polls.New(*env.Settings.(*framework.Settings), env.RunDir, env.Logger)
-			},
 			Migrate: func(ctx context.Context, env cli.Env) error {
 				return polls.Migrate(ctx, *env.Settings.(*framework.Settings), env.RunDir, env.Out)
+			},
+			New: func(env cli.Env) (http.Handler, error) {
+				return polls.New(*env.Settings.(*framework.Settings), env.RunDir, env.Logger)
 			},
 		},
 		{

@@ -37,7 +37,7 @@ var migrations = []migration{
 }
 
 // Migrate brings the database named by settings (default
-// <runDir>/polls.sqlite3) up to date, printing each step to out as
+// <runDir>/polls.sqlite3, as New) up to date, printing each step to out as
 // Django's `manage.py migrate` does, with how far along it is. It is what
 // `stack migrate` runs, and so polls' default release step; New migrates
 // too (a no-op once this has run), so the app also works without one.
@@ -49,7 +49,7 @@ func Migrate(ctx context.Context, settings framework.Settings, runDir string, ou
 	}
 	defer db.Close()
 	fmt.Fprintf(out, "Operations to perform:\n  Apply all migrations: polls (database %s)\n", path)
-	if err := migrate(ctx, db, out); err != nil {
+	if err := migrateReporting(ctx, db, out); err != nil {
 		return fmt.Errorf("polls: migrating %s: %w", path, err)
 	}
 	return nil
@@ -62,10 +62,14 @@ func dbPath(settings framework.Settings, runDir string) string {
 	return filepath.Join(runDir, "polls.sqlite3")
 }
 
-// migrate brings the schema up to date in one transaction and, when the
-// database was new, seeds the sample questions. Each step is reported to
-// out ("[1/2] Applying polls.0001_initial... OK").
-func migrate(ctx context.Context, db *sql.DB, out io.Writer) error {
+// migrate is what New runs: Migrate's work, silently (a no-op once the
+// release step has run).
+func migrate(db *sql.DB) error { return migrateReporting(context.Background(), db, io.Discard) }
+
+// migrateReporting brings the schema up to date in one transaction and,
+// when the database was new, seeds the sample questions. Each step is
+// reported to out ("[1/2] Applying polls.0001_initial... OK").
+func migrateReporting(ctx context.Context, db *sql.DB, out io.Writer) error {
 	tx, err := db.BeginTx(ctx, nil) // IMMEDIATE: two processes starting at once migrate one after the other
 	if err != nil {
 		return err

@@ -18,12 +18,11 @@
 package polls
 
 import (
-	"context"
 	"embed"
 	"fmt"
-	"io"
 	"io/fs"
 	"log/slog"
+	"path/filepath"
 
 	"github.com/stack-web/stack/framework"
 )
@@ -53,12 +52,15 @@ func New(settings framework.Settings, runDir string, logger *slog.Logger) (*App,
 	if settings.Name == "" {
 		settings.Name = "polls"
 	}
-	path := dbPath(settings, runDir)
+	path := settings.Database
+	if path == "" {
+		path = filepath.Join(runDir, "polls.sqlite3")
+	}
 	db, err := openDB(path)
 	if err != nil {
 		return nil, err
 	}
-	if err := migrate(context.Background(), db, io.Discard); err != nil {
+	if err := migrate(db); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("polls: migrating %s: %w", path, err)
 	}
