@@ -22,9 +22,7 @@ type conn struct {
 	cancel context.CancelFunc
 	req    *http.Request
 	goid   uint64 // the serving goroutine, to find its stack
-	// requestID is the edge's id of the request, for the log line.
-	requestID string
-	killed    atomic.Bool
+	killed atomic.Bool
 }
 
 // startWatchdog starts the goroutine that enforces Harakiri, as uWSGI's
@@ -77,7 +75,7 @@ func (s *Server) harakiri(now time.Time) {
 			ran = s.Harakiri
 		}
 		s.logger().Error("appserver: harakiri: request ran too long; cancelled it and closed its connection",
-			"method", c.req.Method, "uri", c.req.RequestURI, "request_id", c.requestID, "ran", ran.Round(time.Millisecond), "limit", s.Harakiri,
+			"method", c.req.Method, "uri", c.req.RequestURI, "request_id", requestID(c.req), "ran", ran.Round(time.Millisecond), "limit", s.Harakiri,
 			"answered_504", answered, "stack", stack)
 		if c.release != nil {
 			c.release() // the handler may run on, but no longer counts against Threads

@@ -4,21 +4,14 @@ import (
 	"log/slog"
 	"net/http"
 	"time"
-
-	"github.com/stack-web/stack/uwsgi"
 )
 
-// VarRequestID is the uwsgi variable in which the edge sends its id of
-// the request (the edge's upstream.VarRequestID). Behind another proxy
-// (nginx: uwsgi_param HTTP_X_REQUEST_ID $request_id), the X-Request-Id
-// header is used instead.
-const VarRequestID = "STACK_REQUEST_ID"
-
 // requestID is the request's id as the tier in front named it, or "".
-func requestID(vars uwsgi.Vars, req *http.Request) string {
-	if id := vars.Value(VarRequestID); id != "" {
-		return id
-	}
+// The edge sends it twice: as the header X-Request-Id, read here (so that
+// behind nginx `uwsgi_param HTTP_X_REQUEST_ID $request_id;` works the
+// same), and as the uwsgi variable STACK_REQUEST_ID, for servers that log
+// variables (uWSGI's logformat %(var.STACK_REQUEST_ID)).
+func requestID(req *http.Request) string {
 	if v := req.Header["X-Request-Id"]; len(v) > 0 {
 		return v[0]
 	}
@@ -38,7 +31,7 @@ func (s *Server) logRequest(w *response, start time.Time, panicked bool) {
 		status = http.StatusOK
 	}
 	s.logger().LogAttrs(w.req.Context(), slog.LevelInfo, "appserver: request",
-		slog.String("request_id", w.requestID),
+		slog.String("request_id", requestID(w.req)),
 		slog.String("method", w.req.Method),
 		slog.String("uri", w.req.RequestURI),
 		slog.Int("status", status),

@@ -32,12 +32,13 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
-// packetWithID is a GET packet carrying the edge's STACK_REQUEST_ID.
+// packetWithID is a GET packet carrying the request id as the edge sends
+// it: the header and the STACK_REQUEST_ID variable.
 func packetWithID(uri, id string) []byte {
 	var e uwsgi.Encoder
 	e.Reset(nil, 0, 0)
 	for _, kv := range [][2]string{{"REQUEST_METHOD", "GET"}, {"REQUEST_URI", uri}, {"PATH_INFO", uri},
-		{"QUERY_STRING", ""}, {"SERVER_PROTOCOL", "HTTP/1.1"}, {"HTTP_HOST", "test"}, {VarRequestID, id}} {
+		{"QUERY_STRING", ""}, {"SERVER_PROTOCOL", "HTTP/1.1"}, {"HTTP_HOST", "test"}, {"HTTP_X_REQUEST_ID", id}, {"STACK_REQUEST_ID", id}} {
 		e.Add(kv[0], kv[1])
 	}
 	b, err := e.Bytes(0)
@@ -59,8 +60,8 @@ func waitLog(t *testing.T, log *lockedBuffer, want string) {
 	}
 }
 
-// log_requests writes one line per request with the edge's id (the uwsgi
-// variable, else the X-Request-Id header another proxy sets); off, none.
+// log_requests writes one line per request with the edge's id (or the
+// X-Request-Id header another proxy sets); off, none.
 func TestLogRequestsCarriesTheRequestID(t *testing.T) {
 	log := &lockedBuffer{}
 	s := &Server{Logger: slog.New(slog.NewTextHandler(log, nil)), LogRequests: true,

@@ -37,9 +37,6 @@ type response struct {
 	written     int64 // body bytes the handler wrote
 	declared    int64 // Content-Length the handler set, or -1
 	err         error // first write error; later writes fail with it
-
-	// requestID is the edge's STACK_REQUEST_ID, for log lines.
-	requestID string
 }
 
 var (

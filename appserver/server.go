@@ -387,21 +387,21 @@ func (s *Server) serveConn(cs *conn) {
 	}
 
 	w := &response{req: req, out: bufs.bw, log: s.logger(), pending: bufs.pending[:0], header: make(http.Header, 4),
-		chunked: p.Vars.Value("STACK_RESPONSE_FRAMING") == "chunked", requestID: requestID(p.Vars, req)}
+		chunked: p.Vars.Value("STACK_RESPONSE_FRAMING") == "chunked"}
 	start := time.Now()
 	if s.Harakiri > 0 {
 		// The watchdog may answer 504 on the connection itself, so the
 		// response's writes go through a gate it can close.
 		g := &gate{connection: c}
 		bufs.bw.Reset(g)
-		cs.gate, cs.req, cs.cancel, cs.goid, cs.requestID = g, req, cancel, goroutineID(), w.requestID
+		cs.gate, cs.req, cs.cancel, cs.goid = g, req, cancel, goroutineID()
 		cs.started.Store(start.UnixNano())
 	}
 	panicked := s.callHandler(w, req)
 	cs.started.Store(0)
 	bufs.pending = w.pending[:0]
 	if err := w.finish(); err != nil {
-		s.logger().Debug("appserver: writing the response failed", "uri", req.RequestURI, "request_id", w.requestID, "err", err)
+		s.logger().Debug("appserver: writing the response failed", "uri", req.RequestURI, "request_id", requestID(req), "err", err)
 		if w.aborted && !w.chunking {
 			// A body delimited by the close must not end in an orderly
 			// close, which the peer would take for its end: reset.
@@ -429,7 +429,7 @@ func (s *Server) callHandler(w *response, req *http.Request) (panicked bool) {
 				w.abort()
 				return
 			}
-			s.logger().Error("appserver: handler panicked", "method", req.Method, "uri", req.RequestURI, "request_id", w.requestID,
+			s.logger().Error("appserver: handler panicked", "method", req.Method, "uri", req.RequestURI, "request_id", requestID(req),
 				"panic", fmt.Sprint(v), "stack", string(debug.Stack()))
 			if !w.committed {
 				w.header = make(http.Header)
