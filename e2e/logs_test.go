@@ -4,10 +4,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
+	"os/exec"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 // With log_format: json and the edge's JSON access log, `stack up` in
@@ -100,4 +104,78 @@ appserver:
 			t.Errorf("%s: access log id %q, app server id %q:\n%s", uri, access[uri], app[uri], out)
 		}
 	}
+}
+
+// On a terminal, the children's prefixes are coloured, each tier its own.
+func TestLogsPrefixesAreColouredOnATerminal(t *testing.T) {
+	master, slave := opsOpenPTY(t)
+	port := freePort(t)
+	dir := writeConfig(t, fmt.Sprintf("mode: subprocess\nedge:\n  listen: [\"127.0.0.1:%d\"]\nappserver:\n  app: hello\n", port))
+	cmd := exec.Command(binary, "up")
+	cmd.Dir, cmd.Env = dir, append(cleanEnv(), "NO_COLOR=")
+	cmd.Stdout, cmd.Stderr = slave, slave
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	slave.Close()
+	var mu sync.Mutex
+	var out []byte
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		buf := make([]byte, 4096)
+		for {
+			n, err := master.Read(buf)
+			mu.Lock()
+			out = append(out, buf[:n]...)
+			mu.Unlock()
+			if err != nil {
+				return
+			}
+		}
+	}()
+	want := []string{"\x1b[36m[edge]\x1b[0m stack: edge listening", "\x1b[33m[appserver]\x1b[0m stack: appserver serving hello"}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		mu.Lock()
+		got := string(out)
+		mu.Unlock()
+		if strings.Contains(got, want[0]) && strings.Contains(got, want[1]) {
+			break
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatalf("no coloured prefixes on the terminal:\n%q", got)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("exit: %v", err)
+	}
+	master.Close()
+	<-done
+}
+
+// opsOpenPTY opens a pseudo-terminal pair, as a terminal's.
+func opsOpenPTY(t *testing.T) (master, slave *os.File) {
+	t.Helper()
+	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	var n, unlock uint32
+	if _, _, e := syscall.Syscall(syscall.SYS_IOCTL, m.Fd(), syscall.TIOCSPTLCK, uintptr(unsafe.Pointer(&unlock))); e != 0 {
+		t.Fatal(e)
+	}
+	if _, _, e := syscall.Syscall(syscall.SYS_IOCTL, m.Fd(), syscall.TIOCGPTN, uintptr(unsafe.Pointer(&n))); e != 0 {
+		t.Fatal(e)
+	}
+	s, err := os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, s
 }
