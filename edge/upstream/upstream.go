@@ -230,7 +230,7 @@ func (u *Group) RoundTrip(req *http.Request) (*http.Response, error) {
 				return nil, err
 			}
 			resending = true
-			u.logger.Warn("edge: upstream failed before responding; retrying", "upstream", u.Name, "server", s.addr, "method", req.Method, "uri", req.RequestURI, "err", err)
+			u.logger.Warn("edge: upstream failed before responding; retrying", "upstream", u.Name, "server", s.addr, "method", req.Method, "uri", req.RequestURI, "request_id", req.Header.Get("X-Request-Id"), "err", err)
 		default:
 			if isTimeout(err) || beforeResponse(err) {
 				u.fail(s)
