@@ -9,7 +9,7 @@ import (
 // stack.yaml and the variable of one set by the environment.
 func TestConfigExplainNamesFileLineAndVariable(t *testing.T) {
 	dir := writeConfig(t, "mode: inprocess\nedge:\n  client_max_body_size: 3MiB\n")
-	out, code := configRun(t, dir, []string{"STACK_EDGE_SEND_TIMEOUT=7s"}, "config", "--explain", "--set", "appserver.threads=3")
+	out, code := configRun(t, dir, append([]string{"STACK_EDGE_SEND_TIMEOUT=7s"}, opsFastExit...), "config", "--explain", "--set", "appserver.threads=3")
 	if code != 0 {
 		t.Fatalf("exit %d:\n%s", code, out)
 	}

@@ -33,7 +33,7 @@ appserver:
   processes: 1
   log_requests: true
 `, port))
-	p := configStart(t, dir, nil, "up")
+	p := configStart(t, dir, opsFastExit, "up")
 	url := fmt.Sprintf("http://127.0.0.1:%d", port)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -112,7 +112,7 @@ func TestLogsPrefixesAreColouredOnATerminal(t *testing.T) {
 	port := freePort(t)
 	dir := writeConfig(t, fmt.Sprintf("mode: subprocess\nedge:\n  listen: [\"127.0.0.1:%d\"]\nappserver:\n  app: hello\n", port))
 	cmd := exec.Command(binary, "up")
-	cmd.Dir, cmd.Env = dir, append(cleanEnv(), "NO_COLOR=")
+	cmd.Dir, cmd.Env = dir, append(append(cleanEnv(), "NO_COLOR="), opsFastExit...)
 	cmd.Stdout, cmd.Stderr = slave, slave
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

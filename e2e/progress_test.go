@@ -13,7 +13,7 @@ import (
 // has nothing to do.
 func TestMigrateAndCollectstaticShowProgress(t *testing.T) {
 	dir := writeConfig(t, "run_dir: data\n")
-	out, _, code := run(t, dir, "migrate")
+	out, code := configRun(t, dir, opsFastExit, "migrate")
 	if code != 0 {
 		t.Fatalf("migrate: exit %d:\n%s", code, out)
 	}
@@ -30,15 +30,15 @@ func TestMigrateAndCollectstaticShowProgress(t *testing.T) {
 	if fi, err := os.Stat(filepath.Join(dir, "data", "polls.sqlite3")); err != nil || fi.Size() == 0 {
 		t.Errorf("no database after migrate: %v", err)
 	}
-	if out, _, code := run(t, dir, "migrate"); code != 0 || !strings.Contains(out, "No migrations to apply.") {
+	if out, code := configRun(t, dir, opsFastExit, "migrate"); code != 0 || !strings.Contains(out, "No migrations to apply.") {
 		t.Errorf("second migrate: exit %d:\n%s", code, out)
 	}
-	if out, _, code := run(t, dir, "migrate", "--set", "appserver.app=hello"); code != 0 || !strings.Contains(out, "app hello has no migrations") {
+	if out, code := configRun(t, dir, opsFastExit, "migrate", "--set", "appserver.app=hello"); code != 0 || !strings.Contains(out, "app hello has no migrations") {
 		t.Errorf("migrate for hello: exit %d:\n%s", code, out)
 	}
 
 	static := filepath.Join(dir, "static")
-	out, _, code = run(t, dir, "collectstatic", static)
+	out, code = configRun(t, dir, opsFastExit, "collectstatic", static)
 	if code != 0 {
 		t.Fatalf("collectstatic: exit %d:\n%s", code, out)
 	}

@@ -27,7 +27,7 @@ release:
 appserver:
   app: hello
 `, port))
-	p := configStart(t, dir, nil, "up")
+	p := configStart(t, dir, opsFastExit, "up")
 	sock := filepath.Join(dir, "run", "app.sock")
 	opsWaitPath(t, filepath.Join(dir, "started"))
 	opsNothingListens(t, port, sock)
@@ -77,7 +77,7 @@ release:
   - [stack, check]
   - [sh, -c, "test -s data/polls.sqlite3 && echo two >> order"]
 `, port))
-	p := configStart(t, dir, nil, "up")
+	p := configStart(t, dir, opsFastExit, "up")
 	if p.serving(60*time.Second) == "" {
 		t.Fatalf("up did not serve:\n%s", p.output())
 	}
@@ -102,7 +102,7 @@ release:
 		"release: []\n": "release: []",
 	} {
 		d := writeConfig(t, cfg)
-		got, code := configRun(t, d, nil, "config")
+		got, code := configRun(t, d, opsFastExit, "config")
 		if code != 0 || !strings.Contains(got, want+"\n") {
 			t.Errorf("stack config with %q: exit %d, want %q in:\n%s", cfg, code, want, got)
 		}
@@ -167,3 +167,9 @@ func TestReleaseRunsAsTheWorkersUser(t *testing.T) {
 		t.Errorf("exit %d", code)
 	}
 }
+
+// opsFastExit is added to the environment of the commands these tests
+// run: a binary built with -race sleeps a second at exit unless told not
+// to, which every short command (and release child) would pay.
+// Options the caller's GORACE sets are kept.
+var opsFastExit = []string{strings.TrimSpace("GORACE=" + os.Getenv("GORACE") + " atexit_sleep_ms=0")}
