@@ -172,4 +172,4 @@ func TestReleaseRunsAsTheWorkersUser(t *testing.T) {
 // run: a binary built with -race sleeps a second at exit unless told not
 // to, which every short command (and release child) would pay.
 // Options the caller's GORACE sets are kept.
-var opsFastExit = []string{strings.TrimSpace("GORACE=" + os.Getenv("GORACE") + " atexit_sleep_ms=0")}
+var opsFastExit = []string{"GORACE=" + strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0")}
