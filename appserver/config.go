@@ -32,6 +32,9 @@ type Config struct {
 	Threads int `yaml:"threads"`
 	// Harakiri is the longest a request may run; 0 disables it.
 	Harakiri time.Duration `yaml:"harakiri"`
+	// LogRequests logs one line per request (uWSGI's request logging),
+	// with the edge's request id; off by default (see requestlog.go).
+	LogRequests bool `yaml:"log_requests"`
 	// MaxRequests recycles a worker after about this many requests
 	// (plus up to 10% jitter); 0 never.
 	MaxRequests int `yaml:"max_requests"`

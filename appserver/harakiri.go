@@ -102,7 +102,7 @@ func (s *Server) harakiri(now time.Time) {
 		c.mu.Unlock()
 		ran := time.Duration(now.UnixNano() - st)
 		s.logger().Error("appserver: harakiri: request ran too long; cancelled it and closed its connection",
-			"method", req.Method, "uri", req.RequestURI, "ran", ran.Round(time.Millisecond), "limit", s.Harakiri,
+			"method", req.Method, "uri", req.RequestURI, "request_id", requestID(req), "ran", ran.Round(time.Millisecond), "limit", s.Harakiri,
 			"answered_504", answered, "stack", stack)
 		if c.release != nil {
 			c.release() // the handler may run on, but no longer counts against Threads

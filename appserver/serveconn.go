@@ -168,7 +168,7 @@ func (s *Server) serveRequest(cs *conn, bufs *connBuffers) (keep bool) {
 	bufs.pending = w.pending[:0]
 	err = w.finish()
 	if err != nil {
-		s.logger().Debug("appserver: writing the response failed", "uri", req.RequestURI, "err", err)
+		s.logger().Debug("appserver: writing the response failed", "uri", req.RequestURI, "request_id", requestID(req), "err", err)
 		if w.aborted && !w.chunking {
 			// A body delimited by the close must not end in an orderly
 			// close, which the peer would take for its end: reset.
@@ -176,6 +176,9 @@ func (s *Server) serveRequest(cs *conn, bufs *connBuffers) (keep bool) {
 		}
 	}
 	s.served.Add(1)
+	if s.LogRequests {
+		s.logRequest(w, start, panicked)
+	}
 	if s.OnRequest != nil {
 		s.OnRequest(time.Since(start), w.written, panicked)
 	}

@@ -72,6 +72,8 @@ type Server struct {
 
 	// Logger receives errors; nil means slog.Default().
 	Logger *slog.Logger
+	// LogRequests logs a line per request, with its id (requestlog.go).
+	LogRequests bool
 
 	// BaseContext, if set, is the parent of every request's context.
 	BaseContext context.Context
@@ -95,7 +97,7 @@ type Server struct {
 	quit      chan struct{}  // closed by Shutdown: ends the accept loops' waits for a slot
 	loops     sync.WaitGroup // the accept loops; Shutdown waits for them before counting connections
 	served    atomic.Uint64
-	connIDs   atomic.Uint64 // numbers the connections, for their goroutines' labels
+	connIDs   atomic.Uint64  // numbers the connections, for their goroutines' labels
 	handlers  sync.WaitGroup // one per connection being served
 	idle      chan struct{}  // closed when the last connection ends during shutdown
 }
@@ -339,7 +341,7 @@ func (s *Server) callHandler(w *response, req *http.Request) (panicked bool) {
 				w.abort()
 				return
 			}
-			s.logger().Error("appserver: handler panicked", "method", req.Method, "uri", req.RequestURI,
+			s.logger().Error("appserver: handler panicked", "method", req.Method, "uri", req.RequestURI, "request_id", requestID(req),
 				"panic", fmt.Sprint(v), "stack", string(debug.Stack()))
 			if !w.committed {
 				w.header = make(http.Header)

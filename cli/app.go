@@ -1,7 +1,9 @@
 package cli
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"sort"
@@ -29,6 +31,11 @@ type App struct {
 	// Validate() error method, if it has one, runs with the rest of the
 	// configuration's checks.
 	Settings func() any
+	// Migrate, if not nil, brings the app's data up to date (Django's
+	// migrate), printing what it does and how far along it is to env.Out.
+	// `stack migrate` runs it, and `stack migrate` is then the default
+	// release step (see README, release). It must be idempotent.
+	Migrate func(ctx context.Context, env Env) error
 	// New builds the app's handler. It runs once, at start-up.
 	New func(env Env) (http.Handler, error)
 }
@@ -42,6 +49,9 @@ type Env struct {
 	RunDir string
 	// Logger is the app's logger.
 	Logger *slog.Logger
+	// Out receives a management command's progress lines (stack
+	// migrate); io.Discard when serving.
+	Out io.Writer
 }
 
 // registry maps app names to apps.

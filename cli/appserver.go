@@ -43,6 +43,7 @@ func (c *cmdEnv) appserverTier(f *config.File) (*appserverTier, error) {
 			Harakiri:      cfg.Harakiri,
 			QueueTimeout:  cfg.QueueTimeout,
 			SocketTimeout: cfg.SocketTimeout,
+			LogRequests:   cfg.LogRequests,
 			Logger:        c.logger.With("tier", "appserver"),
 		}
 	} else if _, ok := c.apps[cfg.App]; !ok {

@@ -1,6 +1,6 @@
 // Package cli is the stack command line: `stack up`, `stack edge`, `stack
-// appserver`, `stack config`, `stack check`, `stack routes`, `stack
-// collectstatic` and `stack version`. cmd/stack calls Main with the
+// appserver`, `stack config`, `stack check`, `stack migrate`, `stack
+// routes`, `stack collectstatic` and `stack version`. cmd/stack calls Main with the
 // built-in apps; a program of your own calls it with yours, so the same
 // commands run your code.
 package cli
@@ -76,6 +76,7 @@ type cmdEnv struct {
 	cfgPath    string
 	sets       []string
 	logLevel   string
+	logFormat  string // the logger's log_format, once the configuration is read
 }
 
 func newRoot(c *cmdEnv) *cobra.Command {
@@ -95,7 +96,8 @@ variables (STACK_EDGE_LISTEN=0.0.0.0:8000) and --set key=value flags.`,
 			if err := level.UnmarshalText([]byte(c.logLevel)); err != nil {
 				return fmt.Errorf("--log-level %q: use debug, info, warn or error", c.logLevel)
 			}
-			c.logger = slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: level}))
+			c.logger = slog.New(newLogHandler(c.stderr, "text", level))
+			c.logFormat = "text"
 			return nil
 		},
 	}
@@ -110,6 +112,7 @@ variables (STACK_EDGE_LISTEN=0.0.0.0:8000) and --set key=value flags.`,
 		c.serveCommand("appserver", "Run the app server alone", tiers{appserver: true}),
 		c.configCommand(),
 		c.checkCommand(),
+		c.migrateCommand(),
 		c.routesCommand(),
 		c.collectstaticCommand(),
 		c.versionCommand(),
@@ -125,7 +128,15 @@ func (c *cmdEnv) load() (*config.File, error) { return c.loadFor("up") }
 // loadFor reads the configuration with the command's flags, validating
 // what the command runs (scope: see config.Options.Scope).
 func (c *cmdEnv) loadFor(scope string) (*config.File, error) {
-	return config.Load(config.Options{Path: c.cfgPath, Set: c.sets, Apps: c.apps.settings(), DefaultApp: c.defaultApp, Scope: scope})
+	f, err := config.Load(c.loadOptions(scope))
+	if err == nil {
+		c.useLogFormat(f)
+	}
+	return f, err
+}
+
+func (c *cmdEnv) loadOptions(scope string) config.Options {
+	return config.Options{Path: c.cfgPath, Set: c.sets, Apps: c.apps.settings(), DefaultApp: c.defaultApp, DefaultRelease: c.defaultRelease, Scope: scope}
 }
 
 func (c *cmdEnv) serveCommand(name, short string, which tiers) *cobra.Command {
@@ -167,12 +178,15 @@ func (c *cmdEnv) serveCommand(name, short string, which tiers) *cobra.Command {
 }
 
 func (c *cmdEnv) configCommand() *cobra.Command {
-	var showSecrets bool
+	var showSecrets, explain bool
 	cmd := &cobra.Command{
 		Use:   "config",
 		Short: "Print the effective configuration (file + environment + flags) as YAML, secrets redacted",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if explain {
+				return c.explain(showSecrets)
+			}
 			f, err := c.load()
 			if err != nil {
 				return err
@@ -187,6 +201,7 @@ func (c *cmdEnv) configCommand() *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&showSecrets, "show-secrets", false, "print secret keys, passwords and tokens instead of ********")
+	cmd.Flags().BoolVar(&explain, "explain", false, "print each value with where it came from: default, FILE:LINE, STACK_* variable or --set")
 	return cmd
 }
 

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -44,6 +45,11 @@ func (c *cmdEnv) runStack(f *config.File, which tiers) error {
 	if err := os.MkdirAll(tmp, 0o700); err != nil {
 		return fmt.Errorf("run_dir: %w", err)
 	}
+	if which.processes {
+		if err := c.runRelease(f); err != nil {
+			return err
+		}
+	}
 	sup := &supervisor.Supervisor{Logger: c.logger, ShutdownTimeout: f.ShutdownTimeout}
 	// What SIGHUP reloads: each tier adds itself.
 	reload := &reloadSet{c: c, scope: which.scope(), sup: sup}
@@ -65,6 +71,7 @@ func (c *cmdEnv) runStack(f *config.File, which tiers) error {
 				Name: tier, Command: append([]string{exe, tier}, c.childArgs()...), Restart: "always",
 				StartSecs: tierStartSecs, Output: c.stderr, Logger: c.logger.With("tier", "supervisor"),
 			}
+			child.Lines = c.lineStyle(f)
 			sup.AddProcess(child)
 			// The child re-reads the file itself; this process has
 			// already refused an invalid one.
@@ -118,7 +125,7 @@ func (c *cmdEnv) runStack(f *config.File, which tiers) error {
 		for _, p := range f.Processes {
 			sup.AddProcess(&supervisor.Process{
 				Name: p.Name, Command: p.Command, Dir: p.Dir, Env: p.Env, Restart: p.Restart,
-				Output: c.stderr, Logger: c.logger.With("tier", "process"),
+				Output: c.stderr, Lines: c.lineStyle(f), Logger: c.logger.With("tier", "process"),
 			})
 		}
 	}
@@ -154,7 +161,7 @@ func (c *cmdEnv) buildAppWith(f *config.File, logger *slog.Logger) (http.Handler
 	if !ok {
 		return nil, fmt.Errorf("appserver.app: %q is not built into this binary (known: %s)", f.Appserver.App, strings.Join(c.apps.names(), ", "))
 	}
-	h, err := app.New(Env{Settings: f.Apps[app.Name], RunDir: f.RunDir, Logger: logger.With("app", app.Name)})
+	h, err := app.New(Env{Settings: f.Apps[app.Name], RunDir: f.RunDir, Logger: logger.With("app", app.Name), Out: io.Discard})
 	if err != nil {
 		return nil, fmt.Errorf("app %s: %w", app.Name, err)
 	}

@@ -44,6 +44,16 @@ type File struct {
 	Appserver       appserver.Config `yaml:"appserver"`
 	// Processes are extra commands supervised alongside the tiers.
 	Processes []Process `yaml:"processes"`
+	// Release lists commands (argv lists) that `stack up` runs to
+	// completion, in order, before anything listens: migrations,
+	// collectstatic. A program named "stack" is this binary, run with the
+	// same --config and --set flags. Not given: the app's default
+	// (Options.DefaultRelease; [[stack, migrate]] for an app with
+	// migrations); given, even as [], it replaces that default.
+	Release [][]string `yaml:"release"`
+	// LogFormat is "text" (slog's key=value lines) or "json" (one object
+	// per line), for every tier's log, in every process.
+	LogFormat string `yaml:"log_format"`
 	// Apps holds each app's settings section, keyed by app name; an app
 	// registered with a settings type gets that type, decoded strictly.
 	Apps map[string]any `yaml:"apps"`
@@ -83,6 +93,7 @@ func Default() File {
 		Mode:            "inprocess",
 		RunDir:          "run",
 		ShutdownTimeout: 10 * time.Second,
+		LogFormat:       "text",
 		Edge:            e,
 		Appserver:       appserver.DefaultConfig(),
 		Apps:            map[string]any{},
@@ -103,6 +114,9 @@ type Options struct {
 	// pointer to its settings struct filled with defaults (nil: the app
 	// takes no settings). apps.<name> is decoded into it.
 	Apps map[string]func() any
+	// DefaultRelease, if not nil, returns the release commands for the
+	// app appserver.app names when no source gives release.
+	DefaultRelease func(app string) [][]string
 	// Scope is what the command runs, and so what is validated: "" or
 	// "up" for everything, "edge", "appserver", "app" (the app alone,
 	// for commands that only inspect it), or "worker" (a worker process:
@@ -115,6 +129,12 @@ type Options struct {
 // lists every problem, each prefixed with where it was written: the
 // file's path, the STACK_* variable or the --set flag.
 func Load(opts Options) (*File, error) {
+	f, _, err := load(opts)
+	return f, err
+}
+
+// load is Load, also returning where each value came from, for Explain.
+func load(opts Options) (*File, *origins, error) {
 	path, explicit := opts.Path, opts.Path != ""
 	if !explicit {
 		path = DefaultPath
@@ -127,9 +147,9 @@ func Load(opts Options) (*File, error) {
 		source = "built-in defaults"
 		root = &node{kind: mapNode, m: map[string]*node{}, src: source}
 	case errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission):
-		return nil, fmt.Errorf("config: %w", err)
+		return nil, nil, fmt.Errorf("config: %w", err)
 	default:
-		return nil, err
+		return nil, nil, err
 	}
 
 	def := Default()
@@ -145,7 +165,7 @@ func Load(opts Options) (*File, error) {
 		}
 		s := reflect.ValueOf(newSettings())
 		if s.Kind() != reflect.Pointer || s.Elem().Kind() != reflect.Struct {
-			return nil, fmt.Errorf("config: app %s: settings must be a pointer to a struct, got %s", name, s.Type())
+			return nil, nil, fmt.Errorf("config: app %s: settings must be a pointer to a struct, got %s", name, s.Type())
 		}
 		apps[name] = s
 		kt.apps[name] = s.Elem().Type()
@@ -153,7 +173,7 @@ func Load(opts Options) (*File, error) {
 	warnings, setProblems := kt.applyEnv(os.Environ())
 	more, err := applySets(root, opts.Set)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	setProblems = append(setProblems, more...)
 
@@ -176,6 +196,12 @@ func Load(opts Options) (*File, error) {
 	}
 	f.Apps = d.apps(appsNode, apps, opts.Apps)
 	derived := f.derive(root)
+	if !root.has("release") && opts.DefaultRelease != nil {
+		if r := opts.DefaultRelease(f.Appserver.App); len(r) > 0 {
+			f.Release = r
+			derived["release"] = "default for app " + f.Appserver.App
+		}
+	}
 	f.Source = source
 
 	// Validate even when decoding found problems, so that one run of
@@ -199,10 +225,10 @@ func Load(opts Options) (*File, error) {
 	}
 	warnings = append(warnings, f.warnings(opts.Scope)...)
 	if len(problems) > 0 {
-		return nil, &Error{Source: source, Problems: problems, Warnings: warnings}
+		return nil, nil, &Error{Source: source, Problems: problems, Warnings: warnings}
 	}
 	f.Warnings = warnings
-	return &f, nil
+	return &f, &origins{source: source, root: root, derived: derived}, nil
 }
 
 // apps decodes the apps section: each registered app's settings into its

@@ -35,6 +35,7 @@ type node struct {
 	text   string // scalarNode: the text as written; textNode: the string
 	quoted bool   // scalarNode: written in quotes, so a string whatever it looks like
 	src    string // where it was written: the file's path, STACK_X, --set x
+	line   int    // in a file, the line it was written on (0: not a file's)
 }
 
 // set stores a textNode at path, creating the mappings on the way and

@@ -40,6 +40,11 @@ func (f *File) validate(scope string, apps map[string]func() any) error {
 			bad("shutdown_timeout", "must be a positive duration such as 10s")
 		}
 	}
+	switch f.LogFormat {
+	case "text", "json":
+	default:
+		bad("log_format", "%q is not text or json", f.LogFormat)
+	}
 	if runs.edge {
 		if err := f.Edge.Validate(); err != nil {
 			errs = append(errs, unjoin(err)...)
@@ -92,6 +97,7 @@ func (f *File) validate(scope string, apps map[string]func() any) error {
 	}
 	if runs.processes {
 		errs = append(errs, f.checkProcesses()...)
+		errs = append(errs, f.checkRelease()...)
 		if err := f.checkRereadable(); err != nil {
 			bad("mode", "%v", err)
 		}
@@ -164,6 +170,26 @@ func (f *File) checkProcesses() []error {
 		case "always", "on-failure", "never":
 		default:
 			bad(key+".restart", "%q is not always, on-failure or never", p.Restart)
+		}
+	}
+	return errs
+}
+
+// checkRelease says whether every release command can be started: "stack"
+// is this binary, found by the command line; any other program as a
+// process's.
+func (f *File) checkRelease() []error {
+	var errs []error
+	for i, argv := range f.Release {
+		key := fmt.Sprintf("release[%d]", i)
+		switch {
+		case len(argv) == 0 || argv[0] == "":
+			errs = append(errs, fmt.Errorf("%s: empty; give the program and its arguments as a list, e.g. [stack, migrate]", key))
+		case argv[0] == "stack":
+		default:
+			if err := checkRunnable(argv[0], ""); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", key, err))
+			}
 		}
 	}
 	return errs

@@ -75,7 +75,7 @@ func (r *yamlReader) read(y *yaml.Node, depth int, aliased bool) (*node, error) 
 	case yaml.MappingNode:
 		return r.mapping(y, depth, aliased)
 	case yaml.SequenceNode:
-		n := &node{kind: listNode, src: r.src}
+		n := &node{kind: listNode, src: r.src, line: y.Line}
 		for _, c := range y.Content {
 			v, err := r.read(c, depth+1, aliased)
 			if err != nil {
@@ -85,7 +85,7 @@ func (r *yamlReader) read(y *yaml.Node, depth int, aliased bool) (*node, error) 
 		}
 		return n, nil
 	default:
-		n := &node{kind: scalarNode, text: y.Value, src: r.src, quoted: y.Style&(yaml.SingleQuotedStyle|yaml.DoubleQuotedStyle|yaml.LiteralStyle|yaml.FoldedStyle) != 0}
+		n := &node{kind: scalarNode, text: y.Value, src: r.src, line: y.Line, quoted: y.Style&(yaml.SingleQuotedStyle|yaml.DoubleQuotedStyle|yaml.LiteralStyle|yaml.FoldedStyle) != 0}
 		if err := y.Decode(&n.value); err != nil {
 			return nil, fmt.Errorf("line %d: %w", y.Line, err)
 		}
@@ -98,7 +98,7 @@ func (r *yamlReader) read(y *yaml.Node, depth int, aliased bool) (*node, error) 
 // entries of the mappings it names that the mapping does not give
 // itself, the first named winning.
 func (r *yamlReader) mapping(y *yaml.Node, depth int, aliased bool) (*node, error) {
-	n := &node{kind: mapNode, m: map[string]*node{}, src: r.src}
+	n := &node{kind: mapNode, m: map[string]*node{}, src: r.src, line: y.Line}
 	var merges []*yaml.Node
 	for i := 0; i+1 < len(y.Content); i += 2 {
 		k, v := y.Content[i], y.Content[i+1]

@@ -18,16 +18,17 @@ import (
 //
 // Each line is built in a pooled buffer and written with one write call.
 type accessLog struct {
-	mu  sync.Mutex
-	w   io.Writer
-	f   *os.File // non-nil when we opened it
-	buf sync.Pool
+	json bool // access_log_format: json (accesslog_json.go)
+	mu   sync.Mutex
+	w    io.Writer
+	f    *os.File // non-nil when we opened it
+	buf  sync.Pool
 }
 
 // openAccessLog opens the destination: "off" (nil log), "stderr",
-// "stdout" or a file path, appended to.
-func openAccessLog(dest string) (*accessLog, error) {
-	l := &accessLog{buf: sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b }}}
+// "stdout" or a file path, appended to; format is "combined" or "json".
+func openAccessLog(dest, format string) (*accessLog, error) {
+	l := &accessLog{json: format == "json", buf: sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b }}}
 	switch dest {
 	case "off":
 		return nil, nil
@@ -60,6 +61,10 @@ func (l *accessLog) log(w *clientWriter, r *http.Request, start time.Time) {
 			status = http.StatusOK
 		}
 	}
+	if l.json {
+		l.logJSON(w, r, status, start)
+		return
+	}
 	bp := l.buf.Get().(*[]byte)
 	b := appendLineStart(*bp, r.RemoteAddr, start)
 	b = append(b, r.Method...)
@@ -75,6 +80,10 @@ func (l *accessLog) log(w *clientWriter, r *http.Request, start time.Time) {
 // (a head too large or malformed), with the request line as it came.
 func (l *accessLog) logRefused(remoteAddr, requestLine string, status int, bytes int64) {
 	start := time.Now()
+	if l.json {
+		l.logRefusedJSON(remoteAddr, requestLine, status, bytes, start)
+		return
+	}
 	bp := l.buf.Get().(*[]byte)
 	b := appendLineStart(*bp, remoteAddr, start)
 	b = appendEscaped(b, requestLine)

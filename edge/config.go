@@ -46,6 +46,9 @@ type Config struct {
 	TrustedProxies []string `yaml:"trusted_proxies"`
 	// AccessLog is "off", "stderr", "stdout" or a file path.
 	AccessLog string `yaml:"access_log"`
+	// AccessLogFormat is "combined" (nginx's, plus the request time) or
+	// "json" (one object per line; see accesslog_json.go).
+	AccessLogFormat string `yaml:"access_log_format"`
 	// Buffering reads upstream responses ahead of slow clients (nginx's
 	// uwsgi_buffering); a location's own buffering overrides it.
 	Buffering bool `yaml:"buffering"`
@@ -94,6 +97,7 @@ func DefaultConfig() Config {
 		LingeringTime:        30 * time.Second,
 		LingeringTimeout:     5 * time.Second,
 		AccessLog:            "off",
+		AccessLogFormat:      "combined",
 		Buffering:            true,
 		ResponseBufferSize:   64 << 10,
 		MaxTempFileSize:      1 << 30,
@@ -145,6 +149,11 @@ func (c *Config) Validate() error {
 	switch c.AccessLog {
 	case "":
 		bad("access_log", `is empty; use "off", "stderr", "stdout" or a file path`)
+	}
+	switch c.AccessLogFormat {
+	case "combined", "json":
+	default:
+		bad("access_log_format", "%q is not combined or json", c.AccessLogFormat)
 	}
 	if c.ResponseBufferSize <= 0 {
 		bad("response_buffer_size", "must be positive, e.g. 64KiB")

@@ -175,6 +175,8 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	st := e.acquire()
 	defer st.release()
 	cw := &clientWriter{ResponseWriter: w, rc: http.NewResponseController(w), timeout: st.cfg.SendTimeout, renewedAt: -1}
+	cw.setRequestID(r, st.trust)
+	cw.traced = st.access != nil && st.access.json // it names the upstream server and its time
 	body := trackBody(r)
 	start, logged := time.Now(), false
 	if st.access != nil {

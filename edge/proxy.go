@@ -65,6 +65,11 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			r.Body = http.NoBody
 		}
 	}
+	if cw, ok := w.(*clientWriter); ok && cw.traced {
+		// The upstream records the server it used and its time in cw,
+		// through the request's context.
+		r = r.WithContext(upstream.WithTrace(r.Context(), &cw.upstream))
+	}
 	p.rp.ServeHTTP(w, r)
 }
 
@@ -190,8 +195,15 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 	if status == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", "1")
 	}
-	p.logger.Error("edge: upstream failed", "upstream", p.upstream.Name, "uri", r.RequestURI, "status", status, "err", err)
+	p.logger.Error("edge: upstream failed", "upstream", p.upstream.Name, "uri", r.RequestURI, "status", status, "request_id", headerValue(r.Header, HeaderRequestID), "err", err)
 	errpage.Write(w, status)
+}
+
+func headerValue(h http.Header, key string) string {
+	if v := h[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
 }
 
 // copyBuffers lends ReverseProxy 32 KiB buffers for copying bodies.

@@ -23,6 +23,7 @@ type state struct {
 	upstreams map[string]*upstream.Group
 	statics   []*static.Handler
 	access    *accessLog
+	trust     proxyTrust // whose X-Request-Id is kept
 
 	// refs counts the requests holding the state, plus one while it is
 	// the current state. It is closed when refs reaches 0.
@@ -42,11 +43,11 @@ func newState(cfg Config, tempDir string, logger *slog.Logger) (*state, error) {
 	if err != nil {
 		return nil, err
 	}
-	access, err := openAccessLog(cfg.AccessLog)
+	access, err := openAccessLog(cfg.AccessLog, cfg.AccessLogFormat)
 	if err != nil {
 		return nil, err
 	}
-	st := &state{cfg: cfg, upstreams: map[string]*upstream.Group{}, access: access}
+	st := &state{cfg: cfg, upstreams: map[string]*upstream.Group{}, access: access, trust: trust}
 	st.refs.Store(1)
 	body := newBodyReader(int64(cfg.ClientMaxBodySize), int64(cfg.ClientBodyBufferSize), cfg.ClientBodyTimeout, tempDir)
 	for _, name := range sortedKeys(cfg.Upstreams) {

@@ -4,6 +4,8 @@ import (
 	"io"
 	"net/http"
 	"time"
+
+	"github.com/stack-web/stack/edge/upstream"
 )
 
 // clientWriter is the edge's view of the response to the client: it keeps a
@@ -22,6 +24,12 @@ type clientWriter struct {
 	status    int
 	bytes     int64
 	renewedAt int64 // bytes written when the deadline was last renewed; -1 before the first
+
+	// For the logs (requestid.go, accesslog.go).
+	requestID string
+	idHeader  [1]string      // the X-Request-Id header's value slice
+	upstream  upstream.Trace // filled by the upstream when traced (the JSON access log wants it)
+	traced    bool
 }
 
 const renewEvery = 64 << 10

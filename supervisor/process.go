@@ -1,7 +1,6 @@
 package supervisor
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -32,6 +31,8 @@ type Process struct {
 	StartSecs time.Duration
 	// Output receives the child's prefixed stdout and stderr lines.
 	Output io.Writer
+	// Lines says how they are prefixed: coloured, JSON passed through.
+	Lines  LineStyle
 	Logger *slog.Logger
 
 	mu      sync.Mutex
@@ -122,7 +123,7 @@ func (p *Process) runOnce() error {
 	// Its own process group, so that a stop reaches its children too; and
 	// killed with us if we die without stopping it.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	out := &prefixWriter{w: p.Output, prefix: []byte("[" + p.Name + "] ")}
+	out := p.Lines.writer(p.Output, p.Name)
 	cmd.Stdout, cmd.Stderr = out, out
 	// A grandchild that keeps the output pipe open must not keep Wait
 	// from returning once the child itself has exited.
@@ -229,46 +230,4 @@ func (p *Process) hurry(pid int, done <-chan struct{}) {
 			return
 		}
 	}
-}
-
-// prefixWriter writes whole lines to w, each prefixed, so the output of
-// several children interleaves by line, never mid-line.
-type prefixWriter struct {
-	mu     sync.Mutex
-	w      io.Writer
-	prefix []byte
-	buf    []byte
-}
-
-func (pw *prefixWriter) Write(b []byte) (int, error) {
-	pw.mu.Lock()
-	defer pw.mu.Unlock()
-	pw.buf = append(pw.buf, b...)
-	for {
-		i := bytes.IndexByte(pw.buf, '\n')
-		if i < 0 {
-			if len(pw.buf) > 64<<10 { // a very long line is cut rather than held forever
-				pw.emit(pw.buf)
-				pw.buf = pw.buf[:0]
-			}
-			return len(b), nil
-		}
-		pw.emit(pw.buf[:i])
-		pw.buf = pw.buf[i+1:]
-	}
-}
-
-func (pw *prefixWriter) flush() {
-	pw.mu.Lock()
-	defer pw.mu.Unlock()
-	if len(pw.buf) > 0 {
-		pw.emit(pw.buf)
-		pw.buf = nil
-	}
-}
-
-func (pw *prefixWriter) emit(line []byte) {
-	out := make([]byte, 0, len(pw.prefix)+len(line)+1)
-	out = append(append(append(out, pw.prefix...), line...), '\n')
-	pw.w.Write(out) // one write per line: lines from several children never interleave mid-line
 }

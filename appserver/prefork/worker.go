@@ -83,6 +83,7 @@ func RunWorker(cfg appserver.Config, h http.Handler, logger *slog.Logger) error 
 		Harakiri:      cfg.Harakiri,
 		QueueTimeout:  cfg.QueueTimeout,
 		SocketTimeout: cfg.SocketTimeout,
+		LogRequests:   cfg.LogRequests,
 		Logger:        logger,
 		OnRequest:     w.done,
 		OnHarakiri:    w.onHarakiri,

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/stack-web/stack/cli"
@@ -24,6 +25,9 @@ func builtinApps() []cli.App {
 			Settings: func() any {
 				s := polls.DefaultSettings()
 				return &s
+			},
+			Migrate: func(ctx context.Context, env cli.Env) error {
+				return polls.Migrate(ctx, *env.Settings.(*framework.Settings), env.RunDir, env.Out)
 			},
 			New: func(env cli.Env) (http.Handler, error) {
 				return polls.New(*env.Settings.(*framework.Settings), env.RunDir, env.Logger)

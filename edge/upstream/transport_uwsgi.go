@@ -63,6 +63,9 @@ const (
 	// VarRequestStart is when the edge started sending the request, in
 	// microseconds since the Unix epoch (decimal).
 	VarRequestStart = "STACK_REQUEST_START"
+	// VarRequestID is the edge's id of the request (also its X-Request-Id
+	// header), for the app server's log lines.
+	VarRequestID = "STACK_REQUEST_ID"
 )
 
 // errHeadTooLarge: the request's variables do not fit the server's buffer.
@@ -124,6 +127,9 @@ func (t *UwsgiTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	var ts [20]byte
 	e.Add(VarRequestStart, string(strconv.AppendInt(ts[:0], time.Now().UnixMicro(), 10)))
+	if id := req.Header["X-Request-Id"]; len(id) == 1 {
+		e.Add(VarRequestID, id[0])
+	}
 	pkt, err := e.Bytes(t.BufferSize)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", errHeadTooLarge, err)

@@ -180,6 +180,10 @@ func Status(err error) int {
 // comment says.
 func (u *Group) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
+	trace, start := traceOf(ctx), time.Time{}
+	if trace != nil {
+		start = time.Now()
+	}
 	var tried uint64 // bit i: servers[i] was tried in this round (the first 64)
 	retries := u.cfg.Retries
 	resend := idempotent(req.Method)
@@ -206,6 +210,7 @@ func (u *Group) RoundTrip(req *http.Request) (*http.Response, error) {
 		tried |= 1 << (i % 64)
 		s := u.servers[i]
 		resp, err := u.attempt(s, req)
+		trace.record(s.addr, start)
 		if err == nil {
 			return resp, nil
 		}
@@ -227,7 +232,7 @@ func (u *Group) RoundTrip(req *http.Request) (*http.Response, error) {
 				return nil, err
 			}
 			resending = true
-			u.logger.Warn("edge: upstream failed before responding; retrying", "upstream", u.Name, "server", s.addr, "method", req.Method, "uri", req.RequestURI, "err", err)
+			u.logger.Warn("edge: upstream failed before responding; retrying", "upstream", u.Name, "server", s.addr, "method", req.Method, "uri", req.RequestURI, "request_id", req.Header.Get("X-Request-Id"), "err", err)
 		default:
 			if isTimeout(err) || beforeResponse(err) {
 				u.fail(s)

@@ -38,58 +38,6 @@ func openDB(path string) (*sql.DB, error) {
 	return db, nil
 }
 
-// migrations are applied in order; PRAGMA user_version records how many
-// have been, so start-up is idempotent (Django's migrate).
-var migrations = []string{
-	`CREATE TABLE question (
-		id            INTEGER PRIMARY KEY,
-		question_text TEXT    NOT NULL,
-		pub_date      INTEGER NOT NULL -- unix seconds
-	);
-	CREATE TABLE choice (
-		id          INTEGER PRIMARY KEY,
-		question_id INTEGER NOT NULL REFERENCES question(id) ON DELETE CASCADE,
-		choice_text TEXT    NOT NULL,
-		votes       INTEGER NOT NULL DEFAULT 0
-	);
-	CREATE INDEX choice_question ON choice(question_id);
-	CREATE INDEX question_pub_date ON question(pub_date);`,
-}
-
-// migrate brings the schema up to date in one transaction and, when the
-// database was new, seeds the sample questions.
-func migrate(db *sql.DB) error {
-	tx, err := db.Begin() // IMMEDIATE: two processes starting at once migrate one after the other
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	var version int
-	if err := tx.QueryRow(`PRAGMA user_version`).Scan(&version); err != nil {
-		return err
-	}
-	if version > len(migrations) {
-		return fmt.Errorf("the database is at schema version %d, newer than this binary's %d", version, len(migrations))
-	}
-	if version == len(migrations) {
-		return nil
-	}
-	for _, m := range migrations[version:] {
-		if _, err := tx.Exec(m); err != nil {
-			return err
-		}
-	}
-	if version == 0 {
-		if err := seed(tx, time.Now()); err != nil {
-			return fmt.Errorf("seeding: %w", err)
-		}
-	}
-	if _, err := tx.Exec(fmt.Sprintf(`PRAGMA user_version = %d`, len(migrations))); err != nil {
-		return err
-	}
-	return tx.Commit()
-}
-
 // sample questions, as created in the tutorial's shell session (and one in
 // the future, which the index must not show).
 var sample = []struct {

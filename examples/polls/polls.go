@@ -5,7 +5,7 @@
 //
 //	Django                      here
 //	polls/models.py             models.go (Question, Choice; SQL through database/sql)
-//	polls/migrations/           db.go (the schema, migrated at start-up; sample data on first run)
+//	polls/migrations/           migrate.go (stack migrate, the release step; sample data on first run)
 //	polls/urls.py               urls.go
 //	polls/views.py              views.go
 //	polls/templates/polls/      templates/polls/ (and templates/base.html)

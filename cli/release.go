@@ -1,0 +1,177 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/stack-web/stack/appserver"
+	"github.com/stack-web/stack/config"
+	"github.com/stack-web/stack/supervisor"
+)
+
+// The release phase (Heroku's release, a Kubernetes init container):
+// commands that `stack up` runs to completion, in order, before it opens a
+// socket, so that no request ever meets a schema the code does not expect.
+// A failure stops `up` with the command and its output, and nothing ever
+// listened.
+
+// defaultRelease is release when no source gives it: `stack migrate` for
+// an app that has migrations, nothing for the others.
+func (c *cmdEnv) defaultRelease(app string) [][]string {
+	if a, ok := c.apps[app]; ok && a.Migrate != nil {
+		return [][]string{{"stack", "migrate"}}
+	}
+	return nil
+}
+
+// releaseTail bounds how much of a failed command's output the error
+// message repeats (all of it was already shown as it ran).
+const releaseTail = 8 << 10
+
+// runRelease runs f.Release, each command's lines shown prefixed
+// "[release] " as they come. SIGINT or SIGTERM stops the command running
+// (SIGTERM to its process group, SIGKILL after shutdown_timeout) and
+// fails the release.
+func (c *cmdEnv) runRelease(f *config.File) error {
+	if len(f.Release) == 0 {
+		return nil
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	for i, argv := range f.Release {
+		shown := strings.Join(argv, " ")
+		c.logger.Info("release: running", "step", fmt.Sprintf("%d/%d", i+1, len(f.Release)), "command", shown)
+		start := time.Now()
+		out, err := c.runReleaseCommand(ctx, f, argv)
+		if err != nil {
+			msg := fmt.Sprintf("release[%d] %q failed: %v; nothing was started", i, shown, err)
+			if out = bytes.TrimSpace(out); len(out) > 0 {
+				msg += "; its output:\n" + string(out)
+			} else {
+				msg += " (it printed nothing)"
+			}
+			return errors.New(msg)
+		}
+		c.logger.Info("release: done", "step", fmt.Sprintf("%d/%d", i+1, len(f.Release)), "command", shown, "took", time.Since(start).Round(time.Millisecond))
+	}
+	return nil
+}
+
+// runReleaseCommand runs one command and returns the tail of its output.
+// [stack, migrate], the default step, runs in this process: it is the
+// same code, and a process of its own would cost a start (a second under
+// the race detector, which sleeps at exit). With appserver.user or group,
+// every command runs as the workers do, as a child with their
+// credential: what a release writes (the database) is the app's, and the
+// workers must be able to write it.
+func (c *cmdEnv) runReleaseCommand(ctx context.Context, f *config.File, argv []string) ([]byte, error) {
+	tail := &tailBuffer{max: releaseTail}
+	lines := supervisor.NewLineWriter(c.stderr, "release", c.lineStyle(f))
+	w := io.MultiWriter(lines, tail)
+	var cred *syscall.Credential
+	if f.Appserver.User != "" || f.Appserver.Group != "" {
+		var err error
+		if cred, err = appserver.LookupCredential(f.Appserver.User, f.Appserver.Group); err != nil {
+			return nil, err
+		}
+	}
+	if cred == nil && len(argv) == 2 && argv[0] == "stack" && argv[1] == "migrate" {
+		err := c.migrate(ctx, f, w)
+		lines.Close()
+		return tail.bytes(), err
+	}
+	if argv[0] == "stack" {
+		// This binary, reading the same configuration, whatever PATH
+		// holds (go run, a binary of your own).
+		exe, err := os.Executable()
+		if err != nil {
+			return nil, fmt.Errorf("finding this binary: %w", err)
+		}
+		argv = append(append([]string{exe}, argv[1:]...), c.childArgs()...)
+	}
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL, Credential: cred}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM) }
+	cmd.WaitDelay = f.ShutdownTimeout
+	cmd.Stdout, cmd.Stderr = w, w
+	err := cmd.Run()
+	lines.Close()
+	// Whatever it left running in its group goes with it.
+	if cmd.Process != nil {
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	}
+	if ctx.Err() != nil && err != nil {
+		err = fmt.Errorf("stopped by a signal: %w", err)
+	}
+	return tail.bytes(), err
+}
+
+// tailBuffer keeps the last max bytes written to it.
+type tailBuffer struct {
+	max  int
+	buf  []byte
+	lost bool
+}
+
+func (t *tailBuffer) Write(b []byte) (int, error) {
+	t.buf = append(t.buf, b...)
+	if over := len(t.buf) - t.max; over > 0 {
+		t.buf = append(t.buf[:0], t.buf[over:]...)
+		t.lost = true
+	}
+	return len(b), nil
+}
+
+func (t *tailBuffer) bytes() []byte {
+	if t.lost {
+		return append([]byte("[…] "), t.buf...)
+	}
+	return t.buf
+}
+
+func (c *cmdEnv) migrateCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "migrate",
+		Short: "Bring the app's database up to date (Django's migrate); the default release step",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			f, err := c.loadFor("app")
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			return c.migrate(ctx, f, c.stdout)
+		},
+	}
+}
+
+// migrate runs the app's Migrate hook, its progress written to out.
+func (c *cmdEnv) migrate(ctx context.Context, f *config.File, out io.Writer) error {
+	app, ok := c.apps[f.Appserver.App]
+	if !ok {
+		return fmt.Errorf("appserver.app: %q is not built into this binary", f.Appserver.App)
+	}
+	if app.Migrate == nil {
+		fmt.Fprintf(out, "stack: app %s has no migrations; nothing to do\n", app.Name)
+		return nil
+	}
+	start := time.Now()
+	env := Env{Settings: f.Apps[app.Name], RunDir: f.RunDir, Logger: c.logger.With("app", app.Name), Out: out}
+	if err := app.Migrate(ctx, env); err != nil {
+		return fmt.Errorf("migrate: app %s: %w", app.Name, err)
+	}
+	fmt.Fprintf(out, "stack: app %s migrated in %s\n", app.Name, time.Since(start).Round(time.Millisecond))
+	return nil
+}
