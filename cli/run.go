@@ -47,6 +47,8 @@ func (c *cmdEnv) runStack(f *config.File, which tiers) error {
 	sup := &supervisor.Supervisor{Logger: c.logger, ShutdownTimeout: f.ShutdownTimeout}
 	// What SIGHUP reloads: each tier adds itself.
 	reload := &reloadSet{c: c, scope: which.scope(), sup: sup}
+	reload.current.Store(f)
+	adm := c.newAdmin(f, sup, reload) // before the tiers' loggers: it keeps their warnings
 	if which.appserver {
 		reload.running = f
 	}
@@ -62,7 +64,7 @@ func (c *cmdEnv) runStack(f *config.File, which tiers) error {
 		}
 		for _, tier := range []string{"edge", "appserver"} {
 			child := &supervisor.Process{
-				Name: tier, Command: append([]string{exe, tier}, c.childArgs()...), Restart: "always",
+				Name: tier, Command: append(append([]string{exe, tier}, c.childArgs()...), adminOff...), Restart: "always",
 				StartSecs: tierStartSecs, Output: c.stderr, Logger: c.logger.With("tier", "supervisor"),
 			}
 			sup.AddProcess(child)
@@ -123,6 +125,9 @@ func (c *cmdEnv) runStack(f *config.File, which tiers) error {
 		}
 	}
 
+	if err := adm.start(e, app); err != nil {
+		return err
+	}
 	c.announce(f, e, app != nil, which.processes)
 	return sup.Run()
 }

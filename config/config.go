@@ -22,6 +22,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/stack-web/stack/admin"
 	"github.com/stack-web/stack/appserver"
 	"github.com/stack-web/stack/edge"
 	"github.com/stack-web/stack/edge/upstream"
@@ -42,6 +43,7 @@ type File struct {
 	ShutdownTimeout time.Duration    `yaml:"shutdown_timeout"`
 	Edge            edge.Config      `yaml:"edge"`
 	Appserver       appserver.Config `yaml:"appserver"`
+	Admin           admin.Config     `yaml:"admin"`
 	// Processes are extra commands supervised alongside the tiers.
 	Processes []Process `yaml:"processes"`
 	// Apps holds each app's settings section, keyed by app name; an app
@@ -85,6 +87,7 @@ func Default() File {
 		ShutdownTimeout: 10 * time.Second,
 		Edge:            e,
 		Appserver:       appserver.DefaultConfig(),
+		Admin:           admin.DefaultConfig(),
 		Apps:            map[string]any{},
 	}
 }
@@ -271,6 +274,10 @@ func (f *File) derive(root *node) map[string]string {
 		derived["appserver.listen"] = runDirSrc + " (appserver.listen follows run_dir)"
 	} else {
 		listenSrc = root.at("appserver.listen").src
+	}
+	if !root.has("admin", "socket") {
+		f.Admin.Socket = filepath.Join(f.RunDir, "admin.sock")
+		derived["admin.socket"] = runDirSrc + " (admin.socket follows run_dir)"
 	}
 	if u, ok := f.Edge.Upstreams[defaultUpstream]; ok && !root.has("edge", "upstreams", defaultUpstream, "servers") {
 		u.Servers = []string{f.Appserver.Listen}

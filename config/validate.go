@@ -39,6 +39,7 @@ func (f *File) validate(scope string, apps map[string]func() any) error {
 		if f.ShutdownTimeout <= 0 {
 			bad("shutdown_timeout", "must be a positive duration such as 10s")
 		}
+		errs = append(errs, f.checkAdmin(runs)...)
 	}
 	if runs.edge {
 		if err := f.Edge.Validate(); err != nil {
