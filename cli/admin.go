@@ -40,6 +40,11 @@ func (c *cmdEnv) newAdmin(f *config.File, sup *supervisor.Supervisor, reload *re
 	if f.Admin.Listen == "" && f.Admin.Socket == "" {
 		return a
 	}
+	if reload.scope != "up" && !f.AdminGiven {
+		// `stack edge` and `stack appserver` are often run side by side
+		// in one run_dir: only `up` takes the defaults.
+		return a
+	}
 	a.errs = admin.NewErrorLog()
 	c.logger = slog.New(a.errs.Handler(c.logger.Handler()))
 	return a

@@ -56,6 +56,11 @@ type File struct {
 	// Warnings are things that will not stop the stack but are probably
 	// not what was meant (an edge that does not reach the app server).
 	Warnings []string `yaml:"-"`
+	// AdminGiven says that a source set a key of the admin section:
+	// `stack edge` and `stack appserver` open the admin surface only
+	// then, so that the two run side by side in one run_dir do not both
+	// take its default port and socket.
+	AdminGiven bool `yaml:"-"`
 }
 
 // Process is an extra command run and restarted by the supervisor.
@@ -275,6 +280,7 @@ func (f *File) derive(root *node) map[string]string {
 	} else {
 		listenSrc = root.at("appserver.listen").src
 	}
+	f.AdminGiven = root.has("admin")
 	if !root.has("admin", "socket") {
 		f.Admin.Socket = filepath.Join(f.RunDir, "admin.sock")
 		derived["admin.socket"] = runDirSrc + " (admin.socket follows run_dir)"
