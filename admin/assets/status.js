@@ -25,10 +25,10 @@
       if (s.fill && d) svg += '<path d="' + d + " L" + w + "," + (h - 1) + " L" + ((60 - pts.length) * w / 59).toFixed(1) + "," + (h - 1) + ' Z" fill="' + s.fill + '"/>';
       if (d) svg += '<path d="' + d + '" fill="none" stroke="' + s.color + '" stroke-width="1.6" stroke-linejoin="round"/>';
     }
-    svg += '<text x="' + (w - 2) + '" y="10" text-anchor="end" font-size="9" fill="#5f7168">' + esc(fmt(max)) + "</text>";
     el.innerHTML = svg;
+    el.parentNode.querySelector(".max").textContent = "max " + fmt(max);
     const last = pts.length ? pts[pts.length - 1] : null;
-    valueEl.textContent = last ? fmt(last[series[0].key]) : "–";
+    valueEl.textContent = last ? series.filter((s) => s.show).map((s) => (s.label ? s.label + " " : "") + fmt(last[s.key])).join(" · ") : "–";
   }
 
   function render(s) {
@@ -46,8 +46,8 @@
     for (const u of s.upstreams) for (const v of u.servers) srv.push('<tr><td>' + esc(u.name) + '</td><td>' + esc(u.protocol) + '</td><td class="mono">' + esc(v.address) +
       '</td><td class="num">' + v.weight + (v.backup ? " (backup)" : "") + '</td><td><span class="state ' + (v.up ? "up" : "down") + '">' + (v.up ? "up" : "down") + '</span></td><td class="num">' + v.fails + "</td></tr>");
     $("upstreams").innerHTML = srv.length ? srv.join("") : '<tr><td colspan="6" class="empty">No upstreams.</td></tr>';
-    chart($("rate"), s.requests, [{ key: "rate", color: "#0c4b33", fill: "rgba(68,183,139,.18)" }, { key: "errors", color: "#b3261e" }], (v) => v.toFixed(v < 10 ? 1 : 0) + "/s", $("rate-now"));
-    chart($("latency"), s.requests, [{ key: "p99", color: "#b3261e" }, { key: "p90", color: "#b7791f" }, { key: "p50", color: "#0c4b33" }], ms, $("latency-now"));
+    chart($("rate"), s.requests, [{ key: "rate", color: "#0c4b33", fill: "rgba(68,183,139,.18)", show: true }, { key: "errors", color: "#b3261e" }], (v) => v.toFixed(v < 10 ? 1 : 0) + "/s", $("rate-now"));
+    chart($("latency"), s.requests, [{ key: "p99", color: "#b3261e", label: "p99", show: true }, { key: "p90", color: "#b7791f" }, { key: "p50", color: "#0c4b33", label: "p50", show: true }], ms, $("latency-now"));
     $("errors").innerHTML = s.errors.length ? s.errors.slice().reverse().map((e) => '<li class="' + esc(e.level) + '"><time>' + esc(new Date(e.time).toLocaleTimeString()) + "</time><b>" + esc(e.level) +
       "</b> " + esc(e.message) + (e.attrs ? '<span class="attrs">' + esc(e.attrs) + "</span>" : "") + "</li>").join("") : '<li class="empty">Nothing logged at WARN or above.</li>';
     $("updated").textContent = new Date().toLocaleTimeString();
