@@ -26,7 +26,9 @@ func TestEndpoints(t *testing.T) {
 	ready := errors.New("appserver: workers not all ready")
 	reloadErr := errors.New("the configuration is not valid; the running one stays: stack.yaml: line 3: bad")
 	src := Sources{
-		Tiers:   func() []Tier { return []Tier{{Name: "edge", Addrs: []string{"http://127.0.0.1:8000/"}, State: "serving"}} },
+		Tiers: func() []Tier {
+			return []Tier{{Name: "edge", Addrs: []string{"http://127.0.0.1:8000/"}, State: "serving"}}
+		},
 		Workers: func() []Worker { return []Worker{{ID: 1, PID: 4242, State: "busy", Current: "GET /slow<script>"}} },
 		Ready:   func() error { return ready },
 		Config:  func() ([]byte, error) { return []byte("apps: {polls: {secret_key: '********'}}\n"), nil },
