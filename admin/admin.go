@@ -55,6 +55,9 @@ type Sources struct {
 	// AddWorker and RemoveWorker scale the appserver's workers by one and
 	// return the slot.
 	AddWorker, RemoveWorker func() (int, error)
+	// Remotes are the tier children's admin sockets (mode: subprocess),
+	// whose metrics /metrics serves with the parent's.
+	Remotes []*Remote
 }
 
 // Server is the admin surface. Create it with New, open its sockets with
@@ -64,6 +67,7 @@ type Server struct {
 	src      Sources
 	logger   *slog.Logger
 	reg      *prometheus.Registry
+	gatherer prometheus.Gatherer // reg and the remotes'
 	errors   *ErrorLog
 	history  *history
 	started  time.Time
@@ -85,15 +89,19 @@ func New(cfg Config, src Sources, errs *ErrorLog, logger *slog.Logger) *Server {
 	if errs == nil {
 		errs = NewErrorLog()
 	}
-	return &Server{cfg: cfg, src: src, logger: logger, reg: reg, errors: errs, history: newHistory(reg),
+	gs := prometheus.Gatherers{reg}
+	for _, r := range src.Remotes {
+		gs = append(gs, r)
+	}
+	return &Server{cfg: cfg, src: src, logger: logger, reg: reg, gatherer: gs, errors: errs, history: newHistory(gs),
 		started: time.Now(), quit: make(chan struct{})}
 }
 
 // Registerer is where the tiers register their metrics.
 func (s *Server) Registerer() prometheus.Registerer { return s.reg }
 
-// Gatherer is the registry, for tests and the status page's charts.
-func (s *Server) Gatherer() prometheus.Gatherer { return s.reg }
+// Gatherer is what /metrics serves: the registry and the remotes'.
+func (s *Server) Gatherer() prometheus.Gatherer { return s.gatherer }
 
 // Stopping marks the stack as stopping: /readyz answers 503 from now on,
 // so that a load balancer stops sending before the edge drains.
@@ -181,7 +189,7 @@ func (s *Server) Close() {
 // handler routes the endpoints; control adds the socket-only ones.
 func (s *Server) handler(control bool) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn)}))
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.gatherer, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError, ErrorLog: slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn)}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeText(w, http.StatusOK, "ok\n")
 	})

@@ -4,10 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"strings"
-	"syscall"
-	"time"
 
 	"github.com/stack-web/stack/admin"
 	"github.com/stack-web/stack/appserver/prefork"
@@ -30,10 +27,6 @@ type adminWiring struct {
 	errs   *admin.ErrorLog
 	srv    *admin.Server
 }
-
-// adminOff are the flags that keep a subprocess-mode tier child from
-// opening the admin surface the parent already serves.
-var adminOff = []string{"--set", "admin.listen=", "--set", "admin.socket="}
 
 func (c *cmdEnv) newAdmin(f *config.File, sup *supervisor.Supervisor, reload *reloadSet) *adminWiring {
 	a := &adminWiring{c: c, f: f, sup: sup, reload: reload}
@@ -60,9 +53,12 @@ func (a *adminWiring) start(e *edge.Edge, app *appserverTier) error {
 	}
 	children := e == nil && app == nil && f.Mode == "subprocess"
 	src := admin.Sources{
-		Tiers:  func() []admin.Tier { return a.tiers(e, app, children) },
-		Ready:  func() error { return a.ready(e, app, children) },
+		Tiers:  func() []admin.Tier { return a.tiers(e, app) },
+		Ready:  func() error { return a.ready(e, app) },
 		Config: func() ([]byte, error) { return a.reload.effective().YAML(false) },
+	}
+	if children {
+		a.childSources(&src)
 	}
 	if len(a.reload.reloads) > 0 {
 		src.Reload = a.reload.reload
@@ -99,7 +95,7 @@ func (a *adminWiring) start(e *edge.Edge, app *appserverTier) error {
 }
 
 // tiers describes what runs, for the status page.
-func (a *adminWiring) tiers(e *edge.Edge, app *appserverTier, children bool) []admin.Tier {
+func (a *adminWiring) tiers(e *edge.Edge, app *appserverTier) []admin.Tier {
 	f := a.reload.effective()
 	var out []admin.Tier
 	state := func(ok bool) string {
@@ -108,61 +104,32 @@ func (a *adminWiring) tiers(e *edge.Edge, app *appserverTier, children bool) []a
 		}
 		return "starting"
 	}
-	switch {
-	case children:
-		out = append(out,
-			admin.Tier{Name: "edge", Addrs: httpAddrs(f.Edge.Listen), State: "child process"},
-			admin.Tier{Name: "appserver", Addrs: []string{"uwsgi " + f.Appserver.Listen, "app " + f.Appserver.App}, State: "child process"})
-	default:
-		if e != nil {
-			var addrs []string
-			for _, ad := range e.Addrs() {
-				addrs = append(addrs, "http://"+ad.String()+"/")
-			}
-			out = append(out, admin.Tier{Name: "edge", Addrs: addrs, State: state(e.Accepting())})
+	if e != nil {
+		var addrs []string
+		for _, ad := range e.Addrs() {
+			addrs = append(addrs, "http://"+ad.String()+"/")
 		}
-		if app != nil {
-			ready := app.master == nil || app.master.Ready()
-			addrs := []string{"uwsgi " + f.Appserver.Listen, "app " + f.Appserver.App}
-			if app.master != nil {
-				addrs = append(addrs, fmt.Sprintf("%d worker processes", f.Appserver.Processes))
-			}
-			out = append(out, admin.Tier{Name: "appserver", Addrs: addrs, State: state(ready)})
+		out = append(out, admin.Tier{Name: "edge", Addrs: addrs, State: state(e.Accepting())})
+	}
+	if app != nil {
+		ready := app.master == nil || app.master.Ready()
+		addrs := []string{"uwsgi " + f.Appserver.Listen, "app " + f.Appserver.App}
+		if app.master != nil {
+			addrs = append(addrs, fmt.Sprintf("%d worker processes", f.Appserver.Processes))
 		}
+		out = append(out, admin.Tier{Name: "appserver", Addrs: addrs, State: state(ready)})
 	}
-	if e == nil && app == nil && !children {
-		return out
-	}
-	for _, p := range f.Processes {
-		out = append(out, admin.Tier{Name: p.Name, Addrs: []string{strings.Join(p.Command, " ")}, State: "child process"})
-	}
-	return out
-}
-
-func httpAddrs(listen []string) []string {
-	out := make([]string, len(listen))
-	for i, l := range listen {
-		out[i] = "http://" + l + "/"
+	if a.reload.scope == "up" { // the extra processes run with up only
+		for _, p := range f.Processes {
+			out = append(out, admin.Tier{Name: p.Name, Addrs: []string{strings.Join(p.Command, " ")}, State: "child process"})
+		}
 	}
 	return out
 }
 
 // ready is /readyz's test: the edge accepts and the appserver has its
-// workers. Tiers in child processes are asked the way a client would: a
-// connection to each of their sockets.
-func (a *adminWiring) ready(e *edge.Edge, app *appserverTier, children bool) error {
-	if children {
-		f := a.reload.effective()
-		for _, l := range f.Edge.Listen {
-			if err := dialCheck("tcp", l); err != nil {
-				return fmt.Errorf("edge: %w", err)
-			}
-		}
-		if p, ok := strings.CutPrefix(f.Appserver.Listen, "unix:"); ok {
-			return dialCheck("unix", p)
-		}
-		return dialCheck("tcp", f.Appserver.Listen)
-	}
+// workers.
+func (a *adminWiring) ready(e *edge.Edge, app *appserverTier) error {
 	if e != nil && !e.Accepting() {
 		return errors.New("edge: not accepting yet")
 	}
@@ -170,17 +137,6 @@ func (a *adminWiring) ready(e *edge.Edge, app *appserverTier, children bool) err
 		return errors.New("appserver: workers not all ready")
 	}
 	return nil
-}
-
-func dialCheck(network, addr string) error {
-	c, err := net.DialTimeout(network, addr, time.Second)
-	if err != nil {
-		if errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ENOENT) {
-			return fmt.Errorf("%s not accepting", addr)
-		}
-		return err
-	}
-	return c.Close()
 }
 
 func upstreams(e *edge.Edge) []admin.Upstream {

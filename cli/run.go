@@ -64,7 +64,7 @@ func (c *cmdEnv) runStack(f *config.File, which tiers) error {
 		}
 		for _, tier := range []string{"edge", "appserver"} {
 			child := &supervisor.Process{
-				Name: tier, Command: append(append([]string{exe, tier}, c.childArgs()...), adminOff...), Restart: "always",
+				Name: tier, Command: append(append([]string{exe, tier}, c.childArgs()...), childAdmin(f, tier)...), Restart: "always",
 				StartSecs: tierStartSecs, Output: c.stderr, Logger: c.logger.With("tier", "supervisor"),
 			}
 			sup.AddProcess(child)
