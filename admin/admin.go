@@ -19,6 +19,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -122,6 +123,12 @@ func (s *Server) Listen() error {
 			s.Close()
 			return fmt.Errorf("admin.socket: %w", err)
 		}
+		if err := removeStale(s.cfg.Socket); err != nil {
+			s.Close()
+			return err
+		}
+		// Made 0600 from the bind on (the umask is set around it): no
+		// moment when another user could connect.
 		l, err := appserver.Listen("unix:"+s.cfg.Socket, 0o600)
 		if err != nil {
 			s.Close()
@@ -284,4 +291,28 @@ func (s *Server) scale(fn func() (int, error), done string) http.HandlerFunc {
 		}
 		writeText(w, http.StatusOK, fmt.Sprintf("worker %d %s\n", id, done))
 	}
+}
+
+// removeStale removes a socket file left by a crash; a live one (another
+// stack running with this run_dir) or a file that is not a socket is an
+// error.
+func removeStale(path string) error {
+	fi, err := os.Lstat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("admin.socket: %w", err)
+	}
+	if fi.Mode().Type() != fs.ModeSocket {
+		return fmt.Errorf("admin.socket: %s exists and is not a socket; refusing to replace it", path)
+	}
+	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+		c.Close()
+		return fmt.Errorf("admin.socket: %s: another stack is already listening on it (the same run_dir?); stop it or set admin.socket", path)
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("admin.socket: removing the stale socket %s: %w", path, err)
+	}
+	return nil
 }

@@ -156,7 +156,7 @@ func (c *cmdEnv) topCommand() *cobra.Command {
 	var every time.Duration
 	cmd := &cobra.Command{
 		Use:   "top",
-		Short: "A live view of a running stack's workers and traffic, as uwsgitop (q or Ctrl-C quits)",
+		Short: "A live view of a running stack's workers and traffic, as uwsgitop (Ctrl-C quits)",
 		Long: `top shows the running stack's request rate, latency and workers, refreshed
 in place every --interval. Without a terminal (a pipe, a file) or with
 --once it prints one view and exits.`,
