@@ -102,9 +102,9 @@ func (r *reloadSet) reload() error {
 func (r *reloadSet) effective() *config.File { return r.current.Load() }
 
 // restartOnlyChanges names the keys that differ between the running
-// configuration and f and that a reload cannot apply: the process layout
-// and the appserver master's own settings (its socket, workers, stats
-// server, user). Applying the rest alone would be worse than refusing: the
+// configuration and f and that a reload cannot apply: the process layout,
+// the appserver master's own settings (its socket, workers, stats
+// server, user) and the admin's sockets. Applying the rest alone would be worse than refusing: the
 // edge's default upstream is appserver.listen, so it would move to the new
 // socket while the appserver keeps the old one and every request got 502.
 func restartOnlyChanges(running, f *config.File) []string {
@@ -125,5 +125,7 @@ func restartOnlyChanges(running, f *config.File) []string {
 	diff("appserver.stats", a.Stats, b.Stats)
 	diff("appserver.user", a.User, b.User)
 	diff("appserver.group", a.Group, b.Group)
+	diff("admin.listen", running.Admin.Listen, f.Admin.Listen)
+	diff("admin.socket", running.Admin.Socket, f.Admin.Socket)
 	return changed
 }
