@@ -40,6 +40,7 @@ func (c *cmdEnv) newAdmin(f *config.File, sup *supervisor.Supervisor, reload *re
 	}
 	a.errs = admin.NewErrorLog()
 	c.logger = slog.New(a.errs.Handler(c.logger.Handler()))
+	sup.Logger = c.logger
 	return a
 }
 

@@ -2,6 +2,8 @@ package config
 
 import (
 	"fmt"
+	"net"
+	"net/netip"
 	"path/filepath"
 	"strings"
 )
@@ -46,4 +48,20 @@ func (f *File) checkAdmin(runs scope) []error {
 		}
 	}
 	return errs
+}
+
+// exposedAdmin warns when admin.listen is reachable from other machines:
+// it has no authentication, and /config and /status show the setup.
+func (f *File) exposedAdmin(runs scope) string {
+	if !runs.stack || f.Admin.Listen == "" {
+		return ""
+	}
+	host, _, err := net.SplitHostPort(f.Admin.Listen)
+	if err != nil {
+		return ""
+	}
+	if ip, err := netip.ParseAddr(host); err == nil && ip.IsLoopback() || host == "localhost" {
+		return ""
+	}
+	return fmt.Sprintf("admin.listen %q is reachable from other machines and has no authentication: keep it on loopback (127.0.0.1:8001) or a private network", f.Admin.Listen)
 }

@@ -50,3 +50,17 @@ func TestCheckCatchesAdminProblems(t *testing.T) {
 		t.Errorf("edge scope: %s", msg)
 	}
 }
+
+func TestWarnsOfAnAdminListenerOffLoopback(t *testing.T) {
+	t.Chdir(t.TempDir())
+	f, msg := loadErr(t, Options{Set: []string{"admin.listen=0.0.0.0:8001"}})
+	if msg != "" {
+		t.Fatal(msg)
+	}
+	if len(f.Warnings) != 1 || !strings.Contains(f.Warnings[0], "no authentication") {
+		t.Errorf("warnings %q", f.Warnings)
+	}
+	if f, _ := loadErr(t, Options{}); len(f.Warnings) != 0 {
+		t.Errorf("default: warnings %q", f.Warnings)
+	}
+}

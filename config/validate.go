@@ -216,6 +216,9 @@ func checkRunnable(program, dir string) error {
 func (f *File) warnings(scopeName string) []string {
 	runs := scopeOf(scopeName)
 	tilde := f.tildePaths(runs)
+	if w := f.exposedAdmin(runs); w != "" {
+		tilde = append(tilde, w)
+	}
 	if !runs.edge || !runs.appserver {
 		return tilde
 	}
