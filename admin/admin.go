@@ -78,7 +78,8 @@ type Server struct {
 	srvTCP    *http.Server
 	srvUnix   *http.Server
 	quit      chan struct{}
-	quitOnce  sync.Once
+	mu        sync.Mutex // guards closed against a Serve that starts late
+	closed    bool
 	wg        sync.WaitGroup
 }
 
@@ -117,6 +118,7 @@ func (s *Server) Listen() error {
 			return fmt.Errorf("admin.listen: %w", err)
 		}
 		s.tcp = l
+		s.srvTCP = s.newHTTPServer(false)
 	}
 	if s.cfg.Socket != "" {
 		if err := os.MkdirAll(filepath.Dir(s.cfg.Socket), 0o700); err != nil {
@@ -135,8 +137,14 @@ func (s *Server) Listen() error {
 			return fmt.Errorf("admin.socket: %w", err)
 		}
 		s.unix = l
+		s.srvUnix = s.newHTTPServer(true)
 	}
 	return nil
+}
+
+func (s *Server) newHTTPServer(control bool) *http.Server {
+	return &http.Server{Handler: s.handler(control), ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout: 60 * time.Second, ErrorLog: slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn)}
 }
 
 // Addr is the TCP listener's address (nil when off).
@@ -149,26 +157,31 @@ func (s *Server) Addr() net.Addr {
 
 // Serve serves both listeners until Shutdown, and returns nil then.
 func (s *Server) Serve() error {
-	mk := func(control bool) *http.Server {
-		return &http.Server{Handler: s.handler(control), ReadHeaderTimeout: 10 * time.Second,
-			IdleTimeout: 60 * time.Second, ErrorLog: slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn)}
+	s.mu.Lock()
+	if s.closed { // Shutdown came first: the group stopped before this actor ran
+		s.mu.Unlock()
+		return nil
 	}
-	if s.tcp != nil {
-		s.srvTCP = mk(false)
+	if s.srvTCP != nil {
 		s.wg.Go(func() { s.srvTCP.Serve(s.tcp) })
 	}
-	if s.unix != nil {
-		s.srvUnix = mk(true)
+	if s.srvUnix != nil {
 		s.wg.Go(func() { s.srvUnix.Serve(s.unix) })
 	}
 	s.wg.Go(func() { s.history.run(s.quit) })
+	s.mu.Unlock()
 	<-s.quit
 	return nil
 }
 
 // Shutdown stops serving; requests under way get until ctx ends.
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.quitOnce.Do(func() { close(s.quit) })
+	s.mu.Lock()
+	if !s.closed {
+		s.closed = true
+		close(s.quit)
+	}
+	s.mu.Unlock()
 	var errs []error
 	for _, srv := range []*http.Server{s.srvTCP, s.srvUnix} {
 		if srv != nil {

@@ -1,12 +1,15 @@
 package admin
 
 import (
+	"context"
 	"errors"
 	"io"
 	"log/slog"
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -149,5 +152,54 @@ func TestConfigValidate(t *testing.T) {
 		if (c.want == "") != (err == nil) || err != nil && !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%+v: %v, want %q", c.cfg, err, c.want)
 		}
+	}
+}
+
+// Listen opens both listeners (the socket 0600), Serve serves them, and
+// Shutdown closes them and removes the socket, also when it comes before
+// Serve ran.
+func TestServerLifecycle(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "run", "admin.sock")
+	s := New(Config{Listen: "127.0.0.1:0", Socket: sock}, Sources{}, nil, quiet)
+	if err := s.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(sock)
+	if err != nil || fi.Mode().Perm() != 0o600 || fi.Mode()&os.ModeSocket == 0 {
+		t.Fatalf("socket: %v %v", fi, err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- s.Serve() }()
+	resp, err := http.Get("http://" + s.Addr().String() + "/healthz")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("healthz: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	// A second stack on the same socket is refused, naming the key.
+	if err := New(Config{Socket: sock}, Sources{}, nil, quiet).Listen(); err == nil || !strings.Contains(err.Error(), "admin.socket") {
+		t.Errorf("second Listen: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-served; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(sock); err == nil {
+		t.Error("socket left after Shutdown")
+	}
+
+	early := New(Config{Listen: "127.0.0.1:0", Socket: sock}, Sources{}, nil, quiet)
+	if err := early.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	early.Shutdown(ctx)
+	if err := early.Serve(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(sock); err == nil {
+		t.Error("socket left after a Shutdown before Serve")
 	}
 }
