@@ -6,7 +6,10 @@ import (
 	"log/slog"
 	"strings"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/stack-web/stack/admin"
+	"github.com/stack-web/stack/appserver"
 	"github.com/stack-web/stack/appserver/prefork"
 	"github.com/stack-web/stack/config"
 	"github.com/stack-web/stack/edge"
@@ -80,6 +83,11 @@ func (a *adminWiring) start(e *edge.Edge, app *appserverTier) error {
 	}
 	if m != nil {
 		if err := m.Instrument(srv.Registerer()); err != nil {
+			return fmt.Errorf("admin: appserver metrics: %w", err)
+		}
+	}
+	if app != nil && app.server != nil {
+		if err := instrumentInProcess(srv.Registerer(), app); err != nil {
 			return fmt.Errorf("admin: appserver metrics: %w", err)
 		}
 	}
@@ -167,4 +175,24 @@ func workers(m *prefork.Master) []admin.Worker {
 			Respawns: w.Respawns, RSS: w.RSS, Age: w.Age.Seconds(), AvgRT: w.AvgRT.Seconds(), Current: w.Current, Running: w.Running.Seconds()}
 	}
 	return out
+}
+
+// instrumentInProcess registers what an appserver without worker
+// processes (processes: 0) can tell: its requests and its listen queue,
+// read at scrape time.
+func instrumentInProcess(reg prometheus.Registerer, app *appserverTier) error {
+	srv, l := app.server, app.listener
+	for _, c := range []prometheus.Collector{
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "stack_appserver_requests_total",
+			Help: "Requests answered by the appserver in this process (processes: 0)."},
+			func() float64 { return float64(srv.Requests()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "stack_appserver_listen_queue",
+			Help: "Connections waiting in the socket's accept queue."},
+			func() float64 { q, _ := appserver.ListenQueue(l); return float64(q) }),
+	} {
+		if err := reg.Register(c); err != nil {
+			return err
+		}
+	}
+	return nil
 }

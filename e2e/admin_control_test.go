@@ -30,6 +30,10 @@ appserver:
 	if code, _, body := adminGet(a.admin, "/healthz"); code != http.StatusOK {
 		t.Fatalf("/healthz: %d %s", code, body)
 	}
+	get(t, "http://"+a.edge+"/one")
+	if _, _, expo := adminGet(a.admin, "/metrics"); !strings.Contains(expo, "\nstack_appserver_requests_total 1\n") {
+		t.Errorf("the in-process appserver's requests:\n%s", grepLines(expo, "stack_appserver"))
+	}
 	const slow = 4
 	var wg sync.WaitGroup
 	codes := make([]int, slow)
