@@ -117,6 +117,7 @@ variables (STACK_EDGE_LISTEN=0.0.0.0:8000) and --set key=value flags.`,
 		c.collectstaticCommand(),
 		c.versionCommand(),
 		c.workerCommand(),
+		c.statusCommand(), c.reloadCommand(), c.topCommand(), // admincmd.go
 	)
 	return root
 }

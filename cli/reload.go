@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/stack-web/stack/appserver"
 	"github.com/stack-web/stack/config"
@@ -28,6 +30,8 @@ type reloadSet struct {
 	sup     *supervisor.Supervisor
 	tiers   []string
 	reloads []func(*config.File) error
+	mu      sync.Mutex                  // one reload at a time
+	current atomic.Pointer[config.File] // what /config shows
 }
 
 // add registers one tier's reload.
@@ -38,49 +42,69 @@ func (r *reloadSet) add(tier string, fn func(*config.File) error) {
 
 // hook returns the function for supervisor.AddSignals.
 func (r *reloadSet) hook() func() {
-	return func() {
-		if len(r.reloads) == 0 {
-			r.c.logger.Warn("SIGHUP: nothing to reload in this mode; ignoring it")
-			return
-		}
-		f, err := r.c.loadFor(r.scope)
-		if err != nil {
-			var ce *config.Error
-			if errors.As(err, &ce) {
-				fmt.Fprintln(r.c.stderr, ce.Error()) // as `stack check` prints it
-			}
-			r.c.logger.Error("reload refused: the configuration is not valid; the running one stays", "err", err)
-			return
-		}
-		// What start warns about (an edge no longer reaching the app
-		// server) is as likely a mistake in a reload, and is said again.
-		for _, w := range f.Warnings {
-			r.c.logger.Warn(w)
-		}
-		if changed := restartOnlyChanges(r.running, f); len(changed) > 0 {
-			r.c.logger.Error("reload refused: these keys need a restart, which applies them; the running configuration stays",
-				"keys", strings.Join(changed, ", "))
-			return
-		}
-		r.sup.SetShutdownTimeout(f.ShutdownTimeout)
-		for i, reload := range r.reloads {
-			switch err := reload(f); {
-			case errors.Is(err, appserver.ErrServerClosed):
-				r.c.logger.Info("reload abandoned: stopping", "tier", r.tiers[i])
-				return
-			case err != nil:
-				r.c.logger.Error("reload failed; this tier keeps its configuration", "tier", r.tiers[i], "err", err)
-				continue
-			}
-			r.c.logger.Info("reloaded", "tier", r.tiers[i], "config", f.Source)
-		}
-	}
+	return func() { r.reload() }
 }
 
+// reload does what SIGHUP does and returns why it refused or failed (nil:
+// every tier reloaded). Reloads never overlap: the admin's POST /reload
+// waits for a SIGHUP's under way, and the other way round.
+func (r *reloadSet) reload() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.reloads) == 0 {
+		r.c.logger.Warn("SIGHUP: nothing to reload in this mode; ignoring it")
+		return errors.New("nothing to reload in this mode")
+	}
+	f, err := r.c.loadFor(r.scope)
+	if err != nil {
+		var ce *config.Error
+		if errors.As(err, &ce) {
+			fmt.Fprintln(r.c.stderr, ce.Error()) // as `stack check` prints it
+		}
+		r.c.logger.Error("reload refused: the configuration is not valid; the running one stays", "err", err)
+		return fmt.Errorf("the configuration is not valid; the running one stays: %w", err)
+	}
+	// What start warns about (an edge no longer reaching the app
+	// server) is as likely a mistake in a reload, and is said again.
+	for _, w := range f.Warnings {
+		r.c.logger.Warn(w)
+	}
+	if changed := restartOnlyChanges(r.running, f); len(changed) > 0 {
+		r.c.logger.Error("reload refused: these keys need a restart, which applies them; the running configuration stays",
+			"keys", strings.Join(changed, ", "))
+		return fmt.Errorf("these keys need a restart, which applies them; the running configuration stays: %s", strings.Join(changed, ", "))
+	}
+	r.sup.SetShutdownTimeout(f.ShutdownTimeout)
+	var failed []error
+	for i, reload := range r.reloads {
+		switch err := reload(f); {
+		case errors.Is(err, appserver.ErrServerClosed):
+			r.c.logger.Info("reload abandoned: stopping", "tier", r.tiers[i])
+			return errors.New("reload abandoned: stopping")
+		case err != nil:
+			r.c.logger.Error("reload failed; this tier keeps its configuration", "tier", r.tiers[i], "err", err)
+			failed = append(failed, fmt.Errorf("%s: %w", r.tiers[i], err))
+			continue
+		}
+		r.c.logger.Info("reloaded", "tier", r.tiers[i], "config", f.Source)
+	}
+	if len(failed) < len(r.reloads) {
+		r.current.Store(f)
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("reload failed; these tiers keep their configuration: %w", errors.Join(failed...))
+	}
+	return nil
+}
+
+// effective is the configuration last applied (the start's, or the last
+// reload's).
+func (r *reloadSet) effective() *config.File { return r.current.Load() }
+
 // restartOnlyChanges names the keys that differ between the running
-// configuration and f and that a reload cannot apply: the process layout
-// and the appserver master's own settings (its socket, workers, stats
-// server, user). Applying the rest alone would be worse than refusing: the
+// configuration and f and that a reload cannot apply: the process layout,
+// the appserver master's own settings (its socket, workers, stats
+// server, user) and the admin's sockets. Applying the rest alone would be worse than refusing: the
 // edge's default upstream is appserver.listen, so it would move to the new
 // socket while the appserver keeps the old one and every request got 502.
 func restartOnlyChanges(running, f *config.File) []string {
@@ -101,5 +125,7 @@ func restartOnlyChanges(running, f *config.File) []string {
 	diff("appserver.stats", a.Stats, b.Stats)
 	diff("appserver.user", a.User, b.User)
 	diff("appserver.group", a.Group, b.Group)
+	diff("admin.listen", running.Admin.Listen, f.Admin.Listen)
+	diff("admin.socket", running.Admin.Socket, f.Admin.Socket)
 	return changed
 }

@@ -53,6 +53,8 @@ func (c *cmdEnv) runStack(f *config.File, which tiers) error {
 	sup := &supervisor.Supervisor{Logger: c.logger, ShutdownTimeout: f.ShutdownTimeout}
 	// What SIGHUP reloads: each tier adds itself.
 	reload := &reloadSet{c: c, scope: which.scope(), sup: sup}
+	reload.current.Store(f)
+	adm := c.newAdmin(f, sup, reload) // before the tiers' loggers: it keeps their warnings
 	if which.appserver {
 		reload.running = f
 	}
@@ -68,7 +70,7 @@ func (c *cmdEnv) runStack(f *config.File, which tiers) error {
 		}
 		for _, tier := range []string{"edge", "appserver"} {
 			child := &supervisor.Process{
-				Name: tier, Command: append([]string{exe, tier}, c.childArgs()...), Restart: "always",
+				Name: tier, Command: append(append([]string{exe, tier}, c.childArgs()...), childAdmin(f, tier)...), Restart: "always",
 				StartSecs: tierStartSecs, Output: c.stderr, Logger: c.logger.With("tier", "supervisor"),
 			}
 			child.Lines = c.lineStyle(f)
@@ -130,6 +132,9 @@ func (c *cmdEnv) runStack(f *config.File, which tiers) error {
 		}
 	}
 
+	if err := adm.start(e, app); err != nil {
+		return err
+	}
 	c.announce(f, e, app != nil, which.processes)
 	return sup.Run()
 }

@@ -22,6 +22,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/stack-web/stack/admin"
 	"github.com/stack-web/stack/appserver"
 	"github.com/stack-web/stack/edge"
 	"github.com/stack-web/stack/edge/upstream"
@@ -42,6 +43,7 @@ type File struct {
 	ShutdownTimeout time.Duration    `yaml:"shutdown_timeout"`
 	Edge            edge.Config      `yaml:"edge"`
 	Appserver       appserver.Config `yaml:"appserver"`
+	Admin           admin.Config     `yaml:"admin"`
 	// Processes are extra commands supervised alongside the tiers.
 	Processes []Process `yaml:"processes"`
 	// Release lists commands (argv lists) that `stack up` runs to
@@ -64,6 +66,11 @@ type File struct {
 	// Warnings are things that will not stop the stack but are probably
 	// not what was meant (an edge that does not reach the app server).
 	Warnings []string `yaml:"-"`
+	// AdminGiven says that a source set a key of the admin section:
+	// `stack edge` and `stack appserver` open the admin surface only
+	// then, so that the two run side by side in one run_dir do not both
+	// take its default port and socket.
+	AdminGiven bool `yaml:"-"`
 }
 
 // Process is an extra command run and restarted by the supervisor.
@@ -96,6 +103,7 @@ func Default() File {
 		LogFormat:       "text",
 		Edge:            e,
 		Appserver:       appserver.DefaultConfig(),
+		Admin:           admin.DefaultConfig(),
 		Apps:            map[string]any{},
 	}
 }
@@ -297,6 +305,11 @@ func (f *File) derive(root *node) map[string]string {
 		derived["appserver.listen"] = runDirSrc + " (appserver.listen follows run_dir)"
 	} else {
 		listenSrc = root.at("appserver.listen").src
+	}
+	f.AdminGiven = root.has("admin")
+	if !root.has("admin", "socket") {
+		f.Admin.Socket = filepath.Join(f.RunDir, "admin.sock")
+		derived["admin.socket"] = runDirSrc + " (admin.socket follows run_dir)"
 	}
 	if u, ok := f.Edge.Upstreams[defaultUpstream]; ok && !root.has("edge", "upstreams", defaultUpstream, "servers") {
 		u.Servers = []string{f.Appserver.Listen}

@@ -39,6 +39,7 @@ func (f *File) validate(scope string, apps map[string]func() any) error {
 		if f.ShutdownTimeout <= 0 {
 			bad("shutdown_timeout", "must be a positive duration such as 10s")
 		}
+		errs = append(errs, f.checkAdmin(runs)...)
 	}
 	switch f.LogFormat {
 	case "text", "json":
@@ -241,6 +242,9 @@ func checkRunnable(program, dir string) error {
 func (f *File) warnings(scopeName string) []string {
 	runs := scopeOf(scopeName)
 	tilde := f.tildePaths(runs)
+	if w := f.exposedAdmin(runs); w != "" {
+		tilde = append(tilde, w)
+	}
 	if !runs.edge || !runs.appserver {
 		return tilde
 	}

@@ -178,9 +178,11 @@ func run(t *testing.T, dir string, args ...string) (stdout, stderr string, code 
 	return o.String(), e.String(), code
 }
 
-// cleanEnv is the environment without STACK_* variables of the caller.
+// cleanEnv is the environment without STACK_* variables of the caller,
+// and with the admin surface off (its default port would collide between
+// tests run in parallel; the admin tests turn it on).
 func cleanEnv() []string {
-	var env []string
+	env := []string{"STACK_ADMIN_LISTEN=", "STACK_ADMIN_SOCKET="}
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "STACK_") {
 			env = append(env, kv)

@@ -41,6 +41,8 @@ type Edge struct {
 	done    chan struct{} // closed by Shutdown
 	guard   *headGuard    // head limits, for the framing tracker
 	linger  *lingerer
+	metrics *metrics  // nil unless Instrument was called (metrics.go)
+	open    openConns // client connections open now
 
 	mu        sync.Mutex
 	listeners []*acceptor   // in the order configured
@@ -187,7 +189,14 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}()
 	}
-	e.serve(st, cw, r)
+	loc := e.serve(st, cw, r)
+	if m := e.metrics; m != nil {
+		lm := m.unmatched
+		if loc != nil {
+			lm = loc.metrics
+		}
+		lm.observe(cw, r, start)
+	}
 	if body != nil {
 		// net/http decides what to do with an unread body by its own type:
 		// a client waiting for "100 Continue" is answered and the
@@ -206,30 +215,31 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (e *Edge) serve(st *state, w http.ResponseWriter, r *http.Request) {
+// serve answers r and returns the location that did, nil if none did.
+func (e *Edge) serve(st *state, w http.ResponseWriter, r *http.Request) *location {
 	if v := requestFraming(r.Context()); v != framingOK {
 		e.logger.Warn("edge: refusing request", "remote", r.RemoteAddr, "uri", truncate(loggedTarget(r)), "problem", v.String(), "status", v.status())
 		w.Header().Set("Connection", "close")
 		errpage.Write(w, v.status())
-		return
+		return nil
 	}
 	if r.RequestURI == "*" && r.Method == http.MethodOptions {
 		w.Header().Set("Content-Length", "0") // as net/http's general OPTIONS handler
 		w.WriteHeader(http.StatusOK)
-		return
+		return nil
 	}
 	if r.URL.Scheme != "" || r.URL.Host != "" {
 		r = originForm(r)
 	}
 	if r.Method == http.MethodConnect || (r.URL.Path == "" || r.URL.Path[0] != '/') {
 		errpage.Write(w, http.StatusBadRequest)
-		return
+		return nil
 	}
 	path, ok := normalizePath(r.URL.Path)
 	if !ok {
 		e.logger.Info("edge: rejecting path", "remote", r.RemoteAddr, "uri", r.RequestURI)
 		errpage.Write(w, http.StatusBadRequest)
-		return
+		return nil
 	}
 	if path != r.URL.Path {
 		u := *r.URL
@@ -239,10 +249,11 @@ func (e *Edge) serve(st *state, w http.ResponseWriter, r *http.Request) {
 	for i := range st.locations {
 		if strings.HasPrefix(path, st.locations[i].prefix) {
 			st.locations[i].handler.ServeHTTP(w, r)
-			return
+			return &st.locations[i]
 		}
 	}
 	errpage.Write(w, http.StatusNotFound)
+	return nil
 }
 
 // normalizePath resolves "." and ".." segments and merges repeated slashes,

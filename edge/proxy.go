@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/stack-web/stack/edge/internal/errpage"
 	"github.com/stack-web/stack/edge/upstream"
 )
@@ -35,6 +37,7 @@ type Proxy struct {
 	buffering responseBuffering
 	logger    *slog.Logger
 	rp        *httputil.ReverseProxy
+	errors    *prometheus.CounterVec // by kind; nil unless instrumented (metrics.go)
 }
 
 func newProxy(u *upstream.Group, body *bodyReader, trust proxyTrust, buf responseBuffering, logger *slog.Logger) *Proxy {
@@ -192,6 +195,9 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 		return
 	}
 	status := upstream.Status(err)
+	if p.errors != nil {
+		p.errors.WithLabelValues(upstream.ErrorKind(err)).Inc()
+	}
 	if status == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", "1")
 	}

@@ -59,6 +59,7 @@ func (e *Edge) newGeneration(cfg Config) *generation {
 		IdleTimeout:       cfg.KeepaliveTimeout,
 		MaxHeaderBytes:    serverMaxHeaderBytes(cfg.MaxHeaderSize),
 		ConnContext:       framingConnContext,
+		ConnState:         e.connState,
 		ErrorLog:          log.New(slogWriter{e.logger}, "", 0),
 	}
 	// net/http would answer "OPTIONS *" itself, without the handler taking
@@ -137,6 +138,9 @@ func (e *Edge) Reload(cfg Config) error {
 	st, err := newState(cfg, e.tempDir, e.logger)
 	if err != nil {
 		return err
+	}
+	if e.metrics != nil {
+		e.metrics.attach(st)
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()

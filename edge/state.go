@@ -34,6 +34,7 @@ type state struct {
 type location struct {
 	prefix  string
 	handler http.Handler
+	metrics *locationMetrics // set by metrics.attach when the edge is instrumented
 }
 
 // newState opens what cfg (validated) names. tempDir receives request

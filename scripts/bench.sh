@@ -21,6 +21,7 @@
 #
 #   bash scripts/bench.sh
 #   DURATION=3s RESULTS=/tmp/bench bash scripts/bench.sh
+#   METRICS=off bash scripts/bench.sh    # the stack without its admin surface and metrics
 #
 # Installs what is missing with apt: nginx, uwsgi, uwsgi-plugin-python3,
 # wrk, python3-django.
@@ -29,6 +30,12 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 REPO=$PWD
 
 DURATION=${DURATION:-10s}
+# The stack's metrics are on (the admin on its control socket only, so the
+# two instances do not both take port 8001); METRICS=off turns the admin
+# surface, and with it the metrics, off.
+METRICS=${METRICS:-on}
+ADMIN='admin: {listen: ""}'
+[ "$METRICS" = off ] && ADMIN='admin: {listen: "", socket: ""}'
 RESULTS=${RESULTS:-$REPO/results/bench-$(date -u +%Y%m%dT%H%M%SZ)} # results/ is ignored by git
 PORT_NGINX=${PORT_NGINX:-18601}
 PORT_HELLO=${PORT_HELLO:-18602}
@@ -293,6 +300,7 @@ NGINX
 run_dir: $W/run/hello
 edge: {listen: ["127.0.0.1:$PORT_HELLO"], access_log: "off"}
 appserver: {app: hello, processes: 2}
+$ADMIN
 YAML
   cat >"$W/polls.yaml" <<YAML
 run_dir: $W/run/polls
@@ -303,6 +311,7 @@ edge:
     - {path: /static/, root: $W/static}
     - {path: /, upstream: app}
 appserver: {app: polls, processes: 2}
+$ADMIN
 apps:
   polls: {debug: false, secret_key: bench-$RANDOM$RANDOM$RANDOM$RANDOM, allowed_hosts: ["127.0.0.1"]}
 YAML
@@ -346,7 +355,7 @@ YAML
   local h0="http://127.0.0.1:$PORT_HELLO0" e="http://127.0.0.1:$PORT_ECHO"
   local ea="http://127.0.0.1:$PORT_EDGE" na="http://127.0.0.1:$PORT_NGX_APP"
   {
-    echo "\`DURATION=$DURATION bash scripts/bench.sh\` on $(nproc) cores, $(date -u +%Y-%m-%d); wrk -t2 -c64."
+    echo "\`DURATION=$DURATION METRICS=$METRICS bash scripts/bench.sh\` on $(nproc) cores, $(date -u +%Y-%m-%d); wrk -t2 -c64."
     echo
     echo '| scenario | req/s | p99 | CPU µs/request | errors |'
     echo '| --- | --- | --- | --- | --- |'

@@ -39,11 +39,32 @@ type Supervisor struct {
 	hurry    context.CancelFunc
 	reloads  sync.WaitGroup // a SIGHUP reload under way, the signal watcher while stopping
 	unsignal func()         // ends the signals' capture, set once stopping
+	stopping []func()       // OnStopping's hooks
+	stopOnce sync.Once
+}
+
+// OnStopping registers fn to run once, when the stop begins: at the
+// SIGINT or SIGTERM, before any actor is interrupted (so before the edge
+// drains), or when the first actor returns. The admin's /readyz turns 503
+// there, so that a load balancer stops sending before the drain starts.
+// Register before Run; fn must not block.
+func (s *Supervisor) OnStopping(fn func()) {
+	s.stopping = append(s.stopping, fn)
+}
+
+// beginStop runs the OnStopping hooks, once.
+func (s *Supervisor) beginStop() {
+	s.stopOnce.Do(func() {
+		for _, fn := range s.stopping {
+			fn()
+		}
+	})
 }
 
 // stopContext returns a context that ends at the shared shutdown
 // deadline, or earlier when a second SIGINT or SIGTERM asks to stop now.
 func (s *Supervisor) stopContext() (context.Context, context.CancelFunc) {
+	s.beginStop()
 	s.startStop()
 	return context.WithCancel(s.stopCtx)
 }
@@ -143,6 +164,7 @@ func (s *Supervisor) AddSignals(reload func()) {
 					continue
 				}
 				s.Logger.Info("received " + sig.String() + "; stopping gracefully")
+				s.beginStop()
 				return run.SignalError{Signal: sig}
 			case <-ended:
 				running, ended = false, nil
@@ -200,6 +222,7 @@ func IgnoreBrokenPipes() {
 // stop caused by SIGINT or SIGTERM is a clean exit: Run returns nil.
 func (s *Supervisor) Run() error {
 	err := s.g.Run()
+	s.beginStop()
 	if s.unsignal != nil {
 		s.unsignal()
 	}

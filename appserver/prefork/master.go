@@ -70,6 +70,7 @@ type Master struct {
 	started  time.Time
 	reloadMu sync.Mutex
 	mercy    time.Duration // retireMercy's value, if set (tests)
+	events   events        // for the admin's metrics (admin.go), under mu
 }
 
 // slot is one worker position (uWSGI's worker id): the worker serving in it
@@ -82,6 +83,7 @@ type slot struct {
 	replacing bool
 	cheap     bool
 	lastSpawn time.Time
+	served    uint64 // requests of the slot's workers that have exited
 }
 
 // workerHandle is one worker process as the master sees it. Fields below
@@ -304,6 +306,7 @@ func (m *Master) onMsg(w *workerHandle, msg ctrlMsg) {
 		m.mu.Lock()
 		w.harakiri = true
 		w.counters.Harakiri++
+		m.events.harakiri++
 		w.counters.Accepting = false
 		m.mu.Unlock()
 		// It stops accepting and exits after a grace; if it does not,
@@ -337,6 +340,7 @@ func (m *Master) onExit(w *workerHandle, err error) {
 	close(w.exited)
 	delete(m.live, w)
 	s := w.slot
+	s.served += w.counters.Requests
 	expected := w.retiring || m.stopping
 	if expected || w.harakiri {
 		m.logger().Info("appserver: worker exited", "worker", s.id, "pid", w.pid, "status", status,

@@ -68,6 +68,7 @@ func (m *Master) replace(s *slot, old *workerHandle, reason string) error {
 		go nw.cc.Send(ctrlMsg{T: "drain"})
 		return errStopping
 	}
+	m.events.replaced(reason)
 	attrs := []any{"worker", s.id, "reason", reason, "pid", nw.pid}
 	if prev != nil {
 		attrs = append(attrs, "old_pid", prev.pid)

@@ -51,6 +51,7 @@ type Group struct {
 	bal     balancer
 	cfg     Config
 	logger  *slog.Logger
+	retried Counter // nil: not counted (metrics.go)
 }
 
 type upstreamServer struct {
@@ -201,11 +202,15 @@ func (u *Group) RoundTrip(req *http.Request) (*http.Response, error) {
 			retries--
 			resending = false
 			tried = 0
+			u.countRetry()
 			continue
 		}
 		if resending {
 			retries--
 			resending = false
+		}
+		if tried != 0 {
+			u.countRetry()
 		}
 		tried |= 1 << (i % 64)
 		s := u.servers[i]

@@ -1,0 +1,56 @@
+package admin
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+)
+
+// Config is the admin section of stack.yaml.
+type Config struct {
+	// Listen is the admin HTTP listener, host:port (metrics, health,
+	// status, config); "" turns it off. Keep it on loopback or a private
+	// network: it has no authentication.
+	Listen string `yaml:"listen"`
+	// Socket is the control socket's path (the same endpoints, plus
+	// reload and scaling), made mode 0600: the file mode is the
+	// authentication. "" turns it off. Relative paths follow run_dir
+	// unless given.
+	Socket string `yaml:"socket"`
+}
+
+// DefaultConfig is admin's built-in configuration (Socket is
+// config.File's run_dir-relative default, filled in by config).
+func DefaultConfig() Config {
+	return Config{Listen: "127.0.0.1:8001", Socket: "run/admin.sock"}
+}
+
+// Validate checks the values' shapes, naming the key.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Listen != "" {
+		host, port, err := net.SplitHostPort(c.Listen)
+		switch {
+		case strings.HasPrefix(c.Listen, "unix:"):
+			errs = append(errs, fmt.Errorf("admin.listen: %q: a TCP host:port; the Unix socket is admin.socket", c.Listen))
+		case err != nil:
+			errs = append(errs, fmt.Errorf("admin.listen: %q is not host:port (e.g. 127.0.0.1:8001; \"\" turns it off)", c.Listen))
+		default:
+			if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+				errs = append(errs, fmt.Errorf("admin.listen: %q: the port must be a number from 0 to 65535", c.Listen))
+			}
+			_ = host
+		}
+	}
+	if c.Socket != "" {
+		if len(c.Socket) > 107 {
+			errs = append(errs, fmt.Errorf("admin.socket: %q is %d bytes; a Unix socket path is at most 107", c.Socket, len(c.Socket)))
+		}
+		if strings.IndexByte(c.Socket, 0) >= 0 {
+			errs = append(errs, fmt.Errorf("admin.socket: the path contains a NUL byte"))
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,107 @@
+package admin
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+	"google.golang.org/protobuf/proto"
+)
+
+// Remote is the admin socket of another stack process: in mode:
+// subprocess each tier child serves its own admin on a Unix socket in
+// run_dir, and the parent's admin gathers their metrics (labelled with
+// the tier) and reads their status and workers through it.
+type Remote struct {
+	// Name is the child's tier (edge, appserver): the tier label.
+	Name   string
+	Socket string
+	hc     *http.Client
+}
+
+// NewRemote returns a client of the admin socket at path.
+func NewRemote(name, path string) *Remote {
+	tr := &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "unix", path)
+	}, MaxIdleConnsPerHost: 2}
+	return &Remote{Name: name, Socket: path, hc: &http.Client{Transport: tr, Timeout: 5 * time.Second}}
+}
+
+// do sends one request and returns a 2xx answer's body, else an error
+// with the answer.
+func (r *Remote) do(method, path string) ([]byte, error) {
+	req, _ := http.NewRequest(method, "http://"+r.Name+path, nil)
+	resp, err := r.hc.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", r.Name, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 32<<20))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", r.Name, err)
+	}
+	if resp.StatusCode/100 != 2 {
+		return nil, fmt.Errorf("%s: %s", r.Name, strings.TrimSpace(string(b)))
+	}
+	return b, nil
+}
+
+// Gather reads the child's /metrics and adds tier="Name" to every
+// sample. A child that does not answer (restarting) gives nothing rather
+// than failing the parent's whole scrape.
+func (r *Remote) Gather() ([]*dto.MetricFamily, error) {
+	b, err := r.do(http.MethodGet, "/metrics")
+	if err != nil {
+		return nil, nil
+	}
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(strings.NewReader(string(b)))
+	if err != nil {
+		return nil, fmt.Errorf("%s: parsing its metrics: %w", r.Name, err)
+	}
+	out := make([]*dto.MetricFamily, 0, len(fams))
+	for _, f := range fams {
+		for _, m := range f.Metric {
+			m.Label = append(m.Label, &dto.LabelPair{Name: proto.String("tier"), Value: proto.String(r.Name)})
+			sort.Slice(m.Label, func(i, j int) bool { return m.Label[i].GetName() < m.Label[j].GetName() })
+		}
+		out = append(out, f)
+	}
+	return out, nil
+}
+
+// Status reads the child's /status.json.
+func (r *Remote) Status() (*Status, error) {
+	b, err := r.do(http.MethodGet, "/status.json")
+	if err != nil {
+		return nil, err
+	}
+	var st Status
+	if err := json.Unmarshal(b, &st); err != nil {
+		return nil, fmt.Errorf("%s: its status: %w", r.Name, err)
+	}
+	return &st, nil
+}
+
+// Ready asks the child's /readyz.
+func (r *Remote) Ready() error {
+	_, err := r.do(http.MethodGet, "/readyz")
+	return err
+}
+
+// Post sends a control request (POST /workers/add …) and returns the
+// answer's text.
+func (r *Remote) Post(path string) (string, error) {
+	b, err := r.do(http.MethodPost, path)
+	return strings.TrimSpace(string(b)), err
+}

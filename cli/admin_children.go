@@ -1,0 +1,83 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/stack-web/stack/admin"
+	"github.com/stack-web/stack/config"
+)
+
+// In mode: subprocess the parent serves the admin surface, and each tier
+// child serves its own on a Unix socket only, RUN_DIR/admin-TIER.sock
+// (mode 0600), which the parent reads: their metrics (with a tier label),
+// their readiness, workers and upstreams, and the scaling requests.
+
+// childAdmin are the flags that give a tier child its admin socket, or
+// turn its admin off when the parent has none.
+func childAdmin(f *config.File, tier string) []string {
+	if f.Admin.Listen == "" && f.Admin.Socket == "" {
+		return []string{"--set", "admin.listen=", "--set", "admin.socket="}
+	}
+	return []string{"--set", "admin.listen=", "--set", "admin.socket=" + childAdminSocket(f, tier)}
+}
+
+func childAdminSocket(f *config.File, tier string) string {
+	return filepath.Join(f.RunDir, "admin-"+tier+".sock")
+}
+
+// childSources reads the children through their admin sockets.
+func (a *adminWiring) childSources(src *admin.Sources) {
+	edgeR := admin.NewRemote("edge", childAdminSocket(a.f, "edge"))
+	appR := admin.NewRemote("appserver", childAdminSocket(a.f, "appserver"))
+	src.Remotes = []*admin.Remote{edgeR, appR}
+	src.Ready = func() error {
+		return errors.Join(edgeR.Ready(), appR.Ready())
+	}
+	src.Tiers = func() []admin.Tier {
+		var out []admin.Tier
+		for _, r := range src.Remotes {
+			st, err := r.Status()
+			if err != nil {
+				out = append(out, admin.Tier{Name: r.Name, Addrs: []string{"(child process not answering)"}, State: "starting"})
+				continue
+			}
+			for _, t := range st.Tiers {
+				if t.Name == r.Name {
+					t.Addrs = append(t.Addrs, fmt.Sprintf("child process pid %d", st.PID))
+					out = append(out, t)
+				}
+			}
+		}
+		for _, p := range a.reload.effective().Processes {
+			out = append(out, admin.Tier{Name: p.Name, Addrs: []string{strings.Join(p.Command, " ")}, State: "child process"})
+		}
+		return out
+	}
+	src.Workers = func() []admin.Worker {
+		if st, err := appR.Status(); err == nil {
+			return st.Workers
+		}
+		return nil
+	}
+	src.Upstreams = func() []admin.Upstream {
+		if st, err := edgeR.Status(); err == nil {
+			return st.Upstreams
+		}
+		return nil
+	}
+	scale := func(path string) func() (int, error) {
+		return func() (int, error) {
+			msg, err := appR.Post(path)
+			if err != nil {
+				return 0, err
+			}
+			var id int
+			fmt.Sscanf(msg, "worker %d", &id)
+			return id, nil
+		}
+	}
+	src.AddWorker, src.RemoveWorker = scale("/workers/add"), scale("/workers/remove")
+}
