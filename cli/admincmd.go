@@ -166,7 +166,7 @@ in place every --interval. Without a terminal (a pipe, a file) or with
 			if err != nil {
 				return err
 			}
-			live := !once && isTerminal(c.stdout)
+			live := !once && isTerminal(c.stdout, false)
 			prev := map[int]uint64{}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
@@ -206,16 +206,6 @@ in place every --interval. Without a terminal (a pipe, a file) or with
 	cmd.Flags().BoolVar(&once, "once", false, "print one view and exit")
 	cmd.Flags().DurationVar(&every, "interval", time.Second, "time between refreshes")
 	return cmd
-}
-
-// isTerminal reports whether w is a terminal.
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
 // writeStatus prints st as tables. With prev (top), each worker's

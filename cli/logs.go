@@ -41,14 +41,14 @@ func (c *cmdEnv) useLogFormat(f *config.File) {
 // prefixes on a terminal only (a file or a pipe gets no escapes), JSON
 // records passed through whole with log_format: json.
 func (c *cmdEnv) lineStyle(f *config.File) supervisor.LineStyle {
-	return supervisor.LineStyle{Colour: isTerminal(c.stderr), JSON: f.LogFormat == "json"}
+	return supervisor.LineStyle{Colour: isTerminal(c.stderr, true), JSON: f.LogFormat == "json"}
 }
 
 // isTerminal reports whether w is a terminal (TCGETS succeeds on it), as
-// isatty(3) decides; NO_COLOR (no-color.org) turns colour off anyway.
-func isTerminal(w io.Writer) bool {
+// isatty(3) decides. For colour, NO_COLOR (no-color.org) says no anyway.
+func isTerminal(w io.Writer, forColour bool) bool {
 	f, ok := w.(*os.File)
-	if !ok || os.Getenv("NO_COLOR") != "" {
+	if !ok || forColour && os.Getenv("NO_COLOR") != "" {
 		return false
 	}
 	var t syscall.Termios

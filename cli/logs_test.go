@@ -24,7 +24,7 @@ func TestIsTerminalIsFalseForPipesFilesAndBuffers(t *testing.T) {
 	}
 	defer f.Close()
 	for name, out := range map[string]any{"pipe": w, "file": f, "buffer": &bytes.Buffer{}} {
-		if isTerminal(out.(interface{ Write([]byte) (int, error) })) {
+		if isTerminal(out.(interface{ Write([]byte) (int, error) }), false) {
 			t.Errorf("%s taken for a terminal", name)
 		}
 	}
@@ -50,11 +50,14 @@ func TestIsTerminalIsTrueForAPseudoTerminal(t *testing.T) {
 	}
 	defer s.Close()
 	t.Setenv("NO_COLOR", "")
-	if !isTerminal(s) {
+	if !isTerminal(s, true) {
 		t.Error("a pseudo-terminal is not taken for a terminal")
 	}
 	t.Setenv("NO_COLOR", "1")
-	if isTerminal(s) {
+	if isTerminal(s, true) {
 		t.Error("NO_COLOR did not turn colour off")
+	}
+	if !isTerminal(s, false) {
+		t.Error("NO_COLOR made a terminal no terminal for stack top")
 	}
 }

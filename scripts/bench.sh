@@ -31,7 +31,7 @@ REPO=$PWD
 
 DURATION=${DURATION:-10s}
 # The stack's metrics are on (the admin on its control socket only, so the
-# two instances do not both take port 8001); METRICS=off turns the admin
+# instances do not all take port 8001); METRICS=off turns the admin
 # surface, and with it the metrics, off.
 METRICS=${METRICS:-on}
 ADMIN='admin: {listen: ""}'
@@ -322,11 +322,13 @@ edge:
   access_log: "off"
   upstreams: {app: {servers: ["unix:$W/run/hello0/app.sock"], keepalive: 0}}
 appserver: {listen: "unix:$W/run/hello0/app.sock", app: hello, processes: 2}
+$ADMIN
 YAML
   cat >"$W/echo.yaml" <<YAML
 run_dir: $W/run/echo
 edge: {listen: ["127.0.0.1:$PORT_ECHO"], access_log: "off"}
 appserver: {app: echo, processes: 2}
+$ADMIN
 YAML
   # One tier each: stack edge in front of the uWSGI hello, and stack
   # appserver (hello) behind nginx.
@@ -336,10 +338,12 @@ edge:
   listen: ["127.0.0.1:$PORT_EDGE"]
   access_log: "off"
   upstreams: {app: {servers: ["unix:$W/hello.sock"]}}
+$ADMIN
 YAML
   cat >"$W/appalone.yaml" <<YAML
 run_dir: $W/run/appalone
 appserver: {listen: "unix:$W/run/appalone/app.sock", socket_mode: "0666", app: hello, processes: 2}
+$ADMIN
 YAML
   spawn STACK_HELLO "$W/stack" up -c "$W/hello.yaml" --log-level warn
   spawn STACK_HELLO0 "$W/stack" up -c "$W/hello0.yaml" --log-level warn
