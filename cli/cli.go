@@ -149,6 +149,7 @@ func (c *cmdEnv) serveCommand(name, short string, which tiers) *cobra.Command {
 		cmd.Flags().StringSlice("listen", nil, "edge addresses, overriding edge.listen")
 	case "appserver":
 		cmd.Flags().String("app", "", "app to serve, overriding appserver.app")
+		cmd.Flags().String("protocol", "", "uwsgi, fastcgi or http, overriding appserver.protocol")
 	}
 	if name == "up" {
 		cmd.Flags().String("app", "", "app to serve, overriding appserver.app")
@@ -160,6 +161,9 @@ func (c *cmdEnv) serveCommand(name, short string, which tiers) *cobra.Command {
 		}
 		if v, _ := cmd.Flags().GetString("app"); v != "" {
 			c.sets = append(c.sets, "appserver.app="+v)
+		}
+		if v, _ := cmd.Flags().GetString("protocol"); v != "" {
+			c.sets = append(c.sets, "appserver.protocol="+v)
 		}
 		return nil
 	}

@@ -2,6 +2,7 @@ package edge_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -14,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stack-web/stack/appserver"
 	"github.com/stack-web/stack/edge"
 	"github.com/stack-web/stack/fastcgi"
 )
@@ -254,4 +256,52 @@ func TestFastCGIMalformedRecordsAre502(t *testing.T) {
 		}
 		log.waitFor(t, "upstream prematurely closed connection", sock)
 	})
+}
+
+// The edge's FastCGI transport in front of the appserver's FastCGI server
+// (net/http/fcgi): the Go app sees the request as over uwsgi.
+func TestFastCGIToTheAppserversFastCGIServer(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "app.sock")
+	l, err := appserver.Listen("unix:"+sock, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := appserver.NewService(appserver.Config{Protocol: "fastcgi"}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/panic" {
+			panic("the handler failed")
+		}
+		echoHandler(w, r)
+	}), quiet, appserver.Hooks{})
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(l) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := s.Shutdown(ctx); err != nil {
+			t.Errorf("Shutdown: %v", err)
+		}
+		if err := <-done; err != appserver.ErrServerClosed {
+			t.Errorf("Serve returned %v, want ErrServerClosed", err)
+		}
+	})
+	base := startEdge(t, fastcgiConfig(sock, ""))
+
+	body := bytes.Repeat([]byte("0123456789abcdef"), 20000)
+	sum := sha256.Sum256(body)
+	resp := mustPost(t, base+"/a%20b/c?x=1&y=%2F", bytes.NewReader(body), int64(len(body)))
+	got := getSeen(t, resp)
+	if got.Method != "POST" || got.Path != "/a b/c" || got.RequestURI != "/a%20b/c?x=1&y=%2F" || got.Query != "x=1&y=%2F" ||
+		got.BodySHA256 != hex.EncodeToString(sum[:]) || !strings.HasPrefix(got.RemoteAddr, "127.0.0.1:") {
+		t.Errorf("the app saw %+v", got)
+	}
+	resp = mustGet(t, base+"/panic")
+	resp.Body.Close()
+	if resp.StatusCode != 500 {
+		t.Errorf("a panicking handler: %d, want 500", resp.StatusCode)
+	}
+	resp = mustGet(t, base+"/still-serving")
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("after a panic: %d", resp.StatusCode)
+	}
 }
