@@ -26,7 +26,6 @@ func (c Config) validateFastCGI(key string) []error {
 		if c.ScriptFilename != "" {
 			bad("script_filename", "applies to protocol: fastcgi only")
 		}
-		return errs
 	}
 	if c.Root != "" && !filepath.IsAbs(c.Root) {
 		bad("root", "%q is not an absolute path (it is a path on the FastCGI server, sent as DOCUMENT_ROOT)", c.Root)
