@@ -32,7 +32,11 @@ type Result struct {
 	Requests  int             // responses read, of any status
 	Status5xx int             // of which 5xx
 	Errors    map[string]int  // failed requests by kind: reset, eof, timeout, refused, other
-	Latencies []time.Duration // of the responses, sorted
+	// Unfinished requests were still waiting when the run ended; their
+	// wait so far is among the latencies (a lower bound), so that a server
+	// that answers nobody does not show a latency of 0.
+	Unfinished int
+	Latencies  []time.Duration // of the responses and the unfinished requests, sorted
 	Elapsed   time.Duration
 }
 
@@ -73,6 +77,7 @@ func (l Load) Run(ctx context.Context) *Result {
 	for _, r := range parts {
 		total.Requests += r.Requests
 		total.Status5xx += r.Status5xx
+		total.Unfinished += r.Unfinished
 		for k, v := range r.Errors {
 			total.Errors[k] += v
 		}
@@ -81,6 +86,10 @@ func (l Load) Run(ctx context.Context) *Result {
 	slices.Sort(total.Latencies)
 	return total
 }
+
+// endGrace is how long a request in flight when the run ends may still
+// take: answered within it, it counts as any other; not, it is unfinished.
+const endGrace = 500 * time.Millisecond
 
 // client is one connection's loop.
 func (l Load) client(ctx context.Context, timeout time.Duration, r *Result) {
@@ -97,18 +106,14 @@ func (l Load) client(ctx context.Context, timeout time.Duration, r *Result) {
 			closeConn()
 		}
 	}()
-	end, hasEnd := ctx.Deadline()
-	// Whatever fails once the run is over was cut by its end, not by the
-	// server: it is not counted.
-	over := func() bool { return ctx.Err() != nil || hasEnd && !time.Now().Before(end) }
 	d := net.Dialer{Timeout: timeout}
-	for !over() {
+	for ctx.Err() == nil {
 		if c == nil {
 			var err error
 			c, err = d.DialContext(ctx, "tcp", l.Addr)
 			if err != nil {
 				c = nil
-				if over() {
+				if ctx.Err() != nil {
 					return
 				}
 				r.Errors[errorKind(err)]++
@@ -116,18 +121,22 @@ func (l Load) client(ctx context.Context, timeout time.Duration, r *Result) {
 				continue
 			}
 			conn := c
-			stop = context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
+			// The run's end gives the request in flight endGrace more.
+			stop = context.AfterFunc(ctx, func() { conn.SetDeadline(time.Now().Add(endGrace)) })
 			br = bufio.NewReaderSize(c, 16<<10)
 		}
 		t0 := time.Now()
-		deadline := t0.Add(timeout)
-		if hasEnd && end.Before(deadline) {
-			deadline = end
+		if ctx.Err() == nil {
+			c.SetDeadline(t0.Add(timeout))
 		}
-		c.SetDeadline(deadline)
 		keep, status, err := roundTrip(c, br, l.Request)
 		if err != nil {
-			if !over() {
+			if ctx.Err() != nil && isTimeout(err) {
+				// Still waiting when the run ended: its wait so far is
+				// a lower bound of its latency.
+				r.Unfinished++
+				r.Latencies = append(r.Latencies, time.Since(t0))
+			} else {
 				r.Errors[errorKind(err)]++
 			}
 			closeConn()

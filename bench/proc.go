@@ -2,6 +2,7 @@ package bench
 
 import (
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 )
@@ -19,6 +20,7 @@ type treeUsage struct {
 	cpuTicks int64
 	rssBytes int64
 	procs    int
+	syscalls int64 // read and write system calls of the live processes (/proc/PID/io)
 }
 
 // usage reads the tree rooted at pid.
@@ -56,6 +58,7 @@ func usage(pid int) treeUsage {
 		}
 		rss, _ := strconv.ParseInt(f[21], 10, 64)
 		u.rssBytes += rss * page
+		u.syscalls += procSyscalls(p)
 		queue = append(queue, children[p]...)
 	}
 	return u
@@ -75,3 +78,24 @@ func procStat(pid int) []string {
 	}
 	return strings.Fields(s[i+1:])
 }
+
+// procSyscalls returns the read and write system calls (syscr + syscw) a
+// process has made, from /proc/PID/io; 0 where it cannot be read.
+func procSyscalls(pid int) int64 {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/io")
+	if err != nil {
+		return 0
+	}
+	var n int64
+	for _, line := range strings.Split(string(b), "\n") {
+		k, v, ok := strings.Cut(line, ": ")
+		if ok && (k == "syscr" || k == "syscw") {
+			x, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			n += x
+		}
+	}
+	return n
+}
+
+// numCPU is the machine's CPU count, for the report.
+func numCPU() int { return runtime.NumCPU() }

@@ -114,6 +114,7 @@ variables (STACK_EDGE_LISTEN=0.0.0.0:8000) and --set key=value flags.`,
 		c.collectstaticCommand(),
 		c.versionCommand(),
 		c.workerCommand(),
+		c.benchCommand(),
 	)
 	return root
 }
