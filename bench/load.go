@@ -29,15 +29,15 @@ type Load struct {
 
 // Result is what a run of Load counted.
 type Result struct {
-	Requests  int             // responses read, of any status
-	Status5xx int             // of which 5xx
-	Errors    map[string]int  // failed requests by kind: reset, eof, timeout, refused, other
+	Requests  int            // responses read, of any status
+	Status5xx int            // of which 5xx
+	Errors    map[string]int // failed requests by kind: reset, eof, timeout, refused, other
 	// Unfinished requests were still waiting when the run ended; their
 	// wait so far is among the latencies (a lower bound), so that a server
 	// that answers nobody does not show a latency of 0.
 	Unfinished int
 	Latencies  []time.Duration // of the responses and the unfinished requests, sorted
-	Elapsed   time.Duration
+	Elapsed    time.Duration
 }
 
 // Failed is the number of requests that got no response.

@@ -52,12 +52,12 @@ func startNginx(dir, addr, pass string) (*exec.Cmd, error) {
 	return startProcess(dir, nginx, "-p", dir+"/", "-c", conf, "-e", filepath.Join(dir, "nginx-error.log"))
 }
 
-// peerWays are Debian's nginx and uWSGI beside the stack: nginx → uWSGI
+// peerWays (their wire bytes are nginx's encoding, not measured here) are Debian's nginx and uWSGI beside the stack: nginx → uWSGI
 // (2 processes) → a Python WSGI hello, and nginx → FastCGI → stack
 // appserver --protocol fastcgi (2 processes).
 func peerWays() []way {
 	return []way{
-		{Name: "nginx-uwsgi-python", Title: "peers: nginx → uWSGI → Python hello", Wire: "uwsgi", start: func(r *runner, dir, addr string) ([]*exec.Cmd, error) {
+		{Name: "nginx-uwsgi-python", Title: "peers: nginx → uWSGI → Python hello", start: func(r *runner, dir, addr string) ([]*exec.Cmd, error) {
 			uwsgi, err := exec.LookPath("uwsgi")
 			if err != nil {
 				return nil, fmt.Errorf("--with-peers needs uwsgi: %w", err)
@@ -77,7 +77,7 @@ func peerWays() []way {
 			}
 			return []*exec.Cmd{u, n}, nil
 		}},
-		{Name: "nginx-fastcgi-stack", Title: "peers: nginx → FastCGI → stack appserver", Wire: "fastcgi", start: func(r *runner, dir, addr string) ([]*exec.Cmd, error) {
+		{Name: "nginx-fastcgi-stack", Title: "peers: nginx → FastCGI → stack appserver", start: func(r *runner, dir, addr string) ([]*exec.Cmd, error) {
 			sock := filepath.Join(dir, "app.sock")
 			yaml := fmt.Sprintf("run_dir: %s\nappserver:\n  listen: unix:%s\n  socket_mode: \"0666\"\n  protocol: fastcgi\n  processes: 2\n  app: %s\n", filepath.Join(dir, "run"), sock, r.app)
 			a, err := r.stack(dir, yaml, "appserver")
