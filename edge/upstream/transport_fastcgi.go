@@ -85,7 +85,7 @@ func (t *FastCGITransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	*bp = pkt[:0]
 
 	ctx := req.Context()
-	conn, err := (&UwsgiTransport{Network: t.Network, Address: t.Address, ConnectTimeout: t.ConnectTimeout}).dial(ctx)
+	conn, err := t.dial(ctx)
 	if err != nil {
 		return nil, &dialError{err}
 	}
@@ -122,6 +122,19 @@ func (t *FastCGITransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	}
 	resp.Body = &fcgiBody{uwsgiBody: uwsgiBody{body: resp.Body, conn: conn, br: br, timeout: t.ReadTimeout, stop: stop, ctx: ctx, addr: t.Address}, release: release}
 	return resp, nil
+}
+
+// dial connects as UwsgiTransport does: a Unix socket with dialUnix's
+// three system calls, TCP with a timeout. One connection per request: no
+// FCGI_KEEP_CONN, because PHP-FPM gives a kept connection a worker of its
+// own for as long as it stays open, so an idle pool would hold PHP's
+// workers (pm.max_children) while requests queue.
+func (t *FastCGITransport) dial(ctx context.Context) (upstreamConn, error) {
+	if t.Network == "unix" {
+		return dialUnix(t.Address)
+	}
+	d := net.Dialer{Timeout: t.ConnectTimeout}
+	return d.DialContext(ctx, t.Network, t.Address)
 }
 
 // requestBody returns the body to stream, or the whole body when it is in
