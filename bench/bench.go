@@ -106,7 +106,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		rep.Ways = append(rep.Ways, w.Title)
 		cells, err := runWay(ctx, r, w, filepath.Join(work, w.Name), o, func(conns int) {
 			left := time.Duration(total-done) * (o.Duration + o.Warmup)
-			o.progress("bench: [%d/%d] %s, %d connections (cell %d of %d, about %v left)", i+1, len(list), w.Title, conns, done+1, total, left.Round(time.Second))
+			o.progress("bench: [%d/%d] %s, %s (cell %d of %d, about %v left)", i+1, len(list), w.Title, connections(conns), done+1, total, left.Round(time.Second))
 			done++
 		})
 		if err != nil {
@@ -230,4 +230,12 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// connections says "1 connection", "8 connections".
+func connections(n int) string {
+	if n == 1 {
+		return "1 connection"
+	}
+	return fmt.Sprintf("%d connections", n)
 }

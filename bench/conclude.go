@@ -77,7 +77,7 @@ func conclude(r *Report) []string {
 	}
 	if one, ok := rps("one-tier"); ok {
 		if three, ok := rps("uwsgi-p0"); ok && three > 0 {
-			out = append(out, fmt.Sprintf("With fast clients, net/http alone (the runserver shape) serves %.0f req/s at %d connections, %.1f× the three tiers' %.0f: the edge and the app server cost CPU on every request; they earn it elsewhere.", one, maxConns, one/three, three))
+			out = append(out, fmt.Sprintf("With fast clients, net/http alone (the runserver shape) serves %.0f req/s at %s, %.1f× the three tiers' %.0f: the edge and the app server cost CPU on every request; they earn it elsewhere.", one, connections(maxConns), one/three, three))
 		}
 	}
 	// The proxy protects the workers from slow clients.
@@ -121,7 +121,7 @@ func conclude(r *Report) []string {
 			failed += v
 		}
 		if failed+c.Status5xx > 0 {
-			out = append(out, fmt.Sprintf("%s at %d connections: %d requests failed and %d got 5xx (counted, never retried).", c.Title, c.Connections, failed, c.Status5xx))
+			out = append(out, fmt.Sprintf("%s at %s: %d requests failed and %d got 5xx (counted, never retried).", c.Title, connections(c.Connections), failed, c.Status5xx))
 		}
 	}
 	return out

@@ -41,7 +41,7 @@ func stackUp(extra string) func(r *runner, dir, addr string) ([]*exec.Cmd, error
 func ways(withPeers bool) []way {
 	ws := []way{
 		{Name: "cgi", Title: "CGI (fork+exec per request)", start: func(r *runner, dir, addr string) ([]*exec.Cmd, error) {
-			c, err := r.command(dir, append([]string{"bench", "serve-cgi", "--listen", addr, "--app", r.app, "--set", "run_dir=" + filepath.Join(dir, "run")}, r.appSets()...)...)
+			c, err := r.command(dir, "bench", "serve-cgi", "--listen", addr, "--app", r.app, "--set", "run_dir="+filepath.Join(dir, "run"), "--log-level", "error")
 			return []*exec.Cmd{c}, err
 		}},
 		{Name: "fastcgi", Title: "edge → FastCGI → net/http/fcgi", Wire: "fastcgi", start: stackUp("  protocol: fastcgi\n")},
@@ -75,10 +75,6 @@ type runner struct {
 	binary string // the stack binary
 	app    string // hello or polls
 }
-
-// appSets are the settings the app needs to run anywhere (polls: its
-// database in the way's run directory, debug off as in production).
-func (r *runner) appSets() []string { return nil }
 
 // stack writes yaml as dir/stack.yaml and runs the stack binary's cmd on it.
 func (r *runner) stack(dir, yaml, cmd string) (*exec.Cmd, error) {
