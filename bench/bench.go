@@ -190,9 +190,12 @@ func cell(w way, conns int, res *Result, before, after treeUsage) Cell {
 	}
 	c.P50ms = float64(res.Percentile(50).Microseconds()) / 1000
 	c.P99ms = float64(res.Percentile(99).Microseconds()) / 1000
-	if res.Requests > 0 {
-		c.CPUPerReqUs = float64(after.cpuTicks-before.cpuTicks) * (1e6 / clockTick) / float64(res.Requests)
-		c.SyscallsReq = float64(after.syscalls-before.syscalls) / float64(res.Requests)
+	// A request still unanswered at the end cost CPU too (a CGI program
+	// that has not finished starting): it counts, so that a way too slow
+	// to answer within the cell does not show a cost of 0.
+	if n := res.Requests + res.Unfinished; n > 0 {
+		c.CPUPerReqUs = float64(after.cpuTicks-before.cpuTicks) * (1e6 / clockTick) / float64(n)
+		c.SyscallsReq = float64(after.syscalls-before.syscalls) / float64(n)
 	}
 	return c
 }

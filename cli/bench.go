@@ -35,7 +35,15 @@ func (c *cmdEnv) benchProtocolsCommand() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if quick {
+				// --quick's durations, unless given too.
+				d, w := o.Duration, o.Warmup
 				o.Quick()
+				if cmd.Flags().Changed("duration") {
+					o.Duration = d
+				}
+				if cmd.Flags().Changed("warmup") {
+					o.Warmup = w
+				}
 			}
 			exe, err := os.Executable()
 			if err != nil {
