@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -50,7 +51,7 @@ stack_undefined_function_for_the_test();
 // the scripts under dir/www. It returns the socket's path.
 func fastcgiStartPHPFPM(t *testing.T, dir string) string {
 	t.Helper()
-	fpm := need(t, "php-fpm8.2")
+	fpm := fastcgiPHPFPM(t)
 	www := filepath.Join(dir, "www")
 	os.MkdirAll(www, 0o755)
 	for name, src := range fastcgiPHPScripts {
@@ -80,6 +81,21 @@ php_admin_flag[log_errors] = On
 	daemon(t, dir, fpm, args...)
 	waitFile(t, sock)
 	return sock
+}
+
+// fastcgiPHPFPM finds Debian's php-fpm: php-fpm8.2 on Debian 12, named
+// for its PHP version (the package php-fpm depends on the current one).
+func fastcgiPHPFPM(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"php-fpm8.2", "php-fpm"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if m, _ := filepath.Glob("/usr/sbin/php-fpm*"); len(m) > 0 {
+		return m[len(m)-1]
+	}
+	return need(t, "php-fpm8.2") // fails, naming the test command that installs it
 }
 
 // Issue 9 point 1: `stack edge` in front of Debian's PHP-FPM, as nginx's
