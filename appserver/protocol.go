@@ -106,11 +106,17 @@ func (s *FCGIServer) Shutdown(ctx context.Context) error {
 	if werr := s.guard.wait(ctx); werr != nil {
 		err = werr
 	}
+	// Closed outside the lock: a connection closing itself at the same
+	// moment takes it (trackedConn.Close).
 	s.mu.Lock()
+	conns := make([]net.Conn, 0, len(s.conns))
 	for c := range s.conns {
-		c.Close()
+		conns = append(conns, c)
 	}
 	s.mu.Unlock()
+	for _, c := range conns {
+		c.Close()
+	}
 	return err
 }
 
