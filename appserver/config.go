@@ -62,6 +62,10 @@ type Config struct {
 	Group string `yaml:"group"`
 	// SocketTimeout bounds each read and write on a uwsgi connection.
 	SocketTimeout time.Duration `yaml:"socket_timeout"`
+	// Protocol is what the socket speaks: uwsgi (the edge's and nginx's
+	// uwsgi_pass), fastcgi (nginx's fastcgi_pass, on net/http/fcgi) or
+	// http (HTTP/1.1 with keep-alive, on net/http).
+	Protocol string `yaml:"protocol"`
 }
 
 // DefaultConfig returns the appserver's defaults.
@@ -75,6 +79,7 @@ func DefaultConfig() Config {
 		SocketTimeout:      4 * time.Second,
 		ListenBacklog:      1024,
 		WorkerReadyTimeout: 30 * time.Second,
+		Protocol:           "uwsgi",
 	}
 }
 
@@ -167,6 +172,15 @@ func (c *Config) Validate() error {
 	}
 	if c.SocketTimeout <= 0 {
 		bad("socket_timeout", "must be a positive duration such as 4s")
+	}
+	switch c.Protocol {
+	case "uwsgi":
+	case "fastcgi", "http":
+		if c.QueueTimeout > 0 {
+			bad("queue_timeout", "reads the edge's uwsgi variable STACK_REQUEST_START, so it needs protocol: uwsgi; use 0")
+		}
+	default:
+		bad("protocol", "%q is not one of uwsgi, fastcgi, http", c.Protocol)
 	}
 	return errors.Join(errs...)
 }

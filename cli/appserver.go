@@ -15,7 +15,7 @@ import (
 // Server (processes: 0) or a Master of worker processes.
 type appserverTier struct {
 	listener net.Listener
-	server   *appserver.Server
+	server   appserver.Service
 	master   *prefork.Master
 	closers  []func()
 }
@@ -27,7 +27,7 @@ type appserverTier struct {
 func (c *cmdEnv) appserverTier(f *config.File) (*appserverTier, error) {
 	t := &appserverTier{}
 	cfg := f.Appserver
-	var server *appserver.Server
+	var server appserver.Service
 	if cfg.Processes == 0 {
 		h, err := c.buildApp(f)
 		if err != nil {
@@ -36,16 +36,7 @@ func (c *cmdEnv) appserverTier(f *config.File) (*appserverTier, error) {
 		if cl, ok := h.(io.Closer); ok {
 			t.closers = append(t.closers, func() { cl.Close() }) // after the appserver has stopped
 		}
-		server = &appserver.Server{
-			Handler:       h,
-			BufferSize:    cfg.BufferSize,
-			Threads:       cfg.Threads,
-			Harakiri:      cfg.Harakiri,
-			QueueTimeout:  cfg.QueueTimeout,
-			SocketTimeout: cfg.SocketTimeout,
-			LogRequests:   cfg.LogRequests,
-			Logger:        c.logger.With("tier", "appserver"),
-		}
+		server = appserver.NewService(cfg, h, c.logger.With("tier", "appserver"), appserver.Hooks{})
 	} else if _, ok := c.apps[cfg.App]; !ok {
 		_, err := c.buildApp(f) // for its message naming the known apps
 		return nil, err

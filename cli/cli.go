@@ -118,6 +118,7 @@ variables (STACK_EDGE_LISTEN=0.0.0.0:8000) and --set key=value flags.`,
 		c.versionCommand(),
 		c.workerCommand(),
 		c.statusCommand(), c.reloadCommand(), c.topCommand(), // admincmd.go
+		c.benchCommand(),
 	)
 	return root
 }
@@ -161,6 +162,7 @@ func (c *cmdEnv) serveCommand(name, short string, which tiers) *cobra.Command {
 		cmd.Flags().StringSlice("listen", nil, "edge addresses, overriding edge.listen")
 	case "appserver":
 		cmd.Flags().String("app", "", "app to serve, overriding appserver.app")
+		cmd.Flags().String("protocol", "", "uwsgi, fastcgi or http, overriding appserver.protocol")
 	}
 	if name == "up" {
 		cmd.Flags().String("app", "", "app to serve, overriding appserver.app")
@@ -172,6 +174,9 @@ func (c *cmdEnv) serveCommand(name, short string, which tiers) *cobra.Command {
 		}
 		if v, _ := cmd.Flags().GetString("app"); v != "" {
 			c.sets = append(c.sets, "appserver.app="+v)
+		}
+		if v, _ := cmd.Flags().GetString("protocol"); v != "" {
+			c.sets = append(c.sets, "appserver.protocol="+v)
 		}
 		return nil
 	}

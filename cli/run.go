@@ -180,14 +180,14 @@ func (c *cmdEnv) announce(f *config.File, e *edge.Edge, app, up bool) {
 		fmt.Fprintf(c.stderr, "stack: running the edge and the appserver (%s) as child processes\n", f.Appserver.App)
 	case e != nil && app:
 		for _, a := range e.Addrs() {
-			fmt.Fprintf(c.stderr, "stack: serving %s at http://%s/ (edge → uwsgi %s → appserver)\n", f.Appserver.App, a, f.Appserver.Listen)
+			fmt.Fprintf(c.stderr, "stack: serving %s at http://%s/ (edge → %s %s → appserver)\n", f.Appserver.App, a, f.Appserver.Protocol, f.Appserver.Listen)
 		}
 	case e != nil:
 		for _, a := range e.Addrs() {
 			fmt.Fprintf(c.stderr, "stack: edge listening on http://%s/\n", a)
 		}
 	case app:
-		fmt.Fprintf(c.stderr, "stack: appserver serving %s on uwsgi %s\n", f.Appserver.App, f.Appserver.Listen)
+		fmt.Fprintf(c.stderr, "stack: appserver serving %s on %s %s\n", f.Appserver.App, f.Appserver.Protocol, f.Appserver.Listen)
 	}
 	c.logger.Info("started", "config", f.Source, "mode", f.Mode)
 }

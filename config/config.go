@@ -312,9 +312,12 @@ func (f *File) derive(root *node) map[string]string {
 		derived["admin.socket"] = runDirSrc + " (admin.socket follows run_dir)"
 	}
 	if u, ok := f.Edge.Upstreams[defaultUpstream]; ok && !root.has("edge", "upstreams", defaultUpstream, "servers") {
+		if !root.has("edge", "upstreams", defaultUpstream, "protocol") {
+			u.Protocol = f.Appserver.Protocol // the default upstream speaks what the app server speaks
+		}
 		u.Servers = []string{f.Appserver.Listen}
-		if u.Protocol != "uwsgi" {
-			u.Servers = nil // the app server speaks uwsgi: an http upstream names its own servers
+		if u.Protocol != f.Appserver.Protocol {
+			u.Servers = nil // the app server speaks another protocol: this upstream names its own servers
 		}
 		f.Edge.Upstreams[defaultUpstream] = u
 		derived["edge.upstreams."+defaultUpstream+".servers"] = listenSrc + " (edge.upstreams.app.servers follows appserver.listen)"

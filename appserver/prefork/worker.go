@@ -76,18 +76,8 @@ func RunWorker(cfg appserver.Config, h http.Handler, logger *slog.Logger) error 
 	r := rand.New(rand.NewPCG(uint64(os.Getpid()), uint64(time.Now().UnixNano())))
 	w.maxRequests = jitter(int64(cfg.MaxRequests), r)
 	w.maxLifetime = time.Duration(jitter(int64(cfg.MaxLifetime), r))
-	w.srv = &appserver.Server{
-		Handler:       http.HandlerFunc(w.serve(h)),
-		BufferSize:    cfg.BufferSize,
-		Threads:       cfg.Threads,
-		Harakiri:      cfg.Harakiri,
-		QueueTimeout:  cfg.QueueTimeout,
-		SocketTimeout: cfg.SocketTimeout,
-		LogRequests:   cfg.LogRequests,
-		Logger:        logger,
-		OnRequest:     w.done,
-		OnHarakiri:    w.onHarakiri,
-	}
+	// The server of appserver.protocol (uwsgi, fastcgi or http).
+	w.srv = appserver.NewService(cfg, http.HandlerFunc(w.serve(h)), logger, appserver.Hooks{OnRequest: w.done, OnHarakiri: w.onHarakiri})
 	served := make(chan error, 1)
 	go func() { served <- w.srv.Serve(l) }()
 	w.accepting.Store(true)
@@ -162,7 +152,7 @@ type workerProc struct {
 	cfg         appserver.Config
 	cc          *ctrlConn
 	log         *slog.Logger
-	srv         *appserver.Server
+	srv         appserver.Service
 	born        time.Time
 	maxRequests int64
 	maxLifetime time.Duration

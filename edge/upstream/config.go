@@ -55,6 +55,22 @@ type Config struct {
 	// keepalive_timeout). The appserver keeps an idle one 75s, so the edge
 	// ends it first.
 	KeepAliveTimeout time.Duration `yaml:"keepalive_timeout"`
+
+	// The keys of protocol: fastcgi (see fastcgi.go).
+
+	// Root is the document root on the FastCGI server's machine:
+	// DOCUMENT_ROOT, and SCRIPT_FILENAME is Root + the script name
+	// (nginx's $document_root$fastcgi_script_name). PHP-FPM needs it; a
+	// Go program on net/http/fcgi does without.
+	Root string `yaml:"root"`
+	// ScriptFilename, if set, is SCRIPT_FILENAME for every request (one
+	// front controller, e.g. /srv/app/public/index.php).
+	ScriptFilename string `yaml:"script_filename"`
+	// Index is appended to a script name that ends in / (fastcgi_index).
+	Index string `yaml:"index"`
+	// SplitPathInfo is a regular expression with two groups, the script
+	// name and PATH_INFO (fastcgi_split_path_info); "" turns it off.
+	SplitPathInfo string `yaml:"split_path_info"`
 }
 
 // Default returns the defaults of an upstream entry.
@@ -74,6 +90,8 @@ func Default() Config {
 		// benchmark's 64 connections, so the pool rarely closes one.
 		KeepAlive:        64,
 		KeepAliveTimeout: 60 * time.Second,
+		Index:            "index.php",
+		SplitPathInfo:    DefaultSplitPathInfo,
 	}
 }
 
@@ -86,12 +104,11 @@ func (c Config) Validate(key string) []error {
 		errs = append(errs, fmt.Errorf("%s: %s", k, fmt.Sprintf(format, args...)))
 	}
 	switch c.Protocol {
-	case "uwsgi", "http":
-	case "fastcgi":
-		bad(key+".protocol", "fastcgi is not implemented yet; use uwsgi or http")
+	case "uwsgi", "http", "fastcgi":
 	default:
-		bad(key+".protocol", "%q is not one of uwsgi, http", c.Protocol)
+		bad(key+".protocol", "%q is not one of uwsgi, fastcgi, http", c.Protocol)
 	}
+	errs = append(errs, c.validateFastCGI(key)...)
 	if len(c.Servers) == 0 {
 		bad(key+".servers", `none; give at least one, e.g. ["unix:run/app.sock"]`)
 	}

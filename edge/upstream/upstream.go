@@ -87,6 +87,13 @@ func New(name string, cfg Config, logger *slog.Logger) (*Group, error) {
 			rt = &UwsgiTransport{Network: network, Address: address, ConnectTimeout: cfg.ConnectTimeout,
 				ReadTimeout: cfg.ReadTimeout, SendTimeout: cfg.SendTimeout, BufferSize: cfg.BufferSize,
 				KeepAlive: cfg.KeepAlive, KeepAliveTimeout: cfg.KeepAliveTimeout}
+		case "fastcgi":
+			ft, err := newFastCGITransport(network, address, cfg)
+			if err != nil {
+				return nil, fmt.Errorf("edge: upstream %s: %w", name, err)
+			}
+			ft.Logger = logger
+			rt = ft
 		case "http":
 			rt = bodyTimeoutTransport{rt: newHTTPTransport(network, address, cfg), timeout: cfg.ReadTimeout, addr: sp.addr}
 		default:
@@ -289,8 +296,8 @@ func (u *Group) attempt(s *upstreamServer, req *http.Request) (*http.Response, e
 			s.active.Add(1)
 		}
 		resp, err := s.rt.RoundTrip(r)
-		if _, sync := s.rt.(*UwsgiTransport); sync && body != nil {
-			body.Close() // the uwsgi transport has written it all by now
+		if sync := writesBodyFirst(s.rt); sync && body != nil {
+			body.Close() // the transport has written it all by now
 		}
 		if err == nil {
 			u.succeed(s)
@@ -314,6 +321,16 @@ func (u *Group) attempt(s *upstreamServer, req *http.Request) (*http.Response, e
 		}
 		pause = min(2*pause, 50*time.Millisecond)
 	}
+}
+
+// writesBodyFirst reports whether rt sends the whole request body before
+// RoundTrip returns (uwsgi, FastCGI), so the body can be released then.
+func writesBodyFirst(rt http.RoundTripper) bool {
+	switch rt.(type) {
+	case *UwsgiTransport, *FastCGITransport:
+		return true
+	}
+	return false
 }
 
 // activeBody counts the request as in flight on its server until the

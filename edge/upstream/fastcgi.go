@@ -1,0 +1,64 @@
+// The keys and construction of protocol: fastcgi upstreams; the transport
+// is transport_fastcgi.go.
+package upstream
+
+import (
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"strings"
+)
+
+// DefaultSplitPathInfo is Debian's snippets/fastcgi-php.conf's split: the
+// first ".php" followed by a slash or the end ends the script name.
+const DefaultSplitPathInfo = `^(.+?\.php)(/.*)$`
+
+// validateFastCGI checks the keys of protocol: fastcgi.
+func (c Config) validateFastCGI(key string) []error {
+	var errs []error
+	bad := func(k, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s.%s: %s", key, k, fmt.Sprintf(format, args...)))
+	}
+	if c.Protocol != "fastcgi" {
+		if c.Root != "" {
+			bad("root", "applies to protocol: fastcgi only")
+		}
+		if c.ScriptFilename != "" {
+			bad("script_filename", "applies to protocol: fastcgi only")
+		}
+	}
+	if c.Root != "" && !filepath.IsAbs(c.Root) {
+		bad("root", "%q is not an absolute path (it is a path on the FastCGI server, sent as DOCUMENT_ROOT)", c.Root)
+	}
+	if c.ScriptFilename != "" && !filepath.IsAbs(c.ScriptFilename) {
+		bad("script_filename", "%q is not an absolute path", c.ScriptFilename)
+	}
+	if strings.Contains(c.Index, "/") {
+		bad("index", "%q must be a file name, without /", c.Index)
+	}
+	if c.SplitPathInfo != "" {
+		re, err := regexp.Compile(c.SplitPathInfo)
+		if err != nil {
+			bad("split_path_info", "%q is not a regular expression: %v", c.SplitPathInfo, err)
+		} else if re.NumSubexp() != 2 {
+			bad("split_path_info", "%q has %d groups; it needs two, the script name and PATH_INFO, e.g. %s", c.SplitPathInfo, re.NumSubexp(), DefaultSplitPathInfo)
+		}
+	}
+	return errs
+}
+
+// newFastCGITransport builds the transport of one server of a fastcgi
+// upstream from a validated Config.
+func newFastCGITransport(network, address string, cfg Config) (*FastCGITransport, error) {
+	t := &FastCGITransport{Network: network, Address: address, ConnectTimeout: cfg.ConnectTimeout,
+		ReadTimeout: cfg.ReadTimeout, SendTimeout: cfg.SendTimeout,
+		Root: strings.TrimRight(cfg.Root, "/"), ScriptFilename: cfg.ScriptFilename, Index: cfg.Index}
+	if cfg.SplitPathInfo != "" {
+		re, err := regexp.Compile(cfg.SplitPathInfo)
+		if err != nil {
+			return nil, fmt.Errorf("split_path_info: %w", err)
+		}
+		t.SplitPathInfo = re
+	}
+	return t, nil
+}
