@@ -191,13 +191,19 @@ func (c *cmdEnv) configCommand() *cobra.Command {
 }
 
 func (c *cmdEnv) checkCommand() *cobra.Command {
-	return &cobra.Command{
+	var deploy bool
+	cmd := &cobra.Command{
 		Use:   "check [up|edge|appserver]",
 		Short: "Validate the configuration as the command (default up) would at start; exit non-zero listing every problem",
 		Long: `check validates the configuration exactly as the named command (default: up)
 does before it starts anything, including what it can see on this machine:
 addresses, ports, socket paths, run_dir, the access log, static roots. What
-check calls valid, the command does not refuse at start.`,
+check calls valid, the command does not refuse at start.
+
+With --deploy it also lists what Django's check --deploy would: the served
+app's settings that are fine for development but not for a public site
+(debug on, a weak secret_key, no allowed_hosts, no HTTPS redirect or HSTS,
+an insecure session cookie). They are warnings: the exit status stays 0.`,
 		Args:      cobra.MatchAll(cobra.MaximumNArgs(1), cobra.OnlyValidArgs),
 		ValidArgs: []string{"up", "edge", "appserver"},
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -217,10 +223,15 @@ check calls valid, the command does not refuse at start.`,
 			for _, w := range f.Warnings {
 				fmt.Fprintln(c.stderr, "warning:", w)
 			}
+			if deploy {
+				c.deployCheck(f)
+			}
 			fmt.Fprintf(c.stdout, "%s: configuration is valid\n", f.Source)
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&deploy, "deploy", false, "also list the served app's settings that are unsafe for production (Django's check --deploy)")
+	return cmd
 }
 
 func (c *cmdEnv) versionCommand() *cobra.Command {

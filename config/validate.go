@@ -215,6 +215,12 @@ func checkRunnable(program, dir string) error {
 func (f *File) warnings(scopeName string) []string {
 	runs := scopeOf(scopeName)
 	tilde := f.tildePaths(runs)
+	if runs.app {
+		// What the served app accepts but flags (a weak secret_key).
+		if v, ok := f.Apps[f.Appserver.App].(interface{ Warnings() []string }); ok {
+			tilde = append(tilde, v.Warnings()...)
+		}
+	}
 	if !runs.edge || !runs.appserver {
 		return tilde
 	}

@@ -129,8 +129,9 @@
 // # HTTPS
 //
 // A request is HTTPS when r.TLS is set (net/http's TLS server, and stack's
-// uwsgi app server, which sets it from the HTTPS variable the edge sends)
-// or r.URL.Scheme is "https". X-Forwarded-Proto is believed only with
+// uwsgi app server, which sets it from the HTTPS variable the edge sends);
+// an absolute-form request line (GET https://host/) never counts, as it
+// can come over plain HTTP. X-Forwarded-Proto is believed only with
 // Settings.TrustForwardedProto, because anyone can send it. HTTPS makes the
 // session cookie Secure and turns on CSRF's Referer check.
 package framework

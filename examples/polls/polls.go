@@ -37,11 +37,12 @@ type App struct {
 }
 
 // DefaultSettings are the settings polls runs with when stack.yaml says
-// nothing: debug on, as a fresh Django project's settings.py.
+// nothing: Django's global defaults, debug off (so secret_key and
+// allowed_hosts are required). The repository's development stack.yaml
+// turns debug on, as startproject's settings.py does.
 func DefaultSettings() framework.Settings {
 	s := framework.DefaultSettings()
 	s.Name = "polls"
-	s.Debug = true
 	return s
 }
 
