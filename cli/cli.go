@@ -46,12 +46,17 @@ const defaultGCPercent = 400
 // Run runs the command line with args and returns the exit status: 0 on
 // success (including a stop by SIGINT or SIGTERM), 1 on failure.
 func Run(args []string, stdout, stderr io.Writer, apps ...App) int {
+	return run(args, os.Stdin, stdout, stderr, apps...)
+}
+
+// run is Run with the standard input given (the user commands read it).
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer, apps ...App) int {
 	reg, err := newRegistry(apps)
 	if err != nil {
 		fmt.Fprintln(stderr, "stack:", err)
 		return 1
 	}
-	env := &cmdEnv{apps: reg, stdout: stdout, stderr: stderr}
+	env := &cmdEnv{apps: reg, stdin: stdin, stdout: stdout, stderr: stderr}
 	if _, ok := reg["polls"]; !ok && len(apps) > 0 {
 		env.defaultApp = apps[0].Name
 	}
@@ -70,6 +75,7 @@ func Run(args []string, stdout, stderr io.Writer, apps ...App) int {
 type cmdEnv struct {
 	apps       registry
 	defaultApp string // polls if built in, else the first app registered
+	stdin      io.Reader
 	stdout     io.Writer
 	stderr     io.Writer
 	logger     *slog.Logger
@@ -114,6 +120,8 @@ variables (STACK_EDGE_LISTEN=0.0.0.0:8000) and --set key=value flags.`,
 		c.collectstaticCommand(),
 		c.versionCommand(),
 		c.workerCommand(),
+		c.createsuperuserCommand(),
+		c.changepasswordCommand(),
 	)
 	return root
 }

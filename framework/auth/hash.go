@@ -129,3 +129,9 @@ func ValidatePassword(password, username string) error {
 	}
 	return nil
 }
+
+// ValidatePassword is the package's ValidatePassword, for callers that
+// hold an *Auth (the stack command line's Users).
+func (a *Auth) ValidatePassword(password, username string) error {
+	return ValidatePassword(password, username)
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -34,7 +35,9 @@ type Auth struct {
 	throttle Throttle
 	logger   *slog.Logger
 	now      func() time.Time
-	dummy    string // a hash to verify against for unknown users, so they take as long
+
+	dummyOnce sync.Once
+	dummy     string // a hash to verify against for unknown users, so they take as long
 }
 
 // User is a row of auth_user, Django's User.
@@ -106,7 +109,6 @@ func New(db *sql.DB, o Options) (*Auth, error) {
 	if a.now == nil {
 		a.now = time.Now
 	}
-	a.dummy = a.hasher.Hash("no such user")
 	return a, nil
 }
 
@@ -253,6 +255,7 @@ func (a *Auth) Authenticate(ctx context.Context, username, password, addr string
 	}
 	u, err := a.GetUser(ctx, username)
 	if errors.Is(err, ErrNoUser) {
+		a.dummyOnce.Do(func() { a.dummy = a.hasher.Hash("no such user") }) // made on first use: New stays cheap
 		a.hasher.Verify(password, a.dummy)
 		return nil, a.fail(ctx, keys, username, addr)
 	}

@@ -234,6 +234,10 @@ func (f *Field) hook(v any) (any, error) {
 	return f.Clean(v)
 }
 
+// DisplayLabel is Label or the name made readable: "question_text" →
+// "Question text".
+func (f *Field) DisplayLabel() string { return f.label() }
+
 // label is Label or the name made readable: "question_text" → "Question text".
 func (f *Field) label() string {
 	if f.Label != "" {
