@@ -206,7 +206,7 @@ func (iv *inlineView) bind(data url.Values) error {
 		iv.addRow(iv.inline.Model, nil, "", "")
 	}
 	iv.Rows = iv.Rows[:total]
-	for i, row := range iv.Rows {
+	for _, row := range iv.Rows {
 		p := row.Form.Prefix
 		if row.Existing && data.Get(p+"id") != row.ID {
 			return framework.BadRequest("ManagementForm data is missing or has been tampered with")
@@ -216,13 +216,13 @@ func (iv *inlineView) bind(data url.Values) error {
 			blank := forms.New(iv.inline.Model.fields...)
 			row.skip = true
 			for _, c := range iv.Fields {
-				if strings.TrimSpace(data.Get(p+c)) != blank.Value(c) {
+				// Left as offered: empty, or the field's initial value.
+				if raw := strings.TrimSpace(data.Get(p + c)); raw != "" && raw != blank.Value(c) {
 					row.skip = false
 				}
 			}
 		}
 		row.Form.Bind(data)
-		_ = i
 	}
 	return nil
 }
