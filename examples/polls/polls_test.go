@@ -15,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/stack-web/stack/framework/auth"
 )
 
 func newTestApp(t testing.TB, dbPath string) *App {
@@ -28,6 +30,7 @@ func newTestApp(t testing.TB, dbPath string) *App {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { a.Close() })
+	a.Users.SetHasher(auth.Hasher{Time: 1, Memory: 1024, Threads: 1}) // production's costs ~100 MiB a hash
 	return a
 }
 

@@ -287,3 +287,8 @@ func (a *Auth) fail(ctx context.Context, keys []string, username, addr string) e
 	}
 	return ErrInvalidLogin
 }
+
+// SetHasher replaces the hasher of new hashes (and the parameters older
+// ones are upgraded to). Call it before serving: tests use cheap
+// parameters with it.
+func (a *Auth) SetHasher(h Hasher) { a.hasher = h }
