@@ -1,29 +1,10 @@
 package framework
 
-import "fmt"
+import (
+	"fmt"
 
-// Django's SECRET_KEY rules for a key worth its name (security.W009).
-const (
-	minSecretKeyLength = 50
-	minSecretKeyUnique = 5
+	"github.com/stack-web/stack/framework/security"
 )
-
-// WeakSecretKey reports whether key is too short or too repetitive to
-// sign sessions safely, by Django's rule: under 50 characters or under 5
-// distinct ones.
-func WeakSecretKey(key string) bool {
-	if len(key) < minSecretKeyLength {
-		return true
-	}
-	seen := map[rune]bool{}
-	for _, r := range key {
-		seen[r] = true
-		if len(seen) >= minSecretKeyUnique {
-			return false
-		}
-	}
-	return true
-}
 
 // Warnings are what is accepted but should not be, with debug off: a weak
 // secret_key (or fallback). `stack check` and `stack up` print them; New
@@ -33,11 +14,11 @@ func (s Settings) Warnings() []string {
 		return nil
 	}
 	var out []string
-	if s.SecretKey != "" && WeakSecretKey(s.SecretKey) {
+	if s.SecretKey != "" && security.WeakSecretKey(s.SecretKey) {
 		out = append(out, s.key("secret_key")+": "+weakKeyText+" (security.W009)")
 	}
 	for i, k := range s.SecretKeyFallbacks {
-		if WeakSecretKey(k) {
+		if security.WeakSecretKey(k) {
 			out = append(out, fmt.Sprintf("%s[%d]: %s (security.W025)", s.key("secret_key_fallbacks"), i, weakKeyText))
 		}
 	}
@@ -69,11 +50,11 @@ func (s Settings) DeployWarnings() []string {
 	switch {
 	case s.SecretKey == "":
 		add("secret_key", "is empty: set a long random key (generate one with `openssl rand -base64 48`)", "security.W009")
-	case WeakSecretKey(s.SecretKey):
+	case security.WeakSecretKey(s.SecretKey):
 		add("secret_key", weakKeyText, "security.W009")
 	}
 	for i, k := range s.SecretKeyFallbacks {
-		if WeakSecretKey(k) {
+		if security.WeakSecretKey(k) {
 			add(fmt.Sprintf("secret_key_fallbacks[%d]", i), weakKeyText, "security.W025")
 		}
 	}
