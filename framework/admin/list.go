@@ -79,7 +79,11 @@ func (q *request) changeList(m *Model) error {
 	pg, _ := strconv.Atoi(params.Get(pageVar))
 	if pg < 1 || pg > pages {
 		if params.Has(pageVar) {
-			return q.r.Redirect(q.w, "?"+withParam(params, pageVar, ""))
+			to := q.url(m.App, m.Name, "")
+			if rest := withParam(params, pageVar, ""); rest != "" {
+				to += "?" + rest
+			}
+			return q.r.Redirect(q.w, to)
 		}
 		pg = 1
 	}
