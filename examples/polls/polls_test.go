@@ -311,3 +311,16 @@ func BenchmarkIndex(b *testing.B) {
 		}
 	}
 }
+
+func BenchmarkDetail(b *testing.B) {
+	a := newTestApp(b, filepath.Join(b.TempDir(), "db.sqlite3"))
+	req := httptest.NewRequest("GET", "http://localhost/polls/1/", nil)
+	b.ReportAllocs()
+	for b.Loop() {
+		w := httptest.NewRecorder()
+		a.ServeHTTP(w, req)
+		if w.Code != 200 {
+			b.Fatal(w.Code)
+		}
+	}
+}

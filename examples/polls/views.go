@@ -59,6 +59,9 @@ func (a *App) vote(w http.ResponseWriter, r *framework.Request) error {
 		}
 	}
 	if f.HasErrors() {
+		for i := range q.Choices { // the form comes back as the user left it
+			q.Choices[i].Selected = strconv.FormatInt(q.Choices[i].ID, 10) == f.Value("choice")
+		}
 		return r.Render(w, "polls/detail.html", framework.Context{
 			"question":      q,
 			"form":          f,
