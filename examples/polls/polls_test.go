@@ -324,3 +324,23 @@ func BenchmarkDetail(b *testing.B) {
 		}
 	}
 }
+
+func BenchmarkVote(b *testing.B) {
+	a := newTestApp(b, filepath.Join(b.TempDir(), "db.sqlite3"))
+	w := httptest.NewRecorder()
+	a.ServeHTTP(w, httptest.NewRequest("GET", "http://localhost/polls/1/", nil))
+	token := csrfToken(b, w.Body.String())
+	cookie := w.Result().Cookies()[0]
+	body := url.Values{"csrfmiddlewaretoken": {token}, "choice": {"2"}}.Encode()
+	b.ReportAllocs()
+	for b.Loop() {
+		req := httptest.NewRequest("POST", "http://localhost/polls/1/vote/", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.AddCookie(cookie)
+		w := httptest.NewRecorder()
+		a.ServeHTTP(w, req)
+		if w.Code != 302 {
+			b.Fatal(w.Code, w.Body.String())
+		}
+	}
+}
