@@ -158,6 +158,11 @@ func TestChangeListPagesSearchFilter(t *testing.T) {
 	if !strings.Contains(add, `name="colour"`) || !strings.Contains(add, `name="size" id="id_size" value="" required min="1"`) || strings.Contains(add, `name="secret"`) {
 		t.Errorf("the add form:\n%s", add)
 	}
+	resp, _ = c.c.Get(srv.URL + "/admin/shop/item?q=5")
+	resp.Body.Close()
+	if resp.StatusCode != 301 || resp.Header.Get("Location") != "/admin/shop/item/?q=5" {
+		t.Errorf("no trailing slash: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
 	if code, _ := c.get("/admin/shop/nothing/"); code != 404 {
 		t.Errorf("an unknown model: %d", code)
 	}

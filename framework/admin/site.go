@@ -177,6 +177,15 @@ func (s *Site) serve(q *request, path string) error {
 		auth.RedirectToLogin(q.w, q.r.Request, q.url("login/"))
 		return nil
 	}
+	if !strings.HasSuffix(path, "/") && (q.r.Method == http.MethodGet || q.r.Method == http.MethodHead) {
+		// APPEND_SLASH inside the mount, which the app's own cannot see.
+		to := q.prefix + path + "/"
+		if q.r.URL.RawQuery != "" {
+			to += "?" + q.r.URL.RawQuery
+		}
+		http.Redirect(q.w, q.r.Request, to, http.StatusMovedPermanently)
+		return nil
+	}
 	parts := strings.Split(strings.Trim(path, "/"), "/")
 	if path == "/" {
 		return q.index("")

@@ -139,8 +139,14 @@ func TestThrottling(t *testing.T) {
 	if _, err := a.Authenticate(ctx, "bob", "bob-password", "10.0.0.2"); err != nil {
 		t.Errorf("bob from another address: %v", err)
 	}
-	// The window passes.
+	// The window passes; its rows are forgotten at the next failure.
 	clk.add(11 * time.Minute)
+	a.Authenticate(ctx, "zed", "x", "10.9.9.8")
+	var rows int
+	a.db.QueryRow(`SELECT COUNT(*) FROM auth_throttle`).Scan(&rows)
+	if rows != 2 {
+		t.Errorf("%d throttle rows after the window, want the new failure's 2", rows)
+	}
 	if _, err := a.Authenticate(ctx, "ann", "ann-password", "10.0.0.1"); err != nil {
 		t.Errorf("after the window: %v", err)
 	}

@@ -49,6 +49,11 @@ func (a *Auth) blocked(ctx context.Context, keys []string) (bool, error) {
 func (a *Auth) record(ctx context.Context, keys []string) error {
 	now := a.now().Unix()
 	cutoff := a.now().Add(-a.throttle.Window).Unix()
+	// Forget windows that are over, so that failures from many addresses
+	// do not grow the table for ever.
+	if _, err := a.db.ExecContext(ctx, `DELETE FROM auth_throttle WHERE since <= ?`, cutoff); err != nil {
+		return fmt.Errorf("auth: expiring login failures: %w", err)
+	}
 	for _, k := range keys {
 		_, err := a.db.ExecContext(ctx, `INSERT INTO auth_throttle (key, failures, since) VALUES (?, 1, ?)
 			ON CONFLICT(key) DO UPDATE SET
