@@ -77,7 +77,7 @@ func OpenUsers(settings framework.Settings, runDir string, logger *slog.Logger) 
 	if err != nil {
 		return nil, nil, err
 	}
-	users, err := auth.New(db, auth.Options{SecretKey: settings.SecretKey, Logger: logger})
+	users, err := auth.New(db, auth.Options{SecretKey: settings.SecretKey, SecretKeyFallbacks: settings.SecretKeyFallbacks, Logger: logger})
 	if err != nil {
 		db.Close()
 		return nil, nil, err
@@ -101,7 +101,7 @@ func New(settings framework.Settings, runDir string, logger *slog.Logger) (*App,
 		db.Close()
 		return nil, err
 	}
-	users, err := auth.New(db, auth.Options{SecretKey: settings.SecretKey, Logger: logger})
+	users, err := auth.New(db, auth.Options{SecretKey: settings.SecretKey, SecretKeyFallbacks: settings.SecretKeyFallbacks, Logger: logger})
 	if err != nil {
 		st.close()
 		return nil, err

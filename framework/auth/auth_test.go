@@ -378,3 +378,33 @@ func TestLoginViewThrottles(t *testing.T) {
 		t.Errorf("throttled login: %d\n%s", resp.StatusCode, body)
 	}
 }
+
+// Rotating the secret key with the old one in secret_key_fallbacks keeps
+// users logged in; without it, they are logged out.
+func TestSessionHashFallbacks(t *testing.T) {
+	old, _ := newAuth(t, cheap)
+	old.CreateUser(context.Background(), "ann", "", "ann-password", false, false)
+	b := newBrowser(t, site(t, old))
+	tok := b.token("/login/")
+	if resp, _ := b.do("POST", "/login/", url.Values{"csrfmiddlewaretoken": {tok}, "username": {"ann"}, "password": {"ann-password"}}); resp.StatusCode != 302 {
+		t.Fatalf("login: %d", resp.StatusCode)
+	}
+	for _, tt := range []struct {
+		fallbacks []string
+		want      int
+	}{{nil, 302}, {[]string{"k"}, 200}} {
+		rotated, err := New(old.db, Options{SecretKey: "new-key", SecretKeyFallbacks: tt.fallbacks, Hasher: &cheap})
+		if err != nil {
+			t.Fatal(err)
+		}
+		nb := newBrowser(t, site(t, rotated))
+		nb.c.Jar = b.c.Jar
+		if resp, body := nb.do("GET", "/private/x", nil); resp.StatusCode != tt.want {
+			t.Errorf("fallbacks %q: %d %q, want %d", tt.fallbacks, resp.StatusCode, body, tt.want)
+		}
+		if tt.want == 302 { // that logout emptied the shared cookie: log in again
+			tok := b.token("/login/")
+			b.do("POST", "/login/", url.Values{"csrfmiddlewaretoken": {tok}, "username": {"ann"}, "password": {"ann-password"}})
+		}
+	}
+}

@@ -20,11 +20,29 @@ const (
 
 // sessionHash ties a session to the password it logged in with, Django's
 // get_session_auth_hash: an HMAC of the stored hash under the secret key.
-func (a *Auth) sessionHash(u *User) string {
-	mac := hmac.New(sha256.New, a.secret)
+func (a *Auth) sessionHash(u *User) string { return hashWith(a.secret, u) }
+
+func hashWith(key []byte, u *User) string {
+	mac := hmac.New(sha256.New, key)
 	mac.Write([]byte("stack/framework/auth.session\x00"))
 	mac.Write([]byte(u.password))
 	return hex.EncodeToString(mac.Sum(nil))
+}
+
+// sessionHashOK checks a session's hash against the current key, then
+// the fallbacks; a fallback's is replaced by the current key's.
+func (a *Auth) sessionHashOK(s *framework.Session, u *User) bool {
+	got := []byte(s.GetString(sessionHashKey))
+	if hmac.Equal(got, []byte(a.sessionHash(u))) {
+		return true
+	}
+	for _, k := range a.fallback {
+		if hmac.Equal(got, []byte(hashWith(k, u))) {
+			s.Set(sessionHashKey, a.sessionHash(u))
+			return true
+		}
+	}
+	return false
 }
 
 // Login makes u the session's user, Django's login(): a session that
@@ -33,7 +51,7 @@ func (a *Auth) sessionHash(u *User) string {
 // get nothing), and last_login is recorded.
 func (a *Auth) Login(r *framework.Request, u *User) error {
 	s := r.Session()
-	if id, ok := s.GetInt(sessionUserKey); ok && (int64(id) != u.ID || !hmac.Equal([]byte(s.GetString(sessionHashKey)), []byte(a.sessionHash(u)))) {
+	if id, ok := s.GetInt(sessionUserKey); ok && (int64(id) != u.ID || !a.sessionHashOK(s, u)) {
 		s.Clear()
 	}
 	s.CycleKey()
@@ -77,7 +95,7 @@ func (a *Auth) User(r *framework.Request) (*User, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !u.IsActive || !hmac.Equal([]byte(s.GetString(sessionHashKey)), []byte(a.sessionHash(u))) {
+	if !u.IsActive || !a.sessionHashOK(s, u) {
 		s.Clear()
 		return nil, nil
 	}

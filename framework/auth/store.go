@@ -17,6 +17,10 @@ type Options struct {
 	// the user's password hash under it, so that changing the password
 	// logs out every other session (Django's session auth hash).
 	SecretKey string
+	// SecretKeyFallbacks are the app's secret_key_fallbacks: sessions whose
+	// hash was made with one of them stay logged in (and get the current
+	// key's hash), so that rotating the key logs nobody out.
+	SecretKeyFallbacks []string
 	// Hasher hashes new passwords (DefaultHasher).
 	Hasher *Hasher
 	// Throttle bounds failed logins (DefaultThrottle).
@@ -31,6 +35,7 @@ type Options struct {
 type Auth struct {
 	db       *sql.DB
 	secret   []byte
+	fallback [][]byte
 	hasher   Hasher
 	throttle Throttle
 	logger   *slog.Logger
@@ -97,6 +102,9 @@ func New(db *sql.DB, o Options) (*Auth, error) {
 		return nil, fmt.Errorf("auth: creating the users tables: %w", err)
 	}
 	a := &Auth{db: db, secret: []byte(o.SecretKey), hasher: DefaultHasher, throttle: DefaultThrottle, logger: o.Logger, now: o.Now}
+	for _, k := range o.SecretKeyFallbacks {
+		a.fallback = append(a.fallback, []byte(k))
+	}
 	if o.Hasher != nil {
 		a.hasher = *o.Hasher
 	}
