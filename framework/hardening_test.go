@@ -270,6 +270,9 @@ func TestHTTPSSettings(t *testing.T) {
 	if w.Code != 301 || w.Header().Get("Location") != "https://example.com/form/?a=1" {
 		t.Errorf("plain HTTP: %d %q, want 301 to https", w.Code, w.Header().Get("Location"))
 	}
+	if w := c.do("GET", "http://example.com/form/", nil, http.Header{"Host": {"evil.example"}}); w.Code != 400 {
+		t.Errorf("a foreign Host got %d (Location %q), want 400 before any redirect", w.Code, w.Header().Get("Location"))
+	}
 	w = c.get("https://example.com/form/")
 	if w.Code != 200 || w.Header().Get("Strict-Transport-Security") != "max-age=3600" {
 		t.Errorf("HTTPS: %d HSTS %q", w.Code, w.Header().Get("Strict-Transport-Security"))

@@ -18,8 +18,8 @@ type Middleware = func(http.Handler) http.Handler
 
 // DefaultMiddleware returns the framework's middleware list, in Django's
 // order (the first entry is the outermost): request logging, panic
-// recovery, security headers, HTTPS (only with secure_ssl_redirect or
-// secure_hsts_seconds), allowed hosts, sessions, CSRF, messages.
+// recovery, security headers, allowed hosts, HTTPS (only with
+// secure_ssl_redirect or secure_hsts_seconds), sessions, CSRF, messages.
 // Config.Middleware nil means this list; to add your own, append to it.
 func DefaultMiddleware(s Settings, logger *slog.Logger) []Middleware {
 	if logger == nil {
@@ -35,7 +35,9 @@ func DefaultMiddleware(s Settings, logger *slog.Logger) []Middleware {
 		MessageMiddleware,
 	}
 	if s.SecureSSLRedirect || s.SecureHSTSSeconds > 0 {
-		mw = slices.Insert(mw, 3, HTTPS(s)) // after the headers, before any work
+		// After AllowedHosts: the redirect names the Host, which must be
+		// checked first (Django's get_host() does it for SecurityMiddleware).
+		mw = slices.Insert(mw, 4, HTTPS(s))
 	}
 	return mw
 }
