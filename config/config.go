@@ -104,8 +104,9 @@ type Options struct {
 	// takes no settings). apps.<name> is decoded into it.
 	Apps map[string]func() any
 	// Scope is what the command runs, and so what is validated: "" or
-	// "up" for everything, "edge", "appserver", "app" (the app alone,
-	// for commands that only inspect it), or "worker" (a worker process:
+	// "up" for everything, "edge", "appserver", "app" (the app alone:
+	// createsuperuser), "inspect" (nothing beyond decoding: routes and
+	// collectstatic, which build the app only to look at it), or "worker" (a worker process:
 	// the appserver and its app, without the machine checks its master
 	// made).
 	Scope string

@@ -117,6 +117,10 @@ func scopeOf(s string) scope {
 		return scope{stack: true, appserver: true, app: true}
 	case "app":
 		return scope{app: true}
+	case "inspect":
+		// A command that builds the app only to look at it (routes,
+		// collectstatic): the caller relaxes what serving would need.
+		return scope{}
 	case "worker":
 		// A worker process of the appserver's master: the master has
 		// checked the machine (run_dir, the socket it bound and passes
