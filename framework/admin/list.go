@@ -91,7 +91,7 @@ func (q *request) changeList(m *Model) error {
 	for _, c := range m.ListDisplay {
 		if cp, ok := m.Computed[c]; ok {
 			sel = append(sel, "("+cp.SQL+")")
-			lv.Headers = append(lv.Headers, cmp(cp.Label, c))
+			lv.Headers = append(lv.Headers, firstOf(cp.Label, c))
 		} else {
 			sel = append(sel, quote(m.Table)+"."+quote(c))
 			lv.Headers = append(lv.Headers, q.label(m, c))

@@ -120,7 +120,7 @@ func (m *Model) setup(ctx context.Context, db *sql.DB, skip ...string) error {
 		m.columns[i] = f.Name
 	}
 	if len(m.ListDisplay) == 0 {
-		m.ListDisplay = []string{cmp(m.Str, m.PK)}
+		m.ListDisplay = []string{firstOf(m.Str, m.PK)}
 	}
 	for _, c := range m.ListDisplay {
 		if _, ok := m.Computed[c]; !ok && !slices.Contains(m.columns, c) && c != m.PK {
@@ -141,7 +141,7 @@ func (m *Model) setup(ctx context.Context, db *sql.DB, skip ...string) error {
 	return nil
 }
 
-func cmp(a, b string) string {
+func firstOf(a, b string) string {
 	if a != "" {
 		return a
 	}
