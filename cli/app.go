@@ -38,6 +38,17 @@ type App struct {
 	Migrate func(ctx context.Context, env Env) error
 	// New builds the app's handler. It runs once, at start-up.
 	New func(env Env) (http.Handler, error)
+	// Users, if not nil, opens the app's user accounts for `stack
+	// createsuperuser` and `stack changepassword`; the io.Closer releases
+	// them. framework/auth's *Auth is a Users.
+	Users func(env Env) (Users, io.Closer, error)
+}
+
+// Users is what the user commands need of an app's accounts.
+type Users interface {
+	CreateSuperuser(ctx context.Context, username, email, password string) error
+	SetPassword(ctx context.Context, username, password string) error
+	ValidatePassword(password, username string) error
 }
 
 // Env is what an app receives when it is built.

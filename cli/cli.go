@@ -46,12 +46,17 @@ const defaultGCPercent = 400
 // Run runs the command line with args and returns the exit status: 0 on
 // success (including a stop by SIGINT or SIGTERM), 1 on failure.
 func Run(args []string, stdout, stderr io.Writer, apps ...App) int {
+	return run(args, os.Stdin, stdout, stderr, apps...)
+}
+
+// run is Run with the standard input given (the user commands read it).
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer, apps ...App) int {
 	reg, err := newRegistry(apps)
 	if err != nil {
 		fmt.Fprintln(stderr, "stack:", err)
 		return 1
 	}
-	env := &cmdEnv{apps: reg, stdout: stdout, stderr: stderr}
+	env := &cmdEnv{apps: reg, stdin: stdin, stdout: stdout, stderr: stderr}
 	if _, ok := reg["polls"]; !ok && len(apps) > 0 {
 		env.defaultApp = apps[0].Name
 	}
@@ -70,6 +75,7 @@ func Run(args []string, stdout, stderr io.Writer, apps ...App) int {
 type cmdEnv struct {
 	apps       registry
 	defaultApp string // polls if built in, else the first app registered
+	stdin      io.Reader
 	stdout     io.Writer
 	stderr     io.Writer
 	logger     *slog.Logger
@@ -119,6 +125,8 @@ variables (STACK_EDGE_LISTEN=0.0.0.0:8000) and --set key=value flags.`,
 		c.workerCommand(),
 		c.statusCommand(), c.reloadCommand(), c.topCommand(), // admincmd.go
 		c.benchCommand(),
+		c.createsuperuserCommand(),
+		c.changepasswordCommand(),
 	)
 	return root
 }
@@ -153,6 +161,9 @@ func (c *cmdEnv) serveCommand(name, short string, which tiers) *cobra.Command {
 			}
 			for _, w := range f.Warnings {
 				c.logger.Warn(w)
+			}
+			if f.DevelopmentDebug && which.appserver {
+				c.logger.Warn(config.DevelopmentDebugWarning)
 			}
 			return c.runStack(f, which)
 		},
@@ -212,13 +223,19 @@ func (c *cmdEnv) configCommand() *cobra.Command {
 }
 
 func (c *cmdEnv) checkCommand() *cobra.Command {
-	return &cobra.Command{
+	var deploy bool
+	cmd := &cobra.Command{
 		Use:   "check [up|edge|appserver]",
 		Short: "Validate the configuration as the command (default up) would at start; exit non-zero listing every problem",
 		Long: `check validates the configuration exactly as the named command (default: up)
 does before it starts anything, including what it can see on this machine:
 addresses, ports, socket paths, run_dir, the access log, static roots. What
-check calls valid, the command does not refuse at start.`,
+check calls valid, the command does not refuse at start.
+
+With --deploy it also lists what Django's check --deploy would: the served
+app's settings that are fine for development but not for a public site
+(debug on, a weak secret_key, no allowed_hosts, no HTTPS redirect or HSTS,
+an insecure session cookie). They are warnings: the exit status stays 0.`,
 		Args:      cobra.MatchAll(cobra.MaximumNArgs(1), cobra.OnlyValidArgs),
 		ValidArgs: []string{"up", "edge", "appserver"},
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -238,10 +255,18 @@ check calls valid, the command does not refuse at start.`,
 			for _, w := range f.Warnings {
 				fmt.Fprintln(c.stderr, "warning:", w)
 			}
+			if f.DevelopmentDebug && scope != "edge" {
+				fmt.Fprintln(c.stderr, "warning:", config.DevelopmentDebugWarning)
+			}
+			if deploy {
+				c.deployCheck(f)
+			}
 			fmt.Fprintf(c.stdout, "%s: configuration is valid\n", f.Source)
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&deploy, "deploy", false, "also list the served app's settings that are unsafe for production (Django's check --deploy)")
+	return cmd
 }
 
 func (c *cmdEnv) versionCommand() *cobra.Command {

@@ -31,9 +31,16 @@ type staticProvider interface {
 // inspectApp builds the configured app for a command that only looks at
 // it, with a throw-away run directory so that looking creates nothing.
 func (c *cmdEnv) inspectApp() (http.Handler, func(), error) {
-	f, err := c.loadFor("app")
+	f, err := c.loadFor("inspect")
 	if err != nil {
 		return nil, nil, err
+	}
+	if s, ok := f.Apps[f.Appserver.App].(*framework.Settings); ok && !s.Debug {
+		// Looking serves no request, so it needs no secret_key or
+		// allowed_hosts (as Django's collectstatic runs without them):
+		// build the app as in debug, where they may be empty. Every other
+		// setting is still checked by framework.New.
+		s.Debug = true
 	}
 	tmp, err := os.MkdirTemp("", "stack-inspect-")
 	if err != nil {

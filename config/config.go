@@ -66,6 +66,9 @@ type File struct {
 	// Warnings are things that will not stop the stack but are probably
 	// not what was meant (an edge that does not reach the app server).
 	Warnings []string `yaml:"-"`
+	// DevelopmentDebug is set when there was no stack.yaml and the apps run
+	// with debug on by the development defaults (see developmentDefaults).
+	DevelopmentDebug bool `yaml:"-"`
 	// AdminGiven says that a source set a key of the admin section:
 	// `stack edge` and `stack appserver` open the admin surface only
 	// then, so that the two run side by side in one run_dir do not both
@@ -126,8 +129,9 @@ type Options struct {
 	// app appserver.app names when no source gives release.
 	DefaultRelease func(app string) [][]string
 	// Scope is what the command runs, and so what is validated: "" or
-	// "up" for everything, "edge", "appserver", "app" (the app alone,
-	// for commands that only inspect it), or "worker" (a worker process:
+	// "up" for everything, "edge", "appserver", "app" (the app alone:
+	// createsuperuser), "inspect" (nothing beyond decoding: routes and
+	// collectstatic, which build the app only to look at it), or "worker" (a worker process:
 	// the appserver and its app, without the machine checks its master
 	// made).
 	Scope string
@@ -141,9 +145,72 @@ func Load(opts Options) (*File, error) {
 	return f, err
 }
 
+// DevelopmentDebugWarning is what the commands print when DevelopmentDebug
+// is set.
+const DevelopmentDebugWarning = "no " + DefaultPath + ": the apps run with debug on (development defaults, as a new Django project); " +
+	"for production write a " + DefaultPath + " with debug: false, a secret_key and allowed_hosts"
+
+// devDebugSource names the development default below, in messages and in
+// config --explain.
+const devDebugSource = "built-in defaults (no stack.yaml: development)"
+
+// developmentDefaults turns debug on for every app that has the setting,
+// when there is no stack.yaml at all: `stack up` in an empty directory runs
+// the polls app at once, as startproject's settings.py starts a project in
+// debug, while any configuration file leaves it off unless it says so
+// (Django's global default). The stack listens on 127.0.0.1 only by
+// default, and a warning says how to leave development mode.
+func developmentDefaults(root *node, apps map[string]reflect.Type) {
+	for name, t := range apps {
+		if t == nil || !embedsDebug(t) {
+			continue
+		}
+		appsNode := root.m["apps"]
+		if appsNode == nil {
+			appsNode = &node{kind: mapNode, m: map[string]*node{}, src: root.src}
+			root.m["apps"] = appsNode
+		}
+		app := appsNode.m[name]
+		if app == nil {
+			app = &node{kind: mapNode, m: map[string]*node{}, src: root.src}
+			appsNode.m[name] = app
+		}
+		app.m["debug"] = &node{kind: scalarNode, value: true, text: "true", src: devDebugSource}
+	}
+}
+
+// devDebugKept reports whether a development debug default is still in
+// root, not replaced by a variable or --set.
+func devDebugKept(root *node) bool {
+	if apps := root.m["apps"]; apps != nil && apps.kind == mapNode {
+		for _, app := range apps.m {
+			if app != nil && app.kind == mapNode && app.m["debug"] != nil && app.m["debug"].src == devDebugSource {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// embedsDebug reports whether struct type t has a bool field tagged
+// yaml:"debug", directly or through an inlined embedded struct.
+func embedsDebug(t reflect.Type) bool {
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if f.Tag.Get("yaml") == "debug" && f.Type.Kind() == reflect.Bool {
+			return true
+		}
+		if f.Anonymous && f.Type.Kind() == reflect.Struct && embedsDebug(f.Type) {
+			return true
+		}
+	}
+	return false
+}
+
 // load is Load, also returning where each value came from, for Explain.
 func load(opts Options) (*File, *origins, error) {
 	path, explicit := opts.Path, opts.Path != ""
+	noFile := false
 	if !explicit {
 		path = DefaultPath
 	}
@@ -154,6 +221,7 @@ func load(opts Options) (*File, *origins, error) {
 	case !explicit && errors.Is(err, fs.ErrNotExist):
 		source = "built-in defaults"
 		root = &node{kind: mapNode, m: map[string]*node{}, src: source}
+		noFile = true
 	case errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission):
 		return nil, nil, fmt.Errorf("config: %w", err)
 	default:
@@ -178,12 +246,16 @@ func load(opts Options) (*File, *origins, error) {
 		apps[name] = s
 		kt.apps[name] = s.Elem().Type()
 	}
+	if noFile {
+		developmentDefaults(root, kt.apps)
+	}
 	warnings, setProblems := kt.applyEnv(os.Environ())
 	more, err := applySets(root, opts.Set)
 	if err != nil {
 		return nil, nil, err
 	}
 	setProblems = append(setProblems, more...)
+	devDebug := noFile && devDebugKept(root)
 
 	f := def
 	d := &decoder{newElem: map[reflect.Type]func() reflect.Value{
@@ -236,6 +308,7 @@ func load(opts Options) (*File, *origins, error) {
 		return nil, nil, &Error{Source: source, Problems: problems, Warnings: warnings}
 	}
 	f.Warnings = warnings
+	f.DevelopmentDebug = devDebug
 	return &f, &origins{source: source, root: root, derived: derived}, nil
 }
 

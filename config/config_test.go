@@ -194,7 +194,42 @@ func TestYAMLRoundTrip(t *testing.T) {
 	}
 	f.Source, g.Source = "", ""
 	f.AdminGiven, g.AdminGiven = false, false // the printed file names the admin keys
+	f.DevelopmentDebug, g.DevelopmentDebug = false, false // the printed file says debug: true itself
 	if !reflect.DeepEqual(f, g) {
 		t.Errorf("round trip changed the configuration:\n%#v\n%#v", f, g)
+	}
+}
+
+// With no stack.yaml at all, an app runs in debug (development defaults,
+// with a warning); any file leaves it off unless it says so, and a
+// variable or --set overrides the development default.
+func TestDevelopmentDefaultsOnlyWithoutAFile(t *testing.T) {
+	offByDefault := map[string]func() any{"polls": func() any { return &testSettings{} }}
+	t.Chdir(t.TempDir())
+	f, err := Load(Options{Apps: offByDefault})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := f.Apps["polls"].(*testSettings); !s.Debug {
+		t.Error("no file: debug is off")
+	}
+	if !f.DevelopmentDebug {
+		t.Error("no file: DevelopmentDebug not set, so no warning")
+	}
+
+	f, err = Load(Options{Apps: offByDefault, Set: []string{"apps.polls.debug=false", "apps.polls.secret_key=k"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := f.Apps["polls"].(*testSettings); s.Debug || f.DevelopmentDebug {
+		t.Errorf("no file, --set debug=false: debug %v, DevelopmentDebug %v", s.Debug, f.DevelopmentDebug)
+	}
+
+	f, err = Load(Options{Path: writeFile(t, "shutdown_timeout: 5s\n"), Apps: offByDefault, Set: []string{"apps.polls.secret_key=k"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := f.Apps["polls"].(*testSettings); s.Debug {
+		t.Error("a file that says nothing of debug turned it on")
 	}
 }

@@ -124,6 +124,10 @@ func scopeOf(s string) scope {
 		return scope{stack: true, appserver: true, app: true}
 	case "app":
 		return scope{app: true}
+	case "inspect":
+		// A command that builds the app only to look at it (routes,
+		// collectstatic): the caller relaxes what serving would need.
+		return scope{}
 	case "worker":
 		// A worker process of the appserver's master: the master has
 		// checked the machine (run_dir, the socket it bound and passes
@@ -244,6 +248,12 @@ func (f *File) warnings(scopeName string) []string {
 	tilde := f.tildePaths(runs)
 	if w := f.exposedAdmin(runs); w != "" {
 		tilde = append(tilde, w)
+	}
+	if runs.app {
+		// What the served app accepts but flags (a weak secret_key).
+		if v, ok := f.Apps[f.Appserver.App].(interface{ Warnings() []string }); ok {
+			tilde = append(tilde, v.Warnings()...)
+		}
 	}
 	if !runs.edge || !runs.appserver {
 		return tilde

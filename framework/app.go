@@ -101,6 +101,9 @@ func New(s Settings, c Config) (*App, error) {
 		s.SecretKey = randomKey()
 		a.logger.Warn("secret_key is not set: using a random key for this process (debug only); sessions will not survive a restart")
 	}
+	for _, w := range s.Warnings() {
+		a.logger.Warn(w) // a weak secret_key with debug off: served, but flagged
+	}
 	a.settings = s
 
 	rt, err := compile(c.URLs, c.Converters)

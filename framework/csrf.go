@@ -46,8 +46,9 @@ var csrfIndex = func() (t [256]int8) {
 // header "X-CSRFToken", unless their pattern is CSRFExempt. An Origin
 // header, when sent, must be this host's origin (scheme://Host) or in
 // s.CSRFTrustedOrigins; over HTTPS without Origin, the Referer must be
-// https and this host (or a trusted one). A failure is a 403 whose page
-// gives Django's reason ("CSRF token missing.", "CSRF token incorrect."...).
+// https and this host (or a trusted one). A failure is a 403, logged with
+// Django's reason ("CSRF token missing.", "CSRF token incorrect."...); the
+// page gives the reason in debug only.
 func CSRF(s Settings) Middleware {
 	s = s.withDefaults()
 	cfg := &csrfConfig{debug: s.Debug, maxBody: s.MaxBodySize}
@@ -84,7 +85,13 @@ func CSRF(s Settings) Middleware {
 					slog.String("method", r.Method), slog.String("path", r.URL.Path))
 				msg := reason
 				if status == http.StatusForbidden {
-					msg = "CSRF verification failed. Request aborted.\n\nReason: " + reason
+					// As Django's csrf_failure: the reason (which may echo a
+					// foreign Origin or a whole Referer) is for the developer,
+					// so it is in the log always and on the page in debug only.
+					msg = "CSRF verification failed. Request aborted."
+					if cfg.debug {
+						msg += "\n\nReason: " + reason
+					}
 				}
 				writeError(w, st, status, msg, nil, cfg.debug)
 				return
@@ -226,6 +233,19 @@ func (r *Request) CSRFToken() string {
 	}
 	r.csrfToken = maskSecret(s.data.CSRF)
 	return r.csrfToken
+}
+
+// RotateCSRFToken replaces the session's CSRF secret, Django's
+// rotate_token(): forms rendered before (a login page) stop working, and a
+// token an attacker learned before login is useless after it. Login calls it.
+func (r *Request) RotateCSRFToken() {
+	if r.csrf == nil || r.sessions == nil {
+		return
+	}
+	s := r.Session()
+	s.data.CSRF = randomToken()
+	s.modified = true
+	r.csrfToken = ""
 }
 
 // csrfTokenValue is "csrf_token" in a template's context: it computes the

@@ -1,8 +1,11 @@
 package framework
 
 import (
+	"fmt"
 	"html/template"
 	"net/http"
+	"net/url"
+	"reflect"
 	"slices"
 	"strings"
 )
@@ -15,6 +18,8 @@ var (
 {{if .Stack}}<h2>Traceback</h2><pre>{{.Stack}}</pre>{{end}}
 <h2>Request headers</h2>
 <table>{{range .Headers}}<tr><th>{{index . 0}}</th><td>{{index . 1}}</td></tr>{{end}}</table>
+{{with .Settings}}<h2>Settings</h2>
+<table>{{range .}}<tr><th>{{index . 0}}</th><td>{{index . 1}}</td></tr>{{end}}</table>{{end}}
 <p class="note">You are seeing this page because debug is true in the app's settings. Set it to false to show a plain error page.</p>
 </body></html>
 `))
@@ -35,25 +40,81 @@ const debugHead = `<!DOCTYPE html>
 </head><body>
 `
 
-// sensitiveHeaders are masked on debug pages, as Django's
-// SafeExceptionReporterFilter masks HTTP_COOKIE and the like.
-var sensitiveHeaders = []string{"Authorization", "Cookie", "Proxy-Authorization", "X-Csrftoken"}
+// cleansed stands for a sensitive value, as Django's cleansed_substitute.
+const cleansed = "********************"
+
+// sensitiveWords are what Django's SafeExceptionReporterFilter.hidden_settings
+// matches (API|AUTH|TOKEN|KEY|SECRET|PASS|SIGNATURE|HTTP_COOKIE, any case):
+// a header or setting whose name contains one is masked on debug pages.
+var sensitiveWords = [...]string{"API", "AUTH", "TOKEN", "KEY", "SECRET", "PASS", "SIGNATURE", "COOKIE"}
+
+// IsSensitiveName reports whether a header or setting name looks like it
+// holds a secret (X-Api-Key, Authorization, secret_key, db_password...), by
+// Django's rule. Debug pages show such values as stars.
+func IsSensitiveName(name string) bool {
+	u := strings.ToUpper(name)
+	for _, w := range sensitiveWords {
+		if strings.Contains(u, w) {
+			return true
+		}
+	}
+	return false
+}
 
 // writeDebug500 writes the debug error page: what failed, the request,
-// and the stack when there is one.
+// the stack when there is one, and the app's settings.
 func writeDebug500(w http.ResponseWriter, r *http.Request, title string, stack []byte) {
 	var headers [][2]string
 	for k, vs := range r.Header {
 		v := strings.Join(vs, ", ")
-		if slices.Contains(sensitiveHeaders, k) {
-			v = "********************"
+		if IsSensitiveName(k) {
+			v = cleansed
 		}
 		headers = append(headers, [2]string{k, v})
 	}
 	slices.SortFunc(headers, func(a, b [2]string) int { return strings.Compare(a[0], b[0]) })
+	var settings [][2]string
+	if st := FromRequest(r); st != nil && st.app != nil {
+		settings = st.app.settings.debugRows()
+	}
 	writeDebugPage(w, http.StatusInternalServerError, debug500Page, map[string]any{
 		"Title": title, "Method": r.Method, "URL": r.URL.String(), "Stack": string(stack), "Headers": headers,
+		"Settings": settings,
 	})
+}
+
+// debugRows lists the settings by their stack.yaml names for the debug
+// page, sensitive ones masked, and a database URL's password hidden.
+func (s Settings) debugRows() [][2]string {
+	v := reflect.ValueOf(s)
+	t := v.Type()
+	var rows [][2]string
+	for i := range t.NumField() {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ",")
+		if name == "" || name == "-" {
+			continue
+		}
+		f := v.Field(i)
+		if f.Kind() == reflect.Pointer {
+			if f.IsNil() {
+				continue
+			}
+			f = f.Elem()
+		}
+		val := fmt.Sprint(f.Interface())
+		switch {
+		case IsSensitiveName(name):
+			val = cleansed
+		case name == "database":
+			if u, err := url.Parse(val); err == nil && u.User != nil {
+				if _, has := u.User.Password(); has {
+					val = strings.Replace(u.Redacted(), ":xxxxx@", ":"+cleansed+"@", 1)
+				}
+			}
+		}
+		rows = append(rows, [2]string{name, val})
+	}
+	return rows
 }
 
 // writeDebug404 writes the debug 404 page, listing the URL patterns tried.

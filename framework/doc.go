@@ -129,8 +129,29 @@
 // # HTTPS
 //
 // A request is HTTPS when r.TLS is set (net/http's TLS server, and stack's
-// uwsgi app server, which sets it from the HTTPS variable the edge sends)
-// or r.URL.Scheme is "https". X-Forwarded-Proto is believed only with
+// uwsgi app server, which sets it from the HTTPS variable the edge sends);
+// an absolute-form request line (GET https://host/) never counts, as it
+// can come over plain HTTP. X-Forwarded-Proto is believed only with
 // Settings.TrustForwardedProto, because anyone can send it. HTTPS makes the
 // session cookie Secure and turns on CSRF's Referer check.
+//
+// # Security, as Django's
+//
+// Debug is off unless the settings turn it on; then secret_key and
+// allowed_hosts are required, and a weak key (under 50 characters or 5
+// distinct ones) is warned about. Settings.DeployWarnings lists what
+// Django's check --deploy would (stack check --deploy prints it). A
+// session's key is cycled with Session.CycleKey and its CSRF secret with
+// Request.RotateCSRFToken (framework/auth's Login does both);
+// secret_key_fallbacks keep sessions signed with earlier keys. Redirect
+// targets from the request go through Request.SafeRedirect. The debug 500
+// page masks every header and setting named like a secret.
+//
+// # Forms, users and the admin
+//
+// They are subpackages, as Django's contrib apps: framework/forms (typed
+// fields, validation, rendering), framework/auth (users, password hashing,
+// login, throttling, LoginRequired) and framework/admin (the admin site
+// over database/sql tables), with framework/security for the rules that
+// need no request state.
 package framework

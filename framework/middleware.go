@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"time"
 )
@@ -17,13 +18,14 @@ type Middleware = func(http.Handler) http.Handler
 
 // DefaultMiddleware returns the framework's middleware list, in Django's
 // order (the first entry is the outermost): request logging, panic
-// recovery, security headers, allowed hosts, sessions, CSRF, messages.
+// recovery, security headers, allowed hosts, HTTPS (only with
+// secure_ssl_redirect or secure_hsts_seconds), sessions, CSRF, messages.
 // Config.Middleware nil means this list; to add your own, append to it.
 func DefaultMiddleware(s Settings, logger *slog.Logger) []Middleware {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return []Middleware{
+	mw := []Middleware{
 		LogRequests(logger),
 		Recover(logger, s.Debug),
 		SecurityHeaders,
@@ -32,6 +34,12 @@ func DefaultMiddleware(s Settings, logger *slog.Logger) []Middleware {
 		CSRF(s),
 		MessageMiddleware,
 	}
+	if s.SecureSSLRedirect || s.SecureHSTSSeconds > 0 {
+		// After AllowedHosts: the redirect names the Host, which must be
+		// checked first (Django's get_host() does it for SecurityMiddleware).
+		mw = slices.Insert(mw, 4, HTTPS(s))
+	}
+	return mw
 }
 
 // LogRequests logs one line per request at Info: method, path, status,

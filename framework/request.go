@@ -133,11 +133,12 @@ func stateFor(w http.ResponseWriter, r *http.Request) (*Request, http.ResponseWr
 	return st, &st.rw, st.attach(r)
 }
 
-// isHTTPS decides whether r came over HTTPS: the server (or the uwsgi app
-// server, from the HTTPS variable) set r.TLS, a URL scheme says so, or, when
-// the settings trust it, X-Forwarded-Proto does.
+// isHTTPS decides whether r came over HTTPS, as Django's is_secure: the
+// server (or the uwsgi app server, from the HTTPS variable) set r.TLS, or,
+// when the settings trust it, X-Forwarded-Proto says so. The request line
+// never counts: "GET https://host/ HTTP/1.1" can be sent over plain HTTP.
 func isHTTPS(r *http.Request, trustForwarded bool) bool {
-	if r.TLS != nil || r.URL.Scheme == "https" {
+	if r.TLS != nil {
 		return true
 	}
 	return trustForwarded && r.Header.Get("X-Forwarded-Proto") == "https"

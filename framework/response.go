@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -97,9 +98,21 @@ func (r *Request) JSON(w http.ResponseWriter, status int, v any) error {
 }
 
 // Redirect answers 302 Found with Location url, Django's redirect(url) /
-// HttpResponseRedirect. A relative url is resolved against the request's path.
+// HttpResponseRedirect. A relative url is resolved against the request's
+// full path: inside a Mount, the mount prefix included.
 func (r *Request) Redirect(w http.ResponseWriter, url string) error {
-	http.Redirect(w, r.Request, url, http.StatusFound)
+	hr := r.Request
+	if r.mountPrefix != "" && !strings.HasPrefix(url, "/") && !strings.Contains(url, ":") {
+		// net/http resolves against hr.URL.Path, from which the Mount
+		// removed its prefix: "next" from /api/items/list would become
+		// /items/next. Resolve against the path the client asked for.
+		c := *hr
+		u := *hr.URL
+		u.Path, u.RawPath = r.mountPrefix+hr.URL.Path, ""
+		c.URL = &u
+		hr = &c
+	}
+	http.Redirect(w, hr, url, http.StatusFound)
 	return nil
 }
 

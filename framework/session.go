@@ -30,9 +30,10 @@ func Sessions(s Settings) Middleware {
 	if secret == "" {
 		secret = randomKey()
 	}
-	mac := hmac.New(sha256.New, []byte(secret))
-	io.WriteString(mac, "stack/framework/sessions")
-	store := &sessionStore{name: s.SessionCookieName, key: mac.Sum(nil), maxAge: s.SessionCookieAge}
+	store := &sessionStore{name: s.SessionCookieName, maxAge: s.SessionCookieAge, secure: s.SessionCookieSecure}
+	for _, k := range append([]string{secret}, s.SecretKeyFallbacks...) {
+		store.keys = append(store.keys, deriveSessionKey(k))
+	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			st, w, r := stateFor(w, r)
@@ -53,8 +54,17 @@ const maxCookieSize = 4096
 // sessionStore signs and checks session cookies.
 type sessionStore struct {
 	name   string
-	key    []byte
+	keys   [][]byte // keys[0] signs; all are accepted (secret_key_fallbacks)
 	maxAge int
+	secure bool // Secure on every response (session_cookie_secure)
+}
+
+// deriveSessionKey derives the session-signing key from a secret key, so
+// the secret itself signs nothing directly.
+func deriveSessionKey(secret string) []byte {
+	mac := hmac.New(sha256.New, []byte(secret))
+	io.WriteString(mac, "stack/framework/sessions")
+	return mac.Sum(nil)
 }
 
 // sessionData is the cookie's JSON payload.
@@ -62,6 +72,7 @@ type sessionData struct {
 	Values   map[string]any `json:"v,omitempty"`
 	Messages []Message      `json:"m,omitempty"`
 	CSRF     string         `json:"c,omitempty"`
+	Key      string         `json:"k,omitempty"` // a random id, new at each CycleKey
 	Expires  int64          `json:"e"`
 }
 
@@ -139,6 +150,15 @@ func (s *Session) Clear() {
 	s.modified = true
 }
 
+// CycleKey gives the session a new identity and keeps its data, Django's
+// cycle_key(): the cookie sent back differs from every earlier one, so a
+// session id planted before login (session fixation) is not the one that
+// ends up logged in. Login calls it.
+func (s *Session) CycleKey() {
+	s.data.Key = randomToken()
+	s.modified = true
+}
+
 func (s *Session) empty() bool {
 	return len(s.data.Values) == 0 && len(s.data.Messages) == 0 && s.data.CSRF == ""
 }
@@ -160,10 +180,10 @@ func (s *Session) load() {
 	}
 }
 
-// sign returns the MAC of a cookie payload; the cookie name is part of what
-// is signed, so a value cannot be replayed under another cookie.
-func (store *sessionStore) sign(payload string) []byte {
-	mac := hmac.New(sha256.New, store.key)
+// sign returns the MAC of a cookie payload under key; the cookie name is
+// part of what is signed, so a value cannot be replayed under another cookie.
+func (store *sessionStore) sign(key []byte, payload string) []byte {
+	mac := hmac.New(sha256.New, key)
 	io.WriteString(mac, store.name)
 	mac.Write([]byte{0})
 	io.WriteString(mac, payload)
@@ -182,7 +202,17 @@ func (store *sessionStore) decode(value string, now int64) (sessionData, bool) {
 	}
 	payload := value[:i]
 	sig, err := base64.RawURLEncoding.DecodeString(value[i+1:])
-	if err != nil || !hmac.Equal(sig, store.sign(payload)) {
+	if err != nil {
+		return d, false
+	}
+	ok := false
+	for _, k := range store.keys { // the current key, then the fallbacks
+		if hmac.Equal(sig, store.sign(k, payload)) {
+			ok = true
+			break
+		}
+	}
+	if !ok {
 		return d, false
 	}
 	raw, err := base64.RawURLEncoding.DecodeString(payload)
@@ -204,7 +234,7 @@ func (store *sessionStore) encode(d sessionData) (string, error) {
 		return "", err
 	}
 	payload := base64.RawURLEncoding.EncodeToString(raw)
-	return payload + "." + base64.RawURLEncoding.EncodeToString(store.sign(payload)), nil
+	return payload + "." + base64.RawURLEncoding.EncodeToString(store.sign(store.keys[0], payload)), nil
 }
 
 // save adds the Set-Cookie header for a modified session, once, just
@@ -221,7 +251,7 @@ func (store *sessionStore) save(st *Request, h http.Header, status int) {
 	if !s.modified || status == http.StatusInternalServerError {
 		return
 	}
-	c := &http.Cookie{Name: store.name, Path: "/", HttpOnly: true, Secure: st.secure, SameSite: http.SameSiteLaxMode}
+	c := &http.Cookie{Name: store.name, Path: "/", HttpOnly: true, Secure: st.secure || store.secure, SameSite: http.SameSiteLaxMode}
 	if s.empty() {
 		if !s.hadCookie {
 			return

@@ -36,6 +36,12 @@ type Settings struct {
 	// Required unless Debug; in debug an empty key is replaced by a random
 	// one per process, so sessions do not survive a restart.
 	SecretKey string `yaml:"secret_key"`
+	// SecretKeyFallbacks are previous secret keys, Django's
+	// SECRET_KEY_FALLBACKS: a session signed with one of them is still
+	// accepted (and re-signed with SecretKey when next saved), so that the
+	// key can be rotated without logging everyone out. Remove them after
+	// session_cookie_age.
+	SecretKeyFallbacks []string `yaml:"secret_key_fallbacks"`
 	// AllowedHosts lists the Host header values the app serves, as Django's
 	// ALLOWED_HOSTS: "example.com", ".example.com" (the domain and every
 	// subdomain), "*" (any). In debug an empty list allows localhost,
@@ -49,6 +55,15 @@ type Settings struct {
 	// every request reaches the app through a proxy that sets or strips that
 	// header; the uwsgi app server does not need it (it sets r.TLS).
 	TrustForwardedProto bool `yaml:"trust_forwarded_proto"`
+	// SecureSSLRedirect answers every plain-HTTP request with a 301 to its
+	// https:// URL, Django's SECURE_SSL_REDIRECT.
+	SecureSSLRedirect bool `yaml:"secure_ssl_redirect"`
+	// SecureHSTSSeconds, when positive, sends Strict-Transport-Security
+	// with this max-age on HTTPS responses, Django's SECURE_HSTS_SECONDS.
+	SecureHSTSSeconds int `yaml:"secure_hsts_seconds"`
+	// SessionCookieSecure marks the session cookie Secure on every
+	// response, not only on HTTPS ones, Django's SESSION_COOKIE_SECURE.
+	SessionCookieSecure bool `yaml:"session_cookie_secure"`
 
 	// StaticURL is the URL prefix of static files, "/static/" by default; an
 	// absolute URL ("https://cdn.example.com/static/") is allowed.
@@ -150,6 +165,14 @@ func (s Settings) Validate() error {
 	}
 	if s.SessionCookieName != "" && !validCookieName(s.SessionCookieName) {
 		bad("session_cookie_name: %q is not a valid cookie name", s.SessionCookieName)
+	}
+	for i, k := range s.SecretKeyFallbacks {
+		if k == "" {
+			bad("secret_key_fallbacks[%d] is empty", i)
+		}
+	}
+	if s.SecureHSTSSeconds < 0 {
+		bad("secure_hsts_seconds: %d is negative", s.SecureHSTSSeconds)
 	}
 	if s.SessionCookieAge < 0 {
 		bad("session_cookie_age: %d is negative", s.SessionCookieAge)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"io"
 	"net/http"
 
 	"github.com/stack-web/stack/cli"
@@ -31,6 +32,9 @@ func builtinApps() []cli.App {
 			},
 			New: func(env cli.Env) (http.Handler, error) {
 				return polls.New(*env.Settings.(*framework.Settings), env.RunDir, env.Logger)
+			},
+			Users: func(env cli.Env) (cli.Users, io.Closer, error) {
+				return polls.OpenUsers(*env.Settings.(*framework.Settings), env.RunDir, env.Logger)
 			},
 		},
 		{

@@ -36,6 +36,8 @@ type Choice struct {
 	ID    int64
 	Text  string
 	Votes int
+	// Selected marks the choice a re-rendered vote form had checked.
+	Selected bool
 }
 
 var (

@@ -18,6 +18,8 @@
 package polls
 
 import (
+	"context"
+	"database/sql"
 	"embed"
 	"fmt"
 	"io/fs"
@@ -25,6 +27,7 @@ import (
 	"path/filepath"
 
 	"github.com/stack-web/stack/framework"
+	"github.com/stack-web/stack/framework/auth"
 )
 
 //go:embed templates static
@@ -34,24 +37,24 @@ var files embed.FS
 type App struct {
 	*framework.App
 	store *store
+	// Users are the site's users (auth_user in the polls database): the
+	// admin's staff, and `stack createsuperuser`'s.
+	Users *auth.Auth
 }
 
 // DefaultSettings are the settings polls runs with when stack.yaml says
-// nothing: debug on, as a fresh Django project's settings.py.
+// nothing: Django's global defaults, debug off (so secret_key and
+// allowed_hosts are required). The repository's development stack.yaml
+// turns debug on, as startproject's settings.py does.
 func DefaultSettings() framework.Settings {
 	s := framework.DefaultSettings()
 	s.Name = "polls"
-	s.Debug = true
 	return s
 }
 
-// New builds the polls app. settings.Database "" means
-// <runDir>/polls.sqlite3. It opens the database, migrates the schema and
-// seeds sample questions on first run.
-func New(settings framework.Settings, runDir string, logger *slog.Logger) (*App, error) {
-	if settings.Name == "" {
-		settings.Name = "polls"
-	}
+// open opens and migrates the polls database of settings (Database ""
+// means <runDir>/polls.sqlite3), seeding sample questions on first run.
+func open(settings framework.Settings, runDir string) (*sql.DB, error) {
 	path := settings.Database
 	if path == "" {
 		path = filepath.Join(runDir, "polls.sqlite3")
@@ -64,17 +67,58 @@ func New(settings framework.Settings, runDir string, logger *slog.Logger) (*App,
 		db.Close()
 		return nil, fmt.Errorf("polls: migrating %s: %w", path, err)
 	}
+	return db, nil
+}
+
+// OpenUsers opens the polls database's users, for `stack createsuperuser`
+// and `stack changepassword`. Close the returned database when done.
+func OpenUsers(settings framework.Settings, runDir string, logger *slog.Logger) (*auth.Auth, *sql.DB, error) {
+	db, err := open(settings, runDir)
+	if err != nil {
+		return nil, nil, err
+	}
+	users, err := auth.New(db, auth.Options{SecretKey: settings.SecretKey, SecretKeyFallbacks: settings.SecretKeyFallbacks, Logger: logger})
+	if err != nil {
+		db.Close()
+		return nil, nil, err
+	}
+	return users, db, nil
+}
+
+// New builds the polls app. settings.Database "" means
+// <runDir>/polls.sqlite3. It opens the database, migrates the schema and
+// seeds sample questions on first run.
+func New(settings framework.Settings, runDir string, logger *slog.Logger) (*App, error) {
+	if settings.Name == "" {
+		settings.Name = "polls"
+	}
+	db, err := open(settings, runDir)
+	if err != nil {
+		return nil, err
+	}
 	st, err := newStore(db)
 	if err != nil {
 		db.Close()
 		return nil, err
 	}
-	a := &App{store: st}
+	users, err := auth.New(db, auth.Options{SecretKey: settings.SecretKey, SecretKeyFallbacks: settings.SecretKeyFallbacks, Logger: logger})
+	if err != nil {
+		st.close()
+		return nil, err
+	}
+	site, err := newAdmin(context.Background(), db, users)
+	if err != nil {
+		st.close()
+		return nil, err
+	}
+	a := &App{store: st, Users: users}
 	app, err := framework.New(settings, framework.Config{
-		// The project's urls.py: the site's root shows the index too.
+		// The project's urls.py: the site's root shows the index too, and
+		// the admin is at admin/.
 		URLs: []framework.Pattern{
 			framework.Path("", a.index, "home"),
 			framework.Include("polls/", "polls", a.urls()...),
+			site.Pattern(),
 		},
 		Apps:   []framework.AppConfig{appConfig()},
 		Logger: logger,

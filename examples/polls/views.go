@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/stack-web/stack/framework"
+	"github.com/stack-web/stack/framework/forms"
 )
 
 // index lists the five latest published questions.
@@ -38,31 +39,61 @@ func (a *App) results(w http.ResponseWriter, r *framework.Request) error {
 
 // vote records a vote and redirects to the results (Post/Redirect/Get, so
 // a reload does not vote twice). Without a valid choice, the form comes
-// back with an error, as in the tutorial.
+// back with the tutorial's error beside the choices.
 func (a *App) vote(w http.ResponseWriter, r *framework.Request) error {
 	q, err := a.question(r)
 	if err != nil {
 		return err
 	}
-	form, err := r.FormValues()
+	data, err := r.FormValues()
 	if err != nil {
 		return err
 	}
-	choice, convErr := strconv.ParseInt(form.Get("choice"), 10, 64)
-	if convErr == nil {
-		err = a.store.vote(r.Context(), q.ID, choice)
+	f := voteForm(q).Bind(data)
+	if f.IsValid() {
+		err = a.store.vote(r.Context(), q.ID, f.CleanedInt("choice"))
+		if errors.Is(err, errNoChoice) { // the choice was deleted meanwhile
+			f.AddError("choice", noChoice)
+		} else if err != nil {
+			return err
+		}
 	}
-	if convErr != nil || errors.Is(err, errNoChoice) {
+	if f.HasErrors() {
+		for i := range q.Choices { // the form comes back as the user left it
+			q.Choices[i].Selected = strconv.FormatInt(q.Choices[i].ID, 10) == f.Value("choice")
+		}
 		return r.Render(w, "polls/detail.html", framework.Context{
 			"question":      q,
-			"error_message": "You didn't select a choice.",
+			"form":          f,
+			"error_message": f.Errors("choice")[0],
 		})
-	}
-	if err != nil {
-		return err
 	}
 	r.Messages().Success("Thanks for voting.")
 	return r.RedirectTo(w, "polls:results", q.ID)
+}
+
+// noChoice is the tutorial's message for a vote without a valid choice.
+const noChoice = "You didn't select a choice."
+
+// voteForm is the vote form of question q: one required choice among q's.
+// Only a POST builds it; the detail page renders the same radio inputs
+// from the question itself.
+func voteForm(q Question) *forms.Form {
+	opts := make([]forms.Option, len(q.Choices))
+	for i, c := range q.Choices {
+		opts[i] = forms.Option{Value: strconv.FormatInt(c.ID, 10), Label: c.Text}
+	}
+	return forms.New(forms.Field{
+		Name: "choice", Kind: forms.Choice, Required: true, Choices: opts, Widget: "radio",
+		ErrorMessages: map[string]string{"required": noChoice, "invalid_choice": noChoice},
+		Clean: func(v any) (any, error) {
+			n, err := strconv.ParseInt(v.(string), 10, 64)
+			if err != nil {
+				return nil, forms.Invalid(noChoice)
+			}
+			return n, nil
+		},
+	})
 }
 
 // question loads the question named by the URL, or answers 404.

@@ -1,0 +1,413 @@
+package admin
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/stack-web/stack/framework"
+	"github.com/stack-web/stack/framework/forms"
+)
+
+// maxInlineForms bounds a submitted formset, as Django's
+// DATA_UPLOAD_MAX_NUMBER_FIELDS bounds what a POST can make it allocate.
+const maxInlineForms = 1000
+
+func forbidden() error { return framework.Forbidden("you do not have permission to do that") }
+
+// formView is the add/change page's data.
+type formView struct {
+	Model     *Model
+	Form      *forms.Form
+	Inlines   []*inlineView
+	Add       bool
+	ObjectID  string
+	Name      string // the object's name
+	Errors    bool
+	CanDelete bool
+	DeleteURL string
+}
+
+// inlineView is one inline formset: Django's TabularInline.
+type inlineView struct {
+	inline  *Inline
+	Title   string
+	Prefix  string
+	Fields  []string
+	Headers []string
+	Rows    []*inlineRow
+	Initial int
+}
+
+type inlineRow struct {
+	Index    int
+	Form     *forms.Form
+	ID       string
+	Existing bool
+	Name     string
+	Delete   bool
+	skip     bool // an extra row left empty
+}
+
+// object reads the row pk of m as a form's initial values (nil when there
+// is no such row) and its name.
+func (q *request) object(ctx context.Context, db queryer, m *Model, pk string) (map[string]any, string, error) {
+	cols := make([]string, len(m.columns))
+	for i, c := range m.columns {
+		cols[i] = quote(c)
+	}
+	vals := make([]any, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	err := db.QueryRowContext(ctx, `SELECT `+strings.Join(cols, ", ")+` FROM `+quote(m.Table)+` WHERE `+quote(m.PK)+` = ?`, pk).Scan(ptrs...)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, "", nil
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("admin: reading %s %s: %w", m.Table, pk, err)
+	}
+	initial := make(map[string]any, len(cols))
+	for i, c := range m.columns {
+		initial[c] = m.fromDB(c, vals[i])
+	}
+	return initial, m.objectName(initial, pk), nil
+}
+
+func (m *Model) objectName(initial map[string]any, pk string) string {
+	if m.Str != "" {
+		if v, ok := initial[m.Str]; ok && fmt.Sprint(v) != "" {
+			return fmt.Sprint(v)
+		}
+	}
+	return capitalize(m.Verbose) + " object (" + pk + ")"
+}
+
+type queryer interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// changeForm is the add page (pk "") and the change page of m.
+func (q *request) changeForm(m *Model, pk string) error {
+	add := pk == ""
+	if add && !q.can("add", m) || !add && !q.can("change", m) {
+		return forbidden()
+	}
+	ctx := q.r.Context()
+	fv := &formView{Model: m, Add: add, ObjectID: pk}
+	var initial map[string]any
+	if !add {
+		var err error
+		initial, fv.Name, err = q.object(ctx, q.s.db, m, pk)
+		if err != nil {
+			return err
+		}
+		if initial == nil {
+			q.r.Messages().Warning(fmt.Sprintf("%s with ID “%s” doesn’t exist. Perhaps it was deleted?", capitalize(m.Verbose), pk))
+			return q.r.Redirect(q.w, q.url(""))
+		}
+		fv.CanDelete = q.can("delete", m)
+		fv.DeleteURL = q.url(m.App, m.Name, pk, "delete/")
+	}
+	fv.Form = forms.New(m.fields...).SetInitial(initial)
+	for i := range m.Inlines {
+		iv, err := q.inlineRows(ctx, &m.Inlines[i], pk)
+		if err != nil {
+			return err
+		}
+		fv.Inlines = append(fv.Inlines, iv)
+	}
+	if q.r.Method == http.MethodPost {
+		data, err := q.r.FormValues()
+		if err != nil {
+			return err
+		}
+		done, err := q.save(m, fv, data)
+		if err != nil || done {
+			return err
+		}
+		fv.Errors = true
+	}
+	title, last := "Change "+m.Verbose, fv.Name
+	if add {
+		title, last = "Add "+m.Verbose, "Add "+m.Verbose
+	}
+	crumbs := []crumb{{q.url(""), "Home"}, {q.url(m.App, ""), capitalize(m.App)},
+		{q.url(m.App, m.Name, ""), capitalize(m.VerbosePlural)}, {"", last}}
+	return q.render(http.StatusOK, "change_form.html", title, crumbs, fv)
+}
+
+// inlineRows builds an inline's formset: the parent's existing rows, then
+// Extra empty ones.
+func (q *request) inlineRows(ctx context.Context, in *Inline, parent string) (*inlineView, error) {
+	im := in.Model
+	iv := &inlineView{inline: in, Title: capitalize(im.VerbosePlural), Prefix: in.prefix(), Fields: im.columns}
+	for _, c := range im.columns {
+		iv.Headers = append(iv.Headers, q.label(im, c))
+	}
+	if parent != "" {
+		rows, err := q.s.db.QueryContext(ctx, `SELECT `+quote(im.PK)+` FROM `+quote(im.Table)+` WHERE `+quote(in.FK)+` = ? ORDER BY `+quote(im.PK), parent)
+		if err != nil {
+			return nil, fmt.Errorf("admin: reading %s of %s: %w", im.Table, parent, err)
+		}
+		var ids []string
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			ids = append(ids, strconv.FormatInt(id, 10))
+		}
+		rows.Close()
+		for _, id := range ids {
+			initial, name, err := q.object(ctx, q.s.db, im, id)
+			if err != nil {
+				return nil, err
+			}
+			iv.addRow(im, initial, id, name)
+		}
+	}
+	iv.Initial = len(iv.Rows)
+	extra := in.Extra
+	if extra == 0 {
+		extra = 3
+	}
+	for range extra {
+		iv.addRow(im, nil, "", "")
+	}
+	return iv, nil
+}
+
+func (iv *inlineView) addRow(im *Model, initial map[string]any, id, name string) {
+	i := len(iv.Rows)
+	f := forms.New(im.fields...).SetInitial(initial)
+	f.Prefix = iv.Prefix + "-" + strconv.Itoa(i) + "-"
+	iv.Rows = append(iv.Rows, &inlineRow{Index: i, Form: f, ID: id, Existing: id != "", Name: name})
+}
+
+// bind reads the submitted formset: the existing rows (their ids checked
+// against the parent's), the DELETE boxes, and the extra rows, which are
+// skipped when left as offered.
+func (iv *inlineView) bind(data url.Values) error {
+	total, err1 := strconv.Atoi(data.Get(iv.Prefix + "-TOTAL_FORMS"))
+	initial, err2 := strconv.Atoi(data.Get(iv.Prefix + "-INITIAL_FORMS"))
+	if err1 != nil || err2 != nil || total < 0 || total > maxInlineForms || initial != iv.Initial || total < initial {
+		return framework.BadRequest("ManagementForm data is missing or has been tampered with")
+	}
+	for len(iv.Rows) < total {
+		iv.addRow(iv.inline.Model, nil, "", "")
+	}
+	iv.Rows = iv.Rows[:total]
+	for _, row := range iv.Rows {
+		p := row.Form.Prefix
+		if row.Existing && data.Get(p+"id") != row.ID {
+			return framework.BadRequest("ManagementForm data is missing or has been tampered with")
+		}
+		row.Delete = row.Existing && data.Get(p+"DELETE") != ""
+		if !row.Existing {
+			blank := forms.New(iv.inline.Model.fields...)
+			row.skip = true
+			for _, c := range iv.Fields {
+				// Left as offered: empty, or the field's initial value.
+				if raw := strings.TrimSpace(data.Get(p + c)); raw != "" && raw != blank.Value(c) {
+					row.skip = false
+				}
+			}
+		}
+		row.Form.Bind(data)
+	}
+	return nil
+}
+
+// valid validates every row that will be saved.
+func (iv *inlineView) valid() bool {
+	ok := true
+	for _, row := range iv.Rows {
+		if !row.skip && !row.Delete && !row.Form.IsValid() {
+			ok = false
+		}
+	}
+	return ok
+}
+
+// save validates the submitted page and, when it is valid, writes the
+// object and its inline rows in one transaction and redirects.
+func (q *request) save(m *Model, fv *formView, data url.Values) (bool, error) {
+	fv.Form.Bind(data)
+	ok := fv.Form.IsValid()
+	for _, iv := range fv.Inlines {
+		if err := iv.bind(data); err != nil {
+			return false, err
+		}
+		if !iv.valid() {
+			ok = false
+		}
+	}
+	if !ok {
+		return false, nil
+	}
+	ctx := q.r.Context()
+	tx, err := q.s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return false, fmt.Errorf("admin: saving %s: %w", m.Table, err)
+	}
+	defer tx.Rollback()
+	pk, err := writeRow(ctx, tx, m, fv.Form, fv.ObjectID, "", nil)
+	if err != nil {
+		return false, err
+	}
+	for _, iv := range fv.Inlines {
+		im := iv.inline.Model
+		for _, row := range iv.Rows {
+			switch {
+			case row.Delete:
+				if _, err := tx.ExecContext(ctx, `DELETE FROM `+quote(im.Table)+` WHERE `+quote(im.PK)+` = ? AND `+quote(iv.inline.FK)+` = ?`, row.ID, pk); err != nil {
+					return false, fmt.Errorf("admin: deleting %s %s: %w", im.Table, row.ID, err)
+				}
+			case row.skip:
+			default:
+				if _, err := writeRow(ctx, tx, im, row.Form, row.ID, iv.inline.FK, pk); err != nil {
+					return false, err
+				}
+			}
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return false, fmt.Errorf("admin: saving %s: %w", m.Table, err)
+	}
+	name, _ := fv.Form.Cleaned(m.Str).(string)
+	if name == "" {
+		name = capitalize(m.Verbose) + " object (" + fmt.Sprint(pk) + ")"
+	}
+	link := q.url(m.App, m.Name, fmt.Sprint(pk), "change/")
+	verb := "changed"
+	if fv.Add {
+		verb = "added"
+	}
+	msg := fmt.Sprintf("The %s “%s” was %s successfully.", m.Verbose, name, verb)
+	switch {
+	case data.Has("_continue"):
+		q.r.Messages().Success(msg + " You may edit it again below.")
+		return true, q.r.Redirect(q.w, link)
+	case data.Has("_addanother"):
+		q.r.Messages().Success(msg + " You may add another " + m.Verbose + " below.")
+		return true, q.r.Redirect(q.w, q.url(m.App, m.Name, "add/"))
+	}
+	q.r.Messages().Success(msg)
+	return true, q.r.Redirect(q.w, q.url(m.App, m.Name, ""))
+}
+
+// writeRow inserts (pk "") or updates a row of m from a valid form; an
+// inline row also sets its foreign key. It returns the row's primary key.
+func writeRow(ctx context.Context, tx *sql.Tx, m *Model, f *forms.Form, pk string, fk string, parent any) (any, error) {
+	cols := make([]string, 0, len(m.columns)+1)
+	args := make([]any, 0, len(m.columns)+2)
+	for _, c := range m.columns {
+		cols = append(cols, quote(c))
+		args = append(args, m.toDB(c, f.Cleaned(c)))
+	}
+	if fk != "" {
+		cols = append(cols, quote(fk))
+		args = append(args, parent)
+	}
+	if pk == "" {
+		marks := strings.TrimSuffix(strings.Repeat("?, ", len(cols)), ", ")
+		res, err := tx.ExecContext(ctx, `INSERT INTO `+quote(m.Table)+` (`+strings.Join(cols, ", ")+`) VALUES (`+marks+`)`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("admin: adding a %s: %w", m.Verbose, err)
+		}
+		id, err := res.LastInsertId()
+		if err != nil {
+			return nil, fmt.Errorf("admin: adding a %s: %w", m.Verbose, err)
+		}
+		return id, nil
+	}
+	sets := make([]string, len(cols))
+	for i, c := range cols {
+		sets[i] = c + " = ?"
+	}
+	where := quote(m.PK) + " = ?"
+	args = append(args, pk)
+	if fk != "" {
+		where += " AND " + quote(fk) + " = ?"
+		args = append(args, parent)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE `+quote(m.Table)+` SET `+strings.Join(sets, ", ")+` WHERE `+where, args...); err != nil {
+		return nil, fmt.Errorf("admin: changing %s %s: %w", m.Verbose, pk, err)
+	}
+	return pk, nil
+}
+
+// deleteView asks for confirmation (listing what goes with the object),
+// then deletes on POST, Django's delete_view.
+func (q *request) deleteView(m *Model, pk string) error {
+	if !q.can("delete", m) {
+		return forbidden()
+	}
+	ctx := q.r.Context()
+	initial, name, err := q.object(ctx, q.s.db, m, pk)
+	if err != nil {
+		return err
+	}
+	if initial == nil {
+		q.r.Messages().Warning(fmt.Sprintf("%s with ID “%s” doesn’t exist. Perhaps it was deleted?", capitalize(m.Verbose), pk))
+		return q.r.Redirect(q.w, q.url(""))
+	}
+	type related struct {
+		Kind  string
+		Names []string
+	}
+	var rel []related
+	for i := range m.Inlines {
+		iv, err := q.inlineRows(ctx, &m.Inlines[i], pk)
+		if err != nil {
+			return err
+		}
+		r := related{Kind: capitalize(m.Inlines[i].Model.Verbose)}
+		for _, row := range iv.Rows[:iv.Initial] {
+			r.Names = append(r.Names, row.Name)
+		}
+		if len(r.Names) > 0 {
+			rel = append(rel, r)
+		}
+	}
+	if q.r.Method == http.MethodPost {
+		data, err := q.r.FormValues()
+		if err != nil {
+			return err
+		}
+		if data.Get("post") == "yes" {
+			tx, err := q.s.db.BeginTx(ctx, nil)
+			if err != nil {
+				return fmt.Errorf("admin: deleting %s %s: %w", m.Table, pk, err)
+			}
+			defer tx.Rollback()
+			for _, in := range m.Inlines {
+				if _, err := tx.ExecContext(ctx, `DELETE FROM `+quote(in.Model.Table)+` WHERE `+quote(in.FK)+` = ?`, pk); err != nil {
+					return fmt.Errorf("admin: deleting the %s of %s %s: %w", in.Model.VerbosePlural, m.Table, pk, err)
+				}
+			}
+			if _, err := tx.ExecContext(ctx, `DELETE FROM `+quote(m.Table)+` WHERE `+quote(m.PK)+` = ?`, pk); err != nil {
+				return fmt.Errorf("admin: deleting %s %s: %w", m.Table, pk, err)
+			}
+			if err := tx.Commit(); err != nil {
+				return fmt.Errorf("admin: deleting %s %s: %w", m.Table, pk, err)
+			}
+			q.r.Messages().Success(fmt.Sprintf("The %s “%s” was deleted successfully.", m.Verbose, name))
+			return q.r.Redirect(q.w, q.url(m.App, m.Name, ""))
+		}
+	}
+	crumbs := []crumb{{q.url(""), "Home"}, {q.url(m.App, ""), capitalize(m.App)},
+		{q.url(m.App, m.Name, ""), capitalize(m.VerbosePlural)}, {q.url(m.App, m.Name, pk, "change/"), name}, {"", "Delete"}}
+	return q.render(http.StatusOK, "delete_confirmation.html", "Are you sure?", crumbs, map[string]any{
+		"Model": m, "Name": name, "Related": rel, "CancelURL": q.url(m.App, m.Name, pk, "change/"),
+	})
+}
