@@ -8,7 +8,7 @@ import (
 // `stack config --explain` names the file and line of a value set in
 // stack.yaml and the variable of one set by the environment.
 func TestConfigExplainNamesFileLineAndVariable(t *testing.T) {
-	dir := writeConfig(t, "mode: inprocess\nedge:\n  client_max_body_size: 3MiB\n")
+	dir := writeConfig(t, "mode: inprocess\nedge:\n  client_max_body_size: 3MiB\napps: {polls: {debug: true}}\n")
 	out, code := configRun(t, dir, append([]string{"STACK_EDGE_SEND_TIMEOUT=7s"}, opsFastExit...), "config", "--explain", "--set", "appserver.threads=3")
 	if code != 0 {
 		t.Fatalf("exit %d:\n%s", code, out)

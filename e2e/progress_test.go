@@ -12,7 +12,7 @@ import (
 // along they are; migrate is idempotent, and an app without migrations
 // has nothing to do.
 func TestMigrateAndCollectstaticShowProgress(t *testing.T) {
-	dir := writeConfig(t, "run_dir: data\n")
+	dir := writeConfig(t, "run_dir: data\napps: {polls: {debug: true}}\n")
 	out, code := configRun(t, dir, opsFastExit, "migrate")
 	if code != 0 {
 		t.Fatalf("migrate: exit %d:\n%s", code, out)

@@ -69,6 +69,7 @@ func TestReleaseRunsInOrderBeforeServing(t *testing.T) {
 	port := freePort(t)
 	dir := writeConfig(t, fmt.Sprintf(`
 run_dir: data
+apps: {polls: {debug: true}}
 edge:
   listen: ["127.0.0.1:%d"]
 release:
@@ -101,7 +102,7 @@ release:
 		"":              "release: [[stack, migrate]]",
 		"release: []\n": "release: []",
 	} {
-		d := writeConfig(t, cfg)
+		d := writeConfig(t, cfg+"apps: {polls: {debug: true}}\n")
 		got, code := configRun(t, d, opsFastExit, "config")
 		if code != 0 || !strings.Contains(got, want+"\n") {
 			t.Errorf("stack config with %q: exit %d, want %q in:\n%s", cfg, code, want, got)
