@@ -216,3 +216,61 @@ func TestIdlePoolBounds(t *testing.T) {
 		t.Errorf("a retired transport kept %d connections", kept)
 	}
 }
+
+// closingUwsgi answers every request with a body of no stated length and
+// closes the connection, as uWSGI does for a WSGI app that sets no
+// Content-Length; with pause, the body comes in two parts that far apart.
+func closingUwsgi(t *testing.T, pause time.Duration) string {
+	sock := filepath.Join(t.TempDir(), "up.sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			br := bufio.NewReader(c)
+			if _, err := uwsgi.ReadPacket(br, uwsgi.MaxBufferSize, nil); err == nil {
+				io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n<h1>Hello")
+				time.Sleep(pause)
+				io.WriteString(c, ", web!</h1>")
+			}
+			c.Close()
+		}
+	})
+	t.Cleanup(func() { l.Close(); wg.Wait() })
+	return sock
+}
+
+// A body that ends at the close, whole by the time its head is read, gets
+// its length (one write to the client instead of a flushed chunked stream);
+// one still coming is streamed as before.
+func TestBodyEndingAtCloseGetsItsLength(t *testing.T) {
+	rt := keptTransport(closingUwsgi(t, 0))
+	sized := 0
+	for range 20 {
+		code, body, h := roundTrip(t, rt, "GET", "/", "")
+		if code != 200 || body != "<h1>Hello, web!</h1>" {
+			t.Fatalf("%d %q", code, body)
+		}
+		if cl := h.Get("Content-Length"); cl != "" {
+			if cl != "20" {
+				t.Fatalf("Content-Length %s for a 20-byte body", cl)
+			}
+			sized++
+		}
+	}
+	if sized == 0 {
+		t.Error("no response of 20 got its Content-Length though the server had closed")
+	}
+	rt = keptTransport(closingUwsgi(t, 200*time.Millisecond))
+	code, body, h := roundTrip(t, rt, "GET", "/", "")
+	if code != 200 || body != "<h1>Hello, web!</h1>" || h.Get("Content-Length") != "" {
+		t.Errorf("a body still coming: %d %q, Content-Length %q", code, body, h.Get("Content-Length"))
+	}
+	t.Logf("%d of 20 responses sized", sized)
+}

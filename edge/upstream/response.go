@@ -152,7 +152,7 @@ func readResponseFraming(resp *http.Response, br *bufio.Reader, req *http.Reques
 			resp.Body = &exactBody{r: br, n: n}
 		}
 	} else if !noBody {
-		resp.Body = io.NopCloser(br) // ends when the server closes the connection
+		resp.Body = untilClose{br} // ends when the server closes the connection
 	}
 	if noBody {
 		resp.Body = http.NoBody
@@ -281,6 +281,11 @@ func (b *exactBody) Read(p []byte) (int, error) {
 }
 
 func (b *exactBody) Close() error { return nil }
+
+// untilClose is a body that ends when the server closes the connection.
+type untilClose struct{ io.Reader }
+
+func (untilClose) Close() error { return nil }
 
 // chunkedBody is a chunked body, de-chunked; its end is the last chunk,
 // before any trailer section.

@@ -162,6 +162,27 @@ func (t *UwsgiTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 }
 
+// atEOF reports, without waiting, whether the server has closed its side of
+// conn with nothing left to read beyond what was already read from it.
+func atEOF(conn upstreamConn) bool {
+	sc, ok := conn.(syscall.Conn)
+	if !ok {
+		return false
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	eof := false
+	rc.Read(func(fd uintptr) bool {
+		var b [1]byte
+		n, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		eof = err == nil && n == 0
+		return true // never wait: EAGAIN means the body goes on
+	})
+	return eof
+}
+
 // errStale: a kept connection turned out closed by the server before it
 // read the request.
 var errStale = errors.New("kept connection closed by the server")
@@ -208,6 +229,17 @@ func (t *UwsgiTransport) exchange(ctx context.Context, conn upstreamConn, pkt []
 			return nil, &upstreamTimeoutError{fmt.Errorf("read_timeout (%v) fired reading response header from %s: %w", t.ReadTimeout, t.Address, err)}
 		}
 		return nil, fmt.Errorf("reading response header from %s: %w", t.Address, err)
+	}
+	if _, ok := resp.Body.(untilClose); ok && atEOF(conn) {
+		// The whole body is in br already: it gets its length, and the
+		// client its response in one write instead of a chunked stream
+		// flushed as it comes (a WSGI app's answer through uWSGI seldom
+		// says its length).
+		n := br.Buffered()
+		resp.ContentLength = int64(n)
+		resp.Header["Content-Length"] = []string{strconv.Itoa(n)}
+		resp.Body = &exactBody{r: br, n: int64(n)}
+		delete(resp.Header, uwsgi.KeepAliveHeader) // closed: never kept
 	}
 	b := &uwsgiBody{body: resp.Body, conn: conn, br: br, timeout: t.ReadTimeout, stop: stop, ctx: ctx, addr: t.Address}
 	if _, ok := resp.Header[uwsgi.KeepAliveHeader]; ok {
