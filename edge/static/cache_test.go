@@ -88,3 +88,33 @@ func TestLargeFileIsNotCached(t *testing.T) {
 		t.Errorf("a 1 MiB file was cached (%d bytes in the cache)", s.cache.bytes)
 	}
 }
+
+// Names without end for one empty file (links to "." inside the root)
+// fill the cache only up to its bound: each entry counts, not only its
+// content.
+func TestCacheEntriesAreBoundedForEmptyFilesUnderManyNames(t *testing.T) {
+	root := t.TempDir()
+	os.WriteFile(filepath.Join(root, "empty.txt"), nil, 0o644)
+	for _, link := range []string{"a", "b", "c", "d"} {
+		os.Symlink(".", filepath.Join(root, link))
+	}
+	s := newTestStatic(t, root)
+	s.cache.maxBytes = 64 << 10
+	const names = 1024 // 4 links, 5 deep (os.Root follows up to 8 links)
+	for i := range names {
+		var p strings.Builder
+		for d := range 5 {
+			p.WriteString("abcd"[i>>(2*d)&3:][:1] + "/")
+		}
+		if got := serveStatic(s, "GET", "/static/"+p.String()+"empty.txt"); got.Code != 200 {
+			t.Fatalf("%s: %d", p.String(), got.Code)
+		}
+	}
+	s.cache.mu.RLock()
+	n, bytes := len(s.cache.files), s.cache.bytes
+	s.cache.mu.RUnlock()
+	t.Logf("%d names of an empty file: %d entries, %d bytes counted", names, n, bytes)
+	if n > (64<<10)/1024 || bytes > 64<<10 {
+		t.Errorf("%d entries (%d bytes counted) in a cache bounded to 64 KiB", n, bytes)
+	}
+}
