@@ -48,7 +48,7 @@ type cachedFile struct {
 	data    []byte
 	modTime time.Time
 	checked time.Time
-	header  http.Header // ETag, Last-Modified, Content-Type, Content-Length
+	header  http.Header // ETag, Last-Modified, Content-Type, Content-Length, Accept-Ranges
 }
 
 // lookup returns name's entry while it is fresh.
@@ -100,6 +100,7 @@ func (c *fileCache) load(name string, f *os.File, fi fs.FileInfo, now time.Time)
 		"Etag":           {etag(fi)},
 		"Last-Modified":  {fi.ModTime().UTC().Format(http.TimeFormat)},
 		"Content-Length": {strconv.FormatInt(size, 10)},
+		"Accept-Ranges":  {"bytes"}, // as ServeContent (and nginx) say of any file
 	}
 	if ct := mime.TypeByExtension(path.Ext(name)); ct != "" {
 		h["Content-Type"] = []string{ct}

@@ -118,3 +118,24 @@ func TestCacheEntriesAreBoundedForEmptyFilesUnderManyNames(t *testing.T) {
 		t.Errorf("%d entries (%d bytes counted) in a cache bounded to 64 KiB", n, bytes)
 	}
 }
+
+// A file from the cache says it takes ranges, as one from disk does
+// (ServeContent's Accept-Ranges), and as nginx says of every file.
+func TestCachedFileAdvertisesRanges(t *testing.T) {
+	root, _ := staticTree(t)
+	s := newTestStatic(t, root)
+	for i := range 2 {
+		got := serveStatic(s, "GET", "/static/hello.txt")
+		if s.cache.lookup("hello.txt", time.Now()) == nil {
+			t.Fatal("not cached")
+		}
+		if ar := got.Header().Get("Accept-Ranges"); ar != "bytes" {
+			t.Errorf("request %d: Accept-Ranges %q, want bytes", i+1, ar)
+		}
+	}
+	big := filepath.Join(root, "big.bin")
+	os.WriteFile(big, make([]byte, maxCachedFile+1), 0o644)
+	if ar := serveStatic(s, "GET", "/static/big.bin").Header().Get("Accept-Ranges"); ar != "bytes" {
+		t.Errorf("from disk: Accept-Ranges %q", ar)
+	}
+}
