@@ -102,9 +102,13 @@ func (c *fileCache) load(name string, f *os.File, fi fs.FileInfo, now time.Time)
 		"Content-Length": {strconv.FormatInt(size, 10)},
 		"Accept-Ranges":  {"bytes"}, // as ServeContent (and nginx) say of any file
 	}
-	if ct := mime.TypeByExtension(path.Ext(name)); ct != "" {
-		h["Content-Type"] = []string{ct}
+	// The type ServeContent gives the same file from disk: by extension,
+	// else sniffed from its first bytes.
+	ct := mime.TypeByExtension(path.Ext(name))
+	if ct == "" {
+		ct = http.DetectContentType(data)
 	}
+	h["Content-Type"] = []string{ct}
 	cf := &cachedFile{data: data, modTime: fi.ModTime(), checked: now, header: h}
 	c.store(name, cf)
 	return cf

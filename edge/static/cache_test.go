@@ -139,3 +139,25 @@ func TestCachedFileAdvertisesRanges(t *testing.T) {
 		t.Errorf("from disk: Accept-Ranges %q", ar)
 	}
 }
+
+// A file whose extension names no type gets the type sniffed from its
+// content, from the cache as from disk (ServeContent sniffs), whether the
+// request is plain or a range.
+func TestCachedFileWithoutKnownExtensionIsSniffed(t *testing.T) {
+	root, _ := staticTree(t)
+	os.WriteFile(filepath.Join(root, "notes.unknownext"), []byte("plain words\n"), 0o644)
+	os.WriteFile(filepath.Join(root, "big.unknownext"), []byte(strings.Repeat("plain words\n", maxCachedFile)), 0o644)
+	s := newTestStatic(t, root)
+	want := "text/plain; charset=utf-8"
+	for i := range 2 {
+		if ct := serveStatic(s, "GET", "/static/notes.unknownext").Header().Get("Content-Type"); ct != want {
+			t.Errorf("request %d for a small file: Content-Type %q, want %q", i+1, ct, want)
+		}
+	}
+	if ct := serveStatic(s, "GET", "/static/notes.unknownext", "Range", "bytes=0-3").Header().Get("Content-Type"); ct != want {
+		t.Errorf("a range of the cached file: Content-Type %q", ct)
+	}
+	if ct := serveStatic(s, "GET", "/static/big.unknownext").Header().Get("Content-Type"); ct != want {
+		t.Errorf("a large file from disk: Content-Type %q", ct)
+	}
+}
