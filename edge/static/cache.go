@@ -23,17 +23,24 @@ import (
 // re-read if its size or time changed, so a replaced file is served within
 // that time. Only regular files up to maxCachedFile are kept, up to
 // maxCacheBytes in all; the rest are served from disk as before.
+//
+// Every entry counts entryOverhead besides its content: an empty file
+// costs an entry all the same, and symbolic links inside the root (a
+// link to "." makes a/a/a/… name one file in endless ways) would
+// otherwise let requests add entries without bound.
 type fileCache struct {
-	valid time.Duration // 0: cacheValid (tests shorten it)
-	mu    sync.RWMutex
-	files map[string]*cachedFile
-	bytes int
+	valid    time.Duration // 0: cacheValid (tests shorten it)
+	maxBytes int           // 0: maxCacheBytes (tests shrink it)
+	mu       sync.RWMutex
+	files    map[string]*cachedFile
+	bytes    int
 }
 
 const (
 	cacheValid    = time.Second
 	maxCachedFile = 64 << 10
 	maxCacheBytes = 32 << 20
+	entryOverhead = 1 << 10 // about what an entry's name, header and map slot take
 )
 
 // cachedFile is a file's content and the header lines made from it.
@@ -41,7 +48,7 @@ type cachedFile struct {
 	data    []byte
 	modTime time.Time
 	checked time.Time
-	header  http.Header // ETag, Last-Modified, Content-Type, Content-Length
+	header  http.Header // ETag, Last-Modified, Content-Type, Content-Length, Accept-Ranges
 }
 
 // lookup returns name's entry while it is fresh.
@@ -69,7 +76,11 @@ func (c *fileCache) load(name string, f *os.File, fi fs.FileInfo, now time.Time)
 	}
 	c.mu.RLock()
 	old := c.files[name]
-	room := c.bytes+int(size) <= maxCacheBytes
+	limit := c.maxBytes
+	if limit == 0 {
+		limit = maxCacheBytes
+	}
+	room := c.bytes+int(size)+entryOverhead <= limit
 	c.mu.RUnlock()
 	if old != nil && old.modTime.Equal(fi.ModTime()) && int64(len(old.data)) == size {
 		// Unchanged: trust it for another while.
@@ -89,10 +100,15 @@ func (c *fileCache) load(name string, f *os.File, fi fs.FileInfo, now time.Time)
 		"Etag":           {etag(fi)},
 		"Last-Modified":  {fi.ModTime().UTC().Format(http.TimeFormat)},
 		"Content-Length": {strconv.FormatInt(size, 10)},
+		"Accept-Ranges":  {"bytes"}, // as ServeContent (and nginx) say of any file
 	}
-	if ct := mime.TypeByExtension(path.Ext(name)); ct != "" {
-		h["Content-Type"] = []string{ct}
+	// The type ServeContent gives the same file from disk: by extension,
+	// else sniffed from its first bytes.
+	ct := mime.TypeByExtension(path.Ext(name))
+	if ct == "" {
+		ct = http.DetectContentType(data)
 	}
+	h["Content-Type"] = []string{ct}
 	cf := &cachedFile{data: data, modTime: fi.ModTime(), checked: now, header: h}
 	c.store(name, cf)
 	return cf
@@ -105,10 +121,10 @@ func (c *fileCache) store(name string, f *cachedFile) {
 		c.files = make(map[string]*cachedFile)
 	}
 	if old := c.files[name]; old != nil {
-		c.bytes -= len(old.data)
+		c.bytes -= len(old.data) + entryOverhead
 	}
 	c.files[name] = f
-	c.bytes += len(f.data)
+	c.bytes += len(f.data) + entryOverhead
 }
 
 // forget drops name, which is no longer a small regular file there.
@@ -116,7 +132,7 @@ func (c *fileCache) forget(name string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if old := c.files[name]; old != nil {
-		c.bytes -= len(old.data)
+		c.bytes -= len(old.data) + entryOverhead
 		delete(c.files, name)
 	}
 }

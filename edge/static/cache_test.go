@@ -88,3 +88,76 @@ func TestLargeFileIsNotCached(t *testing.T) {
 		t.Errorf("a 1 MiB file was cached (%d bytes in the cache)", s.cache.bytes)
 	}
 }
+
+// Names without end for one empty file (links to "." inside the root)
+// fill the cache only up to its bound: each entry counts, not only its
+// content.
+func TestCacheEntriesAreBoundedForEmptyFilesUnderManyNames(t *testing.T) {
+	root := t.TempDir()
+	os.WriteFile(filepath.Join(root, "empty.txt"), nil, 0o644)
+	for _, link := range []string{"a", "b", "c", "d"} {
+		os.Symlink(".", filepath.Join(root, link))
+	}
+	s := newTestStatic(t, root)
+	s.cache.maxBytes = 64 << 10
+	const names = 1024 // 4 links, 5 deep (os.Root follows up to 8 links)
+	for i := range names {
+		var p strings.Builder
+		for d := range 5 {
+			p.WriteString("abcd"[i>>(2*d)&3:][:1] + "/")
+		}
+		if got := serveStatic(s, "GET", "/static/"+p.String()+"empty.txt"); got.Code != 200 {
+			t.Fatalf("%s: %d", p.String(), got.Code)
+		}
+	}
+	s.cache.mu.RLock()
+	n, bytes := len(s.cache.files), s.cache.bytes
+	s.cache.mu.RUnlock()
+	t.Logf("%d names of an empty file: %d entries, %d bytes counted", names, n, bytes)
+	if n > (64<<10)/1024 || bytes > 64<<10 {
+		t.Errorf("%d entries (%d bytes counted) in a cache bounded to 64 KiB", n, bytes)
+	}
+}
+
+// A file from the cache says it takes ranges, as one from disk does
+// (ServeContent's Accept-Ranges), and as nginx says of every file.
+func TestCachedFileAdvertisesRanges(t *testing.T) {
+	root, _ := staticTree(t)
+	s := newTestStatic(t, root)
+	for i := range 2 {
+		got := serveStatic(s, "GET", "/static/hello.txt")
+		if s.cache.lookup("hello.txt", time.Now()) == nil {
+			t.Fatal("not cached")
+		}
+		if ar := got.Header().Get("Accept-Ranges"); ar != "bytes" {
+			t.Errorf("request %d: Accept-Ranges %q, want bytes", i+1, ar)
+		}
+	}
+	big := filepath.Join(root, "big.bin")
+	os.WriteFile(big, make([]byte, maxCachedFile+1), 0o644)
+	if ar := serveStatic(s, "GET", "/static/big.bin").Header().Get("Accept-Ranges"); ar != "bytes" {
+		t.Errorf("from disk: Accept-Ranges %q", ar)
+	}
+}
+
+// A file whose extension names no type gets the type sniffed from its
+// content, from the cache as from disk (ServeContent sniffs), whether the
+// request is plain or a range.
+func TestCachedFileWithoutKnownExtensionIsSniffed(t *testing.T) {
+	root, _ := staticTree(t)
+	os.WriteFile(filepath.Join(root, "notes.unknownext"), []byte("plain words\n"), 0o644)
+	os.WriteFile(filepath.Join(root, "big.unknownext"), []byte(strings.Repeat("plain words\n", maxCachedFile)), 0o644)
+	s := newTestStatic(t, root)
+	want := "text/plain; charset=utf-8"
+	for i := range 2 {
+		if ct := serveStatic(s, "GET", "/static/notes.unknownext").Header().Get("Content-Type"); ct != want {
+			t.Errorf("request %d for a small file: Content-Type %q, want %q", i+1, ct, want)
+		}
+	}
+	if ct := serveStatic(s, "GET", "/static/notes.unknownext", "Range", "bytes=0-3").Header().Get("Content-Type"); ct != want {
+		t.Errorf("a range of the cached file: Content-Type %q", ct)
+	}
+	if ct := serveStatic(s, "GET", "/static/big.unknownext").Header().Get("Content-Type"); ct != want {
+		t.Errorf("a large file from disk: Content-Type %q", ct)
+	}
+}

@@ -189,12 +189,21 @@ var errStale = errors.New("kept connection closed by the server")
 
 // exchange sends the request on conn and reads the response head.
 func (t *UwsgiTransport) exchange(ctx context.Context, conn upstreamConn, pkt []byte, req *http.Request, reused bool) (*http.Response, error) {
-	if err := t.send(conn, pkt, req); err != nil {
-		conn.Close()
-		if reused && isStale(err) {
+	// sendErr is set when the server stopped reading the request body: a
+	// handler that ignores a large upload answers and closes (the app
+	// server drains only so much), and its answer, already on its way, is
+	// what the client must get, as net/http's Transport does, rather than
+	// a 502 for a request the app has run.
+	sendErr := t.send(conn, pkt, req)
+	if sendErr != nil {
+		if reused && isStale(sendErr) {
+			conn.Close()
 			return nil, errStale
 		}
-		return nil, err
+		if !errors.Is(sendErr, syscall.EPIPE) && !errors.Is(sendErr, syscall.ECONNRESET) {
+			conn.Close()
+			return nil, sendErr
+		}
 	}
 
 	br := readerPool.Get().(*bufio.Reader)
@@ -218,6 +227,10 @@ func (t *UwsgiTransport) exchange(ctx context.Context, conn upstreamConn, pkt []
 		}
 	}
 	resp, err := readResponse(br, req)
+	if err != nil && sendErr != nil {
+		fail()
+		return nil, sendErr // no answer came: the send's error says why
+	}
 	if err != nil {
 		fail()
 		if ctx.Err() != nil {
@@ -244,7 +257,7 @@ func (t *UwsgiTransport) exchange(ctx context.Context, conn upstreamConn, pkt []
 	b := &uwsgiBody{body: resp.Body, conn: conn, br: br, timeout: t.ReadTimeout, stop: stop, ctx: ctx, addr: t.Address}
 	if _, ok := resp.Header[uwsgi.KeepAliveHeader]; ok {
 		delete(resp.Header, uwsgi.KeepAliveHeader)
-		if t.KeepAlive > 0 {
+		if t.KeepAlive > 0 && sendErr == nil { // a request not sent whole leaves the connection unusable
 			b.keep = t
 			switch resp.Body.(type) {
 			case chunkedBody:
