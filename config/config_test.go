@@ -193,7 +193,7 @@ func TestYAMLRoundTrip(t *testing.T) {
 		t.Fatalf("reloading printed config: %v\n%s", err, out)
 	}
 	f.Source, g.Source = "", ""
-	f.AdminGiven, g.AdminGiven = false, false // the printed file names the admin keys
+	f.AdminGiven, g.AdminGiven = false, false             // the printed file names the admin keys
 	f.DevelopmentDebug, g.DevelopmentDebug = false, false // the printed file says debug: true itself
 	if !reflect.DeepEqual(f, g) {
 		t.Errorf("round trip changed the configuration:\n%#v\n%#v", f, g)
