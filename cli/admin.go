@@ -130,7 +130,7 @@ func (a *adminWiring) tiers(e *edge.Edge, app *appserverTier) []admin.Tier {
 	}
 	if a.reload.scope == "up" { // the extra processes run with up only
 		for _, p := range f.Processes {
-			out = append(out, admin.Tier{Name: p.Name, Addrs: []string{strings.Join(p.Command, " ")}, State: "child process"})
+			out = append(out, admin.Tier{Name: p.Name, Addrs: []string{strings.Join(config.RedactCommand(p.Command), " ")}, State: "child process"})
 		}
 	}
 	return out

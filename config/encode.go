@@ -168,3 +168,18 @@ func hide(n *yaml.Node) {
 		}
 	}
 }
+
+// RedactCommand returns a command line with what `stack config` hides in
+// one redacted (--password=..., KEY=VALUE of a secret key, URL and
+// connection-string passwords), for showing it elsewhere: the admin's
+// status names each of `processes` by its command.
+func RedactCommand(argv []string) []string {
+	e := &encoder{}
+	n := e.encode(reflect.ValueOf(argv))
+	e.redact(n)
+	out := make([]string, len(n.Content))
+	for i, c := range n.Content {
+		out[i] = c.Value
+	}
+	return out
+}

@@ -437,3 +437,13 @@ func TestYAMLRedactsPasswordsInDSNsAndOddURLs(t *testing.T) {
 		}
 	}
 }
+
+// The admin's status shows commands through RedactCommand: the same
+// secrets as stack config hides, the rest as written.
+func TestRedactCommand(t *testing.T) {
+	got := strings.Join(RedactCommand([]string{"celery", "--broker=redis://:brokerpw@h:6379/0", "--password=cmdpw", "API_TOKEN=t0k", "-A", "proj"}), " ")
+	want := "celery --broker=redis://:********************@h:6379/0 --password=******************** API_TOKEN=******************** -A proj"
+	if got != want {
+		t.Errorf("RedactCommand:\n got %s\nwant %s", got, want)
+	}
+}
