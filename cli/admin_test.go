@@ -31,3 +31,17 @@ func TestStatusTiersRedactProcessCommands(t *testing.T) {
 		t.Errorf("the command is not shown: %q", shown)
 	}
 }
+
+// A worker's current request is shown without its query: found by
+// running the binary, GET /delay/2?api_key=... was on /status.json.
+func TestStatusWorkersHideTheQuery(t *testing.T) {
+	for in, want := range map[string]string{
+		"GET /delay/2?api_key=QSECRET&x=1": "GET /delay/2?…",
+		"POST /polls/1/vote/":              "POST /polls/1/vote/",
+		"":                                 "",
+	} {
+		if got := withoutQuery(in); got != want {
+			t.Errorf("withoutQuery(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
