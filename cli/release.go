@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -47,6 +48,9 @@ func (c *cmdEnv) runRelease(f *config.File) error {
 	if len(f.Release) == 0 {
 		return nil
 	}
+	if err := portsFree(f); err != nil {
+		return err
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	for i, argv := range f.Release {
@@ -64,6 +68,33 @@ func (c *cmdEnv) runRelease(f *config.File) error {
 			return errors.New(msg)
 		}
 		c.logger.Info("release: done", "step", fmt.Sprintf("%d/%d", i+1, len(f.Release)), "command", shown, "took", time.Since(start).Round(time.Millisecond))
+	}
+	return nil
+}
+
+// portsFree binds, and closes at once, each TCP address `up` listens on
+// once the release is done (the edge's, the admin's): one already in use
+// stops `up` before the release changes anything (a migration) for a
+// stack that cannot start. A port taken in the meantime is still refused
+// when the tier binds it.
+func portsFree(f *config.File) error {
+	type place struct{ key, addr string }
+	var places []place
+	for i, a := range f.Edge.Listen {
+		places = append(places, place{fmt.Sprintf("edge.listen[%d]", i), a})
+	}
+	if f.Admin.Listen != "" {
+		places = append(places, place{"admin.listen", f.Admin.Listen})
+	}
+	for _, p := range places {
+		if strings.HasPrefix(p.addr, "unix:") {
+			continue
+		}
+		l, err := net.Listen("tcp", p.addr)
+		if err != nil {
+			return fmt.Errorf("%s: %w; the release did not run, nothing was started", p.key, err)
+		}
+		l.Close()
 	}
 	return nil
 }
