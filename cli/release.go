@@ -135,13 +135,36 @@ func (c *cmdEnv) runReleaseCommand(ctx context.Context, f *config.File, argv []s
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL, Credential: cred}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM) }
 	cmd.WaitDelay = f.ShutdownTimeout
-	cmd.Stdout, cmd.Stderr = w, w
-	err := cmd.Run()
-	lines.Close()
-	// Whatever it left running in its group goes with it.
-	if cmd.Process != nil {
+	// The output goes through a pipe of our own, not one exec copies
+	// from: exec's Wait would also wait for whatever the command left in
+	// the background holding the pipe (sh -c "daemon &"), and fail after
+	// WaitDelay. Here the command's exit decides, then what it left in
+	// its group is killed and the pipe read to its end.
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("release: making a pipe: %w", err)
+	}
+	cmd.Stdout, cmd.Stderr = pw, pw
+	err = cmd.Start()
+	pw.Close()
+	copied := make(chan struct{})
+	go func() {
+		defer close(copied)
+		io.Copy(w, pr)
+	}()
+	if err == nil {
+		err = cmd.Wait()
+		// Whatever it left running in its group goes with it.
 		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 	}
+	select {
+	case <-copied:
+	case <-time.After(time.Second): // one that left the group keeps the pipe: stop reading
+		pr.Close()
+		<-copied
+	}
+	pr.Close()
+	lines.Close()
 	if ctx.Err() != nil && err != nil {
 		err = fmt.Errorf("stopped by a signal: %w", err)
 	}
