@@ -75,12 +75,15 @@ type Server struct {
 	stopping atomic.Bool
 
 	tcp, unix net.Listener
-	srvTCP    *http.Server
-	srvUnix   *http.Server
-	quit      chan struct{}
-	mu        sync.Mutex // guards closed against a Serve that starts late
-	closed    bool
-	wg        sync.WaitGroup
+	// limits bound what one client can hold on the TCP listener
+	// (adminLimits; tests make them small).
+	limits  limits
+	srvTCP  *http.Server
+	srvUnix *http.Server
+	quit    chan struct{}
+	mu      sync.Mutex // guards closed against a Serve that starts late
+	closed  bool
+	wg      sync.WaitGroup
 }
 
 // New builds the admin surface. Its registry already has the Go runtime
@@ -96,7 +99,27 @@ func New(cfg Config, src Sources, errs *ErrorLog, logger *slog.Logger) *Server {
 		gs = append(gs, r)
 	}
 	return &Server{cfg: cfg, src: src, logger: logger, reg: reg, gatherer: gs, errors: errs, history: newHistory(gs),
-		started: time.Now(), quit: make(chan struct{})}
+		started: time.Now(), quit: make(chan struct{}), limits: adminLimits()}
+}
+
+// limits are the TCP listener's bounds against clients that hold
+// connections: net/http alone has none once a request's head is read (a
+// POST /reload there is answered 403 at once, then up to 256 KiB of its
+// body is read to reuse the connection, with no deadline), and a client
+// trickling bodies could keep connections, goroutines and descriptors
+// for ever.
+type limits struct {
+	readTimeout  time.Duration // the whole request, body included
+	writeTimeout time.Duration // the answer (a /metrics to a client that does not read)
+	maxConns     int           // connections open at once
+}
+
+// adminLimits are generous for scrapers, probes and browsers: a scrape
+// or a status page needs a connection or two and a few milliseconds. The
+// control socket (its owner's only) has none: POST /reload answers when
+// a chain reload is done, which can take minutes.
+func adminLimits() limits {
+	return limits{readTimeout: 30 * time.Second, writeTimeout: time.Minute, maxConns: 64}
 }
 
 // Registerer is where the tiers register their metrics.
@@ -117,8 +140,9 @@ func (s *Server) Listen() error {
 		if err != nil {
 			return fmt.Errorf("admin.listen: %w", err)
 		}
-		s.tcp = l
+		s.tcp = newLimitListener(l, s.limits.maxConns)
 		s.srvTCP = s.newHTTPServer(false)
+		s.srvTCP.ReadTimeout, s.srvTCP.WriteTimeout = s.limits.readTimeout, s.limits.writeTimeout
 	}
 	if s.cfg.Socket != "" {
 		if err := os.MkdirAll(filepath.Dir(s.cfg.Socket), 0o700); err != nil {

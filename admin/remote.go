@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
@@ -26,7 +27,21 @@ type Remote struct {
 	Name   string
 	Socket string
 	hc     *http.Client
+
+	// The child's status, read at most once per statusFresh: a status
+	// page or a /status.json asks for it several times (tiers, workers,
+	// upstreams, readiness), and a child that hangs (stopped, stuck) must
+	// cost one statusTimeout, not one per question.
+	mu        sync.Mutex // one read at a time; the others take its answer
+	statusAt  time.Time
+	status    []byte
+	statusErr error
 }
+
+const (
+	statusFresh   = 500 * time.Millisecond
+	statusTimeout = 2 * time.Second // a probe's answer must come sooner than a scrape's
+)
 
 // NewRemote returns a client of the admin socket at path.
 func NewRemote(name, path string) *Remote {
@@ -40,7 +55,11 @@ func NewRemote(name, path string) *Remote {
 // do sends one request and returns a 2xx answer's body, else an error
 // with the answer.
 func (r *Remote) do(method, path string) ([]byte, error) {
-	req, _ := http.NewRequest(method, "http://"+r.Name+path, nil)
+	return r.doContext(context.Background(), method, path)
+}
+
+func (r *Remote) doContext(ctx context.Context, method, path string) ([]byte, error) {
+	req, _ := http.NewRequestWithContext(ctx, method, "http://"+r.Name+path, nil)
 	resp, err := r.hc.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", r.Name, err)
@@ -80,9 +99,18 @@ func (r *Remote) Gather() ([]*dto.MetricFamily, error) {
 	return out, nil
 }
 
-// Status reads the child's /status.json.
+// Status reads the child's /status.json (a copy of the answer read
+// within the last statusFresh).
 func (r *Remote) Status() (*Status, error) {
-	b, err := r.do(http.MethodGet, "/status.json")
+	r.mu.Lock()
+	if time.Since(r.statusAt) >= statusFresh {
+		ctx, cancel := context.WithTimeout(context.Background(), statusTimeout)
+		r.status, r.statusErr = r.doContext(ctx, http.MethodGet, "/status.json")
+		cancel()
+		r.statusAt = time.Now()
+	}
+	b, err := r.status, r.statusErr
+	r.mu.Unlock()
 	if err != nil {
 		return nil, err
 	}
@@ -93,10 +121,17 @@ func (r *Remote) Status() (*Status, error) {
 	return &st, nil
 }
 
-// Ready asks the child's /readyz.
+// Ready is the child's readiness, as its /readyz answers it, read from
+// its status.
 func (r *Remote) Ready() error {
-	_, err := r.do(http.MethodGet, "/readyz")
-	return err
+	st, err := r.Status()
+	switch {
+	case err != nil:
+		return err
+	case !st.Ready:
+		return fmt.Errorf("%s: not ready: %s", r.Name, st.NotReady)
+	}
+	return nil
 }
 
 // Post sends a control request (POST /workers/add …) and returns the

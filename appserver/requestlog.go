@@ -11,11 +11,32 @@ import (
 // behind nginx `uwsgi_param HTTP_X_REQUEST_ID $request_id;` works the
 // same), and as the uwsgi variable STACK_REQUEST_ID, for servers that log
 // variables (uWSGI's logformat %(var.STACK_REQUEST_ID)).
+//
+// Behind a server that passes the client's header on (nginx's default
+// uwsgi_params send them all), the value is the client's: one that is not
+// made as ids are (the edge's rule: at most 128 letters, digits and
+// -_.:+/=@) is not logged, so that a client cannot fill every line
+// written about it.
 func requestID(req *http.Request) string {
-	if v := req.Header["X-Request-Id"]; len(v) > 0 {
+	if v := req.Header["X-Request-Id"]; len(v) > 0 && isRequestID(v[0]) {
 		return v[0]
 	}
 	return ""
+}
+
+func isRequestID(s string) bool {
+	if len(s) > 128 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= '0' && c <= '9', c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z':
+		case c == '-', c == '_', c == '.', c == ':', c == '+', c == '/', c == '=', c == '@':
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // logRequest writes the per-request line (appserver.log_requests, as

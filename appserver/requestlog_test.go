@@ -135,3 +135,23 @@ func BenchmarkServerLogRequests(b *testing.B) {
 		c.Close()
 	}
 }
+
+// Behind a server that passes the client's X-Request-Id on (nginx's
+// default uwsgi_params send every header), the id is the client's: one
+// that is not an id (4 KiB, spaces, quotes) is not logged, or a client
+// could fill every line the app server writes about it.
+func TestRequestIDIsLoggedOnlyWhenItIsAnID(t *testing.T) {
+	for id, want := range map[string]string{
+		"6f1c0e2a9b3d4c5e8f7a6b5c4d3e2f1a":      "6f1c0e2a9b3d4c5e8f7a6b5c4d3e2f1a",
+		"Root=1-67891233-abcdef012345678912345": "Root=1-67891233-abcdef012345678912345",
+		strings.Repeat("x", 129):                "",
+		"a b":                                   "",
+		`a"b`:                                   "",
+		"":                                      "",
+	} {
+		req := &http.Request{Header: http.Header{"X-Request-Id": {id}}}
+		if got := requestID(req); got != want {
+			t.Errorf("requestID(%.20q) = %q, want %q", id, got, want)
+		}
+	}
+}

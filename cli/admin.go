@@ -130,7 +130,7 @@ func (a *adminWiring) tiers(e *edge.Edge, app *appserverTier) []admin.Tier {
 	}
 	if a.reload.scope == "up" { // the extra processes run with up only
 		for _, p := range f.Processes {
-			out = append(out, admin.Tier{Name: p.Name, Addrs: []string{strings.Join(p.Command, " ")}, State: "child process"})
+			out = append(out, admin.Tier{Name: p.Name, Addrs: []string{strings.Join(config.RedactCommand(p.Command), " ")}, State: "child process"})
 		}
 	}
 	return out
@@ -172,9 +172,19 @@ func workers(m *prefork.Master) []admin.Worker {
 	out := make([]admin.Worker, len(ws))
 	for i, w := range ws {
 		out[i] = admin.Worker{ID: w.ID, PID: w.PID, State: w.State, Requests: w.Requests, Harakiri: w.Harakiri,
-			Respawns: w.Respawns, RSS: w.RSS, Age: w.Age.Seconds(), AvgRT: w.AvgRT.Seconds(), Current: w.Current, Running: w.Running.Seconds()}
+			Respawns: w.Respawns, RSS: w.RSS, Age: w.Age.Seconds(), AvgRT: w.AvgRT.Seconds(), Current: withoutQuery(w.Current), Running: w.Running.Seconds()}
 	}
 	return out
+}
+
+// withoutQuery drops the query of a current request ("GET /reset?token=…"):
+// the status is served on admin.listen to whoever reaches it, and a query
+// often carries a token or a key. The path says what the worker is doing.
+func withoutQuery(request string) string {
+	if i := strings.IndexByte(request, '?'); i >= 0 {
+		return request[:i] + "?…"
+	}
+	return request
 }
 
 // instrumentInProcess registers what an appserver without worker

@@ -52,7 +52,7 @@ func (a *adminWiring) childSources(src *admin.Sources) {
 			}
 		}
 		for _, p := range a.reload.effective().Processes {
-			out = append(out, admin.Tier{Name: p.Name, Addrs: []string{strings.Join(p.Command, " ")}, State: "child process"})
+			out = append(out, admin.Tier{Name: p.Name, Addrs: []string{strings.Join(config.RedactCommand(p.Command), " ")}, State: "child process"})
 		}
 		return out
 	}

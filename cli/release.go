@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -47,6 +48,9 @@ func (c *cmdEnv) runRelease(f *config.File) error {
 	if len(f.Release) == 0 {
 		return nil
 	}
+	if err := portsFree(f); err != nil {
+		return err
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	for i, argv := range f.Release {
@@ -64,6 +68,33 @@ func (c *cmdEnv) runRelease(f *config.File) error {
 			return errors.New(msg)
 		}
 		c.logger.Info("release: done", "step", fmt.Sprintf("%d/%d", i+1, len(f.Release)), "command", shown, "took", time.Since(start).Round(time.Millisecond))
+	}
+	return nil
+}
+
+// portsFree binds, and closes at once, each TCP address `up` listens on
+// once the release is done (the edge's, the admin's): one already in use
+// stops `up` before the release changes anything (a migration) for a
+// stack that cannot start. A port taken in the meantime is still refused
+// when the tier binds it.
+func portsFree(f *config.File) error {
+	type place struct{ key, addr string }
+	var places []place
+	for i, a := range f.Edge.Listen {
+		places = append(places, place{fmt.Sprintf("edge.listen[%d]", i), a})
+	}
+	if f.Admin.Listen != "" {
+		places = append(places, place{"admin.listen", f.Admin.Listen})
+	}
+	for _, p := range places {
+		if strings.HasPrefix(p.addr, "unix:") {
+			continue
+		}
+		l, err := net.Listen("tcp", p.addr)
+		if err != nil {
+			return fmt.Errorf("%s: %w; the release did not run, nothing was started", p.key, err)
+		}
+		l.Close()
 	}
 	return nil
 }
@@ -104,13 +135,36 @@ func (c *cmdEnv) runReleaseCommand(ctx context.Context, f *config.File, argv []s
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL, Credential: cred}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM) }
 	cmd.WaitDelay = f.ShutdownTimeout
-	cmd.Stdout, cmd.Stderr = w, w
-	err := cmd.Run()
-	lines.Close()
-	// Whatever it left running in its group goes with it.
-	if cmd.Process != nil {
+	// The output goes through a pipe of our own, not one exec copies
+	// from: exec's Wait would also wait for whatever the command left in
+	// the background holding the pipe (sh -c "daemon &"), and fail after
+	// WaitDelay. Here the command's exit decides, then what it left in
+	// its group is killed and the pipe read to its end.
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("release: making a pipe: %w", err)
+	}
+	cmd.Stdout, cmd.Stderr = pw, pw
+	err = cmd.Start()
+	pw.Close()
+	copied := make(chan struct{})
+	go func() {
+		defer close(copied)
+		io.Copy(w, pr)
+	}()
+	if err == nil {
+		err = cmd.Wait()
+		// Whatever it left running in its group goes with it.
 		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 	}
+	select {
+	case <-copied:
+	case <-time.After(time.Second): // one that left the group keeps the pipe: stop reading
+		pr.Close()
+		<-copied
+	}
+	pr.Close()
+	lines.Close()
 	if ctx.Err() != nil && err != nil {
 		err = fmt.Errorf("stopped by a signal: %w", err)
 	}

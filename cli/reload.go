@@ -58,8 +58,10 @@ func (r *reloadSet) reload() error {
 	f, err := r.c.loadFor(r.scope)
 	if err != nil {
 		var ce *config.Error
-		if errors.As(err, &ce) {
-			fmt.Fprintln(r.c.stderr, ce.Error()) // as `stack check` prints it
+		if errors.As(err, &ce) && r.c.logFormat != "json" {
+			// As `stack check` prints it. With log_format: json the
+			// record below carries it: stderr stays one object a line.
+			fmt.Fprintln(r.c.stderr, ce.Error())
 		}
 		r.c.logger.Error("reload refused: the configuration is not valid; the running one stays", "err", err)
 		return fmt.Errorf("the configuration is not valid; the running one stays: %w", err)

@@ -100,8 +100,9 @@ func scalar(s string) *yaml.Node {
 }
 
 // hiddenKey matches the names of settings that hold secrets, as Django's
-// HIDDEN_SETTINGS does.
-var hiddenKey = regexp.MustCompile(`(?i)api|token|key|secret|pass|signature|http_cookie`)
+// HIDDEN_SETTINGS does, and the variables that hold credentials by other
+// names (AUTHORIZATION, DB_CREDENTIALS).
+var hiddenKey = regexp.MustCompile(`(?i)api|token|key|secret|pass|signature|http_cookie|auth|credential`)
 
 // redacted stands for a secret's value, as in Django's debug pages.
 const redacted = "********************"
@@ -109,11 +110,17 @@ const redacted = "********************"
 // urlPassword matches the password of a URL's user information
 // (postgres://user:PASSWORD@host/db), which a key's name does not reveal:
 // database: or DATABASE_URL= hold one.
-var urlPassword = regexp.MustCompile(`(://[^/?#@\s:]*:)[^/?#@\s]*@`)
+// The password runs to the last @ before the host: an unencoded @ in it
+// (p@ss) is common, and what follows the first @ is still the password.
+var urlPassword = regexp.MustCompile(`(://[^/?#@\s:]*:)[^/?#\s]*@`)
+
+// dsnPassword matches a password given as key=value: a libpq connection
+// string (host=db password=...), a URL's query (?password=...).
+var dsnPassword = regexp.MustCompile(`(?i)(\b(?:password|passwd|pwd)=)('[^']*'|[^\s&;'"]+)`)
 
 // redact replaces the values of secret keys in a rendered configuration,
 // the values of secret KEY=VALUE entries (a process's env), and the
-// passwords of URLs anywhere.
+// passwords of URLs and connection strings anywhere.
 func (e *encoder) redact(n *yaml.Node) {
 	switch n.Kind {
 	case yaml.MappingNode:
@@ -136,8 +143,10 @@ func (e *encoder) redact(n *yaml.Node) {
 			e.redact(c)
 		}
 	case yaml.ScalarNode:
-		if urlPassword.MatchString(n.Value) {
-			*n = *scalar(urlPassword.ReplaceAllString(n.Value, "${1}"+redacted+"@"))
+		v := urlPassword.ReplaceAllString(n.Value, "${1}"+redacted+"@")
+		v = dsnPassword.ReplaceAllString(v, "${1}"+redacted)
+		if v != n.Value {
+			*n = *scalar(v)
 		}
 	}
 }
@@ -158,4 +167,19 @@ func hide(n *yaml.Node) {
 			hide(c)
 		}
 	}
+}
+
+// RedactCommand returns a command line with what `stack config` hides in
+// one redacted (--password=..., KEY=VALUE of a secret key, URL and
+// connection-string passwords), for showing it elsewhere: the admin's
+// status names each of `processes` by its command.
+func RedactCommand(argv []string) []string {
+	e := &encoder{}
+	n := e.encode(reflect.ValueOf(argv))
+	e.redact(n)
+	out := make([]string, len(n.Content))
+	for i, c := range n.Content {
+		out[i] = c.Value
+	}
+	return out
 }

@@ -410,3 +410,40 @@ func TestTildePathsAreWarnedAbout(t *testing.T) {
 		t.Errorf("warnings = %q, want %q", f.Warnings, want)
 	}
 }
+
+// Found by running `stack config --explain` and GET /config: a URL
+// password holding an unencoded @ (p@ss) showed its end, a libpq
+// key=value connection string (host=db password=...) or a URL's
+// ?password= query showed it whole, and variables named AUTHORIZATION or
+// *_CREDENTIALS were not taken for secrets.
+func TestYAMLRedactsPasswordsInDSNsAndOddURLs(t *testing.T) {
+	t.Chdir(t.TempDir())
+	f, msg := loadErr(t, Options{Set: []string{
+		`processes=[{name: p, command: [sh], env: ["DATABASE_URL=postgres://u:p@ss1@h/db", "PGCONN=host=db user=bob password=dsn2 dbname=polls", "Q=postgres://h/db?sslmode=require&password=query3", "AUTHORIZATION=Bearer tok4", "DB_CREDENTIALS=cred5", "HOME_URL=https://example.com:8443/a@b"]}]`,
+	}})
+	if msg != "" {
+		t.Fatal(msg)
+	}
+	out, _ := f.YAML(false)
+	for _, secret := range []string{"p@ss1", "ss1@", "dsn2", "query3", "tok4", "cred5"} {
+		if strings.Contains(string(out), secret) {
+			t.Errorf("%s printed:\n%s", secret, out)
+		}
+	}
+	for _, want := range []string{"postgres://u:********************@h/db", "host=db user=bob password=******************** dbname=polls",
+		"sslmode=require&password=********************", "https://example.com:8443/a@b"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// The admin's status shows commands through RedactCommand: the same
+// secrets as stack config hides, the rest as written.
+func TestRedactCommand(t *testing.T) {
+	got := strings.Join(RedactCommand([]string{"celery", "--broker=redis://:brokerpw@h:6379/0", "--password=cmdpw", "API_TOKEN=t0k", "-A", "proj"}), " ")
+	want := "celery --broker=redis://:********************@h:6379/0 --password=******************** API_TOKEN=******************** -A proj"
+	if got != want {
+		t.Errorf("RedactCommand:\n got %s\nwant %s", got, want)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync/atomic"
 )
 
@@ -20,6 +21,9 @@ import (
 type headGuard struct {
 	maxHead atomic.Int64 // max_header_size: request line and header, line ends included
 	access  atomic.Pointer[accessLog]
+	// refused counts the heads net/http refuses (location "none"), set by
+	// Instrument: clients saw those answers, so the metrics count them.
+	refused atomic.Pointer[locationMetrics]
 	logger  *slog.Logger
 }
 
@@ -99,6 +103,10 @@ func (c *framingConn) serverRefusal(p []byte) []byte {
 		}
 		_, body, _ := bytes.Cut(sent, headEnd)
 		access.logRefused(c.RemoteAddr().String(), requestLine, status, int64(len(body)))
+	}
+	if lm := c.guard.refused.Load(); lm != nil {
+		method, _, _ := strings.Cut(requestLine, " ")
+		lm.counter(methodIndex(method), statusClass(status)).Inc()
 	}
 	return out
 }

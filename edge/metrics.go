@@ -84,6 +84,9 @@ func (e *Edge) Instrument(reg prometheus.Registerer) error {
 		}
 	}
 	m.unmatched = m.location("none")
+	if e.guard != nil {
+		e.guard.refused.Store(m.unmatched)
+	}
 	e.metrics = m
 	m.attach(e.cur.Load())
 	return nil
@@ -122,11 +125,7 @@ func (lm *locationMetrics) observe(w *clientWriter, r *http.Request, start time.
 			status = http.StatusOK
 		}
 	}
-	class := status / 100
-	if class < 1 || class > 5 {
-		class = 0
-	}
-	lm.counter(methodIndex(r.Method), class).Inc()
+	lm.counter(methodIndex(r.Method), statusClass(status)).Inc()
 	lm.duration.Observe(time.Since(start).Seconds())
 	if w.bytes > 0 {
 		lm.sent.Add(float64(w.bytes))
@@ -134,6 +133,14 @@ func (lm *locationMetrics) observe(w *clientWriter, r *http.Request, start time.
 	if r.ContentLength > 0 {
 		lm.received.Add(float64(r.ContentLength))
 	}
+}
+
+// statusClass is the index in classes of status's class.
+func statusClass(status int) int {
+	if class := status / 100; class >= 1 && class <= 5 {
+		return class
+	}
+	return 0
 }
 
 func methodIndex(m string) int {

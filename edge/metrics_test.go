@@ -1,12 +1,14 @@
 package edge_test
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -142,5 +144,54 @@ func BenchmarkEdgeStaticMetrics(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// A head net/http refuses itself (malformed, or far over max_header_size)
+// is counted too, under location "none": the metrics must add up to what
+// clients saw, and they saw a 400 or a 431 (found by running the binary:
+// 400s from a hostile client were in the access log but not in /metrics).
+func TestEdgeMetricsCountHeadsNetHTTPRefused(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	cfg := edge.DefaultConfig()
+	cfg.Locations = []edge.LocationConfig{{Path: "/", Root: t.TempDir()}}
+	cfg.Listen = []string{"127.0.0.1:0"}
+	e, err := edge.New(cfg, t.TempDir(), quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Instrument(reg); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- e.Serve() }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		e.Shutdown(ctx)
+		<-done
+	})
+	base := "http://" + e.Addrs()[0].String()
+	for _, raw := range []string{
+		"GET /bad HTTP/1.1\r\nHost: a\r\nNo colon here\r\n\r\n",
+		"G\"ET / HTTP/1.1\r\nHost: a\r\n\r\n",
+		"POST / HTTP/1.1\r\nHost: a\r\nX: " + strings.Repeat("h", 200<<10) + "\r\n\r\n",
+	} {
+		got, _ := rawExchange(t, base, raw, 5*time.Second)
+		if !strings.HasPrefix(got, "HTTP/1.1 4") {
+			t.Fatalf("got %.40q, want a 4xx from net/http", got)
+		}
+	}
+	for _, c := range []struct {
+		method string
+		want   float64
+	}{{"GET", 1}, {"other", 1}, {"POST", 1}} {
+		labels := map[string]string{"location": "none", "method": c.method, "code": "4xx"}
+		if got := metricValue(t, reg, "stack_edge_requests_total", labels); got != c.want {
+			t.Errorf("stack_edge_requests_total%v = %v, want %v", labels, got, c.want)
+		}
 	}
 }
