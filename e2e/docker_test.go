@@ -133,6 +133,74 @@ func TestDockerImage(t *testing.T) {
 	if took > 10*time.Second {
 		t.Errorf("docker stop took %s, longer than shutdown_timeout 10s", took)
 	}
+
+	t.Run("compose", func(t *testing.T) { dockerCompose(t, tag) })
+}
+
+// dockerCompose runs the repository's compose.yaml on the image just
+// built: an edge and two app servers as three containers, uwsgi over Unix
+// sockets in a shared volume. Every GET of /polls/ is answered 200, and
+// the edge's JSON access log shows both app servers answering.
+func dockerCompose(t *testing.T, image string) {
+	compose := []string{"docker", "compose"}
+	if exec.Command("docker", "compose", "version").Run() != nil {
+		compose = []string{"docker-compose"}
+	}
+	dir := t.TempDir()
+	// The test's only addition: the edge's access log as JSON, naming the
+	// upstream server of each request.
+	override := filepath.Join(dir, "override.yaml")
+	if err := os.WriteFile(override, []byte("services:\n  edge:\n    environment:\n      STACK_EDGE_ACCESS_LOG_FORMAT: json\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	port := dockerFreePort(t)
+	project := strings.ReplaceAll(image, "-", "")
+	run := func(args ...string) string {
+		t.Helper()
+		all := append(append(compose[1:], "-f", "../compose.yaml", "-f", override, "-p", project), args...)
+		cmd := exec.Command(compose[0], all...)
+		cmd.Env = append(os.Environ(), "STACK_IMAGE="+image, "STACK_PORT="+port, "STACK_APPS_POLLS_SECRET_KEY="+dockerRandom()+dockerRandom())
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s %s: %v\n%s", compose[0], strings.Join(all, " "), err, out)
+		}
+		return string(out)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("compose logs:\n%s", run("logs", "--no-color"))
+		}
+		run("down", "-v", "--remove-orphans", "-t", "15")
+	})
+	start := time.Now()
+	run("up", "-d", "--no-build")
+	base := "http://127.0.0.1:" + port
+	dockerGet(t, base+"/polls/", 30*time.Second)
+	t.Logf("compose up: serving in %s", time.Since(start).Round(time.Millisecond))
+	client := &http.Client{Timeout: 5 * time.Second}
+	const n = 20
+	for i := 0; i < n; i++ {
+		resp, err := client.Get(base + "/polls/")
+		if err != nil {
+			t.Fatalf("GET /polls/ #%d: %v", i, err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("GET /polls/ #%d: %d", i, resp.StatusCode)
+		}
+	}
+	if css := dockerGet(t, base+"/static/polls/style.css", 5*time.Second); len(css) == 0 {
+		t.Error("empty stylesheet")
+	}
+	logs := run("logs", "--no-color", "edge")
+	for _, s := range []string{"unix:/app/run/app1.sock", "unix:/app/run/app2.sock"} {
+		if c := strings.Count(logs, `"upstream":"`+s); c == 0 {
+			t.Errorf("the edge sent no request to %s:\n%s", s, logs)
+		} else {
+			t.Logf("%d requests went to %s", c, s)
+		}
+	}
 }
 
 // dockerRequire fails (never skips) when the Docker engine is not running:
