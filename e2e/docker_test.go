@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -55,16 +56,25 @@ func TestDockerImage(t *testing.T) {
 
 	ctx := dockerContext(t, "..", map[string]string{".prebuilt/stack": bin})
 	start = time.Now()
-	b := exec.Command("docker", "build", "-q", "-t", tag,
+	b := exec.Command("docker", "build", "-t", tag,
 		"--build-arg", "BUILDER_IMAGE="+builder,
 		"--build-arg", "RUNTIME_IMAGE=scratch",
 		"--build-arg", "PREBUILT=.prebuilt/stack", "-")
 	b.Env = append(os.Environ(), "DOCKER_BUILDKIT=0")
 	b.Stdin = bytes.NewReader(ctx)
-	if out, err := b.CombinedOutput(); err != nil {
+	out, err := b.CombinedOutput()
+	// The legacy builder keeps each step's image, untagged: remove them
+	// too, newest first, or every run leaves its layers behind.
+	steps := regexp.MustCompile(`---> ([0-9a-f]{12})\b`).FindAllStringSubmatch(string(out), -1)
+	t.Cleanup(func() {
+		exec.Command("docker", "rmi", "-f", tag).Run()
+		for i := len(steps) - 1; i >= 0; i-- {
+			exec.Command("docker", "rmi", steps[i][1]).Run()
+		}
+	})
+	if err != nil {
 		t.Fatalf("docker build: %v\n%s", err, out)
 	}
-	t.Cleanup(func() { exec.Command("docker", "rmi", "-f", tag).Run() })
 	t.Logf("docker build (context %d KiB) in %s", len(ctx)/1024, time.Since(start).Round(time.Millisecond))
 
 	size, err := strconv.ParseInt(dockerOut(t, "image", "inspect", "-f", "{{.Size}}", tag), 10, 64)
