@@ -142,6 +142,14 @@ func containerConfig(t *testing.T, m manifests, pod corev1.PodSpec, c corev1.Con
 	for i := range sets {
 		sets[i] = toHost.Replace(sets[i])
 	}
+	// Only the container's environment: none of this test's own STACK_*
+	// (or a previous container's); t.Setenv restores them afterwards.
+	for _, kv := range os.Environ() {
+		if k, v, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "STACK_") {
+			t.Setenv(k, v)
+			os.Unsetenv(k)
+		}
+	}
 	// The image's ENV (Dockerfile), then the container's; a value from a
 	// Secret stands in as a placeholder.
 	t.Setenv("STACK_EDGE_LISTEN", "0.0.0.0:8000")
