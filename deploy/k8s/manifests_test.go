@@ -134,6 +134,11 @@ func containerConfig(t *testing.T, m manifests, pod corev1.PodSpec, c corev1.Con
 			t.Fatal(err)
 		}
 	}
+	// An emptyDir is made 0777: the stack's run_dir must be a directory
+	// of its own inside it, not the mount itself.
+	if err := os.Chmod(filepath.Join(root, "app/var"), 0o777); err != nil {
+		t.Fatal(err)
+	}
 	toHost := strings.NewReplacer("/app/", root+"/app/")
 	file := filepath.Join(root, "stack.yaml")
 	if err := os.WriteFile(file, []byte(toHost.Replace(data)), 0o644); err != nil {
