@@ -122,6 +122,7 @@ variables (STACK_EDGE_LISTEN=0.0.0.0:8000) and --set key=value flags.`,
 		c.routesCommand(),
 		c.collectstaticCommand(),
 		c.versionCommand(),
+		c.newCommand(), // new.go
 		c.workerCommand(),
 		c.statusCommand(), c.reloadCommand(), c.topCommand(), // admincmd.go
 		c.benchCommand(),

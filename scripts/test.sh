@@ -33,6 +33,27 @@ fi
 nginx -v 2>&1
 uwsgi --version
 
+# Docker (issue 12): the image test builds and runs the Dockerfile and
+# compose.yaml. Install docker.io and docker-compose when missing and start dockerd when it is not running (CI runs
+# as root without systemd), in the background with its own log.
+step "docker engine"
+docker_pkgs=()
+command -v dockerd >/dev/null 2>&1 || docker_pkgs+=(docker.io)
+{ docker compose version || docker-compose version; } >/dev/null 2>&1 || docker_pkgs+=(docker-compose)
+if ((${#docker_pkgs[@]})); then
+  SUDO=; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq "${docker_pkgs[@]}" >/dev/null
+fi
+if ! docker info >/dev/null 2>&1; then
+  SUDO=; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+  $SUDO sh -c 'setsid dockerd >/var/log/stack-test-dockerd.log 2>&1 < /dev/null &'
+  for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 0.5; done
+  docker info >/dev/null 2>&1 || { echo "dockerd did not start:"; tail -20 /var/log/stack-test-dockerd.log; exit 1; }
+fi
+docker version -f 'docker engine {{.Server.Version}}'
+
 step "go vet"
 go vet ./...
 
