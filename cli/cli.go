@@ -76,7 +76,8 @@ type cmdEnv struct {
 	cfgPath    string
 	sets       []string
 	logLevel   string
-	logFormat  string // the logger's log_format, once the configuration is read
+	logFormat  string    // the logger's log_format, once the configuration is read
+	dev        *devState // stack dev's loop (dev.go), nil otherwise
 }
 
 func newRoot(c *cmdEnv) *cobra.Command {
@@ -117,6 +118,7 @@ variables (STACK_EDGE_LISTEN=0.0.0.0:8000) and --set key=value flags.`,
 		c.collectstaticCommand(),
 		c.versionCommand(),
 		c.workerCommand(),
+		c.devCommand(),
 		c.statusCommand(), c.reloadCommand(), c.topCommand(), // admincmd.go
 	)
 	return root

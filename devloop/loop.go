@@ -1,0 +1,188 @@
+// Package devloop is `stack dev`'s edit-and-reload loop, as Django's
+// autoreloader and FrankenPHP's --watch, but with the real edge kept in
+// front: a Watcher polls the project tree, a Builder rebuilds the program
+// on a Go change, and the Loop then chain-reloads the app server's workers
+// (which start from the new binary) and tells the open pages, through the
+// Hub's event stream and the script Inject adds to them, to reload.
+//
+// It knows no tier: the command line hands it the reload function.
+package devloop
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Loop turns file changes into builds, reloads and page refreshes.
+type Loop struct {
+	Watcher *Watcher
+	Builder *Builder
+	// Hub tells the pages; nil when the app is not in debug (no script,
+	// no error page: the terminal alone says what happened).
+	Hub *Hub
+	// Restart chain-reloads the app server's workers, which start from
+	// Builder.Out.
+	Restart func() error
+	// Static are the directories the edge serves itself: a change there
+	// only needs the pages refreshed.
+	Static []string
+	// TemplateReload says the workers re-read changed templates themselves
+	// (the framework does in debug), after at most TemplateCheck; without
+	// it a template change restarts the workers (still no rebuild).
+	TemplateReload bool
+	TemplateCheck  time.Duration
+	// Logger receives a line per build and reload; Out (the terminal)
+	// receives a failed build's compiler output.
+	Logger *slog.Logger
+	Out    io.Writer
+
+	embedded map[string]bool // absolute paths of files the program embeds
+}
+
+// Run watches and reacts until ctx is done. The first build has been made
+// by the caller (the workers run it).
+func (l *Loop) Run(ctx context.Context) error {
+	l.refreshEmbedded(ctx)
+	changes := make(chan Change)
+	watchDone := make(chan struct{})
+	go func() {
+		defer close(watchDone)
+		l.Watcher.Run(ctx, changes)
+	}()
+	defer func() { <-watchDone }()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case c := <-changes:
+			l.handle(ctx, c)
+		}
+	}
+}
+
+// handle reacts to one change.
+func (l *Loop) handle(ctx context.Context, c Change) {
+	sort.Strings(c.Paths)
+	what := strings.Join(c.Paths, ", ")
+	if len(c.Paths) > 3 {
+		what = fmt.Sprintf("%s and %d more", strings.Join(c.Paths[:3], ", "), len(c.Paths)-3)
+	}
+	switch l.classify(c) {
+	case needBuild:
+		l.rebuild(ctx, what)
+	case staticOnly:
+		l.Logger.Info("dev: static files changed; refreshing the pages", "files", what)
+		l.tell("static")
+	default:
+		if l.TemplateReload {
+			// The workers look at their templates at most once per
+			// TemplateCheck: a page loaded after that sees the change.
+			l.Logger.Info("dev: templates changed; no rebuild (the workers re-read them)", "files", what)
+			select {
+			case <-time.After(l.TemplateCheck):
+			case <-ctx.Done():
+				return
+			}
+		} else {
+			l.Logger.Info("dev: files changed; restarting the workers (no rebuild)", "files", what)
+			if err := l.Restart(); err != nil {
+				l.Logger.Error("dev: restarting the workers", "err", err)
+				return
+			}
+		}
+		l.tell("template")
+	}
+}
+
+type kind int
+
+const (
+	needBuild kind = iota
+	staticOnly
+	other
+)
+
+// classify says what a change needs: Go source, the module files and
+// embedded files need a build; files under the edge's static roots only a
+// refresh; anything else (templates read from disk) a reload.
+func (l *Loop) classify(c Change) kind {
+	static := true
+	for _, p := range c.Paths {
+		abs := filepath.Join(l.Watcher.Root, p)
+		base := filepath.Base(p)
+		if strings.HasSuffix(base, ".go") || base == "go.mod" || base == "go.sum" || l.embedded[abs] {
+			return needBuild
+		}
+		if !l.underStatic(abs) {
+			static = false
+		}
+	}
+	if static {
+		return staticOnly
+	}
+	return other
+}
+
+func (l *Loop) underStatic(abs string) bool {
+	for _, d := range l.Static {
+		if rel, err := filepath.Rel(d, abs); err == nil && !strings.HasPrefix(rel, "..") {
+			return true
+		}
+	}
+	return false
+}
+
+// rebuild builds; on success it restarts the workers on the new binary and
+// refreshes the pages; on failure the last good build keeps serving and
+// the errors go to the terminal and, in debug, to the pages.
+func (l *Loop) rebuild(ctx context.Context, what string) {
+	l.Logger.Info("dev: rebuilding", "files", what)
+	start := time.Now()
+	out, err := l.Builder.Build(ctx)
+	if ctx.Err() != nil {
+		return
+	}
+	if err != nil {
+		fmt.Fprintf(l.Out, "stack dev: build failed; the last good build keeps serving:\n%s\n", strings.TrimRight(string(out), "\n"))
+		l.Logger.Error("dev: build failed", "err", err)
+		if l.Hub != nil {
+			l.Hub.Built(string(out), false)
+		}
+		return
+	}
+	if l.Hub != nil {
+		l.Hub.Built("", true)
+	}
+	l.Logger.Info("dev: build ok; chain-reloading the workers", "took", time.Since(start).Round(time.Millisecond))
+	if err := l.Restart(); err != nil {
+		l.Logger.Error("dev: reloading the workers on the new build", "err", err)
+		return
+	}
+	l.tell("build")
+	l.refreshEmbedded(ctx)
+}
+
+func (l *Loop) tell(reason string) {
+	if l.Hub != nil {
+		l.Hub.Reload(reason)
+	}
+}
+
+// refreshEmbedded re-reads the list of embedded files; on failure the old
+// list stays (a broken go.mod is reported by the next build).
+func (l *Loop) refreshEmbedded(ctx context.Context) {
+	files, err := l.Builder.EmbeddedFiles(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			l.Logger.Warn("dev: listing embedded files", "err", err)
+		}
+		return
+	}
+	l.embedded = files
+}
