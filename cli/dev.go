@@ -117,6 +117,8 @@ func (c *cmdEnv) newDev(ctx context.Context, f *config.File, pkg, ldflags string
 		d.sock = filepath.Join(dir, "dev.sock")
 		addDevLocation(&f.Edge, d.sock)
 	}
+	w := &devloop.Watcher{Root: root, Skip: []string{runDir}, Interval: 150 * time.Millisecond}
+	w.Baseline() // a file saved during the first build is built again
 	b := &devloop.Builder{Dir: root, Package: pkg, Out: d.binary}
 	if ldflags != "" {
 		b.Flags = []string{"-ldflags=" + ldflags}
@@ -151,7 +153,7 @@ func (c *cmdEnv) newDev(ctx context.Context, f *config.File, pkg, ldflags string
 		}
 	}
 	d.loop = &devloop.Loop{
-		Watcher:        &devloop.Watcher{Root: root, Skip: []string{runDir}, Interval: 150 * time.Millisecond},
+		Watcher:        w,
 		Builder:        b,
 		Hub:            d.hub,
 		Static:         static,

@@ -48,7 +48,6 @@ type Loop struct {
 // Run watches and reacts until ctx is done. The first build has been made
 // by the caller (the workers run it).
 func (l *Loop) Run(ctx context.Context) error {
-	l.refreshEmbedded(ctx)
 	changes := make(chan Change)
 	watchDone := make(chan struct{})
 	go func() {
@@ -56,6 +55,7 @@ func (l *Loop) Run(ctx context.Context) error {
 		l.Watcher.Run(ctx, changes)
 	}()
 	defer func() { <-watchDone }()
+	l.refreshEmbedded(ctx) // meanwhile the watcher already looks
 	for {
 		select {
 		case <-ctx.Done():

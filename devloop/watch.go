@@ -28,6 +28,15 @@ type Watcher struct {
 	Skip []string
 	// Interval is the pause between two walks.
 	Interval time.Duration
+
+	base map[string]stamp // what Run compares its first walk with
+}
+
+// Baseline records the tree as it is now: Run reports what changed since.
+// Taken before the first build, so that a file saved during that build is
+// built again. Without it Run starts from its own first walk.
+func (w *Watcher) Baseline() {
+	w.base = w.snapshot()
 }
 
 // stamp identifies one version of a file.
@@ -77,7 +86,10 @@ func (w *Watcher) snapshot() map[string]stamp {
 func (w *Watcher) Run(ctx context.Context, changes chan<- Change) error {
 	tick := time.NewTicker(w.Interval)
 	defer tick.Stop()
-	last := w.snapshot()
+	last := w.base
+	if last == nil {
+		last = w.snapshot()
+	}
 	var pending map[string]bool
 	for {
 		select {
