@@ -8,9 +8,11 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"reflect"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -76,7 +78,7 @@ after each of these (server-sent events at /__stack/dev/events).`,
 			for _, w := range f.Warnings {
 				c.logger.Warn(w)
 			}
-			d, err := c.newDev(cmd.Context(), f, pkg, ldflags)
+			d, err := c.newDev(context.Background(), f, pkg, ldflags)
 			if err != nil {
 				return err
 			}
@@ -115,8 +117,8 @@ func (c *cmdEnv) newDev(ctx context.Context, f *config.File, pkg, ldflags string
 	if appDebug(f.Apps[f.Appserver.App]) {
 		d.hub = &devloop.Hub{}
 		d.sock = filepath.Join(dir, "dev.sock")
-		addDevLocation(&f.Edge, d.sock)
 	}
+	d.adjust(f)
 	w := &devloop.Watcher{Root: root, Skip: []string{runDir}, Interval: 150 * time.Millisecond}
 	w.Baseline() // a file saved during the first build is built again
 	b := &devloop.Builder{Dir: root, Package: pkg, Out: d.binary}
@@ -124,10 +126,15 @@ func (c *cmdEnv) newDev(ctx context.Context, f *config.File, pkg, ldflags string
 		b.Flags = []string{"-ldflags=" + ldflags}
 	}
 	start := time.Now()
-	if ctx == nil {
-		ctx = context.Background()
-	}
+	// The supervisor handles signals only once the stack runs: until then
+	// a Ctrl-C cancels the build (its own process group) here.
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	out, err := b.Build(ctx)
+	interrupted := ctx.Err() != nil
+	stop() // (which cancels ctx)
+	if interrupted {
+		return nil, errors.New("dev: interrupted during the first build")
+	}
 	if err != nil {
 		fmt.Fprintf(c.stderr, "stack dev: build failed; serving this program's own build until it is fixed:\n%s\n", strings.TrimRight(string(out), "\n"))
 		// This program is itself a build of the project (go run . dev):
@@ -163,6 +170,14 @@ func (c *cmdEnv) newDev(ctx context.Context, f *config.File, pkg, ldflags string
 		Out:            c.stderr,
 	}
 	return d, nil
+}
+
+// adjust adds to a configuration what dev serves besides it: with the
+// app in debug, the edge's location for the dev loop's URLs.
+func (d *devState) adjust(f *config.File) {
+	if d.hub != nil {
+		addDevLocation(&f.Edge, d.sock)
+	}
 }
 
 // addDevLocation routes the dev loop's URLs to its socket, unbuffered (an
