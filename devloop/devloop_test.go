@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -198,5 +199,38 @@ func TestHubEvents(t *testing.T) {
 	h.Close()
 	if name, _ := next(); name != "" {
 		t.Errorf("stream after Close gave %q, want its end", name)
+	}
+}
+
+// TestHandleWithoutBuild: a template change restarts the workers only when
+// they do not re-read templates themselves (no debug), and a static change
+// never does; neither builds (the Builder would fail: there is no module).
+func TestHandleWithoutBuild(t *testing.T) {
+	root := t.TempDir()
+	for _, reread := range []bool{true, false} {
+		restarts := 0
+		h := &Hub{}
+		l := &Loop{
+			Watcher:        &Watcher{Root: root},
+			Builder:        &Builder{Dir: root, Out: filepath.Join(root, "app")},
+			Hub:            h,
+			Restart:        func() error { restarts++; return nil },
+			Static:         []string{filepath.Join(root, "static")},
+			TemplateReload: reread,
+			TemplateCheck:  time.Millisecond,
+			Logger:         slog.New(slog.NewTextHandler(io.Discard, nil)),
+			Out:            io.Discard,
+		}
+		ctx := context.Background()
+		l.handle(ctx, Change{Paths: []string{"templates/page.html"}})
+		l.handle(ctx, Change{Paths: []string{"static/site.css"}})
+		wantRestarts := 1
+		if reread {
+			wantRestarts = 0
+		}
+		st := h.Status()
+		if restarts != wantRestarts || st.Reloads != 2 || st.Builds != 0 || st.Failed != 0 {
+			t.Errorf("templates re-read %v: %d restarts, status %+v; want %d restarts, 2 reloads, no build", reread, restarts, st, wantRestarts)
+		}
 	}
 }

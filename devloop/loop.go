@@ -92,7 +92,9 @@ func (l *Loop) handle(ctx context.Context, c Change) {
 		} else {
 			l.Logger.Info("dev: files changed; restarting the workers (no rebuild)", "files", what)
 			if err := l.Restart(); err != nil {
-				l.Logger.Error("dev: restarting the workers", "err", err)
+				if ctx.Err() == nil {
+					l.Logger.Error("dev: restarting the workers", "err", err)
+				}
 				return
 			}
 		}
@@ -161,7 +163,9 @@ func (l *Loop) rebuild(ctx context.Context, what string) {
 	}
 	l.Logger.Info("dev: build ok; chain-reloading the workers", "took", time.Since(start).Round(time.Millisecond))
 	if err := l.Restart(); err != nil {
-		l.Logger.Error("dev: reloading the workers on the new build", "err", err)
+		if ctx.Err() == nil { // else the stack is stopping
+			l.Logger.Error("dev: reloading the workers on the new build", "err", err)
+		}
 		return
 	}
 	l.tell("build")
