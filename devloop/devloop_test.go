@@ -234,3 +234,51 @@ func TestHandleWithoutBuild(t *testing.T) {
 		}
 	}
 }
+
+// TestBuilder: a good build replaces Out, a broken one leaves the last good
+// build in place and returns the compiler's errors; the embedded files of
+// the program's packages are listed.
+func TestBuilder(t *testing.T) {
+	dir := t.TempDir()
+	files := map[string]string{
+		"go.mod":          "module example.com/tiny\n\ngo 1.22\n",
+		"main.go":         "package main\n\nimport _ \"embed\"\n\n//go:embed page.html\nvar page string\n\nfunc main() { println(page) }\n",
+		"page.html":       "<p>hi</p>\n",
+		"templates/x.txt": "not embedded\n",
+	}
+	for name, body := range files {
+		p := filepath.Join(dir, name)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b := &Builder{Dir: dir, Out: filepath.Join(t.TempDir(), "app"), Flags: []string{"-ldflags=-s -w"}}
+	ctx := context.Background()
+	if out, err := b.Build(ctx); err != nil {
+		t.Fatalf("Build: %v\n%s", err, out)
+	}
+	good, err := os.ReadFile(b.Out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	embedded, err := b.EmbeddedFiles(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !embedded[filepath.Join(dir, "page.html")] || len(embedded) != 1 {
+		t.Errorf("EmbeddedFiles = %v, want only page.html", embedded)
+	}
+
+	os.WriteFile(filepath.Join(dir, "main.go"), []byte("package main\n\nfunc main() { println(\"x\" }\n"), 0o644)
+	out, err := b.Build(ctx)
+	if err == nil || !strings.Contains(string(out), "main.go:3") {
+		t.Fatalf("a broken build: err %v, output %q; want an error naming main.go:3", err, out)
+	}
+	if now, _ := os.ReadFile(b.Out); string(now) != string(good) {
+		t.Errorf("a failed build changed the last good build")
+	}
+	if _, err := os.Stat(b.Out + ".new"); err == nil {
+		t.Errorf("a failed build left %s.new", b.Out)
+	}
+}
