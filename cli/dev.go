@@ -121,9 +121,10 @@ func (c *cmdEnv) newDev(ctx context.Context, f *config.File, pkg, ldflags string
 	d.adjust(f)
 	w := &devloop.Watcher{Root: root, Skip: []string{runDir}, Interval: 150 * time.Millisecond}
 	w.Baseline() // a file saved during the first build is built again
-	b := &devloop.Builder{Dir: root, Package: pkg, Out: d.binary}
+	// No VCS stamp: it runs git on every build, for a binary nobody ships.
+	b := &devloop.Builder{Dir: root, Package: pkg, Out: d.binary, Flags: []string{"-buildvcs=false"}}
 	if ldflags != "" {
-		b.Flags = []string{"-ldflags=" + ldflags}
+		b.Flags = append(b.Flags, "-ldflags="+ldflags)
 	}
 	start := time.Now()
 	// The supervisor handles signals only once the stack runs: until then
