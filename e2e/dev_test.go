@@ -355,17 +355,32 @@ func TestDev(t *testing.T) {
 		t.Errorf("a template and a static change built the program: status %+v → %+v", before, after)
 	}
 
-	// Ctrl-C: everything stops, no worker or build is left.
+	// Ctrl-C in the middle of a build: everything stops, no worker, go
+	// command, compiler or linker is left.
+	rebuilds = strings.Count(p.Output(), "dev: rebuilding")
+	devWrite(t, dir, "main.go", strings.Replace(devMain, "version 1", "version 4", 1))
+	for deadline := time.Now().Add(20 * time.Second); strings.Count(p.Output(), "dev: rebuilding") == rebuilds; {
+		if time.Now().After(deadline) {
+			t.Fatal("no rebuild started within 20s of a change")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	if code := p.stop(syscall.SIGINT); code != 0 {
 		t.Errorf("dev exited %d after SIGINT, want 0", code)
 	}
-	if left := devProcessesIn(dir); len(left) > 0 {
+	// Killed processes leave /proc once reaped: give them a moment.
+	left := devProcessesIn(dir)
+	for deadline := time.Now().Add(5 * time.Second); len(left) > 0 && time.Now().Before(deadline); left = devProcessesIn(dir) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if len(left) > 0 {
 		t.Errorf("processes left running from the project after Ctrl-C: %v", left)
 	}
 }
 
-// devProcessesIn lists the processes whose command line names dir (the
-// workers run dir/run/dev/app; builds run in dir).
+// devProcessesIn lists the live processes whose command line names dir
+// or that run in it (the workers run dir/run/dev/app; the go command and
+// its compilers run in dir).
 func devProcessesIn(dir string) []string {
 	var out []string
 	procs, _ := filepath.Glob("/proc/[0-9]*")
@@ -373,6 +388,9 @@ func devProcessesIn(dir string) []string {
 		cmdline, err := os.ReadFile(filepath.Join(pdir, "cmdline"))
 		if err != nil {
 			continue
+		}
+		if stat, _ := os.ReadFile(filepath.Join(pdir, "stat")); strings.Contains(string(stat), ") Z ") {
+			continue // a zombie, exited and waiting for its parent
 		}
 		cwd, _ := os.Readlink(filepath.Join(pdir, "cwd"))
 		if strings.Contains(string(cmdline), dir) || cwd == dir {
