@@ -185,8 +185,11 @@ func TestHubEvents(t *testing.T) {
 		}
 		return "", ""
 	}
+	if name, data := next(); name != "hello" || data == "" {
+		t.Errorf("first event = %s %s, want hello with the process's id", name, data)
+	}
 	if name, data := next(); name != "builderror" || !strings.Contains(data, "syntax error") {
-		t.Errorf("first event = %s %s, want the pending build error", name, data)
+		t.Errorf("second event = %s %s, want the pending build error", name, data)
 	}
 	h.Built("", true)
 	h.Reload("build")

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -40,12 +41,14 @@ type Hub struct {
 	subs   map[chan event]struct{}
 	closed bool
 	done   chan struct{}
+	id     string // this dev process, for a page that reconnects after a restart
 }
 
 func (h *Hub) init() {
 	if h.subs == nil {
 		h.subs = map[chan event]struct{}{}
 		h.done = make(chan struct{})
+		h.id = strconv.FormatInt(time.Now().UnixNano(), 36)
 	}
 }
 
@@ -111,6 +114,7 @@ func (h *Hub) subscribe() (chan event, bool) {
 		return nil, false
 	}
 	ch := make(chan event, 8)
+	ch <- event{"hello", jsonString(h.id)}
 	if h.status.Error != "" {
 		ch <- event{"builderror", jsonString(h.status.Error)} // a page opened while the build is broken
 	}
@@ -185,10 +189,15 @@ func jsonString(s string) string {
 }
 
 // reloadJS is the script injected into HTML pages: it reloads the page on
-// each successful rebuild or reload and shows a failed build's errors over
-// the page (which the last good build still serves).
+// each successful rebuild or reload, and when its stream reconnects to a
+// restarted stack dev; it shows a failed build's errors over the page
+// (which the last good build still serves).
 const reloadJS = `(function () {
-  var es = new EventSource("` + Prefix + `events");
+  var es = new EventSource("` + Prefix + `events"), id = null;
+  es.addEventListener("hello", function (e) {
+    if (id !== null && id !== e.data) { location.reload(); }
+    id = e.data;
+  });
   es.addEventListener("reload", function () { location.reload(); });
   es.addEventListener("builderror", function (e) {
     var box = document.getElementById("__stack_dev_error");
