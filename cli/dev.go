@@ -165,8 +165,8 @@ func (c *cmdEnv) newDev(ctx context.Context, f *config.File, pkg, ldflags string
 		Builder:        b,
 		Hub:            d.hub,
 		Static:         static,
-		TemplateReload: d.hub != nil, // debug: the framework re-reads templates
-		TemplateCheck:  1100 * time.Millisecond,
+		TemplateReload: d.hub != nil,            // debug: the framework re-reads templates
+		Settle:         1100 * time.Millisecond, // a second, the framework's and the edge's
 		Logger:         logger,
 		Out:            c.stderr,
 	}

@@ -220,7 +220,7 @@ func TestHandleWithoutBuild(t *testing.T) {
 			Restart:        func() error { restarts++; return nil },
 			Static:         []string{filepath.Join(root, "static")},
 			TemplateReload: reread,
-			TemplateCheck:  time.Millisecond,
+			Settle:         time.Millisecond,
 			Logger:         slog.New(slog.NewTextHandler(io.Discard, nil)),
 			Out:            io.Discard,
 		}

@@ -33,10 +33,14 @@ type Loop struct {
 	// only needs the pages refreshed.
 	Static []string
 	// TemplateReload says the workers re-read changed templates themselves
-	// (the framework does in debug), after at most TemplateCheck; without
-	// it a template change restarts the workers (still no rebuild).
+	// (the framework does in debug); without it a template change restarts
+	// the workers (still no rebuild).
 	TemplateReload bool
-	TemplateCheck  time.Duration
+	// Settle is how long a server may go on serving a changed file as it
+	// read it before: the framework looks at its templates, and the edge
+	// at its cached static files, at most once a second. The pages are
+	// told to reload only then, or they would reload into the old file.
+	Settle time.Duration
 	// Logger receives a line per build and reload; Out (the terminal)
 	// receives a failed build's compiler output.
 	Logger *slog.Logger
@@ -78,15 +82,13 @@ func (l *Loop) handle(ctx context.Context, c Change) {
 		l.rebuild(ctx, what)
 	case staticOnly:
 		l.Logger.Info("dev: static files changed; refreshing the pages", "files", what)
-		l.tell("static")
+		if l.settle(ctx) {
+			l.tell("static")
+		}
 	default:
 		if l.TemplateReload {
-			// The workers look at their templates at most once per
-			// TemplateCheck: a page loaded after that sees the change.
 			l.Logger.Info("dev: templates changed; no rebuild (the workers re-read them)", "files", what)
-			select {
-			case <-time.After(l.TemplateCheck):
-			case <-ctx.Done():
+			if !l.settle(ctx) {
 				return
 			}
 		} else {
@@ -99,6 +101,16 @@ func (l *Loop) handle(ctx context.Context, c Change) {
 			}
 		}
 		l.tell("template")
+	}
+}
+
+// settle waits Settle, or until ctx is done (then false).
+func (l *Loop) settle(ctx context.Context) bool {
+	select {
+	case <-time.After(l.Settle):
+		return true
+	case <-ctx.Done():
+		return false
 	}
 }
 

@@ -344,11 +344,14 @@ func TestDev(t *testing.T) {
 	if got := devBody(base + "page/"); !strings.Contains(got, "template 2") {
 		t.Errorf("the page after the reload event = %q, want template 2", got)
 	}
+	if got := devBody(base + "static/site.css"); got != "body { color: black }\n" {
+		t.Errorf("site.css = %q", got) // and now in the edge's cache
+	}
 	devDrain(events)
 	devWrite(t, dir, "static/site.css", "body { color: navy }\n")
 	devWaitEvent(t, events, "reload")
 	if got := devBody(base + "static/site.css"); got != "body { color: navy }\n" {
-		t.Errorf("site.css = %q", got)
+		t.Errorf("site.css after the reload event = %q, want the new file", got)
 	}
 	after := devGetStatus(t, base)
 	if after.Builds != before.Builds || after.Failed != before.Failed || strings.Count(p.Output(), "dev: rebuilding") != rebuilds {
