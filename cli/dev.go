@@ -160,7 +160,12 @@ func (c *cmdEnv) newDev(ctx context.Context, f *config.File, pkg, ldflags string
 			}
 		}
 	}
+	var cfgPath string
+	if f.Source != "" && f.Source != "built-in defaults" {
+		cfgPath, _ = filepath.Abs(f.Source)
+	}
 	d.loop = &devloop.Loop{
+		Config:         cfgPath,
 		Watcher:        w,
 		Builder:        b,
 		Hub:            d.hub,
@@ -197,14 +202,16 @@ func addDevLocation(cfg *edge.Config, sock string) {
 }
 
 // wire adds the loop (and, in debug, the hub's server) to the stack, with
-// the appserver's chain reload as the loop's restart.
-func (d *devState) wire(sup *supervisor.Supervisor, app *appserverTier, stderr io.Writer) error {
+// the appserver's chain reload as the loop's restart and SIGHUP's reload
+// for a change to the configuration file.
+func (d *devState) wire(sup *supervisor.Supervisor, app *appserverTier, reload *reloadSet, stderr io.Writer) error {
 	d.loop.Restart = func() error {
 		if app == nil || app.master == nil {
 			return errors.New("no appserver master to reload")
 		}
 		return app.master.Reload()
 	}
+	d.loop.ReloadConfig = reload.reload
 	if d.hub != nil {
 		os.Remove(d.sock) // a stale one from a killed run; run_dir is ours
 		l, err := net.Listen("unix", d.sock)

@@ -124,7 +124,7 @@ func (c *cmdEnv) runStack(f *config.File, which tiers) error {
 		sup.AddServer("appserver", app.serve, app.shutdown)
 	}
 	if c.dev != nil {
-		if err := c.dev.wire(sup, app, c.stderr); err != nil {
+		if err := c.dev.wire(sup, app, reload, c.stderr); err != nil {
 			return err
 		}
 	}

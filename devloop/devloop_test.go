@@ -69,9 +69,11 @@ func TestInjectKeepsStatus(t *testing.T) {
 func TestClassify(t *testing.T) {
 	root := t.TempDir()
 	l := &Loop{
-		Watcher:  &Watcher{Root: root},
-		Static:   []string{filepath.Join(root, "static")},
-		embedded: map[string]bool{filepath.Join(root, "web/templates/index.html"): true},
+		Watcher:      &Watcher{Root: root},
+		Static:       []string{filepath.Join(root, "static")},
+		Config:       filepath.Join(root, "stack.yaml"),
+		ReloadConfig: func() error { return nil },
+		embedded:     map[string]bool{filepath.Join(root, "web/templates/index.html"): true},
 	}
 	tests := []struct {
 		paths []string
@@ -85,6 +87,10 @@ func TestClassify(t *testing.T) {
 		{[]string{"templates/page.html"}, other},
 		{[]string{"static/x.css", "templates/page.html"}, other},
 		{[]string{"staticfiles/x.css"}, other},
+		{[]string{"stack.yaml"}, configFile},
+		{[]string{"stack.yaml", "templates/page.html"}, configFile},
+		{[]string{"stack.yaml", "main.go"}, needBuild},
+		{[]string{"deploy/stack.yaml"}, other},
 	}
 	for _, tt := range tests {
 		if got := l.classify(Change{Paths: tt.paths}); got != tt.want {

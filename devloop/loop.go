@@ -29,6 +29,12 @@ type Loop struct {
 	// Restart chain-reloads the app server's workers, which start from
 	// Builder.Out.
 	Restart func() error
+	// Config is the configuration file's absolute path ("" if none), and
+	// ReloadConfig what a change to it does: SIGHUP's reload (the edge in
+	// place, the workers chain-reloaded; an invalid file is refused and
+	// the running configuration stays).
+	Config       string
+	ReloadConfig func() error
 	// Static are the directories the edge serves itself: a change there
 	// only needs the pages refreshed.
 	Static []string
@@ -80,6 +86,12 @@ func (l *Loop) handle(ctx context.Context, c Change) {
 	switch l.classify(c) {
 	case needBuild:
 		l.rebuild(ctx, what)
+	case configFile:
+		l.Logger.Info("dev: the configuration changed; reloading it (as SIGHUP)", "file", what)
+		if err := l.ReloadConfig(); err != nil {
+			return // the reload said why
+		}
+		l.tell("config")
 	case staticOnly:
 		l.Logger.Info("dev: static files changed; refreshing the pages", "files", what)
 		if l.settle(ctx) {
@@ -118,24 +130,32 @@ type kind int
 
 const (
 	needBuild kind = iota
+	configFile
 	staticOnly
 	other
 )
 
 // classify says what a change needs: Go source, the module files and
-// embedded files need a build; files under the edge's static roots only a
-// refresh; anything else (templates read from disk) a reload.
+// embedded files need a build; the configuration file a reload of it;
+// files under the edge's static roots only a refresh; anything else
+// (templates read from disk) a reload.
 func (l *Loop) classify(c Change) kind {
-	static := true
+	static, config := true, false
 	for _, p := range c.Paths {
 		abs := filepath.Join(l.Watcher.Root, p)
 		base := filepath.Base(p)
 		if strings.HasSuffix(base, ".go") || base == "go.mod" || base == "go.sum" || l.embedded[abs] {
 			return needBuild
 		}
+		if abs == l.Config && l.ReloadConfig != nil {
+			config = true
+		}
 		if !l.underStatic(abs) {
 			static = false
 		}
+	}
+	if config {
+		return configFile
 	}
 	if static {
 		return staticOnly

@@ -263,8 +263,8 @@ func devWaitEvent(t *testing.T, ch <-chan string, want string) {
 // TestDev runs `stack dev` in a user's project: a view change is served
 // within 5 s with no failed request from a client polling meanwhile; a
 // syntax error keeps the last good build serving and is reported in the
-// terminal and to the page; a template change needs no rebuild; Ctrl-C
-// leaves no process behind.
+// terminal and to the page; a template change needs no rebuild; a change
+// to stack.yaml is reloaded; Ctrl-C leaves no process behind.
 func TestDev(t *testing.T) {
 	t.Parallel()
 	dir, bin := devProject(t)
@@ -356,6 +356,20 @@ func TestDev(t *testing.T) {
 	after := devGetStatus(t, base)
 	if after.Builds != before.Builds || after.Failed != before.Failed || strings.Count(p.Output(), "dev: rebuilding") != rebuilds {
 		t.Errorf("a template and a static change built the program: status %+v → %+v", before, after)
+	}
+
+	// A configuration change is reloaded as SIGHUP reloads it: here the
+	// edge gains a location.
+	devDrain(events)
+	cfg, err := os.ReadFile(filepath.Join(dir, "stack.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	devWrite(t, dir, "stack.yaml", strings.Replace(string(cfg), "    - {path: /static/, root: static}\n",
+		"    - {path: /static/, root: static}\n    - {path: /assets/, root: static}\n", 1))
+	devWaitEvent(t, events, "reload")
+	if got := devBody(base + "assets/site.css"); got != "body { color: navy }\n" {
+		t.Errorf("GET /assets/site.css after adding its location = %q", got)
 	}
 
 	// Ctrl-C in the middle of a build: everything stops, no worker, go
