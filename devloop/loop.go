@@ -85,7 +85,7 @@ func (l *Loop) handle(ctx context.Context, c Change) {
 	}
 	switch l.classify(c) {
 	case needBuild:
-		l.rebuild(ctx, what)
+		l.rebuild(ctx, what, l.configIn(c))
 	case configFile:
 		l.Logger.Info("dev: the configuration changed; reloading it (as SIGHUP)", "file", what)
 		if err := l.ReloadConfig(); err != nil {
@@ -140,27 +140,34 @@ const (
 // files under the edge's static roots only a refresh; anything else
 // (templates read from disk) a reload.
 func (l *Loop) classify(c Change) kind {
-	static, config := true, false
+	static := true
 	for _, p := range c.Paths {
 		abs := filepath.Join(l.Watcher.Root, p)
 		base := filepath.Base(p)
 		if strings.HasSuffix(base, ".go") || base == "go.mod" || base == "go.sum" || l.embedded[abs] {
 			return needBuild
 		}
-		if abs == l.Config && l.ReloadConfig != nil {
-			config = true
-		}
 		if !l.underStatic(abs) {
 			static = false
 		}
 	}
-	if config {
+	if l.configIn(c) {
 		return configFile
 	}
 	if static {
 		return staticOnly
 	}
 	return other
+}
+
+// configIn reports whether c changed the configuration file.
+func (l *Loop) configIn(c Change) bool {
+	for _, p := range c.Paths {
+		if l.ReloadConfig != nil && filepath.Join(l.Watcher.Root, p) == l.Config {
+			return true
+		}
+	}
+	return false
 }
 
 func (l *Loop) underStatic(abs string) bool {
@@ -175,7 +182,9 @@ func (l *Loop) underStatic(abs string) bool {
 // rebuild builds; on success it restarts the workers on the new binary and
 // refreshes the pages; on failure the last good build keeps serving and
 // the errors go to the terminal and, in debug, to the pages.
-func (l *Loop) rebuild(ctx context.Context, what string) {
+// With config, the configuration changed too: it is reloaded, which
+// chain-reloads the workers as well.
+func (l *Loop) rebuild(ctx context.Context, what string, config bool) {
 	l.Logger.Info("dev: rebuilding", "files", what)
 	start := time.Now()
 	out, err := l.Builder.Build(ctx)
@@ -194,7 +203,11 @@ func (l *Loop) rebuild(ctx context.Context, what string) {
 		l.Hub.Built("", true)
 	}
 	l.Logger.Info("dev: build ok; chain-reloading the workers", "took", time.Since(start).Round(time.Millisecond))
-	if err := l.Restart(); err != nil {
+	restart := l.Restart
+	if config {
+		restart = l.ReloadConfig
+	}
+	if err := restart(); err != nil {
 		if ctx.Err() == nil { // else the stack is stopping
 			l.Logger.Error("dev: reloading the workers on the new build", "err", err)
 		}
