@@ -37,6 +37,7 @@ type devState struct {
 	loop   *devloop.Loop
 	hub    *devloop.Hub // nil unless the app is in debug
 	sock   string       // the hub's socket, which the edge proxies Prefix to
+	lis    net.Listener // on sock, once wired
 }
 
 func (c *cmdEnv) devCommand() *cobra.Command {
@@ -218,6 +219,7 @@ func (d *devState) wire(sup *supervisor.Supervisor, app *appserverTier, reload *
 		if err != nil {
 			return fmt.Errorf("dev: %w", err)
 		}
+		d.lis = l
 		srv := &http.Server{Handler: d.hub, ReadHeaderTimeout: 10 * time.Second}
 		sup.OnStopping(d.hub.Close) // open pages must not hold the edge's drain
 		sup.AddServer("dev", func() error {
@@ -231,6 +233,14 @@ func (d *devState) wire(sup *supervisor.Supervisor, app *appserverTier, reload *
 	sup.Add(func() error { return d.loop.Run(ctx) }, func(error) { cancel() })
 	fmt.Fprintf(stderr, "stack dev: watching %s; workers run %s\n", d.loop.Watcher.Root, d.binary)
 	return nil
+}
+
+// close releases what wire opened, also when the stack failed before it
+// ran (the server's Shutdown has closed it otherwise).
+func (d *devState) close() {
+	if d.lis != nil {
+		d.lis.Close()
+	}
 }
 
 // workerArgv is the dev workers' command: the last good build.

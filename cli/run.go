@@ -124,6 +124,7 @@ func (c *cmdEnv) runStack(f *config.File, which tiers) error {
 		sup.AddServer("appserver", app.serve, app.shutdown)
 	}
 	if c.dev != nil {
+		cleanup = append(cleanup, c.dev.close)
 		if err := c.dev.wire(sup, app, reload, c.stderr); err != nil {
 			return err
 		}
