@@ -123,6 +123,9 @@ func TestWatcherSnapshot(t *testing.T) {
 	write("templates/a.html", "ab")
 	write("run/app.db", "xy")
 	write("main.go~", "backup")
+	write("db.sqlite3", "votes")
+	write("db.sqlite3-journal", "votes")
+	write(".main.go.swp", "vim")
 	os.Remove(filepath.Join(root, "main.go"))
 	got := changed(before, w.snapshot())
 	if strings.Join(sorted(got), ",") != "main.go,templates/a.html" {

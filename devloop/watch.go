@@ -24,7 +24,9 @@ type Watcher struct {
 	Root string
 	// Skip are directories not to look into (the run directory, where the
 	// database and sockets change all the time), absolute or relative to
-	// Root. Hidden directories (.git) are always skipped.
+	// Root. Hidden directories (.git) and files, and files that change by
+	// themselves (a database, logs, swap files: see noise), are always
+	// skipped.
 	Skip []string
 	// Interval is the pause between two walks.
 	Interval time.Duration
@@ -66,8 +68,8 @@ func (w *Watcher) snapshot() map[string]stamp {
 			}
 			return nil
 		}
-		if strings.HasPrefix(name, ".") || strings.HasSuffix(name, "~") || !d.Type().IsRegular() {
-			return nil // editors' swap and backup files
+		if strings.HasPrefix(name, ".") || strings.HasSuffix(name, "~") || !d.Type().IsRegular() || noise(name) {
+			return nil
 		}
 		info, err := d.Info()
 		if err != nil {
@@ -78,6 +80,21 @@ func (w *Watcher) snapshot() map[string]stamp {
 		return nil
 	})
 	return files
+}
+
+// noiseSuffixes end the names of files that change while the program runs
+// or while an editor works, never as an edit to the project: a SQLite
+// database kept in the project (Django's db.sqlite3) and its journals,
+// logs, sockets, editors' swap files.
+var noiseSuffixes = []string{".db", ".sqlite", ".sqlite3", "-journal", "-wal", "-shm", ".log", ".pid", ".sock", ".swp", ".swx", ".tmp"}
+
+func noise(name string) bool {
+	for _, suf := range noiseSuffixes {
+		if strings.HasSuffix(name, suf) {
+			return true
+		}
+	}
+	return false
 }
 
 // Run sends a Change on changes each time the tree changed and then stayed
