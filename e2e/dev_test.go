@@ -265,8 +265,10 @@ func devWaitEvent(t *testing.T, ch <-chan string, want string) {
 // syntax error keeps the last good build serving and is reported in the
 // terminal and to the page; a template change needs no rebuild; a change
 // to stack.yaml is reloaded; Ctrl-C leaves no process behind.
+//
+// It does not run in parallel with the other end-to-end tests: the 5 s
+// is mostly go build's, which needs the CPU (about 20 s in all).
 func TestDev(t *testing.T) {
-	t.Parallel()
 	dir, bin := devProject(t)
 	p := devStart(t, dir, bin)
 	base := p.url()
