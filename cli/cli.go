@@ -82,7 +82,8 @@ type cmdEnv struct {
 	cfgPath    string
 	sets       []string
 	logLevel   string
-	logFormat  string // the logger's log_format, once the configuration is read
+	logFormat  string    // the logger's log_format, once the configuration is read
+	dev        *devState // stack dev's loop (dev.go), nil otherwise
 }
 
 func newRoot(c *cmdEnv) *cobra.Command {
@@ -124,6 +125,7 @@ variables (STACK_EDGE_LISTEN=0.0.0.0:8000) and --set key=value flags.`,
 		c.versionCommand(),
 		c.newCommand(), // new.go
 		c.workerCommand(),
+		c.devCommand(),
 		c.statusCommand(), c.reloadCommand(), c.topCommand(), // admincmd.go
 		c.benchCommand(),
 		c.createsuperuserCommand(),

@@ -66,6 +66,9 @@ func (r *reloadSet) reload() error {
 		r.c.logger.Error("reload refused: the configuration is not valid; the running one stays", "err", err)
 		return fmt.Errorf("the configuration is not valid; the running one stays: %w", err)
 	}
+	if r.c.dev != nil {
+		r.c.dev.adjust(f) // stack dev's own location, as at start
+	}
 	// What start warns about (an edge no longer reaching the app
 	// server) is as likely a mistake in a reload, and is said again.
 	for _, w := range f.Warnings {

@@ -123,6 +123,12 @@ func (c *cmdEnv) runStack(f *config.File, which tiers) error {
 	if app != nil {
 		sup.AddServer("appserver", app.serve, app.shutdown)
 	}
+	if c.dev != nil {
+		cleanup = append(cleanup, c.dev.close)
+		if err := c.dev.wire(sup, app, reload, c.stderr); err != nil {
+			return err
+		}
+	}
 	if which.processes {
 		for _, p := range f.Processes {
 			sup.AddProcess(&supervisor.Process{

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/stack-web/stack/appserver/prefork"
+	"github.com/stack-web/stack/devloop"
 )
 
 // workerCommandName is the hidden subcommand an appserver master runs for
@@ -16,7 +17,8 @@ import (
 const workerCommandName = "appserver-worker"
 
 func (c *cmdEnv) workerCommand() *cobra.Command {
-	return &cobra.Command{
+	var devScript bool
+	cmd := &cobra.Command{
 		Use:    workerCommandName,
 		Short:  "Internal: one worker process of the appserver's master",
 		Hidden: true,
@@ -33,14 +35,22 @@ func (c *cmdEnv) workerCommand() *cobra.Command {
 			if cl, ok := h.(io.Closer); ok {
 				defer cl.Close()
 			}
+			if devScript {
+				h = devloop.Inject(h) // stack dev, app in debug
+			}
 			return prefork.RunWorker(f.Appserver, h, c.logger.With("tier", "appserver", "worker_pid", os.Getpid()))
 		},
 	}
+	cmd.Flags().BoolVar(&devScript, devWorkerFlag, false, "inject stack dev's live-reload script into HTML pages")
+	return cmd
 }
 
 // workerArgv is the command line that starts one worker with this
 // process's configuration.
 func (c *cmdEnv) workerArgv() ([]string, error) {
+	if c.dev != nil {
+		return c.dev.workerArgv(c.childArgs()), nil
+	}
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err

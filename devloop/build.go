@@ -1,0 +1,83 @@
+package devloop
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+)
+
+// Builder builds the project's program with the go command.
+type Builder struct {
+	// Dir is the project directory (the module holding the program).
+	Dir string
+	// Package is the main package to build, "." by default.
+	Package string
+	// Out is the path of the built binary. A build writes beside it and
+	// renames over it only when it succeeded, so Out is always the last
+	// good build, and a worker started from it meanwhile runs a whole file.
+	Out string
+	// Flags are more go build flags, before the package.
+	Flags []string
+}
+
+// Build runs `go build` and returns its output (the compiler's errors)
+// with a non-nil error when it failed. Cancelling ctx kills the go
+// command and the compilers it started, so none is left behind.
+func (b *Builder) Build(ctx context.Context) ([]byte, error) {
+	pkg := b.Package
+	if pkg == "" {
+		pkg = "."
+	}
+	tmp := b.Out + ".new"
+	args := append(append([]string{"build", "-o", tmp}, b.Flags...), pkg)
+	cmd := exec.CommandContext(ctx, "go", args...)
+	cmd.Dir = b.Dir
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	// Its own process group, so that a cancel reaches the compile and
+	// link steps too, not only the go command.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	if err := cmd.Run(); err != nil {
+		os.Remove(tmp)
+		if ctx.Err() != nil {
+			return out.Bytes(), ctx.Err()
+		}
+		return out.Bytes(), fmt.Errorf("go build %s in %s: %w", pkg, b.Dir, err)
+	}
+	if err := os.Rename(tmp, b.Out); err != nil {
+		return out.Bytes(), fmt.Errorf("installing the build: %w", err)
+	}
+	return out.Bytes(), nil
+}
+
+// EmbeddedFiles lists the files that the program's own packages embed
+// (//go:embed), absolute: a change to one of them needs a rebuild even
+// though it is not Go source. Standard-library packages are left out.
+func (b *Builder) EmbeddedFiles(ctx context.Context) (map[string]bool, error) {
+	pkg := b.Package
+	if pkg == "" {
+		pkg = "."
+	}
+	cmd := exec.CommandContext(ctx, "go", "list", "-deps",
+		"-f", `{{if not .Standard}}{{$d := .Dir}}{{range .EmbedFiles}}{{$d}}/{{.}}{{"\n"}}{{end}}{{end}}`, pkg)
+	cmd.Dir = b.Dir
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("go list %s: %w", pkg, err)
+	}
+	files := map[string]bool{}
+	for _, line := range strings.Split(string(out), "\n") {
+		if line != "" {
+			files[filepath.Clean(line)] = true
+		}
+	}
+	return files, nil
+}
