@@ -85,6 +85,8 @@ func (m *Master) Workers() []WorkerInfo {
 			switch {
 			case !w.everReady:
 				wi.State = "starting"
+			case w.unresponsive(now):
+				wi.State = "unresponsive"
 			case c.Busy > 0:
 				wi.State = "busy"
 			default:
@@ -107,8 +109,9 @@ func (m *Master) Workers() []WorkerInfo {
 	return out
 }
 
-// Ready reports whether the master serves and every worker it runs (the
-// slots not left cheap) has been ready: what /readyz waits for.
+// Ready reports whether the master serves, every worker it runs (the
+// slots not left cheap) has been ready, and one at least still answers:
+// what /readyz waits for.
 func (m *Master) Ready() bool {
 	m.init()
 	m.mu.Lock()
@@ -116,12 +119,24 @@ func (m *Master) Ready() bool {
 	if m.stopping || m.listener == nil {
 		return false
 	}
+	now, responsive := time.Now(), false
 	for _, s := range m.slots {
 		if !s.cheap && (s.cur == nil || !s.cur.everReady) {
 			return false
 		}
+		if s.cur != nil && !s.cur.unresponsive(now) {
+			responsive = true
+		}
 	}
-	return true
+	// A worker that stopped answering still holds its slot (the master
+	// replaces only the dead); while another serves, the appserver does.
+	return responsive
+}
+
+// unresponsive reports whether w has been silent past unresponsiveAfter.
+// Call with m.mu held.
+func (w *workerHandle) unresponsive(now time.Time) bool {
+	return w.everReady && now.Sub(w.lastSeen) > unresponsiveAfter
 }
 
 // ErrNoWorkerSlot: AddWorker found every slot running, or RemoveWorker

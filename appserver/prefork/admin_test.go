@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -117,5 +118,73 @@ func TestMasterAdminView(t *testing.T) {
 	}
 	if reqs := got["stack_appserver_worker_requests_total,worker=1"] + got["stack_appserver_worker_requests_total,worker=2"]; reqs != 3 {
 		t.Errorf("worker requests %v, want 3 (a retired worker's stay counted)", reqs)
+	}
+}
+
+// A worker that stops answering (SIGSTOP) shows as unresponsive once its
+// heartbeat is overdue; the appserver stays ready while another worker
+// answers, and is not ready when none does.
+func TestUnresponsiveWorkerIsToldFromAnIdleOne(t *testing.T) {
+	t.Setenv("APPSERVER_TEST_WORKER", "1")
+	l, err := appserver.Listen("unix:"+filepath.Join(t.TempDir(), "app.sock"), 0o660)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := appserver.DefaultConfig()
+	cfg.Processes = 2
+	cfg.WorkerReadyTimeout = 10 * time.Second
+	m := &Master{Config: cfg, Command: []string{os.Args[0]}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Output: io.Discard}
+	served := make(chan error, 1)
+	go func() { served <- m.Serve(l) }()
+	var pids []int
+	defer func() {
+		for _, pid := range pids {
+			syscall.Kill(pid, syscall.SIGCONT)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		m.Shutdown(ctx)
+		<-served
+	}()
+	waitState := func(what string, ok func([]WorkerInfo) bool, within time.Duration) []WorkerInfo {
+		t.Helper()
+		deadline := time.Now().Add(within)
+		for {
+			ws := m.Workers()
+			if ok(ws) {
+				return ws
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: workers %+v", what, ws)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	ws := waitState("both ready", func(ws []WorkerInfo) bool { return m.Ready() }, 10*time.Second)
+	// Idle for longer than unresponsiveAfter: heartbeats keep both "idle".
+	time.Sleep(unresponsiveAfter + time.Second)
+	for _, w := range m.Workers() {
+		if w.State != "idle" {
+			t.Fatalf("an idle worker past %v without requests: %q", unresponsiveAfter, w.State)
+		}
+	}
+	pids = []int{ws[0].PID}
+	syscall.Kill(ws[0].PID, syscall.SIGSTOP)
+	waitState("stopped worker unresponsive", func(ws []WorkerInfo) bool { return ws[0].State == "unresponsive" }, unresponsiveAfter+3*time.Second)
+	if !m.Ready() {
+		t.Error("not ready while the other worker answers")
+	}
+	pids = append(pids, ws[1].PID)
+	syscall.Kill(ws[1].PID, syscall.SIGSTOP)
+	waitState("both unresponsive", func(ws []WorkerInfo) bool { return ws[1].State == "unresponsive" }, unresponsiveAfter+3*time.Second)
+	if m.Ready() {
+		t.Error("ready with no worker answering")
+	}
+	for _, pid := range pids {
+		syscall.Kill(pid, syscall.SIGCONT)
+	}
+	waitState("answering again", func(ws []WorkerInfo) bool { return ws[0].State == "idle" && ws[1].State == "idle" }, 5*time.Second)
+	if !m.Ready() {
+		t.Error("not ready once the workers answer again")
 	}
 }

@@ -32,6 +32,12 @@ const (
 	workerListenFD  = 3
 	workerControlFD = 4
 	statsEvery      = 100 * time.Millisecond
+	// heartbeatEvery: an idle worker still reports this often, so that
+	// one that stopped answering (SIGSTOP, a stuck runtime) is told from
+	// one with nothing to report: silent for unresponsiveAfter, it shows
+	// as "unresponsive" and does not count for readiness.
+	heartbeatEvery    = time.Second
+	unresponsiveAfter = 3 * heartbeatEvery
 )
 
 // ctrlMsg is one control message.

@@ -103,7 +103,8 @@ type workerHandle struct {
 	harakiri  bool // reported a harakiri: it exits on its own
 	counters  workerCounters
 	idleSince time.Time
-	lastRead  uint64 // requests at the last stats read, for delta_requests
+	lastSeen  time.Time // its last message (heartbeatEvery at least, while it runs)
+	lastRead  uint64    // requests at the last stats read, for delta_requests
 	status    string // its exit status, once exited
 }
 
@@ -278,6 +279,9 @@ func (m *Master) watch(w *workerHandle) {
 }
 
 func (m *Master) onMsg(w *workerHandle, msg ctrlMsg) {
+	m.mu.Lock()
+	w.lastSeen = time.Now()
+	m.mu.Unlock()
 	switch msg.T {
 	case "ready":
 		m.mu.Lock()

@@ -108,7 +108,7 @@ func RunWorker(cfg appserver.Config, h http.Handler, logger *slog.Logger) error 
 	tick := time.NewTicker(statsEvery)
 	defer tick.Stop()
 	var last workerCounters
-	var asked time.Time
+	var asked, sent time.Time
 	for {
 		select {
 		case m := <-msgs:
@@ -133,8 +133,8 @@ func RunWorker(cfg appserver.Config, h http.Handler, logger *slog.Logger) error 
 			}
 			return err
 		case now := <-tick.C:
-			if cur := w.counters(); !cur.same(&last) || cur.Busy > 0 {
-				last = *cur
+			if cur := w.counters(); !cur.same(&last) || cur.Busy > 0 || now.Sub(sent) >= heartbeatEvery {
+				last, sent = *cur, now
 				cc.Send(ctrlMsg{T: "stats", Stats: cur})
 			}
 			if reason := w.recycleReason(now); reason != "" && now.Sub(asked) > time.Second {
