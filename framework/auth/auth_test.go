@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -406,5 +407,49 @@ func TestSessionHashFallbacks(t *testing.T) {
 			tok := b.token("/login/")
 			b.do("POST", "/login/", url.Values{"csrfmiddlewaretoken": {tok}, "username": {"ann"}, "password": {"ann-password"}})
 		}
+	}
+}
+
+// TestThrottleConcurrentGuesses: guesses sent at once (from many
+// addresses, to as many workers) must not all pass the check before any
+// is counted: no more passwords are tried than the limit allows.
+func TestThrottleConcurrentGuesses(t *testing.T) {
+	// A hash slow enough that every guess is checked before the first
+	// failure could be recorded, as argon2's real cost makes it.
+	a, _ := newAuth(t, Hasher{Time: 1, Memory: 8 * 1024, Threads: 1})
+	a.throttle = Throttle{PerUser: 3, PerAddress: 5, Window: 10 * time.Minute}
+	ctx := context.Background()
+	if _, err := a.CreateUser(ctx, "ann", "", "ann-password", false, false); err != nil {
+		t.Fatal(err)
+	}
+	const guesses = 16
+	var wg sync.WaitGroup
+	errs := make([]error, guesses)
+	start := make(chan struct{})
+	for i := range guesses {
+		wg.Go(func() {
+			<-start
+			_, errs[i] = a.Authenticate(ctx, "ann", "guess", "10.0.1."+strconv.Itoa(i))
+		})
+	}
+	close(start)
+	wg.Wait()
+	tried := 0
+	for i, err := range errs {
+		switch err {
+		case ErrInvalidLogin:
+			tried++
+		case ErrThrottled:
+		default:
+			t.Errorf("guess %d: %v", i, err)
+		}
+	}
+	t.Logf("%d concurrent guesses: %d checked, %d throttled", guesses, tried, guesses-tried)
+	if tried > 3 {
+		t.Errorf("%d passwords checked at once, want at most the limit, 3", tried)
+	}
+	// The right password is refused too now, and the count stays at the limit.
+	if _, err := a.Authenticate(ctx, "ann", "ann-password", "10.0.2.1"); err != ErrThrottled {
+		t.Errorf("after the concurrent guesses: %v, want ErrThrottled", err)
 	}
 }

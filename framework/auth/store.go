@@ -255,9 +255,9 @@ func (a *Auth) GetUser(ctx context.Context, username string) (*User, error) {
 // Unknown users take as long as known ones.
 func (a *Auth) Authenticate(ctx context.Context, username, password, addr string) (*User, error) {
 	keys := []string{"user:" + strings.ToLower(username), "addr:" + addr}
-	if blocked, err := a.blocked(ctx, keys); err != nil {
+	if ok, err := a.take(ctx, keys); err != nil {
 		return nil, err
-	} else if blocked {
+	} else if !ok {
 		a.logger.Warn("login throttled", "username", username, "addr", addr)
 		return nil, ErrThrottled
 	}
@@ -265,14 +265,14 @@ func (a *Auth) Authenticate(ctx context.Context, username, password, addr string
 	if errors.Is(err, ErrNoUser) {
 		a.dummyOnce.Do(func() { a.dummy = a.hasher.Hash("no such user") }) // made on first use: New stays cheap
 		a.hasher.Verify(password, a.dummy)
-		return nil, a.fail(ctx, keys, username, addr)
+		return nil, a.fail(username, addr)
 	}
 	if err != nil {
 		return nil, err
 	}
 	ok, upgrade := a.hasher.Verify(password, u.password)
 	if !ok || !u.IsActive {
-		return nil, a.fail(ctx, keys, username, addr)
+		return nil, a.fail(username, addr)
 	}
 	if upgrade {
 		u.password = a.hasher.Hash(password)
@@ -281,18 +281,16 @@ func (a *Auth) Authenticate(ctx context.Context, username, password, addr string
 		}
 		a.logger.Info("password hash upgraded to the current parameters", "username", u.Username)
 	}
-	if err := a.reset(ctx, keys[0]); err != nil {
+	if err := a.succeeded(ctx, keys); err != nil {
 		return nil, err
 	}
 	return u, nil
 }
 
-// fail records a failed login against every key and returns ErrInvalidLogin.
-func (a *Auth) fail(ctx context.Context, keys []string, username, addr string) error {
+// fail logs a failed login (counted by take already) and returns
+// ErrInvalidLogin.
+func (a *Auth) fail(username, addr string) error {
 	a.logger.Info("login failed", "username", username, "addr", addr)
-	if err := a.record(ctx, keys); err != nil {
-		return err
-	}
 	return ErrInvalidLogin
 }
 
