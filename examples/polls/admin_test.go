@@ -217,3 +217,47 @@ func TestAdminQuestionLifecycle(t *testing.T) {
 		t.Errorf("after logout: %d", code)
 	}
 }
+
+// TestVotesCannotOverflow: a choice given the largest count the admin
+// took (2^63-1) and then voted for made SQLite store the sum as a REAL,
+// and every page of the question answered 500 from then on. The admin
+// keeps votes in Django's portable IntegerField range, and a vote never
+// overflows a count put there some other way.
+func TestVotesCannotOverflow(t *testing.T) {
+	a := newTestApp(t, filepath.Join(t.TempDir(), "db.sqlite3"))
+	if err := a.Users.CreateSuperuser(context.Background(), "admin", "", "admin-password-1"); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(a)
+	defer srv.Close()
+	c := newClient(t, srv)
+	if resp := adminLogin(t, c, "admin", "admin-password-1"); resp.StatusCode != 302 {
+		t.Fatalf("login: %d", resp.StatusCode)
+	}
+	_, page := c.get("/admin/polls/question/add/")
+	resp, body := c.post("/admin/polls/question/add/", url.Values{"csrfmiddlewaretoken": {csrfToken(t, page)},
+		"question_text": {"Big?"}, "pub_date": {"2026-01-01T00:00"},
+		"choice_set-TOTAL_FORMS": {"3"}, "choice_set-INITIAL_FORMS": {"0"},
+		"choice_set-0-choice_text": {"Max"}, "choice_set-0-votes": {"9223372036854775807"}})
+	if resp.StatusCode != 200 || !strings.Contains(body, "Ensure this value is less than or equal to 2147483647.") {
+		t.Errorf("votes of 2^63-1 in the admin: %d, want the form again with the range error", resp.StatusCode)
+	}
+
+	const max = "9223372036854775807"
+	if _, err := a.store.db.Exec(`UPDATE choice SET votes = ` + max + ` WHERE id = 2`); err != nil {
+		t.Fatal(err)
+	}
+	v := newClient(t, srv)
+	_, page = v.get("/polls/1/")
+	v.post("/polls/1/vote/", url.Values{"csrfmiddlewaretoken": {csrfToken(t, page)}, "choice": {"2"}})
+	for _, p := range []string{"/polls/1/", "/polls/1/results/"} {
+		if code, _ := v.get(p); code != 200 {
+			t.Errorf("GET %s after a vote for a choice at 2^63-1: %d, want 200", p, code)
+		}
+	}
+	var typ string
+	a.store.db.QueryRow(`SELECT typeof(votes) FROM choice WHERE id = 2`).Scan(&typ)
+	if typ != "integer" {
+		t.Errorf("votes stored as %s, want integer", typ)
+	}
+}
