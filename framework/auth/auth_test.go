@@ -453,3 +453,33 @@ func TestThrottleConcurrentGuesses(t *testing.T) {
 		t.Errorf("after the concurrent guesses: %v, want ErrThrottled", err)
 	}
 }
+
+// TestValidatePasswordAsDjango: Django's default validators refuse what
+// the first ones let through: a common password, one close to (not only
+// equal to) the username, one under 8 characters counted as characters.
+func TestValidatePasswordAsDjango(t *testing.T) {
+	for _, c := range []struct{ pw, user, want string }{
+		{"password", "", "too common"},
+		{"Password1", "", "too common"},
+		{"iloveyou", "", "too common"},
+		{"x4userx4", "x4user", "too similar"},
+		{"alice-smith", "alice.smith", "too similar"},
+		{"ééééééé", "", "too short"}, // 7 characters in 14 bytes
+		{"1234567890", "", "entirely numeric"},
+	} {
+		err := ValidatePassword(c.pw, c.user)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("ValidatePassword(%q, %q) = %v, want %q", c.pw, c.user, err, c.want)
+		}
+	}
+	for _, c := range []struct{ pw, user string }{
+		{"a-good-passphrase", "ann"},
+		{"Sup3r-s3cret-pw!", "admin"},
+		{"éééééééé", ""},
+		{"correct horse battery staple", "horse"}, // a short username inside a long password
+	} {
+		if err := ValidatePassword(c.pw, c.user); err != nil {
+			t.Errorf("ValidatePassword(%q, %q) = %v, want nil", c.pw, c.user, err)
+		}
+	}
+}
