@@ -483,3 +483,32 @@ func TestValidatePasswordAsDjango(t *testing.T) {
 		}
 	}
 }
+
+// TestLogoutEndsTheSessionCookie: the session is a signed cookie, so a
+// copy taken before logout (a stolen cookie) still logged in after it, for
+// the cookie's whole age. Logout records the session's key as ended.
+func TestLogoutEndsTheSessionCookie(t *testing.T) {
+	a, _ := newAuth(t, cheap)
+	a.CreateUser(context.Background(), "ann", "", "ann-password", false, false)
+	h := site(t, a)
+	b := newBrowser(t, h)
+	if resp, _ := b.do("POST", "/login/", url.Values{"csrfmiddlewaretoken": {b.token("/login/")}, "username": {"ann"}, "password": {"ann-password"}}); resp.StatusCode != 302 {
+		t.Fatalf("login: %d", resp.StatusCode)
+	}
+	stolen := b.session()
+	if resp, _ := b.do("POST", "/logout/", url.Values{"csrfmiddlewaretoken": {b.token("/login/")}}); resp.StatusCode != 302 {
+		t.Fatalf("logout: %d", resp.StatusCode)
+	}
+	thief := newBrowser(t, h)
+	thief.c.Jar.SetCookies(nil, []*http.Cookie{{Name: "sessionid", Value: stolen}})
+	if resp, body := thief.do("GET", "/private/", nil); resp.StatusCode != 302 {
+		t.Errorf("a session cookie from before the logout, after it: %d %q, want the redirect to log in", resp.StatusCode, body)
+	}
+	// Logging in again gives a new session that works.
+	if resp, _ := b.do("POST", "/login/", url.Values{"csrfmiddlewaretoken": {b.token("/login/")}, "username": {"ann"}, "password": {"ann-password"}}); resp.StatusCode != 302 {
+		t.Fatalf("login again: %d", resp.StatusCode)
+	}
+	if resp, body := b.do("GET", "/private/", nil); resp.StatusCode != 200 || body != "hello ann" {
+		t.Errorf("after logging in again: %d %q", resp.StatusCode, body)
+	}
+}

@@ -25,6 +25,10 @@ type Options struct {
 	Hasher *Hasher
 	// Throttle bounds failed logins (DefaultThrottle).
 	Throttle *Throttle
+	// SessionAge is the session cookie's age (the app's
+	// session_cookie_age; two weeks by default): how long the key of a
+	// logged-out session is remembered as ended.
+	SessionAge time.Duration
 	// Logger receives failed and throttled logins.
 	Logger *slog.Logger
 	// Now is the clock (time.Now); tests move it.
@@ -38,6 +42,7 @@ type Auth struct {
 	fallback [][]byte
 	hasher   Hasher
 	throttle Throttle
+	maxAge   time.Duration // of a session: how long an ended one is remembered
 	logger   *slog.Logger
 	now      func() time.Time
 
@@ -90,6 +95,10 @@ CREATE TABLE IF NOT EXISTS auth_user_permission (
 	codename TEXT    NOT NULL,
 	PRIMARY KEY (user_id, codename)
 );
+CREATE TABLE IF NOT EXISTS auth_session_ended (
+	key   TEXT    PRIMARY KEY,         -- the Key of a logged-out session
+	until INTEGER NOT NULL             -- unix seconds: its cookie has expired by then
+);
 CREATE TABLE IF NOT EXISTS auth_throttle (
 	key      TEXT    PRIMARY KEY,      -- "user:NAME" or "addr:IP"
 	failures INTEGER NOT NULL,
@@ -110,6 +119,9 @@ func New(db *sql.DB, o Options) (*Auth, error) {
 	}
 	if o.Throttle != nil {
 		a.throttle = *o.Throttle
+	}
+	if a.maxAge = o.SessionAge; a.maxAge <= 0 {
+		a.maxAge = 1209600 * time.Second // Django's SESSION_COOKIE_AGE
 	}
 	if a.logger == nil {
 		a.logger = slog.New(slog.DiscardHandler)
