@@ -45,6 +45,9 @@ func TestBrkFwThrottleAcrossWorkers(t *testing.T) {
 	if out, code := adminRun(t, dir, []string{"STACK_SUPERUSER_PASSWORD=brk-fw-admin-pass"}, "createsuperuser", "--username", "admin", "--noinput"); code != 0 {
 		t.Fatalf("createsuperuser: exit %d\n%s", code, out)
 	}
+	if out, code := adminRun(t, dir, []string{"STACK_SUPERUSER_PASSWORD=brk-fw-other-pass"}, "createsuperuser", "--username", "other", "--noinput"); code != 0 {
+		t.Fatalf("createsuperuser: exit %d\n%s", code, out)
+	}
 	p := start(t, dir, "up")
 	base := strings.TrimSuffix(p.url(), "/")
 
@@ -99,6 +102,52 @@ func TestBrkFwThrottleAcrossWorkers(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusTooManyRequests {
 		t.Errorf("the right password after the guesses: %d, want 429", resp.StatusCode)
+	}
+
+	// A copy of another user's session cookie, taken before their logout,
+	// is anonymous after it on both workers.
+	c, tok = brkFwLoginForm(t, base)
+	resp, err = c.PostForm(base+"/admin/login/", url.Values{"csrfmiddlewaretoken": {tok},
+		"username": {"other"}, "password": {"brk-fw-other-pass"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	u, _ := url.Parse(base + "/")
+	stolen := c.Jar.Cookies(u)
+	if resp.StatusCode != http.StatusFound || len(stolen) == 0 {
+		t.Fatalf("login as other: %d, cookies %v", resp.StatusCode, stolen)
+	}
+	resp, err = c.Get(base + "/admin/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	m := csrfRE.FindSubmatch(b)
+	if m == nil {
+		t.Fatalf("no CSRF token on /admin/ (%d)", resp.StatusCode)
+	}
+	if resp, err = c.PostForm(base+"/admin/logout/", url.Values{"csrfmiddlewaretoken": {string(m[1])}}); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("logout: %d", resp.StatusCode)
+	}
+	for i := range 4 {
+		req, _ := http.NewRequest("GET", base+"/admin/", nil)
+		for _, ck := range stolen {
+			req.AddCookie(ck)
+		}
+		resp, err := http.DefaultTransport.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusFound {
+			t.Errorf("replay %d of a session cookie taken before logout: %d, want 302 to the login", i, resp.StatusCode)
+		}
 	}
 }
 
