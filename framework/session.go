@@ -159,6 +159,11 @@ func (s *Session) CycleKey() {
 	s.modified = true
 }
 
+// Key is the session's identity, new at each CycleKey ("" before the
+// first): auth records it at logout, since a signed cookie cannot be
+// taken back from whoever holds a copy.
+func (s *Session) Key() string { return s.data.Key }
+
 func (s *Session) empty() bool {
 	return len(s.data.Values) == 0 && len(s.data.Messages) == 0 && s.data.CSRF == ""
 }

@@ -3,6 +3,7 @@ package polls
 import (
 	"context"
 	"database/sql"
+	"math"
 
 	"github.com/stack-web/stack/framework/admin"
 	"github.com/stack-web/stack/framework/auth"
@@ -37,7 +38,8 @@ func newAdmin(ctx context.Context, db *sql.DB, users *auth.Auth) (*admin.Site, e
 			Extra: 3,
 			Model: &admin.Model{Name: "choice", Str: "choice_text", Fields: []forms.Field{
 				{Name: "choice_text", Label: "Choice text", Kind: forms.Char, Required: true, MaxLength: 200},
-				{Name: "votes", Kind: forms.Int, Required: true, Min: forms.Limit(0), Initial: int64(0)},
+				// Django's IntegerField range on PostgreSQL and MySQL.
+				{Name: "votes", Kind: forms.Int, Required: true, Min: forms.Limit(0), Max: forms.Limit(math.MaxInt32), Initial: int64(0)},
 			}},
 		}},
 	}

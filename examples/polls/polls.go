@@ -25,6 +25,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"path/filepath"
+	"time"
 
 	"github.com/stack-web/stack/framework"
 	"github.com/stack-web/stack/framework/auth"
@@ -77,7 +78,8 @@ func OpenUsers(settings framework.Settings, runDir string, logger *slog.Logger) 
 	if err != nil {
 		return nil, nil, err
 	}
-	users, err := auth.New(db, auth.Options{SecretKey: settings.SecretKey, SecretKeyFallbacks: settings.SecretKeyFallbacks, Logger: logger})
+	users, err := auth.New(db, auth.Options{SecretKey: settings.SecretKey, SecretKeyFallbacks: settings.SecretKeyFallbacks,
+		SessionAge: time.Duration(settings.SessionCookieAge) * time.Second, Logger: logger})
 	if err != nil {
 		db.Close()
 		return nil, nil, err
@@ -101,7 +103,8 @@ func New(settings framework.Settings, runDir string, logger *slog.Logger) (*App,
 		db.Close()
 		return nil, err
 	}
-	users, err := auth.New(db, auth.Options{SecretKey: settings.SecretKey, SecretKeyFallbacks: settings.SecretKeyFallbacks, Logger: logger})
+	users, err := auth.New(db, auth.Options{SecretKey: settings.SecretKey, SecretKeyFallbacks: settings.SecretKeyFallbacks,
+		SessionAge: time.Duration(settings.SessionCookieAge) * time.Second, Logger: logger})
 	if err != nil {
 		st.close()
 		return nil, err

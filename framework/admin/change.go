@@ -51,7 +51,9 @@ type inlineRow struct {
 	Existing bool
 	Name     string
 	Delete   bool
-	skip     bool // an extra row left empty
+	skip     bool           // an extra row left empty, or one deleted already
+	gone     bool           // an existing row no longer the parent's
+	initial  map[string]any // an existing row's values when the page was read
 }
 
 // object reads the row pk of m as a form's initial values (nil when there
@@ -190,28 +192,54 @@ func (iv *inlineView) addRow(im *Model, initial map[string]any, id, name string)
 	i := len(iv.Rows)
 	f := forms.New(im.fields...).SetInitial(initial)
 	f.Prefix = iv.Prefix + "-" + strconv.Itoa(i) + "-"
-	iv.Rows = append(iv.Rows, &inlineRow{Index: i, Form: f, ID: id, Existing: id != "", Name: name})
+	iv.Rows = append(iv.Rows, &inlineRow{Index: i, Form: f, ID: id, Existing: id != "", Name: name, initial: initial})
 }
 
-// bind reads the submitted formset: the existing rows (their ids checked
-// against the parent's), the DELETE boxes, and the extra rows, which are
-// skipped when left as offered.
+// msgGoneRow is Django's message for an inline row whose object is no
+// longer the parent's (deleted meanwhile, or an id made up).
+const msgGoneRow = "Select a valid choice. That choice is not one of the available choices."
+
+// bind reads the submitted formset: its existing rows are the ones the
+// page was rendered with, found by their ids among the parent's rows now
+// (a row another user added meanwhile is left alone, one deleted
+// meanwhile is an error on its row, as in Django), the DELETE boxes, and
+// the extra rows, which are skipped when left as offered.
 func (iv *inlineView) bind(data url.Values) error {
 	total, err1 := strconv.Atoi(data.Get(iv.Prefix + "-TOTAL_FORMS"))
 	initial, err2 := strconv.Atoi(data.Get(iv.Prefix + "-INITIAL_FORMS"))
-	if err1 != nil || err2 != nil || total < 0 || total > maxInlineForms || initial != iv.Initial || total < initial {
+	if err1 != nil || err2 != nil || total < 0 || total > maxInlineForms || initial < 0 || total < initial {
 		return framework.BadRequest("ManagementForm data is missing or has been tampered with")
 	}
-	for len(iv.Rows) < total {
-		iv.addRow(iv.inline.Model, nil, "", "")
+	current := make(map[string]*inlineRow, iv.Initial)
+	for _, row := range iv.Rows[:iv.Initial] {
+		current[row.ID] = row
 	}
-	iv.Rows = iv.Rows[:total]
-	for _, row := range iv.Rows {
-		p := row.Form.Prefix
-		if row.Existing && data.Get(p+"id") != row.ID {
+	iv.Rows, iv.Initial = iv.Rows[:0], initial
+	for i := range total {
+		p := iv.Prefix + "-" + strconv.Itoa(i) + "-"
+		if i >= initial {
+			iv.addRow(iv.inline.Model, nil, "", "")
+			continue
+		}
+		id := data.Get(p + "id")
+		if id == "" {
 			return framework.BadRequest("ManagementForm data is missing or has been tampered with")
 		}
+		was, ok := current[id]
+		delete(current, id) // an id sent twice is gone the second time
+		if ok {
+			iv.addRow(iv.inline.Model, was.initial, id, was.Name)
+		} else {
+			iv.addRow(iv.inline.Model, nil, id, "")
+			iv.Rows[i].gone = true
+		}
+	}
+	for _, row := range iv.Rows {
+		p := row.Form.Prefix
 		row.Delete = row.Existing && data.Get(p+"DELETE") != ""
+		if row.gone && row.Delete {
+			row.Delete, row.skip = false, true // deleted already
+		}
 		if !row.Existing {
 			blank := forms.New(iv.inline.Model.fields...)
 			row.skip = true
@@ -231,7 +259,14 @@ func (iv *inlineView) bind(data url.Values) error {
 func (iv *inlineView) valid() bool {
 	ok := true
 	for _, row := range iv.Rows {
-		if !row.skip && !row.Delete && !row.Form.IsValid() {
+		if row.skip || row.Delete {
+			continue
+		}
+		if !row.Form.IsValid() {
+			ok = false
+		}
+		if row.gone {
+			row.Form.AddError(iv.Fields[0], msgGoneRow)
 			ok = false
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -406,5 +407,108 @@ func TestSessionHashFallbacks(t *testing.T) {
 			tok := b.token("/login/")
 			b.do("POST", "/login/", url.Values{"csrfmiddlewaretoken": {tok}, "username": {"ann"}, "password": {"ann-password"}})
 		}
+	}
+}
+
+// TestThrottleConcurrentGuesses: guesses sent at once (from many
+// addresses, to as many workers) must not all pass the check before any
+// is counted: no more passwords are tried than the limit allows.
+func TestThrottleConcurrentGuesses(t *testing.T) {
+	// A hash slow enough that every guess is checked before the first
+	// failure could be recorded, as argon2's real cost makes it.
+	a, _ := newAuth(t, Hasher{Time: 1, Memory: 8 * 1024, Threads: 1})
+	a.throttle = Throttle{PerUser: 3, PerAddress: 5, Window: 10 * time.Minute}
+	ctx := context.Background()
+	if _, err := a.CreateUser(ctx, "ann", "", "ann-password", false, false); err != nil {
+		t.Fatal(err)
+	}
+	const guesses = 16
+	var wg sync.WaitGroup
+	errs := make([]error, guesses)
+	start := make(chan struct{})
+	for i := range guesses {
+		wg.Go(func() {
+			<-start
+			_, errs[i] = a.Authenticate(ctx, "ann", "guess", "10.0.1."+strconv.Itoa(i))
+		})
+	}
+	close(start)
+	wg.Wait()
+	tried := 0
+	for i, err := range errs {
+		switch err {
+		case ErrInvalidLogin:
+			tried++
+		case ErrThrottled:
+		default:
+			t.Errorf("guess %d: %v", i, err)
+		}
+	}
+	t.Logf("%d concurrent guesses: %d checked, %d throttled", guesses, tried, guesses-tried)
+	if tried > 3 {
+		t.Errorf("%d passwords checked at once, want at most the limit, 3", tried)
+	}
+	// The right password is refused too now, and the count stays at the limit.
+	if _, err := a.Authenticate(ctx, "ann", "ann-password", "10.0.2.1"); err != ErrThrottled {
+		t.Errorf("after the concurrent guesses: %v, want ErrThrottled", err)
+	}
+}
+
+// TestValidatePasswordAsDjango: Django's default validators refuse what
+// the first ones let through: a common password, one close to (not only
+// equal to) the username, one under 8 characters counted as characters.
+func TestValidatePasswordAsDjango(t *testing.T) {
+	for _, c := range []struct{ pw, user, want string }{
+		{"password", "", "too common"},
+		{"Password1", "", "too common"},
+		{"iloveyou", "", "too common"},
+		{"x4userx4", "x4user", "too similar"},
+		{"alice-smith", "alice.smith", "too similar"},
+		{"ééééééé", "", "too short"}, // 7 characters in 14 bytes
+		{"1234567890", "", "entirely numeric"},
+	} {
+		err := ValidatePassword(c.pw, c.user)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("ValidatePassword(%q, %q) = %v, want %q", c.pw, c.user, err, c.want)
+		}
+	}
+	for _, c := range []struct{ pw, user string }{
+		{"a-good-passphrase", "ann"},
+		{"Sup3r-s3cret-pw!", "admin"},
+		{"éééééééé", ""},
+		{"correct horse battery staple", "horse"}, // a short username inside a long password
+	} {
+		if err := ValidatePassword(c.pw, c.user); err != nil {
+			t.Errorf("ValidatePassword(%q, %q) = %v, want nil", c.pw, c.user, err)
+		}
+	}
+}
+
+// TestLogoutEndsTheSessionCookie: the session is a signed cookie, so a
+// copy taken before logout (a stolen cookie) still logged in after it, for
+// the cookie's whole age. Logout records the session's key as ended.
+func TestLogoutEndsTheSessionCookie(t *testing.T) {
+	a, _ := newAuth(t, cheap)
+	a.CreateUser(context.Background(), "ann", "", "ann-password", false, false)
+	h := site(t, a)
+	b := newBrowser(t, h)
+	if resp, _ := b.do("POST", "/login/", url.Values{"csrfmiddlewaretoken": {b.token("/login/")}, "username": {"ann"}, "password": {"ann-password"}}); resp.StatusCode != 302 {
+		t.Fatalf("login: %d", resp.StatusCode)
+	}
+	stolen := b.session()
+	if resp, _ := b.do("POST", "/logout/", url.Values{"csrfmiddlewaretoken": {b.token("/login/")}}); resp.StatusCode != 302 {
+		t.Fatalf("logout: %d", resp.StatusCode)
+	}
+	thief := newBrowser(t, h)
+	thief.c.Jar.SetCookies(nil, []*http.Cookie{{Name: "sessionid", Value: stolen}})
+	if resp, body := thief.do("GET", "/private/", nil); resp.StatusCode != 302 {
+		t.Errorf("a session cookie from before the logout, after it: %d %q, want the redirect to log in", resp.StatusCode, body)
+	}
+	// Logging in again gives a new session that works.
+	if resp, _ := b.do("POST", "/login/", url.Values{"csrfmiddlewaretoken": {b.token("/login/")}, "username": {"ann"}, "password": {"ann-password"}}); resp.StatusCode != 302 {
+		t.Fatalf("login again: %d", resp.StatusCode)
+	}
+	if resp, body := b.do("GET", "/private/", nil); resp.StatusCode != 200 || body != "hello ann" {
+		t.Errorf("after logging in again: %d %q", resp.StatusCode, body)
 	}
 }

@@ -111,25 +111,6 @@ func (h Hasher) Verify(password, encoded string) (ok, upgrade bool) {
 	return true, p.params != h || len(p.key) != keyLen
 }
 
-// ValidatePassword applies Django's default password validators that need
-// no data: at least 8 characters, not entirely numeric, not the username.
-func ValidatePassword(password, username string) error {
-	var problems []string
-	if len(password) < 8 {
-		problems = append(problems, "This password is too short. It must contain at least 8 characters.")
-	}
-	if password != "" && strings.Trim(password, "0123456789") == "" {
-		problems = append(problems, "This password is entirely numeric.")
-	}
-	if username != "" && strings.EqualFold(password, username) {
-		problems = append(problems, "The password is too similar to the username.")
-	}
-	if problems != nil {
-		return errors.New(strings.Join(problems, " "))
-	}
-	return nil
-}
-
 // ValidatePassword is the package's ValidatePassword, for callers that
 // hold an *Auth (the stack command line's Users).
 func (a *Auth) ValidatePassword(password, username string) error {

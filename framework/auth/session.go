@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 
@@ -67,9 +69,39 @@ func (a *Auth) Login(r *framework.Request, u *User) error {
 }
 
 // Logout empties the session (its CSRF secret and messages too), Django's
-// logout().
+// logout(). The session is a signed cookie, which a copy taken earlier
+// (a stolen cookie) would still present: its key is recorded as ended,
+// so that such a copy is anonymous too.
 func (a *Auth) Logout(r *framework.Request) {
-	r.Session().Clear()
+	s := r.Session()
+	if key := s.Key(); key != "" {
+		now := a.now()
+		ctx := r.Context()
+		if _, err := a.db.ExecContext(ctx, `DELETE FROM auth_session_ended WHERE until < ?`, now.Unix()); err != nil {
+			a.logger.Error("forgetting expired logged-out sessions", "error", err)
+		}
+		if _, err := a.db.ExecContext(ctx, `INSERT OR REPLACE INTO auth_session_ended (key, until) VALUES (?, ?)`,
+			key, now.Add(a.maxAge).Unix()); err != nil {
+			a.logger.Error("recording a logged-out session", "error", err)
+		}
+	}
+	s.Clear()
+}
+
+// ended reports whether the session with key was logged out.
+func (a *Auth) ended(ctx context.Context, key string) (bool, error) {
+	if key == "" {
+		return false, nil
+	}
+	var one int
+	err := a.db.QueryRowContext(ctx, `SELECT 1 FROM auth_session_ended WHERE key = ?`, key).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("auth: reading logged-out sessions: %w", err)
+	}
+	return true, nil
 }
 
 // userKey carries the user loaded by a middleware to the view below it.
@@ -85,6 +117,12 @@ func (a *Auth) User(r *framework.Request) (*User, error) {
 	s := r.Session()
 	id, ok := s.GetInt(sessionUserKey)
 	if !ok {
+		return nil, nil
+	}
+	if gone, err := a.ended(r.Context(), s.Key()); err != nil {
+		return nil, err
+	} else if gone {
+		s.Clear()
 		return nil, nil
 	}
 	u, err := a.lookup(r.Context(), "id", id)

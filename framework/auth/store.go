@@ -25,6 +25,10 @@ type Options struct {
 	Hasher *Hasher
 	// Throttle bounds failed logins (DefaultThrottle).
 	Throttle *Throttle
+	// SessionAge is the session cookie's age (the app's
+	// session_cookie_age; two weeks by default): how long the key of a
+	// logged-out session is remembered as ended.
+	SessionAge time.Duration
 	// Logger receives failed and throttled logins.
 	Logger *slog.Logger
 	// Now is the clock (time.Now); tests move it.
@@ -38,6 +42,7 @@ type Auth struct {
 	fallback [][]byte
 	hasher   Hasher
 	throttle Throttle
+	maxAge   time.Duration // of a session: how long an ended one is remembered
 	logger   *slog.Logger
 	now      func() time.Time
 
@@ -90,6 +95,10 @@ CREATE TABLE IF NOT EXISTS auth_user_permission (
 	codename TEXT    NOT NULL,
 	PRIMARY KEY (user_id, codename)
 );
+CREATE TABLE IF NOT EXISTS auth_session_ended (
+	key   TEXT    PRIMARY KEY,         -- the Key of a logged-out session
+	until INTEGER NOT NULL             -- unix seconds: its cookie has expired by then
+);
 CREATE TABLE IF NOT EXISTS auth_throttle (
 	key      TEXT    PRIMARY KEY,      -- "user:NAME" or "addr:IP"
 	failures INTEGER NOT NULL,
@@ -110,6 +119,9 @@ func New(db *sql.DB, o Options) (*Auth, error) {
 	}
 	if o.Throttle != nil {
 		a.throttle = *o.Throttle
+	}
+	if a.maxAge = o.SessionAge; a.maxAge <= 0 {
+		a.maxAge = 1209600 * time.Second // Django's SESSION_COOKIE_AGE
 	}
 	if a.logger == nil {
 		a.logger = slog.New(slog.DiscardHandler)
@@ -255,9 +267,9 @@ func (a *Auth) GetUser(ctx context.Context, username string) (*User, error) {
 // Unknown users take as long as known ones.
 func (a *Auth) Authenticate(ctx context.Context, username, password, addr string) (*User, error) {
 	keys := []string{"user:" + strings.ToLower(username), "addr:" + addr}
-	if blocked, err := a.blocked(ctx, keys); err != nil {
+	if ok, err := a.take(ctx, keys); err != nil {
 		return nil, err
-	} else if blocked {
+	} else if !ok {
 		a.logger.Warn("login throttled", "username", username, "addr", addr)
 		return nil, ErrThrottled
 	}
@@ -265,14 +277,14 @@ func (a *Auth) Authenticate(ctx context.Context, username, password, addr string
 	if errors.Is(err, ErrNoUser) {
 		a.dummyOnce.Do(func() { a.dummy = a.hasher.Hash("no such user") }) // made on first use: New stays cheap
 		a.hasher.Verify(password, a.dummy)
-		return nil, a.fail(ctx, keys, username, addr)
+		return nil, a.fail(username, addr)
 	}
 	if err != nil {
 		return nil, err
 	}
 	ok, upgrade := a.hasher.Verify(password, u.password)
 	if !ok || !u.IsActive {
-		return nil, a.fail(ctx, keys, username, addr)
+		return nil, a.fail(username, addr)
 	}
 	if upgrade {
 		u.password = a.hasher.Hash(password)
@@ -281,18 +293,16 @@ func (a *Auth) Authenticate(ctx context.Context, username, password, addr string
 		}
 		a.logger.Info("password hash upgraded to the current parameters", "username", u.Username)
 	}
-	if err := a.reset(ctx, keys[0]); err != nil {
+	if err := a.succeeded(ctx, keys); err != nil {
 		return nil, err
 	}
 	return u, nil
 }
 
-// fail records a failed login against every key and returns ErrInvalidLogin.
-func (a *Auth) fail(ctx context.Context, keys []string, username, addr string) error {
+// fail logs a failed login (counted by take already) and returns
+// ErrInvalidLogin.
+func (a *Auth) fail(username, addr string) error {
 	a.logger.Info("login failed", "username", username, "addr", addr)
-	if err := a.record(ctx, keys); err != nil {
-		return err
-	}
 	return ErrInvalidLogin
 }
 

@@ -86,7 +86,7 @@ func (f *Form) IsValid() bool {
 			vs, present := f.data[f.Prefix+fd.Name]
 			raw := ""
 			if len(vs) > 0 {
-				raw = vs[0]
+				raw = validText(vs[0])
 			}
 			v, err := fd.clean(raw, present)
 			if err != nil {
@@ -180,13 +180,18 @@ func (f *Form) Value(name string) string {
 		return ""
 	}
 	if f.bound {
-		return f.data.Get(f.Prefix + name)
+		return validText(f.data.Get(f.Prefix + name))
 	}
 	if v, ok := f.initial[name]; ok {
 		return fd.format(v)
 	}
 	return fd.format(fd.Initial)
 }
+
+// validText is a submitted value as text: bytes that are not UTF-8 (a
+// run of them) become U+FFFD, as Django's decoding of form data with
+// errors="replace" does, so that they are neither stored nor echoed.
+func validText(s string) string { return strings.ToValidUTF8(s, "\uFFFD") }
 
 // InputName is field name's input name, with the prefix.
 func (f *Form) InputName(name string) string { return f.Prefix + name }

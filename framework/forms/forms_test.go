@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	_ "modernc.org/sqlite"
 )
@@ -223,5 +224,22 @@ func TestFromColumns(t *testing.T) {
 	f := New(fields...).Bind(url.Values{"question_text": {"Q"}, "pub_date": {"2026-01-01T00:00"}, "votes": {"x"}})
 	if f.IsValid() || len(f.Errors("votes")) != 1 {
 		t.Errorf("a form from the columns does not check an INTEGER: %v", f.ErrorNames())
+	}
+}
+
+// TestInvalidUTF8IsReplaced: bytes that are not UTF-8 were kept as sent,
+// stored, and written back into pages; Django decodes form data with
+// errors="replace", so they become U+FFFD.
+func TestInvalidUTF8IsReplaced(t *testing.T) {
+	f := New(Field{Name: "text", Kind: Char, MaxLength: 10}, Field{Name: "pick", Kind: Choice, Choices: []Option{{"\uFFFD", "?"}}}).
+		Bind(map[string][]string{"text": {"a\xff\xfeb"}, "pick": {"\xff"}})
+	if !f.IsValid() {
+		t.Fatalf("errors: %v", f.ErrorNames())
+	}
+	if got := f.CleanedString("text"); got != "a\uFFFDb" {
+		t.Errorf("cleaned %q, want the invalid bytes replaced by U+FFFD", got)
+	}
+	if in := string(f.Input("text")); !utf8.ValidString(in) {
+		t.Errorf("the re-rendered input is not UTF-8: %q", in)
 	}
 }
