@@ -105,7 +105,7 @@ type workerHandle struct {
 	idleSince time.Time
 	lastSeen  time.Time // its last message (heartbeatEvery at least, while it runs)
 	lastRead  uint64    // requests at the last stats read, for delta_requests
-	status    string // its exit status, once exited
+	status    string    // its exit status, once exited
 }
 
 // errStopping is returned by a replacement or reload asked for while the
