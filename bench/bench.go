@@ -79,6 +79,16 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if len(o.Connections) == 0 || o.Duration <= 0 {
 		return nil, fmt.Errorf("bench: give --connections and a positive --duration")
 	}
+	// A cell of 0 connections would wait for a request that no
+	// connection sends, and a negative count would panic in make.
+	for _, n := range o.Connections {
+		if n < 1 {
+			return nil, fmt.Errorf("bench: --connections %d: each concurrency must be 1 or more", n)
+		}
+	}
+	if o.Warmup < 0 {
+		return nil, fmt.Errorf("bench: --warmup %v: must not be negative", o.Warmup)
+	}
 	if err := os.MkdirAll(o.Out, 0o755); err != nil {
 		return nil, fmt.Errorf("--out: %w", err)
 	}
