@@ -2,9 +2,14 @@ package bench
 
 import (
 	"context"
+	"net"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stack-web/stack/config"
 )
 
 // Options that cannot be measured are refused before anything starts: a
@@ -23,5 +28,52 @@ func TestRunRefusesBadConnections(t *testing.T) {
 	o := Options{Binary: "/nonexistent", App: "hello", Duration: time.Second, Warmup: -time.Second, Connections: []int{1}, Out: t.TempDir()}
 	if _, err := Run(context.Background(), o); err == nil || !strings.Contains(err.Error(), "--warmup") {
 		t.Errorf("warmup -1s: %v; want an error naming --warmup", err)
+	}
+}
+
+// A way whose process exits at once (here, a stack.yaml it refuses) fails
+// with "exited" as soon as it is seen, not after waitReady's 30 s: the
+// unreaped child is a zombie, which kill(pid, 0) still finds.
+func TestWaitReadySeesAnExitedProcess(t *testing.T) {
+	addr, err := freeAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := startProcess(t.TempDir(), "/bin/sh", "-c", "exit 3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stopAll([]*exec.Cmd{c})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	start := time.Now()
+	err = waitReady(ctx, "http://"+addr+"/", []*exec.Cmd{c})
+	t.Logf("waitReady returned after %v: %v", time.Since(start).Round(time.Millisecond), err)
+	if err == nil || !strings.Contains(err.Error(), "exited") {
+		t.Errorf("waitReady = %v; want the process's exit", err)
+	}
+}
+
+// Every stack.yaml the bench writes turns off the admin listener, whose
+// fixed default port (127.0.0.1:8001) made every stack way fail when
+// anything else held it.
+func TestBenchStackYAMLTurnsAdminOff(t *testing.T) {
+	dir := t.TempDir()
+	l, err := net.Listen("tcp", "127.0.0.1:8001")
+	if err == nil {
+		defer l.Close() // hold the default port, as a user's running stack does
+	}
+	r := &runner{binary: "/bin/true", app: "hello"}
+	c, err := r.stack(dir, "run_dir: run\n", "up")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopAll([]*exec.Cmd{c})
+	f, err := config.Load(config.Options{Path: filepath.Join(dir, "stack.yaml")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Admin.Listen != "" {
+		t.Errorf("admin.listen = %q in the bench's stack.yaml; want it off", f.Admin.Listen)
 	}
 }
