@@ -61,8 +61,15 @@ const fcgiRequestID = 1
 // fcgiPad is zeros for padding and room.
 var fcgiPad [8]byte
 
-// maxStderrLogged bounds what one STDERR record puts in the log.
-const maxStderrLogged = 8 << 10
+// maxStderrLogged bounds what one STDERR record puts in the log, and
+// maxStderrRequest what one request's records put there together (each
+// record charged at least stderrLineCost, a log line's own size): a
+// script that loops on error_log must not fill the edge's disk.
+const (
+	maxStderrLogged  = 8 << 10
+	maxStderrRequest = 64 << 10
+	stderrLineCost   = 256
+)
 
 var (
 	fcgiRecordReaders = sync.Pool{New: func() any { return fastcgi.NewReader(nil, fcgiRequestID) }}
@@ -176,7 +183,16 @@ func (t *FastCGITransport) stderr(req *http.Request) func([]byte) {
 	if t.Logger == nil {
 		return nil
 	}
+	budget := maxStderrRequest
 	return func(p []byte) {
+		if budget <= 0 {
+			return
+		}
+		budget -= max(len(p), stderrLineCost)
+		if budget <= 0 {
+			t.Logger.Error("edge: FastCGI sent more in stderr; the rest of this request's is not logged", "server", t.Address, "uri", req.RequestURI, "limit_bytes", maxStderrRequest)
+			return
+		}
 		s := strings.TrimRight(string(p[:min(len(p), maxStderrLogged)]), "\r\n")
 		t.Logger.Error("edge: FastCGI sent in stderr", "server", t.Address, "uri", req.RequestURI, "stderr", s)
 	}
