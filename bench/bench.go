@@ -121,7 +121,18 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		})
 		if err != nil {
 			if ctx.Err() != nil {
-				return nil, ctx.Err()
+				// Interrupted (Ctrl-C): the cells measured so far are
+				// written, with no conclusions, which would compare ways
+				// that were not all measured.
+				for i := range cells {
+					cells[i].WireBytes = rep.Wire[w.Wire]
+				}
+				rep.Cells = append(rep.Cells, cells...)
+				rep.Failures = append(rep.Failures, fmt.Sprintf("interrupted during %s: what follows it was not measured", w.Title))
+				if werr := rep.write(o.Out); werr != nil {
+					return rep, werr
+				}
+				return rep, fmt.Errorf("bench: interrupted (%w); the %d cells measured are in %s", ctx.Err(), len(rep.Cells), o.Out)
 			}
 			rep.Failures = append(rep.Failures, fmt.Sprintf("%s: %v", w.Title, err))
 			o.progress("bench: %s failed: %v", w.Title, err)

@@ -1,8 +1,13 @@
 package e2e
 
 import (
+	"bufio"
+	"bytes"
+	"encoding/json"
 	"fmt"
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -97,5 +102,58 @@ appserver:
 			}
 		}
 		t.Errorf("%d of %d requests failed across %d chain reloads: %s\nnginx: %s", res.Failed(), res.Total(), reloads, res, strings.Join(errs, "\n"))
+	}
+}
+
+// Ctrl-C in the middle of `stack bench protocols` leaves no process and
+// no temporary directory, and writes the cells measured so far (it wrote
+// nothing and said only "context canceled").
+func TestBrkFcgiBenchInterruptKeepsPartialResults(t *testing.T) {
+	tmp, out := t.TempDir(), filepath.Join(t.TempDir(), "results")
+	cmd := exec.Command(binary, "bench", "protocols", "--ways", "http", "--connections", "1,8", "--duration", "1s", "--warmup", "100ms", "--out", out)
+	cmd.Env = append(cleanEnv(), "TMPDIR="+tmp)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	var stdout bytes.Buffer
+	stderr, _ := cmd.StderrPipe()
+	cmd.Stdout = &stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	progress := bufio.NewScanner(stderr)
+	var seen []string
+	for progress.Scan() {
+		seen = append(seen, progress.Text())
+		if strings.Contains(progress.Text(), "cell 2 of 2") {
+			break
+		}
+	}
+	time.Sleep(300 * time.Millisecond) // inside the second cell
+	cmd.Process.Signal(syscall.SIGINT)
+	go io.Copy(io.Discard, stderr)
+	err := cmd.Wait()
+	t.Logf("progress: %q\n%s", seen, stdout.String())
+	if err == nil {
+		t.Error("an interrupted bench exited 0")
+	}
+	if syscall.Kill(-cmd.Process.Pid, 0) == nil {
+		t.Error("processes of the bench's group are still running")
+	}
+	if left, _ := filepath.Glob(filepath.Join(tmp, "stack-bench-*")); len(left) > 0 {
+		t.Errorf("temporary directories left: %v", left)
+	}
+	var rep struct {
+		Cells    []struct{ Connections int }
+		Failures []string
+	}
+	b, rerr := os.ReadFile(filepath.Join(out, "results.json"))
+	if rerr != nil || json.Unmarshal(b, &rep) != nil {
+		t.Fatalf("no results.json after the interrupt: %v %s", rerr, b)
+	}
+	if len(rep.Cells) != 1 || rep.Cells[0].Connections != 1 || len(rep.Failures) != 1 || !strings.Contains(rep.Failures[0], "interrupted") {
+		t.Errorf("partial results: %+v", rep)
+	}
+	if !strings.Contains(stdout.String(), "| 1 |") {
+		t.Errorf("the partial table is not printed:\n%s", stdout.String())
 	}
 }
