@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -170,5 +171,55 @@ func TestFastCGIHostileServers(t *testing.T) {
 				t.Errorf("got %v %q %v, want %d %q", resp, body, err, c.status, c.body)
 			}
 		})
+	}
+}
+
+// PARAMS longer than one record are cut between pairs: PHP-FPM parses
+// each record on its own and reset the connection (a 502) when 200
+// headers of 1 KB were cut mid-pair.
+func TestFastCGIParamsRecordsHoldWholePairs(t *testing.T) {
+	tr := &FastCGITransport{Root: "/srv"}
+	req, _ := http.NewRequest("GET", "http://example.com/index.php", nil)
+	for i := range 200 {
+		req.Header.Set("X-H"+strconv.Itoa(i), strings.Repeat("b", 1000+i))
+	}
+	req.Header.Set("X-Huge", strings.Repeat("h", 100000)) // longer than a record: cut, never a panic
+	huge := 0
+	pkt := tr.AppendRequest(nil, req)
+	rd := bytes.NewReader(pkt)
+	var h [fastcgi.HeaderSize]byte
+	records, headers := 0, 0
+	for {
+		if _, err := io.ReadFull(rd, h[:]); err != nil {
+			t.Fatal("no empty PARAMS record")
+		}
+		content := make([]byte, int(binary.BigEndian.Uint16(h[4:])))
+		io.ReadFull(rd, content)
+		io.CopyN(io.Discard, rd, int64(h[6]))
+		if h[1] != fastcgi.TypeParams {
+			continue
+		}
+		if len(content) == 0 {
+			break
+		}
+		records++
+		err := fastcgi.ParsePairs(content, func(k, v []byte) {
+			if bytes.HasPrefix(k, []byte("HTTP_X_H")) {
+				headers++
+			}
+		})
+		if bytes.Contains(content, []byte("HTTP_X_HUGE")) || bytes.HasPrefix(content, []byte("hhhh")) {
+			huge++
+			continue // the one pair that cannot fit a record
+		}
+		if err != nil {
+			t.Errorf("PARAMS record %d does not parse on its own, as PHP-FPM parses it: %v", records, err)
+		}
+	}
+	if huge != 2 {
+		t.Errorf("the 100 KB header went in %d records, want 2", huge)
+	}
+	if records < 2 || headers != 200 {
+		t.Errorf("%d PARAMS records with %d of the 200 headers", records, headers)
 	}
 }

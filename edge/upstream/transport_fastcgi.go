@@ -3,6 +3,7 @@ package upstream
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"log/slog"
@@ -347,6 +348,11 @@ func appendHeaderPair(dst []byte, name, value string) []byte {
 // splitParams turns the pairs at dst[pairs:] (with a record header's room
 // before them, at start) into PARAMS records and the empty one that ends
 // the stream. The common case, pairs that fit one record, needs no copy.
+// Longer, the records are cut between pairs, never inside one: PHP-FPM
+// parses each PARAMS record on its own and resets the connection on a
+// pair cut in two (the spec allows it; net/http/fcgi joins them). Only a
+// pair longer than a record is cut, which PHP-FPM then refuses whatever
+// the cut (nginx refuses to send it: "fastcgi request record is too big").
 func splitParams(dst []byte, start, pairs int) []byte {
 	content := len(dst) - pairs
 	if content <= fastcgi.MaxContent {
@@ -355,6 +361,43 @@ func splitParams(dst []byte, start, pairs int) []byte {
 		return fastcgi.AppendRecord(dst, fastcgi.TypeParams, fcgiRequestID, nil)
 	}
 	body := append([]byte(nil), dst[pairs:]...)
-	dst = fastcgi.AppendRecord(dst[:start], fastcgi.TypeParams, fcgiRequestID, body)
+	dst = dst[:start]
+	rec := 0 // the start in body of the record being filled
+	for at := 0; at < len(body); {
+		end := at + pairSize(body[at:])
+		if end-rec > fastcgi.MaxContent && at > rec {
+			dst = fastcgi.AppendRecord(dst, fastcgi.TypeParams, fcgiRequestID, body[rec:at])
+			rec = at
+		}
+		if end-rec > fastcgi.MaxContent { // one pair longer than a record
+			dst = fastcgi.AppendRecord(dst, fastcgi.TypeParams, fcgiRequestID, body[rec:end])
+			rec = end
+		}
+		at = end
+	}
+	if rec < len(body) {
+		dst = fastcgi.AppendRecord(dst, fastcgi.TypeParams, fcgiRequestID, body[rec:])
+	}
 	return fastcgi.AppendRecord(dst, fastcgi.TypeParams, fcgiRequestID, nil)
+}
+
+// pairSize returns the encoded size of the pair at the front of b, which
+// holds pairs this file encoded (so well formed; capped at len(b)).
+func pairSize(b []byte) int {
+	size, rest := 0, b
+	for range 2 {
+		switch {
+		case len(rest) == 0:
+			return len(b)
+		case rest[0] < 128:
+			size += 1 + int(rest[0])
+			rest = rest[1:]
+		case len(rest) >= 4:
+			size += 4 + int(binary.BigEndian.Uint32(rest)&^(1<<31))
+			rest = rest[4:]
+		default:
+			return len(b)
+		}
+	}
+	return min(size, len(b))
 }
