@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -155,5 +156,65 @@ func TestBrkFcgiBenchInterruptKeepsPartialResults(t *testing.T) {
 	}
 	if !strings.Contains(stdout.String(), "| 1 |") {
 		t.Errorf("the partial table is not printed:\n%s", stdout.String())
+	}
+}
+
+// The edge in front of Debian's PHP-FPM, attacked: 200 headers of 1 KB
+// (PARAMS over one record: PHP-FPM reset the connection, 502), a script
+// looping on error_log (its stderr is bounded in the edge's log), and the
+// classic cgi.fix_pathinfo path (an uploaded .jpg is never run as PHP).
+func TestBrkFcgiEdgeInFrontOfPHPFPMAttacked(t *testing.T) {
+	dir := t.TempDir()
+	sock := fastcgiStartPHPFPM(t, dir)
+	www := filepath.Join(dir, "www")
+	os.MkdirAll(filepath.Join(www, "uploads"), 0o755)
+	os.WriteFile(filepath.Join(www, "headers.php"), []byte(`<?php $n = 0; foreach ($_SERVER as $k => $v) { if (strncmp($k, 'HTTP_X_H', 8) == 0) { $n++; } } echo "headers=$n";`), 0o644)
+	os.WriteFile(filepath.Join(www, "stderr.php"), []byte(`<?php for ($i = 0; $i < 3000; $i++) { error_log(str_repeat('E', 1000)); } echo "ok";`), 0o644)
+	os.WriteFile(filepath.Join(www, "uploads", "evil.jpg"), []byte(`<?php echo "EVIL RAN";`), 0o644)
+	os.WriteFile(filepath.Join(dir, "stack.yaml"), []byte(fmt.Sprintf(`
+run_dir: run
+admin:
+  listen: ""
+edge:
+  listen: ["127.0.0.1:0"]
+  max_header_size: 512KiB
+  locations:
+    - {path: /, upstream: php}
+  upstreams:
+    php: {protocol: fastcgi, servers: ["unix:%s"], root: %s}
+`, sock, www)), 0o644)
+	edge := start(t, dir, "edge")
+	base := strings.TrimSuffix(edge.url(), "/")
+
+	req, _ := http.NewRequest("GET", base+"/headers.php", nil)
+	for i := range 200 {
+		req.Header.Set(fmt.Sprintf("X-H%d", i), strings.Repeat("b", 1000))
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(b) != "headers=200" {
+		t.Errorf("200 headers of 1 KB: %d %q", resp.StatusCode, b)
+	}
+
+	before := len(edge.Output())
+	if code, _, body := get(t, base+"/stderr.php"); code != 200 || body != "ok" {
+		t.Errorf("stderr flood: %d %q", code, body)
+	}
+	time.Sleep(200 * time.Millisecond)
+	logged := len(edge.Output()) - before
+	t.Logf("3 MB of PHP stderr: %d bytes in the edge's log", logged)
+	if logged > 256<<10 {
+		t.Errorf("one request's stderr put %d bytes in the edge's log", logged)
+	}
+
+	for _, path := range []string{"/uploads/evil.jpg/x.php", "/uploads/evil.jpg", "/uploads/evil.jpg%00.php", "/uploads/evil.jpg/.php"} {
+		code, _, body := get(t, base+path)
+		if strings.Contains(body, "EVIL RAN") || code == 200 {
+			t.Errorf("GET %s ran the upload as PHP: %d %q", path, code, body)
+		}
 	}
 }
