@@ -89,6 +89,9 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if o.Warmup < 0 {
 		return nil, fmt.Errorf("bench: --warmup %v: must not be negative", o.Warmup)
 	}
+	if err := o.checkWays(); err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(o.Out, 0o755); err != nil {
 		return nil, fmt.Errorf("--out: %w", err)
 	}
@@ -148,6 +151,30 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		return rep, err
 	}
 	return rep, nil
+}
+
+// checkWays refuses a --ways name that is not a way: it ran nothing and
+// exited 0 with an empty table.
+func (o Options) checkWays() error {
+	known := map[string]bool{}
+	var names []string
+	for _, w := range ways(true) {
+		known[w.Name] = true
+		names = append(names, w.Name)
+	}
+	peers := map[string]bool{}
+	for _, w := range peerWays() {
+		peers[w.Name] = true
+	}
+	for _, name := range o.Only {
+		switch {
+		case !known[name]:
+			return fmt.Errorf("bench: --ways %q: no such way (the ways: %s)", name, strings.Join(names, ", "))
+		case peers[name] && !o.WithPeers:
+			return fmt.Errorf("bench: --ways %q: a peer way; add --with-peers", name)
+		}
+	}
+	return nil
 }
 
 func (o Options) progress(format string, args ...any) {

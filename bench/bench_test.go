@@ -77,3 +77,22 @@ func TestBenchStackYAMLTurnsAdminOff(t *testing.T) {
 		t.Errorf("admin.listen = %q in the bench's stack.yaml; want it off", f.Admin.Listen)
 	}
 }
+
+// A --ways name that is not a way is refused, naming it: it ran nothing
+// and exited 0 with an empty table. A peer way needs --with-peers.
+func TestRunRefusesUnknownWays(t *testing.T) {
+	for _, c := range []struct {
+		only  []string
+		peers bool
+		want  string
+	}{
+		{[]string{"http", "nope"}, false, `"nope": no such way`},
+		{[]string{"nginx-fastcgi-stack"}, false, "--with-peers"},
+	} {
+		o := Options{Binary: "/nonexistent", App: "hello", Duration: time.Second, Connections: []int{1}, Out: t.TempDir(), Only: c.only, WithPeers: c.peers}
+		rep, err := Run(context.Background(), o)
+		if err == nil || !strings.Contains(err.Error(), c.want) || rep != nil {
+			t.Errorf("--ways %v: %v, %v; want an error with %q", c.only, rep, err, c.want)
+		}
+	}
+}
