@@ -74,8 +74,10 @@ func TestFCGIShutdownAnswersAnAcceptedConnection(t *testing.T) {
 	}
 }
 
-// A connection that sends nothing holds Shutdown only until its deadline.
-func TestFCGIShutdownDeadlineWithASilentConnection(t *testing.T) {
+// A connection that sends nothing holds Shutdown about a second
+// (fcgiFirstRecordWait), not until the deadline a chain reload gives it
+// (shutdown_timeout), and is closed.
+func TestFCGIShutdownDoesNotWaitForASilentConnection(t *testing.T) {
 	sock := filepath.Join(t.TempDir(), "app.sock")
 	l, err := net.Listen("unix", sock)
 	if err != nil {
@@ -89,13 +91,18 @@ func TestFCGIShutdownDeadlineWithASilentConnection(t *testing.T) {
 	}
 	defer c.Close()
 	time.Sleep(50 * time.Millisecond)
-	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := s.Shutdown(ctx); err == nil {
-		t.Error("Shutdown returned nil with a connection that never sent its request")
+	start := time.Now()
+	if err := s.Shutdown(ctx); err != nil {
+		t.Errorf("Shutdown: %v", err)
+	}
+	t.Logf("Shutdown with a silent connection took %v", time.Since(start).Round(time.Millisecond))
+	if ctx.Err() != nil {
+		t.Error("Shutdown waited for its deadline")
 	}
 	c.SetReadDeadline(time.Now().Add(5 * time.Second))
 	if _, err := c.Read(make([]byte, 1)); err == nil {
-		t.Error("the silent connection was not closed at the deadline")
+		t.Error("the silent connection was not closed")
 	}
 }

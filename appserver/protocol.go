@@ -145,30 +145,39 @@ func (s *FCGIServer) Shutdown(ctx context.Context) error {
 	return err
 }
 
+// fcgiFirstRecordWait is how long Shutdown waits for a connection that
+// has sent no BEGIN_REQUEST yet: a web server writes its request as soon
+// as it connects, so it is already in the socket; a peer that connected
+// and stays silent must not hold a chain reload until shutdown_timeout.
+const fcgiFirstRecordWait = time.Second
+
 // drain waits for the handlers and the connections in flight, or ctx. It
 // polls, as handlerGuard.wait does.
 func (s *FCGIServer) drain(ctx context.Context) error {
 	if err := s.guard.wait(ctx); err != nil {
 		return err
 	}
+	silent := time.Now().Add(fcgiFirstRecordWait)
 	t := time.NewTicker(10 * time.Millisecond)
 	defer t.Stop()
-	for s.busyConns() > 0 {
+	for s.busyConns(time.Now().Before(silent)) > 0 {
 		select {
 		case <-t.C:
 		case <-ctx.Done():
-			return fmt.Errorf("appserver: fastcgi: %d connections still in a request at the shutdown deadline: %w", s.busyConns(), ctx.Err())
+			return fmt.Errorf("appserver: fastcgi: %d connections still in a request at the shutdown deadline: %w", s.busyConns(false), ctx.Err())
 		}
 	}
 	return s.guard.wait(ctx)
 }
 
-func (s *FCGIServer) busyConns() int {
+// busyConns counts the connections with a request in flight, and (if
+// fresh) those that have not sent their first one yet.
+func (s *FCGIServer) busyConns(fresh bool) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n := 0
 	for c := range s.conns {
-		if c.(*trackedConn).busy() {
+		if tc := c.(*trackedConn); tc.busy() || fresh && tc.begun.Load() == 0 {
 			n++
 		}
 	}
@@ -209,12 +218,8 @@ type trackedConn struct {
 	begun, ended atomic.Int64
 }
 
-// busy reports whether a request is in flight: one begun and not ended,
-// or none read yet on a new connection (a peer connects to send one).
-func (c *trackedConn) busy() bool {
-	b := c.begun.Load()
-	return b == 0 || b > c.ended.Load()
-}
+// busy reports whether a request is in flight: one begun and not ended.
+func (c *trackedConn) busy() bool { return c.begun.Load() > c.ended.Load() }
 
 func (c *trackedConn) Write(p []byte) (int, error) {
 	n, err := c.Conn.Write(p)
