@@ -23,6 +23,12 @@ import (
 // STDIN record) and answers with script's bytes as they are, then closes.
 func hostileFastCGI(t *testing.T, script []byte) *FastCGITransport {
 	t.Helper()
+	return hostileFastCGIFunc(t, func(c net.Conn) { c.Write(script) })
+}
+
+// hostileFastCGIFunc is hostileFastCGI answering with answer.
+func hostileFastCGIFunc(t *testing.T, answer func(net.Conn)) *FastCGITransport {
+	t.Helper()
 	sock := filepath.Join(t.TempDir(), "fcgi.sock")
 	l, err := net.Listen("unix", sock)
 	if err != nil {
@@ -51,7 +57,7 @@ func hostileFastCGI(t *testing.T, script []byte) *FastCGITransport {
 						break
 					}
 				}
-				c.Write(script)
+				answer(c)
 			})
 		}
 	})
@@ -221,5 +227,24 @@ func TestFastCGIParamsRecordsHoldWholePairs(t *testing.T) {
 	}
 	if records < 2 || headers != 200 {
 		t.Errorf("%d PARAMS records with %d of the 200 headers", records, headers)
+	}
+}
+
+// read_timeout is between two reads, as nginx's fastcgi_read_timeout: a
+// script that logs to STDERR every 300 ms for 1.5 s before its answer is
+// alive, and is not cut off by a 1 s read_timeout (it was: 504).
+func TestFastCGIReadTimeoutIsBetweenReads(t *testing.T) {
+	tr := hostileFastCGIFunc(t, func(c net.Conn) {
+		for range 5 {
+			c.Write(fcgiRecord(fastcgi.TypeStderr, 1, []byte("working"), 0))
+			time.Sleep(300 * time.Millisecond)
+		}
+		c.Write(fcgiRecord(fastcgi.TypeStdout, 1, []byte("Content-Type: text/plain\r\n\r\ndone"), 0))
+		c.Write(fcgiEnd())
+	})
+	tr.ReadTimeout = time.Second
+	resp, body, err := fcgiRoundTrip(t, tr)
+	if err != nil || resp.StatusCode != 200 || string(body) != "done" {
+		t.Errorf("%v %q %v", resp, body, err)
 	}
 }

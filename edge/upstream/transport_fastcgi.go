@@ -104,7 +104,16 @@ func (t *FastCGITransport) RoundTrip(req *http.Request) (*http.Response, error) 
 
 	rd := fcgiRecordReaders.Get().(*fastcgi.Reader)
 	rd.Reset(conn, fcgiRequestID)
-	stdout := fastcgi.NewStdout(rd, t.stderr(req))
+	logStderr := t.stderr(req)
+	stdout := fastcgi.NewStdout(rd, func(p []byte) {
+		// A STDERR record is a read: read_timeout runs between two
+		// reads, as nginx's fastcgi_read_timeout does, so a script that
+		// logs as it works is not cut off before its answer.
+		conn.SetReadDeadline(time.Now().Add(t.ReadTimeout))
+		if logStderr != nil {
+			logStderr(p)
+		}
+	})
 	br := readerPool.Get().(*bufio.Reader)
 	br.Reset(stdout)
 	conn.SetReadDeadline(time.Now().Add(t.ReadTimeout))
