@@ -2,7 +2,6 @@ package bench
 
 import (
 	"context"
-	"net"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -59,10 +58,6 @@ func TestWaitReadySeesAnExitedProcess(t *testing.T) {
 // anything else held it.
 func TestBenchStackYAMLTurnsAdminOff(t *testing.T) {
 	dir := t.TempDir()
-	l, err := net.Listen("tcp", "127.0.0.1:8001")
-	if err == nil {
-		defer l.Close() // hold the default port, as a user's running stack does
-	}
 	r := &runner{binary: "/bin/true", app: "hello"}
 	c, err := r.stack(dir, "run_dir: run\n", "up")
 	if err != nil {
