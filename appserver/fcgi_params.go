@@ -26,6 +26,8 @@ type paramsConn struct {
 	params map[uint16][]byte // PARAMS content so far, by request id
 	err    error
 	buf    []byte
+	// onBegin, if set, is called for each BEGIN_REQUEST record read.
+	onBegin func()
 }
 
 func newParamsConn(c net.Conn) *paramsConn {
@@ -73,6 +75,9 @@ func (c *paramsConn) record() bool {
 	c.in = c.in[size:]
 	if len(c.in) == 0 {
 		c.in = c.in[:0:0] // let the record's bytes go
+	}
+	if typ == fastcgi.TypeBeginRequest && c.onBegin != nil {
+		c.onBegin()
 	}
 	if typ != fastcgi.TypeParams {
 		c.out = append(c.out, rec...)

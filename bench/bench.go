@@ -79,6 +79,19 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if len(o.Connections) == 0 || o.Duration <= 0 {
 		return nil, fmt.Errorf("bench: give --connections and a positive --duration")
 	}
+	// A cell of 0 connections would wait for a request that no
+	// connection sends, and a negative count would panic in make.
+	for _, n := range o.Connections {
+		if n < 1 {
+			return nil, fmt.Errorf("bench: --connections %d: each concurrency must be 1 or more", n)
+		}
+	}
+	if o.Warmup < 0 {
+		return nil, fmt.Errorf("bench: --warmup %v: must not be negative", o.Warmup)
+	}
+	if err := o.checkWays(); err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(o.Out, 0o755); err != nil {
 		return nil, fmt.Errorf("--out: %w", err)
 	}
@@ -111,7 +124,18 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		})
 		if err != nil {
 			if ctx.Err() != nil {
-				return nil, ctx.Err()
+				// Interrupted (Ctrl-C): the cells measured so far are
+				// written, with no conclusions, which would compare ways
+				// that were not all measured.
+				for i := range cells {
+					cells[i].WireBytes = rep.Wire[w.Wire]
+				}
+				rep.Cells = append(rep.Cells, cells...)
+				rep.Failures = append(rep.Failures, fmt.Sprintf("interrupted during %s: what follows it was not measured", w.Title))
+				if werr := rep.write(o.Out); werr != nil {
+					return rep, werr
+				}
+				return rep, fmt.Errorf("bench: interrupted (%w); the %d cells measured are in %s", ctx.Err(), len(rep.Cells), o.Out)
 			}
 			rep.Failures = append(rep.Failures, fmt.Sprintf("%s: %v", w.Title, err))
 			o.progress("bench: %s failed: %v", w.Title, err)
@@ -127,6 +151,30 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		return rep, err
 	}
 	return rep, nil
+}
+
+// checkWays refuses a --ways name that is not a way: it ran nothing and
+// exited 0 with an empty table.
+func (o Options) checkWays() error {
+	known := map[string]bool{}
+	var names []string
+	for _, w := range ways(true) {
+		known[w.Name] = true
+		names = append(names, w.Name)
+	}
+	peers := map[string]bool{}
+	for _, w := range peerWays() {
+		peers[w.Name] = true
+	}
+	for _, name := range o.Only {
+		switch {
+		case !known[name]:
+			return fmt.Errorf("bench: --ways %q: no such way (the ways: %s)", name, strings.Join(names, ", "))
+		case peers[name] && !o.WithPeers:
+			return fmt.Errorf("bench: --ways %q: a peer way; add --with-peers", name)
+		}
+	}
+	return nil
 }
 
 func (o Options) progress(format string, args ...any) {

@@ -76,10 +76,16 @@ type runner struct {
 	app    string // hello or polls
 }
 
-// stack writes yaml as dir/stack.yaml and runs the stack binary's cmd on it.
+// benchAdmin turns off the admin HTTP listener of every process a way
+// runs: its default, 127.0.0.1:8001, is one fixed port, which the user's
+// own stack (or the way before) may hold, and the bench does not use it.
+const benchAdmin = "admin:\n  listen: \"\"\n"
+
+// stack writes yaml (and benchAdmin) as dir/stack.yaml and runs the stack
+// binary's cmd on it.
 func (r *runner) stack(dir, yaml, cmd string) (*exec.Cmd, error) {
 	path := filepath.Join(dir, "stack.yaml")
-	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+	if err := os.WriteFile(path, []byte(yaml+benchAdmin), 0o600); err != nil {
 		return nil, err
 	}
 	return r.command(dir, cmd, "-c", path, "--log-level", "error")
@@ -141,7 +147,7 @@ func waitReady(ctx context.Context, url string, cmds []*exec.Cmd) error {
 			err = errors.New(resp.Status)
 		}
 		for _, c := range cmds {
-			if c.ProcessState != nil || syscall.Kill(c.Process.Pid, 0) != nil {
+			if exited(c) {
 				return fmt.Errorf("%s exited", c.Path)
 			}
 		}
@@ -150,6 +156,17 @@ func waitReady(ctx context.Context, url string, cmds []*exec.Cmd) error {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// exited reports whether c's process has ended. Nothing has reaped it yet
+// (stopAll does), so an ended process is a zombie, which kill(pid, 0)
+// still finds: its state in /proc says it.
+func exited(c *exec.Cmd) bool {
+	if c.ProcessState != nil || syscall.Kill(c.Process.Pid, 0) != nil {
+		return true
+	}
+	f := procStat(c.Process.Pid)
+	return len(f) == 0 || f[0] == "Z" || f[0] == "X"
 }
 
 // freeAddr returns a loopback address that was free a moment ago.

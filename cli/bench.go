@@ -53,7 +53,7 @@ func (c *cmdEnv) benchProtocolsCommand() *cobra.Command {
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			rep, err := bench.Run(ctx, o)
-			if err != nil {
+			if rep == nil {
 				return err
 			}
 			out := cmd.OutOrStdout()
@@ -66,6 +66,9 @@ func (c *cmdEnv) benchProtocolsCommand() *cobra.Command {
 				fmt.Fprintf(out, "- failed: %s\n", s)
 			}
 			fmt.Fprintf(out, "\nresults.md, results.json, results.csv, throughput.svg and p99.svg are in %s\n", o.Out)
+			if err != nil {
+				return err // interrupted: the table above is partial
+			}
 			if len(rep.Failures) > 0 {
 				return errors.New("bench: some ways could not be measured")
 			}

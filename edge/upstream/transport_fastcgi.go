@@ -3,6 +3,7 @@ package upstream
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"log/slog"
@@ -61,8 +62,15 @@ const fcgiRequestID = 1
 // fcgiPad is zeros for padding and room.
 var fcgiPad [8]byte
 
-// maxStderrLogged bounds what one STDERR record puts in the log.
-const maxStderrLogged = 8 << 10
+// maxStderrLogged bounds what one STDERR record puts in the log, and
+// maxStderrRequest what one request's records put there together (each
+// record charged at least stderrLineCost, a log line's own size): a
+// script that loops on error_log must not fill the edge's disk.
+const (
+	maxStderrLogged  = 8 << 10
+	maxStderrRequest = 64 << 10
+	stderrLineCost   = 256
+)
 
 var (
 	fcgiRecordReaders = sync.Pool{New: func() any { return fastcgi.NewReader(nil, fcgiRequestID) }}
@@ -96,7 +104,16 @@ func (t *FastCGITransport) RoundTrip(req *http.Request) (*http.Response, error) 
 
 	rd := fcgiRecordReaders.Get().(*fastcgi.Reader)
 	rd.Reset(conn, fcgiRequestID)
-	stdout := fastcgi.NewStdout(rd, t.stderr(req))
+	logStderr := t.stderr(req)
+	stdout := fastcgi.NewStdout(rd, func(p []byte) {
+		// A STDERR record is a read: read_timeout runs between two
+		// reads, as nginx's fastcgi_read_timeout does, so a script that
+		// logs as it works is not cut off before its answer.
+		conn.SetReadDeadline(time.Now().Add(t.ReadTimeout))
+		if logStderr != nil {
+			logStderr(p)
+		}
+	})
 	br := readerPool.Get().(*bufio.Reader)
 	br.Reset(stdout)
 	conn.SetReadDeadline(time.Now().Add(t.ReadTimeout))
@@ -176,7 +193,16 @@ func (t *FastCGITransport) stderr(req *http.Request) func([]byte) {
 	if t.Logger == nil {
 		return nil
 	}
+	budget := maxStderrRequest
 	return func(p []byte) {
+		if budget <= 0 {
+			return
+		}
+		budget -= max(len(p), stderrLineCost)
+		if budget <= 0 {
+			t.Logger.Error("edge: FastCGI sent more in stderr; the rest of this request's is not logged", "server", t.Address, "uri", req.RequestURI, "limit_bytes", maxStderrRequest)
+			return
+		}
 		s := strings.TrimRight(string(p[:min(len(p), maxStderrLogged)]), "\r\n")
 		t.Logger.Error("edge: FastCGI sent in stderr", "server", t.Address, "uri", req.RequestURI, "stderr", s)
 	}
@@ -331,6 +357,11 @@ func appendHeaderPair(dst []byte, name, value string) []byte {
 // splitParams turns the pairs at dst[pairs:] (with a record header's room
 // before them, at start) into PARAMS records and the empty one that ends
 // the stream. The common case, pairs that fit one record, needs no copy.
+// Longer, the records are cut between pairs, never inside one: PHP-FPM
+// parses each PARAMS record on its own and resets the connection on a
+// pair cut in two (the spec allows it; net/http/fcgi joins them). Only a
+// pair longer than a record is cut, which PHP-FPM then refuses whatever
+// the cut (nginx refuses to send it: "fastcgi request record is too big").
 func splitParams(dst []byte, start, pairs int) []byte {
 	content := len(dst) - pairs
 	if content <= fastcgi.MaxContent {
@@ -339,6 +370,43 @@ func splitParams(dst []byte, start, pairs int) []byte {
 		return fastcgi.AppendRecord(dst, fastcgi.TypeParams, fcgiRequestID, nil)
 	}
 	body := append([]byte(nil), dst[pairs:]...)
-	dst = fastcgi.AppendRecord(dst[:start], fastcgi.TypeParams, fcgiRequestID, body)
+	dst = dst[:start]
+	rec := 0 // the start in body of the record being filled
+	for at := 0; at < len(body); {
+		end := at + pairSize(body[at:])
+		if end-rec > fastcgi.MaxContent && at > rec {
+			dst = fastcgi.AppendRecord(dst, fastcgi.TypeParams, fcgiRequestID, body[rec:at])
+			rec = at
+		}
+		if end-rec > fastcgi.MaxContent { // one pair longer than a record
+			dst = fastcgi.AppendRecord(dst, fastcgi.TypeParams, fcgiRequestID, body[rec:end])
+			rec = end
+		}
+		at = end
+	}
+	if rec < len(body) {
+		dst = fastcgi.AppendRecord(dst, fastcgi.TypeParams, fcgiRequestID, body[rec:])
+	}
 	return fastcgi.AppendRecord(dst, fastcgi.TypeParams, fcgiRequestID, nil)
+}
+
+// pairSize returns the encoded size of the pair at the front of b, which
+// holds pairs this file encoded (so well formed; capped at len(b)).
+func pairSize(b []byte) int {
+	size, rest := 0, b
+	for range 2 {
+		switch {
+		case len(rest) == 0:
+			return len(b)
+		case rest[0] < 128:
+			size += 1 + int(rest[0])
+			rest = rest[1:]
+		case len(rest) >= 4:
+			size += 4 + int(binary.BigEndian.Uint32(rest)&^(1<<31))
+			rest = rest[4:]
+		default:
+			return len(b)
+		}
+	}
+	return min(size, len(b))
 }
