@@ -195,27 +195,27 @@ func (c *netConn) ReadsUntil(t time.Time) { c.until = t }
 
 func (c *netConn) ReadTimeout(d time.Duration) { c.timeout = d }
 
-func (c netConn) Write(p []byte) (int, error) {
+func (c *netConn) Write(p []byte) (int, error) {
 	c.Conn.SetWriteDeadline(time.Now().Add(c.timeout))
 	return c.Conn.Write(p)
 }
 
-func (c netConn) CloseWrite() error {
+func (c *netConn) CloseWrite() error {
 	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
 		return cw.CloseWrite()
 	}
 	return nil
 }
 
-func (c netConn) Abort() { c.Conn.Close() }
+func (c *netConn) Abort() { c.Conn.Close() }
 
-func (c netConn) WriteNow(p []byte) error {
+func (c *netConn) WriteNow(p []byte) error {
 	c.Conn.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
 	_, err := c.Conn.Write(p)
 	return err
 }
 
-func (c netConn) Reset() {
+func (c *netConn) Reset() {
 	if tc, ok := c.Conn.(*net.TCPConn); ok {
 		tc.SetLinger(0)
 	}

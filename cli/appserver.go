@@ -44,6 +44,7 @@ func (c *cmdEnv) appserverTier(f *config.File) (*appserverTier, error) {
 			QueueTimeout:  cfg.QueueTimeout,
 			SocketTimeout: cfg.SocketTimeout,
 			LogRequests:   cfg.LogRequests,
+			Allow:         cfg.AllowPrefixes(),
 			Logger:        c.logger.With("tier", "appserver"),
 		}
 	} else if _, ok := c.apps[cfg.App]; !ok {

@@ -84,6 +84,7 @@ func RunWorker(cfg appserver.Config, h http.Handler, logger *slog.Logger) error 
 		QueueTimeout:  cfg.QueueTimeout,
 		SocketTimeout: cfg.SocketTimeout,
 		LogRequests:   cfg.LogRequests,
+		Allow:         cfg.AllowPrefixes(),
 		Logger:        logger,
 		OnRequest:     w.done,
 		OnHarakiri:    w.onHarakiri,
