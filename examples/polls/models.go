@@ -51,7 +51,7 @@ type store struct {
 	latest, question, choices, voteFor *sql.Stmt
 }
 
-func newStore(db *sql.DB) (*store, error) {
+func newStore(db *sql.DB, d *dialect) (*store, error) {
 	s := &store{db: db}
 	for _, p := range []struct {
 		stmt **sql.Stmt
@@ -62,7 +62,7 @@ func newStore(db *sql.DB) (*store, error) {
 		{&s.choices, `SELECT id, choice_text, votes FROM choice WHERE question_id = ? ORDER BY id`},
 		{&s.voteFor, `UPDATE choice SET votes = votes + 1 WHERE id = ? AND question_id = ?`},
 	} {
-		stmt, err := db.Prepare(p.sql)
+		stmt, err := db.Prepare(d.bind(p.sql))
 		if err != nil {
 			s.close()
 			return nil, fmt.Errorf("polls: preparing %q: %w", p.sql, err)

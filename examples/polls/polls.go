@@ -56,15 +56,15 @@ func New(settings framework.Settings, runDir string, logger *slog.Logger) (*App,
 	if path == "" {
 		path = filepath.Join(runDir, "polls.sqlite3")
 	}
-	db, err := openDB(path)
+	db, d, err := openDB(path)
 	if err != nil {
 		return nil, err
 	}
-	if err := migrate(db); err != nil {
+	if err := migrate(db, d); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("polls: migrating %s: %w", path, err)
+		return nil, fmt.Errorf("polls: migrating %s: %w", displayName(path), err)
 	}
-	st, err := newStore(db)
+	st, err := newStore(db, d)
 	if err != nil {
 		db.Close()
 		return nil, err
