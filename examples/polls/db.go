@@ -8,12 +8,12 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
-	_ "github.com/jackc/pgx/v5/stdlib" // PostgreSQL through pgx, the field's standard driver (pure Go)
-	_ "modernc.org/sqlite"             // the pure-Go SQLite driver: the binary stays static
+	_ "modernc.org/sqlite" // the pure-Go SQLite driver: the binary stays static
 )
 
 // polls runs on SQLite (the embedded default: a file under run_dir, for one
@@ -143,6 +143,9 @@ func openDB(database string) (*sql.DB, *dialect, error) {
 // openPostgres opens a pool on the server database names and checks that
 // it answers.
 func openPostgres(database string) (*sql.DB, error) {
+	if !slices.Contains(sql.Drivers(), "pgx") {
+		return nil, fmt.Errorf("polls: %s: this binary was built with -tags nopostgres, without a PostgreSQL driver; build it without that tag, or use a SQLite database", displayName(database))
+	}
 	db, err := sql.Open("pgx", database)
 	if err != nil {
 		return nil, fmt.Errorf("polls: opening %s: %w", displayName(database), err)
