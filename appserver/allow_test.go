@@ -191,3 +191,16 @@ func TestAllowListClosesOthersBeforeReading(t *testing.T) {
 		t.Fatalf("allowed client after refusals: %v", err)
 	}
 }
+
+// BenchmarkAllowed is the allow-list's cost per accepted connection (not
+// per request: kept connections are checked once).
+func BenchmarkAllowed(b *testing.B) {
+	prefixes, _, _ := ParseAllow([]string{"10.0.0.1", "10.0.1.0/24", "192.168.0.0/16"})
+	addr := &net.TCPAddr{IP: net.ParseIP("192.168.3.4").To4(), Port: 40000}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, ok := allowed(prefixes, addr); !ok {
+			b.Fatal("refused")
+		}
+	}
+}
