@@ -105,3 +105,74 @@ appserver:
 		}
 	}
 }
+
+// hostsAsk sends a uwsgi GET from source address src to addr and returns
+// what came back ("" when the connection was refused or reset unanswered).
+func hostsAsk(t *testing.T, src, addr string) string {
+	t.Helper()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}, Timeout: 5 * time.Second}
+	c, err := d.Dial("tcp", addr)
+	if err != nil {
+		return ""
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	c.Write(hostsUwsgiPacket("/asked"))
+	b, _ := io.ReadAll(c)
+	return string(b)
+}
+
+// A SIGHUP applies a new allow-list to worker processes (re-executed with
+// it); served in the appserver's own process, the list is fixed at start,
+// so a reload changing it is refused, not silently ignored.
+func TestHostsReloadAndTheAllowList(t *testing.T) {
+	port := freePort(t)
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	cfg := func(processes int, allow string) string {
+		return fmt.Sprintf(`
+run_dir: run
+shutdown_timeout: 5s
+edge:
+  listen: ["127.0.0.1:0"]
+  locations:
+    - {path: /, upstream: app}
+  upstreams:
+    app: {servers: ["%s"]}
+appserver:
+  listen: %s
+  allow: %s
+  app: echo
+  processes: %d
+`, addr, addr, allow, processes)
+	}
+	dir := writeConfig(t, cfg(2, "[127.0.0.1]"))
+	p := start(t, dir, "up")
+	p.url()
+	if got := hostsAsk(t, "127.0.0.2", addr); got != "" {
+		t.Fatalf("127.0.0.2 not in the list, yet answered: %q", got)
+	}
+	edgeReload(t, p, cfg(2, "[127.0.0.1, 127.0.0.2]"), "msg=reloaded tier=appserver")
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		got := hostsAsk(t, "127.0.0.2", addr)
+		if strings.HasPrefix(got, "HTTP/1.1 200") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after the reload, 127.0.0.2 still refused (last answer %q)", got)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	p.stop(syscall.SIGTERM)
+
+	dir = writeConfig(t, cfg(0, "[127.0.0.1]"))
+	p = start(t, dir, "up")
+	p.url()
+	edgeReload(t, p, cfg(0, "[127.0.0.1, 127.0.0.2]"), "reload refused")
+	if out := p.Output(); !strings.Contains(out, "appserver.allow ([127.0.0.1] → [127.0.0.1 127.0.0.2])") {
+		t.Errorf("the refusal does not name appserver.allow:\n%s", out)
+	}
+	if got := hostsAsk(t, "127.0.0.2", addr); got != "" {
+		t.Errorf("the refused reload let 127.0.0.2 in: %q", got)
+	}
+}
