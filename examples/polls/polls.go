@@ -14,7 +14,9 @@
 //
 // The database is SQLite through the pure-Go modernc.org/sqlite driver, so
 // the binary stays static; WAL mode and a busy timeout let several worker
-// processes vote at once without losing a vote.
+// processes vote at once without losing a vote. A postgres:// database is
+// PostgreSQL through pgx, also pure Go, for app servers on several hosts
+// (db.go holds what differs).
 package polls
 
 import (
