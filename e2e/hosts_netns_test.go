@@ -416,6 +416,11 @@ edge:
 	if aGets == 0 {
 		t.Errorf("host a did not rejoin the rotation within 15s of its restart")
 	}
+	// The edge said so: out of rotation, then back.
+	server := "server=" + lan.aIP + ":3031"
+	if hostsCount(edge.Output(), "upstream server marked down", server) == 0 || hostsCount(edge.Output(), "upstream server is up again", server) == 0 {
+		t.Errorf("the edge did not log host a marked down and up again:\n%s", edge.Output())
+	}
 	for _, p := range []*proc{a2, b, edge} {
 		if strings.Contains(p.Output(), pg.Password) {
 			t.Errorf("the database password appears in a log:\n%s", p.Output())
