@@ -81,6 +81,7 @@ func hostsNewLAN(t *testing.T) *hostsLAN {
 		}
 	})
 	for _, ns := range []string{n.edge, n.a, n.b} {
+		exec.Command("ip", "netns", "del", ns).Run() // a killed run's leftover of the same name
 		hostsIP(t, "netns", "add", ns)
 		hostsIP(t, "-n", ns, "link", "set", "lo", "up")
 	}
@@ -94,6 +95,7 @@ func hostsNewLAN(t *testing.T) *hostsLAN {
 		hostsIP(t, "-n", h.ns, "link", "set", "eth0", "up")
 		hostsIP(t, "-n", n.edge, "link", "set", port, "master", "br0", "up")
 	}
+	exec.Command("ip", "link", "del", n.rootLink).Run() // a killed run's leftover
 	hostsIP(t, "link", "add", n.rootLink, "type", "veth", "peer", "name", "client", "netns", n.edge)
 	hostsIP(t, "addr", "add", n.clientIP+"/24", "dev", n.rootLink)
 	hostsIP(t, "link", "set", n.rootLink, "up")
@@ -110,7 +112,9 @@ func hostsStartIn(t *testing.T, ns, dir string, args ...string) *proc {
 	cmd.Env = cleanEnv()
 	// Its own process group: "the host dies" kills the master and its
 	// workers at once.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Pdeathsig: a test binary that dies (a timeout's panic skips
+	// t.Cleanup) leaves no host process behind.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	p := &proc{t: t, cmd: cmd, dir: dir, done: make(chan struct{}), served: make(chan string, 1)}
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw

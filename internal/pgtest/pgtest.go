@@ -122,9 +122,11 @@ func Start(t testing.TB, o Options) *Server {
 	hba.Close()
 
 	// setpriv execs the server as postgres in place (no extra process),
-	// after Wrap (ip netns exec) has done its root-only work.
+	// after Wrap (ip netns exec) has done its root-only work, and sets the
+	// parent-death signal after changing user (a change of user clears
+	// it): a test binary that dies leaves no server behind.
 	args := append([]string{}, o.Wrap...)
-	args = append(args, "setpriv", "--reuid="+pg.Uid, "--regid="+pg.Gid, "--clear-groups",
+	args = append(args, "setpriv", "--reuid="+pg.Uid, "--regid="+pg.Gid, "--clear-groups", "--pdeathsig=KILL",
 		filepath.Join(bin, "postgres"), "-D", data, "-k", dir,
 		"-c", "listen_addresses="+o.Host, "-c", "port="+strconv.Itoa(o.Port),
 		"-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
