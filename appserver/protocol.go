@@ -45,7 +45,8 @@ func NewService(cfg Config, h http.Handler, logger *slog.Logger, hooks Hooks) Se
 		return &HTTPServer{guard: handlerGuard{Handler: h, Threads: cfg.Threads, Harakiri: cfg.Harakiri, Logger: logger, Hooks: hooks}}
 	}
 	return &Server{Handler: h, BufferSize: cfg.BufferSize, Threads: cfg.Threads, Harakiri: cfg.Harakiri,
-		QueueTimeout: cfg.QueueTimeout, SocketTimeout: cfg.SocketTimeout, LogRequests: cfg.LogRequests, Logger: logger,
+		QueueTimeout: cfg.QueueTimeout, SocketTimeout: cfg.SocketTimeout, LogRequests: cfg.LogRequests,
+		Allow: cfg.AllowPrefixes(), Logger: logger,
 		OnRequest: hooks.OnRequest, OnHarakiri: hooks.OnHarakiri}
 }
 

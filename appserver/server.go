@@ -23,6 +23,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -69,6 +70,13 @@ type Server struct {
 	// response (uWSGI's socket-timeout, default 4s when zero). The edge has
 	// buffered the request, so a packet that trickles in is a broken peer.
 	SocketTimeout time.Duration
+
+	// Allow, if not empty, is the allow-list of a TCP listener: a
+	// connection from an address outside these prefixes is closed as it is
+	// accepted, before any byte is read, and logged (at most once a second).
+	// Empty admits everyone (appserver.allow: [all], or a loopback or Unix
+	// listener). See allow.go.
+	Allow []netip.Prefix
 
 	// Logger receives errors; nil means slog.Default().
 	Logger *slog.Logger
@@ -136,6 +144,10 @@ func (s *Server) Serve(l net.Listener) error {
 		slots = make(chan struct{}, s.Threads)
 	}
 	acc := newAcceptor(l, s.socketTimeout())
+	if len(s.Allow) > 0 {
+		acc = &allowAcceptor{next: acc, allow: s.Allow, listener: l.Addr().String(),
+			log: &refusalLog{logger: s.logger(), interval: time.Second}}
+	}
 	var backoff time.Duration
 	for {
 		if slots != nil {

@@ -130,6 +130,12 @@ func restartOnlyChanges(running, f *config.File) []string {
 	diff("appserver.stats", a.Stats, b.Stats)
 	diff("appserver.user", a.User, b.User)
 	diff("appserver.group", a.Group, b.Group)
+	if b.Processes == 0 {
+		// Served in this process, the listener's allow-list is fixed at
+		// start (worker processes, re-executed by a reload, read the new
+		// one); a security setting is refused rather than ignored.
+		diff("appserver.allow", fmt.Sprint(a.Allow), fmt.Sprint(b.Allow))
+	}
 	diff("admin.listen", running.Admin.Listen, f.Admin.Listen)
 	diff("admin.socket", running.Admin.Socket, f.Admin.Socket)
 	return changed

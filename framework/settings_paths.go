@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 )
 
@@ -26,11 +28,32 @@ func (s Settings) checkPaths(bad func(format string, args ...any)) {
 			bad("template_dirs[%d]: %s is not a directory", i, d)
 		}
 	}
-	if s.Database != "" {
+	switch {
+	case strings.HasPrefix(s.Database, "postgres://") || strings.HasPrefix(s.Database, "postgresql://"):
+		if err := checkDatabaseURL(s.Database); err != nil {
+			bad("database: %v", err)
+		}
+	case s.Database != "":
 		if err := checkSQLitePath(s.Database); err != nil {
 			bad("database: %v", err)
 		}
 	}
+}
+
+// checkDatabaseURL checks a PostgreSQL URL's shape (the server is reached
+// only when the app starts). Its messages never quote the URL: it may hold
+// a password.
+func checkDatabaseURL(dsn string) error {
+	u, err := url.Parse(dsn)
+	switch {
+	case err != nil:
+		return errors.New("not a valid postgres:// URL (is a character in the password not %-escaped?)")
+	case u.Host == "":
+		return errors.New("the postgres:// URL names no host; use postgres://USER:PASSWORD@HOST:5432/DBNAME")
+	case strings.Trim(u.Path, "/") == "":
+		return errors.New("the postgres:// URL names no database; use postgres://USER:PASSWORD@HOST:5432/DBNAME")
+	}
+	return nil
 }
 
 // sqliteHeader starts every SQLite database file.

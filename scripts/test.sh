@@ -54,6 +54,24 @@ if ! docker info >/dev/null 2>&1; then
 fi
 docker version -f 'docker engine {{.Server.Version}}'
 
+# PostgreSQL and iproute2 for the many-hosts test (e2e/hosts_netns_test.go),
+# which runs its own initdb cluster on a private port in a network
+# namespace. The package's own cluster (port 5432) is not wanted: stop it
+# if the install started it.
+step "postgresql"
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ! command -v ip >/dev/null; then
+  SUDO=; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq postgresql iproute2 >/dev/null
+  if command -v pg_lsclusters >/dev/null; then
+    pg_lsclusters -h 2>/dev/null | while read -r ver name _; do
+      $SUDO pg_ctlcluster "$ver" "$name" stop 2>/dev/null || true
+    done
+  fi
+fi
+ls -d /usr/lib/postgresql/*/bin
+
 step "go vet"
 go vet ./...
 

@@ -18,17 +18,19 @@ type migration struct {
 	sql  string
 }
 
-// migrations are applied in order; PRAGMA user_version records how many
-// have been, so start-up is idempotent (Django's migrate).
+// migrations are applied in order, their SQL rendered for the database
+// (dialect.schema); the database records how many have been (SQLite's
+// PRAGMA user_version, a table in PostgreSQL), so start-up is idempotent
+// (Django's migrate).
 var migrations = []migration{
 	{"0001_initial", `CREATE TABLE question (
-		id            INTEGER PRIMARY KEY,
+		id            {{id}},
 		question_text TEXT    NOT NULL,
-		pub_date      INTEGER NOT NULL -- unix seconds
+		pub_date      {{int64}} NOT NULL -- unix seconds
 	);
 	CREATE TABLE choice (
-		id          INTEGER PRIMARY KEY,
-		question_id INTEGER NOT NULL REFERENCES question(id) ON DELETE CASCADE,
+		id          {{id}},
+		question_id {{int64}} NOT NULL REFERENCES question(id) ON DELETE CASCADE,
 		choice_text TEXT    NOT NULL,
 		votes       INTEGER NOT NULL DEFAULT 0
 	);
@@ -43,14 +45,14 @@ var migrations = []migration{
 // too (a no-op once this has run), so the app also works without one.
 func Migrate(ctx context.Context, settings framework.Settings, runDir string, out io.Writer) error {
 	path := dbPath(settings, runDir)
-	db, err := openDB(path)
+	db, d, err := openDB(path)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	fmt.Fprintf(out, "Operations to perform:\n  Apply all migrations: polls (database %s)\n", path)
-	if err := migrateReporting(ctx, db, out); err != nil {
-		return fmt.Errorf("polls: migrating %s: %w", path, err)
+	fmt.Fprintf(out, "Operations to perform:\n  Apply all migrations: polls (database %s)\n", displayName(path))
+	if err := migrateReporting(ctx, db, d, out); err != nil {
+		return fmt.Errorf("polls: migrating %s: %w", displayName(path), err)
 	}
 	return nil
 }
@@ -64,19 +66,26 @@ func dbPath(settings framework.Settings, runDir string) string {
 
 // migrate is what New runs: Migrate's work, silently (a no-op once the
 // release step has run).
-func migrate(db *sql.DB) error { return migrateReporting(context.Background(), db, io.Discard) }
+func migrate(db *sql.DB, d *dialect) error {
+	return migrateReporting(context.Background(), db, d, io.Discard)
+}
 
 // migrateReporting brings the schema up to date in one transaction and,
 // when the database was new, seeds the sample questions. Each step is
 // reported to out ("[1/2] Applying polls.0001_initial... OK").
-func migrateReporting(ctx context.Context, db *sql.DB, out io.Writer) error {
-	tx, err := db.BeginTx(ctx, nil) // IMMEDIATE: two processes starting at once migrate one after the other
+func migrateReporting(ctx context.Context, db *sql.DB, d *dialect, out io.Writer) error {
+	tx, err := db.BeginTx(ctx, nil) // SQLite's is IMMEDIATE: two processes starting at once migrate one after the other
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
-	var version int
-	if err := tx.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&version); err != nil {
+	if d.lockMigrations != "" { // so are PostgreSQL's, on several hosts too
+		if _, err := tx.ExecContext(ctx, d.lockMigrations); err != nil {
+			return err
+		}
+	}
+	version, err := d.version(ctx, tx)
+	if err != nil {
 		return err
 	}
 	if version > len(migrations) {
@@ -95,7 +104,7 @@ func migrateReporting(ctx context.Context, db *sql.DB, out io.Writer) error {
 	for i, m := range todo {
 		fmt.Fprintf(out, "  [%d/%d] Applying polls.%s...", i+1, steps, m.name)
 		start := time.Now()
-		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+		if _, err := tx.ExecContext(ctx, d.schema(m.sql)); err != nil {
 			fmt.Fprintln(out, " FAILED")
 			return fmt.Errorf("%s: %w", m.name, err)
 		}
@@ -103,13 +112,13 @@ func migrateReporting(ctx context.Context, db *sql.DB, out io.Writer) error {
 	}
 	if version == 0 {
 		fmt.Fprintf(out, "  [%d/%d] Seeding %d sample questions...", steps, steps, len(sample))
-		if err := seed(tx, time.Now()); err != nil {
+		if err := seed(tx, d, time.Now()); err != nil {
 			fmt.Fprintln(out, " FAILED")
 			return fmt.Errorf("seeding: %w", err)
 		}
 		fmt.Fprintln(out, " OK")
 	}
-	if _, err := tx.ExecContext(ctx, fmt.Sprintf(`PRAGMA user_version = %d`, len(migrations))); err != nil {
+	if err := d.setVersion(ctx, tx, len(migrations)); err != nil {
 		return err
 	}
 	return tx.Commit()

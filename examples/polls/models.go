@@ -53,7 +53,7 @@ type store struct {
 	latest, question, choices, voteFor *sql.Stmt
 }
 
-func newStore(db *sql.DB) (*store, error) {
+func newStore(db *sql.DB, d *dialect) (*store, error) {
 	s := &store{db: db}
 	for _, p := range []struct {
 		stmt **sql.Stmt
@@ -66,7 +66,7 @@ func newStore(db *sql.DB) (*store, error) {
 		// be stored as a REAL, which no page of the question could read.
 		{&s.voteFor, `UPDATE choice SET votes = votes + (votes < 9223372036854775807) WHERE id = ? AND question_id = ?`},
 	} {
-		stmt, err := db.Prepare(p.sql)
+		stmt, err := db.Prepare(d.bind(p.sql))
 		if err != nil {
 			s.close()
 			return nil, fmt.Errorf("polls: preparing %q: %w", p.sql, err)

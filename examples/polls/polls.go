@@ -14,7 +14,9 @@
 //
 // The database is SQLite through the pure-Go modernc.org/sqlite driver, so
 // the binary stays static; WAL mode and a busy timeout let several worker
-// processes vote at once without losing a vote.
+// processes vote at once without losing a vote. A postgres:// database is
+// PostgreSQL through pgx, also pure Go, for app servers on several hosts
+// (db.go holds what differs).
 package polls
 
 import (
@@ -55,26 +57,26 @@ func DefaultSettings() framework.Settings {
 
 // open opens and migrates the polls database of settings (Database ""
 // means <runDir>/polls.sqlite3), seeding sample questions on first run.
-func open(settings framework.Settings, runDir string) (*sql.DB, error) {
+func open(settings framework.Settings, runDir string) (*sql.DB, *dialect, error) {
 	path := settings.Database
 	if path == "" {
 		path = filepath.Join(runDir, "polls.sqlite3")
 	}
-	db, err := openDB(path)
+	db, d, err := openDB(path)
 	if err != nil {
-		return nil, err
+		return nil, d, err
 	}
-	if err := migrate(db); err != nil {
+	if err := migrate(db, d); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("polls: migrating %s: %w", path, err)
+		return nil, d, fmt.Errorf("polls: migrating %s: %w", displayName(path), err)
 	}
-	return db, nil
+	return db, d, nil
 }
 
 // OpenUsers opens the polls database's users, for `stack createsuperuser`
 // and `stack changepassword`. Close the returned database when done.
 func OpenUsers(settings framework.Settings, runDir string, logger *slog.Logger) (*auth.Auth, *sql.DB, error) {
-	db, err := open(settings, runDir)
+	db, _, err := open(settings, runDir)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -94,11 +96,11 @@ func New(settings framework.Settings, runDir string, logger *slog.Logger) (*App,
 	if settings.Name == "" {
 		settings.Name = "polls"
 	}
-	db, err := open(settings, runDir)
+	db, d, err := open(settings, runDir)
 	if err != nil {
 		return nil, err
 	}
-	st, err := newStore(db)
+	st, err := newStore(db, d)
 	if err != nil {
 		db.Close()
 		return nil, err

@@ -1,0 +1,124 @@
+package polls
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/stack-web/stack/internal/pgtest"
+)
+
+func TestDisplayNameRedactsThePassword(t *testing.T) {
+	for in, want := range map[string]string{
+		"postgres://stack:s3cret@10.77.0.1:5432/polls?sslmode=disable": "postgres://stack:xxxxx@10.77.0.1:5432/polls?sslmode=disable",
+		"postgresql://stack@db/polls":                                  "postgresql://stack@db/polls",
+		"postgres://stack:%zz@db/polls":                                "postgres://(an unparsable URL)",
+		"run/polls.sqlite3":                                            "run/polls.sqlite3",
+	} {
+		if got := displayName(in); got != want {
+			t.Errorf("displayName(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestBindNumbersPlaceholders(t *testing.T) {
+	q := `UPDATE choice SET votes = votes + 1 WHERE id = ? AND question_id = ?`
+	if got := postgresDialect.bind(q); got != `UPDATE choice SET votes = votes + 1 WHERE id = $1 AND question_id = $2` {
+		t.Errorf("postgres: %s", got)
+	}
+	if got := sqliteDialect.bind(q); got != q {
+		t.Errorf("sqlite: %s", got)
+	}
+}
+
+// TestPostgresPolls runs polls on a real PostgreSQL server: two apps
+// starting at once migrate and seed once (the advisory lock), a second
+// migrate has nothing to do, and votes through both apps at once are all
+// counted (the atomic UPDATE), with the password never printed.
+func TestPostgresPolls(t *testing.T) {
+	pg := pgtest.Start(t, pgtest.Options{})
+	settings := DefaultSettings()
+	settings.SecretKey = "test-secret-key-that-is-long-enough"
+	settings.Database = pg.URL
+
+	apps := make([]*App, 2)
+	errs := make([]error, 2)
+	var wg sync.WaitGroup
+	for i := range apps {
+		wg.Go(func() { apps[i], errs[i] = New(settings, t.TempDir(), slog.New(slog.DiscardHandler)) })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("app %d: %v", i, err)
+		}
+		t.Cleanup(func() { apps[i].Close() })
+	}
+	db := apps[0].store.db
+	var questions, version int
+	db.QueryRow(`SELECT count(*) FROM question`).Scan(&questions)
+	db.QueryRow(`SELECT version FROM polls_schema_version`).Scan(&version)
+	if questions != len(sample) || version != len(migrations) {
+		t.Fatalf("after two concurrent starts: %d questions (want %d), schema version %d (want %d)", questions, len(sample), version, len(migrations))
+	}
+
+	var out bytes.Buffer
+	if err := Migrate(context.Background(), settings, t.TempDir(), &out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "No migrations to apply") || strings.Contains(out.String(), pg.Password) || !strings.Contains(out.String(), "xxxxx@") {
+		t.Errorf("second migrate printed:\n%s", out.String())
+	}
+
+	// Votes through both apps at once.
+	var servers []*httptest.Server
+	for _, a := range apps {
+		srv := httptest.NewServer(a)
+		t.Cleanup(srv.Close)
+		servers = append(servers, srv)
+	}
+	const clients, perClient = 16, 25
+	var failed atomic.Int64
+	for i := range clients {
+		wg.Go(func() {
+			c := newClient(t, servers[i%2])
+			_, page := c.get("/polls/1/")
+			token := csrfToken(t, page)
+			for j := range perClient {
+				resp, err := c.http.PostForm(c.base+"/polls/1/vote/", url.Values{"csrfmiddlewaretoken": {token}, "choice": {fmt.Sprint(1 + (i+j)%3)}})
+				if err != nil {
+					failed.Add(1)
+					continue
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusFound {
+					failed.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	var total int
+	if err := db.QueryRow(`SELECT sum(votes) FROM choice WHERE question_id = $1`, 1).Scan(&total); err != nil {
+		t.Fatal(err)
+	}
+	if failed.Load() != 0 || total != clients*perClient {
+		t.Errorf("%d votes failed; counted %d, want %d", failed.Load(), total, clients*perClient)
+	}
+
+	// The pages read PostgreSQL too.
+	c := newClient(t, servers[1])
+	if code, page := c.get("/polls/1/results/"); code != 200 || !strings.Contains(page, "What&#39;s new?") && !strings.Contains(page, "What's new?") {
+		t.Errorf("results page: %d\n%s", code, page)
+	}
+}
