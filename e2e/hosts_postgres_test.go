@@ -21,6 +21,7 @@ appserver:
   app: polls
 apps:
   polls:
+    debug: true
     database: %s
 `, pg.URL)
 	dir := writeConfig(t, yaml)
@@ -56,6 +57,7 @@ appserver:
   app: polls
 apps:
   polls:
+    debug: true
     database: postgres://stack:n0t-for-logs@127.0.0.1:1/polls?connect_timeout=2
 `)
 	stdout, stderr, code := run(t, bad, "up")

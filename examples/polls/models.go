@@ -62,9 +62,11 @@ func newStore(db *sql.DB, d *dialect) (*store, error) {
 		{&s.latest, `SELECT id, question_text, pub_date FROM question WHERE pub_date <= ? ORDER BY pub_date DESC, id DESC LIMIT ?`},
 		{&s.question, `SELECT id, question_text, pub_date FROM question WHERE id = ? AND pub_date <= ?`},
 		{&s.choices, `SELECT id, choice_text, votes FROM choice WHERE question_id = ? ORDER BY id`},
-		// A count at SQLite's largest integer stays there: one more would
-		// be stored as a REAL, which no page of the question could read.
-		{&s.voteFor, `UPDATE choice SET votes = votes + (votes < 9223372036854775807) WHERE id = ? AND question_id = ?`},
+		// A count at the largest the admin accepts (Django's IntegerField,
+		// PostgreSQL's integer) stays there: one more would overflow
+		// PostgreSQL's column, and past SQLite's largest integer it would
+		// be stored as a REAL that no page of the question could read.
+		{&s.voteFor, `UPDATE choice SET votes = CASE WHEN votes < 2147483647 THEN votes + 1 ELSE votes END WHERE id = ? AND question_id = ?`},
 	} {
 		stmt, err := db.Prepare(d.bind(p.sql))
 		if err != nil {

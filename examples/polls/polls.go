@@ -23,6 +23,7 @@ import (
 	"context"
 	"database/sql"
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
@@ -55,6 +56,10 @@ func DefaultSettings() framework.Settings {
 	return s
 }
 
+// errNoUsersOnPostgres: users, login and the admin keep their tables with
+// SQLite's SQL for now; polls itself runs on either database.
+var errNoUsersOnPostgres = errors.New("users and the admin (/admin/) need the SQLite database for now; on PostgreSQL polls serves its pages without them")
+
 // open opens and migrates the polls database of settings (Database ""
 // means <runDir>/polls.sqlite3), seeding sample questions on first run.
 func open(settings framework.Settings, runDir string) (*sql.DB, *dialect, error) {
@@ -76,9 +81,13 @@ func open(settings framework.Settings, runDir string) (*sql.DB, *dialect, error)
 // OpenUsers opens the polls database's users, for `stack createsuperuser`
 // and `stack changepassword`. Close the returned database when done.
 func OpenUsers(settings framework.Settings, runDir string, logger *slog.Logger) (*auth.Auth, *sql.DB, error) {
-	db, _, err := open(settings, runDir)
+	db, d, err := open(settings, runDir)
 	if err != nil {
 		return nil, nil, err
+	}
+	if d != sqliteDialect {
+		db.Close()
+		return nil, nil, errNoUsersOnPostgres
 	}
 	users, err := auth.New(db, auth.Options{SecretKey: settings.SecretKey, SecretKeyFallbacks: settings.SecretKeyFallbacks,
 		SessionAge: time.Duration(settings.SessionCookieAge) * time.Second, Logger: logger})
@@ -105,26 +114,32 @@ func New(settings framework.Settings, runDir string, logger *slog.Logger) (*App,
 		db.Close()
 		return nil, err
 	}
-	users, err := auth.New(db, auth.Options{SecretKey: settings.SecretKey, SecretKeyFallbacks: settings.SecretKeyFallbacks,
-		SessionAge: time.Duration(settings.SessionCookieAge) * time.Second, Logger: logger})
-	if err != nil {
-		st.close()
-		return nil, err
+	a := &App{store: st}
+	// The project's urls.py: the site's root shows the index too, and the
+	// admin is at admin/.
+	urls := []framework.Pattern{
+		framework.Path("", a.index, "home"),
+		framework.Include("polls/", "polls", a.urls()...),
 	}
-	site, err := newAdmin(context.Background(), db, users)
-	if err != nil {
-		st.close()
-		return nil, err
+	if d == sqliteDialect {
+		users, err := auth.New(db, auth.Options{SecretKey: settings.SecretKey, SecretKeyFallbacks: settings.SecretKeyFallbacks,
+			SessionAge: time.Duration(settings.SessionCookieAge) * time.Second, Logger: logger})
+		if err != nil {
+			st.close()
+			return nil, err
+		}
+		site, err := newAdmin(context.Background(), db, users)
+		if err != nil {
+			st.close()
+			return nil, err
+		}
+		a.Users = users
+		urls = append(urls, site.Pattern())
+	} else {
+		logger.Warn("polls: " + errNoUsersOnPostgres.Error())
 	}
-	a := &App{store: st, Users: users}
 	app, err := framework.New(settings, framework.Config{
-		// The project's urls.py: the site's root shows the index too, and
-		// the admin is at admin/.
-		URLs: []framework.Pattern{
-			framework.Path("", a.index, "home"),
-			framework.Include("polls/", "polls", a.urls()...),
-			site.Pattern(),
-		},
+		URLs:   urls,
 		Apps:   []framework.AppConfig{appConfig()},
 		Logger: logger,
 	})

@@ -48,6 +48,7 @@ func TestPostgresPolls(t *testing.T) {
 	pg := pgtest.Start(t, pgtest.Options{})
 	settings := DefaultSettings()
 	settings.SecretKey = "test-secret-key-that-is-long-enough"
+	settings.AllowedHosts = []string{"*"}
 	settings.Database = pg.URL
 
 	apps := make([]*App, 2)
