@@ -18,8 +18,13 @@
 #                  is the numeric 65532 with its /etc/passwd line copied in
 #   PREBUILT       a path in the context to a binary already built with the
 #                  flags of the `go build` below (CGO_ENABLED=0, -trimpath,
-#                  -ldflags "-s -w ..."): the build stage then copies it
-#                  instead of compiling; every other line runs as usual.
+#                  -ldflags "-s -w ...", -tags $GOTAGS): the build stage
+#                  then copies it instead of compiling; every other line
+#                  runs as usual.
+#   GOTAGS         build tags, default nopostgres: polls on SQLite, an
+#                  image under 20 MB; --build-arg GOTAGS= adds the
+#                  PostgreSQL driver (pgx, about 4 MB more) for app servers
+#                  on several hosts sharing one database.
 ARG BUILDER_IMAGE=golang:1.26-bookworm
 ARG RUNTIME_IMAGE=gcr.io/distroless/static-debian12:nonroot
 
@@ -30,10 +35,11 @@ COPY go.mod go.sum ./
 RUN [ -n "$PREBUILT" ] || go mod download
 COPY . .
 ARG VERSION=dev
+ARG GOTAGS=nopostgres
 RUN if [ -n "$PREBUILT" ]; then \
       mkdir -p /out && cp "$PREBUILT" /out/stack && chmod 0755 /out/stack; \
     else \
-      CGO_ENABLED=0 go build -trimpath \
+      CGO_ENABLED=0 go build -trimpath -tags "$GOTAGS" \
         -ldflags "-s -w -X github.com/stack-web/stack/cli.Version=${VERSION}" \
         -o /out/stack ./cmd/stack; \
     fi \
