@@ -127,42 +127,7 @@ func devStart(t *testing.T, dir, bin string) *proc {
 	cmd := exec.Command(bin, "dev")
 	cmd.Dir = dir
 	cmd.Env = cleanEnv()
-	p := &proc{t: t, cmd: cmd, dir: dir, done: make(chan struct{}), served: make(chan string, 1)}
-	pr, pw := io.Pipe()
-	cmd.Stdout, cmd.Stderr = pw, pw
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		sc := bufio.NewScanner(pr)
-		for sc.Scan() {
-			line := sc.Text()
-			p.Write([]byte(line + "\n"))
-			if m := announce.FindStringSubmatch(line); m != nil {
-				select {
-				case p.served <- m[1]:
-				default:
-				}
-			}
-		}
-	}()
-	go func() {
-		p.err = cmd.Wait()
-		pw.Close()
-		close(p.done)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-p.done:
-		default:
-			cmd.Process.Kill()
-			<-p.done
-		}
-		if t.Failed() {
-			t.Logf("output of dev:\n%s", p.Output())
-		}
-	})
-	return p
+	return startCmd(t, cmd, "dev", nil)
 }
 
 // devBody GETs url on a fresh connection and returns the body, or "".

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"net"
@@ -115,42 +114,7 @@ func hostsStartIn(t *testing.T, ns, dir string, args ...string) *proc {
 	// Pdeathsig: a test binary that dies (a timeout's panic skips
 	// t.Cleanup) leaves no host process behind.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	p := &proc{t: t, cmd: cmd, dir: dir, done: make(chan struct{}), served: make(chan string, 1)}
-	pr, pw := io.Pipe()
-	cmd.Stdout, cmd.Stderr = pw, pw
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		sc := bufio.NewScanner(pr)
-		for sc.Scan() {
-			line := sc.Text()
-			p.Write([]byte(line + "\n"))
-			if m := announce.FindStringSubmatch(line); m != nil {
-				select {
-				case p.served <- m[1]:
-				default:
-				}
-			}
-		}
-	}()
-	go func() {
-		p.err = cmd.Wait()
-		pw.Close()
-		close(p.done)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-p.done:
-		default:
-			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-p.done
-		}
-		if t.Failed() {
-			t.Logf("output of stack %s in %s:\n%s", strings.Join(args, " "), ns, p.Output())
-		}
-	})
-	return p
+	return startCmd(t, cmd, "stack "+strings.Join(args, " ")+" in "+ns, func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) })
 }
 
 // hostsKillAll SIGKILLs every process in namespace ns, as if the host lost

@@ -86,11 +86,23 @@ func start(t *testing.T, dir string, args ...string) *proc {
 	cmd := exec.Command(binary, args...)
 	cmd.Dir = dir
 	cmd.Env = cleanEnv()
-	p := &proc{t: t, cmd: cmd, dir: dir, done: make(chan struct{}), served: make(chan string, 1)}
+	return startCmd(t, cmd, "stack "+strings.Join(args, " "), nil)
+}
+
+// startCmd starts cmd (the stack binary, however it is run), collecting its
+// output and the address it announces, and kills it at the end of the test
+// if it still runs: with kill, or cmd.Process.Kill when kill is nil. name
+// labels its output in a failed test's log.
+func startCmd(t *testing.T, cmd *exec.Cmd, name string, kill func()) *proc {
+	t.Helper()
+	p := &proc{t: t, cmd: cmd, dir: cmd.Dir, done: make(chan struct{}), served: make(chan string, 1)}
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
+	}
+	if kill == nil {
+		kill = func() { cmd.Process.Kill() }
 	}
 	go func() {
 		sc := bufio.NewScanner(pr)
@@ -114,11 +126,11 @@ func start(t *testing.T, dir string, args ...string) *proc {
 		select {
 		case <-p.done:
 		default:
-			cmd.Process.Kill()
+			kill()
 			<-p.done
 		}
 		if t.Failed() {
-			t.Logf("output of stack %s:\n%s", strings.Join(args, " "), p.Output())
+			t.Logf("output of %s:\n%s", name, p.Output())
 		}
 	})
 	return p
