@@ -1,0 +1,91 @@
+package upstream
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+)
+
+// uwsgiBody is the response body: it renews the read deadline before each
+// read (a pause longer than ReadTimeout is a timeout, as nginx counts it)
+// and closes the connection on Close, or keeps it when the server offered
+// that and the body was read to its end.
+type uwsgiBody struct {
+	body    io.ReadCloser
+	conn    upstreamConn
+	br      *bufio.Reader
+	timeout time.Duration
+	stop    func() bool
+	ctx     context.Context
+	addr    string
+	closed  bool
+	keep    *UwsgiTransport // whose pool takes the connection back, if it may
+	chunked bool            // the body is chunked: its trailer follows the end
+	done    bool            // the body was read to its end
+}
+
+func (b *uwsgiBody) Read(p []byte) (int, error) {
+	if b.closed {
+		return 0, http.ErrBodyReadAfterClose
+	}
+	if b.br.Buffered() == 0 {
+		// This read may wait on the server: renew the deadline. What is
+		// already buffered (all of most responses) needs none.
+		b.conn.SetReadDeadline(time.Now().Add(b.timeout))
+	}
+	n, err := b.body.Read(p)
+	if err == io.EOF {
+		b.done = true
+		if b.chunked && b.keep != nil && chunkedEnd(b.br) != nil {
+			b.keep = nil // the body is whole; the connection is not
+		}
+	} else if err != nil {
+		err = b.bodyError(err)
+	}
+	return n, err
+}
+
+// bodyError says what went wrong mid-body, naming the server. Whatever it
+// is, it is never io.EOF: the proxy must abort the client's response (no
+// last chunk, no completed Content-Length) rather than finish it.
+func (b *uwsgiBody) bodyError(err error) error {
+	switch {
+	case b.ctx.Err() != nil:
+		// The client went away; its context's AfterFunc cut the read.
+		return fmt.Errorf("client closed the connection while reading response body from %s: %w", b.addr, b.ctx.Err())
+	case isTimeout(err):
+		return &upstreamTimeoutError{fmt.Errorf("read_timeout (%v) fired while reading response body from %s: %w", b.timeout, b.addr, err)}
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return fmt.Errorf("upstream prematurely closed connection while reading response body from %s: %w", b.addr, err)
+	}
+	return fmt.Errorf("reading response body from %s: %w", b.addr, err)
+}
+
+func (b *uwsgiBody) Close() error {
+	if b.closed {
+		return nil
+	}
+	b.closed = true
+	stopped := b.stop() // false: the client went away and cut the connection
+	if b.keep != nil && b.done && stopped && b.br.Buffered() == 0 {
+		b.conn.SetDeadline(time.Time{})
+		b.keep.idle.put(b.conn, b.keep.KeepAlive, b.keep.KeepAliveTimeout)
+	} else {
+		// Close the connection before the body: closing an unfinished
+		// body would otherwise read the rest of it (forever, for a
+		// stream).
+		b.conn.Close()
+	}
+	b.body.Close()
+	b.br.Reset(nil)
+	readerPool.Put(b.br)
+	return nil
+}
+
+// CloseIdleConnections closes the kept connections, and any handed back
+// later: the transport is being retired.
+func (t *UwsgiTransport) CloseIdleConnections() { t.idle.close() }
