@@ -50,10 +50,25 @@ func (b *Builder) Build(ctx context.Context) ([]byte, error) {
 		}
 		return out.Bytes(), fmt.Errorf("go build %s in %s: %w", pkg, b.Dir, err)
 	}
+	// The build it replaces is kept (a hard link, Out.prev) for Restore:
+	// a build can compile and still not run (a panic at init).
+	os.Remove(b.Out + ".prev")
+	os.Link(b.Out, b.Out+".prev")
 	if err := os.Rename(tmp, b.Out); err != nil {
 		return out.Bytes(), fmt.Errorf("installing the build: %w", err)
 	}
 	return out.Bytes(), nil
+}
+
+// Restore puts back the build the last Build replaced, when the new one
+// turned out not to run: without it a worker that dies later (a crash,
+// max_requests) would be respawned from the broken build, in a loop, and
+// the site go down while the terminal said the last good build serves.
+func (b *Builder) Restore() error {
+	if err := os.Rename(b.Out+".prev", b.Out); err != nil {
+		return fmt.Errorf("restoring the previous build: %w", err)
+	}
+	return nil
 }
 
 // EmbeddedFiles lists the files that the program's own packages embed

@@ -3,6 +3,7 @@ package devloop
 import (
 	"bufio"
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -292,5 +293,43 @@ func TestBuilder(t *testing.T) {
 	}
 	if _, err := os.Stat(b.Out + ".new"); err == nil {
 		t.Errorf("a failed build left %s.new", b.Out)
+	}
+}
+
+// TestRebuildThatDoesNotStart: a build that compiles but whose workers do
+// not start (a panic at init) must not stay as the binary the workers are
+// started from, or the next respawned worker crash-loops on it; the pages
+// are told it failed.
+func TestRebuildThatDoesNotStart(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module example.com/tiny\n\ngo 1.22\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "main.go"), []byte("package main\n\nfunc main() { println(1) }\n"), 0o644)
+	b := &Builder{Dir: dir, Out: filepath.Join(t.TempDir(), "app"), Flags: []string{"-ldflags=-s -w"}}
+	ctx := context.Background()
+	if out, err := b.Build(ctx); err != nil {
+		t.Fatalf("Build: %v\n%s", err, out)
+	}
+	good, _ := os.ReadFile(b.Out)
+	os.WriteFile(filepath.Join(dir, "main.go"), []byte("package main\n\nfunc init() { panic(2) }\n\nfunc main() {}\n"), 0o644)
+	h := &Hub{}
+	var term strings.Builder
+	l := &Loop{
+		Watcher: &Watcher{Root: dir},
+		Builder: b,
+		Hub:     h,
+		Restart: func() error { return errors.New("the new worker exited before it was ready: exit status 2") },
+		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Out:     &term,
+	}
+	l.rebuild(ctx, "main.go", false)
+	if now, _ := os.ReadFile(b.Out); string(now) != string(good) {
+		t.Errorf("the build whose workers did not start is still %s: a respawned worker would run it", b.Out)
+	}
+	st := h.Status()
+	if st.Failed != 1 || st.Builds != 0 || !strings.Contains(st.Error, "exited before it was ready") {
+		t.Errorf("status %+v: want one failure naming the worker's exit", st)
+	}
+	if !strings.Contains(term.String(), "last good build keeps serving") {
+		t.Errorf("terminal: %q", term.String())
 	}
 }

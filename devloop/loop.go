@@ -199,19 +199,31 @@ func (l *Loop) rebuild(ctx context.Context, what string, config bool) {
 		}
 		return
 	}
-	if l.Hub != nil {
-		l.Hub.Built("", true)
-	}
 	l.Logger.Info("dev: build ok; chain-reloading the workers", "took", time.Since(start).Round(time.Millisecond))
 	restart := l.Restart
 	if config {
 		restart = l.ReloadConfig
 	}
 	if err := restart(); err != nil {
-		if ctx.Err() == nil { // else the stack is stopping
-			l.Logger.Error("dev: reloading the workers on the new build", "err", err)
+		if ctx.Err() != nil {
+			return // the stack is stopping
+		}
+		// The new build compiled but its workers did not start (a panic
+		// at init): the old workers still serve; the old binary is put
+		// back so that a worker respawned later is one of them too.
+		l.Logger.Error("dev: reloading the workers on the new build", "err", err)
+		if rerr := l.Builder.Restore(); rerr != nil {
+			l.Logger.Error("dev: the broken build stays in place", "err", rerr)
+		}
+		msg := fmt.Sprintf("the new build does not start; the last good build keeps serving:\n%v", err)
+		fmt.Fprintf(l.Out, "stack dev: %s\n", msg)
+		if l.Hub != nil {
+			l.Hub.Built(msg, false)
 		}
 		return
+	}
+	if l.Hub != nil {
+		l.Hub.Built("", true)
 	}
 	l.tell("build")
 	l.refreshEmbedded(ctx)
