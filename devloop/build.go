@@ -35,8 +35,18 @@ func (b *Builder) Build(ctx context.Context) ([]byte, error) {
 	}
 	tmp := b.Out + ".new"
 	args := append(append([]string{"build", "-o", tmp}, b.Flags...), pkg)
+	// The go command's work directory goes in one of ours, removed
+	// afterwards: a cancelled build is killed, and a killed go command
+	// leaves its go-build* directory (objects, the linked binary) in
+	// $TMPDIR for good.
+	work, err := os.MkdirTemp(filepath.Dir(b.Out), "gotmp")
+	if err != nil {
+		return nil, fmt.Errorf("go build %s: a work directory: %w", pkg, err)
+	}
+	defer os.RemoveAll(work)
 	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Dir = b.Dir
+	cmd.Env = append(os.Environ(), "GOTMPDIR="+work)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	// Its own process group, so that a cancel reaches the compile and

@@ -333,3 +333,27 @@ func TestRebuildThatDoesNotStart(t *testing.T) {
 		t.Errorf("terminal: %q", term.String())
 	}
 }
+
+// TestBuildCancelLeavesNoWorkDir: a build cancelled midway (Ctrl-C, a new
+// save) kills the go command, which then cannot remove its go-build*
+// work directory; nothing may be left in $TMPDIR or beside the binary.
+func TestBuildCancelLeavesNoWorkDir(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module example.com/tiny\n\ngo 1.22\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "main.go"), []byte("package main\n\nimport \"net/http\"\n\nfunc main() { http.ListenAndServe(\"\", nil) }\n"), 0o644)
+	outDir := t.TempDir()
+	// -a rebuilds the standard library: long enough to be cancelled.
+	b := &Builder{Dir: dir, Out: filepath.Join(outDir, "app"), Flags: []string{"-a"}}
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(1500*time.Millisecond, cancel)
+	if _, err := b.Build(ctx); err != context.Canceled {
+		t.Fatalf("Build: %v, want context.Canceled (the build ended before the cancel?)", err)
+	}
+	for _, d := range []string{tmp, outDir} {
+		if left, _ := os.ReadDir(d); len(left) > 0 {
+			t.Errorf("a cancelled build left %s/%s", d, left[0].Name())
+		}
+	}
+}
