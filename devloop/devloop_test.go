@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -27,7 +28,7 @@ func TestInject(t *testing.T) {
 		{"sniffed html", "", "<!doctype html><html><body>x</body></html>", "GET", false, "<!doctype html><html><body>x" + Script + "</body></html>"},
 		{"not html", "application/json", `{"a":1}`, "GET", false, `{"a":1}`},
 		{"streamed", "text/html", "<body>part</body>", "GET", true, "<body>part</body>"},
-		{"head", "text/html", "", "HEAD", false, ""},
+		{"head as its get (the server drops the body)", "text/html", "", "HEAD", false, Script},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -355,5 +356,38 @@ func TestBuildCancelLeavesNoWorkDir(t *testing.T) {
 		if left, _ := os.ReadDir(d); len(left) > 0 {
 			t.Errorf("a cancelled build left %s/%s", d, left[0].Name())
 		}
+	}
+}
+
+// TestInjectHeadAndRanges: a HEAD announces the Content-Length its GET
+// sends (the page with the script), and a part of a page (206) is left
+// as it is, or the bytes would not match its Content-Range.
+func TestInjectHeadAndRanges(t *testing.T) {
+	page := "<html><body>0123456789</body></html>"
+	h := Inject(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		if r.Header.Get("Range") != "" {
+			w.Header().Set("Content-Range", "bytes 0-9/"+strconv.Itoa(len(page)))
+			w.WriteHeader(http.StatusPartialContent)
+			io.WriteString(w, page[:10])
+			return
+		}
+		io.WriteString(w, page)
+	}))
+	lengths := map[string]string{}
+	for _, m := range []string{"GET", "HEAD"} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(m, "/", nil))
+		lengths[m] = rec.Header().Get("Content-Length")
+	}
+	if lengths["GET"] == "" || lengths["HEAD"] != lengths["GET"] {
+		t.Errorf("Content-Length: GET %q, HEAD %q; want the same", lengths["GET"], lengths["HEAD"])
+	}
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest("GET", "/", nil)
+	req.Header.Set("Range", "bytes=0-9")
+	h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusPartialContent || rec.Body.String() != page[:10] {
+		t.Errorf("206: %d %q, want the part untouched", rec.Code, rec.Body.String())
 	}
 }
