@@ -322,7 +322,7 @@ func TestRebuildThatDoesNotStart(t *testing.T) {
 		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Out:     &term,
 	}
-	l.rebuild(ctx, "main.go", false)
+	l.rebuild(ctx, Change{Paths: []string{"main.go"}}, "main.go", false)
 	if now, _ := os.ReadFile(b.Out); string(now) != string(good) {
 		t.Errorf("the build whose workers did not start is still %s: a respawned worker would run it", b.Out)
 	}
@@ -389,5 +389,47 @@ func TestInjectHeadAndRanges(t *testing.T) {
 	h.ServeHTTP(rec, req)
 	if rec.Code != http.StatusPartialContent || rec.Body.String() != page[:10] {
 		t.Errorf("206: %d %q, want the part untouched", rec.Code, rec.Body.String())
+	}
+}
+
+// TestSaveDuringAHungBuild: a build that hangs (here every compiler step
+// waits while a marker file exists) must not hold the loop: the next save
+// cancels it and builds again, and that build's workers are started.
+func TestSaveDuringAHungBuild(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module example.com/tiny\n\ngo 1.22\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "main.go"), []byte("package main\n\nfunc main() { println(1) }\n"), 0o644)
+	marker := filepath.Join(t.TempDir(), "hang")
+	os.WriteFile(marker, nil, 0o644)
+	tool := filepath.Join(t.TempDir(), "toolexec")
+	os.WriteFile(tool, []byte("#!/bin/sh\n[ -e "+marker+" ] && sleep 120\nexec \"$@\"\n"), 0o755)
+	changes := make(chan Change, 1)
+	restarted := make(chan struct{}, 4)
+	l := &Loop{
+		Watcher: &Watcher{Root: dir},
+		Builder: &Builder{Dir: dir, Out: filepath.Join(t.TempDir(), "app"), Flags: []string{"-toolexec", tool}},
+		Restart: func() error { restarted <- struct{}{}; return nil },
+		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Out:     io.Discard,
+		changes: changes,
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel() // a build still hung when the test fails is killed
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		l.rebuild(ctx, Change{Paths: []string{"main.go"}}, "main.go", false)
+	}()
+	time.Sleep(time.Second) // the build is under way, and hangs
+	os.Remove(marker)       // the save that fixes it
+	changes <- Change{Paths: []string{"main.go"}}
+	select {
+	case <-restarted:
+	case <-time.After(60 * time.Second):
+		t.Fatal("a save during a hung build was not built: the loop waits on the hung build")
+	}
+	<-done
+	if _, err := os.Stat(l.Builder.Out); err != nil {
+		t.Errorf("no build installed: %v", err)
 	}
 }

@@ -53,12 +53,16 @@ type Loop struct {
 	Out    io.Writer
 
 	embedded map[string]bool // absolute paths of files the program embeds
+	// changes are the watcher's, read during a build too: a save then
+	// cancels it (nil: none come).
+	changes <-chan Change
 }
 
 // Run watches and reacts until ctx is done. The first build has been made
 // by the caller (the workers run it).
 func (l *Loop) Run(ctx context.Context) error {
 	changes := make(chan Change)
+	l.changes = changes
 	watchDone := make(chan struct{})
 	go func() {
 		defer close(watchDone)
@@ -85,7 +89,7 @@ func (l *Loop) handle(ctx context.Context, c Change) {
 	}
 	switch l.classify(c) {
 	case needBuild:
-		l.rebuild(ctx, what, l.configIn(c))
+		l.rebuild(ctx, c, what, l.configIn(c))
 	case configFile:
 		l.Logger.Info("dev: the configuration changed; reloading it (as SIGHUP)", "file", what)
 		if err := l.ReloadConfig(); err != nil {
@@ -184,10 +188,37 @@ func (l *Loop) underStatic(abs string) bool {
 // the errors go to the terminal and, in debug, to the pages.
 // With config, the configuration changed too: it is reloaded, which
 // chain-reloads the workers as well.
-func (l *Loop) rebuild(ctx context.Context, what string, config bool) {
+//
+// A change saved during the build cancels it, and c and the new change are
+// handled as one: the build under way compiles files that are stale
+// already, and one that hangs (a cgo include of a pipe, a go command
+// waiting on the network) would otherwise hold the loop for good, the
+// save that fixes it never seen.
+func (l *Loop) rebuild(ctx context.Context, c Change, what string, config bool) {
 	l.Logger.Info("dev: rebuilding", "files", what)
 	start := time.Now()
-	out, err := l.Builder.Build(ctx)
+	bctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type result struct {
+		out []byte
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		out, err := l.Builder.Build(bctx)
+		done <- result{out, err}
+	}()
+	var r result
+	select {
+	case r = <-done:
+	case next := <-l.changes:
+		cancel()
+		<-done // the go command and its compilers are gone
+		l.Logger.Info("dev: files changed during the build; starting it again", "files", strings.Join(next.Paths, ", "))
+		l.handle(ctx, Change{Paths: append(append([]string(nil), c.Paths...), next.Paths...)})
+		return
+	}
+	out, err := r.out, r.err
 	if ctx.Err() != nil {
 		return
 	}
