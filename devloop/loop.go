@@ -14,6 +14,7 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -215,7 +216,13 @@ func (l *Loop) rebuild(ctx context.Context, c Change, what string, config bool) 
 		cancel()
 		<-done // the go command and its compilers are gone
 		l.Logger.Info("dev: files changed during the build; starting it again", "files", strings.Join(next.Paths, ", "))
-		l.handle(ctx, Change{Paths: append(append([]string(nil), c.Paths...), next.Paths...)})
+		merged := Change{Paths: append([]string(nil), c.Paths...)}
+		for _, p := range next.Paths {
+			if !slices.Contains(merged.Paths, p) {
+				merged.Paths = append(merged.Paths, p)
+			}
+		}
+		l.handle(ctx, merged)
 		return
 	}
 	out, err := r.out, r.err
