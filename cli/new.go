@@ -140,7 +140,10 @@ func writeProject(dir string, p project) error {
 		}
 		dst := filepath.Join(dir, filepath.FromSlash(strings.TrimSuffix(path.Join(parts...), ".tmpl")))
 		if d.IsDir() {
-			return os.MkdirAll(dst, 0o755)
+			if err := os.MkdirAll(dst, 0o755); err != nil {
+				return fmt.Errorf("new: %w", err)
+			}
+			return nil
 		}
 		text, err := newProject.ReadFile(src)
 		if err != nil {

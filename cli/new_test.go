@@ -74,6 +74,7 @@ func TestNewRefuses(t *testing.T) {
 		{[]string{"new", "My-Site", "--no-tidy"}, "is not a project name"},
 		{[]string{"new", "site", "--dir", full, "--no-tidy"}, "exists and is not empty"},
 		{[]string{"new", "site", "--dir", filepath.Join(t.TempDir(), "x"), "--stack-path", t.TempDir(), "--no-tidy"}, "not a checkout of stack"},
+		{[]string{"new", "site", "--dir", "/proc/stack-new-test", "--no-tidy"}, "new: mkdir /proc/stack-new-test"},
 		{[]string{"new", "site", "--dir", filepath.Join(t.TempDir(), "x"), "--module", "my site", "--no-tidy"}, "is not a Go module path"},
 		{[]string{"new", "site", "--dir", filepath.Join(t.TempDir(), "x"), "--module", "x/../y", "--no-tidy"}, "is not a Go module path"},
 		{[]string{"new", "site", "--dir", filepath.Join(t.TempDir(), "x"), "--module", "-x", "--no-tidy"}, "is not a Go module path"},
