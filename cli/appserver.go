@@ -57,7 +57,8 @@ func (c *cmdEnv) appserverTier(f *config.File) (*appserverTier, error) {
 		t.close()
 		return nil, fmt.Errorf("appserver.processes: finding this binary to start workers: %w", err)
 	}
-	t.master = &prefork.Master{Config: cfg, Command: argv, Logger: c.logger.With("tier", "appserver"), Output: c.stderr}
+	t.master = &prefork.Master{Config: cfg, Command: argv, Logger: c.logger.With("tier", "appserver"), Output: c.stderr,
+		Env: workerDebugKey()}
 	if err := t.master.ListenStats(); err != nil {
 		t.close()
 		return nil, err

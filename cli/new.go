@@ -16,6 +16,8 @@ import (
 	"text/template"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/mod/modfile"
+	"golang.org/x/mod/module"
 )
 
 // newProject is the tree `stack new` writes, as Django's startproject
@@ -44,7 +46,7 @@ type project struct {
 }
 
 func (c *cmdEnv) newCommand() *cobra.Command {
-	var dir, module, stackPath string
+	var dir, modPath, stackPath string
 	var noTidy bool
 	cmd := &cobra.Command{
 		Use:   "new NAME",
@@ -66,10 +68,15 @@ build against it instead of the published module.`,
 			if dir == "" {
 				dir = name
 			}
-			if module == "" {
-				module = name
+			if modPath == "" {
+				modPath = name
 			}
-			p := project{Name: name, Upper: strings.ToUpper(name), Module: module, StackVersion: stackVersion()}
+			// Checked before anything is written: a path go.mod cannot
+			// hold would leave a project that no go command can read.
+			if err := module.CheckImportPath(modPath); err != nil {
+				return fmt.Errorf("new: --module %q is not a Go module path: %w", modPath, err)
+			}
+			p := project{Name: name, Upper: strings.ToUpper(name), Module: modPath, StackVersion: stackVersion()}
 			if stackPath != "" {
 				abs, err := filepath.Abs(stackPath)
 				if err != nil {
@@ -78,12 +85,13 @@ build against it instead of the published module.`,
 				if _, err := os.Stat(filepath.Join(abs, "go.mod")); err != nil {
 					return fmt.Errorf("new: --stack-path %s: not a checkout of stack: %w", stackPath, err)
 				}
-				p.StackPath = abs
+				// Quoted when go.mod needs it (a space in the path).
+				p.StackPath = modfile.AutoQuote(abs)
 			}
 			if err := writeProject(dir, p); err != nil {
 				return err
 			}
-			fmt.Fprintf(c.stdout, "stack: created %s in %s (module %s)\n", name, dir, module)
+			fmt.Fprintf(c.stdout, "stack: created %s in %s (module %s)\n", name, dir, modPath)
 			switch {
 			case p.StackPath == "" && p.StackVersion == "v0.0.0":
 				// A development build has no version to require: the
@@ -102,7 +110,7 @@ build against it instead of the published module.`,
 		},
 	}
 	cmd.Flags().StringVar(&dir, "dir", "", "directory to create (default ./NAME); it must not exist or be empty")
-	cmd.Flags().StringVar(&module, "module", "", "the project's Go module path (default NAME)")
+	cmd.Flags().StringVar(&modPath, "module", "", "the project's Go module path (default NAME)")
 	cmd.Flags().StringVar(&stackPath, "stack-path", "", "a checkout of stack to build against (adds a replace directive to go.mod)")
 	cmd.Flags().BoolVar(&noTidy, "no-tidy", false, "do not run go mod tidy")
 	return cmd
@@ -132,7 +140,10 @@ func writeProject(dir string, p project) error {
 		}
 		dst := filepath.Join(dir, filepath.FromSlash(strings.TrimSuffix(path.Join(parts...), ".tmpl")))
 		if d.IsDir() {
-			return os.MkdirAll(dst, 0o755)
+			if err := os.MkdirAll(dst, 0o755); err != nil {
+				return fmt.Errorf("new: %w", err)
+			}
+			return nil
 		}
 		text, err := newProject.ReadFile(src)
 		if err != nil {

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"golang.org/x/mod/modfile"
 )
 
 // TestNewWritesAProject renders the template tree (without go mod tidy,
@@ -72,6 +74,10 @@ func TestNewRefuses(t *testing.T) {
 		{[]string{"new", "My-Site", "--no-tidy"}, "is not a project name"},
 		{[]string{"new", "site", "--dir", full, "--no-tidy"}, "exists and is not empty"},
 		{[]string{"new", "site", "--dir", filepath.Join(t.TempDir(), "x"), "--stack-path", t.TempDir(), "--no-tidy"}, "not a checkout of stack"},
+		{[]string{"new", "site", "--dir", "/proc/stack-new-test", "--no-tidy"}, "new: mkdir /proc/stack-new-test"},
+		{[]string{"new", "site", "--dir", filepath.Join(t.TempDir(), "x"), "--module", "my site", "--no-tidy"}, "is not a Go module path"},
+		{[]string{"new", "site", "--dir", filepath.Join(t.TempDir(), "x"), "--module", "x/../y", "--no-tidy"}, "is not a Go module path"},
+		{[]string{"new", "site", "--dir", filepath.Join(t.TempDir(), "x"), "--module", "-x", "--no-tidy"}, "is not a Go module path"},
 	} {
 		var out, errb bytes.Buffer
 		if code := Run(tc.args, &out, &errb); code != 1 || !strings.Contains(errb.String(), tc.want) {
@@ -80,5 +86,29 @@ func TestNewRefuses(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(filepath.Join(full, "keep.txt")); string(b) != "mine" {
 		t.Error("a refused stack new touched the directory")
+	}
+}
+
+// TestNewStackPathWithSpace: a checkout in a directory whose name has a
+// space must still give a go.mod the go command reads (the replace path
+// quoted), not "malformed module path".
+func TestNewStackPathWithSpace(t *testing.T) {
+	checkout := filepath.Join(t.TempDir(), "my stack")
+	if err := os.Mkdir(checkout, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(checkout, "go.mod"), []byte("module github.com/stack-web/stack\n"), 0o644)
+	dir := filepath.Join(t.TempDir(), "site")
+	var out, errb bytes.Buffer
+	if code := Run([]string{"new", "site", "--dir", dir, "--stack-path", checkout, "--no-tidy"}, &out, &errb); code != 0 {
+		t.Fatalf("stack new: exit %d\n%s%s", code, out.String(), errb.String())
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, "go.mod"))
+	f, err := modfile.Parse("go.mod", b, nil)
+	if err != nil {
+		t.Fatalf("the go.mod written does not parse: %v\n%s", err, b)
+	}
+	if len(f.Replace) != 1 || f.Replace[0].New.Path != checkout {
+		t.Errorf("replace = %+v, want => %q\n%s", f.Replace, checkout, b)
 	}
 }

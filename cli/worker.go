@@ -28,6 +28,7 @@ func (c *cmdEnv) workerCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			useWorkerDebugKey(f, c.logger)
 			h, err := c.buildApp(f)
 			if err != nil {
 				return err

@@ -35,8 +35,18 @@ func (b *Builder) Build(ctx context.Context) ([]byte, error) {
 	}
 	tmp := b.Out + ".new"
 	args := append(append([]string{"build", "-o", tmp}, b.Flags...), pkg)
+	// The go command's work directory goes in one of ours, removed
+	// afterwards: a cancelled build is killed, and a killed go command
+	// leaves its go-build* directory (objects, the linked binary) in
+	// $TMPDIR for good.
+	work, err := os.MkdirTemp(filepath.Dir(b.Out), "gotmp")
+	if err != nil {
+		return nil, fmt.Errorf("go build %s: a work directory: %w", pkg, err)
+	}
+	defer os.RemoveAll(work)
 	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Dir = b.Dir
+	cmd.Env = append(os.Environ(), "GOTMPDIR="+work)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	// Its own process group, so that a cancel reaches the compile and
@@ -50,10 +60,25 @@ func (b *Builder) Build(ctx context.Context) ([]byte, error) {
 		}
 		return out.Bytes(), fmt.Errorf("go build %s in %s: %w", pkg, b.Dir, err)
 	}
+	// The build it replaces is kept (a hard link, Out.prev) for Restore:
+	// a build can compile and still not run (a panic at init).
+	os.Remove(b.Out + ".prev")
+	os.Link(b.Out, b.Out+".prev")
 	if err := os.Rename(tmp, b.Out); err != nil {
 		return out.Bytes(), fmt.Errorf("installing the build: %w", err)
 	}
 	return out.Bytes(), nil
+}
+
+// Restore puts back the build the last Build replaced, when the new one
+// turned out not to run: without it a worker that dies later (a crash,
+// max_requests) would be respawned from the broken build, in a loop, and
+// the site go down while the terminal said the last good build serves.
+func (b *Builder) Restore() error {
+	if err := os.Rename(b.Out+".prev", b.Out); err != nil {
+		return fmt.Errorf("restoring the previous build: %w", err)
+	}
+	return nil
 }
 
 // EmbeddedFiles lists the files that the program's own packages embed

@@ -3,6 +3,7 @@ package devloop
 import (
 	"bufio"
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -26,7 +28,7 @@ func TestInject(t *testing.T) {
 		{"sniffed html", "", "<!doctype html><html><body>x</body></html>", "GET", false, "<!doctype html><html><body>x" + Script + "</body></html>"},
 		{"not html", "application/json", `{"a":1}`, "GET", false, `{"a":1}`},
 		{"streamed", "text/html", "<body>part</body>", "GET", true, "<body>part</body>"},
-		{"head", "text/html", "", "HEAD", false, ""},
+		{"head as its get (the server drops the body)", "text/html", "", "HEAD", false, Script},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -292,5 +294,142 @@ func TestBuilder(t *testing.T) {
 	}
 	if _, err := os.Stat(b.Out + ".new"); err == nil {
 		t.Errorf("a failed build left %s.new", b.Out)
+	}
+}
+
+// TestRebuildThatDoesNotStart: a build that compiles but whose workers do
+// not start (a panic at init) must not stay as the binary the workers are
+// started from, or the next respawned worker crash-loops on it; the pages
+// are told it failed.
+func TestRebuildThatDoesNotStart(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module example.com/tiny\n\ngo 1.22\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "main.go"), []byte("package main\n\nfunc main() { println(1) }\n"), 0o644)
+	b := &Builder{Dir: dir, Out: filepath.Join(t.TempDir(), "app"), Flags: []string{"-ldflags=-s -w"}}
+	ctx := context.Background()
+	if out, err := b.Build(ctx); err != nil {
+		t.Fatalf("Build: %v\n%s", err, out)
+	}
+	good, _ := os.ReadFile(b.Out)
+	os.WriteFile(filepath.Join(dir, "main.go"), []byte("package main\n\nfunc init() { panic(2) }\n\nfunc main() {}\n"), 0o644)
+	h := &Hub{}
+	var term strings.Builder
+	l := &Loop{
+		Watcher: &Watcher{Root: dir},
+		Builder: b,
+		Hub:     h,
+		Restart: func() error { return errors.New("the new worker exited before it was ready: exit status 2") },
+		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Out:     &term,
+	}
+	l.rebuild(ctx, Change{Paths: []string{"main.go"}}, "main.go", false)
+	if now, _ := os.ReadFile(b.Out); string(now) != string(good) {
+		t.Errorf("the build whose workers did not start is still %s: a respawned worker would run it", b.Out)
+	}
+	st := h.Status()
+	if st.Failed != 1 || st.Builds != 0 || !strings.Contains(st.Error, "exited before it was ready") {
+		t.Errorf("status %+v: want one failure naming the worker's exit", st)
+	}
+	if !strings.Contains(term.String(), "last good build keeps serving") {
+		t.Errorf("terminal: %q", term.String())
+	}
+}
+
+// TestBuildCancelLeavesNoWorkDir: a build cancelled midway (Ctrl-C, a new
+// save) kills the go command, which then cannot remove its go-build*
+// work directory; nothing may be left in $TMPDIR or beside the binary.
+func TestBuildCancelLeavesNoWorkDir(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module example.com/tiny\n\ngo 1.22\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "main.go"), []byte("package main\n\nimport \"net/http\"\n\nfunc main() { http.ListenAndServe(\"\", nil) }\n"), 0o644)
+	outDir := t.TempDir()
+	// -a rebuilds the standard library: long enough to be cancelled.
+	b := &Builder{Dir: dir, Out: filepath.Join(outDir, "app"), Flags: []string{"-a"}}
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(1500*time.Millisecond, cancel)
+	if _, err := b.Build(ctx); err != context.Canceled {
+		t.Fatalf("Build: %v, want context.Canceled (the build ended before the cancel?)", err)
+	}
+	for _, d := range []string{tmp, outDir} {
+		if left, _ := os.ReadDir(d); len(left) > 0 {
+			t.Errorf("a cancelled build left %s/%s", d, left[0].Name())
+		}
+	}
+}
+
+// TestInjectHeadAndRanges: a HEAD announces the Content-Length its GET
+// sends (the page with the script), and a part of a page (206) is left
+// as it is, or the bytes would not match its Content-Range.
+func TestInjectHeadAndRanges(t *testing.T) {
+	page := "<html><body>0123456789</body></html>"
+	h := Inject(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		if r.Header.Get("Range") != "" {
+			w.Header().Set("Content-Range", "bytes 0-9/"+strconv.Itoa(len(page)))
+			w.WriteHeader(http.StatusPartialContent)
+			io.WriteString(w, page[:10])
+			return
+		}
+		io.WriteString(w, page)
+	}))
+	lengths := map[string]string{}
+	for _, m := range []string{"GET", "HEAD"} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(m, "/", nil))
+		lengths[m] = rec.Header().Get("Content-Length")
+	}
+	if lengths["GET"] == "" || lengths["HEAD"] != lengths["GET"] {
+		t.Errorf("Content-Length: GET %q, HEAD %q; want the same", lengths["GET"], lengths["HEAD"])
+	}
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest("GET", "/", nil)
+	req.Header.Set("Range", "bytes=0-9")
+	h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusPartialContent || rec.Body.String() != page[:10] {
+		t.Errorf("206: %d %q, want the part untouched", rec.Code, rec.Body.String())
+	}
+}
+
+// TestSaveDuringAHungBuild: a build that hangs (here every compiler step
+// waits while a marker file exists) must not hold the loop: the next save
+// cancels it and builds again, and that build's workers are started.
+func TestSaveDuringAHungBuild(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module example.com/tiny\n\ngo 1.22\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "main.go"), []byte("package main\n\nfunc main() { println(1) }\n"), 0o644)
+	marker := filepath.Join(t.TempDir(), "hang")
+	os.WriteFile(marker, nil, 0o644)
+	tool := filepath.Join(t.TempDir(), "toolexec")
+	os.WriteFile(tool, []byte("#!/bin/sh\n[ -e "+marker+" ] && sleep 120\nexec \"$@\"\n"), 0o755)
+	changes := make(chan Change, 1)
+	restarted := make(chan struct{}, 4)
+	l := &Loop{
+		Watcher: &Watcher{Root: dir},
+		Builder: &Builder{Dir: dir, Out: filepath.Join(t.TempDir(), "app"), Flags: []string{"-toolexec", tool}},
+		Restart: func() error { restarted <- struct{}{}; return nil },
+		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Out:     io.Discard,
+		changes: changes,
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel() // a build still hung when the test fails is killed
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		l.rebuild(ctx, Change{Paths: []string{"main.go"}}, "main.go", false)
+	}()
+	time.Sleep(time.Second) // the build is under way, and hangs
+	os.Remove(marker)       // the save that fixes it
+	changes <- Change{Paths: []string{"main.go"}}
+	select {
+	case <-restarted:
+	case <-time.After(60 * time.Second):
+		t.Fatal("a save during a hung build was not built: the loop waits on the hung build")
+	}
+	<-done
+	if _, err := os.Stat(l.Builder.Out); err != nil {
+		t.Errorf("no build installed: %v", err)
 	}
 }

@@ -12,14 +12,12 @@ const Script = `<script src="` + Prefix + `reload.js"></script>`
 
 // Inject wraps an app's handler (in a dev worker, debug only) so that each
 // full HTML page it serves loads the live-reload script: the tag goes
-// before </body>, or at the end. Other responses, compressed ones and
-// streamed ones (the handler flushed) pass untouched.
+// before </body>, or at the end. Other responses, compressed ones, parts
+// of a page (206) and streamed ones (the handler flushed) pass untouched.
+// A HEAD is treated as its GET, so that its Content-Length is the GET's
+// (the server sends no body).
 func Inject(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodHead {
-			h.ServeHTTP(w, r)
-			return
-		}
 		iw := &injectWriter{w: w, status: http.StatusOK}
 		h.ServeHTTP(iw, r)
 		iw.finish()
@@ -45,7 +43,8 @@ func (iw *injectWriter) decide() {
 	iw.decided = true
 	h := iw.w.Header()
 	iw.html = strings.HasPrefix(h.Get("Content-Type"), "text/html") && h.Get("Content-Encoding") == "" &&
-		iw.status != http.StatusNoContent && iw.status != http.StatusNotModified
+		iw.status != http.StatusNoContent && iw.status != http.StatusNotModified &&
+		iw.status != http.StatusPartialContent && h.Get("Content-Range") == ""
 	if !iw.html {
 		iw.w.WriteHeader(iw.status)
 	}

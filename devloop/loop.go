@@ -14,6 +14,7 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -53,12 +54,16 @@ type Loop struct {
 	Out    io.Writer
 
 	embedded map[string]bool // absolute paths of files the program embeds
+	// changes are the watcher's, read during a build too: a save then
+	// cancels it (nil: none come).
+	changes <-chan Change
 }
 
 // Run watches and reacts until ctx is done. The first build has been made
 // by the caller (the workers run it).
 func (l *Loop) Run(ctx context.Context) error {
 	changes := make(chan Change)
+	l.changes = changes
 	watchDone := make(chan struct{})
 	go func() {
 		defer close(watchDone)
@@ -85,7 +90,7 @@ func (l *Loop) handle(ctx context.Context, c Change) {
 	}
 	switch l.classify(c) {
 	case needBuild:
-		l.rebuild(ctx, what, l.configIn(c))
+		l.rebuild(ctx, c, what, l.configIn(c))
 	case configFile:
 		l.Logger.Info("dev: the configuration changed; reloading it (as SIGHUP)", "file", what)
 		if err := l.ReloadConfig(); err != nil {
@@ -184,10 +189,43 @@ func (l *Loop) underStatic(abs string) bool {
 // the errors go to the terminal and, in debug, to the pages.
 // With config, the configuration changed too: it is reloaded, which
 // chain-reloads the workers as well.
-func (l *Loop) rebuild(ctx context.Context, what string, config bool) {
+//
+// A change saved during the build cancels it, and c and the new change are
+// handled as one: the build under way compiles files that are stale
+// already, and one that hangs (a cgo include of a pipe, a go command
+// waiting on the network) would otherwise hold the loop for good, the
+// save that fixes it never seen.
+func (l *Loop) rebuild(ctx context.Context, c Change, what string, config bool) {
 	l.Logger.Info("dev: rebuilding", "files", what)
 	start := time.Now()
-	out, err := l.Builder.Build(ctx)
+	bctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type result struct {
+		out []byte
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		out, err := l.Builder.Build(bctx)
+		done <- result{out, err}
+	}()
+	var r result
+	select {
+	case r = <-done:
+	case next := <-l.changes:
+		cancel()
+		<-done // the go command and its compilers are gone
+		l.Logger.Info("dev: files changed during the build; starting it again", "files", strings.Join(next.Paths, ", "))
+		merged := Change{Paths: append([]string(nil), c.Paths...)}
+		for _, p := range next.Paths {
+			if !slices.Contains(merged.Paths, p) {
+				merged.Paths = append(merged.Paths, p)
+			}
+		}
+		l.handle(ctx, merged)
+		return
+	}
+	out, err := r.out, r.err
 	if ctx.Err() != nil {
 		return
 	}
@@ -199,19 +237,31 @@ func (l *Loop) rebuild(ctx context.Context, what string, config bool) {
 		}
 		return
 	}
-	if l.Hub != nil {
-		l.Hub.Built("", true)
-	}
 	l.Logger.Info("dev: build ok; chain-reloading the workers", "took", time.Since(start).Round(time.Millisecond))
 	restart := l.Restart
 	if config {
 		restart = l.ReloadConfig
 	}
 	if err := restart(); err != nil {
-		if ctx.Err() == nil { // else the stack is stopping
-			l.Logger.Error("dev: reloading the workers on the new build", "err", err)
+		if ctx.Err() != nil {
+			return // the stack is stopping
+		}
+		// The new build compiled but its workers did not start (a panic
+		// at init): the old workers still serve; the old binary is put
+		// back so that a worker respawned later is one of them too.
+		l.Logger.Error("dev: reloading the workers on the new build", "err", err)
+		if rerr := l.Builder.Restore(); rerr != nil {
+			l.Logger.Error("dev: the broken build stays in place", "err", rerr)
+		}
+		msg := fmt.Sprintf("the new build does not start; the last good build keeps serving:\n%v", err)
+		fmt.Fprintf(l.Out, "stack dev: %s\n", msg)
+		if l.Hub != nil {
+			l.Hub.Built(msg, false)
 		}
 		return
+	}
+	if l.Hub != nil {
+		l.Hub.Built("", true)
 	}
 	l.tell("build")
 	l.refreshEmbedded(ctx)

@@ -52,6 +52,8 @@ type Master struct {
 	Logger *slog.Logger
 	// Output receives the workers' stdout and stderr; nil means os.Stderr.
 	Output io.Writer
+	// Env is added to this process's environment for each worker.
+	Env []string
 
 	initOnce sync.Once
 	mu       sync.Mutex
@@ -213,6 +215,9 @@ func (m *Master) spawnLocked(s *slot) (*workerHandle, error) {
 	cmd := exec.Command(m.Command[0], m.Command[1:]...)
 	cmd.ExtraFiles = []*os.File{m.lf, theirs} // descriptors 3 and 4
 	cmd.Stdout, cmd.Stderr = out, out
+	if len(m.Env) > 0 {
+		cmd.Env = append(os.Environ(), m.Env...)
+	}
 	// Pdeathsig: a worker never outlives a master killed with SIGKILL.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Credential: m.cred}
 	err = cmd.Start()
