@@ -43,6 +43,15 @@ func ParseAllow(entries []string) (prefixes []netip.Prefix, all bool, err error)
 			if p.Addr().Zone() != "" {
 				return nil, false, fmt.Errorf("appserver.allow[%d]: %q has a zone; use an address without %%zone", i, e)
 			}
+			if p.Addr().Is4In6() {
+				// Connections' addresses are compared unmapped (a
+				// dual-stack listener sees IPv4 clients as ::ffff:a.b.c.d),
+				// so a mapped prefix is kept as the IPv4 prefix it names.
+				if p.Bits() < 96 {
+					return nil, false, fmt.Errorf("appserver.allow[%d]: %q is an IPv4-mapped prefix shorter than /96; write the IPv4 prefix (e.g. 10.0.0.0/8)", i, e)
+				}
+				p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+			}
 			prefixes = append(prefixes, p.Masked())
 		default:
 			a, aerr := netip.ParseAddr(e)
