@@ -29,7 +29,8 @@ func isPostgres(database string) bool {
 }
 
 // displayName is database as messages and logs may show it: a URL's
-// password is replaced, as `stack config` does.
+// password (in the user information or a password parameter) is replaced,
+// as `stack config` does.
 func displayName(database string) string {
 	if !isPostgres(database) {
 		return database
@@ -37,6 +38,11 @@ func displayName(database string) string {
 	u, err := url.Parse(database)
 	if err != nil {
 		return "postgres://(an unparsable URL)" // its text may hold the password
+	}
+	// libpq also takes the password as a query parameter.
+	if q := u.Query(); q.Has("password") {
+		q.Set("password", "xxxxx")
+		u.RawQuery = q.Encode()
 	}
 	return u.Redacted()
 }

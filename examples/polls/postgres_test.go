@@ -123,3 +123,14 @@ func TestPostgresPolls(t *testing.T) {
 		t.Errorf("results page: %d\n%s", code, page)
 	}
 }
+
+// libpq (and pgx) also take the password as a query parameter: `stack
+// migrate` printed it, and `stack up` logged it, in the clear.
+func TestDisplayNameRedactsAQueryPassword(t *testing.T) {
+	in := "postgres://stack@127.0.0.1:5432/polls?sslmode=disable&password=p%40ss%3Aw%2Frd%3F%23"
+	got := displayName(in)
+	if strings.Contains(got, "p%40ss") || strings.Contains(got, "p@ss") || !strings.Contains(got, "password=xxxxx") ||
+		!strings.Contains(got, "sslmode=disable") {
+		t.Errorf("displayName(%q) = %q, want the password parameter replaced by xxxxx", in, got)
+	}
+}
