@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 )
@@ -33,12 +34,20 @@ func (s Settings) checkPaths(bad func(format string, args ...any)) {
 		if err := checkDatabaseURL(s.Database); err != nil {
 			bad("database: %v", err)
 		}
+	case libpqKeyValue.MatchString(s.Database):
+		// Never quoted: it may hold the password.
+		bad("database: a key=value connection string is not supported (it would be taken for a SQLite file name); " +
+			"use a URL: postgres://USER:PASSWORD@HOST:5432/DBNAME?sslmode=...")
 	case s.Database != "":
 		if err := checkSQLitePath(s.Database); err != nil {
 			bad("database: %v", err)
 		}
 	}
 }
+
+// libpqKeyValue matches a libpq key=value connection string ("host=db
+// user=app password=..."), which database does not take.
+var libpqKeyValue = regexp.MustCompile(`(?i)(?:^|\s)(?:host|hostaddr|port|user|password|dbname|sslmode)\s*=`)
 
 // checkDatabaseURL checks a PostgreSQL URL's shape (the server is reached
 // only when the app starts). Its messages never quote the URL: it may hold
