@@ -24,3 +24,20 @@ func TestValidateRefusesAKeyValueConnectionString(t *testing.T) {
 		t.Errorf("Validate(%q): %v", s.Database, err)
 	}
 }
+
+// The debug 500 page listed database with a password given as the URL's
+// password parameter (libpq's, pgx's) in the clear.
+func TestDebug500MasksADatabasePasswordParameter(t *testing.T) {
+	s := testSettings()
+	s.Debug = true
+	s.Database = "postgres://app@db.example/polls?sslmode=disable&password=query-password-value"
+	c := newClient(t, fixture(t, s, &logBuffer{}))
+	w := c.do("GET", "/panic/", nil, nil)
+	body := w.Body.String()
+	if w.Code != 500 || !strings.Contains(body, "db.example") {
+		t.Fatalf("%d: the debug page does not list database:\n%s", w.Code, body)
+	}
+	if strings.Contains(body, "query-password-value") {
+		t.Errorf("the database password parameter is on the debug page")
+	}
+}
