@@ -41,3 +41,24 @@ func TestDebug500MasksADatabasePasswordParameter(t *testing.T) {
 		t.Errorf("the database password parameter is on the debug page")
 	}
 }
+
+// check passed a postgres:// URL whose sslmode or connect_timeout the
+// driver refuses, so `stack up` failed at start after check said valid.
+func TestValidateChecksTheURLsSSLModeAndConnectTimeout(t *testing.T) {
+	for q, want := range map[string]string{
+		"sslmode=bogus":       `sslmode "bogus" is not one of`,
+		"connect_timeout=abc": `connect_timeout "abc" is not a number of seconds`,
+	} {
+		s := testSettings()
+		s.Database = "postgres://app:pw-value@db.example/polls?" + q
+		err := s.Validate()
+		if err == nil || !strings.Contains(err.Error(), ".database: ") || !strings.Contains(err.Error(), want) {
+			t.Errorf("Validate(?%s): %v, want %q", q, err, want)
+		}
+	}
+	s := testSettings()
+	s.Database = "postgres://app:pw-value@db.example/polls?sslmode=verify-full&connect_timeout=5"
+	if err := s.Validate(); err != nil && strings.Contains(err.Error(), ".database") {
+		t.Errorf("Validate(a good URL): %v", err)
+	}
+}

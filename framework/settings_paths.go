@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 )
@@ -62,8 +64,21 @@ func checkDatabaseURL(dsn string) error {
 	case strings.Trim(u.Path, "/") == "":
 		return errors.New("the postgres:// URL names no database; use postgres://USER:PASSWORD@HOST:5432/DBNAME")
 	}
+	// What the driver refuses when the app connects, caught here.
+	q := u.Query()
+	if m := q.Get("sslmode"); q.Has("sslmode") && !slices.Contains(sslModes, m) {
+		return fmt.Errorf("the postgres:// URL's sslmode %q is not one of %s", m, strings.Join(sslModes, ", "))
+	}
+	if ct := q.Get("connect_timeout"); q.Has("connect_timeout") {
+		if _, err := strconv.ParseUint(ct, 10, 31); err != nil {
+			return fmt.Errorf("the postgres:// URL's connect_timeout %q is not a number of seconds", ct)
+		}
+	}
 	return nil
 }
+
+// sslModes are libpq's sslmode values.
+var sslModes = []string{"disable", "allow", "prefer", "require", "verify-ca", "verify-full"}
 
 // sqliteHeader starts every SQLite database file.
 var sqliteHeader = []byte("SQLite format 3\x00")
