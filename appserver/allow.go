@@ -141,3 +141,43 @@ func (r *refusalLog) refused(from netip.Addr, listener string) {
 	r.logger.Warn("appserver: refused a connection from an address not in appserver.allow (the uwsgi protocol has no authentication)",
 		"from", from.String(), "listener", listener, "refused_unlogged", n)
 }
+
+// allowService applies the allow-list to a service that accepts on a
+// net.Listener (protocol: http and fastcgi, served by net/http and
+// net/http/fcgi); the uwsgi Server applies it in its own accept loop.
+type allowService struct {
+	Service
+	allow  []netip.Prefix
+	logger *slog.Logger
+}
+
+func (s allowService) Serve(l net.Listener) error {
+	return s.Service.Serve(allowListener{Listener: l, allow: s.allow,
+		log: &refusalLog{logger: s.logger, interval: time.Second}})
+}
+
+// allowListener's Accept resets, at once, every connection from an
+// address outside the allow-list, and returns the others.
+type allowListener struct {
+	net.Listener
+	allow []netip.Prefix
+	log   *refusalLog
+}
+
+func (l allowListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		ip, ok := allowed(l.allow, c.RemoteAddr())
+		if ok {
+			return c, nil
+		}
+		if tc, isTCP := c.(*net.TCPConn); isTCP {
+			tc.SetLinger(0) // RST, not FIN: nothing was read, and nothing will be
+		}
+		c.Close()
+		l.log.refused(ip, l.Addr().String())
+	}
+}
