@@ -58,7 +58,10 @@ func ParseAllow(entries []string) (prefixes []netip.Prefix, all bool, err error)
 			if aerr != nil {
 				return nil, false, fmt.Errorf("appserver.allow[%d]: %q is not an IP address, a CIDR prefix or \"all\"", i, e)
 			}
-			a = a.WithZone("").Unmap()
+			if a.Zone() != "" {
+				return nil, false, fmt.Errorf("appserver.allow[%d]: %q has a zone; use an address without %%zone", i, e)
+			}
+			a = a.Unmap()
 			prefixes = append(prefixes, netip.PrefixFrom(a, a.BitLen()))
 		}
 	}

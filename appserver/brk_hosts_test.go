@@ -86,3 +86,13 @@ func TestAllowListAppliesToEveryProtocol(t *testing.T) {
 		})
 	}
 }
+
+// An address with a zone (fe80::1%eth0) was accepted and its zone
+// dropped, admitting fe80::1 on every interface, while a prefix with a
+// zone was refused: both are refused, naming the entry.
+func TestParseAllowRefusesAnAddressWithAZone(t *testing.T) {
+	_, _, err := ParseAllow([]string{"10.0.0.1", "fe80::1%eth0"})
+	if err == nil || !strings.Contains(err.Error(), `appserver.allow[1]: "fe80::1%eth0" has a zone`) {
+		t.Errorf("ParseAllow(fe80::1%%eth0): %v, want an error naming the entry's zone", err)
+	}
+}
