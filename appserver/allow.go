@@ -43,13 +43,25 @@ func ParseAllow(entries []string) (prefixes []netip.Prefix, all bool, err error)
 			if p.Addr().Zone() != "" {
 				return nil, false, fmt.Errorf("appserver.allow[%d]: %q has a zone; use an address without %%zone", i, e)
 			}
+			if p.Addr().Is4In6() {
+				// Connections' addresses are compared unmapped (a
+				// dual-stack listener sees IPv4 clients as ::ffff:a.b.c.d),
+				// so a mapped prefix is kept as the IPv4 prefix it names.
+				if p.Bits() < 96 {
+					return nil, false, fmt.Errorf("appserver.allow[%d]: %q is an IPv4-mapped prefix shorter than /96; write the IPv4 prefix (e.g. 10.0.0.0/8)", i, e)
+				}
+				p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+			}
 			prefixes = append(prefixes, p.Masked())
 		default:
 			a, aerr := netip.ParseAddr(e)
 			if aerr != nil {
 				return nil, false, fmt.Errorf("appserver.allow[%d]: %q is not an IP address, a CIDR prefix or \"all\"", i, e)
 			}
-			a = a.WithZone("").Unmap()
+			if a.Zone() != "" {
+				return nil, false, fmt.Errorf("appserver.allow[%d]: %q has a zone; use an address without %%zone", i, e)
+			}
+			a = a.Unmap()
 			prefixes = append(prefixes, netip.PrefixFrom(a, a.BitLen()))
 		}
 	}
@@ -131,4 +143,44 @@ func (r *refusalLog) refused(from netip.Addr, listener string) {
 	r.mu.Unlock()
 	r.logger.Warn("appserver: refused a connection from an address not in appserver.allow (the uwsgi protocol has no authentication)",
 		"from", from.String(), "listener", listener, "refused_unlogged", n)
+}
+
+// allowService applies the allow-list to a service that accepts on a
+// net.Listener (protocol: http and fastcgi, served by net/http and
+// net/http/fcgi); the uwsgi Server applies it in its own accept loop.
+type allowService struct {
+	Service
+	allow  []netip.Prefix
+	logger *slog.Logger
+}
+
+func (s allowService) Serve(l net.Listener) error {
+	return s.Service.Serve(allowListener{Listener: l, allow: s.allow,
+		log: &refusalLog{logger: s.logger, interval: time.Second}})
+}
+
+// allowListener's Accept resets, at once, every connection from an
+// address outside the allow-list, and returns the others.
+type allowListener struct {
+	net.Listener
+	allow []netip.Prefix
+	log   *refusalLog
+}
+
+func (l allowListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		ip, ok := allowed(l.allow, c.RemoteAddr())
+		if ok {
+			return c, nil
+		}
+		if tc, isTCP := c.(*net.TCPConn); isTCP {
+			tc.SetLinger(0) // RST, not FIN: nothing was read, and nothing will be
+		}
+		c.Close()
+		l.log.refused(ip, l.Addr().String())
+	}
 }

@@ -204,3 +204,27 @@ func BenchmarkAllowed(b *testing.B) {
 		}
 	}
 }
+
+// A v4-mapped CIDR prefix (::ffff:127.0.0.0/104) names IPv4 clients, and
+// a dual-stack listener sees those unmapped: it must admit them, not be
+// accepted by check and then refuse every one. A mapped prefix shorter
+// than /96 also covers non-IPv4 addresses: refused with a clear message.
+func TestParseAllowV4MappedPrefix(t *testing.T) {
+	p, _, err := ParseAllow([]string{"::ffff:127.0.0.0/104", "::ffff:10.1.2.3/128"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, from := range []string{"127.0.0.1", "127.9.9.9", "10.1.2.3"} {
+		addr := &net.TCPAddr{IP: net.ParseIP(from), Port: 1}
+		if _, ok := allowed(p, addr); !ok {
+			t.Errorf("%s refused by %v", from, p)
+		}
+	}
+	if _, ok := allowed(p, &net.TCPAddr{IP: net.ParseIP("10.1.2.4"), Port: 1}); ok {
+		t.Errorf("10.1.2.4 admitted by %v", p)
+	}
+	_, _, err = ParseAllow([]string{"::ffff:0.0.0.0/80"})
+	if err == nil || !strings.Contains(err.Error(), `appserver.allow[0]: "::ffff:0.0.0.0/80"`) {
+		t.Errorf("ParseAllow(::ffff:0.0.0.0/80) error %v, want one naming the entry", err)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net"
+	"net/netip"
 	"os"
 	"strings"
 	"sync"
@@ -47,13 +48,26 @@ func Listen(addr string, mode os.FileMode) (net.Listener, error) {
 	return ListenBacklog(addr, mode, 65535)
 }
 
+// tcpNetwork is the network to listen on addr with: "tcp4" for an IPv4
+// address, since Go's "tcp" makes 0.0.0.0 a dual-stack socket that IPv6
+// clients reach too (nginx's and uWSGI's 0.0.0.0 is IPv4 only); "tcp"
+// otherwise.
+func tcpNetwork(addr string) string {
+	if host, _, err := net.SplitHostPort(addr); err == nil {
+		if a, err := netip.ParseAddr(host); err == nil && a.Is4() {
+			return "tcp4"
+		}
+	}
+	return "tcp"
+}
+
 // ListenBacklog is Listen with the listen queue's length (uWSGI's
 // listen, appserver.listen_backlog); the kernel caps it at
 // net.core.somaxconn.
 func ListenBacklog(addr string, mode os.FileMode, backlog int) (net.Listener, error) {
 	path, ok := strings.CutPrefix(addr, "unix:")
 	if !ok {
-		l, err := net.Listen("tcp", addr)
+		l, err := net.Listen(tcpNetwork(addr), addr)
 		if err != nil {
 			return nil, fmt.Errorf("appserver: listen on %s: %w", addr, err)
 		}

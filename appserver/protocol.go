@@ -38,11 +38,21 @@ type Hooks struct {
 
 // NewService builds the server of cfg.Protocol around h.
 func NewService(cfg Config, h http.Handler, logger *slog.Logger, hooks Hooks) Service {
+	var svc Service
 	switch cfg.Protocol {
 	case "fastcgi":
-		return &FCGIServer{guard: handlerGuard{Handler: h, Threads: cfg.Threads, Harakiri: cfg.Harakiri, Logger: logger, Hooks: hooks}}
+		svc = &FCGIServer{guard: handlerGuard{Handler: h, Threads: cfg.Threads, Harakiri: cfg.Harakiri, Logger: logger, Hooks: hooks}}
 	case "http":
-		return &HTTPServer{guard: handlerGuard{Handler: h, Threads: cfg.Threads, Harakiri: cfg.Harakiri, Logger: logger, Hooks: hooks}}
+		svc = &HTTPServer{guard: handlerGuard{Handler: h, Threads: cfg.Threads, Harakiri: cfg.Harakiri, Logger: logger, Hooks: hooks}}
+	}
+	if svc != nil {
+		if allow := cfg.AllowPrefixes(); len(allow) > 0 {
+			if logger == nil {
+				logger = slog.Default()
+			}
+			svc = allowService{Service: svc, allow: allow, logger: logger}
+		}
+		return svc
 	}
 	return &Server{Handler: h, BufferSize: cfg.BufferSize, Threads: cfg.Threads, Harakiri: cfg.Harakiri,
 		QueueTimeout: cfg.QueueTimeout, SocketTimeout: cfg.SocketTimeout, LogRequests: cfg.LogRequests,

@@ -106,9 +106,17 @@ func (s Settings) debugRows() [][2]string {
 		case IsSensitiveName(name):
 			val = cleansed
 		case name == "database":
-			if u, err := url.Parse(val); err == nil && u.User != nil {
-				if _, has := u.User.Password(); has {
-					val = strings.Replace(u.Redacted(), ":xxxxx@", ":"+cleansed+"@", 1)
+			if u, err := url.Parse(val); err == nil {
+				// libpq also takes the password as a query parameter.
+				if q := u.Query(); q.Has("password") {
+					q.Set("password", cleansed)
+					u.RawQuery = q.Encode()
+					val = u.String()
+				}
+				if u.User != nil {
+					if _, has := u.User.Password(); has {
+						val = strings.Replace(u.Redacted(), ":xxxxx@", ":"+cleansed+"@", 1)
+					}
 				}
 			}
 		}

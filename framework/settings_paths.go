@@ -8,6 +8,9 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 )
@@ -33,12 +36,20 @@ func (s Settings) checkPaths(bad func(format string, args ...any)) {
 		if err := checkDatabaseURL(s.Database); err != nil {
 			bad("database: %v", err)
 		}
+	case libpqKeyValue.MatchString(s.Database):
+		// Never quoted: it may hold the password.
+		bad("database: a key=value connection string is not supported (it would be taken for a SQLite file name); " +
+			"use a URL: postgres://USER:PASSWORD@HOST:5432/DBNAME?sslmode=...")
 	case s.Database != "":
 		if err := checkSQLitePath(s.Database); err != nil {
 			bad("database: %v", err)
 		}
 	}
 }
+
+// libpqKeyValue matches a libpq key=value connection string ("host=db
+// user=app password=..."), which database does not take.
+var libpqKeyValue = regexp.MustCompile(`(?i)(?:^|\s)(?:host|hostaddr|port|user|password|dbname|sslmode)\s*=`)
 
 // checkDatabaseURL checks a PostgreSQL URL's shape (the server is reached
 // only when the app starts). Its messages never quote the URL: it may hold
@@ -53,8 +64,21 @@ func checkDatabaseURL(dsn string) error {
 	case strings.Trim(u.Path, "/") == "":
 		return errors.New("the postgres:// URL names no database; use postgres://USER:PASSWORD@HOST:5432/DBNAME")
 	}
+	// What the driver refuses when the app connects, caught here.
+	q := u.Query()
+	if m := q.Get("sslmode"); q.Has("sslmode") && !slices.Contains(sslModes, m) {
+		return fmt.Errorf("the postgres:// URL's sslmode %q is not one of %s", m, strings.Join(sslModes, ", "))
+	}
+	if ct := q.Get("connect_timeout"); q.Has("connect_timeout") {
+		if _, err := strconv.ParseUint(ct, 10, 31); err != nil {
+			return fmt.Errorf("the postgres:// URL's connect_timeout %q is not a number of seconds", ct)
+		}
+	}
 	return nil
 }
+
+// sslModes are libpq's sslmode values.
+var sslModes = []string{"disable", "allow", "prefer", "require", "verify-ca", "verify-full"}
 
 // sqliteHeader starts every SQLite database file.
 var sqliteHeader = []byte("SQLite format 3\x00")

@@ -29,7 +29,8 @@ func isPostgres(database string) bool {
 }
 
 // displayName is database as messages and logs may show it: a URL's
-// password is replaced, as `stack config` does.
+// password (in the user information or a password parameter) is replaced,
+// as `stack config` does.
 func displayName(database string) string {
 	if !isPostgres(database) {
 		return database
@@ -37,6 +38,11 @@ func displayName(database string) string {
 	u, err := url.Parse(database)
 	if err != nil {
 		return "postgres://(an unparsable URL)" // its text may hold the password
+	}
+	// libpq also takes the password as a query parameter.
+	if q := u.Query(); q.Has("password") {
+		q.Set("password", "xxxxx")
+		u.RawQuery = q.Encode()
 	}
 	return u.Redacted()
 }
@@ -133,16 +139,21 @@ func (d *dialect) setVersion(ctx context.Context, tx *sql.Tx, v int) error {
 // openDB opens the database: a PostgreSQL URL, or else a SQLite path.
 func openDB(database string) (*sql.DB, *dialect, error) {
 	if isPostgres(database) {
-		db, err := openPostgres(database)
+		db, err := openPostgres(database, postgresConnectTimeout)
 		return db, postgresDialect, err
 	}
 	db, err := openSQLite(database)
 	return db, sqliteDialect, err
 }
 
+// postgresConnectTimeout bounds openPostgres's first ping: pgx waits for
+// ever on a server that accepts and never answers, unless the URL has
+// connect_timeout.
+const postgresConnectTimeout = 15 * time.Second
+
 // openPostgres opens a pool on the server database names and checks that
-// it answers.
-func openPostgres(database string) (*sql.DB, error) {
+// it answers within timeout.
+func openPostgres(database string, timeout time.Duration) (*sql.DB, error) {
 	if !slices.Contains(sql.Drivers(), "pgx") {
 		return nil, fmt.Errorf("polls: %s: this binary was built with -tags nopostgres, without a PostgreSQL driver; build it without that tag, or use a SQLite database", displayName(database))
 	}
@@ -155,8 +166,13 @@ func openPostgres(database string) (*sql.DB, error) {
 	db.SetMaxOpenConns(8)
 	db.SetMaxIdleConns(8)
 	db.SetConnMaxIdleTime(5 * time.Minute)
-	if err := db.Ping(); err != nil {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if err := db.PingContext(ctx); err != nil {
 		db.Close()
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("polls: connecting to %s: no answer within %v: %w", displayName(database), timeout, err)
+		}
 		return nil, fmt.Errorf("polls: connecting to %s: %w", displayName(database), err)
 	}
 	return db, nil

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -13,6 +14,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stack-web/stack/internal/pgtest"
 )
@@ -121,5 +123,44 @@ func TestPostgresPolls(t *testing.T) {
 	c := newClient(t, servers[1])
 	if code, page := c.get("/polls/1/results/"); code != 200 || !strings.Contains(page, "What&#39;s new?") && !strings.Contains(page, "What's new?") {
 		t.Errorf("results page: %d\n%s", code, page)
+	}
+}
+
+// libpq (and pgx) also take the password as a query parameter: `stack
+// migrate` printed it, and `stack up` logged it, in the clear.
+func TestDisplayNameRedactsAQueryPassword(t *testing.T) {
+	in := "postgres://stack@127.0.0.1:5432/polls?sslmode=disable&password=p%40ss%3Aw%2Frd%3F%23"
+	got := displayName(in)
+	if strings.Contains(got, "p%40ss") || strings.Contains(got, "p@ss") || !strings.Contains(got, "password=xxxxx") ||
+		!strings.Contains(got, "sslmode=disable") {
+		t.Errorf("displayName(%q) = %q, want the password parameter replaced by xxxxx", in, got)
+	}
+}
+
+// A server that accepts the connection but never answers (a host behind
+// a firewall that drops, a wedged server) hung `stack migrate` and the
+// workers' start for ever: pgx has no connect timeout unless the URL has
+// connect_timeout. The first ping is bounded and its error says so.
+func TestOpenPostgresGivesUpOnASilentServer(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close() // never accepted: the kernel completes the handshake, nobody answers
+	done := make(chan error, 1)
+	go func() {
+		db, err := openPostgres("postgres://stack:pw@"+l.Addr().String()+"/polls?sslmode=disable", 300*time.Millisecond)
+		if db != nil {
+			db.Close()
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "no answer within 300ms") || strings.Contains(err.Error(), ":pw@") {
+			t.Errorf("openPostgres: %v, want an error saying the server did not answer", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("openPostgres still waiting for a server that never answers after 15s")
 	}
 }
