@@ -328,11 +328,13 @@ func (g *handlerGuard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		defer cancel()
 		r = r.WithContext(ctx)
 		t := time.AfterFunc(g.Harakiri, func() {
-			cancel()
 			g.logger().Error("appserver: harakiri: request ran too long", "method", r.Method, "uri", r.RequestURI, "harakiri", g.Harakiri)
+			// The worker hears of it (and stops accepting) before the
+			// handler wakes to answer.
 			if g.OnHarakiri != nil {
 				g.OnHarakiri(r.Method, r.RequestURI)
 			}
+			cancel()
 		})
 		defer t.Stop()
 	}
