@@ -33,36 +33,12 @@ appserver:
 	sock := filepath.Join(dir, "run", "app.sock")
 	waitFile(t, sock)
 
-	port := freePort(t)
-	os.MkdirAll(filepath.Join(dir, "nginx"), 0o755)
-	conf := fmt.Sprintf(`
-daemon off;
-master_process off;
-worker_processes 1;
-pid %[1]s/nginx.pid;
-error_log %[1]s/nginx-error.log info;
-events { worker_connections 256; }
-http {
-    access_log off;
-    client_body_temp_path %[1]s/nginx/body;
-    uwsgi_temp_path %[1]s/nginx/uwsgi;
-    proxy_temp_path %[1]s/nginx/proxy;
-    fastcgi_temp_path %[1]s/nginx/fastcgi;
-    scgi_temp_path %[1]s/nginx/scgi;
-    server {
-        listen 127.0.0.1:%[2]d;
+	base := nginxFront(t, nginx, dir, `
         client_max_body_size 4m;
         location / {
             include /etc/nginx/fastcgi_params;
-            fastcgi_pass unix:%[3]s;
-        }
-    }
-}
-`, dir, port, sock)
-	os.WriteFile(filepath.Join(dir, "nginx.conf"), []byte(conf), 0o644)
-	daemon(t, dir, nginx, "-p", dir+"/", "-c", filepath.Join(dir, "nginx.conf"), "-e", filepath.Join(dir, "nginx-error.log"))
-	base := fmt.Sprintf("http://127.0.0.1:%d", port)
-	waitHTTP(t, base+"/")
+            fastcgi_pass unix:`+sock+`;
+        }`)
 	if !strings.Contains(app.Output(), "on fastcgi unix:") {
 		t.Errorf("the appserver does not say it serves FastCGI:\n%s", app.Output())
 	}

@@ -97,36 +97,12 @@ appserver:
 	sock := filepath.Join(dir, "run", "app.sock")
 	waitFile(t, sock)
 
-	port := freePort(t)
-	os.MkdirAll(filepath.Join(dir, "nginx"), 0o755)
-	conf := fmt.Sprintf(`
-daemon off;
-master_process off;
-worker_processes 1;
-pid %[1]s/nginx.pid;
-error_log %[1]s/nginx-error.log info;
-events { worker_connections 256; }
-http {
-    access_log off;
-    client_body_temp_path %[1]s/nginx/body;
-    uwsgi_temp_path %[1]s/nginx/uwsgi;
-    proxy_temp_path %[1]s/nginx/proxy;
-    fastcgi_temp_path %[1]s/nginx/fastcgi;
-    scgi_temp_path %[1]s/nginx/scgi;
-    server {
-        listen 127.0.0.1:%[2]d;
+	base := nginxFront(t, nginx, dir, `
         client_max_body_size 4m;
         location / {
             include /etc/nginx/uwsgi_params;
-            uwsgi_pass unix:%[3]s;
-        }
-    }
-}
-`, dir, port, sock)
-	os.WriteFile(filepath.Join(dir, "nginx.conf"), []byte(conf), 0o644)
-	daemon(t, dir, nginx, "-p", dir+"/", "-c", filepath.Join(dir, "nginx.conf"), "-e", filepath.Join(dir, "nginx-error.log"))
-	base := fmt.Sprintf("http://127.0.0.1:%d", port)
-	waitHTTP(t, base+"/")
+            uwsgi_pass unix:`+sock+`;
+        }`)
 
 	checkEchoBehindNginx(t, base, true)
 
@@ -213,6 +189,40 @@ func checkEchoBehindNginx(t *testing.T, base string, headLength bool) {
 	t.Run("stream arrives line by line", func(t *testing.T) {
 		checkStream(t, base+"/stream/5?interval=0.2", 5, 200*time.Millisecond)
 	})
+}
+
+// nginxFront starts Debian's nginx (one process, its files under dir) with
+// one server on a free port whose body is server, waits until it answers
+// and returns its base URL, http://127.0.0.1:PORT.
+func nginxFront(t *testing.T, nginx, dir, server string) string {
+	t.Helper()
+	port := freePort(t)
+	os.MkdirAll(filepath.Join(dir, "nginx"), 0o755)
+	conf := fmt.Sprintf(`
+daemon off;
+master_process off;
+worker_processes 1;
+pid %[1]s/nginx.pid;
+error_log %[1]s/nginx-error.log info;
+events { worker_connections 256; }
+http {
+    access_log off;
+    client_body_temp_path %[1]s/nginx/body;
+    uwsgi_temp_path %[1]s/nginx/uwsgi;
+    proxy_temp_path %[1]s/nginx/proxy;
+    fastcgi_temp_path %[1]s/nginx/fastcgi;
+    scgi_temp_path %[1]s/nginx/scgi;
+    server {
+        listen 127.0.0.1:%[2]d;
+%[3]s
+    }
+}
+`, dir, port, server)
+	os.WriteFile(filepath.Join(dir, "nginx.conf"), []byte(conf), 0o644)
+	daemon(t, dir, nginx, "-p", dir+"/", "-c", filepath.Join(dir, "nginx.conf"), "-e", filepath.Join(dir, "nginx-error.log"))
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	waitHTTP(t, base+"/")
+	return base
 }
 
 func doEcho(t *testing.T, req *http.Request) echoed {
