@@ -30,7 +30,20 @@ var (
 	durationType = reflect.TypeFor[time.Duration]()
 	fileModeType = reflect.TypeFor[fs.FileMode]()
 	textType     = reflect.TypeFor[encoding.TextUnmarshaler]()
+	scalarType   = reflect.TypeFor[ScalarUnmarshaler]()
 )
+
+// ScalarUnmarshaler is a settings struct that may also be written as one
+// word: edge.tls is "internal" or {cert_file: F, key_file: F}.
+type ScalarUnmarshaler interface {
+	UnmarshalScalar(s string) error
+}
+
+// ScalarMarshaler is the other way: a struct shown as one word when it
+// holds what that word set (ok), as a mapping otherwise.
+type ScalarMarshaler interface {
+	MarshalScalar() (s string, ok bool)
+}
 
 func (d *decoder) problem(n *node, path, format string, args ...any) {
 	d.problems = append(d.problems, n.src+": "+path+": "+fmt.Sprintf(format, args...))
@@ -72,6 +85,16 @@ func (d *decoder) decode(path string, n *node, dst reflect.Value) {
 			return
 		}
 		if err := dst.Addr().Interface().(encoding.TextUnmarshaler).UnmarshalText([]byte(s)); err != nil {
+			d.problem(n, path, "%v", err)
+		}
+		return
+	case n.kind != mapNode && reflect.PointerTo(t).Implements(scalarType):
+		s, ok := scalarString(n)
+		if !ok {
+			d.problem(n, path, "expected a word or a mapping, got %s", describe(n))
+			return
+		}
+		if err := dst.Addr().Interface().(ScalarUnmarshaler).UnmarshalScalar(s); err != nil {
 			d.problem(n, path, "%v", err)
 		}
 		return

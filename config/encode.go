@@ -31,6 +31,10 @@ func (e *encoder) encode(v reflect.Value) *yaml.Node {
 	case t.Implements(reflect.TypeFor[encoding.TextMarshaler]()):
 		b, _ := v.Interface().(encoding.TextMarshaler).MarshalText()
 		return scalar(string(b))
+	case t.Implements(reflect.TypeFor[ScalarMarshaler]()):
+		if s, ok := v.Interface().(ScalarMarshaler).MarshalScalar(); ok {
+			return scalar(s)
+		}
 	}
 	switch t.Kind() {
 	case reflect.Struct:
