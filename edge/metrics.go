@@ -104,13 +104,12 @@ func (m *metrics) location(path string) *locationMetrics {
 
 // attach resolves st's children, before st serves a request.
 func (m *metrics) attach(st *state) {
-	for i := range st.locations {
-		loc := &st.locations[i]
-		loc.metrics = m.location(loc.prefix)
+	st.eachLocation(func(loc *location) {
+		loc.metrics = m.location(loc.label)
 		if p, ok := loc.handler.(*Proxy); ok {
 			p.errors = m.upErrors.MustCurryWith(prometheus.Labels{"upstream": p.upstream.Name})
 		}
-	}
+	})
 	for name, u := range st.upstreams {
 		u.SetRetryCounter(m.retries.WithLabelValues(name))
 	}
