@@ -62,7 +62,7 @@ func (lm *locationMetrics) counter(i, j int) prometheus.Counter {
 func (e *Edge) Instrument(reg prometheus.Registerer) error {
 	m := &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "stack_edge_requests_total",
-			Help: "Requests answered by the edge, by location (its path; \"none\" when refused before one matched), method and status class."},
+			Help: "Requests answered by the edge, by location (its path, after its server's first name under edge.servers; \"none\" when refused before one matched), method and status class."},
 			[]string{"location", "method", "code"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "stack_edge_request_duration_seconds",
 			Help:    "Time from the request's head to the end of its answer, by location.",

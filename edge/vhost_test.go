@@ -3,11 +3,14 @@ package edge_test
 import (
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/stack-web/stack/edge"
 )
@@ -145,5 +148,40 @@ func TestLocationConditionsThroughTheEdge(t *testing.T) {
 	status, body = rawRequest(t, base, "POST /s/f HTTP/1.1\r\nHost: x\r\nX-Exact: 1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
 	if status != 405 {
 		t.Errorf("POST /s/f with X-Exact: %d %q, want 405 from the exact static location", status, body)
+	}
+}
+
+// A server's locations are counted under its first name and their path;
+// a misdirected request under "none".
+func TestVirtualHostMetricsLabels(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	cfg := proxyConfig("unix:" + filepath.Join(t.TempDir(), "nobody.sock"))
+	cfg.Locations = nil
+	cfg.Servers = []edge.ServerConfig{{Names: []string{"a.test", "*.a.test"}, Locations: []edge.LocationConfig{
+		{Path: "= /f", Root: siteDir(t, "A")}, {Path: "/", Upstream: "app"}}}}
+	e, err := edge.New(cfg, t.TempDir(), quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	if err := e.Instrument(reg); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		host, path string
+		status     int
+	}{{"www.a.test", "/f", 200}, {"a.test", "/x", 502}, {"b.test", "/f", 421}} {
+		w := httptest.NewRecorder()
+		r := httptest.NewRequest("GET", c.path, nil)
+		r.Host = c.host
+		e.ServeHTTP(w, r)
+		if w.Code != c.status {
+			t.Errorf("Host %s %s: %d, want %d", c.host, c.path, w.Code, c.status)
+		}
+	}
+	for loc, class := range map[string]string{"a.test = /f": "2xx", "a.test /": "5xx", "none": "4xx"} {
+		if got := metricValue(t, reg, "stack_edge_requests_total", map[string]string{"location": loc, "code": class}); got != 1 {
+			t.Errorf("stack_edge_requests_total{location=%q,code=%q} = %v, want 1", loc, class, got)
+		}
 	}
 }
