@@ -2,7 +2,8 @@ package edge
 
 import (
 	"net/http"
-	"strings"
+
+	"github.com/stack-web/stack/edge/internal/hostmatch"
 )
 
 // Choosing a request's server (virtual host) by its Host, as nginx does:
@@ -24,82 +25,34 @@ type site struct {
 
 // router picks a request's site.
 type router struct {
-	exact    map[string]*site // normalised name → its server
-	wildcard map[string]*site // ".example.com" for "*.example.com"
-	fallback *site            // the default server; nil: unknown hosts get 421
-	named    bool             // edge.servers is set: the Host is looked at
+	names hostmatch.Table[*site] // with the default server, if any
+	named bool                   // edge.servers is set: the Host is looked at
+	only  *site                  // the default server: without edge.servers, the one site
 }
 
 // add registers s under sc's names.
 func (rt *router) add(sc ServerConfig, s *site) {
-	if rt.exact == nil {
-		rt.exact, rt.wildcard = map[string]*site{}, map[string]*site{}
-	}
 	for _, n := range sc.Names {
-		n, err := normalizeName(n)
-		if err != nil {
-			continue // Validate refused it
-		}
-		rt.named = true
-		if rest, ok := strings.CutPrefix(n, "*"); ok {
-			rt.wildcard[rest] = s
-		} else {
-			rt.exact[n] = s
+		if rt.names.Add(n, s) == nil { // Validate refused the others
+			rt.named = true
 		}
 	}
 	if sc.Default {
-		rt.fallback = s
+		rt.names.SetDefault(s)
+		rt.only = s
 	}
 }
 
 // route returns the site that serves r, or nil when r is misdirected.
 func (rt *router) route(r *http.Request) *site {
 	if !rt.named {
-		return rt.fallback
+		return rt.only
 	}
-	s := rt.lookup(r.Host)
-	if s != nil && r.TLS != nil && r.TLS.ServerName != "" && rt.lookup(r.TLS.ServerName) != s {
-		return nil
+	s, _ := rt.names.Lookup(r.Host)
+	if s != nil && r.TLS != nil && r.TLS.ServerName != "" {
+		if sni, _ := rt.names.Lookup(r.TLS.ServerName); sni != s {
+			return nil
+		}
 	}
 	return s
-}
-
-// lookup returns the site that host (a Host header or an SNI name) names.
-// It allocates nothing unless host has upper-case letters.
-func (rt *router) lookup(host string) *site {
-	h := hostName(host)
-	if s, ok := rt.exact[h]; ok {
-		return s
-	}
-	if len(rt.wildcard) > 0 {
-		// The first dot leaves the longest suffix: a.b.example.com tries
-		// .b.example.com, then .example.com, then .com.
-		for i := 1; i < len(h); i++ {
-			if h[i] == '.' {
-				if s, ok := rt.wildcard[h[i:]]; ok {
-					return s
-				}
-			}
-		}
-	}
-	return rt.fallback
-}
-
-// hostName is a Host's name as the router keys it: without the port, the
-// trailing dot or upper case; "[::1]" for "[::1]:8000".
-func hostName(h string) string {
-	if strings.HasPrefix(h, "[") {
-		if i := strings.IndexByte(h, ']'); i > 0 {
-			h = h[:i+1]
-		}
-	} else if i := strings.LastIndexByte(h, ':'); i >= 0 {
-		h = h[:i]
-	}
-	h = strings.TrimSuffix(h, ".")
-	for i := 0; i < len(h); i++ {
-		if 'A' <= h[i] && h[i] <= 'Z' {
-			return strings.ToLower(h)
-		}
-	}
-	return h
 }

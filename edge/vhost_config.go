@@ -2,9 +2,9 @@ package edge
 
 import (
 	"fmt"
-	"net/netip"
 	"strings"
 
+	"github.com/stack-web/stack/edge/internal/hostmatch"
 	"github.com/stack-web/stack/edge/tlscert"
 )
 
@@ -78,7 +78,7 @@ func (c *Config) ServerTLS() []ServerTLS {
 	for _, sc := range c.Servers {
 		st := ServerTLS{Default: sc.Default, TLS: sc.TLS}
 		for _, n := range sc.Names {
-			if norm, err := normalizeName(n); err == nil {
+			if norm, err := hostmatch.ParseName(n); err == nil {
 				st.Names = append(st.Names, norm)
 			}
 		}
@@ -140,7 +140,7 @@ func (c *Config) validateSites(bad func(key, format string, args ...any)) {
 		}
 		for j, n := range sc.Names {
 			nkey := fmt.Sprintf("%s.names[%d]", key, j)
-			norm, err := normalizeName(n)
+			norm, err := hostmatch.ParseName(n)
 			if err != nil {
 				bad(nkey, "%v", err)
 				continue
@@ -220,42 +220,6 @@ func (c *Config) validateLocations(list string, locs []LocationConfig, bad func(
 			}
 		}
 	}
-}
-
-// normalizeName returns a server name as the router keys it: lower case,
-// without a trailing dot, an IPv6 address in brackets; or why the name
-// cannot match any Host.
-func normalizeName(n string) (string, error) {
-	s := strings.ToLower(strings.TrimSuffix(strings.TrimSpace(n), "."))
-	if a, err := netip.ParseAddr(strings.Trim(s, "[]")); err == nil && a.Is6() && a.Zone() == "" {
-		return "[" + a.String() + "]", nil
-	}
-	rest, wild := strings.CutPrefix(s, "*.")
-	switch {
-	case s == "":
-		return "", fmt.Errorf("is empty")
-	case s == "*" || s == "_":
-		return "", fmt.Errorf("%q matches no Host; the server that takes every unknown host says default: true", n)
-	case strings.Contains(rest, "*"):
-		return "", fmt.Errorf("%q: only a leading wildcard is supported, as *.example.com", n)
-	case strings.HasPrefix(s, "."):
-		return "", fmt.Errorf("%q: write example.com and *.example.com for a domain and its subdomains", n)
-	case strings.Contains(s, ":"):
-		return "", fmt.Errorf("%q: a name has no port (the ports are edge.listen's)", n)
-	case wild && rest == "":
-		return "", fmt.Errorf("%q has nothing after the wildcard", n)
-	}
-	for _, label := range strings.Split(rest, ".") {
-		if label == "" {
-			return "", fmt.Errorf("%q has an empty label", n)
-		}
-		for _, r := range label {
-			if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
-				return "", fmt.Errorf("%q: %q is not allowed in a host name (write an internationalised name in its xn-- form)", n, r)
-			}
-		}
-	}
-	return s, nil
 }
 
 // splitLocationPath reads a location's path: "= /x" is the exact path /x.

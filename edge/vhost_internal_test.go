@@ -50,7 +50,7 @@ func TestServerNameMatching(t *testing.T) {
 			{"xa.example.com.evil", d},    // suffix only
 			{"a.example.com.evil.com", d}, //
 		} {
-			if got := rt.lookup(c.host); got != c.want {
+			if got := lookup(rt, c.host); got != c.want {
 				t.Errorf("default=%v: lookup(%q) = %v, want %v", withDefault, c.host, got, c.want)
 			}
 		}
@@ -195,4 +195,9 @@ func BenchmarkRouteAndMatch(b *testing.B) {
 			b.Fatal("no match")
 		}
 	}
+}
+
+func lookup(rt *router, host string) *site {
+	s, _ := rt.names.Lookup(host)
+	return s
 }
