@@ -5,11 +5,11 @@
 // upstream over uwsgi (or HTTP).
 //
 // A request goes: Edge.ServeHTTP (the current state, framing verdict, path
-// normalisation, server by Host, location match) → static.Handler, or Proxy (body
-// buffering, forwarding headers) → httputil.ReverseProxy → upstream.Group
-// (balancing, retries) → upstream.UwsgiTransport, and the response back
-// through a buffer that frees the app from slow clients. Reload swaps the
-// state (state.go, reload.go).
+// normalisation, server by Host, location match) → static.Handler, or
+// Proxy (body buffering, forwarding headers) → httputil.ReverseProxy →
+// upstream.Group (balancing, retries) → upstream.UwsgiTransport, and the
+// response back through a buffer that frees the app from slow clients.
+// Reload swaps the state (state.go, reload.go).
 //
 // This package is the HTTP front; what lies behind a location is in its
 // subpackages, which know nothing of the front: edge/upstream (reaching
