@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stack-web/stack/edge/limit"
 	"github.com/stack-web/stack/edge/upstream"
 )
 
@@ -63,6 +64,10 @@ type Config struct {
 	Locations []LocationConfig `yaml:"locations"`
 	// Upstreams are the named groups of servers that locations proxy to.
 	Upstreams map[string]upstream.Config `yaml:"upstreams"`
+	// RateLimit is nginx's limit_req for every location without its own (limits.go).
+	RateLimit *limit.RateConfig `yaml:"rate_limit"`
+	// LimitConn is nginx's limit_conn for every location without its own (limits.go).
+	LimitConn *limit.ConnConfig `yaml:"limit_conn"`
 }
 
 // LocationConfig is one location: a path prefix served from a directory
@@ -81,6 +86,12 @@ type LocationConfig struct {
 	// follows it. An app turns buffering off for one response with the
 	// header X-Accel-Buffering: no.
 	Buffering *bool `yaml:"buffering"`
+	// RateLimit overrides edge.rate_limit here; off exempts the location.
+	RateLimit *limit.RateConfig `yaml:"rate_limit"`
+	// LimitConn overrides edge.limit_conn here; off exempts the location.
+	LimitConn *limit.ConnConfig `yaml:"limit_conn"`
+	// Internal: reachable only through an upstream's X-Accel-Redirect (accel.go).
+	Internal bool `yaml:"internal"`
 }
 
 // DefaultConfig returns the edge's defaults: nginx's, where nginx has one.
@@ -189,6 +200,7 @@ func (c *Config) Validate() error {
 			}
 		}
 	}
+	c.validateLimits(bad)
 	for _, name := range sortedKeys(c.Upstreams) {
 		errs = append(errs, c.Upstreams[name].Validate("edge.upstreams."+name)...)
 	}

@@ -24,6 +24,7 @@ type state struct {
 	statics   []*static.Handler
 	access    *accessLog
 	trust     proxyTrust // whose X-Request-Id is kept
+	limits    limitZones // rate_limit and limit_conn zones (limits.go)
 
 	// refs counts the requests holding the state, plus one while it is
 	// the current state. It is closed when refs reaches 0.
@@ -82,9 +83,11 @@ func newState(cfg Config, tempDir string, logger *slog.Logger) (*state, error) {
 			}
 			h = newProxy(st.upstreams[lc.Upstream], body, trust, buf, logger)
 		}
+		h = st.wrapLocation(h, lc, logger) // limits and internal (limits.go, accel.go)
 		st.locations = append(st.locations, location{prefix: lc.Path, handler: h})
 	}
 	sort.SliceStable(st.locations, func(i, j int) bool { return len(st.locations[i].prefix) > len(st.locations[j].prefix) })
+	st.linkAccel() // X-Accel-Redirect (accel.go)
 	return st, nil
 }
 
