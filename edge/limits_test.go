@@ -389,3 +389,14 @@ func TestLimitsValidation(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkProxyHello with rate_limit and limit_conn on every request (a
+// rate no client reaches), for the limits' cost per request.
+func BenchmarkProxyHelloLimited(b *testing.B) {
+	cfg := proxyConfig("unix:" + startApp(b, hello))
+	cfg.AccessLog = "off"
+	r, _ := limit.ParseRate("1000000r/s")
+	cfg.RateLimit = &limit.RateConfig{Rate: r, Burst: 1000}
+	cfg.LimitConn = &limit.ConnConfig{Max: 1000}
+	benchClient(b, startEdge(b, cfg), "/")
+}

@@ -1,7 +1,6 @@
 package limit
 
 import (
-	"strings"
 	"sync"
 	"time"
 )
@@ -39,9 +38,8 @@ func (z *Conns) Acquire(key string, now time.Time) (ok, log bool, suppressed int
 	defer z.mu.Unlock()
 	n, known := z.inUse[key]
 	if n < z.max && (known || len(z.inUse) < z.maxKeys) {
-		if !known {
-			key = strings.Clone(key)
-		}
+		// Not copied: the key (a slice of the request's RemoteAddr or a
+		// header) lives as long as the request, and leaves with it.
 		z.inUse[key] = n + 1
 		return true, false, 0
 	}

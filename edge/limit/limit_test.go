@@ -196,3 +196,23 @@ func TestConns(t *testing.T) {
 		t.Fatalf("%d keys left after every release", z.Len())
 	}
 }
+
+// One request of a known key: the cost rate_limit adds to a request.
+func BenchmarkRequestsTake(b *testing.B) {
+	z := NewRequests(cfg("1000000r/s", 1000))
+	now := time.Now()
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		z.Take("192.0.2.1", now.Add(time.Duration(i)*time.Microsecond))
+	}
+}
+
+func BenchmarkConnsAcquireRelease(b *testing.B) {
+	z := NewConns(ConnConfig{Max: 10})
+	now := time.Now()
+	b.ReportAllocs()
+	for b.Loop() {
+		z.Acquire("192.0.2.1", now)
+		z.Release("192.0.2.1")
+	}
+}
