@@ -347,7 +347,8 @@ func TestReadmeStackYAMLIsTheDefault(t *testing.T) {
 	_, annotated, _ = strings.Cut(annotated, "\n") // the "from FILE" line
 	_, defaults, _ = strings.Cut(defaults, "\n")
 	annotated = strings.Replace(annotated, "access_log: stderr\n", "access_log: \"off\"\n", 1)
-	static := "        - path: /static/\n          root: examples/polls/static\n          upstream: \"\"\n          buffering: null\n"
+	static := "        - path: /static/\n          root: examples/polls/static\n          upstream: \"\"\n          buffering: null\n" +
+		"          rate_limit: null\n          limit_conn: null\n          internal: false\n"
 	if !strings.Contains(annotated, static) {
 		t.Errorf("stack.yaml no longer serves examples/polls/static at /static/ as the README says")
 	}
