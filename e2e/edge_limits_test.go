@@ -113,3 +113,43 @@ edge:
 		t.Error("stack check accepted it")
 	}
 }
+
+// check_script in front of Debian's PHP-FPM: an upload asked for as
+// /uploads/evil.jpg/x.php (the cgi.fix_pathinfo attack) is the edge's 404,
+// never reaching PHP; with check_script: false it reaches PHP-FPM, whose
+// own guard (security.limit_extensions) is then all that stands between
+// the upload and the PHP interpreter.
+func TestEdgeFastCGICheckScriptWithPHPFPM(t *testing.T) {
+	dir := t.TempDir()
+	sock := fastcgiStartPHPFPM(t, dir)
+	www := filepath.Join(dir, "www")
+	os.MkdirAll(filepath.Join(www, "uploads"), 0o755)
+	os.WriteFile(filepath.Join(www, "uploads", "evil.jpg"), []byte("<?php echo 'EXECUTED';\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "stack.yaml"), []byte(fmt.Sprintf(`
+run_dir: run
+edge:
+  listen: ["127.0.0.1:0"]
+  locations:
+    - {path: /, upstream: php}
+    - {path: /www/, upstream: unchecked}
+  upstreams:
+    php: {protocol: fastcgi, servers: ["unix:%[1]s"], root: %[2]s}
+    unchecked: {protocol: fastcgi, servers: ["unix:%[1]s"], root: %[3]s, check_script: false}
+appserver:
+  app: hello
+`, sock, www, dir)), 0o644)
+	base := strings.TrimSuffix(start(t, dir, "edge").url(), "/")
+
+	if code, _, body := get(t, base+"/server.php"); code != 200 {
+		t.Errorf("/server.php: %d %.80q", code, body)
+	}
+	code, _, body := get(t, base+"/uploads/evil.jpg/x.php")
+	if code != 404 || body != "404 Not Found\n" {
+		t.Errorf("checked: %d %q, want the edge's 404", code, body)
+	}
+	code, _, body = get(t, base+"/www/uploads/evil.jpg/x.php")
+	t.Logf("unchecked, PHP-FPM answers: %d %q", code, body)
+	if code == 404 && body == "404 Not Found\n" || strings.Contains(body, "EXECUTED") {
+		t.Errorf("unchecked: %d %q, want PHP-FPM's own refusal", code, body)
+	}
+}
