@@ -147,10 +147,10 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	out.Header["X-Forwarded-Host"] = fwd[2:3:3]
 }
 
-// modifyResponse applies the response's X-Accel-Buffering, then hides the
-// other X-Accel-* headers: they are the app's instructions to the proxy
-// (X-Accel-Redirect names an internal path), never meant for the client;
-// nginx hides them too.
+// modifyResponse follows the response's X-Accel-Redirect (accel.go) and
+// applies its X-Accel-Buffering, then hides the other X-Accel-* headers:
+// they are the app's instructions to the proxy, never meant for the
+// client; nginx hides them too.
 func (p *Proxy) modifyResponse(resp *http.Response) error {
 	if err := checkAccel(resp); err != nil {
 		return err // served by errorHandler

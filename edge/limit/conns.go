@@ -1,6 +1,7 @@
 package limit
 
 import (
+	"strings"
 	"sync"
 	"time"
 )
@@ -10,19 +11,30 @@ import (
 // stream is one), not TCP connections. A key is forgotten as soon as its
 // last request ends, so the zone holds only the keys in progress; past
 // MaxClients of them a new key is refused (nginx's "zone is full").
+// Refusals are logged once per key per LogEvery.
 type Conns struct {
 	max     int
 	maxKeys int
 
-	mu       sync.Mutex
-	inUse    map[string]int
-	loggedAt time.Time // last refusal logged, for the whole zone
-	quiet    int       // refusals not logged since
+	mu     sync.Mutex
+	inUse  map[string]int
+	logged map[string]*logState // refused keys, for LogEvery; at most maxLogged
 }
+
+// logState is when a refused key was last logged, and what went unlogged.
+type logState struct {
+	at    time.Time
+	quiet int
+}
+
+// maxLogged bounds the refused keys remembered for logging; past it the
+// stale ones are dropped (and if none is stale, all are: a few extra log
+// lines under a flood of distinct clients, never unbounded memory).
+const maxLogged = 4096
 
 // NewConns returns the zone c describes (c enabled and valid).
 func NewConns(c ConnConfig) *Conns {
-	z := &Conns{max: c.Max, maxKeys: c.MaxClients, inUse: map[string]int{}}
+	z := &Conns{max: c.Max, maxKeys: c.MaxClients, inUse: map[string]int{}, logged: map[string]*logState{}}
 	if z.maxKeys <= 0 {
 		z.maxKeys = DefaultMaxClients
 	}
@@ -31,8 +43,8 @@ func NewConns(c ConnConfig) *Conns {
 
 // Acquire counts one more request of key in progress, unless key has max
 // already (ok false). A caller that got ok must call Release(key) when the
-// request ends, however it ends. log and suppressed are as in Verdict,
-// throttled for the zone as a whole (one line per LogEvery).
+// request ends, however it ends. log and suppressed are as in Verdict: one
+// line per key per LogEvery.
 func (z *Conns) Acquire(key string, now time.Time) (ok, log bool, suppressed int) {
 	z.mu.Lock()
 	defer z.mu.Unlock()
@@ -43,13 +55,33 @@ func (z *Conns) Acquire(key string, now time.Time) (ok, log bool, suppressed int
 		z.inUse[key] = n + 1
 		return true, false, 0
 	}
-	if now.Sub(z.loggedAt) >= LogEvery {
-		log, suppressed = true, z.quiet
-		z.loggedAt, z.quiet = now, 0
+	ls := z.logged[key]
+	if ls == nil {
+		if len(z.logged) >= maxLogged {
+			z.forgetLogged(now)
+		}
+		ls = &logState{}
+		z.logged[strings.Clone(key)] = ls
+	}
+	if now.Sub(ls.at) >= LogEvery {
+		log, suppressed = true, ls.quiet
+		ls.at, ls.quiet = now, 0
 	} else {
-		z.quiet++
+		ls.quiet++
 	}
 	return false, log, suppressed
+}
+
+// forgetLogged drops the keys logged more than LogEvery ago, or all.
+func (z *Conns) forgetLogged(now time.Time) {
+	for k, ls := range z.logged {
+		if now.Sub(ls.at) >= LogEvery {
+			delete(z.logged, k)
+		}
+	}
+	if len(z.logged) >= maxLogged {
+		clear(z.logged)
+	}
 }
 
 // Release ends one request of key.

@@ -182,8 +182,20 @@ func TestConns(t *testing.T) {
 	if ok, _, _ := z.Acquire("b", now); !ok {
 		t.Fatal("b refused: keys are counted apart")
 	}
-	if ok, log, _ := z.Acquire("c", now); ok || log {
-		t.Fatalf("c passed a full zone (or was logged again within %v)", LogEvery)
+	if ok, log, _ := z.Acquire("c", now); ok || !log {
+		t.Fatalf("c passed a full zone (or its first refusal was not logged)")
+	}
+	if _, log, _ := z.Acquire("a", now.Add(time.Second)); log {
+		t.Fatalf("a logged twice within %v", LogEvery)
+	}
+	if _, log, n := z.Acquire("a", now.Add(LogEvery)); !log || n != 1 {
+		t.Fatalf("a after %v: logged %v with %d unlogged, want true and 1", LogEvery, log, n)
+	}
+	for i := range 2 * maxLogged {
+		z.Acquire(strconv.Itoa(i), now)
+	}
+	if len(z.logged) > maxLogged {
+		t.Fatalf("%d refused keys remembered for the log, want ≤ %d", len(z.logged), maxLogged)
 	}
 	z.Release("a")
 	if ok, _, _ := z.Acquire("a", now); !ok {
