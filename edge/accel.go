@@ -5,7 +5,9 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/stack-web/stack/edge/internal/errpage"
 )
@@ -37,6 +39,9 @@ import (
 //     answers with X-Accel-Redirect again gets a 500 (nginx allows ten
 //     internal redirects; one is all a download needs, and no loop is
 //     possible).
+//   - X-Accel-Limit-Rate: N (bytes per second) beside X-Accel-Redirect
+//     paces the file's sending, as nginx's limit_rate (the header alone,
+//     without a redirect, is hidden and ignored).
 //   - The redirected request is not counted again by rate_limit and
 //     limit_conn (limits.go), as nginx checks a request's limits once.
 
@@ -124,6 +129,9 @@ func (st *state) serveAccel(w http.ResponseWriter, r *http.Request, a *accelRedi
 			h[name] = v
 		}
 	}
+	if rate, err := strconv.ParseInt(headerValue(a.header, "X-Accel-Limit-Rate"), 10, 64); err == nil && rate > 0 {
+		w = &rateLimitedWriter{ResponseWriter: w, rc: http.NewResponseController(w), rate: rate, ctx: r.Context()}
+	}
 	r2 := r.Clone(context.WithValue(r.Context(), accelKey{}, true))
 	if r2.Method != http.MethodHead {
 		r2.Method = http.MethodGet
@@ -170,3 +178,51 @@ func accelURI(v string) (path, query string, ok bool) {
 	path, ok = normalizePath(path)
 	return path, query, ok
 }
+
+// rateLimitedWriter sends at most rate bytes a second, as nginx's
+// limit_rate: each write goes out in pieces of a tenth of a second's worth,
+// each sent when the bytes before it are due. It hides the connection's
+// ReadFrom (sendfile would send all at once).
+type rateLimitedWriter struct {
+	http.ResponseWriter
+	rc    *http.ResponseController
+	rate  int64 // bytes per second
+	ctx   context.Context
+	start time.Time
+	sent  int64
+}
+
+func (w *rateLimitedWriter) Write(p []byte) (int, error) {
+	if w.start.IsZero() {
+		w.start = time.Now()
+	}
+	piece := int(max(w.rate/10, 1))
+	written := 0
+	for len(p) > 0 {
+		// Each piece waits until the bytes before it are due, so the
+		// last one ends the response without a pause after it.
+		due := w.start.Add(time.Duration(float64(w.sent) / float64(w.rate) * float64(time.Second)))
+		if d := time.Until(due); d > 0 {
+			w.Flush() // what was due goes out before the pause
+			t := time.NewTimer(d)
+			select {
+			case <-t.C:
+			case <-w.ctx.Done():
+				t.Stop()
+				return written, w.ctx.Err()
+			}
+		}
+		n, err := w.ResponseWriter.Write(p[:min(len(p), piece)])
+		written += n
+		w.sent += int64(n)
+		p = p[n:]
+		if err != nil {
+			return written, err
+		}
+	}
+	return written, nil
+}
+
+func (w *rateLimitedWriter) Flush() { w.rc.Flush() }
+
+func (w *rateLimitedWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -230,3 +230,28 @@ func TestXAccelRedirectOverUwsgi(t *testing.T) {
 		}
 	}
 }
+
+// X-Accel-Limit-Rate paces a redirected download, as nginx's limit_rate.
+func TestXAccelLimitRate(t *testing.T) {
+	dir := t.TempDir()
+	data := bytes.Repeat([]byte("x"), 96<<10)
+	if err := os.WriteFile(filepath.Join(dir, "f.bin"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const rate = 128 << 10 // bytes per second: 96 KiB take 0.75 s
+	cfg := httpApp(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Accel-Redirect", "/files/f.bin")
+		w.Header().Set("X-Accel-Limit-Rate", strconv.Itoa(rate))
+	}))
+	cfg.Locations = append(cfg.Locations, edge.LocationConfig{Path: "/files/", Root: dir, Internal: true})
+	_, addr := limitsEdge(t, cfg, nil)
+	start := time.Now()
+	resp, body := accelDo(t, addr, "GET", "/download", "")
+	elapsed := time.Since(start)
+	// Never faster than the rate allows; slower is the machine's business.
+	least := time.Duration(float64(len(data)-rate/10) / rate * float64(time.Second))
+	t.Logf("%d bytes at %d B/s in %v (at least %v)", len(data), rate, elapsed, least)
+	if resp.StatusCode != 200 || body != string(data) || elapsed < least {
+		t.Errorf("%d, %d bytes in %v; want 200, the whole file, and at least %v", resp.StatusCode, len(body), elapsed, least)
+	}
+}
