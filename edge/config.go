@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stack-web/stack/edge/limit"
 	"github.com/stack-web/stack/edge/upstream"
 )
 
@@ -66,6 +67,10 @@ type Config struct {
 	Servers []ServerConfig `yaml:"servers"`
 	// Upstreams are the named groups of servers that locations proxy to.
 	Upstreams map[string]upstream.Config `yaml:"upstreams"`
+	// RateLimit is nginx's limit_req for every location without its own (limits.go).
+	RateLimit *limit.RateConfig `yaml:"rate_limit"`
+	// LimitConn is nginx's limit_conn for every location without its own (limits.go).
+	LimitConn *limit.ConnConfig `yaml:"limit_conn"`
 }
 
 // LocationConfig is one location: a path prefix served from a directory
@@ -90,6 +95,12 @@ type LocationConfig struct {
 	Methods []string `yaml:"methods"`
 	// Header, if set, limits the location to requests with this header.
 	Header *HeaderMatch `yaml:"header"`
+	// RateLimit overrides edge.rate_limit here; off exempts the location.
+	RateLimit *limit.RateConfig `yaml:"rate_limit"`
+	// LimitConn overrides edge.limit_conn here; off exempts the location.
+	LimitConn *limit.ConnConfig `yaml:"limit_conn"`
+	// Internal: reachable only through an upstream's X-Accel-Redirect (accel.go).
+	Internal bool `yaml:"internal"`
 }
 
 // DefaultConfig returns the edge's defaults: nginx's, where nginx has one.
@@ -172,6 +183,7 @@ func (c *Config) Validate() error {
 	}
 
 	c.validateSites(bad)
+	c.validateLimits(bad)
 	for _, name := range sortedKeys(c.Upstreams) {
 		errs = append(errs, c.Upstreams[name].Validate("edge.upstreams."+name)...)
 	}

@@ -153,6 +153,7 @@ func (e *Edge) Reload(cfg Config) error {
 		st.release()
 		return err
 	}
+	st.limits.inherit(&e.cur.Load().limits) // zones kept across reloads, as nginx's (limits.go)
 	old := e.cur.Swap(st)
 	e.guard.set(cfg.MaxHeaderSize, st.access)
 	if s := settingsOf(cfg); s != e.gen.settings {
