@@ -81,6 +81,8 @@ type LocationConfig struct {
 	// follows it. An app turns buffering off for one response with the
 	// header X-Accel-Buffering: no.
 	Buffering *bool `yaml:"buffering"`
+	// WebSocket bounds the connections upgraded through this location.
+	WebSocket WebSocketConfig `yaml:"websocket"`
 }
 
 // DefaultConfig returns the edge's defaults: nginx's, where nginx has one.
@@ -189,6 +191,7 @@ func (c *Config) Validate() error {
 			}
 		}
 	}
+	c.validateWebSocket(bad)
 	for _, name := range sortedKeys(c.Upstreams) {
 		errs = append(errs, c.Upstreams[name].Validate("edge.upstreams."+name)...)
 	}

@@ -74,6 +74,9 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r = r.WithContext(upstream.WithTrace(r.Context(), &cw.upstream))
 	}
 	p.rp.ServeHTTP(w, r)
+	if cw, ok := w.(*clientWriter); ok && cw.hijacked != nil {
+		p.upgradeEnded(cw, r)
+	}
 }
 
 // rewrite applies the forwarding policy to the outgoing request.
@@ -150,6 +153,10 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 // (X-Accel-Redirect names an internal path), never meant for the client;
 // nginx hides them too.
 func (p *Proxy) modifyResponse(resp *http.Response) error {
+	if resp.StatusCode == http.StatusSwitchingProtocols {
+		// Never buffered: the body is the connection (websocket.go).
+		return checkSwitch(resp)
+	}
 	if err := p.buffering.modifyResponse(resp); err != nil {
 		return err
 	}
