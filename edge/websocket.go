@@ -224,11 +224,14 @@ func newUpgradedConn(c net.Conn, lim wsLimits, set *upgradedConns) *upgradedConn
 	// request; from here the limits are the location's.
 	c.SetDeadline(time.Time{})
 	set.add(uc)
+	// Armed once assigned: the callbacks read the fields.
 	if lim.idle > 0 {
-		uc.idle = time.AfterFunc(lim.idle, uc.checkIdle)
+		uc.idle = time.AfterFunc(time.Hour, uc.checkIdle)
+		uc.idle.Reset(lim.idle)
 	}
 	if lim.lifetime > 0 {
-		uc.life = time.AfterFunc(lim.lifetime, func() { uc.closeFor(&reasonLifetime) })
+		uc.life = time.AfterFunc(time.Hour, func() { uc.closeFor(&reasonLifetime) })
+		uc.life.Reset(lim.lifetime)
 	}
 	return uc
 }

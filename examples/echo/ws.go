@@ -2,7 +2,6 @@ package echo
 
 import (
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 
@@ -35,20 +34,12 @@ func ws(w http.ResponseWriter, r *http.Request) {
 	c.SetReadLimit(MaxMessage)
 	ctx := r.Context()
 	for n := 0; n != closeAfter; n++ {
-		typ, rd, err := c.Reader(ctx)
+		// Whole messages: one over MaxMessage is never echoed in part.
+		typ, msg, err := c.Read(ctx)
 		if err != nil {
 			return // closed by the client, too big (1009 sent), or the server stopping
 		}
-		wr, err := c.Writer(ctx, typ)
-		if err != nil {
-			return
-		}
-		if _, err := io.Copy(wr, rd); err != nil {
-			// Past MaxMessage the library has closed with 1009.
-			wr.Close()
-			return
-		}
-		if err := wr.Close(); err != nil {
+		if err := c.Write(ctx, typ, msg); err != nil {
 			return
 		}
 	}
