@@ -188,3 +188,26 @@ func TestEdgeWebSocketEcho(t *testing.T) {
 		})
 	}
 }
+
+// `stack check` names each websocket key that is wrong.
+func TestEdgeWebSocketConfigIsChecked(t *testing.T) {
+	cases := []struct{ ws, want string }{
+		{"{idle_timeout: -1s}", "edge.locations[0].websocket.idle_timeout: must not be negative"},
+		{"{max_lifetime: -2s}", "edge.locations[0].websocket.max_lifetime: must not be negative"},
+		{"{idle: 1s}", "edge.locations[0].websocket.idle: unknown key (known keys: idle_timeout, max_lifetime)"},
+		{"{idle_timeout: 30s, max_lifetime: 1h}", ""},
+	}
+	for _, c := range cases {
+		dir := writeConfig(t, "appserver: {app: echo}\nedge:\n  locations:\n    - {path: /, upstream: app, websocket: "+c.ws+"}\n")
+		stdout, stderr, code := run(t, dir, "check")
+		if c.want == "" {
+			if code != 0 {
+				t.Errorf("websocket: %s: exit %d\n%s%s", c.ws, code, stdout, stderr)
+			}
+			continue
+		}
+		if code == 0 || !strings.Contains(stdout+stderr, c.want) {
+			t.Errorf("websocket: %s: exit %d, want %q in\n%s%s", c.ws, code, c.want, stdout, stderr)
+		}
+	}
+}

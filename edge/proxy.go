@@ -155,9 +155,10 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 func (p *Proxy) modifyResponse(resp *http.Response) error {
 	if resp.StatusCode == http.StatusSwitchingProtocols {
 		// Never buffered: the body is the connection (websocket.go).
-		return checkSwitch(resp)
-	}
-	if err := p.buffering.modifyResponse(resp); err != nil {
+		if err := checkSwitch(resp); err != nil {
+			return err
+		}
+	} else if err := p.buffering.modifyResponse(resp); err != nil {
 		return err
 	}
 	for name := range resp.Header {

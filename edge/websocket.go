@@ -331,8 +331,7 @@ var errUnaskedSwitch = errors.New("upstream answered 101 Switching Protocols to 
 // ReverseProxy itself refuses one to another protocol than asked.
 func checkSwitch(resp *http.Response) error {
 	if resp.Request == nil || !isUpgrade(resp.Request) {
-		resp.Body.Close()
-		return errUnaskedSwitch
+		return errUnaskedSwitch // ReverseProxy closes the body
 	}
 	return nil
 }
