@@ -38,6 +38,7 @@ type Proxy struct {
 	logger    *slog.Logger
 	rp        *httputil.ReverseProxy
 	errors    *prometheus.CounterVec // by kind; nil unless instrumented (metrics.go)
+	ws        wsLimits               // for the connections it upgrades (websocket.go)
 }
 
 func newProxy(u *upstream.Group, body *bodyReader, trust proxyTrust, buf responseBuffering, logger *slog.Logger) *Proxy {
@@ -54,6 +55,10 @@ func newProxy(u *upstream.Group, body *bodyReader, trust proxyTrust, buf respons
 }
 
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var upgrading *clientWriter
+	if _, ok := r.Header["Upgrade"]; ok {
+		upgrading = p.prepareUpgrade(w) // websocket.go
+	}
 	if r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody {
 		body, err := p.body.read(w, r)
 		if err != nil {
@@ -74,8 +79,11 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r = r.WithContext(upstream.WithTrace(r.Context(), &cw.upstream))
 	}
 	p.rp.ServeHTTP(w, r)
-	if cw, ok := w.(*clientWriter); ok && cw.hijacked != nil {
-		p.upgradeEnded(cw, r)
+	if upgrading != nil {
+		upgrading.ws = nil // a later hijack (the lingering close) is no switch
+		if upgrading.hijacked != nil {
+			p.upgradeEnded(upgrading, r)
+		}
 	}
 }
 

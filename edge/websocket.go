@@ -68,21 +68,27 @@ type wsLimits struct {
 	idle, lifetime time.Duration
 }
 
-// withWebSocket gives the requests of h that ask to upgrade the limits of
-// lc; other requests pass untouched.
+// withWebSocket gives a proxy location the limits of lc for the
+// connections it upgrades; a static location has none to upgrade. The
+// handler itself is returned: nothing is added to a request's path.
 func withWebSocket(h http.Handler, lc WebSocketConfig) http.Handler {
-	lim := &wsLimits{idle: lc.IdleTimeout, lifetime: lc.MaxLifetime}
-	if lim.idle == 0 {
-		lim.idle = defaultWebSocketIdle
-	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if _, ok := r.Header["Upgrade"]; ok {
-			if cw := findClientWriter(w); cw != nil {
-				cw.ws = lim
-			}
+	if p, ok := h.(*Proxy); ok {
+		p.ws = wsLimits{idle: lc.IdleTimeout, lifetime: lc.MaxLifetime}
+		if p.ws.idle == 0 {
+			p.ws.idle = defaultWebSocketIdle
 		}
-		h.ServeHTTP(w, r)
-	})
+	}
+	return h
+}
+
+// prepareUpgrade gives a request that asks to upgrade the location's
+// limits, through the edge's clientWriter under w; nil if there is none.
+func (p *Proxy) prepareUpgrade(w http.ResponseWriter) *clientWriter {
+	cw := findClientWriter(w)
+	if cw != nil {
+		cw.ws = &p.ws
+	}
+	return cw
 }
 
 // findClientWriter unwraps w down to the edge's clientWriter.
@@ -99,23 +105,21 @@ func findClientWriter(w http.ResponseWriter) *clientWriter {
 	}
 }
 
-// Hijack takes the client's connection over for a protocol switch (the
-// proxy calls it once the upstream answered 101). The connection it
-// returns is counted in the access log, bounded by the location's
-// websocket limits, and closed by Shutdown at the end of its grace period.
+// Hijack takes the client's connection over. For a protocol switch (the
+// proxy's, once the upstream answered 101 to a request that asked to
+// upgrade) the connection it returns is counted in the access log and the
+// open connections, bounded by the location's websocket limits, and
+// closed by Shutdown at the end of its grace period. Any other hijack
+// (the lingering close) gets the bare connection.
 func (w *clientWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	conn, brw, err := w.rc.Hijack()
-	if err != nil {
-		return nil, nil, err
+	if err != nil || w.ws == nil {
+		return conn, brw, err
 	}
 	if w.status == 0 {
 		w.status = http.StatusSwitchingProtocols
 	}
-	lim := w.ws
-	if lim == nil {
-		lim = &wsLimits{idle: defaultWebSocketIdle}
-	}
-	uc := newUpgradedConn(conn, *lim, w.upgraded)
+	uc := newUpgradedConn(conn, *w.ws, w.upgraded)
 	w.hijacked = uc
 	return uc, brw, nil
 }
@@ -223,7 +227,6 @@ func newUpgradedConn(c net.Conn, lim wsLimits, set *upgradedConns) *upgradedConn
 	// The server's deadlines (header read, send_timeout) were for the
 	// request; from here the limits are the location's.
 	c.SetDeadline(time.Time{})
-	set.add(uc)
 	// Armed once assigned: the callbacks read the fields.
 	if lim.idle > 0 {
 		uc.idle = time.AfterFunc(time.Hour, uc.checkIdle)
@@ -233,6 +236,7 @@ func newUpgradedConn(c net.Conn, lim wsLimits, set *upgradedConns) *upgradedConn
 		uc.life = time.AfterFunc(time.Hour, func() { uc.closeFor(&reasonLifetime) })
 		uc.life.Reset(lim.lifetime)
 	}
+	set.add(uc) // Shutdown may close it from here
 	return uc
 }
 
