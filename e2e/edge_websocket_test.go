@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -184,6 +185,24 @@ func TestEdgeWebSocketEcho(t *testing.T) {
 			}
 			if strings.Contains(a.p.Output(), "harakiri") {
 				t.Errorf("harakiri fired on a WebSocket:\n%s", a.p.Output())
+			}
+
+			// SIGTERM with a WebSocket open: the stack waits for it until
+			// shutdown_timeout (3s), then closes it and exits.
+			open := dial(base)
+			if err := open.Write(ctx, websocket.MessageText, []byte("x")); err != nil {
+				t.Fatal(err)
+			}
+			if _, _, err := open.Read(ctx); err != nil {
+				t.Fatal(err)
+			}
+			stopped := time.Now()
+			if code := a.p.stop(syscall.SIGTERM); code != 0 {
+				t.Errorf("exit code %d after SIGTERM", code)
+			}
+			t.Logf("%s: exited %v after SIGTERM with a WebSocket open (shutdown_timeout 3s)", protocol, time.Since(stopped).Round(time.Millisecond))
+			if _, _, err := open.Read(ctx); err == nil || ctx.Err() != nil {
+				t.Errorf("the WebSocket outlived the stack: %v", err)
 			}
 		})
 	}

@@ -238,6 +238,18 @@ func TestUnaskedSwitchingProtocolsIs502(t *testing.T) {
 	}
 }
 
+// A 101 to another protocol than the one asked for is a 502 too.
+func TestSwitchToAnotherProtocolIs502(t *testing.T) {
+	up := startFakeUpstream(t, func(c net.Conn, _ uwsgi.Vars) {
+		io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\njunk")
+	})
+	base := startEdge(t, uwsgiConfig(up.sock))
+	code, body := rawRequest(t, base, "GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n")
+	if code != http.StatusBadGateway {
+		t.Errorf("status %d %q, want 502", code, body)
+	}
+}
+
 // A client asking a static location to upgrade gets the file, as any
 // other request: there is nothing to switch to.
 func TestUpgradeToAStaticLocationIsIgnored(t *testing.T) {
