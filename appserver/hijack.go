@@ -137,8 +137,22 @@ func (c *fdConn) detach() (net.Conn, error) {
 	return nc, nil
 }
 
-// detach hands the net.Conn over; the adapter no longer closes it.
+// detach duplicates the socket of a net.Conn that has one (Unix, TCP), as
+// fdConn does; another kind is handed over itself, and the adapter no
+// longer touches it.
 func (c *netConn) detach() (net.Conn, error) {
+	if fc, ok := c.Conn.(interface{ File() (*os.File, error) }); ok {
+		f, err := fc.File()
+		if err != nil {
+			return nil, fmt.Errorf("duplicating the connection: %w", err)
+		}
+		defer f.Close()
+		nc, err := net.FileConn(f)
+		if err != nil {
+			return nil, fmt.Errorf("duplicating the connection: %w", err)
+		}
+		return nc, nil
+	}
 	nc := c.Conn
 	nc.SetDeadline(time.Time{})
 	c.Conn = detachedConn{nc}

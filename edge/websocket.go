@@ -222,6 +222,11 @@ type upgradedConn struct {
 }
 
 func newUpgradedConn(c net.Conn, lim wsLimits, set *upgradedConns) *upgradedConn {
+	if fc, ok := c.(*framingConn); ok {
+		// Past the switch the bytes are not HTTP: the request framing
+		// tracker and the refusal rewriter have nothing to look at.
+		c = fc.Conn
+	}
 	uc := &upgradedConn{Conn: c, lim: lim, set: set, start: time.Now()}
 	uc.last.Store(uc.start.UnixNano())
 	// The server's deadlines (header read, send_timeout) were for the
