@@ -164,13 +164,6 @@ func (s *upgradedConns) remove(c *upgradedConn) {
 	s.mu.Unlock()
 }
 
-// count is how many upgraded connections are open.
-func (s *upgradedConns) count() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.conns)
-}
-
 // shutdown waits for the upgraded connections to end, or for ctx; then
 // closes those left.
 func (s *upgradedConns) shutdown(ctx context.Context) {
