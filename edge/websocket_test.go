@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -58,6 +59,31 @@ func wsUpstreams(t *testing.T, h http.Handler) map[string]edge.Config {
 	return map[string]edge.Config{"uwsgi": proxyConfig("unix:" + sock), "http": overHTTP}
 }
 
+// settledGoroutines returns the goroutine count once it has stopped
+// changing (the edge's accept loops start asynchronously).
+func settledGoroutines() int {
+	n, same := runtime.NumGoroutine(), 0
+	for end := time.Now().Add(2 * time.Second); same < 5 && time.Now().Before(end); {
+		time.Sleep(10 * time.Millisecond)
+		if m := runtime.NumGoroutine(); m == n {
+			same++
+		} else {
+			n, same = m, 0
+		}
+	}
+	return n
+}
+
+// waitUntil polls cond for up to 5s and reports whether it came true.
+func waitUntil(cond func() bool) bool {
+	for end := time.Now().Add(5 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(end) {
+			return false
+		}
+	}
+	return true
+}
+
 // waitFor polls cond for up to 5s.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
@@ -77,6 +103,7 @@ func TestWebSocketEchoThroughEdge(t *testing.T) {
 			e, base := wsEdge(t, cfg)
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
+			before := settledGoroutines()
 			c, resp, err := websocket.Dial(ctx, base+"/ws", nil)
 			if err != nil {
 				t.Fatal(err)
@@ -100,6 +127,12 @@ func TestWebSocketEchoThroughEdge(t *testing.T) {
 				t.Fatalf("close: %v", err)
 			}
 			waitFor(t, "closed at the edge", func() bool { return e.OpenConnections() == 0 })
+			// Every goroutine of the WebSocket (the client's, the edge's
+			// copies and timers, the app's) has ended.
+			if !waitUntil(func() bool { return runtime.NumGoroutine() <= before }) {
+				buf := make([]byte, 1<<20)
+				t.Fatalf("%d goroutines, %d before:\n%s", runtime.NumGoroutine(), before, buf[:runtime.Stack(buf, true)])
+			}
 			waitFor(t, "logged", func() bool {
 				b, _ := os.ReadFile(logPath)
 				return bytes.Contains(b, []byte(`"GET /ws HTTP/1.1" 101 `))
