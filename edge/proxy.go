@@ -1,6 +1,7 @@
 package edge
 
 import (
+	"context"
 	"log"
 	"log/slog"
 	"net"
@@ -57,7 +58,9 @@ func newProxy(u *upstream.Group, body *bodyReader, trust proxyTrust, buf respons
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var upgrading *clientWriter
 	if _, ok := r.Header["Upgrade"]; ok {
-		upgrading = p.prepareUpgrade(w) // websocket.go
+		var cancel context.CancelFunc
+		upgrading, r, cancel = p.prepareUpgrade(w, r) // websocket.go
+		defer cancel()
 	}
 	if r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody {
 		body, err := p.body.read(w, r)

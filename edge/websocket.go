@@ -82,13 +82,17 @@ func withWebSocket(h http.Handler, lc WebSocketConfig) http.Handler {
 }
 
 // prepareUpgrade gives a request that asks to upgrade the location's
-// limits, through the edge's clientWriter under w; nil if there is none.
-func (p *Proxy) prepareUpgrade(w http.ResponseWriter) *clientWriter {
+// limits, through the edge's clientWriter under w (nil if there is none),
+// and a context that the limits cancel: closing the client's side alone
+// would leave ReverseProxy waiting on an upstream that never ends its own.
+func (p *Proxy) prepareUpgrade(w http.ResponseWriter, r *http.Request) (*clientWriter, *http.Request, context.CancelFunc) {
 	cw := findClientWriter(w)
-	if cw != nil {
-		cw.ws = &p.ws
+	if cw == nil {
+		return nil, r, func() {}
 	}
-	return cw
+	ctx, cancel := context.WithCancel(r.Context())
+	cw.ws, cw.cancelUpgrade = &p.ws, cancel
+	return cw, r.WithContext(ctx), cancel
 }
 
 // findClientWriter unwraps w down to the edge's clientWriter.
@@ -119,7 +123,7 @@ func (w *clientWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if w.status == 0 {
 		w.status = http.StatusSwitchingProtocols
 	}
-	uc := newUpgradedConn(conn, *w.ws, w.upgraded)
+	uc := newUpgradedConn(conn, *w.ws, w.upgraded, w.cancelUpgrade)
 	w.hijacked = uc
 	return uc, brw, nil
 }
@@ -204,6 +208,7 @@ type upgradedConn struct {
 	net.Conn
 	lim      wsLimits
 	set      *upgradedConns
+	cancel   context.CancelFunc // ends the request, and so the upstream's side
 	start    time.Time
 	last     atomic.Int64 // unix nanoseconds of the last byte either way
 	sent     atomic.Int64 // bytes written to the client
@@ -214,13 +219,13 @@ type upgradedConn struct {
 	once     sync.Once
 }
 
-func newUpgradedConn(c net.Conn, lim wsLimits, set *upgradedConns) *upgradedConn {
+func newUpgradedConn(c net.Conn, lim wsLimits, set *upgradedConns, cancel context.CancelFunc) *upgradedConn {
 	if fc, ok := c.(*framingConn); ok {
 		// Past the switch the bytes are not HTTP: the request framing
 		// tracker and the refusal rewriter have nothing to look at.
 		c = fc.Conn
 	}
-	uc := &upgradedConn{Conn: c, lim: lim, set: set, start: time.Now()}
+	uc := &upgradedConn{Conn: c, lim: lim, set: set, cancel: cancel, start: time.Now()}
 	uc.last.Store(uc.start.UnixNano())
 	// The server's deadlines (header read, send_timeout) were for the
 	// request; from here the limits are the location's.
@@ -297,6 +302,9 @@ func (c *upgradedConn) Close() error {
 			c.life.Stop()
 		}
 		err = c.Conn.Close()
+		if c.cancel != nil {
+			c.cancel()
+		}
 		c.set.remove(c)
 	})
 	return err

@@ -1,6 +1,7 @@
 package edge_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -243,6 +244,66 @@ func TestWebSocketOversizedMessageAndServerClose(t *testing.T) {
 	}
 }
 
+// A client that goes away without a close frame (its TCP connection
+// closed) ends the WebSocket at once, upstream included: not at the idle
+// timeout, and not at Shutdown.
+func TestWebSocketClientVanishing(t *testing.T) {
+	for name, cfg := range wsUpstreams(t, echo.New()) {
+		t.Run(name, func(t *testing.T) {
+			e, base := wsEdge(t, cfg)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			c := wsDial(t, ctx, base+"/ws")
+			if err := echoOnce(ctx, c, "hi"); err != nil {
+				t.Fatal(err)
+			}
+			c.CloseNow()
+			waitFor(t, "closed at the edge", func() bool { return e.OpenConnections() == 0 })
+		})
+	}
+}
+
+// A limit ends the whole switched request, the upstream's side included,
+// even with an app that never ends its side: here the client has
+// half-closed (the edge passes that on and waits for the app's end) and
+// the app ignores it and stays silent. The edge closes its upstream
+// connection too and the request ends (it is logged).
+func TestWebSocketLimitClosesAStuckUpstream(t *testing.T) {
+	probe, probed := make(chan struct{}), make(chan error, 1)
+	up := startFakeUpstream(t, func(c net.Conn, _ uwsgi.Vars) {
+		io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+		io.Copy(io.Discard, c) // until the client's end, passed on
+		<-probe
+		_, err := c.Write([]byte("late"))
+		probed <- err
+	})
+	defer close(probe)
+	cfg := uwsgiConfig(up.sock)
+	logPath := filepath.Join(t.TempDir(), "access.log")
+	cfg.AccessLog = logPath
+	cfg.Locations = []edge.LocationConfig{{Path: "/", Upstream: "app", WebSocket: edge.WebSocketConfig{IdleTimeout: 300 * time.Millisecond}}}
+	e, base := wsEdge(t, cfg)
+	c, err := net.Dial("tcp", strings.TrimPrefix(base, "ws://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n")
+	if resp, err := http.ReadResponse(bufio.NewReader(c), nil); err != nil || resp.StatusCode != 101 {
+		t.Fatalf("%v %v", resp, err)
+	}
+	c.(*net.TCPConn).CloseWrite()
+	waitFor(t, "the request ended", func() bool {
+		b, _ := os.ReadFile(logPath)
+		return bytes.Contains(b, []byte(`"GET /ws HTTP/1.1" 101 `))
+	})
+	waitFor(t, "counted closed", func() bool { return e.OpenConnections() == 0 })
+	probe <- struct{}{}
+	if err := <-probed; err == nil {
+		t.Error("the upstream connection is still open")
+	}
+}
+
 // A hostile upstream that answers 101 to a request that asked for no
 // upgrade gets a 502: it must not take the client's connection over.
 func TestUnaskedSwitchingProtocolsIs502(t *testing.T) {
@@ -353,5 +414,34 @@ func TestShutdownClosesWebSocketsAfterGrace(t *testing.T) {
 	}
 	if n := e.OpenConnections(); n != 0 {
 		t.Errorf("%d connections still counted open", n)
+	}
+}
+
+// A reload leaves an open WebSocket on the configuration it started with
+// (its limits included); new ones get the new limits.
+func TestReloadKeepsOpenWebSocketsOnTheirLimits(t *testing.T) {
+	cfg := wsUpstreams(t, echo.New())["uwsgi"]
+	e, base := wsEdge(t, cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	old := wsDial(t, ctx, base+"/ws")
+	if err := echoOnce(ctx, old, "before"); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Listen = []string{"127.0.0.1:0"} // as wsEdge configured it: the socket is kept
+	cfg.Locations = []edge.LocationConfig{{Path: "/", Upstream: "app", WebSocket: edge.WebSocketConfig{IdleTimeout: 200 * time.Millisecond}}}
+	if err := e.Reload(cfg); err != nil {
+		t.Fatal(err)
+	}
+	fresh := wsDial(t, ctx, base+"/ws")
+	if err := echoOnce(ctx, fresh, "new"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond) // past the new idle_timeout, not the old one
+	if err := echoOnce(ctx, old, "after"); err != nil {
+		t.Errorf("the WebSocket opened before the reload: %v", err)
+	}
+	if err := echoOnce(ctx, fresh, "after"); err == nil {
+		t.Error("the WebSocket opened after the reload outlived its idle_timeout")
 	}
 }

@@ -32,9 +32,10 @@ type clientWriter struct {
 	traced    bool
 
 	// For a protocol switch (websocket.go).
-	ws       *wsLimits      // the location's limits, set for a request that asks to upgrade
-	upgraded *upgradedConns // the edge's, for Shutdown
-	hijacked *upgradedConn  // the connection, once switched
+	ws            *wsLimits      // the location's limits, set for a request that asks to upgrade
+	upgraded      *upgradedConns // the edge's, for Shutdown
+	hijacked      *upgradedConn  // the connection, once switched
+	cancelUpgrade func()         // ends the switched request's context
 }
 
 const renewEvery = 64 << 10

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -54,13 +55,26 @@ func (c *upgradedConn) Close() error {
 	return err
 }
 
-// CloseWrite passes a half-close on, as ReverseProxy does when one side
-// has ended: the app sees the end of the client's stream.
+// CloseWrite passes a half-close on, as ReverseProxy does when the client
+// has ended its side: the app reads the end of the stream and closes in
+// turn (ReverseProxy then waits for that). A Unix connection from
+// dialUnix is an *os.File, which has no CloseWrite of its own.
 func (c *upgradedConn) CloseWrite() error {
-	if cw, ok := c.conn.(interface{ CloseWrite() error }); ok {
-		return cw.CloseWrite()
+	switch conn := c.conn.(type) {
+	case interface{ CloseWrite() error }:
+		return conn.CloseWrite()
+	case syscall.Conn:
+		rc, err := conn.SyscallConn()
+		if err != nil {
+			return err
+		}
+		var serr error
+		if err := rc.Control(func(fd uintptr) { serr = syscall.Shutdown(int(fd), syscall.SHUT_WR) }); err != nil {
+			return err
+		}
+		return serr
 	}
-	return nil
+	return c.Close()
 }
 
 // upgrade turns the response of a uwsgi server that switched protocols
