@@ -229,6 +229,13 @@ func (e *Edge) serve(st *state, w http.ResponseWriter, r *http.Request) *locatio
 		return nil
 	}
 	if r.URL.Scheme != "" || r.URL.Host != "" {
+		if r.URL.Hostname() == "" {
+			// "http:///x": an http URI without a host is invalid (RFC 9110
+			// 4.2.1), and its empty authority, not the Host header, would
+			// choose the server.
+			errpage.Write(w, http.StatusBadRequest)
+			return nil
+		}
 		r = originForm(r)
 	}
 	if r.Method == http.MethodConnect || (r.URL.Path == "" || r.URL.Path[0] != '/') {

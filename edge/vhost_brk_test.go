@@ -1,0 +1,41 @@
+package edge_test
+
+import (
+	"net/http"
+	"testing"
+
+	"github.com/stack-web/stack/edge"
+)
+
+// An absolute-form target names the server, not the Host header (RFC 9112
+// 3.2.2); one with an empty authority ("http:///f") used to choose the
+// default server (or 421) by that empty name, whatever the Host said. It
+// is invalid (RFC 9110 4.2.1): 400.
+func TestAbsoluteFormAuthorityChoosesTheServer(t *testing.T) {
+	dirA, dirB := siteDir(t, "A"), siteDir(t, "B")
+	cfg := proxyConfig("unix:" + startApp(t, http.HandlerFunc(echoHandler)))
+	cfg.Locations = nil
+	cfg.Servers = []edge.ServerConfig{
+		{Names: []string{"a.test"}, Default: true, Locations: []edge.LocationConfig{{Path: "/", Root: dirA}}},
+		{Names: []string{"b.test"}, Locations: []edge.LocationConfig{{Path: "/", Root: dirB}}},
+	}
+	_, base := vhostEdge(t, cfg)
+	for _, c := range []struct {
+		target, host string
+		status       int
+		body         string
+	}{
+		{"/f", "b.test", 200, "B"},
+		{"http://b.test/f", "a.test", 200, "B"},
+		{"HTTP://B.TEST:80/f", "a.test", 200, "B"},
+		{"http://a.test/f", "b.test", 200, "A"},
+		{"http:///f", "b.test", 400, ""},
+		{"http://:80/f", "b.test", 400, ""},
+		{"http:/f", "b.test", 400, ""},
+	} {
+		status, body := rawRequest(t, base, "GET "+c.target+" HTTP/1.1\r\nHost: "+c.host+"\r\nConnection: close\r\n\r\n")
+		if status != c.status || (c.body != "" && body != c.body) {
+			t.Errorf("GET %s, Host %s: %d %q, want %d %q", c.target, c.host, status, body, c.status, c.body)
+		}
+	}
+}
