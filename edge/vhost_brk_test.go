@@ -2,6 +2,7 @@ package edge_test
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/stack-web/stack/edge"
@@ -36,6 +37,31 @@ func TestAbsoluteFormAuthorityChoosesTheServer(t *testing.T) {
 		status, body := rawRequest(t, base, "GET "+c.target+" HTTP/1.1\r\nHost: "+c.host+"\r\nConnection: close\r\n\r\n")
 		if status != c.status || (c.body != "" && body != c.body) {
 			t.Errorf("GET %s, Host %s: %d %q, want %d %q", c.target, c.host, status, body, c.status, c.body)
+		}
+	}
+}
+
+// A request's path is matched once its repeated slashes are merged and its
+// . segments resolved, so a location written otherwise matched nothing,
+// and the requests it was meant for went to the next one (a static root's
+// files to the app, say). Validate refuses it.
+func TestLocationPathThatNeverMatchesIsRefused(t *testing.T) {
+	for path, want := range map[string]string{
+		"/static//":     `"/static//" never matches`,
+		"//x":           `write "/x"`,
+		"/a/./b":        `write "/a/b"`,
+		"= /x/.":        `"= /x/." never matches`,
+		"/a/b/":         "",
+		"= /robots.txt": "",
+		"/.well-known/": "",
+	} {
+		cfg := vhostConfig(edge.ServerConfig{Names: []string{"a.test"}, Locations: []edge.LocationConfig{{Path: path, Upstream: "app"}}})
+		err := cfg.Validate()
+		switch {
+		case want == "" && err != nil:
+			t.Errorf("path %q: %v", path, err)
+		case want != "" && (err == nil || !strings.Contains(err.Error(), "edge.servers[0].locations[0].path: ") || !strings.Contains(err.Error(), want)):
+			t.Errorf("path %q: %v, want an error naming edge.servers[0].locations[0].path with %q", path, err, want)
 		}
 	}
 }
