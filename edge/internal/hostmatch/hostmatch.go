@@ -53,6 +53,16 @@ func (t *Table[T]) Lookup(host string) (v T, ok bool) {
 	if v, ok := t.exact[h]; ok {
 		return v, true
 	}
+	if strings.HasPrefix(h, "[") {
+		// An IPv6 address is named in its canonical form ([::1]), which a
+		// client need not use ([0:0::1]); an address matches no wildcard.
+		if a, err := netip.ParseAddr(strings.Trim(h, "[]")); err == nil && a.Is6() && a.Zone() == "" {
+			if v, ok := t.exact["["+a.String()+"]"]; ok {
+				return v, true
+			}
+		}
+		return t.def, t.hasDef
+	}
 	for s := range t.suffixes(h) {
 		if v, ok := t.wildcard[s]; ok {
 			return v, true

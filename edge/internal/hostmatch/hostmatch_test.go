@@ -67,3 +67,24 @@ func TestLongHostLooksUpFewSuffixes(t *testing.T) {
 		t.Errorf("Lookup allocates %v times", n)
 	}
 }
+
+// A name written as an IPv6 address is kept in its canonical form; a Host
+// may write the same address otherwise (curl sends what the URL says), and
+// used to miss its server.
+func TestIPv6HostInAnyForm(t *testing.T) {
+	var tb Table[string]
+	for _, n := range []string{"::1", "2001:DB8::a", "*.example.com"} {
+		if err := tb.Add(n, n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for host, want := range map[string]string{
+		"[::1]": "::1", "[0:0:0:0:0:0:0:1]:8000": "::1", "[0::0001]": "::1",
+		"[2001:db8::a]": "2001:DB8::a", "[2001:0DB8:0:0::A]:443": "2001:DB8::a",
+		"[::2]": "", "[::1%eth0]": "", "[x.example.com]": "",
+	} {
+		if got, _ := tb.Lookup(host); got != want {
+			t.Errorf("Lookup(%q) = %q, want %q", host, got, want)
+		}
+	}
+}
