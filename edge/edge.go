@@ -180,6 +180,9 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	cw.setRequestID(r, st.trust)
 	cw.traced = st.access != nil && st.access.json // it names the upstream server and its time
 	body := trackBody(r)
+	if body != nil && r.ProtoMajor == 1 && (r.ContentLength < 0 || r.ContentLength > maxDrainedByServer) {
+		cw.lingering = body // as lingerNeeded decides
+	}
 	start, logged := time.Now(), false
 	if st.access != nil {
 		// Logged also when the handler aborts (panics) mid-response.

@@ -1,9 +1,13 @@
 package edge_test
 
 import (
+	"bufio"
+	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stack-web/stack/edge"
 )
@@ -63,5 +67,51 @@ func TestLocationPathThatNeverMatchesIsRefused(t *testing.T) {
 		case want != "" && (err == nil || !strings.Contains(err.Error(), "edge.servers[0].locations[0].path: ") || !strings.Contains(err.Error(), want)):
 			t.Errorf("path %q: %v, want an error naming edge.servers[0].locations[0].path with %q", path, err, want)
 		}
+	}
+}
+
+// An answer sent before a chunked request body was read (a 421 for a Host
+// no server names, a 405 from a static location) is followed by a lingering
+// close. It went out without "Connection: close", so a keep-alive client
+// sent its next request on a connection the edge was closing: the request
+// was read as leftover body and dropped, and the client saw EOF. Either the
+// answer says close, or the connection serves the next request.
+func TestEarlyAnswerToChunkedBodySaysClose(t *testing.T) {
+	cfg := proxyConfig("unix:" + startApp(t, http.HandlerFunc(echoHandler)))
+	cfg.Locations = nil
+	cfg.Servers = []edge.ServerConfig{{Names: []string{"a.test"}, Locations: []edge.LocationConfig{{Path: "/", Root: siteDir(t, "A")}}}}
+	_, base := vhostEdge(t, cfg)
+	for _, c := range []struct {
+		host, framing, body string
+		status              int
+	}{
+		{"elsewhere.test", "Transfer-Encoding: chunked", "5\r\nhello\r\n0\r\n\r\n", 421},
+		{"a.test", "Transfer-Encoding: chunked", "5\r\nhello\r\n0\r\n\r\n", 405},
+		{"elsewhere.test", "Content-Length: 5", "hello", 421},
+	} {
+		conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn.SetDeadline(time.Now().Add(10 * time.Second))
+		br := bufio.NewReader(conn)
+		io.WriteString(conn, "POST /f HTTP/1.1\r\nHost: "+c.host+"\r\n"+c.framing+"\r\n\r\n"+c.body)
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("%s, Host %s: %v", c.framing, c.host, err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		if resp.StatusCode != c.status {
+			t.Errorf("%s, Host %s: %d, want %d", c.framing, c.host, resp.StatusCode, c.status)
+		}
+		if !resp.Close {
+			io.WriteString(conn, "GET /f HTTP/1.1\r\nHost: a.test\r\n\r\n")
+			if next, err := http.ReadResponse(br, nil); err != nil {
+				t.Errorf("%s, Host %s: %d without Connection: close, then the next request on the connection: %v", c.framing, c.host, c.status, err)
+			} else if next.StatusCode != 200 {
+				t.Errorf("%s, Host %s: the next request: %d", c.framing, c.host, next.StatusCode)
+			}
+		}
+		conn.Close()
 	}
 }

@@ -30,6 +30,10 @@ type clientWriter struct {
 	idHeader  [1]string      // the X-Request-Id header's value slice
 	upstream  upstream.Trace // filled by the upstream when traced (the JSON access log wants it)
 	traced    bool
+
+	// lingering is the request's body when an answer sent before it was
+	// read ends in a lingering close (linger.go): that answer says so.
+	lingering *trackedBody
 }
 
 const renewEvery = 64 << 10
@@ -49,6 +53,11 @@ func (w *clientWriter) WriteHeader(code int) {
 		// type would become text/html). nginx sends none either.
 		if h := w.Header(); h["Content-Type"] == nil {
 			h["Content-Type"] = nil
+		}
+		if w.lingering != nil && !w.lingering.done {
+			// Without it, a keep-alive client would send its next request
+			// on a connection about to close, to be read as leftover body.
+			w.Header().Set("Connection", "close")
 		}
 	}
 	w.ResponseWriter.WriteHeader(code)
