@@ -115,3 +115,44 @@ func TestEarlyAnswerToChunkedBodySaysClose(t *testing.T) {
 		conn.Close()
 	}
 }
+
+// The edge replaces X-Forwarded-For/-Proto/-Host unless the client is a
+// trusted proxy, so that no client can pose as having come over HTTPS or
+// from another address. A location's header condition on one of them was
+// met by whatever the client claimed: a direct client sending
+// X-Forwarded-Proto: https reached the location meant for HTTPS traffic
+// (while the app, behind it, saw "http"). The condition now sees what the
+// app sees: the claim of a trusted proxy, else the edge's own value.
+func TestForwardedHeaderConditionsTrustOnlyTrustedProxies(t *testing.T) {
+	dirS, dirP := siteDir(t, "S"), siteDir(t, "P")
+	for _, c := range []struct {
+		trusted     []string
+		name, value string
+		sent        string // the client's header line, "" none
+		want        string
+	}{
+		{nil, "X-Forwarded-Proto", "https", "X-Forwarded-Proto: https", "P"},
+		{nil, "X-Forwarded-Proto", "http", "X-Forwarded-Proto: https", "S"}, // the edge's own value
+		{nil, "X-Forwarded-Proto", "http", "", "S"},
+		{[]string{"127.0.0.1"}, "X-Forwarded-Proto", "https", "X-Forwarded-Proto: https", "S"},
+		{[]string{"127.0.0.1"}, "X-Forwarded-Proto", "https", "", "P"},
+		{nil, "X-Forwarded-Host", "admin.test", "X-Forwarded-Host: admin.test", "P"},
+		{nil, "X-Forwarded-Host", "a.test", "X-Forwarded-Host: admin.test", "S"}, // the Host, as the app gets it
+		{[]string{"127.0.0.0/8"}, "X-Forwarded-Host", "admin.test", "X-Forwarded-Host: admin.test", "S"},
+		{nil, "X-Forwarded-For", "10.0.0.1", "X-Forwarded-For: 10.0.0.1", "P"},
+		{nil, "X-Forwarded-For", "", "", "S"}, // always sent to the app
+		{[]string{"127.0.0.1"}, "X-Forwarded-For", "10.0.0.1", "X-Forwarded-For: 10.0.0.1", "S"},
+	} {
+		cfg := proxyConfig("unix:/nonexistent.sock")
+		cfg.TrustedProxies = c.trusted
+		cfg.Locations = []edge.LocationConfig{{Path: "/", Root: dirS, Header: &edge.HeaderMatch{Name: c.name, Value: c.value}}, {Path: "/", Root: dirP}}
+		_, base := vhostEdge(t, cfg)
+		head := "GET /f HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n"
+		if c.sent != "" {
+			head += c.sent + "\r\n"
+		}
+		if _, body := rawRequest(t, base, head+"\r\n"); body != c.want {
+			t.Errorf("trusted %v, condition %s: %q, sent %q: served by %s, want %s", c.trusted, c.name, c.value, c.sent, body, c.want)
+		}
+	}
+}
