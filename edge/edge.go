@@ -184,6 +184,9 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	cw.upgraded = &e.upgraded
 	cw.traced = st.access != nil && st.access.json // it names the upstream server and its time
 	body := trackBody(r)
+	if body != nil && r.ProtoMajor == 1 && (r.ContentLength < 0 || r.ContentLength > maxDrainedByServer) {
+		cw.lingering = body // as lingerNeeded decides
+	}
 	start, logged := time.Now(), false
 	if st.access != nil {
 		// Logged also when the handler aborts (panics) mid-response.
@@ -233,6 +236,13 @@ func (e *Edge) serve(st *state, w http.ResponseWriter, r *http.Request) *locatio
 		return nil
 	}
 	if r.URL.Scheme != "" || r.URL.Host != "" {
+		if r.URL.Hostname() == "" {
+			// "http:///x": an http URI without a host is invalid (RFC 9110
+			// 4.2.1), and its empty authority, not the Host header, would
+			// choose the server.
+			errpage.Write(w, http.StatusBadRequest)
+			return nil
+		}
 		r = originForm(r)
 	}
 	if r.Method == http.MethodConnect || (r.URL.Path == "" || r.URL.Path[0] != '/') {
