@@ -379,6 +379,7 @@ func (f *File) derive(root *node) map[string]string {
 	} else {
 		listenSrc = root.at("appserver.listen").src
 	}
+	f.Edge.TLSDir = filepath.Join(f.RunDir, "tls") // tls: internal's CA
 	f.AdminGiven = root.has("admin")
 	if !root.has("admin", "socket") {
 		f.Admin.Socket = filepath.Join(f.RunDir, "admin.sock")

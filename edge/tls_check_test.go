@@ -1,0 +1,106 @@
+package edge_test
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stack-web/stack/edge"
+	"github.com/stack-web/stack/edge/tlscert"
+)
+
+// testCA issues certificates into files, as a user's CA would.
+type testCA struct {
+	cert *x509.Certificate
+	key  *ecdsa.PrivateKey
+	pool *x509.CertPool
+	n    int64
+}
+
+func newTestCA(t *testing.T) *testCA {
+	t.Helper()
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	return &testCA{cert: cert, key: key, pool: pool, n: 100}
+}
+
+// issue writes site.crt and site.key for names into dir.
+func (ca *testCA) issue(t *testing.T, dir string, names ...string) tlscert.Config {
+	t.Helper()
+	ca.n++
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(ca.n), DNSNames: names,
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, KeyUsage: x509.KeyUsageDigitalSignature}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, _ := x509.MarshalPKCS8PrivateKey(key)
+	c := tlscert.Config{CertFile: filepath.Join(dir, "site.crt"), KeyFile: filepath.Join(dir, "site.key")}
+	os.WriteFile(c.CertFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
+	os.WriteFile(c.KeyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), 0o600)
+	return c
+}
+
+func TestTLSConfigValidation(t *testing.T) {
+	dir := t.TempDir()
+	good := newTestCA(t).issue(t, dir, "localhost")
+	for name, tc := range map[string]struct {
+		set  func(c *edge.Config)
+		want string
+	}{
+		"tls_listen without tls": {func(c *edge.Config) { c.TLSListen = []string{"127.0.0.1:8443"} }, "edge.tls_listen: is set but edge.tls is off"},
+		"tls without tls_listen": {func(c *edge.Config) { c.TLS = tlscert.Config{Internal: true} }, "edge.tls: is set but edge.tls_listen is empty"},
+		"bad address": {func(c *edge.Config) {
+			c.TLS, c.TLSListen = good, []string{"8443"}
+		}, `edge.tls_listen[0]: "8443" is not host:port`},
+		"also plain": {func(c *edge.Config) {
+			c.TLS, c.TLSListen = good, []string{c.Listen[0]}
+		}, "edge.tls_listen[0]: \"127.0.0.1:8000\" is also listen[0]"},
+		"missing cert file": {func(c *edge.Config) {
+			c.TLS, c.TLSListen = tlscert.Config{CertFile: filepath.Join(dir, "none.crt"), KeyFile: good.KeyFile}, []string{"127.0.0.1:8443"}
+		}, "edge.tls: cert_file " + filepath.Join(dir, "none.crt")},
+		"key only": {func(c *edge.Config) {
+			c.TLS, c.TLSListen = tlscert.Config{KeyFile: good.KeyFile}, []string{"127.0.0.1:8443"}
+		}, "edge.tls.cert_file: missing"},
+		"redirect without tls": {func(c *edge.Config) { c.TLSRedirect = true }, "edge.tls_redirect: is true but edge.tls_listen is empty"},
+		"negative hsts": {func(c *edge.Config) {
+			c.TLS, c.TLSListen, c.HSTS.MaxAge = good, []string{"127.0.0.1:8443"}, -time.Second
+		}, "edge.hsts.max_age: must not be negative"},
+		"preload too short": {func(c *edge.Config) {
+			c.TLS, c.TLSListen, c.HSTS = good, []string{"127.0.0.1:8443"}, edge.HSTSConfig{MaxAge: time.Hour, Preload: true}
+		}, "edge.hsts.preload: needs max_age of at least 8760h"},
+	} {
+		cfg := proxyConfig("unix:/nonexistent.sock")
+		tc.set(&cfg)
+		err := cfg.Validate()
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: Validate says %v, want %q", name, err, tc.want)
+		}
+	}
+	cfg := proxyConfig("unix:/nonexistent.sock")
+	cfg.TLS, cfg.TLSListen, cfg.TLSRedirect = good, []string{"127.0.0.1:8443"}, true
+	cfg.HSTS = edge.HSTSConfig{MaxAge: 8760 * time.Hour, IncludeSubdomains: true, Preload: true}
+	if err := cfg.Validate(); err != nil {
+		t.Errorf("a valid TLS configuration refused: %v", err)
+	}
+}
