@@ -8,6 +8,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"math/big"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -102,5 +103,30 @@ func TestTLSConfigValidation(t *testing.T) {
 	cfg.HSTS = edge.HSTSConfig{MaxAge: 8760 * time.Hour, IncludeSubdomains: true, Preload: true}
 	if err := cfg.Validate(); err != nil {
 		t.Errorf("a valid TLS configuration refused: %v", err)
+	}
+}
+
+// Over TLS a FastCGI server (PHP's $_SERVER['HTTPS']) hears HTTPS=on, as
+// from nginx's fastcgi_params.
+func TestTLSFastCGIParamsSayHTTPS(t *testing.T) {
+	got := make(chan map[string]string, 2)
+	sock := startFakeFastCGI(t, func(c net.Conn, r *fcgiRequest) {
+		got <- r.params
+		c.Write(fcgiStdout("Content-Type: text/plain\r\n\r\nok"))
+	})
+	te := startTLSEdge(t, fastcgiConfig(sock, "/srv/www"))
+	_, port, _ := net.SplitHostPort(te.secure)
+	for _, h2 := range []bool{true, false} {
+		resp, err := te.client(h2).Get("https://" + te.secure + "/index.php")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		p := <-got
+		for k, want := range map[string]string{"HTTPS": "on", "REQUEST_SCHEME": "https", "SERVER_PORT": port, "HTTP_X_FORWARDED_PROTO": "https"} {
+			if p[k] != want {
+				t.Errorf("h2=%v: %s = %q, want %q", h2, k, p[k], want)
+			}
+		}
 	}
 }
