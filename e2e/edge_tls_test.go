@@ -61,6 +61,7 @@ run_dir: run
 shutdown_timeout: 5s
 edge:
   listen: [`+plain+`]
+  max_header_size: 4KiB
   tls: internal
   tls_listen: ["127.0.0.1:0"]
   tls_redirect: true
@@ -106,6 +107,22 @@ appserver:
 	out = edgeTLSCurl(t, "-D", "-", "-o", "/dev/null", "-w", "%{http_code} %{redirect_url}", "http://"+plain+"/a?b=1")
 	if !strings.HasSuffix(out, "308 https://127.0.0.1:"+port+"/a?b=1") || strings.Contains(strings.ToLower(out), "strict-transport") {
 		t.Errorf("plain request: %q, want 308 to https://127.0.0.1:%s/a?b=1 without HSTS", out, port)
+	}
+	// HTTP/2 heads over max_header_size: 431 on the stream; one field
+	// over twice the limit ends the connection (Go's HTTP/2 server: the
+	// HPACK string is over the list size it advertised), and the edge
+	// goes on serving.
+	url := "https://localhost:" + port + "/"
+	big := "X-Big: " + strings.Repeat("a", 5000)
+	if out := edgeTLSCurl(t, "--cacert", ca, "--http2", "-H", big, "-o", "/dev/null", "-w", "%{http_version} %{http_code}", url); out != "2 431" {
+		t.Errorf("a 5000-byte header over HTTP/2 with max_header_size 4KiB: %q, want 2 431", out)
+	}
+	huge := exec.Command("curl", "-sS", "--max-time", "10", "--cacert", ca, "--http2", "-H", "X-Big: "+strings.Repeat("a", 20000), "-o", "/dev/null", "-w", "%{http_code}", url)
+	if out, err := huge.Output(); err == nil || string(out) != "000" {
+		t.Errorf("a 20000-byte header over HTTP/2: curl %v, code %q; want the connection refused", err, out)
+	}
+	if out := edgeTLSCurl(t, "--cacert", ca, "--http2", "-o", "/dev/null", "-w", "%{http_version} %{http_code}", url); out != "2 200" {
+		t.Errorf("after the refusals: %q", out)
 	}
 	if code := p.stop(syscall.SIGTERM); code != 0 {
 		t.Errorf("exit %d", code)
@@ -217,4 +234,21 @@ func edgeTLSWritePool(t *testing.T, ca *edgeTLSCA) string {
 	path := filepath.Join(t.TempDir(), "ca.crt")
 	os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.cert.Raw}), 0o644)
 	return path
+}
+
+// stack check names the key of every TLS mistake before anything starts.
+func TestEdgeTLSCheckNamesTheKey(t *testing.T) {
+	for yaml, want := range map[string]string{
+		"edge:\n  tls_listen: [\"127.0.0.1:8443\"]\n":                            "edge.tls_listen: is set but edge.tls is off",
+		"edge:\n  tls: internal\n":                                               "edge.tls: is set but edge.tls_listen is empty",
+		"edge:\n  tls: {cert_file: a.crt}\n  tls_listen: [\"127.0.0.1:8443\"]\n": "edge.tls.key_file: missing",
+		"edge:\n  tls: intrenal\n  tls_listen: [\"127.0.0.1:8443\"]\n":           `"intrenal" is not internal, off, or {cert_file: F, key_file: F}`,
+		"edge:\n  tls_redirect: true\n":                                          "edge.tls_redirect: is true but edge.tls_listen is empty",
+		"edge:\n  hsts: {max_age: 1h}\n":                                         "edge.hsts.max_age: is set but edge.tls_listen is empty",
+	} {
+		dir := writeConfig(t, "run_dir: run\nappserver: {app: echo}\n"+yaml)
+		if _, stderr, code := run(t, dir, "check"); code != 1 || !strings.Contains(stderr, want) {
+			t.Errorf("%s: exit %d, want 1 and %q in:\n%s", yaml, code, want, stderr)
+		}
+	}
 }
