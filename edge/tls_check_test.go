@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"io"
 	"math/big"
 	"net"
 	"os"
@@ -128,5 +129,38 @@ func TestTLSFastCGIParamsSayHTTPS(t *testing.T) {
 				t.Errorf("h2=%v: %s = %q, want %q", h2, k, p[k], want)
 			}
 		}
+	}
+}
+
+// A 1 KiB static file over TLS on one kept connection, HTTP/2 and
+// HTTP/1.1 (the handshake is paid once): compare with
+// BenchmarkStaticThroughEdge for what TLS costs per request.
+func BenchmarkTLSStaticThroughEdge(b *testing.B) {
+	dir := b.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "1k.bin"), make([]byte, 1024), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	cfg := edge.DefaultConfig()
+	cfg.Locations = []edge.LocationConfig{{Path: "/files/", Root: dir}}
+	cfg.AccessLog = "off"
+	te := startTLSEdge(b, cfg)
+	for _, h2 := range []bool{true, false} {
+		b.Run(map[bool]string{true: "h2", false: "http1.1"}[h2], func(b *testing.B) {
+			c := te.client(h2)
+			defer c.CloseIdleConnections()
+			url := "https://" + te.secure + "/files/1k.bin"
+			b.ReportAllocs()
+			for b.Loop() {
+				resp, err := c.Get(url)
+				if err != nil {
+					b.Fatal(err)
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 {
+					b.Fatalf("status %d", resp.StatusCode)
+				}
+			}
+		})
 	}
 }

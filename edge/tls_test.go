@@ -2,8 +2,10 @@ package edge_test
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
 	"errors"
 	"io"
 	"log/slog"
@@ -30,7 +32,7 @@ type tlsEdge struct {
 
 // startTLSEdge runs cfg with tls: internal (unless cfg has a TLS of its
 // own) on free ports.
-func startTLSEdge(t *testing.T, cfg edge.Config) *tlsEdge {
+func startTLSEdge(t testing.TB, cfg edge.Config) *tlsEdge {
 	t.Helper()
 	te := &tlsEdge{log: &logBuffer{}}
 	cfg.Listen = []string{"127.0.0.1:0"}
@@ -100,6 +102,16 @@ func TestTLSServesHTTP2AndHTTP1AndTheAppSeesHTTPS(t *testing.T) {
 		}
 		if resp.Header.Get("Strict-Transport-Security") != "" {
 			t.Errorf("HSTS sent while off")
+		}
+		// A body (buffered by the edge, then sent whole) arrives intact.
+		body := strings.Repeat("0123456789abcdef", 20<<10)
+		resp, err = c.Post("https://"+te.secure+"/post", "application/octet-stream", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256([]byte(body))
+		if s := getSeen(t, resp); s.BodyLength != len(body) || s.BodySHA256 != hex.EncodeToString(sum[:]) {
+			t.Errorf("h2=%v: a %d-byte POST arrived as %d bytes", h2, len(body), s.BodyLength)
 		}
 		c.CloseIdleConnections()
 	}
