@@ -10,7 +10,10 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"io"
 	"math/big"
+	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -250,5 +253,77 @@ func TestEdgeTLSCheckNamesTheKey(t *testing.T) {
 		if _, stderr, code := run(t, dir, "check"); code != 1 || !strings.Contains(stderr, want) {
 			t.Errorf("%s: exit %d, want 1 and %q in:\n%s", yaml, code, want, stderr)
 		}
+	}
+}
+
+// The framework behind the edge knows the request came over HTTPS, as
+// Django's request.is_secure() does behind nginx with HTTPS=on: the
+// session cookie is Secure, and a POST must show where it comes from
+// (Origin, or Referer) and that origin must be https.
+func TestEdgeTLSFrameworkSeesHTTPS(t *testing.T) {
+	dir := writeConfig(t, `
+run_dir: run
+shutdown_timeout: 5s
+edge:
+  listen: ["127.0.0.1:0"]
+  tls: internal
+  tls_listen: ["127.0.0.1:0"]
+appserver:
+  app: polls
+apps:
+  polls:
+    debug: false
+    secret_key: e2e-secret-key-0123456789abcdef
+    allowed_hosts: ["localhost"]
+`)
+	p := start(t, dir, "up")
+	_, port, _ := strings.Cut(edgeTLSAddr(t, p), ":")
+	caPEM, err := os.ReadFile(filepath.Join(dir, "run", "tls", "ca.crt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(caPEM)
+	b := browser()
+	b.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true}
+	base := "https://localhost:" + port
+
+	resp, err := b.Get(base + "/polls/1/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.ProtoMajor != 2 {
+		t.Errorf("HTTP/%d, want 2", resp.ProtoMajor)
+	}
+	if c := resp.Header.Get("Set-Cookie"); !strings.Contains(c, "; Secure") {
+		t.Errorf("session cookie over HTTPS is not Secure: %q", c)
+	}
+	m := csrfRE.FindSubmatch(page)
+	if m == nil {
+		t.Fatalf("no CSRF token in the detail page (%d):\n%s", resp.StatusCode, page)
+	}
+	vote := func(origin string) int {
+		req, _ := http.NewRequest("POST", base+"/polls/1/vote/", strings.NewReader(url.Values{"csrfmiddlewaretoken": {string(m[1])}, "choice": {"1"}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if origin != "" {
+			req.Header.Set("Origin", origin)
+		}
+		resp, err := b.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := vote(""); code != 403 {
+		t.Errorf("a POST over HTTPS without Origin or Referer: %d, want 403 (Django's strict Referer check)", code)
+	}
+	if code := vote("http://localhost:" + port); code != 403 {
+		t.Errorf("a POST over HTTPS from an http:// origin: %d, want 403", code)
+	}
+	if code := vote("https://localhost:" + port); code != http.StatusFound {
+		t.Errorf("a POST over HTTPS from its own https origin: %d, want 302", code)
 	}
 }
