@@ -170,11 +170,6 @@ func (m *Manager) GetCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, 
 	return e.cert.Load(), nil
 }
 
-// Choose returns the certificate a handshake naming serverName gets.
-func (c *Certs) Choose(serverName string) *tls.Certificate {
-	return c.choose(serverName).cert.Load()
-}
-
 func (c *Certs) choose(serverName string) *entry {
 	name := strings.ToLower(strings.TrimSuffix(serverName, "."))
 	if name == "" {

@@ -265,3 +265,25 @@ func TestBrokenCAIsReportedNotReplaced(t *testing.T) {
 		t.Error("a broken CA was overwritten")
 	}
 }
+
+func TestExpiredCertificateIsServedWithAWarning(t *testing.T) {
+	ca, dir := testCA(t), t.TempDir()
+	cert, err := ca.issue([]string{"old.example"}, time.Now().Add(-48*time.Hour), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, _ := x509.MarshalPKCS8PrivateKey(cert.PrivateKey)
+	cfg := Config{CertFile: filepath.Join(dir, "old.crt"), KeyFile: filepath.Join(dir, "old.key")}
+	os.WriteFile(cfg.CertFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Certificate[0]}), 0o644)
+	os.WriteFile(cfg.KeyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600)
+	var log strings.Builder
+	m := NewManager(slog.New(slog.NewTextHandler(&log, nil)))
+	if err := m.Reload([]Site{{Key: "edge.tls", Names: []string{"old.example", "other.example"}, TLS: cfg}}, Options{}); err != nil {
+		t.Fatalf("an expired certificate refused: %v", err)
+	}
+	for _, want := range []string{"certificate has expired", "cert_file=" + cfg.CertFile, "does not cover a name of its site", "name=other.example"} {
+		if !strings.Contains(log.String(), want) {
+			t.Errorf("log lacks %q:\n%s", want, log.String())
+		}
+	}
+}
