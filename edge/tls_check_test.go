@@ -118,7 +118,9 @@ func TestTLSFastCGIParamsSayHTTPS(t *testing.T) {
 	te := startTLSEdge(t, fastcgiConfig(sock, "/srv/www"))
 	_, port, _ := net.SplitHostPort(te.secure)
 	for _, h2 := range []bool{true, false} {
-		resp, err := te.client(h2).Get("https://" + te.secure + "/index.php")
+		c := te.client(h2)
+		defer c.CloseIdleConnections()
+		resp, err := c.Get("https://" + te.secure + "/index.php")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -289,7 +289,9 @@ func TestTLSRedirectAndHSTS(t *testing.T) {
 	}
 
 	for _, h2 := range []bool{true, false} {
-		resp, err := te.client(h2).Get("https://" + te.secure + "/")
+		c := te.client(h2)
+		defer c.CloseIdleConnections()
+		resp, err := c.Get("https://" + te.secure + "/")
 		if err != nil {
 			t.Fatal(err)
 		}
