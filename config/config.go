@@ -380,6 +380,13 @@ func (f *File) derive(root *node) map[string]string {
 		listenSrc = root.at("appserver.listen").src
 	}
 	f.Edge.TLSDir = filepath.Join(f.RunDir, "tls") // tls: internal's CA
+	if len(f.Edge.Servers) > 0 && !root.has("edge", "locations") {
+		// The built-in location / → app is the site of a configuration
+		// without servers; with servers, only the given ones serve, and
+		// one of them may be the default.
+		f.Edge.Locations = nil
+		derived["edge.locations"] = root.at("edge.servers").src + " (edge.locations follows edge.servers)"
+	}
 	f.AdminGiven = root.has("admin")
 	if !root.has("admin", "socket") {
 		f.Admin.Socket = filepath.Join(f.RunDir, "admin.sock")

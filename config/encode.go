@@ -24,6 +24,10 @@ type encoder struct {
 func (e *encoder) encode(v reflect.Value) *yaml.Node {
 	t := v.Type()
 	switch {
+	case t.Kind() == reflect.Pointer && v.IsNil():
+		// An optional value left unset (before a nil *ByteSize is asked
+		// for its text).
+		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null", Value: "null"}
 	case t == durationType:
 		return scalar(time.Duration(v.Int()).String())
 	case t == fileModeType:

@@ -5,11 +5,11 @@
 // upstream over uwsgi (or HTTP).
 //
 // A request goes: Edge.ServeHTTP (the current state, framing verdict, path
-// normalisation, location match) → static.Handler, or Proxy (body
-// buffering, forwarding headers) → httputil.ReverseProxy → upstream.Group
-// (balancing, retries) → upstream.UwsgiTransport, and the response back
-// through a buffer that frees the app from slow clients. Reload swaps the
-// state (state.go, reload.go).
+// normalisation, server by Host, location match) → static.Handler, or
+// Proxy (body buffering, forwarding headers) → httputil.ReverseProxy →
+// upstream.Group (balancing, retries) → upstream.UwsgiTransport, and the
+// response back through a buffer that frees the app from slow clients.
+// Reload swaps the state (state.go, reload.go).
 //
 // This package is the HTTP front; what lies behind a location is in its
 // subpackages, which know nothing of the front: edge/upstream (reaching
@@ -171,7 +171,7 @@ func (e *Edge) closeListeners() {
 }
 
 // ServeHTTP checks the request's framing and path, then hands it to the
-// location with the longest matching prefix.
+// server its Host names (vhost.go) and that server's location (match.go).
 func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	st := e.acquire()
 	defer st.release()
@@ -248,14 +248,26 @@ func (e *Edge) serve(st *state, w http.ResponseWriter, r *http.Request) *locatio
 		u.Path, u.RawPath = path, ""
 		r.URL = &u
 	}
-	for i := range st.locations {
-		if strings.HasPrefix(path, st.locations[i].prefix) {
-			st.locations[i].handler.ServeHTTP(w, r)
-			return &st.locations[i]
-		}
+	site := st.router.route(r)
+	if site == nil {
+		e.logger.Info("edge: misdirected request: no server for this host", "remote", r.RemoteAddr, "host", truncate(r.Host), "sni", sniName(r), "status", http.StatusMisdirectedRequest)
+		errpage.Write(w, http.StatusMisdirectedRequest)
+		return nil
+	}
+	if loc := site.match(path, r); loc != nil {
+		loc.handler.ServeHTTP(w, r)
+		return loc
 	}
 	errpage.Write(w, http.StatusNotFound)
 	return nil
+}
+
+// sniName is the server name a TLS client asked for, "" without TLS.
+func sniName(r *http.Request) string {
+	if r.TLS == nil {
+		return ""
+	}
+	return r.TLS.ServerName
 }
 
 // normalizePath resolves "." and ".." segments and merges repeated slashes,

@@ -62,7 +62,7 @@ func (lm *locationMetrics) counter(i, j int) prometheus.Counter {
 func (e *Edge) Instrument(reg prometheus.Registerer) error {
 	m := &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "stack_edge_requests_total",
-			Help: "Requests answered by the edge, by location (its path; \"none\" when refused before one matched), method and status class."},
+			Help: "Requests answered by the edge, by location (its path, after its server's first name under edge.servers; \"none\" when refused before one matched), method and status class."},
 			[]string{"location", "method", "code"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "stack_edge_request_duration_seconds",
 			Help:    "Time from the request's head to the end of its answer, by location.",
@@ -104,13 +104,12 @@ func (m *metrics) location(path string) *locationMetrics {
 
 // attach resolves st's children, before st serves a request.
 func (m *metrics) attach(st *state) {
-	for i := range st.locations {
-		loc := &st.locations[i]
-		loc.metrics = m.location(loc.prefix)
+	st.eachLocation(func(loc *location) {
+		loc.metrics = m.location(loc.label)
 		if p, ok := loc.handler.(*Proxy); ok {
 			p.errors = m.upErrors.MustCurryWith(prometheus.Labels{"upstream": p.upstream.Name})
 		}
-	}
+	})
 	for name, u := range st.upstreams {
 		u.SetRetryCounter(m.retries.WithLabelValues(name))
 	}

@@ -195,7 +195,7 @@ func (e *Edge) Reload(cfg Config) error {
 		e.logger.Info("edge: listening", "listen", a.addr, "addr", a.l.Addr().String())
 	}
 	old.release()
-	e.logger.Info("edge: configuration reloaded", "locations", len(cfg.Locations), "upstreams", len(cfg.Upstreams), "listen", cfg.Listen)
+	e.logger.Info("edge: configuration reloaded", "locations", len(cfg.Locations), "servers", len(cfg.Servers), "upstreams", len(cfg.Upstreams), "listen", cfg.Listen)
 	return nil
 }
 
