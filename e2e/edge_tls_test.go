@@ -156,12 +156,16 @@ func newEdgeTLSCA(t *testing.T) *edgeTLSCA {
 	return &edgeTLSCA{cert: cert, key: key, pool: pool, n: 1000}
 }
 
-// issue writes certFile and keyFile for localhost, with a new serial.
-func (ca *edgeTLSCA) issue(t *testing.T, certFile, keyFile string) int64 {
+// issue writes certFile and keyFile for names (localhost if none), with
+// a new serial.
+func (ca *edgeTLSCA) issue(t *testing.T, certFile, keyFile string, names ...string) int64 {
 	t.Helper()
+	if len(names) == 0 {
+		names = []string{"localhost"}
+	}
 	ca.n++
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(ca.n), DNSNames: []string{"localhost"},
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(ca.n), DNSNames: names,
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, KeyUsage: x509.KeyUsageDigitalSignature}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)

@@ -73,16 +73,24 @@ func (c *Config) validateTLS(bad func(key, format string, args ...any)) {
 		}
 	}
 	switch {
-	case len(c.TLSListen) > 0 && c.TLS.IsZero():
+	case len(c.TLSListen) > 0 && !c.anyTLS():
 		bad("tls_listen", "is set but edge.tls is off; give tls: internal (a local CA under run_dir) or tls: {cert_file: F, key_file: F}")
 	case len(c.TLSListen) == 0 && !c.TLS.IsZero():
 		bad("tls", "is set but edge.tls_listen is empty; add the addresses to serve HTTPS on, e.g. tls_listen: [\"127.0.0.1:8443\"]")
+	case len(c.TLSListen) == 0 && c.anyTLS():
+		bad("tls_listen", "is empty but a server has tls; add the addresses to serve HTTPS on, e.g. tls_listen: [\"127.0.0.1:8443\"]")
 	}
 	for _, err := range c.TLS.Validate("tls") {
 		relay(bad, err)
 	}
 	if err := c.TLS.Check("tls"); err != nil {
 		relay(bad, err)
+	}
+	for i, s := range c.Servers {
+		// The shape is checked with the server (vhost_config.go); the files here.
+		if err := s.TLS.Check(fmt.Sprintf("servers[%d].tls", i)); err != nil {
+			relay(bad, err)
+		}
 	}
 	if c.TLSRedirect && len(c.TLSListen) == 0 {
 		bad("tls_redirect", "is true but edge.tls_listen is empty: there is no HTTPS address to redirect to")
@@ -142,9 +150,33 @@ func startTLS(cfg Config, logger *slog.Logger) (*edgeTLS, error) {
 	return t, nil
 }
 
-// tlsSites is what cfg gives the certificate manager.
+// tlsSites is what cfg gives the certificate manager: edge.tls is the
+// default certificate and the one of every server without its own; a
+// server with its own tls is chosen by its names (and is the default one
+// if it is the default server).
 func tlsSites(cfg Config) []tlscert.Site {
-	return []tlscert.Site{{Key: "edge.tls", TLS: cfg.TLS}}
+	var own []tlscert.Site
+	var inherit []string
+	for i, s := range cfg.ServerTLS() {
+		if s.TLS.IsZero() {
+			inherit = append(inherit, s.Names...)
+			continue
+		}
+		names := s.Names
+		if s.Default {
+			names = append(slices.Clip(names), "default")
+		}
+		own = append(own, tlscert.Site{Key: fmt.Sprintf("edge.servers[%d].tls", i), Names: names, TLS: s.TLS})
+	}
+	if cfg.TLS.IsZero() {
+		return own
+	}
+	return append([]tlscert.Site{{Key: "edge.tls", Names: append(inherit, "default"), TLS: cfg.TLS}}, own...)
+}
+
+// anyTLS reports whether cfg gives any server a certificate.
+func (c *Config) anyTLS() bool {
+	return !c.TLS.IsZero() || slices.ContainsFunc(c.Servers, func(s ServerConfig) bool { return !s.TLS.IsZero() })
 }
 
 // load reads cfg's certificates without serving them; nil when cfg has
