@@ -162,16 +162,13 @@ func tlsSites(cfg Config) []tlscert.Site {
 			inherit = append(inherit, s.Names...)
 			continue
 		}
-		names := s.Names
-		if s.Default {
-			names = append(slices.Clip(names), "default")
-		}
-		own = append(own, tlscert.Site{Key: fmt.Sprintf("edge.servers[%d].tls", i), Names: names, TLS: s.TLS})
+		own = append(own, tlscert.Site{Key: fmt.Sprintf("edge.servers[%d].tls", i), Names: s.Names, Default: s.Default, TLS: s.TLS})
 	}
 	if cfg.TLS.IsZero() {
 		return own
 	}
-	return append([]tlscert.Site{{Key: "edge.tls", Names: append(inherit, "default"), TLS: cfg.TLS}}, own...)
+	// First, so that a default server with a certificate of its own wins.
+	return append([]tlscert.Site{{Key: "edge.tls", Names: inherit, Default: true, TLS: cfg.TLS}}, own...)
 }
 
 // anyTLS reports whether cfg gives any server a certificate.

@@ -191,13 +191,13 @@ func (a *authority) issue(names []string, now time.Time, lifetime time.Duration)
 }
 
 // leafNames is what an internal certificate covers: the site's names,
-// the listen hosts, and the loopback names; sorted, without duplicates,
-// without "default" and the unspecified addresses.
+// the listen hosts, and the loopback names; sorted, without duplicates
+// and without the unspecified addresses.
 func leafNames(site, hosts []string) []string {
 	var out []string
 	for _, n := range slices.Concat(site, hosts, []string{"localhost", "127.0.0.1", "::1"}) {
 		n = strings.ToLower(strings.Trim(strings.TrimSuffix(n, "."), "[]"))
-		if n == "" || n == "default" {
+		if n == "" {
 			continue
 		}
 		if ip := net.ParseIP(n); ip != nil {

@@ -10,18 +10,22 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/stack-web/stack/edge/internal/hostmatch"
 )
 
 // Site is one server's names and how it gets its certificate. Names are
 // exact host names ("example.com") or one leading wildcard label
-// ("*.example.com"); the name "default" marks the site that answers a
-// client that sent no server name, or one no site has.
+// ("*.example.com"), as edge.servers writes them.
 type Site struct {
 	// Key is the site's place in stack.yaml ("edge.tls",
 	// "edge.servers[1].tls"), named in errors and logs.
 	Key   string
 	Names []string
-	TLS   Config
+	// Default marks the site that answers a client that sent no server
+	// name, or one no site has; without one, the first site does.
+	Default bool
+	TLS     Config
 }
 
 // Options are the settings shared by every site.
@@ -54,9 +58,11 @@ func NewManager(logger *slog.Logger) *Manager {
 
 // Certs is a loaded set of certificates, ready to be used.
 type Certs struct {
-	exact map[string]*entry // lower-case host name
-	wild  map[string]*entry // "example.com" for "*.example.com"
+	// names chooses as the edge chooses a server by Host, so that the SNI
+	// and the Host naming one server agree.
+	names hostmatch.Table[*entry]
 	def   *entry
+	all   []*entry
 	cas   []string // the internal CA files the sites use, for the log
 }
 
@@ -77,7 +83,7 @@ func (m *Manager) Load(sites []Site, opts Options) (*Certs, error) {
 	if opts.LeafLifetime <= 0 {
 		opts.LeafLifetime = 7 * 24 * time.Hour
 	}
-	c := &Certs{exact: map[string]*entry{}, wild: map[string]*entry{}}
+	c := &Certs{}
 	var ca *authority
 	for _, s := range sites {
 		if s.TLS.IsZero() {
@@ -111,24 +117,23 @@ func (m *Manager) Load(sites []Site, opts Options) (*Certs, error) {
 			m.warnValidity(s, cert.Leaf)
 			e.cert.Store(cert)
 		}
+		if s.Default {
+			c.def = e
+		}
 		for _, n := range s.Names {
-			n = strings.ToLower(strings.TrimSuffix(n, "."))
-			switch {
-			case n == "default":
-				c.def = e
-			case strings.HasPrefix(n, "*."):
-				c.wild[n[2:]] = e
-			default:
-				c.exact[n] = e
+			if err := c.names.Add(n, e); err != nil {
+				return nil, fmt.Errorf("%s: name %q: %w", s.Key, n, err)
 			}
 		}
 		if c.def == nil {
 			c.def = e // the first site with TLS, unless one says default
 		}
+		c.all = append(c.all, e)
 	}
 	if c.def == nil {
 		return nil, errNoCertificate
 	}
+	c.names.SetDefault(c.def)
 	return c, nil
 }
 
@@ -170,23 +175,12 @@ func (m *Manager) GetCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, 
 	return e.cert.Load(), nil
 }
 
+// choose returns the entry for an SNI name: the exact name, else the
+// longest wildcard (*.example.com covers a.example.com and, as in nginx's
+// server_name, a.b.example.com), else the default.
 func (c *Certs) choose(serverName string) *entry {
-	name := strings.ToLower(strings.TrimSuffix(serverName, "."))
-	if name == "" {
-		return c.def
-	}
-	if e, ok := c.exact[name]; ok {
-		return e
-	}
-	// *.example.com covers a.example.com and, as in nginx's server_name,
-	// a.b.example.com; the closest parent wins.
-	for i := strings.IndexByte(name, '.'); i >= 0; i = strings.IndexByte(name, '.') {
-		name = name[i+1:]
-		if e, ok := c.wild[name]; ok {
-			return e
-		}
-	}
-	return c.def
+	e, _ := c.names.Lookup(serverName)
+	return e
 }
 
 // TLSConfig is the configuration of the edge's TLS listeners: HTTP/2 and
@@ -206,23 +200,12 @@ func (m *Manager) internalFor(ca *authority, names []string) *leafIssuer {
 	if c == nil {
 		return nil
 	}
-	for _, e := range c.all() {
+	for _, e := range c.all {
 		if e.leaf != nil && e.leaf.sameAs(ca, names) {
 			return e.leaf
 		}
 	}
 	return nil
-}
-
-func (c *Certs) all() []*entry {
-	out := []*entry{c.def}
-	for _, e := range c.exact {
-		out = append(out, e)
-	}
-	for _, e := range c.wild {
-		out = append(out, e)
-	}
-	return out
 }
 
 // loadPair reads a certificate and key file pair.
@@ -257,7 +240,7 @@ func (m *Manager) warnValidity(s Site, leaf *x509.Certificate) {
 		m.logger.Warn("tls: certificate is not valid yet", "site", s.Key, "cert_file", s.TLS.CertFile, "not_before", leaf.NotBefore)
 	}
 	for _, n := range s.Names {
-		if n == "default" || strings.HasPrefix(n, "*.") {
+		if strings.HasPrefix(n, "*.") {
 			continue
 		}
 		if err := leaf.VerifyHostname(n); err != nil {

@@ -46,7 +46,7 @@ func TestSNIChoosesTheSiteByName(t *testing.T) {
 	ca, dir := testCA(t), t.TempDir()
 	sites := []Site{
 		{Key: "edge.servers[0].tls", Names: []string{"a.example"}, TLS: writePair(t, ca, dir, "a", "a.example")},
-		{Key: "edge.servers[1].tls", Names: []string{"b.example", "*.b.example", "default"}, TLS: writePair(t, ca, dir, "b", "b.example", "*.b.example")},
+		{Key: "edge.servers[1].tls", Names: []string{"b.example", "*.b.example"}, Default: true, TLS: writePair(t, ca, dir, "b", "b.example", "*.b.example")},
 	}
 	m := NewManager(quiet())
 	if err := m.Reload(sites, Options{}); err != nil {
@@ -182,7 +182,7 @@ func TestNoSiteWithTLSIsAnError(t *testing.T) {
 func TestInternalCAIsCreatedOnceAndIssuesForTheListenNames(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "run", "tls")
 	opts := Options{CADir: dir, Hosts: []string{"127.0.0.1", "0.0.0.0", "[::1]", "dev.local"}}
-	sites := []Site{{Key: "edge.tls", Names: []string{"app.example", "default"}, TLS: Config{Internal: true}}}
+	sites := []Site{{Key: "edge.tls", Names: []string{"app.example"}, Default: true, TLS: Config{Internal: true}}}
 	m := NewManager(quiet())
 	if err := m.Reload(sites, opts); err != nil {
 		t.Fatal(err)
@@ -285,5 +285,22 @@ func TestExpiredCertificateIsServedWithAWarning(t *testing.T) {
 		if !strings.Contains(log.String(), want) {
 			t.Errorf("log lacks %q:\n%s", want, log.String())
 		}
+	}
+}
+
+// edge.tls comes first as the default; a default server with its own
+// certificate, later in the list, takes its place (nginx's default_server).
+func TestALaterDefaultSiteWins(t *testing.T) {
+	ca, dir := testCA(t), t.TempDir()
+	m := NewManager(quiet())
+	err := m.Reload([]Site{
+		{Key: "edge.tls", Default: true, TLS: writePair(t, ca, dir, "edge", "edge.example")},
+		{Key: "edge.servers[0].tls", Names: []string{"srv.example"}, Default: true, TLS: writePair(t, ca, dir, "srv", "srv.example")},
+	}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cert, _ := m.GetCertificate(&tls.ClientHelloInfo{ServerName: "unknown.example"}); cert.Leaf.DNSNames[0] != "srv.example" {
+		t.Errorf("an unknown name got %v, want the default server's certificate", cert.Leaf.DNSNames)
 	}
 }
