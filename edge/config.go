@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stack-web/stack/edge/limit"
 	"github.com/stack-web/stack/edge/tlscert"
 	"github.com/stack-web/stack/edge/upstream"
 )
@@ -67,6 +68,10 @@ type Config struct {
 	Servers []ServerConfig `yaml:"servers"`
 	// Upstreams are the named groups of servers that locations proxy to.
 	Upstreams map[string]upstream.Config `yaml:"upstreams"`
+	// RateLimit is nginx's limit_req for every location without its own (limits.go).
+	RateLimit *limit.RateConfig `yaml:"rate_limit"`
+	// LimitConn is nginx's limit_conn for every location without its own (limits.go).
+	LimitConn *limit.ConnConfig `yaml:"limit_conn"`
 	// TLS is the certificate of the tls_listen addresses: "internal" or {cert_file, key_file} (tls.go).
 	TLS tlscert.Config `yaml:"tls"`
 	// TLSListen lists the TCP addresses to accept HTTPS on (HTTP/2 and HTTP/1.1 by ALPN).
@@ -101,6 +106,12 @@ type LocationConfig struct {
 	Methods []string `yaml:"methods"`
 	// Header, if set, limits the location to requests with this header.
 	Header *HeaderMatch `yaml:"header"`
+	// RateLimit overrides edge.rate_limit here; off exempts the location.
+	RateLimit *limit.RateConfig `yaml:"rate_limit"`
+	// LimitConn overrides edge.limit_conn here; off exempts the location.
+	LimitConn *limit.ConnConfig `yaml:"limit_conn"`
+	// Internal: reachable only through an upstream's X-Accel-Redirect (accel.go).
+	Internal bool `yaml:"internal"`
 }
 
 // DefaultConfig returns the edge's defaults: nginx's, where nginx has one.
@@ -183,6 +194,7 @@ func (c *Config) Validate() error {
 	}
 
 	c.validateSites(bad)
+	c.validateLimits(bad)
 	for _, name := range sortedKeys(c.Upstreams) {
 		errs = append(errs, c.Upstreams[name].Validate("edge.upstreams."+name)...)
 	}

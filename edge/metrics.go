@@ -26,6 +26,7 @@ type metrics struct {
 	received  *prometheus.CounterVec   // location
 	upErrors  *prometheus.CounterVec   // upstream, kind
 	retries   *prometheus.CounterVec   // upstream
+	limited   *prometheus.CounterVec   // location, limit (limits.go)
 	unmatched *locationMetrics         // refused before a location, or no location matched
 }
 
@@ -77,8 +78,9 @@ func (e *Edge) Instrument(reg prometheus.Registerer) error {
 			[]string{"upstream", "kind"}),
 		retries: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "stack_edge_upstream_retries_total",
 			Help: "Attempts after a request's first, to the next server or the same one again, by upstream."}, []string{"upstream"}),
+		limited: newLimitedVec(),
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.duration, m.sent, m.received, m.upErrors, m.retries, &edgeCollector{e}} {
+	for _, c := range []prometheus.Collector{m.requests, m.duration, m.sent, m.received, m.upErrors, m.retries, m.limited, &edgeCollector{e}} {
 		if err := reg.Register(c); err != nil {
 			return err
 		}
@@ -106,7 +108,8 @@ func (m *metrics) location(path string) *locationMetrics {
 func (m *metrics) attach(st *state) {
 	st.eachLocation(func(loc *location) {
 		loc.metrics = m.location(loc.label)
-		if p, ok := loc.handler.(*Proxy); ok {
+		m.attachLimits(loc)
+		if p, ok := innermost(loc.handler).(*Proxy); ok {
 			p.errors = m.upErrors.MustCurryWith(prometheus.Labels{"upstream": p.upstream.Name})
 		}
 	})

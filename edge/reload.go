@@ -165,6 +165,7 @@ func (e *Edge) Reload(cfg Config) error {
 		st.release()
 		return err
 	}
+	st.limits.inherit(&e.cur.Load().limits) // zones kept across reloads, as nginx's (limits.go)
 	old := e.cur.Swap(st)
 	e.tls.use(cfg, certs)
 	e.guard.set(cfg.MaxHeaderSize, st.access)

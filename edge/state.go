@@ -25,6 +25,7 @@ type state struct {
 	statics   []*static.Handler
 	access    *accessLog
 	trust     proxyTrust // whose X-Request-Id is kept
+	limits    limitZones // rate_limit and limit_conn zones (limits.go)
 
 	// refs counts the requests holding the state, plus one while it is
 	// the current state. It is closed when refs reaches 0.
@@ -65,9 +66,11 @@ func newState(cfg Config, tempDir string, logger *slog.Logger) (*state, error) {
 				st.close()
 				return nil, err
 			}
+			h = st.wrapLocation(h, lc, s.name, logger) // limits and internal (limits.go, accel.go)
 			s.locations = append(s.locations, newLocation(lc, s.name, h))
 		}
 		sortLocations(s.locations)
+		s.linkAccel() // X-Accel-Redirect (accel.go)
 		st.router.add(sc, s)
 		st.sites = append(st.sites, s)
 	}

@@ -150,14 +150,18 @@ func serveCached(w http.ResponseWriter, r *http.Request, name string, f *cachedF
 	h := w.Header()
 	if !plain(r) {
 		h["Etag"] = f.header["Etag"]
-		if ct, ok := f.header["Content-Type"]; ok {
-			h["Content-Type"] = ct
+		if ct, ok := f.header["Content-Type"]; ok && len(h["Content-Type"]) == 0 {
+			h["Content-Type"] = ct // unless an app's, as in serve
 		}
 		http.ServeContent(w, r, name, f.modTime, bytes.NewReader(f.data))
 		return
 	}
+	appType := h["Content-Type"] // an app's, through X-Accel-Redirect, wins as in serve
 	for k, v := range f.header {
 		h[k] = v // shared, never modified: net/http only reads them
+	}
+	if len(appType) > 0 {
+		h["Content-Type"] = appType
 	}
 	w.WriteHeader(http.StatusOK)
 	if r.Method != http.MethodHead {
