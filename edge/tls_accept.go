@@ -8,6 +8,8 @@ import (
 	"net"
 	"slices"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // net/http serves TLS itself when its listener hands it a *tls.Conn: it
@@ -40,6 +42,7 @@ func (e *Edge) startHandshake(raw net.Conn) {
 	timeout := e.cur.Load().cfg.ClientHeaderTimeout
 	e.wg.Go(func() {
 		c, err := e.handshake(raw, timeout)
+		e.countHandshake(c, err)
 		if err != nil {
 			raw.Close()
 			e.logger.Debug("edge: TLS handshake failed", "remote", raw.RemoteAddr().String(), "err", err)
@@ -62,6 +65,7 @@ func (e *Edge) handshake(raw net.Conn, timeout time.Duration) (net.Conn, error) 
 	if err := tc.HandshakeContext(ctx); err != nil {
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			e.logger.Info("edge: client timed out in the TLS handshake", "remote", raw.RemoteAddr().String(), "timeout", timeout)
+			return nil, errHandshakeTimeout
 		}
 		var re tls.RecordHeaderError
 		if errors.As(err, &re) && re.Conn != nil && looksLikeHTTP(re.RecordHeader) {
@@ -79,6 +83,35 @@ func (e *Edge) handshake(raw net.Conn, timeout time.Duration) (net.Conn, error) 
 	fc.guard = e.guard
 	fc.tls = &state
 	return fc, nil
+}
+
+var errHandshakeTimeout = errors.New("tls: handshake timed out (client_header_timeout)")
+
+func newHandshakesVec() *prometheus.CounterVec {
+	return prometheus.NewCounterVec(prometheus.CounterOpts{Name: "stack_edge_tls_handshakes_total",
+		Help: "TLS handshakes on the tls_listen addresses, by result: the protocol agreed (h2, http/1.1), timeout (client_header_timeout), or failed."},
+		[]string{"result"})
+}
+
+// countHandshake counts a handshake's result, when the edge is
+// instrumented (once per connection: the label lookup is no burden).
+func (e *Edge) countHandshake(c net.Conn, err error) {
+	m := e.metrics
+	if m == nil {
+		return
+	}
+	result := "http/1.1"
+	switch {
+	case errors.Is(err, errHandshakeTimeout):
+		result = "timeout"
+	case err != nil:
+		result = "failed"
+	default:
+		if _, ok := c.(*tls.Conn); ok {
+			result = "h2"
+		}
+	}
+	m.tls.WithLabelValues(result).Inc()
 }
 
 // looksLikeHTTP reports whether the first bytes of a connection are an

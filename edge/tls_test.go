@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/stack-web/stack/edge"
 	"github.com/stack-web/stack/edge/tlscert"
 )
@@ -34,6 +36,12 @@ type tlsEdge struct {
 // own) on free ports.
 func startTLSEdge(t testing.TB, cfg edge.Config) *tlsEdge {
 	t.Helper()
+	return startTLSEdgeWith(t, cfg, nil)
+}
+
+// startTLSEdgeWith is startTLSEdge, instrumented with reg unless nil.
+func startTLSEdgeWith(t testing.TB, cfg edge.Config, reg prometheus.Registerer) *tlsEdge {
+	t.Helper()
 	te := &tlsEdge{log: &logBuffer{}}
 	cfg.Listen = []string{"127.0.0.1:0"}
 	cfg.TLSListen = []string{"127.0.0.1:0"}
@@ -46,6 +54,11 @@ func startTLSEdge(t testing.TB, cfg edge.Config) *tlsEdge {
 	e, err := edge.New(cfg, t.TempDir(), slog.New(slog.NewTextHandler(te.log, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if reg != nil {
+		if err := e.Instrument(reg); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if err := e.Listen(); err != nil {
 		t.Fatal(err)
@@ -167,7 +180,8 @@ func (te *tlsEdge) tlsExchange(t *testing.T, alpn, raw string) string {
 func TestTLSStalledHandshakeIsClosedAfterTheHeaderTimeout(t *testing.T) {
 	cfg := uwsgiConfig(startApp(t, http.HandlerFunc(echoHandler)))
 	cfg.ClientHeaderTimeout = time.Second
-	te := startTLSEdge(t, cfg)
+	reg := prometheus.NewRegistry()
+	te := startTLSEdgeWith(t, cfg, reg)
 	for name, sent := range map[string]string{
 		"nothing":             "",
 		"half a ClientHello":  "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03",
@@ -192,6 +206,20 @@ func TestTLSStalledHandshakeIsClosedAfterTheHeaderTimeout(t *testing.T) {
 		c.Close()
 	}
 	te.log.waitFor(t, "client timed out in the TLS handshake")
+	for _, h2 := range []bool{true, false} {
+		c := te.client(h2)
+		resp, err := c.Get("https://" + te.secure + "/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		getSeen(t, resp)
+		c.CloseIdleConnections()
+	}
+	for result, want := range map[string]float64{"timeout": 2, "failed": 1, "h2": 1, "http/1.1": 1} {
+		if got := metricValue(t, reg, "stack_edge_tls_handshakes_total", map[string]string{"result": result}); got != want {
+			t.Errorf("stack_edge_tls_handshakes_total{result=%q} = %v, want %v", result, got, want)
+		}
+	}
 }
 
 func TestTLSShutdownDoesNotWaitForAStalledHandshake(t *testing.T) {
