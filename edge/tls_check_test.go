@@ -10,6 +10,7 @@ import (
 	"io"
 	"math/big"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -164,5 +165,45 @@ func BenchmarkTLSStaticThroughEdge(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// A reload opens and closes TLS listeners as it does plain ones.
+func TestTLSReloadAddsAndRemovesTLSListeners(t *testing.T) {
+	cfg := uwsgiConfig(startApp(t, http.HandlerFunc(echoHandler)))
+	te := startTLSEdge(t, cfg)
+	plainOnly := cfg
+	plainOnly.Listen = []string{"127.0.0.1:0"}
+	if err := te.e.Reload(plainOnly); err != nil {
+		t.Fatal(err)
+	}
+	if a := te.e.TLSAddrs(); len(a) != 0 {
+		t.Fatalf("after a reload without tls_listen: TLS listeners %v", a)
+	}
+	if c, err := net.DialTimeout("tcp", te.secure, time.Second); err == nil {
+		c.Close()
+		t.Errorf("%s still accepts after tls_listen was removed", te.secure)
+	}
+	withTLS := plainOnly
+	withTLS.TLS, withTLS.TLSListen, withTLS.TLSDir = tlscert.Config{Internal: true}, []string{"127.0.0.1:0"}, filepath.Join(t.TempDir(), "tls")
+	if err := te.e.Reload(withTLS); err != nil {
+		t.Fatal(err)
+	}
+	addrs := te.e.TLSAddrs()
+	if len(addrs) != 1 {
+		t.Fatalf("after a reload adding tls_listen: %v", addrs)
+	}
+	ca, _ := os.ReadFile(filepath.Join(withTLS.TLSDir, "ca.crt"))
+	te.pool = x509.NewCertPool()
+	te.pool.AppendCertsFromPEM(ca)
+	te.secure = addrs[0].String()
+	c := te.client(true)
+	defer c.CloseIdleConnections()
+	resp, err := c.Get("https://" + te.secure + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := getSeen(t, resp); !s.TLS || resp.ProtoMajor != 2 {
+		t.Errorf("after the reload: HTTP/%d, the app saw TLS %v", resp.ProtoMajor, s.TLS)
 	}
 }
