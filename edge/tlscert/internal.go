@@ -50,13 +50,20 @@ func loadOrCreateCA(dir string, logger *slog.Logger) (*authority, error) {
 	if err == nil || !errors.Is(err, os.ErrNotExist) {
 		return ca, err
 	}
-	if _, kerr := os.Stat(keyFile); kerr == nil {
-		return nil, fmt.Errorf("%s is missing but %s is there; remove %s to create a new CA", certFile, keyFile, keyFile)
-	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating the CA's directory: %w", err)
 	}
 	ca, err = createCA(certFile, keyFile)
+	if errors.Is(err, os.ErrExist) {
+		// The key is there: another process is creating the CA (its
+		// certificate follows at once), or one was stopped half way.
+		for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			if ca, err = loadCA(certFile, keyFile); !errors.Is(err, os.ErrNotExist) {
+				return ca, err
+			}
+		}
+		return nil, fmt.Errorf("%s is missing but %s is there; remove %s to create a new CA", certFile, keyFile, keyFile)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -88,8 +95,11 @@ func loadCA(certFile, keyFile string) (*authority, error) {
 	return &authority{certFile: certFile, cert: cert, key: key}, nil
 }
 
-// createCA writes a new CA, the key first (0600) and the certificate last,
-// each by rename, so that a present ca.crt always has its key beside it.
+// createCA writes a new CA, the key first (0600, created exclusively: two
+// processes starting together make one CA, not a key of one and a
+// certificate of the other) and the certificate last, by rename, so that
+// a present ca.crt always has its key beside it. It fails with an error
+// matching os.ErrExist when the key file exists.
 func createCA(certFile, keyFile string) (*authority, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -119,13 +129,29 @@ func createCA(certFile, keyFile string) (*authority, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := writeFileAtomic(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+	if err := writeFileExclusive(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
 		return nil, err
 	}
 	if err := writeFileAtomic(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
 		return nil, err
 	}
 	return &authority{certFile: certFile, cert: cert, key: key}, nil
+}
+
+func writeFileExclusive(path string, data []byte, mode os.FileMode) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	_, err = f.Write(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(path)
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
 }
 
 func writeFileAtomic(path string, data []byte, mode os.FileMode) error {

@@ -304,3 +304,35 @@ func TestALaterDefaultSiteWins(t *testing.T) {
 		t.Errorf("an unknown name got %v, want the default server's certificate", cert.Leaf.DNSNames)
 	}
 }
+
+// Edges starting together in one run_dir make one CA between them.
+func TestInternalCAMadeOnceByConcurrentStarts(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "tls")
+	type made struct {
+		ca  *authority
+		err error
+	}
+	out := make(chan made, 8)
+	for range 8 {
+		go func() {
+			ca, err := loadOrCreateCA(dir, quiet())
+			out <- made{ca, err}
+		}()
+	}
+	var first *authority
+	for range 8 {
+		m := <-out
+		ca, err := m.ca, m.err
+		if err != nil {
+			t.Fatal(err)
+		}
+		if first == nil {
+			first = ca
+		} else if !ca.cert.Equal(first.cert) {
+			t.Fatal("two CAs were made")
+		}
+	}
+	if _, err := loadCA(filepath.Join(dir, "ca.crt"), filepath.Join(dir, "ca.key")); err != nil {
+		t.Fatalf("the CA on disk: %v", err)
+	}
+}
