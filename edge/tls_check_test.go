@@ -1,6 +1,7 @@
 package edge_test
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -205,5 +206,26 @@ func TestTLSReloadAddsAndRemovesTLSListeners(t *testing.T) {
 	}
 	if s := getSeen(t, resp); !s.TLS || resp.ProtoMajor != 2 {
 		t.Errorf("after the reload: HTTP/%d, the app saw TLS %v", resp.ProtoMajor, s.TLS)
+	}
+}
+
+// An early 413 over TLS (HTTP/1.1) is read by a client still sending its
+// body: the lingering close hijacks the framing tracker's connection and
+// drains the decrypted rest, as over plain HTTP.
+func TestTLSEarly413IsReadNotReset(t *testing.T) {
+	cfg := uwsgiConfig(startApp(t, http.HandlerFunc(echoHandler)))
+	cfg.ClientMaxBodySize = 64 << 10
+	te := startTLSEdge(t, cfg)
+	for _, h2 := range []bool{false, true} {
+		c := te.client(h2)
+		resp, err := c.Post("https://"+te.secure+"/", "application/octet-stream", bytes.NewReader(make([]byte, 4<<20)))
+		if err != nil {
+			t.Fatalf("h2=%v: %v (the answer was lost)", h2, err)
+		}
+		resp.Body.Close()
+		c.CloseIdleConnections()
+		if resp.StatusCode != http.StatusRequestEntityTooLarge {
+			t.Errorf("h2=%v: %d, want 413", h2, resp.StatusCode)
+		}
 	}
 }
