@@ -209,9 +209,11 @@ func TestTLSReloadAddsAndRemovesTLSListeners(t *testing.T) {
 	}
 }
 
-// An early 413 over TLS (HTTP/1.1) is read by a client still sending its
-// body: the lingering close hijacks the framing tracker's connection and
-// drains the decrypted rest, as over plain HTTP.
+// An early 413 over TLS is read by a client still sending its body. Over
+// HTTP/1.1 this takes the lingering close through a hijacked framing
+// tracker on a *tls.Conn (Go's client reads the answer even without the
+// lingering, so this guards the path, not the need for it: that is
+// linger_test.go's).
 func TestTLSEarly413IsReadNotReset(t *testing.T) {
 	cfg := uwsgiConfig(startApp(t, http.HandlerFunc(echoHandler)))
 	cfg.ClientMaxBodySize = 64 << 10
