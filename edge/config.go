@@ -112,6 +112,8 @@ type LocationConfig struct {
 	LimitConn *limit.ConnConfig `yaml:"limit_conn"`
 	// Internal: reachable only through an upstream's X-Accel-Redirect (accel.go).
 	Internal bool `yaml:"internal"`
+	// WebSocket bounds the connections upgraded through this location.
+	WebSocket WebSocketConfig `yaml:"websocket"`
 }
 
 // DefaultConfig returns the edge's defaults: nginx's, where nginx has one.
@@ -195,6 +197,7 @@ func (c *Config) Validate() error {
 
 	c.validateSites(bad)
 	c.validateLimits(bad)
+	c.validateWebSocket(bad)
 	for _, name := range sortedKeys(c.Upstreams) {
 		errs = append(errs, c.Upstreams[name].Validate("edge.upstreams."+name)...)
 	}

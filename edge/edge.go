@@ -34,16 +34,17 @@ import (
 // sockets with Listen, run it with Serve, change its configuration with
 // Reload and stop it with Shutdown.
 type Edge struct {
-	logger  *slog.Logger
-	tempDir string
-	cur     atomic.Pointer[state]
-	conns   chan net.Conn // accepted, for the current server generation
-	done    chan struct{} // closed by Shutdown
-	guard   *headGuard    // head limits, for the framing tracker
-	linger  *lingerer
-	metrics *metrics  // nil unless Instrument was called (metrics.go)
-	open    openConns // client connections open now
-	tls     *edgeTLS  // certificates and handshakes (tls.go)
+	logger   *slog.Logger
+	tempDir  string
+	cur      atomic.Pointer[state]
+	conns    chan net.Conn // accepted, for the current server generation
+	done     chan struct{} // closed by Shutdown
+	guard    *headGuard    // head limits, for the framing tracker
+	linger   *lingerer
+	metrics  *metrics      // nil unless Instrument was called (metrics.go)
+	open     openConns     // client connections open now
+	upgraded upgradedConns // switched (WebSocket) client connections (websocket.go)
+	tls      *edgeTLS      // certificates and handshakes (tls.go)
 
 	mu        sync.Mutex
 	listeners []*acceptor   // in the order configured
@@ -72,6 +73,7 @@ func New(cfg Config, tempDir string, logger *slog.Logger) (*Edge, error) {
 	e := &Edge{logger: logger, tempDir: tempDir, conns: make(chan net.Conn), done: make(chan struct{}),
 		linger: newLingerer(), guard: newHeadGuard(logger), tls: tlsSide}
 	e.guard.set(cfg.MaxHeaderSize, st.access)
+	e.upgraded.log, e.upgraded.open = logger, &e.open
 	e.cur.Store(st)
 	e.gen = e.newGeneration(cfg)
 	e.gens = []*generation{e.gen}
@@ -138,6 +140,7 @@ func (e *Edge) Shutdown(ctx context.Context) error {
 		})
 	}
 	wg.Wait()
+	e.upgraded.shutdown(ctx) // net/http's Shutdown does not wait for them
 	e.wg.Wait()
 	e.Close()
 	return errors.Join(errs...)
@@ -177,6 +180,7 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer st.release()
 	cw := &clientWriter{ResponseWriter: w, rc: http.NewResponseController(w), timeout: st.cfg.SendTimeout, renewedAt: -1}
 	cw.setRequestID(r, st.trust)
+	cw.upgraded = &e.upgraded
 	cw.traced = st.access != nil && st.access.json // it names the upstream server and its time
 	body := trackBody(r)
 	start, logged := time.Now(), false

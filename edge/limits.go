@@ -1,7 +1,6 @@
 package edge
 
 import (
-	"fmt"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -42,9 +41,9 @@ func (c *Config) validateLimits(bad func(key, format string, args ...any)) {
 		}
 	}
 	check("", c.RateLimit, c.LimitConn)
-	for i, l := range c.Locations {
-		check(fmt.Sprintf("locations[%d].", i), l.RateLimit, l.LimitConn)
-	}
+	c.EachLocation(func(key string, l LocationConfig) {
+		check(key+".", l.RateLimit, l.LimitConn)
+	})
 }
 
 func rateKey(r *limit.RateConfig) string {
@@ -62,7 +61,7 @@ func connKey(c *limit.ConnConfig) string {
 }
 
 // limitZones are one state's zones, by scope ("" for the edge-wide ones,
-// else the location's path).
+// else the location's server and path).
 type limitZones struct {
 	reqs  map[string]*reqZone
 	conns map[string]*connZone

@@ -1,6 +1,9 @@
 package edge
 
 import (
+	"strings"
+
+	"github.com/stack-web/stack/edge/upstream"
 	"testing"
 
 	"github.com/stack-web/stack/edge/limit"
@@ -32,4 +35,27 @@ func mustRate(t *testing.T, s string, burst int) *limit.RateConfig {
 		t.Fatal(err)
 	}
 	return &limit.RateConfig{Rate: r, Burst: burst}
+}
+
+// The limits and WebSocket keys of a virtual host's locations are checked
+// as the top-level locations' are.
+func TestServerLocationLimitsAreValidated(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Locations = nil
+	up := upstream.Default()
+	up.Servers = []string{"unix:/tmp/x.sock"}
+	cfg.Upstreams = map[string]upstream.Config{"app": up}
+	bad := mustRate(t, "10r/s", -1)
+	cfg.Servers = []ServerConfig{{Names: []string{"a.test"}, Default: true, Locations: []LocationConfig{
+		{Path: "/", Upstream: "app", RateLimit: bad, WebSocket: WebSocketConfig{IdleTimeout: -1}},
+	}}}
+	err := cfg.Validate()
+	if err == nil {
+		t.Fatal("a server location's negative burst and idle_timeout were accepted")
+	}
+	for _, want := range []string{"servers[0].locations[0].rate_limit", "servers[0].locations[0].websocket.idle_timeout"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not name %s:\n%v", want, err)
+		}
+	}
 }

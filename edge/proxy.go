@@ -1,6 +1,7 @@
 package edge
 
 import (
+	"context"
 	"errors"
 	"log"
 	"log/slog"
@@ -40,10 +41,11 @@ type Proxy struct {
 	rp        *httputil.ReverseProxy
 	errors    *prometheus.CounterVec // by kind; nil unless instrumented (metrics.go)
 	accel     *site                  // the locations X-Accel-Redirect may reach (accel.go)
+	ws        wsLimits               // for the connections it upgrades (websocket.go)
 }
 
 func newProxy(u *upstream.Group, body *bodyReader, trust proxyTrust, buf responseBuffering, logger *slog.Logger) *Proxy {
-	p := &Proxy{upstream: u, body: body, trust: trust, buffering: buf, logger: logger}
+	p := &Proxy{upstream: u, body: body, trust: trust, buffering: buf, logger: logger, ws: wsLimits{idle: defaultWebSocketIdle}}
 	p.rp = &httputil.ReverseProxy{
 		Rewrite:        p.rewrite,
 		Transport:      u,
@@ -56,6 +58,12 @@ func newProxy(u *upstream.Group, body *bodyReader, trust proxyTrust, buf respons
 }
 
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var upgrading *clientWriter
+	if _, ok := r.Header["Upgrade"]; ok {
+		var cancel context.CancelFunc
+		upgrading, r, cancel = p.prepareUpgrade(w, r) // websocket.go
+		defer cancel()
+	}
 	if r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody {
 		body, err := p.body.read(w, r)
 		if err != nil {
@@ -76,6 +84,12 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r = r.WithContext(upstream.WithTrace(r.Context(), &cw.upstream))
 	}
 	p.rp.ServeHTTP(w, r)
+	if upgrading != nil {
+		upgrading.ws = nil // a later hijack (the lingering close) is no switch
+		if upgrading.hijacked != nil {
+			p.upgradeEnded(upgrading, r)
+		}
+	}
 }
 
 // rewrite applies the forwarding policy to the outgoing request.
@@ -152,10 +166,14 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 // they are the app's instructions to the proxy, never meant for the
 // client; nginx hides them too.
 func (p *Proxy) modifyResponse(resp *http.Response) error {
-	if err := checkAccel(resp); err != nil {
+	if resp.StatusCode == http.StatusSwitchingProtocols {
+		// Never buffered: the body is the connection (websocket.go).
+		if err := checkSwitch(resp); err != nil {
+			return err
+		}
+	} else if err := checkAccel(resp); err != nil {
 		return err // served by errorHandler
-	}
-	if err := p.buffering.modifyResponse(resp); err != nil {
+	} else if err := p.buffering.modifyResponse(resp); err != nil {
 		return err
 	}
 	for name := range resp.Header {

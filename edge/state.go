@@ -66,6 +66,7 @@ func newState(cfg Config, tempDir string, logger *slog.Logger) (*state, error) {
 				st.close()
 				return nil, err
 			}
+			h = withWebSocket(h, lc.WebSocket)         // upgraded connections' limits (websocket.go)
 			h = st.wrapLocation(h, lc, s.name, logger) // limits and internal (limits.go, accel.go)
 			s.locations = append(s.locations, newLocation(lc, s.name, h))
 		}
