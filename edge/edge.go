@@ -44,6 +44,7 @@ type Edge struct {
 	metrics  *metrics      // nil unless Instrument was called (metrics.go)
 	open     openConns     // client connections open now
 	upgraded upgradedConns // switched (WebSocket) client connections (websocket.go)
+	tls      *edgeTLS      // certificates and handshakes (tls.go)
 
 	mu        sync.Mutex
 	listeners []*acceptor   // in the order configured
@@ -61,12 +62,16 @@ func New(cfg Config, tempDir string, logger *slog.Logger) (*Edge, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	tlsSide, err := startTLS(cfg, logger)
+	if err != nil {
+		return nil, err
+	}
 	st, err := newState(cfg, tempDir, logger)
 	if err != nil {
 		return nil, err
 	}
 	e := &Edge{logger: logger, tempDir: tempDir, conns: make(chan net.Conn), done: make(chan struct{}),
-		linger: newLingerer(), guard: newHeadGuard(logger)}
+		linger: newLingerer(), guard: newHeadGuard(logger), tls: tlsSide}
 	e.guard.set(cfg.MaxHeaderSize, st.access)
 	e.upgraded.log, e.upgraded.open = logger, &e.open
 	e.cur.Store(st)
@@ -80,7 +85,7 @@ func New(cfg Config, tempDir string, logger *slog.Logger) (*Edge, error) {
 func (e *Edge) Listen() error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	opened, err := e.openMissing(e.cur.Load().cfg.Listen)
+	opened, err := e.openAll(e.cur.Load().cfg)
 	if err != nil {
 		return err
 	}
@@ -88,16 +93,9 @@ func (e *Edge) Listen() error {
 	return nil
 }
 
-// Addrs returns the addresses the edge listens on (useful with port 0).
-func (e *Edge) Addrs() []net.Addr {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	var out []net.Addr
-	for _, a := range e.listeners {
-		out = append(out, a.l.Addr())
-	}
-	return out
-}
+// Addrs returns the addresses the edge listens on for plain HTTP (useful
+// with port 0); TLSAddrs has the others.
+func (e *Edge) Addrs() []net.Addr { return e.addrs(false) }
 
 // Serve serves on the listeners opened by Listen (and by later reloads)
 // until Shutdown, and returns nil then.
@@ -166,6 +164,7 @@ func (e *Edge) Close() error {
 func (e *Edge) closeListeners() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	e.tls.stop() // handshakes under way end too
 	for _, a := range e.listeners {
 		a.l.Close()
 	}
@@ -228,6 +227,9 @@ func (e *Edge) serve(st *state, w http.ResponseWriter, r *http.Request) *locatio
 		e.logger.Warn("edge: refusing request", "remote", r.RemoteAddr, "uri", truncate(loggedTarget(r)), "problem", v.String(), "status", v.status())
 		w.Header().Set("Connection", "close")
 		errpage.Write(w, v.status())
+		return nil
+	}
+	if e.tlsFront(w, r) {
 		return nil
 	}
 	if r.RequestURI == "*" && r.Method == http.MethodOptions {
