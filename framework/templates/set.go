@@ -94,6 +94,11 @@ func New(opts Options) (*Set, error) {
 		return nil, err
 	}
 	pure := make(map[string]bool, len(opts.Pure))
+	for name := range Builtins() {
+		if _, mine := opts.Funcs[name]; !mine {
+			pure[name] = true // the built-in filters depend on their arguments only
+		}
+	}
 	for _, name := range opts.Pure {
 		if _, ok := funcs[name]; !ok || name == extendsFunc {
 			return nil, fmt.Errorf("templates: Pure: %q is not one of the Funcs", name)
@@ -257,6 +262,11 @@ func (s *Set) build() (*snapshot, error) {
 				seen[msg] = true
 				errs = append(errs, err)
 			}
+			continue
+		}
+		copyPage := func() (*template.Template, error) { return assemble(name, files, s.funcs) }
+		if err := memoize(page, copyPage, s.pure); err != nil {
+			errs = append(errs, err)
 			continue
 		}
 		fold(page, s.pure)
