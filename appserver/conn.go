@@ -65,7 +65,7 @@ type fdConn struct {
 func (c *fdConn) Read(p []byte) (int, error) {
 	if c.file == nil {
 		for {
-			n, err := rawRead(c.fd, p)
+			n, err := syscall.Read(c.fd, p)
 			switch {
 			case err == syscall.EINTR:
 				continue
@@ -102,7 +102,7 @@ func (c *fdConn) Write(p []byte) (int, error) {
 	written := 0
 	if c.file == nil {
 		for written < len(p) {
-			n, err := rawWrite(c.fd, p[written:])
+			n, err := syscall.Write(c.fd, p[written:])
 			if err == syscall.EINTR {
 				continue
 			}
@@ -147,7 +147,7 @@ func (c *fdConn) Close() error {
 	if c.file != nil {
 		return c.file.Close()
 	}
-	return rawClose(c.fd)
+	return syscall.Close(c.fd)
 }
 
 // Abort shuts the socket down without releasing the descriptor, so the

@@ -188,7 +188,7 @@ func newAccepter() *accepter {
 	a := &accepter{}
 	a.try = func(fd uintptr) bool {
 		for {
-			a.nfd, a.err = rawAccept4(int(fd), syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC)
+			a.nfd, _, a.err = syscall.Accept4(int(fd), syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC)
 			if a.err != syscall.EINTR && a.err != syscall.ECONNABORTED {
 				break
 			}
