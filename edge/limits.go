@@ -1,7 +1,6 @@
 package edge
 
 import (
-	"fmt"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -42,9 +41,10 @@ func (c *Config) validateLimits(bad func(key, format string, args ...any)) {
 		}
 	}
 	check("", c.RateLimit, c.LimitConn)
-	for i, l := range c.Locations {
-		check(fmt.Sprintf("locations[%d].", i), l.RateLimit, l.LimitConn)
-	}
+	// Every location: edge.locations' and each virtual host's.
+	c.EachLocation(func(key string, l LocationConfig) {
+		check(key+".", l.RateLimit, l.LimitConn)
+	})
 }
 
 func rateKey(r *limit.RateConfig) string {
