@@ -104,8 +104,9 @@ type connZoneID struct {
 // made on first use.
 func (lz *limitZones) zones(cfg *Config, lc *LocationConfig, server string) (*reqZone, *connZone) {
 	trusting := strings.Join(cfg.TrustedProxies, ",")
+	own := zoneScope(lc, server)
 	var rz *reqZone
-	if rc, scope := pick(cfg.RateLimit, lc.RateLimit, server+" "+lc.Path); rc.Enabled() {
+	if rc, scope := pick(cfg.RateLimit, lc.RateLimit, own); rc.Enabled() {
 		if lz.reqs == nil {
 			lz.reqs = map[string]*reqZone{}
 		}
@@ -117,7 +118,7 @@ func (lz *limitZones) zones(cfg *Config, lc *LocationConfig, server string) (*re
 		}
 	}
 	var cz *connZone
-	if cc, scope := pick(cfg.LimitConn, lc.LimitConn, server+" "+lc.Path); cc.Enabled() {
+	if cc, scope := pick(cfg.LimitConn, lc.LimitConn, own); cc.Enabled() {
 		if lz.conns == nil {
 			lz.conns = map[string]*connZone{}
 		}
@@ -129,6 +130,17 @@ func (lz *limitZones) zones(cfg *Config, lc *LocationConfig, server string) (*re
 		}
 	}
 	return rz, cz
+}
+
+// zoneScope names a location's own zone: its server, path, methods and
+// header, which tell apart the locations of one server (two may share a
+// path when their methods or header differ).
+func zoneScope(lc *LocationConfig, server string) string {
+	scope := server + " " + lc.Path + " " + strings.ToUpper(strings.Join(lc.Methods, ","))
+	if h := lc.Header; h != nil {
+		scope += " " + http.CanonicalHeaderKey(h.Name) + "=" + h.Value
+	}
+	return scope
 }
 
 // pick returns the location's own setting (scope: its server and path) if
