@@ -3,6 +3,7 @@ package edge
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -131,6 +132,7 @@ func (s *site) serveAccel(w http.ResponseWriter, r *http.Request, a *accelRedire
 			h[name] = v
 		}
 	}
+	w = &accelHeaderWriter{ResponseWriter: w}
 	if rate, err := strconv.ParseInt(headerValue(a.header, "X-Accel-Limit-Rate"), 10, 64); err == nil && rate > 0 {
 		w = &rateLimitedWriter{ResponseWriter: w, rc: http.NewResponseController(w), rate: rate, ctx: r.Context()}
 	}
@@ -178,6 +180,48 @@ func accelURI(v string) (path, query string, ok bool) {
 	path, ok = normalizePath(path)
 	return path, query, ok
 }
+
+// accelSingleHeaders are the kept headers that have one value: an internal
+// upstream location's own replaces the one kept from the redirect (as its
+// Content-Type does in nginx), where ReverseProxy would add a second line.
+var accelSingleHeaders = [...]string{"Content-Type", "Content-Disposition", "Expires", "Accept-Ranges"}
+
+// accelHeaderWriter answers a redirected request: when its head goes out,
+// each of accelSingleHeaders has one value, the last set.
+type accelHeaderWriter struct {
+	http.ResponseWriter
+	wrote bool
+}
+
+func (w *accelHeaderWriter) WriteHeader(code int) {
+	if !w.wrote {
+		h := w.Header()
+		for _, name := range accelSingleHeaders {
+			if v := h[name]; len(v) > 1 {
+				h[name] = v[len(v)-1:]
+			}
+		}
+		w.wrote = code >= 200 // a 1xx head is followed by the real one
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *accelHeaderWriter) Write(p []byte) (int, error) {
+	if !w.wrote {
+		w.WriteHeader(http.StatusOK)
+	}
+	return w.ResponseWriter.Write(p)
+}
+
+// ReadFrom keeps the connection's sendfile for a redirected file.
+func (w *accelHeaderWriter) ReadFrom(r io.Reader) (int64, error) {
+	if !w.wrote {
+		w.WriteHeader(http.StatusOK)
+	}
+	return io.Copy(w.ResponseWriter, r)
+}
+
+func (w *accelHeaderWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // rateLimitedWriter sends at most rate bytes a second, as nginx's
 // limit_rate: each write goes out in pieces of a tenth of a second's worth,
