@@ -43,14 +43,37 @@ import (
 //   - X-Accel-Limit-Rate: N (bytes per second) beside X-Accel-Redirect
 //     paces the file's sending, as nginx's limit_rate (the header alone,
 //     without a redirect, is hidden and ignored).
-//   - The redirected request is not counted again by rate_limit and
-//     limit_conn (limits.go), as nginx checks a request's limits once.
+//   - The redirected request is not counted again by a limit its first
+//     location applied (rate_limit, limit_conn: limits.go), as nginx
+//     checks each once; the internal location's own limit of a kind
+//     the first location did not apply does count it.
 
 // accelKeptHeaders are the upstream headers the redirected answer keeps.
 var accelKeptHeaders = [...]string{"Content-Type", "Content-Disposition", "Cache-Control", "Expires", "Set-Cookie", "Accept-Ranges"}
 
-// accelKey marks the context of a request redirected by X-Accel-Redirect.
+// accelKey marks the context of a request redirected by X-Accel-Redirect;
+// its value is an accelCounted.
 type accelKey struct{}
+
+// accelCounted says which limits the location that redirected a request
+// applied to it: the internal location's own limits skip those (nginx
+// checks limit_req, and limit_conn, once per request) and apply the
+// others, as nginx's limit_conn on an internal download location does.
+type accelCounted struct{ rate, conn bool }
+
+// countedBy reports which limits h (a location's handler) applies.
+func countedBy(h http.Handler) accelCounted {
+	for {
+		if l, ok := h.(*limited); ok {
+			return accelCounted{rate: l.req != nil, conn: l.conn != nil}
+		}
+		u, ok := h.(unwrapper)
+		if !ok {
+			return accelCounted{}
+		}
+		h = u.unwrap()
+	}
+}
 
 // accelTarget reports whether r came through X-Accel-Redirect.
 func accelTarget(r *http.Request) bool { return r.Context().Value(accelKey{}) != nil }
@@ -97,6 +120,7 @@ func (s *site) linkAccel() {
 	for i := range s.locations {
 		if p, ok := innermost(s.locations[i].handler).(*Proxy); ok {
 			p.accel = s
+			p.counted = countedBy(s.locations[i].handler)
 		}
 	}
 }
@@ -136,7 +160,7 @@ func (s *site) serveAccel(w http.ResponseWriter, r *http.Request, a *accelRedire
 	if rate, err := strconv.ParseInt(headerValue(a.header, "X-Accel-Limit-Rate"), 10, 64); err == nil && rate > 0 {
 		w = &rateLimitedWriter{ResponseWriter: w, rc: http.NewResponseController(w), rate: rate, ctx: r.Context()}
 	}
-	r2 := r.Clone(context.WithValue(r.Context(), accelKey{}, true))
+	r2 := r.Clone(context.WithValue(r.Context(), accelKey{}, p.counted))
 	r2.Method = method
 	r2.URL = &url.URL{Path: path, RawQuery: query}
 	r2.RequestURI = a.uri

@@ -40,6 +40,7 @@ type Proxy struct {
 	rp        *httputil.ReverseProxy
 	errors    *prometheus.CounterVec // by kind; nil unless instrumented (metrics.go)
 	accel     *site                  // the locations X-Accel-Redirect may reach (accel.go)
+	counted   accelCounted           // the limits of its location, not applied again after a redirect (accel.go)
 }
 
 func newProxy(u *upstream.Group, body *bodyReader, trust proxyTrust, buf responseBuffering, logger *slog.Logger) *Proxy {
