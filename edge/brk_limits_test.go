@@ -1,6 +1,7 @@
 package edge_test
 
 import (
+	"net/http"
 	"strings"
 	"testing"
 
@@ -30,6 +31,28 @@ func TestBrkLimitsValidatedInServers(t *testing.T) {
 	} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("no %q in:\n%v", want, err)
+		}
+	}
+}
+
+// A client a trusted proxy names as an IPv4-mapped IPv6 address is the
+// same client as its IPv4 address: it was a key of its own, so a proxy
+// that writes either form doubled the client's rate.
+func TestBrkRateLimitForwardedClientMapped(t *testing.T) {
+	cfg := httpApp(t, http.HandlerFunc(okHandler))
+	cfg.TrustedProxies = []string{"127.0.0.1"}
+	cfg.RateLimit = rate(t, "1r/m", 0)
+	_, addr := limitsEdge(t, cfg, nil)
+	for _, c := range []struct {
+		header string
+		want   int
+	}{
+		{"X-Forwarded-For: 192.0.2.1\r\n", 200},
+		{"X-Forwarded-For: ::ffff:192.0.2.1\r\n", 429},
+		{"X-Forwarded-For: ::FFFF:c000:0201\r\n", 429},
+	} {
+		if got := rawFrom(t, "127.0.0.1", addr, "/", c.header).StatusCode; got != c.want {
+			t.Errorf("with %q: %d, want %d", c.header, got, c.want)
 		}
 	}
 }

@@ -310,7 +310,9 @@ func (t proxyTrust) realClient(chain string) string {
 			return ""
 		}
 		if !t.trusts(a) {
-			return a.String()
+			// ::ffff:192.0.2.1 is the client 192.0.2.1 (as the peer
+			// address of an IPv4 client of a [::] listener is).
+			return a.Unmap().String()
 		}
 	}
 	return ""
