@@ -3,6 +3,7 @@ package edge
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -42,14 +43,37 @@ import (
 //   - X-Accel-Limit-Rate: N (bytes per second) beside X-Accel-Redirect
 //     paces the file's sending, as nginx's limit_rate (the header alone,
 //     without a redirect, is hidden and ignored).
-//   - The redirected request is not counted again by rate_limit and
-//     limit_conn (limits.go), as nginx checks a request's limits once.
+//   - The redirected request is not counted again by a limit its first
+//     location applied (rate_limit, limit_conn: limits.go), as nginx
+//     checks each once; the internal location's own limit of a kind
+//     the first location did not apply does count it.
 
 // accelKeptHeaders are the upstream headers the redirected answer keeps.
 var accelKeptHeaders = [...]string{"Content-Type", "Content-Disposition", "Cache-Control", "Expires", "Set-Cookie", "Accept-Ranges"}
 
-// accelKey marks the context of a request redirected by X-Accel-Redirect.
+// accelKey marks the context of a request redirected by X-Accel-Redirect;
+// its value is an accelCounted.
 type accelKey struct{}
+
+// accelCounted says which limits the location that redirected a request
+// applied to it: the internal location's own limits skip those (nginx
+// checks limit_req, and limit_conn, once per request) and apply the
+// others, as nginx's limit_conn on an internal download location does.
+type accelCounted struct{ rate, conn bool }
+
+// countedBy reports which limits h (a location's handler) applies.
+func countedBy(h http.Handler) accelCounted {
+	for {
+		if l, ok := h.(*limited); ok {
+			return accelCounted{rate: l.req != nil, conn: l.conn != nil}
+		}
+		u, ok := h.(unwrapper)
+		if !ok {
+			return accelCounted{}
+		}
+		h = u.unwrap()
+	}
+}
 
 // accelTarget reports whether r came through X-Accel-Redirect.
 func accelTarget(r *http.Request) bool { return r.Context().Value(accelKey{}) != nil }
@@ -96,6 +120,7 @@ func (s *site) linkAccel() {
 	for i := range s.locations {
 		if p, ok := innermost(s.locations[i].handler).(*Proxy); ok {
 			p.accel = s
+			p.counted = countedBy(s.locations[i].handler)
 		}
 	}
 }
@@ -131,10 +156,11 @@ func (s *site) serveAccel(w http.ResponseWriter, r *http.Request, a *accelRedire
 			h[name] = v
 		}
 	}
+	w = &accelHeaderWriter{ResponseWriter: w}
 	if rate, err := strconv.ParseInt(headerValue(a.header, "X-Accel-Limit-Rate"), 10, 64); err == nil && rate > 0 {
 		w = &rateLimitedWriter{ResponseWriter: w, rc: http.NewResponseController(w), rate: rate, ctx: r.Context()}
 	}
-	r2 := r.Clone(context.WithValue(r.Context(), accelKey{}, true))
+	r2 := r.Clone(context.WithValue(r.Context(), accelKey{}, p.counted))
 	r2.Method = method
 	r2.URL = &url.URL{Path: path, RawQuery: query}
 	r2.RequestURI = a.uri
@@ -178,6 +204,48 @@ func accelURI(v string) (path, query string, ok bool) {
 	path, ok = normalizePath(path)
 	return path, query, ok
 }
+
+// accelSingleHeaders are the kept headers that have one value: an internal
+// upstream location's own replaces the one kept from the redirect (as its
+// Content-Type does in nginx), where ReverseProxy would add a second line.
+var accelSingleHeaders = [...]string{"Content-Type", "Content-Disposition", "Expires", "Accept-Ranges"}
+
+// accelHeaderWriter answers a redirected request: when its head goes out,
+// each of accelSingleHeaders has one value, the last set.
+type accelHeaderWriter struct {
+	http.ResponseWriter
+	wrote bool
+}
+
+func (w *accelHeaderWriter) WriteHeader(code int) {
+	if !w.wrote {
+		h := w.Header()
+		for _, name := range accelSingleHeaders {
+			if v := h[name]; len(v) > 1 {
+				h[name] = v[len(v)-1:]
+			}
+		}
+		w.wrote = code >= 200 // a 1xx head is followed by the real one
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *accelHeaderWriter) Write(p []byte) (int, error) {
+	if !w.wrote {
+		w.WriteHeader(http.StatusOK)
+	}
+	return w.ResponseWriter.Write(p)
+}
+
+// ReadFrom keeps the connection's sendfile for a redirected file.
+func (w *accelHeaderWriter) ReadFrom(r io.Reader) (int64, error) {
+	if !w.wrote {
+		w.WriteHeader(http.StatusOK)
+	}
+	return io.Copy(w.ResponseWriter, r)
+}
+
+func (w *accelHeaderWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // rateLimitedWriter sends at most rate bytes a second, as nginx's
 // limit_rate: each write goes out in pieces of a tenth of a second's worth,

@@ -27,7 +27,10 @@ import (
 // a zone whose settings changed starts empty.
 //
 // A request that reached its location through X-Accel-Redirect is not
-// counted again (nginx checks a request's limits once).
+// counted again by a limit its first location applied (nginx checks
+// limit_req, and limit_conn, once per request); an internal location's
+// own limit of a kind its first location did not apply counts it (nginx's
+// limit_conn on an internal download location; accel.go).
 
 // validateLimits checks the limits' keys; Validate calls it.
 func (c *Config) validateLimits(bad func(key, format string, args ...any)) {
@@ -41,6 +44,7 @@ func (c *Config) validateLimits(bad func(key, format string, args ...any)) {
 		}
 	}
 	check("", c.RateLimit, c.LimitConn)
+	// Every location: edge.locations' and each virtual host's.
 	c.EachLocation(func(key string, l LocationConfig) {
 		check(key+".", l.RateLimit, l.LimitConn)
 	})
@@ -103,8 +107,9 @@ type connZoneID struct {
 // made on first use.
 func (lz *limitZones) zones(cfg *Config, lc *LocationConfig, server string) (*reqZone, *connZone) {
 	trusting := strings.Join(cfg.TrustedProxies, ",")
+	own := zoneScope(lc, server)
 	var rz *reqZone
-	if rc, scope := pick(cfg.RateLimit, lc.RateLimit, server+" "+lc.Path); rc.Enabled() {
+	if rc, scope := pick(cfg.RateLimit, lc.RateLimit, own); rc.Enabled() {
 		if lz.reqs == nil {
 			lz.reqs = map[string]*reqZone{}
 		}
@@ -116,7 +121,7 @@ func (lz *limitZones) zones(cfg *Config, lc *LocationConfig, server string) (*re
 		}
 	}
 	var cz *connZone
-	if cc, scope := pick(cfg.LimitConn, lc.LimitConn, server+" "+lc.Path); cc.Enabled() {
+	if cc, scope := pick(cfg.LimitConn, lc.LimitConn, own); cc.Enabled() {
 		if lz.conns == nil {
 			lz.conns = map[string]*connZone{}
 		}
@@ -128,6 +133,17 @@ func (lz *limitZones) zones(cfg *Config, lc *LocationConfig, server string) (*re
 		}
 	}
 	return rz, cz
+}
+
+// zoneScope names a location's own zone: its server, path, methods and
+// header, which tell apart the locations of one server (two may share a
+// path when their methods or header differ).
+func zoneScope(lc *LocationConfig, server string) string {
+	scope := server + " " + lc.Path + " " + strings.ToUpper(strings.Join(lc.Methods, ","))
+	if h := lc.Header; h != nil {
+		scope += " " + http.CanonicalHeaderKey(h.Name) + "=" + h.Value
+	}
+	return scope
 }
 
 // pick returns the location's own setting (scope: its server and path) if
@@ -166,7 +182,8 @@ func (lz *limitZones) inherit(old *limitZones) {
 // edge.locations): a location's own zone is its server's and path's.
 func (st *state) wrapLocation(h http.Handler, lc LocationConfig, server string, logger *slog.Logger) http.Handler {
 	if rz, cz := st.limits.zones(&st.cfg, &lc, server); rz != nil || cz != nil {
-		h = &limited{next: h, path: lc.Path, req: rz, conn: cz, trust: st.trust, logger: logger}
+		h = &limited{next: h, path: lc.Path, req: rz, conn: cz, trust: st.trust, logger: logger,
+			ownRate: lc.RateLimit != nil, ownConn: lc.LimitConn != nil}
 	}
 	if lc.Internal {
 		h = internalOnly{h}
@@ -182,6 +199,9 @@ type limited struct {
 	conn   *connZone // nil: no concurrency limit
 	trust  proxyTrust
 	logger *slog.Logger
+	// The location sets its own rate_limit, limit_conn (not the edge's):
+	// those count a redirected request its first location did not.
+	ownRate, ownConn bool
 	// Refusals by limit, set by metrics.attach (nil: not instrumented).
 	refusedRate, refusedConn prometheus.Counter
 }
@@ -189,12 +209,11 @@ type limited struct {
 func (l *limited) unwrap() http.Handler { return l.next }
 
 func (l *limited) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if accelTarget(r) {
-		l.next.ServeHTTP(w, r)
-		return
-	}
+	// After X-Accel-Redirect, only the location's own limits of a kind
+	// the first location did not apply.
+	counted, redirected := r.Context().Value(accelKey{}).(accelCounted)
 	now := time.Now()
-	if rz := l.req; rz != nil {
+	if rz := l.req; rz != nil && (!redirected || l.ownRate && !counted.rate) {
 		key := l.key(r, rz.header)
 		v := rz.z.Take(key, now)
 		if !v.OK {
@@ -213,7 +232,7 @@ func (l *limited) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	if cz := l.conn; cz != nil {
+	if cz := l.conn; cz != nil && (!redirected || l.ownConn && !counted.conn) {
 		key := l.key(r, cz.header)
 		ok, log, suppressed := cz.z.Acquire(key, now)
 		if !ok {
@@ -291,7 +310,9 @@ func (t proxyTrust) realClient(chain string) string {
 			return ""
 		}
 		if !t.trusts(a) {
-			return a.String()
+			// ::ffff:192.0.2.1 is the client 192.0.2.1 (as the peer
+			// address of an IPv4 client of a [::] listener is).
+			return a.Unmap().String()
 		}
 	}
 	return ""

@@ -42,6 +42,7 @@ type Proxy struct {
 	errors    *prometheus.CounterVec // by kind; nil unless instrumented (metrics.go)
 	accel     *site                  // the locations X-Accel-Redirect may reach (accel.go)
 	ws        wsLimits               // for the connections it upgrades (websocket.go)
+	counted   accelCounted           // the limits of its location, not applied again after a redirect (accel.go)
 }
 
 func newProxy(u *upstream.Group, body *bodyReader, trust proxyTrust, buf responseBuffering, logger *slog.Logger) *Proxy {

@@ -16,6 +16,10 @@ import (
 // about 20 MiB of buckets (nginx's 10m zone holds about 160,000 states).
 const DefaultMaxClients = 100_000
 
+// MaxBurst bounds burst: a million requests above the rate is more than
+// any client needs, and keeps the zone's arithmetic in range.
+const MaxBurst = 1_000_000
+
 // RateConfig is nginx's limit_req for a location (or, as edge.rate_limit,
 // for every location that does not set its own). In stack.yaml:
 //
@@ -99,8 +103,13 @@ func (c *RateConfig) Validate(key string, bad func(key, format string, args ...a
 	if c.Rate.PerSecond() <= 0 {
 		bad(key+".rate", "missing; give a rate such as 10r/s or 600r/m (or rate_limit: off)")
 	}
-	if c.Burst < 0 {
+	switch {
+	case c.Burst < 0:
 		bad(key+".burst", "%d is negative", c.Burst)
+	case c.Burst > MaxBurst:
+		// Beyond it 1+burst, and burst/rate as a time.Duration, overflow:
+		// a zone that refuses every request, or forgets every key.
+		bad(key+".burst", "%d is more than %d", c.Burst, MaxBurst)
 	}
 	validateCommon(key, c.Key, c.Status, c.MaxClients, bad)
 }

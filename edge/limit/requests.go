@@ -98,7 +98,7 @@ func (z *Requests) Take(key string, now time.Time) Verdict {
 		}
 		// A copy: the caller's key may be a slice of a whole request.
 		b = &bucket{key: strings.Clone(key), lim: rate.NewLimiter(z.limit, z.burst)}
-		z.keys[key] = b
+		z.keys[b.key] = b
 	} else {
 		z.unlink(b)
 	}

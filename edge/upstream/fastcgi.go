@@ -57,7 +57,7 @@ func newFastCGITransport(network, address string, cfg Config) (*FastCGITransport
 	t := &FastCGITransport{Network: network, Address: address, ConnectTimeout: cfg.ConnectTimeout,
 		ReadTimeout: cfg.ReadTimeout, SendTimeout: cfg.SendTimeout,
 		Root: strings.TrimRight(cfg.Root, "/"), ScriptFilename: cfg.ScriptFilename, Index: cfg.Index,
-		CheckScript: cfg.CheckScript}
+		CheckScript: cfg.CheckScript && cfg.Root != ""} // root: / is Root "", and still checked
 	if cfg.SplitPathInfo != "" {
 		re, err := regexp.Compile(cfg.SplitPathInfo)
 		if err != nil {
@@ -74,9 +74,10 @@ func newFastCGITransport(network, address string, cfg Config) (*FastCGITransport
 // finds. Without it PHP-FPM, with its default cgi.fix_pathinfo=1, runs
 // the longest existing prefix of a missing script: an uploaded
 // /uploads/evil.jpg runs as PHP when asked for as /uploads/evil.jpg/x.php.
-// A fixed script_filename, or no root, is not checked.
+// A fixed script_filename is not checked, nor (newFastCGITransport) an
+// upstream without root; Root "" here is root: /, trimmed.
 func (t *FastCGITransport) scriptMissing(path string) bool {
-	if !t.CheckScript || t.ScriptFilename != "" || t.Root == "" {
+	if !t.CheckScript || t.ScriptFilename != "" {
 		return false
 	}
 	script, _ := t.split(path)
