@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stack-web/stack/edge/compress"
 	"github.com/stack-web/stack/edge/upstream"
 )
 
@@ -59,6 +60,8 @@ type Config struct {
 	// MaxTempFileSize bounds that file (nginx's uwsgi_max_temp_file_size);
 	// past it, the response is passed at the client's pace. 0: no file.
 	MaxTempFileSize ByteSize `yaml:"max_temp_file_size"`
+	// Compression is gzip and zstd on the fly and precompressed static files (compression.go).
+	Compression compress.Config `yaml:"compression"`
 	// Locations route requests by path prefix; the longest match wins.
 	Locations []LocationConfig `yaml:"locations"`
 	// Upstreams are the named groups of servers that locations proxy to.
@@ -81,6 +84,8 @@ type LocationConfig struct {
 	// follows it. An app turns buffering off for one response with the
 	// header X-Accel-Buffering: no.
 	Buffering *bool `yaml:"buffering"`
+	// Compression false turns edge.compression off for this location (compression.go).
+	Compression *bool `yaml:"compression"`
 }
 
 // DefaultConfig returns the edge's defaults: nginx's, where nginx has one.
@@ -101,6 +106,7 @@ func DefaultConfig() Config {
 		Buffering:            true,
 		ResponseBufferSize:   64 << 10,
 		MaxTempFileSize:      1 << 30,
+		Compression:          compress.DefaultConfig(),
 	}
 }
 
@@ -162,6 +168,7 @@ func (c *Config) Validate() error {
 		bad("max_temp_file_size", "must be 0 (no temporary file) or a size such as 1GiB")
 	}
 
+	c.validateCompression(bad)
 	if len(c.Locations) == 0 {
 		bad("locations", "none configured; add one, e.g. {path: /, upstream: app}")
 	}

@@ -82,6 +82,7 @@ func newState(cfg Config, tempDir string, logger *slog.Logger) (*state, error) {
 			}
 			h = newProxy(st.upstreams[lc.Upstream], body, trust, buf, logger)
 		}
+		h = withCompression(h, cfg.Compression, lc)
 		st.locations = append(st.locations, location{prefix: lc.Path, handler: h})
 	}
 	sort.SliceStable(st.locations, func(i, j int) bool { return len(st.locations[i].prefix) > len(st.locations[j].prefix) })

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/stack-web/stack/edge/compress"
 )
 
 // fileCache holds small files in memory, as nginx's open_file_cache holds
@@ -31,6 +33,7 @@ import (
 type fileCache struct {
 	valid    time.Duration // 0: cacheValid (tests shorten it)
 	maxBytes int           // 0: maxCacheBytes (tests shrink it)
+	siblings siblingLoader // nil: no precompressed variants (precompressed.go)
 	mu       sync.RWMutex
 	files    map[string]*cachedFile
 	bytes    int
@@ -49,6 +52,11 @@ type cachedFile struct {
 	modTime time.Time
 	checked time.Time
 	header  http.Header // ETag, Last-Modified, Content-Type, Content-Length, Accept-Ranges
+
+	// Precompressed siblings (precompressed.go): the variants of a file,
+	// and the coding of a variant.
+	variants []*cachedFile
+	coding   compress.Coding
 }
 
 // lookup returns name's entry while it is fresh.
@@ -86,6 +94,7 @@ func (c *fileCache) load(name string, f *os.File, fi fs.FileInfo, now time.Time)
 		// Unchanged: trust it for another while.
 		fresh := *old
 		fresh.checked = now
+		c.attachVariants(name, fi, &fresh)
 		c.store(name, &fresh)
 		return &fresh
 	}
@@ -110,6 +119,7 @@ func (c *fileCache) load(name string, f *os.File, fi fs.FileInfo, now time.Time)
 	}
 	h["Content-Type"] = []string{ct}
 	cf := &cachedFile{data: data, modTime: fi.ModTime(), checked: now, header: h}
+	c.attachVariants(name, fi, cf)
 	c.store(name, cf)
 	return cf
 }
@@ -121,10 +131,10 @@ func (c *fileCache) store(name string, f *cachedFile) {
 		c.files = make(map[string]*cachedFile)
 	}
 	if old := c.files[name]; old != nil {
-		c.bytes -= len(old.data) + entryOverhead
+		c.bytes -= old.size()
 	}
 	c.files[name] = f
-	c.bytes += len(f.data) + entryOverhead
+	c.bytes += f.size()
 }
 
 // forget drops name, which is no longer a small regular file there.
@@ -132,7 +142,7 @@ func (c *fileCache) forget(name string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if old := c.files[name]; old != nil {
-		c.bytes -= len(old.data) + entryOverhead
+		c.bytes -= old.size()
 		delete(c.files, name)
 	}
 }
@@ -149,9 +159,10 @@ func plain(r *http.Request) bool {
 func serveCached(w http.ResponseWriter, r *http.Request, name string, f *cachedFile) {
 	h := w.Header()
 	if !plain(r) {
-		h["Etag"] = f.header["Etag"]
-		if ct, ok := f.header["Content-Type"]; ok {
-			h["Content-Type"] = ct
+		for _, k := range [...]string{"Etag", "Content-Type", "Content-Encoding", "Vary"} {
+			if v, ok := f.header[k]; ok {
+				h[k] = v
+			}
 		}
 		http.ServeContent(w, r, name, f.modTime, bytes.NewReader(f.data))
 		return
