@@ -81,7 +81,7 @@ func checkType(t string) error {
 		return nil
 	}
 	if mt, _, err := mime.ParseMediaType(t); err != nil || mt != strings.ToLower(t) || !strings.Contains(t, "/") {
-		return fmt.Errorf("%q is not a media type such as application/json (lower case)", t)
+		return fmt.Errorf("%q is not a media type such as application/json", t)
 	}
 	return nil
 }

@@ -58,25 +58,24 @@ func (w *responseWriter) WriteHeader(code int) {
 		w.pass()
 		return
 	}
-	AddVary(hdr)
-	if w.coding == Identity || w.ranged {
-		w.pass()
-		return
-	}
+	length := int64(-1)
 	if cl := hdr["Content-Length"]; len(cl) > 0 {
 		n, err := strconv.ParseInt(cl[0], 10, 64)
 		if err != nil || n < w.h.minLength {
-			w.pass()
+			w.pass() // too short to gain: the same for every client, no Vary
 			return
 		}
-		w.encode()
-		return
+		length = n
 	}
-	if w.h.minLength <= 0 {
+	AddVary(hdr)
+	switch {
+	case w.coding == Identity || w.ranged:
+		w.pass()
+	case length >= 0 || w.h.minLength <= 0:
 		w.encode()
-		return
+	default:
+		w.mode = holding
 	}
-	w.mode = holding
 }
 
 // pass sends the header as it is; the body follows untouched.

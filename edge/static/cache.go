@@ -159,10 +159,13 @@ func plain(r *http.Request) bool {
 func serveCached(w http.ResponseWriter, r *http.Request, name string, f *cachedFile) {
 	h := w.Header()
 	if !plain(r) {
-		for _, k := range [...]string{"Etag", "Content-Type", "Content-Encoding", "Vary"} {
+		for _, k := range [...]string{"Etag", "Content-Type", "Vary"} {
 			if v, ok := f.header[k]; ok {
 				h[k] = v
 			}
+		}
+		if ce := f.header["Content-Encoding"]; ce != nil {
+			w = &encodedWriter{ResponseWriter: w, coding: ce}
 		}
 		http.ServeContent(w, r, name, f.modTime, bytes.NewReader(f.data))
 		return

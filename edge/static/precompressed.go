@@ -184,8 +184,33 @@ func (s *Handler) serveSibling(w http.ResponseWriter, r *http.Request, name stri
 		ct = http.DetectContentType(head[:n])
 	}
 	h.Set("Content-Type", ct)
-	h.Set("Content-Encoding", c.String())
 	h.Set("ETag", siblingETag(vfi, c))
-	http.ServeContent(w, r, name, fi.ModTime(), vf)
+	http.ServeContent(&encodedWriter{ResponseWriter: w, coding: []string{c.String()}}, r, name, fi.ModTime(), vf)
 	return true
 }
+
+// encodedWriter adds Content-Encoding to a precompressed file's 200 or
+// 206 as ServeContent writes it. Set before, it would make ServeContent
+// leave out the Content-Length (it takes such a body for one compressed
+// on the fly), and the file would go out chunked.
+type encodedWriter struct {
+	http.ResponseWriter
+	coding []string
+}
+
+func (w *encodedWriter) WriteHeader(code int) {
+	if code == http.StatusOK || code == http.StatusPartialContent {
+		w.Header()["Content-Encoding"] = w.coding
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// ReadFrom keeps sendfile: ServeContent copies the file through it.
+func (w *encodedWriter) ReadFrom(r io.Reader) (int64, error) {
+	if rf, ok := w.ResponseWriter.(io.ReaderFrom); ok {
+		return rf.ReadFrom(r)
+	}
+	return io.Copy(struct{ io.Writer }{w.ResponseWriter}, r)
+}
+
+func (w *encodedWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
