@@ -435,3 +435,35 @@ func TestPassingDoesNotAllocate(t *testing.T) {
 		}
 	}
 }
+
+// The same, seen right below the wrapper (net/http's own buffer would
+// hide a trailer written after the panic): nothing is written once the
+// handler panics, so the stream the client has is unended.
+func TestPanicWritesNoEnd(t *testing.T) {
+	for _, coding := range []string{"gzip", "zstd"} {
+		h := New(on(), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/plain")
+			w.Write(page)
+			w.(http.Flusher).Flush()
+			w.Write(page)
+			panic(http.ErrAbortHandler)
+		}))
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest("GET", "/", nil)
+		req.Header.Set("Accept-Encoding", coding)
+		func() {
+			defer func() {
+				if p := recover(); p != http.ErrAbortHandler {
+					t.Errorf("%s: recovered %v", coding, p)
+				}
+			}()
+			h.ServeHTTP(rec, req)
+		}()
+		if rec.Body.Len() == 0 {
+			t.Fatalf("%s: nothing written before the panic", coding)
+		}
+		if got, err := decodeAll(coding, rec.Body.Bytes()); err == nil {
+			t.Errorf("%s: the stream below the wrapper is complete (%d bytes)", coding, len(got))
+		}
+	}
+}
