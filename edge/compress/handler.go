@@ -31,14 +31,36 @@ type Handler struct {
 	next      http.Handler
 	offered   Set
 	minLength int64
-	types     []typePattern
+	types     typeList
 	writers   sync.Pool
 }
+
+// typeList is a parsed types setting.
+type typeList []typePattern
 
 type typePattern struct {
 	name string // "text/" for text/*, else the whole type
 	top  bool
 }
+
+func parseTypes(types []string) typeList {
+	var l typeList
+	for _, t := range types {
+		if top, ok := strings.CutSuffix(t, "*"); ok {
+			l = append(l, typePattern{name: top, top: true})
+		} else {
+			l = append(l, typePattern{name: t})
+		}
+	}
+	return l
+}
+
+var defaultTypes = parseTypes(DefaultTypes)
+
+// Compressible reports whether a Content-Type is among DefaultTypes:
+// text that compression shrinks, not images or archives compressed
+// already (collectstatic --compress asks it).
+func Compressible(contentType string) bool { return defaultTypes.listed(contentType) }
 
 // New wraps next; c has at least one of gzip or zstd on and is valid.
 func New(c Config, next http.Handler) *Handler {
@@ -49,13 +71,7 @@ func New(c Config, next http.Handler) *Handler {
 	if c.Zstd {
 		h.offered |= Of(Zstd)
 	}
-	for _, t := range c.Types {
-		if top, ok := strings.CutSuffix(t, "*"); ok {
-			h.types = append(h.types, typePattern{name: top, top: true})
-		} else {
-			h.types = append(h.types, typePattern{name: t})
-		}
-	}
+	h.types = parseTypes(c.Types)
 	h.writers.New = func() any { return new(responseWriter) }
 	return h
 }
@@ -109,17 +125,17 @@ func (h *Handler) eligible(status int, hdr http.Header) bool {
 	if len(ct) == 0 {
 		return false
 	}
-	return h.typeListed(ct[0])
+	return h.types.listed(ct[0])
 }
 
-// typeListed matches a Content-Type value (parameters and case aside)
-// against the configured types.
-func (h *Handler) typeListed(ct string) bool {
+// listed matches a Content-Type value (parameters and case aside)
+// against the types.
+func (l typeList) listed(ct string) bool {
 	if i := strings.IndexByte(ct, ';'); i >= 0 {
 		ct = ct[:i]
 	}
 	ct = strings.TrimSpace(ct)
-	for _, p := range h.types {
+	for _, p := range l {
 		if p.top {
 			if len(ct) > len(p.name) && strings.EqualFold(ct[:len(p.name)], p.name) {
 				return true

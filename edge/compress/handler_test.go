@@ -209,7 +209,7 @@ func TestTypes(t *testing.T) {
 		"application/json": true, "application/javascript": true, "image/svg+xml": true,
 		"application/jsonx": false, "text": false, "text/": false, "image/png": false, "application/octet-stream": false, "": false,
 	} {
-		if got := h.typeListed(ct); got != want {
+		if got := h.types.listed(ct); got != want {
 			t.Errorf("%q listed: %v, want %v", ct, got, want)
 		}
 	}
