@@ -347,7 +347,7 @@ func TestReadmeStackYAMLIsTheDefault(t *testing.T) {
 	_, annotated, _ = strings.Cut(annotated, "\n") // the "from FILE" line
 	_, defaults, _ = strings.Cut(defaults, "\n")
 	annotated = strings.Replace(annotated, "access_log: stderr\n", "access_log: \"off\"\n", 1)
-	static := "        - path: /static/\n          root: examples/polls/static\n          upstream: \"\"\n          buffering: null\n"
+	static := "        - path: /static/\n          root: examples/polls/static\n          upstream: \"\"\n          buffering: null\n          compression: null\n"
 	if !strings.Contains(annotated, static) {
 		t.Errorf("stack.yaml no longer serves examples/polls/static at /static/ as the README says")
 	}
