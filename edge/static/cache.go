@@ -31,9 +31,10 @@ import (
 // link to "." makes a/a/a/… name one file in endless ways) would
 // otherwise let requests add entries without bound.
 type fileCache struct {
-	valid    time.Duration // 0: cacheValid (tests shorten it)
-	maxBytes int           // 0: maxCacheBytes (tests shrink it)
-	siblings siblingLoader // nil: no precompressed variants (precompressed.go)
+	valid    time.Duration         // 0: cacheValid (tests shorten it)
+	maxBytes int                   // 0: maxCacheBytes (tests shrink it)
+	siblings siblingLoader         // nil: no precompressed variants (precompressed.go)
+	sets     map[string]siblingSet // which siblings a file served from disk has (precompressed.go)
 	mu       sync.RWMutex
 	files    map[string]*cachedFile
 	bytes    int

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path"
 	"strconv"
+	"time"
 
 	"github.com/stack-web/stack/edge/compress"
 )
@@ -150,13 +151,8 @@ func (f *cachedFile) size() int {
 // serveSibling answers r for the uncached file name (open as f) with its
 // preferred sibling, and reports whether it did. With siblings present but
 // none accepted, it adds Vary for the identity answer that follows.
-func (s *Handler) serveSibling(w http.ResponseWriter, r *http.Request, name string, f *os.File, fi fs.FileInfo) bool {
-	var offered compress.Set
-	for _, c := range siblingCodings {
-		if vfi, err := s.root.Stat(name + c.Ext()); err == nil && usable(vfi, fi) {
-			offered |= compress.Of(c)
-		}
-	}
+func (s *Handler) serveSibling(w http.ResponseWriter, r *http.Request, name string, f *os.File, fi fs.FileInfo, now time.Time) bool {
+	offered := s.siblingsOf(name, fi, now)
 	if offered == 0 {
 		return false
 	}
@@ -214,3 +210,51 @@ func (w *encodedWriter) ReadFrom(r io.Reader) (int64, error) {
 }
 
 func (w *encodedWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// siblingSet records which usable siblings a file too large for the cache
+// has, so that serving it does not cost three lookups every time; it is
+// trusted as a cache entry is, and counts as one against the cache's
+// bound.
+type siblingSet struct {
+	offered compress.Set
+	modTime time.Time // the original's, when checked
+	size    int64
+	checked time.Time
+}
+
+// siblingsOf returns the codings of fi's usable siblings.
+func (s *Handler) siblingsOf(name string, fi fs.FileInfo, now time.Time) compress.Set {
+	c := &s.cache
+	valid := c.valid
+	if valid == 0 {
+		valid = cacheValid
+	}
+	c.mu.RLock()
+	e, ok := c.sets[name]
+	c.mu.RUnlock()
+	if ok && now.Sub(e.checked) < valid && e.modTime.Equal(fi.ModTime()) && e.size == fi.Size() {
+		return e.offered
+	}
+	var offered compress.Set
+	for _, cd := range siblingCodings {
+		if vfi, err := s.root.Stat(name + cd.Ext()); err == nil && usable(vfi, fi) {
+			offered |= compress.Of(cd)
+		}
+	}
+	limit := c.maxBytes
+	if limit == 0 {
+		limit = maxCacheBytes
+	}
+	c.mu.Lock()
+	if _, had := c.sets[name]; had || c.bytes+entryOverhead <= limit {
+		if c.sets == nil {
+			c.sets = make(map[string]siblingSet)
+		}
+		if !had {
+			c.bytes += entryOverhead
+		}
+		c.sets[name] = siblingSet{offered: offered, modTime: fi.ModTime(), size: fi.Size(), checked: now}
+	}
+	c.mu.Unlock()
+	return offered
+}

@@ -145,22 +145,25 @@ func TestPrecompressedOff(t *testing.T) {
 // entry is re-checked; one removed stops being served.
 func TestPrecompressedSiblingFollowsTheDisk(t *testing.T) {
 	root := t.TempDir()
-	orig := bytes.Repeat([]byte("a{b:c}\n"), 100)
-	os.WriteFile(filepath.Join(root, "x.css"), orig, 0o644)
 	s := newTestStatic(t, root)
 	s.cache.valid = time.Millisecond
 	s.SetPrecompressed(true)
-	if w := serveStatic(s, "GET", "/static/x.css", "Accept-Encoding", "gzip"); w.Header().Get("Content-Encoding") != "" {
-		t.Fatalf("no sibling yet: %v", w.Header())
-	}
-	os.WriteFile(filepath.Join(root, "x.css.gz"), gzipped(t, orig), 0o644)
-	time.Sleep(5 * time.Millisecond)
-	if w := serveStatic(s, "GET", "/static/x.css", "Accept-Encoding", "gzip"); w.Header().Get("Content-Encoding") != "gzip" || !bytes.Equal(gunzip(t, w.Body.Bytes()), orig) {
-		t.Fatalf("the new sibling is not served: %v", w.Header())
-	}
-	os.Remove(filepath.Join(root, "x.css.gz"))
-	time.Sleep(5 * time.Millisecond)
-	if w := serveStatic(s, "GET", "/static/x.css", "Accept-Encoding", "gzip"); w.Header().Get("Content-Encoding") != "" || w.Header().Get("Vary") != "" || !bytes.Equal(w.Body.Bytes(), orig) {
-		t.Fatalf("the removed sibling is still served: %v", w.Header())
+	for _, n := range []int{100, 20000} { // cached; too large for the cache
+		orig := bytes.Repeat([]byte("a{b:c}\n"), n)
+		name := fmt.Sprintf("x%d.css", n)
+		os.WriteFile(filepath.Join(root, name), orig, 0o644)
+		if w := serveStatic(s, "GET", "/static/"+name, "Accept-Encoding", "gzip"); w.Header().Get("Content-Encoding") != "" {
+			t.Fatalf("%s: no sibling yet: %v", name, w.Header())
+		}
+		os.WriteFile(filepath.Join(root, name+".gz"), gzipped(t, orig), 0o644)
+		time.Sleep(5 * time.Millisecond)
+		if w := serveStatic(s, "GET", "/static/"+name, "Accept-Encoding", "gzip"); w.Header().Get("Content-Encoding") != "gzip" || !bytes.Equal(gunzip(t, w.Body.Bytes()), orig) {
+			t.Fatalf("%s: the new sibling is not served: %v", name, w.Header())
+		}
+		os.Remove(filepath.Join(root, name+".gz"))
+		time.Sleep(5 * time.Millisecond)
+		if w := serveStatic(s, "GET", "/static/"+name, "Accept-Encoding", "gzip"); w.Header().Get("Content-Encoding") != "" || w.Header().Get("Vary") != "" || !bytes.Equal(w.Body.Bytes(), orig) {
+			t.Fatalf("%s: the removed sibling is still served: %v", name, w.Header())
+		}
 	}
 }

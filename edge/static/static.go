@@ -168,7 +168,7 @@ func (s *Handler) serve(w http.ResponseWriter, r *http.Request, name string, tra
 		serveCached(w, r, name, cf.choose(r))
 		return
 	}
-	if s.precompressed && s.serveSibling(w, r, name, f, fi) {
+	if s.precompressed && s.serveSibling(w, r, name, f, fi, now) {
 		return
 	}
 	h := w.Header()
