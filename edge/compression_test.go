@@ -136,6 +136,28 @@ func TestEdgeCompressesProxiedAndStatic(t *testing.T) {
 			t.Errorf("%s: %v %q", path, resp.Header, body)
 		}
 	}
+	// HEAD and Range pass untouched, proxied or static.
+	for _, tc := range []struct{ method, path, rng string }{
+		{"HEAD", "/page", ""}, {"HEAD", "/static/big.css", ""}, {"GET", "/static/big.css", "bytes=10-19"},
+	} {
+		req, _ := http.NewRequest(tc.method, base+tc.path, nil)
+		req.Header.Set("Accept-Encoding", "gzip, zstd")
+		if tc.rng != "" {
+			req.Header.Set("Range", tc.rng)
+		}
+		resp, err := (&http.Transport{DisableCompression: true}).RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.Header.Get("Content-Encoding") != "" || resp.ContentLength < 0 {
+			t.Errorf("%s %s %s: %v", tc.method, tc.path, tc.rng, resp.Header)
+		}
+		if tc.rng != "" && (resp.StatusCode != 206 || string(body) != css[10:20]) {
+			t.Errorf("Range: %d %q", resp.StatusCode, body)
+		}
+	}
 	resp, body := compressGet(t, base+"/page", "gzip")
 	if resp.Header.Get("ETag") != `W/"p1"` {
 		t.Errorf("compressed ETag %q", resp.Header.Get("ETag"))
