@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"compress/gzip"
 	"fmt"
+	"io"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -165,5 +167,32 @@ func TestPrecompressedSiblingFollowsTheDisk(t *testing.T) {
 		if w := serveStatic(s, "GET", "/static/"+name, "Accept-Encoding", "gzip"); w.Header().Get("Content-Encoding") != "" || w.Header().Get("Vary") != "" || !bytes.Equal(w.Body.Bytes(), orig) {
 			t.Fatalf("%s: the removed sibling is still served: %v", name, w.Header())
 		}
+	}
+}
+
+// readFromRecorder tells whether the body came through ReadFrom, the
+// path to sendfile(2) on a real connection.
+type readFromRecorder struct {
+	*httptest.ResponseRecorder
+	readFrom bool
+}
+
+func (r *readFromRecorder) ReadFrom(src io.Reader) (int64, error) {
+	r.readFrom = true
+	return io.Copy(r.ResponseRecorder, src)
+}
+
+// A large precompressed sibling goes out through ReadFrom, as its
+// original would (sendfile).
+func TestPrecompressedSiblingKeepsSendfile(t *testing.T) {
+	root, _, big := precompressedTree(t)
+	s := newTestStatic(t, root)
+	s.SetPrecompressed(true)
+	w := &readFromRecorder{ResponseRecorder: httptest.NewRecorder()}
+	r := httptest.NewRequest("GET", "http://x/static/big.css", nil)
+	r.Header.Set("Accept-Encoding", "gzip")
+	s.ServeHTTP(w, r)
+	if !w.readFrom || w.Header().Get("Content-Encoding") != "gzip" || !bytes.Equal(gunzip(t, w.Body.Bytes()), big) {
+		t.Errorf("ReadFrom used %v, Content-Encoding %q", w.readFrom, w.Header().Get("Content-Encoding"))
 	}
 }
