@@ -107,9 +107,16 @@ page() { # LABEL PATH OFFPORT ONPORT OFFPID ONPID AE?
   wait_http "http://127.0.0.1:$po$path"; wait_http "http://127.0.0.1:$pn$path"
   wrk -t2 -c64 -d1s "${hdr[@]}" "http://127.0.0.1:$po$path" >/dev/null
   wrk -t2 -c64 -d1s "${hdr[@]}" "http://127.0.0.1:$pn$path" >/dev/null
-  for _ in $(seq 1 "$ROUNDS"); do
-    read -r r c < <(run "$ido" "http://127.0.0.1:$po$path" "${hdr[@]}"); o_rps=$((o_rps + r)); o_cpu=$(awk -v a=$o_cpu -v b=$c 'BEGIN {print a + b}')
-    read -r r c < <(run "$idn" "http://127.0.0.1:$pn$path" "${hdr[@]}"); n_rps=$((n_rps + r)); n_cpu=$(awk -v a=$n_cpu -v b=$c 'BEGIN {print a + b}')
+  for i in $(seq 1 "$ROUNDS"); do
+    # Off first in odd rounds, on first in even ones: neither always
+    # follows the other.
+    for which in $( ((i % 2)) && echo "off on" || echo "on off"); do
+      if [ "$which" = off ]; then
+        read -r r c < <(run "$ido" "http://127.0.0.1:$po$path" "${hdr[@]}"); o_rps=$((o_rps + r)); o_cpu=$(awk -v a=$o_cpu -v b=$c 'BEGIN {print a + b}')
+      else
+        read -r r c < <(run "$idn" "http://127.0.0.1:$pn$path" "${hdr[@]}"); n_rps=$((n_rps + r)); n_cpu=$(awk -v a=$n_cpu -v b=$c 'BEGIN {print a + b}')
+      fi
+    done
   done
   size=$(curl -s "${hdr[@]}" -o /dev/null -w '%{size_download}' "http://127.0.0.1:$pn$path")
   awk -v l="$label" -v ae="${ae:-none}" -v or=$o_rps -v nr=$n_rps -v oc=$o_cpu -v nc=$n_cpu -v k=$ROUNDS -v s=$size \

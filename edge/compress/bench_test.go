@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -44,7 +45,9 @@ func BenchmarkResponse(b *testing.B) {
 		ae   string
 		body []byte
 	}{
+		{"unwrapped/hello", "gzip, deflate, br, zstd", hello}, // the handler alone: the baseline
 		{"pass/hello", "gzip, deflate, br, zstd", hello},
+		{"pass/binary", "gzip, deflate, br, zstd", bytes.Repeat([]byte{0}, 1024)},
 		{"pass/no-accept-encoding", "", samplePage(4 << 10)},
 		{"gzip/4KiB", "gzip", samplePage(4 << 10)},
 		{"zstd/4KiB", "zstd", samplePage(4 << 10)},
@@ -53,13 +56,19 @@ func BenchmarkResponse(b *testing.B) {
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			length, typ := []string{strconv.Itoa(len(tc.body))}, []string{"text/html; charset=utf-8"}
-			h := New(on(), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if strings.HasSuffix(tc.name, "binary") {
+				typ = []string{"application/octet-stream"}
+			}
+			var h http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				h := w.Header()
 				h["Content-Type"] = typ
 				h["Content-Length"] = length
 				w.WriteHeader(200)
 				w.Write(tc.body)
-			}))
+			})
+			if !strings.HasPrefix(tc.name, "unwrapped") {
+				h = New(on(), h)
+			}
 			req := httptest.NewRequest("GET", "/", nil)
 			if tc.ae != "" {
 				req.Header.Set("Accept-Encoding", tc.ae)
@@ -68,10 +77,12 @@ func BenchmarkResponse(b *testing.B) {
 			w := &nopWriter{h: hdr}
 			b.SetBytes(int64(len(tc.body)))
 			b.ReportAllocs()
+			cpu := cpuTime()
 			for b.Loop() {
 				clear(hdr)
 				h.ServeHTTP(w, req)
 			}
+			b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N), "cpu-ns/op")
 		})
 	}
 }

@@ -90,7 +90,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	*cw = responseWriter{
 		ResponseWriter: w,
 		h:              h,
-		coding:         Negotiate(r.Header["Accept-Encoding"], h.offered),
+		accept:         r.Header["Accept-Encoding"],
 		ranged:         r.Header["Range"] != nil,
 	}
 	finished := false
@@ -140,7 +140,7 @@ func (l typeList) listed(ct string) bool {
 			if len(ct) > len(p.name) && strings.EqualFold(ct[:len(p.name)], p.name) {
 				return true
 			}
-		} else if strings.EqualFold(ct, p.name) {
+		} else if len(ct) == len(p.name) && strings.EqualFold(ct, p.name) {
 			return true
 		}
 	}

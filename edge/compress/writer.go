@@ -29,8 +29,9 @@ const (
 type responseWriter struct {
 	http.ResponseWriter
 	h      *Handler
-	coding Coding // what the client gets if the response qualifies; Identity: none
-	ranged bool   // the request has a Range
+	accept []string // the request's Accept-Encoding, negotiated once a response qualifies
+	coding Coding   // what the client gets; Identity: none
+	ranged bool     // the request has a Range
 	mode   mode
 	status int
 	held   *[]byte // while holding
@@ -68,8 +69,11 @@ func (w *responseWriter) WriteHeader(code int) {
 		length = n
 	}
 	AddVary(hdr)
+	if !w.ranged {
+		w.coding = Negotiate(w.accept, w.h.offered)
+	}
 	switch {
-	case w.coding == Identity || w.ranged:
+	case w.coding == Identity:
 		w.pass()
 	case length >= 0 || w.h.minLength <= 0:
 		w.encode()
