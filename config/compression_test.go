@@ -14,7 +14,8 @@ func TestCheckCompressionKeys(t *testing.T) {
 		set  []string
 		want string
 	}{
-		{[]string{"edge.compression.min_length=-1"}, "edge.compression.min_length: must not be negative"},
+		{[]string{"edge.compression.min_length=-1"}, "edge.compression.min_length: -1 is not between 0 and 1048576 bytes"},
+		{[]string{"edge.compression.min_length=2000000"}, "edge.compression.min_length: 2000000 is not between 0 and 1048576 bytes"},
 		{[]string{"edge.compression.gzip=yes please"}, "edge.compression.gzip"},
 		{[]string{"edge.compression.types=[text/*, '*/*']"}, `edge.compression.types[1]: "*/*" would compress images`},
 		{[]string{"edge.compression={zstd: true, types: []}"}, "edge.compression.types: is empty while gzip or zstd is on"},

@@ -32,6 +32,10 @@ type Config struct {
 	Precompressed bool `yaml:"precompressed"`
 }
 
+// maxMinLength bounds min_length, which is also how much of a response
+// of unknown length is held in memory before deciding.
+const maxMinLength = 1 << 20
+
 // DefaultTypes are the types compressed unless edge.compression.types
 // says otherwise: text and the text-like application types, as the
 // defaults of Caddy's encode and the lists nginx users write.
@@ -54,8 +58,8 @@ func (c Config) Dynamic() bool { return c.Gzip || c.Zstd }
 // Validate reports each problem through bad with the key below
 // edge.compression ("min_length", "types[2]").
 func (c Config) Validate(bad func(key, format string, args ...any)) {
-	if c.MinLength < 0 {
-		bad("min_length", "must not be negative (default 256 bytes)")
+	if c.MinLength < 0 || c.MinLength > maxMinLength {
+		bad("min_length", "%d is not between 0 and %d bytes (default 256): a response without a Content-Length is held in memory up to this length", c.MinLength, maxMinLength)
 	}
 	if c.Dynamic() && len(c.Types) == 0 {
 		bad("types", "is empty while gzip or zstd is on; list media types such as [text/*, application/json]")

@@ -88,11 +88,13 @@ func putEncoder(e encoder) {
 	}
 }
 
-func getHeld(n int64) *[]byte {
-	if b, ok := heldPool.Get().(*[]byte); ok && int64(cap(*b)) >= n {
+// getHeld returns an empty buffer; it grows as bytes are held, up to
+// min_length.
+func getHeld() *[]byte {
+	if b, ok := heldPool.Get().(*[]byte); ok {
 		*b = (*b)[:0]
 		return b
 	}
-	b := make([]byte, 0, n)
+	b := make([]byte, 0, 1024)
 	return &b
 }

@@ -116,7 +116,7 @@ func (w *responseWriter) Write(p []byte) (int, error) {
 		return w.enc.Write(p)
 	case holding:
 		if w.held == nil {
-			w.held = getHeld(w.h.minLength)
+			w.held = getHeld()
 		}
 		if int64(len(*w.held)+len(p)) < w.h.minLength {
 			*w.held = append(*w.held, p...)
