@@ -11,6 +11,7 @@
 #
 #   bash scripts/bench-compress.sh
 #   ROUNDS=5 DURATION=5s bash scripts/bench-compress.sh
+#   ONLY='polls index none' ROUNDS=10 bash scripts/bench-compress.sh   # rows whose "page AE" matches
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -102,6 +103,7 @@ echo "| page | Accept-Encoding | off rps | on rps | on/off rps | off CPU µs/req
 echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
 page() { # LABEL PATH OFFPORT ONPORT OFFPID ONPID AE?
   local label=$1 path=$2 po=$3 pn=$4 ido=$5 idn=$6 ae=${7:-}
+  [[ "$label ${ae:-none}" =~ ${ONLY:-.} ]] || return 0
   local hdr=() r o_rps=0 o_cpu=0 n_rps=0 n_cpu=0 size
   [ -n "$ae" ] && hdr=(-H "$AE")
   wait_http "http://127.0.0.1:$po$path"; wait_http "http://127.0.0.1:$pn$path"
