@@ -41,7 +41,7 @@ func NewService(cfg Config, h http.Handler, logger *slog.Logger, hooks Hooks) Se
 	var svc Service
 	switch cfg.Protocol {
 	case "fastcgi":
-		svc = &FCGIServer{guard: handlerGuard{Handler: h, Threads: cfg.Threads, Harakiri: cfg.Harakiri, Logger: logger, Hooks: hooks}}
+		svc = &FCGIServer{guard: handlerGuard{Handler: h, Threads: cfg.Threads, Harakiri: cfg.Harakiri, Logger: logger, Hooks: hooks, fcgi: true}}
 	case "http":
 		svc = &HTTPServer{guard: handlerGuard{Handler: h, Threads: cfg.Threads, Harakiri: cfg.Harakiri, Logger: logger, Hooks: hooks}}
 	}
@@ -76,7 +76,7 @@ type FCGIServer struct {
 
 // NewFCGIServer returns a FastCGI server of h with the default settings.
 func NewFCGIServer(h http.Handler) *FCGIServer {
-	return &FCGIServer{guard: handlerGuard{Handler: h}}
+	return &FCGIServer{guard: handlerGuard{Handler: h, fcgi: true}}
 }
 
 // Serve serves FastCGI on l until Shutdown.
@@ -285,7 +285,8 @@ func (s *HTTPServer) Shutdown(ctx context.Context) error {
 	if err != nil {
 		s.srv.Close()
 	}
-	return err
+	// net/http's Shutdown does not see hijacked connections.
+	return errors.Join(err, s.guard.hijacks.shutdown(ctx, s.guard.logger()))
 }
 
 // handlerGuard wraps the app for the FastCGI and HTTP servers: it bounds
@@ -303,6 +304,8 @@ type handlerGuard struct {
 	slots    chan struct{}
 	inflight atomic.Int64
 	served   atomic.Uint64
+	fcgi     bool          // Hijack is not supported (hijack.go)
+	hijacks  hijackedConns // over http, the connections handlers hijacked
 }
 
 func (g *handlerGuard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -322,7 +325,7 @@ func (g *handlerGuard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	start := time.Now()
-	cw := &countingWriter{ResponseWriter: w}
+	cw := &countingWriter{ResponseWriter: w, guard: g}
 	if g.Harakiri > 0 {
 		ctx, cancel := context.WithCancel(r.Context())
 		defer cancel()
@@ -337,6 +340,7 @@ func (g *handlerGuard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			cancel()
 		})
 		defer t.Stop()
+		cw.harakiri = t
 	}
 	panicked := g.call(cw, r)
 	g.served.Add(1)
@@ -391,8 +395,10 @@ func (g *handlerGuard) logger() *slog.Logger {
 // has started; Unwrap lets http.ResponseController reach Flush.
 type countingWriter struct {
 	http.ResponseWriter
-	written atomic.Int64
-	started atomic.Bool
+	written  atomic.Int64
+	started  atomic.Bool
+	guard    *handlerGuard
+	harakiri *time.Timer // stopped by a Hijack (hijack.go)
 }
 
 func (w *countingWriter) WriteHeader(code int) {

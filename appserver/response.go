@@ -42,6 +42,12 @@ type response struct {
 	written     int64 // body bytes the handler wrote
 	declared    int64 // Content-Length the handler set, or -1
 	err         error // first write error; later writes fail with it
+
+	// For Hijack (hijack.go).
+	srv      *Server
+	cs       *conn
+	br       *bufio.Reader // the connection's reader, holding what came past the request
+	hijacked bool
 }
 
 var (
@@ -56,7 +62,7 @@ func (w *response) Header() http.Header { return w.header }
 
 // WriteHeader records the status. Informational statuses (1xx) are not
 // relayed: a uwsgi response has one header, and the edge handles
-// Expect: 100-continue itself.
+// Expect: 100-continue itself. 101 is the head a Hijack sends (hijack.go).
 func (w *response) WriteHeader(code int) {
 	if w.wroteHeader {
 		return
@@ -64,7 +70,7 @@ func (w *response) WriteHeader(code int) {
 	if code < 100 || code > 999 {
 		panic("appserver: invalid WriteHeader code " + strconv.Itoa(code))
 	}
-	if code < 200 {
+	if code < 200 && code != http.StatusSwitchingProtocols {
 		return
 	}
 	w.wroteHeader = true

@@ -148,7 +148,8 @@ func (s *Server) serveRequest(cs *conn, bufs *connBuffers) (keep bool) {
 	chunked := p.Vars.Value("STACK_RESPONSE_FRAMING") == "chunked"
 	w := &response{req: req, out: bufs.bw, log: s.logger(), pending: bufs.pending[:0], header: make(http.Header, 4),
 		chunked:   chunked,
-		keepAlive: chunked && s.Threads == 0 && p.Vars.Value(uwsgi.VarKeepAlive) == "1", stopping: &s.shutdown}
+		keepAlive: chunked && s.Threads == 0 && p.Vars.Value(uwsgi.VarKeepAlive) == "1", stopping: &s.shutdown,
+		srv: s, cs: cs, br: bufs.br}
 	start := time.Now()
 	if s.Harakiri > 0 {
 		// The watchdog may answer 504 on the connection itself, so the
@@ -166,6 +167,9 @@ func (s *Server) serveRequest(cs *conn, bufs *connBuffers) (keep bool) {
 		cs.end()
 	}
 	bufs.pending = w.pending[:0]
+	if w.hijacked {
+		return s.hijackEnded(cs, w, start, panicked) // the connection is the handler's now
+	}
 	err = w.finish()
 	if err != nil {
 		s.logger().Debug("appserver: writing the response failed", "uri", req.RequestURI, "request_id", requestID(req), "err", err)

@@ -108,6 +108,7 @@ type Server struct {
 	connIDs   atomic.Uint64  // numbers the connections, for their goroutines' labels
 	handlers  sync.WaitGroup // one per connection being served
 	idle      chan struct{}  // closed when the last connection ends during shutdown
+	hijacks   hijackedConns  // connections handed to their handlers (hijack.go)
 }
 
 // ErrServerClosed is returned by Serve after Shutdown or Close.
@@ -239,6 +240,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.cancelBase()
 		s.closeConns()
 		errs = append(errs, fmt.Errorf("appserver: shutdown: requests still running: %w", ctx.Err()))
+	}
+	if err := s.hijacks.shutdown(ctx, s.logger()); err != nil {
+		errs = append(errs, err)
 	}
 	s.mu.Lock()
 	if s.stopWatch != nil {

@@ -154,13 +154,13 @@ func (c *cmdEnv) newDev(ctx context.Context, f *config.File, pkg, ldflags string
 		}
 	}
 	var static []string
-	for _, l := range f.Edge.Locations {
+	f.Edge.EachLocation(func(_ string, l edge.LocationConfig) {
 		if l.Root != "" {
 			if abs, err := filepath.Abs(l.Root); err == nil {
 				static = append(static, abs)
 			}
 		}
-	}
+	})
 	var cfgPath string
 	if f.Source != "" && f.Source != "built-in defaults" {
 		cfgPath, _ = filepath.Abs(f.Source)
@@ -199,7 +199,13 @@ func addDevLocation(cfg *edge.Config, sock string) {
 	}
 	cfg.Upstreams[devUpstream] = u
 	off := false
-	cfg.Locations = append([]edge.LocationConfig{{Path: devloop.Prefix, Upstream: devUpstream, Buffering: &off}}, cfg.Locations...)
+	dev := edge.LocationConfig{Path: devloop.Prefix, Upstream: devUpstream, Buffering: &off}
+	if len(cfg.Locations) > 0 || len(cfg.Servers) == 0 {
+		cfg.Locations = append([]edge.LocationConfig{dev}, cfg.Locations...)
+	}
+	for i := range cfg.Servers { // every virtual host's pages reach the loop
+		cfg.Servers[i].Locations = append([]edge.LocationConfig{dev}, cfg.Servers[i].Locations...)
+	}
 }
 
 // wire adds the loop (and, in debug, the hub's server) to the stack, with

@@ -51,3 +51,28 @@ func TestAddDevLocation(t *testing.T) {
 		t.Errorf("first location = %+v, want %s unbuffered to %s", l, devloop.Prefix, devUpstream)
 	}
 }
+
+// With virtual hosts, every server gets dev's location, and a default
+// server does not gain an implicit twin from edge.locations.
+func TestAddDevLocationToEveryServer(t *testing.T) {
+	cfg := edge.DefaultConfig()
+	app := upstream.Default()
+	app.Servers = []string{"unix:run/app.sock"}
+	cfg.Upstreams = map[string]upstream.Config{"app": app}
+	cfg.Servers = []edge.ServerConfig{
+		{Names: []string{"a.test"}, Locations: []edge.LocationConfig{{Path: "/", Upstream: "app"}}},
+		{Default: true, Locations: []edge.LocationConfig{{Path: "/", Upstream: "app"}}},
+	}
+	addDevLocation(&cfg, "/tmp/x/dev.sock")
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("the edge refuses dev's locations: %v", err)
+	}
+	if len(cfg.Locations) != 0 {
+		t.Errorf("edge.locations = %+v, want none beside a default server", cfg.Locations)
+	}
+	for i, s := range cfg.Servers {
+		if len(s.Locations) != 2 || s.Locations[0].Path != devloop.Prefix {
+			t.Errorf("servers[%d].locations = %+v, want dev's first", i, s.Locations)
+		}
+	}
+}

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/stack-web/stack/edge"
 )
 
 // The checks in this file look at the machine, read-only, for what `up`
@@ -221,20 +223,20 @@ func (f *File) checkEdgePlaces() []error {
 			bad("edge.access_log", "%v", err)
 		}
 	}
-	for i, l := range f.Edge.Locations {
+	f.Edge.EachLocation(func(key string, l edge.LocationConfig) {
 		if l.Root == "" {
-			continue
+			return
 		}
 		if fi, err := os.Stat(l.Root); err != nil {
-			bad(fmt.Sprintf("edge.locations[%d].root", i), "%v", err)
+			bad("edge."+key+".root", "%v", err)
 		} else if !fi.IsDir() {
-			bad(fmt.Sprintf("edge.locations[%d].root", i), "%s is not a directory", l.Root)
+			bad("edge."+key+".root", "%s is not a directory", l.Root)
 		} else if d, err := os.Open(l.Root); err != nil { // the edge opens it at start
-			bad(fmt.Sprintf("edge.locations[%d].root", i), "%v", err)
+			bad("edge."+key+".root", "%v", err)
 		} else {
 			d.Close()
 		}
-	}
+	})
 	for _, name := range sortedKeys(f.Edge.Upstreams) {
 		for i, item := range f.Edge.Upstreams[name].Servers {
 			// An item is "ADDRESS [weight=N] [backup]" (or several, as an

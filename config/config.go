@@ -379,6 +379,13 @@ func (f *File) derive(root *node) map[string]string {
 	} else {
 		listenSrc = root.at("appserver.listen").src
 	}
+	if len(f.Edge.Servers) > 0 && !root.has("edge", "locations") {
+		// The built-in location / → app is the site of a configuration
+		// without servers; with servers, only the given ones serve, and
+		// one of them may be the default.
+		f.Edge.Locations = nil
+		derived["edge.locations"] = root.at("edge.servers").src + " (edge.locations follows edge.servers)"
+	}
 	f.AdminGiven = root.has("admin")
 	if !root.has("admin", "socket") {
 		f.Admin.Socket = filepath.Join(f.RunDir, "admin.sock")

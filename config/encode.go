@@ -23,7 +23,15 @@ type encoder struct {
 // durations, sizes and modes the way a person writes them in stack.yaml.
 func (e *encoder) encode(v reflect.Value) *yaml.Node {
 	t := v.Type()
+	if (t.Kind() == reflect.Pointer || t.Kind() == reflect.Interface) && v.IsNil() {
+		// Before the marshalers: a value method called on a nil pointer panics.
+		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null", Value: "null"}
+	}
 	switch {
+	case t.Kind() == reflect.Pointer && v.IsNil():
+		// An optional value left unset (before a nil *ByteSize is asked
+		// for its text).
+		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null", Value: "null"}
 	case t == durationType:
 		return scalar(time.Duration(v.Int()).String())
 	case t == fileModeType:

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+
+	"github.com/stack-web/stack/edge"
 )
 
 // Validate checks the whole configuration, as `stack up` uses it,
@@ -279,9 +281,7 @@ func (f *File) tildePaths(runs scope) []string {
 	}
 	if runs.edge {
 		check("edge.access_log", f.Edge.AccessLog)
-		for i, l := range f.Edge.Locations {
-			check(fmt.Sprintf("edge.locations[%d].root", i), l.Root)
-		}
+		f.Edge.EachLocation(func(key string, l edge.LocationConfig) { check("edge."+key+".root", l.Root) })
 	}
 	if sock := strings.TrimPrefix(f.Appserver.Listen, "unix:"); runs.appserver && !strings.HasPrefix(sock, f.RunDir+"/") {
 		check("appserver.listen", sock) // not when it follows run_dir: said once is enough
@@ -300,11 +300,11 @@ func (f *File) unreachedAppserver() string {
 	// The edge must reach the app server that `up` starts, or every
 	// request is a 502 while both tiers look healthy.
 	used := map[string]bool{}
-	for _, l := range f.Edge.Locations {
+	f.Edge.EachLocation(func(_ string, l edge.LocationConfig) {
 		if l.Upstream != "" {
 			used[l.Upstream] = true
 		}
-	}
+	})
 	if len(used) == 0 {
 		return ""
 	}

@@ -176,7 +176,7 @@ appserver:
 		}
 	})
 
-	t.Run("a missing script is PHP-FPM's 404", func(t *testing.T) {
+	t.Run("a missing script is 404 (the edge's, check_script)", func(t *testing.T) {
 		code, _, _ := get(t, base+"/absent.php")
 		if code != 404 {
 			t.Errorf("status %d, want 404", code)

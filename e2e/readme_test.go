@@ -347,11 +347,13 @@ func TestReadmeStackYAMLIsTheDefault(t *testing.T) {
 	_, annotated, _ = strings.Cut(annotated, "\n") // the "from FILE" line
 	_, defaults, _ = strings.Cut(defaults, "\n")
 	annotated = strings.Replace(annotated, "access_log: stderr\n", "access_log: \"off\"\n", 1)
-	static := "        - path: /static/\n          root: examples/polls/static\n          upstream: \"\"\n          buffering: null\n          compression: null\n"
-	if !strings.Contains(annotated, static) {
+	// The static location, every key of it (the keys a location has grow).
+	static := strings.Index(annotated, "        - path: /static/\n          root: examples/polls/static\n")
+	if static < 0 {
 		t.Errorf("stack.yaml no longer serves examples/polls/static at /static/ as the README says")
+	} else if next := strings.Index(annotated[static+1:], "        - "); next >= 0 {
+		annotated = annotated[:static] + annotated[static+1+next:]
 	}
-	annotated = strings.Replace(annotated, static, "", 1)
 	if annotated != defaults {
 		t.Errorf("stack.yaml sets values other than the defaults beyond the two the README names:\n%s\ndefaults:\n%s", annotated, defaults)
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/stack-web/stack/edge/compress"
+	"github.com/stack-web/stack/edge/limit"
 	"github.com/stack-web/stack/edge/upstream"
 )
 
@@ -63,15 +64,23 @@ type Config struct {
 	// Compression is gzip and zstd on the fly and precompressed static files (compression.go).
 	Compression compress.Config `yaml:"compression"`
 	// Locations route requests by path prefix; the longest match wins.
+	// With Servers, they form the implicit default server (vhost.go).
 	Locations []LocationConfig `yaml:"locations"`
+	// Servers are virtual hosts, chosen by the request's Host (vhost.go).
+	Servers []ServerConfig `yaml:"servers"`
 	// Upstreams are the named groups of servers that locations proxy to.
 	Upstreams map[string]upstream.Config `yaml:"upstreams"`
+	// RateLimit is nginx's limit_req for every location without its own (limits.go).
+	RateLimit *limit.RateConfig `yaml:"rate_limit"`
+	// LimitConn is nginx's limit_conn for every location without its own (limits.go).
+	LimitConn *limit.ConnConfig `yaml:"limit_conn"`
 }
 
 // LocationConfig is one location: a path prefix served from a directory
 // (Root) or proxied to an upstream (Upstream), exactly one of the two.
 type LocationConfig struct {
-	// Path is the URL path prefix, e.g. "/static/" or "/".
+	// Path is the URL path prefix, e.g. "/static/" or "/", or, written
+	// "= /path" as in nginx, the one path the location serves (match.go).
 	Path string `yaml:"path"`
 	// Root is the directory that the rest of the path (after Path) maps
 	// into: /static/polls/x.css with root "dir" serves dir/polls/x.css. (In
@@ -86,6 +95,19 @@ type LocationConfig struct {
 	Buffering *bool `yaml:"buffering"`
 	// Compression false turns edge.compression off for this location (compression.go).
 	Compression *bool `yaml:"compression"`
+	// Methods, if set, limits the location to these methods (GET implies
+	// HEAD); another method falls through to the next location (match.go).
+	Methods []string `yaml:"methods"`
+	// Header, if set, limits the location to requests with this header.
+	Header *HeaderMatch `yaml:"header"`
+	// RateLimit overrides edge.rate_limit here; off exempts the location.
+	RateLimit *limit.RateConfig `yaml:"rate_limit"`
+	// LimitConn overrides edge.limit_conn here; off exempts the location.
+	LimitConn *limit.ConnConfig `yaml:"limit_conn"`
+	// Internal: reachable only through an upstream's X-Accel-Redirect (accel.go).
+	Internal bool `yaml:"internal"`
+	// WebSocket bounds the connections upgraded through this location.
+	WebSocket WebSocketConfig `yaml:"websocket"`
 }
 
 // DefaultConfig returns the edge's defaults: nginx's, where nginx has one.
@@ -168,34 +190,10 @@ func (c *Config) Validate() error {
 		bad("max_temp_file_size", "must be 0 (no temporary file) or a size such as 1GiB")
 	}
 
+	c.validateSites(bad)
+	c.validateLimits(bad)
+	c.validateWebSocket(bad)
 	c.validateCompression(bad)
-	if len(c.Locations) == 0 {
-		bad("locations", "none configured; add one, e.g. {path: /, upstream: app}")
-	}
-	seen := map[string]int{}
-	for i, l := range c.Locations {
-		key := fmt.Sprintf("locations[%d]", i)
-		switch {
-		case l.Path == "" || l.Path[0] != '/':
-			bad(key+".path", "%q must start with /", l.Path)
-		case strings.Contains(l.Path, "/../") || strings.HasSuffix(l.Path, "/.."):
-			bad(key+".path", "%q contains ..", l.Path)
-		}
-		if j, dup := seen[l.Path]; dup {
-			bad(key+".path", "%q is also the path of locations[%d]", l.Path, j)
-		}
-		seen[l.Path] = i
-		switch {
-		case l.Root != "" && l.Upstream != "":
-			bad(key, "has both root and upstream; a location either serves files or proxies")
-		case l.Root == "" && l.Upstream == "":
-			bad(key, "has neither root nor upstream")
-		case l.Upstream != "":
-			if _, ok := c.Upstreams[l.Upstream]; !ok {
-				bad(key+".upstream", "%q is not defined under edge.upstreams (defined: %s)", l.Upstream, strings.Join(sortedKeys(c.Upstreams), ", "))
-			}
-		}
-	}
 	for _, name := range sortedKeys(c.Upstreams) {
 		errs = append(errs, c.Upstreams[name].Validate("edge.upstreams."+name)...)
 	}

@@ -5,11 +5,11 @@
 // upstream over uwsgi (or HTTP).
 //
 // A request goes: Edge.ServeHTTP (the current state, framing verdict, path
-// normalisation, location match) → static.Handler, or Proxy (body
-// buffering, forwarding headers) → httputil.ReverseProxy → upstream.Group
-// (balancing, retries) → upstream.UwsgiTransport, and the response back
-// through a buffer that frees the app from slow clients. Reload swaps the
-// state (state.go, reload.go).
+// normalisation, server by Host, location match) → static.Handler, or
+// Proxy (body buffering, forwarding headers) → httputil.ReverseProxy →
+// upstream.Group (balancing, retries) → upstream.UwsgiTransport, and the
+// response back through a buffer that frees the app from slow clients.
+// Reload swaps the state (state.go, reload.go).
 //
 // This package is the HTTP front; what lies behind a location is in its
 // subpackages, which know nothing of the front: edge/upstream (reaching
@@ -34,15 +34,16 @@ import (
 // sockets with Listen, run it with Serve, change its configuration with
 // Reload and stop it with Shutdown.
 type Edge struct {
-	logger  *slog.Logger
-	tempDir string
-	cur     atomic.Pointer[state]
-	conns   chan net.Conn // accepted, for the current server generation
-	done    chan struct{} // closed by Shutdown
-	guard   *headGuard    // head limits, for the framing tracker
-	linger  *lingerer
-	metrics *metrics  // nil unless Instrument was called (metrics.go)
-	open    openConns // client connections open now
+	logger   *slog.Logger
+	tempDir  string
+	cur      atomic.Pointer[state]
+	conns    chan net.Conn // accepted, for the current server generation
+	done     chan struct{} // closed by Shutdown
+	guard    *headGuard    // head limits, for the framing tracker
+	linger   *lingerer
+	metrics  *metrics      // nil unless Instrument was called (metrics.go)
+	open     openConns     // client connections open now
+	upgraded upgradedConns // switched (WebSocket) client connections (websocket.go)
 
 	mu        sync.Mutex
 	listeners []*acceptor   // in the order configured
@@ -67,6 +68,7 @@ func New(cfg Config, tempDir string, logger *slog.Logger) (*Edge, error) {
 	e := &Edge{logger: logger, tempDir: tempDir, conns: make(chan net.Conn), done: make(chan struct{}),
 		linger: newLingerer(), guard: newHeadGuard(logger)}
 	e.guard.set(cfg.MaxHeaderSize, st.access)
+	e.upgraded.log, e.upgraded.open = logger, &e.open
 	e.cur.Store(st)
 	e.gen = e.newGeneration(cfg)
 	e.gens = []*generation{e.gen}
@@ -140,6 +142,7 @@ func (e *Edge) Shutdown(ctx context.Context) error {
 		})
 	}
 	wg.Wait()
+	e.upgraded.shutdown(ctx) // net/http's Shutdown does not wait for them
 	e.wg.Wait()
 	e.Close()
 	return errors.Join(errs...)
@@ -172,12 +175,13 @@ func (e *Edge) closeListeners() {
 }
 
 // ServeHTTP checks the request's framing and path, then hands it to the
-// location with the longest matching prefix.
+// server its Host names (vhost.go) and that server's location (match.go).
 func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	st := e.acquire()
 	defer st.release()
 	cw := &clientWriter{ResponseWriter: w, rc: http.NewResponseController(w), timeout: st.cfg.SendTimeout, renewedAt: -1}
 	cw.setRequestID(r, st.trust)
+	cw.upgraded = &e.upgraded
 	cw.traced = st.access != nil && st.access.json // it names the upstream server and its time
 	body := trackBody(r)
 	start, logged := time.Now(), false
@@ -246,14 +250,26 @@ func (e *Edge) serve(st *state, w http.ResponseWriter, r *http.Request) *locatio
 		u.Path, u.RawPath = path, ""
 		r.URL = &u
 	}
-	for i := range st.locations {
-		if strings.HasPrefix(path, st.locations[i].prefix) {
-			st.locations[i].handler.ServeHTTP(w, r)
-			return &st.locations[i]
-		}
+	site := st.router.route(r)
+	if site == nil {
+		e.logger.Info("edge: misdirected request: no server for this host", "remote", r.RemoteAddr, "host", truncate(r.Host), "sni", sniName(r), "status", http.StatusMisdirectedRequest)
+		errpage.Write(w, http.StatusMisdirectedRequest)
+		return nil
+	}
+	if loc := site.match(path, r); loc != nil {
+		loc.handler.ServeHTTP(w, r)
+		return loc
 	}
 	errpage.Write(w, http.StatusNotFound)
 	return nil
+}
+
+// sniName is the server name a TLS client asked for, "" without TLS.
+func sniName(r *http.Request) string {
+	if r.TLS == nil {
+		return ""
+	}
+	return r.TLS.ServerName
 }
 
 // normalizePath resolves "." and ".." segments and merges repeated slashes,

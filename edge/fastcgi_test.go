@@ -106,6 +106,7 @@ func fastcgiConfig(sock, root string) edge.Config {
 	cfg := proxyConfig("unix:" + sock)
 	up := cfg.Upstreams["app"]
 	up.Protocol, up.Root = "fastcgi", root
+	up.CheckScript = false // the fake server's root is not on this disk
 	up.Retries = 0
 	cfg.Upstreams["app"] = up
 	return cfg

@@ -161,10 +161,10 @@ func TestEdgeHTTPUpstreamInterimResponsesAreSkipped(t *testing.T) {
 }
 
 // X-Accel-* headers are the app's instructions to the proxy; nginx hides
-// them from the client, and so does the edge (X-Accel-Redirect names an
-// internal path).
+// them from the client, and so does the edge (X-Accel-Redirect, which
+// the edge follows, is accel_test.go's).
 func TestEdgeHidesXAccelHeaders(t *testing.T) {
-	addr := rawUpstream(t, "HTTP/1.1 200 OK\r\nX-Accel-Redirect: /internal/secret.pdf\r\nX-Accel-Expires: 0\r\n"+
+	addr := rawUpstream(t, "HTTP/1.1 200 OK\r\nX-Accel-Limit-Rate: 1000\r\nX-Accel-Expires: 0\r\n"+
 		"X-Accel-Buffering: no\r\nX-Kept: 1\r\nContent-Length: 2\r\n\r\nok")
 	cfg := proxyConfig(addr)
 	up := cfg.Upstreams["app"]

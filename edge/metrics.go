@@ -26,6 +26,7 @@ type metrics struct {
 	received  *prometheus.CounterVec   // location
 	upErrors  *prometheus.CounterVec   // upstream, kind
 	retries   *prometheus.CounterVec   // upstream
+	limited   *prometheus.CounterVec   // location, limit (limits.go)
 	unmatched *locationMetrics         // refused before a location, or no location matched
 }
 
@@ -62,7 +63,7 @@ func (lm *locationMetrics) counter(i, j int) prometheus.Counter {
 func (e *Edge) Instrument(reg prometheus.Registerer) error {
 	m := &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "stack_edge_requests_total",
-			Help: "Requests answered by the edge, by location (its path; \"none\" when refused before one matched), method and status class."},
+			Help: "Requests answered by the edge, by location (its path, after its server's first name under edge.servers; \"none\" when refused before one matched), method and status class."},
 			[]string{"location", "method", "code"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "stack_edge_request_duration_seconds",
 			Help:    "Time from the request's head to the end of its answer, by location.",
@@ -77,8 +78,9 @@ func (e *Edge) Instrument(reg prometheus.Registerer) error {
 			[]string{"upstream", "kind"}),
 		retries: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "stack_edge_upstream_retries_total",
 			Help: "Attempts after a request's first, to the next server or the same one again, by upstream."}, []string{"upstream"}),
+		limited: newLimitedVec(),
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.duration, m.sent, m.received, m.upErrors, m.retries, &edgeCollector{e}} {
+	for _, c := range []prometheus.Collector{m.requests, m.duration, m.sent, m.received, m.upErrors, m.retries, m.limited, &edgeCollector{e}} {
 		if err := reg.Register(c); err != nil {
 			return err
 		}
@@ -104,13 +106,13 @@ func (m *metrics) location(path string) *locationMetrics {
 
 // attach resolves st's children, before st serves a request.
 func (m *metrics) attach(st *state) {
-	for i := range st.locations {
-		loc := &st.locations[i]
-		loc.metrics = m.location(loc.prefix)
-		if p, ok := loc.handler.(*Proxy); ok {
+	st.eachLocation(func(loc *location) {
+		loc.metrics = m.location(loc.label)
+		m.attachLimits(loc)
+		if p, ok := innermost(loc.handler).(*Proxy); ok {
 			p.errors = m.upErrors.MustCurryWith(prometheus.Labels{"upstream": p.upstream.Name})
 		}
-	}
+	})
 	for name, u := range st.upstreams {
 		u.SetRetryCounter(m.retries.WithLabelValues(name))
 	}

@@ -12,12 +12,12 @@ import (
 // counter, the histogram and the byte counters of its location.
 func BenchmarkMetricsObserve(b *testing.B) {
 	e := &Edge{}
-	st := &state{locations: []location{{prefix: "/"}}}
+	st := &state{sites: []*site{{locations: []location{{prefix: "/", label: "/"}}}}}
 	e.cur.Store(st)
 	if err := e.Instrument(prometheus.NewRegistry()); err != nil {
 		b.Fatal(err)
 	}
-	lm := st.locations[0].metrics
+	lm := st.sites[0].locations[0].metrics
 	w := &clientWriter{status: 200, bytes: 1234}
 	r := httptest.NewRequest("GET", "/", nil)
 	start := time.Now()

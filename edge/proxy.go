@@ -1,6 +1,8 @@
 package edge
 
 import (
+	"context"
+	"errors"
 	"log"
 	"log/slog"
 	"net"
@@ -38,10 +40,12 @@ type Proxy struct {
 	logger    *slog.Logger
 	rp        *httputil.ReverseProxy
 	errors    *prometheus.CounterVec // by kind; nil unless instrumented (metrics.go)
+	accel     *site                  // the locations X-Accel-Redirect may reach (accel.go)
+	ws        wsLimits               // for the connections it upgrades (websocket.go)
 }
 
 func newProxy(u *upstream.Group, body *bodyReader, trust proxyTrust, buf responseBuffering, logger *slog.Logger) *Proxy {
-	p := &Proxy{upstream: u, body: body, trust: trust, buffering: buf, logger: logger}
+	p := &Proxy{upstream: u, body: body, trust: trust, buffering: buf, logger: logger, ws: wsLimits{idle: defaultWebSocketIdle}}
 	p.rp = &httputil.ReverseProxy{
 		Rewrite:        p.rewrite,
 		Transport:      u,
@@ -54,6 +58,12 @@ func newProxy(u *upstream.Group, body *bodyReader, trust proxyTrust, buf respons
 }
 
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var upgrading *clientWriter
+	if _, ok := r.Header["Upgrade"]; ok {
+		var cancel context.CancelFunc
+		upgrading, r, cancel = p.prepareUpgrade(w, r) // websocket.go
+		defer cancel()
+	}
 	if r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody {
 		body, err := p.body.read(w, r)
 		if err != nil {
@@ -74,6 +84,12 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r = r.WithContext(upstream.WithTrace(r.Context(), &cw.upstream))
 	}
 	p.rp.ServeHTTP(w, r)
+	if upgrading != nil {
+		upgrading.ws = nil // a later hijack (the lingering close) is no switch
+		if upgrading.hijacked != nil {
+			p.upgradeEnded(upgrading, r)
+		}
+	}
 }
 
 // rewrite applies the forwarding policy to the outgoing request.
@@ -125,7 +141,7 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 		// with real_ip_recursive on).
 		if prior := strings.Join(in.Header["X-Forwarded-For"], ", "); prior != "" {
 			xff = prior + ", " + clientIP
-			if real := p.realClient(prior); real != "" {
+			if real := p.trust.realClient(prior); real != "" {
 				out.RemoteAddr = net.JoinHostPort(real, "0")
 			}
 		}
@@ -145,12 +161,19 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	out.Header["X-Forwarded-Host"] = fwd[2:3:3]
 }
 
-// modifyResponse applies the response's X-Accel-Buffering, then hides the
-// other X-Accel-* headers: they are the app's instructions to the proxy
-// (X-Accel-Redirect names an internal path), never meant for the client;
-// nginx hides them too.
+// modifyResponse follows the response's X-Accel-Redirect (accel.go) and
+// applies its X-Accel-Buffering, then hides the other X-Accel-* headers:
+// they are the app's instructions to the proxy, never meant for the
+// client; nginx hides them too.
 func (p *Proxy) modifyResponse(resp *http.Response) error {
-	if err := p.buffering.modifyResponse(resp); err != nil {
+	if resp.StatusCode == http.StatusSwitchingProtocols {
+		// Never buffered: the body is the connection (websocket.go).
+		if err := checkSwitch(resp); err != nil {
+			return err
+		}
+	} else if err := checkAccel(resp); err != nil {
+		return err // served by errorHandler
+	} else if err := p.buffering.modifyResponse(resp); err != nil {
 		return err
 	}
 	for name := range resp.Header {
@@ -159,27 +182,6 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 		}
 	}
 	return nil
-}
-
-// realClient walks an X-Forwarded-For chain from the right, skipping
-// trusted proxies, and returns the first address it reaches.
-func (p *Proxy) realClient(chain string) string {
-	for chain != "" {
-		var hop string
-		if i := strings.LastIndexByte(chain, ','); i >= 0 {
-			chain, hop = chain[:i], strings.TrimSpace(chain[i+1:])
-		} else {
-			chain, hop = "", strings.TrimSpace(chain)
-		}
-		a, err := netip.ParseAddr(hop)
-		if err != nil {
-			return ""
-		}
-		if !p.trust.trusts(a) {
-			return a.String()
-		}
-	}
-	return ""
 }
 
 // errorHandler turns a failed round trip into nginx's answers: 504 when the
@@ -192,6 +194,15 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 		// The client went away; nobody will read this answer, and the
 		// upstream is not to blame. The access log says 499, as nginx's.
 		p.logger.Debug("edge: client closed the connection before the upstream answered", "upstream", p.upstream.Name, "uri", r.RequestURI)
+		return
+	}
+	if a, ok := errors.AsType[*accelRedirect](err); ok {
+		p.accel.serveAccel(w, r, a, p)
+		return
+	}
+	if err == errAccelLoop {
+		p.logger.Error("edge: refusing a second X-Accel-Redirect", "upstream", p.upstream.Name, "uri", r.RequestURI, "request_id", headerValue(r.Header, HeaderRequestID))
+		errpage.Write(w, http.StatusInternalServerError)
 		return
 	}
 	status := upstream.Status(err)

@@ -153,6 +153,7 @@ func (e *Edge) Reload(cfg Config) error {
 		st.release()
 		return err
 	}
+	st.limits.inherit(&e.cur.Load().limits) // zones kept across reloads, as nginx's (limits.go)
 	old := e.cur.Swap(st)
 	e.guard.set(cfg.MaxHeaderSize, st.access)
 	if s := settingsOf(cfg); s != e.gen.settings {
@@ -182,7 +183,7 @@ func (e *Edge) Reload(cfg Config) error {
 		e.logger.Info("edge: listening", "listen", a.addr, "addr", a.l.Addr().String())
 	}
 	old.release()
-	e.logger.Info("edge: configuration reloaded", "locations", len(cfg.Locations), "upstreams", len(cfg.Upstreams), "listen", cfg.Listen)
+	e.logger.Info("edge: configuration reloaded", "locations", len(cfg.Locations), "servers", len(cfg.Servers), "upstreams", len(cfg.Upstreams), "listen", cfg.Listen)
 	return nil
 }
 

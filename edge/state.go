@@ -4,37 +4,32 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"sort"
+	"strings"
 	"sync/atomic"
 
 	"github.com/stack-web/stack/edge/static"
 	"github.com/stack-web/stack/edge/upstream"
 )
 
-// state is what one configuration makes of the edge: its locations with
-// their handlers, upstreams, static roots and access log. A reload builds a
-// new one and swaps it in; every request takes the state current when it
-// starts and holds it to the end, so requests in flight finish on the
-// configuration they started with. A state is closed when the last request
-// holding it ends, after it was replaced.
+// state is what one configuration makes of the edge: its servers with
+// their locations and handlers, upstreams, static roots and access log. A
+// reload builds a new one and swaps it in; every request takes the state
+// current when it starts and holds it to the end, so requests in flight
+// finish on the configuration they started with. A state is closed when
+// the last request holding it ends, after it was replaced.
 type state struct {
 	cfg       Config
-	locations []location // longest path first
+	router    router  // picks a request's site by its Host (vhost.go)
+	sites     []*site // every site, the default of edge.locations first
 	upstreams map[string]*upstream.Group
 	statics   []*static.Handler
 	access    *accessLog
 	trust     proxyTrust // whose X-Request-Id is kept
+	limits    limitZones // rate_limit and limit_conn zones (limits.go)
 
 	// refs counts the requests holding the state, plus one while it is
 	// the current state. It is closed when refs reaches 0.
 	refs atomic.Int64
-}
-
-// location is a configured path prefix and what serves it.
-type location struct {
-	prefix  string
-	handler http.Handler
-	metrics *locationMetrics // set by metrics.attach when the edge is instrumented
 }
 
 // newState opens what cfg (validated) names. tempDir receives request
@@ -50,7 +45,6 @@ func newState(cfg Config, tempDir string, logger *slog.Logger) (*state, error) {
 	}
 	st := &state{cfg: cfg, upstreams: map[string]*upstream.Group{}, access: access, trust: trust}
 	st.refs.Store(1)
-	body := newBodyReader(int64(cfg.ClientMaxBodySize), int64(cfg.ClientBodyBufferSize), cfg.ClientBodyTimeout, tempDir)
 	for _, name := range sortedKeys(cfg.Upstreams) {
 		u, err := upstream.New(name, cfg.Upstreams[name], logger)
 		if err != nil {
@@ -59,34 +53,80 @@ func newState(cfg Config, tempDir string, logger *slog.Logger) (*state, error) {
 		}
 		st.upstreams[name] = u
 	}
-	for _, lc := range cfg.Locations {
-		var h http.Handler
-		if lc.Root != "" {
-			s, err := static.New(lc.Path, lc.Root, logger)
+	for _, sc := range cfg.sites() {
+		scfg := cfg.forServer(sc) // the edge's settings with the server's own limits
+		body := newBodyReader(int64(scfg.ClientMaxBodySize), int64(scfg.ClientBodyBufferSize), scfg.ClientBodyTimeout, tempDir)
+		s := &site{}
+		if len(sc.Names) > 0 {
+			s.name = sc.Names[0]
+		}
+		for _, lc := range sc.Locations {
+			h, err := st.buildLocation(scfg, lc, body, tempDir, logger)
 			if err != nil {
 				st.close()
-				return nil, fmt.Errorf("edge: location %s: %w", lc.Path, err)
+				return nil, err
 			}
-			st.statics = append(st.statics, s)
-			h = s
-		} else {
-			buf := responseBuffering{
-				on:      cfg.Buffering,
-				mem:     int64(cfg.ResponseBufferSize),
-				maxFile: int64(cfg.MaxTempFileSize),
-				tempDir: tempDir,
-				logger:  logger,
-			}
-			if lc.Buffering != nil {
-				buf.on = *lc.Buffering
-			}
-			h = newProxy(st.upstreams[lc.Upstream], body, trust, buf, logger)
+			h = withWebSocket(h, lc.WebSocket)         // upgraded connections' limits (websocket.go)
+			h = st.wrapLocation(h, lc, s.name, logger) // limits and internal (limits.go, accel.go)
+			h = withCompression(h, scfg.Compression, lc)
+			s.locations = append(s.locations, newLocation(lc, s.name, h))
 		}
-		h = withCompression(h, cfg.Compression, lc)
-		st.locations = append(st.locations, location{prefix: lc.Path, handler: h})
+		sortLocations(s.locations)
+		s.linkAccel() // X-Accel-Redirect (accel.go)
+		st.router.add(sc, s)
+		st.sites = append(st.sites, s)
 	}
-	sort.SliceStable(st.locations, func(i, j int) bool { return len(st.locations[i].prefix) > len(st.locations[j].prefix) })
 	return st, nil
+}
+
+// buildLocation makes the handler of location lc, in a server whose
+// settings (the edge's, with the server's overrides) are cfg. This is the
+// one place where a location's handler is built: each wrapper it gets
+// (a rate limit, compression, ...) is one line here.
+func (st *state) buildLocation(cfg Config, lc LocationConfig, body *bodyReader, tempDir string, logger *slog.Logger) (http.Handler, error) {
+	trust := st.trust
+	var h http.Handler
+	if lc.Root != "" {
+		s, err := static.New(staticPrefix(lc.Path), lc.Root, logger)
+		if err != nil {
+			return nil, fmt.Errorf("edge: location %s: %w", lc.Path, err)
+		}
+		st.statics = append(st.statics, s)
+		h = s
+	} else {
+		buf := responseBuffering{
+			on:      cfg.Buffering,
+			mem:     int64(cfg.ResponseBufferSize),
+			maxFile: int64(cfg.MaxTempFileSize),
+			tempDir: tempDir,
+			logger:  logger,
+		}
+		if lc.Buffering != nil {
+			buf.on = *lc.Buffering
+		}
+		h = newProxy(st.upstreams[lc.Upstream], body, trust, buf, logger)
+	}
+	return h, nil
+}
+
+// staticPrefix is what a static location strips from the path before
+// looking in its root: its prefix, or for an exact path ("= /robots.txt")
+// the directory holding it, so that root is the directory of the file.
+func staticPrefix(p string) string {
+	path, exact := splitLocationPath(p)
+	if exact {
+		return path[:strings.LastIndexByte(path, '/')+1]
+	}
+	return path
+}
+
+// eachLocation calls fn with every location of every site.
+func (st *state) eachLocation(fn func(*location)) {
+	for _, s := range st.sites {
+		for i := range s.locations {
+			fn(&s.locations[i])
+		}
+	}
 }
 
 // acquire returns the current state, held until release.

@@ -30,6 +30,12 @@ type clientWriter struct {
 	idHeader  [1]string      // the X-Request-Id header's value slice
 	upstream  upstream.Trace // filled by the upstream when traced (the JSON access log wants it)
 	traced    bool
+
+	// For a protocol switch (websocket.go).
+	ws            *wsLimits      // the location's limits, set for a request that asks to upgrade
+	upgraded      *upgradedConns // the edge's, for Shutdown
+	hijacked      *upgradedConn  // the connection, once switched
+	cancelUpgrade func()         // ends the switched request's context
 }
 
 const renewEvery = 64 << 10

@@ -160,10 +160,12 @@ func plain(r *http.Request) bool {
 func serveCached(w http.ResponseWriter, r *http.Request, name string, f *cachedFile) {
 	h := w.Header()
 	if !plain(r) {
-		for _, k := range [...]string{"Etag", "Content-Type", "Vary"} {
-			if v, ok := f.header[k]; ok {
-				h[k] = v
-			}
+		h["Etag"] = f.header["Etag"]
+		if ct, ok := f.header["Content-Type"]; ok && len(h["Content-Type"]) == 0 {
+			h["Content-Type"] = ct // unless an app's, as in serve
+		}
+		if v, ok := f.header["Vary"]; ok {
+			h["Vary"] = v
 		}
 		if ce := f.header["Content-Encoding"]; ce != nil {
 			w = &encodedWriter{ResponseWriter: w, coding: ce}
@@ -171,8 +173,12 @@ func serveCached(w http.ResponseWriter, r *http.Request, name string, f *cachedF
 		http.ServeContent(w, r, name, f.modTime, bytes.NewReader(f.data))
 		return
 	}
+	appType := h["Content-Type"] // an app's, through X-Accel-Redirect, wins as in serve
 	for k, v := range f.header {
 		h[k] = v // shared, never modified: net/http only reads them
+	}
+	if len(appType) > 0 {
+		h["Content-Type"] = appType
 	}
 	w.WriteHeader(http.StatusOK)
 	if r.Method != http.MethodHead {

@@ -171,15 +171,18 @@ func (s *Handler) serveSibling(w http.ResponseWriter, r *http.Request, name stri
 	if err != nil || !usable(vfi, fi) {
 		return false
 	}
-	// X's type: by its extension, else sniffed from X's first bytes
-	// (ServeContent would sniff the compressed ones).
-	ct := mime.TypeByExtension(path.Ext(name))
-	if ct == "" {
-		var head [512]byte
-		n, _ := f.ReadAt(head[:], 0)
-		ct = http.DetectContentType(head[:n])
+	// X's type (unless an app's, through X-Accel-Redirect): by its
+	// extension, else sniffed from X's first bytes (ServeContent would
+	// sniff the compressed ones).
+	if len(h["Content-Type"]) == 0 {
+		ct := mime.TypeByExtension(path.Ext(name))
+		if ct == "" {
+			var head [512]byte
+			n, _ := f.ReadAt(head[:], 0)
+			ct = http.DetectContentType(head[:n])
+		}
+		h.Set("Content-Type", ct)
 	}
-	h.Set("Content-Type", ct)
 	h.Set("ETag", siblingETag(vfi, c))
 	http.ServeContent(&encodedWriter{ResponseWriter: w, coding: []string{c.String()}}, r, name, fi.ModTime(), vf)
 	return true

@@ -173,7 +173,9 @@ func (s *Handler) serve(w http.ResponseWriter, r *http.Request, name string, tra
 	}
 	h := w.Header()
 	h.Set("ETag", etag(fi))
-	if ct := mime.TypeByExtension(path.Ext(name)); ct != "" {
+	// A type already set is an app's, through X-Accel-Redirect; it wins,
+	// as nginx's static module sets a type only when none is set.
+	if ct := mime.TypeByExtension(path.Ext(name)); ct != "" && len(h["Content-Type"]) == 0 {
 		h.Set("Content-Type", ct)
 	}
 	// ServeContent does Range, If-Range, If-None-Match, If-Modified-Since

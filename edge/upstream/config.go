@@ -71,6 +71,9 @@ type Config struct {
 	// SplitPathInfo is a regular expression with two groups, the script
 	// name and PATH_INFO (fastcgi_split_path_info); "" turns it off.
 	SplitPathInfo string `yaml:"split_path_info"`
+	// CheckScript answers 404 at the edge when root + the script name is
+	// not a regular file (nginx's try_files $fastcgi_script_name =404).
+	CheckScript bool `yaml:"check_script"`
 }
 
 // Default returns the defaults of an upstream entry.
@@ -92,6 +95,7 @@ func Default() Config {
 		KeepAliveTimeout: 60 * time.Second,
 		Index:            "index.php",
 		SplitPathInfo:    DefaultSplitPathInfo,
+		CheckScript:      true,
 	}
 }
 

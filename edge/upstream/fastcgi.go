@@ -4,8 +4,12 @@ package upstream
 
 import (
 	"fmt"
+	"io"
+	"net/http"
+	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 )
 
@@ -52,7 +56,8 @@ func (c Config) validateFastCGI(key string) []error {
 func newFastCGITransport(network, address string, cfg Config) (*FastCGITransport, error) {
 	t := &FastCGITransport{Network: network, Address: address, ConnectTimeout: cfg.ConnectTimeout,
 		ReadTimeout: cfg.ReadTimeout, SendTimeout: cfg.SendTimeout,
-		Root: strings.TrimRight(cfg.Root, "/"), ScriptFilename: cfg.ScriptFilename, Index: cfg.Index}
+		Root: strings.TrimRight(cfg.Root, "/"), ScriptFilename: cfg.ScriptFilename, Index: cfg.Index,
+		CheckScript: cfg.CheckScript}
 	if cfg.SplitPathInfo != "" {
 		re, err := regexp.Compile(cfg.SplitPathInfo)
 		if err != nil {
@@ -61,4 +66,32 @@ func newFastCGITransport(network, address string, cfg Config) (*FastCGITransport
 		t.SplitPathInfo = re
 	}
 	return t, nil
+}
+
+// scriptMissing reports whether CheckScript finds no regular file at
+// Root + the script name of path, as nginx's
+// try_files $fastcgi_script_name =404 (Debian's snippets/fastcgi-php.conf)
+// finds. Without it PHP-FPM, with its default cgi.fix_pathinfo=1, runs
+// the longest existing prefix of a missing script: an uploaded
+// /uploads/evil.jpg runs as PHP when asked for as /uploads/evil.jpg/x.php.
+// A fixed script_filename, or no root, is not checked.
+func (t *FastCGITransport) scriptMissing(path string) bool {
+	if !t.CheckScript || t.ScriptFilename != "" || t.Root == "" {
+		return false
+	}
+	script, _ := t.split(path)
+	fi, err := os.Stat(t.Root + script)
+	return err != nil || !fi.Mode().IsRegular()
+}
+
+// notFound is the edge's own 404, as errpage writes it, in place of the
+// FastCGI server's answer.
+func notFound(req *http.Request) *http.Response {
+	const body = "404 Not Found\n"
+	return &http.Response{
+		Status: "404 Not Found", StatusCode: http.StatusNotFound, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: http.Header{"Content-Type": {"text/plain; charset=utf-8"}, "X-Content-Type-Options": {"nosniff"},
+			"Content-Length": {strconv.Itoa(len(body))}},
+		ContentLength: int64(len(body)), Body: io.NopCloser(strings.NewReader(body)), Request: req,
+	}
 }

@@ -121,7 +121,18 @@ func readResponseHead(br *bufio.Reader, req *http.Request, budget *int) (*http.R
 func readResponseFraming(resp *http.Response, br *bufio.Reader, req *http.Request) error {
 	h := resp.Header
 	if resp.StatusCode == http.StatusSwitchingProtocols {
-		return errors.New("upstream asked to switch protocols, which uwsgi cannot carry")
+		// Only an answer to a request that asked to upgrade: a server
+		// switching protocols unasked would take the connection over.
+		// The bytes after the head are the new protocol's; the
+		// transport hands the connection itself over as the body.
+		if upgradeType(req.Header) == "" {
+			return errors.New("upstream answered 101 Switching Protocols to a request that asked for no upgrade")
+		}
+		// Length 0, not -1: ReverseProxy writes this head with
+		// Response.Write, which adds "Connection: close" to an unsized one.
+		resp.ContentLength = 0
+		resp.Body = http.NoBody
+		return nil
 	}
 
 	resp.ContentLength = -1

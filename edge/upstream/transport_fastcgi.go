@@ -50,6 +50,9 @@ type FastCGITransport struct {
 	// SplitPathInfo splits the path into the script name and PATH_INFO
 	// with its two groups; nil or no match: the whole path is the script.
 	SplitPathInfo *regexp.Regexp
+	// CheckScript: a script that is not a regular file under Root gets
+	// 404 from the edge, without a connection (scriptMissing, fastcgi.go).
+	CheckScript bool
 	// Logger receives the server's STDERR; nil discards it.
 	Logger *slog.Logger
 }
@@ -80,6 +83,9 @@ var (
 // RoundTrip sends req and returns the response, whose Body must be closed
 // (closing it closes the connection).
 func (t *FastCGITransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if t.scriptMissing(req.URL.Path) {
+		return notFound(req), nil
+	}
 	bp := packetPool.Get().(*[]byte)
 	defer packetPool.Put(bp)
 	pkt := t.AppendRequest((*bp)[:0], req)

@@ -30,6 +30,12 @@ func (t bodyTimeoutTransport) RoundTrip(req *http.Request) (*http.Response, erro
 		cancel(nil)
 		return nil, err
 	}
+	if rwc, ok := resp.Body.(io.ReadWriteCloser); ok && resp.StatusCode == http.StatusSwitchingProtocols {
+		// The connection, switched: no read_timeout (the location's
+		// websocket limits bound it), and it must stay writable.
+		resp.Body = upgradedBody{rwc, cancel}
+		return resp, nil
+	}
 	if resp.Body == nil || resp.Body == http.NoBody {
 		// The transport is done with the connection; the context can go.
 		cancel(nil)

@@ -243,6 +243,9 @@ func (t *UwsgiTransport) exchange(ctx context.Context, conn upstreamConn, pkt []
 		}
 		return nil, fmt.Errorf("reading response header from %s: %w", t.Address, err)
 	}
+	if resp.StatusCode == http.StatusSwitchingProtocols {
+		return upgrade(resp, conn, br, stop), nil // the connection is the body; never kept
+	}
 	if _, ok := resp.Body.(untilClose); ok && atEOF(conn) {
 		// The whole body is in br already: it gets its length, and the
 		// client its response in one write instead of a chunked stream

@@ -305,7 +305,11 @@ func (u *Group) attempt(s *upstreamServer, req *http.Request) (*http.Response, e
 				if resp.Body == nil || resp.Body == http.NoBody {
 					s.active.Add(-1)
 				} else {
-					resp.Body = &activeBody{ReadCloser: resp.Body, s: s}
+					ab := &activeBody{ReadCloser: resp.Body, s: s}
+					resp.Body = ab
+					if w, ok := ab.ReadCloser.(io.Writer); ok && resp.StatusCode == http.StatusSwitchingProtocols {
+						resp.Body = activeUpgraded{ab, w} // ReverseProxy writes to it
+					}
 				}
 			}
 			return resp, nil

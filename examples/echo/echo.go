@@ -1,7 +1,8 @@
 // Package echo answers every request with a JSON description of the request
 // as the app saw it: the tool for debugging a proxy chain. As httpbin does,
 // it also has /delay/SECONDS, /status/CODE and /stream/N for exercising
-// timeouts, status handling and buffering.
+// timeouts, status handling and buffering, and /ws, a WebSocket that echoes
+// each message (ws.go).
 package echo
 
 import (
@@ -43,6 +44,8 @@ func New() http.Handler {
 
 func serve(w http.ResponseWriter, r *http.Request) {
 	switch rest, _ := strings.CutPrefix(r.URL.Path, "/"); {
+	case rest == "ws":
+		ws(w, r)
 	case strings.HasPrefix(rest, "delay/"):
 		delay(w, r, strings.TrimPrefix(rest, "delay/"))
 	case strings.HasPrefix(rest, "status/"):

@@ -22,7 +22,7 @@ func Write(w http.ResponseWriter, status int) {
 
 var bodies = func() map[int]string {
 	m := map[int]string{}
-	for _, code := range []int{301, 400, 403, 404, 405, 408, 413, 414, 431, 500, 501, 502, 503, 504} {
+	for _, code := range []int{301, 400, 403, 404, 405, 408, 413, 414, 421, 429, 431, 500, 501, 502, 503, 504} {
 		m[code] = strconv.Itoa(code) + " " + http.StatusText(code) + "\n"
 	}
 	return m

@@ -1,0 +1,308 @@
+package appserver
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/stack-web/stack/uwsgi"
+)
+
+// http.Hijacker, so that an app's WebSocket library works behind the edge.
+//
+// Over uwsgi the response's Hijack hands the handler the connection itself
+// (a duplicate of its descriptor, a net.Conn with deadlines of its own):
+// the head the handler set is written first when it called WriteHeader
+// (coder/websocket's way: WriteHeader(101), then Hijack), else nothing
+// (gorilla/websocket writes its own). From there the connection is the
+// handler's: no response framing (STACK_RESPONSE_FRAMING), no
+// keep-alive, no socket_timeout.
+//
+// Harakiri bounds a request, not a connection: a hijacked connection is
+// out of the watchdog's sight from the hijack on, as uWSGI's harakiri
+// spares its WebSocket loops' waits (its async cores). A WebSocket served
+// inside its handler still holds its threads slot while it lasts. The
+// edge's per-location websocket limits (idle_timeout, max_lifetime) bound
+// it instead.
+//
+// Shutdown (a worker's stop, a chain reload) waits for hijacked
+// connections as for requests, until its grace period ends, and then
+// closes them.
+//
+// Over http the hijack is net/http's own; over FastCGI there is no
+// connection to hand over (a FastCGI request is records on a shared
+// connection), and Hijack says so.
+
+// errFCGIHijack is Hijack's answer over FastCGI.
+var errFCGIHijack = fmt.Errorf("appserver: Hijack is not supported over FastCGI (a request is records on the web server's connection, not a connection of its own; use protocol uwsgi or http for WebSocket): %w", http.ErrNotSupported)
+
+var _ http.Hijacker = (*response)(nil)
+
+// Hijack takes the connection over (see above).
+func (w *response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	switch {
+	case w.hijacked:
+		return nil, nil, http.ErrHijacked
+	case w.srv == nil || w.cs == nil:
+		return nil, nil, fmt.Errorf("appserver: Hijack: %w", http.ErrNotSupported)
+	case w.aborted || w.cs.killed.Load():
+		return nil, nil, errors.New("appserver: Hijack after the response was aborted (harakiri or panic)")
+	case w.err != nil:
+		return nil, nil, fmt.Errorf("appserver: Hijack after a failed write: %w", w.err)
+	}
+	d, ok := w.cs.c.(detacher)
+	if !ok {
+		return nil, nil, fmt.Errorf("appserver: Hijack: connection type %T: %w", w.cs.c, http.ErrNotSupported)
+	}
+	if w.wroteHeader && !w.committed {
+		w.writeRawHead()
+	}
+	if err := w.out.Flush(); err != nil {
+		w.err = err
+		return nil, nil, fmt.Errorf("appserver: Hijack: writing the response head: %w", err)
+	}
+	if w.cs.gate != nil {
+		w.cs.end() // out of harakiri's sight from here
+	}
+	nc, err := d.detach()
+	if err != nil {
+		return nil, nil, fmt.Errorf("appserver: Hijack: %w", err)
+	}
+	// Bytes the peer sent after the request (a WebSocket frame that
+	// followed the handshake) are the handler's.
+	var early []byte
+	if n := w.br.Buffered(); n > 0 {
+		b, _ := w.br.Peek(n)
+		early = append([]byte(nil), b...)
+		w.br.Discard(n)
+	}
+	w.hijacked = true
+	w.committed = true
+	if w.status == 0 {
+		w.status = http.StatusSwitchingProtocols // for the request log
+	}
+	hc := w.srv.hijacks.track(nc, early)
+	return hc, bufio.NewReadWriter(bufio.NewReader(hc), bufio.NewWriter(hc)), nil
+}
+
+// writeRawHead writes the status line and the header as the handler set
+// them, Connection and Upgrade included, and what body it held back: no
+// framing of ours, since the connection is about to be the handler's.
+func (w *response) writeRawHead() {
+	w.committed = true
+	h := w.header
+	delete(h, "Transfer-Encoding")
+	delete(h, uwsgi.KeepAliveHeader)
+	if !bodyAllowed(w.status) {
+		delete(h, "Content-Length")
+	}
+	w.dropBadValues()
+	w.out.WriteString(statusLine(w.status))
+	h.Write(w.out)
+	w.out.WriteString("\r\n")
+	w.out.Write(w.pending)
+	w.pending = w.pending[:0]
+}
+
+// detacher is a connection that can hand over its socket.
+type detacher interface {
+	// detach returns a net.Conn on the same socket that outlives the
+	// connection's Close (which then only releases what it holds).
+	detach() (net.Conn, error)
+}
+
+// detach duplicates the descriptor into a net.Conn of its own (the
+// runtime poller's, with deadlines); the serving goroutine's Close then
+// closes only the original descriptor.
+func (c *fdConn) detach() (net.Conn, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil, net.ErrClosed
+	}
+	if c.file == nil {
+		c.file = os.NewFile(uintptr(c.fd), "uwsgi")
+	}
+	nc, err := net.FileConn(c.file)
+	if err != nil {
+		return nil, fmt.Errorf("duplicating the connection: %w", err)
+	}
+	return nc, nil
+}
+
+// detach duplicates the socket of a net.Conn that has one (Unix, TCP), as
+// fdConn does; another kind is handed over itself, and the adapter no
+// longer touches it.
+func (c *netConn) detach() (net.Conn, error) {
+	if fc, ok := c.Conn.(interface{ File() (*os.File, error) }); ok {
+		f, err := fc.File()
+		if err != nil {
+			return nil, fmt.Errorf("duplicating the connection: %w", err)
+		}
+		defer f.Close()
+		nc, err := net.FileConn(f)
+		if err != nil {
+			return nil, fmt.Errorf("duplicating the connection: %w", err)
+		}
+		return nc, nil
+	}
+	nc := c.Conn
+	nc.SetDeadline(time.Time{})
+	c.Conn = detachedConn{nc}
+	return nc, nil
+}
+
+// detachedConn stands in a netConn for the connection it handed over:
+// closing it, or cutting it, is the new owner's business.
+type detachedConn struct{ net.Conn }
+
+func (detachedConn) Close() error                     { return nil }
+func (detachedConn) Read([]byte) (int, error)         { return 0, net.ErrClosed }
+func (detachedConn) Write([]byte) (int, error)        { return 0, net.ErrClosed }
+func (detachedConn) SetDeadline(time.Time) error      { return nil }
+func (detachedConn) SetReadDeadline(time.Time) error  { return nil }
+func (detachedConn) SetWriteDeadline(time.Time) error { return nil }
+
+// hijackedConns are a server's hijacked connections, for Shutdown.
+type hijackedConns struct {
+	mu    sync.Mutex
+	conns map[*hijackedConn]struct{}
+	done  chan struct{} // closed when the set empties while Shutdown waits
+}
+
+// track registers nc, whose first bytes to read are early.
+func (s *hijackedConns) track(nc net.Conn, early []byte) *hijackedConn {
+	hc := &hijackedConn{Conn: nc, early: early, set: s}
+	s.mu.Lock()
+	if s.conns == nil {
+		s.conns = map[*hijackedConn]struct{}{}
+	}
+	s.conns[hc] = struct{}{}
+	s.mu.Unlock()
+	return hc
+}
+
+func (s *hijackedConns) remove(hc *hijackedConn) {
+	s.mu.Lock()
+	delete(s.conns, hc)
+	if len(s.conns) == 0 && s.done != nil {
+		close(s.done)
+		s.done = nil
+	}
+	s.mu.Unlock()
+}
+
+// count is how many hijacked connections are open.
+func (s *hijackedConns) count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
+}
+
+// shutdown waits for the hijacked connections to be closed by their
+// handlers, or for ctx; it closes those left and reports them.
+func (s *hijackedConns) shutdown(ctx context.Context, logger *slog.Logger) error {
+	s.mu.Lock()
+	var done chan struct{}
+	if len(s.conns) > 0 {
+		if s.done == nil {
+			s.done = make(chan struct{})
+		}
+		done = s.done
+	}
+	s.mu.Unlock()
+	if done == nil {
+		return nil
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+	}
+	s.mu.Lock()
+	left := make([]*hijackedConn, 0, len(s.conns))
+	for hc := range s.conns {
+		left = append(left, hc)
+	}
+	s.mu.Unlock()
+	for _, hc := range left {
+		hc.Close()
+	}
+	if len(left) == 0 {
+		return nil
+	}
+	logger.Info("appserver: closed hijacked (WebSocket) connections at the end of the shutdown grace period", "connections", len(left))
+	return fmt.Errorf("appserver: shutdown: closed %d hijacked connections: %w", len(left), ctx.Err())
+}
+
+// hijackedConn is a hijacked connection: the bytes read ahead first, then
+// the socket; Close forgets it.
+type hijackedConn struct {
+	net.Conn
+	early []byte // read by the server past the request; only Read touches it
+	set   *hijackedConns
+	once  sync.Once
+}
+
+func (c *hijackedConn) Read(p []byte) (int, error) {
+	if len(c.early) > 0 {
+		n := copy(p, c.early)
+		c.early = c.early[n:]
+		return n, nil
+	}
+	return c.Conn.Read(p)
+}
+
+func (c *hijackedConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(func() { c.set.remove(c) })
+	return err
+}
+
+// CloseWrite half-closes the socket where it can be.
+func (c *hijackedConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
+
+// hijackEnded ends serveRequest for a request whose handler hijacked the
+// connection: it is counted and logged (status 101, or what the handler
+// set), and only what the server held is released; the socket is the
+// handler's.
+func (s *Server) hijackEnded(cs *conn, w *response, start time.Time, panicked bool) bool {
+	s.served.Add(1)
+	if s.LogRequests {
+		s.logRequest(w, start, panicked)
+	}
+	if s.OnRequest != nil {
+		s.OnRequest(time.Since(start), w.written, panicked)
+	}
+	cs.c.Close() // the original descriptor (fdConn), or nothing (netConn)
+	return false
+}
+
+// Hijack over http is net/http's; the connection is tracked for Shutdown
+// and is out of harakiri's reach from then on. Over FastCGI it fails.
+func (w *countingWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	if w.guard != nil && w.guard.fcgi {
+		return nil, nil, errFCGIHijack
+	}
+	nc, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err != nil || w.guard == nil {
+		return nc, brw, err
+	}
+	w.started.Store(true)
+	if w.harakiri != nil {
+		w.harakiri.Stop()
+	}
+	return w.guard.hijacks.track(nc, nil), brw, nil
+}

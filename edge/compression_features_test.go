@@ -1,0 +1,91 @@
+package edge_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/stack-web/stack/edge"
+	"github.com/stack-web/stack/examples/echo"
+)
+
+// A WebSocket upgrade passes through the compressing writer untouched
+// (101, then the hijacked connection), over uwsgi and http, for a client
+// that accepts gzip and zstd.
+func TestEdgeCompressionLeavesWebSocketsAlone(t *testing.T) {
+	for name, cfg := range wsUpstreams(t, echo.New()) {
+		t.Run(name, func(t *testing.T) {
+			cfg.Compression.Gzip, cfg.Compression.Zstd = true, true
+			e, base := wsEdge(t, cfg)
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			c, resp, err := websocket.Dial(ctx, base+"/ws", &websocket.DialOptions{HTTPHeader: http.Header{"Accept-Encoding": {"gzip, deflate, br, zstd"}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.CloseNow()
+			if resp.StatusCode != http.StatusSwitchingProtocols || resp.Header.Get("Content-Encoding") != "" {
+				t.Fatalf("status %d, %v", resp.StatusCode, resp.Header)
+			}
+			c.SetReadLimit(1 << 20)
+			big := make([]byte, 200<<10)
+			rand.Read(big)
+			for i, msg := range [][]byte{[]byte(strings.Repeat("compressible ", 100)), big} {
+				if err := c.Write(ctx, websocket.MessageBinary, msg); err != nil {
+					t.Fatalf("write %d: %v", i, err)
+				}
+				if _, got, err := c.Read(ctx); err != nil || !bytes.Equal(got, msg) {
+					t.Fatalf("message %d: %d bytes back, err %v", i, len(got), err)
+				}
+			}
+			if err := c.Close(websocket.StatusNormalClosure, "bye"); err != nil {
+				t.Fatalf("close: %v", err)
+			}
+			waitFor(t, "closed at the edge", func() bool { return e.OpenConnections() == 0 })
+		})
+	}
+}
+
+// X-Accel-Redirect still finds its proxy behind the compression wrapper
+// (and the metrics theirs), and the file it serves is compressed like any
+// other: a text file for a client that accepts it, a PDF never.
+func TestEdgeCompressionWithXAccelRedirect(t *testing.T) {
+	dir := t.TempDir()
+	protected := filepath.Join(dir, "protected")
+	os.Mkdir(protected, 0o755)
+	pdf := bytes.Repeat([]byte("%PDF-1.4 0123456789\n"), 20_000)
+	os.WriteFile(filepath.Join(protected, "report.pdf"), pdf, 0o644)
+	os.WriteFile(filepath.Join(protected, "notes.txt"), []byte(compressPage), 0o644)
+	cfg := httpApp(t, http.HandlerFunc(accelApp))
+	cfg.Locations = []edge.LocationConfig{
+		{Path: "/", Upstream: "app"},
+		{Path: "/protected/", Root: protected, Internal: true},
+	}
+	cfg.Compression.Gzip, cfg.Compression.Zstd = true, true
+	_, addr := limitsEdge(t, cfg, prometheus.NewRegistry())
+	base := "http://" + addr
+	for _, tc := range []struct{ path, ae, coding, want string }{
+		{"/download/notes.txt", "gzip, zstd", "zstd", compressPage},
+		{"/download/notes.txt", "gzip", "gzip", compressPage},
+		{"/download/notes.txt", "", "", compressPage},
+		{"/download/report.pdf", "gzip, zstd", "", string(pdf)},
+	} {
+		resp, body := compressGet(t, base+tc.path, tc.ae)
+		if resp.StatusCode != 200 || resp.Header.Get("Content-Encoding") != tc.coding {
+			t.Errorf("%s %q: %d, Content-Encoding %q, want %q", tc.path, tc.ae, resp.StatusCode, resp.Header.Get("Content-Encoding"), tc.coding)
+			continue
+		}
+		if compressDecode(t, tc.coding, body) != tc.want {
+			t.Errorf("%s %q: not the file", tc.path, tc.ae)
+		}
+	}
+}
