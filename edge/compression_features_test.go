@@ -1,8 +1,11 @@
 package edge_test
 
 import (
+	"bufio"
 	"bytes"
+	"compress/gzip"
 	"context"
+	"fmt"
 	"crypto/rand"
 	"net/http"
 	"os"
@@ -87,5 +90,61 @@ func TestEdgeCompressionWithXAccelRedirect(t *testing.T) {
 		if compressDecode(t, tc.coding, body) != tc.want {
 			t.Errorf("%s %q: not the file", tc.path, tc.ae)
 		}
+	}
+}
+
+// Server-sent events through the edge with compression on: each event
+// reaches the client, decodable, before the app writes the next (the
+// app's flush flushes the encoder), over uwsgi and http, buffered.
+func TestEdgeCompressedStreamFlushesEachEvent(t *testing.T) {
+	next := make(chan struct{})
+	sse := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		for i := range 3 {
+			fmt.Fprintf(w, "data: event %d\n\n", i)
+			http.NewResponseController(w).Flush()
+			select {
+			case <-next:
+			case <-time.After(5 * time.Second):
+				return
+			}
+		}
+	})
+	for name, cfg := range map[string]edge.Config{"uwsgi": proxyConfig("unix:" + startApp(t, sse)), "http": httpApp(t, sse)} {
+		t.Run(name, func(t *testing.T) {
+			cfg.Compression.Gzip = true
+			base := startEdge(t, cfg)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			req, _ := http.NewRequestWithContext(ctx, "GET", base+"/events", nil)
+			req.Header.Set("Accept-Encoding", "gzip")
+			tr := &http.Transport{DisableCompression: true}
+			defer tr.CloseIdleConnections()
+			resp, err := tr.RoundTrip(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			if resp.Header.Get("Content-Encoding") != "gzip" {
+				t.Fatalf("Content-Encoding %q", resp.Header.Get("Content-Encoding"))
+			}
+			zr, err := gzip.NewReader(resp.Body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			br := bufio.NewReader(zr)
+			for i := range 3 {
+				line, err := br.ReadString('\n')
+				if want := fmt.Sprintf("data: event %d\n", i); line != want {
+					t.Fatalf("event %d: %q, %v", i, line, err)
+				}
+				br.ReadString('\n')
+				select {
+				case next <- struct{}{}:
+				case <-ctx.Done():
+					t.Fatalf("event %d came only once the app had given up waiting: not flushed", i)
+				}
+			}
+		})
 	}
 }
