@@ -188,7 +188,7 @@ func newAccepter() *accepter {
 	a := &accepter{}
 	a.try = func(fd uintptr) bool {
 		for {
-			a.nfd, _, a.err = syscall.Accept4(int(fd), syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC)
+			a.nfd, a.err = accept4(int(fd), syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC)
 			if a.err != syscall.EINTR && a.err != syscall.ECONNABORTED {
 				break
 			}
@@ -264,4 +264,14 @@ func RemoveStaleSocket(path string) error {
 		return fmt.Errorf("appserver: removing stale socket %s: %w", path, err)
 	}
 	return nil
+}
+
+// accept4 is syscall.Accept4 without the peer's address, which the server
+// never reads and syscall.Accept4 allocates for every connection.
+func accept4(fd, flags int) (int, error) {
+	nfd, _, e := syscall.Syscall6(syscall.SYS_ACCEPT4, uintptr(fd), 0, 0, uintptr(flags), 0, 0)
+	if e != 0 {
+		return -1, e
+	}
+	return int(nfd), nil
 }

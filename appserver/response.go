@@ -118,8 +118,11 @@ func (w *response) Write(p []byte) (int, error) {
 }
 
 func (w *response) WriteString(s string) (int, error) {
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
 	// A string small enough to hold back costs no conversion.
-	if w.wroteHeader && !w.committed && w.err == nil && bodyAllowed(w.status) &&
+	if !w.committed && w.err == nil && bodyAllowed(w.status) &&
 		w.declared < 0 && len(w.pending)+len(s) <= cap(w.pending) {
 		w.pending = append(w.pending, s...)
 		w.written += int64(len(s))

@@ -118,6 +118,9 @@ func (a *adminWiring) tiers(e *edge.Edge, app *appserverTier) []admin.Tier {
 		for _, ad := range e.Addrs() {
 			addrs = append(addrs, "http://"+ad.String()+"/")
 		}
+		for _, ad := range e.TLSAddrs() {
+			addrs = append(addrs, "https://"+ad.String()+"/")
+		}
 		out = append(out, admin.Tier{Name: "edge", Addrs: addrs, State: state(e.Accepting())})
 	}
 	if app != nil {

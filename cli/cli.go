@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/stack-web/stack/config"
+	"github.com/stack-web/stack/internal/memtrim"
 )
 
 // Version and Commit are set at build time:
@@ -37,7 +38,10 @@ func Main(apps ...App) {
 		// saves about 15% of the CPU per request (see README, Performance).
 		debug.SetGCPercent(defaultGCPercent)
 	}
-	os.Exit(Run(os.Args[1:], os.Stdout, os.Stderr, apps...))
+	stopTrim := memtrim.Start() // every process: the master, the edge, each worker
+	code := Run(os.Args[1:], os.Stdout, os.Stderr, apps...)
+	stopTrim()
+	os.Exit(code)
 }
 
 // defaultGCPercent is GOGC unless the environment sets it.

@@ -83,6 +83,9 @@ func portsFree(f *config.File) error {
 	for i, a := range f.Edge.Listen {
 		places = append(places, place{fmt.Sprintf("edge.listen[%d]", i), a})
 	}
+	for i, a := range f.Edge.TLSListen {
+		places = append(places, place{fmt.Sprintf("edge.tls_listen[%d]", i), a})
+	}
 	if f.Admin.Listen != "" {
 		places = append(places, place{"admin.listen", f.Admin.Listen})
 	}

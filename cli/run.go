@@ -142,6 +142,7 @@ func (c *cmdEnv) runStack(f *config.File, which tiers) error {
 		return err
 	}
 	c.announce(f, e, app != nil, which.processes)
+	c.announceTLS(e)
 	return sup.Run()
 }
 

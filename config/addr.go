@@ -216,6 +216,7 @@ func (f *File) checkEdgePlaces() []error {
 			}
 		}
 	}
+	f.checkTLSListen(bad)
 	switch f.Edge.AccessLog {
 	case "", "off", "stderr", "stdout":
 	default:

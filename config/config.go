@@ -379,6 +379,7 @@ func (f *File) derive(root *node) map[string]string {
 	} else {
 		listenSrc = root.at("appserver.listen").src
 	}
+	f.Edge.TLSDir = filepath.Join(f.RunDir, "tls") // tls: internal's CA
 	if len(f.Edge.Servers) > 0 && !root.has("edge", "locations") {
 		// The built-in location / → app is the site of a configuration
 		// without servers; with servers, only the given ones serve, and

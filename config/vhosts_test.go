@@ -23,6 +23,7 @@ func TestServersLoadExplainAndCheck(t *testing.T) {
         - {path: /, upstream: app, methods: [GET, POST]}
     - default: true
       locations: [{path: /, upstream: app, header: {name: X-Canary, value: "1"}}]
+  tls_listen: ["127.0.0.1:8443"]
 `), 0o644)
 	f, settings, err := Explain(Options{Apps: testApps}, false)
 	if err != nil {
@@ -59,11 +60,13 @@ func TestServersLoadExplainAndCheck(t *testing.T) {
 
 	// From the environment, as a list written in YAML.
 	t.Setenv("STACK_EDGE_SERVERS", "[{names: [b.test], locations: [{path: /, upstream: app}]}]")
+	t.Setenv("STACK_EDGE_TLS_LISTEN", "[]") // no server has tls any more
 	f, msg := loadErr(t, Options{Apps: testApps})
 	if msg != "" || len(f.Edge.Servers) != 1 || f.Edge.Servers[0].Names[0] != "b.test" {
 		t.Errorf("STACK_EDGE_SERVERS: %+v %s", f, msg)
 	}
 	os.Unsetenv("STACK_EDGE_SERVERS")
+	os.Unsetenv("STACK_EDGE_TLS_LISTEN")
 
 	// Every problem, under its key, with where it was written.
 	os.WriteFile("stack.yaml", []byte(`edge:

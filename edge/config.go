@@ -13,6 +13,7 @@ import (
 
 	"github.com/stack-web/stack/edge/compress"
 	"github.com/stack-web/stack/edge/limit"
+	"github.com/stack-web/stack/edge/tlscert"
 	"github.com/stack-web/stack/edge/upstream"
 )
 
@@ -74,6 +75,16 @@ type Config struct {
 	RateLimit *limit.RateConfig `yaml:"rate_limit"`
 	// LimitConn is nginx's limit_conn for every location without its own (limits.go).
 	LimitConn *limit.ConnConfig `yaml:"limit_conn"`
+	// TLS is the certificate of the tls_listen addresses: "internal" or {cert_file, key_file} (tls.go).
+	TLS tlscert.Config `yaml:"tls"`
+	// TLSListen lists the TCP addresses to accept HTTPS on (HTTP/2 and HTTP/1.1 by ALPN).
+	TLSListen []string `yaml:"tls_listen"`
+	// TLSRedirect makes the listen addresses answer 308 to the same URL over HTTPS.
+	TLSRedirect bool `yaml:"tls_redirect"`
+	// HSTS is the Strict-Transport-Security header sent over TLS; off while max_age is 0.
+	HSTS HSTSConfig `yaml:"hsts"`
+	// TLSDir is where tls: internal keeps its CA; config sets it to run_dir/tls.
+	TLSDir string `yaml:"-"`
 }
 
 // LocationConfig is one location: a path prefix served from a directory
@@ -197,6 +208,7 @@ func (c *Config) Validate() error {
 	for _, name := range sortedKeys(c.Upstreams) {
 		errs = append(errs, c.Upstreams[name].Validate("edge.upstreams."+name)...)
 	}
+	c.validateTLS(bad)
 	return errors.Join(errs...)
 }
 

@@ -44,6 +44,7 @@ type Edge struct {
 	metrics  *metrics      // nil unless Instrument was called (metrics.go)
 	open     openConns     // client connections open now
 	upgraded upgradedConns // switched (WebSocket) client connections (websocket.go)
+	tls      *edgeTLS      // certificates and handshakes (tls.go)
 
 	mu        sync.Mutex
 	listeners []*acceptor   // in the order configured
@@ -61,12 +62,16 @@ func New(cfg Config, tempDir string, logger *slog.Logger) (*Edge, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	tlsSide, err := startTLS(cfg, logger)
+	if err != nil {
+		return nil, err
+	}
 	st, err := newState(cfg, tempDir, logger)
 	if err != nil {
 		return nil, err
 	}
 	e := &Edge{logger: logger, tempDir: tempDir, conns: make(chan net.Conn), done: make(chan struct{}),
-		linger: newLingerer(), guard: newHeadGuard(logger)}
+		linger: newLingerer(), guard: newHeadGuard(logger), tls: tlsSide}
 	e.guard.set(cfg.MaxHeaderSize, st.access)
 	e.upgraded.log, e.upgraded.open = logger, &e.open
 	e.cur.Store(st)
@@ -80,7 +85,7 @@ func New(cfg Config, tempDir string, logger *slog.Logger) (*Edge, error) {
 func (e *Edge) Listen() error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	opened, err := e.openMissing(e.cur.Load().cfg.Listen)
+	opened, err := e.openAll(e.cur.Load().cfg)
 	if err != nil {
 		return err
 	}
@@ -88,16 +93,9 @@ func (e *Edge) Listen() error {
 	return nil
 }
 
-// Addrs returns the addresses the edge listens on (useful with port 0).
-func (e *Edge) Addrs() []net.Addr {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	var out []net.Addr
-	for _, a := range e.listeners {
-		out = append(out, a.l.Addr())
-	}
-	return out
-}
+// Addrs returns the addresses the edge listens on for plain HTTP (useful
+// with port 0); TLSAddrs has the others.
+func (e *Edge) Addrs() []net.Addr { return e.addrs(false) }
 
 // Serve serves on the listeners opened by Listen (and by later reloads)
 // until Shutdown, and returns nil then.
@@ -166,6 +164,7 @@ func (e *Edge) Close() error {
 func (e *Edge) closeListeners() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	e.tls.stop() // handshakes under way end too
 	for _, a := range e.listeners {
 		a.l.Close()
 	}
@@ -184,6 +183,9 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	cw.upgraded = &e.upgraded
 	cw.traced = st.access != nil && st.access.json // it names the upstream server and its time
 	body := trackBody(r)
+	if body != nil && r.ProtoMajor == 1 && (r.ContentLength < 0 || r.ContentLength > maxDrainedByServer) {
+		cw.lingering = body // as lingerNeeded decides
+	}
 	start, logged := time.Now(), false
 	if st.access != nil {
 		// Logged also when the handler aborts (panics) mid-response.
@@ -227,12 +229,22 @@ func (e *Edge) serve(st *state, w http.ResponseWriter, r *http.Request) *locatio
 		errpage.Write(w, v.status())
 		return nil
 	}
+	if e.tlsFront(w, r) {
+		return nil
+	}
 	if r.RequestURI == "*" && r.Method == http.MethodOptions {
 		w.Header().Set("Content-Length", "0") // as net/http's general OPTIONS handler
 		w.WriteHeader(http.StatusOK)
 		return nil
 	}
 	if r.URL.Scheme != "" || r.URL.Host != "" {
+		if r.URL.Hostname() == "" {
+			// "http:///x": an http URI without a host is invalid (RFC 9110
+			// 4.2.1), and its empty authority, not the Host header, would
+			// choose the server.
+			errpage.Write(w, http.StatusBadRequest)
+			return nil
+		}
 		r = originForm(r)
 	}
 	if r.Method == http.MethodConnect || (r.URL.Path == "" || r.URL.Path[0] != '/') {

@@ -3,6 +3,7 @@ package edge
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"io"
 	"net"
 	"strconv"
@@ -100,6 +101,7 @@ type framingConn struct {
 	cl       int64
 	remain   int64 // body or chunk bytes still to skip
 	verdicts []framingVerdict
+	tls      *tls.ConnectionState // over TLS (HTTP/1.1): the handshake's outcome, for r.TLS
 }
 
 func newFramingConn(c net.Conn) *framingConn {

@@ -1,7 +1,9 @@
 package edge
 
 import (
+	"net"
 	"net/http"
+	"net/netip"
 	"slices"
 	"strings"
 )
@@ -31,6 +33,11 @@ type location struct {
 	label   string   // for metrics: the path as written, after the server's first name
 	handler http.Handler
 	metrics *locationMetrics // set by metrics.attach when the edge is instrumented
+
+	// forwarded: header is one the edge replaces unless the client is a
+	// trusted proxy (X-Forwarded-For/-Proto/-Host, proxy.go), so the
+	// condition sees the value the app will get, not an untrusted claim.
+	forwarded bool
 }
 
 // newLocation is lc served by h, in a server named server ("" for the
@@ -53,6 +60,10 @@ func newLocation(lc LocationConfig, server string, h http.Handler) location {
 	}
 	if lc.Header != nil {
 		l.header, l.value = http.CanonicalHeaderKey(lc.Header.Name), lc.Header.Value
+		switch l.header {
+		case "X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host":
+			l.forwarded = true
+		}
 	}
 	return l
 }
@@ -60,8 +71,9 @@ func newLocation(lc LocationConfig, server string, h http.Handler) location {
 // conditional reports whether l requires more than its path.
 func (l *location) conditional() bool { return l.methods != nil || l.header != "" }
 
-// matches reports whether l serves a request for path (normalised).
-func (l *location) matches(path string, r *http.Request) bool {
+// matches reports whether l serves a request for path (normalised), from
+// a client that trust says whether to believe.
+func (l *location) matches(path string, r *http.Request, trust proxyTrust) bool {
 	if l.exact {
 		if path != l.prefix {
 			return false
@@ -71,6 +83,9 @@ func (l *location) matches(path string, r *http.Request) bool {
 	}
 	if l.methods != nil && !slices.Contains(l.methods, r.Method) {
 		return false
+	}
+	if l.forwarded && !trust.trustsClient(r) {
+		return l.value == "" || edgeForwarded(l.header, r) == l.value
 	}
 	if l.header != "" {
 		vs := r.Header[l.header]
@@ -107,9 +122,36 @@ func sortLocations(locs []location) {
 // match returns the location that serves a request for path, nil if none.
 func (s *site) match(path string, r *http.Request) *location {
 	for i := range s.locations {
-		if s.locations[i].matches(path, r) {
+		if s.locations[i].matches(path, r, s.trust) {
 			return &s.locations[i]
 		}
 	}
 	return nil
+}
+
+// edgeForwarded is the value of header (an X-Forwarded-* the edge
+// replaces) that the edge sends the app for a client it does not trust.
+func edgeForwarded(header string, r *http.Request) string {
+	switch header {
+	case "X-Forwarded-Proto":
+		if r.TLS != nil {
+			return "https"
+		}
+		return "http"
+	case "X-Forwarded-Host":
+		return r.Host
+	}
+	ip, _, _ := net.SplitHostPort(r.RemoteAddr)
+	return ip
+}
+
+// trustsClient reports whether r comes from a trusted proxy, whose
+// forwarding headers the edge keeps.
+func (t proxyTrust) trustsClient(r *http.Request) bool {
+	if len(t) == 0 {
+		return false
+	}
+	ip, _, _ := net.SplitHostPort(r.RemoteAddr)
+	a, err := netip.ParseAddr(ip)
+	return err == nil && t.trusts(a)
 }

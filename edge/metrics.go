@@ -27,6 +27,7 @@ type metrics struct {
 	upErrors  *prometheus.CounterVec   // upstream, kind
 	retries   *prometheus.CounterVec   // upstream
 	limited   *prometheus.CounterVec   // location, limit (limits.go)
+	tls       *prometheus.CounterVec   // result (tls_accept.go)
 	unmatched *locationMetrics         // refused before a location, or no location matched
 }
 
@@ -79,8 +80,9 @@ func (e *Edge) Instrument(reg prometheus.Registerer) error {
 		retries: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "stack_edge_upstream_retries_total",
 			Help: "Attempts after a request's first, to the next server or the same one again, by upstream."}, []string{"upstream"}),
 		limited: newLimitedVec(),
+		tls:     newHandshakesVec(),
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.duration, m.sent, m.received, m.upErrors, m.retries, m.limited, &edgeCollector{e}} {
+	for _, c := range []prometheus.Collector{m.requests, m.duration, m.sent, m.received, m.upErrors, m.retries, m.limited, m.tls, &edgeCollector{e}} {
 		if err := reg.Register(c); err != nil {
 			return err
 		}

@@ -32,6 +32,7 @@ import (
 type acceptor struct {
 	addr string // as configured
 	l    net.Listener
+	tls  bool // a tls_listen address
 }
 
 // generation is one http.Server and the listener that feeds it.
@@ -76,7 +77,10 @@ func (e *Edge) startGeneration(g *generation) {
 // startAccept runs a's accept loop; e.mu is held.
 func (e *Edge) startAccept(a *acceptor) {
 	e.wg.Go(func() {
-		l := framingListener{Listener: a.l, guard: e.guard}
+		var l net.Listener = framingListener{Listener: a.l, guard: e.guard}
+		if a.tls {
+			l = a.l // the tracker goes over the decrypted bytes (tls_accept.go)
+		}
 		pause := 5 * time.Millisecond
 		for {
 			c, err := l.Accept()
@@ -95,6 +99,10 @@ func (e *Edge) startAccept(a *acceptor) {
 				continue
 			}
 			pause = 5 * time.Millisecond
+			if a.tls {
+				e.startHandshake(c)
+				continue
+			}
 			select {
 			case e.conns <- c:
 			case <-e.done:
@@ -105,13 +113,13 @@ func (e *Edge) startAccept(a *acceptor) {
 	})
 }
 
-// openMissing opens the addresses of want that have no listener yet; e.mu
-// is held. On error, what it opened is closed again.
-func (e *Edge) openMissing(want []string) ([]*acceptor, error) {
+// openMissing opens the addresses of want (TLS ones if tls) that have no
+// listener yet; e.mu is held. On error, what it opened is closed again.
+func (e *Edge) openMissing(want []string, tls bool) ([]*acceptor, error) {
 	var lc net.ListenConfig
 	var opened []*acceptor
 	for _, addr := range want {
-		if slices.ContainsFunc(e.listeners, func(a *acceptor) bool { return a.addr == addr }) {
+		if slices.ContainsFunc(e.listeners, func(a *acceptor) bool { return a.addr == addr && a.tls == tls }) {
 			continue
 		}
 		l, err := lc.Listen(context.Background(), "tcp", addr)
@@ -121,7 +129,7 @@ func (e *Edge) openMissing(want []string) ([]*acceptor, error) {
 			}
 			return nil, fmt.Errorf("edge: listen on %s: %w", addr, err)
 		}
-		opened = append(opened, &acceptor{addr: addr, l: l})
+		opened = append(opened, &acceptor{addr: addr, l: l, tls: tls})
 	}
 	return opened, nil
 }
@@ -133,6 +141,10 @@ func (e *Edge) openMissing(want []string) ([]*acceptor, error) {
 // error nothing has changed.
 func (e *Edge) Reload(cfg Config) error {
 	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	certs, err := e.tls.load(cfg)
+	if err != nil {
 		return err
 	}
 	st, err := newState(cfg, e.tempDir, e.logger)
@@ -148,13 +160,14 @@ func (e *Edge) Reload(cfg Config) error {
 		st.release()
 		return errors.New("edge: reload after shutdown")
 	}
-	opened, err := e.openMissing(cfg.Listen)
+	opened, err := e.openAll(cfg)
 	if err != nil {
 		st.release()
 		return err
 	}
 	st.limits.inherit(&e.cur.Load().limits) // zones kept across reloads, as nginx's (limits.go)
 	old := e.cur.Swap(st)
+	e.tls.use(cfg, certs)
 	e.guard.set(cfg.MaxHeaderSize, st.access)
 	if s := settingsOf(cfg); s != e.gen.settings {
 		g := e.newGeneration(cfg)
@@ -167,7 +180,7 @@ func (e *Edge) Reload(cfg Config) error {
 	}
 	kept := e.listeners[:0]
 	for _, a := range e.listeners {
-		if slices.Contains(cfg.Listen, a.addr) {
+		if a.wanted(cfg) {
 			kept = append(kept, a)
 		} else {
 			a.l.Close()

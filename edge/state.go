@@ -56,7 +56,7 @@ func newState(cfg Config, tempDir string, logger *slog.Logger) (*state, error) {
 	for _, sc := range cfg.sites() {
 		scfg := cfg.forServer(sc) // the edge's settings with the server's own limits
 		body := newBodyReader(int64(scfg.ClientMaxBodySize), int64(scfg.ClientBodyBufferSize), scfg.ClientBodyTimeout, tempDir)
-		s := &site{}
+		s := &site{trust: st.trust}
 		if len(sc.Names) > 0 {
 			s.name = sc.Names[0]
 		}

@@ -21,6 +21,7 @@ import (
 type site struct {
 	name      string // its first name, for logs and metrics; "" for edge.locations
 	locations []location
+	trust     proxyTrust // whose X-Forwarded-* a location's condition believes
 }
 
 // router picks a request's site.

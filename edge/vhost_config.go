@@ -189,6 +189,12 @@ func (c *Config) validateLocations(list string, locs []LocationConfig, bad func(
 			bad(key+".path", "%q must start with / (or be \"= /path\" for an exact match)", l.Path)
 		case strings.Contains(path, "/../") || strings.HasSuffix(path, "/.."):
 			bad(key+".path", "%q contains ..", l.Path)
+		default:
+			// A request's path is matched once normalised (edge.go): a
+			// location written otherwise would silently match nothing.
+			if n, ok := normalizePath(path); !ok || n != path {
+				bad(key+".path", "%q never matches: a request's path is matched with repeated slashes merged and . segments resolved; write %q", l.Path, n)
+			}
 		}
 		for j, m := range l.Methods {
 			if m == "" || strings.IndexFunc(m, func(r rune) bool { return !isTokenChar(r) }) >= 0 {

@@ -63,7 +63,9 @@ func TestServersValidation(t *testing.T) {
 		{"server tls", func() edge.Config {
 			s := server(false, "a.test")
 			s.TLS = tlscert.Config{CertFile: "a.pem"}
-			return vhostConfig(s)
+			c := vhostConfig(s)
+			c.TLSListen = []string{"127.0.0.1:8443"} // a server's tls needs it (tls.go)
+			return c
 		}(), []string{"edge.servers[0].tls.key_file: missing"}},
 		{"location conditions", vhostConfig(withLocations(server(false, "a.test"),
 			edge.LocationConfig{Path: "= x", Upstream: "app"},

@@ -36,6 +36,9 @@ type clientWriter struct {
 	upgraded      *upgradedConns // the edge's, for Shutdown
 	hijacked      *upgradedConn  // the connection, once switched
 	cancelUpgrade func()         // ends the switched request's context
+	// lingering is the request's body when an answer sent before it was
+	// read ends in a lingering close (linger.go): that answer says so.
+	lingering *trackedBody
 }
 
 const renewEvery = 64 << 10
@@ -55,6 +58,11 @@ func (w *clientWriter) WriteHeader(code int) {
 		// type would become text/html). nginx sends none either.
 		if h := w.Header(); h["Content-Type"] == nil {
 			h["Content-Type"] = nil
+		}
+		if w.lingering != nil && !w.lingering.done {
+			// Without it, a keep-alive client would send its next request
+			// on a connection about to close, to be read as leftover body.
+			w.Header().Set("Connection", "close")
 		}
 	}
 	w.ResponseWriter.WriteHeader(code)

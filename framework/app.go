@@ -131,7 +131,8 @@ func New(s Settings, c Config) (*App, error) {
 			"csrf_field": csrfField,
 		}
 		maps.Copy(funcs, c.Funcs)
-		set, err := templates.New(templates.Options{Sources: tsrc, Funcs: funcs, Reload: s.Debug, Logger: a.logger})
+		set, err := templates.New(templates.Options{Sources: tsrc, Funcs: funcs, Pure: []string{"url", "static"},
+			Reload: s.Debug, Logger: a.logger})
 		if err != nil {
 			return nil, fmt.Errorf("framework: templates: %w", err)
 		}

@@ -373,6 +373,7 @@ func EncodeRequest(e *Encoder, r *http.Request, env *Env) {
 	e.Add("REQUEST_SCHEME", scheme)
 	if scheme == "https" {
 		e.Add("HTTPS", "on")
+		e.Add("UWSGI_SCHEME", "https") // uWSGI's own: its Python plugin's wsgi.url_scheme
 	}
 	e.Add("REMOTE_ADDR", env.RemoteAddr)
 	e.Add("REMOTE_PORT", env.RemotePort)

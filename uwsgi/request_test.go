@@ -203,7 +203,7 @@ func TestEncodeRequestRoundTrip(t *testing.T) {
 	wantVars := map[string]string{
 		"REQUEST_METHOD": "POST", "QUERY_STRING": "q=1&q=2", "CONTENT_LENGTH": "11",
 		"CONTENT_TYPE": "application/x-www-form-urlencoded", "REQUEST_URI": "/%E4%B8%96/x%2Fy?q=1&q=2",
-		"PATH_INFO": "/世/x/y", "SERVER_PROTOCOL": "HTTP/1.1", "REQUEST_SCHEME": "https", "HTTPS": "on",
+		"PATH_INFO": "/世/x/y", "SERVER_PROTOCOL": "HTTP/1.1", "REQUEST_SCHEME": "https", "HTTPS": "on", "UWSGI_SCHEME": "https",
 		"REMOTE_ADDR": "127.0.0.1", "REMOTE_PORT": "40000", "SERVER_NAME": "example.org", "SERVER_PORT": "8000",
 		"HTTP_HOST": "example.org:8000", "HTTP_COOKIE": "a=1; b=2", "HTTP_ACCEPT": "text/html, application/json",
 		"HTTP_X_CUSTOM": "yes",

@@ -96,7 +96,7 @@ func (s *store) latestQuestions(ctx context.Context, n int, now time.Time) ([]Qu
 		return nil, fmt.Errorf("polls: latest questions: %w", err)
 	}
 	defer rows.Close()
-	var qs []Question
+	qs := make([]Question, 0, min(n, 64)) // one allocation for the page's few
 	for rows.Next() {
 		var q Question
 		var pub int64

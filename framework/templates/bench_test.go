@@ -74,6 +74,9 @@ var benchFuncs = template.FuncMap{
 	"static": func(p string) string { return "/static/" + p },
 }
 
+// benchPure are the functions the framework declares pure.
+var benchPure = []string{"url", "static"}
+
 func benchData() map[string]any {
 	qs := make([]benchQuestion, 5)
 	for i := range qs {
@@ -88,13 +91,13 @@ func benchData() map[string]any {
 }
 
 func newBenchSet(b *testing.B) *Set {
-	return mustNew(b, Options{Sources: []fs.FS{mapFS(benchSite)}, Funcs: benchFuncs})
+	return mustNew(b, Options{Sources: []fs.FS{mapFS(benchSite)}, Funcs: benchFuncs, Pure: benchPure})
 }
 
 // The benchmark page renders what it should: a failing benchmark page would
 // measure an error path.
 func TestBenchPage(t *testing.T) {
-	s := mustNew(t, Options{Sources: []fs.FS{mapFS(benchSite)}, Funcs: benchFuncs})
+	s := mustNew(t, Options{Sources: []fs.FS{mapFS(benchSite)}, Funcs: benchFuncs, Pure: benchPure})
 	out := render(t, s, "polls/index.html", benchData())
 	for _, want := range []string{
 		"<title>Latest questions | Polls</title>",
@@ -137,7 +140,7 @@ func BenchmarkRenderPageParallel(b *testing.B) {
 // BenchmarkRenderPageReload is the debug-mode cost: the same page with
 // Reload on (a modification-time check at most once a second).
 func BenchmarkRenderPageReload(b *testing.B) {
-	s := mustNew(b, Options{Sources: []fs.FS{mapFS(benchSite)}, Funcs: benchFuncs, Reload: true})
+	s := mustNew(b, Options{Sources: []fs.FS{mapFS(benchSite)}, Funcs: benchFuncs, Pure: benchPure, Reload: true})
 	data := benchData()
 	b.ReportAllocs()
 	for b.Loop() {
@@ -150,7 +153,7 @@ func BenchmarkRenderPageReload(b *testing.B) {
 func BenchmarkNew(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := New(Options{Sources: []fs.FS{mapFS(benchSite)}, Funcs: benchFuncs}); err != nil {
+		if _, err := New(Options{Sources: []fs.FS{mapFS(benchSite)}, Funcs: benchFuncs, Pure: benchPure}); err != nil {
 			b.Fatal(err)
 		}
 	}

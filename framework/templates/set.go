@@ -27,6 +27,12 @@ type Options struct {
 	// given at New because html/template resolves functions at parse time.
 	// The name "extends" is reserved.
 	Funcs template.FuncMap
+	// Pure names the Funcs whose result depends on their arguments only
+	// (not on the request, the clock or any state), such as the framework's
+	// url and static: a call of one with constant arguments, {{static
+	// "polls/style.css"}}, runs once at New and its escaped output becomes
+	// part of the page (see fold.go).
+	Pure []string
 	// Reload re-parses when a template file changed (debug mode). Off in production:
 	// templates are parsed once, at New.
 	Reload bool
@@ -56,6 +62,7 @@ type Set struct {
 	sources  []fs.FS
 	suffixes []string
 	funcs    template.FuncMap
+	pure     map[string]bool
 	reload   bool
 	logger   *slog.Logger
 
@@ -86,7 +93,20 @@ func New(opts Options) (*Set, error) {
 	if err != nil {
 		return nil, err
 	}
+	pure := make(map[string]bool, len(opts.Pure))
+	for name := range Builtins() {
+		if _, mine := opts.Funcs[name]; !mine {
+			pure[name] = true // the built-in filters depend on their arguments only
+		}
+	}
+	for _, name := range opts.Pure {
+		if _, ok := funcs[name]; !ok || name == extendsFunc {
+			return nil, fmt.Errorf("templates: Pure: %q is not one of the Funcs", name)
+		}
+		pure[name] = true
+	}
 	s := &Set{
+		pure:       pure,
 		sources:    slices.Clone(opts.Sources),
 		suffixes:   slices.Clone(opts.Suffixes),
 		funcs:      funcs,
@@ -244,6 +264,12 @@ func (s *Set) build() (*snapshot, error) {
 			}
 			continue
 		}
+		copyPage := func() (*template.Template, error) { return assemble(name, files, s.funcs) }
+		if err := memoize(page, copyPage, s.pure); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		fold(page, s.pure)
 		pages[name] = page
 	}
 	if len(errs) > 0 {

@@ -1,0 +1,299 @@
+package edge
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/stack-web/stack/edge/internal/errpage"
+	"github.com/stack-web/stack/edge/tlscert"
+)
+
+// TLS at the edge, as nginx's ssl listeners and Caddy's automatic HTTPS:
+// the tls_listen addresses speak TLS with the certificate of edge.tls (or
+// of the virtual server the client names by SNI), HTTP/2 or HTTP/1.1 by
+// ALPN, on the same http.Server generation as the plain listeners. The
+// handshake is the edge's own (tls_accept.go), so that an HTTP/1.1
+// connection over TLS still goes through the framing tracker, on its
+// decrypted bytes; what the app sees is in front below.
+
+// HSTSConfig is edge.hsts, the Strict-Transport-Security header sent on
+// every answer over TLS. A max_age of 0 sends nothing (the default: a
+// browser told once cannot be untold until the age passes).
+type HSTSConfig struct {
+	MaxAge            time.Duration `yaml:"max_age"`
+	IncludeSubdomains bool          `yaml:"include_subdomains"`
+	Preload           bool          `yaml:"preload"`
+}
+
+// header is the header's value, "" when off.
+func (h HSTSConfig) header() string {
+	if h.MaxAge <= 0 {
+		return ""
+	}
+	v := "max-age=" + strconv.FormatInt(int64(h.MaxAge/time.Second), 10)
+	if h.IncludeSubdomains {
+		v += "; includeSubDomains"
+	}
+	if h.Preload {
+		v += "; preload"
+	}
+	return v
+}
+
+// hstsPreloadAge is the least max-age the browsers' preload list takes.
+const hstsPreloadAge = 365 * 24 * time.Hour
+
+// validateTLS checks tls, tls_listen, tls_redirect and hsts; the
+// certificate files are read, so `stack check` finds a missing or
+// mismatched one before a start or a reload does.
+func (c *Config) validateTLS(bad func(key, format string, args ...any)) {
+	for i, a := range c.TLSListen {
+		key := fmt.Sprintf("tls_listen[%d]", i)
+		_, port, err := net.SplitHostPort(a)
+		if err != nil {
+			bad(key, "%q is not host:port (e.g. 127.0.0.1:8443, or 0.0.0.0:443 for every interface)", a)
+		}
+		if port == "0" {
+			continue // any free port: no two are the same
+		}
+		if j := slices.Index(c.Listen, a); j >= 0 {
+			bad(key, "%q is also listen[%d]; an address speaks either plain HTTP or TLS", a, j)
+		}
+		if j := slices.Index(c.TLSListen[:i], a); j >= 0 {
+			bad(key, "%q is also tls_listen[%d]", a, j)
+		}
+	}
+	switch {
+	case len(c.TLSListen) > 0 && !c.anyTLS():
+		bad("tls_listen", "is set but edge.tls is off; give tls: internal (a local CA under run_dir) or tls: {cert_file: F, key_file: F}")
+	case len(c.TLSListen) == 0 && !c.TLS.IsZero():
+		bad("tls", "is set but edge.tls_listen is empty; add the addresses to serve HTTPS on, e.g. tls_listen: [\"127.0.0.1:8443\"]")
+	case len(c.TLSListen) == 0 && c.anyTLS():
+		bad("tls_listen", "is empty but a server has tls; add the addresses to serve HTTPS on, e.g. tls_listen: [\"127.0.0.1:8443\"]")
+	}
+	for _, err := range c.TLS.Validate("tls") {
+		relay(bad, err)
+	}
+	if err := c.TLS.Check("tls"); err != nil {
+		relay(bad, err)
+	}
+	for i, s := range c.Servers {
+		// The shape is checked with the server (vhost_config.go); the files here.
+		if err := s.TLS.Check(fmt.Sprintf("servers[%d].tls", i)); err != nil {
+			relay(bad, err)
+		}
+	}
+	if c.TLSRedirect && len(c.TLSListen) == 0 {
+		bad("tls_redirect", "is true but edge.tls_listen is empty: there is no HTTPS address to redirect to")
+	}
+	switch h := c.HSTS; {
+	case h.MaxAge < 0:
+		bad("hsts.max_age", "must not be negative (0 sends no Strict-Transport-Security; e.g. 8760h for a year)")
+	case h.Preload && (h.MaxAge < hstsPreloadAge || !h.IncludeSubdomains):
+		bad("hsts.preload", "needs max_age of at least 8760h (a year) and include_subdomains: true, as the browsers' preload list does")
+	case h.MaxAge > 0 && len(c.TLSListen) == 0:
+		bad("hsts.max_age", "is set but edge.tls_listen is empty; the header is sent over TLS only")
+	}
+}
+
+// relay passes an error written "key: message" (key under edge.) to bad.
+func relay(bad func(key, format string, args ...any), err error) {
+	key, msg, _ := strings.Cut(err.Error(), ": ")
+	bad(strings.TrimPrefix(key, "edge."), "%s", msg)
+}
+
+// edgeTLS is the edge's TLS side: the certificates, the listeners'
+// tls.Config, what the current configuration says about redirects and
+// HSTS, and the handshakes under way.
+type edgeTLS struct {
+	logger   *slog.Logger
+	certs    *tlscert.Manager
+	config   *tls.Config
+	settings atomic.Pointer[tlsFront]
+	// ctx ends when the edge stops accepting: handshakes in progress end
+	// with it instead of holding Shutdown for client_header_timeout.
+	ctx  context.Context
+	stop context.CancelFunc
+}
+
+// tlsFront is what one configuration says about requests and TLS.
+type tlsFront struct {
+	hsts         []string // the header's value, nil when off
+	redirectPort string   // the HTTPS port plain requests go to; "" = no redirect
+	maxHead      int      // max_header_size, for HTTP/2 heads
+}
+
+func newEdgeTLS(logger *slog.Logger) *edgeTLS {
+	t := &edgeTLS{logger: logger, certs: tlscert.NewManager(logger)}
+	t.config = t.certs.TLSConfig()
+	t.ctx, t.stop = context.WithCancel(context.Background())
+	return t
+}
+
+// startTLS makes the edge's TLS side for cfg, its certificates loaded.
+func startTLS(cfg Config, logger *slog.Logger) (*edgeTLS, error) {
+	t := newEdgeTLS(logger)
+	certs, err := t.load(cfg)
+	if err != nil {
+		return nil, err
+	}
+	t.use(cfg, certs)
+	return t, nil
+}
+
+// tlsSites is what cfg gives the certificate manager: edge.tls is the
+// default certificate and the one of every server without its own; a
+// server with its own tls is chosen by its names (and is the default one
+// if it is the default server).
+func tlsSites(cfg Config) []tlscert.Site {
+	var own []tlscert.Site
+	var inherit []string
+	for i, s := range cfg.ServerTLS() {
+		if s.TLS.IsZero() {
+			inherit = append(inherit, s.Names...)
+			continue
+		}
+		own = append(own, tlscert.Site{Key: fmt.Sprintf("edge.servers[%d].tls", i), Names: s.Names, Default: s.Default, TLS: s.TLS})
+	}
+	if cfg.TLS.IsZero() {
+		return own
+	}
+	// First, so that a default server with a certificate of its own wins.
+	return append([]tlscert.Site{{Key: "edge.tls", Names: inherit, Default: true, TLS: cfg.TLS}}, own...)
+}
+
+// anyTLS reports whether cfg gives any server a certificate.
+func (c *Config) anyTLS() bool {
+	return !c.TLS.IsZero() || slices.ContainsFunc(c.Servers, func(s ServerConfig) bool { return !s.TLS.IsZero() })
+}
+
+// load reads cfg's certificates without serving them; nil when cfg has
+// no TLS.
+func (t *edgeTLS) load(cfg Config) (*tlscert.Certs, error) {
+	if len(cfg.TLSListen) == 0 {
+		return nil, nil
+	}
+	var hosts []string
+	for _, a := range cfg.TLSListen {
+		if h, _, err := net.SplitHostPort(a); err == nil {
+			hosts = append(hosts, h)
+		}
+	}
+	return t.certs.Load(tlsSites(cfg), tlscert.Options{CADir: cfg.TLSDir, Hosts: hosts})
+}
+
+// use makes cfg's certificates (from load) and settings current.
+func (t *edgeTLS) use(cfg Config, certs *tlscert.Certs) {
+	if certs != nil {
+		t.certs.Use(certs)
+	}
+	f := &tlsFront{maxHead: int(cfg.MaxHeaderSize)}
+	if v := cfg.HSTS.header(); v != "" {
+		f.hsts = []string{v}
+	}
+	if cfg.TLSRedirect && len(cfg.TLSListen) > 0 {
+		_, f.redirectPort, _ = net.SplitHostPort(cfg.TLSListen[0])
+	}
+	t.settings.Store(f)
+}
+
+// tlsFront does what TLS changes for a request before it is routed, and
+// reports whether it answered it: on a TLS connection the request is
+// marked as such (r.TLS, which gives X-Forwarded-Proto and HTTPS=on to the
+// app) and gets the HSTS header, and an HTTP/2 head over max_header_size
+// is refused as an HTTP/1.1 one is; a plain request is redirected to
+// HTTPS when tls_redirect is on.
+func (e *Edge) tlsFront(w http.ResponseWriter, r *http.Request) bool {
+	t := e.tls
+	f := t.settings.Load()
+	if r.TLS == nil {
+		if fc, ok := r.Context().Value(framingKey{}).(*framingConn); ok && fc.tls != nil {
+			r.TLS = fc.tls // HTTP/1.1 over TLS: net/http saw only the framing tracker
+		}
+	}
+	if r.TLS == nil {
+		if port := f.redirectPort; port != "" {
+			if port == "0" { // a free port, in tests: the one it got
+				if a, ok := e.TLSAddrs()[0].(*net.TCPAddr); ok {
+					port = strconv.Itoa(a.Port)
+				}
+			}
+			t.redirect(w, r, port)
+			return true
+		}
+		return false
+	}
+	if f.hsts != nil {
+		w.Header()["Strict-Transport-Security"] = f.hsts
+	}
+	if r.ProtoMajor >= 2 {
+		if v := h2HeadVerdict(r, f.maxHead); v != framingOK {
+			t.logger.Warn("edge: refusing request", "remote", r.RemoteAddr, "uri", truncate(loggedTarget(r)), "problem", v.String(), "status", v.status())
+			errpage.Write(w, v.status())
+			return true
+		}
+	}
+	return false
+}
+
+// redirect answers 308 (the method and body are kept) to the same URL on
+// the HTTPS port.
+func (t *edgeTLS) redirect(w http.ResponseWriter, r *http.Request, port string) {
+	host := r.Host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	if host == "" {
+		if la, ok := r.Context().Value(http.LocalAddrContextKey).(*net.TCPAddr); ok {
+			host = la.IP.String()
+		}
+	}
+	if port != "443" || strings.Contains(host, ":") {
+		host = net.JoinHostPort(host, port)
+	}
+	target := r.URL.RequestURI()
+	if !strings.HasPrefix(target, "/") {
+		target = "/"
+	}
+	w.Header().Set("Location", "https://"+host+target)
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(http.StatusPermanentRedirect)
+	if r.Method != http.MethodHead {
+		fmt.Fprintln(w, "308 Permanent Redirect to HTTPS")
+	}
+}
+
+// h2HeadVerdict measures an HTTP/2 request head as its HTTP/1.1 form
+// would be (request line, Host and each field, with line ends), so that
+// max_header_size means the same on either protocol: 414 for a target over
+// a quarter of it, 431 for a head over it. (net/http's HTTP/2 server is
+// given twice the limit, as its HTTP/1.1 server is, and refuses what is
+// further over with 431 itself.)
+func h2HeadVerdict(r *http.Request, maxHead int) framingVerdict {
+	if maxHead <= 0 {
+		return framingOK
+	}
+	line := len(r.Method) + 1 + len(r.RequestURI) + len(" HTTP/1.1\r\n")
+	if line > maxHead/4 {
+		return framingLineTooLong
+	}
+	n := line + len("Host: \r\n") + len(r.Host) + len("\r\n")
+	for name, values := range r.Header {
+		for _, v := range values {
+			n += len(name) + len(": \r\n") + len(v)
+		}
+	}
+	if n > maxHead {
+		return framingHeadTooLarge
+	}
+	return framingOK
+}
