@@ -105,7 +105,8 @@ func orDash(s string) string {
 }
 
 func (c *cmdEnv) collectstaticCommand() *cobra.Command {
-	return &cobra.Command{
+	var precompress bool
+	cmd := &cobra.Command{
 		Use:   "collectstatic DIR",
 		Short: "Copy the app's static files into DIR, for the edge or an image to serve",
 		Args:  cobra.ExactArgs(1),
@@ -128,9 +129,14 @@ func (c *cmdEnv) collectstaticCommand() *cobra.Command {
 				return err
 			}
 			fmt.Fprintf(c.stdout, "%d static files copied to %s\n", n, args[0])
-			return nil
+			if precompress {
+				_, err = precompressTree(sp.StaticFS(), args[0], c.stdout)
+			}
+			return err
 		},
 	}
+	cmd.Flags().BoolVar(&precompress, "compress", false, "also write X.gz and X.zst beside each text file X, for the edge to serve precompressed")
+	return cmd
 }
 
 // copyTree copies every regular file of src into dir, replacing files

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stack-web/stack/edge/compress"
 	"github.com/stack-web/stack/edge/limit"
 	"github.com/stack-web/stack/edge/tlscert"
 	"github.com/stack-web/stack/edge/upstream"
@@ -61,6 +62,8 @@ type Config struct {
 	// MaxTempFileSize bounds that file (nginx's uwsgi_max_temp_file_size);
 	// past it, the response is passed at the client's pace. 0: no file.
 	MaxTempFileSize ByteSize `yaml:"max_temp_file_size"`
+	// Compression is gzip and zstd on the fly and precompressed static files (compression.go).
+	Compression compress.Config `yaml:"compression"`
 	// Locations route requests by path prefix; the longest match wins.
 	// With Servers, they form the implicit default server (vhost.go).
 	Locations []LocationConfig `yaml:"locations"`
@@ -101,6 +104,8 @@ type LocationConfig struct {
 	// follows it. An app turns buffering off for one response with the
 	// header X-Accel-Buffering: no.
 	Buffering *bool `yaml:"buffering"`
+	// Compression false turns edge.compression off for this location (compression.go).
+	Compression *bool `yaml:"compression"`
 	// Methods, if set, limits the location to these methods (GET implies
 	// HEAD); another method falls through to the next location (match.go).
 	Methods []string `yaml:"methods"`
@@ -134,6 +139,7 @@ func DefaultConfig() Config {
 		Buffering:            true,
 		ResponseBufferSize:   64 << 10,
 		MaxTempFileSize:      1 << 30,
+		Compression:          compress.DefaultConfig(),
 	}
 }
 
@@ -198,6 +204,7 @@ func (c *Config) Validate() error {
 	c.validateSites(bad)
 	c.validateLimits(bad)
 	c.validateWebSocket(bad)
+	c.validateCompression(bad)
 	for _, name := range sortedKeys(c.Upstreams) {
 		errs = append(errs, c.Upstreams[name].Validate("edge.upstreams."+name)...)
 	}

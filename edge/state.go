@@ -68,6 +68,7 @@ func newState(cfg Config, tempDir string, logger *slog.Logger) (*state, error) {
 			}
 			h = withWebSocket(h, lc.WebSocket)         // upgraded connections' limits (websocket.go)
 			h = st.wrapLocation(h, lc, s.name, logger) // limits and internal (limits.go, accel.go)
+			h = withCompression(h, scfg.Compression, lc)
 			s.locations = append(s.locations, newLocation(lc, s.name, h))
 		}
 		sortLocations(s.locations)

@@ -72,6 +72,17 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ! command -v ip >/de
 fi
 ls -d /usr/lib/postgresql/*/bin
 
+# curl (Debian's, which decodes gzip, br and zstd) for the compression
+# test (e2e/edge_compress_test.go): `curl --compressed` against the edge.
+step "curl"
+if ! command -v curl >/dev/null; then
+  SUDO=; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq curl >/dev/null
+fi
+curl --version | head -1
+
 step "go vet"
 go vet ./...
 

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/stack-web/stack/edge/compress"
 )
 
 // fileCache holds small files in memory, as nginx's open_file_cache holds
@@ -29,8 +31,10 @@ import (
 // link to "." makes a/a/a/… name one file in endless ways) would
 // otherwise let requests add entries without bound.
 type fileCache struct {
-	valid    time.Duration // 0: cacheValid (tests shorten it)
-	maxBytes int           // 0: maxCacheBytes (tests shrink it)
+	valid    time.Duration         // 0: cacheValid (tests shorten it)
+	maxBytes int                   // 0: maxCacheBytes (tests shrink it)
+	siblings siblingLoader         // nil: no precompressed variants (precompressed.go)
+	sets     map[string]siblingSet // which siblings a file served from disk has (precompressed.go)
 	mu       sync.RWMutex
 	files    map[string]*cachedFile
 	bytes    int
@@ -49,6 +53,11 @@ type cachedFile struct {
 	modTime time.Time
 	checked time.Time
 	header  http.Header // ETag, Last-Modified, Content-Type, Content-Length, Accept-Ranges
+
+	// Precompressed siblings (precompressed.go): the variants of a file,
+	// and the coding of a variant.
+	variants []*cachedFile
+	coding   compress.Coding
 }
 
 // lookup returns name's entry while it is fresh.
@@ -86,6 +95,7 @@ func (c *fileCache) load(name string, f *os.File, fi fs.FileInfo, now time.Time)
 		// Unchanged: trust it for another while.
 		fresh := *old
 		fresh.checked = now
+		c.attachVariants(name, fi, &fresh)
 		c.store(name, &fresh)
 		return &fresh
 	}
@@ -110,6 +120,7 @@ func (c *fileCache) load(name string, f *os.File, fi fs.FileInfo, now time.Time)
 	}
 	h["Content-Type"] = []string{ct}
 	cf := &cachedFile{data: data, modTime: fi.ModTime(), checked: now, header: h}
+	c.attachVariants(name, fi, cf)
 	c.store(name, cf)
 	return cf
 }
@@ -121,10 +132,10 @@ func (c *fileCache) store(name string, f *cachedFile) {
 		c.files = make(map[string]*cachedFile)
 	}
 	if old := c.files[name]; old != nil {
-		c.bytes -= len(old.data) + entryOverhead
+		c.bytes -= old.size()
 	}
 	c.files[name] = f
-	c.bytes += len(f.data) + entryOverhead
+	c.bytes += f.size()
 }
 
 // forget drops name, which is no longer a small regular file there.
@@ -132,7 +143,7 @@ func (c *fileCache) forget(name string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if old := c.files[name]; old != nil {
-		c.bytes -= len(old.data) + entryOverhead
+		c.bytes -= old.size()
 		delete(c.files, name)
 	}
 }
@@ -152,6 +163,12 @@ func serveCached(w http.ResponseWriter, r *http.Request, name string, f *cachedF
 		h["Etag"] = f.header["Etag"]
 		if ct, ok := f.header["Content-Type"]; ok && len(h["Content-Type"]) == 0 {
 			h["Content-Type"] = ct // unless an app's, as in serve
+		}
+		if v, ok := f.header["Vary"]; ok {
+			h["Vary"] = v
+		}
+		if ce := f.header["Content-Encoding"]; ce != nil {
+			w = &encodedWriter{ResponseWriter: w, coding: ce}
 		}
 		http.ServeContent(w, r, name, f.modTime, bytes.NewReader(f.data))
 		return

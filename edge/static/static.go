@@ -35,6 +35,8 @@ type Handler struct {
 	dir    string
 	logger *slog.Logger
 	cache  fileCache
+
+	precompressed bool // serve X.zst, X.br, X.gz beside X (precompressed.go)
 }
 
 // New opens root and returns a handler that maps the part of the URL
@@ -117,7 +119,7 @@ func (s *Handler) serve(w http.ResponseWriter, r *http.Request, name string, tra
 	now := time.Now()
 	if !trailingSlash {
 		if cf := s.cache.lookup(name, now); cf != nil {
-			serveCached(w, r, name, cf)
+			serveCached(w, r, name, cf.choose(r))
 			return
 		}
 	}
@@ -163,7 +165,10 @@ func (s *Handler) serve(w http.ResponseWriter, r *http.Request, name string, tra
 		return
 	}
 	if cf := s.cache.load(name, f, fi, now); cf != nil {
-		serveCached(w, r, name, cf)
+		serveCached(w, r, name, cf.choose(r))
+		return
+	}
+	if s.precompressed && s.serveSibling(w, r, name, f, fi, now) {
 		return
 	}
 	h := w.Header()
