@@ -256,7 +256,7 @@ var timeType = reflect.TypeFor[time.Time]()
 
 // memoKey returns v as a cache key if it is plain data whose equality is
 // its identity for a template: a number, a boolean, a short string (of any
-// named type: the key keeps the type) or a time.
+// named type without methods: the key keeps the type) or a time.
 func memoKey(v any) (any, bool) {
 	switch v := v.(type) {
 	case int, int64, bool:
@@ -267,6 +267,14 @@ func memoKey(v any) (any, bool) {
 		return nil, false
 	}
 	t := reflect.TypeOf(v)
+	if t == timeType {
+		return v, true
+	}
+	if t.NumMethod() > 0 {
+		// String, Error, MarshalJSON...: the escapers print what the
+		// method says, which may change while the value does not.
+		return nil, false
+	}
 	switch t.Kind() {
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
 		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Bool:
@@ -274,5 +282,5 @@ func memoKey(v any) (any, bool) {
 	case reflect.String:
 		return v, reflect.ValueOf(v).Len() <= maxMemoKey
 	}
-	return v, t == timeType
+	return nil, false
 }
