@@ -202,3 +202,33 @@ func TestBrkPerfMemoStringerNotKept(t *testing.T) {
 		t.Fatalf("after the name changed the page still shows the old one: %q", got)
 	}
 }
+
+// Goroutines rendering distinct values, more than a memo keeps, so that
+// the cache starts over while others read and fill it (run with -race):
+// every render is still the reference's.
+func TestBrkPerfMemoEvictionConcurrent(t *testing.T) {
+	plain, memo := brkSets(t)
+	const goroutines, each = 8, 300 // 2,400 values > maxMemo
+	errs := make(chan string, goroutines)
+	for g := range goroutines {
+		go func() {
+			for i := range each {
+				v := any(g*each + i)
+				if i%3 == 1 {
+					v = fmt.Sprintf("<%d>'\"", g*each+i)
+				}
+				data := map[string]any{"V": v}
+				if got, want := brkRender(memo, "one.html", data), brkRender(plain, "one.html", data); got != want {
+					errs <- fmt.Sprintf("value %#v: got %q want %q", v, got, want)
+					return
+				}
+			}
+			errs <- ""
+		}()
+	}
+	for range goroutines {
+		if e := <-errs; e != "" {
+			t.Fatal(e)
+		}
+	}
+}
