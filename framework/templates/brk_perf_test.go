@@ -232,3 +232,60 @@ func TestBrkPerfMemoEvictionConcurrent(t *testing.T) {
 		}
 	}
 }
+
+// brkTextSeeds are page sources for FuzzBrkPerfMemoText: contexts, blocks,
+// includes, variables, ranges and constant calls mixed.
+var brkTextSeeds = []string{
+	`<a href="{{.V}}">{{.V | upper}}</a>`,
+	`{{range $i, $v := .L}}<p title="{{$v | show}}" onclick="f({{$i | show}})">{{link $v}}</p>{{else}}{{show "none"}}{{end}}`,
+	`<script>var x = {{.V | show}}; var y = "{{link "c"}}"; // {{.V}}
+</script><style>a{color:{{.V | lower}}}</style>`,
+	`{{define "t"}}<b>{{. | show}}</b>{{end}}{{template "t" .V}}<a href="{{template "t" .V}}">{{block "b" .}}{{.V | upper}}{{end}}</a>`,
+	`{{with $x := .V}}{{$x | show}}{{$.V | upper}}{{end}}{{if .V}}<i class={{.V | show}}>{{end}}`,
+	`<textarea>{{show "</textarea>"}}{{.V | show}}</textarea><title>{{.V | show}}</title><!--{{.V}}-->`,
+	`<a href="{{show "javascript:x"}}" style="{{show "x:expression(1)"}}">{{"lit" | show | upper}}</a>`,
+	"<script>var t = `${ {{.V | show}} }`;</script>",
+	`<img srcset="{{.V | show}} 1x, {{link .V}} 2x" {{.V | show}}>`,
+}
+
+// Fuzzing the page source: whatever html/template accepts, the memoized
+// and folded set accepts too and renders alike.
+func FuzzBrkPerfMemoText(f *testing.F) {
+	for _, s := range brkTextSeeds {
+		f.Add(s, "x<y>'\"&")
+	}
+	f.Fuzz(func(t *testing.T, src, v string) {
+		brkCheckText(t, src, v)
+	})
+}
+
+func brkCheckText(t *testing.T, src, v string) {
+	site := map[string]string{"p.html": src}
+	ref := Builtins()
+	for k, fn := range brkFuncs() {
+		ref[k] = fn
+	}
+	plain, err := New(Options{Sources: []fs.FS{mapFS(site)}, Funcs: ref})
+	if err != nil {
+		return // html/template refuses it: nothing to compare
+	}
+	memo, err := New(Options{Sources: []fs.FS{mapFS(site)}, Funcs: brkFuncs(), Pure: []string{"show", "link"}})
+	if err != nil {
+		t.Fatalf("html/template accepts %q, the memoized set refuses it: %v", src, err)
+	}
+	for _, val := range []any{v, template.HTML(v), len(v), nil} {
+		data := map[string]any{"V": val, "L": []any{val, v}}
+		want := brkRender(plain, "p.html", data)
+		for i := range 2 {
+			if got := brkRender(memo, "p.html", data); got != want {
+				t.Fatalf("page %q, value %#v, render %d:\n got %q\nwant %q", src, val, i, got, want)
+			}
+		}
+	}
+}
+
+func TestBrkPerfMemoTextSeeds(t *testing.T) {
+	for _, s := range brkTextSeeds {
+		brkCheckText(t, s, `<script>alert("1")</script>`)
+	}
+}
