@@ -22,8 +22,9 @@ import (
 // A value not seen yet is run through the very same action by a private
 // copy of the page, assembled and escaped the same way, with the value as
 // its dot: the output is what html/template writes for it. Only values
-// that are plain data are kept (numbers, booleans, short strings, times),
-// at most maxMemo per action; the rest are computed each time.
+// that are plain data are kept (integers, booleans, short strings, times;
+// no type with methods, whose String the escapers would print), at most
+// maxMemo per action; the rest are computed each time.
 
 const (
 	memoPrefix = "_stack_memo_"
