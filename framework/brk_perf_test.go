@@ -5,6 +5,7 @@ import (
 	"html/template"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 )
@@ -39,5 +40,38 @@ func TestBrkPerfOverriddenURLIsNotFolded(t *testing.T) {
 	}
 	if got := n.Load(); got != 8 {
 		t.Fatalf("the app's url/static ran %d times for two renders of four calls, want 8", got)
+	}
+}
+
+// The CSRF token is per client: neither csrf_field (not pure) nor the
+// token piped through the built-in filters and a URL's escapers (memoized
+// by value) may serve one client's token to another.
+func TestBrkPerfCSRFTokenNotShared(t *testing.T) {
+	app := newApp(t, testSettings(), Config{
+		Apps: []AppConfig{{Templates: mapFS(map[string]string{
+			"p.html": `<form>{{csrf_field .}}</form><a href="/x?t={{.csrf_token}}">{{.csrf_token | upper}}</a>|{{.csrf_token}}|`,
+		})}},
+		URLs: []Pattern{Path("", func(w http.ResponseWriter, r *Request) error { return r.Render(w, "p.html", nil) }, "")},
+	})
+	seen := map[string]bool{}
+	for i := range 4 {
+		w := httptest.NewRecorder()
+		app.ServeHTTP(w, httptest.NewRequest("GET", "/", nil)) // a new client each time: no cookie
+		body := w.Body.String()
+		if w.Code != 200 {
+			t.Fatalf("render %d: %d %q", i, w.Code, body)
+		}
+		parts := strings.Split(body, "|")
+		if len(parts) < 3 || len(parts[1]) < 16 {
+			t.Fatalf("render %d: no token in %q", i, body)
+		}
+		token := parts[1]
+		if seen[token] {
+			t.Fatalf("render %d: a token served before to another client: %q", i, body)
+		}
+		seen[token] = true
+		if !strings.Contains(body, "t="+token) || !strings.Contains(body, strings.ToUpper(token)) {
+			t.Fatalf("render %d: the memoized actions show another token than %q: %q", i, token, body)
+		}
 	}
 }
