@@ -297,3 +297,16 @@ func TestBrkPerfMemoTextSeeds(t *testing.T) {
 		brkCheckText(t, s, `<script>alert("1")</script>`)
 	}
 }
+
+// An app's function named like html/template's escapers would be taken for
+// one (pure: folded at New, its first result served for ever), and one
+// named like the memo's would be replaced by it: both names are refused.
+func TestBrkPerfReservedFuncPrefixes(t *testing.T) {
+	for _, name := range []string{"_html_template_now", "_stack_memo_0"} {
+		_, err := New(Options{Sources: []fs.FS{mapFS(map[string]string{"p.html": `{{` + name + ` "x"}}{{.V | upper}}`})},
+			Funcs: template.FuncMap{name: func(s string) string { return time.Now().String() }}})
+		if err == nil || !strings.Contains(err.Error(), name) || !strings.Contains(err.Error(), "reserved") {
+			t.Errorf("Funcs %q: %v, want it refused as reserved", name, err)
+		}
+	}
+}
