@@ -130,8 +130,16 @@ func New(s Settings, c Config) (*App, error) {
 			"static":     staticURL(s.StaticURL),
 			"csrf_field": csrfField,
 		}
+		// The framework's url and static are pure; an app's own function
+		// under either name is not known to be, and is never folded.
+		var pure []string
+		for _, name := range []string{"url", "static"} {
+			if _, mine := c.Funcs[name]; !mine {
+				pure = append(pure, name)
+			}
+		}
 		maps.Copy(funcs, c.Funcs)
-		set, err := templates.New(templates.Options{Sources: tsrc, Funcs: funcs, Pure: []string{"url", "static"},
+		set, err := templates.New(templates.Options{Sources: tsrc, Funcs: funcs, Pure: pure,
 			Reload: s.Debug, Logger: a.logger})
 		if err != nil {
 			return nil, fmt.Errorf("framework: templates: %w", err)

@@ -22,8 +22,9 @@ import (
 // A value not seen yet is run through the very same action by a private
 // copy of the page, assembled and escaped the same way, with the value as
 // its dot: the output is what html/template writes for it. Only values
-// that are plain data are kept (numbers, booleans, short strings, times),
-// at most maxMemo per action; the rest are computed each time.
+// that are plain data are kept (integers, booleans, short strings, times;
+// no type with methods, whose String the escapers would print), at most
+// maxMemo per action; the rest are computed each time.
 
 const (
 	memoPrefix = "_stack_memo_"
@@ -256,7 +257,7 @@ var timeType = reflect.TypeFor[time.Time]()
 
 // memoKey returns v as a cache key if it is plain data whose equality is
 // its identity for a template: a number, a boolean, a short string (of any
-// named type: the key keeps the type) or a time.
+// named type without methods: the key keeps the type) or a time.
 func memoKey(v any) (any, bool) {
 	switch v := v.(type) {
 	case int, int64, bool:
@@ -267,6 +268,14 @@ func memoKey(v any) (any, bool) {
 		return nil, false
 	}
 	t := reflect.TypeOf(v)
+	if t == timeType {
+		return v, true
+	}
+	if t.NumMethod() > 0 {
+		// String, Error, MarshalJSON...: the escapers print what the
+		// method says, which may change while the value does not.
+		return nil, false
+	}
 	switch t.Kind() {
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
 		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Bool:
@@ -274,5 +283,5 @@ func memoKey(v any) (any, bool) {
 	case reflect.String:
 		return v, reflect.ValueOf(v).Len() <= maxMemoKey
 	}
-	return v, t == timeType
+	return nil, false
 }

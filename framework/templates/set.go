@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -133,6 +134,14 @@ func New(opts Options) (*Set, error) {
 func mergeFuncs(user template.FuncMap) (funcs template.FuncMap, err error) {
 	if _, ok := user[extendsFunc]; ok {
 		return nil, fmt.Errorf("templates: Funcs: the name %q is reserved", extendsFunc)
+	}
+	// html/template's escapers count as pure by their prefix (fold.go), and
+	// the memo's functions replace actions by theirs (memo.go): an app's
+	// function under either prefix would be folded or shadowed.
+	for name := range user {
+		if strings.HasPrefix(name, escaperPrefix) || strings.HasPrefix(name, memoPrefix) {
+			return nil, fmt.Errorf("templates: Funcs: the name %q is reserved (names beginning %q or %q are the escapers' and the memo's)", name, escaperPrefix, memoPrefix)
+		}
 	}
 	funcs = Builtins()
 	maps.Copy(funcs, user)
