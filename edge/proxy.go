@@ -79,7 +79,8 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			r.Body = http.NoBody
 		}
 	}
-	if cw, ok := w.(*clientWriter); ok && cw.traced {
+	// The edge's writer may be under a location's wrappers (compression).
+	if cw := findClientWriter(w); cw != nil && cw.traced {
 		// The upstream records the server it used and its time in cw,
 		// through the request's context.
 		r = r.WithContext(upstream.WithTrace(r.Context(), &cw.upstream))

@@ -65,17 +65,22 @@ func siblingETag(vfi fs.FileInfo, c compress.Coding) string {
 func (s *Handler) loadSiblings(name string, orig fs.FileInfo, contentType string, old []*cachedFile) []*cachedFile {
 	var out []*cachedFile
 	for _, c := range siblingCodings {
-		vfi, err := s.root.Stat(name + c.Ext())
+		// Open, then stat what was opened: a sibling renamed into place
+		// between a stat by name and the open would otherwise be read
+		// for the old one's size, and a longer new one served cut.
+		f, err := s.open(name + c.Ext())
+		if err != nil {
+			continue
+		}
+		vfi, err := f.Stat()
 		if err != nil || !usable(vfi, orig) || vfi.Size() > maxCachedFile {
+			f.Close()
 			continue
 		}
 		tag := siblingETag(vfi, c)
 		if v := findVariant(old, c); v != nil && v.header["Etag"][0] == tag && v.modTime.Equal(orig.ModTime()) {
+			f.Close()
 			out = append(out, v)
-			continue
-		}
-		f, err := s.open(name + c.Ext())
-		if err != nil {
 			continue
 		}
 		data := make([]byte, vfi.Size())
