@@ -89,6 +89,9 @@ func (w *response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		w.status = http.StatusSwitchingProtocols // for the request log
 	}
 	hc := w.srv.hijacks.track(nc, early)
+	if w.srv.OnHijack != nil {
+		w.srv.OnHijack(w.req)
+	}
 	return hc, bufio.NewReadWriter(bufio.NewReader(hc), bufio.NewWriter(hc)), nil
 }
 
@@ -303,6 +306,9 @@ func (w *countingWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	w.started.Store(true)
 	if w.harakiri != nil {
 		w.harakiri.Stop()
+	}
+	if w.guard.OnHijack != nil {
+		w.guard.OnHijack(w.req)
 	}
 	return w.guard.hijacks.track(nc, nil), brw, nil
 }
