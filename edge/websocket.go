@@ -332,6 +332,31 @@ func isUpgrade(r *http.Request) bool {
 	return false
 }
 
+// dropRefusedUpgrade removes the Upgrade header of a request that asks
+// for an upgrade the edge never passes on, and reports whether it did;
+// the request is then served as a plain one (a server may ignore an
+// Upgrade, RFC 9110 §7.8):
+//   - on HTTP/1.0, whose Upgrade a server must ignore (§7.8);
+//   - to HTTP/2 (h2c, h2, HTTP/2.0): through the tunnel the client would
+//     speak HTTP/2 to the app directly, every request past the edge's
+//     locations, limits and internal paths (h2c smuggling).
+func dropRefusedUpgrade(r *http.Request) bool {
+	refuse := !r.ProtoAtLeast(1, 1)
+	for _, v := range r.Header["Upgrade"] {
+		for tok := range strings.SplitSeq(v, ",") {
+			name, version, _ := strings.Cut(strings.TrimSpace(tok), "/")
+			if strings.EqualFold(name, "h2c") || strings.EqualFold(name, "h2") ||
+				(strings.EqualFold(name, "http") && strings.HasPrefix(version, "2")) {
+				refuse = true
+			}
+		}
+	}
+	if refuse {
+		delete(r.Header, "Upgrade")
+	}
+	return refuse
+}
+
 // errUnaskedSwitch: an upstream answered 101 to a request that asked for
 // no upgrade. Passed on, it would take the client's connection over.
 var errUnaskedSwitch = errors.New("upstream answered 101 Switching Protocols to a request that asked for no upgrade")
