@@ -1,9 +1,17 @@
 package edge_test
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/json"
+	"io"
+	"net"
 	"net/http"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/stack-web/stack/examples/echo"
 )
 
 // Upgrades the edge must not pass on, whatever the app would do with
@@ -38,5 +46,40 @@ func TestBrkWSRefusedUpgradesArePlainRequests(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// A frame the client sends with its handshake, before the 101 (a client
+// that does not wait, or any upgraded protocol that speaks first), is
+// read by the edge's server with the request head: it must still reach
+// the app (Go's ReverseProxy copies from the bare connection and would
+// drop what the server had buffered).
+func TestBrkWSEarlyFrameReachesTheApp(t *testing.T) {
+	for proto, cfg := range wsUpstreams(t, echo.New()) {
+		t.Run(proto, func(t *testing.T) {
+			base := startEdge(t, cfg)
+			c, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(5 * time.Second))
+			// A masked text frame "early" (mask 0: the payload as is).
+			frame := []byte{0x81, 0x80 | 5, 0, 0, 0, 0, 'e', 'a', 'r', 'l', 'y'}
+			io.WriteString(c, "GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"+
+				"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"+string(frame))
+			br := bufio.NewReader(c)
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+				t.Fatalf("handshake: %v %v", resp, err)
+			}
+			got := make([]byte, 7)
+			if _, err := io.ReadFull(br, got); err != nil {
+				t.Fatalf("no echo of the early frame: %v", err)
+			}
+			if want := []byte{0x81, 5, 'e', 'a', 'r', 'l', 'y'}; !bytes.Equal(got, want) {
+				t.Errorf("echo %q, want %q", got, want)
+			}
+		})
 	}
 }

@@ -2,6 +2,7 @@ package edge
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -123,6 +124,14 @@ func (w *clientWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		w.status = http.StatusSwitchingProtocols
 	}
 	uc := newUpgradedConn(conn, *w.ws, w.upgraded, w.cancelUpgrade)
+	if n := brw.Reader.Buffered(); n > 0 {
+		// What the client sent past the request head, read with it:
+		// ReverseProxy copies from the connection alone, so it is read
+		// from uc first, or lost.
+		b, _ := brw.Reader.Peek(n)
+		uc.early = bytes.Clone(b)
+		brw.Reader.Discard(n)
+	}
 	w.hijacked = uc
 	return uc, brw, nil
 }
@@ -215,6 +224,7 @@ type upgradedConn struct {
 	idle     *time.Timer
 	life     *time.Timer
 	reason   atomic.Pointer[string] // why the edge closed it, if it did
+	early    []byte                 // read by the server past the request head; Read's alone
 	once     sync.Once
 }
 
@@ -265,6 +275,12 @@ func (c *upgradedConn) closeFor(reason *string) {
 }
 
 func (c *upgradedConn) Read(p []byte) (int, error) {
+	if len(c.early) > 0 {
+		n := copy(p, c.early)
+		c.early = c.early[n:]
+		c.received.Add(int64(n))
+		return n, nil
+	}
 	n, err := c.Conn.Read(p)
 	if n > 0 {
 		c.received.Add(int64(n))
