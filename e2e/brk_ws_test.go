@@ -4,6 +4,7 @@ import (
 	"context"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -45,5 +46,53 @@ func TestBrkWSOutlivesHarakiriBackstop(t *testing.T) {
 			}
 			c.Close(websocket.StatusNormalClosure, "")
 		})
+	}
+}
+
+// A chain reload (SIGHUP) retires the workers; one holding a WebSocket
+// closes it at the end of shutdown_timeout and exits, rather than
+// waiting for the retire mercy (60s without harakiri) to be killed with
+// its clients left on a dead socket until then.
+func TestBrkWSReloadClosesWebSocketsAfterShutdownTimeout(t *testing.T) {
+	cfg := strings.Replace(edgeWSConfig("uwsgi", "off"), "  harakiri: 1s\n", "", 1)
+	cfg = strings.Replace(cfg, "shutdown_timeout: 3s", "shutdown_timeout: 1s", 1)
+	a := adminUp(t, cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, "ws://"+a.edge+"/ws", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	if err := c.Write(ctx, websocket.MessageText, []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.Read(ctx); err != nil {
+		t.Fatal(err)
+	}
+	a.p.cmd.Process.Signal(syscall.SIGHUP)
+	reloaded := time.Now()
+	rctx, rcancel := context.WithTimeout(ctx, 15*time.Second)
+	defer rcancel()
+	_, _, err = c.Read(rctx)
+	took := time.Since(reloaded)
+	t.Logf("the WebSocket ended %v after SIGHUP (shutdown_timeout 1s): %v", took.Round(time.Millisecond), err)
+	if rctx.Err() != nil {
+		t.Fatalf("the WebSocket on a retired worker still open 15s after SIGHUP\n%s", a.p.Output())
+	}
+	if out := a.p.Output(); strings.Contains(out, "did not exit within its mercy") {
+		t.Errorf("a retired worker was killed:\n%s", out)
+	}
+	// The new workers serve WebSockets.
+	n, _, err := websocket.Dial(ctx, "ws://"+a.edge+"/ws", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.CloseNow()
+	if err := n.Write(ctx, websocket.MessageText, []byte("y")); err != nil {
+		t.Fatal(err)
+	}
+	if _, got, err := n.Read(ctx); err != nil || string(got) != "y" {
+		t.Fatalf("after the reload: %q %v", got, err)
 	}
 }

@@ -114,6 +114,7 @@ func RunWorker(cfg appserver.Config, h http.Handler, logger *slog.Logger) error 
 		case m := <-msgs:
 			switch m.T {
 			case "drain":
+				defer w.closeHijackedAfter(m.Grace).Stop()
 				return w.stop(-1)
 			case "stop":
 				return w.stop(0)
@@ -241,6 +242,23 @@ func (w *workerProc) recycleReason(now time.Time) string {
 		return "reload_on_rss"
 	}
 	return ""
+}
+
+// closeHijackedAfter closes the connections handlers hijacked
+// (WebSockets) once grace has passed: a worker draining for a reload
+// waits for its requests without bound, but a WebSocket may never end, and
+// the master would kill the worker, with no close for its clients, at
+// the retire mercy (60s without harakiri).
+func (w *workerProc) closeHijackedAfter(grace time.Duration) *time.Timer {
+	h, ok := w.srv.(interface{ CloseHijacked() int })
+	if grace <= 0 || !ok {
+		return time.NewTimer(time.Duration(1<<63 - 1))
+	}
+	return time.AfterFunc(grace, func() {
+		if n := h.CloseHijacked(); n > 0 {
+			w.log.Info("appserver: worker: closed hijacked (WebSocket) connections at the end of the reload's grace period", "connections", n, "grace", grace)
+		}
+	})
 }
 
 // stop stops accepting and waits for the requests in flight: without
