@@ -11,7 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stack-web/stack/edge/upstream"
 	"github.com/stack-web/stack/examples/echo"
+	"github.com/stack-web/stack/uwsgi"
 )
 
 // Upgrades the edge must not pass on, whatever the app would do with
@@ -82,4 +84,60 @@ func TestBrkWSEarlyFrameReachesTheApp(t *testing.T) {
 			}
 		})
 	}
+}
+
+// An upstream that answers 101 with another protocol than asked gets a
+// 502, and its connection is closed at once: ReverseProxy refuses such a
+// switch without closing the body, which is the connection itself (an
+// upstream socket held until the garbage collector found it, and the
+// server counted busy by least_conn for ever).
+func TestBrkWSRefusedSwitchClosesTheUpstream(t *testing.T) {
+	const answer = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: other\r\nConnection: Upgrade\r\n\r\n"
+	const ask = "GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"
+	// serve answers the switch, then reports whether the edge closed the
+	// connection within 3s.
+	closed := make(chan bool, 1)
+	serve := func(c net.Conn) {
+		io.WriteString(c, answer)
+		c.SetReadDeadline(time.Now().Add(3 * time.Second))
+		_, err := io.Copy(io.Discard, c)
+		closed <- err == nil
+	}
+	t.Run("uwsgi", func(t *testing.T) {
+		up := startFakeUpstream(t, func(c net.Conn, _ uwsgi.Vars) { serve(c) })
+		base := startEdge(t, uwsgiConfig(up.sock))
+		if code, body := rawRequest(t, base, ask); code != http.StatusBadGateway {
+			t.Errorf("status %d %q, want 502", code, body)
+		}
+		if !<-closed {
+			t.Error("the upstream connection is still open 3s after the refused switch")
+		}
+	})
+	t.Run("http", func(t *testing.T) {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		go func() {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+			http.ReadRequest(bufio.NewReader(c))
+			serve(c)
+		}()
+		cfg := proxyConfig(l.Addr().String())
+		up := cfg.Upstreams["app"]
+		up.Protocol = "http"
+		cfg.Upstreams = map[string]upstream.Config{"app": up}
+		base := startEdge(t, cfg)
+		if code, body := rawRequest(t, base, ask); code != http.StatusBadGateway {
+			t.Errorf("status %d %q, want 502", code, body)
+		}
+		if !<-closed {
+			t.Error("the upstream connection is still open 3s after the refused switch")
+		}
+	})
 }

@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -377,13 +379,37 @@ func dropRefusedUpgrade(r *http.Request) bool {
 // no upgrade. Passed on, it would take the client's connection over.
 var errUnaskedSwitch = errors.New("upstream answered 101 Switching Protocols to a request that asked for no upgrade")
 
-// checkSwitch refuses (502) a 101 to a request that asked for no upgrade;
-// ReverseProxy itself refuses one to another protocol than asked.
+// checkSwitch refuses (502) a 101 to a request that asked for no upgrade,
+// one to another protocol than asked, and one over a transport whose body
+// is not the connection (FastCGI). ReverseProxy would refuse the last two
+// itself, but without closing the body, which is the upstream connection
+// (held until the garbage collector finds it, its server counted busy);
+// refused here, ReverseProxy closes it.
 func checkSwitch(resp *http.Response) error {
 	if resp.Request == nil || !isUpgrade(resp.Request) {
-		return errUnaskedSwitch // ReverseProxy closes the body
+		return errUnaskedSwitch
+	}
+	asked, got := switchedTo(resp.Request.Header), switchedTo(resp.Header)
+	if got == "" || !strings.EqualFold(asked, got) || strings.ContainsFunc(got, func(r rune) bool { return r < ' ' || r > '~' }) {
+		return fmt.Errorf("upstream switched to protocol %q when %q was asked", got, asked)
+	}
+	if _, ok := resp.Body.(io.ReadWriteCloser); !ok {
+		return errors.New("upstream answered 101 Switching Protocols over a protocol that cannot switch (FastCGI: the response is records on a connection of its own)")
 	}
 	return nil
+}
+
+// switchedTo is the protocol h upgrades to, as ReverseProxy reads it: the
+// Upgrade header when Connection lists "upgrade", else "".
+func switchedTo(h http.Header) string {
+	for _, v := range h["Connection"] {
+		for tok := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(tok), "upgrade") {
+				return h.Get("Upgrade")
+			}
+		}
+	}
+	return ""
 }
 
 // upgradeEnded records, once the switched connection is done, what it
