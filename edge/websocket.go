@@ -394,7 +394,7 @@ func checkSwitch(resp *http.Response) error {
 		return fmt.Errorf("upstream switched to protocol %q when %q was asked", got, asked)
 	}
 	if _, ok := resp.Body.(io.ReadWriteCloser); !ok {
-		return errors.New("upstream answered 101 Switching Protocols over a protocol that cannot switch (FastCGI: the response is records on a connection of its own)")
+		return errors.New("upstream answered 101 Switching Protocols over a protocol that cannot switch (FastCGI: a response is records, not a connection to take over)")
 	}
 	return nil
 }
