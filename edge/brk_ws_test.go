@@ -141,3 +141,53 @@ func TestBrkWSRefusedSwitchClosesTheUpstream(t *testing.T) {
 		}
 	})
 }
+
+// An app that answers 101 without taking the connection over (a handler
+// bug, or a Hijack that failed) must not leave a kept uwsgi connection
+// behind the tunnel the edge opens for the 101: the client could then
+// write uwsgi packets of its own straight to the appserver, with any
+// REMOTE_ADDR, HTTPS or path, past every rule of the edge.
+func TestBrkWSUnhijacked101IsNoTunnelToTheAppserver(t *testing.T) {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Upgrade") != "" {
+			w.Header().Set("Connection", "Upgrade")
+			w.Header().Set("Upgrade", "websocket")
+			w.WriteHeader(http.StatusSwitchingProtocols)
+			return // no Hijack
+		}
+		io.WriteString(w, "reached "+r.URL.Path+" as "+r.RemoteAddr)
+	})
+	base := startEdge(t, proxyConfig("unix:"+startApp(t, h)))
+	c, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	io.WriteString(c, "GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n")
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Logf("status %d: no tunnel", resp.StatusCode)
+		return // refused: no tunnel at all
+	}
+	var e uwsgi.Encoder
+	e.Reset(nil, uwsgi.ModifierWSGI, 0)
+	for _, kv := range [][2]string{{"REQUEST_METHOD", "GET"}, {"REQUEST_URI", "/internal/secret"}, {"PATH_INFO", "/internal/secret"},
+		{"SERVER_PROTOCOL", "HTTP/1.1"}, {"REMOTE_ADDR", "10.6.6.6"}, {"REMOTE_PORT", "1"}, {"HTTP_HOST", "a"}} {
+		e.Add(kv[0], kv[1])
+	}
+	pkt, err := e.Bytes(4096)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Write(pkt)
+	rest, _ := io.ReadAll(br)
+	t.Logf("status %d, then %q", resp.StatusCode, rest)
+	if bytes.Contains(rest, []byte("reached")) {
+		t.Errorf("a uwsgi packet written through the tunnel was served by the app:\n%s", rest)
+	}
+}
