@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -189,5 +190,50 @@ func TestBrkWSUnhijacked101IsNoTunnelToTheAppserver(t *testing.T) {
 	t.Logf("status %d, then %q", resp.StatusCode, rest)
 	if bytes.Contains(rest, []byte("reached")) {
 		t.Errorf("a uwsgi packet written through the tunnel was served by the app:\n%s", rest)
+	}
+}
+
+// Over http, the same app bug is worse: net/http keeps the connection of
+// a 101 that was not hijacked, so a tunnel would hand the client the
+// app's HTTP parser (any path, any X-Forwarded-For). A 101 to a WebSocket
+// request without the Sec-WebSocket-Accept its key calls for is no
+// handshake, and gets 502.
+func TestBrkWSUnhijacked101OverHTTPIsRefused(t *testing.T) {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Upgrade") != "" {
+			w.Header().Set("Connection", "Upgrade")
+			w.Header().Set("Upgrade", "websocket")
+			w.WriteHeader(http.StatusSwitchingProtocols)
+			return // no Hijack
+		}
+		io.WriteString(w, "reached "+r.URL.Path+" as "+r.Header.Get("X-Forwarded-For"))
+	})
+	hs := httptest.NewServer(h)
+	t.Cleanup(hs.Close)
+	cfg := proxyConfig(strings.TrimPrefix(hs.URL, "http://"))
+	up := cfg.Upstreams["app"]
+	up.Protocol = "http"
+	cfg.Upstreams = map[string]upstream.Config{"app": up}
+	base := startEdge(t, cfg)
+	c, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	io.WriteString(c, "GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"+
+		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode == http.StatusSwitchingProtocols {
+		io.WriteString(c, "GET /internal/secret HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 10.6.6.6\r\n\r\n")
+		rest, _ := io.ReadAll(br)
+		t.Fatalf("the edge switched to a tunnel into the app's HTTP parser; through it: %q", rest)
+	}
+	if resp.StatusCode != http.StatusBadGateway {
+		t.Errorf("status %d, want 502", resp.StatusCode)
 	}
 }

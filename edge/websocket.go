@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha1"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -393,10 +395,27 @@ func checkSwitch(resp *http.Response) error {
 	if got == "" || !strings.EqualFold(asked, got) || strings.ContainsFunc(got, func(r rune) bool { return r < ' ' || r > '~' }) {
 		return fmt.Errorf("upstream switched to protocol %q when %q was asked", got, asked)
 	}
+	if strings.EqualFold(asked, "websocket") {
+		// A 101 without the handshake's answer was not made by a
+		// WebSocket server (a handler that wrote the status and went on as
+		// HTTP): the tunnel would take the client to the app's own
+		// request parser, past the edge's rules. An RFC 6455 client fails
+		// such a connection anyway (§4.1).
+		key := resp.Request.Header.Get("Sec-WebSocket-Key")
+		if key == "" || resp.Header.Get("Sec-WebSocket-Accept") != websocketAccept(key) {
+			return errors.New("upstream answered 101 to a WebSocket request without the Sec-WebSocket-Accept its Sec-WebSocket-Key calls for (RFC 6455 §4.2.2): no handshake was made")
+		}
+	}
 	if _, ok := resp.Body.(io.ReadWriteCloser); !ok {
 		return errors.New("upstream answered 101 Switching Protocols over a protocol that cannot switch (FastCGI: a response is records, not a connection to take over)")
 	}
 	return nil
+}
+
+// websocketAccept is the Sec-WebSocket-Accept that answers key.
+func websocketAccept(key string) string {
+	h := sha1.Sum([]byte(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
+	return base64.StdEncoding.EncodeToString(h[:])
 }
 
 // switchedTo is the protocol h upgrades to, as ReverseProxy reads it: the
