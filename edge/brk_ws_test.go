@@ -3,6 +3,7 @@ package edge_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"net"
@@ -11,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/coder/websocket"
 
 	"github.com/stack-web/stack/edge/upstream"
 	"github.com/stack-web/stack/examples/echo"
@@ -235,5 +238,30 @@ func TestBrkWSUnhijacked101OverHTTPIsRefused(t *testing.T) {
 	}
 	if resp.StatusCode != http.StatusBadGateway {
 		t.Errorf("status %d, want 502", resp.StatusCode)
+	}
+}
+
+// An app that closes with 1009 while the client is still sending the
+// rest of an oversized message: the edge's write to the app fails, and
+// ReverseProxy would end both directions at once, before the app's close
+// frame was copied to the client (who then saw a reset instead of 1009,
+// in about one try of five). Repeated, so that the race shows.
+func TestBrkWSCloseFrameSurvivesAFailedWrite(t *testing.T) {
+	for name, cfg := range wsUpstreams(t, echo.New()) {
+		t.Run(name, func(t *testing.T) {
+			_, base := wsEdge(t, cfg)
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			junk := make([]byte, 2<<20)
+			for i := range 15 {
+				c := wsDial(t, ctx, base+"/ws")
+				c.Write(ctx, websocket.MessageBinary, junk)
+				_, _, err := c.Read(ctx)
+				if got := websocket.CloseStatus(err); got != websocket.StatusMessageTooBig {
+					t.Fatalf("try %d: close status %v (err %v), want 1009", i, got, err)
+				}
+				c.CloseNow()
+			}
+		})
 	}
 }

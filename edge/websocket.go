@@ -386,7 +386,8 @@ var errUnaskedSwitch = errors.New("upstream answered 101 Switching Protocols to 
 // is not the connection (FastCGI). ReverseProxy would refuse the last two
 // itself, but without closing the body, which is the upstream connection
 // (held until the garbage collector finds it, its server counted busy);
-// refused here, ReverseProxy closes it.
+// refused here, ReverseProxy closes it. An accepted switch gets its body
+// wrapped (switchedBody).
 func checkSwitch(resp *http.Response) error {
 	if resp.Request == nil || !isUpgrade(resp.Request) {
 		return errUnaskedSwitch
@@ -406,10 +407,58 @@ func checkSwitch(resp *http.Response) error {
 			return errors.New("upstream answered 101 to a WebSocket request without the Sec-WebSocket-Accept its Sec-WebSocket-Key calls for (RFC 6455 §4.2.2): no handshake was made")
 		}
 	}
-	if _, ok := resp.Body.(io.ReadWriteCloser); !ok {
+	rwc, ok := resp.Body.(io.ReadWriteCloser)
+	if !ok {
 		return errors.New("upstream answered 101 Switching Protocols over a protocol that cannot switch (FastCGI: a response is records, not a connection to take over)")
 	}
+	resp.Body = &switchedBody{ReadWriteCloser: rwc, readEnded: make(chan struct{})}
 	return nil
+}
+
+// switchedBody is the upstream's side of a switched connection, as
+// ReverseProxy copies it. ReverseProxy ends both directions at the first
+// error of either, so a write to an upstream that has closed (a WebSocket
+// server closing with 1009 while the client still sends the rest of the
+// message) would end it before the upstream's last bytes, its close
+// frame, were copied to the client. A failed write waits for the reading
+// side to reach the upstream's end first, for at most finalReadWait.
+type switchedBody struct {
+	io.ReadWriteCloser
+	readEnded chan struct{}
+	once      sync.Once
+}
+
+const finalReadWait = time.Second
+
+func (b *switchedBody) Read(p []byte) (int, error) {
+	n, err := b.ReadWriteCloser.Read(p)
+	if err != nil {
+		b.once.Do(func() { close(b.readEnded) })
+	}
+	return n, err
+}
+
+func (b *switchedBody) Write(p []byte) (int, error) {
+	n, err := b.ReadWriteCloser.Write(p)
+	if err != nil {
+		t := time.NewTimer(finalReadWait)
+		defer t.Stop()
+		select {
+		case <-b.readEnded:
+		case <-t.C:
+		}
+	}
+	return n, err
+}
+
+// CloseWrite passes the client's half-close on where the upstream's side
+// can take one (uwsgi); elsewhere the error ends both directions, as
+// ReverseProxy does for a body without CloseWrite.
+func (b *switchedBody) CloseWrite() error {
+	if cw, ok := b.ReadWriteCloser.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return errors.ErrUnsupported
 }
 
 // websocketAccept is the Sec-WebSocket-Accept that answers key.
