@@ -89,6 +89,9 @@ func (w *response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		w.status = http.StatusSwitchingProtocols // for the request log
 	}
 	hc := w.srv.hijacks.track(nc, early)
+	if w.srv.OnHijack != nil {
+		w.srv.OnHijack(w.req)
+	}
 	return hc, bufio.NewReadWriter(bufio.NewReader(hc), bufio.NewWriter(hc)), nil
 }
 
@@ -242,6 +245,36 @@ func (s *hijackedConns) shutdown(ctx context.Context, logger *slog.Logger) error
 	return fmt.Errorf("appserver: shutdown: closed %d hijacked connections: %w", len(left), ctx.Err())
 }
 
+// closeAll closes every hijacked connection and reports how many.
+func (s *hijackedConns) closeAll() int {
+	s.mu.Lock()
+	left := make([]*hijackedConn, 0, len(s.conns))
+	for hc := range s.conns {
+		left = append(left, hc)
+	}
+	s.mu.Unlock()
+	for _, hc := range left {
+		hc.Close()
+	}
+	return len(left)
+}
+
+// CloseHijacked closes the connections handlers hijacked (their handlers
+// then see them end) and reports how many: a worker draining for a reload
+// does at the end of shutdown_timeout.
+func (s *Server) CloseHijacked() int { return s.hijacks.closeAll() }
+
+// CloseHijacked is Server's, over http.
+func (s *HTTPServer) CloseHijacked() int { return s.guard.hijacks.closeAll() }
+
+// CloseHijacked passes the call on to the service allowed.
+func (s allowService) CloseHijacked() int {
+	if h, ok := s.Service.(interface{ CloseHijacked() int }); ok {
+		return h.CloseHijacked()
+	}
+	return 0
+}
+
 // hijackedConn is a hijacked connection: the bytes read ahead first, then
 // the socket; Close forgets it.
 type hijackedConn struct {
@@ -303,6 +336,9 @@ func (w *countingWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	w.started.Store(true)
 	if w.harakiri != nil {
 		w.harakiri.Stop()
+	}
+	if w.guard.OnHijack != nil {
+		w.guard.OnHijack(w.req)
 	}
 	return w.guard.hijacks.track(nc, nil), brw, nil
 }

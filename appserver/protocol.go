@@ -34,6 +34,10 @@ type Service interface {
 type Hooks struct {
 	OnRequest  func(d time.Duration, written int64, panicked bool)
 	OnHarakiri func(method, uri string)
+	// OnHijack is called with the request (as the handler got it) whose
+	// handler took its connection over: from there it is no request that
+	// harakiri, or the master's backstop, may count as overdue.
+	OnHijack func(r *http.Request)
 }
 
 // NewService builds the server of cfg.Protocol around h.
@@ -57,7 +61,7 @@ func NewService(cfg Config, h http.Handler, logger *slog.Logger, hooks Hooks) Se
 	return &Server{Handler: h, BufferSize: cfg.BufferSize, Threads: cfg.Threads, Harakiri: cfg.Harakiri,
 		QueueTimeout: cfg.QueueTimeout, SocketTimeout: cfg.SocketTimeout, LogRequests: cfg.LogRequests,
 		Allow: cfg.AllowPrefixes(), Logger: logger,
-		OnRequest: hooks.OnRequest, OnHarakiri: hooks.OnHarakiri}
+		OnRequest: hooks.OnRequest, OnHarakiri: hooks.OnHarakiri, OnHijack: hooks.OnHijack}
 }
 
 // FCGIServer serves FastCGI (nginx's fastcgi_pass, the edge's protocol:
@@ -342,6 +346,7 @@ func (g *handlerGuard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		defer t.Stop()
 		cw.harakiri = t
 	}
+	cw.req = r // the handler's, for OnHijack
 	panicked := g.call(cw, r)
 	g.served.Add(1)
 	if g.OnRequest != nil {
@@ -399,6 +404,7 @@ type countingWriter struct {
 	started  atomic.Bool
 	guard    *handlerGuard
 	harakiri *time.Timer // stopped by a Hijack (hijack.go)
+	req      *http.Request
 }
 
 func (w *countingWriter) WriteHeader(code int) {

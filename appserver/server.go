@@ -60,6 +60,10 @@ type Server struct {
 	// exit.
 	OnHarakiri func(method, uri string)
 
+	// OnHijack, if set, is called with a request whose handler hijacked
+	// its connection (a worker then stops counting it as in flight).
+	OnHijack func(r *http.Request)
+
 	// QueueTimeout answers 503 with Retry-After: 1, without calling the
 	// handler, to a request that waited longer than this for the server:
 	// counted from the edge's STACK_REQUEST_START (Unix µs) when present,

@@ -58,7 +58,7 @@ func (c *cmdEnv) appserverTier(f *config.File) (*appserverTier, error) {
 		return nil, fmt.Errorf("appserver.processes: finding this binary to start workers: %w", err)
 	}
 	t.master = &prefork.Master{Config: cfg, Command: argv, Logger: c.logger.With("tier", "appserver"), Output: c.stderr,
-		Env: workerDebugKey()}
+		Env: workerDebugKey(), HijackGrace: f.ShutdownTimeout}
 	if err := t.master.ListenStats(); err != nil {
 		t.close()
 		return nil, err

@@ -60,7 +60,7 @@ func newProxy(u *upstream.Group, body *bodyReader, trust proxyTrust, buf respons
 
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var upgrading *clientWriter
-	if _, ok := r.Header["Upgrade"]; ok {
+	if _, ok := r.Header["Upgrade"]; ok && !dropRefusedUpgrade(r) {
 		var cancel context.CancelFunc
 		upgrading, r, cancel = p.prepareUpgrade(w, r) // websocket.go
 		defer cancel()

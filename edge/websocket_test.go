@@ -271,7 +271,8 @@ func TestWebSocketClientVanishing(t *testing.T) {
 func TestWebSocketLimitClosesAStuckUpstream(t *testing.T) {
 	probe, probed := make(chan struct{}), make(chan error, 1)
 	up := startFakeUpstream(t, func(c net.Conn, _ uwsgi.Vars) {
-		io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+		io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
+			"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n") // RFC 6455's example key's
 		io.Copy(io.Discard, c) // until the client's end, passed on
 		<-probe
 		_, err := c.Write([]byte("late"))
@@ -288,7 +289,8 @@ func TestWebSocketLimitClosesAStuckUpstream(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	io.WriteString(c, "GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n")
+	io.WriteString(c, "GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"+
+		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
 	if resp, err := http.ReadResponse(bufio.NewReader(c), nil); err != nil || resp.StatusCode != 101 {
 		t.Fatalf("%v %v", resp, err)
 	}

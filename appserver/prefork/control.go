@@ -46,6 +46,7 @@ type ctrlMsg struct {
 	Method string          `json:"method,omitempty"`
 	URI    string          `json:"uri,omitempty"`
 	Reason string          `json:"reason,omitempty"`
+	Grace  time.Duration   `json:"grace,omitempty"` // drain: how long hijacked connections may stay
 	Stats  *workerCounters `json:"stats,omitempty"`
 }
 

@@ -54,6 +54,10 @@ type Master struct {
 	Output io.Writer
 	// Env is added to this process's environment for each worker.
 	Env []string
+	// HijackGrace is how long a worker retired by a reload keeps its
+	// hijacked connections (WebSockets) before it closes them, so that it
+	// can exit (shutdown_timeout); 0 leaves them to the retire mercy.
+	HijackGrace time.Duration
 
 	initOnce sync.Once
 	mu       sync.Mutex

@@ -100,7 +100,7 @@ const defaultRetireMercy = 60 * time.Second
 // retireMercy. m.mu is held.
 func (m *Master) retireLocked(w *workerHandle) {
 	w.retiring = true
-	go w.cc.Send(ctrlMsg{T: "drain"})
+	go w.cc.Send(ctrlMsg{T: "drain", Grace: m.HijackGrace})
 	mercy := m.retireMercy()
 	time.AfterFunc(mercy, func() {
 		select {

@@ -72,12 +72,12 @@ func RunWorker(cfg appserver.Config, h http.Handler, logger *slog.Logger) error 
 	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 	shareCPUs(cfg.Processes)
 
-	w := &workerProc{cfg: cfg, cc: cc, log: logger, born: time.Now(), harakiri: make(chan ctrlMsg, 1), inflight: map[uint64]inflight{}}
+	w := &workerProc{cfg: cfg, cc: cc, log: logger, born: time.Now(), harakiri: make(chan ctrlMsg, 1), inflight: map[*http.Request]inflight{}}
 	r := rand.New(rand.NewPCG(uint64(os.Getpid()), uint64(time.Now().UnixNano())))
 	w.maxRequests = jitter(int64(cfg.MaxRequests), r)
 	w.maxLifetime = time.Duration(jitter(int64(cfg.MaxLifetime), r))
 	// The server of appserver.protocol (uwsgi, fastcgi or http).
-	w.srv = appserver.NewService(cfg, http.HandlerFunc(w.serve(h)), logger, appserver.Hooks{OnRequest: w.done, OnHarakiri: w.onHarakiri})
+	w.srv = appserver.NewService(cfg, http.HandlerFunc(w.serve(h)), logger, appserver.Hooks{OnRequest: w.done, OnHarakiri: w.onHarakiri, OnHijack: w.onHijack})
 	served := make(chan error, 1)
 	go func() { served <- w.srv.Serve(l) }()
 	w.accepting.Store(true)
@@ -114,6 +114,7 @@ func RunWorker(cfg appserver.Config, h http.Handler, logger *slog.Logger) error 
 		case m := <-msgs:
 			switch m.T {
 			case "drain":
+				defer w.closeHijackedAfter(m.Grace).Stop()
 				return w.stop(-1)
 			case "stop":
 				return w.stop(0)
@@ -159,8 +160,7 @@ type workerProc struct {
 	harakiri    chan ctrlMsg
 
 	mu       sync.Mutex
-	seq      uint64
-	inflight map[uint64]inflight // by sequence number
+	inflight map[*http.Request]inflight // a hijacked request leaves it (onHijack)
 
 	requests, exceptions, harakiris, tx atomic.Uint64
 	busy, totalRT                       atomic.Int64
@@ -172,17 +172,20 @@ func (w *workerProc) serve(h http.Handler) func(http.ResponseWriter, *http.Reque
 		w.busy.Add(1)
 		defer w.busy.Add(-1)
 		w.mu.Lock()
-		w.seq++
-		id := w.seq
-		w.inflight[id] = inflight{Method: r.Method, URI: r.RequestURI, Start: time.Now().UnixMicro()}
+		w.inflight[r] = inflight{Method: r.Method, URI: r.RequestURI, Start: time.Now().UnixMicro()}
 		w.mu.Unlock()
-		defer func() {
-			w.mu.Lock()
-			delete(w.inflight, id)
-			w.mu.Unlock()
-		}()
+		defer w.onHijack(r)
 		h.ServeHTTP(rw, r)
 	}
+}
+
+// onHijack forgets r: a handler that took its connection over (a
+// WebSocket) may hold it for hours, and the master's harakiri backstop
+// must not kill the worker, with every WebSocket in it, for that.
+func (w *workerProc) onHijack(r *http.Request) {
+	w.mu.Lock()
+	delete(w.inflight, r)
+	w.mu.Unlock()
 }
 
 func (w *workerProc) done(d time.Duration, written int64, panicked bool) {
@@ -239,6 +242,23 @@ func (w *workerProc) recycleReason(now time.Time) string {
 		return "reload_on_rss"
 	}
 	return ""
+}
+
+// closeHijackedAfter closes the connections handlers hijacked
+// (WebSockets) once grace has passed: a worker draining for a reload
+// waits for its requests without bound, but a WebSocket may never end, and
+// the master would kill the worker, with no close for its clients, at
+// the retire mercy (60s without harakiri).
+func (w *workerProc) closeHijackedAfter(grace time.Duration) *time.Timer {
+	h, ok := w.srv.(interface{ CloseHijacked() int })
+	if grace <= 0 || !ok {
+		return time.NewTimer(time.Duration(1<<63 - 1))
+	}
+	return time.AfterFunc(grace, func() {
+		if n := h.CloseHijacked(); n > 0 {
+			w.log.Info("appserver: worker: closed hijacked (WebSocket) connections at the end of the reload's grace period", "connections", n, "grace", grace)
+		}
+	})
 }
 
 // stop stops accepting and waits for the requests in flight: without
