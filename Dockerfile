@@ -22,7 +22,7 @@
 #                  then copies it instead of compiling; every other line
 #                  runs as usual.
 #   GOTAGS         build tags, default nopostgres: polls on SQLite, an
-#                  image under 20 MB; --build-arg GOTAGS= adds the
+#                  image under 22 MB; --build-arg GOTAGS= adds the
 #                  PostgreSQL driver (pgx, about 4 MB more) for app servers
 #                  on several hosts sharing one database.
 ARG BUILDER_IMAGE=golang:1.26-bookworm
