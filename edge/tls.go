@@ -211,8 +211,10 @@ func (t *edgeTLS) use(cfg Config, certs *tlscert.Certs) {
 // marked as such (r.TLS, which gives X-Forwarded-Proto and HTTPS=on to the
 // app) and gets the HSTS header, and an HTTP/2 head over max_header_size
 // is refused as an HTTP/1.1 one is; a plain request is redirected to
-// HTTPS when tls_redirect is on.
-func (e *Edge) tlsFront(w http.ResponseWriter, r *http.Request) bool {
+// HTTPS when tls_redirect is on, if a server of st takes its Host (else
+// it is misdirected, 421, as it would be over HTTPS: a redirect would
+// send the client to any name it claimed).
+func (e *Edge) tlsFront(st *state, w http.ResponseWriter, r *http.Request) bool {
 	t := e.tls
 	f := t.settings.Load()
 	if r.TLS == nil {
@@ -222,6 +224,11 @@ func (e *Edge) tlsFront(w http.ResponseWriter, r *http.Request) bool {
 	}
 	if r.TLS == nil {
 		if port := f.redirectPort; port != "" {
+			if st.router.route(r) == nil {
+				t.logger.Info("edge: misdirected request: no server for this host", "remote", r.RemoteAddr, "host", truncate(r.Host), "status", http.StatusMisdirectedRequest)
+				errpage.Write(w, http.StatusMisdirectedRequest)
+				return true
+			}
 			if port == "0" { // a free port, in tests: the one it got
 				if a, ok := e.TLSAddrs()[0].(*net.TCPAddr); ok {
 					port = strconv.Itoa(a.Port)
@@ -251,6 +258,8 @@ func (t *edgeTLS) redirect(w http.ResponseWriter, r *http.Request, port string) 
 	host := r.Host
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h
+	} else if len(host) > 1 && host[0] == '[' && host[len(host)-1] == ']' {
+		host = host[1 : len(host)-1] // "[::1]": an IPv6 literal without a port
 	}
 	if host == "" {
 		if la, ok := r.Context().Value(http.LocalAddrContextKey).(*net.TCPAddr); ok {

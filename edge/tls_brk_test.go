@@ -1,0 +1,94 @@
+package edge_test
+
+import (
+	"bufio"
+	"net"
+	"net/http"
+	"testing"
+
+	"github.com/stack-web/stack/edge"
+)
+
+// tlsBrkRedirect sends a raw plain-HTTP request with the given Host line
+// to te's plain listener and returns the status and Location.
+func tlsBrkRedirect(t *testing.T, te *tlsEdge, target, host string) (int, string) {
+	t.Helper()
+	c, err := net.Dial("tcp", te.plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Write([]byte("GET " + target + " HTTP/1.1\r\nHost: " + host + "\r\nConnection: close\r\n\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("Host %q: %v", host, err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode, resp.Header.Get("Location")
+}
+
+// A browser on http://[::1]/ sends "Host: [::1]" (no port on port 80):
+// the redirect bracketed it twice, https://[[::1]]:PORT/, a URL no client
+// can follow.
+func TestTLSRedirectIPv6HostWithoutPort(t *testing.T) {
+	cfg := uwsgiConfig(startApp(t, http.HandlerFunc(echoHandler)))
+	cfg.TLSRedirect = true
+	te := startTLSEdge(t, cfg)
+	_, port, _ := net.SplitHostPort(te.secure)
+	for host, want := range map[string]string{
+		"[::1]":      "https://[::1]:" + port + "/p?q",
+		"[::1]:80":   "https://[::1]:" + port + "/p?q",
+		"[fe80::1]":  "https://[fe80::1]:" + port + "/p?q",
+		"a.test":     "https://a.test:" + port + "/p?q",
+		"a.test:80":  "https://a.test:" + port + "/p?q",
+		"127.0.0.1":  "https://127.0.0.1:" + port + "/p?q",
+		"127.0.0.1:": "https://127.0.0.1:" + port + "/p?q",
+	} {
+		if code, loc := tlsBrkRedirect(t, te, "/p?q", host); code != 308 || loc != want {
+			t.Errorf("Host %q: %d Location %q, want 308 %q", host, code, loc, want)
+		}
+	}
+}
+
+// With virtual hosts and no default server, tls_redirect sent any Host
+// to HTTPS, an attacker's name included (https://evil.example:PORT/),
+// where the same request over HTTPS is refused 421: an open redirect
+// through the site, and a cacheable one. A Host no server takes is now
+// answered 421 on the plain port too; a configured name is redirected.
+func TestTLSRedirectOnlyForAHostAServerTakes(t *testing.T) {
+	cfg := edge.DefaultConfig()
+	cfg.TLSRedirect = true
+	cfg.Servers = []edge.ServerConfig{
+		{Names: []string{"a.test"}, Locations: []edge.LocationConfig{{Path: "/", Root: siteDir(t, "A")}}},
+		{Names: []string{"*.b.test"}, Locations: []edge.LocationConfig{{Path: "/", Root: siteDir(t, "B")}}},
+	}
+	te := startTLSEdge(t, cfg)
+	_, port, _ := net.SplitHostPort(te.secure)
+	for _, c := range []struct {
+		target, host string
+		code         int
+		loc          string
+	}{
+		{"/x", "a.test", 308, "https://a.test:" + port + "/x"},
+		{"/x", "A.TEST.", 308, "https://A.TEST.:" + port + "/x"},
+		{"/x", "w.b.test:80", 308, "https://w.b.test:" + port + "/x"},
+		{"/x", "evil.example", 421, ""},
+		{"/x", "b.test", 421, ""},
+		{"http://evil.example/x", "a.test", 421, ""},
+		{"//evil.example/x", "a.test", 308, "https://a.test:" + port + "//evil.example/x"},
+	} {
+		if code, loc := tlsBrkRedirect(t, te, c.target, c.host); code != c.code || loc != c.loc {
+			t.Errorf("GET %s Host %q: %d Location %q, want %d %q", c.target, c.host, code, loc, c.code, c.loc)
+		}
+	}
+	// With a default server every Host is served, so every Host is
+	// redirected to itself, as nginx's return 301 https://$host does.
+	cfg.Servers[1].Default = true
+	te = startTLSEdge(t, cfg)
+	_, port, _ = net.SplitHostPort(te.secure)
+	if code, loc := tlsBrkRedirect(t, te, "/x", "other.example"); code != 308 || loc != "https://other.example:"+port+"/x" {
+		t.Errorf("with a default server: %d %q", code, loc)
+	}
+}
