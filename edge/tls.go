@@ -224,10 +224,14 @@ func (e *Edge) tlsFront(st *state, w http.ResponseWriter, r *http.Request) bool 
 	}
 	if r.TLS == nil {
 		if port := f.redirectPort; port != "" {
-			if st.router.route(r) == nil {
+			s := st.router.route(r)
+			if s == nil {
 				t.logger.Info("edge: misdirected request: no server for this host", "remote", r.RemoteAddr, "host", truncate(r.Host), "status", http.StatusMisdirectedRequest)
 				errpage.Write(w, http.StatusMisdirectedRequest)
 				return true
+			}
+			if forwardedHTTPS(r) && s.trust.trustsClient(r) {
+				return false // a trusted proxy took it over HTTPS: redirecting would loop
 			}
 			if port == "0" { // a free port, in tests: the one it got
 				if a, ok := e.TLSAddrs()[0].(*net.TCPAddr); ok {
@@ -279,6 +283,18 @@ func (t *edgeTLS) redirect(w http.ResponseWriter, r *http.Request, port string) 
 	if r.Method != http.MethodHead {
 		fmt.Fprintln(w, "308 Permanent Redirect to HTTPS")
 	}
+}
+
+// forwardedHTTPS reports whether r's X-Forwarded-Proto says the client
+// came over HTTPS (its first value: the proxy nearest the client), as
+// Django's SECURE_PROXY_SSL_HEADER reads it.
+func forwardedHTTPS(r *http.Request) bool {
+	v := r.Header.Get("X-Forwarded-Proto")
+	if v == "" {
+		return false
+	}
+	first, _, _ := strings.Cut(v, ",")
+	return strings.EqualFold(strings.TrimSpace(first), "https")
 }
 
 // h2HeadVerdict measures an HTTP/2 request head as its HTTP/1.1 form

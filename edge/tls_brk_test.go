@@ -92,3 +92,36 @@ func TestTLSRedirectOnlyForAHostAServerTakes(t *testing.T) {
 		t.Errorf("with a default server: %d %q", code, loc)
 	}
 }
+
+// Behind a TLS-terminating proxy in trusted_proxies, a request the proxy
+// took over HTTPS (X-Forwarded-Proto: https) was redirected all the same:
+// the client, already on HTTPS, was sent to the edge's own TLS port past
+// the proxy, or round again. Only a trusted proxy's claim counts; a direct
+// client's X-Forwarded-Proto is still redirected.
+func TestTLSRedirectKeepsATrustedProxysHTTPSRequest(t *testing.T) {
+	cfg := uwsgiConfig(startApp(t, http.HandlerFunc(echoHandler)))
+	cfg.TLSRedirect = true
+	te := startTLSEdge(t, cfg)
+	send := func(xfp string) int {
+		req, _ := http.NewRequest("GET", "http://"+te.plain+"/p", nil)
+		if xfp != "" {
+			req.Header.Set("X-Forwarded-Proto", xfp)
+		}
+		resp, err := (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got := send("https"); got != 308 {
+		t.Errorf("an untrusted client's X-Forwarded-Proto: https: %d, want 308", got)
+	}
+	cfg.TrustedProxies = []string{"127.0.0.1"}
+	te = startTLSEdge(t, cfg)
+	for xfp, want := range map[string]int{"https": 200, "HTTPS, http": 200, "http": 308, "": 308, "http, https": 308} {
+		if got := send(xfp); got != want {
+			t.Errorf("a trusted proxy's X-Forwarded-Proto %q: %d, want %d", xfp, got, want)
+		}
+	}
+}
