@@ -86,10 +86,17 @@ func (c *Config) validateTLS(bad func(key, format string, args ...any)) {
 	if err := c.TLS.Check("tls"); err != nil {
 		relay(bad, err)
 	}
+	internal := c.TLS.Internal
 	for i, s := range c.Servers {
 		// The shape is checked with the server (vhost_config.go); the files here.
 		if err := s.TLS.Check(fmt.Sprintf("servers[%d].tls", i)); err != nil {
 			relay(bad, err)
+		}
+		internal = internal || s.TLS.Internal
+	}
+	if internal && len(c.TLSListen) > 0 {
+		if err := tlscert.CheckCA(c.TLSDir); err != nil {
+			bad("tls", "internal: %v", err)
 		}
 	}
 	if c.TLSRedirect && len(c.TLSListen) == 0 {

@@ -4,9 +4,13 @@ import (
 	"bufio"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stack-web/stack/edge"
+	"github.com/stack-web/stack/edge/tlscert"
 )
 
 // tlsBrkRedirect sends a raw plain-HTTP request with the given Host line
@@ -123,5 +127,23 @@ func TestTLSRedirectKeepsATrustedProxysHTTPSRequest(t *testing.T) {
 		if got := send(xfp); got != want {
 			t.Errorf("a trusted proxy's X-Forwarded-Proto %q: %d, want %d", xfp, got, want)
 		}
+	}
+}
+
+// stack check (Validate) reads the internal CA under run_dir/tls when it
+// is there, naming edge.tls.
+func TestTLSValidateRefusesACorruptedInternalCA(t *testing.T) {
+	dir := t.TempDir()
+	cfg := uwsgiConfig(filepath.Join(dir, "app.sock"))
+	cfg.TLS = tlscert.Config{Internal: true}
+	cfg.TLSListen = []string{"127.0.0.1:0"}
+	cfg.TLSDir = dir
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("no CA yet: %v", err)
+	}
+	os.WriteFile(filepath.Join(dir, "ca.crt"), []byte("garbage\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "ca.key"), []byte("garbage\n"), 0o600)
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "edge.tls: internal: CA") {
+		t.Errorf("a corrupted CA: %v", err)
 	}
 }
