@@ -2,6 +2,8 @@ package edge_test
 
 import (
 	"bufio"
+	"context"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -145,5 +147,48 @@ func TestTLSValidateRefusesACorruptedInternalCA(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "ca.key"), []byte("garbage\n"), 0o600)
 	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "edge.tls: internal: CA") {
 		t.Errorf("a corrupted CA: %v", err)
+	}
+}
+
+// An early 413 over HTTP/2 said Connection: close, which net/http's
+// HTTP/2 server turns into a GOAWAY for the whole connection: every
+// stream of a browser's one connection to the site was cut off from new
+// requests (and the client had to handshake again) because one upload was
+// too large. HTTP/2 ends the one stream; the connection is reused.
+func TestTLSHTTP2RefusedBodyKeepsTheConnection(t *testing.T) {
+	cfg := uwsgiConfig(startApp(t, http.HandlerFunc(echoHandler)))
+	cfg.ClientMaxBodySize = 1 << 10
+	te := startTLSEdge(t, cfg)
+	c := te.client(true)
+	defer c.CloseIdleConnections()
+	dials := 0
+	c.Transport.(*http.Transport).DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		dials++
+		return (&net.Dialer{}).DialContext(ctx, network, addr)
+	}
+	do := func(method string, body string) int {
+		req, _ := http.NewRequest(method, "https://"+te.secure+"/", strings.NewReader(body))
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.ProtoMajor != 2 {
+			t.Fatalf("HTTP/%d", resp.ProtoMajor)
+		}
+		return resp.StatusCode
+	}
+	if got := do("GET", ""); got != 200 {
+		t.Fatalf("GET: %d", got)
+	}
+	if got := do("POST", strings.Repeat("x", 4<<10)); got != 413 {
+		t.Fatalf("a 4 KiB POST: %d, want 413", got)
+	}
+	if got := do("GET", ""); got != 200 {
+		t.Fatalf("GET after the 413: %d", got)
+	}
+	if dials != 1 {
+		t.Errorf("the requests went on %d connections, want 1 (the 413 sent GOAWAY)", dials)
 	}
 }
