@@ -63,3 +63,28 @@ func TestCheckCAReadsAnExistingCA(t *testing.T) {
 		t.Errorf("a corrupted ca.crt: %v", err)
 	}
 }
+
+// A ca.key others can read (copied with cp -p from elsewhere, a chmod -R
+// of run_dir) was used as it was: any local user could issue
+// certificates for any site, trusted by every client that trusts ca.crt.
+// It is refused, at check, start and reload, as ssh refuses such a key.
+func TestCAKeyReadableByOthersIsRefused(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "tls")
+	if _, err := loadOrCreateCA(dir, quiet()); err != nil {
+		t.Fatal(err)
+	}
+	key := filepath.Join(dir, caKeyName)
+	for _, mode := range []os.FileMode{0o644, 0o640, 0o604} {
+		os.Chmod(key, mode)
+		if err := CheckCA(dir); err == nil || !strings.Contains(err.Error(), "chmod 600") {
+			t.Errorf("ca.key mode %04o: %v, want a refusal", mode, err)
+		}
+		if _, err := NewManager(quiet()).Load([]Site{{Key: "edge.tls", TLS: Config{Internal: true}}}, Options{CADir: dir}); err == nil {
+			t.Errorf("ca.key mode %04o: loaded", mode)
+		}
+	}
+	os.Chmod(key, 0o400)
+	if err := CheckCA(dir); err != nil {
+		t.Errorf("ca.key mode 0400: %v", err)
+	}
+}

@@ -100,6 +100,11 @@ func loadCA(certFile, keyFile string) (*authority, error) {
 		}
 		return nil, fmt.Errorf("CA %s with %s: %w (remove both to create a new CA)", certFile, keyFile, err)
 	}
+	// Whoever reads the key can issue a certificate for any site that
+	// every client trusting ca.crt accepts (ssh refuses such a key too).
+	if fi, err := os.Stat(keyFile); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("CA key %s can be read by other users (mode %04o): whoever reads it can impersonate any site to the clients that trust %s; chmod 600 it, or remove both to create a new CA", keyFile, fi.Mode().Perm(), certFile)
+	}
 	cert := pair.Leaf
 	if cert == nil {
 		if cert, err = x509.ParseCertificate(pair.Certificate[0]); err != nil {
