@@ -59,6 +59,7 @@ func newProxy(u *upstream.Group, body *bodyReader, trust proxyTrust, buf respons
 
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var upgrading *clientWriter
+	dropH2CUpgrade(r) // h2c.go
 	if _, ok := r.Header["Upgrade"]; ok {
 		var cancel context.CancelFunc
 		upgrading, r, cancel = p.prepareUpgrade(w, r) // websocket.go

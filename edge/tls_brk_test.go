@@ -3,6 +3,7 @@ package edge_test
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"io"
 	"net"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stack-web/stack/edge"
 	"github.com/stack-web/stack/edge/tlscert"
@@ -190,5 +192,82 @@ func TestTLSHTTP2RefusedBodyKeepsTheConnection(t *testing.T) {
 	}
 	if dials != 1 {
 		t.Errorf("the requests went on %d connections, want 1 (the 413 sent GOAWAY)", dials)
+	}
+}
+
+// A request with "Upgrade: h2c" was proxied as a WebSocket upgrade is: an
+// upstream that accepts h2c answered 101 and the edge made the client's
+// connection a raw tunnel to it, so every request sent after skipped the
+// edge (its locations, limits, X-Forwarded-For, log): h2c smuggling, over
+// plain HTTP and HTTP/1.1 over TLS alike. The upgrade is now dropped and
+// the request served as a plain one.
+func TestTLSH2CUpgradeIsNotProxied(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	heads := make(chan string, 16)
+	done := make(chan struct{})
+	t.Cleanup(func() { l.Close(); <-done })
+	go func() {
+		defer close(done)
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				req, err := http.ReadRequest(br)
+				if err != nil {
+					return
+				}
+				heads <- req.Header.Get("Upgrade") + "|" + req.Header.Get("Http2-Settings")
+				if strings.EqualFold(req.Header.Get("Upgrade"), "h2c") {
+					io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n")
+					io.Copy(c, br) // the tunnel: an HTTP/2 server would read the client's requests here
+					return
+				}
+				io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nplain")
+			}()
+		}
+	}()
+	cfg := proxyConfig(l.Addr().String())
+	up := cfg.Upstreams["app"]
+	up.Protocol = "http"
+	cfg.Upstreams["app"] = up
+	te := startTLSEdge(t, cfg)
+	for _, upgrade := range []string{"h2c", "H2C", "websocket, h2c"} {
+		for _, secure := range []bool{false, true} {
+			var c net.Conn
+			if secure {
+				c, err = tls.Dial("tcp", te.secure, &tls.Config{RootCAs: te.pool, ServerName: "localhost", NextProtos: []string{"http/1.1"}})
+			} else {
+				c, err = net.Dial("tcp", te.plain)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.SetDeadline(time.Now().Add(5 * time.Second))
+			io.WriteString(c, "GET / HTTP/1.1\r\nHost: localhost\r\nUpgrade: "+upgrade+"\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\nConnection: Upgrade, HTTP2-Settings\r\n\r\n")
+			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			if err != nil {
+				t.Fatalf("Upgrade %q (TLS %v): %v", upgrade, secure, err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			c.Close()
+			if resp.StatusCode != 200 || string(body) != "plain" {
+				t.Errorf("Upgrade %q (TLS %v): %d %q, want the plain answer (no switch to h2c)", upgrade, secure, resp.StatusCode, body)
+			}
+			select {
+			case h := <-heads:
+				if h != "|" {
+					t.Errorf("Upgrade %q (TLS %v): the upstream got Upgrade|HTTP2-Settings %q", upgrade, secure, h)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatalf("Upgrade %q: the upstream got no request", upgrade)
+			}
+		}
 	}
 }
