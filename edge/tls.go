@@ -105,6 +105,10 @@ func (c *Config) validateTLS(bad func(key, format string, args ...any)) {
 	switch h := c.HSTS; {
 	case h.MaxAge < 0:
 		bad("hsts.max_age", "must not be negative (0 sends no Strict-Transport-Security; e.g. 8760h for a year)")
+	case h.MaxAge%time.Second != 0:
+		// The header counts whole seconds: 500ms would send max-age=0,
+		// which tells browsers to forget the site's HSTS.
+		bad("hsts.max_age", "%v is not a whole number of seconds (the header counts seconds; e.g. 8760h for a year, 0 for none)", h.MaxAge)
 	case h.Preload && (h.MaxAge < hstsPreloadAge || !h.IncludeSubdomains):
 		bad("hsts.preload", "needs max_age of at least 8760h (a year) and include_subdomains: true, as the browsers' preload list does")
 	case h.MaxAge > 0 && len(c.TLSListen) == 0:

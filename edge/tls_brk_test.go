@@ -271,3 +271,19 @@ func TestTLSH2CUpgradeIsNotProxied(t *testing.T) {
 		}
 	}
 }
+
+// hsts.max_age: 500ms was accepted and sent "max-age=0", which tells a
+// browser to forget the site's HSTS: the opposite of what was asked.
+func TestTLSValidateRefusesASubSecondHSTSMaxAge(t *testing.T) {
+	cfg := uwsgiConfig(filepath.Join(t.TempDir(), "app.sock"))
+	cfg.TLS = tlscert.Config{Internal: true}
+	cfg.TLSListen = []string{"127.0.0.1:0"}
+	cfg.TLSDir = t.TempDir()
+	for age, ok := range map[time.Duration]bool{500 * time.Millisecond: false, 1500 * time.Millisecond: false, time.Second: true, 8760 * time.Hour: true, 0: true} {
+		cfg.HSTS = edge.HSTSConfig{MaxAge: age}
+		err := cfg.Validate()
+		if ok != (err == nil) || (err != nil && !strings.Contains(err.Error(), "edge.hsts.max_age")) {
+			t.Errorf("max_age %v: %v", age, err)
+		}
+	}
+}
