@@ -258,6 +258,14 @@ func (e *Edge) tlsFront(st *state, w http.ResponseWriter, r *http.Request) bool 
 		w.Header()["Strict-Transport-Security"] = f.hsts
 	}
 	if r.ProtoMajor >= 2 {
+		if !validHost(r.Host) {
+			// net/http refuses such a Host over HTTP/1.1 ("malformed Host
+			// header"); its HTTP/2 server passes any :authority on, and
+			// "a.test/x" or "a<b>" would reach the app's absolute URLs.
+			t.logger.Warn("edge: refusing request", "remote", r.RemoteAddr, "host", truncate(r.Host), "problem", "malformed :authority or Host", "status", http.StatusBadRequest)
+			errpage.Write(w, http.StatusBadRequest)
+			return true
+		}
 		if v := h2HeadVerdict(r, f.maxHead); v != framingOK {
 			t.logger.Warn("edge: refusing request", "remote", r.RemoteAddr, "uri", truncate(loggedTarget(r)), "problem", v.String(), "status", v.status())
 			errpage.Write(w, v.status())
@@ -306,6 +314,21 @@ func forwardedHTTPS(r *http.Request) bool {
 	}
 	first, _, _ := strings.Cut(v, ",")
 	return strings.EqualFold(strings.TrimSpace(first), "https")
+}
+
+// validHost reports whether h is a Host net/http's HTTP/1.1 server takes
+// (httpguts.ValidHostHeader): a host name or address, a port, the bytes
+// of percent-escapes and sub-delims, nothing else.
+func validHost(h string) bool {
+	for i := 0; i < len(h); i++ {
+		switch c := h[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case strings.IndexByte("!$%&'()*+,-.:;=[]_~", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // h2HeadVerdict measures an HTTP/2 request head as its HTTP/1.1 form

@@ -287,3 +287,71 @@ func TestTLSValidateRefusesASubSecondHSTSMaxAge(t *testing.T) {
 		}
 	}
 }
+
+// An HTTP/2 :authority that net/http refuses as an HTTP/1.1 Host
+// ("malformed Host header", 400) reached the app as its Host: "a/x",
+// "a b", "a<b>" over HTTP/2 only. It is now refused the same.
+func TestTLSHTTP2MalformedAuthorityIsRefused(t *testing.T) {
+	te := startTLSEdge(t, uwsgiConfig(startApp(t, http.HandlerFunc(echoHandler))))
+	for auth, want := range map[string]int{"localhost": 200, "localhost:8443": 200, "[::1]:8443": 200, "localhost/x": 400, "local host": 400, "localhost<b>": 400, "localhost\"": 400, "localhost{": 400, `localhost\x`: 400} {
+		c, err := tls.Dial("tcp", te.secure, &tls.Config{RootCAs: te.pool, ServerName: "localhost", NextProtos: []string{"h2"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := tlsBrkH2Status(t, c, auth); got != want {
+			t.Errorf(":authority %q: %d, want %d", auth, got, want)
+		}
+		c.Close()
+	}
+}
+
+// tlsBrkH2Status sends one HTTP/2 GET / with :authority auth on c,
+// framed and HPACK-encoded by hand (literal fields, no Huffman: an
+// HTTP/2 client library would refuse such an :authority itself), and
+// returns the answer's status, -1 for a stream reset.
+func tlsBrkH2Status(t *testing.T, c *tls.Conn, auth string) int {
+	t.Helper()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	frame := func(typ, flags byte, stream uint32, payload []byte) []byte {
+		n := len(payload)
+		return append([]byte{byte(n >> 16), byte(n >> 8), byte(n), typ, flags,
+			byte(stream >> 24), byte(stream >> 16), byte(stream >> 8), byte(stream)}, payload...)
+	}
+	var blk []byte
+	for _, f := range [][2]string{{":method", "GET"}, {":scheme", "https"}, {":authority", auth}, {":path", "/"}} {
+		blk = append(blk, 0x00, byte(len(f[0]))) // literal, new name, not indexed
+		blk = append(append(blk, f[0]...), byte(len(f[1])))
+		blk = append(blk, f[1]...)
+	}
+	out := []byte("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+	out = append(out, frame(0x4, 0, 0, nil)...)   // SETTINGS
+	out = append(out, frame(0x1, 0x5, 1, blk)...) // HEADERS, END_STREAM|END_HEADERS
+	if _, err := c.Write(out); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(c)
+	for {
+		var h [9]byte
+		if _, err := io.ReadFull(br, h[:]); err != nil {
+			t.Fatalf(":authority %q: %v", auth, err)
+		}
+		payload := make([]byte, int(h[0])<<16|int(h[1])<<8|int(h[2]))
+		if _, err := io.ReadFull(br, payload); err != nil {
+			t.Fatal(err)
+		}
+		switch typ, stream := h[3], h[8]; {
+		case typ == 0x3 && stream == 1: // RST_STREAM
+			return -1
+		case typ == 0x1 && stream == 1 && len(payload) > 0:
+			// Go's server sends :status first, from HPACK's static table
+			// (index 8 is 200, 12 is 400).
+			switch payload[0] {
+			case 0x88:
+				return 200
+			case 0x8c:
+				return 400
+			}
+			t.Fatalf(":authority %q: a status not in the static table: % x", auth, payload)
+		}
+	}
+}
