@@ -218,7 +218,8 @@ func (t *edgeTLS) use(cfg Config, certs *tlscert.Certs) {
 }
 
 // tlsFront does what TLS changes for a request before it is routed, and
-// reports whether it answered it: on a TLS connection the request is
+// reports whether it answered it: a Host net/http would refuse as a header
+// is refused (400) whichever way it came; on a TLS connection the request is
 // marked as such (r.TLS, which gives X-Forwarded-Proto and HTTPS=on to the
 // app) and gets the HSTS header, and an HTTP/2 head over max_header_size
 // is refused as an HTTP/1.1 one is; a plain request is redirected to
@@ -228,6 +229,15 @@ func (t *edgeTLS) use(cfg Config, certs *tlscert.Certs) {
 func (e *Edge) tlsFront(st *state, w http.ResponseWriter, r *http.Request) bool {
 	t := e.tls
 	f := t.settings.Load()
+	if !validHost(r.Host) {
+		// net/http refuses such a Host header over HTTP/1.1 ("malformed
+		// Host header"), but not the host of an absolute-form target
+		// (GET http://a<b>/), nor an HTTP/2 :authority: "a/x" or "a<b>"
+		// would reach the app's absolute URLs and the redirect's Location.
+		t.logger.Warn("edge: refusing request", "remote", r.RemoteAddr, "host", truncate(r.Host), "problem", "malformed Host", "status", http.StatusBadRequest)
+		errpage.Write(w, http.StatusBadRequest)
+		return true
+	}
 	if r.TLS == nil {
 		if fc, ok := r.Context().Value(framingKey{}).(*framingConn); ok && fc.tls != nil {
 			r.TLS = fc.tls // HTTP/1.1 over TLS: net/http saw only the framing tracker
@@ -258,14 +268,6 @@ func (e *Edge) tlsFront(st *state, w http.ResponseWriter, r *http.Request) bool 
 		w.Header()["Strict-Transport-Security"] = f.hsts
 	}
 	if r.ProtoMajor >= 2 {
-		if !validHost(r.Host) {
-			// net/http refuses such a Host over HTTP/1.1 ("malformed Host
-			// header"); its HTTP/2 server passes any :authority on, and
-			// "a.test/x" or "a<b>" would reach the app's absolute URLs.
-			t.logger.Warn("edge: refusing request", "remote", r.RemoteAddr, "host", truncate(r.Host), "problem", "malformed :authority or Host", "status", http.StatusBadRequest)
-			errpage.Write(w, http.StatusBadRequest)
-			return true
-		}
 		if v := h2HeadVerdict(r, f.maxHead); v != framingOK {
 			t.logger.Warn("edge: refusing request", "remote", r.RemoteAddr, "uri", truncate(loggedTarget(r)), "problem", v.String(), "status", v.status())
 			errpage.Write(w, v.status())

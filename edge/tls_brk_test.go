@@ -290,7 +290,9 @@ func TestTLSValidateRefusesASubSecondHSTSMaxAge(t *testing.T) {
 
 // An HTTP/2 :authority that net/http refuses as an HTTP/1.1 Host
 // ("malformed Host header", 400) reached the app as its Host: "a/x",
-// "a b", "a<b>" over HTTP/2 only. It is now refused the same.
+// "a b", "a<b>"; so did the host of an HTTP/1.1 absolute-form target
+// (GET http://a<b>/), which tls_redirect also wrote into its Location.
+// Both are now refused as the header is.
 func TestTLSHTTP2MalformedAuthorityIsRefused(t *testing.T) {
 	te := startTLSEdge(t, uwsgiConfig(startApp(t, http.HandlerFunc(echoHandler))))
 	for auth, want := range map[string]int{"localhost": 200, "localhost:8443": 200, "[::1]:8443": 200, "localhost/x": 400, "local host": 400, "localhost<b>": 400, "localhost\"": 400, "localhost{": 400, `localhost\x`: 400} {
@@ -302,6 +304,33 @@ func TestTLSHTTP2MalformedAuthorityIsRefused(t *testing.T) {
 			t.Errorf(":authority %q: %d, want %d", auth, got, want)
 		}
 		c.Close()
+	}
+	// The host of an absolute-form target is the Host, over plain HTTP
+	// (where tls_redirect put it in the Location) and over TLS alike.
+	cfg := uwsgiConfig(startApp(t, http.HandlerFunc(echoHandler)))
+	cfg.TLSRedirect = true
+	te = startTLSEdge(t, cfg)
+	for target, want := range map[string]int{"http://localhost/": 308, "http://a<b>/": 400, "http://a'b/x": 308, `http://a"b/`: 400} {
+		if code, loc := tlsBrkRedirect(t, te, target, "localhost"); code != want {
+			t.Errorf("plain GET %s: %d %q, want %d", target, code, loc, want)
+		}
+		c, err := tls.Dial("tcp", te.secure, &tls.Config{RootCAs: te.pool, ServerName: "localhost", NextProtos: []string{"http/1.1"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.WriteString(c, "GET "+target+" HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		c.Close()
+		if want == 308 {
+			want = 200
+		}
+		if resp.StatusCode != want {
+			t.Errorf("GET %s over TLS: %d, want %d", target, resp.StatusCode, want)
+		}
 	}
 }
 
