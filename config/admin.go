@@ -29,6 +29,11 @@ func (f *File) checkAdmin(runs scope) []error {
 					bad("admin.listen", "%q collides with edge.listen[%d] %q; the second bind would fail", a, i, e)
 				}
 			}
+			for i, e := range f.Edge.TLSListen {
+				if sameListenAddr(a, e) {
+					bad("admin.listen", "%q collides with edge.tls_listen[%d] %q; the second bind would fail", a, i, e)
+				}
+			}
 		}
 		if runs.appserver && sameListenAddr(a, f.Appserver.Listen) {
 			bad("admin.listen", "%q collides with appserver.listen; the second bind would fail", a)

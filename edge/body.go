@@ -140,9 +140,13 @@ func (br *bodyReader) read(w http.ResponseWriter, r *http.Request) (*bufferedBod
 // client_max_body_size, 408 when the client paused longer than
 // client_body_timeout (nginx's), 400 for a body that is malformed or ends
 // early, 500 when the edge could not store the body (as nginx, whose temp
-// file failing is its own error). The connection is closed after the answer.
+// file failing is its own error). An HTTP/1.x connection is closed after
+// the answer; HTTP/2 ends the stream alone (there, net/http would take
+// Connection: close for a GOAWAY of every stream's connection).
 func (br *bodyReader) refuse(w http.ResponseWriter, r *http.Request, err error, logger *slog.Logger) {
-	w.Header().Set("Connection", "close")
+	if r.ProtoMajor < 2 {
+		w.Header().Set("Connection", "close")
+	}
 	switch {
 	case errors.Is(err, errBodyTooLarge):
 		logger.Warn("edge: request body over client_max_body_size", "remote", r.RemoteAddr, "uri", r.RequestURI, "limit", ByteSize(br.max), "content_length", r.ContentLength)

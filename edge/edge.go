@@ -229,7 +229,7 @@ func (e *Edge) serve(st *state, w http.ResponseWriter, r *http.Request) *locatio
 		errpage.Write(w, v.status())
 		return nil
 	}
-	if e.tlsFront(w, r) {
+	if e.tlsFront(st, w, r) {
 		return nil
 	}
 	if r.RequestURI == "*" && r.Method == http.MethodOptions {

@@ -86,10 +86,17 @@ func (c *Config) validateTLS(bad func(key, format string, args ...any)) {
 	if err := c.TLS.Check("tls"); err != nil {
 		relay(bad, err)
 	}
+	internal := c.TLS.Internal
 	for i, s := range c.Servers {
 		// The shape is checked with the server (vhost_config.go); the files here.
 		if err := s.TLS.Check(fmt.Sprintf("servers[%d].tls", i)); err != nil {
 			relay(bad, err)
+		}
+		internal = internal || s.TLS.Internal
+	}
+	if internal && len(c.TLSListen) > 0 {
+		if err := tlscert.CheckCA(c.TLSDir); err != nil {
+			bad("tls", "internal: %v", err)
 		}
 	}
 	if c.TLSRedirect && len(c.TLSListen) == 0 {
@@ -98,6 +105,10 @@ func (c *Config) validateTLS(bad func(key, format string, args ...any)) {
 	switch h := c.HSTS; {
 	case h.MaxAge < 0:
 		bad("hsts.max_age", "must not be negative (0 sends no Strict-Transport-Security; e.g. 8760h for a year)")
+	case h.MaxAge%time.Second != 0:
+		// The header counts whole seconds: 500ms would send max-age=0,
+		// which tells browsers to forget the site's HSTS.
+		bad("hsts.max_age", "%v is not a whole number of seconds (the header counts seconds; e.g. 8760h for a year, 0 for none)", h.MaxAge)
 	case h.Preload && (h.MaxAge < hstsPreloadAge || !h.IncludeSubdomains):
 		bad("hsts.preload", "needs max_age of at least 8760h (a year) and include_subdomains: true, as the browsers' preload list does")
 	case h.MaxAge > 0 && len(c.TLSListen) == 0:
@@ -207,14 +218,26 @@ func (t *edgeTLS) use(cfg Config, certs *tlscert.Certs) {
 }
 
 // tlsFront does what TLS changes for a request before it is routed, and
-// reports whether it answered it: on a TLS connection the request is
+// reports whether it answered it: a Host net/http would refuse as a header
+// is refused (400) whichever way it came; on a TLS connection the request is
 // marked as such (r.TLS, which gives X-Forwarded-Proto and HTTPS=on to the
 // app) and gets the HSTS header, and an HTTP/2 head over max_header_size
 // is refused as an HTTP/1.1 one is; a plain request is redirected to
-// HTTPS when tls_redirect is on.
-func (e *Edge) tlsFront(w http.ResponseWriter, r *http.Request) bool {
+// HTTPS when tls_redirect is on, if a server of st takes its Host (else
+// it is misdirected, 421, as it would be over HTTPS: a redirect would
+// send the client to any name it claimed).
+func (e *Edge) tlsFront(st *state, w http.ResponseWriter, r *http.Request) bool {
 	t := e.tls
 	f := t.settings.Load()
+	if !validHost(r.Host) {
+		// net/http refuses such a Host header over HTTP/1.1 ("malformed
+		// Host header"), but not the host of an absolute-form target
+		// (GET http://a<b>/), nor an HTTP/2 :authority: "a/x" or "a<b>"
+		// would reach the app's absolute URLs and the redirect's Location.
+		t.logger.Warn("edge: refusing request", "remote", r.RemoteAddr, "host", truncate(r.Host), "problem", "malformed Host", "status", http.StatusBadRequest)
+		errpage.Write(w, http.StatusBadRequest)
+		return true
+	}
 	if r.TLS == nil {
 		if fc, ok := r.Context().Value(framingKey{}).(*framingConn); ok && fc.tls != nil {
 			r.TLS = fc.tls // HTTP/1.1 over TLS: net/http saw only the framing tracker
@@ -222,6 +245,15 @@ func (e *Edge) tlsFront(w http.ResponseWriter, r *http.Request) bool {
 	}
 	if r.TLS == nil {
 		if port := f.redirectPort; port != "" {
+			s := st.router.route(r)
+			if s == nil {
+				t.logger.Info("edge: misdirected request: no server for this host", "remote", r.RemoteAddr, "host", truncate(r.Host), "status", http.StatusMisdirectedRequest)
+				errpage.Write(w, http.StatusMisdirectedRequest)
+				return true
+			}
+			if forwardedHTTPS(r) && s.trust.trustsClient(r) {
+				return false // a trusted proxy took it over HTTPS: redirecting would loop
+			}
 			if port == "0" { // a free port, in tests: the one it got
 				if a, ok := e.TLSAddrs()[0].(*net.TCPAddr); ok {
 					port = strconv.Itoa(a.Port)
@@ -251,6 +283,8 @@ func (t *edgeTLS) redirect(w http.ResponseWriter, r *http.Request, port string) 
 	host := r.Host
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h
+	} else if len(host) > 1 && host[0] == '[' && host[len(host)-1] == ']' {
+		host = host[1 : len(host)-1] // "[::1]": an IPv6 literal without a port
 	}
 	if host == "" {
 		if la, ok := r.Context().Value(http.LocalAddrContextKey).(*net.TCPAddr); ok {
@@ -270,6 +304,33 @@ func (t *edgeTLS) redirect(w http.ResponseWriter, r *http.Request, port string) 
 	if r.Method != http.MethodHead {
 		fmt.Fprintln(w, "308 Permanent Redirect to HTTPS")
 	}
+}
+
+// forwardedHTTPS reports whether r's X-Forwarded-Proto says the client
+// came over HTTPS (its first value: the proxy nearest the client), as
+// Django's SECURE_PROXY_SSL_HEADER reads it.
+func forwardedHTTPS(r *http.Request) bool {
+	v := r.Header.Get("X-Forwarded-Proto")
+	if v == "" {
+		return false
+	}
+	first, _, _ := strings.Cut(v, ",")
+	return strings.EqualFold(strings.TrimSpace(first), "https")
+}
+
+// validHost reports whether h is a Host net/http's HTTP/1.1 server takes
+// (httpguts.ValidHostHeader): a host name or address, a port, the bytes
+// of percent-escapes and sub-delims, nothing else.
+func validHost(h string) bool {
+	for i := 0; i < len(h); i++ {
+		switch c := h[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case strings.IndexByte("!$%&'()*+,-.:;=[]_~", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // h2HeadVerdict measures an HTTP/2 request head as its HTTP/1.1 form

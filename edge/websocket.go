@@ -373,6 +373,7 @@ func dropRefusedUpgrade(r *http.Request) bool {
 	}
 	if refuse {
 		delete(r.Header, "Upgrade")
+		delete(r.Header, "Http2-Settings")
 	}
 	return refuse
 }

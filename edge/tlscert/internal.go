@@ -40,6 +40,21 @@ type authority struct {
 	key      *ecdsa.PrivateKey
 }
 
+// CheckCA reads dir's CA as Load would, for `stack check`, so that a
+// broken one refuses a start or a reload before anything changes. A CA
+// not yet created (or being created by another process) is no error.
+func CheckCA(dir string) error {
+	if dir == "" {
+		return nil
+	}
+	certFile, keyFile := filepath.Join(dir, caCertName), filepath.Join(dir, caKeyName)
+	if _, err := os.Stat(certFile); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	_, err := loadCA(certFile, keyFile)
+	return err
+}
+
 // loadOrCreateCA reads dir's CA, or creates it when dir has none.
 func loadOrCreateCA(dir string, logger *slog.Logger) (*authority, error) {
 	if dir == "" {
@@ -75,9 +90,20 @@ func loadCA(certFile, keyFile string) (*authority, error) {
 	pair, err := tls.LoadX509KeyPair(certFile, keyFile)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
+			if _, serr := os.Stat(certFile); serr == nil {
+				// The certificate is written last (createCA), so its key
+				// was removed: a new CA would silently replace the one
+				// users trust.
+				return nil, fmt.Errorf("CA %s is there but its key %s is missing; restore the key, or remove %s to create a new CA (and trust the new one)", certFile, keyFile, certFile)
+			}
 			return nil, err
 		}
 		return nil, fmt.Errorf("CA %s with %s: %w (remove both to create a new CA)", certFile, keyFile, err)
+	}
+	// Whoever reads the key can issue a certificate for any site that
+	// every client trusting ca.crt accepts (ssh refuses such a key too).
+	if fi, err := os.Stat(keyFile); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("CA key %s can be read by other users (mode %04o): whoever reads it can impersonate any site to the clients that trust %s; chmod 600 it, or remove both to create a new CA", keyFile, fi.Mode().Perm(), certFile)
 	}
 	cert := pair.Leaf
 	if cert == nil {
