@@ -215,6 +215,13 @@ func TestProcessGroupIsKilledOnExitAndStop(t *testing.T) {
 	}
 	read()
 	for _, pid := range list {
+		// SIGKILL was sent to the group before Run returned; the kernel
+		// ends the process when it next runs, a moment later on a busy
+		// machine.
+		deadline := time.Now().Add(2 * time.Second)
+		for alive(pid) && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
 		if alive(pid) {
 			t.Errorf("sleep 300 (pid %d) outlived the supervisor", pid)
 			syscall.Kill(pid, syscall.SIGKILL)
