@@ -90,6 +90,14 @@ func startApp(t testing.TB, h http.Handler) string {
 // its base URL.
 func startEdge(t testing.TB, cfg edge.Config) string {
 	t.Helper()
+	_, url := runEdge(t, cfg)
+	return url
+}
+
+// runEdge runs an edge with cfg (listening on a free port) until the test
+// ends, and returns it and its base URL.
+func runEdge(t testing.TB, cfg edge.Config) (*edge.Edge, string) {
+	t.Helper()
 	cfg.Listen = []string{"127.0.0.1:0"}
 	e, err := edge.New(cfg, t.TempDir(), quiet)
 	if err != nil {
@@ -108,7 +116,7 @@ func startEdge(t testing.TB, cfg edge.Config) string {
 			t.Errorf("edge Serve: %v", err)
 		}
 	})
-	return "http://" + e.Addrs()[0].String()
+	return e, "http://" + e.Addrs()[0].String()
 }
 
 func proxyConfig(servers ...string) edge.Config {

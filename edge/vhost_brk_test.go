@@ -24,7 +24,7 @@ func TestAbsoluteFormAuthorityChoosesTheServer(t *testing.T) {
 		{Names: []string{"a.test"}, Default: true, Locations: []edge.LocationConfig{{Path: "/", Root: dirA}}},
 		{Names: []string{"b.test"}, Locations: []edge.LocationConfig{{Path: "/", Root: dirB}}},
 	}
-	_, base := vhostEdge(t, cfg)
+	_, base := runEdge(t, cfg)
 	for _, c := range []struct {
 		target, host string
 		status       int
@@ -80,7 +80,7 @@ func TestEarlyAnswerToChunkedBodySaysClose(t *testing.T) {
 	cfg := proxyConfig("unix:" + startApp(t, http.HandlerFunc(echoHandler)))
 	cfg.Locations = nil
 	cfg.Servers = []edge.ServerConfig{{Names: []string{"a.test"}, Locations: []edge.LocationConfig{{Path: "/", Root: siteDir(t, "A")}}}}
-	_, base := vhostEdge(t, cfg)
+	_, base := runEdge(t, cfg)
 	for _, c := range []struct {
 		host, framing, body string
 		status              int
@@ -146,7 +146,7 @@ func TestForwardedHeaderConditionsTrustOnlyTrustedProxies(t *testing.T) {
 		cfg := proxyConfig("unix:/nonexistent.sock")
 		cfg.TrustedProxies = c.trusted
 		cfg.Locations = []edge.LocationConfig{{Path: "/", Root: dirS, Header: &edge.HeaderMatch{Name: c.name, Value: c.value}}, {Path: "/", Root: dirP}}
-		_, base := vhostEdge(t, cfg)
+		_, base := runEdge(t, cfg)
 		head := "GET /f HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n"
 		if c.sent != "" {
 			head += c.sent + "\r\n"

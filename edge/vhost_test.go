@@ -1,43 +1,17 @@
 package edge_test
 
 import (
-	"context"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/stack-web/stack/edge"
 )
-
-// vhostEdge runs an edge with cfg and returns it and its address.
-func vhostEdge(t *testing.T, cfg edge.Config) (*edge.Edge, string) {
-	t.Helper()
-	cfg.Listen = []string{"127.0.0.1:0"}
-	e, err := edge.New(cfg, t.TempDir(), quiet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- e.Serve() }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		e.Shutdown(ctx)
-		if err := <-served; err != nil {
-			t.Errorf("edge Serve: %v", err)
-		}
-	})
-	return e, "http://" + e.Addrs()[0].String()
-}
 
 // siteDir is a directory holding the file f, whose content is name.
 func siteDir(t *testing.T, name string) string {
@@ -62,7 +36,7 @@ func TestVirtualHostsThroughTheEdge(t *testing.T) {
 			Locations: []edge.LocationConfig{{Path: "/", Root: dirB}, {Path: "= /x/f", Root: dirA}}},
 	}
 	cfg.Listen = []string{"127.0.0.1:0"} // kept as configured by each reload
-	e, base := vhostEdge(t, cfg)
+	e, base := runEdge(t, cfg)
 	get := func(host, path string) (int, string) {
 		t.Helper()
 		raw := "GET " + path + " HTTP/1.1\r\nHost: " + host + "\r\nConnection: close\r\n\r\n"

@@ -28,23 +28,8 @@ import (
 // wsEdge runs an edge with cfg and returns it with its ws:// base.
 func wsEdge(t *testing.T, cfg edge.Config) (*edge.Edge, string) {
 	t.Helper()
-	cfg.Listen = []string{"127.0.0.1:0"}
-	e, err := edge.New(cfg, t.TempDir(), quiet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- e.Serve() }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		e.Shutdown(ctx)
-		<-done
-	})
-	return e, "ws://" + e.Addrs()[0].String()
+	e, url := runEdge(t, cfg)
+	return e, "ws" + strings.TrimPrefix(url, "http")
 }
 
 // wsUpstreams are the two ways to a WebSocket app: the appserver over
