@@ -270,6 +270,10 @@ error_log $RESULTS/nginx-error.log warn;
 events { worker_connections 1024; }
 http {
     access_log off;
+    # As the reference peers harness and Debian's own nginx.conf: without
+    # them nginx reads each file into a buffer and writes it.
+    sendfile on;
+    tcp_nopush on;
     client_body_temp_path $W/nginx/body;
     uwsgi_temp_path $W/nginx/uwsgi;
     proxy_temp_path $W/nginx/proxy;
