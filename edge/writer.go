@@ -3,6 +3,7 @@ package edge
 import (
 	"io"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/stack-web/stack/edge/upstream"
@@ -93,6 +94,9 @@ func (w *clientWriter) ReadFrom(r io.Reader) (n int64, err error) {
 	}
 	if w.status == 0 {
 		w.status = http.StatusOK
+	}
+	if f, ok := lr.R.(*os.File); ok {
+		return w.sendFile(rf, lr, f) // in one piece, while the client reads (sendfile.go)
 	}
 	for lr.N > 0 {
 		w.renew()

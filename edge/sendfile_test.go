@@ -1,0 +1,96 @@
+package edge_test
+
+import (
+	"bufio"
+	"bytes"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stack-web/stack/edge"
+)
+
+// A client that reads a large file steadily but slowly (the whole
+// download takes several send_timeouts) gets all of it: sendfile's pieces
+// grow for fast clients only, never to more than the client takes in a
+// part of the timeout.
+func TestStaticSlowReaderOfALargeFileIsNotCut(t *testing.T) {
+	dir := t.TempDir()
+	// Larger than the most the kernel's send buffer takes (tcp_wmem's
+	// 4 MiB), so that the deadline of the pieces counts.
+	want := bytes.Repeat([]byte("0123456789abcdef"), (10<<20)/16)
+	if err := os.WriteFile(filepath.Join(dir, "10m.bin"), want, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := edge.DefaultConfig()
+	cfg.Locations = []edge.LocationConfig{{Path: "/files/", Root: dir}}
+	cfg.AccessLog = "off"
+	cfg.SendTimeout = 600 * time.Millisecond
+	base := startEdge(t, cfg)
+	c, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.(*net.TCPConn).SetReadBuffer(16 << 10) // so that the kernel's buffers do not take the file at once
+	io.WriteString(c, "GET /files/10m.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReaderSize(c, 16<<10), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// About 3 MB/s: 10 MiB take some 3.3 s, over five send_timeouts; a
+	// piece of 4 MiB would take over one.
+	start := time.Now()
+	var got bytes.Buffer
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := io.ReadFull(resp.Body, buf)
+		got.Write(buf[:n])
+		if err != nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Logf("read %d bytes in %v", got.Len(), time.Since(start).Round(time.Millisecond))
+	if !bytes.Equal(got.Bytes(), want) {
+		t.Fatalf("got %d of %d bytes (cut, or wrong content)", got.Len(), len(want))
+	}
+}
+
+// A client that stops reading a large file is cut after send_timeout (the
+// watchdog renews the deadline only on progress): reading again later, it
+// finds the connection ended short of the file.
+func TestStaticStalledReaderOfALargeFileIsCut(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "10m.bin"), make([]byte, 10<<20), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := edge.DefaultConfig()
+	cfg.Locations = []edge.LocationConfig{{Path: "/files/", Root: dir}}
+	cfg.AccessLog = "off"
+	cfg.SendTimeout = 300 * time.Millisecond
+	base := startEdge(t, cfg)
+	c, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.(*net.TCPConn).SetReadBuffer(16 << 10)
+	io.WriteString(c, "GET /files/10m.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+	time.Sleep(1500 * time.Millisecond) // five timeouts without reading
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	n, err := io.Copy(io.Discard, c)
+	t.Logf("read %d bytes after the stall (%v)", n, err)
+	if n >= 10<<20 {
+		t.Fatalf("the whole file (%d bytes) went to a client that stopped reading for five send_timeouts", n)
+	}
+	if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		t.Fatalf("the edge kept the connection open: %v", err)
+	}
+}
