@@ -26,6 +26,11 @@ import (
 // that time. Only regular files up to maxCachedFile are kept, up to
 // maxCacheBytes in all; the rest are served from disk as before.
 //
+// When the cache is full, entries not served for cacheInactive (nginx's
+// open_file_cache inactive) make room for new ones; the sweep runs at most
+// once per validity period, so a cache full of files in use costs a miss
+// nothing more.
+//
 // Every entry counts entryOverhead besides its content: an empty file
 // costs an entry all the same, and symbolic links inside the root (a
 // link to "." makes a/a/a/… name one file in endless ways) would
@@ -38,12 +43,14 @@ type fileCache struct {
 	mu       sync.RWMutex
 	files    map[string]*cachedFile
 	bytes    int
+	swept    time.Time // the last sweep for room (makeRoom)
 }
 
 const (
 	cacheValid    = time.Second
 	maxCachedFile = 64 << 10
 	maxCacheBytes = 32 << 20
+	cacheInactive = 20 * time.Second
 	entryOverhead = 1 << 10 // about what an entry's name, header and map slot take
 )
 
@@ -65,11 +72,7 @@ func (c *fileCache) lookup(name string, now time.Time) *cachedFile {
 	c.mu.RLock()
 	f := c.files[name]
 	c.mu.RUnlock()
-	valid := c.valid
-	if valid == 0 {
-		valid = cacheValid
-	}
-	if f == nil || now.Sub(f.checked) >= valid {
+	if f == nil || now.Sub(f.checked) >= c.validity() {
 		return nil
 	}
 	return f
@@ -85,10 +88,7 @@ func (c *fileCache) load(name string, f *os.File, fi fs.FileInfo, now time.Time)
 	}
 	c.mu.RLock()
 	old := c.files[name]
-	limit := c.maxBytes
-	if limit == 0 {
-		limit = maxCacheBytes
-	}
+	limit := c.limit()
 	room := c.bytes+int(size)+entryOverhead <= limit
 	c.mu.RUnlock()
 	if old != nil && old.modTime.Equal(fi.ModTime()) && int64(len(old.data)) == size {
@@ -99,7 +99,7 @@ func (c *fileCache) load(name string, f *os.File, fi fs.FileInfo, now time.Time)
 		c.store(name, &fresh)
 		return &fresh
 	}
-	if !room && old == nil {
+	if !room && old == nil && !c.makeRoom(int(size)+entryOverhead, limit, now) {
 		return nil
 	}
 	data := make([]byte, size)
@@ -125,17 +125,60 @@ func (c *fileCache) load(name string, f *os.File, fi fs.FileInfo, now time.Time)
 	return cf
 }
 
+// store puts f in the cache as name, unless it is new and the cache has
+// no room for it (loads running together each saw room for theirs).
 func (c *fileCache) store(name string, f *cachedFile) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.files == nil {
 		c.files = make(map[string]*cachedFile)
 	}
-	if old := c.files[name]; old != nil {
+	old := c.files[name]
+	if old == nil && c.bytes+f.size() > c.limit() {
+		return
+	}
+	if old != nil {
 		c.bytes -= old.size()
 	}
 	c.files[name] = f
 	c.bytes += f.size()
+}
+
+func (c *fileCache) limit() int {
+	if c.maxBytes == 0 {
+		return maxCacheBytes
+	}
+	return c.maxBytes
+}
+
+// makeRoom drops the entries not served for cacheInactive, unless it did
+// within the validity period, and reports whether need bytes fit then.
+func (c *fileCache) makeRoom(need, limit int, now time.Time) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if now.Sub(c.swept) >= c.validity() {
+		c.swept = now
+		for name, f := range c.files {
+			if now.Sub(f.checked) >= cacheInactive {
+				c.bytes -= f.size()
+				delete(c.files, name)
+			}
+		}
+		for name, e := range c.sets {
+			if now.Sub(e.checked) >= cacheInactive {
+				c.bytes -= entryOverhead
+				delete(c.sets, name)
+			}
+		}
+	}
+	return c.bytes+need <= limit
+}
+
+func (c *fileCache) validity() time.Duration {
+	if c.valid == 0 {
+		return cacheValid
+	}
+	return c.valid
 }
 
 // forget drops name, which is no longer a small regular file there.
@@ -156,9 +199,32 @@ func plain(r *http.Request) bool {
 		h["If-Match"] == nil && h["If-Unmodified-Since"] == nil && h["If-Range"] == nil
 }
 
+// notModified reports whether r is a plain revalidation of f: its ETag
+// alone in If-None-Match, as browsers send it, with no If-Match or
+// If-Unmodified-Since to weigh first. Other conditions go to ServeContent.
+func notModified(r *http.Request, f *cachedFile) bool {
+	h := r.Header
+	inm := h["If-None-Match"]
+	return len(inm) == 1 && inm[0] == f.header["Etag"][0] && h["If-Match"] == nil && h["If-Unmodified-Since"] == nil
+}
+
 // serveCached answers r from f.
 func serveCached(w http.ResponseWriter, r *http.Request, name string, f *cachedFile) {
 	h := w.Header()
+	if notModified(r, f) {
+		// ServeContent's 304: the validator and Vary, no type, length,
+		// coding or Last-Modified (an ETag is there).
+		h["Etag"] = f.header["Etag"]
+		if v, ok := f.header["Vary"]; ok {
+			h["Vary"] = v
+		}
+		delete(h, "Content-Type")
+		delete(h, "Content-Length")
+		delete(h, "Content-Encoding")
+		delete(h, "Last-Modified")
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
 	if !plain(r) {
 		h["Etag"] = f.header["Etag"]
 		if ct, ok := f.header["Content-Type"]; ok && len(h["Content-Type"]) == 0 {

@@ -233,14 +233,10 @@ type siblingSet struct {
 // siblingsOf returns the codings of fi's usable siblings.
 func (s *Handler) siblingsOf(name string, fi fs.FileInfo, now time.Time) compress.Set {
 	c := &s.cache
-	valid := c.valid
-	if valid == 0 {
-		valid = cacheValid
-	}
 	c.mu.RLock()
 	e, ok := c.sets[name]
 	c.mu.RUnlock()
-	if ok && now.Sub(e.checked) < valid && e.modTime.Equal(fi.ModTime()) && e.size == fi.Size() {
+	if ok && now.Sub(e.checked) < c.validity() && e.modTime.Equal(fi.ModTime()) && e.size == fi.Size() {
 		return e.offered
 	}
 	var offered compress.Set
@@ -249,10 +245,7 @@ func (s *Handler) siblingsOf(name string, fi fs.FileInfo, now time.Time) compres
 			offered |= compress.Of(cd)
 		}
 	}
-	limit := c.maxBytes
-	if limit == 0 {
-		limit = maxCacheBytes
-	}
+	limit := c.limit()
 	c.mu.Lock()
 	if _, had := c.sets[name]; had || c.bytes+entryOverhead <= limit {
 		if c.sets == nil {
