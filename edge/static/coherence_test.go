@@ -265,3 +265,26 @@ func TestCachedNotModifiedAsServeContent(t *testing.T) {
 		t.Errorf("HEAD: %d", got.Code)
 	}
 }
+
+// A plain GET or HEAD of a large file (served whole without ServeContent)
+// has the header ServeContent gives the same file for a request with a
+// condition that holds, and the whole body; a type unknown by extension is
+// sniffed, and sendfile still starts at the first byte.
+func TestLargeFileWholeAsServeContent(t *testing.T) {
+	root, _ := staticTree(t)
+	os.WriteFile(filepath.Join(root, "big.unknownext"), []byte(strings.Repeat("plain words\n", maxCachedFile)), 0o644)
+	s := newTestStatic(t, root)
+	for _, name := range []string{"big.bin", "big.unknownext"} {
+		for _, method := range []string{"GET", "HEAD"} {
+			whole := serveStatic(s, method, "/static/"+name)
+			slow := serveStatic(s, method, "/static/"+name, "If-None-Match", `"another"`)
+			if whole.Code != 200 || fmt.Sprint(whole.Header()) != fmt.Sprint(slow.Header()) || whole.Body.String() != slow.Body.String() {
+				t.Errorf("%s %s: %d %v (%d bytes)\nServeContent: %d %v (%d bytes)", method, name, whole.Code, whole.Header(), whole.Body.Len(), slow.Code, slow.Header(), slow.Body.Len())
+			}
+		}
+	}
+	got := serveStatic(s, "GET", "/static/big.unknownext")
+	if got.Body.Len() != 12*maxCachedFile || !strings.HasPrefix(got.Body.String(), "plain words\n") {
+		t.Errorf("sniffed file: %d bytes, %.20q", got.Body.Len(), got.Body.String())
+	}
+}

@@ -178,6 +178,10 @@ func (s *Handler) serve(w http.ResponseWriter, r *http.Request, name string, tra
 	if ct := mime.TypeByExtension(path.Ext(name)); ct != "" && len(h["Content-Type"]) == 0 {
 		h.Set("Content-Type", ct)
 	}
+	if plain(r) {
+		serveWhole(w, r, f, fi) // whole.go
+		return
+	}
 	// ServeContent does Range, If-Range, If-None-Match, If-Modified-Since
 	// and HEAD, and copies with sendfile from the *os.File.
 	http.ServeContent(w, r, name, fi.ModTime(), f)
