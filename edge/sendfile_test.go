@@ -178,3 +178,31 @@ func TestStaticLargeFileReachesTheSocketBySendfile(t *testing.T) {
 		})
 	}
 }
+
+// Over TLS, where there is no sendfile (HTTP/1.1 copies the file through
+// the TLS connection, HTTP/2 through its frames), a large file arrives
+// whole, with the watchdog on the file's offset renewing the deadline
+// while the copy reads.
+func TestStaticLargeFileOverTLS(t *testing.T) {
+	dir := t.TempDir()
+	body := bytes.Repeat([]byte("0123456789abcdef"), (3<<20)/16)
+	os.WriteFile(filepath.Join(dir, "3m.bin"), body, 0o644)
+	cfg := edge.DefaultConfig()
+	cfg.Locations = []edge.LocationConfig{{Path: "/files/", Root: dir}}
+	cfg.AccessLog = "off"
+	cfg.SendTimeout = 2 * time.Second
+	te := startTLSEdge(t, cfg)
+	for _, h2 := range []bool{false, true} {
+		c := te.client(h2)
+		resp, err := c.Get("https://" + te.secure + "/files/3m.bin")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || !bytes.Equal(got, body) || resp.Header.Get("Content-Length") != "3145728" {
+			t.Errorf("h2=%v: %d bytes (%v), Content-Length %s", h2, len(got), err, resp.Header.Get("Content-Length"))
+		}
+		c.CloseIdleConnections()
+	}
+}
