@@ -100,7 +100,7 @@ func readContext(ctx context.Context) context.Context { return context.WithoutCa
 // latestQuestions returns the n most recently published questions,
 // leaving out those published in the future.
 func (s *store) latestQuestions(ctx context.Context, n int, now time.Time) ([]Question, error) {
-	rows, err := s.latest.QueryContext(readContext(ctx), now.Unix(), n)
+	rows, err := s.latest.QueryContext(readContext(ctx), now.Unix(), int64(n)) // int64: a driver.Value as is, no conversion by reflection
 	if err != nil {
 		return nil, fmt.Errorf("polls: latest questions: %w", err)
 	}
