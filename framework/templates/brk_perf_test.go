@@ -36,7 +36,9 @@ var brkSite = map[string]string{
 	"plural.html": `{{.V | pluralize}}<a title="{{.V | pluralize "y,ies"}}">`,
 	"one.html":    `<a href="{{link .V}}">{{.V | link}}</a><script>x={{.V | link}}</script>`,
 	// Rows memoized whole (rowmemo.go): the value as a field of each element.
-	"rows.html": `{{range .R}}<a href="{{.V}}" title="{{.V | show}}" data-l="{{link .V}}">{{.V | show}}</a>{{if .V}}y{{else}}n{{end}}<script>x={{.V | show}}</script>{{.V}}{{end}}`,
+	"rows.html": `{{range .R}}<a href="{{.V}}" title="{{.V | show}}" data-l="{{link .V}}">{{.V | show}}</a>{{if .V}}y{{else}}n{{end}}<script>x={{.V | show}}</script>{{.V}}{{end}}
+<ul>{{range .R}}{{template "rowpart.html" .}}{{end}}</ul>`,
+	"rowpart.html": `<li title="{{.V | show}}"><a href="/r/{{.V}}">{{.V | upper}}</a><script>y={{.V}}</script></li>`,
 }
 
 // brkRow is an element of a memoized range.

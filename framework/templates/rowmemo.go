@@ -15,8 +15,10 @@ import (
 // a {{range}} row of a page (a question's link, text and dates) is still
 // several calls and field look-ups, each through reflection. When the body
 // of a range depends only on fields of its element (.ID, .Text, .PubDate:
-// no variables, no $, no template calls, no nested range or with) and on
-// pure functions and escapers, its output is a function of those fields.
+// no variables, no $, no nested range or with; a template it includes with
+// dot, {{template "polls/_question.html" .}}, counts as part of the body)
+// and on pure functions and escapers, its output is a function of those
+// fields.
 // memoizeRows rewrites such a range
 //
 //	{{range P}}BODY{{else}}E{{end}}
@@ -56,7 +58,7 @@ func memoizeRows(page *template.Template, copyPage func() (*template.Template, e
 	var targets []rowTarget
 	for _, name := range templateNames(page) {
 		for k, r := range ranges(page.Lookup(name)) {
-			if fields, ok := rowFields(r, pure); ok {
+			if fields, ok := rowFields(page, r, pure); ok {
 				targets = append(targets, rowTarget{name: name, ordinal: k, node: r, fields: fields})
 			}
 		}
@@ -107,18 +109,28 @@ func ranges(t *template.Template) []*parse.RangeNode {
 
 // rowFields reports whether the body of r depends only on fields of its
 // element, and which.
-func rowFields(r *parse.RangeNode, pure map[string]bool) ([]string, bool) {
+func rowFields(page *template.Template, r *parse.RangeNode, pure map[string]bool) ([]string, bool) {
 	if len(r.Pipe.Decl) > 0 || r.List == nil {
 		return nil, false
 	}
-	fields := map[string]bool{}
-	if !rowList(r.List, pure, fields) || len(fields) == 0 || len(fields) > maxRowFields {
+	c := &rowCheck{page: page, pure: pure, fields: map[string]bool{}, calls: map[string]bool{}}
+	fields := c.fields
+	if !c.list(r.List) || len(fields) == 0 || len(fields) > maxRowFields {
 		return nil, false
 	}
 	return slices.Sorted(maps.Keys(fields)), true
 }
 
-func rowList(l *parse.ListNode, pure map[string]bool, fields map[string]bool) bool {
+// rowCheck walks a range's body, and the templates it includes with dot
+// ({{template "polls/_question.html" .}}), collecting the fields it uses.
+type rowCheck struct {
+	page   *template.Template
+	pure   map[string]bool
+	fields map[string]bool
+	calls  map[string]bool // templates entered, against cycles
+}
+
+func (c *rowCheck) list(l *parse.ListNode) bool {
 	if l == nil {
 		return true
 	}
@@ -126,14 +138,34 @@ func rowList(l *parse.ListNode, pure map[string]bool, fields map[string]bool) bo
 		switch n := n.(type) {
 		case *parse.TextNode, *parse.CommentNode:
 		case *parse.ActionNode:
-			if !rowPipe(n.Pipe, pure, fields) {
+			if !rowPipe(n.Pipe, c.pure, c.fields) {
 				return false
 			}
 		case *parse.IfNode:
-			if !rowPipe(n.Pipe, pure, fields) || !rowList(n.List, pure, fields) || !rowList(n.ElseList, pure, fields) {
+			if !rowPipe(n.Pipe, c.pure, c.fields) || !c.list(n.List) || !c.list(n.ElseList) {
 				return false
 			}
-		default: // with, range, template, break, continue
+		case *parse.TemplateNode:
+			// Only with dot itself: the called template sees the element.
+			// A name html/template derived for another context is not in
+			// the page's set, and is left alone.
+			if n.Pipe == nil || len(n.Pipe.Decl) > 0 || len(n.Pipe.Cmds) != 1 || len(n.Pipe.Cmds[0].Args) != 1 || c.calls[n.Name] {
+				return false
+			}
+			if _, dot := n.Pipe.Cmds[0].Args[0].(*parse.DotNode); !dot {
+				return false
+			}
+			t := c.page.Lookup(n.Name)
+			if t == nil || t.Tree == nil || t.Tree.Root == nil {
+				return false
+			}
+			c.calls[n.Name] = true
+			ok := c.list(t.Tree.Root)
+			delete(c.calls, n.Name)
+			if !ok {
+				return false
+			}
+		default: // with, range, break, continue
 			return false
 		}
 	}

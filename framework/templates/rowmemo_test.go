@@ -16,7 +16,16 @@ import (
 var rowSite = map[string]string{
 	"rows.html": `{{range .rows}}<li><a href="{{link "detail" .ID}}" title="{{.Text}}">{{.Text | truncatechars 8}}</a>{{if .On}} on{{else}} off{{end}}
 <time datetime="{{.When | date "c"}}">{{.When | date "N j, Y, P"}}</time><script>x={{.Text}}</script><p style="color: {{.Text | lower}}">{{.Raw}}</p>{{.Any}}</li>
-{{else}}<p>none</p>{{end}}{{range .rows}}{{.ID}}{{$.title}}{{end}}{{range $i, $r := .rows}}{{$i}}{{.ID}}{{end}}`,
+{{else}}<p>none</p>{{end}}{{range .rows}}{{.ID}}{{$.title}}{{end}}{{range $i, $r := .rows}}{{$i}}{{.ID}}{{end}}
+<ul>{{range .rows}}{{template "row.html" .}}{{end}}</ul><p title="{{range .rows}}{{template "attr.html" .}}{{end}}">{{range .rows}}{{template "self.html" .}}{{end}}</p>`,
+	// Included with dot from a row: part of the row.
+	"row.html": `<li><a href="{{link "row" .ID}}">{{.Text | upper}}</a>{{template "inner.html" .}}</li>`,
+	"inner.html": `{{if .On}}<b>{{.When | date "c"}}</b>{{end}}`,
+	// Included from an attribute: html/template escapes a copy of its own
+	// for that context, which is not in the page's set: left alone.
+	"attr.html": `{{.Text}} {{.ID}};`,
+	// Included from itself: a cycle is not a row.
+	"self.html": `{{.ID}}{{if false}}{{template "self.html" .}}{{end}}`,
 }
 
 type rowT struct {
