@@ -19,7 +19,7 @@ var rowSite = map[string]string{
 {{else}}<p>none</p>{{end}}{{range .rows}}{{.ID}}{{$.title}}{{end}}{{range $i, $r := .rows}}{{$i}}{{.ID}}{{end}}
 <ul>{{range .rows}}{{template "row.html" .}}{{end}}</ul><p title="{{range .rows}}{{template "attr.html" .}}{{end}}">{{range .rows}}{{template "self.html" .}}{{end}}</p>`,
 	// Included with dot from a row: part of the row.
-	"row.html": `<li><a href="{{link "row" .ID}}">{{.Text | upper}}</a>{{template "inner.html" .}}</li>`,
+	"row.html":   `<li><a href="{{link "row" .ID}}">{{.Text | upper}}</a>{{template "inner.html" .}}</li>`,
 	"inner.html": `{{if .On}}<b>{{.When | date "c"}}</b>{{end}}`,
 	// Included from an attribute: html/template escapes a copy of its own
 	// for that context, which is not in the page's set: left alone.
