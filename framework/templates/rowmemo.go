@@ -29,7 +29,7 @@ import (
 //
 // where the function returns the row's output, kept per the values of the
 // fields the body uses, or "" to let BODY run as before: for an element that
-// is not a struct (or a non-nil pointer to one), a field that is a method
+// is not a struct or a map (or a non-nil pointer to one), a field that is a method
 // of the type or not plain data (memoKey), or an evaluation that fails (the
 // render then fails the same way). A row whose output is empty also runs
 // BODY, which writes the same nothing.
@@ -241,11 +241,17 @@ type rowMemo struct {
 	outs  map[rowKey]string
 }
 
-// rowPlan is how to read the fields of one element type; nil index means
-// the type's rows are not memoized.
+// rowPlan is how to read the fields of one element type: a struct's by
+// index, a map's by key. ok false means the type's rows are not memoized.
 type rowPlan struct {
-	index [][]int
+	ok    bool
+	index [][]int         // a struct's fields
+	keys  []reflect.Value // a map's keys, as text/template looks them up
 }
+
+// rowMissing stands in the key for a map entry that is not there (which
+// text/template prints as "<no value>"; a nil entry is not kept at all).
+type rowMissing struct{}
 
 // rowKey is an element's type and the values of the fields its row uses.
 type rowKey struct {
@@ -261,7 +267,7 @@ func (m *rowMemo) call(v any) string {
 		}
 		rv = rv.Elem()
 	}
-	if rv.Kind() != reflect.Struct {
+	if k := rv.Kind(); k != reflect.Struct && k != reflect.Map {
 		return ""
 	}
 	t := rv.Type()
@@ -271,14 +277,22 @@ func (m *rowMemo) call(v any) string {
 	if plan == nil {
 		plan = m.plan(t)
 	}
-	if plan.index == nil {
+	if !plan.ok {
 		return ""
 	}
 	key := rowKey{typ: reflect.TypeOf(v)}
-	for i, idx := range plan.index {
-		f, err := rv.FieldByIndexErr(idx)
-		if err != nil { // through a nil embedded pointer
-			return ""
+	for i := range m.fields {
+		var f reflect.Value
+		if plan.keys != nil { // a map: the field is the entry of that key
+			if f = rv.MapIndex(plan.keys[i]); !f.IsValid() {
+				key.vals[i] = rowMissing{}
+				continue
+			}
+		} else {
+			var err error
+			if f, err = rv.FieldByIndexErr(plan.index[i]); err != nil { // through a nil embedded pointer
+				return ""
+			}
 		}
 		k, keep := memoKey(f.Interface())
 		if !keep {
@@ -313,27 +327,34 @@ func (m *rowMemo) call(v any) string {
 }
 
 // plan finds the fields of t the row uses. A name that is a method of T or
-// *T (which text/template would call), an unexported or missing field
-// leaves the type's rows to BODY.
+// *T (which text/template would call), an unexported or missing field, or
+// a map whose key a string cannot be, leaves the type's rows to BODY.
 func (m *rowMemo) plan(t reflect.Type) *rowPlan {
-	p := &rowPlan{}
+	p := &rowPlan{ok: true}
 	pt := reflect.PointerTo(t)
-	idx := make([][]int, 0, len(m.fields))
-	ok := true
 	for _, name := range m.fields {
 		if _, isMethod := pt.MethodByName(name); isMethod {
-			ok = false
+			p.ok = false
 			break
+		}
+		if t.Kind() == reflect.Map {
+			k := reflect.ValueOf(name)
+			if !k.Type().AssignableTo(t.Key()) {
+				p.ok = false
+				break
+			}
+			p.keys = append(p.keys, k)
+			continue
 		}
 		f, found := t.FieldByName(name)
 		if !found || !f.IsExported() {
-			ok = false
+			p.ok = false
 			break
 		}
-		idx = append(idx, f.Index)
+		p.index = append(p.index, f.Index)
 	}
-	if ok {
-		p.index = idx
+	if !p.ok {
+		p.index, p.keys = nil, nil
 	}
 	m.mu.Lock()
 	if len(m.plans) >= maxMemo {

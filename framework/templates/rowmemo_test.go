@@ -55,6 +55,11 @@ type rowMethod struct{ rowT }
 
 func (r *rowMethod) Text() string { return fmt.Sprintf("method %d", r.ID) }
 
+// rowMap is a map with a method named like a field the body uses.
+type rowMap map[string]any
+
+func (m rowMap) Text() string { return "method" }
+
 type rowEmbedded struct {
 	*rowT
 }
@@ -131,6 +136,19 @@ func TestRowMemoSameOutput(t *testing.T) {
 		"none":            []rowT{},
 		"missing":         nil,
 		"strings as rows": []string{"a", "b"},
+		"maps": []map[string]any{
+			{"ID": 1, "Text": "a <b>", "On": true, "When": rows[1].When, "Raw": template.HTML("<i>x</i>"), "Any": 2},
+			{"ID": 2, "Text": nil}, // missing entries, and a nil one
+			{"ID": 1, "Text": "a <b>", "On": true, "When": rows[1].When, "Raw": template.HTML("<i>x</i>"), "Any": 2},
+			{"ID": "1", "Text": "a <b>", "On": "true", "When": "then", "Raw": "<i>x</i>", "Any": 2.0}, // the same text, other types
+			{},
+			nil,
+		},
+		"string maps":   []map[string]string{{"ID": "1", "Text": "<x>", "On": ""}, {"ID": "1"}, {"ID": "1", "Text": "<x>", "On": ""}},
+		"any-keyed map": []map[any]any{{"ID": 1, "Text": "k"}, {1: 2}},
+		"int-keyed map": []map[int]string{{1: "a"}},
+		"a map method":  []rowMap{{"ID": 1, "Text": "m"}},
+		"map pointers":  []*map[string]any{{"ID": 3, "Text": "p"}},
 	}
 	for name, rs := range cases {
 		data := map[string]any{"rows": rs, "title": "<T>"}
@@ -152,6 +170,14 @@ func TestRowMemoSameOutput(t *testing.T) {
 	brkRender(memo, "rows.html", data)
 	if calls != 0 {
 		t.Errorf("link ran %d times on a second render of the same rows: the row memo is not at work", calls)
+	}
+	// Rows of maps too.
+	maps := map[string]any{"rows": []map[string]any{{"ID": 1, "Text": "a", "On": true, "When": rows[0].When}, {"ID": 2}}}
+	brkRender(memo, "rows.html", maps)
+	calls = 0
+	brkRender(memo, "rows.html", maps)
+	if calls != 0 {
+		t.Errorf("link ran %d times on a second render of the same map rows", calls)
 	}
 	// A row that changed renders anew.
 	changed := rowData(7)
