@@ -266,7 +266,11 @@ func csrfField(data any) (template.HTML, error) {
 		if !ok {
 			return "", fmt.Errorf("csrf_field: the data has no csrf_token (render the page with Request.Render)")
 		}
-		tok = fmt.Sprint(v)
+		if c, ok := v.(csrfTokenValue); ok {
+			tok = c.String() // what fmt.Sprint would print, without fmt
+		} else {
+			tok = fmt.Sprint(v)
+		}
 	case *Request:
 		tok = d.CSRFToken()
 	case csrfTokenValue:

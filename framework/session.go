@@ -6,10 +6,13 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"hash"
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -32,8 +35,9 @@ func Sessions(s Settings) Middleware {
 	}
 	store := &sessionStore{name: s.SessionCookieName, maxAge: s.SessionCookieAge, secure: s.SessionCookieSecure}
 	for _, k := range append([]string{secret}, s.SecretKeyFallbacks...) {
-		store.keys = append(store.keys, deriveSessionKey(k))
+		store.keys = append(store.keys, &signer{key: deriveSessionKey(k)})
 	}
+	store.cookieTail = [2]string{store.tail(false), store.tail(true)}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			st, w, r := stateFor(w, r)
@@ -54,9 +58,47 @@ const maxCookieSize = 4096
 // sessionStore signs and checks session cookies.
 type sessionStore struct {
 	name   string
-	keys   [][]byte // keys[0] signs; all are accepted (secret_key_fallbacks)
+	keys   []*signer // keys[0] signs; all are accepted (secret_key_fallbacks)
 	maxAge int
 	secure bool // Secure on every response (session_cookie_secure)
+	// cookieTail is what http.Cookie.String writes after a session's
+	// value ("; Path=/; Max-Age=...; HttpOnly; SameSite=Lax"), without and
+	// with Secure; "" when a saved session's line cannot be built so.
+	cookieTail [2]string
+}
+
+// tail returns what follows the value in the Set-Cookie line of a saved
+// session, as http.Cookie.String writes it, or "" if the name or the age
+// make that line other than name=value+tail.
+func (store *sessionStore) tail(secure bool) string {
+	if store.maxAge <= 0 {
+		return ""
+	}
+	const v = "v"
+	line := store.cookie(v, secure).String()
+	head := store.name + "=" + v
+	if !strings.HasPrefix(line, head) {
+		return ""
+	}
+	return line[len(head):]
+}
+
+// cookie is the session cookie with value.
+func (store *sessionStore) cookie(value string, secure bool) *http.Cookie {
+	return &http.Cookie{Name: store.name, Value: value, Path: "/", MaxAge: store.maxAge, HttpOnly: true, Secure: secure, SameSite: http.SameSiteLaxMode}
+}
+
+// setCookieLine is the Set-Cookie line of a saved session whose value is v
+// (base64url and a dot: nothing http.Cookie would quote or drop).
+func (store *sessionStore) setCookieLine(v string, secure bool) string {
+	i := 0
+	if secure {
+		i = 1
+	}
+	if tail := store.cookieTail[i]; tail != "" {
+		return store.name + "=" + v + tail
+	}
+	return store.cookie(v, secure).String()
 }
 
 // deriveSessionKey derives the session-signing key from a secret key, so
@@ -185,14 +227,28 @@ func (s *Session) load() {
 	}
 }
 
-// sign returns the MAC of a cookie payload under key; the cookie name is
+// signer is one session-signing key, with its HMACs kept for reuse: a new
+// one costs two SHA-256 states and the padded key, on every page that
+// sets or reads a session.
+type signer struct {
+	key  []byte
+	macs sync.Pool // of hash.Hash, HMAC-SHA256 under key
+}
+
+// sign returns the MAC of a cookie payload under k; the cookie name is
 // part of what is signed, so a value cannot be replayed under another cookie.
-func (store *sessionStore) sign(key []byte, payload string) []byte {
-	mac := hmac.New(sha256.New, key)
+func (store *sessionStore) sign(k *signer, payload string) []byte {
+	mac, _ := k.macs.Get().(hash.Hash)
+	if mac == nil {
+		mac = hmac.New(sha256.New, k.key)
+	}
+	mac.Reset()
 	io.WriteString(mac, store.name)
 	mac.Write([]byte{0})
 	io.WriteString(mac, payload)
-	return mac.Sum(nil)
+	sum := mac.Sum(nil)
+	k.macs.Put(mac)
+	return sum
 }
 
 // decode checks and decodes a cookie value "base64(json).base64(mac)".
@@ -234,12 +290,50 @@ func (store *sessionStore) decode(value string, now int64) (sessionData, bool) {
 
 // encode signs d into a cookie value.
 func (store *sessionStore) encode(d sessionData) (string, error) {
-	raw, err := json.Marshal(d)
-	if err != nil {
-		return "", err
+	raw, ok := appendPlainSession(make([]byte, 0, 40+len(d.CSRF)+len(d.Key)), d)
+	if !ok {
+		var err error
+		if raw, err = json.Marshal(d); err != nil {
+			return "", err
+		}
 	}
 	payload := base64.RawURLEncoding.EncodeToString(raw)
 	return payload + "." + base64.RawURLEncoding.EncodeToString(store.sign(store.keys[0], payload)), nil
+}
+
+// appendPlainSession appends the JSON of a session that holds no values
+// and no messages, only a CSRF secret and a key made of csrfChars (an
+// anonymous visitor's first form): byte for byte what json.Marshal writes,
+// without its reflection. It reports false for any other session.
+func appendPlainSession(b []byte, d sessionData) ([]byte, bool) {
+	if len(d.Values) > 0 || len(d.Messages) > 0 || !isTokenText(d.CSRF) || !isTokenText(d.Key) {
+		return b, false
+	}
+	b = append(b, '{')
+	if d.CSRF != "" {
+		b = append(b, `"c":"`...)
+		b = append(b, d.CSRF...)
+		b = append(b, `",`...)
+	}
+	if d.Key != "" {
+		b = append(b, `"k":"`...)
+		b = append(b, d.Key...)
+		b = append(b, `",`...)
+	}
+	b = append(b, `"e":`...)
+	b = strconv.AppendInt(b, d.Expires, 10)
+	return append(b, '}'), true
+}
+
+// isTokenText reports whether s is made of csrfChars only (JSON needs no
+// escape for it).
+func isTokenText(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if csrfIndex[s[i]] < 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // save adds the Set-Cookie header for a modified session, once, just
@@ -256,27 +350,28 @@ func (store *sessionStore) save(st *Request, h http.Header, status int) {
 	if !s.modified || status == http.StatusInternalServerError {
 		return
 	}
-	c := &http.Cookie{Name: store.name, Path: "/", HttpOnly: true, Secure: st.secure || store.secure, SameSite: http.SameSiteLaxMode}
+	secure := st.secure || store.secure
 	if s.empty() {
 		if !s.hadCookie {
 			return
 		}
+		c := store.cookie("", secure)
 		c.MaxAge = -1
-	} else {
-		s.data.Expires = time.Now().Unix() + int64(store.maxAge)
-		v, err := store.encode(s.data)
-		if err != nil {
-			st.logger().LogAttrs(st.Context(), slog.LevelError, "session not saved: a value cannot be encoded as JSON",
-				slog.String("path", st.URL.Path), slog.Any("error", err))
-			return
-		}
-		c.Value, c.MaxAge = v, store.maxAge
-		if len(v) > maxCookieSize-len(store.name)-1 {
-			st.logger().LogAttrs(st.Context(), slog.LevelWarn, "session cookie too large: browsers will drop it",
-				slog.String("path", st.URL.Path), slog.Int("bytes", len(v)))
-		}
+		h.Add("Set-Cookie", c.String())
+		return
 	}
-	h.Add("Set-Cookie", c.String())
+	s.data.Expires = time.Now().Unix() + int64(store.maxAge)
+	v, err := store.encode(s.data)
+	if err != nil {
+		st.logger().LogAttrs(st.Context(), slog.LevelError, "session not saved: a value cannot be encoded as JSON",
+			slog.String("path", st.URL.Path), slog.Any("error", err))
+		return
+	}
+	if len(v) > maxCookieSize-len(store.name)-1 {
+		st.logger().LogAttrs(st.Context(), slog.LevelWarn, "session cookie too large: browsers will drop it",
+			slog.String("path", st.URL.Path), slog.Int("bytes", len(v)))
+	}
+	h.Add("Set-Cookie", store.setCookieLine(v, secure))
 }
 
 // logger is the App's logger, or one that discards for middleware used

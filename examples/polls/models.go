@@ -49,8 +49,8 @@ var (
 // prepared once: parsing and planning SQL on every request would cost more
 // than running it.
 type store struct {
-	db                                 *sql.DB
-	latest, question, choices, voteFor *sql.Stmt
+	db                        *sql.DB
+	latest, question, voteFor *sql.Stmt
 }
 
 func newStore(db *sql.DB, d *dialect) (*store, error) {
@@ -60,8 +60,9 @@ func newStore(db *sql.DB, d *dialect) (*store, error) {
 		sql  string
 	}{
 		{&s.latest, `SELECT id, question_text, pub_date FROM question WHERE pub_date <= ? ORDER BY pub_date DESC, id DESC LIMIT ?`},
-		{&s.question, `SELECT id, question_text, pub_date FROM question WHERE id = ? AND pub_date <= ?`},
-		{&s.choices, `SELECT id, choice_text, votes FROM choice WHERE question_id = ? ORDER BY id`},
+		{&s.question, `SELECT q.id, q.question_text, q.pub_date, c.id, c.choice_text, c.votes
+			FROM question q LEFT JOIN choice c ON c.question_id = q.id
+			WHERE q.id = ? AND q.pub_date <= ? ORDER BY c.id`},
 		// A count at the largest the admin accepts (Django's IntegerField,
 		// PostgreSQL's integer) stays there: one more would overflow
 		// PostgreSQL's column, and past SQLite's largest integer it would
@@ -80,7 +81,7 @@ func newStore(db *sql.DB, d *dialect) (*store, error) {
 
 // close closes the statements and the database.
 func (s *store) close() error {
-	for _, st := range []*sql.Stmt{s.latest, s.question, s.choices, s.voteFor} {
+	for _, st := range []*sql.Stmt{s.latest, s.question, s.voteFor} {
 		if st != nil {
 			st.Close()
 		}
@@ -88,10 +89,18 @@ func (s *store) close() error {
 	return s.db.Close()
 }
 
+// readContext is the context of the pages' reads: ctx without its
+// cancellation. Given a context that can end, database/sql and the SQLite
+// driver each start a goroutine per query to watch it (and the driver
+// installs a progress handler), which cost more than these reads of a few
+// rows by key: a WAL reader never waits for a writer, so there is nothing
+// to cancel. Writes (vote) keep the request's context.
+func readContext(ctx context.Context) context.Context { return context.WithoutCancel(ctx) }
+
 // latestQuestions returns the n most recently published questions,
 // leaving out those published in the future.
 func (s *store) latestQuestions(ctx context.Context, n int, now time.Time) ([]Question, error) {
-	rows, err := s.latest.QueryContext(ctx, now.Unix(), n)
+	rows, err := s.latest.QueryContext(readContext(ctx), now.Unix(), int64(n)) // int64: a driver.Value as is, no conversion by reflection
 	if err != nil {
 		return nil, fmt.Errorf("polls: latest questions: %w", err)
 	}
@@ -110,31 +119,40 @@ func (s *store) latestQuestions(ctx context.Context, n int, now time.Time) ([]Qu
 }
 
 // questionWithChoices returns a published question and its choices, or
-// errNoQuestion (a future question does not exist yet for visitors).
+// errNoQuestion (a future question does not exist yet for visitors). One
+// query reads both (a question without choices is one row of NULLs), so
+// the page takes one read transaction of SQLite's, not two.
 func (s *store) questionWithChoices(ctx context.Context, id int64, now time.Time) (Question, error) {
 	var q Question
-	var pub int64
-	err := s.question.QueryRowContext(ctx, id, now.Unix()).Scan(&q.ID, &q.Text, &pub)
-	if errors.Is(err, sql.ErrNoRows) {
-		return q, errNoQuestion
-	}
+	rows, err := s.question.QueryContext(readContext(ctx), id, now.Unix())
 	if err != nil {
 		return q, fmt.Errorf("polls: question %d: %w", id, err)
 	}
-	q.PubDate = time.Unix(pub, 0)
-	rows, err := s.choices.QueryContext(ctx, id)
-	if err != nil {
-		return q, fmt.Errorf("polls: choices of %d: %w", id, err)
-	}
 	defer rows.Close()
+	found := false
 	for rows.Next() {
-		var c Choice
-		if err := rows.Scan(&c.ID, &c.Text, &c.Votes); err != nil {
-			return q, fmt.Errorf("polls: choices of %d: %w", id, err)
+		var pub int64
+		var cid sql.NullInt64
+		var ctext sql.NullString
+		var votes sql.NullInt64
+		if err := rows.Scan(&q.ID, &q.Text, &pub, &cid, &ctext, &votes); err != nil {
+			return q, fmt.Errorf("polls: question %d: %w", id, err)
 		}
-		q.Choices = append(q.Choices, c)
+		if !found {
+			found = true
+			q.PubDate = time.Unix(pub, 0)
+		}
+		if cid.Valid {
+			q.Choices = append(q.Choices, Choice{ID: cid.Int64, Text: ctext.String, Votes: int(votes.Int64)})
+		}
 	}
-	return q, rows.Err()
+	if err := rows.Err(); err != nil {
+		return q, fmt.Errorf("polls: question %d: %w", id, err)
+	}
+	if !found {
+		return Question{}, errNoQuestion
+	}
+	return q, nil
 }
 
 // vote adds one vote to a choice of a question, atomically in SQL: two

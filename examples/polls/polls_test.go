@@ -1,7 +1,9 @@
 package polls
 
 import (
+	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -299,32 +301,6 @@ func TestSettingsValidation(t *testing.T) {
 	}
 }
 
-func BenchmarkIndex(b *testing.B) {
-	a := newTestApp(b, filepath.Join(b.TempDir(), "db.sqlite3"))
-	req := httptest.NewRequest("GET", "http://localhost/polls/", nil)
-	b.ReportAllocs()
-	for b.Loop() {
-		w := httptest.NewRecorder()
-		a.ServeHTTP(w, req)
-		if w.Code != 200 {
-			b.Fatal(w.Code)
-		}
-	}
-}
-
-func BenchmarkDetail(b *testing.B) {
-	a := newTestApp(b, filepath.Join(b.TempDir(), "db.sqlite3"))
-	req := httptest.NewRequest("GET", "http://localhost/polls/1/", nil)
-	b.ReportAllocs()
-	for b.Loop() {
-		w := httptest.NewRecorder()
-		a.ServeHTTP(w, req)
-		if w.Code != 200 {
-			b.Fatal(w.Code)
-		}
-	}
-}
-
 func BenchmarkVote(b *testing.B) {
 	a := newTestApp(b, filepath.Join(b.TempDir(), "db.sqlite3"))
 	w := httptest.NewRecorder()
@@ -342,5 +318,37 @@ func BenchmarkVote(b *testing.B) {
 		if w.Code != 302 {
 			b.Fatal(w.Code, w.Body.String())
 		}
+	}
+}
+
+// The detail page reads a question and its choices in one query (a LEFT
+// JOIN): a question without choices is still found, with no choice, and
+// the choices come in id order, each once.
+func TestDetailOneQueryWithAndWithoutChoices(t *testing.T) {
+	a := newTestApp(t, filepath.Join(t.TempDir(), "db.sqlite3"))
+	var lonely int64
+	if err := a.store.db.QueryRow(`INSERT INTO question (question_text, pub_date) VALUES ('Alone?', ?) RETURNING id`,
+		time.Now().Add(-time.Hour).Unix()).Scan(&lonely); err != nil {
+		t.Fatal(err)
+	}
+	q, err := a.store.questionWithChoices(context.Background(), lonely, time.Now())
+	if err != nil || q.Text != "Alone?" || len(q.Choices) != 0 || q.PubDate.IsZero() {
+		t.Errorf("a question without choices: %+v, %v", q, err)
+	}
+	q, err = a.store.questionWithChoices(context.Background(), 4, time.Now())
+	var texts []string
+	for _, c := range q.Choices {
+		texts = append(texts, c.Text)
+	}
+	if err != nil || q.ID != 4 || strings.Join(texts, "|") != "CGI|FastCGI|uwsgi|HTTP" {
+		t.Errorf("question 4: %+v, %v", q, err)
+	}
+	if _, err := a.store.questionWithChoices(context.Background(), 999, time.Now()); !errors.Is(err, errNoQuestion) {
+		t.Errorf("no question 999: %v", err)
+	}
+	srv := httptest.NewServer(a)
+	defer srv.Close()
+	if code, body := newClient(t, srv).get(fmt.Sprintf("/polls/%d/", lonely)); code != 200 || !strings.Contains(body, "Alone?") || strings.Contains(body, `type="radio"`) {
+		t.Errorf("detail of a question without choices: %d\n%s", code, body)
 	}
 }

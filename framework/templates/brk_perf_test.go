@@ -35,7 +35,14 @@ var brkSite = map[string]string{
 	"length.html": `<a href="{{.V | length}}">{{.V | length | pluralize}}</a><script>n={{.V | length}}</script>`,
 	"plural.html": `{{.V | pluralize}}<a title="{{.V | pluralize "y,ies"}}">`,
 	"one.html":    `<a href="{{link .V}}">{{.V | link}}</a><script>x={{.V | link}}</script>`,
+	// Rows memoized whole (rowmemo.go): the value as a field of each element.
+	"rows.html": `{{range .R}}<a href="{{.V}}" title="{{.V | show}}" data-l="{{link .V}}">{{.V | show}}</a>{{if .V}}y{{else}}n{{end}}<script>x={{.V | show}}</script>{{.V}}{{end}}
+<ul>{{range .R}}{{template "rowpart.html" .}}{{end}}</ul>`,
+	"rowpart.html": `<li title="{{.V | show}}"><a href="/r/{{.V}}">{{.V | upper}}</a><script>y={{.V}}</script></li>`,
 }
+
+// brkRow is an element of a memoized range.
+type brkRow struct{ V any }
 
 // brkFuncs are the app's functions: show is a pure identity, so that the
 // value itself reaches every escaper, link makes a URL of it.
@@ -132,8 +139,8 @@ func brkRender(s *Set, page string, data any) string {
 
 func brkCheck(t *testing.T, plain, memo *Set, s string, kind uint8) {
 	v := brkValue(s, kind)
-	data := map[string]any{"V": v, "L": []any{v, s, brkValue(s, kind+1)}}
-	for _, page := range []string{"base.html", "child.html", "one.html", "date.html", "length.html", "plural.html"} {
+	data := map[string]any{"V": v, "L": []any{v, s, brkValue(s, kind+1)}, "R": []brkRow{{v}, {s}, {brkValue(s, kind+1)}}}
+	for _, page := range []string{"base.html", "child.html", "one.html", "date.html", "length.html", "plural.html", "rows.html"} {
 		want := brkRender(plain, page, data)
 		for i := range 2 { // the first render fills the memo, the second reads it
 			if got := brkRender(memo, page, data); got != want {

@@ -278,6 +278,10 @@ func (s *Set) build() (*snapshot, error) {
 			errs = append(errs, err)
 			continue
 		}
+		if err := memoizeRows(page, copyPage, s.pure); err != nil {
+			errs = append(errs, err)
+			continue
+		}
 		fold(page, s.pure)
 		pages[name] = page
 	}
