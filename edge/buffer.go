@@ -46,26 +46,30 @@ const smallResponse = 32 << 10
 // upstream's body and the client.
 func (b responseBuffering) modifyResponse(resp *http.Response) error {
 	on := b.on
-	if v := resp.Header.Get("X-Accel-Buffering"); v != "" {
-		on = !strings.EqualFold(v, "no")
-		resp.Header.Del("X-Accel-Buffering")
+	if v := resp.Header["X-Accel-Buffering"]; len(v) > 0 && v[0] != "" {
+		on = !strings.EqualFold(v[0], "no")
+		delete(resp.Header, "X-Accel-Buffering")
 	}
 	if !on || resp.Body == nil || resp.Body == http.NoBody ||
 		(resp.Request != nil && resp.Request.Method == http.MethodHead) {
 		return nil
 	}
 	if n := resp.ContentLength; n >= 0 && n <= min(smallResponse, b.mem) {
-		buf := make([]byte, n)
+		// Read into a copy buffer (smallResponse fits one), which the
+		// forwarder writes out in one piece and gives back at Close.
+		bp := copyBufferPool.Get().(*[]byte)
+		buf := (*bp)[:n]
 		got, err := io.ReadFull(resp.Body, buf)
 		resp.Body.Close()
 		if err != nil {
 			// A body that ended early reaches the client as it would
 			// unbuffered: what came, then the error, which aborts the
 			// response (never a complete-looking one).
-			resp.Body = io.NopCloser(io.MultiReader(bytes.NewReader(buf[:got]), errReader{err}))
+			resp.Body = io.NopCloser(io.MultiReader(bytes.NewReader(bytes.Clone(buf[:got])), errReader{err}))
+			copyBufferPool.Put(bp)
 			return nil
 		}
-		resp.Body = io.NopCloser(bytes.NewReader(buf))
+		resp.Body = &memBody{b: buf, bp: bp}
 		return nil
 	}
 	rb := &responseBuffer{src: resp.Body, policy: b}
@@ -258,6 +262,21 @@ func (b *responseBuffer) Read(p []byte) (int, error) {
 	err := b.err
 	b.mu.Unlock()
 	return 0, err
+}
+
+// Buffered reports how much Read returns without waiting (1 for an end
+// that is known), so the forwarder knows whether the head should go out
+// before the body's first bytes.
+func (b *responseBuffer) Buffered() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if n := b.total - b.rd; n > 0 {
+		return int(min(n, 1<<30))
+	}
+	if b.pumpDone && !b.direct {
+		return 1
+	}
+	return 0
 }
 
 // Close ends the client side. A pump still reading notices at its next
