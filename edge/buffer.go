@@ -55,21 +55,20 @@ func (b responseBuffering) modifyResponse(resp *http.Response) error {
 		return nil
 	}
 	if n := resp.ContentLength; n >= 0 && n <= min(smallResponse, b.mem) {
-		// Read into a copy buffer (smallResponse fits one), which the
-		// forwarder writes out in one piece and gives back at Close.
-		bp := copyBufferPool.Get().(*[]byte)
-		buf := (*bp)[:n]
-		got, err := io.ReadFull(resp.Body, buf)
+		// Into a pooled buffer, which the forwarder writes out in one
+		// piece and gives back at Close.
+		m := newMemBody(n)
+		got, err := io.ReadFull(resp.Body, m.b)
 		resp.Body.Close()
 		if err != nil {
 			// A body that ended early reaches the client as it would
 			// unbuffered: what came, then the error, which aborts the
 			// response (never a complete-looking one).
-			resp.Body = io.NopCloser(io.MultiReader(bytes.NewReader(bytes.Clone(buf[:got])), errReader{err}))
-			copyBufferPool.Put(bp)
+			resp.Body = io.NopCloser(io.MultiReader(bytes.NewReader(bytes.Clone(m.b[:got])), errReader{err}))
+			m.Close()
 			return nil
 		}
-		resp.Body = &memBody{b: buf, bp: bp}
+		resp.Body = m
 		return nil
 	}
 	rb := &responseBuffer{src: resp.Body, policy: b}

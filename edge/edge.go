@@ -178,7 +178,7 @@ func (e *Edge) closeListeners() {
 func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	st := e.acquire()
 	defer st.release()
-	cw := &clientWriter{ResponseWriter: w, rc: http.NewResponseController(w), timeout: st.cfg.SendTimeout, renewedAt: -1}
+	cw := &clientWriter{ResponseWriter: w, timeout: st.cfg.SendTimeout, renewedAt: -1}
 	cw.setRequestID(r, st.trust)
 	cw.upgraded = &e.upgraded
 	cw.traced = st.access != nil && st.access.json // it names the upstream server and its time

@@ -198,12 +198,21 @@ func flusherOf(w http.ResponseWriter) func() {
 	return func() { rc.Flush() }
 }
 
-// memBody is a response body held whole in memory, in a buffer of
-// copyBufferPool that Close gives back (buffer.go fills it).
+// memBody is a response body held whole in memory (buffer.go fills it);
+// Close gives it, with its buffer, back to memBodies.
 type memBody struct {
 	b   []byte
 	off int
-	bp  *[]byte
+	buf [smallResponse]byte
+}
+
+var memBodies = sync.Pool{New: func() any { return new(memBody) }}
+
+// newMemBody returns a memBody of n bytes (n <= smallResponse), to fill.
+func newMemBody(n int64) *memBody {
+	m := memBodies.Get().(*memBody)
+	m.b, m.off = m.buf[:n], 0
+	return m
 }
 
 func (m *memBody) Read(p []byte) (int, error) {
@@ -218,9 +227,9 @@ func (m *memBody) Read(p []byte) (int, error) {
 func (m *memBody) Buffered() int { return len(m.b) - m.off }
 
 func (m *memBody) Close() error {
-	if m.bp != nil {
-		copyBufferPool.Put(m.bp)
-		m.bp, m.b = nil, nil
+	if m.b != nil {
+		m.b = nil
+		memBodies.Put(m)
 	}
 	return nil
 }

@@ -120,7 +120,7 @@ func findClientWriter(w http.ResponseWriter) *clientWriter {
 // closed by Shutdown at the end of its grace period. Any other hijack
 // (the lingering close) gets the bare connection.
 func (w *clientWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	conn, brw, err := w.rc.Hijack()
+	conn, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
 	if err != nil || w.ws == nil {
 		return conn, brw, err
 	}
