@@ -111,7 +111,7 @@ func (w *discardWriter) SetWriteDeadline(time.Time) error { return nil }
 // startCanned serves uwsgi on a temp Unix socket: each request (its
 // packet and its CONTENT_LENGTH bytes of body, here none) is answered
 // with resp, on connections kept as long as the edge keeps them.
-func startCanned(b *testing.B, resp string) string {
+func startCanned(b testing.TB, resp string) string {
 	sock := filepath.Join(b.TempDir(), "canned.sock")
 	l, err := net.Listen("unix", sock)
 	if err != nil {
