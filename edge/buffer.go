@@ -42,7 +42,7 @@ type responseBuffering struct {
 // full before the head is sent, with no goroutine.
 const smallResponse = 32 << 10
 
-// modifyResponse is the ReverseProxy hook that puts a buffer between the
+// modifyResponse is the forwarder's hook that puts a buffer between the
 // upstream's body and the client.
 func (b responseBuffering) modifyResponse(resp *http.Response) error {
 	on := b.on
@@ -83,7 +83,7 @@ type errReader struct{ err error }
 func (r errReader) Read([]byte) (int, error) { return 0, r.err }
 
 // responseBuffer holds a response body between the upstream (written by
-// pump) and the client (read by ReverseProxy). Bytes 0..len(mem) are in
+// pump) and the client (read by the forwarder). Bytes 0..len(mem) are in
 // memory, the rest in file at their offset less len(mem).
 type responseBuffer struct {
 	src    io.ReadCloser
