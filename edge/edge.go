@@ -186,7 +186,11 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if body != nil && r.ProtoMajor == 1 && (r.ContentLength < 0 || r.ContentLength > maxDrainedByServer) {
 		cw.lingering = body // as lingerNeeded decides
 	}
-	start, logged := time.Now(), false
+	var start time.Time // for the access log and metrics alone
+	if st.access != nil || e.metrics != nil {
+		start = time.Now()
+	}
+	logged := false
 	if st.access != nil {
 		// Logged also when the handler aborts (panics) mid-response.
 		defer func() {
