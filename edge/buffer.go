@@ -55,17 +55,14 @@ func (b responseBuffering) modifyResponse(resp *http.Response) error {
 		return nil
 	}
 	if n := resp.ContentLength; n >= 0 && n <= min(smallResponse, b.mem) {
-		// Into a pooled buffer, which the forwarder writes out in one
-		// piece and gives back at Close.
-		m := newMemBody(n)
+		m := &memBody{b: make([]byte, n)}
 		got, err := io.ReadFull(resp.Body, m.b)
 		resp.Body.Close()
 		if err != nil {
 			// A body that ended early reaches the client as it would
 			// unbuffered: what came, then the error, which aborts the
 			// response (never a complete-looking one).
-			resp.Body = io.NopCloser(io.MultiReader(bytes.NewReader(bytes.Clone(m.b[:got])), errReader{err}))
-			m.Close()
+			resp.Body = io.NopCloser(io.MultiReader(bytes.NewReader(m.b[:got]), errReader{err}))
 			return nil
 		}
 		resp.Body = m

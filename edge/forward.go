@@ -100,7 +100,7 @@ func (f *forwarder) forward(w http.ResponseWriter, out *http.Request) {
 			f.logger.Warn("edge: upstream response body failed; aborting the client's response", "upstream", f.group.Name,
 				"uri", out.RequestURI, "request_id", headerValue(out.Header, HeaderRequestID), "err", err)
 		}
-		if abortable(out) {
+		if abortable(w, out) {
 			panic(http.ErrAbortHandler)
 		}
 		return
@@ -121,11 +121,20 @@ func (f *forwarder) forward(w http.ResponseWriter, out *http.Request) {
 }
 
 // abortable reports whether a panic with http.ErrAbortHandler is caught:
-// under a server, which then closes the connection mid-response. A
-// handler called directly (a test's recorder) gets a plain return, as
-// ReverseProxy decides.
-func abortable(r *http.Request) bool {
-	return r.Context().Value(http.ServerContextKey) != nil
+// under a server, which then closes the connection mid-response. That is
+// net/http's (its context names it, as ReverseProxy checks) or another
+// front whose writer is a connection (a Hijacker under the edge's
+// clientWriter). A handler called directly (a test's recorder) gets a
+// plain return.
+func abortable(w http.ResponseWriter, r *http.Request) bool {
+	if r.Context().Value(http.ServerContextKey) != nil {
+		return true
+	}
+	if cw := findClientWriter(w); cw != nil {
+		_, ok := cw.ResponseWriter.(http.Hijacker)
+		return ok
+	}
+	return false
 }
 
 // errClientWrite marks a failed write to the client: the client is gone,
@@ -198,21 +207,13 @@ func flusherOf(w http.ResponseWriter) func() {
 	return func() { rc.Flush() }
 }
 
-// memBody is a response body held whole in memory (buffer.go fills it);
-// Close gives it, with its buffer, back to memBodies.
+// memBody is a response body held whole in memory (buffer.go fills it),
+// written out by the forwarder in one piece. Its buffer is the body's size,
+// not pooled: a pool of 32 KiB buffers is emptied by every collection,
+// and refilling it allocates large objects.
 type memBody struct {
 	b   []byte
 	off int
-	buf [smallResponse]byte
-}
-
-var memBodies = sync.Pool{New: func() any { return new(memBody) }}
-
-// newMemBody returns a memBody of n bytes (n <= smallResponse), to fill.
-func newMemBody(n int64) *memBody {
-	m := memBodies.Get().(*memBody)
-	m.b, m.off = m.buf[:n], 0
-	return m
 }
 
 func (m *memBody) Read(p []byte) (int, error) {
@@ -226,13 +227,7 @@ func (m *memBody) Read(p []byte) (int, error) {
 
 func (m *memBody) Buffered() int { return len(m.b) - m.off }
 
-func (m *memBody) Close() error {
-	if m.b != nil {
-		m.b = nil
-		memBodies.Put(m)
-	}
-	return nil
-}
+func (m *memBody) Close() error { return nil }
 
 var copyBufferPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
