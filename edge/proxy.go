@@ -72,12 +72,17 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	// The edge's writer may be under a location's wrappers (compression).
-	if cw := findClientWriter(w); cw != nil && cw.traced {
+	cw := findClientWriter(w)
+	if cw != nil && cw.traced {
 		// The upstream records the server it used and its time in cw,
 		// through the request's context.
 		r = r.WithContext(upstream.WithTrace(r.Context(), &cw.upstream))
 	}
-	out, err := p.outgoing(r)
+	var fwd []string
+	if cw != nil {
+		fwd = cw.fwdHeaders[:] // no allocation: the writer lives as long as the request
+	}
+	out, err := p.outgoing(r, fwd)
 	if err != nil {
 		p.errorHandler(w, r, err)
 		return
@@ -95,7 +100,9 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // upstream: r itself, its header edited in place (the handler owns it, and
 // a transport only reads a request), or a shallow copy where a field must
 // differ from the client's request.
-func (p *Proxy) outgoing(r *http.Request) (*http.Request, error) {
+//
+// fwd, if not nil, holds the three X-Forwarded-* values.
+func (p *Proxy) outgoing(r *http.Request, fwd []string) (*http.Request, error) {
 	h := r.Header
 	// The forwarding fields are read before stripRequest removes the
 	// client's.
@@ -133,7 +140,9 @@ func (p *Proxy) outgoing(r *http.Request) (*http.Request, error) {
 	if r.ContentLength > 0 {
 		h["Content-Length"] = []string{strconv.FormatInt(r.ContentLength, 10)}
 	}
-	fwd := make([]string, 3) // one allocation for the three headers
+	if len(fwd) < 3 {
+		fwd = make([]string, 3) // one allocation for the three headers
+	}
 	fwd[0], fwd[1], fwd[2] = xff, proto, host
 	h["X-Forwarded-For"] = fwd[0:1:1]
 	h["X-Forwarded-Proto"] = fwd[1:2:2]

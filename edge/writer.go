@@ -29,9 +29,12 @@ type clientWriter struct {
 
 	// For the logs (requestid.go, accesslog.go).
 	requestID string
-	idHeader  [1]string      // the X-Request-Id header's value slice
-	upstream  upstream.Trace // filled by the upstream when traced (the JSON access log wants it)
-	traced    bool
+	idHeader  [1]string // the X-Request-Id header's value slice
+	// fwdHeaders are the X-Forwarded-For, -Proto and -Host values the
+	// proxy sends (proxy.go): the header's slices, kept here.
+	fwdHeaders [3]string
+	upstream   upstream.Trace // filled by the upstream when traced (the JSON access log wants it)
+	traced     bool
 
 	// For a protocol switch (websocket.go).
 	ws            *wsLimits      // the location's limits, set for a request that asks to upgrade
