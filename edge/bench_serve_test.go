@@ -111,7 +111,11 @@ func (w *discardWriter) SetWriteDeadline(time.Time) error { return nil }
 // startCanned serves uwsgi on a temp Unix socket: each request (its
 // packet and its CONTENT_LENGTH bytes of body, here none) is answered
 // with resp, on connections kept as long as the edge keeps them.
-func startCanned(b testing.TB, resp string) string {
+func startCanned(b testing.TB, resp string) string { return startCannedClose(b, resp, false) }
+
+// startCannedClose is startCanned; with closeEach, it closes each
+// connection after its answer, as uWSGI does.
+func startCannedClose(b testing.TB, resp string, closeEach bool) string {
 	sock := filepath.Join(b.TempDir(), "canned.sock")
 	l, err := net.Listen("unix", sock)
 	if err != nil {
@@ -131,7 +135,7 @@ func startCanned(b testing.TB, resp string) string {
 			mu.Unlock()
 			wg.Go(func() {
 				defer c.Close()
-				br := bufio.NewReaderSize(c, 64<<10)
+				br := bufio.NewReaderSize(c, 4096)
 				for {
 					var head [4]byte
 					if _, err := io.ReadFull(br, head[:]); err != nil {
@@ -140,7 +144,7 @@ func startCanned(b testing.TB, resp string) string {
 					if _, err := br.Discard(int(binary.LittleEndian.Uint16(head[1:3]))); err != nil {
 						return
 					}
-					if _, err := io.WriteString(c, resp); err != nil {
+					if _, err := io.WriteString(c, resp); err != nil || closeEach {
 						return
 					}
 				}
