@@ -42,30 +42,30 @@ type responseBuffering struct {
 // full before the head is sent, with no goroutine.
 const smallResponse = 32 << 10
 
-// modifyResponse is the ReverseProxy hook that puts a buffer between the
+// modifyResponse is the forwarder's hook that puts a buffer between the
 // upstream's body and the client.
 func (b responseBuffering) modifyResponse(resp *http.Response) error {
 	on := b.on
-	if v := resp.Header.Get("X-Accel-Buffering"); v != "" {
-		on = !strings.EqualFold(v, "no")
-		resp.Header.Del("X-Accel-Buffering")
+	if v := resp.Header["X-Accel-Buffering"]; len(v) > 0 && v[0] != "" {
+		on = !strings.EqualFold(v[0], "no")
+		delete(resp.Header, "X-Accel-Buffering")
 	}
 	if !on || resp.Body == nil || resp.Body == http.NoBody ||
 		(resp.Request != nil && resp.Request.Method == http.MethodHead) {
 		return nil
 	}
 	if n := resp.ContentLength; n >= 0 && n <= min(smallResponse, b.mem) {
-		buf := make([]byte, n)
-		got, err := io.ReadFull(resp.Body, buf)
+		m := &memBody{b: make([]byte, n)}
+		got, err := io.ReadFull(resp.Body, m.b)
 		resp.Body.Close()
 		if err != nil {
 			// A body that ended early reaches the client as it would
 			// unbuffered: what came, then the error, which aborts the
 			// response (never a complete-looking one).
-			resp.Body = io.NopCloser(io.MultiReader(bytes.NewReader(buf[:got]), errReader{err}))
+			resp.Body = io.NopCloser(io.MultiReader(bytes.NewReader(m.b[:got]), errReader{err}))
 			return nil
 		}
-		resp.Body = io.NopCloser(bytes.NewReader(buf))
+		resp.Body = m
 		return nil
 	}
 	rb := &responseBuffer{src: resp.Body, policy: b}
@@ -80,7 +80,7 @@ type errReader struct{ err error }
 func (r errReader) Read([]byte) (int, error) { return 0, r.err }
 
 // responseBuffer holds a response body between the upstream (written by
-// pump) and the client (read by ReverseProxy). Bytes 0..len(mem) are in
+// pump) and the client (read by the forwarder). Bytes 0..len(mem) are in
 // memory, the rest in file at their offset less len(mem).
 type responseBuffer struct {
 	src    io.ReadCloser
@@ -258,6 +258,21 @@ func (b *responseBuffer) Read(p []byte) (int, error) {
 	err := b.err
 	b.mu.Unlock()
 	return 0, err
+}
+
+// Buffered reports how much Read returns without waiting (1 for an end
+// that is known), so the forwarder knows whether the head should go out
+// before the body's first bytes.
+func (b *responseBuffer) Buffered() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if n := b.total - b.rd; n > 0 {
+		return int(min(n, 1<<30))
+	}
+	if b.pumpDone && !b.direct {
+		return 1
+	}
+	return 0
 }
 
 // Close ends the client side. A pump still reading notices at its next

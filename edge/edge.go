@@ -6,7 +6,7 @@
 //
 // A request goes: Edge.ServeHTTP (the current state, framing verdict, path
 // normalisation, server by Host, location match) → static.Handler, or
-// Proxy (body buffering, forwarding headers) → httputil.ReverseProxy →
+// Proxy (body buffering, forwarding headers) → forwarder (forward.go) →
 // upstream.Group (balancing, retries) → upstream.UwsgiTransport, and the
 // response back through a buffer that frees the app from slow clients.
 // Reload swaps the state (state.go, reload.go).
@@ -178,7 +178,7 @@ func (e *Edge) closeListeners() {
 func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	st := e.acquire()
 	defer st.release()
-	cw := &clientWriter{ResponseWriter: w, rc: http.NewResponseController(w), timeout: st.cfg.SendTimeout, renewedAt: -1}
+	cw := &clientWriter{ResponseWriter: w, timeout: st.cfg.SendTimeout, renewedAt: -1}
 	cw.setRequestID(r, st.trust)
 	cw.upgraded = &e.upgraded
 	cw.traced = st.access != nil && st.access.json // it names the upstream server and its time
@@ -186,7 +186,11 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if body != nil && r.ProtoMajor == 1 && (r.ContentLength < 0 || r.ContentLength > maxDrainedByServer) {
 		cw.lingering = body // as lingerNeeded decides
 	}
-	start, logged := time.Now(), false
+	var start time.Time // for the access log and metrics alone
+	if st.access != nil || e.metrics != nil {
+		start = time.Now()
+	}
+	logged := false
 	if st.access != nil {
 		// Logged also when the handler aborts (panics) mid-response.
 		defer func() {

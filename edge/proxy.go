@@ -3,15 +3,12 @@ package edge
 import (
 	"context"
 	"errors"
-	"log"
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httputil"
 	"net/netip"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -19,17 +16,19 @@ import (
 	"github.com/stack-web/stack/edge/upstream"
 )
 
-// Proxy is a location that passes requests to an upstream through
-// httputil.ReverseProxy; the upstream's protocol lives in its transport.
+// Proxy is a location that passes requests to an upstream through the
+// edge's forwarder (forward.go); the upstream's protocol lives in its
+// transport.
 //
 // Before the request leaves, the proxy applies the edge's policy:
 //   - the body is read in full under client_max_body_size (413 past it) and
 //     sent with an exact Content-Length, chunked or not;
 //   - X-Forwarded-For/-Proto/-Host are set by the edge, replacing what the
 //     client sent unless the client is a trusted proxy;
-//   - hop-by-hop headers (ReverseProxy's list), Expect, and Proxy (httpoxy,
-//     CVE-2016-5385) are removed, and so is every header whose name contains
-//     '_': in CGI variables X_Forwarded_For and X-Forwarded-For are the same
+//   - hop-by-hop headers (ReverseProxy's list and those Connection names),
+//     Expect, Forwarded and Proxy (httpoxy, CVE-2016-5385) are removed, and
+//     so is every header whose name contains '_': in CGI variables
+//     X_Forwarded_For and X-Forwarded-For are the same
 //     HTTP_X_FORWARDED_FOR, so one could pose as the other (nginx drops them
 //     too: underscores_in_headers off).
 type Proxy struct {
@@ -38,7 +37,7 @@ type Proxy struct {
 	trust     proxyTrust
 	buffering responseBuffering
 	logger    *slog.Logger
-	rp        *httputil.ReverseProxy
+	fw        forwarder
 	errors    *prometheus.CounterVec // by kind; nil unless instrumented (metrics.go)
 	accel     *site                  // the locations X-Accel-Redirect may reach (accel.go)
 	ws        wsLimits               // for the connections it upgrades (websocket.go)
@@ -47,14 +46,7 @@ type Proxy struct {
 
 func newProxy(u *upstream.Group, body *bodyReader, trust proxyTrust, buf responseBuffering, logger *slog.Logger) *Proxy {
 	p := &Proxy{upstream: u, body: body, trust: trust, buffering: buf, logger: logger, ws: wsLimits{idle: defaultWebSocketIdle}}
-	p.rp = &httputil.ReverseProxy{
-		Rewrite:        p.rewrite,
-		Transport:      u,
-		BufferPool:     copyBuffers{},
-		ModifyResponse: p.modifyResponse,
-		ErrorHandler:   p.errorHandler,
-		ErrorLog:       log.New(slogWriter{logger}, "", 0),
-	}
+	p.fw = forwarder{group: u, httpUpstream: u.Protocol() == "http", logger: logger, modify: p.modifyResponse, fail: p.errorHandler}
 	return p
 }
 
@@ -80,12 +72,22 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	// The edge's writer may be under a location's wrappers (compression).
-	if cw := findClientWriter(w); cw != nil && cw.traced {
+	cw := findClientWriter(w)
+	if cw != nil && cw.traced {
 		// The upstream records the server it used and its time in cw,
 		// through the request's context.
 		r = r.WithContext(upstream.WithTrace(r.Context(), &cw.upstream))
 	}
-	p.rp.ServeHTTP(w, r)
+	var fwd []string
+	if cw != nil {
+		fwd = cw.fwdHeaders[:] // no allocation: the writer lives as long as the request
+	}
+	out, err := p.outgoing(r, fwd)
+	if err != nil {
+		p.errorHandler(w, r, err)
+		return
+	}
+	p.fw.forward(w, out)
 	if upgrading != nil {
 		upgrading.ws = nil // a later hijack (the lingering close) is no switch
 		if upgrading.hijacked != nil {
@@ -94,73 +96,77 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// rewrite applies the forwarding policy to the outgoing request.
-// ReverseProxy has already removed hop-by-hop headers and the inbound
-// X-Forwarded-* headers (pr.In keeps them).
-func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
-	in, out := pr.In, pr.Out
-	if _, ok := in.Header["User-Agent"]; !ok {
-		// ReverseProxy sets an empty User-Agent after this hook (to keep
-		// Go's own out); over uwsgi that would reach the app as a header
-		// the client never sent. The uwsgi transport leaves it out.
-		out = out.WithContext(upstream.WithoutUserAgent(out.Context()))
-		pr.Out = out
-	}
-	if bb, ok := in.Body.(*bufferedBody); ok && out.Body != nil {
-		// ReverseProxy wrapped it in a reader that fails once closed; the
-		// upstream gives each attempt a fresh reader of its own instead.
-		out.Body = bb
-	}
-	out.URL.Scheme = "http"
-	out.URL.Host = p.upstream.Name
-	// ReverseProxy drops a query it cannot parse ("q=100%", "a;b"); the
-	// app gets the query as the client sent it, as nginx passes it. The
-	// edge decides nothing on the query, so nothing is smuggled past it.
-	out.URL.RawQuery = in.URL.RawQuery
-	out.Header.Del("Proxy")
-	out.Header.Del("Expect")
-	// ReverseProxy puts back "TE: trailers" (for gRPC); the edge never
-	// forwards a hop-by-hop header, and an app behind uwsgi has no use for it.
-	out.Header.Del("Te")
-	for name := range out.Header {
-		if strings.IndexByte(name, '_') >= 0 {
-			delete(out.Header, name)
-		}
-	}
-	if out.ContentLength > 0 {
-		out.Header["Content-Length"] = []string{strconv.FormatInt(out.ContentLength, 10)}
-	}
-
-	clientIP, port, _ := net.SplitHostPort(in.RemoteAddr)
-	proto, host := "http", in.Host
-	if in.TLS != nil {
+// outgoing applies the forwarding policy and returns the request to send
+// upstream: r itself, its header edited in place (the handler owns it, and
+// a transport only reads a request), or a shallow copy where a field must
+// differ from the client's request.
+//
+// fwd, if not nil, holds the three X-Forwarded-* values.
+func (p *Proxy) outgoing(r *http.Request, fwd []string) (*http.Request, error) {
+	h := r.Header
+	// The forwarding fields are read before stripRequest removes the
+	// client's.
+	clientIP, port, _ := net.SplitHostPort(r.RemoteAddr)
+	proto, host := "http", r.Host
+	if r.TLS != nil {
 		proto = "https"
 	}
-	xff := clientIP
-	if peer, err := netip.ParseAddr(clientIP); err == nil && len(p.trust) > 0 && p.trust.trusts(peer) {
-		// A trusted proxy's forwarding headers are kept and extended, and
-		// the client is the nearest address it vouches for (nginx's realip
-		// with real_ip_recursive on).
-		if prior := strings.Join(in.Header["X-Forwarded-For"], ", "); prior != "" {
-			xff = prior + ", " + clientIP
-			if real := p.trust.realClient(prior); real != "" {
-				out.RemoteAddr = net.JoinHostPort(real, "0")
+	xff, remote := clientIP, r.RemoteAddr
+	if port == "" {
+		remote = ""
+	}
+	if len(p.trust) > 0 {
+		if peer, err := netip.ParseAddr(clientIP); err == nil && p.trust.trusts(peer) {
+			// A trusted proxy's forwarding headers are kept and extended,
+			// and the client is the nearest address it vouches for (nginx's
+			// realip with real_ip_recursive on).
+			if prior := strings.Join(h["X-Forwarded-For"], ", "); prior != "" {
+				xff = prior + ", " + clientIP
+				if real := p.trust.realClient(prior); real != "" {
+					remote = net.JoinHostPort(real, "0")
+				}
+			}
+			if v := headerValue(h, "X-Forwarded-Proto"); v == "http" || v == "https" {
+				proto = v
+			}
+			if v := headerValue(h, "X-Forwarded-Host"); v != "" {
+				host = v
 			}
 		}
-		if v := in.Header.Get("X-Forwarded-Proto"); v == "http" || v == "https" {
-			proto = v
-		}
-		if v := in.Header.Get("X-Forwarded-Host"); v != "" {
-			host = v
-		}
-	} else if port != "" {
-		out.RemoteAddr = in.RemoteAddr
 	}
-	fwd := make([]string, 3) // one allocation for the three headers
+	if _, err := stripRequest(h); err != nil {
+		return nil, err
+	}
+	if r.ContentLength > 0 {
+		h["Content-Length"] = []string{strconv.FormatInt(r.ContentLength, 10)}
+	}
+	if len(fwd) < 3 {
+		fwd = make([]string, 3) // one allocation for the three headers
+	}
 	fwd[0], fwd[1], fwd[2] = xff, proto, host
-	out.Header["X-Forwarded-For"] = fwd[0:1:1]
-	out.Header["X-Forwarded-Proto"] = fwd[1:2:2]
-	out.Header["X-Forwarded-Host"] = fwd[2:3:3]
+	h["X-Forwarded-For"] = fwd[0:1:1]
+	h["X-Forwarded-Proto"] = fwd[1:2:2]
+	h["X-Forwarded-Host"] = fwd[2:3:3]
+
+	out := r
+	if remote != r.RemoteAddr || p.fw.httpUpstream {
+		out = new(http.Request)
+		*out = *r
+		out.RemoteAddr = remote
+	}
+	if p.fw.httpUpstream {
+		// net/http's transport dials by the URL (its own dialer picks
+		// the server), closes after a request marked Close, and sends Go's
+		// User-Agent where the header has none.
+		u := *r.URL
+		u.Scheme, u.Host = "http", p.upstream.Name
+		out.URL = &u
+		out.Close = false
+		if _, ok := h["User-Agent"]; !ok {
+			h["User-Agent"] = []string{""}
+		}
+	}
+	return out, nil
 }
 
 // modifyResponse follows the response's X-Accel-Redirect (accel.go) and
@@ -178,12 +184,7 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 	} else if err := p.buffering.modifyResponse(resp); err != nil {
 		return err
 	}
-	for name := range resp.Header {
-		if strings.HasPrefix(name, "X-Accel-") {
-			delete(resp.Header, name)
-		}
-	}
-	return nil
+	return nil // the X-Accel-* headers are left out as the head is copied (copyHeader)
 }
 
 // errorHandler turns a failed round trip into nginx's answers: 504 when the
@@ -225,15 +226,7 @@ func headerValue(h http.Header, key string) string {
 	return ""
 }
 
-// copyBuffers lends ReverseProxy 32 KiB buffers for copying bodies.
-type copyBuffers struct{}
-
-var copyBufferPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
-
-func (copyBuffers) Get() []byte  { return *copyBufferPool.Get().(*[]byte) }
-func (copyBuffers) Put(b []byte) { copyBufferPool.Put(&b) }
-
-// slogWriter adapts ReverseProxy's *log.Logger to slog.
+// slogWriter adapts a *log.Logger (net/http's server's ErrorLog) to slog.
 type slogWriter struct{ l *slog.Logger }
 
 func (w slogWriter) Write(p []byte) (int, error) {

@@ -2,7 +2,6 @@ package edge
 
 import (
 	"io"
-	"net/http"
 	"os"
 	"sync"
 	"time"
@@ -28,7 +27,7 @@ func (w *clientWriter) sendFile(rf io.ReaderFrom, lr *io.LimitedReader, f *os.Fi
 		start = -1 // the watchdog's first look counts as progress
 	}
 	w.renew()
-	wd := &sendWatchdog{f: f, offset: start, rc: w.rc, timeout: w.timeout}
+	wd := &sendWatchdog{f: f, offset: start, w: w, timeout: w.timeout}
 	wd.mu.Lock()
 	wd.timer = time.AfterFunc(w.timeout/4, wd.look)
 	wd.mu.Unlock()
@@ -42,7 +41,7 @@ func (w *clientWriter) sendFile(rf io.ReaderFrom, lr *io.LimitedReader, f *os.Fi
 // sendWatchdog renews a response's write deadline while a file is sent.
 type sendWatchdog struct {
 	f       *os.File
-	rc      *http.ResponseController
+	w       *clientWriter
 	timeout time.Duration
 
 	mu     sync.Mutex
@@ -63,7 +62,7 @@ func (wd *sendWatchdog) look() {
 	}
 	if off != wd.offset {
 		wd.offset = off
-		wd.rc.SetWriteDeadline(time.Now().Add(wd.timeout + wd.timeout/4))
+		wd.w.setWriteDeadline(time.Now().Add(wd.timeout + wd.timeout/4))
 	}
 	wd.timer.Reset(wd.timeout / 4)
 }

@@ -21,7 +21,7 @@ import (
 // WebSocket (and any other protocol upgrade) through the edge.
 //
 // A request that asks to upgrade (Connection: upgrade, Upgrade: <proto>)
-// is proxied as any other; httputil.ReverseProxy passes Connection and
+// is proxied as any other; the forwarder (forward.go) passes Connection and
 // Upgrade on for it alone (they are hop-by-hop, removed from every other
 // request), and when the upstream answers 101 with the same protocol it
 // takes the client's connection over (clientWriter.Hijack) and copies
@@ -88,7 +88,7 @@ func withWebSocket(h http.Handler, lc WebSocketConfig) http.Handler {
 // prepareUpgrade gives a request that asks to upgrade the location's
 // limits, through the edge's clientWriter under w (nil if there is none),
 // and a context that the limits cancel: closing the client's side alone
-// would leave ReverseProxy waiting on an upstream that never ends its own.
+// would leave the forwarder waiting on an upstream that never ends its own.
 func (p *Proxy) prepareUpgrade(w http.ResponseWriter, r *http.Request) (*clientWriter, *http.Request, context.CancelFunc) {
 	cw := findClientWriter(w)
 	if cw == nil {
@@ -120,7 +120,7 @@ func findClientWriter(w http.ResponseWriter) *clientWriter {
 // closed by Shutdown at the end of its grace period. Any other hijack
 // (the lingering close) gets the bare connection.
 func (w *clientWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	conn, brw, err := w.rc.Hijack()
+	conn, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
 	if err != nil || w.ws == nil {
 		return conn, brw, err
 	}
@@ -130,7 +130,7 @@ func (w *clientWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	uc := newUpgradedConn(conn, *w.ws, w.upgraded, w.cancelUpgrade)
 	if n := brw.Reader.Buffered(); n > 0 {
 		// What the client sent past the request head, read with it:
-		// ReverseProxy copies from the connection alone, so it is read
+		// the forwarder copies from the connection alone, so it is read
 		// from uc first, or lost.
 		b, _ := brw.Reader.Peek(n)
 		uc.early = bytes.Clone(b)
@@ -302,7 +302,7 @@ func (c *upgradedConn) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// CloseWrite passes a half-close on (ReverseProxy sends one when the
+// CloseWrite passes a half-close on (the forwarder sends one when the
 // upstream ended its side).
 func (c *upgradedConn) CloseWrite() error {
 	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
@@ -384,10 +384,10 @@ var errUnaskedSwitch = errors.New("upstream answered 101 Switching Protocols to 
 
 // checkSwitch refuses (502) a 101 to a request that asked for no upgrade,
 // one to another protocol than asked, and one over a transport whose body
-// is not the connection (FastCGI). ReverseProxy would refuse the last two
+// is not the connection (FastCGI). ReverseProxy refused the last two
 // itself, but without closing the body, which is the upstream connection
 // (held until the garbage collector finds it, its server counted busy);
-// refused here, ReverseProxy closes it. An accepted switch gets its body
+// refused here, the forwarder closes it. An accepted switch gets its body
 // wrapped (switchedBody).
 func checkSwitch(resp *http.Response) error {
 	if resp.Request == nil || !isUpgrade(resp.Request) {
@@ -417,7 +417,7 @@ func checkSwitch(resp *http.Response) error {
 }
 
 // switchedBody is the upstream's side of a switched connection, as
-// ReverseProxy copies it. ReverseProxy ends both directions at the first
+// the forwarder copies it (forward_upgrade.go). It ends both directions at the first
 // error of either, so a write to an upstream that has closed (a WebSocket
 // server closing with 1009 while the client still sends the rest of the
 // message) would end it before the upstream's last bytes, its close
@@ -454,7 +454,7 @@ func (b *switchedBody) Write(p []byte) (int, error) {
 
 // CloseWrite passes the client's half-close on where the upstream's side
 // can take one (uwsgi); elsewhere the error ends both directions, as
-// ReverseProxy does for a body without CloseWrite.
+// the forwarder does for a body without CloseWrite.
 func (b *switchedBody) CloseWrite() error {
 	if cw, ok := b.ReadWriteCloser.(interface{ CloseWrite() error }); ok {
 		return cw.CloseWrite()
@@ -468,7 +468,7 @@ func websocketAccept(key string) string {
 	return base64.StdEncoding.EncodeToString(h[:])
 }
 
-// switchedTo is the protocol h upgrades to, as ReverseProxy reads it: the
+// switchedTo is the protocol h upgrades to, as ReverseProxy and the forwarder read it: the
 // Upgrade header when Connection lists "upgrade", else "".
 func switchedTo(h http.Header) string {
 	for _, v := range h["Connection"] {
@@ -485,7 +485,7 @@ func switchedTo(h http.Header) string {
 // carried: the access log and metrics count the bytes sent after the 101.
 func (p *Proxy) upgradeEnded(cw *clientWriter, r *http.Request) {
 	uc := cw.hijacked
-	uc.Close() // ReverseProxy has; a no-op then
+	uc.Close() // the forwarder has; a no-op then
 	cw.bytes = uc.sent.Load()
 	p.logger.Debug("edge: upgraded connection ended", "upstream", p.upstream.Name, "uri", r.RequestURI,
 		"protocol", r.Header.Get("Upgrade"), "duration", time.Since(uc.start), "sent", uc.sent.Load(),

@@ -17,10 +17,12 @@ import (
 //
 // The deadline is renewed on the first write, on every flush and after
 // every renewEvery bytes, rather than on every write: renewing is a timer
-// operation and a small response is one write.
+// operation and a small response is one write. The server's writer is
+// asked for its Flush and SetWriteDeadline directly (net/http's has both),
+// through an http.ResponseController only where it lacks them: one
+// allocation less per request.
 type clientWriter struct {
 	http.ResponseWriter
-	rc        *http.ResponseController
 	timeout   time.Duration
 	status    int
 	bytes     int64
@@ -28,9 +30,12 @@ type clientWriter struct {
 
 	// For the logs (requestid.go, accesslog.go).
 	requestID string
-	idHeader  [1]string      // the X-Request-Id header's value slice
-	upstream  upstream.Trace // filled by the upstream when traced (the JSON access log wants it)
-	traced    bool
+	idHeader  [1]string // the X-Request-Id header's value slice
+	// fwdHeaders are the X-Forwarded-For, -Proto and -Host values the
+	// proxy sends (proxy.go): the header's slices, kept here.
+	fwdHeaders [3]string
+	upstream   upstream.Trace // filled by the upstream when traced (the JSON access log wants it)
+	traced     bool
 
 	// For a protocol switch (websocket.go).
 	ws            *wsLimits      // the location's limits, set for a request that asks to upgrade
@@ -116,12 +121,26 @@ func (w *clientWriter) ReadFrom(r io.Reader) (n int64, err error) {
 
 func (w *clientWriter) Flush() {
 	w.renew()
-	w.rc.Flush()
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	} else {
+		http.NewResponseController(w.ResponseWriter).Flush()
+	}
 }
 
+type writeDeadliner interface{ SetWriteDeadline(time.Time) error }
+
 func (w *clientWriter) renew() {
-	w.rc.SetWriteDeadline(time.Now().Add(w.timeout))
+	w.setWriteDeadline(time.Now().Add(w.timeout))
 	w.renewedAt = w.bytes
+}
+
+func (w *clientWriter) setWriteDeadline(t time.Time) {
+	if d, ok := w.ResponseWriter.(writeDeadliner); ok {
+		d.SetWriteDeadline(t)
+	} else {
+		http.NewResponseController(w.ResponseWriter).SetWriteDeadline(t)
+	}
 }
 
 func (w *clientWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

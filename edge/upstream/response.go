@@ -36,12 +36,12 @@ func readResponse(br *bufio.Reader, req *http.Request) (*http.Response, error) {
 	// stream them forever.
 	budget := maxResponseHead
 	for {
-		resp, err := readResponseHead(br, req, &budget)
+		rh, err := readResponseHead(br, req, &budget)
 		if err != nil {
 			return nil, err
 		}
-		if resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols {
-			if err := readResponseFraming(resp, br, req); err != nil {
+		if resp := &rh.resp; resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols {
+			if err := readResponseFraming(rh, br, req); err != nil {
 				return nil, err
 			}
 			return resp, nil
@@ -49,9 +49,17 @@ func readResponse(br *bufio.Reader, req *http.Request) (*http.Response, error) {
 	}
 }
 
+// responseHead is a response with the slices of its first header values
+// and its body's reader: one allocation where there were three.
+type responseHead struct {
+	resp   http.Response
+	values [10]string
+	exact  exactBody
+}
+
 // readResponseHead reads one status line (or CGI-style Status header) and
 // header, charging them to budget.
-func readResponseHead(br *bufio.Reader, req *http.Request, budget *int) (*http.Response, error) {
+func readResponseHead(br *bufio.Reader, req *http.Request, budget *int) (*responseHead, error) {
 	// The head's lines are gathered and converted to one string, so that
 	// every header name and value is a substring of it: one allocation for
 	// the whole head instead of two per header.
@@ -79,8 +87,13 @@ func readResponseHead(br *bufio.Reader, req *http.Request, budget *int) (*http.R
 	*hp = head
 
 	text := string(head)
-	resp := &http.Response{Request: req, ProtoMajor: 1, ProtoMinor: 1, Proto: "HTTP/1.1", Header: make(http.Header, lines)}
-	values := make([]string, lines)
+	rh := new(responseHead)
+	resp := &rh.resp
+	*resp = http.Response{Request: req, ProtoMajor: 1, ProtoMinor: 1, Proto: "HTTP/1.1", Header: make(http.Header, lines)}
+	values := rh.values[:]
+	if lines > len(rh.values) {
+		values = make([]string, lines)
+	}
 	for i := 0; text != ""; i++ {
 		line, rest, _ := strings.Cut(text, "\n")
 		text = rest
@@ -114,11 +127,12 @@ func readResponseHead(br *bufio.Reader, req *http.Request, budget *int) (*http.R
 		}
 		resp.Status = strconv.Itoa(resp.StatusCode) + " " + http.StatusText(resp.StatusCode)
 	}
-	return resp, nil
+	return rh, nil
 }
 
 // readResponseFraming sets resp's body by its framing.
-func readResponseFraming(resp *http.Response, br *bufio.Reader, req *http.Request) error {
+func readResponseFraming(rh *responseHead, br *bufio.Reader, req *http.Request) error {
+	resp := &rh.resp
 	h := resp.Header
 	if resp.StatusCode == http.StatusSwitchingProtocols {
 		// Only an answer to a request that asked to upgrade: a server
@@ -160,7 +174,8 @@ func readResponseFraming(resp *http.Response, br *bufio.Reader, req *http.Reques
 		h["Content-Length"] = cl[:1]
 		resp.ContentLength = n
 		if !noBody {
-			resp.Body = &exactBody{r: br, n: n}
+			rh.exact = exactBody{r: br, n: n}
+			resp.Body = &rh.exact
 		}
 	} else if !noBody {
 		resp.Body = untilClose{br} // ends when the server closes the connection

@@ -90,19 +90,6 @@ var (
 	readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4096) }}
 )
 
-// noUserAgentKey marks (in its context) a request whose client sent no
-// User-Agent.
-type noUserAgentKey struct{}
-
-// WithoutUserAgent returns ctx marked for a request whose client sent no
-// User-Agent. ReverseProxy sets an empty User-Agent on the outgoing
-// request (to keep Go's own out); over uwsgi that would reach the app as a
-// header the client never sent, so the uwsgi transport leaves it out of a
-// request so marked.
-func WithoutUserAgent(ctx context.Context) context.Context {
-	return context.WithValue(ctx, noUserAgentKey{}, true)
-}
-
 // RoundTrip sends req and returns the response, whose Body must be closed
 // (closing it closes the connection).
 func (t *UwsgiTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -111,12 +98,6 @@ func (t *UwsgiTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	var e uwsgi.Encoder
 	e.Reset(*bp, uwsgi.ModifierWSGI, 0)
 	env := cgiEnv(req)
-	if ua := req.Header["User-Agent"]; len(ua) == 1 && ua[0] == "" && req.Context().Value(noUserAgentKey{}) != nil {
-		r := *req // ReverseProxy's placeholder: the client sent none
-		r.Header = req.Header.Clone()
-		delete(r.Header, "User-Agent")
-		req = &r
-	}
 	uwsgi.EncodeRequest(&e, req, &env)
 	// Contract with the appserver: frame the response so that its end is
 	// explicit (an aborted response is then told from a complete one), and

@@ -49,6 +49,15 @@ func (b *uwsgiBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// Buffered is how many bytes of the response have arrived and not been
+// read: the proxy sends the head at once when none has.
+func (b *uwsgiBody) Buffered() int {
+	if b.closed {
+		return 0
+	}
+	return b.br.Buffered()
+}
+
 // bodyError says what went wrong mid-body, naming the server. Whatever it
 // is, it is never io.EOF: the proxy must abort the client's response (no
 // last chunk, no completed Content-Length) rather than finish it.

@@ -5,8 +5,8 @@
 // as http.RoundTrippers: UwsgiTransport (uwsgi, with its response parser,
 // response.go) and the stdlib's for http upstreams (transport_http.go).
 //
-// It knows nothing of the edge's front: the edge hands it requests through
-// httputil.ReverseProxy, with a body it has buffered (BufferedBody), and
+// It knows nothing of the edge's front: the edge's forwarder hands it
+// requests, with a body it has buffered (BufferedBody), and
 // turns its errors into answers with Status.
 package upstream
 

@@ -1,0 +1,310 @@
+package edge
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/textproto"
+	"strings"
+	"sync"
+
+	"github.com/stack-web/stack/edge/upstream"
+)
+
+// forwarder passes one request to an upstream group and the group's answer
+// back to the client: the edge's own httputil.ReverseProxy, cut down to what
+// the edge needs, because it runs on every proxied request. What it does
+// not do, and why:
+//
+//   - no full Clone of the request: a transport only reads the request,
+//     so the client's request goes out as it is, its header edited in
+//     place (the handler owns it); a shallow copy is made only where a
+//     field must differ (the http transport's URL, a trusted proxy's
+//     client address);
+//   - no canonicalisation of every header name to strip hop-by-hop ones:
+//     the names are canonical already (the server made them so), and one
+//     pass over the header removes them (headerDropped);
+//   - no copy of the upstream's values into new slices: the client's
+//     header takes the upstream's slices (capped at their length, so an
+//     append reallocates rather than writes into a neighbour);
+//   - no 1xx pass-through: an interim answer is skipped, as the uwsgi
+//     transport and nginx without early_hints do (the edge answered the
+//     client's Expect itself);
+//   - no flush timer: a response is flushed after each write only when it
+//     is a stream (text/event-stream, or no length known), as
+//     ReverseProxy with FlushInterval 0 does.
+//
+// What it keeps from ReverseProxy: the error handler gets the outgoing
+// request; a response hook may refuse a response (modify) or replace its
+// body; a body that fails midway aborts the client's response
+// (panic(http.ErrAbortHandler) under a server, so neither a final chunk nor
+// a completed Content-Length goes out: contract 1); a 101 to an upgrade
+// request takes the client's connection over (forward_upgrade.go).
+type forwarder struct {
+	group *upstream.Group
+	// httpUpstream: the transport is net/http's, which dials by the URL,
+	// honours req.Close and adds a User-Agent of its own when none is set.
+	httpUpstream bool
+	logger       *slog.Logger
+	// modify sees the response before its head is copied; an error
+	// answers the request through fail instead (the body is closed).
+	modify func(*http.Response) error
+	// fail answers a request whose round trip (or modify) failed.
+	fail func(http.ResponseWriter, *http.Request, error)
+}
+
+// forward sends out (whose header is already the one to send) and copies
+// the answer to w.
+func (f *forwarder) forward(w http.ResponseWriter, out *http.Request) {
+	resp, err := f.group.RoundTrip(out)
+	if err != nil {
+		f.fail(w, out, err)
+		return
+	}
+	if resp.StatusCode == http.StatusSwitchingProtocols {
+		if err := f.modify(resp); err != nil {
+			resp.Body.Close()
+			f.fail(w, out, err)
+			return
+		}
+		f.switchProtocols(w, out, resp) // forward_upgrade.go
+		return
+	}
+	if c, ok := resp.Header["Connection"]; ok {
+		removeListed(resp.Header, c)
+	}
+	if err := f.modify(resp); err != nil {
+		resp.Body.Close()
+		f.fail(w, out, err)
+		return
+	}
+	h := w.Header()
+	copyHeader(h, resp.Header, true)
+	announced := len(resp.Trailer)
+	if announced > 0 {
+		keys := make([]string, 0, announced)
+		for k := range resp.Trailer {
+			keys = append(keys, k)
+		}
+		h["Trailer"] = append(h["Trailer"], strings.Join(keys, ", "))
+	}
+	w.WriteHeader(resp.StatusCode)
+
+	if err := f.copyBody(w, resp); err != nil {
+		resp.Body.Close()
+		if out.Context().Err() != nil {
+			f.logger.Debug("edge: client went away during the response", "upstream", f.group.Name, "uri", out.RequestURI, "err", err)
+		} else if !errors.Is(err, errClientWrite) {
+			f.logger.Warn("edge: upstream response body failed; aborting the client's response", "upstream", f.group.Name,
+				"uri", out.RequestURI, "request_id", headerValue(out.Header, HeaderRequestID), "err", err)
+		}
+		if abortable(w, out) {
+			panic(http.ErrAbortHandler)
+		}
+		return
+	}
+	resp.Body.Close() // now, not deferred: it fills resp.Trailer
+	if len(resp.Trailer) > 0 {
+		// Forces chunking: net/http would otherwise send a short body
+		// with a Content-Length, and no trailer.
+		http.NewResponseController(w).Flush()
+		if len(resp.Trailer) == announced {
+			copyHeader(h, resp.Trailer, false)
+			return
+		}
+		for k, vv := range resp.Trailer {
+			h[http.TrailerPrefix+k] = append(h[http.TrailerPrefix+k], vv...)
+		}
+	}
+}
+
+// abortable reports whether a panic with http.ErrAbortHandler is caught:
+// under a server, which then closes the connection mid-response. That is
+// net/http's (its context names it, as ReverseProxy checks) or another
+// front whose writer is a connection (a Hijacker under the edge's
+// clientWriter). A handler called directly (a test's recorder) gets a
+// plain return.
+func abortable(w http.ResponseWriter, r *http.Request) bool {
+	if r.Context().Value(http.ServerContextKey) != nil {
+		return true
+	}
+	if cw := findClientWriter(w); cw != nil {
+		_, ok := cw.ResponseWriter.(http.Hijacker)
+		return ok
+	}
+	return false
+}
+
+// errClientWrite marks a failed write to the client: the client is gone,
+// nothing worth a warning.
+var errClientWrite = errors.New("writing the response to the client")
+
+// copyBody copies the response body to w, flushing after each write when
+// the response is a stream. A body held whole in memory (a small buffered
+// response) is one write, without a copy buffer.
+func (f *forwarder) copyBody(w http.ResponseWriter, resp *http.Response) error {
+	if m, ok := resp.Body.(*memBody); ok {
+		if _, err := w.Write(m.b); err != nil {
+			return fmt.Errorf("%w: %w", errClientWrite, err)
+		}
+		return nil
+	}
+	var flush func()
+	if streamed(resp) {
+		flush = flusherOf(w)
+		if r, ok := resp.Body.(interface{ Buffered() int }); !ok || r.Buffered() == 0 {
+			// The body may be a while coming (server-sent events): the
+			// client gets the head now.
+			flush()
+		}
+	}
+	bp := copyBufferPool.Get().(*[]byte)
+	defer copyBufferPool.Put(bp)
+	buf := *bp
+	for {
+		n, rerr := resp.Body.Read(buf)
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return fmt.Errorf("%w: %w", errClientWrite, werr)
+			}
+			if flush != nil {
+				flush()
+			}
+		}
+		if rerr == io.EOF {
+			return nil
+		}
+		if rerr != nil {
+			return rerr
+		}
+	}
+}
+
+// streamed reports whether the response is flushed as it comes: a
+// server-sent event stream, or a body of unknown length (ReverseProxy's
+// rule with FlushInterval 0).
+func streamed(resp *http.Response) bool {
+	if resp.ContentLength == -1 {
+		return resp.Body != http.NoBody
+	}
+	ct := resp.Header["Content-Type"]
+	if len(ct) == 0 {
+		return false
+	}
+	base, _, _ := strings.Cut(ct[0], ";")
+	return strings.EqualFold(strings.TrimSpace(base), "text/event-stream")
+}
+
+// flusherOf returns w's Flush, ignoring its error as ReverseProxy does (a
+// client gone fails the next write instead).
+func flusherOf(w http.ResponseWriter) func() {
+	if fl, ok := w.(http.Flusher); ok {
+		return fl.Flush
+	}
+	rc := http.NewResponseController(w)
+	return func() { rc.Flush() }
+}
+
+// memBody is a response body held whole in memory (buffer.go fills it),
+// written out by the forwarder in one piece. Its buffer is the body's size,
+// not pooled: a pool of 32 KiB buffers is emptied by every collection,
+// and refilling it allocates large objects.
+type memBody struct {
+	b   []byte
+	off int
+}
+
+func (m *memBody) Read(p []byte) (int, error) {
+	if m.off >= len(m.b) {
+		return 0, io.EOF
+	}
+	n := copy(p, m.b[m.off:])
+	m.off += n
+	return n, nil
+}
+
+func (m *memBody) Buffered() int { return len(m.b) - m.off }
+
+func (m *memBody) Close() error { return nil }
+
+var copyBufferPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+// copyHeader adds src's fields to dst. A field dst lacks takes src's
+// slice itself. With response set, hop-by-hop fields and the app's
+// X-Accel-* instructions to the proxy (which nginx hides too) are left
+// out.
+func copyHeader(dst, src http.Header, response bool) {
+	for k, vv := range src {
+		if response && (hopByHop(k) || strings.HasPrefix(k, "X-Accel-")) {
+			continue
+		}
+		if prev, ok := dst[k]; ok {
+			dst[k] = append(prev, vv...)
+		} else {
+			dst[k] = vv
+		}
+	}
+}
+
+// hopByHop reports whether name is a hop-by-hop field of ReverseProxy's
+// list (RFC 9110 §7.6.1, and the older ones it still removes). Names are
+// canonical, as both the server and the transports store them.
+func hopByHop(name string) bool {
+	switch name {
+	case "Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
+		"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade":
+		return true
+	}
+	return false
+}
+
+// removeListed removes the fields a Connection header names (RFC 9110
+// §7.6.1): the only names canonicalised, and only when Connection is
+// present. The edge's own X-Request-Id is kept: a client cannot take away
+// the id the logs of every tier are searched by.
+func removeListed(h http.Header, connection []string) {
+	for _, v := range connection {
+		for name := range strings.SplitSeq(v, ",") {
+			if name = textproto.TrimString(name); name != "" {
+				if key := textproto.CanonicalMIMEHeaderKey(name); key != HeaderRequestID {
+					delete(h, key)
+				}
+			}
+		}
+	}
+}
+
+// stripRequest removes, in one pass over h (the client's request header,
+// which the edge owns), what never goes upstream: the hop-by-hop fields
+// (those Connection names too), Proxy (httpoxy, CVE-2016-5385), Expect
+// (the edge answered it), the forwarding fields (the edge sets its own),
+// and every name with '_' (see Proxy). It returns the protocol the request
+// asks to switch to, for which Connection and Upgrade are put back.
+func stripRequest(h http.Header) (upgrade string, err error) {
+	if c, ok := h["Connection"]; ok {
+		if _, ok := h["Upgrade"]; ok {
+			upgrade = switchedTo(h)
+			if strings.ContainsFunc(upgrade, func(r rune) bool { return r < ' ' || r > '~' }) {
+				return "", fmt.Errorf("client tried to switch to invalid protocol %q", upgrade)
+			}
+		}
+		removeListed(h, c)
+	}
+	for name := range h {
+		if hopByHop(name) || strings.IndexByte(name, '_') >= 0 {
+			delete(h, name)
+			continue
+		}
+		switch name {
+		case "Proxy", "Expect", "Forwarded", "X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host":
+			delete(h, name)
+		}
+	}
+	if upgrade != "" {
+		h["Connection"] = []string{"Upgrade"}
+		h["Upgrade"] = []string{upgrade}
+	}
+	return upgrade, nil
+}
