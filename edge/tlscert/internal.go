@@ -87,14 +87,25 @@ func loadOrCreateCA(dir string, logger *slog.Logger) (*authority, error) {
 }
 
 func loadCA(certFile, keyFile string) (*authority, error) {
+	return loadCAOnce(certFile, keyFile, false)
+}
+
+func loadCAOnce(certFile, keyFile string, retried bool) (*authority, error) {
 	pair, err := tls.LoadX509KeyPair(certFile, keyFile)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			if _, serr := os.Stat(certFile); serr == nil {
+			_, cerr := os.Stat(certFile)
+			_, kerr := os.Stat(keyFile)
+			switch {
+			case cerr == nil && errors.Is(kerr, os.ErrNotExist):
 				// The certificate is written last (createCA), so its key
 				// was removed: a new CA would silently replace the one
 				// users trust.
 				return nil, fmt.Errorf("CA %s is there but its key %s is missing; restore the key, or remove %s to create a new CA (and trust the new one)", certFile, keyFile, certFile)
+			case cerr == nil && kerr == nil && !retried:
+				// Another process finished creating the CA between the
+				// reads of its two files: read them again.
+				return loadCAOnce(certFile, keyFile, true)
 			}
 			return nil, err
 		}
