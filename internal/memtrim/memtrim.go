@@ -1,5 +1,5 @@
 // Package memtrim gives a process's unused heap back to the system once
-// it has gone quiet after a busy spell.
+// it has gone quiet after a busy spell, and keeps it small while it idles.
 //
 // Under load each tier's heap grows to several times its live data (GOGC
 // is 400 by default, see cli), and Go keeps the pages it freed for a later
@@ -11,6 +11,16 @@
 // since the last trim allocates next to nothing for a whole interval, it
 // collects and returns the free pages at once (debug.FreeOSMemory). A busy
 // process never trims, and an idle one trims once per busy spell.
+//
+// An idle process still allocates a little (timers, the workers' reports
+// to the master, health checks), and with GOGC at 400 that garbage grows
+// the heap to five times the live data again before the next collection:
+// measured, the edge's process grew back by 100 kB a second after its
+// trim, up to the heap's floor at GOGC 400 (16 MiB: Go's 4 MiB minimum
+// heap scales with GOGC). So a trimmed process also collects at a lower
+// GOGC (IdleGCPercent)
+// until it gets busy again, when the busy setting comes back at once: the
+// collector's CPU is spent only where there is nothing else to do.
 package memtrim
 
 import (
@@ -28,6 +38,11 @@ const (
 	// worth is how much a process must have allocated since the last trim
 	// for a trim to be worth a collection.
 	worth = 16 << 20
+	// busy is what a trimmed process must allocate in an interval to be
+	// woken (the busy GOGC back): well above an idle edge's spikes (its
+	// workers' reports, a health check), well below any real load's
+	// megabytes a second.
+	busy = 1 << 20
 )
 
 // Trimmer decides when to trim from successive readings of the cumulative
@@ -36,27 +51,64 @@ type Trimmer struct {
 	last    uint64 // the previous reading
 	trimmed uint64 // the reading at the last trim
 	started bool
+	idle    bool // trimmed, and no busy interval since
 }
+
+// Action is what a reading asks for.
+type Action int
+
+const (
+	// Keep: nothing to do.
+	Keep Action = iota
+	// Trim: the process went quiet after a spell worth trimming; collect,
+	// return the free pages and switch to the idle GOGC.
+	Trim
+	// Wake: a trimmed process got busy (more than 1 MiB in an interval);
+	// switch back to the busy GOGC.
+	Wake
+)
 
 // Observe takes a reading and reports whether to trim now.
 func (t *Trimmer) Observe(allocated uint64) bool {
+	return t.Decide(allocated) == Trim
+}
+
+// Decide takes a reading and says what to do.
+func (t *Trimmer) Decide(allocated uint64) Action {
 	if !t.started {
 		t.started = true
 		t.last, t.trimmed = allocated, allocated
-		return false
+		return Keep
 	}
 	delta := allocated - t.last
 	t.last = allocated
-	if delta <= quiet && allocated-t.trimmed >= worth {
+	switch {
+	case delta <= quiet && allocated-t.trimmed >= worth:
 		t.trimmed = allocated
-		return true
+		t.idle = true
+		return Trim
+	case delta > busy && t.idle:
+		t.idle = false
+		return Wake
 	}
-	return false
+	return Keep
+}
+
+// Options tune a watcher; the zero value trims and leaves GOGC alone.
+type Options struct {
+	// BusyGCPercent and IdleGCPercent are the GOGC settings for a busy
+	// and for a trimmed (idle) process; the watcher switches between them
+	// only if both are above zero.
+	BusyGCPercent, IdleGCPercent int
+	// OnTrim, if set, is called after each trim with the bytes the
+	// process had obtained from the system for its heap before and after
+	// it (/memory/classes/heap/*, released pages left out).
+	OnTrim func(before, after uint64)
 }
 
 // Start watches this process until the returned stop function is called;
 // stop waits for the watcher to end.
-func Start() (stop func()) {
+func Start(o Options) (stop func()) {
 	done := make(chan struct{})
 	ended := make(chan struct{})
 	go func() {
@@ -65,10 +117,25 @@ func Start() (stop func()) {
 		var t Trimmer
 		tick := time.NewTicker(Interval)
 		defer tick.Stop()
+		gcp := o.BusyGCPercent > 0 && o.IdleGCPercent > 0
 		for {
 			metrics.Read(sample)
-			if sample[0].Value.Kind() == metrics.KindUint64 && t.Observe(sample[0].Value.Uint64()) {
-				debug.FreeOSMemory()
+			if sample[0].Value.Kind() == metrics.KindUint64 {
+				switch t.Decide(sample[0].Value.Uint64()) {
+				case Trim:
+					before := heapMapped()
+					if gcp {
+						debug.SetGCPercent(o.IdleGCPercent)
+					}
+					debug.FreeOSMemory()
+					if o.OnTrim != nil {
+						o.OnTrim(before, heapMapped())
+					}
+				case Wake:
+					if gcp {
+						debug.SetGCPercent(o.BusyGCPercent)
+					}
+				}
 			}
 			select {
 			case <-tick.C:
@@ -81,4 +148,23 @@ func Start() (stop func()) {
 		close(done)
 		<-ended
 	}
+}
+
+// heapMapped is the heap memory the process holds from the system: live
+// and dead objects, stacks and free spans not yet returned.
+func heapMapped() uint64 {
+	s := []metrics.Sample{
+		{Name: "/memory/classes/heap/objects:bytes"},
+		{Name: "/memory/classes/heap/unused:bytes"},
+		{Name: "/memory/classes/heap/free:bytes"},
+		{Name: "/memory/classes/heap/stacks:bytes"},
+	}
+	metrics.Read(s)
+	var n uint64
+	for _, x := range s {
+		if x.Value.Kind() == metrics.KindUint64 {
+			n += x.Value.Uint64()
+		}
+	}
+	return n
 }

@@ -2,6 +2,7 @@ package memtrim
 
 import (
 	"runtime"
+	"runtime/debug"
 	"runtime/metrics"
 	"testing"
 	"time"
@@ -44,7 +45,7 @@ func TestStartStop(t *testing.T) {
 		t.Fatalf("/gc/heap/allocs:bytes is %v here, not a uint64", sample[0].Value.Kind())
 	}
 	before := runtime.NumGoroutine()
-	stop := Start()
+	stop := Start(Options{})
 	stop()
 	// stop returns once the watcher closed its channel; the goroutine ends
 	// an instant later (the race detector makes that instant longer).
@@ -55,5 +56,63 @@ func TestStartStop(t *testing.T) {
 	}
 	if after > before {
 		t.Errorf("%d goroutines after stop, %d before Start", after, before)
+	}
+}
+
+// A trimmed process wakes (back to the busy GOGC) on its first busy
+// interval, once; quiet intervals keep it idle.
+func TestTrimmerWakes(t *testing.T) {
+	var tr Trimmer
+	steps := []struct {
+		allocated uint64
+		want      Action
+	}{
+		{1 << 20, Keep},
+		{1<<20 + 10<<10, Keep}, // idle from the start: nothing to trim
+		{2 << 20, Keep},        // busy, but never trimmed: nothing to wake
+		{40 << 20, Keep},       // busy
+		{40<<20 + 1<<10, Trim}, // quiet after a spell: trim, go idle
+		{40<<20 + 2<<10, Keep}, // still quiet
+		{40<<20 + 1<<20, Keep}, // a spike of 1 MiB is not a load
+		{43 << 20, Wake},       // busy again: busy GOGC
+		{44 << 20, Keep},       // still busy: woken already
+		{44<<20 + 1<<10, Keep}, // quiet, but too little since the trim
+		{80 << 20, Keep},       // busy
+		{80<<20 + quiet, Trim}, // quiet: trim
+	}
+	for i, s := range steps {
+		if got := tr.Decide(s.allocated); got != s.want {
+			t.Errorf("step %d (allocated %d): %v, want %v", i, s.allocated, got, s.want)
+		}
+	}
+}
+
+var sink [][]byte
+
+// The watcher itself trims a process that allocated a lot and went quiet:
+// OnTrim is called, and the idle GOGC is in force until the next busy
+// interval.
+func TestStartTrimsAndLowersGOGC(t *testing.T) {
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	debug.SetGCPercent(400)
+	trimmed := make(chan [2]uint64, 4)
+	stop := Start(Options{BusyGCPercent: 400, IdleGCPercent: 50, OnTrim: func(before, after uint64) {
+		trimmed <- [2]uint64{before, after}
+	}})
+	defer stop()
+	time.Sleep(Interval / 2) // the watcher's first reading, its baseline
+	for range 64 {           // 32 MiB, worth a trim
+		sink = append(sink, make([]byte, 512<<10))
+	}
+	sink = nil
+	select {
+	case tr := <-trimmed:
+		t.Logf("heap held from the system: %d kB before the trim, %d kB after", tr[0]>>10, tr[1]>>10)
+	case <-time.After(10 * time.Second):
+		t.Fatal("no trim 10s after a 32 MiB spell")
+	}
+	// The setting is read by setting it (and put back at once).
+	if got := debug.SetGCPercent(50); got != 50 {
+		t.Errorf("GOGC after the trim is %d, want the idle 50", got)
 	}
 }
