@@ -128,6 +128,7 @@ func Start(o Options) (stop func()) {
 						debug.SetGCPercent(o.IdleGCPercent)
 					}
 					debug.FreeOSMemory()
+					dropText()
 					if o.OnTrim != nil {
 						o.OnTrim(before, heapMapped())
 					}
