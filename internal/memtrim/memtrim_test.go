@@ -116,4 +116,3 @@ func TestStartTrimsAndLowersGOGC(t *testing.T) {
 		t.Errorf("GOGC after the trim is %d, want the idle 50", got)
 	}
 }
-
