@@ -18,12 +18,6 @@ import (
 // (see README, Performance).
 const defaultGCPercent = 400
 
-// idleGCPercent is GOGC once a process has gone idle and been trimmed
-// (internal/memtrim), until it gets busy again: the little an idle
-// process allocates would otherwise grow its heap back to five times
-// its live data.
-const idleGCPercent = 50
-
 // tuneMemory sets this process's memory defaults, each unless the
 // environment chose it, and starts the idle trimmer; every process runs it
 // (the master, the edge, each worker). The trimmer logs each trim, at
@@ -43,7 +37,6 @@ func tuneMemory(log *atomic.Pointer[slog.Logger]) (stop func()) {
 	}}
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(defaultGCPercent)
-		o.BusyGCPercent, o.IdleGCPercent = defaultGCPercent, idleGCPercent
 	}
 	return memtrim.Start(o)
 }

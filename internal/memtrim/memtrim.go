@@ -14,13 +14,14 @@
 //
 // An idle process still allocates a little (timers, the workers' reports
 // to the master, health checks), and with GOGC at 400 that garbage grows
-// the heap to five times the live data again before the next collection:
-// measured, the edge's process grew back by 100 kB a second after its
-// trim, up to the heap's floor at GOGC 400 (16 MiB: Go's 4 MiB minimum
-// heap scales with GOGC). So a trimmed process also collects at a lower
-// GOGC (IdleGCPercent)
-// until it gets busy again, when the busy setting comes back at once: the
-// collector's CPU is spent only where there is nothing else to do.
+// the heap back towards Go's floor (its 4 MiB minimum heap scales with
+// GOGC: 16 MiB) before the next collection: measured, the edge's process
+// grew back by 100 kB a second after its trim. So an idle process is
+// trimmed again each time it has allocated 2 MiB since the last trim (a
+// collection of a small live heap: a millisecond every few seconds).
+// GOGC itself is left alone: a lower idle setting would have to be put
+// back when the load returns, and the first second of a spell would pay
+// for it.
 package memtrim
 
 import (
@@ -38,11 +39,14 @@ const (
 	// worth is how much a process must have allocated since the last trim
 	// for a trim to be worth a collection.
 	worth = 16 << 20
-	// busy is what a trimmed process must allocate in an interval to be
-	// woken (the busy GOGC back): well above an idle edge's spikes (its
+	// busy is what an idle (trimmed) process must allocate in an interval
+	// to count as busy again: well above an idle edge's spikes (its
 	// workers' reports, a health check), well below any real load's
 	// megabytes a second.
 	busy = 1 << 20
+	// idleWorth is what an idle process must have allocated since its last
+	// trim to be trimmed again.
+	idleWorth = 2 << 20
 )
 
 // Trimmer decides when to trim from successive readings of the cumulative
@@ -60,12 +64,12 @@ type Action int
 const (
 	// Keep: nothing to do.
 	Keep Action = iota
-	// Trim: the process went quiet after a spell worth trimming; collect,
-	// return the free pages and switch to the idle GOGC.
+	// Trim: the process went quiet after a spell worth trimming; collect
+	// and return the free pages and the binary's mapped pages.
 	Trim
-	// Wake: a trimmed process got busy (more than 1 MiB in an interval);
-	// switch back to the busy GOGC.
-	Wake
+	// Retrim: an idle process has allocated enough since its last trim
+	// to grow its heap; collect and return the free pages again.
+	Retrim
 )
 
 // Observe takes a reading and reports whether to trim now.
@@ -83,23 +87,21 @@ func (t *Trimmer) Decide(allocated uint64) Action {
 	delta := allocated - t.last
 	t.last = allocated
 	switch {
+	case t.idle && delta > busy:
+		t.idle = false
+	case t.idle && allocated-t.trimmed >= idleWorth:
+		t.trimmed = allocated
+		return Retrim
 	case delta <= quiet && allocated-t.trimmed >= worth:
 		t.trimmed = allocated
 		t.idle = true
 		return Trim
-	case delta > busy && t.idle:
-		t.idle = false
-		return Wake
 	}
 	return Keep
 }
 
-// Options tune a watcher; the zero value trims and leaves GOGC alone.
+// Options tune a watcher.
 type Options struct {
-	// BusyGCPercent and IdleGCPercent are the GOGC settings for a busy
-	// and for a trimmed (idle) process; the watcher switches between them
-	// only if both are above zero.
-	BusyGCPercent, IdleGCPercent int
 	// OnTrim, if set, is called after each trim with the bytes the
 	// process had obtained from the system for its heap before and after
 	// it (/memory/classes/heap/*, released pages left out).
@@ -117,25 +119,19 @@ func Start(o Options) (stop func()) {
 		var t Trimmer
 		tick := time.NewTicker(Interval)
 		defer tick.Stop()
-		gcp := o.BusyGCPercent > 0 && o.IdleGCPercent > 0
 		for {
 			metrics.Read(sample)
 			if sample[0].Value.Kind() == metrics.KindUint64 {
 				switch t.Decide(sample[0].Value.Uint64()) {
 				case Trim:
 					before := heapMapped()
-					if gcp {
-						debug.SetGCPercent(o.IdleGCPercent)
-					}
 					debug.FreeOSMemory()
 					dropText()
 					if o.OnTrim != nil {
 						o.OnTrim(before, heapMapped())
 					}
-				case Wake:
-					if gcp {
-						debug.SetGCPercent(o.BusyGCPercent)
-					}
+				case Retrim:
+					debug.FreeOSMemory()
 				}
 			}
 			select {

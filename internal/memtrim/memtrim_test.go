@@ -2,7 +2,6 @@ package memtrim
 
 import (
 	"runtime"
-	"runtime/debug"
 	"runtime/metrics"
 	"testing"
 	"time"
@@ -59,26 +58,28 @@ func TestStartStop(t *testing.T) {
 	}
 }
 
-// A trimmed process wakes (back to the busy GOGC) on its first busy
-// interval, once; quiet intervals keep it idle.
-func TestTrimmerWakes(t *testing.T) {
+// An idle (trimmed) process is trimmed again each time it has allocated
+// 2 MiB since; a busy interval ends its idleness, and the next trim needs
+// a spell worth it again.
+func TestTrimmerRetrimsWhileIdle(t *testing.T) {
 	var tr Trimmer
 	steps := []struct {
 		allocated uint64
 		want      Action
 	}{
 		{1 << 20, Keep},
-		{1<<20 + 10<<10, Keep}, // idle from the start: nothing to trim
-		{2 << 20, Keep},        // busy, but never trimmed: nothing to wake
-		{40 << 20, Keep},       // busy
-		{40<<20 + 1<<10, Trim}, // quiet after a spell: trim, go idle
-		{40<<20 + 2<<10, Keep}, // still quiet
-		{40<<20 + 1<<20, Keep}, // a spike of 1 MiB is not a load
-		{43 << 20, Wake},       // busy again: busy GOGC
-		{44 << 20, Keep},       // still busy: woken already
-		{44<<20 + 1<<10, Keep}, // quiet, but too little since the trim
-		{80 << 20, Keep},       // busy
-		{80<<20 + quiet, Trim}, // quiet: trim
+		{1<<20 + 10<<10, Keep},     // idle from the start: nothing to trim
+		{40 << 20, Keep},           // busy
+		{40<<20 + 1<<10, Trim},     // quiet after a spell: trim, idle
+		{40<<20 + 200<<10, Keep},   // idle, a little allocated
+		{41<<20 + 100<<10, Keep},   // a spike under 1 MiB: still idle, 1.1 MiB since
+		{42<<20 + 100<<10, Retrim}, // 1 MiB more: 2 MiB since the trim
+		{42<<20 + 300<<10, Keep},   // idle
+		{44 << 20, Keep},           // busy (1.7 MiB in an interval): no longer idle
+		{46 << 20, Keep},           // busy, but no retrim: not idle
+		{46<<20 + 1<<10, Keep},     // quiet, but 6 MiB since the trim is no spell
+		{80 << 20, Keep},           // busy
+		{80<<20 + quiet, Trim},     // quiet: trim
 	}
 	for i, s := range steps {
 		if got := tr.Decide(s.allocated); got != s.want {
@@ -89,14 +90,11 @@ func TestTrimmerWakes(t *testing.T) {
 
 var sink [][]byte
 
-// The watcher itself trims a process that allocated a lot and went quiet:
-// OnTrim is called, and the idle GOGC is in force until the next busy
-// interval.
-func TestStartTrimsAndLowersGOGC(t *testing.T) {
-	defer debug.SetGCPercent(debug.SetGCPercent(100))
-	debug.SetGCPercent(400)
+// The watcher itself trims a process that allocated a lot and went quiet,
+// and calls OnTrim with the heap it held before and after.
+func TestStartTrims(t *testing.T) {
 	trimmed := make(chan [2]uint64, 4)
-	stop := Start(Options{BusyGCPercent: 400, IdleGCPercent: 50, OnTrim: func(before, after uint64) {
+	stop := Start(Options{OnTrim: func(before, after uint64) {
 		trimmed <- [2]uint64{before, after}
 	}})
 	defer stop()
@@ -110,9 +108,5 @@ func TestStartTrimsAndLowersGOGC(t *testing.T) {
 		t.Logf("heap held from the system: %d kB before the trim, %d kB after", tr[0]>>10, tr[1]>>10)
 	case <-time.After(10 * time.Second):
 		t.Fatal("no trim 10s after a 32 MiB spell")
-	}
-	// The setting is read by setting it (and put back at once).
-	if got := debug.SetGCPercent(50); got != 50 {
-		t.Errorf("GOGC after the trim is %d, want the idle 50", got)
 	}
 }
