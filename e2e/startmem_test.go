@@ -103,8 +103,14 @@ func waitLine(t *testing.T, p *proc, re *regexp.Regexp, limit time.Duration) tim
 // up`: the master with the edge, and each worker, a re-executed process
 // of its own. After a busy spell each one logs its trim.
 func TestMemtrimTrimsEveryProcess(t *testing.T) {
-	dir := writeConfig(t, `edge: {listen: ["127.0.0.1:0"], access_log: "off"}
-appserver: {app: echo, processes: 2}
+	// A connection per request (keepalive: 0) spreads the requests over
+	// both workers: kept connections would stay with the first worker
+	// ready.
+	dir := writeConfig(t, `edge:
+  listen: ["127.0.0.1:0"]
+  access_log: "off"
+  upstreams: {app: {servers: ["unix:run/app.sock"], keepalive: 0}}
+appserver: {listen: "unix:run/app.sock", app: echo, processes: 2}
 admin: {listen: ""}
 `)
 	p := start(t, dir, "up", "--log-level", "debug")
