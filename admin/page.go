@@ -7,6 +7,7 @@ import (
 	"html/template"
 	"io/fs"
 	"net/http"
+	"sync"
 )
 
 // The status page: rendered once on the server (so it reads without
@@ -19,7 +20,10 @@ var assets embed.FS
 
 var assetsFS, _ = fs.Sub(assets, "assets")
 
-var pageTmpl = template.Must(template.ParseFS(assets, "assets/status.html"))
+// pageTmpl is parsed on first use, not in every process at start.
+var pageTmpl = sync.OnceValue(func() *template.Template {
+	return template.Must(template.ParseFS(assets, "assets/status.html"))
+})
 
 // pageData is Status plus its JSON for the script's first render.
 type pageData struct {
@@ -31,7 +35,7 @@ func (s *Server) statusPage(w http.ResponseWriter, r *http.Request) {
 	st := s.Status()
 	j, _ := json.Marshal(st)
 	var b bytes.Buffer
-	if err := pageTmpl.Execute(&b, pageData{Status: st, JSON: template.JS(j)}); err != nil {
+	if err := pageTmpl().Execute(&b, pageData{Status: st, JSON: template.JS(j)}); err != nil {
 		writeText(w, http.StatusInternalServerError, err.Error()+"\n")
 		return
 	}

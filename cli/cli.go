@@ -14,11 +14,11 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strings"
+	"sync/atomic"
 
 	"github.com/spf13/cobra"
 
 	"github.com/stack-web/stack/config"
-	"github.com/stack-web/stack/internal/memtrim"
 )
 
 // Version and Commit are set at build time:
@@ -31,21 +31,12 @@ var (
 
 // Main runs the command line with the given apps and exits with its status.
 func Main(apps ...App) {
-	if os.Getenv("GOGC") == "" {
-		// A proxy's live heap is tiny and its garbage plentiful, so Go's
-		// default (collect when the heap doubles) runs the collector
-		// thousands of times a second under load. Trading a few MiB for it
-		// saves about 15% of the CPU per request (see README, Performance).
-		debug.SetGCPercent(defaultGCPercent)
-	}
-	stopTrim := memtrim.Start() // every process: the master, the edge, each worker
-	code := Run(os.Args[1:], os.Stdout, os.Stderr, apps...)
+	var trimLog atomic.Pointer[slog.Logger]
+	stopTrim := tuneMemory(&trimLog) // memory.go
+	code := runLogging(os.Args[1:], os.Stdin, os.Stdout, os.Stderr, &trimLog, apps...)
 	stopTrim()
 	os.Exit(code)
 }
-
-// defaultGCPercent is GOGC unless the environment sets it.
-const defaultGCPercent = 400
 
 // Run runs the command line with args and returns the exit status: 0 on
 // success (including a stop by SIGINT or SIGTERM), 1 on failure.
@@ -55,12 +46,18 @@ func Run(args []string, stdout, stderr io.Writer, apps ...App) int {
 
 // run is Run with the standard input given (the user commands read it).
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer, apps ...App) int {
+	return runLogging(args, stdin, stdout, stderr, nil, apps...)
+}
+
+// runLogging is run that also stores the command's logger in trimLog, if
+// not nil, for the memory trimmer.
+func runLogging(args []string, stdin io.Reader, stdout, stderr io.Writer, trimLog *atomic.Pointer[slog.Logger], apps ...App) int {
 	reg, err := newRegistry(apps)
 	if err != nil {
 		fmt.Fprintln(stderr, "stack:", err)
 		return 1
 	}
-	env := &cmdEnv{apps: reg, stdin: stdin, stdout: stdout, stderr: stderr}
+	env := &cmdEnv{apps: reg, stdin: stdin, stdout: stdout, stderr: stderr, trimLog: trimLog}
 	if _, ok := reg["polls"]; !ok && len(apps) > 0 {
 		env.defaultApp = apps[0].Name
 	}
@@ -86,8 +83,9 @@ type cmdEnv struct {
 	cfgPath    string
 	sets       []string
 	logLevel   string
-	logFormat  string    // the logger's log_format, once the configuration is read
-	dev        *devState // stack dev's loop (dev.go), nil otherwise
+	logFormat  string                       // the logger's log_format, once the configuration is read
+	dev        *devState                    // stack dev's loop (dev.go), nil otherwise
+	trimLog    *atomic.Pointer[slog.Logger] // the memory trimmer's (memory.go), or nil
 }
 
 func newRoot(c *cmdEnv) *cobra.Command {
@@ -109,6 +107,7 @@ variables (STACK_EDGE_LISTEN=0.0.0.0:8000) and --set key=value flags.`,
 			}
 			c.logger = slog.New(newLogHandler(c.stderr, "text", level))
 			c.logFormat = "text"
+			c.shareLogger()
 			return nil
 		},
 	}

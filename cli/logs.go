@@ -35,6 +35,7 @@ func (c *cmdEnv) useLogFormat(f *config.File) {
 	level.UnmarshalText([]byte(c.logLevel)) // checked by PersistentPreRunE
 	c.logger = slog.New(newLogHandler(c.stderr, f.LogFormat, level))
 	c.logFormat = f.LogFormat
+	c.shareLogger()
 }
 
 // lineStyle is how children's lines are multiplexed onto stderr: coloured

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -114,7 +115,9 @@ func scalar(s string) *yaml.Node {
 // hiddenKey matches the names of settings that hold secrets, as Django's
 // HIDDEN_SETTINGS does, and the variables that hold credentials by other
 // names (AUTHORIZATION, DB_CREDENTIALS).
-var hiddenKey = regexp.MustCompile(`(?i)api|token|key|secret|pass|signature|http_cookie|auth|credential`)
+var hiddenKey = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`(?i)api|token|key|secret|pass|signature|http_cookie|auth|credential`)
+})
 
 // redacted stands for a secret's value, as in Django's debug pages.
 const redacted = "********************"
@@ -124,11 +127,13 @@ const redacted = "********************"
 // database: or DATABASE_URL= hold one.
 // The password runs to the last @ before the host: an unencoded @ in it
 // (p@ss) is common, and what follows the first @ is still the password.
-var urlPassword = regexp.MustCompile(`(://[^/?#@\s:]*:)[^/?#\s]*@`)
+var urlPassword = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(://[^/?#@\s:]*:)[^/?#\s]*@`) })
 
 // dsnPassword matches a password given as key=value: a libpq connection
 // string (host=db password=...), a URL's query (?password=...).
-var dsnPassword = regexp.MustCompile(`(?i)(\b(?:password|passwd|pwd)=)('[^']*'|[^\s&;'"]+)`)
+var dsnPassword = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`(?i)(\b(?:password|passwd|pwd)=)('[^']*'|[^\s&;'"]+)`)
+})
 
 // redact replaces the values of secret keys in a rendered configuration,
 // the values of secret KEY=VALUE entries (a process's env), and the
@@ -138,7 +143,7 @@ func (e *encoder) redact(n *yaml.Node) {
 	case yaml.MappingNode:
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
-			if hiddenKey.MatchString(k.Value) && !e.names[k] {
+			if hiddenKey().MatchString(k.Value) && !e.names[k] {
 				hide(v) // secret_key: ..., or api_keys: [a, b]
 				continue
 			}
@@ -147,7 +152,7 @@ func (e *encoder) redact(n *yaml.Node) {
 	case yaml.SequenceNode:
 		for i, c := range n.Content {
 			if c.Kind == yaml.ScalarNode {
-				if k, _, ok := strings.Cut(c.Value, "="); ok && hiddenKey.MatchString(k) {
+				if k, _, ok := strings.Cut(c.Value, "="); ok && hiddenKey().MatchString(k) {
 					n.Content[i] = scalar(k + "=" + redacted)
 					continue
 				}
@@ -155,8 +160,8 @@ func (e *encoder) redact(n *yaml.Node) {
 			e.redact(c)
 		}
 	case yaml.ScalarNode:
-		v := urlPassword.ReplaceAllString(n.Value, "${1}"+redacted+"@")
-		v = dsnPassword.ReplaceAllString(v, "${1}"+redacted)
+		v := urlPassword().ReplaceAllString(n.Value, "${1}"+redacted+"@")
+		v = dsnPassword().ReplaceAllString(v, "${1}"+redacted)
 		if v != n.Value {
 			*n = *scalar(v)
 		}

@@ -8,12 +8,16 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // The debug pages, Django's technical 500 and 404. html/template escapes
-// everything that comes from the request or the error.
+// everything that comes from the request or the error. They are parsed on
+// first use: every process of the stack (the edge, each worker) would
+// otherwise parse them at start, for pages a production app never shows.
 var (
-	debug500Page = template.Must(template.New("500").Parse(debugHead + `<h1>{{.Title}}</h1>
+	debug500Page = sync.OnceValue(func() *template.Template {
+		return template.Must(template.New("500").Parse(debugHead + `<h1>{{.Title}}</h1>
 <p>{{.Method}} {{.URL}}</p>
 {{if .Stack}}<h2>Traceback</h2><pre>{{.Stack}}</pre>{{end}}
 <h2>Request headers</h2>
@@ -23,7 +27,9 @@ var (
 <p class="note">You are seeing this page because debug is true in the app's settings. Set it to false to show a plain error page.</p>
 </body></html>
 `))
-	debug404Page = template.Must(template.New("404").Parse(debugHead + `<h1>Page not found (404)</h1>
+	})
+	debug404Page = sync.OnceValue(func() *template.Template {
+		return template.Must(template.New("404").Parse(debugHead + `<h1>Page not found (404)</h1>
 <p>{{.Method}} {{.URL}}</p>
 {{with .Message}}<p><strong>{{.}}</strong></p>{{end}}
 {{if .Patterns}}<p>Using the URL patterns of this app, stack tried these, in this order:</p>
@@ -32,6 +38,7 @@ var (
 <p class="note">You are seeing this page because debug is true in the app's settings. Set it to false to show a plain 404 page.</p>
 </body></html>
 `))
+	})
 )
 
 const debugHead = `<!DOCTYPE html>
@@ -77,7 +84,7 @@ func writeDebug500(w http.ResponseWriter, r *http.Request, title string, stack [
 	if st := FromRequest(r); st != nil && st.app != nil {
 		settings = st.app.settings.debugRows()
 	}
-	writeDebugPage(w, http.StatusInternalServerError, debug500Page, map[string]any{
+	writeDebugPage(w, http.StatusInternalServerError, debug500Page(), map[string]any{
 		"Title": title, "Method": r.Method, "URL": r.URL.String(), "Stack": string(stack), "Headers": headers,
 		"Settings": settings,
 	})
@@ -127,7 +134,7 @@ func (s Settings) debugRows() [][2]string {
 
 // writeDebug404 writes the debug 404 page, listing the URL patterns tried.
 func (a *App) writeDebug404(w http.ResponseWriter, r *http.Request, msg string) {
-	writeDebugPage(w, http.StatusNotFound, debug404Page, map[string]any{
+	writeDebugPage(w, http.StatusNotFound, debug404Page(), map[string]any{
 		"Method": r.Method, "URL": r.URL.String(), "Path": strings.TrimPrefix(r.URL.Path, "/"),
 		"Message": msg, "Patterns": a.Routes(),
 	})

@@ -104,9 +104,10 @@ type workerHandle struct {
 	exited  chan struct{} // closed once reaped
 
 	everReady bool
-	retiring  bool // told to drain (or given up on): its exit is expected
-	killed    bool // by the harakiri backstop
-	harakiri  bool // reported a harakiri: it exits on its own
+	readyAt   time.Time // its first "ready"
+	retiring  bool      // told to drain (or given up on): its exit is expected
+	killed    bool      // by the harakiri backstop
+	harakiri  bool      // reported a harakiri: it exits on its own
 	counters  workerCounters
 	idleSince time.Time
 	lastSeen  time.Time // its last message (heartbeatEvery at least, while it runs)
@@ -170,12 +171,10 @@ func (m *Master) Serve(l net.Listener) error {
 	}
 	m.listener, m.lf, m.cred, m.started = l, lf, cred, time.Now()
 	for i := range n {
-		s := &slot{id: i + 1, cheap: i >= active}
-		m.slots = append(m.slots, s)
-		if !s.cheap {
-			m.respawnLocked(s, 0)
-		}
+		m.slots = append(m.slots, &slot{id: i + 1, cheap: i >= active})
 	}
+	m.respawnLocked(m.slots[0], 0)
+	go m.spawnRest(m.slots[0].cur)
 	if active < n {
 		m.tickers = append(m.tickers, startTicking(cheaperEvery, m.cheaperStep))
 	}
@@ -186,6 +185,29 @@ func (m *Master) Serve(l net.Listener) error {
 	m.logger().Info("appserver: master started", "pid", os.Getpid(), "workers", active, "processes", n)
 	<-m.done
 	return appserver.ErrServerClosed
+}
+
+// spawnRest starts the other workers once the first is ready (or gone):
+// each worker is a Go process start, tens of milliseconds of CPU, and the
+// first request of a fresh stack waits in the backlog for the first
+// worker; started together on a busy machine they share the CPU and the
+// first is ready later. first is nil if it could not be started: the
+// rest start at once.
+func (m *Master) spawnRest(first *workerHandle) {
+	if first != nil {
+		select {
+		case <-first.ready:
+		case <-first.exited:
+		case <-m.stopped:
+		}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, s := range m.slots[1:] {
+		if !m.stopping && s.cur == nil && !s.cheap {
+			m.respawnLocked(s, 0)
+		}
+	}
 }
 
 // ListenStats opens the stats server's socket (appserver.stats), if one
@@ -296,6 +318,7 @@ func (m *Master) onMsg(w *workerHandle, msg ctrlMsg) {
 		m.mu.Lock()
 		if !w.everReady {
 			w.everReady = true
+			w.readyAt = time.Now()
 			w.slot.crashes = 0
 			close(w.ready)
 		}

@@ -277,3 +277,44 @@ func TestCPUShare(t *testing.T) {
 		}
 	}
 }
+
+// The first worker starts alone; the others are started once it is ready,
+// so that on a busy machine it does not share the CPU of its start with
+// them, and a fresh stack's first request (waiting in the backlog) is
+// answered sooner.
+func TestMasterStartsTheOthersOnceTheFirstIsReady(t *testing.T) {
+	t.Setenv("APPSERVER_TEST_WORKER", "1")
+	path := filepath.Join(t.TempDir(), "app.sock")
+	l, err := appserver.Listen("unix:"+path, 0o660)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := appserver.DefaultConfig()
+	cfg.Processes = 3
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &Master{Config: cfg, Command: []string{exe}, Output: io.Discard, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	served := make(chan error, 1)
+	go func() { served <- m.Serve(l) }()
+	waitPIDs(t, m, func([]int) bool { return true })
+	m.mu.Lock()
+	first := m.slots[0].cur
+	for _, s := range m.slots[1:] {
+		t.Logf("worker %d started %v after the first, %v after it was ready", s.id,
+			s.cur.spawned.Sub(first.spawned).Round(time.Microsecond), s.cur.spawned.Sub(first.readyAt).Round(time.Microsecond))
+		if s.cur.spawned.Before(first.readyAt) {
+			t.Errorf("worker %d started before the first was ready", s.id)
+		}
+	}
+	m.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := m.Shutdown(ctx); err != nil {
+		t.Error(err)
+	}
+	if err := <-served; !errors.Is(err, appserver.ErrServerClosed) {
+		t.Errorf("Serve: %v", err)
+	}
+}
