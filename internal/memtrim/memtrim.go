@@ -126,7 +126,6 @@ func Start(o Options) (stop func()) {
 				case Trim:
 					before := heapMapped()
 					debug.FreeOSMemory()
-					dropText()
 					if o.OnTrim != nil {
 						o.OnTrim(before, heapMapped())
 					}
