@@ -1,0 +1,108 @@
+package h1
+
+import (
+	"net"
+	"sync"
+	"time"
+)
+
+// connReader is the connection as its buffered reader sees it, with the
+// read-ahead that notices a client leaving while its request is served
+// (net/http's connReader, reduced to what the server needs).
+type connReader struct {
+	c        *conn
+	mu       sync.Mutex
+	cond     sync.Cond
+	inRead   bool
+	aborted  bool // the read-ahead was ended by abortPendingRead
+	hasByte  bool
+	byteBuf  [1]byte
+	watching bool // a read-ahead goroutine is running
+}
+
+// aLongTimeAgo is a deadline in the past: it ends a blocked read at once.
+var aLongTimeAgo = time.Unix(1, 0)
+
+func (cr *connReader) Read(p []byte) (int, error) {
+	cr.mu.Lock()
+	if cr.inRead {
+		cr.mu.Unlock()
+		panic("h1: concurrent read on a connection")
+	}
+	if len(p) == 0 {
+		cr.mu.Unlock()
+		return 0, nil
+	}
+	if cr.hasByte {
+		p[0] = cr.byteBuf[0]
+		cr.hasByte = false
+		cr.mu.Unlock()
+		return 1, nil
+	}
+	cr.inRead = true
+	cr.mu.Unlock()
+	n, err := cr.c.rwc.Read(p)
+	cr.mu.Lock()
+	cr.inRead = false
+	cr.mu.Unlock()
+	if err != nil {
+		cr.c.lost()
+	}
+	cr.cond.Broadcast()
+	return n, err
+}
+
+// startBackgroundRead starts the read-ahead, unless the next request's
+// bytes are already here.
+func (cr *connReader) startBackgroundRead() {
+	if cr.c.br.Buffered() > 0 {
+		return
+	}
+	cr.mu.Lock()
+	defer cr.mu.Unlock()
+	if cr.inRead || cr.hasByte {
+		return
+	}
+	cr.inRead, cr.watching = true, true
+	cr.c.rwc.SetReadDeadline(time.Time{})
+	go cr.backgroundRead()
+}
+
+func (cr *connReader) backgroundRead() {
+	n, err := cr.c.rwc.Read(cr.byteBuf[:])
+	cr.mu.Lock()
+	if n == 1 {
+		cr.hasByte = true
+	}
+	if ne, ok := err.(net.Error); ok && cr.aborted && ne.Timeout() {
+		// Ended by abortPendingRead: the client is still there.
+	} else if err != nil {
+		cr.c.lost()
+	}
+	cr.aborted, cr.inRead, cr.watching = false, false, false
+	cr.mu.Unlock()
+	cr.cond.Broadcast()
+}
+
+// abortPendingRead ends the read-ahead, if one runs, and waits for it.
+func (cr *connReader) abortPendingRead() {
+	cr.mu.Lock()
+	defer cr.mu.Unlock()
+	if !cr.watching {
+		return
+	}
+	cr.aborted = true
+	cr.c.rwc.SetReadDeadline(aLongTimeAgo)
+	for cr.watching {
+		cr.cond.Wait()
+	}
+	cr.c.rwc.SetReadDeadline(time.Time{})
+}
+
+// lost is called when a read fails: the request being served, if any, is
+// for a client that is gone.
+func (c *conn) lost() {
+	if cancel := c.cancel; cancel != nil {
+		cancel()
+	}
+}
