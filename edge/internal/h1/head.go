@@ -494,4 +494,3 @@ func containsToken(vs []string, token string) bool {
 	}
 	return false
 }
-
