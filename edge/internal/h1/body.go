@@ -244,6 +244,14 @@ func (b *body) Close() error {
 	return nil
 }
 
+// wontDrain reports whether what is left of the body will not be read
+// after the handler: the answer must then close the connection.
+func (b *body) wontDrain() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return !b.sawEOF && (b.continue_ || b.err != nil || !b.chunked && b.remain > maxDrain)
+}
+
 // finish ends the body's use by the handler and reports whether the
 // connection can serve another request: the body was read to its end, or
 // the rest of it was drained here.

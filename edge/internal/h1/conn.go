@@ -36,8 +36,9 @@ type conn struct {
 	w      response
 	state  atomic.Uint64 // http.ConnState<<32 | unix seconds of the change
 
-	cancel   context.CancelFunc // the current request's context
-	hijacked bool
+	cancel    context.CancelFunc // the current request's context
+	hijacked  bool
+	inHandler atomic.Bool // the read-ahead may start only while the handler runs
 }
 
 // bufPool holds the connections' read and write buffers while they are
@@ -53,8 +54,12 @@ func (s *Server) newConn(rwc net.Conn) *conn {
 	c := &conn{srv: s, rwc: rwc, remote: rwc.RemoteAddr().String()}
 	c.cr.c = c
 	c.cr.cond.L = &c.cr.mu
-	c.ctx = context.WithValue(context.WithValue(context.Background(),
-		http.LocalAddrContextKey, rwc.LocalAddr()), connKey{}, c)
+	hs := s.ContextServer
+	if hs == nil {
+		hs = &http.Server{}
+	}
+	c.ctx = context.WithValue(context.WithValue(context.WithValue(context.Background(),
+		http.ServerContextKey, hs), http.LocalAddrContextKey, rwc.LocalAddr()), connKey{}, c)
 	c.body.c = c
 	c.w.c = c
 	return c
@@ -153,6 +158,7 @@ func (c *conn) serveRequest(r *http.Request) (keep bool) {
 	b.remain = r.ContentLength
 	hasBody := b.chunked || b.remain > 0
 	b.continue_ = hasBody && r.ProtoMinor >= 1 && len(r.Header["Expect"]) > 0
+	c.inHandler.Store(true)
 	if hasBody {
 		r.Body = b
 	} else {
@@ -164,6 +170,7 @@ func (c *conn) serveRequest(r *http.Request) (keep bool) {
 	w.reset(r)
 	defer cancel()
 	func() {
+		defer c.inHandler.Store(false)
 		defer func() {
 			if v := recover(); v != nil {
 				if v != http.ErrAbortHandler {
@@ -209,7 +216,11 @@ func (b *body) finishWithin(c *conn) bool {
 
 // bodyDone is called when the request body has been read to its end: the
 // read-ahead can start.
-func (c *conn) bodyDone() { c.cr.startBackgroundRead() }
+func (c *conn) bodyDone() {
+	if c.inHandler.Load() {
+		c.cr.startBackgroundRead()
+	}
+}
 
 // writeContinue tells a client that waits for it to send its body.
 func (c *conn) writeContinue() error {

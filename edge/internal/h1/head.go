@@ -101,10 +101,10 @@ func (h *head) read(br *bufio.Reader, hard, lineMax int) error {
 		if len(h.lines) == 0 {
 			h.lineLen += len(piece)
 		}
+		h.buf = append(h.buf, piece...)
 		if hard > 0 && h.headLen > hard {
 			return h.tooLarge(lineMax)
 		}
-		h.buf = append(h.buf, piece...)
 		if err == bufio.ErrBufferFull {
 			continue // a long line
 		}

@@ -25,6 +25,10 @@ var aLongTimeAgo = time.Unix(1, 0)
 
 func (cr *connReader) Read(p []byte) (int, error) {
 	cr.mu.Lock()
+	if cr.watching {
+		// A read-ahead a late body reader started: end it first.
+		cr.abortLocked()
+	}
 	if cr.inRead {
 		cr.mu.Unlock()
 		panic("h1: concurrent read on a connection")
@@ -88,6 +92,10 @@ func (cr *connReader) backgroundRead() {
 func (cr *connReader) abortPendingRead() {
 	cr.mu.Lock()
 	defer cr.mu.Unlock()
+	cr.abortLocked()
+}
+
+func (cr *connReader) abortLocked() {
 	if !cr.watching {
 		return
 	}

@@ -176,11 +176,18 @@ func (w *response) commit(final bool) {
 			w.closeAfter = true // HTTP/1.0: the close ends the body
 		}
 	}
+	if w.c.body.wontDrain() {
+		w.closeAfter = true
+	}
 	if w.c.srv.shuttingDown() || r.Close || containsToken(h["Connection"], "close") || w.c.head.problem != ProblemNone {
 		w.closeAfter = true
 	}
 	bw := w.c.bw
-	bw.WriteString("HTTP/1.1 ")
+	if r.ProtoMinor == 0 {
+		bw.WriteString("HTTP/1.0 ") // as net/http answers HTTP/1.0
+	} else {
+		bw.WriteString("HTTP/1.1 ")
+	}
 	bw.WriteString(statusLine(w.status))
 	writeFields(bw, h, skipFramingFields)
 	if _, ok := h["Date"]; !ok {

@@ -54,6 +54,12 @@ type Server struct {
 	// ErrorLog receives handler panics; nil: the log package's.
 	ErrorLog *log.Logger
 
+	// ContextServer is the value of http.ServerContextKey in requests'
+	// contexts: code that aborts a response by panicking with
+	// http.ErrAbortHandler (httputil.ReverseProxy) does so only when it
+	// finds one. nil: an empty http.Server.
+	ContextServer *http.Server
+
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
 	conns     map[*conn]struct{}
