@@ -81,12 +81,12 @@ func (c *conn) serve() {
 		}
 		first = false
 		c.setState(http.StateActive)
-		r, err := c.readRequest()
-		if err != nil {
+		var r http.Request // on the stack: the handler's is its copy with the context
+		if err := c.readRequest(&r); err != nil {
 			c.refuse(err)
 			return
 		}
-		keep := c.serveRequest(r)
+		keep := c.serveRequest(&r)
 		if c.hijacked {
 			return
 		}
@@ -121,7 +121,7 @@ func (c *conn) awaitRequest(first bool) bool {
 }
 
 // readRequest reads and parses one head.
-func (c *conn) readRequest() (*http.Request, error) {
+func (c *conn) readRequest(r *http.Request) error {
 	s := c.srv
 	if t := s.ReadHeaderTimeout; t > 0 {
 		c.rwc.SetReadDeadline(time.Now().Add(t))
@@ -131,27 +131,27 @@ func (c *conn) readRequest() (*http.Request, error) {
 		soft, lineMax = s.Limits()
 	}
 	if err := c.head.read(c.br, s.MaxHeaderBytes, lineMax); err != nil {
-		return nil, err
+		return err
 	}
 	c.rwc.SetReadDeadline(time.Time{})
-	r := &http.Request{RemoteAddr: c.remote}
+	r.RemoteAddr = c.remote
 	if err := c.head.parse(r, soft, lineMax); err != nil {
-		return nil, err
+		return err
 	}
 	if exp := r.Header["Expect"]; len(exp) > 0 {
 		if r.ProtoMinor == 0 || len(exp) > 1 || !equalFold(exp[0], "100-continue") {
-			return nil, &headError{http.StatusExpectationFailed, "unsupported Expect"}
+			return &headError{http.StatusExpectationFailed, "unsupported Expect"}
 		}
 	}
-	return r, nil
+	return nil
 }
 
 // serveRequest runs the handler for r and reports whether the connection
 // can serve another request.
-func (c *conn) serveRequest(r *http.Request) (keep bool) {
+func (c *conn) serveRequest(parsed *http.Request) (keep bool) {
 	ctx, cancel := context.WithCancel(c.ctx)
 	c.cancel = cancel
-	r = r.WithContext(ctx)
+	r := parsed.WithContext(ctx)
 	b := &c.body
 	b.closed, b.sawEOF, b.err, b.inChunk = false, false, nil, false
 	b.chunked = r.ContentLength < 0

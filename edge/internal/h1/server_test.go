@@ -401,18 +401,20 @@ func benchPipelined(b *testing.B, addr string) {
 	defer c.Close()
 	const depth = 16
 	req := strings.Repeat("GET /hello HTTP/1.1\r\nHost: bench\r\nUser-Agent: bench\r\nAccept: */*\r\n\r\n", depth)
-	br := bufio.NewReaderSize(c, 64<<10)
+	buf := make([]byte, 64<<10)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i += depth {
 		io.WriteString(c, req)
-		for j := 0; j < depth; j++ {
-			resp, err := http.ReadResponse(br, nil)
+		// Each response ends with its body, "hello"; the client does no
+		// more than count them, so the figures are the server's.
+		seen := 0
+		for seen < depth {
+			n, err := c.Read(buf)
 			if err != nil {
 				b.Fatal(err)
 			}
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
+			seen += strings.Count(string(buf[:n]), "hello")
 		}
 	}
 }
