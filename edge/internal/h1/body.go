@@ -40,6 +40,7 @@ type body struct {
 	c         *conn
 	br        *bufio.Reader
 	chunked   bool
+	framed    bool  // the request has a body (Content-Length > 0 or chunked)
 	remain    int64 // Content-Length bytes, or the current chunk's, still to read
 	inChunk   bool  // chunked: within a chunk's data
 	sawEOF    bool

@@ -112,7 +112,12 @@ func (c *conn) awaitRequest(first bool) bool {
 		wait = c.srv.ReadHeaderTimeout
 	}
 	if wait > 0 {
+		// Also for the read-ahead, if one still waits: it becomes the
+		// wait for the next request.
 		c.rwc.SetReadDeadline(time.Now().Add(wait))
+	}
+	if !c.cr.awaitBackgroundRead() {
+		return false
 	}
 	if _, err := c.br.Peek(1); err != nil {
 		return false
@@ -157,6 +162,7 @@ func (c *conn) serveRequest(parsed *http.Request) (keep bool) {
 	b.chunked = r.ContentLength < 0
 	b.remain = r.ContentLength
 	hasBody := b.chunked || b.remain > 0
+	b.framed = hasBody
 	b.continue_ = hasBody && r.ProtoMinor >= 1 && len(r.Header["Expect"]) > 0
 	c.inHandler.Store(true)
 	if hasBody {
@@ -188,16 +194,19 @@ func (c *conn) serveRequest(parsed *http.Request) (keep bool) {
 		c.cr.abortPendingRead()
 		return false
 	}
-	keep = w.finish()
-	c.cr.abortPendingRead()
+	// A read-ahead still waiting goes on into the wait for the next
+	// request (awaitRequest), unless the connection ends.
+	keep = w.finish() && !r.Close && c.head.problem == ProblemNone
 	if !keep {
+		c.cr.abortPendingRead()
 		b.Close()
 		return false
 	}
-	if !c.body.finishWithin(c) {
+	if !b.finishWithin(c) {
+		c.cr.abortPendingRead()
 		return false
 	}
-	return !r.Close && c.head.problem == ProblemNone
+	return true
 }
 
 // finishWithin drains what the handler left of the body, bounded in time

@@ -17,7 +17,8 @@ type connReader struct {
 	aborted  bool // the read-ahead was ended by abortPendingRead
 	hasByte  bool
 	byteBuf  [1]byte
-	watching bool // a read-ahead goroutine is running
+	watching bool  // a read-ahead goroutine is running
+	bgErr    error // how the last read-ahead failed, if it did (not aborted)
 }
 
 // aLongTimeAgo is a deadline in the past: it ends a blocked read at once.
@@ -68,7 +69,11 @@ func (cr *connReader) startBackgroundRead() {
 		return
 	}
 	cr.inRead, cr.watching = true, true
-	cr.c.rwc.SetReadDeadline(time.Time{})
+	if cr.c.body.framed {
+		// The handler may have set one to read the body; the head's
+		// was cleared when the head was read.
+		cr.c.rwc.SetReadDeadline(time.Time{})
+	}
 	go cr.backgroundRead()
 }
 
@@ -81,11 +86,27 @@ func (cr *connReader) backgroundRead() {
 	if ne, ok := err.(net.Error); ok && cr.aborted && ne.Timeout() {
 		// Ended by abortPendingRead: the client is still there.
 	} else if err != nil {
+		cr.bgErr = err
 		cr.c.lost()
 	}
 	cr.aborted, cr.inRead, cr.watching = false, false, false
 	cr.mu.Unlock()
 	cr.cond.Broadcast()
+}
+
+// awaitBackgroundRead waits for the read-ahead, if one runs, to end, and
+// reports whether the connection is still good to read from.
+func (cr *connReader) awaitBackgroundRead() bool {
+	cr.mu.Lock()
+	defer cr.mu.Unlock()
+	for cr.watching {
+		cr.cond.Wait()
+	}
+	if cr.bgErr != nil && !cr.hasByte {
+		return false
+	}
+	cr.bgErr = nil
+	return true
 }
 
 // abortPendingRead ends the read-ahead, if one runs, and waits for it.

@@ -197,8 +197,7 @@ func (w *response) commit(final bool) {
 	}
 	if hasCL && w.status != http.StatusNotModified && !(w.status == http.StatusNoContent) {
 		bw.WriteString("Content-Length: ")
-		var nb [20]byte
-		bw.Write(strconv.AppendInt(nb[:0], w.declared, 10))
+		bw.Write(strconv.AppendInt(bw.AvailableBuffer(), w.declared, 10))
 		bw.WriteString("\r\n")
 	}
 	if w.chunked {
