@@ -143,10 +143,10 @@ func (c *conn) readRequest(r *http.Request) error {
 	if err := c.head.parse(r, soft, lineMax); err != nil {
 		return err
 	}
-	if exp := r.Header["Expect"]; len(exp) > 0 {
-		if r.ProtoMinor == 0 || len(exp) > 1 || !equalFold(exp[0], "100-continue") {
-			return &headError{http.StatusExpectationFailed, "unsupported Expect"}
-		}
+	// As net/http: "100-continue" is honoured (HTTP/1.1, with a body),
+	// any other expectation refused.
+	if exp, ok := r.Header["Expect"]; ok && !containsToken(exp, "100-continue") && len(exp) > 0 && exp[0] != "" {
+		return &headError{http.StatusExpectationFailed, "unsupported Expect"}
 	}
 	return nil
 }
@@ -163,7 +163,7 @@ func (c *conn) serveRequest(parsed *http.Request) (keep bool) {
 	b.remain = r.ContentLength
 	hasBody := b.chunked || b.remain > 0
 	b.framed = hasBody
-	b.continue_ = hasBody && r.ProtoMinor >= 1 && len(r.Header["Expect"]) > 0
+	b.continue_ = hasBody && r.ProtoMinor >= 1 && containsToken(r.Header["Expect"], "100-continue")
 	c.inHandler.Store(true)
 	if hasBody {
 		r.Body = b
@@ -305,7 +305,7 @@ func (c *conn) close() {
 		c.cancel()
 	}
 	if c.hijacked {
-		c.releaseBuffers(false)
+		c.releaseBuffers(true) // the hijacker has its own
 		return
 	}
 	c.rwc.Close()

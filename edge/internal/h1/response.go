@@ -2,6 +2,7 @@ package h1
 
 import (
 	"bufio"
+	"bytes"
 	"io"
 	"net"
 	"net/http"
@@ -323,13 +324,15 @@ func (w *response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	c.cr.abortPendingRead()
 	c.hijacked = true
 	c.rwc.SetDeadline(time.Time{})
-	c.cr.mu.Lock()
-	hasByte := c.cr.hasByte
-	c.cr.mu.Unlock()
-	if hasByte {
-		c.br.Peek(c.br.Buffered() + 1) // the read-ahead byte joins the buffer
+	// What was read past the request (the bufio buffer, then what the
+	// read-ahead holds) comes first, in one buffer the hijacker can take
+	// whole with Buffered and Peek.
+	buffered, _ := c.br.Peek(c.br.Buffered())
+	early := append(append([]byte(nil), buffered...), c.cr.buffered()...)
+	br := bufio.NewReaderSize(io.MultiReader(bytes.NewReader(early), c.rwc), max(4096, len(early)))
+	if len(early) > 0 {
+		br.Peek(len(early))
 	}
-	br := c.br // its reader is the connection's, byte for byte from here
 	c.setState(http.StateHijacked)
 	c.srv.forget(c)
 	return c.rwc, bufio.NewReadWriter(br, bufio.NewWriter(c.rwc)), nil

@@ -418,3 +418,33 @@ func benchPipelined(b *testing.B, addr string) {
 		}
 	}
 }
+
+// Bytes the read-ahead took while the handler ran reach the hijacker, in
+// the reader's buffer (where the edge's WebSocket proxy looks for them).
+func TestHijackGetsReadAheadBytes(t *testing.T) {
+	addr := serve(t, &Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(200 * time.Millisecond) // the client's next bytes arrive meanwhile
+		w.WriteHeader(101)
+		conn, brw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer conn.Close()
+		if n := brw.Reader.Buffered(); n != len("late\n") {
+			t.Errorf("%d bytes buffered, want 5", n)
+		}
+		line, _ := brw.ReadString('\n')
+		io.WriteString(conn, "echo "+line)
+	})})
+	c, _ := net.Dial("tcp", addr)
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(3 * time.Second))
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: a\r\nUpgrade: x\r\nConnection: upgrade\r\n\r\n")
+	time.Sleep(50 * time.Millisecond)
+	io.WriteString(c, "late\n")
+	b, _ := io.ReadAll(c)
+	if !strings.HasSuffix(string(b), "echo late\n") {
+		t.Errorf("got %q", b)
+	}
+}
