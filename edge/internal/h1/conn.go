@@ -30,15 +30,13 @@ type conn struct {
 	cr     connReader
 	br     *bufio.Reader
 	bw     *bufio.Writer
-	ctx    context.Context // the connection's: server and addresses for the handler
 	head   head
 	body   body
 	w      response
 	state  atomic.Uint64 // http.ConnState<<32 | unix seconds of the change
 
-	cancel    context.CancelFunc // the current request's context
-	hijacked  bool
-	inHandler atomic.Bool // the read-ahead may start only while the handler runs
+	req      *reqCtx // the current request's context
+	hijacked bool
 }
 
 // bufPool holds the connections' read and write buffers while they are
@@ -54,12 +52,6 @@ func (s *Server) newConn(rwc net.Conn) *conn {
 	c := &conn{srv: s, rwc: rwc, remote: rwc.RemoteAddr().String()}
 	c.cr.c = c
 	c.cr.cond.L = &c.cr.mu
-	hs := s.ContextServer
-	if hs == nil {
-		hs = &http.Server{}
-	}
-	c.ctx = context.WithValue(context.WithValue(context.WithValue(context.Background(),
-		http.ServerContextKey, hs), http.LocalAddrContextKey, rwc.LocalAddr()), connKey{}, c)
 	c.body.c = c
 	c.w.c = c
 	return c
@@ -154,8 +146,8 @@ func (c *conn) readRequest(r *http.Request) error {
 // serveRequest runs the handler for r and reports whether the connection
 // can serve another request.
 func (c *conn) serveRequest(parsed *http.Request) (keep bool) {
-	ctx, cancel := context.WithCancel(c.ctx)
-	c.cancel = cancel
+	ctx := &reqCtx{c: c}
+	c.req = ctx
 	r := parsed.WithContext(ctx)
 	b := &c.body
 	b.closed, b.sawEOF, b.err, b.inChunk = false, false, nil, false
@@ -164,19 +156,18 @@ func (c *conn) serveRequest(parsed *http.Request) (keep bool) {
 	hasBody := b.chunked || b.remain > 0
 	b.framed = hasBody
 	b.continue_ = hasBody && r.ProtoMinor >= 1 && containsToken(r.Header["Expect"], "100-continue")
-	c.inHandler.Store(true)
+	c.cr.setInHandler(true)
 	if hasBody {
 		r.Body = b
 	} else {
 		b.sawEOF = true
 		r.Body = http.NoBody
-		c.cr.startBackgroundRead()
 	}
 	w := &c.w
 	w.reset(r)
-	defer cancel()
+	defer ctx.cancel()
 	func() {
-		defer c.inHandler.Store(false)
+		defer c.cr.setInHandler(false)
 		defer func() {
 			if v := recover(); v != nil {
 				if v != http.ErrAbortHandler {
@@ -223,10 +214,22 @@ func (b *body) finishWithin(c *conn) bool {
 	return b.finish()
 }
 
-// bodyDone is called when the request body has been read to its end: the
-// read-ahead can start.
+// bodyDone is called when the request body has been read to its end
+// (b.mu held): the read-ahead can start, if the handler wants it.
 func (c *conn) bodyDone() {
-	if c.inHandler.Load() {
+	if c.req.watching() {
+		c.cr.startBackgroundRead()
+	}
+}
+
+// watch starts the read-ahead for a handler that waits on its context,
+// once the body is read (before, a read of the body notices a client
+// gone).
+func (c *conn) watch() {
+	c.body.mu.Lock()
+	eof := c.body.sawEOF
+	c.body.mu.Unlock()
+	if eof {
 		c.cr.startBackgroundRead()
 	}
 }
@@ -301,8 +304,8 @@ func (c *conn) closeWrite() {
 const rstAvoidanceDelay = 500 * time.Millisecond
 
 func (c *conn) close() {
-	if c.cancel != nil {
-		c.cancel()
+	if c.req != nil {
+		c.req.cancel()
 	}
 	if c.hijacked {
 		c.releaseBuffers(true) // the hijacker has its own
@@ -355,6 +358,9 @@ func itoa(n int) string {
 // ProblemOf returns the framing or size problem of the request whose
 // context is ctx, if an h1 server read it (ProblemNone otherwise).
 func ProblemOf(ctx context.Context) Problem {
+	if x, ok := ctx.(*reqCtx); ok {
+		return x.c.head.problem
+	}
 	if c, ok := ctx.Value(connKey{}).(*conn); ok {
 		return c.head.problem
 	}

@@ -22,6 +22,15 @@ type connReader struct {
 	bgErr    error  // how the last read-ahead failed, if it did (not aborted)
 	ahead    []byte // the read-ahead's buffer
 	pending  []byte // what it read that was not read from it yet
+	// inHandler: the handler runs, so a read-ahead may start (and only
+	// then: after it, the connection's goroutine reads).
+	inHandler bool
+}
+
+func (cr *connReader) setInHandler(v bool) {
+	cr.mu.Lock()
+	cr.inHandler = v
+	cr.mu.Unlock()
 }
 
 // readAheadSize fits the heads of most requests.
@@ -63,22 +72,25 @@ func (cr *connReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// buffered is what the read-ahead holds.
-func (cr *connReader) buffered() []byte {
+// takeOver ends the read-ahead for a hijack and returns what was read
+// past the request (the buffered reader's bytes, then the read-ahead's),
+// which the hijacker gets first.
+func (cr *connReader) takeOver() []byte {
 	cr.mu.Lock()
 	defer cr.mu.Unlock()
-	return cr.pending
+	cr.abortLocked()
+	cr.c.hijacked = true
+	br := cr.c.br
+	buffered, _ := br.Peek(br.Buffered())
+	return append(append([]byte(nil), buffered...), cr.pending...)
 }
 
 // startBackgroundRead starts the read-ahead, unless the next request's
 // bytes are already here.
 func (cr *connReader) startBackgroundRead() {
-	if cr.c.br.Buffered() > 0 {
-		return
-	}
 	cr.mu.Lock()
 	defer cr.mu.Unlock()
-	if cr.inRead || len(cr.pending) > 0 {
+	if !cr.inHandler || cr.c.hijacked || cr.inRead || len(cr.pending) > 0 || cr.c.br.Buffered() > 0 {
 		return
 	}
 	cr.inRead, cr.watching = true, true
@@ -145,7 +157,7 @@ func (cr *connReader) abortLocked() {
 // lost is called when a read fails: the request being served, if any, is
 // for a client that is gone.
 func (c *conn) lost() {
-	if cancel := c.cancel; cancel != nil {
-		cancel()
+	if x := c.req; x != nil {
+		x.cancel()
 	}
 }

@@ -321,14 +321,8 @@ func (w *response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if err := c.bw.Flush(); err != nil {
 		return nil, nil, err
 	}
-	c.cr.abortPendingRead()
-	c.hijacked = true
+	early := c.cr.takeOver()
 	c.rwc.SetDeadline(time.Time{})
-	// What was read past the request (the bufio buffer, then what the
-	// read-ahead holds) comes first, in one buffer the hijacker can take
-	// whole with Buffered and Peek.
-	buffered, _ := c.br.Peek(c.br.Buffered())
-	early := append(append([]byte(nil), buffered...), c.cr.buffered()...)
 	br := bufio.NewReaderSize(io.MultiReader(bytes.NewReader(early), c.rwc), max(4096, len(early)))
 	if len(early) > 0 {
 		br.Peek(len(early))

@@ -67,6 +67,17 @@ type Server struct {
 	wg        sync.WaitGroup // connections' goroutines
 
 	dates atomic.Pointer[dateValue]
+
+	defaultServer     *http.Server
+	defaultServerOnce sync.Once
+}
+
+func (s *Server) contextServer() *http.Server {
+	if s.ContextServer != nil {
+		return s.ContextServer
+	}
+	s.defaultServerOnce.Do(func() { s.defaultServer = &http.Server{} })
+	return s.defaultServer
 }
 
 type dateValue struct {

@@ -254,7 +254,8 @@ func TestSlowloris(t *testing.T) {
 }
 
 // A client that leaves while its request is served cancels the request's
-// context; the context also ends when the handler returns.
+// context (for a handler that waits on it: Done starts the watch); the
+// context also ends when the handler returns.
 func TestClientGoneCancelsContext(t *testing.T) {
 	gone := make(chan struct{})
 	var ctx context.Context
@@ -423,6 +424,7 @@ func benchPipelined(b *testing.B, addr string) {
 // the reader's buffer (where the edge's WebSocket proxy looks for them).
 func TestHijackGetsReadAheadBytes(t *testing.T) {
 	addr := serve(t, &Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Context().Done()                 // as a proxy's upstream request does: the client is watched
 		time.Sleep(200 * time.Millisecond) // the client's next bytes arrive meanwhile
 		w.WriteHeader(101)
 		conn, brw, err := http.NewResponseController(w).Hijack()
@@ -446,5 +448,41 @@ func TestHijackGetsReadAheadBytes(t *testing.T) {
 	b, _ := io.ReadAll(c)
 	if !strings.HasSuffix(string(b), "echo late\n") {
 		t.Errorf("got %q", b)
+	}
+}
+
+// A handler that never waits on its context costs no read-ahead: the next
+// request is read by the connection's goroutine; context.WithCancel on
+// the request's context starts the watch through AfterFunc.
+func TestWatchOnlyWhenAsked(t *testing.T) {
+	gone := make(chan struct{})
+	addr := serve(t, &Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/child" {
+			ctx, cancel := context.WithCancel(r.Context())
+			defer cancel()
+			select {
+			case <-ctx.Done():
+				close(gone)
+			case <-time.After(3 * time.Second):
+			}
+			return
+		}
+		if x := r.Context().(*reqCtx); x.watching() {
+			t.Error("watched without being asked")
+		}
+		io.WriteString(w, "ok")
+	})})
+	got := exchange(t, addr, "GET /a HTTP/1.1\r\nHost: a\r\n\r\nGET /b HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+	if strings.Count(got, "200 OK") != 2 {
+		t.Errorf("got %q", got)
+	}
+	c, _ := net.Dial("tcp", addr)
+	io.WriteString(c, "GET /child HTTP/1.1\r\nHost: a\r\n\r\n")
+	time.Sleep(100 * time.Millisecond)
+	c.Close()
+	select {
+	case <-gone:
+	case <-time.After(2 * time.Second):
+		t.Fatal("a child context was not cancelled when the client left")
 	}
 }
