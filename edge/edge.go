@@ -37,7 +37,8 @@ type Edge struct {
 	logger   *slog.Logger
 	tempDir  string
 	cur      atomic.Pointer[state]
-	conns    chan net.Conn // accepted, for the current server generation
+	conns    chan net.Conn // accepted plain connections, for the current server generation
+	tlsConns chan net.Conn // TLS ones, handshake done
 	done     chan struct{} // closed by Shutdown
 	guard    *headGuard    // head limits, for the framing tracker
 	linger   *lingerer
@@ -70,7 +71,7 @@ func New(cfg Config, tempDir string, logger *slog.Logger) (*Edge, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &Edge{logger: logger, tempDir: tempDir, conns: make(chan net.Conn), done: make(chan struct{}),
+	e := &Edge{logger: logger, tempDir: tempDir, conns: make(chan net.Conn), tlsConns: make(chan net.Conn), done: make(chan struct{}),
 		linger: newLingerer(), guard: newHeadGuard(logger), tls: tlsSide}
 	e.guard.set(cfg.MaxHeaderSize, st.access)
 	e.upgraded.log, e.upgraded.open = logger, &e.open
@@ -133,11 +134,7 @@ func (e *Edge) Shutdown(ctx context.Context) error {
 	var wg sync.WaitGroup
 	errs := make([]error, len(gens))
 	for i, g := range gens {
-		wg.Go(func() {
-			if errs[i] = g.srv.Shutdown(ctx); errs[i] != nil {
-				g.srv.Close()
-			}
-		})
+		wg.Go(func() { errs[i] = g.shutdown(ctx) })
 	}
 	wg.Wait()
 	e.upgraded.shutdown(ctx) // net/http's Shutdown does not wait for them
@@ -169,7 +166,7 @@ func (e *Edge) closeListeners() {
 		a.l.Close()
 	}
 	for _, g := range e.gens {
-		g.l.Close()
+		g.stopTaking()
 	}
 }
 

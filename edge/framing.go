@@ -8,8 +8,14 @@ import (
 	"net"
 	"strconv"
 	"sync"
+
+	"github.com/stack-web/stack/edge/internal/h1"
 )
 
+// Plain HTTP connections are served by the edge's own HTTP/1.1 server
+// (edge/internal/h1), whose parser gives these verdicts as it reads each
+// head. What follows is for HTTP/1.1 over TLS, which net/http serves:
+//
 // Go's HTTP/1.1 server accepts a request with both Content-Length and
 // Transfer-Encoding: chunked (it drops the length and de-chunks), and one
 // with two equal Content-Length fields, and by the time a handler runs the
@@ -365,22 +371,6 @@ func asciiEqualFold(b []byte, lower string) bool {
 	return true
 }
 
-// framingListener wraps accepted connections in framingConn.
-type framingListener struct {
-	net.Listener
-	guard *headGuard
-}
-
-func (l framingListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err != nil {
-		return nil, err
-	}
-	fc := newFramingConn(c)
-	fc.guard = l.guard
-	return fc, nil
-}
-
 type framingKey struct{}
 
 // framingConnContext is the http.Server's ConnContext: it makes the
@@ -393,10 +383,21 @@ func framingConnContext(ctx context.Context, c net.Conn) context.Context {
 }
 
 // requestFraming returns the verdict for the request whose context is ctx.
-// It must be called exactly once per request, in order.
+// It must be called exactly once per request, in order. A plain
+// connection's request was checked by h1's parser as it read it.
 func requestFraming(ctx context.Context) framingVerdict {
 	if fc, ok := ctx.Value(framingKey{}).(*framingConn); ok {
 		return fc.next()
 	}
-	return framingOK
+	return h1Verdicts[h1.ProblemOf(ctx)]
+}
+
+// h1Verdicts are the verdicts for h1's problems.
+var h1Verdicts = [...]framingVerdict{
+	h1.ProblemNone:         framingOK,
+	h1.ProblemCLandTE:      framingCLandTE,
+	h1.ProblemDuplicateCL:  framingDuplicateCL,
+	h1.ProblemTEonHTTP10:   framingTEonHTTP10,
+	h1.ProblemLineTooLong:  framingLineTooLong,
+	h1.ProblemHeadTooLarge: framingHeadTooLarge,
 }

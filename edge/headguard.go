@@ -3,6 +3,7 @@ package edge
 import (
 	"bytes"
 	"log/slog"
+	"net"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -10,14 +11,16 @@ import (
 
 // headGuard enforces max_header_size on request heads exactly, as nginx's
 // large_client_header_buffers do: net/http's MaxHeaderBytes lets through
-// up to 4 KiB more than it is given, and answers 431 itself, unlogged. The
-// edge's framingConn counts every head's bytes; a head over the limit gets
-// its verdict (431, or 414 for a request line over a quarter of the limit:
-// nginx's 4 buffers of 8k, one of which must hold the request line), which
-// the handler answers and logs. net/http is given twice the limit, so that
-// only heads far over it are still refused by net/http itself; framingConn
-// sees those answers go out and logs them too (and turns a 431 for an
-// over-long request line into 414).
+// up to 4 KiB more than it is given, and answers 431 itself, unlogged. A
+// head over the limit gets its verdict (431, or 414 for a request line over
+// a quarter of the limit: nginx's 4 buffers of 8k, one of which must hold
+// the request line), which the handler answers and logs: on plain
+// connections from h1's parser, over TLS from the framingConn that counts
+// every head's bytes. The servers are given twice the limit, so that only
+// heads far over it are refused by the server itself; those refusals are
+// logged too (refusedByServer: h1 reports them, and framingConn sees
+// net/http's answers go out, and turns a 431 for an over-long request line
+// into 414).
 type headGuard struct {
 	maxHead atomic.Int64 // max_header_size: request line and header, line ends included
 	access  atomic.Pointer[accessLog]
@@ -44,7 +47,7 @@ func (g *headGuard) limits() (head, line int) {
 	return h, h / 4
 }
 
-// serverMaxHeaderBytes is what net/http is told: enough above the limit
+// serverMaxHeaderBytes is what the servers are told: enough above the limit
 // that the edge, not net/http, refuses the heads that are just over it.
 func serverMaxHeaderBytes(maxHead ByteSize) int { return 2 * int(maxHead) }
 
@@ -95,18 +98,26 @@ func (c *framingConn) serverRefusal(p []byte) []byte {
 	if status == 431 && tooLong {
 		status, out = 414, uriTooLong
 	}
-	c.guard.logger.Warn("edge: refusing request head", "remote", c.RemoteAddr().String(), "status", status, "request", truncate(requestLine))
-	if access := c.guard.access.Load(); access != nil {
-		sent := p
-		if out != nil {
-			sent = out
-		}
-		_, body, _ := bytes.Cut(sent, headEnd)
-		access.logRefused(c.RemoteAddr().String(), requestLine, status, int64(len(body)))
+	sent := p
+	if out != nil {
+		sent = out
 	}
-	if lm := c.guard.refused.Load(); lm != nil {
+	_, body, _ := bytes.Cut(sent, headEnd)
+	c.guard.refusedByServer(c, requestLine, status, int64(len(body)))
+	return out
+}
+
+// refusedByServer logs a head the server refused itself (h1's, or
+// net/http's seen by the tracker), in the log, the access log and the
+// metrics: the client saw that answer.
+func (g *headGuard) refusedByServer(c net.Conn, requestLine string, status int, bodyBytes int64) {
+	requestLine = strings.TrimRight(requestLine, "\r\n")
+	g.logger.Warn("edge: refusing request head", "remote", c.RemoteAddr().String(), "status", status, "request", truncate(requestLine))
+	if access := g.access.Load(); access != nil {
+		access.logRefused(c.RemoteAddr().String(), requestLine, status, bodyBytes)
+	}
+	if lm := g.refused.Load(); lm != nil {
 		method, _, _ := strings.Cut(requestLine, " ")
 		lm.counter(methodIndex(method), statusClass(status)).Inc()
 	}
-	return out
 }

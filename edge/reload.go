@@ -10,13 +10,15 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/stack-web/stack/edge/internal/h1"
 )
 
 // A reload must not refuse, reset or drop a single request. So:
 //
 //   - The listening sockets are never closed and reopened. One accept loop
-//     per socket hands connections over a channel to whichever http.Server
-//     is current (a "generation").
+//     per socket hands connections over a channel to whichever server
+//     pair is current (a "generation").
 //   - Settings that an http.Server reads per connection (header timeout and
 //     size, keep-alive timeout) need a new generation. The old one stops
 //     taking new connections but keeps serving the ones it has, keep-alive
@@ -35,14 +37,17 @@ type acceptor struct {
 	tls  bool // a tls_listen address
 }
 
-// generation is one http.Server and the listener that feeds it.
+// generation is one pair of servers and the listeners that feed them:
+// plain HTTP connections go to the edge's own HTTP/1.1 server (h1), TLS
+// ones, HTTP/2 included, to net/http's.
 type generation struct {
+	h1       *h1.Server
 	srv      *http.Server
-	l        *chanListener
+	l, tl    *chanListener // plain, TLS
 	settings serverSettings
 }
 
-// serverSettings are the parts of Config an http.Server holds.
+// serverSettings are the parts of Config a server holds.
 type serverSettings struct {
 	headerTimeout, idleTimeout time.Duration
 	maxHeader                  ByteSize
@@ -53,7 +58,10 @@ func settingsOf(c Config) serverSettings {
 }
 
 func (e *Edge) newGeneration(cfg Config) *generation {
-	g := &generation{settings: settingsOf(cfg), l: &chanListener{conns: e.conns, done: make(chan struct{})}}
+	g := &generation{settings: settingsOf(cfg),
+		l:  &chanListener{conns: e.conns, done: make(chan struct{})},
+		tl: &chanListener{conns: e.tlsConns, done: make(chan struct{})}}
+	errorLog := log.New(slogWriter{e.logger}, "", 0)
 	g.srv = &http.Server{
 		Handler:           e,
 		ReadHeaderTimeout: cfg.ClientHeaderTimeout,
@@ -61,7 +69,18 @@ func (e *Edge) newGeneration(cfg Config) *generation {
 		MaxHeaderBytes:    serverMaxHeaderBytes(cfg.MaxHeaderSize),
 		ConnContext:       framingConnContext,
 		ConnState:         e.connState,
-		ErrorLog:          log.New(slogWriter{e.logger}, "", 0),
+		ErrorLog:          errorLog,
+	}
+	g.h1 = &h1.Server{
+		Handler:           e,
+		ReadHeaderTimeout: cfg.ClientHeaderTimeout,
+		IdleTimeout:       cfg.KeepaliveTimeout,
+		MaxHeaderBytes:    serverMaxHeaderBytes(cfg.MaxHeaderSize),
+		Limits:            e.guard.limits,
+		Refused:           e.guard.refusedByServer,
+		ConnState:         e.connState,
+		ErrorLog:          errorLog,
+		ContextServer:     g.srv,
 	}
 	// net/http would answer "OPTIONS *" itself, without the handler taking
 	// that request's framing verdict; serve answers it.
@@ -71,16 +90,41 @@ func (e *Edge) newGeneration(cfg Config) *generation {
 
 // startGeneration serves g's connections; e.mu is held.
 func (e *Edge) startGeneration(g *generation) {
-	e.wg.Go(func() { g.srv.Serve(g.l) })
+	e.wg.Go(func() { g.srv.Serve(g.tl) })
+	e.wg.Go(func() { g.h1.Serve(g.l) })
+}
+
+// stopTaking makes g take no new connection; those it has stay.
+func (g *generation) stopTaking() {
+	g.l.Close()
+	g.tl.Close()
+}
+
+// shutdown ends g's connections as Edge.Shutdown does: idle ones at once,
+// the others when their request is done or ctx ends.
+func (g *generation) shutdown(ctx context.Context) error {
+	var wg sync.WaitGroup
+	var errTLS error
+	wg.Go(func() {
+		if errTLS = g.srv.Shutdown(ctx); errTLS != nil {
+			g.srv.Close()
+		}
+	})
+	err := g.h1.Shutdown(ctx)
+	if err != nil {
+		g.h1.Close()
+	}
+	wg.Wait()
+	return errors.Join(err, errTLS)
 }
 
 // startAccept runs a's accept loop; e.mu is held.
 func (e *Edge) startAccept(a *acceptor) {
 	e.wg.Go(func() {
-		var l net.Listener = framingListener{Listener: a.l, guard: e.guard}
-		if a.tls {
-			l = a.l // the tracker goes over the decrypted bytes (tls_accept.go)
-		}
+		// A plain connection's head is checked by h1's parser itself; a
+		// TLS one's by the framing tracker, over the decrypted bytes
+		// (tls_accept.go).
+		l := a.l
 		pause := 5 * time.Millisecond
 		for {
 			c, err := l.Accept()
@@ -174,7 +218,7 @@ func (e *Edge) Reload(cfg Config) error {
 		if e.serving {
 			e.startGeneration(g)
 		}
-		e.gen.l.Close() // its connections stay; new ones go to g
+		e.gen.stopTaking() // its connections stay; new ones go to g
 		e.gen = g
 		e.gens = append(e.gens, g)
 	}

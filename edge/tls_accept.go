@@ -49,7 +49,7 @@ func (e *Edge) startHandshake(raw net.Conn) {
 			return
 		}
 		select {
-		case e.conns <- c:
+		case e.tlsConns <- c:
 		case <-e.done:
 			c.Close()
 		}
