@@ -15,15 +15,16 @@ import (
 
 // A uwsgi connection from any peer but the edge lives for one request:
 // accept, read the packet, write the response, close (see serveconn.go for
-// the edge's kept connections). Through the net package that is eight system calls
-// (accept4, getsockname, two epoll_ctl for the runtime's poller, read,
-// write, close, and the poller's wake-ups), and it happens on every
-// request. By the time the server accepts, the edge has almost always
-// written the whole packet, and a response of a few KiB fits the socket
-// buffer, so neither side needs to wait: fdConn reads and writes the
-// descriptor directly and only hands it to the runtime poller (os.NewFile)
-// the first time a read or write would block. The common request costs
-// accept4, read, write and close.
+// the edge's kept connections). Through the net package that is eight
+// system calls (accept4, getsockname, two epoll_ctl for the runtime's
+// poller, read, write, close, and the poller's wake-ups), and it happens on
+// every request. A response of a few KiB fits the socket buffer, and the
+// packet is written right after the connect, so neither side needs to
+// wait long: fdConn reads and writes the descriptor directly (through
+// RawSyscall, rawsys.go), waits for a late first packet with a short
+// poll(2), and only hands the descriptor to the runtime poller (os.NewFile)
+// when a read or write would block for longer. The common request costs
+// accept4, read (sometimes ppoll and a second read), write and close.
 
 // connection is what serveConn needs of a connection.
 type connection interface {
@@ -56,6 +57,7 @@ type fdConn struct {
 	fd      int
 	timeout time.Duration // for waits once the poller is involved
 	until   time.Time     // if set, no read goes past it
+	started bool          // a byte was read: later reads wait in the poller at once
 
 	mu     sync.Mutex // guards closed against Abort racing Close
 	closed bool
@@ -64,19 +66,31 @@ type fdConn struct {
 
 func (c *fdConn) Read(p []byte) (int, error) {
 	if c.file == nil {
-		for {
-			n, err := syscall.Read(c.fd, p)
+		for waited := false; ; {
+			n, err := rawRead(c.fd, p)
 			switch {
 			case err == syscall.EINTR:
 				continue
 			case err == nil && n == 0 && len(p) > 0:
 				return 0, io.EOF
 			case err == nil:
+				c.started = true
 				return n, nil
 			case err != syscall.EAGAIN:
 				return 0, os.NewSyscallError("read", err)
 			}
-			break
+			if c.started || waited {
+				break
+			}
+			// nginx connects, then writes its packet; the worker, woken by
+			// the connect, often runs first (on nginx's own CPU), so its
+			// first read finds nothing. Waiting in the runtime's poller
+			// would register the socket and wake its monitor (rawsys.go);
+			// a short blocking poll(2) gives the CPU straight back to
+			// nginx, whose write ends it. Beyond firstReadWait (a peer
+			// that is not nginx, or nginx descheduled), the poller waits.
+			waited = true
+			rawWaitReadable(c.fd, firstReadWait)
 		}
 		c.poll()
 	}
@@ -102,7 +116,7 @@ func (c *fdConn) Write(p []byte) (int, error) {
 	written := 0
 	if c.file == nil {
 		for written < len(p) {
-			n, err := syscall.Write(c.fd, p[written:])
+			n, err := rawWrite(c.fd, p[written:])
 			if err == syscall.EINTR {
 				continue
 			}
@@ -147,7 +161,7 @@ func (c *fdConn) Close() error {
 	if c.file != nil {
 		return c.file.Close()
 	}
-	return syscall.Close(c.fd)
+	return rawClose(c.fd)
 }
 
 // Abort shuts the socket down without releasing the descriptor, so the
@@ -293,6 +307,8 @@ const (
 	pendingSize      = 4096 // body bytes held back to compute Content-Length
 	maxDrain         = 1 << 20
 	defaultSockTimeo = 4 * time.Second
+	firstReadWait    = time.Millisecond // the longest a first read waits holding its thread (fdConn.Read)
+	pollIn           = 0x1              // POLLIN
 )
 
 var bufPool = sync.Pool{New: func() any {
