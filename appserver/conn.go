@@ -62,6 +62,7 @@ type fdConn struct {
 	mu     sync.Mutex // guards closed against Abort racing Close
 	closed bool
 	file   *os.File // non-nil once the connection had to wait
+	pio    *pollIO  // file's reads and writes
 }
 
 func (c *fdConn) Read(p []byte) (int, error) {
@@ -95,6 +96,9 @@ func (c *fdConn) Read(p []byte) (int, error) {
 		c.poll()
 	}
 	c.file.SetReadDeadline(readDeadline(c.timeout, c.until))
+	if c.pio != nil {
+		return c.pio.read(p)
+	}
 	return c.file.Read(p)
 }
 
@@ -134,7 +138,13 @@ func (c *fdConn) Write(p []byte) (int, error) {
 		c.poll()
 	}
 	c.file.SetWriteDeadline(time.Now().Add(c.timeout))
-	n, err := c.file.Write(p[written:])
+	var n int
+	var err error
+	if c.pio != nil {
+		n, err = c.pio.write(p[written:])
+	} else {
+		n, err = c.file.Write(p[written:])
+	}
 	return written + n, err
 }
 
@@ -142,6 +152,7 @@ func (c *fdConn) Write(p []byte) (int, error) {
 // parks the goroutine instead of a thread while it waits.
 func (c *fdConn) poll() {
 	f := os.NewFile(uintptr(c.fd), "uwsgi")
+	c.pio, _ = newPollIO(f) // nil (os.File's own calls) if it has none
 	c.mu.Lock()
 	c.file = f
 	c.mu.Unlock()

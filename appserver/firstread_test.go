@@ -1,10 +1,13 @@
 package appserver
 
 import (
+	"bufio"
+	"bytes"
 	"io"
 	"net"
 	"net/http"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -110,5 +113,44 @@ func TestSilentPeersDoNotStallTheWorker(t *testing.T) {
 	silent[0].SetReadDeadline(time.Now().Add(2 * socketTimeout))
 	if n, err := silent[0].Read(make([]byte, 1)); n != 0 || err != io.EOF {
 		t.Errorf("a silent connection read %d, %v; want 0, EOF (closed at socket_timeout)", n, err)
+	}
+}
+
+// A response larger than the socket buffer, read slowly, makes the writes
+// wait in the runtime poller (pollIO): every byte arrives, in order, and
+// the request that follows on a new connection is served as usual.
+func TestPolledWritesDeliverEveryByte(t *testing.T) {
+	const size = 4 << 20
+	body := make([]byte, size)
+	for i := range body {
+		body[i] = byte(i % 251)
+	}
+	sock := startServer(t, &Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", strconv.Itoa(size))
+		w.Write(body)
+	})})
+	c, err := net.Dial("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := c.Write(request("GET", "/big", "")); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond) // let the server fill the socket buffer and wait
+	resp, err := http.ReadResponse(bufio.NewReader(c), &http.Request{Method: "GET"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, body) {
+		t.Fatalf("got %d bytes, want %d, equal %v", len(got), len(body), bytes.Equal(got, body))
+	}
+	if out := rawExchange(t, sock, request("GET", "/", "")); !strings.HasPrefix(out, "HTTP/1.1 200 OK\r\n") {
+		t.Errorf("next request got %.100q", out)
 	}
 }
