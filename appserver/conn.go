@@ -15,15 +15,16 @@ import (
 
 // A uwsgi connection from any peer but the edge lives for one request:
 // accept, read the packet, write the response, close (see serveconn.go for
-// the edge's kept connections). Through the net package that is eight system calls
-// (accept4, getsockname, two epoll_ctl for the runtime's poller, read,
-// write, close, and the poller's wake-ups), and it happens on every
-// request. By the time the server accepts, the edge has almost always
-// written the whole packet, and a response of a few KiB fits the socket
-// buffer, so neither side needs to wait: fdConn reads and writes the
-// descriptor directly and only hands it to the runtime poller (os.NewFile)
-// the first time a read or write would block. The common request costs
-// accept4, read, write and close.
+// the edge's kept connections). Through the net package that is eight
+// system calls (accept4, getsockname, two epoll_ctl for the runtime's
+// poller, read, write, close, and the poller's wake-ups), and it happens on
+// every request. A response of a few KiB fits the socket buffer, and the
+// packet is written right after the connect, so neither side needs to
+// wait long: fdConn reads and writes the descriptor directly (through
+// RawSyscall, rawsys.go), waits for a late first packet with a short
+// poll(2), and only hands the descriptor to the runtime poller (os.NewFile)
+// when a read or write would block for longer. The common request costs
+// accept4, read (sometimes ppoll and a second read), write and close.
 
 // connection is what serveConn needs of a connection.
 type connection interface {
@@ -56,31 +57,48 @@ type fdConn struct {
 	fd      int
 	timeout time.Duration // for waits once the poller is involved
 	until   time.Time     // if set, no read goes past it
+	started bool          // a byte was read: later reads wait in the poller at once
 
 	mu     sync.Mutex // guards closed against Abort racing Close
 	closed bool
 	file   *os.File // non-nil once the connection had to wait
+	pio    *pollIO  // file's reads and writes
 }
 
 func (c *fdConn) Read(p []byte) (int, error) {
 	if c.file == nil {
-		for {
-			n, err := syscall.Read(c.fd, p)
+		for waited := false; ; {
+			n, err := rawRead(c.fd, p)
 			switch {
 			case err == syscall.EINTR:
 				continue
 			case err == nil && n == 0 && len(p) > 0:
 				return 0, io.EOF
 			case err == nil:
+				c.started = true
 				return n, nil
 			case err != syscall.EAGAIN:
 				return 0, os.NewSyscallError("read", err)
 			}
-			break
+			if c.started || waited {
+				break
+			}
+			// nginx connects, then writes its packet; the worker, woken by
+			// the connect, often runs first (on nginx's own CPU), so its
+			// first read finds nothing. Waiting in the runtime's poller
+			// would register the socket and wake its monitor (rawsys.go);
+			// a short blocking poll(2) gives the CPU straight back to
+			// nginx, whose write ends it. Beyond firstReadWait (a peer
+			// that is not nginx, or nginx descheduled), the poller waits.
+			waited = true
+			rawWaitReadable(c.fd, firstReadWait)
 		}
 		c.poll()
 	}
 	c.file.SetReadDeadline(readDeadline(c.timeout, c.until))
+	if c.pio != nil {
+		return c.pio.read(p)
+	}
 	return c.file.Read(p)
 }
 
@@ -102,7 +120,7 @@ func (c *fdConn) Write(p []byte) (int, error) {
 	written := 0
 	if c.file == nil {
 		for written < len(p) {
-			n, err := syscall.Write(c.fd, p[written:])
+			n, err := rawWrite(c.fd, p[written:])
 			if err == syscall.EINTR {
 				continue
 			}
@@ -120,7 +138,13 @@ func (c *fdConn) Write(p []byte) (int, error) {
 		c.poll()
 	}
 	c.file.SetWriteDeadline(time.Now().Add(c.timeout))
-	n, err := c.file.Write(p[written:])
+	var n int
+	var err error
+	if c.pio != nil {
+		n, err = c.pio.write(p[written:])
+	} else {
+		n, err = c.file.Write(p[written:])
+	}
 	return written + n, err
 }
 
@@ -128,6 +152,7 @@ func (c *fdConn) Write(p []byte) (int, error) {
 // parks the goroutine instead of a thread while it waits.
 func (c *fdConn) poll() {
 	f := os.NewFile(uintptr(c.fd), "uwsgi")
+	c.pio, _ = newPollIO(f) // nil (os.File's own calls) if it has none
 	c.mu.Lock()
 	c.file = f
 	c.mu.Unlock()
@@ -147,7 +172,7 @@ func (c *fdConn) Close() error {
 	if c.file != nil {
 		return c.file.Close()
 	}
-	return syscall.Close(c.fd)
+	return rawClose(c.fd)
 }
 
 // Abort shuts the socket down without releasing the descriptor, so the
@@ -293,6 +318,8 @@ const (
 	pendingSize      = 4096 // body bytes held back to compute Content-Length
 	maxDrain         = 1 << 20
 	defaultSockTimeo = 4 * time.Second
+	firstReadWait    = time.Millisecond // the longest a first read waits holding its thread (fdConn.Read)
+	pollIn           = 0x1              // POLLIN
 )
 
 var bufPool = sync.Pool{New: func() any {

@@ -265,13 +265,3 @@ func RemoveStaleSocket(path string) error {
 	}
 	return nil
 }
-
-// accept4 is syscall.Accept4 without the peer's address, which the server
-// never reads and syscall.Accept4 allocates for every connection.
-func accept4(fd, flags int) (int, error) {
-	nfd, _, e := syscall.Syscall6(syscall.SYS_ACCEPT4, uintptr(fd), 0, 0, uintptr(flags), 0, 0)
-	if e != 0 {
-		return -1, e
-	}
-	return int(nfd), nil
-}

@@ -1,0 +1,88 @@
+//go:build !race
+
+package appserver
+
+import (
+	"syscall"
+	"time"
+	"unsafe"
+)
+
+// The system calls of a one-shot connection (accept4, read, write, close,
+// all on non-blocking sockets, so none of them waits) go through
+// RawSyscall. syscall.Read and its kind tell the scheduler that the thread
+// may block (entersyscall), and the first such call after the worker was
+// idle wakes the runtime's monitor thread (sysmon) from its deep sleep: a
+// futex wake, a context switch, then a nanosleep every 20 µs for at least
+// a millisecond while it watches the P "in a system call". A worker behind
+// nginx goes idle between connections, so it paid that for nearly every
+// request: perf put sysmon at a fifth of the worker's CPU.
+//
+// The race detector learns from syscall.Read and syscall.Write that a
+// write to a socket happens before the read of its bytes, so with -race
+// rawsys_race.go uses them instead.
+
+func accept4(fd, flags int) (int, error) {
+	// No peer address: the server never reads it, and syscall.Accept4
+	// allocates one for every connection.
+	nfd, _, e := syscall.RawSyscall6(syscall.SYS_ACCEPT4, uintptr(fd), 0, 0, uintptr(flags), 0, 0)
+	if e != 0 {
+		return -1, e
+	}
+	return int(nfd), nil
+}
+
+func rawRead(fd int, p []byte) (int, error) {
+	var b unsafe.Pointer
+	if len(p) > 0 {
+		b = unsafe.Pointer(&p[0])
+	}
+	n, _, e := syscall.RawSyscall(syscall.SYS_READ, uintptr(fd), uintptr(b), uintptr(len(p)))
+	if e != 0 {
+		return 0, e
+	}
+	return int(n), nil
+}
+
+func rawWrite(fd int, p []byte) (int, error) {
+	var b unsafe.Pointer
+	if len(p) > 0 {
+		b = unsafe.Pointer(&p[0])
+	}
+	n, _, e := syscall.RawSyscall(syscall.SYS_WRITE, uintptr(fd), uintptr(b), uintptr(len(p)))
+	if e != 0 {
+		return 0, e
+	}
+	return int(n), nil
+}
+
+// rawClose closes a socket. Unless SO_LINGER is set with a timeout, which
+// the appserver never does (Reset sets a zero one: an immediate RST),
+// close(2) of a socket does not wait.
+func rawClose(fd int) error {
+	if _, _, e := syscall.RawSyscall(syscall.SYS_CLOSE, uintptr(fd), 0, 0); e != 0 {
+		return e
+	}
+	return nil
+}
+
+// rawYield gives the CPU to another runnable thread, if any (sched_yield
+// never blocks).
+func rawYield() {
+	syscall.RawSyscall(syscall.SYS_SCHED_YIELD, 0, 0, 0)
+}
+
+// rawWaitReadable waits, without the runtime poller and holding its
+// thread and P, until fd is readable or d has passed; it reports whether
+// it is (or may be: an error or a signal ends the wait early too, and the
+// next read tells).
+func rawWaitReadable(fd int, d time.Duration) bool {
+	pfd := struct {
+		fd      int32
+		events  int16
+		revents int16
+	}{fd: int32(fd), events: pollIn}
+	ts := syscall.NsecToTimespec(int64(d))
+	n, _, e := syscall.RawSyscall6(syscall.SYS_PPOLL, uintptr(unsafe.Pointer(&pfd)), 1, uintptr(unsafe.Pointer(&ts)), 0, 0, 0)
+	return e != 0 || n > 0
+}

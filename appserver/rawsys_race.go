@@ -1,0 +1,40 @@
+//go:build race
+
+package appserver
+
+import (
+	"syscall"
+	"time"
+	"unsafe"
+)
+
+// With the race detector, the system calls go through package syscall,
+// which tells the detector that a socket's write happens before the read
+// of its bytes (see rawsys.go).
+
+func accept4(fd, flags int) (int, error) {
+	nfd, _, e := syscall.Syscall6(syscall.SYS_ACCEPT4, uintptr(fd), 0, 0, uintptr(flags), 0, 0)
+	if e != 0 {
+		return -1, e
+	}
+	return int(nfd), nil
+}
+
+func rawRead(fd int, p []byte) (int, error) { return syscall.Read(fd, p) }
+
+func rawWrite(fd int, p []byte) (int, error) { return syscall.Write(fd, p) }
+
+func rawClose(fd int) error { return syscall.Close(fd) }
+
+func rawYield() { syscall.Syscall(syscall.SYS_SCHED_YIELD, 0, 0, 0) }
+
+func rawWaitReadable(fd int, d time.Duration) bool {
+	pfd := struct {
+		fd      int32
+		events  int16
+		revents int16
+	}{fd: int32(fd), events: pollIn}
+	ts := syscall.NsecToTimespec(int64(d))
+	n, _, e := syscall.Syscall6(syscall.SYS_PPOLL, uintptr(unsafe.Pointer(&pfd)), 1, uintptr(unsafe.Pointer(&ts)), 0, 0, 0)
+	return e != 0 || n > 0
+}
