@@ -197,6 +197,12 @@ func (c *conn) serveRequest(parsed *http.Request) (keep bool) {
 	// A read-ahead still waiting goes on into the wait for the next
 	// request (awaitRequest), unless the connection ends.
 	keep = w.finish() && !r.Close && c.head.problem == ProblemNone
+	if w.deadline {
+		// The handler's write deadline was this response's (net/http
+		// clears it too): kept, it would fall, long past, on the answer
+		// to a later request that writes no body to renew it.
+		c.rwc.SetWriteDeadline(time.Time{})
+	}
 	if !keep {
 		c.cr.abortPendingRead()
 		b.Close()

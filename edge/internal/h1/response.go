@@ -30,6 +30,7 @@ type response struct {
 	declared   int64 // the handler's Content-Length, -1 if none
 	written    int64 // body bytes the handler wrote
 	aborted    bool  // the handler panicked
+	deadline   bool  // the handler set a write deadline: it ends with the request
 	buf        []byte
 }
 
@@ -45,7 +46,7 @@ func (w *response) reset(r *http.Request) {
 	w.req, w.header = r, make(http.Header, 8)
 	w.status, w.wroteHdr, w.committed, w.chunked, w.aborted = 0, false, false, false, false
 	w.noBody = r.Method == http.MethodHead
-	w.closeAfter = false
+	w.closeAfter, w.deadline = false, false
 	w.declared, w.written = -1, 0
 	if w.buf == nil {
 		w.buf = make([]byte, 0, bufferBeforeChunking)
@@ -346,6 +347,7 @@ func (w *response) SetWriteDeadline(t time.Time) error {
 	if w.c.hijacked {
 		return errHijacked
 	}
+	w.deadline = true
 	return w.c.rwc.SetWriteDeadline(t)
 }
 

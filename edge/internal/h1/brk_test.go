@@ -1,0 +1,61 @@
+package h1
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Break-it tests of the h1 server: each is a defect found by running the
+// edge's binary against raw sockets, compared with net/http's server.
+
+// brkDial opens a raw connection to addr for the test.
+func brkDial(t *testing.T, addr string) (net.Conn, *bufio.Reader) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	return c, bufio.NewReader(c)
+}
+
+// A write deadline a handler set (the edge's send_timeout, through
+// http.ResponseController) belongs to that request: net/http clears it when
+// the request ends. Kept on a keep-alive connection, it was in the past by
+// the time a later request came, and that request's answer, if its handler
+// wrote no body (HEAD, 204, a 304 revalidation: nothing renews the
+// deadline), was lost: the connection closed without a byte.
+func TestBrkWriteDeadlineOutlivesRequest(t *testing.T) {
+	addr := serve(t, &Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/first" {
+			http.NewResponseController(w).SetWriteDeadline(time.Now().Add(50 * time.Millisecond))
+			io.WriteString(w, "first")
+			return
+		}
+		w.WriteHeader(http.StatusNotModified)
+	})})
+	c, br := brkDial(t, addr)
+	for i, path := range []string{"/first", "/second"} {
+		if i > 0 {
+			time.Sleep(200 * time.Millisecond) // past the first request's deadline
+		}
+		io.WriteString(c, "GET "+path+" HTTP/1.1\r\nHost: a\r\n\r\n")
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("%s: no answer: %v", path, err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if want := []int{200, 304}[i]; resp.StatusCode != want {
+			t.Fatalf("%s: status %d, want %d", path, resp.StatusCode, want)
+		}
+	}
+}
+
+var _ = strings.Contains
