@@ -59,3 +59,18 @@ func TestBrkWriteDeadlineOutlivesRequest(t *testing.T) {
 }
 
 var _ = strings.Contains
+
+// RFC 9110 10.1.1: "A server that receives a 100-continue expectation in an
+// HTTP/1.0 request MUST ignore that expectation." net/http and nginx do;
+// h1 answered 417 and never served the request.
+func TestBrkExpectContinueOnHTTP10Ignored(t *testing.T) {
+	addr := serve(t, &Server{Handler: http.HandlerFunc(echo)})
+	got := exchange(t, addr, "POST /e HTTP/1.0\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\nabc")
+	if !strings.HasPrefix(got, "HTTP/1.0 200 ") || !strings.Contains(got, `body="abc"`) || strings.Contains(got, "100 Continue") {
+		t.Fatalf("got %q, want the request served without a 100", got)
+	}
+	// An expectation h1 does not know is still refused, as net/http does.
+	if got := exchange(t, addr, "POST /e HTTP/1.1\r\nHost: a\r\nExpect: fly\r\nContent-Length: 3\r\n\r\nabc"); !strings.HasPrefix(got, "HTTP/1.1 417 ") {
+		t.Fatalf("unknown expectation: got %q, want 417", got)
+	}
+}

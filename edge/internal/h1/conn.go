@@ -144,7 +144,9 @@ func (c *conn) readRequest(r *http.Request) error {
 		return err
 	}
 	if exp := r.Header["Expect"]; len(exp) > 0 {
-		if r.ProtoMinor == 0 || len(exp) > 1 || !equalFold(exp[0], "100-continue") {
+		// An HTTP/1.0 client's 100-continue is ignored (RFC 9110
+		// 10.1.1: it must be; serveRequest sends it no 100).
+		if len(exp) > 1 || !equalFold(exp[0], "100-continue") {
 			return &headError{http.StatusExpectationFailed, "unsupported Expect"}
 		}
 	}
