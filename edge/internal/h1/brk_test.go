@@ -74,3 +74,30 @@ func TestBrkExpectContinueOnHTTP10Ignored(t *testing.T) {
 		t.Fatalf("unknown expectation: got %q, want 417", got)
 	}
 }
+
+// A chunked body's trailer section is field lines (RFC 9112 7.1.2), and
+// net/http refuses one that is not. h1 dropped any line, so a request
+// line hidden there ("GET /admin HTTP/1.1", no colon) or a bare CR, which
+// a proxy in front may read as a line end, was swallowed as "trailer":
+// the kind of disagreement about where a message ends that smuggling is
+// built on.
+func TestBrkTrailerLinesAreFields(t *testing.T) {
+	addr := serve(t, &Server{Handler: http.HandlerFunc(echo)})
+	for _, tc := range []struct{ name, trailer, want string }{
+		{"field", "X-Sum: 1\r\n", `body="abc"`},
+		{"empty value", "X-Sum:\r\n", `body="abc"`},
+		{"request line", "GET /admin HTTP/1.1\r\n", "body error"},
+		{"no colon", "garbage\r\n", "body error"},
+		{"space before colon", "X-Sum : 1\r\n", "body error"},
+		{"bare CR", "X-Sum: a\rb\r\n", "body error"},
+		{"NUL", "X-Sum: a\x00b\r\n", "body error"},
+		{"empty name", ": 1\r\n", "body error"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := exchange(t, addr, "POST /c HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n3\r\nabc\r\n0\r\n"+tc.trailer+"\r\n")
+			if !strings.Contains(got, tc.want) {
+				t.Errorf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
