@@ -101,3 +101,29 @@ func TestBrkTrailerLinesAreFields(t *testing.T) {
 		})
 	}
 }
+
+// A handler that declares a Content-Length and then copies a longer source
+// (io.Copy into the writer takes its ReadFrom, sendfile for a file that
+// grew) had every byte of it sent: past the declared length, the rest was
+// read by a kept-alive client as the start of the next response. Write
+// refuses the excess (http.ErrContentLength); ReadFrom now stops at the
+// declared length too.
+func TestBrkReadFromStopsAtContentLength(t *testing.T) {
+	addr := serve(t, &Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "5")
+		io.Copy(w, struct{ io.Reader }{strings.NewReader("helloHTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nevil")})
+	})})
+	c, br := brkDial(t, addr)
+	io.WriteString(c, "GET /1 HTTP/1.1\r\nHost: a\r\n\r\nGET /2 HTTP/1.1\r\nHost: a\r\n\r\n")
+	for i := range 2 {
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("response %d: %v", i+1, err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if string(b) != "hello" {
+			t.Fatalf("response %d: body %q, want %q (the excess went out as a response)", i+1, b, "hello")
+		}
+	}
+}

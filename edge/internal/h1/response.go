@@ -297,8 +297,12 @@ func (w *response) ReadFrom(src io.Reader) (int64, error) {
 	if err := w.c.bw.Flush(); err != nil {
 		return 0, err
 	}
-	if lr, ok := src.(*io.LimitedReader); ok && lr.N > w.declared-w.written {
-		lr.N = w.declared - w.written
+	// Never past the declared length: the excess would be read as the
+	// next response (Write refuses it the same way).
+	if lr, ok := src.(*io.LimitedReader); ok {
+		lr.N = min(lr.N, w.declared-w.written)
+	} else {
+		src = &io.LimitedReader{R: src, N: w.declared - w.written} // still sendfile's shape
 	}
 	n, err := rf.ReadFrom(src)
 	w.written += n
