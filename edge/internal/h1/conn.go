@@ -34,7 +34,7 @@ type conn struct {
 	head   head
 	body   body
 	w      response
-	state  atomic.Uint64 // http.ConnState<<32 | unix seconds of the change
+	state  atomic.Uint64 // http.ConnState<<56 | unix milliseconds of the change
 
 	cancel    context.CancelFunc // the current request's context
 	hijacked  bool
@@ -73,7 +73,6 @@ func (c *conn) serve() {
 	c.bw = writerPool.Get().(*bufio.Writer)
 	c.bw.Reset(c.rwc)
 	c.body.br = c.br
-	s := c.srv
 	first := true
 	for {
 		if !c.awaitRequest(first) {
@@ -90,14 +89,14 @@ func (c *conn) serve() {
 		if c.hijacked {
 			return
 		}
-		if !keep || s.shuttingDown() {
+		if !keep {
 			c.closeWrite()
 			return
 		}
+		// An answer that went out before Shutdown promised the client
+		// another request: the next one is served (its answer says
+		// Connection: close), or Shutdown ends the wait (closeIdle).
 		c.setState(http.StateIdle)
-		if s.shuttingDown() {
-			return
-		}
 	}
 }
 
@@ -130,6 +129,8 @@ func (c *conn) readRequest(r *http.Request) error {
 	s := c.srv
 	if t := s.ReadHeaderTimeout; t > 0 {
 		c.rwc.SetReadDeadline(time.Now().Add(t))
+	} else {
+		c.rwc.SetReadDeadline(time.Time{}) // Shutdown's wake-up is not for this read
 	}
 	soft, lineMax := 0, 0
 	if s.Limits != nil {
@@ -335,7 +336,7 @@ func (c *conn) releaseBuffers(reader bool) {
 }
 
 func (c *conn) setState(st http.ConnState) {
-	c.state.Store(uint64(st)<<32 | uint64(time.Now().Unix()))
+	c.state.Store(uint64(st)<<56 | uint64(time.Now().UnixMilli()))
 	c.srv.trackState(c, st)
 	if f := c.srv.ConnState; f != nil {
 		f(c.rwc, st)
@@ -344,7 +345,7 @@ func (c *conn) setState(st http.ConnState) {
 
 func (c *conn) getState() (http.ConnState, int64) {
 	v := c.state.Load()
-	return http.ConnState(v >> 32), int64(v & (1<<32 - 1))
+	return http.ConnState(v >> 56), int64(v & (1<<56 - 1))
 }
 
 func itoa(n int) string {
