@@ -201,3 +201,26 @@ func TestBrkShutdownLosesNoKeptAliveRequest(t *testing.T) {
 		t.Fatalf("%d requests sent on kept-alive connections were lost by Shutdown", total.lost)
 	}
 }
+
+// A client that sends its request and half-closes (nc -N, a script's
+// shutdown(SHUT_WR)) is taken for gone, as nginx takes it: the request's
+// context is cancelled and the edge's proxy abandons the upstream and
+// answers nothing (its access log says 499). The server then made up an
+// answer, "200 OK" with an empty body: a success the app never gave. It
+// now closes with no answer, as nginx does.
+func TestBrkNoAnswerMadeUpForAClientGone(t *testing.T) {
+	addr := serve(t, &Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-time.After(3 * time.Second):
+			io.WriteString(w, "late")
+		}
+	})})
+	c, _ := brkDial(t, addr)
+	io.WriteString(c, "GET /slow HTTP/1.1\r\nHost: a\r\n\r\n")
+	c.(*net.TCPConn).CloseWrite()
+	got, _ := io.ReadAll(c)
+	if len(got) != 0 {
+		t.Fatalf("got %q, want the connection closed with no answer", got)
+	}
+}

@@ -197,6 +197,14 @@ func (c *conn) serveRequest(parsed *http.Request) (keep bool) {
 		c.cr.abortPendingRead()
 		return false
 	}
+	if !w.wroteHdr && ctx.Err() != nil {
+		// The client left (a read failed, or it closed its side) and
+		// the handler, told so by the context, answered nothing: no
+		// answer is made up for it (net/http would send an empty 200;
+		// nginx closes, its 499).
+		c.cr.abortPendingRead()
+		return false
+	}
 	// A read-ahead still waiting goes on into the wait for the next
 	// request (awaitRequest), unless the connection ends.
 	keep = w.finish() && !r.Close && c.head.problem == ProblemNone
