@@ -216,10 +216,30 @@ func (b *body) trailer() error {
 		if total += len(line); total > maxTrailer {
 			return errChunkLineTooLong
 		}
-		if line[0] == ' ' || line[0] == '\t' {
+		if !validField(line) {
 			return errMalformedChunk
 		}
 	}
+}
+
+// validField reports whether a trailer line is a field line as the head's
+// are (no obs-fold, a token, a colon, a value without controls): anything
+// else, a request line included, is a framing the edge and a proxy before
+// it could read differently.
+func validField(line []byte) bool {
+	colon := 0
+	for colon < len(line) && tokenTable[line[colon]] {
+		colon++
+	}
+	if colon == 0 || colon == len(line) || line[colon] != ':' {
+		return false
+	}
+	for _, c := range line[colon+1:] {
+		if c < 0x20 && c != '\t' || c == 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 const maxTrailer = 16 << 10

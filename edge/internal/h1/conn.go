@@ -33,7 +33,7 @@ type conn struct {
 	head   head
 	body   body
 	w      response
-	state  atomic.Uint64 // http.ConnState<<32 | unix seconds of the change
+	state  atomic.Uint64 // http.ConnState<<56 | unix milliseconds of the change
 
 	req      *reqCtx // the current request's context
 	hijacked bool
@@ -65,7 +65,6 @@ func (c *conn) serve() {
 	c.bw = writerPool.Get().(*bufio.Writer)
 	c.bw.Reset(c.rwc)
 	c.body.br = c.br
-	s := c.srv
 	first := true
 	for {
 		if !c.awaitRequest(first) {
@@ -82,14 +81,14 @@ func (c *conn) serve() {
 		if c.hijacked {
 			return
 		}
-		if !keep || s.shuttingDown() {
+		if !keep {
 			c.closeWrite()
 			return
 		}
+		// An answer that went out before Shutdown promised the client
+		// another request: the next one is served (its answer says
+		// Connection: close), or Shutdown ends the wait (closeIdle).
 		c.setState(http.StateIdle)
-		if s.shuttingDown() {
-			return
-		}
 	}
 }
 
@@ -122,6 +121,8 @@ func (c *conn) readRequest(r *http.Request) error {
 	s := c.srv
 	if t := s.ReadHeaderTimeout; t > 0 {
 		c.rwc.SetReadDeadline(time.Now().Add(t))
+	} else {
+		c.rwc.SetReadDeadline(time.Time{}) // Shutdown's wake-up is not for this read
 	}
 	soft, lineMax := 0, 0
 	if s.Limits != nil {
@@ -185,9 +186,23 @@ func (c *conn) serveRequest(parsed *http.Request) (keep bool) {
 		c.cr.abortPendingRead()
 		return false
 	}
+	if !w.wroteHdr && ctx.Err() != nil {
+		// The client left (a read failed, or it closed its side) and
+		// the handler, told so by the context, answered nothing: no
+		// answer is made up for it (net/http would send an empty 200;
+		// nginx closes, its 499).
+		c.cr.abortPendingRead()
+		return false
+	}
 	// A read-ahead still waiting goes on into the wait for the next
 	// request (awaitRequest), unless the connection ends.
 	keep = w.finish() && !r.Close && c.head.problem == ProblemNone
+	if w.deadline {
+		// The handler's write deadline was this response's (net/http
+		// clears it too): kept, it would fall, long past, on the answer
+		// to a later request that writes no body to renew it.
+		c.rwc.SetWriteDeadline(time.Time{})
+	}
 	if !keep {
 		c.cr.abortPendingRead()
 		b.Close()
@@ -330,7 +345,7 @@ func (c *conn) releaseBuffers(reader bool) {
 }
 
 func (c *conn) setState(st http.ConnState) {
-	c.state.Store(uint64(st)<<32 | uint64(time.Now().Unix()))
+	c.state.Store(uint64(st)<<56 | uint64(time.Now().UnixMilli()))
 	c.srv.trackState(c, st)
 	if f := c.srv.ConnState; f != nil {
 		f(c.rwc, st)
@@ -339,7 +354,7 @@ func (c *conn) setState(st http.ConnState) {
 
 func (c *conn) getState() (http.ConnState, int64) {
 	v := c.state.Load()
-	return http.ConnState(v >> 32), int64(v & (1<<32 - 1))
+	return http.ConnState(v >> 56), int64(v & (1<<56 - 1))
 }
 
 func itoa(n int) string {

@@ -31,6 +31,7 @@ type response struct {
 	declared   int64 // the handler's Content-Length, -1 if none
 	written    int64 // body bytes the handler wrote
 	aborted    bool  // the handler panicked
+	deadline   bool  // the handler set a write deadline: it ends with the request
 	buf        []byte
 }
 
@@ -46,7 +47,7 @@ func (w *response) reset(r *http.Request) {
 	w.req, w.header = r, make(http.Header, 8)
 	w.status, w.wroteHdr, w.committed, w.chunked, w.aborted = 0, false, false, false, false
 	w.noBody = r.Method == http.MethodHead
-	w.closeAfter = false
+	w.closeAfter, w.deadline = false, false
 	w.declared, w.written = -1, 0
 	if w.buf == nil {
 		w.buf = make([]byte, 0, bufferBeforeChunking)
@@ -297,8 +298,12 @@ func (w *response) ReadFrom(src io.Reader) (int64, error) {
 	if err := w.c.bw.Flush(); err != nil {
 		return 0, err
 	}
-	if lr, ok := src.(*io.LimitedReader); ok && lr.N > w.declared-w.written {
-		lr.N = w.declared - w.written
+	// Never past the declared length: the excess would be read as the
+	// next response (Write refuses it the same way).
+	if lr, ok := src.(*io.LimitedReader); ok {
+		lr.N = min(lr.N, w.declared-w.written)
+	} else {
+		src = &io.LimitedReader{R: src, N: w.declared - w.written} // still sendfile's shape
 	}
 	n, err := rf.ReadFrom(src)
 	w.written += n
@@ -343,6 +348,7 @@ func (w *response) SetWriteDeadline(t time.Time) error {
 	if w.c.hijacked {
 		return errHijacked
 	}
+	w.deadline = true
 	return w.c.rwc.SetWriteDeadline(t)
 }
 

@@ -213,28 +213,37 @@ func (s *Server) closeListeners() {
 	}
 }
 
-// closeIdle closes the idle connections (and new ones silent for 5 s, as
+// closeIdle ends the idle connections (and new ones silent for 5 s, as
 // net/http) and reports whether none is left.
+//
+// A connection idle for less than idleGrace is left a moment: its client
+// may have a request on the wire, which closing would lose (reset, or an
+// EOF where the answer should be); served now, its answer says
+// Connection: close. One idle longer is woken (its read deadline made
+// past), not closed under it: a request already arrived is still served,
+// and with none the connection closes itself with nothing unread.
 func (s *Server) closeIdle() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	quiet := true
+	now := time.Now().UnixMilli()
 	for c := range s.conns {
 		st, since := c.getState()
-		if st == http.StateNew && since < time.Now().Unix()-5 {
-			st = http.StateIdle
-		}
-		if st != http.StateIdle {
-			quiet = false
+		switch {
+		case st == http.StateIdle && now-since >= idleGrace.Milliseconds():
+		case st == http.StateNew && now-since > 5000:
+		default:
 			continue
 		}
-		c.rwc.Close()
-		// The connection's goroutine sees the close and ends; until it
-		// has, the server is not quiet.
-		quiet = false
+		c.rwc.SetReadDeadline(aLongTimeAgo)
 	}
-	return quiet && len(s.conns) == 0
+	// The connections' goroutines see the wake-up and end; until they
+	// have, the server is not quiet.
+	return len(s.conns) == 0
 }
+
+// idleGrace is how long Shutdown leaves a connection that has just gone
+// idle: about a round trip, for a request already sent.
+const idleGrace = 500 * time.Millisecond
 
 func (s *Server) logf(format string, args ...any) {
 	if s.ErrorLog != nil {
