@@ -4,8 +4,11 @@ import (
 	"fmt"
 	"html/template"
 	"io/fs"
+	"iter"
+	"math"
 	"strings"
 	"testing"
+	"time"
 )
 
 // brkPlainA renders name with plain html/template over the same files and
@@ -42,10 +45,16 @@ func brkCompareA(t *testing.T, files map[string]string, funcs template.FuncMap, 
 		pure = append(pure, k)
 	}
 	s := mustNew(t, Options{Sources: []fs.FS{mapFS(files)}, Funcs: funcs, Pure: pure})
-	want, wantErr := brkPlainA(t, files, funcs, name, data)
+	fresh := func() any { // a func gives fresh data (a channel) to each render
+		if f, ok := data.(func() any); ok {
+			return f()
+		}
+		return data
+	}
+	want, wantErr := brkPlainA(t, files, funcs, name, fresh())
 	for i := range 2 {
 		var b strings.Builder
-		err := s.Render(&b, name, data)
+		err := s.Render(&b, name, fresh())
 		if (err != nil) != (wantErr != nil) {
 			t.Fatalf("render %d: err %v, html/template's %v", i, err, wantErr)
 		}
@@ -78,4 +87,99 @@ func TestBrkMemoAddressableArgs(t *testing.T) {
 	brkCompareA(t, map[string]string{"p.html": `{{range .rows}}<i>{{lbl .S}}</i>{{end}}`}, funcs, "p.html", data)
 	brkCompareA(t, map[string]string{"p.html": `{{range .rows}}<i>{{ptr .}}</i>{{end}}`}, funcs, "p.html", data)
 	brkCompareA(t, map[string]string{"p.html": `{{range .rows}}<a title="{{lbl .S}}">{{.ID}}</a>{{end}}`}, funcs, "p.html", data)
+}
+
+type brkInner struct{ Name string }
+
+type brkRowB struct {
+	ID   int
+	Text string
+	When time.Time
+	Any  any
+	P    *int
+	Code brkCode
+}
+
+type brkCode string
+
+type brkEmb struct {
+	*brkInner
+	ID int
+}
+
+type brkShadow struct {
+	brkRowB
+	Text int // shadows brkRowB.Text
+}
+
+type brkM struct {
+	ID   int
+	Text string
+}
+
+func (brkM) Name() string { return "method" }
+
+// The row memo and the action memo, against plain html/template, for
+// elements of many kinds and the same values in every context.
+func TestBrkRowMemoDifferential(t *testing.T) {
+	page := `{{range .rows}}<li id="{{.ID}}" title="{{.Text}}" style="color:{{.Text}}" onclick="f({{.Text}})"><a href="/x?q={{.Text}}">{{.Text | upper}}</a><a href="{{.Text}}">u</a>` +
+		`{{if .Any}}{{.Any}}{{else}}none{{end}}<script>var w={{.When}}, c={{.Code}};</script>{{.When | date "c"}} {{.When}}</li>{{else}}empty{{end}}`
+	files := map[string]string{"p.html": page, "emb.html": `{{range .rows}}[{{.Name}}|{{.ID}}]{{else}}e{{end}}`,
+		"sh.html": `{{range .rows}}[{{.Text}}|{{.ID}}]{{end}}`, "m.html": `{{range .rows}}[{{.ID}} {{.Text | lower}}]{{end}}`}
+	funcs := template.FuncMap{"noop": func(s string) string { return s }}
+	one := 1
+	utc := time.Date(2026, 11, 30, 5, 0, 0, 0, time.UTC)
+	paris, _ := time.LoadLocation("Europe/Paris")
+	fixed := time.FixedZone("X", 3600)
+	now := time.Now()
+	rows := []brkRowB{
+		{1, "a<b>&\"'", utc, nil, nil, "c<"},
+		{1, "a<b>&\"'", utc.In(paris), nil, nil, "c<"},
+		{1, "a<b>&\"'", utc.In(fixed), 0, &one, "c<"},
+		{1, "a<b>&\"'", utc.In(time.FixedZone("X", 3600)), "", nil, "c<"},
+		{1, "a<b>&\"'", now, 1.5, nil, "c<"},
+		{1, "a<b>&\"'", now.Round(0), math.NaN(), nil, "c<"},
+		{1, "a<b>&\"'", now, math.Copysign(0, -1), nil, "c<"},
+		{2, "\u2028</script>", utc, []int{1}, nil, "x\u2029"},
+		{2, strings.Repeat("z", 300) + "1", utc, map[string]int{"a": 1}, nil, ""},
+		{2, strings.Repeat("z", 300) + "2", utc, template.HTML("<b>"), nil, ""},
+		{3, "javascript:alert(1)", utc, template.JS("x"), nil, "javascript:"},
+		{3, "javascript:alert(1)", utc, template.URL("javascript:y"), nil, "javascript:"},
+		{3, "", time.Time{}, true, nil, ""},
+		{3, "", time.Time{}, false, nil, ""},
+	}
+	ptrs := []*brkRowB{&rows[0], nil, &rows[1]}
+	anys := []any{rows[0], &rows[0], rows[1], map[string]any{"ID": 1, "Text": "a<b>&\"'", "When": utc}, map[string]any{"ID": 1}, brkM{1, "x"}, 7}
+	m := map[string]brkRowB{"b": rows[1], "a": rows[0], "c": rows[0]}
+	ch := func() any {
+		ch := make(chan brkRowB, 3)
+		ch <- rows[0]
+		ch <- rows[1]
+		ch <- rows[0]
+		close(ch)
+		return map[string]any{"rows": ch}
+	}
+	seq := func(yield func(brkRowB) bool) {
+		for _, r := range rows {
+			if !yield(r) {
+				return
+			}
+		}
+	}
+	for name, data := range map[string]any{
+		"slice": rows, "ptrs": ptrs, "anys": anys, "map": m, "empty": []brkRowB{}, "seq": iter.Seq[brkRowB](seq),
+	} {
+		t.Run(name, func(t *testing.T) { brkCompareA(t, files, funcs, "p.html", map[string]any{"rows": data}) })
+	}
+	t.Run("chan", func(t *testing.T) { brkCompareA(t, files, funcs, "p.html", ch) })
+	t.Run("int", func(t *testing.T) { brkCompareA(t, files, funcs, "p.html", map[string]any{"rows": 3}) })
+	t.Run("embedded", func(t *testing.T) {
+		brkCompareA(t, files, funcs, "emb.html", map[string]any{"rows": []brkEmb{{&brkInner{"n"}, 1}, {&brkInner{"m"}, 1}, {nil, 1}}})
+	})
+	t.Run("shadow", func(t *testing.T) {
+		brkCompareA(t, files, funcs, "sh.html", map[string]any{"rows": []any{brkShadow{rows[0], 5}, rows[0], brkShadow{rows[0], 6}}})
+	})
+	t.Run("method", func(t *testing.T) {
+		brkCompareA(t, files, funcs, "m.html", map[string]any{"rows": []any{brkM{1, "A"}, brkM{1, "A"}, map[string]string{"ID": "1", "Text": "A"}}})
+	})
 }
