@@ -6,6 +6,8 @@ import (
 	"io/fs"
 	"iter"
 	"math"
+	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -182,4 +184,34 @@ func TestBrkRowMemoDifferential(t *testing.T) {
 	t.Run("method", func(t *testing.T) {
 		brkCompareA(t, files, funcs, "m.html", map[string]any{"rows": []any{brkM{1, "A"}, brkM{1, "A"}, map[string]string{"ID": "1", "Text": "A"}}})
 	})
+}
+
+// The action memo keeps at most maxMemo outputs per action; each may be
+// long when a pure function amplifies a short key (a user's markdown of an
+// id): what it keeps must be bounded as the row memo's rows are.
+func TestBrkMemoOutputBounded(t *testing.T) {
+	funcs := template.FuncMap{"big": func(n int) string { return strings.Repeat("x", 64<<10) + strconv.Itoa(n) }}
+	s := mustNew(t, Options{Sources: []fs.FS{mapFS(map[string]string{"p.html": `<p>{{big .n | upper}}</p>`})}, Funcs: funcs, Pure: []string{"big"}})
+	heap := func() uint64 {
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return ms.HeapAlloc
+	}
+	before := heap()
+	for n := range maxMemo {
+		var b strings.Builder
+		if err := s.Render(&b, "p.html", map[string]any{"n": n}); err != nil {
+			t.Fatal(err)
+		}
+		if want := "<p>" + strings.Repeat("X", 64<<10) + strconv.Itoa(n) + "</p>"; b.String() != want {
+			t.Fatalf("render %d: wrong output", n)
+		}
+	}
+	after := heap()
+	runtime.KeepAlive(s)
+	t.Logf("heap %d -> %d bytes after %d renders of 64 KiB outputs", before, after, maxMemo)
+	if after > before+16<<20 {
+		t.Fatalf("the memo keeps %d MiB of outputs", (after-before)>>20)
+	}
 }

@@ -30,6 +30,9 @@ const (
 	memoPrefix = "_stack_memo_"
 	maxMemo    = 1024 // outputs kept per action; the cache starts over when full
 	maxMemoKey = 256  // longest string value kept
+	// maxMemoOutput is the longest output kept: a pure function may make
+	// a long text of a short key, and maxMemo of them would stay.
+	maxMemoOutput = 4096
 )
 
 // memoize rewrites the actions of page (escaped, not folded) that depend
@@ -283,7 +286,7 @@ func (m *memo) call(v any) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if keep {
+	if keep && len(s) <= maxMemoOutput {
 		m.mu.Lock()
 		if m.outs == nil || len(m.outs) >= maxMemo {
 			m.outs = make(map[any]string)
