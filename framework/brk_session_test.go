@@ -1,6 +1,8 @@
 package framework
 
 import (
+	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"strings"
 	"sync"
@@ -88,4 +90,27 @@ func TestBrkSessionKeysAndPooledMACs(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+}
+
+// A cookie value of any bytes is refused or decoded, never a panic; one
+// signed with the right key and any JSON payload decodes as encoding/json
+// would.
+func FuzzBrkSessionDecode(f *testing.F) {
+	st := &sessionStore{name: "sessionid", maxAge: 60, keys: []*signer{{key: deriveSessionKey("k")}}}
+	v, _ := st.encode(sessionData{CSRF: "abc", Values: map[string]any{"a": 1}, Expires: 1 << 40})
+	f.Add(v, []byte(`{"e":99999999999,"v":{"x":[1,{"y":null}]},"m":[{}]}`))
+	f.Add("..", []byte(`{"e":1e400}`))
+	f.Fuzz(func(t *testing.T, value string, payload []byte) {
+		st.decode(value, 1)
+		p := base64.RawURLEncoding.EncodeToString(payload)
+		signed := p + "." + base64.RawURLEncoding.EncodeToString(st.sign(st.keys[0], p))
+		d, ok := st.decode(signed, 1)
+		var want sessionData
+		dec := json.NewDecoder(bytes.NewReader(payload))
+		dec.UseNumber()
+		wantOK := dec.Decode(&want) == nil && want.Expires > 1
+		if ok != wantOK || ok && d.CSRF != want.CSRF {
+			t.Fatalf("%q: %v %+v, json %v %+v", payload, ok, d, wantOK, want)
+		}
+	})
 }
