@@ -215,3 +215,29 @@ func TestBrkMemoOutputBounded(t *testing.T) {
 		t.Fatalf("the memo keeps %d MiB of outputs", (after-before)>>20)
 	}
 }
+
+// One Set for the whole fuzz run, so that a row's memo built from earlier
+// inputs answers later ones: each render must be plain html/template's.
+func FuzzBrkRowMemo(f *testing.F) {
+	files := map[string]string{"p.html": `{{range .rows}}<li data-x="{{.Text}}" onclick="f({{.Text}}, {{.ID}})" style="a:{{.Text}}"><a href="?q={{.Text}}&id={{.ID}}">{{.Text | truncatechars 5}}</a>{{if .Any}}[{{.Any}}]{{end}}{{.When | date "N j, Y, P"}}</li>{{end}}`}
+	funcs := template.FuncMap{}
+	s := mustNew(t0{f}, Options{Sources: []fs.FS{mapFS(files)}})
+	f.Add(1, "a<b", uint8(0), int64(0))
+	f.Add(-1, "\u2028x", uint8(3), int64(-62135596800))
+	f.Add(0, "", uint8(5), int64(1))
+	f.Fuzz(func(t *testing.T, id int, text string, kind uint8, sec int64) {
+		locs := []*time.Location{time.UTC, time.FixedZone("A", 3600), time.FixedZone("A", -3600), time.FixedZone("", 0)}
+		anys := []any{nil, id, text, template.HTML(text), template.JS(text), id != 0, int8(id), text + "!"}
+		row := brkRowB{ID: id, Text: text, When: time.Unix(sec, 0).In(locs[int(kind)%len(locs)]), Any: anys[int(kind/4)%len(anys)]}
+		data := map[string]any{"rows": []brkRowB{row, row}}
+		want, wantErr := brkPlainA(t, files, funcs, "p.html", data)
+		var b strings.Builder
+		err := s.Render(&b, "p.html", data)
+		if (err != nil) != (wantErr != nil) || err == nil && b.String() != want {
+			t.Fatalf("%+v:\n got %q %v\nwant %q %v", row, b.String(), err, want, wantErr)
+		}
+	})
+}
+
+// t0 lets mustNew run on a *testing.F.
+type t0 struct{ *testing.F }
