@@ -2,7 +2,10 @@ package polls
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -51,5 +54,68 @@ func TestBrkPostgresReadEndsWithTheRequest(t *testing.T) {
 	defer cancel2()
 	if _, err := a.store.latestQuestions(ctx2, 5, time.Now()); err != nil {
 		t.Logf("index read (question not locked): %v", err)
+	}
+}
+
+// Detail reads racing an admin adding choices and votes on them (SQLite):
+// every read sees a consistent snapshot: choices in id order, each once,
+// never fewer than a read before, votes never going back.
+func TestBrkDetailReadsRaceChoicesAndVotes(t *testing.T) {
+	a := newTestApp(t, filepath.Join(t.TempDir(), "db.sqlite3"))
+	var qid int64
+	if err := a.store.db.QueryRow(`INSERT INTO question (question_text, pub_date) VALUES ('Race?', ?) RETURNING id`,
+		time.Now().Add(-time.Hour).Unix()).Scan(&qid); err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() { // the admin: a choice, then a vote for it
+		defer close(stop)
+		for i := range 150 {
+			var cid int64
+			if err := a.store.db.QueryRow(`INSERT INTO choice (question_id, choice_text, votes) VALUES (?, ?, 0) RETURNING id`, qid, fmt.Sprint("c", i)).Scan(&cid); err != nil {
+				t.Error(err)
+				return
+			}
+			if err := a.store.vote(context.Background(), qid, cid); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	})
+	for range 2 {
+		wg.Go(func() {
+			seen, total := 0, 0
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				q, err := a.store.questionWithChoices(context.Background(), qid, time.Now())
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				votes := 0
+				for i, c := range q.Choices {
+					if i > 0 && c.ID <= q.Choices[i-1].ID {
+						t.Errorf("choices out of order: %+v", q.Choices)
+						return
+					}
+					votes += c.Votes
+				}
+				if len(q.Choices) < seen || votes < total || q.Text != "Race?" {
+					t.Errorf("went back: %d choices %d votes after %d, %d", len(q.Choices), votes, seen, total)
+					return
+				}
+				seen, total = len(q.Choices), votes
+			}
+		})
+	}
+	wg.Wait()
+	q, err := a.store.questionWithChoices(context.Background(), qid, time.Now())
+	if err != nil || len(q.Choices) != 150 || q.TotalVotes() != 150 {
+		t.Fatalf("after: %d choices, %d votes, %v", len(q.Choices), q.TotalVotes(), err)
 	}
 }
