@@ -51,10 +51,13 @@ var (
 type store struct {
 	db                        *sql.DB
 	latest, question, voteFor *sql.Stmt
+	// keepReadsCancel: the reads keep the request's cancellation (not
+	// SQLite's: see readContext).
+	keepReadsCancel bool
 }
 
 func newStore(db *sql.DB, d *dialect) (*store, error) {
-	s := &store{db: db}
+	s := &store{db: db, keepReadsCancel: d != sqliteDialect}
 	for _, p := range []struct {
 		stmt **sql.Stmt
 		sql  string
@@ -94,13 +97,20 @@ func (s *store) close() error {
 // driver each start a goroutine per query to watch it (and the driver
 // installs a progress handler), which cost more than these reads of a few
 // rows by key: a WAL reader never waits for a writer, so there is nothing
-// to cancel. Writes (vote) keep the request's context.
-func readContext(ctx context.Context) context.Context { return context.WithoutCancel(ctx) }
+// to cancel. Writes (vote) keep the request's context, and so do the reads
+// of PostgreSQL, which can wait (a migration's lock, a server gone quiet)
+// and would then outlive their request.
+func (s *store) readContext(ctx context.Context) context.Context {
+	if s.keepReadsCancel {
+		return ctx
+	}
+	return context.WithoutCancel(ctx)
+}
 
 // latestQuestions returns the n most recently published questions,
 // leaving out those published in the future.
 func (s *store) latestQuestions(ctx context.Context, n int, now time.Time) ([]Question, error) {
-	rows, err := s.latest.QueryContext(readContext(ctx), now.Unix(), int64(n)) // int64: a driver.Value as is, no conversion by reflection
+	rows, err := s.latest.QueryContext(s.readContext(ctx), now.Unix(), int64(n)) // int64: a driver.Value as is, no conversion by reflection
 	if err != nil {
 		return nil, fmt.Errorf("polls: latest questions: %w", err)
 	}
@@ -124,7 +134,7 @@ func (s *store) latestQuestions(ctx context.Context, n int, now time.Time) ([]Qu
 // the page takes one read transaction of SQLite's, not two.
 func (s *store) questionWithChoices(ctx context.Context, id int64, now time.Time) (Question, error) {
 	var q Question
-	rows, err := s.question.QueryContext(readContext(ctx), id, now.Unix())
+	rows, err := s.question.QueryContext(s.readContext(ctx), id, now.Unix())
 	if err != nil {
 		return q, fmt.Errorf("polls: question %d: %w", id, err)
 	}

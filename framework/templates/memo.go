@@ -30,18 +30,21 @@ const (
 	memoPrefix = "_stack_memo_"
 	maxMemo    = 1024 // outputs kept per action; the cache starts over when full
 	maxMemoKey = 256  // longest string value kept
+	// maxMemoOutput is the longest output kept: a pure function may make
+	// a long text of a short key, and maxMemo of them would stay.
+	maxMemoOutput = 4096
 )
 
 // memoize rewrites the actions of page (escaped, not folded) that depend
 // on one value. copyPage assembles another copy of the same page.
-func memoize(page *template.Template, copyPage func() (*template.Template, error), pure map[string]bool) error {
+func memoize(page *template.Template, copyPage func() (*template.Template, error), pure map[string]bool, funcs template.FuncMap) error {
 	if len(pure) == 0 {
 		return nil
 	}
 	var targets []memoTarget
 	for _, name := range templateNames(page) {
 		for k, a := range actions(page.Lookup(name)) {
-			if slot, ok := dynamicSlot(a.Pipe, pure); ok {
+			if slot, ok := dynamicSlot(a.Pipe, pure); ok && valueParam(a.Pipe, slot, funcs) {
 				targets = append(targets, memoTarget{name: name, ordinal: k, action: a, text: a.String(), slot: slot})
 			}
 		}
@@ -56,17 +59,58 @@ func memoize(page *template.Template, copyPage func() (*template.Template, error
 	}
 	pool := &evaluators{free: make(chan *evaluator, maxEvaluators), build: func() (*evaluator, error) { return newEvaluator(copyPage, targets) }}
 	pool.put(first)
-	funcs := template.FuncMap{}
+	memos := template.FuncMap{}
 	for i, t := range targets {
 		m := &memo{index: i, evals: pool}
 		fn := fmt.Sprintf("%s%d", memoPrefix, i)
-		funcs[fn] = m.call
+		memos[fn] = m.call
 		dynamic := t.slot.get(t.action.Pipe)
 		t.action.Pipe.Cmds = []*parse.CommandNode{{NodeType: parse.NodeCommand, Pos: t.action.Pos,
 			Args: []parse.Node{parse.NewIdentifier(fn).SetPos(t.action.Pos), dynamic}}}
 	}
-	page.Funcs(funcs)
+	page.Funcs(memos)
 	return nil
+}
+
+// valueParam reports whether the parameter the slot's value is passed to
+// takes it as a value: text/template passes the address of an addressable
+// value (a range element, its field) where only the pointer fits (a *T
+// parameter, an interface a pointer method satisfies, a reflect.Value
+// that shows it), and the memo's copy, given the value itself, would fail
+// or differ.
+func valueParam(pipe *parse.PipeNode, s slot, funcs template.FuncMap) bool {
+	cmd, arg := s.cmd, s.arg
+	if _, call := pipe.Cmds[cmd].Args[0].(*parse.IdentifierNode); !call {
+		// A value first in the pipeline: the next command's final argument.
+		if cmd+1 >= len(pipe.Cmds) {
+			return false
+		}
+		cmd, arg = cmd+1, len(pipe.Cmds[cmd+1].Args)
+	}
+	name := pipe.Cmds[cmd].Args[0].(*parse.IdentifierNode).Ident
+	if strings.HasPrefix(name, escaperPrefix) {
+		return true // func(...any) string
+	}
+	ft := reflect.TypeOf(funcs[name])
+	if ft == nil || ft.Kind() != reflect.Func {
+		return false
+	}
+	var pt reflect.Type
+	switch i := arg - 1; {
+	case ft.IsVariadic() && i >= ft.NumIn()-1:
+		pt = ft.In(ft.NumIn() - 1).Elem()
+	case i < ft.NumIn():
+		pt = ft.In(i)
+	default:
+		return false
+	}
+	switch pt.Kind() {
+	case reflect.Pointer:
+		return false
+	case reflect.Interface:
+		return pt.NumMethod() == 0
+	}
+	return pt != reflect.TypeFor[reflect.Value]()
 }
 
 // memoTarget is an action to memoize, found as the ordinal-th action of
@@ -242,7 +286,7 @@ func (m *memo) call(v any) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if keep {
+	if keep && len(s) <= maxMemoOutput {
 		m.mu.Lock()
 		if m.outs == nil || len(m.outs) >= maxMemo {
 			m.outs = make(map[any]string)

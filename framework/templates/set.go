@@ -274,7 +274,7 @@ func (s *Set) build() (*snapshot, error) {
 			continue
 		}
 		copyPage := func() (*template.Template, error) { return assemble(name, files, s.funcs) }
-		if err := memoize(page, copyPage, s.pure); err != nil {
+		if err := memoize(page, copyPage, s.pure, s.funcs); err != nil {
 			errs = append(errs, err)
 			continue
 		}
