@@ -82,7 +82,7 @@ func (c *fdConn) Read(p []byte) (int, error) {
 			case err != syscall.EAGAIN:
 				return 0, os.NewSyscallError("read", err)
 			}
-			if c.started || waited || c.noWait != nil && c.noWait.Load() > time.Now().UnixNano() {
+			if c.started || waited || c.waitOff() {
 				break
 			}
 			// nginx connects, then writes its packet; the worker, woken by
@@ -107,6 +107,16 @@ func (c *fdConn) Read(p []byte) (int, error) {
 		return c.pio.read(p)
 	}
 	return c.file.Read(p)
+}
+
+// waitOff reports whether first reads skip the ppoll for now (one timed
+// out lately); the clock is read only then.
+func (c *fdConn) waitOff() bool {
+	if c.noWait == nil {
+		return false
+	}
+	off := c.noWait.Load()
+	return off != 0 && off > time.Now().UnixNano()
 }
 
 func (c *fdConn) ReadsUntil(t time.Time) { c.until = t }
