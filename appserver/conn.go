@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -58,6 +59,7 @@ type fdConn struct {
 	timeout time.Duration // for waits once the poller is involved
 	until   time.Time     // if set, no read goes past it
 	started bool          // a byte was read: later reads wait in the poller at once
+	noWait  *atomic.Int64 // the listener's: until when (unix ns) first reads skip the ppoll
 
 	mu     sync.Mutex // guards closed against Abort racing Close
 	closed bool
@@ -80,7 +82,7 @@ func (c *fdConn) Read(p []byte) (int, error) {
 			case err != syscall.EAGAIN:
 				return 0, os.NewSyscallError("read", err)
 			}
-			if c.started || waited {
+			if c.started || waited || c.waitOff() {
 				break
 			}
 			// nginx connects, then writes its packet; the worker, woken by
@@ -90,8 +92,13 @@ func (c *fdConn) Read(p []byte) (int, error) {
 			// a short blocking poll(2) gives the CPU straight back to
 			// nginx, whose write ends it. Beyond firstReadWait (a peer
 			// that is not nginx, or nginx descheduled), the poller waits.
+			// A wait that times out (a peer that connects and stays
+			// silent) held the worker for nothing: a flood of them would
+			// hold it for good, so first reads skip the wait for a while.
 			waited = true
-			rawWaitReadable(c.fd, firstReadWait)
+			if !rawWaitReadable(c.fd, firstReadWait) && c.noWait != nil {
+				c.noWait.Store(time.Now().Add(firstReadWaitOff).UnixNano())
+			}
 		}
 		c.poll()
 	}
@@ -100,6 +107,16 @@ func (c *fdConn) Read(p []byte) (int, error) {
 		return c.pio.read(p)
 	}
 	return c.file.Read(p)
+}
+
+// waitOff reports whether first reads skip the ppoll for now (one timed
+// out lately); the clock is read only then.
+func (c *fdConn) waitOff() bool {
+	if c.noWait == nil {
+		return false
+	}
+	off := c.noWait.Load()
+	return off != 0 && off > time.Now().UnixNano()
 }
 
 func (c *fdConn) ReadsUntil(t time.Time) { c.until = t }
@@ -266,6 +283,7 @@ type rawAcceptor struct {
 	l       *Listener
 	a       *accepter
 	timeout time.Duration
+	noWait  atomic.Int64 // see fdConn.noWait
 }
 
 func (a *rawAcceptor) accept() (connection, error) {
@@ -273,7 +291,7 @@ func (a *rawAcceptor) accept() (connection, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &fdConn{fd: fd, timeout: a.timeout}, nil
+	return &fdConn{fd: fd, timeout: a.timeout, noWait: &a.noWait}, nil
 }
 
 type netAcceptor struct {
@@ -318,8 +336,9 @@ const (
 	pendingSize      = 4096 // body bytes held back to compute Content-Length
 	maxDrain         = 1 << 20
 	defaultSockTimeo = 4 * time.Second
-	firstReadWait    = time.Millisecond // the longest a first read waits holding its thread (fdConn.Read)
-	pollIn           = 0x1              // POLLIN
+	firstReadWait    = time.Millisecond       // the longest a first read waits holding its thread (fdConn.Read)
+	firstReadWaitOff = 100 * time.Millisecond // no such wait after one timed out: at most 1% of a worker
+	pollIn           = 0x1                    // POLLIN
 )
 
 var bufPool = sync.Pool{New: func() any {

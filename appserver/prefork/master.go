@@ -195,11 +195,17 @@ func (m *Master) Serve(l net.Listener) error {
 // rest start at once.
 func (m *Master) spawnRest(first *workerHandle) {
 	if first != nil {
+		// One that hangs in its start must not hold the others back.
+		t := time.NewTimer(m.Config.WorkerReadyTimeout)
 		select {
 		case <-first.ready:
 		case <-first.exited:
 		case <-m.stopped:
+		case <-t.C:
+			m.logger().Warn("appserver: the first worker is not ready within worker_ready_timeout; starting the others",
+				"worker", first.slot.id, "pid", first.pid, "worker_ready_timeout", m.Config.WorkerReadyTimeout)
 		}
+		t.Stop()
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
