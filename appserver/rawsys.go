@@ -66,12 +66,6 @@ func rawClose(fd int) error {
 	return nil
 }
 
-// rawYield gives the CPU to another runnable thread, if any (sched_yield
-// never blocks).
-func rawYield() {
-	syscall.RawSyscall(syscall.SYS_SCHED_YIELD, 0, 0, 0)
-}
-
 // rawWaitReadable waits, without the runtime poller and holding its
 // thread and P, until fd is readable or d has passed; it reports whether
 // it is (or may be: an error or a signal ends the wait early too, and the

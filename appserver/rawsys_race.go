@@ -26,8 +26,6 @@ func rawWrite(fd int, p []byte) (int, error) { return syscall.Write(fd, p) }
 
 func rawClose(fd int) error { return syscall.Close(fd) }
 
-func rawYield() { syscall.Syscall(syscall.SYS_SCHED_YIELD, 0, 0, 0) }
-
 // ppoll moves no bytes, so there is nothing for the detector to learn:
 // it holds its thread and P as without -race, and the tests see that.
 func rawWaitReadable(fd int, d time.Duration) bool {
