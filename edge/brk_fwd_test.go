@@ -2,11 +2,16 @@ package edge_test
 
 import (
 	"bufio"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/stack-web/stack/edge"
 
 	"github.com/stack-web/stack/edge/upstream"
 )
@@ -58,5 +63,61 @@ func TestBrkFwdTrailersReachTheClient(t *testing.T) {
 	}
 	if got := resp.Trailer.Get("X-Undeclared"); got != "u" {
 		t.Errorf("trailer X-Undeclared = %q, want u (ReverseProxy passes an undeclared trailer too)", got)
+	}
+}
+
+// A client that goes away in the middle of a large response leaves no
+// half-read kept upstream connection behind: the next requests get their
+// own answers, buffered or not.
+func TestBrkFwdClientGoneMidBodyKeepsUpstreamInStep(t *testing.T) {
+	mux := http.NewServeMux()
+	big := func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", strconv.Itoa(4<<20))
+		chunk := []byte(strings.Repeat("b", 64<<10))
+		for range 64 {
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+		}
+	}
+	stream := func(w http.ResponseWriter, r *http.Request) {
+		chunk := []byte(strings.Repeat("s", 64<<10))
+		for range 64 {
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+			w.(http.Flusher).Flush()
+		}
+	}
+	for _, loc := range []string{"/buf/", "/nobuf/"} {
+		mux.HandleFunc(loc+"big", big)
+		mux.HandleFunc(loc+"stream", stream)
+	}
+	mux.HandleFunc("/next/", echoHandler)
+	cfg := proxyConfig("unix:" + startApp(t, mux))
+	off := false
+	cfg.Locations = append([]edge.LocationConfig{{Path: "/nobuf/", Upstream: "app", Buffering: &off}}, cfg.Locations...)
+	base := startEdge(t, cfg)
+	addr := strings.TrimPrefix(base, "http://")
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 10 * time.Second}
+	for _, path := range []string{"/buf/big", "/buf/stream", "/nobuf/big", "/nobuf/stream"} {
+		for round := range 3 {
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			io.WriteString(c, "GET "+path+" HTTP/1.1\r\nHost: x\r\n\r\n")
+			buf := make([]byte, 1000*(round+1))
+			io.ReadFull(c, buf)
+			c.Close()
+			next := fmt.Sprintf("/next%s/%d", path, round)
+			resp, err := client.Get(base + next)
+			if err != nil {
+				t.Fatalf("after %s: %v", path, err)
+			}
+			if s := getSeen(t, resp); s.Path != next {
+				t.Fatalf("after %s: asked %s, got the answer to %s", path, next, s.Path)
+			}
+		}
 	}
 }
