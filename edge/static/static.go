@@ -71,6 +71,7 @@ func (s *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		errpage.Write(w, http.StatusNotFound)
 		return
 	}
+	bytesRange(r.Header)
 	name, status := s.clean(r, rel)
 	if status != 0 {
 		s.logger.Debug("edge: static: refused path", "uri", r.RequestURI, "status", status)
@@ -106,6 +107,23 @@ func (s *Handler) clean(r *http.Request, rel string) (string, int) {
 		}
 	}
 	return rel, 0
+}
+
+// bytesRange drops a Range in a unit other than bytes (RFC 9110 §14.2: a
+// server ignores a unit it does not understand, as nginx does) and spells
+// the unit as ServeContent reads it ("Bytes=" is "bytes="): ServeContent
+// answered 416 to both.
+func bytesRange(h http.Header) {
+	v := h["Range"]
+	if len(v) == 0 {
+		return
+	}
+	if len(v[0]) < 6 || !strings.EqualFold(v[0][:6], "bytes=") {
+		delete(h, "Range")
+		delete(h, "If-Range")
+	} else if v[0][:6] != "bytes=" {
+		h["Range"] = []string{"bytes=" + v[0][6:]}
+	}
 }
 
 // open opens name without blocking: a FIFO or device under the root would

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -259,7 +260,9 @@ func writeValue(bw *bufio.Writer, v string) {
 func (w *response) finish() bool {
 	w.commit(true)
 	if w.chunked {
-		w.c.bw.WriteString("0\r\n\r\n")
+		w.c.bw.WriteString("0\r\n")
+		w.writeTrailers()
+		w.c.bw.WriteString("\r\n")
 	}
 	if err := w.c.bw.Flush(); err != nil {
 		return false
@@ -268,6 +271,35 @@ func (w *response) finish() bool {
 		return false // short of its Content-Length: the client must see it end
 	}
 	return !w.closeAfter
+}
+
+// writeTrailers writes the trailer fields the handler set, as net/http
+// does: those its Trailer header announced (their values as the handler
+// left them) and those under http.TrailerPrefix; never a framing field.
+func (w *response) writeTrailers() {
+	h, bw := w.header, w.c.bw
+	field := func(k string, vv []string) {
+		if !validToken(k) || k == "Content-Length" || k == "Transfer-Encoding" || k == "Trailer" {
+			return
+		}
+		for _, v := range vv {
+			bw.WriteString(k)
+			bw.WriteString(": ")
+			writeValue(bw, v)
+			bw.WriteString("\r\n")
+		}
+	}
+	for _, v := range h["Trailer"] {
+		for k := range strings.SplitSeq(v, ",") {
+			k = http.CanonicalHeaderKey(strings.TrimSpace(k))
+			field(k, h[k])
+		}
+	}
+	for k, vv := range h {
+		if name, ok := strings.CutPrefix(k, http.TrailerPrefix); ok {
+			field(http.CanonicalHeaderKey(name), vv)
+		}
+	}
 }
 
 func (w *response) Flush() { w.FlushError() }
