@@ -74,7 +74,7 @@ func New(cfg Config, tempDir string, logger *slog.Logger) (*Edge, error) {
 	e := &Edge{logger: logger, tempDir: tempDir, conns: make(chan net.Conn), tlsConns: make(chan net.Conn), done: make(chan struct{}),
 		linger: newLingerer(), guard: newHeadGuard(logger), tls: tlsSide}
 	e.guard.set(cfg.MaxHeaderSize, st.access)
-	e.upgraded.log, e.upgraded.open = logger, &e.open
+	e.upgraded.Log, e.upgraded.Open = logger, &e.open
 	e.cur.Store(st)
 	e.gen = e.newGeneration(cfg)
 	e.gens = []*generation{e.gen}
@@ -137,7 +137,7 @@ func (e *Edge) Shutdown(ctx context.Context) error {
 		wg.Go(func() { errs[i] = g.shutdown(ctx) })
 	}
 	wg.Wait()
-	e.upgraded.shutdown(ctx) // net/http's Shutdown does not wait for them
+	e.upgraded.Shutdown(ctx) // net/http's Shutdown does not wait for them
 	e.wg.Wait()
 	e.Close()
 	return errors.Join(errs...)
