@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/stack-web/stack/edge/internal/errpage"
+	"github.com/stack-web/stack/edge/internal/framing"
 )
 
 // Edge is the HTTP front of the stack. Create it with New, open its
@@ -224,10 +225,10 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // serve answers r and returns the location that did, nil if none did.
 func (e *Edge) serve(st *state, w http.ResponseWriter, r *http.Request) *location {
-	if v := requestFraming(r.Context()); v != framingOK {
-		e.logger.Warn("edge: refusing request", "remote", r.RemoteAddr, "uri", truncate(loggedTarget(r)), "problem", v.String(), "status", v.status())
+	if v := framing.RequestFraming(r.Context()); v != framing.OK {
+		e.logger.Warn("edge: refusing request", "remote", r.RemoteAddr, "uri", truncate(loggedTarget(r)), "problem", v.String(), "status", v.Status())
 		w.Header().Set("Connection", "close")
-		errpage.Write(w, v.status())
+		errpage.Write(w, v.Status())
 		return nil
 	}
 	if e.tlsFront(st, w, r) {

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/stack-web/stack/edge/internal/framing"
 	"github.com/stack-web/stack/edge/internal/tunnel"
 )
 
@@ -134,7 +135,7 @@ func (w *clientWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		early = bytes.Clone(b)
 		brw.Reader.Discard(n)
 	}
-	if fc, ok := conn.(*framingConn); ok {
+	if fc, ok := conn.(*framing.Conn); ok {
 		// Past the switch the bytes are not HTTP: the request framing
 		// tracker and the refusal rewriter have nothing to look at.
 		conn = fc.Conn
