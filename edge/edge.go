@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/stack-web/stack/edge/internal/errpage"
+	"github.com/stack-web/stack/edge/internal/framing"
 )
 
 // Edge is the HTTP front of the stack. Create it with New, open its
@@ -74,7 +75,7 @@ func New(cfg Config, tempDir string, logger *slog.Logger) (*Edge, error) {
 	e := &Edge{logger: logger, tempDir: tempDir, conns: make(chan net.Conn), tlsConns: make(chan net.Conn), done: make(chan struct{}),
 		linger: newLingerer(), guard: newHeadGuard(logger), tls: tlsSide}
 	e.guard.set(cfg.MaxHeaderSize, st.access)
-	e.upgraded.log, e.upgraded.open = logger, &e.open
+	e.upgraded.Log, e.upgraded.Open = logger, &e.open
 	e.cur.Store(st)
 	e.gen = e.newGeneration(cfg)
 	e.gens = []*generation{e.gen}
@@ -137,7 +138,7 @@ func (e *Edge) Shutdown(ctx context.Context) error {
 		wg.Go(func() { errs[i] = g.shutdown(ctx) })
 	}
 	wg.Wait()
-	e.upgraded.shutdown(ctx) // net/http's Shutdown does not wait for them
+	e.upgraded.Shutdown(ctx) // net/http's Shutdown does not wait for them
 	e.wg.Wait()
 	e.Close()
 	return errors.Join(errs...)
@@ -224,10 +225,10 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // serve answers r and returns the location that did, nil if none did.
 func (e *Edge) serve(st *state, w http.ResponseWriter, r *http.Request) *location {
-	if v := requestFraming(r.Context()); v != framingOK {
-		e.logger.Warn("edge: refusing request", "remote", r.RemoteAddr, "uri", truncate(loggedTarget(r)), "problem", v.String(), "status", v.status())
+	if v := framing.RequestFraming(r.Context()); v != framing.OK {
+		e.logger.Warn("edge: refusing request", "remote", r.RemoteAddr, "uri", truncate(loggedTarget(r)), "problem", v.String(), "status", v.Status())
 		w.Header().Set("Connection", "close")
-		errpage.Write(w, v.status())
+		errpage.Write(w, v.Status())
 		return nil
 	}
 	if e.tlsFront(st, w, r) {

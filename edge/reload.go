@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/stack-web/stack/edge/internal/framing"
 	"github.com/stack-web/stack/edge/internal/h1"
 )
 
@@ -67,7 +68,7 @@ func (e *Edge) newGeneration(cfg Config) *generation {
 		ReadHeaderTimeout: cfg.ClientHeaderTimeout,
 		IdleTimeout:       cfg.KeepaliveTimeout,
 		MaxHeaderBytes:    serverMaxHeaderBytes(cfg.MaxHeaderSize),
-		ConnContext:       framingConnContext,
+		ConnContext:       framing.ConnContext,
 		ConnState:         e.connState,
 		ErrorLog:          errorLog,
 	}
@@ -76,8 +77,8 @@ func (e *Edge) newGeneration(cfg Config) *generation {
 		ReadHeaderTimeout: cfg.ClientHeaderTimeout,
 		IdleTimeout:       cfg.KeepaliveTimeout,
 		MaxHeaderBytes:    serverMaxHeaderBytes(cfg.MaxHeaderSize),
-		Limits:            e.guard.limits,
-		Refused:           e.guard.refusedByServer,
+		Limits:            e.guard.Limits,
+		Refused:           e.guard.RefusedByServer,
 		ConnState:         e.connState,
 		ErrorLog:          errorLog,
 		ContextServer:     g.srv,

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/stack-web/stack/edge/internal/errpage"
+	"github.com/stack-web/stack/edge/internal/framing"
 	"github.com/stack-web/stack/edge/tlscert"
 )
 
@@ -239,8 +240,8 @@ func (e *Edge) tlsFront(st *state, w http.ResponseWriter, r *http.Request) bool 
 		return true
 	}
 	if r.TLS == nil {
-		if fc, ok := r.Context().Value(framingKey{}).(*framingConn); ok && fc.tls != nil {
-			r.TLS = fc.tls // HTTP/1.1 over TLS: net/http saw only the framing tracker
+		if fc := framing.FromContext(r.Context()); fc != nil && fc.TLS() != nil {
+			r.TLS = fc.TLS() // HTTP/1.1 over TLS: net/http saw only the framing tracker
 		}
 	}
 	if r.TLS == nil {
@@ -268,9 +269,9 @@ func (e *Edge) tlsFront(st *state, w http.ResponseWriter, r *http.Request) bool 
 		w.Header()["Strict-Transport-Security"] = f.hsts
 	}
 	if r.ProtoMajor >= 2 {
-		if v := h2HeadVerdict(r, f.maxHead); v != framingOK {
-			t.logger.Warn("edge: refusing request", "remote", r.RemoteAddr, "uri", truncate(loggedTarget(r)), "problem", v.String(), "status", v.status())
-			errpage.Write(w, v.status())
+		if v := h2HeadVerdict(r, f.maxHead); v != framing.OK {
+			t.logger.Warn("edge: refusing request", "remote", r.RemoteAddr, "uri", truncate(loggedTarget(r)), "problem", v.String(), "status", v.Status())
+			errpage.Write(w, v.Status())
 			return true
 		}
 	}
@@ -339,13 +340,13 @@ func validHost(h string) bool {
 // a quarter of it, 431 for a head over it. (net/http's HTTP/2 server is
 // given twice the limit, as its HTTP/1.1 server is, and refuses what is
 // further over with 431 itself.)
-func h2HeadVerdict(r *http.Request, maxHead int) framingVerdict {
+func h2HeadVerdict(r *http.Request, maxHead int) framing.Verdict {
 	if maxHead <= 0 {
-		return framingOK
+		return framing.OK
 	}
 	line := len(r.Method) + 1 + len(r.RequestURI) + len(" HTTP/1.1\r\n")
 	if line > maxHead/4 {
-		return framingLineTooLong
+		return framing.LineTooLong
 	}
 	n := line + len("Host: \r\n") + len(r.Host) + len("\r\n")
 	for name, values := range r.Header {
@@ -354,7 +355,7 @@ func h2HeadVerdict(r *http.Request, maxHead int) framingVerdict {
 		}
 	}
 	if n > maxHead {
-		return framingHeadTooLarge
+		return framing.HeadTooLarge
 	}
-	return framingOK
+	return framing.OK
 }

@@ -10,12 +10,14 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/stack-web/stack/edge/internal/framing"
 )
 
 // net/http serves TLS itself when its listener hands it a *tls.Conn: it
 // runs the handshake, sets r.TLS and gives "h2" connections to its HTTP/2
 // server. But an HTTP/1.1 connection it reads through the *tls.Conn
-// directly, so the framing tracker (framing.go), which must see the
+// directly, so the framing tracker (edge/internal/framing), which must see the
 // decrypted bytes, could not sit in between, and a request with both
 // Content-Length and Transfer-Encoding would be served over TLS where it
 // is refused over plain HTTP.
@@ -28,7 +30,7 @@ import (
 //     and its HTTP/2 server takes over (HTTP/2 framing has no such
 //     ambiguity: its server refuses Transfer-Encoding and a
 //     Content-Length that disagrees with the DATA frames);
-//   - for HTTP/1.1, the *tls.Conn inside a framingConn that keeps the
+//   - for HTTP/1.1, the *tls.Conn inside a framing.Conn that keeps the
 //     connection state, which front (tls.go) puts in r.TLS.
 //
 // A client that connects and sends nothing, or half a ClientHello, holds
@@ -79,10 +81,7 @@ func (e *Edge) handshake(raw net.Conn, timeout time.Duration) (net.Conn, error) 
 	if state.NegotiatedProtocol == "h2" {
 		return tc, nil
 	}
-	fc := newFramingConn(tc)
-	fc.guard = e.guard
-	fc.tls = &state
-	return fc, nil
+	return framing.NewConn(tc, e.guard, &state), nil
 }
 
 var errHandshakeTimeout = errors.New("tls: handshake timed out (client_header_timeout)")

@@ -1,4 +1,10 @@
-package edge
+// Package framing follows HTTP/1.1 message framing on a connection that
+// net/http serves (HTTP/1.1 over TLS: plain HTTP is served by
+// edge/internal/h1, whose parser gives the same verdicts), so the edge can
+// refuse what net/http would let through: one verdict per request head, in
+// order, and net/http's own refusals of a head logged (the edge's
+// headGuard, edge/headguard.go, gives the limits and does the logging).
+package framing
 
 import (
 	"bytes"
@@ -23,7 +29,7 @@ import (
 // a request is either broken or an attempt at smuggling, and a worker
 // behind a less careful proxy would disagree with us about where it ends.
 //
-// framingConn watches the bytes the server reads and follows HTTP/1.1
+// Conn watches the bytes the server reads and follows HTTP/1.1
 // message framing exactly as net/http does (head, then a Content-Length or
 // chunked body), recording one verdict per request head in order. The
 // handler for the n-th request on the connection takes the n-th verdict.
@@ -31,69 +37,69 @@ import (
 // is "fine"): Go's own parser still rejects what is truly malformed, so the
 // tracker can only add refusals that are certain, never lose requests.
 
-// framingVerdict is what the tracker saw in one request head.
-type framingVerdict uint8
+// Verdict is what the tracker saw in one request head.
+type Verdict uint8
 
 const (
-	framingOK           framingVerdict = iota
-	framingCLandTE                     // Content-Length together with Transfer-Encoding
-	framingDuplicateCL                 // more than one Content-Length field
-	framingTEonHTTP10                  // Transfer-Encoding on an HTTP/1.0 request
-	framingLineTooLong                 // request line over max_header_size/4 → 414
-	framingHeadTooLarge                // request line and header over max_header_size → 431
+	OK           Verdict = iota
+	CLandTE              // Content-Length together with Transfer-Encoding
+	DuplicateCL          // more than one Content-Length field
+	TEonHTTP10           // Transfer-Encoding on an HTTP/1.0 request
+	LineTooLong          // request line over max_header_size/4 → 414
+	HeadTooLarge         // request line and header over max_header_size → 431
 )
 
 // status is the answer to a request with this verdict.
-func (v framingVerdict) status() int {
+func (v Verdict) Status() int {
 	switch v {
-	case framingOK:
+	case OK:
 		return 0
-	case framingLineTooLong:
+	case LineTooLong:
 		return 414
-	case framingHeadTooLarge:
+	case HeadTooLarge:
 		return 431
 	}
 	return 400
 }
 
-func (v framingVerdict) String() string {
+func (v Verdict) String() string {
 	switch v {
-	case framingCLandTE:
+	case CLandTE:
 		return "both Content-Length and Transfer-Encoding"
-	case framingDuplicateCL:
+	case DuplicateCL:
 		return "duplicate Content-Length"
-	case framingTEonHTTP10:
+	case TEonHTTP10:
 		return "Transfer-Encoding in an HTTP/1.0 request"
-	case framingLineTooLong:
+	case LineTooLong:
 		return "request line longer than max_header_size/4"
-	case framingHeadTooLarge:
+	case HeadTooLarge:
 		return "request head larger than max_header_size"
 	}
 	return "ok"
 }
 
-type framingState uint8
+type phase uint8
 
 const (
-	inHead framingState = iota
+	inHead phase = iota
 	inBody
 	inChunkSize
 	inChunkData
 	inChunkCRLF
 	inTrailer
-	lost // the tracker gave up; verdicts are all framingOK from here
+	lost // the tracker gave up; verdicts are all OK from here
 )
 
 // maxTrackedLine bounds the line buffer; a longer head line is rejected by
 // the server (431), so the tracker need not follow it.
 const maxTrackedLine = 64 << 10
 
-type framingConn struct {
+type Conn struct {
 	net.Conn
-	guard *headGuard // limits on heads, and the log for refusals; nil: none
+	guard Guard // limits on heads, and the log for refusals; nil: none
 
 	mu       sync.Mutex
-	state    framingState
+	state    phase
 	line     []byte // a partial line carried over between reads
 	skipping bool   // inside an over-long head line: counted, not kept
 	first    bool   // the next head line is a request line
@@ -106,19 +112,33 @@ type framingConn struct {
 	te       bool
 	cl       int64
 	remain   int64 // body or chunk bytes still to skip
-	verdicts []framingVerdict
+	verdicts []Verdict
 	tls      *tls.ConnectionState // over TLS (HTTP/1.1): the handshake's outcome, for r.TLS
 }
 
-func newFramingConn(c net.Conn) *framingConn {
-	return &framingConn{Conn: c, first: true}
+// Guard gives a Conn its limits on heads and logs the heads net/http
+// refuses itself (the edge's headGuard).
+type Guard interface {
+	// Limits returns the head limit and the request line limit (0: none).
+	Limits() (head, line int)
+	// RefusedByServer logs a head the server refused itself.
+	RefusedByServer(c net.Conn, requestLine string, status int, bodyBytes int64)
 }
+
+// NewConn tracks the requests read from c, under g's limits (nil: none);
+// tlsState is the handshake's outcome over TLS (nil: none), for r.TLS.
+func NewConn(c net.Conn, g Guard, tlsState *tls.ConnectionState) *Conn {
+	return &Conn{Conn: c, first: true, guard: g, tls: tlsState}
+}
+
+// TLS is the handshake's outcome when the connection is over TLS, else nil.
+func (c *Conn) TLS() *tls.ConnectionState { return c.tls }
 
 // maxLoggedLine bounds the part of a request line kept for the access log
 // of a request that net/http refuses itself.
 const maxLoggedLine = 2 << 10
 
-func (c *framingConn) Read(p []byte) (int, error) {
+func (c *Conn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
 	if n > 0 {
 		c.mu.Lock()
@@ -133,7 +153,7 @@ func (c *framingConn) Read(p []byte) (int, error) {
 // ReadFrom lets net/http send a file with sendfile(2): it copies a
 // response body through the connection's io.ReaderFrom, which the
 // embedded net.Conn alone would hide. Writes are not tracked.
-func (c *framingConn) ReadFrom(r io.Reader) (int64, error) {
+func (c *Conn) ReadFrom(r io.Reader) (int64, error) {
 	if rf, ok := c.Conn.(io.ReaderFrom); ok {
 		return rf.ReadFrom(r)
 	}
@@ -143,7 +163,7 @@ func (c *framingConn) ReadFrom(r io.Reader) (int64, error) {
 // CloseWrite half-closes the connection, as net/http does to a bare
 // *net.TCPConn before closing it (so a client still sending reads the
 // answer), and as the lingering close does.
-func (c *framingConn) CloseWrite() error {
+func (c *Conn) CloseWrite() error {
 	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
 		return cw.CloseWrite()
 	}
@@ -151,11 +171,11 @@ func (c *framingConn) CloseWrite() error {
 }
 
 // next returns the verdict for the next request on the connection.
-func (c *framingConn) next() framingVerdict {
+func (c *Conn) next() Verdict {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if len(c.verdicts) == 0 {
-		return framingOK
+		return OK
 	}
 	v := c.verdicts[0]
 	c.verdicts = c.verdicts[1:]
@@ -163,7 +183,7 @@ func (c *framingConn) next() framingVerdict {
 }
 
 // track advances the state machine over b.
-func (c *framingConn) track(b []byte) {
+func (c *Conn) track(b []byte) {
 	for len(b) > 0 && c.state != lost {
 		switch c.state {
 		case inBody, inChunkData:
@@ -223,7 +243,7 @@ func (c *framingConn) track(b []byte) {
 	}
 }
 
-func (c *framingConn) startHead() {
+func (c *Conn) startHead() {
 	c.state = inHead
 	c.first = true
 	c.http10, c.te, c.nCL, c.cl = false, false, 0, 0
@@ -232,7 +252,7 @@ func (c *framingConn) startHead() {
 
 // count charges a piece of a head line (up to and including its '\n') to
 // the head, and to the request line while that is being read.
-func (c *framingConn) count(piece []byte) {
+func (c *Conn) count(piece []byte) {
 	c.headLen += len(piece)
 	if c.first {
 		c.lineLen += len(piece)
@@ -243,22 +263,22 @@ func (c *framingConn) count(piece []byte) {
 }
 
 // over reports whether the current head is already over a limit.
-func (c *framingConn) over() bool {
+func (c *Conn) over() bool {
 	if c.guard == nil {
 		return false
 	}
-	maxHead, maxLine := c.guard.limits()
+	maxHead, maxLine := c.guard.Limits()
 	return maxLine > 0 && c.lineLen > maxLine || maxHead > 0 && c.headLen > maxHead
 }
 
 // onSkippedLine ends an over-long line that was counted but not kept.
-func (c *framingConn) onSkippedLine() {
+func (c *Conn) onSkippedLine() {
 	if c.first {
 		c.first = false
 	}
 }
 
-func (c *framingConn) onLine(line []byte) {
+func (c *Conn) onLine(line []byte) {
 	switch c.state {
 	case inHead:
 		c.onHeadLine(line)
@@ -289,7 +309,7 @@ func (c *framingConn) onLine(line []byte) {
 	}
 }
 
-func (c *framingConn) onHeadLine(line []byte) {
+func (c *Conn) onHeadLine(line []byte) {
 	if c.first {
 		if len(line) == 0 {
 			// Empty lines before a request line are skipped, and not
@@ -324,23 +344,23 @@ func (c *framingConn) onHeadLine(line []byte) {
 	}
 }
 
-func (c *framingConn) endHead() {
-	v := framingOK
+func (c *Conn) endHead() {
+	v := OK
 	var maxHead, maxLine int
 	if c.guard != nil {
-		maxHead, maxLine = c.guard.limits()
+		maxHead, maxLine = c.guard.Limits()
 	}
 	switch {
 	case maxLine > 0 && c.lineLen > maxLine:
-		v = framingLineTooLong
+		v = LineTooLong
 	case maxHead > 0 && c.headLen > maxHead:
-		v = framingHeadTooLarge
+		v = HeadTooLarge
 	case c.te && c.http10:
-		v = framingTEonHTTP10
+		v = TEonHTTP10
 	case c.te && c.nCL > 0:
-		v = framingCLandTE
+		v = CLandTE
 	case c.nCL > 1:
-		v = framingDuplicateCL
+		v = DuplicateCL
 	}
 	c.verdicts = append(c.verdicts, v)
 	c.prevLine, c.reqLine = c.reqLine, c.prevLine[:0]
@@ -371,33 +391,40 @@ func asciiEqualFold(b []byte, lower string) bool {
 	return true
 }
 
-type framingKey struct{}
+type ctxKey struct{}
 
-// framingConnContext is the http.Server's ConnContext: it makes the
+// ConnContext is the http.Server's ConnContext: it makes the
 // connection's tracker reachable from each request.
-func framingConnContext(ctx context.Context, c net.Conn) context.Context {
-	if fc, ok := c.(*framingConn); ok {
-		return context.WithValue(ctx, framingKey{}, fc)
+func ConnContext(ctx context.Context, c net.Conn) context.Context {
+	if fc, ok := c.(*Conn); ok {
+		return context.WithValue(ctx, ctxKey{}, fc)
 	}
 	return ctx
 }
 
-// requestFraming returns the verdict for the request whose context is ctx.
+// FromContext returns the tracker of the connection a request's context
+// is from, or nil.
+func FromContext(ctx context.Context) *Conn {
+	fc, _ := ctx.Value(ctxKey{}).(*Conn)
+	return fc
+}
+
+// RequestFraming returns the verdict for the request whose context is ctx.
 // It must be called exactly once per request, in order. A plain
 // connection's request was checked by h1's parser as it read it.
-func requestFraming(ctx context.Context) framingVerdict {
-	if fc, ok := ctx.Value(framingKey{}).(*framingConn); ok {
+func RequestFraming(ctx context.Context) Verdict {
+	if fc, ok := ctx.Value(ctxKey{}).(*Conn); ok {
 		return fc.next()
 	}
 	return h1Verdicts[h1.ProblemOf(ctx)]
 }
 
 // h1Verdicts are the verdicts for h1's problems.
-var h1Verdicts = [...]framingVerdict{
-	h1.ProblemNone:         framingOK,
-	h1.ProblemCLandTE:      framingCLandTE,
-	h1.ProblemDuplicateCL:  framingDuplicateCL,
-	h1.ProblemTEonHTTP10:   framingTEonHTTP10,
-	h1.ProblemLineTooLong:  framingLineTooLong,
-	h1.ProblemHeadTooLarge: framingHeadTooLarge,
+var h1Verdicts = [...]Verdict{
+	h1.ProblemNone:         OK,
+	h1.ProblemCLandTE:      CLandTE,
+	h1.ProblemDuplicateCL:  DuplicateCL,
+	h1.ProblemTEonHTTP10:   TEonHTTP10,
+	h1.ProblemLineTooLong:  LineTooLong,
+	h1.ProblemHeadTooLarge: HeadTooLarge,
 }
