@@ -326,6 +326,9 @@ func (w *response) ReadFrom(src io.Reader) (int64, error) {
 	if !ok || w.noBody || w.declared < 0 {
 		return io.Copy(writerOnly{w}, src)
 	}
+	if uncork := cork(w.c.rwc); uncork != nil {
+		defer uncork()
+	}
 	w.commit(false)
 	if err := w.c.bw.Flush(); err != nil {
 		return 0, err

@@ -1,0 +1,8 @@
+//go:build !linux
+
+package h1
+
+import "net"
+
+// cork is TCP_CORK on Linux (cork_linux.go); elsewhere nothing.
+func cork(net.Conn) func() { return nil }
