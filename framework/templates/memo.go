@@ -227,12 +227,8 @@ type evaluator struct {
 }
 
 func newEvaluator(copyPage func() (*template.Template, error), targets []memoTarget) (*evaluator, error) {
-	c, err := copyPage()
-	if err != nil {
-		return nil, err
-	}
-	e := &evaluator{page: c}
-	for _, t := range targets {
+	return newCopyEvaluator(copyPage, len(targets), func(c *template.Template, i int) (*parse.ListNode, error) {
+		t := targets[i]
 		as := actions(c.Lookup(t.name))
 		if t.ordinal >= len(as) {
 			return nil, fmt.Errorf("templates: memoize %s: the copy differs", t.name)
@@ -242,7 +238,24 @@ func newEvaluator(copyPage func() (*template.Template, error), targets []memoTar
 			return nil, fmt.Errorf("templates: memoize %s: the copy differs at %s", t.name, a)
 		}
 		a.Pipe.Cmds[t.slot.cmd].Args[t.slot.arg] = &parse.DotNode{NodeType: parse.NodeDot, Pos: a.Pos}
-		e.roots = append(e.roots, &parse.ListNode{NodeType: parse.NodeList, Pos: a.Pos, Nodes: []parse.Node{a}})
+		return &parse.ListNode{NodeType: parse.NodeList, Pos: a.Pos, Nodes: []parse.Node{a}}, nil
+	})
+}
+
+// newCopyEvaluator copies the page and takes from the copy the root of
+// each of its n memoized pieces (an action, or a range's body).
+func newCopyEvaluator(copyPage func() (*template.Template, error), n int, root func(c *template.Template, i int) (*parse.ListNode, error)) (*evaluator, error) {
+	c, err := copyPage()
+	if err != nil {
+		return nil, err
+	}
+	e := &evaluator{page: c}
+	for i := range n {
+		r, err := root(c, i)
+		if err != nil {
+			return nil, err
+		}
+		e.roots = append(e.roots, r)
 	}
 	return e, nil
 }

@@ -211,12 +211,8 @@ func rowPipe(pipe *parse.PipeNode, pure map[string]bool, fields map[string]bool)
 // newRowEvaluator builds a copy of the page whose roots are the bodies of
 // the targets' ranges, as escaped and before any memoizing.
 func newRowEvaluator(copyPage func() (*template.Template, error), targets []rowTarget) (*evaluator, error) {
-	c, err := copyPage()
-	if err != nil {
-		return nil, err
-	}
-	e := &evaluator{page: c}
-	for _, t := range targets {
+	return newCopyEvaluator(copyPage, len(targets), func(c *template.Template, i int) (*parse.ListNode, error) {
+		t := targets[i]
 		rs := ranges(c.Lookup(t.name))
 		if t.ordinal >= len(rs) {
 			return nil, fmt.Errorf("templates: memoize rows of %s: the copy differs", t.name)
@@ -225,9 +221,8 @@ func newRowEvaluator(copyPage func() (*template.Template, error), targets []rowT
 		if r.Pos != t.node.Pos || r.Pipe.String() != t.node.Pipe.String() {
 			return nil, fmt.Errorf("templates: memoize rows of %s: the copy differs at %s", t.name, r.Pipe)
 		}
-		e.roots = append(e.roots, r.List)
-	}
-	return e, nil
+		return r.List, nil
+	})
 }
 
 // rowMemo is the function that replaces the body of one range.
