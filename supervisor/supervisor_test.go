@@ -178,6 +178,17 @@ func TestPrepareRunDirRefusesWorldWritable(t *testing.T) {
 }
 
 // alive reports whether pid runs (a zombie waiting for its reaper is dead).
+// outlives reports whether pid is still alive a while after it was sent
+// SIGKILL: the kernel ends a killed process when it next runs, a moment
+// later on a busy machine.
+func outlives(pid int) bool {
+	deadline := time.Now().Add(5 * time.Second)
+	for alive(pid) && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	return alive(pid)
+}
+
 func alive(pid int) bool {
 	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
 	if err != nil {
@@ -215,14 +226,7 @@ func TestProcessGroupIsKilledOnExitAndStop(t *testing.T) {
 	}
 	read()
 	for _, pid := range list {
-		// SIGKILL was sent to the group before Run returned; the kernel
-		// ends the process when it next runs, a moment later on a busy
-		// machine.
-		deadline := time.Now().Add(2 * time.Second)
-		for alive(pid) && time.Now().Before(deadline) {
-			time.Sleep(10 * time.Millisecond)
-		}
-		if alive(pid) {
+		if outlives(pid) {
 			t.Errorf("sleep 300 (pid %d) outlived the supervisor", pid)
 			syscall.Kill(pid, syscall.SIGKILL)
 		}
