@@ -43,7 +43,7 @@ func memoize(page *template.Template, copyPage func() (*template.Template, error
 	}
 	var targets []memoTarget
 	for _, name := range templateNames(page) {
-		for k, a := range actions(page.Lookup(name)) {
+		for k, a := range nodesOf[*parse.ActionNode](page.Lookup(name)) {
 			if slot, ok := dynamicSlot(a.Pipe, pure); ok && valueParam(a.Pipe, slot, funcs) {
 				targets = append(targets, memoTarget{name: name, ordinal: k, action: a, text: a.String(), slot: slot})
 			}
@@ -179,15 +179,16 @@ func templateNames(page *template.Template) []string {
 	return slices.Sorted(maps.Keys(names))
 }
 
-// actions returns the actions of t in source order.
-func actions(t *template.Template) []*parse.ActionNode {
-	var out []*parse.ActionNode
+// nodesOf returns the nodes of t of type N (actions, ranges), in source
+// order.
+func nodesOf[N parse.Node](t *template.Template) []N {
+	var out []N
 	if t == nil || t.Tree == nil || t.Tree.Root == nil {
 		return nil
 	}
 	walk(t.Tree.Root, func(n parse.Node) {
-		if a, ok := n.(*parse.ActionNode); ok {
-			out = append(out, a)
+		if x, ok := n.(N); ok {
+			out = append(out, x)
 		}
 	})
 	return out
@@ -229,7 +230,7 @@ type evaluator struct {
 func newEvaluator(copyPage func() (*template.Template, error), targets []memoTarget) (*evaluator, error) {
 	return newCopyEvaluator(copyPage, len(targets), func(c *template.Template, i int) (*parse.ListNode, error) {
 		t := targets[i]
-		as := actions(c.Lookup(t.name))
+		as := nodesOf[*parse.ActionNode](c.Lookup(t.name))
 		if t.ordinal >= len(as) {
 			return nil, fmt.Errorf("templates: memoize %s: the copy differs", t.name)
 		}

@@ -57,7 +57,7 @@ func memoizeRows(page *template.Template, copyPage func() (*template.Template, e
 	}
 	var targets []rowTarget
 	for _, name := range templateNames(page) {
-		for k, r := range ranges(page.Lookup(name)) {
+		for k, r := range nodesOf[*parse.RangeNode](page.Lookup(name)) {
 			if fields, ok := rowFields(page, r, pure); ok {
 				targets = append(targets, rowTarget{name: name, ordinal: k, node: r, fields: fields})
 			}
@@ -91,20 +91,6 @@ func memoizeRows(page *template.Template, copyPage func() (*template.Template, e
 	}
 	page.Funcs(funcs)
 	return nil
-}
-
-// ranges returns the ranges of t in source order.
-func ranges(t *template.Template) []*parse.RangeNode {
-	var out []*parse.RangeNode
-	if t == nil || t.Tree == nil || t.Tree.Root == nil {
-		return nil
-	}
-	walk(t.Tree.Root, func(n parse.Node) {
-		if r, ok := n.(*parse.RangeNode); ok {
-			out = append(out, r)
-		}
-	})
-	return out
 }
 
 // rowFields reports whether the body of r depends only on fields of its
@@ -213,7 +199,7 @@ func rowPipe(pipe *parse.PipeNode, pure map[string]bool, fields map[string]bool)
 func newRowEvaluator(copyPage func() (*template.Template, error), targets []rowTarget) (*evaluator, error) {
 	return newCopyEvaluator(copyPage, len(targets), func(c *template.Template, i int) (*parse.ListNode, error) {
 		t := targets[i]
-		rs := ranges(c.Lookup(t.name))
+		rs := nodesOf[*parse.RangeNode](c.Lookup(t.name))
 		if t.ordinal >= len(rs) {
 			return nil, fmt.Errorf("templates: memoize rows of %s: the copy differs", t.name)
 		}
