@@ -12,22 +12,26 @@ import (
 // sixteen calls, sixteen deadline renewals and sixteen passes through
 // net/http for a 1 MiB file (about a fifth of the edge's CPU for it).
 //
-// send_timeout still counts between writes, as in nginx, and not for the
-// whole file: a watchdog looks at the file's offset, which sendfile (or
-// the copy that stands for it) advances as the client takes bytes, every
-// quarter of the timeout, and when it moved sets the write deadline to
-// one timeout and a quarter from then. A client whose reads are less than
-// a timeout apart is never cut, however slow; one that stops reading is
-// cut between one and one and a half timeouts after its last progress.
-// (The kernel wakes a sender only once much of a full send buffer has
-// drained, so a slow reader's progress comes in bursts.)
+// send_timeout still counts between the client's reads, as in nginx, and
+// not for the whole file: every quarter of the timeout a watchdog looks
+// at how far the client got, and when it moved sets the write deadline
+// to one timeout and a quarter from then. How far is the file's offset
+// (which sendfile, or the copy that stands for it, advances) less what
+// the socket still holds unacknowledged (SIOCOUTQ): the offset alone
+// moves only when the kernel wakes the sender, which is once a third of
+// a full send buffer has drained (over a second of a slow client with
+// Linux's 4 MiB buffers), so a steady reader looked stalled. A client
+// whose reads are less than a timeout apart is never cut, however slow;
+// one that stops reading is cut between one and one and a half timeouts
+// after its last progress.
 func (w *clientWriter) sendFile(rf io.ReaderFrom, lr *io.LimitedReader, f *os.File) (int64, error) {
 	start, err := f.Seek(0, io.SeekCurrent)
 	if err != nil {
 		start = -1 // the watchdog's first look counts as progress
 	}
 	w.renew()
-	wd := &sendWatchdog{f: f, offset: start, w: w, timeout: w.timeout}
+	wd := &sendWatchdog{f: f, taken: start, w: w, timeout: w.timeout}
+	wd.unsent, _ = w.ResponseWriter.(unsentCounter)
 	wd.mu.Lock()
 	wd.timer = time.AfterFunc(w.timeout/4, wd.look)
 	wd.mu.Unlock()
@@ -38,16 +42,22 @@ func (w *clientWriter) sendFile(rf io.ReaderFrom, lr *io.LimitedReader, f *os.Fi
 	return n, err
 }
 
+// unsentCounter is the h1 server's response: how many bytes its socket
+// holds that the client has not acknowledged.
+type unsentCounter interface{ Unsent() (int, bool) }
+
 // sendWatchdog renews a response's write deadline while a file is sent.
 type sendWatchdog struct {
 	f       *os.File
 	w       *clientWriter
 	timeout time.Duration
 
-	mu     sync.Mutex
-	offset int64 // the file's offset at the last look
-	timer  *time.Timer
-	done   bool // the send ended: the deadline is the handler's again
+	unsent unsentCounter // nil where the socket's queue cannot be read
+
+	mu    sync.Mutex
+	taken int64 // how far the client got at the last look
+	timer *time.Timer
+	done  bool // the send ended: the deadline is the handler's again
 }
 
 func (wd *sendWatchdog) look() {
@@ -60,8 +70,13 @@ func (wd *sendWatchdog) look() {
 	if err != nil {
 		return // the deadline set last stands
 	}
-	if off != wd.offset {
-		wd.offset = off
+	if wd.unsent != nil {
+		if q, ok := wd.unsent.Unsent(); ok {
+			off -= int64(q)
+		}
+	}
+	if off != wd.taken {
+		wd.taken = off
 		wd.w.setWriteDeadline(time.Now().Add(wd.timeout + wd.timeout/4))
 	}
 	wd.timer.Reset(wd.timeout / 4)

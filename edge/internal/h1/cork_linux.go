@@ -3,6 +3,7 @@ package h1
 import (
 	"net"
 	"syscall"
+	"unsafe"
 )
 
 // cork holds back partial segments on c (TCP_CORK) until uncorked, as
@@ -28,4 +29,25 @@ func cork(c net.Conn) func() {
 	}
 	set(1)
 	return func() { set(0) }
+}
+
+// unsent is how many bytes c's send queue holds that the peer has not
+// acknowledged (SIOCOUTQ): it falls as the client reads, which is the
+// progress a send watchdog wants, however the kernel batches the
+// writer's wake-ups. ok is false if c is not TCP.
+func unsent(c net.Conn) (n int, ok bool) {
+	tc, isTCP := c.(*net.TCPConn)
+	if !isTCP {
+		return 0, false
+	}
+	rc, err := tc.SyscallConn()
+	if err != nil {
+		return 0, false
+	}
+	rc.Control(func(fd uintptr) {
+		var v int32
+		_, _, errno := syscall.Syscall(syscall.SYS_IOCTL, fd, syscall.TIOCOUTQ, uintptr(unsafe.Pointer(&v)))
+		n, ok = int(v), errno == 0
+	})
+	return n, ok
 }

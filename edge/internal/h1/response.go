@@ -387,6 +387,15 @@ func (w *response) SetWriteDeadline(t time.Time) error {
 	return w.c.rwc.SetWriteDeadline(t)
 }
 
+// Unsent is how many bytes of the response the kernel holds that the
+// client has not yet acknowledged; ok is false where that is unknown.
+func (w *response) Unsent() (n int, ok bool) {
+	if w.c.hijacked {
+		return 0, false
+	}
+	return unsent(w.c.rwc)
+}
+
 // EnableFullDuplex: the request body can always be read while the
 // response is written here.
 func (w *response) EnableFullDuplex() error { return nil }
