@@ -11,8 +11,13 @@
 #   nginx in front of uWSGI (hello)          stack edge in front of the same uWSGI
 #   nginx → uWSGI (hello)                    nginx in front of stack appserver (hello)
 #
-# Each scenario: wrk, 2 threads, 64 connections (echo: 16), DURATION
-# (default 10s).
+# Each scenario runs alone, as in the reference peers harness: its servers
+# start, take a 2 s warm-up and DURATION (default 10s) of wrk with 2
+# threads and 64 connections (echo: 16), and stop before the next starts.
+# The peers are the harness's: a bare WSGI hello without Content-Length,
+# and Django 3.2 rendering a template with no apps, no middleware and no
+# database. The stack is set up as the harness's target: 2 workers, debug
+# off, access log off, the files under /files/ of the same instance.
 # CPU µs/request is the utime+stime of every process of the scenario (the
 # servers and all their children, from /proc) after minus before, divided
 # by the requests wrk completed. uWSGI and the stack both run 2 worker
@@ -37,13 +42,7 @@ METRICS=${METRICS:-on}
 ADMIN='admin: {listen: ""}'
 [ "$METRICS" = off ] && ADMIN='admin: {listen: "", socket: ""}'
 RESULTS=${RESULTS:-$REPO/results/bench-$(date -u +%Y%m%dT%H%M%SZ)} # results/ is ignored by git
-PORT_NGINX=${PORT_NGINX:-18601}
-PORT_HELLO=${PORT_HELLO:-18602}
-PORT_POLLS=${PORT_POLLS:-18603}
-PORT_ECHO=${PORT_ECHO:-18604}
-PORT_EDGE=${PORT_EDGE:-18605}
-PORT_NGX_APP=${PORT_NGX_APP:-18606}
-PORT_HELLO0=${PORT_HELLO0:-18607}
+PORT=${PORT:-18601} # every scenario in turn, alone
 NEEDS=(nginx uwsgi uwsgi-plugin-python3 wrk python3-django)
 
 log() { printf 'bench: %s\n' "$*" >&2; }
@@ -69,11 +68,24 @@ install_missing() {
 # --- processes -------------------------------------------------------------
 
 PIDS=()
-cleanup() {
-  local p
+# stop_all ends every process spawned so far (each its own session), and
+# waits until the port is free for the next scenario.
+stop_all() {
+  local p i
   for p in "${PIDS[@]}"; do kill -TERM -- "-$p" 2>/dev/null || true; done
-  sleep 0.5
+  for i in $(seq 1 50); do
+    local alive=0
+    for p in "${PIDS[@]}"; do kill -0 -- "-$p" 2>/dev/null && alive=1; done
+    [ "$alive" = 0 ] && break
+    sleep 0.1
+  done
   for p in "${PIDS[@]}"; do kill -KILL -- "-$p" 2>/dev/null || true; done
+  PIDS=()
+  rm -f "$W"/*.sock
+  sleep 0.5
+}
+cleanup() {
+  stop_all
   rm -rf "$W"
 }
 
@@ -174,7 +186,7 @@ measure() {
   local label=$1 url=$2; shift 2
   local conns=${CONNS:-64}
   wait_http "$url"
-  wrk -t2 -c"$conns" -d1s "$url" >/dev/null # warm-up
+  wrk -t2 -c"$conns" -d2s "$url" >/dev/null # warm-up, as the reference harness
   local before after out reqs rps p99 errs slug
   slug=$(printf '%s' "$label" | tr -cs 'a-zA-Z0-9' '_')
   before=$(cpu_ticks "$@")
@@ -199,25 +211,15 @@ ratio() {
     "$(awk -v a="${CPU[$s]}" -v b="${CPU[$p]}" 'BEGIN {printf "%.2f×", b ? a / b : 0}')" "$goal" | tee -a "$TABLE"
 }
 
-main() {
-  install_missing
-  mkdir -p "$RESULTS"
-  W=$(mktemp -d /tmp/stack-bench-XXXXXX)
-  chmod 755 "$W" # nginx's workers (nobody when run as root) read files here
-  trap cleanup EXIT
-  trap 'exit 130' INT TERM
-
-  log "building the stack"
-  go build -o "$W/stack" ./cmd/stack
-
-  # Static files and the two WSGI apps.
-  mkdir -p "$W/static" "$W/templates" "$W/nginx" "$W/run"
-  head -c 1024 /dev/urandom >"$W/static/1k.bin"
-  head -c 1048576 /dev/urandom >"$W/static/1m.bin"
+# The peers, as the reference harness sets them up: a bare WSGI hello (no
+# Content-Length: nginx sends it chunked), and Django 3.2 with a template
+# page and nothing else (no apps, no middleware, no database: the cheapest
+# Django request there is).
+write_peers() {
   cat >"$W/hello.py" <<'PY'
 def application(environ, start_response):
-    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "12")])
-    return [b"Hello, web!\n"]
+    start_response('200 OK', [('Content-Type', 'text/html')])
+    return [b'<h1>Hello, web!</h1>']
 PY
   cat >"$W/echo.py" <<'PY'
 # The echo app's shape in Python: JSON of the request as the app saw it.
@@ -235,43 +237,56 @@ def application(environ, start_response):
     return [out]
 PY
   cat >"$W/templates/index.html" <<'HTML'
-<!doctype html><html><head><title>{{ title }}</title></head><body>
-<h1>{{ title }}</h1><ul>{% for q in questions %}<li><a href="/polls/{{ q.id }}/">{{ q.text }}</a></li>{% endfor %}</ul>
-</body></html>
+<!DOCTYPE html>
+<html>
+<head><title>{{ title }}</title></head>
+<body>
+<h1>{{ title }}</h1>
+<ul>
+{% for item in items %}  <li>{{ item }}</li>
+{% endfor %}</ul>
+</body>
+</html>
 HTML
   cat >"$W/djangopage.py" <<PY
-# Django with a template page and the usual middleware, no apps, no database.
+# Django with a template page: no apps, no middleware, no database.
 import django
 from django.conf import settings
 settings.configure(
     DEBUG=False, SECRET_KEY="bench", ALLOWED_HOSTS=["*"], ROOT_URLCONF=__name__,
-    MIDDLEWARE=["django.middleware.security.SecurityMiddleware",
-                "django.middleware.common.CommonMiddleware",
-                "django.middleware.clickjacking.XFrameOptionsMiddleware"],
-    TEMPLATES=[{"BACKEND": "django.template.backends.django.DjangoTemplates", "DIRS": ["$W/templates"]}],
+    INSTALLED_APPS=[], MIDDLEWARE=[], DATABASES={}, USE_I18N=True, USE_TZ=True,
+    TEMPLATES=[{"BACKEND": "django.template.backends.django.DjangoTemplates",
+                "DIRS": ["$W/templates"], "APP_DIRS": False, "OPTIONS": {"context_processors": []}}],
 )
 django.setup()
 from django.shortcuts import render
 from django.urls import path
+ITEMS = ["item %d" % i for i in range(10)]
 def index(request):
-    qs = [{"id": i, "text": "Question %d?" % i} for i in range(5)]
-    return render(request, "index.html", {"title": "Polls", "questions": qs})
-urlpatterns = [path("django/", index)]
+    return render(request, "index.html", {"title": "Hello, web!", "items": ITEMS})
+urlpatterns = [path("", index)]
 from django.core.wsgi import get_wsgi_application
 application = get_wsgi_application()
 PY
+}
 
+# nginx_conf PORT LOCATIONS: an nginx.conf as the reference harness writes
+# it, with one server on PORT.
+nginx_conf() {
+  local user=; [ "$(id -u)" = 0 ] && user="user www-data;"
   cat >"$W/nginx.conf" <<NGINX
+$user
 daemon off;
 worker_processes 2;
-user $(id -un);
 pid $W/nginx.pid;
 error_log $RESULTS/nginx-error.log warn;
-events { worker_connections 1024; }
+events { worker_connections 4096; }
 http {
+    include /etc/nginx/mime.types;
+    default_type application/octet-stream;
     access_log off;
-    # As the reference peers harness and Debian's own nginx.conf: without
-    # them nginx reads each file into a buffer and writes it.
+    # As the reference harness and Debian's own nginx.conf: without them
+    # nginx reads each file into a buffer and writes it.
     sendfile on;
     tcp_nopush on;
     client_body_temp_path $W/nginx/body;
@@ -280,112 +295,145 @@ http {
     fastcgi_temp_path $W/nginx/fastcgi;
     scgi_temp_path $W/nginx/scgi;
     server {
-        listen 127.0.0.1:$PORT_NGINX;
-        location /static/ { alias $W/static/; }
-        location /django/ { include /etc/nginx/uwsgi_params; uwsgi_pass unix:$W/django.sock; }
-        location /echo/ { include /etc/nginx/uwsgi_params; uwsgi_pass unix:$W/echo.sock; }
-        location / { include /etc/nginx/uwsgi_params; uwsgi_pass unix:$W/hello.sock; }
-    }
-    server {
-        # nginx in front of stack appserver (the one-tier row).
-        listen 127.0.0.1:$PORT_NGX_APP;
-        location / { include /etc/nginx/uwsgi_params; uwsgi_pass unix:$W/run/appalone/app.sock; }
+        listen 127.0.0.1:$1;
+$2
     }
 }
 NGINX
-  local uwsgi_common=(--plugin python3 --master --processes 2 --disable-logging --chmod-socket=666 --die-on-term)
-  spawn NGINX nginx -p "$W/" -c "$W/nginx.conf" -e "$RESULTS/nginx-error.log"
-  spawn UWSGI_HELLO uwsgi "${uwsgi_common[@]}" --socket "$W/hello.sock" --wsgi-file "$W/hello.py"
-  spawn UWSGI_DJANGO uwsgi "${uwsgi_common[@]}" --socket "$W/django.sock" --wsgi-file "$W/djangopage.py"
-  spawn UWSGI_ECHO uwsgi "${uwsgi_common[@]}" --socket "$W/echo.sock" --wsgi-file "$W/echo.py"
+}
 
-  # The stack: two instances, one per app, each with 2 worker processes.
-  cat >"$W/hello.yaml" <<YAML
-run_dir: $W/run/hello
-edge: {listen: ["127.0.0.1:$PORT_HELLO"], access_log: "off"}
-appserver: {app: hello, processes: 2}
-$ADMIN
-YAML
-  cat >"$W/polls.yaml" <<YAML
-run_dir: $W/run/polls
+uwsgi_pass() { printf '        location %s { include /etc/nginx/uwsgi_params; uwsgi_pass unix:%s; }\n' "$1" "$2"; }
+
+# start_uwsgi NAME WSGI-FILE: one uWSGI (master and 2 workers) on $W/NAME.sock.
+start_uwsgi() {
+  spawn "$1" uwsgi --plugin python3 --master --processes 2 --disable-logging --chmod-socket=666 \
+    --die-on-term --need-app --socket "$W/$1.sock" --wsgi-file "$2"
+}
+
+# stack_yaml NAME APP [EXTRA]: the stack as the goals measure it (the
+# reference harness's stack-target): APP with debug off, 2 workers, access
+# log off, the 1 KiB and 1 MiB files under /files/.
+stack_yaml() {
+  cat >"$W/$1.yaml" <<YAML
+run_dir: $W/run/$1
 edge:
-  listen: ["127.0.0.1:$PORT_POLLS"]
+  listen: ["127.0.0.1:$PORT"]
   access_log: "off"
   locations:
-    - {path: /static/, root: $W/static}
-    - {path: /, upstream: app}
-appserver: {app: polls, processes: 2}
+    - path: /files/
+      root: $W/static
+    - path: /
+      upstream: app
+  upstreams:
+    app:
+      servers: ["unix:$W/run/$1/app.sock"]${3:-}
+appserver:
+  listen: unix:$W/run/$1/app.sock
+  app: $2
+  processes: 2
 $ADMIN
 apps:
-  polls: {debug: false, secret_key: bench-$RANDOM$RANDOM$RANDOM$RANDOM, allowed_hosts: ["127.0.0.1"]}
+  polls:
+    debug: false
+    secret_key: bench-$RANDOM$RANDOM$RANDOM$RANDOM$RANDOM$RANDOM
+    allowed_hosts: ["127.0.0.1"]
 YAML
-  cat >"$W/hello0.yaml" <<YAML
-run_dir: $W/run/hello0
-edge:
-  listen: ["127.0.0.1:$PORT_HELLO0"]
-  access_log: "off"
-  upstreams: {app: {servers: ["unix:$W/run/hello0/app.sock"], keepalive: 0}}
-appserver: {listen: "unix:$W/run/hello0/app.sock", app: hello, processes: 2}
-$ADMIN
-YAML
-  cat >"$W/echo.yaml" <<YAML
-run_dir: $W/run/echo
-edge: {listen: ["127.0.0.1:$PORT_ECHO"], access_log: "off"}
-appserver: {app: echo, processes: 2}
-$ADMIN
-YAML
-  # One tier each: stack edge in front of the uWSGI hello, and stack
-  # appserver (hello) behind nginx.
-  cat >"$W/edgealone.yaml" <<YAML
-run_dir: $W/run/edgealone
-edge:
-  listen: ["127.0.0.1:$PORT_EDGE"]
-  access_log: "off"
-  upstreams: {app: {servers: ["unix:$W/hello.sock"]}}
-$ADMIN
-YAML
-  cat >"$W/appalone.yaml" <<YAML
-run_dir: $W/run/appalone
-appserver: {listen: "unix:$W/run/appalone/app.sock", socket_mode: "0666", app: hello, processes: 2}
-$ADMIN
-YAML
-  spawn STACK_HELLO "$W/stack" up -c "$W/hello.yaml" --log-level warn
-  spawn STACK_HELLO0 "$W/stack" up -c "$W/hello0.yaml" --log-level warn
-  spawn STACK_POLLS "$W/stack" up -c "$W/polls.yaml" --log-level warn
-  spawn STACK_ECHO "$W/stack" up -c "$W/echo.yaml" --log-level warn
-  spawn STACK_EDGE "$W/stack" edge -c "$W/edgealone.yaml" --log-level warn
-  spawn STACK_APP "$W/stack" appserver -c "$W/appalone.yaml" --log-level warn
+}
 
-  local n="http://127.0.0.1:$PORT_NGINX" h="http://127.0.0.1:$PORT_HELLO" p="http://127.0.0.1:$PORT_POLLS"
-  wait_http "$p/polls/"
-  sleep 1
-  PSS_FRESH=$(pss_kb "$STACK_POLLS")
-  local h0="http://127.0.0.1:$PORT_HELLO0" e="http://127.0.0.1:$PORT_ECHO"
-  local ea="http://127.0.0.1:$PORT_EDGE" na="http://127.0.0.1:$PORT_NGX_APP"
+main() {
+  install_missing
+  mkdir -p "$RESULTS"
+  W=$(mktemp -d /tmp/stack-bench-XXXXXX)
+  chmod 755 "$W" # nginx's workers (www-data when run as root) read files here
+  trap cleanup EXIT
+  trap 'exit 130' INT TERM
+
+  log "building the stack"
+  go build -o "$W/stack" ./cmd/stack
+  mkdir -p "$W/static" "$W/templates" "$W/nginx" "$W/run"
+  head -c 1024 /dev/urandom >"$W/static/1k.bin"
+  head -c 1048576 /dev/urandom >"$W/static/1m.bin"
+  write_peers
+  local u="http://127.0.0.1:$PORT"
   {
-    echo "\`DURATION=$DURATION METRICS=$METRICS bash scripts/bench.sh\` on $(nproc) cores, $(date -u +%Y-%m-%d); wrk -t2 -c64."
+    echo "\`DURATION=$DURATION METRICS=$METRICS bash scripts/bench.sh\` on $(nproc) cores, $(date -u +%Y-%m-%d); wrk -t2 -c64, each scenario alone."
     echo
     echo '| scenario | req/s | p99 | CPU µs/request | errors |'
     echo '| --- | --- | --- | --- | --- |'
   } | tee "$TABLE"
-  measure 'nginx → uWSGI → bare WSGI hello' "$n/" "$NGINX" "$UWSGI_HELLO"
-  measure '**stack up, `hello`**' "$h/" "$STACK_HELLO"
-  measure '**stack up, `hello`, keepalive: 0**' "$h0/" "$STACK_HELLO0"
-  measure 'nginx → uWSGI → Django template page' "$n/django/" "$NGINX" "$UWSGI_DJANGO"
-  measure '**stack up, polls index** (debug off)' "$p/polls/" "$STACK_POLLS"
-  measure '**stack up, polls detail** (debug off)' "$p/polls/1/" "$STACK_POLLS"
-  CONNS=16 measure 'nginx → uWSGI → Python echo, 16 conns' "$n/echo/x?a=1" "$NGINX" "$UWSGI_ECHO"
-  CONNS=16 measure '**stack up, `echo`, 16 conns**' "$e/echo/x?a=1" "$STACK_ECHO"
-  measure 'nginx static 1 KiB' "$n/static/1k.bin" "$NGINX"
-  measure '**stack up, static 1 KiB**' "$p/static/1k.bin" "$STACK_POLLS"
-  measure 'nginx static 1 MiB' "$n/static/1m.bin" "$NGINX"
-  measure '**stack up, static 1 MiB**' "$p/static/1m.bin" "$STACK_POLLS"
-  measure '**stack edge** in front of uWSGI (hello)' "$ea/" "$STACK_EDGE" "$UWSGI_HELLO"
-  measure '**nginx in front of stack appserver** (hello)' "$na/" "$NGINX" "$STACK_APP"
-  # Memory at rest (before the load, PSS_FRESH, and after it) and start-up.
+
+  # Each scenario runs alone, as in the reference harness: its servers
+  # start, serve the load and stop before the next one starts.
+  nginx_conf "$PORT" "$(uwsgi_pass / "$W/UWSGI.sock")"
+  start_uwsgi UWSGI "$W/hello.py"; spawn NGINX nginx -p "$W/" -c "$W/nginx.conf" -e "$RESULTS/nginx-error.log"
+  measure 'nginx → uWSGI → bare WSGI hello' "$u/" "$NGINX" "$UWSGI"
+  stop_all
+
+  stack_yaml hello hello; spawn STACK "$W/stack" up -c "$W/hello.yaml" --log-level warn
+  measure '**stack up, `hello`**' "$u/" "$STACK"
+  stop_all
+  stack_yaml hello0 hello $'\n      keepalive: 0'; spawn STACK "$W/stack" up -c "$W/hello0.yaml" --log-level warn
+  measure '**stack up, `hello`, keepalive: 0**' "$u/" "$STACK"
+  stop_all
+
+  nginx_conf "$PORT" "$(uwsgi_pass / "$W/UWSGI_DJANGO.sock")"
+  start_uwsgi UWSGI_DJANGO "$W/djangopage.py"; spawn NGINX nginx -p "$W/" -c "$W/nginx.conf" -e "$RESULTS/nginx-error.log"
+  measure 'nginx → uWSGI → Django template page' "$u/" "$NGINX" "$UWSGI_DJANGO"
+  stop_all
+
+  stack_yaml polls polls; spawn STACK "$W/stack" up -c "$W/polls.yaml" --log-level warn
+  wait_http "$u/polls/"
+  sleep 1
+  PSS_FRESH=$(pss_kb "$STACK")
+  measure '**stack up, polls index** (debug off)' "$u/polls/" "$STACK"
+  measure '**stack up, polls detail** (debug off)' "$u/polls/1/" "$STACK"
   sleep 2
-  local pss go_ms stack_ms
-  pss=$(pss_kb "$STACK_POLLS")
+  PSS_AFTER=$(pss_kb "$STACK")
+  stop_all
+
+  nginx_conf "$PORT" "$(uwsgi_pass / "$W/UWSGI_ECHO.sock")"
+  start_uwsgi UWSGI_ECHO "$W/echo.py"; spawn NGINX nginx -p "$W/" -c "$W/nginx.conf" -e "$RESULTS/nginx-error.log"
+  CONNS=16 measure 'nginx → uWSGI → Python echo, 16 conns' "$u/echo/x?a=1" "$NGINX" "$UWSGI_ECHO"
+  stop_all
+  stack_yaml echo echo; spawn STACK "$W/stack" up -c "$W/echo.yaml" --log-level warn
+  CONNS=16 measure '**stack up, `echo`, 16 conns**' "$u/echo/x?a=1" "$STACK"
+  stop_all
+
+  nginx_conf "$PORT" "        location /files/ { alias $W/static/; }"
+  spawn NGINX nginx -p "$W/" -c "$W/nginx.conf" -e "$RESULTS/nginx-error.log"
+  measure 'nginx static 1 KiB' "$u/files/1k.bin" "$NGINX"
+  measure 'nginx static 1 MiB' "$u/files/1m.bin" "$NGINX"
+  stop_all
+  stack_yaml files polls; spawn STACK "$W/stack" up -c "$W/files.yaml" --log-level warn
+  measure '**stack up, static 1 KiB**' "$u/files/1k.bin" "$STACK"
+  measure '**stack up, static 1 MiB**' "$u/files/1m.bin" "$STACK"
+  stop_all
+
+  # One tier each: stack edge in front of uWSGI's hello, and nginx in front
+  # of stack appserver (hello).
+  cat >"$W/edgealone.yaml" <<YAML
+run_dir: $W/run/edgealone
+edge:
+  listen: ["127.0.0.1:$PORT"]
+  access_log: "off"
+  upstreams: {app: {servers: ["unix:$W/UWSGI.sock"]}}
+$ADMIN
+YAML
+  start_uwsgi UWSGI "$W/hello.py"; spawn STACK "$W/stack" edge -c "$W/edgealone.yaml" --log-level warn
+  measure '**stack edge** in front of uWSGI (hello)' "$u/" "$STACK" "$UWSGI"
+  stop_all
+  cat >"$W/appalone.yaml" <<YAML
+run_dir: $W/run/appalone
+appserver: {listen: "unix:$W/appalone.sock", socket_mode: "0666", app: hello, processes: 2}
+$ADMIN
+YAML
+  nginx_conf "$PORT" "$(uwsgi_pass / "$W/appalone.sock")"
+  spawn STACK "$W/stack" appserver -c "$W/appalone.yaml" --log-level warn; spawn NGINX nginx -p "$W/" -c "$W/nginx.conf" -e "$RESULTS/nginx-error.log"
+  measure '**nginx in front of stack appserver** (hello)' "$u/" "$NGINX" "$STACK"
+  stop_all
+
+  # Start-up: Go's bare net/http hello against stack up with polls.
+  local go_ms stack_ms
   cat >"$W/gohello.go" <<'GO'
 package main
 
@@ -401,12 +449,12 @@ func main() {
 }
 GO
   (cd "$W" && go mod init gohello >/dev/null 2>&1 && go build -o "$W/gohello" .)
-  go_ms=$(startup_ms 18608 / "$W/gohello" 127.0.0.1:18608)
-  sed "s/$PORT_POLLS/18609/; s|run_dir: .*|run_dir: $W/run/startup|" "$W/polls.yaml" >"$W/startup.yaml"
-  stack_ms=$(startup_ms 18609 /polls/ "$W/stack" up -c "$W/startup.yaml" --log-level warn)
+  go_ms=$(startup_ms "$PORT" / "$W/gohello" "127.0.0.1:$PORT")
+  stack_yaml startup polls
+  stack_ms=$(startup_ms "$PORT" /polls/ "$W/stack" up -c "$W/startup.yaml" --log-level warn)
   {
     echo
-    echo "Idle, \`stack up\` with polls and 2 workers holds $((PSS_FRESH / 1024)) MB PSS before any load and $((pss / 1024)) MB two seconds after its runs (goal ≤ 30 MB)."
+    echo "Idle, \`stack up\` with polls and 2 workers holds $((PSS_FRESH / 1024)) MB PSS before any load and $((PSS_AFTER / 1024)) MB two seconds after its runs (goal ≤ 30 MB)."
     echo "Start to first 200 (median of 5): Go's bare net/http hello ${go_ms} ms, \`stack up\` with polls and 2 workers ${stack_ms} ms, $(awk -v a="$stack_ms" -v b="$go_ms" 'BEGIN {printf "%.1f", b ? a / b : 0}')× (goal ≤ 2×)."
   } | tee -a "$TABLE"
   {
