@@ -27,12 +27,18 @@ import (
 // replaced, or changed in place, is served as it is from then on, and the
 // old descriptors are closed. Within the validity a replaced file is
 // served as it was, whole and with its own header, as from fileCache.
+//
+// A file not asked for during cacheInactive loses its entry and its
+// descriptors (a sweep runs while any are kept), so that a file deleted or
+// replaced is not held open, its space not freed, for longer than that.
 type fdCache struct {
-	mu      sync.Mutex
-	files   map[string]*openFile
-	idle    int  // descriptors held in all pools
-	closed  bool // the handler closed: nothing is kept any more
-	maxIdle int  // 0: maxIdleFDs (tests shrink it)
+	mu       sync.Mutex
+	files    map[string]*openFile
+	idle     int           // descriptors held in all pools
+	closed   bool          // the handler closed: nothing is kept any more
+	maxIdle  int           // 0: maxIdleFDs (tests shrink it)
+	inactive time.Duration // 0: cacheInactive (tests shorten it)
+	sweeper  *time.Timer   // armed while entries are kept
 }
 
 const (
@@ -45,6 +51,7 @@ type openFile struct {
 	fi      fs.FileInfo
 	header  http.Header // Etag, Last-Modified, Content-Type, Content-Length, Accept-Ranges; shared, never modified
 	checked time.Time
+	used    time.Time // the last request for it (the sweep's measure)
 	pool    []*os.File
 	dropped bool // replaced or forgotten: its descriptors are closed when returned
 }
@@ -74,6 +81,7 @@ func (c *fdCache) acquire(s *Handler, name string, now time.Time, valid time.Dur
 		}
 		e.checked = now
 	}
+	e.used = now
 	var f *os.File
 	if n := len(e.pool); n > 0 {
 		f = e.pool[n-1]
@@ -110,10 +118,42 @@ func (c *fdCache) keep(name string, f *os.File, fi fs.FileInfo, now time.Time) b
 		}
 		e = &openFile{fi: fi, header: wholeHeader(name, f, fi), checked: now}
 		c.files[name] = e
+		if c.sweeper == nil {
+			c.sweeper = time.AfterFunc(c.inactivity(), c.sweep)
+		}
 	}
+	e.used = now
 	e.pool = append(e.pool, f)
 	c.idle++
 	return true
+}
+
+// sweep drops the entries not asked for during the inactivity period, and
+// comes again while any are left.
+func (c *fdCache) sweep() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return
+	}
+	now := time.Now()
+	for name, e := range c.files {
+		if now.Sub(e.used) >= c.inactivity() {
+			c.dropLocked(name, e)
+		}
+	}
+	if len(c.files) > 0 {
+		c.sweeper.Reset(c.inactivity())
+	} else {
+		c.sweeper = nil
+	}
+}
+
+func (c *fdCache) inactivity() time.Duration {
+	if c.inactive == 0 {
+		return cacheInactive
+	}
+	return c.inactive
 }
 
 // release returns f, taken from e by acquire, to e's pool, or closes it
@@ -147,6 +187,9 @@ func (c *fdCache) close() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.closed = true
+	if c.sweeper != nil {
+		c.sweeper.Stop()
+	}
 	for name, e := range c.files {
 		c.dropLocked(name, e)
 	}

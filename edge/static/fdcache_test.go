@@ -129,3 +129,37 @@ func TestLargeFileDescriptorsConcurrentAndBounded(t *testing.T) {
 		t.Errorf("%d descriptors open after Close, %d before", n, before)
 	}
 }
+
+// A large file not asked for during the inactivity period is no longer
+// held open: a deleted or replaced file's space is freed even when its
+// name is never asked for again.
+func TestLargeFileDescriptorsClosedWhenInactive(t *testing.T) {
+	root := t.TempDir()
+	bigVersion(t, root, "gone.bin", 5)
+	before := openFDs(t)
+	s, err := New("/static/", root, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.fds.inactive = 20 * time.Millisecond
+	if got := serveStatic(s, "GET", "/static/gone.bin"); got.Code != 200 {
+		t.Fatalf("GET: %d", got.Code)
+	}
+	if n := openFDs(t); n != before+2 {
+		t.Fatalf("%d descriptors open after the answer, %d before (the root and the kept one)", n, before)
+	}
+	os.Remove(filepath.Join(root, "gone.bin"))
+	deadline := time.Now().Add(5 * time.Second)
+	for openFDs(t) != before+1 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := openFDs(t); n != before+1 {
+		t.Errorf("%d descriptors open long after the last request, want %d (the root)", n, before+1)
+	}
+	s.fds.mu.Lock()
+	defer s.fds.mu.Unlock()
+	if len(s.fds.files) != 0 || s.fds.sweeper != nil {
+		t.Errorf("entries left: %d, sweeper armed: %v", len(s.fds.files), s.fds.sweeper != nil)
+	}
+}
