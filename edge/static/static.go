@@ -35,6 +35,7 @@ type Handler struct {
 	dir    string
 	logger *slog.Logger
 	cache  fileCache
+	fds    fdCache // descriptors of files too large for cache (fdcache.go)
 
 	precompressed bool // serve X.zst, X.br, X.gz beside X (precompressed.go)
 }
@@ -52,7 +53,10 @@ func New(prefix, root string, logger *slog.Logger) (*Handler, error) {
 }
 
 // Close releases the root directory.
-func (s *Handler) Close() error { return s.root.Close() }
+func (s *Handler) Close() error {
+	s.fds.close()
+	return s.root.Close()
+}
 
 func (s *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
@@ -140,14 +144,30 @@ func (s *Handler) serve(w http.ResponseWriter, r *http.Request, name string, tra
 			serveCached(w, r, name, cf.choose(r))
 			return
 		}
+		if plain(r) {
+			if e, f := s.fds.acquire(s, name, now, s.cache.validity()); f != nil {
+				if !s.precompressed || s.siblingsOf(name, e.fi, now) == 0 {
+					serveOpen(w, r, f, e)
+					s.fds.release(e, f)
+					return
+				}
+				s.fds.release(e, f) // a sibling appeared: the path below chooses
+			}
+		}
 	}
 	f, err := s.open(name)
 	if err != nil {
 		s.cache.forget(name)
+		s.fds.forget(name)
 		s.fail(w, r, err)
 		return
 	}
-	defer f.Close()
+	kept := false
+	defer func(f *os.File) {
+		if !kept {
+			f.Close()
+		}
+	}(f)
 	fi, err := f.Stat()
 	if err != nil {
 		s.fail(w, r, err)
@@ -178,6 +198,7 @@ func (s *Handler) serve(w http.ResponseWriter, r *http.Request, name string, tra
 	}
 	if !fi.Mode().IsRegular() {
 		s.cache.forget(name)
+		s.fds.forget(name)
 		s.logger.Warn("edge: static: refusing a file that is not a regular file", "uri", r.RequestURI, "root", s.dir, "mode", fi.Mode().String())
 		errpage.Write(w, http.StatusForbidden)
 		return
@@ -198,6 +219,9 @@ func (s *Handler) serve(w http.ResponseWriter, r *http.Request, name string, tra
 	}
 	if plain(r) {
 		serveWhole(w, r, f, fi) // whole.go
+		if !trailingSlash && fi.Size() > maxCachedFile && (!s.precompressed || s.siblingsOf(name, fi, now) == 0) {
+			kept = s.fds.keep(name, f, fi, now)
+		}
 		return
 	}
 	// ServeContent does Range, If-Range, If-None-Match, If-Modified-Since
