@@ -16,12 +16,13 @@ import (
 // handler, finish the response, decide whether to keep the connection, and
 // go on with the next head (pipelined ones are already in the buffer).
 //
-// While the handler runs with nothing left to read of the request, one
-// goroutine reads ahead a single byte, as net/http does: it is how a
-// client that leaves is noticed (its request's context is cancelled, so
-// the upstream request is abandoned), and the byte, if it is the start of
-// the next request, is kept. It is skipped when the next request is
-// already buffered: that client is there.
+// While a handler that waits on its context has run for watchDelay with
+// nothing left to read of the request, one goroutine reads ahead, as
+// net/http does (reader.go): it is how a client that leaves is noticed
+// (its request's context is cancelled, so the upstream request is
+// abandoned), and what it reads, if it is the next request, is kept. It
+// is skipped when the next request is already buffered: that client is
+// there.
 
 type conn struct {
 	srv    *Server
@@ -230,22 +231,23 @@ func (b *body) finishWithin(c *conn) bool {
 }
 
 // bodyDone is called when the request body has been read to its end
-// (b.mu held): the read-ahead can start, if the handler wants it.
+// (b.mu held): the watch can start, if the handler wants it.
 func (c *conn) bodyDone() {
 	if c.req.watching() {
-		c.cr.startBackgroundRead()
+		c.cr.armWatch()
 	}
 }
 
-// watch starts the read-ahead for a handler that waits on its context,
-// once the body is read (before, a read of the body notices a client
-// gone).
+// watch starts watching the client for a handler that waits on its
+// context, once the body is read (before, a read of the body notices a
+// client gone): the read-ahead starts if the handler still runs
+// watchDelay later.
 func (c *conn) watch() {
 	c.body.mu.Lock()
 	eof := c.body.sawEOF
 	c.body.mu.Unlock()
 	if eof {
-		c.cr.startBackgroundRead()
+		c.cr.armWatch()
 	}
 }
 
@@ -319,6 +321,7 @@ func (c *conn) closeWrite() {
 const rstAvoidanceDelay = 500 * time.Millisecond
 
 func (c *conn) close() {
+	c.cr.stopWatch()
 	if c.req != nil {
 		c.req.cancel()
 	}
