@@ -321,7 +321,6 @@ func (c *conn) closeWrite() {
 const rstAvoidanceDelay = 500 * time.Millisecond
 
 func (c *conn) close() {
-	c.cr.stopWatch()
 	if c.req != nil {
 		c.req.cancel()
 	}

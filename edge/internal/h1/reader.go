@@ -25,68 +25,46 @@ type connReader struct {
 	// inHandler: the handler runs, so a read-ahead may start (and only
 	// then: after it, the connection's goroutine reads).
 	inHandler bool
-	// armed: the watch timer runs for this request (armWatch).
-	armed bool
-	timer *time.Timer // the watch timer, made at the first arming, then reused
+	// armed: the request is on the server's watch list (watch.go),
+	// as armSeq; a sweep that finds it there starts the read-ahead.
+	armed  bool
+	armSeq uint64
 }
 
 func (cr *connReader) setInHandler(v bool) {
 	cr.mu.Lock()
 	cr.inHandler = v
-	if !v && cr.armed {
-		// The handler ended before the watch started: a fast answer
-		// costs no read-ahead. A firing already under way finds
-		// armed false and does nothing.
-		cr.armed = false
-		cr.timer.Stop()
-	}
+	// The handler ended before its watch started: a fast answer costs
+	// no read-ahead. The watch list's entry is dropped when it is due.
+	cr.armed = false
 	cr.mu.Unlock()
 }
 
-// watchDelay is how long a handler that waits on its context runs before
-// the read-ahead starts watching its client. Most proxied answers come
-// sooner (a few ms under load), and then the watch costs them nothing: no
-// second goroutine, no read(2), no deadline to end it. A client that
-// leaves during a slower answer is noticed this much later than at once;
-// nginx notices on its next event for the connection, so tens of ms are
-// within what a proxy's client can tell (it has gone), and the upstream
-// is abandoned a moment later than it could be.
-const watchDelay = 20 * time.Millisecond
-
-// armWatch starts the watch timer for the running handler, once: when it
-// fires with the handler still running, the read-ahead starts.
+// armWatch puts the running handler's request on the watch list, once:
+// if the handler still runs watchDelay later, the read-ahead starts.
 func (cr *connReader) armWatch() {
 	cr.mu.Lock()
-	defer cr.mu.Unlock()
 	if !cr.inHandler || cr.armed || cr.watching {
+		cr.mu.Unlock()
 		return
 	}
 	cr.armed = true
-	if cr.timer == nil {
-		cr.timer = time.AfterFunc(watchDelay, cr.watchTimeUp)
-	} else {
-		cr.timer.Reset(watchDelay)
-	}
+	cr.armSeq++
+	seq := cr.armSeq
+	cr.mu.Unlock()
+	cr.c.srv.watches.add(cr, seq)
 }
 
-func (cr *connReader) watchTimeUp() {
+// watchTimeUp is the watch list's: the request armed as seq has waited
+// watchDelay.
+func (cr *connReader) watchTimeUp(seq uint64) {
 	cr.mu.Lock()
 	defer cr.mu.Unlock()
-	if !cr.armed {
+	if !cr.armed || cr.armSeq != seq {
 		return // the handler ended first
 	}
 	cr.armed = false
 	cr.startLocked()
-}
-
-// stopWatch releases the watch timer when the connection ends.
-func (cr *connReader) stopWatch() {
-	cr.mu.Lock()
-	defer cr.mu.Unlock()
-	cr.armed = false
-	if cr.timer != nil {
-		cr.timer.Stop()
-	}
 }
 
 // readAheadSize fits the heads of most requests.

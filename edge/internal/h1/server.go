@@ -68,6 +68,8 @@ type Server struct {
 
 	dates atomic.Pointer[dateValue]
 
+	watches watchList // requests whose client is to be watched (watch.go)
+
 	defaultServer     *http.Server
 	defaultServerOnce sync.Once
 }
