@@ -37,12 +37,14 @@ func BenchmarkPipelinedGetsNetHTTP(b *testing.B) {
 // BenchmarkKeepAliveProxied serves small GETs one at a time on kept-alive
 // loopback connections (wrk's pattern) to a handler that waits on its
 // context as the edge's proxy does (context.AfterFunc in the uwsgi
-// transport) and answers at once, as a fast upstream does.
+// transport), sets a write deadline as the edge's send_timeout does, and
+// answers at once, as a fast upstream does.
 func BenchmarkKeepAliveProxied(b *testing.B) {
 	addr := serve(b, &Server{ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 60 * time.Second,
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			stop := context.AfterFunc(r.Context(), func() {})
 			defer stop()
+			http.NewResponseController(w).SetWriteDeadline(time.Now().Add(time.Minute))
 			w.Header().Set("Content-Type", "text/plain")
 			io.WriteString(w, "hello")
 		})})

@@ -29,6 +29,13 @@ type connReader struct {
 	// as armSeq; a sweep that finds it there starts the read-ahead.
 	armed  bool
 	armSeq uint64
+	// The read deadline as set through setReadDeadlineLocked (deadline.go),
+	// which every read deadline of the connection's is set with.
+	rdl      time.Time
+	rdlKnown bool
+	// headPending: a head is being read, and its deadline is to be set
+	// before its first read(2).
+	headPending bool
 }
 
 func (cr *connReader) setInHandler(v bool) {
@@ -93,6 +100,9 @@ func (cr *connReader) Read(p []byte) (int, error) {
 		cr.mu.Unlock()
 		return n, nil
 	}
+	if cr.headPending {
+		cr.headDeadlineLocked()
+	}
 	cr.inRead = true
 	cr.mu.Unlock()
 	n, err := cr.c.rwc.Read(p)
@@ -126,11 +136,9 @@ func (cr *connReader) startLocked() {
 		return
 	}
 	cr.inRead, cr.watching = true, true
-	if cr.c.body.framed {
-		// The handler may have set one to read the body; the head's
-		// was cleared when the head was read.
-		cr.c.rwc.SetReadDeadline(time.Time{})
-	}
+	// The keep-alive wait's, or one the handler set to read the body:
+	// neither is for the watch.
+	cr.setReadDeadlineLocked(time.Time{})
 	if cr.ahead == nil {
 		cr.ahead = make([]byte, readAheadSize)
 	}
@@ -179,11 +187,11 @@ func (cr *connReader) abortLocked() {
 		return
 	}
 	cr.aborted = true
-	cr.c.rwc.SetReadDeadline(aLongTimeAgo)
+	cr.setReadDeadlineLocked(aLongTimeAgo)
 	for cr.watching {
 		cr.cond.Wait()
 	}
-	cr.c.rwc.SetReadDeadline(time.Time{})
+	cr.setReadDeadlineLocked(time.Time{})
 }
 
 // lost is called when a read fails: the request being served, if any, is

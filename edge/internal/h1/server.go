@@ -236,7 +236,7 @@ func (s *Server) closeIdle() bool {
 		default:
 			continue
 		}
-		c.rwc.SetReadDeadline(aLongTimeAgo)
+		c.cr.setReadDeadline(aLongTimeAgo)
 	}
 	// The connections' goroutines see the wake-up and end; until they
 	// have, the server is not quiet.
