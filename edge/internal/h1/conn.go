@@ -79,11 +79,13 @@ func (c *conn) serve() {
 		first = false
 		c.setState(http.StateActive)
 		var r http.Request // on the stack: the handler's is its copy with the context
+		ctx := &reqCtx{c: c}
+		r.URL = &ctx.url // parsed into (head.parse): one allocation for both
 		if err := c.readRequest(&r); err != nil {
 			c.refuse(err)
 			return
 		}
-		keep := c.serveRequest(&r)
+		keep := c.serveRequest(&r, ctx)
 		if c.hijacked {
 			return
 		}
@@ -152,8 +154,7 @@ func (c *conn) readRequest(r *http.Request) error {
 
 // serveRequest runs the handler for r and reports whether the connection
 // can serve another request.
-func (c *conn) serveRequest(parsed *http.Request) (keep bool) {
-	ctx := &reqCtx{c: c}
+func (c *conn) serveRequest(parsed *http.Request, ctx *reqCtx) (keep bool) {
 	c.req = ctx
 	r := parsed.WithContext(ctx)
 	b := &c.body

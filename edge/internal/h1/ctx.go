@@ -3,6 +3,7 @@ package h1
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"sync"
 	"time"
 )
@@ -24,6 +25,9 @@ type reqCtx struct {
 	err    error
 	afters []*afterFunc
 	watch  bool // the client is to be watched
+	// url is the request's URL, parsed into here: the request's context
+	// and URL live as long, in one allocation.
+	url url.URL
 }
 
 type afterFunc struct{ f func() }
