@@ -1,12 +1,15 @@
 package h1
 
 import (
+	"context"
 	"io"
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // BenchmarkPipelinedGets serves small GETs, 16 pipelined per write, over a
@@ -29,6 +32,54 @@ func BenchmarkPipelinedGetsNetHTTP(b *testing.B) {
 	go s.Serve(l)
 	defer s.Close()
 	benchPipelined(b, l.Addr().String())
+}
+
+// BenchmarkKeepAliveProxied serves small GETs one at a time on kept-alive
+// loopback connections (wrk's pattern) to a handler that waits on its
+// context as the edge's proxy does (context.AfterFunc in the uwsgi
+// transport), sets a write deadline as the edge's send_timeout does, and
+// answers at once, as a fast upstream does.
+func BenchmarkKeepAliveProxied(b *testing.B) {
+	addr := serve(b, &Server{ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 60 * time.Second,
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			stop := context.AfterFunc(r.Context(), func() {})
+			defer stop()
+			http.NewResponseController(w).SetWriteDeadline(time.Now().Add(time.Minute))
+			w.Header().Set("Content-Type", "text/plain")
+			io.WriteString(w, "hello")
+		})})
+	const conns = 4
+	req := "GET /hello HTTP/1.1\r\nHost: bench\r\nUser-Agent: bench\r\nAccept: */*\r\n\r\n"
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu0 := processCPU()
+	var wg sync.WaitGroup
+	for k := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			defer c.Close()
+			buf := make([]byte, 4096)
+			for i := k; i < b.N; i += conns {
+				io.WriteString(c, req)
+				for got := ""; !strings.HasSuffix(got, "hello"); {
+					n, err := c.Read(buf)
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					got += string(buf[:n])
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	b.ReportMetric(float64(processCPU()-cpu0)/float64(b.N), "cpu-ns/op")
 }
 
 func benchPipelined(b *testing.B, addr string) {

@@ -16,12 +16,13 @@ import (
 // handler, finish the response, decide whether to keep the connection, and
 // go on with the next head (pipelined ones are already in the buffer).
 //
-// While the handler runs with nothing left to read of the request, one
-// goroutine reads ahead a single byte, as net/http does: it is how a
-// client that leaves is noticed (its request's context is cancelled, so
-// the upstream request is abandoned), and the byte, if it is the start of
-// the next request, is kept. It is skipped when the next request is
-// already buffered: that client is there.
+// While a handler that waits on its context has run for watchDelay with
+// nothing left to read of the request, one goroutine reads ahead, as
+// net/http does (reader.go): it is how a client that leaves is noticed
+// (its request's context is cancelled, so the upstream request is
+// abandoned), and what it reads, if it is the next request, is kept. It
+// is skipped when the next request is already buffered: that client is
+// there.
 
 type conn struct {
 	srv    *Server
@@ -37,6 +38,11 @@ type conn struct {
 
 	req      *reqCtx // the current request's context
 	hijacked bool
+
+	// The write deadline as the handlers set it (deadline.go).
+	wmu      sync.Mutex
+	wdl      time.Time
+	wdlStale atomic.Bool // wdl is a previous request's
 }
 
 // bufPool holds the connections' read and write buffers while they are
@@ -63,7 +69,7 @@ func (c *conn) serve() {
 	c.br = readerPool.Get().(*bufio.Reader)
 	c.br.Reset(&c.cr)
 	c.bw = writerPool.Get().(*bufio.Writer)
-	c.bw.Reset(c.rwc)
+	c.bw.Reset(connWriter{c})
 	c.body.br = c.br
 	first := true
 	for {
@@ -73,11 +79,13 @@ func (c *conn) serve() {
 		first = false
 		c.setState(http.StateActive)
 		var r http.Request // on the stack: the handler's is its copy with the context
+		ctx := &reqCtx{c: c}
+		r.URL = &ctx.url // parsed into (head.parse): one allocation for both
 		if err := c.readRequest(&r); err != nil {
 			c.refuse(err)
 			return
 		}
-		keep := c.serveRequest(&r)
+		keep := c.serveRequest(&r, ctx)
 		if c.hijacked {
 			return
 		}
@@ -105,7 +113,8 @@ func (c *conn) awaitRequest(first bool) bool {
 	if wait > 0 {
 		// Also for the read-ahead, if one still waits: it becomes the
 		// wait for the next request.
-		c.rwc.SetReadDeadline(time.Now().Add(wait))
+		now := time.Now()
+		c.cr.waitDeadline(now.Add(wait), now)
 	}
 	if !c.cr.awaitBackgroundRead() {
 		return false
@@ -119,19 +128,18 @@ func (c *conn) awaitRequest(first bool) bool {
 // readRequest reads and parses one head.
 func (c *conn) readRequest(r *http.Request) error {
 	s := c.srv
-	if t := s.ReadHeaderTimeout; t > 0 {
-		c.rwc.SetReadDeadline(time.Now().Add(t))
-	} else {
-		c.rwc.SetReadDeadline(time.Time{}) // Shutdown's wake-up is not for this read
-	}
 	soft, lineMax := 0, 0
 	if s.Limits != nil {
 		soft, lineMax = s.Limits()
 	}
-	if err := c.head.read(c.br, s.MaxHeaderBytes, lineMax); err != nil {
+	// The head's deadline (ReadHeaderTimeout) is set only if the head
+	// needs a read(2) of its own (deadline.go).
+	c.cr.startHead()
+	err := c.head.read(c.br, s.MaxHeaderBytes, lineMax)
+	c.cr.endHead()
+	if err != nil {
 		return err
 	}
-	c.rwc.SetReadDeadline(time.Time{})
 	r.RemoteAddr = c.remote
 	if err := c.head.parse(r, soft, lineMax); err != nil {
 		return err
@@ -146,8 +154,7 @@ func (c *conn) readRequest(r *http.Request) error {
 
 // serveRequest runs the handler for r and reports whether the connection
 // can serve another request.
-func (c *conn) serveRequest(parsed *http.Request) (keep bool) {
-	ctx := &reqCtx{c: c}
+func (c *conn) serveRequest(parsed *http.Request, ctx *reqCtx) (keep bool) {
 	c.req = ctx
 	r := parsed.WithContext(ctx)
 	b := &c.body
@@ -157,6 +164,10 @@ func (c *conn) serveRequest(parsed *http.Request) (keep bool) {
 	hasBody := b.chunked || b.remain > 0
 	b.framed = hasBody
 	b.continue_ = hasBody && r.ProtoMinor >= 1 && containsToken(r.Header["Expect"], "100-continue")
+	if hasBody {
+		// The keep-alive wait's read deadline may still be set.
+		c.cr.setReadDeadline(time.Time{})
+	}
 	c.cr.setInHandler(true)
 	if hasBody {
 		r.Body = b
@@ -200,8 +211,10 @@ func (c *conn) serveRequest(parsed *http.Request) (keep bool) {
 	if w.deadline {
 		// The handler's write deadline was this response's (net/http
 		// clears it too): kept, it would fall, long past, on the answer
-		// to a later request that writes no body to renew it.
-		c.rwc.SetWriteDeadline(time.Time{})
+		// to a later request that writes no body to renew it. It is
+		// cleared before that answer's first write, unless that
+		// request sets its own.
+		c.endWriteDeadline()
 	}
 	if !keep {
 		c.cr.abortPendingRead()
@@ -223,29 +236,30 @@ func (b *body) finishWithin(c *conn) bool {
 		if t <= 0 {
 			t = 5 * time.Second
 		}
-		c.rwc.SetReadDeadline(time.Now().Add(t))
-		defer c.rwc.SetReadDeadline(time.Time{})
+		c.cr.setReadDeadline(time.Now().Add(t))
+		defer c.cr.setReadDeadline(time.Time{})
 	}
 	return b.finish()
 }
 
 // bodyDone is called when the request body has been read to its end
-// (b.mu held): the read-ahead can start, if the handler wants it.
+// (b.mu held): the watch can start, if the handler wants it.
 func (c *conn) bodyDone() {
 	if c.req.watching() {
-		c.cr.startBackgroundRead()
+		c.cr.armWatch()
 	}
 }
 
-// watch starts the read-ahead for a handler that waits on its context,
-// once the body is read (before, a read of the body notices a client
-// gone).
+// watch starts watching the client for a handler that waits on its
+// context, once the body is read (before, a read of the body notices a
+// client gone): the read-ahead starts if the handler still runs
+// watchDelay later.
 func (c *conn) watch() {
 	c.body.mu.Lock()
 	eof := c.body.sawEOF
 	c.body.mu.Unlock()
 	if eof {
-		c.cr.startBackgroundRead()
+		c.cr.armWatch()
 	}
 }
 
@@ -276,7 +290,7 @@ func (c *conn) refuse(err error) {
 		text := http.StatusText(he.status)
 		msg = "HTTP/1.1 " + itoa(he.status) + " " + text + "\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n" + itoa(he.status) + " " + text + ": " + he.reason
 	}
-	c.rwc.SetWriteDeadline(time.Now().Add(time.Second))
+	c.setWriteDeadline(time.Now().Add(time.Second))
 	io.WriteString(c.rwc, msg)
 	_, body, _ := cut(msg, '\n')
 	for {
@@ -307,7 +321,7 @@ func (c *conn) closeWrite() {
 		return
 	}
 	cw.CloseWrite()
-	c.rwc.SetReadDeadline(time.Now().Add(rstAvoidanceDelay))
+	c.cr.setReadDeadline(time.Now().Add(rstAvoidanceDelay))
 	var buf [512]byte
 	for {
 		if _, err := c.rwc.Read(buf[:]); err != nil {

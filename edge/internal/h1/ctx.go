@@ -3,6 +3,7 @@ package h1
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"sync"
 	"time"
 )
@@ -11,10 +12,12 @@ import (
 // client is found gone. It answers the values net/http's contexts carry
 // (http.ServerContextKey, http.LocalAddrContextKey) without a chain of
 // contexts, and it watches the client only for a handler that asks: the
-// read-ahead (reader.go) starts when Done or AfterFunc is first called
-// (context.WithCancel and WithTimeout call them on their parent), so a
-// request that never waits on its context (a static file) costs no
-// goroutine. Err alone does not start it: it reports what is known.
+// watch (reader.go) is armed when Done or AfterFunc is first called
+// (context.WithCancel and WithTimeout call them on their parent), and the
+// read-ahead starts if the handler still runs watchDelay later, so a
+// request that never waits on its context (a static file), or is
+// answered sooner (most proxied ones), costs no goroutine. Err alone does
+// not arm it: it reports what is known.
 type reqCtx struct {
 	c      *conn
 	mu     sync.Mutex
@@ -22,6 +25,9 @@ type reqCtx struct {
 	err    error
 	afters []*afterFunc
 	watch  bool // the client is to be watched
+	// url is the request's URL, parsed into here: the request's context
+	// and URL live as long, in one allocation.
+	url url.URL
 }
 
 type afterFunc struct{ f func() }

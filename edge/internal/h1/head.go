@@ -180,7 +180,7 @@ func (h *head) parse(r *http.Request, soft, lineMax int) error {
 		}
 		r.Proto, r.ProtoMajor, r.ProtoMinor = proto, major, minor
 	}
-	u, err := parseTarget(r.Method, target)
+	u, err := parseTarget(r.Method, target, r.URL)
 	if err != nil {
 		return badHead("malformed request target")
 	}
@@ -326,12 +326,17 @@ func parseContentLength(s string) (int64, bool) {
 }
 
 // parseTarget parses a request target as net/http does, with a fast path
-// for an origin-form path of plain characters (no escapes), the usual case.
-func parseTarget(method, target string) (*url.URL, error) {
+// for an origin-form path of plain characters (no escapes), the usual case,
+// which parses into *into if it is not nil.
+func parseTarget(method, target string, into *url.URL) (*url.URL, error) {
 	if len(target) > 0 && target[0] == '/' {
 		path, query, hasQuery := cut(target, '?')
 		if plainPath(path) && noCTL(query) && indexByte(query, '#') < 0 {
-			return &url.URL{Path: path, RawQuery: query, ForceQuery: hasQuery && query == ""}, nil
+			if into == nil {
+				into = new(url.URL)
+			}
+			*into = url.URL{Path: path, RawQuery: query, ForceQuery: hasQuery && query == ""}
+			return into, nil
 		}
 	}
 	if method == http.MethodConnect && (target == "" || target[0] != '/') {

@@ -25,12 +25,53 @@ type connReader struct {
 	// inHandler: the handler runs, so a read-ahead may start (and only
 	// then: after it, the connection's goroutine reads).
 	inHandler bool
+	// armed: the request is on the server's watch list (watch.go),
+	// as armSeq; a sweep that finds it there starts the read-ahead.
+	armed  bool
+	armSeq uint64
+	// The read deadline as set through setReadDeadlineLocked (deadline.go),
+	// which every read deadline of the connection's is set with.
+	rdl      time.Time
+	rdlKnown bool
+	// headPending: a head is being read, and its deadline is to be set
+	// before its first read(2).
+	headPending bool
 }
 
 func (cr *connReader) setInHandler(v bool) {
 	cr.mu.Lock()
 	cr.inHandler = v
+	// The handler ended before its watch started: a fast answer costs
+	// no read-ahead. The watch list's entry is dropped when it is due.
+	cr.armed = false
 	cr.mu.Unlock()
+}
+
+// armWatch puts the running handler's request on the watch list, once:
+// if the handler still runs watchDelay later, the read-ahead starts.
+func (cr *connReader) armWatch() {
+	cr.mu.Lock()
+	if !cr.inHandler || cr.armed || cr.watching {
+		cr.mu.Unlock()
+		return
+	}
+	cr.armed = true
+	cr.armSeq++
+	seq := cr.armSeq
+	cr.mu.Unlock()
+	cr.c.srv.watches.add(cr, seq)
+}
+
+// watchTimeUp is the watch list's: the request armed as seq has waited
+// watchDelay.
+func (cr *connReader) watchTimeUp(seq uint64) {
+	cr.mu.Lock()
+	defer cr.mu.Unlock()
+	if !cr.armed || cr.armSeq != seq {
+		return // the handler ended first
+	}
+	cr.armed = false
+	cr.startLocked()
 }
 
 // readAheadSize fits the heads of most requests.
@@ -59,6 +100,9 @@ func (cr *connReader) Read(p []byte) (int, error) {
 		cr.mu.Unlock()
 		return n, nil
 	}
+	if cr.headPending {
+		cr.headDeadlineLocked()
+	}
 	cr.inRead = true
 	cr.mu.Unlock()
 	n, err := cr.c.rwc.Read(p)
@@ -85,20 +129,16 @@ func (cr *connReader) takeOver() []byte {
 	return append(append([]byte(nil), buffered...), cr.pending...)
 }
 
-// startBackgroundRead starts the read-ahead, unless the next request's
-// bytes are already here.
-func (cr *connReader) startBackgroundRead() {
-	cr.mu.Lock()
-	defer cr.mu.Unlock()
+// startLocked starts the read-ahead, unless the next request's bytes are
+// already here or the handler has returned.
+func (cr *connReader) startLocked() {
 	if !cr.inHandler || cr.c.hijacked || cr.inRead || len(cr.pending) > 0 || cr.c.br.Buffered() > 0 {
 		return
 	}
 	cr.inRead, cr.watching = true, true
-	if cr.c.body.framed {
-		// The handler may have set one to read the body; the head's
-		// was cleared when the head was read.
-		cr.c.rwc.SetReadDeadline(time.Time{})
-	}
+	// The keep-alive wait's, or one the handler set to read the body:
+	// neither is for the watch.
+	cr.setReadDeadlineLocked(time.Time{})
 	if cr.ahead == nil {
 		cr.ahead = make([]byte, readAheadSize)
 	}
@@ -147,11 +187,11 @@ func (cr *connReader) abortLocked() {
 		return
 	}
 	cr.aborted = true
-	cr.c.rwc.SetReadDeadline(aLongTimeAgo)
+	cr.setReadDeadlineLocked(aLongTimeAgo)
 	for cr.watching {
 		cr.cond.Wait()
 	}
-	cr.c.rwc.SetReadDeadline(time.Time{})
+	cr.setReadDeadlineLocked(time.Time{})
 }
 
 // lost is called when a read fails: the request being served, if any, is

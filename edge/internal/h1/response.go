@@ -326,6 +326,7 @@ func (w *response) ReadFrom(src io.Reader) (int64, error) {
 	if !ok || w.noBody || w.declared < 0 {
 		return io.Copy(writerOnly{w}, src)
 	}
+	w.c.clearStaleWriteDeadline()
 	if uncork := cork(w.c.rwc); uncork != nil {
 		defer uncork()
 	}
@@ -376,7 +377,7 @@ func (w *response) SetReadDeadline(t time.Time) error {
 	if w.c.hijacked {
 		return errHijacked
 	}
-	return w.c.rwc.SetReadDeadline(t)
+	return w.c.cr.setReadDeadline(t)
 }
 
 func (w *response) SetWriteDeadline(t time.Time) error {
@@ -384,7 +385,7 @@ func (w *response) SetWriteDeadline(t time.Time) error {
 		return errHijacked
 	}
 	w.deadline = true
-	return w.c.rwc.SetWriteDeadline(t)
+	return w.c.setWriteDeadline(t)
 }
 
 // Unsent is how many bytes of the response the kernel holds that the

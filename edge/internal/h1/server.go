@@ -68,6 +68,8 @@ type Server struct {
 
 	dates atomic.Pointer[dateValue]
 
+	watches watchList // requests whose client is to be watched (watch.go)
+
 	defaultServer     *http.Server
 	defaultServerOnce sync.Once
 }
@@ -234,7 +236,7 @@ func (s *Server) closeIdle() bool {
 		default:
 			continue
 		}
-		c.rwc.SetReadDeadline(aLongTimeAgo)
+		c.cr.setReadDeadline(aLongTimeAgo)
 	}
 	// The connections' goroutines see the wake-up and end; until they
 	// have, the server is not quiet.
