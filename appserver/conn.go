@@ -59,7 +59,7 @@ type fdConn struct {
 	timeout time.Duration // for waits once the poller is involved
 	until   time.Time     // if set, no read goes past it
 	started bool          // a byte was read: later reads wait in the poller at once
-	noWait  *atomic.Int64 // the listener's: until when (unix ns) first reads skip the ppoll
+	budget  *waitBudget   // the listener's: bounds the first reads' waits that time out
 
 	mu     sync.Mutex // guards closed against Abort racing Close
 	closed bool
@@ -93,11 +93,14 @@ func (c *fdConn) Read(p []byte) (int, error) {
 			// nginx, whose write ends it. Beyond firstReadWait (a peer
 			// that is not nginx, or nginx descheduled), the poller waits.
 			// A wait that times out (a peer that connects and stays
-			// silent) held the worker for nothing: a flood of them would
-			// hold it for good, so first reads skip the wait for a while.
+			// silent, or nginx descheduled on a busy machine) held the
+			// worker for nothing: such waits may take at most 1% of its
+			// time (waitBudget), so that a flood of silent peers cannot
+			// hold it, while a timeout now and then does not send the
+			// next connections through the poller.
 			waited = true
-			if !rawWaitReadable(c.fd, firstReadWait) && c.noWait != nil {
-				c.noWait.Store(time.Now().Add(firstReadWaitOff).UnixNano())
+			if !rawWaitReadable(c.fd, firstReadWait) && c.budget != nil {
+				c.budget.spend()
 			}
 		}
 		c.poll()
@@ -109,14 +112,38 @@ func (c *fdConn) Read(p []byte) (int, error) {
 	return c.file.Read(p)
 }
 
-// waitOff reports whether first reads skip the ppoll for now (one timed
-// out lately); the clock is read only then.
+// waitOff reports whether first reads skip the ppoll for now.
 func (c *fdConn) waitOff() bool {
-	if c.noWait == nil {
-		return false
+	return c.budget != nil && c.budget.spent()
+}
+
+// waitBudget keeps the first reads' waits that time out under 1% of the
+// wall clock, with a burst of waitBurst of them (a generic cell rate
+// algorithm): each costs firstReadWait, paid for by firstReadWaitCost of
+// time. Behind nginx on a busy machine a timeout comes now and then (nginx
+// preempted between its connect and its write); turning the wait off for
+// a while after each sent the connections after it through the poller,
+// each costing more CPU than the wait.
+type waitBudget struct {
+	tat atomic.Int64 // unix ns until which the timeouts so far are paid for; 0: none yet
+}
+
+func (b *waitBudget) spend() {
+	now := time.Now().UnixNano()
+	for {
+		tat := b.tat.Load()
+		next := max(tat, now) + int64(firstReadWaitCost)
+		if b.tat.CompareAndSwap(tat, next) {
+			return
+		}
 	}
-	off := c.noWait.Load()
-	return off != 0 && off > time.Now().UnixNano()
+}
+
+// spent reports whether the budget is used up; the clock is read only
+// once a wait has timed out.
+func (b *waitBudget) spent() bool {
+	tat := b.tat.Load()
+	return tat != 0 && tat-time.Now().UnixNano() > int64(waitBurst*firstReadWaitCost)
 }
 
 func (c *fdConn) ReadsUntil(t time.Time) { c.until = t }
@@ -283,7 +310,7 @@ type rawAcceptor struct {
 	l       *Listener
 	a       *accepter
 	timeout time.Duration
-	noWait  atomic.Int64 // see fdConn.noWait
+	budget  waitBudget // see fdConn.budget
 }
 
 func (a *rawAcceptor) accept() (connection, error) {
@@ -291,7 +318,7 @@ func (a *rawAcceptor) accept() (connection, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &fdConn{fd: fd, timeout: a.timeout, noWait: &a.noWait}, nil
+	return &fdConn{fd: fd, timeout: a.timeout, budget: &a.budget}, nil
 }
 
 type netAcceptor struct {
@@ -332,13 +359,14 @@ type connBuffers struct {
 }
 
 const (
-	writeBufferSize  = 4096
-	pendingSize      = 4096 // body bytes held back to compute Content-Length
-	maxDrain         = 1 << 20
-	defaultSockTimeo = 4 * time.Second
-	firstReadWait    = time.Millisecond       // the longest a first read waits holding its thread (fdConn.Read)
-	firstReadWaitOff = 100 * time.Millisecond // no such wait after one timed out: at most 1% of a worker
-	pollIn           = 0x1                    // POLLIN
+	writeBufferSize   = 4096
+	pendingSize       = 4096 // body bytes held back to compute Content-Length
+	maxDrain          = 1 << 20
+	defaultSockTimeo  = 4 * time.Second
+	firstReadWait     = time.Millisecond    // the longest a first read waits holding its thread (fdConn.Read)
+	firstReadWaitCost = 100 * firstReadWait // a wait that timed out is paid for by this much time: at most 1% of a worker
+	waitBurst         = 10                  // waits that may time out in a row before the budget is spent
+	pollIn            = 0x1                 // POLLIN
 )
 
 var bufPool = sync.Pool{New: func() any {

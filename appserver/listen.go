@@ -20,8 +20,14 @@ var umaskMu sync.Mutex
 // connections straight off its descriptor (see fdConn); as a net.Listener
 // it also works anywhere else.
 type Listener struct {
-	file *os.File // the listening socket, registered with the runtime poller
-	rc   syscall.RawConn
+	// file is the listening socket. It is not in the runtime poller: a
+	// prefork master holds it and never accepts, and a socket in its poller
+	// would wake it on every connection the workers take (epoll reports
+	// each one to every epoll instance that has the socket), about a tenth
+	// of the appserver's CPU behind nginx. The first accept puts a
+	// duplicate of it in the poller (pollRC).
+	file *os.File
+	ctl  syscall.RawConn // file's, for Control
 	path string
 	addr *net.UnixAddr
 	// owner: Close removes the socket file. A worker's inherited copy does
@@ -30,6 +36,11 @@ type Listener struct {
 
 	closeOnce sync.Once
 	closeErr  error
+
+	mu     sync.Mutex
+	closed bool
+	polled *os.File        // the duplicate in the poller, if made
+	rc     syscall.RawConn // the descriptor accepts wait on: polled's (or file's, inherited)
 }
 
 var _ net.Listener = (*Listener)(nil)
@@ -92,7 +103,9 @@ func ListenBacklog(addr string, mode os.FileMode, backlog int) (net.Listener, er
 }
 
 func listenUnix(path string, mode os.FileMode, backlog int) (*Listener, error) {
-	fd, err := syscall.Socket(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC, 0)
+	// Blocking, so that os.NewFile leaves it out of the poller (see
+	// Listener.file); the duplicate that accepts is made non-blocking.
+	fd, err := syscall.Socket(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, os.NewSyscallError("socket", err)
 	}
@@ -119,13 +132,13 @@ func listenUnix(path string, mode os.FileMode, backlog int) (*Listener, error) {
 		return nil, err
 	}
 	f := os.NewFile(uintptr(fd), path)
-	rc, err := f.SyscallConn()
+	ctl, err := f.SyscallConn()
 	if err != nil {
 		f.Close()
 		os.Remove(path)
 		return nil, err
 	}
-	return &Listener{file: f, rc: rc, path: path, addr: &net.UnixAddr{Name: path, Net: "unix"}, owner: true}, nil
+	return &Listener{file: f, ctl: ctl, path: path, addr: &net.UnixAddr{Name: path, Net: "unix"}, owner: true}, nil
 }
 
 // InheritedListener wraps a listening socket inherited from the master
@@ -143,12 +156,13 @@ func InheritedListener(fd int) (net.Listener, error) {
 	syscall.CloseOnExec(fd)
 	f := os.NewFile(uintptr(fd), "listener")
 	if ua, ok := sa.(*syscall.SockaddrUnix); ok {
+		// A worker accepts on it: in the poller from the start.
 		rc, err := f.SyscallConn()
 		if err != nil {
 			f.Close()
 			return nil, err
 		}
-		return &Listener{file: f, rc: rc, path: ua.Name, addr: &net.UnixAddr{Name: ua.Name, Net: "unix"}}, nil
+		return &Listener{file: f, ctl: rc, rc: rc, path: ua.Name, addr: &net.UnixAddr{Name: ua.Name, Net: "unix"}}, nil
 	}
 	defer f.Close()
 	return net.FileListener(f)
@@ -156,13 +170,15 @@ func InheritedListener(fd int) (net.Listener, error) {
 
 // ListenerFile returns a duplicate descriptor of l to pass to a worker
 // process (package prefork's master does): l is a *Listener or has a File
-// method, as *net.TCPListener and *net.UnixListener do.
+// method, as *net.TCPListener and *net.UnixListener do. The duplicate of a
+// *Listener that has not accepted is not in the poller either (the
+// socket is still blocking until a worker makes it non-blocking).
 func ListenerFile(l net.Listener) (*os.File, error) {
 	switch l := l.(type) {
 	case *Listener:
 		var dup int
 		var derr error
-		if err := l.rc.Control(func(fd uintptr) { dup, derr = syscall.Dup(int(fd)) }); err != nil {
+		if err := l.ctl.Control(func(fd uintptr) { dup, derr = syscall.Dup(int(fd)) }); err != nil {
 			return nil, err
 		}
 		if derr != nil {
@@ -201,13 +217,53 @@ func newAccepter() *accepter {
 // acceptFD waits, through the runtime poller, for a pending connection and
 // takes it with one accept4. The descriptor is non-blocking.
 func (l *Listener) acceptFD(a *accepter) (int, error) {
-	if err := l.rc.Read(a.try); err != nil {
+	rc, err := l.pollRC()
+	if err == nil {
+		err = rc.Read(a.try)
+	}
+	if err != nil {
 		return -1, &net.OpError{Op: "accept", Net: "unix", Addr: l.addr, Err: err}
 	}
 	if a.err != nil {
 		return -1, &net.OpError{Op: "accept", Net: "unix", Addr: l.addr, Err: os.NewSyscallError("accept4", a.err)}
 	}
 	return a.nfd, nil
+}
+
+// pollRC returns the descriptor to accept on, in the runtime poller: a
+// non-blocking duplicate of file, made on the first call.
+func (l *Listener) pollRC() (syscall.RawConn, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.rc != nil {
+		return l.rc, nil
+	}
+	if l.closed {
+		return nil, net.ErrClosed
+	}
+	dup := -1
+	var derr error
+	if err := l.ctl.Control(func(fd uintptr) {
+		if dup, derr = syscall.Dup(int(fd)); derr == nil {
+			syscall.CloseOnExec(dup)
+			if derr = syscall.SetNonblock(dup, true); derr != nil {
+				syscall.Close(dup)
+			}
+		}
+	}); err != nil {
+		return nil, err
+	}
+	if derr != nil {
+		return nil, os.NewSyscallError("dup", derr)
+	}
+	f := os.NewFile(uintptr(dup), l.path) // non-blocking: into the poller
+	rc, err := f.SyscallConn()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	l.polled, l.rc = f, rc
+	return rc, nil
 }
 
 // Accept implements net.Listener for callers other than Server.
@@ -224,6 +280,12 @@ func (l *Listener) Accept() (net.Conn, error) {
 // Close stops listening and removes the socket file.
 func (l *Listener) Close() error {
 	l.closeOnce.Do(func() {
+		l.mu.Lock()
+		l.closed = true
+		if l.polled != nil {
+			l.polled.Close() // ends a wait in Accept
+		}
+		l.mu.Unlock()
 		l.closeErr = l.file.Close()
 		if !l.owner {
 			return

@@ -17,7 +17,7 @@ import (
 // TCP, TCP_INFO's unacked and sacked fields hold the same two numbers.
 func ListenQueue(l net.Listener) (queue, limit int) {
 	if ul, ok := l.(*Listener); ok {
-		ul.rc.Control(func(fd uintptr) { queue, limit = unixQueue(int(fd)) })
+		ul.ctl.Control(func(fd uintptr) { queue, limit = unixQueue(int(fd)) })
 		return queue, limit
 	}
 	sc, ok := l.(syscall.Conn)

@@ -32,6 +32,9 @@ type Request struct {
 	BodySHA256 string              `json:"body_sha256"` // lower-case hex
 }
 
+// emptySHA256 is the SHA-256 of no bytes, a GET's body_sha256.
+const emptySHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
 const (
 	maxDelay  = 300 * time.Second
 	maxStream = 1000
@@ -66,16 +69,30 @@ func reply(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	writeJSON(w, http.StatusOK, req)
+	bp := bufPool.Get().(*[]byte)
+	b := appendRequest((*bp)[:0], &req)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	w.Write(b)
+	if cap(b) <= 64<<10 { // a reply to a huge header is not kept
+		*bp = b
+		bufPool.Put(bp)
+	}
 }
 
 // describe reads the body and returns the request as seen; the error is
 // the body's read error.
 func describe(r *http.Request) (Request, error) {
-	h := sha256.New()
-	n, err := io.Copy(h, r.Body)
-	if err != nil {
-		return Request{}, fmt.Errorf("echo: reading the request body (%d bytes read): %w", n, err)
+	var n int64
+	sum := emptySHA256
+	if r.Body != nil && r.Body != http.NoBody {
+		h := sha256.New()
+		var err error
+		n, err = io.Copy(h, r.Body)
+		if err != nil {
+			return Request{}, fmt.Errorf("echo: reading the request body (%d bytes read): %w", n, err)
+		}
+		sum = hex.EncodeToString(h.Sum(nil))
 	}
 	rawPath, _, _ := strings.Cut(r.RequestURI, "?")
 	if rawPath == "" {
@@ -92,19 +109,8 @@ func describe(r *http.Request) (Request, error) {
 	return Request{
 		Method: r.Method, Path: r.URL.Path, RawPath: rawPath, Query: r.URL.RawQuery,
 		Headers: headers, Host: r.Host, Scheme: scheme, RemoteAddr: r.RemoteAddr,
-		BodyLength: n, BodySHA256: hex.EncodeToString(h.Sum(nil)),
+		BodyLength: n, BodySHA256: sum,
 	}, nil
-}
-
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	w.Write(append(b, '\n'))
 }
 
 // delay answers after SECONDS (a decimal number, at most 300), or when the
