@@ -187,13 +187,16 @@ func (t *UwsgiTransport) exchange(ctx context.Context, conn upstreamConn, pkt []
 		}
 	}
 
+	// The body's reader is made now: its connReader is what br reads.
+	b := &uwsgiBody{rd: connReader{conn: conn, ctx: ctx}, conn: conn, timeout: t.ReadTimeout, ctx: ctx, addr: t.Address}
 	br := readerPool.Get().(*bufio.Reader)
-	br.Reset(conn)
-	conn.SetReadDeadline(time.Now().Add(t.ReadTimeout))
-	// A client that goes away cancels the wait for the upstream.
-	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
+	br.Reset(&b.rd)
+	b.br = br
+	// A client that goes away cancels the wait for the upstream, once the
+	// wait is long enough to matter (watch.go).
+	b.rd.arm(t.ReadTimeout)
 	fail := func() {
-		stop()
+		b.rd.unwatch()
 		conn.Close()
 		br.Reset(nil)
 		readerPool.Put(br)
@@ -225,7 +228,7 @@ func (t *UwsgiTransport) exchange(ctx context.Context, conn upstreamConn, pkt []
 		return nil, fmt.Errorf("reading response header from %s: %w", t.Address, err)
 	}
 	if resp.StatusCode == http.StatusSwitchingProtocols {
-		return upgrade(resp, conn, br, stop), nil // the connection is the body; never kept
+		return upgrade(resp, conn, br, &b.rd), nil // the connection is the body; never kept
 	}
 	if _, ok := resp.Body.(untilClose); ok && atEOF(conn) {
 		// The whole body is in br already: it gets its length, and the
@@ -238,7 +241,7 @@ func (t *UwsgiTransport) exchange(ctx context.Context, conn upstreamConn, pkt []
 		resp.Body = &exactBody{r: br, n: int64(n)}
 		delete(resp.Header, uwsgi.KeepAliveHeader) // closed: never kept
 	}
-	b := &uwsgiBody{body: resp.Body, conn: conn, br: br, timeout: t.ReadTimeout, stop: stop, ctx: ctx, addr: t.Address}
+	b.body = resp.Body
 	if _, ok := resp.Header[uwsgi.KeepAliveHeader]; ok {
 		delete(resp.Header, uwsgi.KeepAliveHeader)
 		if t.KeepAlive > 0 && sendErr == nil { // a request not sent whole leaves the connection unusable

@@ -18,8 +18,8 @@ type uwsgiBody struct {
 	body    io.ReadCloser
 	conn    upstreamConn
 	br      *bufio.Reader
+	rd      connReader // what br reads: the connection, and the client's watch
 	timeout time.Duration
-	stop    func() bool
 	ctx     context.Context
 	addr    string
 	closed  bool
@@ -35,7 +35,7 @@ func (b *uwsgiBody) Read(p []byte) (int, error) {
 	if b.br.Buffered() == 0 {
 		// This read may wait on the server: renew the deadline. What is
 		// already buffered (all of most responses) needs none.
-		b.conn.SetReadDeadline(time.Now().Add(b.timeout))
+		b.rd.arm(b.timeout)
 	}
 	n, err := b.body.Read(p)
 	if err == io.EOF {
@@ -64,7 +64,7 @@ func (b *uwsgiBody) Buffered() int {
 func (b *uwsgiBody) bodyError(err error) error {
 	switch {
 	case b.ctx.Err() != nil:
-		// The client went away; its context's AfterFunc cut the read.
+		// The client went away; its context's watch cut the read.
 		return fmt.Errorf("client closed the connection while reading response body from %s: %w", b.addr, b.ctx.Err())
 	case isTimeout(err):
 		return &upstreamTimeoutError{fmt.Errorf("read_timeout (%v) fired while reading response body from %s: %w", b.timeout, b.addr, err)}
@@ -79,7 +79,7 @@ func (b *uwsgiBody) Close() error {
 		return nil
 	}
 	b.closed = true
-	stopped := b.stop() // false: the client went away and cut the connection
+	stopped := b.rd.unwatch() // false: the client went away and cut the connection
 	if b.keep != nil && b.done && stopped && b.br.Buffered() == 0 {
 		b.conn.SetDeadline(time.Time{})
 		b.keep.idle.put(b.conn, b.keep.KeepAlive, b.keep.KeepAliveTimeout)
