@@ -264,7 +264,7 @@ func (t *UwsgiTransport) exchange(ctx context.Context, conn upstreamConn, pkt []
 }
 
 // upstreamConn is what the transport needs of a connection; both net.Conn
-// and *os.File (from dialUnix) have it.
+// and *unixConn (from dialUnix) have it.
 type upstreamConn interface {
 	io.ReadWriteCloser
 	SetDeadline(time.Time) error
@@ -288,7 +288,7 @@ func (t *UwsgiTransport) dial(ctx context.Context) (upstreamConn, error) {
 // A connect to a Unix socket completes or fails at once: a full listen
 // queue is EAGAIN, which is reported as is; the Group waits it out for
 // a moment, then answers 503 (nginx answers 502).
-func dialUnix(path string) (*os.File, error) {
+func dialUnix(path string) (*unixConn, error) {
 	fd, err := syscall.Socket(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, &net.OpError{Op: "dial", Net: "unix", Err: os.NewSyscallError("socket", err)}
@@ -303,7 +303,7 @@ func dialUnix(path string) (*os.File, error) {
 		syscall.Close(fd)
 		return nil, &net.OpError{Op: "dial", Net: "unix", Addr: &net.UnixAddr{Name: path, Net: "unix"}, Err: os.NewSyscallError("connect", err)}
 	}
-	return os.NewFile(uintptr(fd), path), nil
+	return newUnixConn(os.NewFile(uintptr(fd), path))
 }
 
 func isTimeout(err error) bool {
