@@ -130,7 +130,7 @@ func (t *FastCGITransport) RoundTrip(req *http.Request) (*http.Response, error) 
 		rd.Reset(nil, fcgiRequestID)
 		fcgiRecordReaders.Put(rd)
 	}
-	resp, err := readResponse(br, req)
+	resp, err := readResponse(br, req, nil)
 	if err != nil {
 		stop()
 		conn.Close()

@@ -187,7 +187,8 @@ func (t *UwsgiTransport) exchange(ctx context.Context, conn upstreamConn, pkt []
 		}
 	}
 
-	// The body's reader is made now: its connReader is what br reads.
+	// The body is made now: its connReader is what br reads, and the
+	// response is read into its head.
 	b := &uwsgiBody{rd: connReader{conn: conn, ctx: ctx}, conn: conn, timeout: t.ReadTimeout, ctx: ctx, addr: t.Address}
 	br := readerPool.Get().(*bufio.Reader)
 	br.Reset(&b.rd)
@@ -210,7 +211,7 @@ func (t *UwsgiTransport) exchange(ctx context.Context, conn upstreamConn, pkt []
 			return nil, errStale
 		}
 	}
-	resp, err := readResponse(br, req)
+	resp, err := readResponse(br, req, &b.head)
 	if err != nil && sendErr != nil {
 		fail()
 		return nil, sendErr // no answer came: the send's error says why
@@ -238,7 +239,8 @@ func (t *UwsgiTransport) exchange(ctx context.Context, conn upstreamConn, pkt []
 		n := br.Buffered()
 		resp.ContentLength = int64(n)
 		resp.Header["Content-Length"] = []string{strconv.Itoa(n)}
-		resp.Body = &exactBody{r: br, n: int64(n)}
+		b.head.exact = exactBody{r: br, n: int64(n)}
+		resp.Body = &b.head.exact
 		delete(resp.Header, uwsgi.KeepAliveHeader) // closed: never kept
 	}
 	b.body = resp.Body
@@ -326,7 +328,8 @@ func (t *UwsgiTransport) send(conn upstreamConn, pkt []byte, req *http.Request) 
 			}
 		}
 	}
-	if body != nil || len(pkt) > 64<<10 {
+	deadline := body != nil || len(pkt) > 64<<10
+	if deadline {
 		conn.SetWriteDeadline(time.Now().Add(t.SendTimeout))
 	}
 	if _, err := conn.Write(pkt); err != nil {
@@ -342,6 +345,11 @@ func (t *UwsgiTransport) send(conn upstreamConn, pkt []byte, req *http.Request) 
 		if err != nil {
 			return fmt.Errorf("sending request body to %s: %w", t.Address, err)
 		}
+	}
+	if deadline {
+		// A kept connection's next request may be small, sent with no
+		// deadline of its own.
+		conn.SetWriteDeadline(time.Time{})
 	}
 	return nil
 }

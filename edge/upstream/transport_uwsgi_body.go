@@ -18,7 +18,8 @@ type uwsgiBody struct {
 	body    io.ReadCloser
 	conn    upstreamConn
 	br      *bufio.Reader
-	rd      connReader // what br reads: the connection, and the client's watch
+	rd      connReader   // what br reads: the connection, and the client's watch
+	head    responseHead // the response this is the body of
 	timeout time.Duration
 	ctx     context.Context
 	addr    string
@@ -81,7 +82,8 @@ func (b *uwsgiBody) Close() error {
 	b.closed = true
 	stopped := b.rd.unwatch() // false: the client went away and cut the connection
 	if b.keep != nil && b.done && stopped && b.br.Buffered() == 0 {
-		b.conn.SetDeadline(time.Time{})
+		// Its read deadline is left as it is: the next exchange arms
+		// its own before it reads (send cleared any write deadline).
 		b.keep.idle.put(b.conn, b.keep.KeepAlive, b.keep.KeepAliveTimeout)
 	} else {
 		// Close the connection before the body: closing an unfinished

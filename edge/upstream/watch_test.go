@@ -149,3 +149,27 @@ func TestClientGoneCutsSlowAnswer(t *testing.T) {
 		})
 	}
 }
+
+// A kept connection carries no deadline of its last request into the
+// next: a request whose body was sent under send_timeout leaves none that
+// would fail a later one sent long after (the pool no longer clears
+// deadlines as it takes a connection back).
+func TestKeptConnectionCarriesNoStaleDeadline(t *testing.T) {
+	f := startFakeUwsgi(t, true, 1000)
+	rt := keptTransport(f.sock)
+	rt.SendTimeout, rt.ReadTimeout = 100*time.Millisecond, 200*time.Millisecond
+	defer rt.CloseIdleConnections()
+	if code, body, _ := roundTrip(t, rt, "POST", "/post", "a body, sent under a write deadline"); code != 200 || body != "/post" {
+		t.Fatalf("POST: %d %q", code, body)
+	}
+	time.Sleep(300 * time.Millisecond) // past both deadlines
+	for _, path := range []string{"/a", "/b"} {
+		if code, body, _ := roundTrip(t, rt, "GET", path, ""); code != 200 || body != path {
+			t.Fatalf("GET %s on the kept connection: %d %q", path, code, body)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	if n := f.accepted.Load(); n != 1 {
+		t.Errorf("3 requests took %d connections, want 1 (kept)", n)
+	}
+}
