@@ -28,7 +28,13 @@ var errResponseHeadTooLarge = errors.New("upstream sent too big header")
 // It does the work of http.ReadResponse for the one shape of response this
 // hop carries, without its general-purpose costs, because it runs on every
 // proxied request.
-func readResponse(br *bufio.Reader, req *http.Request) (*http.Response, error) {
+//
+// rh, if not nil, is where the response is made (the transport's body
+// holds one: one allocation for both).
+func readResponse(br *bufio.Reader, req *http.Request, rh *responseHead) (*http.Response, error) {
+	if rh == nil {
+		rh = new(responseHead)
+	}
 	// Interim responses (100 Continue, 103 Early Hints) precede the final
 	// one (RFC 9110 §15.2). The client has no use for them here: the edge
 	// sent the whole body already, and hints would need a second writer.
@@ -36,7 +42,7 @@ func readResponse(br *bufio.Reader, req *http.Request) (*http.Response, error) {
 	// stream them forever.
 	budget := maxResponseHead
 	for {
-		rh, err := readResponseHead(br, req, &budget)
+		err := readResponseHead(br, req, &budget, rh)
 		if err != nil {
 			return nil, err
 		}
@@ -58,8 +64,8 @@ type responseHead struct {
 }
 
 // readResponseHead reads one status line (or CGI-style Status header) and
-// header, charging them to budget.
-func readResponseHead(br *bufio.Reader, req *http.Request, budget *int) (*responseHead, error) {
+// header into rh, charging them to budget.
+func readResponseHead(br *bufio.Reader, req *http.Request, budget *int, rh *responseHead) error {
 	// The head's lines are gathered and converted to one string, so that
 	// every header name and value is a substring of it: one allocation for
 	// the whole head instead of two per header.
@@ -71,13 +77,13 @@ func readResponseHead(br *bufio.Reader, req *http.Request, budget *int) (*respon
 		line, err := readHeadLine(br, budget)
 		if err != nil {
 			if err == io.EOF && lines == 0 {
-				return nil, errNoResponse
+				return errNoResponse
 			}
-			return nil, err
+			return err
 		}
 		if len(line) == 0 {
 			if lines == 0 {
-				return nil, errors.New("upstream sent an empty line for a status line")
+				return errors.New("upstream sent an empty line for a status line")
 			}
 			break
 		}
@@ -87,7 +93,6 @@ func readResponseHead(br *bufio.Reader, req *http.Request, budget *int) (*respon
 	*hp = head
 
 	text := string(head)
-	rh := new(responseHead)
 	resp := &rh.resp
 	*resp = http.Response{Request: req, ProtoMajor: 1, ProtoMinor: 1, Proto: "HTTP/1.1", Header: make(http.Header, lines)}
 	values := rh.values[:]
@@ -99,12 +104,12 @@ func readResponseHead(br *bufio.Reader, req *http.Request, budget *int) (*respon
 		text = rest
 		if i == 0 && strings.HasPrefix(line, "HTTP/") {
 			if err := parseStatusLine(resp, line); err != nil {
-				return nil, err
+				return err
 			}
 			continue
 		}
 		if err := addHeaderLine(resp.Header, line, &values); err != nil {
-			return nil, err
+			return err
 		}
 	}
 
@@ -116,7 +121,7 @@ func readResponseHead(br *bufio.Reader, req *http.Request, budget *int) (*respon
 			s := h.Get("Status")
 			code, err := strconv.Atoi(strings.TrimSpace(strings.SplitN(s, " ", 2)[0]))
 			if err != nil || code < 100 || code > 999 {
-				return nil, fmt.Errorf("upstream sent an invalid Status header %q", s)
+				return fmt.Errorf("upstream sent an invalid Status header %q", s)
 			}
 			resp.StatusCode = code
 			delete(h, "Status")
@@ -127,7 +132,7 @@ func readResponseHead(br *bufio.Reader, req *http.Request, budget *int) (*respon
 		}
 		resp.Status = strconv.Itoa(resp.StatusCode) + " " + http.StatusText(resp.StatusCode)
 	}
-	return rh, nil
+	return nil
 }
 
 // readResponseFraming sets resp's body by its framing.

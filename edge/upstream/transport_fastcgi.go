@@ -130,7 +130,7 @@ func (t *FastCGITransport) RoundTrip(req *http.Request) (*http.Response, error) 
 		rd.Reset(nil, fcgiRequestID)
 		fcgiRecordReaders.Put(rd)
 	}
-	resp, err := readResponse(br, req)
+	resp, err := readResponse(br, req, nil)
 	if err != nil {
 		stop()
 		conn.Close()
@@ -143,7 +143,7 @@ func (t *FastCGITransport) RoundTrip(req *http.Request) (*http.Response, error) 
 		}
 		return nil, fmt.Errorf("reading FastCGI response header from %s: %w", t.Address, err)
 	}
-	resp.Body = &fcgiBody{uwsgiBody: uwsgiBody{body: resp.Body, conn: conn, br: br, timeout: t.ReadTimeout, stop: stop, ctx: ctx, addr: t.Address}, release: release}
+	resp.Body = &fcgiBody{uwsgiBody: uwsgiBody{body: resp.Body, rd: connReader{conn: conn, ctx: ctx, stop: stop}, conn: conn, br: br, timeout: t.ReadTimeout, ctx: ctx, addr: t.Address}, release: release}
 	return resp, nil
 }
 
@@ -225,7 +225,7 @@ func (b *fcgiBody) Close() error {
 		return nil
 	}
 	b.closed = true
-	b.stop()
+	b.rd.unwatch()
 	b.conn.Close()
 	b.body.Close()
 	b.release()

@@ -187,13 +187,17 @@ func (t *UwsgiTransport) exchange(ctx context.Context, conn upstreamConn, pkt []
 		}
 	}
 
+	// The body is made now: its connReader is what br reads, and the
+	// response is read into its head.
+	b := &uwsgiBody{rd: connReader{conn: conn, ctx: ctx}, conn: conn, timeout: t.ReadTimeout, ctx: ctx, addr: t.Address}
 	br := readerPool.Get().(*bufio.Reader)
-	br.Reset(conn)
-	conn.SetReadDeadline(time.Now().Add(t.ReadTimeout))
-	// A client that goes away cancels the wait for the upstream.
-	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
+	br.Reset(&b.rd)
+	b.br = br
+	// A client that goes away cancels the wait for the upstream, once the
+	// wait is long enough to matter (watch.go).
+	b.rd.arm(t.ReadTimeout)
 	fail := func() {
-		stop()
+		b.rd.unwatch()
 		conn.Close()
 		br.Reset(nil)
 		readerPool.Put(br)
@@ -207,7 +211,7 @@ func (t *UwsgiTransport) exchange(ctx context.Context, conn upstreamConn, pkt []
 			return nil, errStale
 		}
 	}
-	resp, err := readResponse(br, req)
+	resp, err := readResponse(br, req, &b.head)
 	if err != nil && sendErr != nil {
 		fail()
 		return nil, sendErr // no answer came: the send's error says why
@@ -225,7 +229,7 @@ func (t *UwsgiTransport) exchange(ctx context.Context, conn upstreamConn, pkt []
 		return nil, fmt.Errorf("reading response header from %s: %w", t.Address, err)
 	}
 	if resp.StatusCode == http.StatusSwitchingProtocols {
-		return upgrade(resp, conn, br, stop), nil // the connection is the body; never kept
+		return upgrade(resp, conn, br, &b.rd), nil // the connection is the body; never kept
 	}
 	if _, ok := resp.Body.(untilClose); ok && atEOF(conn) {
 		// The whole body is in br already: it gets its length, and the
@@ -235,10 +239,11 @@ func (t *UwsgiTransport) exchange(ctx context.Context, conn upstreamConn, pkt []
 		n := br.Buffered()
 		resp.ContentLength = int64(n)
 		resp.Header["Content-Length"] = []string{strconv.Itoa(n)}
-		resp.Body = &exactBody{r: br, n: int64(n)}
+		b.head.exact = exactBody{r: br, n: int64(n)}
+		resp.Body = &b.head.exact
 		delete(resp.Header, uwsgi.KeepAliveHeader) // closed: never kept
 	}
-	b := &uwsgiBody{body: resp.Body, conn: conn, br: br, timeout: t.ReadTimeout, stop: stop, ctx: ctx, addr: t.Address}
+	b.body = resp.Body
 	if _, ok := resp.Header[uwsgi.KeepAliveHeader]; ok {
 		delete(resp.Header, uwsgi.KeepAliveHeader)
 		if t.KeepAlive > 0 && sendErr == nil { // a request not sent whole leaves the connection unusable
@@ -261,7 +266,7 @@ func (t *UwsgiTransport) exchange(ctx context.Context, conn upstreamConn, pkt []
 }
 
 // upstreamConn is what the transport needs of a connection; both net.Conn
-// and *os.File (from dialUnix) have it.
+// and *unixConn (from dialUnix) have it.
 type upstreamConn interface {
 	io.ReadWriteCloser
 	SetDeadline(time.Time) error
@@ -285,7 +290,7 @@ func (t *UwsgiTransport) dial(ctx context.Context) (upstreamConn, error) {
 // A connect to a Unix socket completes or fails at once: a full listen
 // queue is EAGAIN, which is reported as is; the Group waits it out for
 // a moment, then answers 503 (nginx answers 502).
-func dialUnix(path string) (*os.File, error) {
+func dialUnix(path string) (*unixConn, error) {
 	fd, err := syscall.Socket(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, &net.OpError{Op: "dial", Net: "unix", Err: os.NewSyscallError("socket", err)}
@@ -300,7 +305,7 @@ func dialUnix(path string) (*os.File, error) {
 		syscall.Close(fd)
 		return nil, &net.OpError{Op: "dial", Net: "unix", Addr: &net.UnixAddr{Name: path, Net: "unix"}, Err: os.NewSyscallError("connect", err)}
 	}
-	return os.NewFile(uintptr(fd), path), nil
+	return newUnixConn(os.NewFile(uintptr(fd), path))
 }
 
 func isTimeout(err error) bool {
@@ -323,7 +328,8 @@ func (t *UwsgiTransport) send(conn upstreamConn, pkt []byte, req *http.Request) 
 			}
 		}
 	}
-	if body != nil || len(pkt) > 64<<10 {
+	deadline := body != nil || len(pkt) > 64<<10
+	if deadline {
 		conn.SetWriteDeadline(time.Now().Add(t.SendTimeout))
 	}
 	if _, err := conn.Write(pkt); err != nil {
@@ -339,6 +345,11 @@ func (t *UwsgiTransport) send(conn upstreamConn, pkt []byte, req *http.Request) 
 		if err != nil {
 			return fmt.Errorf("sending request body to %s: %w", t.Address, err)
 		}
+	}
+	if deadline {
+		// A kept connection's next request may be small, sent with no
+		// deadline of its own.
+		conn.SetWriteDeadline(time.Time{})
 	}
 	return nil
 }

@@ -18,8 +18,9 @@ type uwsgiBody struct {
 	body    io.ReadCloser
 	conn    upstreamConn
 	br      *bufio.Reader
+	rd      connReader   // what br reads: the connection, and the client's watch
+	head    responseHead // the response this is the body of
 	timeout time.Duration
-	stop    func() bool
 	ctx     context.Context
 	addr    string
 	closed  bool
@@ -35,7 +36,7 @@ func (b *uwsgiBody) Read(p []byte) (int, error) {
 	if b.br.Buffered() == 0 {
 		// This read may wait on the server: renew the deadline. What is
 		// already buffered (all of most responses) needs none.
-		b.conn.SetReadDeadline(time.Now().Add(b.timeout))
+		b.rd.arm(b.timeout)
 	}
 	n, err := b.body.Read(p)
 	if err == io.EOF {
@@ -64,7 +65,7 @@ func (b *uwsgiBody) Buffered() int {
 func (b *uwsgiBody) bodyError(err error) error {
 	switch {
 	case b.ctx.Err() != nil:
-		// The client went away; its context's AfterFunc cut the read.
+		// The client went away; its context's watch cut the read.
 		return fmt.Errorf("client closed the connection while reading response body from %s: %w", b.addr, b.ctx.Err())
 	case isTimeout(err):
 		return &upstreamTimeoutError{fmt.Errorf("read_timeout (%v) fired while reading response body from %s: %w", b.timeout, b.addr, err)}
@@ -79,9 +80,10 @@ func (b *uwsgiBody) Close() error {
 		return nil
 	}
 	b.closed = true
-	stopped := b.stop() // false: the client went away and cut the connection
+	stopped := b.rd.unwatch() // false: the client went away and cut the connection
 	if b.keep != nil && b.done && stopped && b.br.Buffered() == 0 {
-		b.conn.SetDeadline(time.Time{})
+		// Its read deadline is left as it is: the next exchange arms
+		// its own before it reads (send cleared any write deadline).
 		b.keep.idle.put(b.conn, b.keep.KeepAlive, b.keep.KeepAliveTimeout)
 	} else {
 		// Close the connection before the body: closing an unfinished

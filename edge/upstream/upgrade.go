@@ -39,7 +39,7 @@ func upgradeType(h http.Header) string {
 type upgradedConn struct {
 	br   *bufio.Reader
 	conn upstreamConn
-	stop func() bool
+	rd   *connReader // the client's watch
 	once sync.Once
 }
 
@@ -49,7 +49,7 @@ func (c *upgradedConn) Write(p []byte) (int, error) { return c.conn.Write(p) }
 func (c *upgradedConn) Close() error {
 	var err error
 	c.once.Do(func() {
-		c.stop()
+		c.rd.unwatch()
 		err = c.conn.Close()
 	})
 	return err
@@ -58,7 +58,7 @@ func (c *upgradedConn) Close() error {
 // CloseWrite passes a half-close on, as ReverseProxy does when the client
 // has ended its side: the app reads the end of the stream and closes in
 // turn (ReverseProxy then waits for that). A Unix connection from
-// dialUnix is an *os.File, which has no CloseWrite of its own.
+// dialUnix is an *os.File underneath, which has no CloseWrite of its own.
 func (c *upgradedConn) CloseWrite() error {
 	switch conn := c.conn.(type) {
 	case interface{ CloseWrite() error }:
@@ -81,10 +81,14 @@ func (c *upgradedConn) CloseWrite() error {
 // into one whose Body is the connection. The read and send timeouts of a
 // request no longer apply: a WebSocket may be quiet for long, and the
 // location's websocket limits (at the edge) bound it instead. The
-// request's context still cuts it (stop undoes that at Close).
-func upgrade(resp *http.Response, conn upstreamConn, br *bufio.Reader, stop func() bool) *http.Response {
+// request's context still cuts it: rd watches the client from now on (its
+// unwatch undoes that at Close), after the deadlines are cleared, so that
+// a context already done still cuts the connection.
+func upgrade(resp *http.Response, conn upstreamConn, br *bufio.Reader, rd *connReader) *http.Response {
 	conn.SetDeadline(time.Time{})
-	resp.Body = &upgradedConn{br: br, conn: conn, stop: stop}
+	rd.short = false
+	rd.watch()
+	resp.Body = &upgradedConn{br: br, conn: conn, rd: rd}
 	return resp
 }
 

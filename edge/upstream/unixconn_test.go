@@ -1,0 +1,87 @@
+package upstream
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// unixConn's raw reads and writes keep what os.File's gave: the poller's
+// waits under deadlines (a write larger than the socket's buffer, a read
+// with nothing to read), io.EOF at the peer's close, EPIPE after it, and
+// no allocation per read or write.
+func TestUnixConnRawIO(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "u.sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	c, err := dialUnix(sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	peer, err := l.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	big := bytes.Repeat([]byte("0123456789abcdef"), 1<<16) // 1 MiB: the write waits for the reader
+	got := make(chan []byte)
+	go func() {
+		b, _ := io.ReadAll(io.LimitReader(peer, int64(len(big))))
+		got <- b
+	}()
+	c.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	if n, err := c.Write(big); n != len(big) || err != nil {
+		t.Fatalf("write: %d, %v", n, err)
+	}
+	if b := <-got; !bytes.Equal(b, big) {
+		t.Fatalf("the peer read %d bytes, not the %d written", len(b), len(big))
+	}
+
+	c.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+	buf := make([]byte, 64)
+	if _, err := c.Read(buf); !isTimeout(err) {
+		t.Fatalf("read past the deadline: %v, want a timeout", err)
+	}
+	c.SetReadDeadline(time.Time{})
+
+	peer.Write([]byte("hello"))
+	one := []byte("y")
+	if allocs := testing.AllocsPerRun(100, func() {
+		c.Write(one)
+		peer.Read(buf)
+	}); allocs != 0 {
+		t.Errorf("a write allocates %v times", allocs)
+	}
+	if n, err := c.Read(buf); err != nil || string(buf[:n]) != "hello" {
+		t.Fatalf("read: %q, %v", buf[:n], err)
+	}
+	if allocs := testing.AllocsPerRun(100, func() {
+		peer.Write(one)
+		c.Read(buf)
+	}); allocs != 0 {
+		t.Errorf("a read allocates %v times", allocs)
+	}
+
+	peer.Close()
+	if n, err := c.Read(buf); n != 0 || err != io.EOF {
+		t.Fatalf("read after the peer's close: %d, %v; want io.EOF", n, err)
+	}
+	var werr error
+	for range 3 { // the first write after the close may still be taken
+		if _, werr = c.Write([]byte("more")); werr != nil {
+			break
+		}
+	}
+	if !errors.Is(werr, syscall.EPIPE) && !errors.Is(werr, syscall.ECONNRESET) {
+		t.Fatalf("write after the peer's close: %v, want EPIPE", werr)
+	}
+}

@@ -1,0 +1,74 @@
+package upstream
+
+import (
+	"context"
+	"time"
+)
+
+// watchDelay is how long a read from the server may wait before the
+// transport asks the request's context to cut it when the client goes
+// away. Asking costs an allocation or five and, under the edge's h1 front,
+// a read-ahead goroutine on the client's connection for the rest of the
+// request; most answers (a hello: a fraction of a millisecond, a loaded
+// polls page a few) come before it, and need none of that. A client that
+// leaves a slow request is noticed this much later, which nginx's users
+// would not notice either.
+const watchDelay = 50 * time.Millisecond
+
+// connReader is what a response's bufio.Reader reads from: the server's
+// connection, under a read deadline (arm) that watches the client only
+// once a read has waited watchDelay. Until then the connection's deadline
+// is the watch's: a read that meets it starts watching, sets the read
+// deadline proper and reads on, unseen by the parser above.
+type connReader struct {
+	conn  upstreamConn
+	ctx   context.Context
+	stop  func() bool // the watch's (context.AfterFunc's); nil until watching
+	until time.Time   // the read deadline proper
+	short bool        // the connection's deadline is the watch's, before until
+}
+
+// arm bounds the reads from now on by timeout.
+func (r *connReader) arm(timeout time.Duration) {
+	now := time.Now()
+	r.until = now.Add(timeout)
+	if r.stop == nil && timeout > watchDelay {
+		r.short = true
+		r.conn.SetReadDeadline(now.Add(watchDelay))
+		return
+	}
+	r.short = false
+	r.conn.SetReadDeadline(r.until)
+	r.watch()
+}
+
+func (r *connReader) Read(p []byte) (int, error) {
+	n, err := r.conn.Read(p)
+	if n == 0 && err != nil && r.short && isTimeout(err) {
+		// The server is slow: from now on a client that goes away cuts
+		// the wait. The deadline is set first, so that a context already
+		// done cuts it at once rather than being overwritten.
+		r.short = false
+		r.conn.SetReadDeadline(r.until)
+		r.watch()
+		n, err = r.conn.Read(p)
+	}
+	return n, err
+}
+
+// watch makes the request's context, when done, cut every read and write
+// on the connection (the client went away: nobody waits for the answer).
+func (r *connReader) watch() {
+	if r.stop == nil {
+		conn := r.conn
+		r.stop = context.AfterFunc(r.ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
+	}
+}
+
+// unwatch ends the watch; false when it has cut the connection.
+func (r *connReader) unwatch() bool {
+	if r.stop == nil {
+		return true
+	}
+	return r.stop()
+}
