@@ -55,6 +55,7 @@ var (
 type connKey struct{}
 
 func (s *Server) newConn(rwc net.Conn) *conn {
+	rwc = wrapTCP(rwc) // raw reads and writes (rawtcp_linux.go)
 	c := &conn{srv: s, rwc: rwc, remote: rwc.RemoteAddr().String()}
 	c.cr.c = c
 	c.cr.cond.L = &c.cr.mu

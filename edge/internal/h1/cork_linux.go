@@ -14,7 +14,7 @@ import (
 // with wrk on 1 MiB files, its CPU per response halved. It returns the
 // function that uncorks (which sends what is left); nil if c is not TCP.
 func cork(c net.Conn) func() {
-	tc, ok := c.(*net.TCPConn)
+	tc, ok := tcpOf(c)
 	if !ok {
 		return nil
 	}
@@ -36,7 +36,7 @@ func cork(c net.Conn) func() {
 // progress a send watchdog wants, however the kernel batches the
 // writer's wake-ups. ok is false if c is not TCP.
 func unsent(c net.Conn) (n int, ok bool) {
-	tc, isTCP := c.(*net.TCPConn)
+	tc, isTCP := tcpOf(c)
 	if !isTCP {
 		return 0, false
 	}

@@ -14,7 +14,7 @@ import (
 // it, and the connection is uncorked after it: a kept-alive connection's
 // next small answer must not wait for the cork's 200 ms.
 func TestReadFromCorksTheSocket(t *testing.T) {
-	var conn atomic.Pointer[net.TCPConn]
+	var conn atomic.Pointer[net.TCPConn] // under the raw wrapper
 	corkOf := func() int {
 		rc, err := conn.Load().SyscallConn()
 		if err != nil {
@@ -31,7 +31,8 @@ func TestReadFromCorksTheSocket(t *testing.T) {
 	addr := serve(t, &Server{
 		ConnState: func(c net.Conn, s http.ConnState) {
 			if s == http.StateNew {
-				conn.Store(c.(*net.TCPConn))
+				tc, _ := tcpOf(c)
+				conn.Store(tc)
 			}
 		},
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
