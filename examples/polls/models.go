@@ -63,8 +63,10 @@ type store struct {
 	// keepReadsCancel: the reads keep the request's cancellation (not
 	// SQLite's: see readContext).
 	keepReadsCancel bool
-	// sqlite runs the pages' reads on SQLite (nil on PostgreSQL).
+	// sqlite runs the pages' reads on SQLite (nil on PostgreSQL), and
+	// cache keeps them while the database does not change (nil: none).
 	sqlite *sqliteReads
+	cache  *readCache
 }
 
 // newStore prepares the statements on db, the database at path (a SQLite
@@ -73,6 +75,7 @@ func newStore(db *sql.DB, d *dialect, path string) (*store, error) {
 	s := &store{db: db, keepReadsCancel: d != sqliteDialect}
 	if d == sqliteDialect {
 		s.sqlite = newSQLiteReads(db.Driver(), sqliteDSN(path))
+		s.cache = newReadCache(path)
 	}
 	for _, p := range []struct {
 		stmt **sql.Stmt
@@ -100,6 +103,9 @@ func newStore(db *sql.DB, d *dialect, path string) (*store, error) {
 func (s *store) close() error {
 	if s.sqlite != nil {
 		s.sqlite.close()
+	}
+	if s.cache != nil {
+		s.cache.close()
 	}
 	for _, st := range []*sql.Stmt{s.latest, s.question, s.voteFor} {
 		if st != nil {
@@ -136,6 +142,24 @@ func (s *store) sqliteReader() *sqliteReader {
 // latestQuestions returns the n most recently published questions,
 // leaving out those published in the future.
 func (s *store) latestQuestions(ctx context.Context, n int, now time.Time) ([]Question, error) {
+	if s.cache == nil {
+		return s.readLatest(ctx, n, now)
+	}
+	h, ok := s.cache.header()
+	if ok {
+		if qs, hit := s.cache.lookLatest(h, now.Unix(), n); hit {
+			return qs, nil
+		}
+	}
+	qs, err := s.readLatest(ctx, n, now)
+	if h2, ok2 := s.cache.header(); err == nil && ok && ok2 && h2 == h {
+		s.cache.putLatest(h, now.Unix(), n, qs)
+	}
+	return qs, err
+}
+
+// readLatest is latestQuestions's query.
+func (s *store) readLatest(ctx context.Context, n int, now time.Time) ([]Question, error) {
 	if r := s.sqliteReader(); r != nil {
 		qs, err := r.latestQuestions(make([]Question, 0, min(n, 64)), n, now)
 		s.sqlite.put(r, err)
@@ -166,6 +190,24 @@ func (s *store) latestQuestions(ctx context.Context, n int, now time.Time) ([]Qu
 // query reads both (a question without choices is one row of NULLs), so
 // the page takes one read transaction of SQLite's, not two.
 func (s *store) questionWithChoices(ctx context.Context, id int64, now time.Time) (Question, error) {
+	if s.cache == nil {
+		return s.readQuestion(ctx, id, now)
+	}
+	h, ok := s.cache.header()
+	if ok {
+		if q, hit := s.cache.lookQuestion(h, now.Unix(), id); hit {
+			return q, nil
+		}
+	}
+	q, err := s.readQuestion(ctx, id, now)
+	if h2, ok2 := s.cache.header(); err == nil && ok && ok2 && h2 == h {
+		s.cache.putQuestion(h, now.Unix(), q)
+	}
+	return q, err
+}
+
+// readQuestion is questionWithChoices's query.
+func (s *store) readQuestion(ctx context.Context, id int64, now time.Time) (Question, error) {
 	if r := s.sqliteReader(); r != nil {
 		q, found, err := r.questionWithChoices(id, now)
 		s.sqlite.put(r, err)

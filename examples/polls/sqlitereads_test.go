@@ -14,7 +14,7 @@ import (
 // the path the reads took before sqliteReads.
 func viaDatabaseSQL(a *App) *store {
 	plain := *a.store
-	plain.sqlite = nil
+	plain.sqlite, plain.cache = nil, nil
 	return &plain
 }
 
@@ -35,14 +35,14 @@ func TestSQLiteReadsAgreeWithDatabaseSQL(t *testing.T) {
 	plain := viaDatabaseSQL(a)
 	ctx, now := context.Background(), time.Now()
 	for n := 0; n <= 7; n++ {
-		got, err1 := a.store.latestQuestions(ctx, n, now)
+		got, err1 := a.store.readLatest(ctx, n, now)
 		want, err2 := plain.latestQuestions(ctx, n, now)
 		if err1 != nil || err2 != nil || !reflect.DeepEqual(got, want) {
 			t.Errorf("latest %d: %+v, %v; database/sql: %+v, %v", n, got, err1, want, err2)
 		}
 	}
 	for id := int64(0); id <= 8; id++ {
-		got, err1 := a.store.questionWithChoices(ctx, id, now)
+		got, err1 := a.store.readQuestion(ctx, id, now)
 		want, err2 := plain.questionWithChoices(ctx, id, now)
 		if !errors.Is(err1, err2) || !reflect.DeepEqual(got, want) {
 			t.Errorf("question %d: %+v, %v; database/sql: %+v, %v", id, got, err1, want, err2)
@@ -59,8 +59,14 @@ func TestSQLiteReadsAgreeWithDatabaseSQL(t *testing.T) {
 func TestSQLiteReadsSeeOtherProcessesWrites(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "db.sqlite3")
 	a, b := newTestApp(t, path), newTestApp(t, path)
+	if a.store.cache == nil {
+		t.Fatal("no read cache on a SQLite database in WAL mode")
+	}
 	ctx := context.Background()
 	for i := 1; i <= 3; i++ {
+		if _, err := a.store.questionWithChoices(ctx, 1, time.Now()); err != nil { // kept, then stale
+			t.Fatal(err)
+		}
 		q, err := a.store.questionWithChoices(ctx, 1, time.Now())
 		if err != nil {
 			t.Fatal(err)
@@ -71,6 +77,9 @@ func TestSQLiteReadsSeeOtherProcessesWrites(t *testing.T) {
 		if err := b.store.vote(ctx, 1, q.Choices[0].ID); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if _, err := a.store.latestQuestions(ctx, 5, time.Now()); err != nil { // kept, then stale
+		t.Fatal(err)
 	}
 	if _, err := b.store.db.Exec(`INSERT INTO question (question_text, pub_date) VALUES ('Fresh?', ?)`, time.Now().Add(-time.Minute).Unix()); err != nil {
 		t.Fatal(err)
@@ -93,11 +102,11 @@ func TestSQLiteReadsFallBack(t *testing.T) {
 	if _, err := a.store.db.Exec(`UPDATE question SET question_text = CAST('Blob?' AS BLOB) WHERE id = 1`); err != nil {
 		t.Fatal(err)
 	}
-	q, err := a.store.questionWithChoices(ctx, 1, time.Now())
+	q, err := a.store.readQuestion(ctx, 1, time.Now())
 	if err != nil || q.Text != "Blob?" || len(q.Choices) != 3 {
 		t.Errorf("a BLOB question text: %+v, %v", q, err)
 	}
-	qs, err := a.store.latestQuestions(ctx, 5, time.Now())
+	qs, err := a.store.readLatest(ctx, 5, time.Now())
 	if err != nil || len(qs) != 4 || qs[0].Text != "Blob?" {
 		t.Errorf("a BLOB question text in the index: %+v, %v", qs, err)
 	}
@@ -114,7 +123,7 @@ func TestSQLiteReadsFallBack(t *testing.T) {
 	if len(held) != maxSQLiteReaders {
 		t.Fatalf("the pool gave %d connections, want %d", len(held), maxSQLiteReaders)
 	}
-	if qs, err := a.store.latestQuestions(ctx, 5, time.Now()); err != nil || len(qs) != 4 {
+	if qs, err := a.store.readLatest(ctx, 5, time.Now()); err != nil || len(qs) != 4 {
 		t.Errorf("with the pool taken: %+v, %v", qs, err)
 	}
 	if n := openReaders(p); n != maxSQLiteReaders {
@@ -130,7 +139,7 @@ func TestSQLiteReadsFallBack(t *testing.T) {
 	if n := openReaders(p); n != 0 {
 		t.Errorf("%d connections open after close", n)
 	}
-	if qs, err := a.store.latestQuestions(ctx, 5, time.Now()); err != nil || len(qs) != 4 {
+	if qs, err := a.store.readLatest(ctx, 5, time.Now()); err != nil || len(qs) != 4 {
 		t.Errorf("after the pool closed: %+v, %v", qs, err)
 	}
 }
