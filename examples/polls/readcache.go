@@ -2,9 +2,12 @@ package polls
 
 import (
 	"os"
+	"runtime/debug"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"syscall"
+	"unsafe"
 )
 
 // readCache keeps the pages' last reads of a SQLite database while
@@ -12,7 +15,7 @@ import (
 // clock's second (their argument) has not moved on. A read costs two
 // file locks (fcntl on the -shm file, taken and released per read
 // transaction) and running the statement; asking whether anything changed
-// costs one pread.
+// costs reading 96 bytes of shared memory.
 //
 // In WAL mode SQLite keeps a header at the start of the -shm file (the
 // WAL index; https://sqlite.org/walformat.html) that every commit and
@@ -26,8 +29,10 @@ import (
 // (a vote, the admin, another worker or a sqlite3 shell) is seen by the
 // next request, as a query would see it.
 type readCache struct {
-	shm *os.File // the -shm file, read with pread
-	fd  int
+	// words maps the first page of the -shm file, read-only and shared:
+	// what SQLite's connections write there is seen at once.
+	mem   []byte
+	words *[hdrWords]uint32
 
 	mu     sync.Mutex
 	hdr    walHeader // the state the entries were read in
@@ -36,42 +41,64 @@ type readCache struct {
 	byID   map[int64]Question
 }
 
-// walHeader is the WAL index header's first copy; hdrBytes both.
-type walHeader [48]byte
+// walHeader is the WAL index header's first copy (48 bytes); hdrWords
+// both.
+type walHeader [12]uint32
 
 const (
-	hdrBytes      = 2 * len(walHeader{})
+	hdrWords      = 2 * len(walHeader{})
+	shmMapped     = 4096 // SQLite makes the file 32 KiB at least
 	maxCachedByID = 1024 // questions kept per second and state
 )
 
-// newReadCache opens dbPath's -shm file, or returns nil if it cannot (a
+// newReadCache maps dbPath's -shm file, or returns nil if it cannot (a
 // database not in WAL mode has none): the reads then always query.
 func newReadCache(dbPath string) *readCache {
 	f, err := os.Open(dbPath + "-shm")
 	if err != nil {
 		return nil
 	}
-	c := &readCache{shm: f, fd: int(f.Fd())}
+	defer f.Close() // the mapping stays
+	if fi, err := f.Stat(); err != nil || fi.Size() < shmMapped {
+		return nil
+	}
+	mem, err := syscall.Mmap(int(f.Fd()), 0, shmMapped, syscall.PROT_READ, syscall.MAP_SHARED)
+	if err != nil {
+		return nil
+	}
+	c := &readCache{mem: mem, words: (*[hdrWords]uint32)(unsafe.Pointer(&mem[0]))}
 	if _, ok := c.header(); !ok {
-		f.Close()
+		c.close()
 		return nil
 	}
 	return c
 }
 
-func (c *readCache) close() { c.shm.Close() }
+func (c *readCache) close() { syscall.Munmap(c.mem) }
 
 // header reads the WAL index header; ok is false while a writer is
-// rewriting it (the copies differ), or if it is not initialized.
+// rewriting it (the copies differ), or if it is not initialized. The
+// copies are read in SQLite's order (the writer writes the second first),
+// one word at a time with atomic loads. SQLite truncates the file only
+// when no connection has it open, and this process keeps its own open;
+// should it happen anyway, the fault is a panic here, and a query.
 func (c *readCache) header() (h walHeader, ok bool) {
-	var b [hdrBytes]byte
-	n, err := syscall.Pread(c.fd, b[:], 0)
-	if err != nil || n != hdrBytes {
-		return h, false
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if recover() != nil {
+			ok = false
+		}
+	}()
+	for i := range h {
+		h[i] = atomic.LoadUint32(&c.words[i])
 	}
-	copy(h[:], b[:len(h)])
+	for i := range h {
+		if atomic.LoadUint32(&c.words[len(h)+i]) != h[i] {
+			return h, false
+		}
+	}
 	// isInit, the 13th byte, is 1 once a connection has built the index.
-	return h, h[12] == 1 && h == walHeader(b[len(h):])
+	return h, (*[48]byte)(unsafe.Pointer(&h))[12] == 1
 }
 
 // lookLatest returns the n latest questions kept for state h and second now.

@@ -2,6 +2,7 @@ package polls
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -115,5 +116,35 @@ func TestReadCacheCopiesOut(t *testing.T) {
 	}
 	if q, _ := a.store.questionWithChoices(ctx, 1, now); q.Choices[1].Text == "changed" {
 		t.Errorf("a change to a served question was kept: %+v", q.Choices)
+	}
+}
+
+// A -shm file cut short under the mapping (SQLite does so only when no
+// connection has it open) makes header fail, not the process.
+func TestReadCacheTruncatedShm(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "db.sqlite3")
+	newTestApp(t, path)
+	shm, err := os.ReadFile(path + "-shm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fake := filepath.Join(dir, "copy.sqlite3") // a copy: SQLite's own mapping must not fault
+	if err := os.WriteFile(fake+"-shm", shm, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := newReadCache(fake)
+	if c == nil {
+		t.Fatal("no cache on a copy of a live -shm file")
+	}
+	defer c.close()
+	if _, ok := c.header(); !ok {
+		t.Fatal("the copy's header is not whole")
+	}
+	if err := os.Truncate(fake+"-shm", 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := c.header(); ok {
+		t.Error("a header read from a truncated file")
 	}
 }
