@@ -186,13 +186,7 @@ func openSQLite(path string) (*sql.DB, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("polls: database directory: %w", err)
 	}
-	q := url.Values{}
-	q.Add("_pragma", "journal_mode(WAL)")
-	q.Add("_pragma", "busy_timeout(10000)")
-	q.Add("_pragma", "foreign_keys(1)")
-	q.Add("_pragma", "synchronous(NORMAL)")
-	q.Set("_txlock", "immediate") // a transaction that will write takes the lock up front
-	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	db, err := sql.Open("sqlite", sqliteDSN(path))
 	if err != nil {
 		return nil, fmt.Errorf("polls: opening %s: %w", path, err)
 	}
@@ -203,6 +197,18 @@ func openSQLite(path string) (*sql.DB, error) {
 		return nil, fmt.Errorf("polls: opening %s: %w", path, err)
 	}
 	return db, nil
+}
+
+// sqliteDSN is the driver's data source name for the SQLite file at path,
+// with the connection settings every connection takes.
+func sqliteDSN(path string) string {
+	q := url.Values{}
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Add("_pragma", "synchronous(NORMAL)")
+	q.Set("_txlock", "immediate") // a transaction that will write takes the lock up front
+	return "file:" + path + "?" + q.Encode()
 }
 
 // sample questions, as created in the tutorial's shell session (and one in

@@ -45,6 +45,15 @@ var (
 	errNoChoice   = errors.New("no such choice")
 )
 
+// The pages' two reads, prepared by database/sql and, on SQLite, by
+// sqliteReads on its own connections.
+const (
+	latestSQL   = `SELECT id, question_text, pub_date FROM question WHERE pub_date <= ? ORDER BY pub_date DESC, id DESC LIMIT ?`
+	questionSQL = `SELECT q.id, q.question_text, q.pub_date, c.id, c.choice_text, c.votes
+			FROM question q LEFT JOIN choice c ON c.question_id = q.id
+			WHERE q.id = ? AND q.pub_date <= ? ORDER BY c.id`
+)
+
 // store is the models' access to the database, with its statements
 // prepared once: parsing and planning SQL on every request would cost more
 // than running it.
@@ -54,18 +63,26 @@ type store struct {
 	// keepReadsCancel: the reads keep the request's cancellation (not
 	// SQLite's: see readContext).
 	keepReadsCancel bool
+	// sqlite runs the pages' reads on SQLite (nil on PostgreSQL), and
+	// cache keeps them while the database does not change (nil: none).
+	sqlite *sqliteReads
+	cache  *readCache
 }
 
-func newStore(db *sql.DB, d *dialect) (*store, error) {
+// newStore prepares the statements on db, the database at path (a SQLite
+// file's path is needed for the reads' own connections).
+func newStore(db *sql.DB, d *dialect, path string) (*store, error) {
 	s := &store{db: db, keepReadsCancel: d != sqliteDialect}
+	if d == sqliteDialect {
+		s.sqlite = newSQLiteReads(db.Driver(), sqliteDSN(path))
+		s.cache = newReadCache(path)
+	}
 	for _, p := range []struct {
 		stmt **sql.Stmt
 		sql  string
 	}{
-		{&s.latest, `SELECT id, question_text, pub_date FROM question WHERE pub_date <= ? ORDER BY pub_date DESC, id DESC LIMIT ?`},
-		{&s.question, `SELECT q.id, q.question_text, q.pub_date, c.id, c.choice_text, c.votes
-			FROM question q LEFT JOIN choice c ON c.question_id = q.id
-			WHERE q.id = ? AND q.pub_date <= ? ORDER BY c.id`},
+		{&s.latest, latestSQL},
+		{&s.question, questionSQL},
 		// A count at the largest the admin accepts (Django's IntegerField,
 		// PostgreSQL's integer) stays there: one more would overflow
 		// PostgreSQL's column, and past SQLite's largest integer it would
@@ -84,6 +101,12 @@ func newStore(db *sql.DB, d *dialect) (*store, error) {
 
 // close closes the statements and the database.
 func (s *store) close() error {
+	if s.sqlite != nil {
+		s.sqlite.close()
+	}
+	if s.cache != nil {
+		s.cache.close()
+	}
 	for _, st := range []*sql.Stmt{s.latest, s.question, s.voteFor} {
 		if st != nil {
 			st.Close()
@@ -107,9 +130,43 @@ func (s *store) readContext(ctx context.Context) context.Context {
 	return context.WithoutCancel(ctx)
 }
 
+// sqliteReader returns a reader of s.sqlite, or nil (PostgreSQL, or the
+// pool is busy): the read then goes through database/sql.
+func (s *store) sqliteReader() *sqliteReader {
+	if s.sqlite == nil {
+		return nil
+	}
+	return s.sqlite.get()
+}
+
 // latestQuestions returns the n most recently published questions,
 // leaving out those published in the future.
 func (s *store) latestQuestions(ctx context.Context, n int, now time.Time) ([]Question, error) {
+	if s.cache == nil {
+		return s.readLatest(ctx, n, now)
+	}
+	h, ok := s.cache.header()
+	if ok {
+		if qs, hit := s.cache.lookLatest(h, now.Unix(), n); hit {
+			return qs, nil
+		}
+	}
+	qs, err := s.readLatest(ctx, n, now)
+	if h2, ok2 := s.cache.header(); err == nil && ok && ok2 && h2 == h {
+		s.cache.putLatest(h, now.Unix(), n, qs)
+	}
+	return qs, err
+}
+
+// readLatest is latestQuestions's query.
+func (s *store) readLatest(ctx context.Context, n int, now time.Time) ([]Question, error) {
+	if r := s.sqliteReader(); r != nil {
+		qs, err := r.latestQuestions(make([]Question, 0, min(n, 64)), n, now)
+		s.sqlite.put(r, err)
+		if err == nil {
+			return qs, nil
+		}
+	}
 	rows, err := s.latest.QueryContext(s.readContext(ctx), now.Unix(), int64(n)) // int64: a driver.Value as is, no conversion by reflection
 	if err != nil {
 		return nil, fmt.Errorf("polls: latest questions: %w", err)
@@ -133,6 +190,34 @@ func (s *store) latestQuestions(ctx context.Context, n int, now time.Time) ([]Qu
 // query reads both (a question without choices is one row of NULLs), so
 // the page takes one read transaction of SQLite's, not two.
 func (s *store) questionWithChoices(ctx context.Context, id int64, now time.Time) (Question, error) {
+	if s.cache == nil {
+		return s.readQuestion(ctx, id, now)
+	}
+	h, ok := s.cache.header()
+	if ok {
+		if q, hit := s.cache.lookQuestion(h, now.Unix(), id); hit {
+			return q, nil
+		}
+	}
+	q, err := s.readQuestion(ctx, id, now)
+	if h2, ok2 := s.cache.header(); err == nil && ok && ok2 && h2 == h {
+		s.cache.putQuestion(h, now.Unix(), q)
+	}
+	return q, err
+}
+
+// readQuestion is questionWithChoices's query.
+func (s *store) readQuestion(ctx context.Context, id int64, now time.Time) (Question, error) {
+	if r := s.sqliteReader(); r != nil {
+		q, found, err := r.questionWithChoices(id, now)
+		s.sqlite.put(r, err)
+		if err == nil && !found {
+			return Question{}, errNoQuestion
+		}
+		if err == nil {
+			return q, nil
+		}
+	}
 	var q Question
 	rows, err := s.question.QueryContext(s.readContext(ctx), id, now.Unix())
 	if err != nil {

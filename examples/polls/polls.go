@@ -27,7 +27,6 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"path/filepath"
 	"time"
 
 	"github.com/stack-web/stack/framework"
@@ -63,10 +62,7 @@ var errNoUsersOnPostgres = errors.New("users and the admin (/admin/) need the SQ
 // open opens and migrates the polls database of settings (Database ""
 // means <runDir>/polls.sqlite3), seeding sample questions on first run.
 func open(settings framework.Settings, runDir string) (*sql.DB, *dialect, error) {
-	path := settings.Database
-	if path == "" {
-		path = filepath.Join(runDir, "polls.sqlite3")
-	}
+	path := dbPath(settings, runDir)
 	db, d, err := openDB(path)
 	if err != nil {
 		return nil, d, err
@@ -109,7 +105,7 @@ func New(settings framework.Settings, runDir string, logger *slog.Logger) (*App,
 	if err != nil {
 		return nil, err
 	}
-	st, err := newStore(db, d)
+	st, err := newStore(db, d, dbPath(settings, runDir))
 	if err != nil {
 		db.Close()
 		return nil, err
