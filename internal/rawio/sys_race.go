@@ -1,6 +1,6 @@
-//go:build linux && race
+//go:build race
 
-package h1
+package rawio
 
 import "syscall"
 
@@ -8,12 +8,12 @@ import "syscall"
 // tells the detector that a socket's write happens before the read of its
 // bytes (a test's client and server share memory around them).
 
-func rawRead(fd uintptr, p []byte) (int, syscall.Errno) {
+func sysRead(fd uintptr, p []byte) (int, syscall.Errno) {
 	n, err := syscall.Read(int(fd), p)
 	return errnoOf(n, err)
 }
 
-func rawWrite(fd uintptr, p []byte) (int, syscall.Errno) {
+func sysWrite(fd uintptr, p []byte) (int, syscall.Errno) {
 	n, err := syscall.Write(int(fd), p)
 	return errnoOf(n, err)
 }

@@ -1,0 +1,122 @@
+// Package rawio reads and writes a non-blocking socket with raw system
+// calls under the runtime's poller (syscall.RawConn). net.Conn and
+// os.File enter the scheduler's syscall state for every read and write: a
+// pair of runtime calls each and, when every thread was idle, a futex wake
+// of the runtime's monitor thread so that it could take the processor back
+// were the call to block. A read or write of a non-blocking socket never
+// blocks: it returns EAGAIN, and the poller waits instead, under the
+// deadlines, as before.
+//
+// The edge's client connections (edge/internal/h1) and its Unix
+// connections to the app server (edge/upstream) use it; measured on hello
+// through the three tiers, each cut the edge's CPU per request by about a
+// tenth to a sixth.
+package rawio
+
+import (
+	"os"
+	"sync"
+	"syscall"
+)
+
+// IO does the reads and writes of one socket. The functions handed to the
+// RawConn are made once, their arguments and results kept in the struct,
+// so that a read or a write allocates nothing; a mutex per direction keeps
+// net.Conn's promise that methods may be called at once.
+type IO struct {
+	rc syscall.RawConn
+
+	rmu    sync.Mutex
+	rbuf   []byte
+	rn     int
+	rerrno syscall.Errno
+	readFn func(uintptr) bool
+
+	wmu     sync.Mutex
+	wbuf    []byte
+	wn      int
+	werrno  syscall.Errno
+	writeFn func(uintptr) bool
+}
+
+// New returns the IO of the socket behind rc.
+func New(rc syscall.RawConn) *IO {
+	x := &IO{rc: rc}
+	x.readFn = x.read
+	x.writeFn = x.write
+	return x
+}
+
+// Read is one read(2) into p, waiting in the poller while there is
+// nothing to read. It returns 0, nil at the end of the stream (the caller
+// says io.EOF); an error is the RawConn's (a deadline, a closed socket)
+// or an *os.SyscallError.
+func (x *IO) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	x.rmu.Lock()
+	x.rbuf, x.rn, x.rerrno = p, 0, 0
+	err := x.rc.Read(x.readFn)
+	n, errno := x.rn, x.rerrno
+	x.rbuf = nil
+	x.rmu.Unlock()
+	if err == nil && errno != 0 {
+		n, err = 0, os.NewSyscallError("read", errno)
+	}
+	return n, err
+}
+
+// read is one read(2) of x.rbuf; false asks the poller to wait.
+func (x *IO) read(fd uintptr) bool {
+	for {
+		n, e := sysRead(fd, x.rbuf)
+		switch e {
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			return false
+		case 0:
+			x.rn = n
+		default:
+			x.rerrno = e
+		}
+		return true
+	}
+}
+
+// Write writes all of p, waiting in the poller while the socket's buffer
+// is full; errors as Read's.
+func (x *IO) Write(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	x.wmu.Lock()
+	x.wbuf, x.wn, x.werrno = p, 0, 0
+	err := x.rc.Write(x.writeFn)
+	n, errno := x.wn, x.werrno
+	x.wbuf = nil
+	x.wmu.Unlock()
+	if err == nil && errno != 0 {
+		err = os.NewSyscallError("write", errno)
+	}
+	return n, err
+}
+
+// write writes x.wbuf from x.wn on; false asks the poller to wait.
+func (x *IO) write(fd uintptr) bool {
+	for x.wn < len(x.wbuf) {
+		n, e := sysWrite(fd, x.wbuf[x.wn:])
+		switch e {
+		case 0:
+			x.wn += n
+		case syscall.EINTR:
+		case syscall.EAGAIN:
+			return false
+		default:
+			x.werrno = e
+			return true
+		}
+	}
+	return true
+}
