@@ -82,14 +82,9 @@ func tcpNetwork(addr string) string {
 func ListenBacklog(addr string, mode os.FileMode, backlog int) (net.Listener, error) {
 	path, ok := strings.CutPrefix(addr, "unix:")
 	if !ok {
-		l, err := net.Listen(tcpNetwork(addr), addr)
+		l, err := listenTCP(addr, backlog)
 		if err != nil {
 			return nil, fmt.Errorf("appserver: listen on %s: %w", addr, err)
-		}
-		// net.Listen uses somaxconn; listen(2) again on a listening socket
-		// only changes its backlog.
-		if rc, err := l.(*net.TCPListener).SyscallConn(); err == nil {
-			rc.Control(func(fd uintptr) { syscall.Listen(int(fd), backlog) })
 		}
 		return l, nil
 	}
