@@ -33,6 +33,10 @@ type Listener struct {
 	// owner: Close removes the socket file. A worker's inherited copy does
 	// not own it: the master removes it when the appserver stops.
 	owner bool
+	// bound is the socket file as bound: Close removes the path only while
+	// it is still that file, not another server's socket (or any file) put
+	// there after this one was removed.
+	bound os.FileInfo
 
 	closeOnce sync.Once
 	closeErr  error
@@ -78,14 +82,9 @@ func tcpNetwork(addr string) string {
 func ListenBacklog(addr string, mode os.FileMode, backlog int) (net.Listener, error) {
 	path, ok := strings.CutPrefix(addr, "unix:")
 	if !ok {
-		l, err := net.Listen(tcpNetwork(addr), addr)
+		l, err := listenTCP(addr, backlog)
 		if err != nil {
 			return nil, fmt.Errorf("appserver: listen on %s: %w", addr, err)
-		}
-		// net.Listen uses somaxconn; listen(2) again on a listening socket
-		// only changes its backlog.
-		if rc, err := l.(*net.TCPListener).SyscallConn(); err == nil {
-			rc.Control(func(fd uintptr) { syscall.Listen(int(fd), backlog) })
 		}
 		return l, nil
 	}
@@ -131,6 +130,12 @@ func listenUnix(path string, mode os.FileMode, backlog int) (*Listener, error) {
 		os.Remove(path)
 		return nil, err
 	}
+	bound, err := os.Lstat(path)
+	if err != nil {
+		syscall.Close(fd)
+		os.Remove(path)
+		return nil, err
+	}
 	f := os.NewFile(uintptr(fd), path)
 	ctl, err := f.SyscallConn()
 	if err != nil {
@@ -138,7 +143,7 @@ func listenUnix(path string, mode os.FileMode, backlog int) (*Listener, error) {
 		os.Remove(path)
 		return nil, err
 	}
-	return &Listener{file: f, ctl: ctl, path: path, addr: &net.UnixAddr{Name: path, Net: "unix"}, owner: true}, nil
+	return &Listener{file: f, ctl: ctl, path: path, addr: &net.UnixAddr{Name: path, Net: "unix"}, owner: true, bound: bound}, nil
 }
 
 // InheritedListener wraps a listening socket inherited from the master
@@ -277,7 +282,8 @@ func (l *Listener) Accept() (net.Conn, error) {
 	return net.FileConn(f)
 }
 
-// Close stops listening and removes the socket file.
+// Close stops listening and removes the socket file, if the path still
+// names the socket it bound.
 func (l *Listener) Close() error {
 	l.closeOnce.Do(func() {
 		l.mu.Lock()
@@ -289,6 +295,9 @@ func (l *Listener) Close() error {
 		l.closeErr = l.file.Close()
 		if !l.owner {
 			return
+		}
+		if fi, err := os.Lstat(l.path); err != nil || !os.SameFile(fi, l.bound) {
+			return // gone, or replaced: not ours to remove
 		}
 		if err := os.Remove(l.path); err != nil && !errors.Is(err, fs.ErrNotExist) && l.closeErr == nil {
 			l.closeErr = err

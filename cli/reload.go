@@ -108,8 +108,8 @@ func (r *reloadSet) effective() *config.File { return r.current.Load() }
 
 // restartOnlyChanges names the keys that differ between the running
 // configuration and f and that a reload cannot apply: the process layout,
-// the appserver master's own settings (its socket, workers, stats
-// server, user) and the admin's sockets. Applying the rest alone would be worse than refusing: the
+// the appserver master's own settings (its socket and the socket's mode
+// and queue, workers, stats server, user) and the admin's sockets. Applying the rest alone would be worse than refusing: the
 // edge's default upstream is appserver.listen, so it would move to the new
 // socket while the appserver keeps the old one and every request got 502.
 func restartOnlyChanges(running, f *config.File) []string {
@@ -127,6 +127,11 @@ func restartOnlyChanges(running, f *config.File) []string {
 	diff("run_dir", running.RunDir, f.RunDir)
 	diff("appserver.listen", a.Listen, b.Listen)
 	diff("appserver.processes", a.Processes, b.Processes)
+	// The socket is made once, by the master: its mode and queue stay.
+	if strings.HasPrefix(b.Listen, "unix:") {
+		diff("appserver.socket_mode", fmt.Sprintf("%04o", a.SocketMode.Perm()), fmt.Sprintf("%04o", b.SocketMode.Perm()))
+	}
+	diff("appserver.listen_backlog", a.ListenBacklog, b.ListenBacklog)
 	diff("appserver.stats", a.Stats, b.Stats)
 	diff("appserver.user", a.User, b.User)
 	diff("appserver.group", a.Group, b.Group)

@@ -84,7 +84,11 @@ type statsCore struct {
 type statsServer struct {
 	l    net.Listener
 	path string // a Unix socket's file, removed at Close
-	wg   sync.WaitGroup
+	// bound is path's file as bound: Close leaves the path alone once it
+	// names another file (another master's stats socket put there after
+	// this one was removed).
+	bound os.FileInfo
+	wg    sync.WaitGroup
 }
 
 // listenStats opens addr ("unix:PATH" or "host:port") and serves m's
@@ -100,6 +104,7 @@ func listenStats(addr string, m *Master) (*statsServer, error) {
 		s.path = path
 		if err == nil {
 			os.Chmod(path, 0o600)
+			s.bound, _ = os.Lstat(path)
 		}
 	} else {
 		s.l, err = net.Listen("tcp", addr)
@@ -160,7 +165,7 @@ func serveStats(c net.Conn, m *Master) {
 func (s *statsServer) Close() error {
 	err := s.l.Close()
 	s.wg.Wait()
-	if s.path != "" {
+	if fi, lerr := os.Lstat(s.path); s.path != "" && lerr == nil && s.bound != nil && os.SameFile(fi, s.bound) {
 		if rerr := os.Remove(s.path); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) && err == nil {
 			err = rerr
 		}

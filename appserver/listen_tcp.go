@@ -1,0 +1,135 @@
+package appserver
+
+import (
+	"net"
+	"os"
+	"sync"
+	"syscall"
+)
+
+// tcpListener is a TCP listening socket kept out of the runtime poller
+// until something accepts on it, for the reason Listener.file gives: a
+// prefork master holds it and never accepts, and a socket in its poller
+// woke it on every connection its workers took. The first Accept makes a
+// net.Listener of a non-blocking duplicate, which enters the poller.
+type tcpListener struct {
+	file *os.File // blocking: not in the poller
+	ctl  syscall.RawConn
+	addr net.Addr
+
+	mu     sync.Mutex
+	closed bool
+	ln     net.Listener // net.FileListener(file), made by the first Accept
+}
+
+var (
+	_ net.Listener = (*tcpListener)(nil)
+	_ syscall.Conn = (*tcpListener)(nil) // ListenQueue reads the queue through it
+)
+
+// listenTCP listens with net.Listen (its address handling and socket
+// options), then keeps a blocking duplicate of the socket and closes the
+// original, which takes it out of the poller.
+func listenTCP(addr string, backlog int) (*tcpListener, error) {
+	nl, err := net.Listen(tcpNetwork(addr), addr)
+	if err != nil {
+		return nil, err
+	}
+	defer nl.Close() // the duplicate keeps the socket open
+	rc, err := nl.(*net.TCPListener).SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	dup := -1
+	var derr error
+	if err := rc.Control(func(fd uintptr) {
+		if dup, derr = syscall.Dup(int(fd)); derr != nil {
+			derr = os.NewSyscallError("dup", derr)
+			return
+		}
+		syscall.CloseOnExec(dup)
+		if derr = syscall.SetNonblock(dup, false); derr == nil {
+			// net.Listen uses somaxconn; listen(2) again on a listening
+			// socket only changes its backlog.
+			derr = syscall.Listen(dup, backlog)
+		}
+		if derr != nil {
+			syscall.Close(dup)
+		}
+	}); err != nil {
+		return nil, err
+	}
+	if derr != nil {
+		return nil, derr
+	}
+	f := os.NewFile(uintptr(dup), "tcp:"+nl.Addr().String()) // blocking: not in the poller
+	ctl, err := f.SyscallConn()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return &tcpListener{file: f, ctl: ctl, addr: nl.Addr()}, nil
+}
+
+// Accept waits for a connection on the polled duplicate.
+func (l *tcpListener) Accept() (net.Conn, error) {
+	ln, err := l.listener()
+	if err != nil {
+		return nil, &net.OpError{Op: "accept", Net: "tcp", Addr: l.addr, Err: err}
+	}
+	return ln.Accept()
+}
+
+func (l *tcpListener) listener() (net.Listener, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.ln != nil {
+		return l.ln, nil
+	}
+	if l.closed {
+		return nil, net.ErrClosed
+	}
+	ln, err := net.FileListener(l.file) // a non-blocking duplicate
+	if err != nil {
+		return nil, err
+	}
+	l.ln = ln
+	return ln, nil
+}
+
+// Close stops listening (in this process: workers' copies keep the socket)
+// and ends a waiting Accept.
+func (l *tcpListener) Close() error {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return net.ErrClosed
+	}
+	l.closed = true
+	ln := l.ln
+	l.mu.Unlock()
+	if ln != nil {
+		ln.Close()
+	}
+	return l.file.Close()
+}
+
+func (l *tcpListener) Addr() net.Addr { return l.addr }
+
+// SyscallConn gives the blocking socket, for ListenQueue.
+func (l *tcpListener) SyscallConn() (syscall.RawConn, error) { return l.ctl, nil }
+
+// File returns a duplicate to pass to a worker process (ListenerFile);
+// like the socket, it is not in the poller.
+func (l *tcpListener) File() (*os.File, error) {
+	dup := -1
+	var derr error
+	if err := l.ctl.Control(func(fd uintptr) { dup, derr = syscall.Dup(int(fd)) }); err != nil {
+		return nil, err
+	}
+	if derr != nil {
+		return nil, os.NewSyscallError("dup", derr)
+	}
+	syscall.CloseOnExec(dup)
+	return os.NewFile(uintptr(dup), l.file.Name()), nil
+}
