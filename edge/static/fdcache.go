@@ -89,6 +89,22 @@ func (c *fdCache) acquire(s *Handler, name string, now time.Time, valid time.Dur
 		c.idle--
 	}
 	c.mu.Unlock()
+	if f != nil {
+		// The header must be the descriptor's: a file rewritten in place
+		// (cp over it) keeps its inode, and within the validity a longer
+		// one went out cut at the old length as a complete answer, with
+		// the old ETag. A chmod must stop it being served, as a fresh
+		// open would. One fstat, against an open, fstat and close.
+		if !unchanged(f, e.fi) { // fdstat_*.go
+			f.Close()
+			c.mu.Lock()
+			if c.files[name] == e {
+				c.dropLocked(name, e)
+			}
+			c.mu.Unlock()
+			return nil, nil
+		}
+	}
 	return e, f
 }
 
@@ -212,10 +228,11 @@ func (c *fdCache) limit() int {
 	return c.maxIdle
 }
 
-// sameFile reports whether b is still the file a was: the same inode, size
-// and modification time (a file rewritten in place keeps its inode).
+// sameFile reports whether b is still the file a was: the same inode, size,
+// modification time (a file rewritten in place keeps its inode) and mode
+// (a chmod 000 must stop it being served).
 func sameFile(a, b fs.FileInfo) bool {
-	return os.SameFile(a, b) && a.Size() == b.Size() && a.ModTime().Equal(b.ModTime())
+	return os.SameFile(a, b) && a.Size() == b.Size() && a.ModTime().Equal(b.ModTime()) && a.Mode() == b.Mode()
 }
 
 // wholeHeader is the header serveWhole gives a plain GET of the file,

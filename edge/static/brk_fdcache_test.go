@@ -1,0 +1,79 @@
+package static
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// A large file rewritten in place (cp over it, a log, an editor that
+// writes into the file) keeps its inode, so the kept descriptor reads the
+// new bytes: within the validity it was answered with the old header, a
+// complete-looking 200 of the old length carrying the start of the new
+// file (a longer file cut at the old length). The header must be the
+// descriptor's, whatever the validity.
+func TestBrkLargeFileRewrittenInPlaceBetweenRequests(t *testing.T) {
+	root := t.TempDir()
+	p := filepath.Join(root, "grow.bin")
+	v1 := strings.Repeat("1", maxCachedFile+100)
+	os.WriteFile(p, []byte(v1), 0o644)
+	s := newTestStatic(t, root)
+	s.cache.valid = time.Hour
+	if got := serveStatic(s, "GET", "/static/grow.bin"); got.Body.String() != v1 {
+		t.Fatalf("first: %d bytes", got.Body.Len())
+	}
+	for _, v2 := range []string{
+		strings.Repeat("2", maxCachedFile+5000), // longer
+		strings.Repeat("3", maxCachedFile+5000), // same size, other bytes
+		strings.Repeat("4", maxCachedFile+10),   // shorter
+	} {
+		f, err := os.OpenFile(p, os.O_WRONLY|os.O_TRUNC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.WriteString(v2)
+		f.Close()
+		// A distinct mtime even on a coarse clock.
+		mt := time.Now().Add(time.Duration(len(v2)+int(v2[0])) * time.Second)
+		os.Chtimes(p, mt, mt)
+		got := serveStatic(s, "GET", "/static/grow.bin")
+		cl, _ := strconv.Atoi(got.Header().Get("Content-Length"))
+		if got.Code != 200 || got.Body.String() != v2 || cl != len(v2) || got.Header().Get("Etag") != etagOf(t, p) {
+			t.Errorf("rewritten in place to %d bytes of %q: %d, Content-Length %d, ETag %s (want %s), %d bytes",
+				len(v2), v2[:1], got.Code, cl, got.Header().Get("Etag"), etagOf(t, p), got.Body.Len())
+		}
+	}
+}
+
+func etagOf(t *testing.T, p string) string {
+	fi, err := os.Stat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return etag(fi)
+}
+
+// chmod 000 on a large file stops it being served (403) as it does for
+// a small one (whose cache re-opens it) and without the kept descriptor:
+// the descriptor was opened before, so nothing re-checked the permission
+// while the file kept being asked for. Run as root, the open itself
+// succeeds, so the test checks that the descriptor is not used.
+func TestBrkLargeFileChmodDropsTheDescriptor(t *testing.T) {
+	root := t.TempDir()
+	p := filepath.Join(root, "secret.bin")
+	os.WriteFile(p, []byte(strings.Repeat("s", maxCachedFile+1)), 0o644)
+	s := newTestStatic(t, root)
+	s.cache.valid = time.Hour
+	serveStatic(s, "GET", "/static/secret.bin")
+	if s.fds.files["secret.bin"] == nil {
+		t.Fatal("no descriptor kept")
+	}
+	os.Chmod(p, 0)
+	serveStatic(s, "GET", "/static/secret.bin")
+	if e := s.fds.files["secret.bin"]; e != nil && e.fi.Mode().Perm() != 0 {
+		t.Errorf("chmod 000: still served from the descriptor opened while it was %v", e.fi.Mode())
+	}
+}
