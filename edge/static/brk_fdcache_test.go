@@ -77,3 +77,35 @@ func TestBrkLargeFileChmodDropsTheDescriptor(t *testing.T) {
 		t.Errorf("chmod 000: still served from the descriptor opened while it was %v", e.fi.Mode())
 	}
 }
+
+// A large file's descriptors are closed once it has not been asked for
+// during the inactivity period (README: 20 s), so a deleted file's space
+// is freed then. The sweep came back a whole period after the one that
+// kept an entry asked for just after it, so a file asked for just after a
+// sweep stayed open for nearly two periods (24 s after its last request,
+// measured on the real edge).
+func TestBrkDeletedLargeFileFreedWithinTheInactivityPeriod(t *testing.T) {
+	root := t.TempDir()
+	bigVersion(t, root, "gone.bin", 6)
+	s := newTestStatic(t, root)
+	const inactive = time.Second
+	s.fds.inactive = inactive
+	serveStatic(s, "GET", "/static/gone.bin") // arms the sweep
+	time.Sleep(inactive / 10)
+	serveStatic(s, "GET", "/static/gone.bin")
+	last := time.Now()
+	os.Remove(filepath.Join(root, "gone.bin"))
+	for {
+		s.fds.mu.Lock()
+		kept := s.fds.files["gone.bin"] != nil
+		s.fds.mu.Unlock()
+		if !kept {
+			break
+		}
+		if time.Since(last) > inactive*3/2 {
+			t.Fatalf("the deleted file is still held open %v after its last request (inactivity %v)", time.Since(last), inactive)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Logf("closed %v after the last request (inactivity %v)", time.Since(last).Round(time.Millisecond), inactive)
+}

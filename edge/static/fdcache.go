@@ -145,7 +145,7 @@ func (c *fdCache) keep(name string, f *os.File, fi fs.FileInfo, now time.Time) b
 }
 
 // sweep drops the entries not asked for during the inactivity period, and
-// comes again while any are left.
+// comes again, when the next would expire, while any are left.
 func (c *fdCache) sweep() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -153,13 +153,19 @@ func (c *fdCache) sweep() {
 		return
 	}
 	now := time.Now()
+	next := c.inactivity()
 	for name, e := range c.files {
-		if now.Sub(e.used) >= c.inactivity() {
+		if left := c.inactivity() - now.Sub(e.used); left <= 0 {
 			c.dropLocked(name, e)
+		} else {
+			next = min(next, left)
 		}
 	}
 	if len(c.files) > 0 {
-		c.sweeper.Reset(c.inactivity())
+		// When the first entry left expires, not a whole period from
+		// now: one asked for just after a sweep was otherwise held for
+		// nearly two. At most eight sweeps a period.
+		c.sweeper.Reset(max(next, c.inactivity()/8))
 	} else {
 		c.sweeper = nil
 	}
