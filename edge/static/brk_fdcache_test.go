@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -108,4 +109,64 @@ func TestBrkDeletedLargeFileFreedWithinTheInactivityPeriod(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	t.Logf("closed %v after the last request (inactivity %v)", time.Since(last).Round(time.Millisecond), inactive)
+}
+
+// The kept descriptors never take the process's last ones: each location
+// kept up to 256, so under a limit of 1024 (`ulimit -n`, a container's,
+// a systemd unit's LimitNOFILE) four static locations asked for many
+// distinct large files took them all; the edge then refused every
+// connection (accept4: too many open files) and answered every static
+// file 404, for as long as the files were asked for. Here the limit is
+// set just above what the process holds: the files are all served, and
+// half the limit is left free.
+func TestBrkKeptDescriptorsLeaveTheProcessItsLimit(t *testing.T) {
+	root := t.TempDir()
+	body := strings.Repeat("x", maxCachedFile+1)
+	for i := range 300 {
+		os.WriteFile(filepath.Join(root, "f"+strconv.Itoa(i)+".bin"), []byte(body), 0o644)
+	}
+	var was syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &was); err != nil {
+		t.Fatal(err)
+	}
+	limit := syscall.Rlimit{Cur: uint64(openFDs(t) + 200), Max: was.Max}
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &limit); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Setrlimit(syscall.RLIMIT_NOFILE, &was) })
+	s := newTestStatic(t, root)
+	failed := 0
+	for i := range 300 {
+		if got := serveStatic(s, "GET", "/static/f"+strconv.Itoa(i)+".bin"); got.Code != 200 || got.Body.Len() != len(body) {
+			failed++
+		}
+	}
+	if failed > 0 {
+		t.Errorf("%d of 300 files not served under a limit of %d descriptors", failed, limit.Cur)
+	}
+	if n := openFDs(t); n > int(limit.Cur)/2+4 { // the listing's own and a few the runtime holds
+		t.Errorf("%d descriptors open of a limit of %d: the cache keeps more than half", n, limit.Cur)
+	}
+	t.Logf("%d descriptors kept, %d open of a limit of %d", s.fds.idle, openFDs(t), limit.Cur)
+}
+
+// Out of descriptors, a file that is there is not a 404 (which caches
+// and crawlers take as gone) but a 503: the edge cannot serve it now.
+func TestBrkOutOfDescriptorsIsNotNotFound(t *testing.T) {
+	root := t.TempDir()
+	os.WriteFile(filepath.Join(root, "f.bin"), []byte(strings.Repeat("x", maxCachedFile+1)), 0o644)
+	s := newTestStatic(t, root)
+	var was syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &was); err != nil {
+		t.Fatal(err)
+	}
+	limit := syscall.Rlimit{Cur: 3, Max: was.Max} // no new descriptor
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &limit); err != nil {
+		t.Fatal(err)
+	}
+	got := serveStatic(s, "GET", "/static/f.bin")
+	syscall.Setrlimit(syscall.RLIMIT_NOFILE, &was)
+	if got.Code != 503 {
+		t.Errorf("out of descriptors: %d, want 503", got.Code)
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"path"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -112,6 +113,9 @@ func (c *fdCache) acquire(s *Handler, name string, now time.Time, valid time.Dur
 // of its entry (made if need be) once its response is sent, and reports
 // whether it did; if not, the caller closes f.
 func (c *fdCache) keep(name string, f *os.File, fi fs.FileInfo, now time.Time) bool {
+	if !spareDescriptor(f) {
+		return false
+	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return false
 	}
@@ -225,6 +229,21 @@ func (c *fdCache) dropLocked(name string, e *openFile) {
 	c.idle -= len(e.pool)
 	e.pool = nil
 	delete(c.files, name)
+}
+
+// spareDescriptor reports whether f may be kept: its number is in the
+// lower half of the process's limit of open files. The kernel gives the
+// lowest free number, so a number that high means half the limit is in
+// use, and whatever every location's cache holds together stays below
+// half of it: the pools (256 per location) never take the descriptors
+// the edge needs to accept connections and reach its upstreams, under a
+// limit of 1024 as under a large one.
+func spareDescriptor(f *os.File) bool {
+	var rl syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil {
+		return false
+	}
+	return uint64(f.Fd()) < rl.Cur/2
 }
 
 func (c *fdCache) limit() int {

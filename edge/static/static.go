@@ -241,6 +241,10 @@ func (s *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, fs.ErrPermission):
 		s.logger.Warn("edge: static: permission denied", "uri", r.RequestURI, "err", err)
 		errpage.Write(w, http.StatusForbidden)
+	case errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE):
+		// The file may well be there: a 404 would tell caches it is gone.
+		s.logger.Error("edge: static: out of file descriptors", "uri", r.RequestURI, "err", err)
+		errpage.Write(w, http.StatusServiceUnavailable)
 	default:
 		// Among others: a symlink that leads out of the root ("path
 		// escapes from parent"), which is as good as absent.
