@@ -1,6 +1,10 @@
 package static
 
 import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -168,5 +172,62 @@ func TestBrkOutOfDescriptorsIsNotNotFound(t *testing.T) {
 	syscall.Setrlimit(syscall.RLIMIT_NOFILE, &was)
 	if got.Code != 503 {
 		t.Errorf("out of descriptors: %d, want 503", got.Code)
+	}
+}
+
+// truncatingWriter truncates the file being sent once part of it went.
+type truncatingWriter struct {
+	*httptest.ResponseRecorder
+	path string
+}
+
+func (w truncatingWriter) ReadFrom(r io.Reader) (int64, error) {
+	n, err := io.CopyN(w.ResponseRecorder, r, 1000)
+	if err != nil {
+		return n, err
+	}
+	os.Truncate(w.path, 2000)
+	m, err := io.Copy(w.ResponseRecorder, r)
+	return n + m, err
+}
+
+// A large file truncated while it is sent must not end as a complete
+// answer: over HTTP/2 the stream ended cleanly (END_STREAM) after the
+// bytes there were, short of its Content-Length (a Go client read
+// "unexpected EOF", a client that does not count took it whole). Under a
+// server the handler aborts (http.ErrAbortHandler: the stream is reset,
+// the connection closed), from a fresh descriptor as from a kept one, and
+// the descriptor is not leaked.
+func TestBrkLargeFileTruncatedWhileSentIsAborted(t *testing.T) {
+	root := t.TempDir()
+	p := filepath.Join(root, "t.bin")
+	s := newTestStatic(t, root)
+	before := openFDs(t)
+	for _, from := range []string{"a fresh descriptor", "a kept descriptor"} {
+		if from == "a fresh descriptor" {
+			os.WriteFile(p, []byte(strings.Repeat("t", 4*maxCachedFile)), 0o644)
+			s.fds.forget("t.bin")
+		} else {
+			os.WriteFile(p+".new", []byte(strings.Repeat("u", 4*maxCachedFile)), 0o644)
+			os.Rename(p+".new", p)
+			s.cache.valid = time.Nanosecond
+			serveStatic(s, "GET", "/static/t.bin") // kept
+			s.cache.valid = time.Hour
+		}
+		r := httptest.NewRequest("GET", "/static/t.bin", nil)
+		r = r.WithContext(context.WithValue(r.Context(), http.ServerContextKey, &http.Server{}))
+		w := truncatingWriter{httptest.NewRecorder(), p}
+		got := func() (v any) {
+			defer func() { v = recover() }()
+			s.ServeHTTP(w, r)
+			return nil
+		}()
+		if got != http.ErrAbortHandler {
+			t.Errorf("truncated while sent from %s: %d bytes of %s, the handler returned %v; want it to abort", from, w.Body.Len(), w.Header().Get("Content-Length"), got)
+		}
+	}
+	s.Close()
+	if n := openFDs(t); n != before-1 {
+		t.Errorf("%d descriptors open after Close, %d before with the root", n, before)
 	}
 }

@@ -283,8 +283,9 @@ func wholeHeader(name string, f *os.File, fi fs.FileInfo) http.Header {
 }
 
 // serveOpen answers a plain GET or HEAD from a pooled descriptor, as
-// serveWhole does from a fresh one.
-func serveOpen(w http.ResponseWriter, r *http.Request, f *os.File, e *openFile) {
+// serveWhole does from a fresh one, and reports whether the body went out
+// whole.
+func serveOpen(w http.ResponseWriter, r *http.Request, f *os.File, e *openFile) bool {
 	h := w.Header()
 	appType := h["Content-Type"] // an app's, through X-Accel-Redirect, wins as in serve
 	for k, v := range e.header {
@@ -297,7 +298,5 @@ func serveOpen(w http.ResponseWriter, r *http.Request, f *os.File, e *openFile) 
 		delete(h, "Content-Length") // as serveWhole
 	}
 	w.WriteHeader(http.StatusOK)
-	if r.Method != http.MethodHead {
-		io.CopyN(w, f, e.fi.Size()) // through the writers' ReadFrom: sendfile
-	}
+	return sendBody(w, r, f, e.fi.Size()) // whole.go
 }

@@ -147,8 +147,11 @@ func (s *Handler) serve(w http.ResponseWriter, r *http.Request, name string, tra
 		if plain(r) {
 			if e, f := s.fds.acquire(s, name, now, s.cache.validity()); f != nil {
 				if !s.precompressed || s.siblingsOf(name, e.fi, now) == 0 {
-					serveOpen(w, r, f, e)
+					whole := serveOpen(w, r, f, e)
 					s.fds.release(e, f)
+					if !whole {
+						abort(r)
+					}
 					return
 				}
 				s.fds.release(e, f) // a sibling appeared: the path below chooses
@@ -218,7 +221,10 @@ func (s *Handler) serve(w http.ResponseWriter, r *http.Request, name string, tra
 		h.Set("Content-Type", ct)
 	}
 	if plain(r) {
-		serveWhole(w, r, f, fi) // whole.go
+		if !serveWhole(w, r, f, fi) { // whole.go
+			abort(r) // f is closed by the deferred Close
+			return
+		}
 		if !trailingSlash && fi.Size() > maxCachedFile && (!s.precompressed || s.siblingsOf(name, fi, now) == 0) {
 			kept = s.fds.keep(name, f, fi, now)
 		}
