@@ -196,15 +196,16 @@ func (w truncatingWriter) ReadFrom(r io.Reader) (int64, error) {
 // bytes there were, short of its Content-Length (a Go client read
 // "unexpected EOF", a client that does not count took it whole). Under a
 // server the handler aborts (http.ErrAbortHandler: the stream is reset,
-// the connection closed), from a fresh descriptor as from a kept one, and
+// the connection closed), from a fresh descriptor as from a kept one, a
+// range or a 200 after a condition (http.ServeContent) as a plain GET, and
 // the descriptor is not leaked.
 func TestBrkLargeFileTruncatedWhileSentIsAborted(t *testing.T) {
 	root := t.TempDir()
 	p := filepath.Join(root, "t.bin")
 	s := newTestStatic(t, root)
 	before := openFDs(t)
-	for _, from := range []string{"a fresh descriptor", "a kept descriptor"} {
-		if from == "a fresh descriptor" {
+	for _, from := range []string{"a fresh descriptor", "a kept descriptor", "a range", "a failed condition"} {
+		if from != "a kept descriptor" {
 			os.WriteFile(p, []byte(strings.Repeat("t", 4*maxCachedFile)), 0o644)
 			s.fds.forget("t.bin")
 		} else {
@@ -216,6 +217,12 @@ func TestBrkLargeFileTruncatedWhileSentIsAborted(t *testing.T) {
 		}
 		r := httptest.NewRequest("GET", "/static/t.bin", nil)
 		r = r.WithContext(context.WithValue(r.Context(), http.ServerContextKey, &http.Server{}))
+		switch from {
+		case "a range":
+			r.Header.Set("Range", "bytes=10-")
+		case "a failed condition":
+			r.Header.Set("If-None-Match", `"other"`)
+		}
 		w := truncatingWriter{httptest.NewRecorder(), p}
 		got := func() (v any) {
 			defer func() { v = recover() }()

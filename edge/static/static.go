@@ -232,7 +232,7 @@ func (s *Handler) serve(w http.ResponseWriter, r *http.Request, name string, tra
 	}
 	// ServeContent does Range, If-Range, If-None-Match, If-Modified-Since
 	// and HEAD, and copies with sendfile from the *os.File.
-	http.ServeContent(w, r, name, fi.ModTime(), f)
+	serveContent(w, r, name, fi.ModTime(), f) // whole.go: aborted if short
 }
 
 // etag is nginx's: "<mtime in hex>-<size in hex>".

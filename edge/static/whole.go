@@ -63,3 +63,42 @@ func abort(r *http.Request) {
 		panic(http.ErrAbortHandler)
 	}
 }
+
+// serveContent is http.ServeContent (ranges, conditions) over an open
+// file, aborted as serveWhole is when the body it sends falls short of
+// the Content-Length it set: ServeContent ignores the copy's error.
+func serveContent(w http.ResponseWriter, r *http.Request, name string, modTime time.Time, f *os.File) {
+	cw := &countingWriter{ResponseWriter: w}
+	http.ServeContent(cw, r, name, modTime, f)
+	if r.Method == http.MethodHead {
+		return
+	}
+	if cl, err := strconv.ParseInt(w.Header().Get("Content-Length"), 10, 64); err == nil && cw.n < cl {
+		abort(r)
+	}
+}
+
+// countingWriter counts the body bytes written through it.
+type countingWriter struct {
+	http.ResponseWriter
+	n int64
+}
+
+func (w *countingWriter) Write(p []byte) (int, error) {
+	n, err := w.ResponseWriter.Write(p)
+	w.n += int64(n)
+	return n, err
+}
+
+// ReadFrom keeps sendfile: ServeContent copies the file through it.
+func (w *countingWriter) ReadFrom(r io.Reader) (n int64, err error) {
+	if rf, ok := w.ResponseWriter.(io.ReaderFrom); ok {
+		n, err = rf.ReadFrom(r)
+	} else {
+		n, err = io.Copy(struct{ io.Writer }{w.ResponseWriter}, r)
+	}
+	w.n += n
+	return n, err
+}
+
+func (w *countingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
