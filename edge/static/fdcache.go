@@ -9,6 +9,7 @@ import (
 	"path"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -89,6 +90,22 @@ func (c *fdCache) acquire(s *Handler, name string, now time.Time, valid time.Dur
 		c.idle--
 	}
 	c.mu.Unlock()
+	if f != nil {
+		// The header must be the descriptor's: a file rewritten in place
+		// (cp over it) keeps its inode, and within the validity a longer
+		// one went out cut at the old length as a complete answer, with
+		// the old ETag. A chmod must stop it being served, as a fresh
+		// open would. One fstat, against an open, fstat and close.
+		if !unchanged(f, e.fi) { // fdstat_*.go
+			f.Close()
+			c.mu.Lock()
+			if c.files[name] == e {
+				c.dropLocked(name, e)
+			}
+			c.mu.Unlock()
+			return nil, nil
+		}
+	}
 	return e, f
 }
 
@@ -96,6 +113,9 @@ func (c *fdCache) acquire(s *Handler, name string, now time.Time, valid time.Dur
 // of its entry (made if need be) once its response is sent, and reports
 // whether it did; if not, the caller closes f.
 func (c *fdCache) keep(name string, f *os.File, fi fs.FileInfo, now time.Time) bool {
+	if !spareDescriptor(f) {
+		return false
+	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return false
 	}
@@ -129,7 +149,7 @@ func (c *fdCache) keep(name string, f *os.File, fi fs.FileInfo, now time.Time) b
 }
 
 // sweep drops the entries not asked for during the inactivity period, and
-// comes again while any are left.
+// comes again, when the next would expire, while any are left.
 func (c *fdCache) sweep() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -137,13 +157,19 @@ func (c *fdCache) sweep() {
 		return
 	}
 	now := time.Now()
+	next := c.inactivity()
 	for name, e := range c.files {
-		if now.Sub(e.used) >= c.inactivity() {
+		if left := c.inactivity() - now.Sub(e.used); left <= 0 {
 			c.dropLocked(name, e)
+		} else {
+			next = min(next, left)
 		}
 	}
 	if len(c.files) > 0 {
-		c.sweeper.Reset(c.inactivity())
+		// When the first entry left expires, not a whole period from
+		// now: one asked for just after a sweep was otherwise held for
+		// nearly two. At most eight sweeps a period.
+		c.sweeper.Reset(max(next, c.inactivity()/8))
 	} else {
 		c.sweeper = nil
 	}
@@ -205,6 +231,21 @@ func (c *fdCache) dropLocked(name string, e *openFile) {
 	delete(c.files, name)
 }
 
+// spareDescriptor reports whether f may be kept: its number is in the
+// lower half of the process's limit of open files. The kernel gives the
+// lowest free number, so a number that high means half the limit is in
+// use, and whatever every location's cache holds together stays below
+// half of it: the pools (256 per location) never take the descriptors
+// the edge needs to accept connections and reach its upstreams, under a
+// limit of 1024 as under a large one.
+func spareDescriptor(f *os.File) bool {
+	var rl syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil {
+		return false
+	}
+	return uint64(f.Fd()) < rl.Cur/2
+}
+
 func (c *fdCache) limit() int {
 	if c.maxIdle == 0 {
 		return maxIdleFDs
@@ -212,10 +253,11 @@ func (c *fdCache) limit() int {
 	return c.maxIdle
 }
 
-// sameFile reports whether b is still the file a was: the same inode, size
-// and modification time (a file rewritten in place keeps its inode).
+// sameFile reports whether b is still the file a was: the same inode, size,
+// modification time (a file rewritten in place keeps its inode) and mode
+// (a chmod 000 must stop it being served).
 func sameFile(a, b fs.FileInfo) bool {
-	return os.SameFile(a, b) && a.Size() == b.Size() && a.ModTime().Equal(b.ModTime())
+	return os.SameFile(a, b) && a.Size() == b.Size() && a.ModTime().Equal(b.ModTime()) && a.Mode() == b.Mode()
 }
 
 // wholeHeader is the header serveWhole gives a plain GET of the file,
@@ -241,8 +283,9 @@ func wholeHeader(name string, f *os.File, fi fs.FileInfo) http.Header {
 }
 
 // serveOpen answers a plain GET or HEAD from a pooled descriptor, as
-// serveWhole does from a fresh one.
-func serveOpen(w http.ResponseWriter, r *http.Request, f *os.File, e *openFile) {
+// serveWhole does from a fresh one, and reports whether the body went out
+// whole.
+func serveOpen(w http.ResponseWriter, r *http.Request, f *os.File, e *openFile) bool {
 	h := w.Header()
 	appType := h["Content-Type"] // an app's, through X-Accel-Redirect, wins as in serve
 	for k, v := range e.header {
@@ -255,7 +298,5 @@ func serveOpen(w http.ResponseWriter, r *http.Request, f *os.File, e *openFile) 
 		delete(h, "Content-Length") // as serveWhole
 	}
 	w.WriteHeader(http.StatusOK)
-	if r.Method != http.MethodHead {
-		io.CopyN(w, f, e.fi.Size()) // through the writers' ReadFrom: sendfile
-	}
+	return sendBody(w, r, f, e.fi.Size()) // whole.go
 }

@@ -189,7 +189,7 @@ func (s *Handler) serveSibling(w http.ResponseWriter, r *http.Request, name stri
 		h.Set("Content-Type", ct)
 	}
 	h.Set("ETag", siblingETag(vfi, c))
-	http.ServeContent(&encodedWriter{ResponseWriter: w, coding: []string{c.String()}}, r, name, fi.ModTime(), vf)
+	serveContent(&encodedWriter{ResponseWriter: w, coding: []string{c.String()}}, r, name, fi.ModTime(), vf)
 	return true
 }
 

@@ -147,8 +147,11 @@ func (s *Handler) serve(w http.ResponseWriter, r *http.Request, name string, tra
 		if plain(r) {
 			if e, f := s.fds.acquire(s, name, now, s.cache.validity()); f != nil {
 				if !s.precompressed || s.siblingsOf(name, e.fi, now) == 0 {
-					serveOpen(w, r, f, e)
+					whole := serveOpen(w, r, f, e)
 					s.fds.release(e, f)
+					if !whole {
+						abort(r)
+					}
 					return
 				}
 				s.fds.release(e, f) // a sibling appeared: the path below chooses
@@ -218,7 +221,10 @@ func (s *Handler) serve(w http.ResponseWriter, r *http.Request, name string, tra
 		h.Set("Content-Type", ct)
 	}
 	if plain(r) {
-		serveWhole(w, r, f, fi) // whole.go
+		if !serveWhole(w, r, f, fi) { // whole.go
+			abort(r) // f is closed by the deferred Close
+			return
+		}
 		if !trailingSlash && fi.Size() > maxCachedFile && (!s.precompressed || s.siblingsOf(name, fi, now) == 0) {
 			kept = s.fds.keep(name, f, fi, now)
 		}
@@ -226,7 +232,7 @@ func (s *Handler) serve(w http.ResponseWriter, r *http.Request, name string, tra
 	}
 	// ServeContent does Range, If-Range, If-None-Match, If-Modified-Since
 	// and HEAD, and copies with sendfile from the *os.File.
-	http.ServeContent(w, r, name, fi.ModTime(), f)
+	serveContent(w, r, name, fi.ModTime(), f) // whole.go: aborted if short
 }
 
 // etag is nginx's: "<mtime in hex>-<size in hex>".
@@ -241,6 +247,10 @@ func (s *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, fs.ErrPermission):
 		s.logger.Warn("edge: static: permission denied", "uri", r.RequestURI, "err", err)
 		errpage.Write(w, http.StatusForbidden)
+	case errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE):
+		// The file may well be there: a 404 would tell caches it is gone.
+		s.logger.Error("edge: static: out of file descriptors", "uri", r.RequestURI, "err", err)
+		errpage.Write(w, http.StatusServiceUnavailable)
 	default:
 		// Among others: a symlink that leads out of the root ("path
 		// escapes from parent"), which is as good as absent.
