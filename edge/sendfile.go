@@ -33,7 +33,7 @@ func (w *clientWriter) sendFile(rf io.ReaderFrom, lr *io.LimitedReader, f *os.Fi
 	wd := &sendWatchdog{f: f, taken: start, w: w, timeout: w.timeout}
 	wd.unsent, _ = w.ResponseWriter.(unsentCounter)
 	wd.mu.Lock()
-	wd.timer = time.AfterFunc(w.timeout/4, wd.look)
+	wd.timer = time.AfterFunc(wd.every(), wd.look)
 	wd.mu.Unlock()
 	n, err := rf.ReadFrom(lr)
 	wd.stop()
@@ -79,8 +79,13 @@ func (wd *sendWatchdog) look() {
 		wd.taken = off
 		wd.w.setWriteDeadline(time.Now().Add(wd.timeout + wd.timeout/4))
 	}
-	wd.timer.Reset(wd.timeout / 4)
+	wd.timer.Reset(wd.every())
 }
+
+// every is how often the watchdog looks: a quarter of the timeout, but
+// not more often than every millisecond (a send_timeout of a few
+// nanoseconds would make it spin).
+func (wd *sendWatchdog) every() time.Duration { return max(wd.timeout/4, time.Millisecond) }
 
 // stop ends the watchdog; no renewal happens after it returns.
 func (wd *sendWatchdog) stop() {
