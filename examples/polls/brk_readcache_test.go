@@ -1,0 +1,64 @@
+package polls
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// shmLocks lists the fcntl locks this process holds on dbPath's -shm file,
+// as /proc/locks shows them ("READ 128 128": SQLite's DMS lock).
+func shmLocks(t *testing.T, dbPath string) []string {
+	t.Helper()
+	fi, err := os.Stat(dbPath + "-shm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile("/proc/locks")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ino, pid := fmt.Sprintf(":%d", fi.Sys().(*syscall.Stat_t).Ino), fmt.Sprint(os.Getpid())
+	var out []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(l); len(f) >= 8 && f[4] == pid && strings.HasSuffix(f[5], ino) {
+			out = append(out, strings.Join(f[3:], " ")+" "+f[6]+"-"+f[7])
+		}
+	}
+	return out
+}
+
+// The read cache's descriptor of the -shm file must not drop the locks
+// SQLite's connections hold on it: closing it did (fcntl locks belong to
+// the process, and any close drops them all), and a sqlite3 shell opened
+// beside the running workers then found the file unused, truncated and
+// rebuilt it: votes and reads failed with "disk I/O error (8714)"
+// (SQLITE_IOERR_SHMSIZE).
+func TestBrkReadCacheKeepsSQLitesShmLocks(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "db.sqlite3")
+	a := newTestApp(t, path)
+	if a.store.cache == nil {
+		t.Fatal("no read cache on a SQLite database in WAL mode")
+	}
+	dms := func() bool {
+		for _, l := range shmLocks(t, path) {
+			if strings.Contains(l, "READ") && strings.HasSuffix(l, " 128-128") {
+				return true
+			}
+		}
+		return false
+	}
+	if !dms() {
+		t.Fatalf("after the app opened, this process holds no DMS lock on the -shm file: %q", shmLocks(t, path))
+	}
+	if _, err := a.store.latestQuestions(t.Context(), 5, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if !dms() {
+		t.Fatalf("after a read, this process holds no DMS lock on the -shm file: %q", shmLocks(t, path))
+	}
+}
