@@ -2,6 +2,7 @@ package polls
 
 import (
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"slices"
 	"sync"
@@ -60,7 +61,14 @@ const (
 // tells a process opening the database that the file is in use. Without
 // it, a sqlite3 shell or `stack manage` truncates and rebuilds the file
 // under the workers, whose commits and reads then fail (SQLITE_IOERR_SHMSIZE).
+//
+// SQLite keeps the -shm file beside the file a symbolic link names, not
+// beside the link: a "-shm" found there would be another's, or one left
+// by an earlier run, that no commit ever changes.
 func newReadCache(dbPath string) *readCache {
+	if p, err := filepath.EvalSymlinks(dbPath); err == nil {
+		dbPath = p
+	}
 	if fi, err := os.Stat(dbPath + "-shm"); err != nil || fi.Size() < shmMapped {
 		return nil
 	}
