@@ -105,3 +105,24 @@ func TestBrkReadCacheSymlinkedDatabase(t *testing.T) {
 		}
 	}
 }
+
+// The database's path went into SQLite's URI as it was: a '#' or '?' cut
+// it short and a %XX was decoded, so another file was opened than the one
+// configured (cut at a '?', also without WAL and the busy timeout, and
+// without the read cache, which looked for the configured path's -shm).
+func TestBrkSQLitePathWithURICharacters(t *testing.T) {
+	for _, name := range []string{"a#b.sqlite3", "a?b.sqlite3", "a%41b.sqlite3"} {
+		dir := t.TempDir()
+		path := filepath.Join(dir, name)
+		a := newTestApp(t, path)
+		for _, suffix := range []string{"", "-wal", "-shm"} {
+			if _, err := os.Stat(path + suffix); err != nil {
+				ents, _ := os.ReadDir(dir)
+				t.Errorf("database %q: %v; the directory holds %v", name, err, ents)
+			}
+		}
+		if a.store.cache == nil {
+			t.Errorf("database %q: no read cache", name)
+		}
+	}
+}
