@@ -30,7 +30,7 @@ import (
 // (a vote, the admin, another worker or a sqlite3 shell) is seen by the
 // next request, as a query would see it.
 type readCache struct {
-	// words maps the first page of the -shm file, read-only and shared:
+	// words maps the first page of the -shm file f, read-only and shared:
 	// what SQLite's connections write there is seen at once.
 	f     *os.File
 	mem   []byte
@@ -59,7 +59,7 @@ const (
 // descriptor of a file drops every fcntl lock the process holds on it,
 // and SQLite's connections hold one on the -shm file (the DMS lock) that
 // tells a process opening the database that the file is in use. Without
-// it, a sqlite3 shell or `stack manage` truncates and rebuilds the file
+// it, a sqlite3 shell or `stack migrate` truncates and rebuilds the file
 // under the workers, whose commits and reads then fail (SQLITE_IOERR_SHMSIZE).
 //
 // SQLite keeps the -shm file beside the file a symbolic link names, not
