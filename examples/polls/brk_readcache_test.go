@@ -107,13 +107,16 @@ func TestBrkReadCacheSymlinkedDatabase(t *testing.T) {
 }
 
 // The database's path went into SQLite's URI as it was: a '#' or '?' cut
-// it short and a %XX was decoded, so another file was opened than the one
+// it short, a %XX was decoded and a leading "//" named a host, so another file was opened than the one
 // configured (cut at a '?', also without WAL and the busy timeout, and
 // without the read cache, which looked for the configured path's -shm).
 func TestBrkSQLitePathWithURICharacters(t *testing.T) {
-	for _, name := range []string{"a#b.sqlite3", "a?b.sqlite3", "a%41b.sqlite3"} {
+	for _, name := range []string{"a#b.sqlite3", "a?b.sqlite3", "a%41b.sqlite3", "//"} {
 		dir := t.TempDir()
 		path := filepath.Join(dir, name)
+		if name == "//" { // a path starting with two slashes was taken for a URI's authority
+			path = "/" + filepath.Join(dir, "db.sqlite3")
+		}
 		a := newTestApp(t, path)
 		for _, suffix := range []string{"", "-wal", "-shm"} {
 			if _, err := os.Stat(path + suffix); err != nil {

@@ -213,7 +213,13 @@ func sqliteDSN(path string) string {
 	// The path is a URI's: SQLite ends it at a '?' or '#' and decodes
 	// %XX, so those three are escaped, or another file would be opened
 	// (and, cut at a '?', without these settings: no WAL, no busy timeout).
-	return "file:" + uriPathEscaper.Replace(path) + "?" + q.Encode()
+	// An absolute path gets an empty authority: "file:" + "//srv/db" would
+	// name a host srv.
+	p := uriPathEscaper.Replace(path)
+	if strings.HasPrefix(p, "/") {
+		p = "//" + p
+	}
+	return "file:" + p + "?" + q.Encode()
 }
 
 // sample questions, as created in the tutorial's shell session (and one in
