@@ -199,6 +199,8 @@ func openSQLite(path string) (*sql.DB, error) {
 	return db, nil
 }
 
+var uriPathEscaper = strings.NewReplacer("%", "%25", "?", "%3F", "#", "%23")
+
 // sqliteDSN is the driver's data source name for the SQLite file at path,
 // with the connection settings every connection takes.
 func sqliteDSN(path string) string {
@@ -208,7 +210,16 @@ func sqliteDSN(path string) string {
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "synchronous(NORMAL)")
 	q.Set("_txlock", "immediate") // a transaction that will write takes the lock up front
-	return "file:" + path + "?" + q.Encode()
+	// The path is a URI's: SQLite ends it at a '?' or '#' and decodes
+	// %XX, so those three are escaped, or another file would be opened
+	// (and, cut at a '?', without these settings: no WAL, no busy timeout).
+	// An absolute path gets an empty authority: "file:" + "//srv/db" would
+	// name a host srv.
+	p := uriPathEscaper.Replace(path)
+	if strings.HasPrefix(p, "/") {
+		p = "//" + p
+	}
+	return "file:" + p + "?" + q.Encode()
 }
 
 // sample questions, as created in the tutorial's shell session (and one in

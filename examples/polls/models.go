@@ -104,15 +104,16 @@ func (s *store) close() error {
 	if s.sqlite != nil {
 		s.sqlite.close()
 	}
-	if s.cache != nil {
-		s.cache.close()
-	}
 	for _, st := range []*sql.Stmt{s.latest, s.question, s.voteFor} {
 		if st != nil {
 			st.Close()
 		}
 	}
-	return s.db.Close()
+	err := s.db.Close()
+	if s.cache != nil {
+		s.cache.close() // after the connections: it drops the process's locks on the -shm file
+	}
+	return err
 }
 
 // readContext is the context of the pages' reads: ctx without its

@@ -2,6 +2,7 @@ package polls
 
 import (
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"slices"
 	"sync"
@@ -29,10 +30,11 @@ import (
 // (a vote, the admin, another worker or a sqlite3 shell) is seen by the
 // next request, as a query would see it.
 type readCache struct {
-	// words maps the first page of the -shm file, read-only and shared:
+	// words maps the first page of the -shm file f, read-only and shared:
 	// what SQLite's connections write there is seen at once.
+	f     *os.File
 	mem   []byte
-	words *[hdrWords]uint32
+	words *[hdrWords]uint32 // nil if the mapping failed
 
 	mu     sync.Mutex
 	hdr    walHeader // the state the entries were read in
@@ -51,30 +53,44 @@ const (
 	maxCachedByID = 1024 // questions kept per second and state
 )
 
-// newReadCache maps dbPath's -shm file, or returns nil if it cannot (a
-// database not in WAL mode has none): the reads then always query.
+// newReadCache maps dbPath's -shm file, or returns nil if there is none
+// (a database not in WAL mode). The file stays open until close, which
+// must come after the database's connections are closed: closing any
+// descriptor of a file drops every fcntl lock the process holds on it,
+// and SQLite's connections hold one on the -shm file (the DMS lock) that
+// tells a process opening the database that the file is in use. Without
+// it, a sqlite3 shell or `stack migrate` truncates and rebuilds the file
+// under the workers, whose commits and reads then fail (SQLITE_IOERR_SHMSIZE).
+//
+// SQLite keeps the -shm file beside the file a symbolic link names, not
+// beside the link: a "-shm" found there would be another's, or one left
+// by an earlier run, that no commit ever changes.
 func newReadCache(dbPath string) *readCache {
+	if p, err := filepath.EvalSymlinks(dbPath); err == nil {
+		dbPath = p
+	}
+	if fi, err := os.Stat(dbPath + "-shm"); err != nil || fi.Size() < shmMapped {
+		return nil
+	}
 	f, err := os.Open(dbPath + "-shm")
 	if err != nil {
 		return nil
 	}
-	defer f.Close() // the mapping stays
-	if fi, err := f.Stat(); err != nil || fi.Size() < shmMapped {
-		return nil
-	}
+	c := &readCache{f: f}
 	mem, err := syscall.Mmap(int(f.Fd()), 0, shmMapped, syscall.PROT_READ, syscall.MAP_SHARED)
-	if err != nil {
-		return nil
-	}
-	c := &readCache{mem: mem, words: (*[hdrWords]uint32)(unsafe.Pointer(&mem[0]))}
-	if _, ok := c.header(); !ok {
-		c.close()
-		return nil
+	if err == nil { // else header is never ok: every read queries
+		c.mem, c.words = mem, (*[hdrWords]uint32)(unsafe.Pointer(&mem[0]))
 	}
 	return c
 }
 
-func (c *readCache) close() { syscall.Munmap(c.mem) }
+// close unmaps the file and closes it; see newReadCache for when.
+func (c *readCache) close() {
+	if c.mem != nil {
+		syscall.Munmap(c.mem)
+	}
+	c.f.Close()
+}
 
 // header reads the WAL index header; ok is false while a writer is
 // rewriting it (the copies differ), or if it is not initialized. The
@@ -83,6 +99,9 @@ func (c *readCache) close() { syscall.Munmap(c.mem) }
 // when no connection has it open, and this process keeps its own open;
 // should it happen anyway, the fault is a panic here, and a query.
 func (c *readCache) header() (h walHeader, ok bool) {
+	if c.words == nil {
+		return h, false
+	}
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if recover() != nil {
