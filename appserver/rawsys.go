@@ -20,7 +20,8 @@ import (
 //
 // The race detector learns from syscall.Read and syscall.Write that a
 // write to a socket happens before the read of its bytes, so with -race
-// rawsys_race.go uses them instead.
+// rawsys_race.go and internal/rawio use them instead. Reads and writes
+// are internal/rawio's (pollio.go).
 
 func accept4(fd, flags int) (int, error) {
 	// No peer address: the server never reads it, and syscall.Accept4
@@ -30,30 +31,6 @@ func accept4(fd, flags int) (int, error) {
 		return -1, e
 	}
 	return int(nfd), nil
-}
-
-func rawRead(fd int, p []byte) (int, error) {
-	var b unsafe.Pointer
-	if len(p) > 0 {
-		b = unsafe.Pointer(&p[0])
-	}
-	n, _, e := syscall.RawSyscall(syscall.SYS_READ, uintptr(fd), uintptr(b), uintptr(len(p)))
-	if e != 0 {
-		return 0, e
-	}
-	return int(n), nil
-}
-
-func rawWrite(fd int, p []byte) (int, error) {
-	var b unsafe.Pointer
-	if len(p) > 0 {
-		b = unsafe.Pointer(&p[0])
-	}
-	n, _, e := syscall.RawSyscall(syscall.SYS_WRITE, uintptr(fd), uintptr(b), uintptr(len(p)))
-	if e != 0 {
-		return 0, e
-	}
-	return int(n), nil
 }
 
 // rawClose closes a socket. Unless SO_LINGER is set with a timeout, which

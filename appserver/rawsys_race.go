@@ -10,7 +10,7 @@ import (
 
 // With the race detector, the system calls go through package syscall,
 // which tells the detector that a socket's write happens before the read
-// of its bytes (see rawsys.go).
+// of its bytes (see rawsys.go; reads and writes: internal/rawio).
 
 func accept4(fd, flags int) (int, error) {
 	nfd, _, e := syscall.Syscall6(syscall.SYS_ACCEPT4, uintptr(fd), 0, 0, uintptr(flags), 0, 0)
@@ -19,10 +19,6 @@ func accept4(fd, flags int) (int, error) {
 	}
 	return int(nfd), nil
 }
-
-func rawRead(fd int, p []byte) (int, error) { return syscall.Read(fd, p) }
-
-func rawWrite(fd int, p []byte) (int, error) { return syscall.Write(fd, p) }
 
 func rawClose(fd int) error { return syscall.Close(fd) }
 

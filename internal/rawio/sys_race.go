@@ -4,16 +4,16 @@ package rawio
 
 import "syscall"
 
-// With the race detector, the calls go through package syscall, which
-// tells the detector that a socket's write happens before the read of its
-// bytes (a test's client and server share memory around them).
+// With the race detector, Read and Write go through package syscall,
+// which tells the detector that a socket's write happens before the read
+// of its bytes (a test's client and server share memory around them).
 
-func sysRead(fd uintptr, p []byte) (int, syscall.Errno) {
+func Read(fd uintptr, p []byte) (int, syscall.Errno) {
 	n, err := syscall.Read(int(fd), p)
 	return errnoOf(n, err)
 }
 
-func sysWrite(fd uintptr, p []byte) (int, syscall.Errno) {
+func Write(fd uintptr, p []byte) (int, syscall.Errno) {
 	n, err := syscall.Write(int(fd), p)
 	return errnoOf(n, err)
 }
