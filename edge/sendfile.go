@@ -5,6 +5,8 @@ import (
 	"os"
 	"sync"
 	"time"
+
+	"github.com/stack-web/stack/internal/rawio"
 )
 
 // sendFile copies a file to the client in one ReadFrom, which is one
@@ -25,8 +27,9 @@ import (
 // one that stops reading is cut between one and one and a half timeouts
 // after its last progress.
 func (w *clientWriter) sendFile(rf io.ReaderFrom, lr *io.LimitedReader, f *os.File) (int64, error) {
-	start, err := f.Seek(0, io.SeekCurrent)
-	if err != nil {
+	// Raw (rawio.Seek): f is this response's until ReadFrom returns.
+	start, errno := rawio.Seek(f.Fd(), 0, io.SeekCurrent)
+	if errno != 0 {
 		start = -1 // the watchdog's first look counts as progress
 	}
 	w.renew()

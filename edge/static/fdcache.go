@@ -11,6 +11,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/stack-web/stack/internal/rawio"
 )
 
 // fdCache keeps the descriptors of large files open between requests, as
@@ -185,7 +187,7 @@ func (c *fdCache) inactivity() time.Duration {
 // release returns f, taken from e by acquire, to e's pool, or closes it
 // when e was dropped meanwhile or the pools are full.
 func (c *fdCache) release(e *openFile, f *os.File) {
-	if _, err := f.Seek(0, io.SeekStart); err == nil {
+	if _, errno := rawio.Seek(f.Fd(), 0, io.SeekStart); errno == 0 { // raw, as fdstat's fstat
 		c.mu.Lock()
 		if !e.dropped && !c.closed && c.idle < c.limit() {
 			e.pool = append(e.pool, f)

@@ -4,6 +4,8 @@ import (
 	"net"
 	"syscall"
 	"unsafe"
+
+	"github.com/stack-web/stack/internal/rawio"
 )
 
 // cork holds back partial segments on c (TCP_CORK) until uncorked, as
@@ -22,9 +24,12 @@ func cork(c net.Conn) func() {
 	if err != nil {
 		return nil
 	}
+	// Raw (rawio.SetsockoptInt): the option is set at once, and an
+	// entry into the scheduler's syscall state would wake the runtime's
+	// monitor thread whenever every processor had been idle.
 	set := func(on int) {
 		rc.Control(func(fd uintptr) {
-			syscall.SetsockoptInt(int(fd), syscall.IPPROTO_TCP, syscall.TCP_CORK, on)
+			rawio.SetsockoptInt(fd, syscall.IPPROTO_TCP, syscall.TCP_CORK, on)
 		})
 	}
 	set(1)

@@ -1,0 +1,62 @@
+package rawio
+
+import (
+	"os"
+	"syscall"
+)
+
+// MaxSendfileChunk bounds one sendfile(2) call. A raw call is not a
+// point where the scheduler can stop the goroutine: a stop-the-world (the
+// GC's) waits for it to return, and so does the processor it holds. On a
+// fast link a call copies until the socket's buffer is full (about 200 µs
+// for 1 MiB over loopback), so a few hundred KiB keep that wait to a
+// fraction of a millisecond, for one more call per such piece.
+const MaxSendfileChunk = 512 << 10
+
+// SendFile sends n bytes of the regular file src, from its offset (which
+// it advances, as read(2) would), with sendfile(2), waiting in the poller
+// while the socket's buffer is full, under the socket's write deadline.
+// It returns how many bytes went; fewer than n with a nil error when the
+// file ended first (it was truncated). Errors as Write's.
+//
+// The calls are raw, as Write's: net.TCPConn's ReadFrom enters the
+// scheduler's syscall state around sendfile, and a call that long (a
+// whole file into the socket's buffer) always outlived the runtime
+// monitor's patience: it took the processor away and woke another thread
+// to run it, and the sender, back from the kernel, had to wait for one.
+// The price is that a call that must read the file from disk holds its
+// processor meanwhile, as an nginx worker without aio is held: a static
+// file is served from the page cache as a rule, and a call reads at most
+// MaxSendfileChunk.
+func (x *IO) SendFile(src uintptr, n int64) (int64, error) {
+	if n <= 0 {
+		return 0, nil
+	}
+	x.wmu.Lock()
+	defer x.wmu.Unlock()
+	var sent int64
+	var errno syscall.Errno
+	err := x.rc.Write(func(fd uintptr) bool {
+		for sent < n {
+			m, e := Sendfile(fd, src, int(min(n-sent, MaxSendfileChunk)))
+			switch e {
+			case 0:
+				if m == 0 {
+					return true // the end of the file
+				}
+				sent += int64(m)
+			case syscall.EINTR:
+			case syscall.EAGAIN:
+				return false
+			default:
+				errno = e
+				return true
+			}
+		}
+		return true
+	})
+	if err == nil && errno != 0 {
+		err = os.NewSyscallError("sendfile", errno)
+	}
+	return sent, err
+}
