@@ -60,7 +60,7 @@ func (c *rawTCP) ReadFrom(r io.Reader) (int64, error) {
 	if err == nil {
 		err = serr
 	}
-	if sent == 0 && (errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.ENOSYS)) {
+	if sent == 0 && (errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.ENOSYS) || errors.Is(err, syscall.EOPNOTSUPP)) {
 		// Not a file sendfile reads (a FIFO, some file systems): as
 		// net's, the copy through a buffer.
 		if limited {
