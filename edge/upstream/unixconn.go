@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"github.com/stack-web/stack/internal/rawio"
 )
@@ -23,22 +24,63 @@ import (
 // queue is EAGAIN, which is reported as is; the Group waits it out for
 // a moment, then answers 503 (nginx answers 502).
 func dialUnix(path string) (*unixConn, error) {
-	fd, err := syscall.Socket(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC, 0)
+	fd, err := rawSocket()
 	if err != nil {
 		return nil, &net.OpError{Op: "dial", Net: "unix", Err: os.NewSyscallError("socket", err)}
 	}
-	sa := syscall.SockaddrUnix{Name: path}
-	for {
-		err = syscall.Connect(fd, &sa)
-		if err != syscall.EINTR {
-			break
-		}
-	}
-	if err != nil {
-		syscall.Close(fd)
+	if err := rawConnect(fd, path); err != nil {
+		rawClose(fd)
 		return nil, &net.OpError{Op: "dial", Net: "unix", Addr: &net.UnixAddr{Name: path, Net: "unix"}, Err: os.NewSyscallError("connect", err)}
 	}
 	return &unixConn{fd: fd, path: path}, nil
+}
+
+// rawSocket, rawConnect and rawClose are socket(2), connect(2) and close(2)
+// without the scheduler's syscall state, as rawio's reads and writes: on a
+// non-blocking Unix socket none of them waits. Under load, a thread the
+// kernel preempted inside one of them (entersyscall'd) had its processor
+// handed to another thread by the runtime's monitor, which then polled
+// every 20 µs instead of backing off: 6% of the edge's CPU in front of
+// uWSGI.
+func rawSocket() (int, error) {
+	fd, _, e := syscall.RawSyscall(syscall.SYS_SOCKET, syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC, 0)
+	if e != 0 {
+		return -1, e
+	}
+	return int(fd), nil
+}
+
+func rawConnect(fd int, path string) error {
+	var sa syscall.RawSockaddrUnix
+	if len(path) == 0 || len(path) >= len(sa.Path) {
+		return syscall.EINVAL
+	}
+	sa.Family = syscall.AF_UNIX
+	for i := 0; i < len(path); i++ {
+		sa.Path[i] = int8(path[i])
+	}
+	n := 2 + len(path) + 1 // the family, the path and its NUL, as package syscall counts
+	if path[0] == '@' {
+		sa.Path[0] = 0 // Linux's abstract namespace, as net.Dial("unix", "@name")
+		n--
+	}
+	for {
+		_, _, e := syscall.RawSyscall(syscall.SYS_CONNECT, uintptr(fd), uintptr(unsafe.Pointer(&sa)), uintptr(n))
+		switch e {
+		case 0:
+			return nil
+		case syscall.EINTR:
+			continue
+		}
+		return e
+	}
+}
+
+func rawClose(fd int) error {
+	if _, _, e := syscall.RawSyscall(syscall.SYS_CLOSE, uintptr(fd), 0, 0); e != 0 {
+		return e
+	}
+	return nil
 }
 
 // unixConn is a non-blocking Unix socket from dialUnix, read and written
@@ -250,7 +292,7 @@ func (c *unixConn) Close() error {
 	if pc := c.polled.Load(); pc != nil {
 		return pc.f.Close()
 	}
-	if err := syscall.Close(c.fd); err != nil {
+	if err := rawClose(c.fd); err != nil {
 		return &os.PathError{Op: "close", Path: c.path, Err: err}
 	}
 	return nil
