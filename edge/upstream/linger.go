@@ -37,10 +37,12 @@ func (b *uwsgiBody) awaitClose(linger time.Duration) (bool, error) {
 		}
 	}
 	b.rd.lingering = false
+	if err == io.EOF {
+		// The whole body is in b.br: no read is left to bound.
+		return true, nil
+	}
 	b.rd.arm(b.timeout)
 	switch {
-	case err == io.EOF:
-		return true, nil
 	case err == nil || isTimeout(err):
 		return false, nil
 	}
