@@ -49,7 +49,8 @@ type UwsgiTransport struct {
 	// KeepAliveTimeout closes a kept connection idle this long.
 	KeepAliveTimeout time.Duration
 
-	idle idlePool
+	idle   idlePool
+	linger time.Duration // awaitClose's bound; 0 is lingerMax (linger.go)
 }
 
 var _ http.RoundTripper = (*UwsgiTransport)(nil)
@@ -143,27 +144,6 @@ func (t *UwsgiTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 }
 
-// atEOF reports, without waiting, whether the server has closed its side of
-// conn with nothing left to read beyond what was already read from it.
-func atEOF(conn upstreamConn) bool {
-	sc, ok := conn.(syscall.Conn)
-	if !ok {
-		return false
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return false
-	}
-	eof := false
-	rc.Read(func(fd uintptr) bool {
-		var b [1]byte
-		n, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-		eof = err == nil && n == 0
-		return true // never wait: EAGAIN means the body goes on
-	})
-	return eof
-}
-
 // errStale: a kept connection turned out closed by the server before it
 // read the request.
 var errStale = errors.New("kept connection closed by the server")
@@ -231,7 +211,7 @@ func (t *UwsgiTransport) exchange(ctx context.Context, conn upstreamConn, pkt []
 	if resp.StatusCode == http.StatusSwitchingProtocols {
 		return upgrade(resp, conn, br, &b.rd), nil // the connection is the body; never kept
 	}
-	if _, ok := resp.Body.(untilClose); ok && atEOF(conn) {
+	if _, ok := resp.Body.(untilClose); ok && t.closesSoon(conn, b, resp.Header, &err) {
 		// The whole body is in br already: it gets its length, and the
 		// client its response in one write instead of a chunked stream
 		// flushed as it comes (a WSGI app's answer through uWSGI seldom
@@ -242,6 +222,10 @@ func (t *UwsgiTransport) exchange(ctx context.Context, conn upstreamConn, pkt []
 		b.head.exact = exactBody{r: br, n: int64(n)}
 		resp.Body = &b.head.exact
 		delete(resp.Header, uwsgi.KeepAliveHeader) // closed: never kept
+	}
+	if err != nil {
+		fail()
+		return nil, err
 	}
 	b.body = resp.Body
 	if _, ok := resp.Header[uwsgi.KeepAliveHeader]; ok {
@@ -280,32 +264,6 @@ func (t *UwsgiTransport) dial(ctx context.Context) (upstreamConn, error) {
 	}
 	d := net.Dialer{Timeout: t.ConnectTimeout}
 	return d.DialContext(ctx, t.Network, t.Address)
-}
-
-// dialUnix connects to a Unix socket with three system calls (socket,
-// connect, and the poller's registration) where net.Dial makes six: it also
-// asks for both addresses, which a Unix socket to a known path never needs,
-// and this runs once per proxied request.
-//
-// A connect to a Unix socket completes or fails at once: a full listen
-// queue is EAGAIN, which is reported as is; the Group waits it out for
-// a moment, then answers 503 (nginx answers 502).
-func dialUnix(path string) (*unixConn, error) {
-	fd, err := syscall.Socket(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return nil, &net.OpError{Op: "dial", Net: "unix", Err: os.NewSyscallError("socket", err)}
-	}
-	for {
-		err = syscall.Connect(fd, &syscall.SockaddrUnix{Name: path})
-		if err != syscall.EINTR {
-			break
-		}
-	}
-	if err != nil {
-		syscall.Close(fd)
-		return nil, &net.OpError{Op: "dial", Net: "unix", Addr: &net.UnixAddr{Name: path, Net: "unix"}, Err: os.NewSyscallError("connect", err)}
-	}
-	return newUnixConn(os.NewFile(uintptr(fd), path))
 }
 
 func isTimeout(err error) bool {

@@ -26,6 +26,9 @@ type connReader struct {
 	stop  func() bool // the watch's (context.AfterFunc's); nil until watching
 	until time.Time   // the read deadline proper
 	short bool        // the connection's deadline is the watch's, before until
+	// lingering: the connection's deadline is awaitClose's, whose end is
+	// its caller's to take, not a reason to watch the client.
+	lingering bool
 }
 
 // arm bounds the reads from now on by timeout.
@@ -44,7 +47,7 @@ func (r *connReader) arm(timeout time.Duration) {
 
 func (r *connReader) Read(p []byte) (int, error) {
 	n, err := r.conn.Read(p)
-	if n == 0 && err != nil && r.short && isTimeout(err) {
+	if n == 0 && err != nil && r.short && !r.lingering && isTimeout(err) {
 		// The server is slow: from now on a client that goes away cuts
 		// the wait. The deadline is set first, so that a context already
 		// done cuts it at once rather than being overwritten.

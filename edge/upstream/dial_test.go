@@ -1,0 +1,286 @@
+package upstream
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stack-web/stack/uwsgi"
+)
+
+// A connection from dialUnix joins the runtime's poller only to wait: a
+// read that finds its bytes and a write that fits are one system call
+// each. Deadlines set before the first wait hold in it; one in the past
+// fails a read even with bytes to read (the client's watch cuts a
+// connection so); a deadline set or a Close from another goroutine ends
+// a wait; a closed connection is not read.
+func TestUnixConnJoinsThePollerOnlyToWait(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "u.sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	c, err := dialUnix(sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	peer, err := l.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+
+	c.SetReadDeadline(time.Now().Add(time.Minute))
+	if n, err := c.Write([]byte("request")); n != 7 || err != nil {
+		t.Fatalf("write: %d, %v", n, err)
+	}
+	buf := make([]byte, 64)
+	if n, err := peer.Read(buf); err != nil || string(buf[:n]) != "request" {
+		t.Fatalf("the peer read %q, %v", buf[:n], err)
+	}
+	peer.Write([]byte("answer"))
+	if n, err := c.Read(buf); err != nil || string(buf[:n]) != "answer" {
+		t.Fatalf("read: %q, %v", buf[:n], err)
+	}
+	if c.polled.Load() != nil {
+		t.Fatal("a read and a write that did not wait registered with the poller")
+	}
+
+	peer.Write([]byte("x"))
+	c.SetReadDeadline(time.Unix(1, 0))
+	if _, err := c.Read(buf); !isTimeout(err) {
+		t.Fatalf("read past its deadline, with a byte to read: %v, want a timeout", err)
+	}
+	c.SetReadDeadline(time.Time{})
+	if n, err := c.Read(buf); err != nil || string(buf[:n]) != "x" {
+		t.Fatalf("read after the deadline was cleared: %q, %v", buf[:n], err)
+	}
+
+	c.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+	if _, err := c.Read(buf); !isTimeout(err) {
+		t.Fatalf("read with nothing to read: %v, want the deadline set before the wait", err)
+	}
+	if c.polled.Load() == nil {
+		t.Fatal("a read that waited did not register with the poller")
+	}
+
+	c.SetReadDeadline(time.Time{})
+	go func() {
+		time.Sleep(20 * time.Millisecond)
+		c.SetDeadline(time.Unix(1, 0)) // as the client's watch does
+	}()
+	if _, err := c.Read(buf); !isTimeout(err) {
+		t.Fatalf("a wait cut by a deadline from another goroutine: %v, want a timeout", err)
+	}
+
+	c.SetDeadline(time.Time{})
+	go func() {
+		time.Sleep(20 * time.Millisecond)
+		c.Close()
+	}()
+	if _, err := c.Read(buf); !errors.Is(err, os.ErrClosed) {
+		t.Fatalf("a wait ended by Close: %v, want os.ErrClosed", err)
+	}
+	if err := c.Close(); err == nil {
+		t.Error("a second Close did not fail")
+	}
+
+	// Closed before any wait: no read of a number that may be another
+	// file's by now.
+	c2, err := dialUnix(sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c2.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c2.Read(buf); !errors.Is(err, os.ErrClosed) {
+		t.Errorf("read after Close: %v, want os.ErrClosed", err)
+	}
+	if _, err := c2.Write(buf); !errors.Is(err, os.ErrClosed) {
+		t.Errorf("write after Close: %v, want os.ErrClosed", err)
+	}
+	if err := c2.SetReadDeadline(time.Now()); !errors.Is(err, os.ErrClosed) {
+		t.Errorf("deadline after Close: %v, want os.ErrClosed", err)
+	}
+}
+
+// connServer serves each connection to a new socket with serve, then
+// closes it; accepted counts the connections.
+func connServer(t *testing.T, serve func(c net.Conn)) (string, *atomic.Int64) {
+	sock := filepath.Join(t.TempDir(), "s.sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var accepted atomic.Int64
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			accepted.Add(1)
+			wg.Go(func() {
+				defer c.Close()
+				serve(c)
+			})
+		}
+	})
+	t.Cleanup(func() { l.Close(); wg.Wait() })
+	return sock, &accepted
+}
+
+// fullQueue listens on a new socket with a listen queue of 0 and fills
+// it: connecting fails with EAGAIN until unfill closes the connections
+// queued (l accepts them, and the next).
+func fullQueue(t *testing.T) (sock string, l net.Listener, unfill func()) {
+	sock = filepath.Join(t.TempDir(), "full.sock")
+	fd, err := syscall.Socket(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Bind(fd, &syscall.SockaddrUnix{Name: sock}); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Listen(fd, 0); err != nil {
+		t.Fatal(err)
+	}
+	f := os.NewFile(uintptr(fd), sock)
+	l, err = net.FileListener(f)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	var queued []*unixConn
+	for {
+		c, err := dialUnix(sock)
+		if errors.Is(err, syscall.EAGAIN) {
+			break
+		}
+		if err != nil || len(queued) > 64 {
+			t.Fatalf("filling a listen queue of 0: %d connections, then %v", len(queued), err)
+		}
+		queued = append(queued, c)
+	}
+	var once sync.Once
+	unfill = func() {
+		once.Do(func() {
+			for _, c := range queued {
+				c.Close()
+			}
+		})
+	}
+	t.Cleanup(unfill)
+	return sock, l, unfill
+}
+
+func groupFor(t *testing.T, sock string, readTimeout time.Duration) *Group {
+	t.Helper()
+	cfg := Default()
+	cfg.Servers = []string{"unix:" + sock}
+	cfg.ConnectTimeout = 100 * time.Millisecond
+	cfg.ReadTimeout = readTimeout
+	cfg.RetryTimeout = 10 * time.Millisecond
+	g, err := New("app", cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+// exchangeStatus sends GET path through g and returns the status owed to
+// the client, and the body.
+func exchangeStatus(ctx context.Context, g *Group, path string) (int, string, http.Header) {
+	req, _ := http.NewRequestWithContext(ctx, "GET", "http://app"+path, nil)
+	req.RequestURI = path
+	resp, err := g.RoundTrip(req)
+	if err != nil {
+		return Status(err), err.Error(), nil
+	}
+	b, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return -1, err.Error(), resp.Header
+	}
+	return resp.StatusCode, string(b), resp.Header
+}
+
+const helloResponse = "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n<h1>Hello, web!</h1>"
+
+// readPacket reads a request's packet, as uWSGI does before it answers.
+func readPacket(c net.Conn) bool {
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_, err := uwsgi.ReadPacket(bufio.NewReader(c), uwsgi.MaxBufferSize, nil)
+	return err == nil
+}
+
+// What a server that cannot be reached costs the client, as nginx answers:
+// a socket that is missing or has no listener is 502, at once; one whose
+// listen queue stays full is 503 after connect_timeout's wait (the server
+// is busy, not broken); one that frees its queue meanwhile answers.
+func TestUnreachableUnixServers(t *testing.T) {
+	ctx := context.Background()
+	missing := filepath.Join(t.TempDir(), "missing.sock")
+	if code, msg, _ := exchangeStatus(ctx, groupFor(t, missing, time.Second), "/"); code != 502 || !strings.Contains(msg, "no such file") {
+		t.Errorf("missing socket: %d %q, want 502 naming the missing file", code, msg)
+	}
+
+	refusing := filepath.Join(t.TempDir(), "refusing.sock")
+	fd, err := syscall.Socket(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Close(fd)
+	if err := syscall.Bind(fd, &syscall.SockaddrUnix{Name: refusing}); err != nil { // bound, never listening
+		t.Fatal(err)
+	}
+	if code, msg, _ := exchangeStatus(ctx, groupFor(t, refusing, time.Second), "/"); code != 502 || !strings.Contains(msg, "connection refused") {
+		t.Errorf("socket with no listener: %d %q, want 502, connection refused", code, msg)
+	}
+
+	full, _, _ := fullQueue(t)
+	if code, msg, _ := exchangeStatus(ctx, groupFor(t, full, time.Second), "/"); code != 503 || !strings.Contains(msg, "resource temporarily unavailable") {
+		t.Errorf("full listen queue: %d %q, want 503 (busy)", code, msg)
+	}
+
+	// A queue that frees within the wait: the request goes through.
+	sock, l, unfill := fullQueue(t)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Go(func() {
+		time.Sleep(30 * time.Millisecond)
+		unfill()
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			if readPacket(c) {
+				io.WriteString(c, helloResponse)
+			}
+			c.Close()
+		}
+	})
+	defer l.Close()
+	g := groupFor(t, sock, time.Second)
+	g.cfg.ConnectTimeout = 5 * time.Second
+	if code, body, _ := exchangeStatus(ctx, g, "/"); code != 200 || body != "<h1>Hello, web!</h1>" {
+		t.Errorf("a queue that frees within connect_timeout: %d %q, want the answer", code, body)
+	}
+}
