@@ -50,22 +50,42 @@ const (
 // serveConn serves connection cs: one request, or with a peer that asked
 // for keep-alive, one after another until either side closes.
 func (s *Server) serveConn(cs *conn) {
-	bufs := bufPool.Get().(*connBuffers)
-	bufs.br.Reset(cs.c)
-	bufs.bw.Reset(cs.c)
-	defer func() {
-		bufs.br.Reset(nil)
-		bufs.bw.Reset(nil)
-		bufs.vars = bufs.vars[:0]
-		bufs.pending = bufs.pending[:0]
-		bufPool.Put(bufs)
-	}()
-	for s.serveRequest(cs, bufs) {
+	bufs := getBuffers(cs.c)
+	defer putBuffers(bufs)
+	if s.serveRequest(cs, bufs) {
+		s.serveKept(cs, bufs)
+	}
+}
+
+// serveKept serves the next requests of a kept connection, until either
+// side closes it.
+func (s *Server) serveKept(cs *conn, bufs *connBuffers) {
+	for {
 		if !s.awaitRequest(cs, bufs) {
 			cs.c.Close()
 			return
 		}
+		if !s.serveRequest(cs, bufs) {
+			return
+		}
 	}
+}
+
+// getBuffers takes a connection's buffers from the pool, reading from and
+// writing to c.
+func getBuffers(c connection) *connBuffers {
+	bufs := bufPool.Get().(*connBuffers)
+	bufs.br.Reset(c)
+	bufs.bw.Reset(c)
+	return bufs
+}
+
+func putBuffers(bufs *connBuffers) {
+	bufs.br.Reset(nil)
+	bufs.bw.Reset(nil)
+	bufs.vars = bufs.vars[:0]
+	bufs.pending = bufs.pending[:0]
+	bufPool.Put(bufs)
 }
 
 // awaitRequest waits, idle, for the next packet on a kept connection. It
