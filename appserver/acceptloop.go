@@ -94,6 +94,13 @@ func (p *acceptPool) enter() bool {
 func (p *acceptPool) loop(entered bool) {
 	s := p.s
 	acc := p.acceptor()
+	// The loop serves its connections itself: one label, set once, marks
+	// it for the harakiri watchdog (labelConn).
+	var id uint64
+	if s.Harakiri > 0 {
+		id = s.connIDs.Add(1)
+		labelConn(id)
+	}
 	for {
 		if !entered && !p.enter() {
 			p.stop(ErrServerClosed)
@@ -108,6 +115,7 @@ func (p *acceptPool) loop(entered bool) {
 			p.free.Add(-1)
 			return
 		}
+		cs.id = id
 		s.trackConn(cs)
 		s.loops.Done()
 		if p.free.Add(-1) == 0 {
@@ -117,11 +125,6 @@ func (p *acceptPool) loop(entered bool) {
 			}
 		}
 		s.serveInline(cs)
-		if s.Harakiri > 0 {
-			// The connection's label (labelConn) must not stay on a
-			// goroutine that no longer serves it.
-			pprof.SetGoroutineLabels(context.Background())
-		}
 		if p.free.Add(1) > p.maxFree {
 			p.free.Add(-1)
 			return
@@ -161,6 +164,14 @@ func (s *Server) serveInline(cs *conn) {
 	go func() {
 		defer s.untrackConn(cs)
 		defer putBuffers(bufs)
+		if s.Harakiri > 0 {
+			// Its own label: the loop's goes on serving other connections.
+			id := s.connIDs.Add(1)
+			labelConn(id)
+			cs.mu.Lock()
+			cs.id = id
+			cs.mu.Unlock()
+		}
 		s.serveKept(cs, bufs)
 	}()
 }

@@ -176,8 +176,10 @@ func (s *Server) serveRequest(cs *conn, bufs *connBuffers) (keep bool) {
 		// response's writes go through a gate it can close.
 		if cs.gate == nil {
 			cs.gate = &gate{connection: c}
-			cs.id = s.connIDs.Add(1)
-			labelConn(cs.id) // the same goroutine serves every request of cs
+			if cs.id == 0 { // not on an accept loop, which has its label
+				cs.id = s.connIDs.Add(1)
+				labelConn(cs.id) // the same goroutine serves every request of cs
+			}
 		}
 		bufs.bw.Reset(cs.gate)
 		cs.begin(req, cancel, start)
