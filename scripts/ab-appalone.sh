@@ -7,6 +7,7 @@
 # appserver master and workers).
 #   bash scripts/ab-appalone.sh BIN_A BIN_B [ROUNDS]
 #   PA=18331 PB=18332 D=4s APP=hello URLPATH=/ bash scripts/ab-appalone.sh /tmp/base/stack /tmp/new/stack 6
+#   bash scripts/ab-appalone.sh /tmp/new/stack uwsgi 6   # the peer: uWSGI (2 workers) with bench.sh's WSGI hello
 # CONNS (default 64) is wrk's connection count. Only the interleaved comparison
 # means anything on a shared machine.
 set -euo pipefail
@@ -35,7 +36,14 @@ http { access_log off;
   fastcgi_temp_path $d/nginx/f; scgi_temp_path $d/nginx/s;
   server { listen 127.0.0.1:$port; location / { include /etc/nginx/uwsgi_params; uwsgi_pass unix:$d/app.sock; } } }
 NG
-  setsid "$bin" appserver -c "$d/app.yaml" --log-level warn >"$d/app.log" 2>&1 & PIDS+=($!); disown $!
+  if [ "$bin" = uwsgi ]; then
+    printf '%s\n' 'def application(environ, start_response):' \
+      "    start_response('200 OK', [('Content-Type', 'text/html')])" "    return [b'<h1>Hello, web!</h1>']" >"$d/hello.py"
+    setsid uwsgi --plugin python3 --master --processes 2 --disable-logging --chmod-socket=666 --die-on-term --need-app \
+      --socket "$d/app.sock" --wsgi-file "$d/hello.py" >"$d/app.log" 2>&1 & PIDS+=($!); disown $!
+  else
+    setsid "$bin" appserver -c "$d/app.yaml" --log-level warn >"$d/app.log" 2>&1 & PIDS+=($!); disown $!
+  fi
   setsid nginx -p "$d/" -c "$d/nginx.conf" -e "$d/nginx-error.log" >"$d/nginx.log" 2>&1 & PIDS+=($!); disown $!
 }
 tree() { ps -e -o pid=,ppid=,sid= | awk -v s="$*" 'BEGIN{n=split(s,a," ");for(i=1;i<=n;i++)S[a[i]]=1} ($3 in S){print $1}'; }
