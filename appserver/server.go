@@ -127,9 +127,10 @@ func Serve(l net.Listener, h http.Handler) error {
 // Requests reports how many requests the server has answered.
 func (s *Server) Requests() uint64 { return s.served.Load() }
 
-// Serve accepts connections on l until Shutdown or Close, serving each in its
-// own goroutine. It always returns a non-nil error; after Shutdown or Close
-// it is ErrServerClosed.
+// Serve accepts connections on l until Shutdown or Close, serving each on
+// the goroutine that accepted it (acceptloop.go), or with Threads in a
+// goroutine of its own. It always returns a non-nil error; after Shutdown
+// or Close it is ErrServerClosed.
 func (s *Server) Serve(l net.Listener) error {
 	if s.Handler == nil {
 		return errors.New("appserver: Serve: no Handler")
