@@ -298,10 +298,12 @@ type acceptor interface {
 }
 
 // newAcceptor takes connections straight off the descriptor of a Listener
-// made by Listen, and through Accept from any other listener.
-func newAcceptor(l net.Listener, timeout time.Duration) acceptor {
+// made by Listen, and through Accept from any other listener. The accept
+// loops of one listener share budget (see fdConn.budget), so that more
+// loops do not mean more waits.
+func newAcceptor(l net.Listener, timeout time.Duration, budget *waitBudget) acceptor {
 	if ul, ok := l.(*Listener); ok {
-		return &rawAcceptor{l: ul, a: newAccepter(), timeout: timeout}
+		return &rawAcceptor{l: ul, a: newAccepter(), timeout: timeout, budget: budget}
 	}
 	return netAcceptor{l: l, timeout: timeout}
 }
@@ -310,7 +312,7 @@ type rawAcceptor struct {
 	l       *Listener
 	a       *accepter
 	timeout time.Duration
-	budget  waitBudget // see fdConn.budget
+	budget  *waitBudget
 }
 
 func (a *rawAcceptor) accept() (connection, error) {
@@ -318,7 +320,7 @@ func (a *rawAcceptor) accept() (connection, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &fdConn{fd: fd, timeout: a.timeout, budget: &a.budget}, nil
+	return &fdConn{fd: fd, timeout: a.timeout, budget: a.budget}, nil
 }
 
 type netAcceptor struct {

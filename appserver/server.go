@@ -144,8 +144,9 @@ func (s *Server) Serve(l net.Listener) error {
 		s.watchdog.Do(s.startWatchdog)
 	}
 
+	budget := new(waitBudget) // the listener's, whatever the number of loops
 	acc := func() acceptor {
-		acc := newAcceptor(l, s.socketTimeout())
+		acc := newAcceptor(l, s.socketTimeout(), budget)
 		if len(s.Allow) > 0 {
 			acc = &allowAcceptor{next: acc, allow: s.Allow, listener: l.Addr().String(),
 				log: &refusalLog{logger: s.logger(), interval: time.Second}}
