@@ -152,11 +152,12 @@ func (s *Server) serveRequest(cs *conn, bufs *connBuffers) (keep bool) {
 	}
 
 	ctx := s.baseContext()
-	// The request's context is cancelled by harakiri; without it there is
-	// nothing to cancel it, and the allocation is saved.
+	// The request's context is cancelled by harakiri (reqctx.go); without
+	// it there is nothing to cancel it, and the allocation is saved.
 	var cancel context.CancelFunc
 	if s.Harakiri > 0 {
-		ctx, cancel = context.WithCancel(ctx)
+		rc := newRequestContext(ctx)
+		ctx, cancel = rc, rc.cancel
 		defer cancel()
 	}
 	req, err := uwsgi.NewRequest(ctx, p, body)
