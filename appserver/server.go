@@ -144,12 +144,13 @@ func (s *Server) Serve(l net.Listener) error {
 		s.watchdog.Do(s.startWatchdog)
 	}
 
-	budget := new(waitBudget) // the listener's, whatever the number of loops
+	// The listener's, whatever the number of accept loops.
+	budget := new(waitBudget)
+	refusals := &refusalLog{logger: s.logger(), interval: time.Second}
 	acc := func() acceptor {
 		acc := newAcceptor(l, s.socketTimeout(), budget)
 		if len(s.Allow) > 0 {
-			acc = &allowAcceptor{next: acc, allow: s.Allow, listener: l.Addr().String(),
-				log: &refusalLog{logger: s.logger(), interval: time.Second}}
+			acc = &allowAcceptor{next: acc, allow: s.Allow, listener: l.Addr().String(), log: refusals}
 		}
 		return acc
 	}
