@@ -104,7 +104,7 @@ func TestListenerNotPolledUntilAccept(t *testing.T) {
 	}
 }
 
-// The first reads' timed-out waits may cost 1% of the time, in bursts of
+// The first reads' timed-out waits may cost 5% of the time, in bursts of
 // waitBurst: one now and then keeps the wait on, a flood turns it off.
 func TestWaitBudget(t *testing.T) {
 	var b waitBudget

@@ -253,7 +253,7 @@ func (w *response) commit(length int64, extra []byte) {
 
 	out := w.out
 	out.WriteString(statusLine(w.status))
-	h.Write(out) // sorts and drops invalid names
+	writeHeader(out, h) // sorts and drops invalid names
 	out.WriteString("\r\n")
 	if w.req.Method != http.MethodHead {
 		if w.chunking && extra != nil && len(w.pending) > 0 {

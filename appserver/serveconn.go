@@ -50,22 +50,42 @@ const (
 // serveConn serves connection cs: one request, or with a peer that asked
 // for keep-alive, one after another until either side closes.
 func (s *Server) serveConn(cs *conn) {
-	bufs := bufPool.Get().(*connBuffers)
-	bufs.br.Reset(cs.c)
-	bufs.bw.Reset(cs.c)
-	defer func() {
-		bufs.br.Reset(nil)
-		bufs.bw.Reset(nil)
-		bufs.vars = bufs.vars[:0]
-		bufs.pending = bufs.pending[:0]
-		bufPool.Put(bufs)
-	}()
-	for s.serveRequest(cs, bufs) {
+	bufs := getBuffers(cs.c)
+	defer putBuffers(bufs)
+	if s.serveRequest(cs, bufs) {
+		s.serveKept(cs, bufs)
+	}
+}
+
+// serveKept serves the next requests of a kept connection, until either
+// side closes it.
+func (s *Server) serveKept(cs *conn, bufs *connBuffers) {
+	for {
 		if !s.awaitRequest(cs, bufs) {
 			cs.c.Close()
 			return
 		}
+		if !s.serveRequest(cs, bufs) {
+			return
+		}
 	}
+}
+
+// getBuffers takes a connection's buffers from the pool, reading from and
+// writing to c.
+func getBuffers(c connection) *connBuffers {
+	bufs := bufPool.Get().(*connBuffers)
+	bufs.br.Reset(c)
+	bufs.bw.Reset(c)
+	return bufs
+}
+
+func putBuffers(bufs *connBuffers) {
+	bufs.br.Reset(nil)
+	bufs.bw.Reset(nil)
+	bufs.vars = bufs.vars[:0]
+	bufs.pending = bufs.pending[:0]
+	bufPool.Put(bufs)
 }
 
 // awaitRequest waits, idle, for the next packet on a kept connection. It
@@ -132,11 +152,12 @@ func (s *Server) serveRequest(cs *conn, bufs *connBuffers) (keep bool) {
 	}
 
 	ctx := s.baseContext()
-	// The request's context is cancelled by harakiri; without it there is
-	// nothing to cancel it, and the allocation is saved.
+	// The request's context is cancelled by harakiri (reqctx.go); without
+	// it there is nothing to cancel it, and the allocation is saved.
 	var cancel context.CancelFunc
 	if s.Harakiri > 0 {
-		ctx, cancel = context.WithCancel(ctx)
+		rc := newRequestContext(ctx)
+		ctx, cancel = rc, rc.cancel
 		defer cancel()
 	}
 	req, err := uwsgi.NewRequest(ctx, p, body)
@@ -156,8 +177,10 @@ func (s *Server) serveRequest(cs *conn, bufs *connBuffers) (keep bool) {
 		// response's writes go through a gate it can close.
 		if cs.gate == nil {
 			cs.gate = &gate{connection: c}
-			cs.id = s.connIDs.Add(1)
-			labelConn(cs.id) // the same goroutine serves every request of cs
+			if cs.id == 0 { // not on an accept loop, which has its label
+				cs.id = s.connIDs.Add(1)
+				labelConn(cs.id) // the same goroutine serves every request of cs
+			}
 		}
 		bufs.bw.Reset(cs.gate)
 		cs.begin(req, cancel, start)

@@ -127,9 +127,10 @@ func Serve(l net.Listener, h http.Handler) error {
 // Requests reports how many requests the server has answered.
 func (s *Server) Requests() uint64 { return s.served.Load() }
 
-// Serve accepts connections on l until Shutdown or Close, serving each in its
-// own goroutine. It always returns a non-nil error; after Shutdown or Close
-// it is ErrServerClosed.
+// Serve accepts connections on l until Shutdown or Close, serving each on
+// the goroutine that accepted it (acceptloop.go), or with Threads in a
+// goroutine of its own. It always returns a non-nil error; after Shutdown
+// or Close it is ErrServerClosed.
 func (s *Server) Serve(l net.Listener) error {
 	if s.Handler == nil {
 		return errors.New("appserver: Serve: no Handler")
@@ -137,65 +138,61 @@ func (s *Server) Serve(l net.Listener) error {
 	if !s.track(l) {
 		return ErrServerClosed
 	}
-	defer s.loops.Done()
 	defer s.untrack(l)
 	quit := s.quitChan()
 	if s.Harakiri > 0 {
 		s.watchdog.Do(s.startWatchdog)
 	}
 
-	var slots chan struct{}
-	if s.Threads > 0 {
-		slots = make(chan struct{}, s.Threads)
+	// The listener's, whatever the number of accept loops.
+	budget := new(waitBudget)
+	refusals := &refusalLog{logger: s.logger(), interval: time.Second}
+	acc := func() acceptor {
+		acc := newAcceptor(l, s.socketTimeout(), budget)
+		if len(s.Allow) > 0 {
+			acc = &allowAcceptor{next: acc, allow: s.Allow, listener: l.Addr().String(), log: refusals}
+		}
+		return acc
 	}
-	acc := newAcceptor(l, s.socketTimeout())
-	if len(s.Allow) > 0 {
-		acc = &allowAcceptor{next: acc, allow: s.Allow, listener: l.Addr().String(),
-			log: &refusalLog{logger: s.logger(), interval: time.Second}}
+	if s.Threads <= 0 {
+		// Served on the accepting goroutines (acceptloop.go).
+		p := newAcceptPool(s, l, acc)
+		p.start()
+		select {
+		case <-p.done:
+			return p.err
+		case <-quit:
+			p.stop(ErrServerClosed)
+			return ErrServerClosed
+		}
 	}
-	var backoff time.Duration
+	defer s.loops.Done()
+	return s.serveThreads(l, acc(), quit)
+}
+
+// serveThreads is Serve with Threads: a goroutine per connection, and no
+// accept while every slot is busy, so that new connections wait in the
+// listen backlog, as with uWSGI's threads.
+func (s *Server) serveThreads(l net.Listener, acc acceptor, quit chan struct{}) error {
+	slots := make(chan struct{}, s.Threads)
 	for {
-		if slots != nil {
-			select {
-			case slots <- struct{}{}:
-			case <-quit:
-				return ErrServerClosed
-			}
+		select {
+		case slots <- struct{}{}:
+		case <-quit:
+			return ErrServerClosed
 		}
-		c, err := acc.accept()
+		cs, err := acceptConn(s, l, acc)
 		if err != nil {
-			if slots != nil {
-				<-slots
-			}
-			if s.shutdown.Load() {
-				return ErrServerClosed
-			}
-			if isTemporary(err) {
-				// Out of file descriptors or a transient failure: wait and
-				// retry, as net/http does, rather than spin or give up.
-				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-				s.logger().Warn("appserver: accept failed; retrying", "listener", l.Addr().String(), "err", err, "after", backoff)
-				time.Sleep(backoff)
-				continue
-			}
-			return fmt.Errorf("appserver: accept on %s: %w", l.Addr(), err)
+			<-slots
+			return err
 		}
-		backoff = 0
-		cs := &conn{c: c}
-		if s.QueueTimeout > 0 {
-			cs.accepted = time.Now()
-		}
-		if slots != nil {
-			cs.release = sync.OnceFunc(func() { <-slots })
-		}
+		cs.release = sync.OnceFunc(func() { <-slots })
 		// Even during Shutdown: a connection taken off the queue is served
 		// (another worker could have), never dropped unanswered.
 		s.trackConn(cs)
 		go func() {
 			defer s.untrackConn(cs)
-			if cs.release != nil {
-				defer cs.release() // unless harakiri released it already
-			}
+			defer cs.release() // unless harakiri released it already
 			s.serveConn(cs)
 		}()
 	}

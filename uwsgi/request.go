@@ -58,12 +58,13 @@ func NewRequest(ctx context.Context, p Packet, body io.ReadCloser) (*http.Reques
 	if err != nil {
 		return nil, err
 	}
-	// NewRequestWithContext with an empty URL is the only way to set the
-	// context without a second copy of the Request (WithContext copies).
-	r, err := http.NewRequestWithContext(ctx, method, "", nil)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrBadRequest, err)
+	if ctx == nil {
+		return nil, errors.New("uwsgi: NewRequest: nil Context")
 	}
+	// Built in place (it stays on the stack) and given its context by
+	// WithContext's one copy: NewRequestWithContext parsed an empty URL
+	// and made a header map that was replaced at once.
+	r := &http.Request{Method: method, URL: new(url.URL)}
 	proto := vs.Value("SERVER_PROTOCOL")
 	if proto == "" {
 		proto = "HTTP/1.0"
@@ -164,7 +165,7 @@ func NewRequest(ctx context.Context, p Packet, body io.ReadCloser) (*http.Reques
 			body.Close()
 		}
 	}
-	return r, nil
+	return r.WithContext(ctx), nil
 }
 
 // setURL fills r.URL and r.RequestURI from PATH_INFO, QUERY_STRING,
