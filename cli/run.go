@@ -45,6 +45,8 @@ func (c *cmdEnv) runStack(f *config.File, which tiers) error {
 	if err := os.MkdirAll(tmp, 0o700); err != nil {
 		return fmt.Errorf("run_dir: %w", err)
 	}
+	pre := c.prespawn(f, which) // prespawn.go: the first worker starts during the release
+	defer pre.abandon()
 	if which.processes {
 		if err := c.runRelease(f); err != nil {
 			return err
@@ -105,7 +107,7 @@ func (c *cmdEnv) runStack(f *config.File, which tiers) error {
 	var app *appserverTier
 	if which.appserver {
 		var err error
-		if app, err = c.appserverTier(f); err != nil {
+		if app, err = c.appserverTier(f, pre); err != nil {
 			return err
 		}
 		cleanup = append(cleanup, app.close)

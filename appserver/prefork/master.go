@@ -104,6 +104,7 @@ type workerHandle struct {
 	exited  chan struct{} // closed once reaped
 
 	everReady bool
+	awaiting  bool      // prespawned: waits for the listening socket (prespawn.go)
 	readyAt   time.Time // its first "ready"
 	retiring  bool      // told to drain (or given up on): its exit is expected
 	killed    bool      // by the harakiri backstop
@@ -135,10 +136,25 @@ func (m *Master) logger() *slog.Logger {
 	return slog.Default()
 }
 
-// Serve starts the workers on l and supervises them until Shutdown; it
-// then returns appserver.ErrServerClosed. l stays open in the master (the workers'
-// copies share its queue) until Shutdown closes it.
+// Serve starts the workers on l (unless Start already did) and supervises
+// them until Shutdown; it then returns appserver.ErrServerClosed. l stays
+// open in the master (the workers' copies share its queue) until Shutdown
+// closes it.
 func (m *Master) Serve(l net.Listener) error {
+	if err := m.Start(l); err != nil {
+		return err
+	}
+	// Logged here, not in Start: a caller starts the workers before it
+	// announces where the stack listens, and that line comes first.
+	m.logger().Info("appserver: master started", "pid", os.Getpid(), "workers", m.active(), "processes", m.Config.Processes)
+	<-m.done
+	return appserver.ErrServerClosed
+}
+
+// Start starts the workers on l, without waiting: a first worker that
+// Prespawn started is handed l (prespawn.go), the others follow it. A
+// second call does nothing.
+func (m *Master) Start(l net.Listener) error {
 	m.init()
 	if len(m.Command) == 0 {
 		return errors.New("appserver: Master.Serve: no Command to start workers with")
@@ -159,21 +175,24 @@ func (m *Master) Serve(l net.Listener) error {
 		lf.Close()
 		return err
 	}
-	active := n
-	if m.Config.MinProcesses > 0 {
-		active = m.Config.MinProcesses
-	}
+	active := m.active()
 	m.mu.Lock()
-	if m.stopping {
+	if m.stopping || m.lf != nil {
+		stopping := m.stopping
 		m.mu.Unlock()
 		lf.Close()
-		return appserver.ErrServerClosed
+		if stopping {
+			return appserver.ErrServerClosed
+		}
+		return nil
 	}
 	m.listener, m.lf, m.cred, m.started = l, lf, cred, time.Now()
-	for i := range n {
+	for i := len(m.slots); i < n; i++ { // slot 1 exists if Prespawn made it
 		m.slots = append(m.slots, &slot{id: i + 1, cheap: i >= active})
 	}
-	m.respawnLocked(m.slots[0], 0)
+	if !m.startPrespawnedLocked(m.slots[0]) {
+		m.respawnLocked(m.slots[0], 0)
+	}
 	go m.spawnRest(m.slots[0].cur)
 	if active < n {
 		m.tickers = append(m.tickers, startTicking(cheaperEvery, m.cheaperStep))
@@ -182,9 +201,15 @@ func (m *Master) Serve(l net.Listener) error {
 		m.tickers = append(m.tickers, startTicking(time.Second, m.harakiriBackstop))
 	}
 	m.mu.Unlock()
-	m.logger().Info("appserver: master started", "pid", os.Getpid(), "workers", active, "processes", n)
-	<-m.done
-	return appserver.ErrServerClosed
+	return nil
+}
+
+// active is how many workers run at first: min_processes in cheaper mode.
+func (m *Master) active() int {
+	if m.Config.MinProcesses > 0 {
+		return m.Config.MinProcesses
+	}
+	return m.Config.Processes
 }
 
 // spawnRest starts the other workers once the first is ready (or gone):
@@ -244,22 +269,31 @@ func (m *Master) spawnLocked(s *slot) (*workerHandle, error) {
 	if out == nil {
 		out = os.Stderr
 	}
+	lf, env, err := m.listenerForSpawnLocked()
+	if err != nil {
+		cc.Close()
+		theirs.Close()
+		return nil, err
+	}
 	cmd := exec.Command(m.Command[0], m.Command[1:]...)
-	cmd.ExtraFiles = []*os.File{m.lf, theirs} // descriptors 3 and 4
+	cmd.ExtraFiles = []*os.File{lf, theirs} // descriptors 3 and 4
 	cmd.Stdout, cmd.Stderr = out, out
-	if len(m.Env) > 0 {
-		cmd.Env = append(os.Environ(), m.Env...)
+	if len(env) > 0 {
+		cmd.Env = append(os.Environ(), env...)
 	}
 	// Pdeathsig: a worker never outlives a master killed with SIGKILL.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Credential: m.cred}
 	err = cmd.Start()
 	theirs.Close()
+	if lf != m.lf {
+		lf.Close() // the placeholder of a prespawned worker
+	}
 	if err != nil {
 		cc.Close()
 		return nil, fmt.Errorf("appserver: starting worker %d (%s): %w", s.id, m.Command[0], err)
 	}
 	w := &workerHandle{slot: s, pid: cmd.Process.Pid, cmd: cmd, cc: cc, spawned: time.Now(),
-		ready: make(chan struct{}), exited: make(chan struct{}), idleSince: time.Now()}
+		ready: make(chan struct{}), exited: make(chan struct{}), idleSince: time.Now(), awaiting: lf != m.lf}
 	if !s.lastSpawn.IsZero() {
 		s.spawns++ // uWSGI's respawn_count: every start after the first
 	}

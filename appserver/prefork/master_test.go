@@ -29,6 +29,13 @@ func TestMain(m *testing.M) {
 			}
 			io.WriteString(w, "worker")
 		})
+		started, err := AwaitStart()
+		if err != nil {
+			os.Exit(1)
+		}
+		if !started {
+			os.Exit(0) // a prespawned worker whose master stopped first
+		}
 		if err := RunWorker(cfg, h, slog.New(slog.NewTextHandler(os.Stderr, nil))); err != nil {
 			os.Exit(1)
 		}
