@@ -278,9 +278,7 @@ func (m *Master) spawnLocked(s *slot) (*workerHandle, error) {
 	cmd := exec.Command(m.Command[0], m.Command[1:]...)
 	cmd.ExtraFiles = []*os.File{lf, theirs} // descriptors 3 and 4
 	cmd.Stdout, cmd.Stderr = out, out
-	if len(env) > 0 {
-		cmd.Env = append(os.Environ(), env...)
-	}
+	cmd.Env = append(append(os.Environ(), env...), cpuShareEnv(m.Config.Processes)...)
 	// Pdeathsig: a worker never outlives a master killed with SIGKILL.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Credential: m.cred}
 	err = cmd.Start()

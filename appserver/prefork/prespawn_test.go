@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -108,4 +110,33 @@ func TestPrespawnedWorkerGoesWithAShutdownBeforeStart(t *testing.T) {
 	if err := m.Serve(l); !errors.Is(err, appserver.ErrServerClosed) {
 		t.Errorf("Serve after Shutdown: %v", err)
 	}
+}
+
+// A worker's runtime starts with its share of the CPUs (GOMAXPROCS in its
+// environment), not with every CPU until RunWorker: a second P during its
+// start leaves half-used spans behind (PSS).
+func TestWorkerStartsWithItsCPUShare(t *testing.T) {
+	t.Setenv("APPSERVER_TEST_WORKER", "1")
+	t.Setenv("GOMAXPROCS", "") // unset for the master's decision
+	path := filepath.Join(t.TempDir(), "app.sock")
+	l, err := appserver.Listen("unix:"+path, 0o660)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := appserver.DefaultConfig()
+	cfg.Processes = 2
+	m := &Master{Config: cfg, Command: []string{os.Args[0]}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Output: io.Discard}
+	served := make(chan error, 1)
+	go func() { served <- m.Serve(l) }()
+	waitPIDs(t, m, func([]int) bool { return true })
+	want := strconv.Itoa(cpuShare(runtime.GOMAXPROCS(0), 2))
+	if resp, body := do(t, path, "GET", request("GET", "/startprocs", "")); resp.StatusCode != 200 || body != want {
+		t.Errorf("a worker's GOMAXPROCS at its start: %d %q, want %s", resp.StatusCode, body, want)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := m.Shutdown(ctx); err != nil {
+		t.Error(err)
+	}
+	<-served
 }
