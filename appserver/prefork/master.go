@@ -2,7 +2,8 @@
 // that runs an appserver.Server in each of several worker processes, all
 // accepting on one listening socket it opened before the fork.
 //
-// The master spawns, reaps and respawns its workers (master.go), pausing
+// The master starts its workers, the first one early if asked (start.go),
+// spawns, reaps and respawns them (master.go), pausing
 // on a crash loop; it recycles them on their limits and chain-reloads them
 // (reload.go), scales them in cheaper mode (cheaper.go), kills one whose
 // harakiri did not end it (backstop.go), starts them as another user
@@ -134,111 +135,6 @@ func (m *Master) logger() *slog.Logger {
 		return m.Logger
 	}
 	return slog.Default()
-}
-
-// Serve starts the workers on l (unless Start already did) and supervises
-// them until Shutdown; it then returns appserver.ErrServerClosed. l stays
-// open in the master (the workers' copies share its queue) until Shutdown
-// closes it.
-func (m *Master) Serve(l net.Listener) error {
-	if err := m.Start(l); err != nil {
-		return err
-	}
-	// Logged here, not in Start: a caller starts the workers before it
-	// announces where the stack listens, and that line comes first.
-	m.logger().Info("appserver: master started", "pid", os.Getpid(), "workers", m.active(), "processes", m.Config.Processes)
-	<-m.done
-	return appserver.ErrServerClosed
-}
-
-// Start starts the workers on l, without waiting: a first worker that
-// Prespawn started is handed l (prespawn.go), the others follow it. A
-// second call does nothing.
-func (m *Master) Start(l net.Listener) error {
-	m.init()
-	if len(m.Command) == 0 {
-		return errors.New("appserver: Master.Serve: no Command to start workers with")
-	}
-	n := m.Config.Processes
-	if n < 1 {
-		return errors.New("appserver: Master.Serve: processes must be at least 1")
-	}
-	cred, err := workerCredential(m.Config.User, m.Config.Group)
-	if err != nil {
-		return err
-	}
-	lf, err := appserver.ListenerFile(l)
-	if err != nil {
-		return err
-	}
-	if err := m.ListenStats(); err != nil {
-		lf.Close()
-		return err
-	}
-	active := m.active()
-	m.mu.Lock()
-	if m.stopping || m.lf != nil {
-		stopping := m.stopping
-		m.mu.Unlock()
-		lf.Close()
-		if stopping {
-			return appserver.ErrServerClosed
-		}
-		return nil
-	}
-	m.listener, m.lf, m.cred, m.started = l, lf, cred, time.Now()
-	for i := len(m.slots); i < n; i++ { // slot 1 exists if Prespawn made it
-		m.slots = append(m.slots, &slot{id: i + 1, cheap: i >= active})
-	}
-	if !m.startPrespawnedLocked(m.slots[0]) {
-		m.respawnLocked(m.slots[0], 0)
-	}
-	go m.spawnRest(m.slots[0].cur)
-	if active < n {
-		m.tickers = append(m.tickers, startTicking(cheaperEvery, m.cheaperStep))
-	}
-	if m.Config.Harakiri > 0 {
-		m.tickers = append(m.tickers, startTicking(time.Second, m.harakiriBackstop))
-	}
-	m.mu.Unlock()
-	return nil
-}
-
-// active is how many workers run at first: min_processes in cheaper mode.
-func (m *Master) active() int {
-	if m.Config.MinProcesses > 0 {
-		return m.Config.MinProcesses
-	}
-	return m.Config.Processes
-}
-
-// spawnRest starts the other workers once the first is ready (or gone):
-// each worker is a Go process start, tens of milliseconds of CPU, and the
-// first request of a fresh stack waits in the backlog for the first
-// worker; started together on a busy machine they share the CPU and the
-// first is ready later. first is nil if it could not be started: the
-// rest start at once.
-func (m *Master) spawnRest(first *workerHandle) {
-	if first != nil {
-		// One that hangs in its start must not hold the others back.
-		t := time.NewTimer(m.Config.WorkerReadyTimeout)
-		select {
-		case <-first.ready:
-		case <-first.exited:
-		case <-m.stopped:
-		case <-t.C:
-			m.logger().Warn("appserver: the first worker is not ready within worker_ready_timeout; starting the others",
-				"worker", first.slot.id, "pid", first.pid, "worker_ready_timeout", m.Config.WorkerReadyTimeout)
-		}
-		t.Stop()
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for _, s := range m.slots[1:] {
-		if !m.stopping && s.cur == nil && !s.cheap {
-			m.respawnLocked(s, 0)
-		}
-	}
 }
 
 // ListenStats opens the stats server's socket (appserver.stats), if one
