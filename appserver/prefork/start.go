@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/signal"
 	"slices"
 	"syscall"
 	"time"
@@ -230,6 +231,9 @@ func AwaitStart() (started bool, err error) {
 		return true, nil
 	}
 	os.Unsetenv(awaitStartEnv)
+	// As in RunWorker: a ^C to the terminal's group (during the release)
+	// is the master's to act on; it stops this worker itself.
+	signal.Ignore(syscall.SIGINT, syscall.SIGHUP, syscall.SIGTERM)
 	buf := make([]byte, 1)
 	oob := make([]byte, syscall.CmsgSpace(4))
 	var n, oobn int
