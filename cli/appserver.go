@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"net"
 
@@ -23,8 +22,10 @@ type appserverTier struct {
 // appserverTier opens the appserver's socket and builds its server. With
 // worker processes the master does not build the app (the workers do);
 // it only checks that the app exists, so a typo fails before anything
-// starts.
-func (c *cmdEnv) appserverTier(f *config.File) (*appserverTier, error) {
+// starts. pre, if not nil, is the master with its first worker started
+// already (prespawn.go); Serve hands it the socket, after the edge listens
+// and the stack is announced (that line comes first).
+func (c *cmdEnv) appserverTier(f *config.File, pre *prespawned) (*appserverTier, error) {
 	t := &appserverTier{}
 	cfg := f.Appserver
 	var server appserver.Service
@@ -52,23 +53,23 @@ func (c *cmdEnv) appserverTier(f *config.File) (*appserverTier, error) {
 		t.server = server
 		return t, nil
 	}
-	argv, err := c.workerArgv()
-	if err != nil {
-		t.close()
-		return nil, fmt.Errorf("appserver.processes: finding this binary to start workers: %w", err)
+	if t.master = pre.take(); t.master == nil {
+		if t.master, err = c.newMaster(f); err != nil {
+			t.close()
+			return nil, err
+		}
 	}
-	t.master = &prefork.Master{Config: cfg, Command: argv, Logger: c.logger.With("tier", "appserver"), Output: c.stderr,
-		Env: workerDebugKey(), HijackGrace: f.ShutdownTimeout}
-	if err := t.master.ListenStats(); err != nil {
-		t.close()
-		return nil, err
-	}
-	// If the stack fails before the master runs, its stats socket goes too.
+	// If the stack fails before the master runs, its stats socket and its
+	// workers go too.
 	t.closers = append(t.closers, func() {
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
 		t.master.Shutdown(ctx)
 	})
+	if err := t.master.ListenStats(); err != nil {
+		t.close()
+		return nil, err
+	}
 	return t, nil
 }
 

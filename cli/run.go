@@ -45,11 +45,6 @@ func (c *cmdEnv) runStack(f *config.File, which tiers) error {
 	if err := os.MkdirAll(tmp, 0o700); err != nil {
 		return fmt.Errorf("run_dir: %w", err)
 	}
-	if which.processes {
-		if err := c.runRelease(f); err != nil {
-			return err
-		}
-	}
 	sup := &supervisor.Supervisor{Logger: c.logger, ShutdownTimeout: f.ShutdownTimeout}
 	// What SIGHUP reloads: each tier adds itself.
 	reload := &reloadSet{c: c, scope: which.scope(), sup: sup}
@@ -57,6 +52,14 @@ func (c *cmdEnv) runStack(f *config.File, which tiers) error {
 	adm := c.newAdmin(f, sup, reload) // before the tiers' loggers: it keeps their warnings
 	if which.appserver {
 		reload.running = f
+	}
+	// The tiers' loggers are made from here on (after newAdmin's).
+	pre := c.prespawn(f, which) // prespawn.go: the first worker starts during the release
+	defer pre.abandon()
+	if which.processes {
+		if err := c.runRelease(f); err != nil {
+			return err
+		}
 	}
 	sup.AddSignals(reload.hook())
 
@@ -105,7 +108,7 @@ func (c *cmdEnv) runStack(f *config.File, which tiers) error {
 	var app *appserverTier
 	if which.appserver {
 		var err error
-		if app, err = c.appserverTier(f); err != nil {
+		if app, err = c.appserverTier(f, pre); err != nil {
 			return err
 		}
 		cleanup = append(cleanup, app.close)

@@ -29,6 +29,11 @@ func (c *cmdEnv) workerCommand() *cobra.Command {
 				return err
 			}
 			useWorkerDebugKey(f, c.logger)
+			// A worker started before the master had its socket waits
+			// for it here: until then the release may still be running.
+			if started, err := prefork.AwaitStart(); err != nil || !started {
+				return err
+			}
 			h, err := c.buildApp(f)
 			if err != nil {
 				return err

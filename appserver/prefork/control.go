@@ -22,6 +22,7 @@ import (
 //	worker → master  {"t":"recycle","reason":…}           a limit was reached: start my replacement, then drain me
 //	master → worker  {"t":"drain"}                        stop accepting, finish what was accepted, exit 0
 //	master → worker  {"t":"stop"}                         the same, now, without waiting for requests
+//	master → worker  the byte 'S' with a descriptor       a prespawned worker's listening socket, before anything else (start.go)
 //
 // Request start and end are not sent one message each: a write on every
 // request would cost as much as the request itself. The worker counts them

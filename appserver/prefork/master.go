@@ -2,7 +2,8 @@
 // that runs an appserver.Server in each of several worker processes, all
 // accepting on one listening socket it opened before the fork.
 //
-// The master spawns, reaps and respawns its workers (master.go), pausing
+// The master starts its workers, the first one early if asked (start.go),
+// spawns, reaps and respawns them (master.go), pausing
 // on a crash loop; it recycles them on their limits and chain-reloads them
 // (reload.go), scales them in cheaper mode (cheaper.go), kills one whose
 // harakiri did not end it (backstop.go), starts them as another user
@@ -104,6 +105,7 @@ type workerHandle struct {
 	exited  chan struct{} // closed once reaped
 
 	everReady bool
+	awaiting  bool      // prespawned: waits for the listening socket (prespawn.go)
 	readyAt   time.Time // its first "ready"
 	retiring  bool      // told to drain (or given up on): its exit is expected
 	killed    bool      // by the harakiri backstop
@@ -135,87 +137,6 @@ func (m *Master) logger() *slog.Logger {
 	return slog.Default()
 }
 
-// Serve starts the workers on l and supervises them until Shutdown; it
-// then returns appserver.ErrServerClosed. l stays open in the master (the workers'
-// copies share its queue) until Shutdown closes it.
-func (m *Master) Serve(l net.Listener) error {
-	m.init()
-	if len(m.Command) == 0 {
-		return errors.New("appserver: Master.Serve: no Command to start workers with")
-	}
-	n := m.Config.Processes
-	if n < 1 {
-		return errors.New("appserver: Master.Serve: processes must be at least 1")
-	}
-	cred, err := workerCredential(m.Config.User, m.Config.Group)
-	if err != nil {
-		return err
-	}
-	lf, err := appserver.ListenerFile(l)
-	if err != nil {
-		return err
-	}
-	if err := m.ListenStats(); err != nil {
-		lf.Close()
-		return err
-	}
-	active := n
-	if m.Config.MinProcesses > 0 {
-		active = m.Config.MinProcesses
-	}
-	m.mu.Lock()
-	if m.stopping {
-		m.mu.Unlock()
-		lf.Close()
-		return appserver.ErrServerClosed
-	}
-	m.listener, m.lf, m.cred, m.started = l, lf, cred, time.Now()
-	for i := range n {
-		m.slots = append(m.slots, &slot{id: i + 1, cheap: i >= active})
-	}
-	m.respawnLocked(m.slots[0], 0)
-	go m.spawnRest(m.slots[0].cur)
-	if active < n {
-		m.tickers = append(m.tickers, startTicking(cheaperEvery, m.cheaperStep))
-	}
-	if m.Config.Harakiri > 0 {
-		m.tickers = append(m.tickers, startTicking(time.Second, m.harakiriBackstop))
-	}
-	m.mu.Unlock()
-	m.logger().Info("appserver: master started", "pid", os.Getpid(), "workers", active, "processes", n)
-	<-m.done
-	return appserver.ErrServerClosed
-}
-
-// spawnRest starts the other workers once the first is ready (or gone):
-// each worker is a Go process start, tens of milliseconds of CPU, and the
-// first request of a fresh stack waits in the backlog for the first
-// worker; started together on a busy machine they share the CPU and the
-// first is ready later. first is nil if it could not be started: the
-// rest start at once.
-func (m *Master) spawnRest(first *workerHandle) {
-	if first != nil {
-		// One that hangs in its start must not hold the others back.
-		t := time.NewTimer(m.Config.WorkerReadyTimeout)
-		select {
-		case <-first.ready:
-		case <-first.exited:
-		case <-m.stopped:
-		case <-t.C:
-			m.logger().Warn("appserver: the first worker is not ready within worker_ready_timeout; starting the others",
-				"worker", first.slot.id, "pid", first.pid, "worker_ready_timeout", m.Config.WorkerReadyTimeout)
-		}
-		t.Stop()
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for _, s := range m.slots[1:] {
-		if !m.stopping && s.cur == nil && !s.cheap {
-			m.respawnLocked(s, 0)
-		}
-	}
-}
-
 // ListenStats opens the stats server's socket (appserver.stats), if one
 // is configured, so that a busy port is reported before anything starts.
 // Serve calls it if the caller did not.
@@ -244,22 +165,29 @@ func (m *Master) spawnLocked(s *slot) (*workerHandle, error) {
 	if out == nil {
 		out = os.Stderr
 	}
-	cmd := exec.Command(m.Command[0], m.Command[1:]...)
-	cmd.ExtraFiles = []*os.File{m.lf, theirs} // descriptors 3 and 4
-	cmd.Stdout, cmd.Stderr = out, out
-	if len(m.Env) > 0 {
-		cmd.Env = append(os.Environ(), m.Env...)
+	lf, env, err := m.listenerForSpawnLocked()
+	if err != nil {
+		cc.Close()
+		theirs.Close()
+		return nil, err
 	}
+	cmd := exec.Command(m.Command[0], m.Command[1:]...)
+	cmd.ExtraFiles = []*os.File{lf, theirs} // descriptors 3 and 4
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.Env = append(append(os.Environ(), env...), cpuShareEnv(m.Config.Processes)...)
 	// Pdeathsig: a worker never outlives a master killed with SIGKILL.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Credential: m.cred}
 	err = cmd.Start()
 	theirs.Close()
+	if lf != m.lf {
+		lf.Close() // the placeholder of a prespawned worker
+	}
 	if err != nil {
 		cc.Close()
 		return nil, fmt.Errorf("appserver: starting worker %d (%s): %w", s.id, m.Command[0], err)
 	}
 	w := &workerHandle{slot: s, pid: cmd.Process.Pid, cmd: cmd, cc: cc, spawned: time.Now(),
-		ready: make(chan struct{}), exited: make(chan struct{}), idleSince: time.Now()}
+		ready: make(chan struct{}), exited: make(chan struct{}), idleSince: time.Now(), awaiting: lf != m.lf}
 	if !s.lastSpawn.IsZero() {
 		s.spawns++ // uWSGI's respawn_count: every start after the first
 	}

@@ -3,11 +3,13 @@ package prefork
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -21,14 +23,26 @@ import (
 // the tests.
 func TestMain(m *testing.M) {
 	if os.Getenv("APPSERVER_TEST_WORKER") == "1" {
+		startProcs := runtime.GOMAXPROCS(0) // what the master gave its runtime
 		cfg := appserver.DefaultConfig()
 		cfg.Processes = 2
 		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if r.URL.Path == "/stuck" {
 				time.Sleep(time.Hour) // harakiri is off in this worker: only the master can end it
 			}
+			if r.URL.Path == "/startprocs" {
+				fmt.Fprint(w, startProcs)
+				return
+			}
 			io.WriteString(w, "worker")
 		})
+		started, err := AwaitStart()
+		if err != nil {
+			os.Exit(1)
+		}
+		if !started {
+			os.Exit(0) // a prespawned worker whose master stopped first
+		}
 		if err := RunWorker(cfg, h, slog.New(slog.NewTextHandler(os.Stderr, nil))); err != nil {
 			os.Exit(1)
 		}

@@ -40,6 +40,19 @@ func shareCPUs(processes int) {
 	runtime.GOMAXPROCS(cpuShare(runtime.GOMAXPROCS(0), processes))
 }
 
+// cpuShareEnv is the environment that gives a worker its share from its
+// first instruction: the master's runtime has every CPU, and a worker's
+// start (package init, configuration, the app's build) on as many Ps
+// leaves each P's cached spans half used: 0.6-0.8 MB of a polls worker's
+// PSS. The worker keeps it (shareCPUs). Nil if the environment has a
+// GOMAXPROCS already (the workers inherit it) or with one process.
+func cpuShareEnv(processes int) []string {
+	if os.Getenv("GOMAXPROCS") != "" || processes < 2 {
+		return nil
+	}
+	return []string{"GOMAXPROCS=" + strconv.Itoa(cpuShare(runtime.GOMAXPROCS(0), processes))}
+}
+
 // cpuShare is one of processes workers' share of n CPUs, rounded up.
 func cpuShare(n, processes int) int {
 	return max(1, (n+processes-1)/processes)

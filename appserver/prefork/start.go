@@ -1,0 +1,265 @@
+package prefork
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"slices"
+	"syscall"
+	"time"
+
+	"github.com/stack-web/stack/appserver"
+)
+
+// Serve starts the workers on l (unless Start already did) and supervises
+// them until Shutdown; it then returns appserver.ErrServerClosed. l stays
+// open in the master (the workers' copies share its queue) until Shutdown
+// closes it.
+func (m *Master) Serve(l net.Listener) error {
+	if err := m.Start(l); err != nil {
+		return err
+	}
+	// Logged here, not in Start: a caller that starts the workers
+	// early still has its own lines (where it listens) come first.
+	m.logger().Info("appserver: master started", "pid", os.Getpid(), "workers", m.active(), "processes", m.Config.Processes)
+	<-m.done
+	return appserver.ErrServerClosed
+}
+
+// Start starts the workers on l, without waiting: a first worker that
+// Prespawn started is handed l (prespawn.go), the others follow it. A
+// second call does nothing.
+func (m *Master) Start(l net.Listener) error {
+	m.init()
+	if len(m.Command) == 0 {
+		return errors.New("appserver: Master.Serve: no Command to start workers with")
+	}
+	n := m.Config.Processes
+	if n < 1 {
+		return errors.New("appserver: Master.Serve: processes must be at least 1")
+	}
+	cred, err := workerCredential(m.Config.User, m.Config.Group)
+	if err != nil {
+		return err
+	}
+	lf, err := appserver.ListenerFile(l)
+	if err != nil {
+		return err
+	}
+	if err := m.ListenStats(); err != nil {
+		lf.Close()
+		return err
+	}
+	active := m.active()
+	m.mu.Lock()
+	if m.stopping || m.lf != nil {
+		stopping := m.stopping
+		m.mu.Unlock()
+		lf.Close()
+		if stopping {
+			return appserver.ErrServerClosed
+		}
+		return nil
+	}
+	m.listener, m.lf, m.cred, m.started = l, lf, cred, time.Now()
+	for i := len(m.slots); i < n; i++ { // slot 1 exists if Prespawn made it
+		m.slots = append(m.slots, &slot{id: i + 1, cheap: i >= active})
+	}
+	if !m.startPrespawnedLocked(m.slots[0]) {
+		m.respawnLocked(m.slots[0], 0)
+	}
+	go m.spawnRest(m.slots[0].cur)
+	if active < n {
+		m.tickers = append(m.tickers, startTicking(cheaperEvery, m.cheaperStep))
+	}
+	if m.Config.Harakiri > 0 {
+		m.tickers = append(m.tickers, startTicking(time.Second, m.harakiriBackstop))
+	}
+	m.mu.Unlock()
+	return nil
+}
+
+// active is how many workers run at first: min_processes in cheaper mode.
+func (m *Master) active() int {
+	if m.Config.MinProcesses > 0 {
+		return m.Config.MinProcesses
+	}
+	return m.Config.Processes
+}
+
+// spawnRest starts the other workers once the first is ready (or gone):
+// each worker is a Go process start, tens of milliseconds of CPU, and the
+// first request of a fresh stack waits in the backlog for the first
+// worker; started together on a busy machine they share the CPU and the
+// first is ready later. first is nil if it could not be started: the
+// rest start at once.
+func (m *Master) spawnRest(first *workerHandle) {
+	if first != nil {
+		// One that hangs in its start must not hold the others back.
+		t := time.NewTimer(m.Config.WorkerReadyTimeout)
+		select {
+		case <-first.ready:
+		case <-first.exited:
+		case <-m.stopped:
+		case <-t.C:
+			m.logger().Warn("appserver: the first worker is not ready within worker_ready_timeout; starting the others",
+				"worker", first.slot.id, "pid", first.pid, "worker_ready_timeout", m.Config.WorkerReadyTimeout)
+		}
+		t.Stop()
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, s := range m.slots[1:] {
+		if !m.stopping && s.cur == nil && !s.cheap {
+			m.respawnLocked(s, 0)
+		}
+	}
+}
+
+// A worker is a process start (the binary's runtime and package init,
+// its configuration, its app: tens of milliseconds) and a fresh stack's
+// first request waits for the first worker. Prespawn starts that worker
+// before the master has its listening socket, while the caller still has
+// work to do before it may open one (`stack up` runs its release first:
+// no request may meet a schema the code does not expect, and a failed
+// release must leave nothing listening). The worker runs its init and
+// loads its configuration, then waits (AwaitStart) before it builds the
+// app; Start hands it the socket over the control channel, with the byte
+// startByte and the descriptor (SCM_RIGHTS), before any other message.
+// Until then the worker's descriptor 3 is /dev/null, holding the number.
+//
+// A worker that is told anything else first (the drain of a Shutdown
+// before Start), or whose master is gone, exits 0 without building the
+// app.
+
+// awaitStartEnv marks a prespawned worker's environment.
+const awaitStartEnv = "STACK_PREFORK_AWAIT_START"
+
+// startByte is the message that carries the listening socket.
+const startByte = 'S'
+
+// Prespawn starts the first worker now, before Start or Serve has the
+// listening socket; Start hands it the socket. If Start is never called,
+// Shutdown stops it. Calling it after Start, or twice, does nothing.
+// Reload and the admin's actions are for after Start.
+func (m *Master) Prespawn() error {
+	m.init()
+	if len(m.Command) == 0 {
+		return errors.New("appserver: Master.Prespawn: no Command to start workers with")
+	}
+	cred, err := workerCredential(m.Config.User, m.Config.Group)
+	if err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.stopping || len(m.slots) > 0 {
+		return nil
+	}
+	m.cred = cred
+	s := &slot{id: 1}
+	m.slots = append(m.slots, s)
+	w, err := m.spawnLocked(s)
+	if err != nil {
+		return err
+	}
+	s.cur = w
+	return nil
+}
+
+// listenerForSpawnLocked is the descriptor 3 and the extra environment of
+// a new worker: the listening socket, or before Start a placeholder and
+// the mark that makes the worker wait for it. m.mu is held.
+func (m *Master) listenerForSpawnLocked() (*os.File, []string, error) {
+	if m.lf != nil {
+		return m.lf, m.Env, nil
+	}
+	ph, err := os.Open(os.DevNull)
+	if err != nil {
+		return nil, nil, fmt.Errorf("appserver: a placeholder for a prespawned worker's socket: %w", err)
+	}
+	return ph, append(slices.Clip(m.Env), awaitStartEnv+"=1"), nil
+}
+
+// startPrespawnedLocked hands the listening socket to s's worker if it
+// is a prespawned one waiting for it, and says whether it was. A worker
+// that cannot be told is dying: its exit respawns the slot. m.mu is held.
+func (m *Master) startPrespawnedLocked(s *slot) bool {
+	w := s.cur
+	if w == nil || !w.awaiting {
+		return false
+	}
+	w.awaiting = false
+	if err := w.cc.sendListener(m.lf); err != nil {
+		m.logger().Warn("appserver: cannot hand the socket to the prespawned worker; it is replaced", "worker", s.id, "pid", w.pid, "err", err)
+		w.cmd.Process.Signal(syscall.SIGKILL)
+	}
+	return true
+}
+
+// sendListener sends startByte with f's descriptor.
+func (cc *ctrlConn) sendListener(f *os.File) error {
+	uc, ok := cc.c.(*net.UnixConn)
+	if !ok {
+		return fmt.Errorf("control channel is a %T, not a Unix socket", cc.c)
+	}
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	uc.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	var werr error
+	if err := rc.Control(func(fd uintptr) {
+		_, _, werr = uc.WriteMsgUnix([]byte{startByte}, syscall.UnixRights(int(fd)), nil)
+	}); err != nil {
+		return err
+	}
+	return werr
+}
+
+// AwaitStart is what a worker process runs before it builds its app. In a
+// prespawned worker it waits for the master's listening socket and puts
+// it at descriptor 3, where RunWorker finds it; started is false if the
+// master stopped (or went away) first: the worker then exits 0 without
+// building anything. In any other worker it returns at once.
+func AwaitStart() (started bool, err error) {
+	if os.Getenv(awaitStartEnv) == "" {
+		return true, nil
+	}
+	os.Unsetenv(awaitStartEnv)
+	// As in RunWorker: a ^C to the terminal's group (during the release)
+	// is the master's to act on; it stops this worker itself.
+	signal.Ignore(syscall.SIGINT, syscall.SIGHUP, syscall.SIGTERM)
+	buf := make([]byte, 1)
+	oob := make([]byte, syscall.CmsgSpace(4))
+	var n, oobn int
+	for {
+		n, oobn, _, _, err = syscall.Recvmsg(workerControlFD, buf, oob, syscall.MSG_CMSG_CLOEXEC)
+		if err != syscall.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		return false, fmt.Errorf("appserver: worker waiting for the master's socket: %w", os.NewSyscallError("recvmsg", err))
+	}
+	if n == 0 || buf[0] != startByte {
+		return false, nil
+	}
+	msgs, err := syscall.ParseSocketControlMessage(oob[:oobn])
+	if err != nil || len(msgs) != 1 {
+		return false, fmt.Errorf("appserver: worker: the master's start came without its socket (%d messages, %v)", len(msgs), err)
+	}
+	fds, err := syscall.ParseUnixRights(&msgs[0])
+	if err != nil || len(fds) != 1 {
+		return false, fmt.Errorf("appserver: worker: the master's start came without its socket (%d descriptors, %v)", len(fds), err)
+	}
+	defer syscall.Close(fds[0])
+	if err := syscall.Dup3(fds[0], workerListenFD, 0); err != nil {
+		return false, fmt.Errorf("appserver: worker: placing the master's socket at descriptor %d: %w", workerListenFD, os.NewSyscallError("dup3", err))
+	}
+	return true, nil
+}
