@@ -37,6 +37,14 @@ func (b *uwsgiBody) awaitClose(linger time.Duration) (bool, error) {
 		}
 	}
 	b.rd.lingering = false
+	if err == nil {
+		// The buffer is full with the body: whole if the server has
+		// closed (a body of exactly the buffer's size), else a stream.
+		var eof bool
+		if eof, err = atEOF(b.conn); eof && err == nil {
+			err = io.EOF
+		}
+	}
 	if err == io.EOF {
 		// The whole body is in b.br: no read is left to bound.
 		return true, nil

@@ -65,6 +65,13 @@ func (r *connReader) watch() {
 	if r.stop == nil {
 		conn := r.conn
 		r.stop = context.AfterFunc(r.ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
+		return
+	}
+	if r.ctx.Err() != nil {
+		// The watch has cut the connection already, and a deadline set
+		// since (arm's, awaitClose's) undid the cut: cut it again, or
+		// the read waits for a server whose answer nobody reads.
+		r.conn.SetDeadline(time.Unix(1, 0))
 	}
 }
 
