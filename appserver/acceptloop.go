@@ -101,6 +101,16 @@ func (p *acceptPool) loop(entered bool) {
 		id = s.connIDs.Add(1)
 		labelConn(id)
 	}
+	// serving is the connection whose request runs on this loop. A handler
+	// that calls runtime.Goexit ends the loop (the others and the spare go
+	// on accepting); its connection was closed (handlerExited) and must no
+	// longer count for Shutdown.
+	var serving *conn
+	defer func() {
+		if serving != nil {
+			s.untrackConn(serving)
+		}
+	}()
 	for {
 		if !entered && !p.enter() {
 			p.stop(ErrServerClosed)
@@ -124,7 +134,9 @@ func (p *acceptPool) loop(entered bool) {
 			default: // a kick is pending: the spare looks at free when it runs
 			}
 		}
+		serving = cs
 		s.serveInline(cs)
+		serving = nil
 		if p.free.Add(1) > p.maxFree {
 			p.free.Add(-1)
 			return

@@ -185,7 +185,14 @@ func (s *Server) serveRequest(cs *conn, bufs *connBuffers) (keep bool) {
 		bufs.bw.Reset(cs.gate)
 		cs.begin(req, cancel, start)
 	}
+	returned := false
+	defer func() {
+		if !returned { // runtime.Goexit in the handler (goexit.go)
+			s.handlerExited(cs, w, start)
+		}
+	}()
 	panicked := s.callHandler(w, req)
+	returned = true
 	if s.Harakiri > 0 {
 		cs.end()
 	}
