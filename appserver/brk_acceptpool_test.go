@@ -2,9 +2,12 @@ package appserver
 
 import (
 	"context"
+	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"testing"
 	"time"
@@ -51,5 +54,46 @@ func TestBrkGoexitHandlerClosesAndUntracks(t *testing.T) {
 		if err != nil {
 			t.Errorf("threads %d: Shutdown after Goexit handlers: %v", threads, err)
 		}
+	}
+}
+
+// A handler that labels its goroutine for the profiler (pprof.Do restores
+// the labels of the context it was given, not the goroutine's) must not
+// strip the accept loop's label, by which harakiri finds the stack of a
+// later request stuck on the same loop, nor leave its own labels on the
+// requests the loop serves next.
+func TestBrkHandlerLabelsDoNotOutliveItsRequest(t *testing.T) {
+	oneP(t)
+	var logs syncBuffer
+	sock := startServer(t, &Server{Harakiri: 100 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(&logs, nil)),
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			switch r.URL.Path {
+			case "/labels":
+				pprof.Do(r.Context(), pprof.Labels("handler", "labels"), func(context.Context) {})
+			case "/setlabels":
+				pprof.SetGoroutineLabels(pprof.WithLabels(r.Context(), pprof.Labels("handler", "leaked")))
+			case "/slow":
+				stuckInTestHandler(r.Context())
+			}
+			io.WriteString(w, "ok")
+		})})
+	for _, path := range []string{"/labels", "/setlabels"} {
+		if _, body := do(t, sock, "GET", request("GET", path, "")); body != "ok" {
+			t.Fatalf("got %q", body)
+		}
+	}
+	if resp, _ := do(t, sock, "GET", request("GET", "/slow", "")); resp.StatusCode != http.StatusGatewayTimeout {
+		t.Errorf("status %d after harakiri, want 504", resp.StatusCode)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(logs.String(), "stack=") && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	out := logs.String()
+	if !strings.Contains(out, "stuckInTestHandler") {
+		t.Errorf("after a handler set profiler labels, the harakiri log lacks the stuck handler's stack:\n%s", out)
+	}
+	if strings.Contains(out, "leaked") {
+		t.Errorf("a handler's profiler labels stayed on the goroutine serving the next request:\n%s", out)
 	}
 }
