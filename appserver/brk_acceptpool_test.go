@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stack-web/stack/uwsgi"
 )
 
 // A handler that calls runtime.Goexit (t.FailNow in a handler, a library
@@ -95,5 +97,27 @@ func TestBrkHandlerLabelsDoNotOutliveItsRequest(t *testing.T) {
 	}
 	if strings.Contains(out, "leaked") {
 		t.Errorf("a handler's profiler labels stayed on the goroutine serving the next request:\n%s", out)
+	}
+}
+
+// On a kept connection (the edge's keep-alive), a Goexit's 500 must not
+// offer the connection for another request: it is closed.
+func TestBrkGoexitOnKeptConnectionIsNotKept(t *testing.T) {
+	sock := startServer(t, &Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/goexit" {
+			runtime.Goexit()
+		}
+		w.Write([]byte("ok"))
+	})})
+	k := dialKept(t, sock)
+	if resp, body := k.do("GET", keepVars(t, keptRequest("GET", "/first", ""))); body != "ok" || resp.Header.Get(uwsgi.KeepAliveHeader) == "" {
+		t.Fatalf("first request on a kept connection: %q, header %v", body, resp.Header)
+	}
+	resp, _ := k.do("GET", keepVars(t, keptRequest("GET", "/goexit", "")))
+	if resp.StatusCode != http.StatusInternalServerError || resp.Header.Get(uwsgi.KeepAliveHeader) != "" {
+		t.Errorf("Goexit on a kept connection: status %d, header %v; want a 500 that does not keep the connection", resp.StatusCode, resp.Header)
+	}
+	if !k.closed() {
+		t.Error("the connection stayed open after a handler called Goexit")
 	}
 }

@@ -24,6 +24,7 @@ func (s *Server) handlerExited(cs *conn, w *response, start time.Time) {
 		s.hijackEnded(cs, w, start, true)
 		return
 	}
+	w.keepAlive = false // the connection is closed below: the edge must not pool it
 	if !w.committed && !w.aborted {
 		w.header = make(http.Header)
 		w.pending = w.pending[:0]
