@@ -121,3 +121,24 @@ func TestBrkGoexitOnKeptConnectionIsNotKept(t *testing.T) {
 		t.Error("the connection stayed open after a handler called Goexit")
 	}
 }
+
+// A request's context ends when its handler returns, as net/http's does,
+// with harakiri off too: a goroutine or an AfterFunc that waits on it (a
+// cleanup, a watcher) must not stay for ever, one per request.
+func TestBrkRequestContextEndsWithTheHandler(t *testing.T) {
+	for _, harakiri := range []time.Duration{0, 30 * time.Second} {
+		ended := make(chan struct{}, 1)
+		sock := startServer(t, &Server{Harakiri: harakiri, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			context.AfterFunc(r.Context(), func() { ended <- struct{}{} })
+			w.Write([]byte("ok"))
+		})})
+		if _, body := do(t, sock, "GET", request("GET", "/", "")); body != "ok" {
+			t.Fatalf("got %q", body)
+		}
+		select {
+		case <-ended:
+		case <-time.After(3 * time.Second):
+			t.Errorf("harakiri %v: the request's context was not cancelled when its handler returned", harakiri)
+		}
+	}
+}
