@@ -6,6 +6,7 @@ import (
 	"net"
 	"runtime"
 	"runtime/pprof"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -94,13 +95,28 @@ func (p *acceptPool) enter() bool {
 func (p *acceptPool) loop(entered bool) {
 	s := p.s
 	acc := p.acceptor()
-	// The loop serves its connections itself: one label, set once, marks
-	// it for the harakiri watchdog (labelConn).
+	// The loop serves its connections itself: one label, made once, marks
+	// it for the harakiri watchdog (labelConn). It is set again after each
+	// request: a handler's own labels (pprof.Do restores those of the
+	// context it was given, not the goroutine's) would otherwise hide the
+	// loop from the watchdog and stay on the requests it serves next.
 	var id uint64
+	labels := context.Background()
 	if s.Harakiri > 0 {
 		id = s.connIDs.Add(1)
-		labelConn(id)
+		labels = pprof.WithLabels(labels, pprof.Labels(connLabel, strconv.FormatUint(id, 10)))
 	}
+	pprof.SetGoroutineLabels(labels)
+	// serving is the connection whose request runs on this loop. A handler
+	// that calls runtime.Goexit ends the loop (the others and the spare go
+	// on accepting); its connection was closed (handlerExited) and must no
+	// longer count for Shutdown.
+	var serving *conn
+	defer func() {
+		if serving != nil {
+			s.untrackConn(serving)
+		}
+	}()
 	for {
 		if !entered && !p.enter() {
 			p.stop(ErrServerClosed)
@@ -124,7 +140,10 @@ func (p *acceptPool) loop(entered bool) {
 			default: // a kick is pending: the spare looks at free when it runs
 			}
 		}
+		serving = cs
 		s.serveInline(cs)
+		serving = nil
+		pprof.SetGoroutineLabels(labels)
 		if p.free.Add(1) > p.maxFree {
 			p.free.Add(-1)
 			return

@@ -6,8 +6,9 @@ import (
 	"sync/atomic"
 )
 
-// requestContext is a request's context while harakiri is armed: the
-// watchdog cancels it. context.WithCancel on the server's base context
+// requestContext is a request's context (a field of its response): the
+// harakiri watchdog cancels it, and it ends when the handler returns, as
+// net/http's does. context.WithCancel on the server's base context
 // costs two allocations and an entry in the base's map of children, added
 // and removed under its lock, on every request (4% of a worker's CPU on
 // the echo page), although most handlers never look at Done. This one

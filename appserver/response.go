@@ -43,6 +43,8 @@ type response struct {
 	declared    int64 // Content-Length the handler set, or -1
 	err         error // first write error; later writes fail with it
 
+	ctx requestContext // the request's context (serveRequest)
+
 	// For Hijack (hijack.go).
 	srv      *Server
 	cs       *conn

@@ -1,7 +1,6 @@
 package appserver
 
 import (
-	"context"
 	"io"
 	"net/http"
 	"time"
@@ -151,26 +150,23 @@ func (s *Server) serveRequest(cs *conn, bufs *connBuffers) (keep bool) {
 		return false
 	}
 
-	ctx := s.baseContext()
-	// The request's context is cancelled by harakiri (reqctx.go); without
-	// it there is nothing to cancel it, and the allocation is saved.
-	var cancel context.CancelFunc
-	if s.Harakiri > 0 {
-		rc := newRequestContext(ctx)
-		ctx, cancel = rc, rc.cancel
-		defer cancel()
-	}
-	req, err := uwsgi.NewRequest(ctx, p, body)
+	chunked := p.Vars.Value("STACK_RESPONSE_FRAMING") == "chunked"
+	w := &response{out: bufs.bw, log: s.logger(), pending: bufs.pending[:0], header: make(http.Header, 4),
+		chunked:   chunked,
+		keepAlive: chunked && s.Threads == 0 && p.Vars.Value(uwsgi.VarKeepAlive) == "1", stopping: &s.shutdown,
+		srv: s, cs: cs, br: bufs.br}
+	// The request's context (reqctx.go), in the response's allocation: the
+	// harakiri watchdog cancels it, and it ends when the handler returns,
+	// as net/http's does, harakiri or not, so that a goroutine or an
+	// AfterFunc waiting on it does not stay for ever, one per request.
+	w.ctx.Context = s.baseContext()
+	defer w.ctx.cancel()
+	req, err := uwsgi.NewRequest(&w.ctx, p, body)
 	if err != nil {
 		s.badRequest(c, bufs.bw, err)
 		return false
 	}
-
-	chunked := p.Vars.Value("STACK_RESPONSE_FRAMING") == "chunked"
-	w := &response{req: req, out: bufs.bw, log: s.logger(), pending: bufs.pending[:0], header: make(http.Header, 4),
-		chunked:   chunked,
-		keepAlive: chunked && s.Threads == 0 && p.Vars.Value(uwsgi.VarKeepAlive) == "1", stopping: &s.shutdown,
-		srv: s, cs: cs, br: bufs.br}
+	w.req = req
 	start := time.Now()
 	if s.Harakiri > 0 {
 		// The watchdog may answer 504 on the connection itself, so the
@@ -183,9 +179,16 @@ func (s *Server) serveRequest(cs *conn, bufs *connBuffers) (keep bool) {
 			}
 		}
 		bufs.bw.Reset(cs.gate)
-		cs.begin(req, cancel, start)
+		cs.begin(req, w.ctx.cancel, start)
 	}
+	returned := false
+	defer func() {
+		if !returned { // runtime.Goexit in the handler (goexit.go)
+			s.handlerExited(cs, w, start)
+		}
+	}()
 	panicked := s.callHandler(w, req)
+	returned = true
 	if s.Harakiri > 0 {
 		cs.end()
 	}
