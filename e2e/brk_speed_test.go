@@ -223,7 +223,17 @@ func brkStart(t *testing.T, cfg string) (*proc, string, string) {
 	dir := writeConfig(t, cfg)
 	p := start(t, dir, "up")
 	addr := strings.TrimSuffix(strings.TrimPrefix(p.url(), "http://"), "/")
-	waitFile(t, filepath.Join(dir, "run", "stats.sock"))
+	// The socket's file appears at its bind, a moment before its listen:
+	// wait until it takes a connection.
+	stats := filepath.Join(dir, "run", "stats.sock")
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if c, err := net.Dial("unix", stats); err == nil {
+			c.Close()
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatalf("stats socket: %v", err)
+		}
+	}
 	workersPIDs(t, dir, 2)
 	return p, dir, addr
 }
