@@ -73,7 +73,7 @@ func (m *Master) Start(l net.Listener) error {
 	// A reload (SIGHUP) or a respawn before Start started workers that
 	// wait for the socket too: each gets it, or it would never be ready.
 	for w := range m.live {
-		if w.awaiting {
+		if w.awaiting && !w.retiring {
 			m.handSocketLocked(w)
 		}
 	}
