@@ -1,0 +1,37 @@
+package cli
+
+import (
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// startHangups keeps a SIGHUP that comes while the stack starts from
+// killing it: until the supervisor handles signals, Go's default for
+// SIGHUP is to exit, and `up` starts with its release (a migration can
+// take minutes) and, meanwhile, its first worker. A reload asked for
+// then (logrotate's postrotate, a deploy's `systemctl reload`) would
+// stop the stack in the middle of its migration. The signal is held and
+// sent again once the supervisor handles it: it is the reload it was
+// meant to be.
+type startHangups chan os.Signal
+
+func holdStartHangups() startHangups {
+	ch := make(startHangups, 1)
+	signal.Notify(ch, syscall.SIGHUP)
+	return ch
+}
+
+// handOver stops holding, once the supervisor has its own SIGHUP
+// handler, and sends a held SIGHUP again.
+func (h startHangups) handOver() {
+	signal.Stop(h)
+	select {
+	case <-h:
+		syscall.Kill(os.Getpid(), syscall.SIGHUP)
+	default:
+	}
+}
+
+// stop stops holding without sending anything: the stack did not start.
+func (h startHangups) stop() { signal.Stop(h) }
