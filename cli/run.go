@@ -64,7 +64,7 @@ func (c *cmdEnv) runStack(f *config.File, which tiers) error {
 		}
 	}
 	sup.AddSignals(reload.hook())
-	hups.handOver()
+	hups.handOver(f.Mode != "subprocess" || !which.edge || !which.appserver)
 
 	if f.Mode == "subprocess" && which.edge && which.appserver {
 		// Each tier in a child process of its own, as nginx and uWSGI run:

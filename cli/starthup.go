@@ -23,12 +23,17 @@ func holdStartHangups() startHangups {
 }
 
 // handOver stops holding, once the supervisor has its own SIGHUP
-// handler, and sends a held SIGHUP again.
-func (h startHangups) handOver() {
+// handler, and sends a held SIGHUP again if resend. Tier child processes
+// (mode: subprocess) read the configuration as they start, after this:
+// a held SIGHUP is moot for them, and forwarded to a child still in its
+// runtime's start it would kill it (Go's default), and the stack with it.
+func (h startHangups) handOver(resend bool) {
 	signal.Stop(h)
 	select {
 	case <-h:
-		syscall.Kill(os.Getpid(), syscall.SIGHUP)
+		if resend {
+			syscall.Kill(os.Getpid(), syscall.SIGHUP)
+		}
 	default:
 	}
 }
