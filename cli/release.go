@@ -58,6 +58,12 @@ func (c *cmdEnv) runRelease(f *config.File) error {
 		c.logger.Info("release: running", "step", fmt.Sprintf("%d/%d", i+1, len(f.Release)), "command", shown)
 		start := time.Now()
 		out, err := c.runReleaseCommand(ctx, f, argv)
+		if err == nil && ctx.Err() != nil {
+			// The signal is the release's (NotifyContext) until stop: a
+			// step that finished anyway (the in-process migrate past its
+			// last look at ctx) must not drop it, or up would serve on.
+			err = errors.New("stopped by a signal")
+		}
 		if err != nil {
 			msg := fmt.Sprintf("release[%d] %q failed: %v; nothing was started", i, shown, err)
 			if out = bytes.TrimSpace(out); len(out) > 0 {

@@ -38,6 +38,8 @@ func (w tiers) scope() string {
 // use or a live socket is reported at once and the edge never starts in
 // front of an app server that could not.
 func (c *cmdEnv) runStack(f *config.File, which tiers) error {
+	hups := holdStartHangups() // starthup.go: a SIGHUP during the release is a reload, not an exit
+	defer hups.stop()
 	if err := supervisor.PrepareRunDir(f.RunDir); err != nil {
 		return err
 	}
@@ -62,6 +64,7 @@ func (c *cmdEnv) runStack(f *config.File, which tiers) error {
 		}
 	}
 	sup.AddSignals(reload.hook())
+	hups.handOver(f.Mode != "subprocess" || !which.edge || !which.appserver)
 
 	if f.Mode == "subprocess" && which.edge && which.appserver {
 		// Each tier in a child process of its own, as nginx and uWSGI run:

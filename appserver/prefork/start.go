@@ -70,6 +70,13 @@ func (m *Master) Start(l net.Listener) error {
 	if !m.startPrespawnedLocked(m.slots[0]) {
 		m.respawnLocked(m.slots[0], 0)
 	}
+	// A reload (SIGHUP) or a respawn before Start started workers that
+	// wait for the socket too: each gets it, or it would never be ready.
+	for w := range m.live {
+		if w.awaiting && !w.retiring {
+			m.handSocketLocked(w)
+		}
+	}
 	go m.spawnRest(m.slots[0].cur)
 	if active < n {
 		m.tickers = append(m.tickers, startTicking(cheaperEvery, m.cheaperStep))
@@ -191,12 +198,18 @@ func (m *Master) startPrespawnedLocked(s *slot) bool {
 	if w == nil || !w.awaiting {
 		return false
 	}
+	m.handSocketLocked(w)
+	return true
+}
+
+// handSocketLocked sends the listening socket to w, which waits for it.
+// m.mu is held.
+func (m *Master) handSocketLocked(w *workerHandle) {
 	w.awaiting = false
 	if err := w.cc.sendListener(m.lf); err != nil {
-		m.logger().Warn("appserver: cannot hand the socket to the prespawned worker; it is replaced", "worker", s.id, "pid", w.pid, "err", err)
+		m.logger().Warn("appserver: cannot hand the socket to the prespawned worker; it is replaced", "worker", w.slot.id, "pid", w.pid, "err", err)
 		w.cmd.Process.Signal(syscall.SIGKILL)
 	}
-	return true
 }
 
 // sendListener sends startByte with f's descriptor.

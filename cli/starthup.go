@@ -1,0 +1,42 @@
+package cli
+
+import (
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// startHangups keeps a SIGHUP that comes while the stack starts from
+// killing it: until the supervisor handles signals, Go's default for
+// SIGHUP is to exit, and `up` starts with its release (a migration can
+// take minutes) and, meanwhile, its first worker. A reload asked for
+// then (logrotate's postrotate, a deploy's `systemctl reload`) would
+// stop the stack in the middle of its migration. The signal is held and
+// sent again once the supervisor handles it: it is the reload it was
+// meant to be.
+type startHangups chan os.Signal
+
+func holdStartHangups() startHangups {
+	ch := make(startHangups, 1)
+	signal.Notify(ch, syscall.SIGHUP)
+	return ch
+}
+
+// handOver stops holding, once the supervisor has its own SIGHUP
+// handler, and sends a held SIGHUP again if resend. Tier child processes
+// (mode: subprocess) read the configuration as they start, after this:
+// a held SIGHUP is moot for them, and forwarded to a child still in its
+// runtime's start it would kill it (Go's default), and the stack with it.
+func (h startHangups) handOver(resend bool) {
+	signal.Stop(h)
+	select {
+	case <-h:
+		if resend {
+			syscall.Kill(os.Getpid(), syscall.SIGHUP)
+		}
+	default:
+	}
+}
+
+// stop stops holding without sending anything: the stack did not start.
+func (h startHangups) stop() { signal.Stop(h) }
