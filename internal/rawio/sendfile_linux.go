@@ -37,15 +37,20 @@ func (x *IO) SendFile(src uintptr, n int64) (int64, error) {
 	defer x.wmu.Unlock()
 	var sent int64
 	var errno syscall.Errno
-	err := x.rc.Write(func(fd uintptr) bool {
-		for sent < n {
+	eof := false
+	// One chunk a callback: the loop back through rc.Write is where the
+	// scheduler can stop this goroutine (a raw call and a loop of them
+	// are not), so a client fast enough that the socket's buffer never
+	// fills holds the processor, and a stop-the-world waits, for one
+	// chunk and not for the whole file.
+	chunk := func(fd uintptr) bool {
+		for {
 			m, e := Sendfile(fd, src, int(min(n-sent, MaxSendfileChunk)))
 			switch e {
 			case 0:
-				if m == 0 {
-					return true // the end of the file
-				}
+				eof = m == 0
 				sent += int64(m)
+				return true
 			case syscall.EINTR:
 			case syscall.EAGAIN:
 				return false
@@ -54,10 +59,14 @@ func (x *IO) SendFile(src uintptr, n int64) (int64, error) {
 				return true
 			}
 		}
-		return true
-	})
-	if err == nil && errno != 0 {
-		err = os.NewSyscallError("sendfile", errno)
 	}
-	return sent, err
+	for sent < n && !eof && errno == 0 {
+		if err := x.rc.Write(chunk); err != nil {
+			return sent, err
+		}
+	}
+	if errno != 0 {
+		return sent, os.NewSyscallError("sendfile", errno)
+	}
+	return sent, nil
 }
