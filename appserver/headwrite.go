@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // writeHeader writes h as http.Header.Write does (fields sorted by name,
@@ -20,7 +22,7 @@ func writeHeader(out *bufio.Writer, h http.Header) {
 	}
 	slices.Sort(keys)
 	for _, k := range keys {
-		if !validFieldName(k) {
+		if !httpguts.ValidHeaderFieldName(k) { // http.Header.Write's own check
 			continue
 		}
 		for _, v := range h[k] {
@@ -31,30 +33,3 @@ func writeHeader(out *bufio.Writer, h http.Header) {
 		}
 	}
 }
-
-// validFieldName reports whether name is an RFC 9110 token.
-func validFieldName(name string) bool {
-	if name == "" {
-		return false
-	}
-	for i := 0; i < len(name); i++ {
-		if c := name[i]; c >= 0x80 || !isTokenChar[c] {
-			return false
-		}
-	}
-	return true
-}
-
-var isTokenChar = func() (t [128]bool) {
-	for c := '0'; c <= '9'; c++ {
-		t[c] = true
-	}
-	for c := 'a'; c <= 'z'; c++ {
-		t[c] = true
-		t[c-'a'+'A'] = true
-	}
-	for _, c := range "!#$%&'*+-.^_`|~" {
-		t[c] = true
-	}
-	return t
-}()
