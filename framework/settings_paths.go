@@ -13,11 +13,14 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/stack-web/stack/framework/templates"
 )
 
 // checkPaths reports what New (and an app opening Database) would fail on
 // at start, looking at the machine read-only, so that `stack check`
 // catches it: a template folder that is missing or not a folder, and a
+// template in it that does not parse, and a
 // SQLite database that is a folder, is not a database, or whose folder
 // cannot be created.
 func (s Settings) checkPaths(bad func(format string, args ...any)) {
@@ -29,6 +32,8 @@ func (s Settings) checkPaths(bad func(format string, args ...any)) {
 			bad("template_dirs[%d]: %v", i, err)
 		} else if !fi.IsDir() {
 			bad("template_dirs[%d]: %s is not a directory", i, d)
+		} else if err := templates.CheckSyntax(os.DirFS(d)); err != nil {
+			bad("template_dirs[%d]: %v", i, err)
 		}
 	}
 	switch {

@@ -45,3 +45,51 @@ func TestValidateChecksTemplateDirsAndDatabasePaths(t *testing.T) {
 		}
 	}
 }
+
+// stack check called a template folder with a broken template valid, and
+// stack up then refused to start ("templates: base.html:3: unexpected EOF").
+// A call to a function only the app registers is not a syntax error.
+func TestValidateParsesTheTemplatesInTemplateDirs(t *testing.T) {
+	write := func(dir, name, text string) {
+		t.Helper()
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	good := t.TempDir()
+	write(good, "base.html", "<h1>{{block \"title\" .}}x{{end}}</h1>{{ my_app_func .X | upper }}")
+	write(good, "polls/index.html", "{{extends \"base.html\"}}{{define \"title\"}}{{url \"polls:index\"}}{{end}}")
+	write(good, "notes.md", "{{ not a template, not parsed")
+	write(good, ".index.html.swp", "{{if")
+
+	unclosed := t.TempDir()
+	write(unclosed, "ok.html", "fine")
+	write(unclosed, "sub/broken.html", "<p>\n{{if .X}}\nopen\n")
+	lateExtends := t.TempDir()
+	write(lateExtends, "page.html", "<p>text</p>{{extends \"base.html\"}}")
+	strayEnd := t.TempDir()
+	write(strayEnd, "page.txt", "{{end}}")
+
+	for _, tc := range []struct {
+		name string
+		dirs []string
+		want string
+	}{
+		{"good templates", []string{good}, ""},
+		{"unclosed if", []string{good, unclosed}, "apps.polls.template_dirs[1]: templates: sub/broken.html"},
+		{"extends not first", []string{lateExtends}, "apps.polls.template_dirs[0]: templates: page.html"},
+		{"stray end", []string{strayEnd}, "apps.polls.template_dirs[0]: templates: page.txt:1"},
+	} {
+		s := Settings{Name: "polls", Debug: true, TemplateDirs: tc.dirs}
+		err := s.Validate()
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%s: %v", tc.name, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%s: err = %v, want %q", tc.name, err, tc.want)
+		}
+	}
+}
