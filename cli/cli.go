@@ -31,9 +31,12 @@ var (
 
 // Main runs the command line with the given apps and exits with its status.
 func Main(apps ...App) {
+	// First of all, before the flags and the configuration are read: a
+	// SIGHUP from here on is held (starthup.go), not Go's default exit.
+	hups := holdStartHangups()
 	var trimLog atomic.Pointer[slog.Logger]
 	stopTrim := tuneMemory(&trimLog) // memory.go
-	code := runLogging(os.Args[1:], os.Stdin, os.Stdout, os.Stderr, &trimLog, apps...)
+	code := runLogging(os.Args[1:], os.Stdin, os.Stdout, os.Stderr, &trimLog, hups, apps...)
 	stopTrim()
 	os.Exit(code)
 }
@@ -46,18 +49,21 @@ func Run(args []string, stdout, stderr io.Writer, apps ...App) int {
 
 // run is Run with the standard input given (the user commands read it).
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer, apps ...App) int {
-	return runLogging(args, stdin, stdout, stderr, nil, apps...)
+	return runLogging(args, stdin, stdout, stderr, nil, nil, apps...)
 }
 
 // runLogging is run that also stores the command's logger in trimLog, if
-// not nil, for the memory trimmer.
-func runLogging(args []string, stdin io.Reader, stdout, stderr io.Writer, trimLog *atomic.Pointer[slog.Logger], apps ...App) int {
+// not nil, for the memory trimmer, and hands the SIGHUPs held since Main's
+// start, if any, to the command that runs the stack (or lets them act as
+// Go's default for any other command).
+func runLogging(args []string, stdin io.Reader, stdout, stderr io.Writer, trimLog *atomic.Pointer[slog.Logger], hups startHangups, apps ...App) int {
 	reg, err := newRegistry(apps)
 	if err != nil {
 		fmt.Fprintln(stderr, "stack:", err)
 		return 1
 	}
-	env := &cmdEnv{apps: reg, stdin: stdin, stdout: stdout, stderr: stderr, trimLog: trimLog}
+	env := &cmdEnv{apps: reg, stdin: stdin, stdout: stdout, stderr: stderr, trimLog: trimLog, hups: hups}
+	defer func() { env.takeHangups().handOver(true) }() // a command that failed before running the stack
 	if _, ok := reg["polls"]; !ok && len(apps) > 0 {
 		env.defaultApp = apps[0].Name
 	}
@@ -86,6 +92,7 @@ type cmdEnv struct {
 	logFormat  string                       // the logger's log_format, once the configuration is read
 	dev        *devState                    // stack dev's loop (dev.go), nil otherwise
 	trimLog    *atomic.Pointer[slog.Logger] // the memory trimmer's (memory.go), or nil
+	hups       startHangups                 // SIGHUPs held since Main's start, until runStack takes them
 }
 
 func newRoot(c *cmdEnv) *cobra.Command {
@@ -101,6 +108,11 @@ variables (STACK_EDGE_LISTEN=0.0.0.0:8000) and --set key=value flags.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			if !runsTheStack(cmd) {
+				// Only the stack makes a SIGHUP a reload; for the others it
+				// is the terminal hanging up.
+				c.takeHangups().handOver(true)
+			}
 			var level slog.Level
 			if err := level.UnmarshalText([]byte(c.logLevel)); err != nil {
 				return fmt.Errorf("--log-level %q: use debug, info, warn or error", c.logLevel)

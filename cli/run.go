@@ -38,7 +38,10 @@ func (w tiers) scope() string {
 // use or a live socket is reported at once and the edge never starts in
 // front of an app server that could not.
 func (c *cmdEnv) runStack(f *config.File, which tiers) error {
-	hups := holdStartHangups() // starthup.go: a SIGHUP during the release is a reload, not an exit
+	hups := c.takeHangups() // starthup.go: a SIGHUP during the release is a reload, not an exit
+	if hups == nil {
+		hups = holdStartHangups()
+	}
 	defer hups.stop()
 	if err := supervisor.PrepareRunDir(f.RunDir); err != nil {
 		return err
@@ -78,6 +81,7 @@ func (c *cmdEnv) runStack(f *config.File, which tiers) error {
 			child := &supervisor.Process{
 				Name: tier, Command: append(append([]string{exe, tier}, c.childArgs()...), childAdmin(f, tier)...), Restart: "always",
 				StartSecs: tierStartSecs, Output: c.stderr, Logger: c.logger.With("tier", "supervisor"),
+				SignalReady: true, // a reload waits until the child handles SIGHUP (starthup.go)
 			}
 			child.Lines = c.lineStyle(f)
 			sup.AddProcess(child)

@@ -4,6 +4,9 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/spf13/cobra"
+	"github.com/stack-web/stack/supervisor"
 )
 
 // startHangups keeps a SIGHUP that comes while the stack starts from
@@ -19,6 +22,7 @@ type startHangups chan os.Signal
 func holdStartHangups() startHangups {
 	ch := make(startHangups, 1)
 	signal.Notify(ch, syscall.SIGHUP)
+	supervisor.SignalsHandled() // a tier child's parent may send its reloads now
 	return ch
 }
 
@@ -28,6 +32,9 @@ func holdStartHangups() startHangups {
 // a held SIGHUP is moot for them, and forwarded to a child still in its
 // runtime's start it would kill it (Go's default), and the stack with it.
 func (h startHangups) handOver(resend bool) {
+	if h == nil {
+		return
+	}
 	signal.Stop(h)
 	select {
 	case <-h:
@@ -39,4 +46,27 @@ func (h startHangups) handOver(resend bool) {
 }
 
 // stop stops holding without sending anything: the stack did not start.
-func (h startHangups) stop() { signal.Stop(h) }
+func (h startHangups) stop() {
+	if h != nil {
+		signal.Stop(h)
+	}
+}
+
+// takeHangups returns the SIGHUPs held since Main's start, once: the
+// first runStack takes them (stack dev runs it again after each change,
+// with a hold of its own), or nil.
+func (c *cmdEnv) takeHangups() startHangups {
+	h := c.hups
+	c.hups = nil
+	return h
+}
+
+// runsTheStack reports whether cmd runs the stack's tiers, for which a
+// SIGHUP is a reload.
+func runsTheStack(cmd *cobra.Command) bool {
+	switch cmd.Name() {
+	case "up", "edge", "appserver", "dev":
+		return cmd.Parent() != nil && cmd.Parent().Parent() == nil
+	}
+	return false
+}

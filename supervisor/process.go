@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"slices"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -34,10 +36,19 @@ type Process struct {
 	// Lines says how they are prefixed: coloured, JSON passed through.
 	Lines  LineStyle
 	Logger *slog.Logger
+	// SignalReady says the child tells when it handles signals (see
+	// SignalsHandled): Signal holds what it is asked to send until then.
+	// Until a Go program calls signal.Notify, SIGHUP kills it, and a tier
+	// child spends its first milliseconds in the runtime's start, package
+	// init and reading its configuration: a reload sent then (a deploy
+	// right after a start) would kill the tier, and the stack with it.
+	SignalReady bool
 
 	mu      sync.Mutex
 	cmd     *exec.Cmd     // the running child, if any
 	done    chan struct{} // closed when that child has been waited for
+	ready   bool          // the running child handles signals (always, without SignalReady)
+	held    []os.Signal   // what Signal was asked to send before ready
 	stop    chan struct{} // closed by terminate
 	stopped bool
 }
@@ -129,21 +140,44 @@ func (p *Process) runOnce() error {
 	// from returning once the child itself has exited.
 	cmd.WaitDelay = time.Second
 
+	var readyR *os.File
+	if p.SignalReady {
+		r, w, err := os.Pipe()
+		if err != nil {
+			return &startError{fmt.Errorf("starting %q: %w", p.Command[0], err)}
+		}
+		readyR = r
+		cmd.ExtraFiles = []*os.File{w}
+		cmd.Env = append(cmd.Env, signalReadyEnv+"=3")
+	}
+
 	p.mu.Lock()
 	if p.stopped {
 		p.mu.Unlock()
+		closeAll(readyR, cmd.ExtraFiles)
 		return nil
 	}
-	if err := cmd.Start(); err != nil {
+	err := cmd.Start()
+	if readyR != nil {
+		cmd.ExtraFiles[0].Close() // the child has its copy: EOF once it is gone
+	}
+	if err != nil {
 		p.mu.Unlock()
+		readyR.Close()
 		return &startError{fmt.Errorf("starting %q: %w", p.Command[0], err)}
 	}
 	done := make(chan struct{})
-	p.cmd, p.done = cmd, done
+	p.cmd, p.done, p.ready, p.held = cmd, done, !p.SignalReady, nil
 	p.mu.Unlock()
+	var watching sync.WaitGroup
+	if readyR != nil {
+		watching.Go(func() { p.awaitReady(readyR, cmd) })
+	}
 	p.Logger.Info("process started", "process", p.Name, "pid", cmd.Process.Pid)
 
-	err := cmd.Wait()
+	err = cmd.Wait()
+	readyR.Close() // ends awaitReady if the child never told
+	watching.Wait()
 	// Whatever the child started in its group dies with it (supervisord's
 	// killasgroup): a restart must not leave the last generation's
 	// children running, nor may they outlive the stack. The group keeps
@@ -151,7 +185,7 @@ func (p *Process) runOnce() error {
 	syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 	out.flush()
 	p.mu.Lock()
-	p.cmd = nil
+	p.cmd, p.held = nil, nil
 	close(done)
 	p.mu.Unlock()
 	return err
@@ -167,10 +201,65 @@ func (p *Process) Signal(sig syscall.Signal) error {
 	if p.cmd == nil {
 		return nil
 	}
+	if !p.ready {
+		if !slices.Contains(p.held, os.Signal(sig)) {
+			p.held = append(p.held, sig) // two reloads before it is ready are one
+		}
+		return nil
+	}
 	if err := p.cmd.Process.Signal(sig); err != nil && !errors.Is(err, os.ErrProcessDone) {
 		return fmt.Errorf("process %s: %w", p.Name, err)
 	}
 	return nil
+}
+
+// signalReadyEnv names the descriptor a child with SignalReady writes one
+// byte to once it handles signals.
+const signalReadyEnv = "STACK_SIGNAL_READY_FD"
+
+// awaitReady waits for cmd's word that it handles signals, then sends what
+// Signal held meanwhile. It returns without sending if the child exits
+// first (r is closed, or every copy of the pipe's write end is).
+func (p *Process) awaitReady(r *os.File, cmd *exec.Cmd) {
+	var b [1]byte
+	if n, _ := r.Read(b[:]); n != 1 {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmd != cmd {
+		return
+	}
+	p.ready = true
+	for _, sig := range p.held {
+		cmd.Process.Signal(sig)
+	}
+	p.held = nil
+}
+
+// SignalsHandled tells the supervisor that started this process with
+// SignalReady that this process now handles its signals (call it after
+// signal.Notify). Elsewhere it does nothing.
+func SignalsHandled() {
+	v, ok := os.LookupEnv(signalReadyEnv)
+	if !ok {
+		return
+	}
+	os.Unsetenv(signalReadyEnv) // not for this process's own children
+	fd, err := strconv.Atoi(v)
+	if err != nil || fd < 3 {
+		return
+	}
+	f := os.NewFile(uintptr(fd), "signal-ready")
+	f.Write([]byte{1})
+	f.Close()
+}
+
+func closeAll(r *os.File, files []*os.File) {
+	r.Close()
+	for _, f := range files {
+		f.Close()
+	}
 }
 
 // startError is a child that could not be started, as opposed to one
