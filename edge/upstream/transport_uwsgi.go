@@ -156,7 +156,7 @@ func (t *UwsgiTransport) exchange(ctx context.Context, conn upstreamConn, pkt []
 	// what the client must get, as net/http's Transport does, rather than
 	// a 502 for a request the app has run.
 	sendErr := t.send(conn, pkt, req)
-	if uc, ok := conn.(*unixConn); ok && sendErr == nil && uc.polled.Load() == nil {
+	if _, ok := conn.(*unixConn); ok && sendErr == nil && !reused {
 		yieldForAnswer() // yield.go
 	}
 	if sendErr != nil {

@@ -3,7 +3,7 @@ package upstream
 import "runtime"
 
 // yieldForAnswer lets the goroutines that are ready run before the first
-// read of an answer on a Unix connection not yet under the runtime's
+// read of an answer on a new Unix connection, not yet under the runtime's
 // poller (unixconn.go). The app server needs some tens of microseconds to
 // answer, and a read at once mostly finds nothing (EAGAIN): the connection
 // then joins the poller (fcntl, two epoll_ctl, an *os.File and its
@@ -16,6 +16,7 @@ import "runtime"
 // Measured in front of uWSGI (a new connection per request, wrk -c64):
 // connections that had to wait in the poller 65-83% -> 17-24%, system
 // calls a request 11.9 -> 9.0, CPU a request over the edge and uWSGI -15%.
-// On a kept connection, already under the poller, it measured no gain
-// (hello through the three tiers), and it is not done there.
+// On a kept connection (hello and echo through the three tiers) it
+// measured no gain, and it is not done there: such a connection joins
+// the poller once, not once a request.
 func yieldForAnswer() { runtime.Gosched() }
