@@ -156,6 +156,9 @@ func (t *UwsgiTransport) exchange(ctx context.Context, conn upstreamConn, pkt []
 	// what the client must get, as net/http's Transport does, rather than
 	// a 502 for a request the app has run.
 	sendErr := t.send(conn, pkt, req)
+	if _, ok := conn.(*unixConn); ok && sendErr == nil && !reused {
+		yieldForAnswer() // yield.go
+	}
 	if sendErr != nil {
 		if reused && isStale(sendErr) {
 			conn.Close()
