@@ -69,8 +69,13 @@ release:
 	if resp.StatusCode != 200 {
 		t.Errorf("GET %s: %d", url, resp.StatusCode)
 	}
+	// The master logs a worker's "ready" as it reads it, which may be a
+	// moment after that worker answered.
 	ready := regexp.MustCompile(`appserver: worker ready" tier=appserver worker=1 pid=(\d+)`)
 	m := ready.FindStringSubmatch(p.output())
+	for deadline := time.Now().Add(10 * time.Second); m == nil && time.Now().Before(deadline); m = ready.FindStringSubmatch(p.output()) {
+		time.Sleep(10 * time.Millisecond)
+	}
 	if m == nil || m[1] != strconv.Itoa(pids[0]) {
 		t.Errorf("worker 1 is not the process started during the release (%d):\n%s", pids[0], p.output())
 	}

@@ -77,6 +77,7 @@ type Master struct {
 	started  time.Time
 	reloadMu sync.Mutex
 	mercy    time.Duration // retireMercy's value, if set (tests)
+	cpus     int           // the CPUs a start spreads workers over (spawnRest); 0: runtime.NumCPU() (tests set it)
 	events   events        // for the admin's metrics (admin.go), under mu
 }
 

@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime"
 	"slices"
 	"syscall"
 	"time"
@@ -96,13 +97,21 @@ func (m *Master) active() int {
 	return m.Config.Processes
 }
 
-// spawnRest starts the other workers once the first is ready (or gone):
-// each worker is a Go process start, tens of milliseconds of CPU, and the
-// first request of a fresh stack waits in the backlog for the first
-// worker; started together on a busy machine they share the CPU and the
-// first is ready later. first is nil if it could not be started: the
-// rest start at once.
+// spawnRest starts the other workers: at once as many as the CPUs the
+// first does not need (alongside), the rest once the first is ready (or
+// gone). Each worker is a Go process start, tens of milliseconds of CPU,
+// and a fresh stack's first request waits in the backlog for the first
+// worker: started beside it on a CPU of their own, the others are not in
+// its way, and their start is over before the first request is served
+// (on 2 CPUs with 2 workers, starting the second with the first rather
+// than once it is ready brought the first 200 of `stack up` 2 to 3.5 ms
+// sooner, medians of 20 interleaved starts: scripts/startup-ab.py). More
+// of them would share the first's CPU. first is nil if it could not be
+// started: the rest start at once.
 func (m *Master) spawnRest(first *workerHandle) {
+	m.mu.Lock()
+	m.spawnOthersLocked(alongside(first, len(m.slots), m.cpus))
+	m.mu.Unlock()
 	if first != nil {
 		// One that hangs in its start must not hold the others back.
 		t := time.NewTimer(m.Config.WorkerReadyTimeout)
@@ -118,7 +127,26 @@ func (m *Master) spawnRest(first *workerHandle) {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for _, s := range m.slots[1:] {
+	m.spawnOthersLocked(len(m.slots) - 1)
+}
+
+// alongside is how many of the other slots (of n) start with the first
+// worker: one per CPU the first does not use (cpus; 0 means every CPU of
+// this machine), all of them if there is no first worker.
+func alongside(first *workerHandle, n, cpus int) int {
+	if first == nil {
+		return n - 1
+	}
+	if cpus <= 0 {
+		cpus = runtime.NumCPU()
+	}
+	return max(0, min(n-1, cpus-1))
+}
+
+// spawnOthersLocked starts a worker in each of the first k slots after the
+// first that has none and is not cheap. m.mu is held.
+func (m *Master) spawnOthersLocked(k int) {
+	for _, s := range m.slots[1 : 1+k] {
 		if !m.stopping && s.cur == nil && !s.cheap {
 			m.respawnLocked(s, 0)
 		}

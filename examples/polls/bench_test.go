@@ -2,6 +2,8 @@ package polls
 
 import (
 	"context"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -44,3 +46,33 @@ func cpuTime(b *testing.B) time.Duration {
 
 func BenchmarkIndex(b *testing.B)  { benchPage(b, "/polls/") }
 func BenchmarkDetail(b *testing.B) { benchPage(b, "/polls/1/") }
+
+// BenchmarkStart is what a fresh worker does before its first answer:
+// build the app on a migrated database and serve the index once. It is
+// the app's share of `stack up`'s start to first 200.
+func BenchmarkStart(b *testing.B) {
+	dir := b.TempDir()
+	s := DefaultSettings()
+	s.SecretKey = "test-secret-key-that-is-long-enough-for-django-w009-0123456789"
+	s.AllowedHosts = []string{"localhost"}
+	s.Database = filepath.Join(dir, "db.sqlite3")
+	if err := Migrate(context.Background(), s, dir, io.Discard); err != nil {
+		b.Fatal(err)
+	}
+	req := httptest.NewRequest("GET", "http://localhost/polls/", nil)
+	b.ReportAllocs()
+	cpu0 := cpuTime(b)
+	for b.Loop() {
+		a, err := New(s, dir, slog.New(slog.DiscardHandler))
+		if err != nil {
+			b.Fatal(err)
+		}
+		w := httptest.NewRecorder()
+		a.ServeHTTP(w, req)
+		if w.Code != http.StatusOK {
+			b.Fatal(w.Code)
+		}
+		a.Close()
+	}
+	b.ReportMetric(float64(cpuTime(b)-cpu0)/float64(b.N), "cpu-ns/op")
+}

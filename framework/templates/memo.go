@@ -52,13 +52,12 @@ func memoize(page *template.Template, copyPage func() (*template.Template, error
 	if len(targets) == 0 {
 		return nil
 	}
-	// One evaluator now: a copy that cannot be built fails New, not a render.
-	first, err := newEvaluator(copyPage, targets)
-	if err != nil {
-		return err
-	}
+	// The first copy is made at the first miss (evaluators), not here: a
+	// copy is a second assembly and escaping of the page, most of New's
+	// cost, and most pages are not rendered in a worker's first seconds
+	// (some never). It cannot fail where this page did not: it is made
+	// from the same parsed files the same way.
 	pool := &evaluators{free: make(chan *evaluator, maxEvaluators), build: func() (*evaluator, error) { return newEvaluator(copyPage, targets) }}
-	pool.put(first)
 	memos := template.FuncMap{}
 	for i, t := range targets {
 		m := &memo{index: i, evals: pool}

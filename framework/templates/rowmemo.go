@@ -66,13 +66,9 @@ func memoizeRows(page *template.Template, copyPage func() (*template.Template, e
 	if len(targets) == 0 {
 		return nil
 	}
+	// As memoize's, the first copy is made at the first miss.
 	build := func() (*evaluator, error) { return newRowEvaluator(copyPage, targets) }
-	first, err := build()
-	if err != nil {
-		return err
-	}
 	pool := &evaluators{free: make(chan *evaluator, maxEvaluators), build: build}
-	pool.put(first)
 	funcs := template.FuncMap{}
 	for i, t := range targets {
 		m := &rowMemo{index: i, fields: t.fields, evals: pool, plans: map[reflect.Type]*rowPlan{}}
