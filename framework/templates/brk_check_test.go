@@ -2,9 +2,13 @@ package templates
 
 import (
 	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"testing/fstest"
+	"time"
 )
 
 // stack check called valid a template folder that New refuses to
@@ -72,5 +76,36 @@ func TestBrkCheckSourcesAgreesWithNewOnWholePages(t *testing.T) {
 				t.Errorf("%s: CheckSources = %v, New = %v; want both %q", tc.name, checkErr, newErr, tc.want)
 			}
 		}
+	}
+}
+
+// A named pipe among the templates (mkfifo page.html) hung stack check and
+// the app's start: opening it waits for a writer. Both refuse it now.
+func TestBrkNamedPipeTemplateIsRefusedNotWaitedFor(t *testing.T) {
+	dir := t.TempDir()
+	if err := syscall.Mkfifo(filepath.Join(dir, "pipe.html"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	type result struct{ check, new error }
+	done := make(chan result, 1)
+	go func() {
+		var r result
+		r.check = CheckSyntax(os.DirFS(dir))
+		_, r.new = New(Options{Sources: []fs.FS{os.DirFS(dir)}})
+		done <- r
+	}()
+	select {
+	case r := <-done:
+		for _, err := range []error{r.check, r.new} {
+			if err == nil || !strings.Contains(err.Error(), "pipe.html: not a regular file") {
+				t.Errorf("err = %v, want pipe.html refused as not a regular file", err)
+			}
+		}
+	case <-time.After(10 * time.Second):
+		// Unblock the reader so the test binary can end.
+		if f, err := os.OpenFile(filepath.Join(dir, "pipe.html"), os.O_WRONLY, 0); err == nil {
+			f.Close()
+		}
+		t.Fatal("CheckSyntax or New hung on a named pipe")
 	}
 }

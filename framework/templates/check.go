@@ -55,9 +55,9 @@ func CheckSources(sources []fs.FS, bad func(source int, err error)) {
 	from := make(map[string]int, len(entries))
 	for _, e := range entries {
 		src := usable[e.source]
-		text, err := fs.ReadFile(sources[src], e.name)
+		text, err := readTemplate(sources[src], e.name)
 		if err != nil {
-			bad(src, fmt.Errorf("templates: read %s: %w", e.name, err))
+			bad(src, err)
 			continue
 		}
 		f, err := checkFile(e.name, string(text))
