@@ -6,6 +6,7 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"github.com/stack-web/stack/internal/earlyhup"
 	"github.com/stack-web/stack/supervisor"
 )
 
@@ -20,8 +21,12 @@ import (
 type startHangups chan os.Signal
 
 func holdStartHangups() startHangups {
-	ch := make(startHangups, 1)
-	signal.Notify(ch, syscall.SIGHUP)
+	ch := startHangups(earlyhup.Take()) // held since package init, if the program asked (cmd/stack)
+	if ch == nil {
+		c := make(chan os.Signal, 1)
+		signal.Notify(c, syscall.SIGHUP)
+		ch = c
+	}
 	supervisor.SignalsHandled() // a tier child's parent may send its reloads now
 	return ch
 }
