@@ -27,7 +27,7 @@ func Hold() {
 	mu.Lock()
 	defer mu.Unlock()
 	if held == nil {
-		held = make(chan os.Signal, 1)
+		held = make(chan os.Signal, 2) // the supervisor's once handed to it: room for a SIGTERM too
 		signal.Notify(held, syscall.SIGHUP)
 	}
 }
