@@ -173,11 +173,18 @@ func stubFuncs(files map[string]*file) template.FuncMap {
 	for _, f := range files {
 		for _, t := range f.trees {
 			walk(t.Root, func(n parse.Node) {
-				if id, ok := n.(*parse.IdentifierNode); ok && funcs[id.Ident] == nil {
+				if id, ok := n.(*parse.IdentifierNode); ok && funcs[id.Ident] == nil && !textBuiltins[id.Ident] {
 					funcs[id.Ident] = stub
 				}
 			})
 		}
 	}
 	return funcs
+}
+
+// textBuiltins are text/template's own functions, which need no stand-in.
+var textBuiltins = map[string]bool{
+	"and": true, "call": true, "html": true, "index": true, "slice": true, "js": true, "len": true, "not": true,
+	"or": true, "print": true, "printf": true, "println": true, "urlquery": true,
+	"eq": true, "ge": true, "gt": true, "le": true, "lt": true, "ne": true,
 }
