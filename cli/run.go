@@ -42,7 +42,7 @@ func (c *cmdEnv) runStack(f *config.File, which tiers) error {
 	if hups == nil {
 		hups = holdStartHangups()
 	}
-	defer hups.stop()
+	defer func() { hups.stop() }() // until handed to the supervisor
 	if err := supervisor.PrepareRunDir(f.RunDir); err != nil {
 		return err
 	}
@@ -66,8 +66,9 @@ func (c *cmdEnv) runStack(f *config.File, which tiers) error {
 			return err
 		}
 	}
-	sup.AddSignals(reload.hook())
-	hups.handOver(f.Mode != "subprocess" || !which.edge || !which.appserver)
+	// A SIGHUP held in subprocess mode is moot: the children read the file as they start.
+	hups.handTo(sup, f.Mode != "subprocess" || !which.edge || !which.appserver, reload.hook())
+	hups = nil
 
 	if f.Mode == "subprocess" && which.edge && which.appserver {
 		// Each tier in a child process of its own, as nginx and uWSGI run:

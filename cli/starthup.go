@@ -6,6 +6,7 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"github.com/stack-web/stack/internal/earlyhup"
 	"github.com/stack-web/stack/supervisor"
 )
 
@@ -20,17 +21,19 @@ import (
 type startHangups chan os.Signal
 
 func holdStartHangups() startHangups {
-	ch := make(startHangups, 1)
-	signal.Notify(ch, syscall.SIGHUP)
+	ch := startHangups(earlyhup.Take()) // held since package init, if the program asked (cmd/stack)
+	if ch == nil {
+		c := make(chan os.Signal, 2) // the supervisor's, once handed to it: room for a SIGTERM too
+		signal.Notify(c, syscall.SIGHUP)
+		ch = c
+	}
 	supervisor.SignalsHandled() // a tier child's parent may send its reloads now
 	return ch
 }
 
-// handOver stops holding, once the supervisor has its own SIGHUP
-// handler, and sends a held SIGHUP again if resend. Tier child processes
-// (mode: subprocess) read the configuration as they start, after this:
-// a held SIGHUP is moot for them, and forwarded to a child still in its
-// runtime's start it would kill it (Go's default), and the stack with it.
+// handOver stops holding, for a command that does not run the stack (or
+// failed before it did), and sends a held SIGHUP again if resend: Go's
+// default for it, exit, as if it had never been held.
 func (h startHangups) handOver(resend bool) {
 	if h == nil {
 		return
@@ -43,6 +46,14 @@ func (h startHangups) handOver(resend bool) {
 		}
 	default:
 	}
+}
+
+// handTo gives the channel to the supervisor as its own signal channel
+// (supervisor.AddSignalsFrom), so that SIGHUP is never unheld nor caught
+// twice: a held SIGHUP is a reload if reloadHeld, else dropped. h must not
+// be used after.
+func (h startHangups) handTo(sup *supervisor.Supervisor, reloadHeld bool, reload func()) {
+	sup.AddSignalsFrom(h, reloadHeld, reload)
 }
 
 // stop stops holding without sending anything: the stack did not start.

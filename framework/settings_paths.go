@@ -19,11 +19,14 @@ import (
 
 // checkPaths reports what New (and an app opening Database) would fail on
 // at start, looking at the machine read-only, so that `stack check`
-// catches it: a template folder that is missing or not a folder, and a
-// template in it that does not parse, and a
+// catches it: a template folder that is missing or not a folder, a
+// template in the folders that New would refuse (read as New reads them:
+// together, an earlier folder's file hiding a later one's), and a
 // SQLite database that is a folder, is not a database, or whose folder
 // cannot be created.
 func (s Settings) checkPaths(bad func(format string, args ...any)) {
+	var dirs []fs.FS // the folders New would read, checked together:
+	var index []int  // a name in one hides it in the later ones, as in New
 	for i, d := range s.TemplateDirs {
 		if d == "" {
 			continue // reported as empty
@@ -32,10 +35,13 @@ func (s Settings) checkPaths(bad func(format string, args ...any)) {
 			bad("template_dirs[%d]: %v", i, err)
 		} else if !fi.IsDir() {
 			bad("template_dirs[%d]: %s is not a directory", i, d)
-		} else if err := templates.CheckSyntax(os.DirFS(d)); err != nil {
-			bad("template_dirs[%d]: %v", i, err)
+		} else {
+			dirs, index = append(dirs, os.DirFS(d)), append(index, i)
 		}
 	}
+	templates.CheckSources(dirs, func(src int, err error) {
+		bad("template_dirs[%d]: %v", index[src], err)
+	})
 	switch {
 	case strings.HasPrefix(s.Database, "postgres://") || strings.HasPrefix(s.Database, "postgresql://"):
 		if err := checkDatabaseURL(s.Database); err != nil {

@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -129,9 +130,31 @@ func (s *Supervisor) AddServer(name string, serve func() error, shutdown func(co
 // so a storm of them costs at most two. Run waits for a reload under way
 // (the tiers' stop makes it return).
 func (s *Supervisor) AddSignals(reload func()) {
-	sigs := make(chan os.Signal, 2)
+	s.AddSignalsFrom(make(chan os.Signal, 2), false, reload)
+}
+
+// AddSignalsFrom is AddSignals that takes over sigs, a channel that has
+// held SIGHUP (signal.Notify) while the program started, instead of a
+// channel of its own. os/signal gives a signal to every channel registered
+// for it when its loop gets to it, so while a holding channel and the
+// supervisor's were both registered, one SIGHUP came out of both: with
+// the held one sent again, a reload at start was done twice. A SIGHUP
+// held in sigs is one reload when Run starts if reloadHeld, else dropped.
+func (s *Supervisor) AddSignalsFrom(sigs chan os.Signal, reloadHeld bool, reload func()) {
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	IgnoreBrokenPipes()
+	// What it holds is taken now, leaving room for a SIGTERM before Run.
+	var early []os.Signal
+	for drained := false; !drained; {
+		select {
+		case sig := <-sigs:
+			if sig != syscall.SIGHUP || reloadHeld && !slices.Contains(early, sig) {
+				early = append(early, sig)
+			}
+		default:
+			drained = true
+		}
+	}
 	done := make(chan struct{})
 	s.g.Add(func() error {
 		var (
@@ -149,23 +172,34 @@ func (s *Supervisor) AddSignals(reload func()) {
 				reload()
 			})
 		}
+		// handle acts on sig and says whether it stops the stack.
+		handle := func(sig os.Signal) bool {
+			if sig == syscall.SIGHUP {
+				switch {
+				case reload == nil:
+					s.Logger.Warn("SIGHUP: reload is not available in this mode; ignoring it")
+				case running:
+					pending = true
+				default:
+					start()
+				}
+				return false
+			}
+			s.Logger.Info("received " + sig.String() + "; stopping gracefully")
+			s.beginStop()
+			return true
+		}
+		for _, sig := range early {
+			if handle(sig) {
+				return run.SignalError{Signal: sig}
+			}
+		}
 		for {
 			select {
 			case sig := <-sigs:
-				if sig == syscall.SIGHUP {
-					switch {
-					case reload == nil:
-						s.Logger.Warn("SIGHUP: reload is not available in this mode; ignoring it")
-					case running:
-						pending = true
-					default:
-						start()
-					}
-					continue
+				if handle(sig) {
+					return run.SignalError{Signal: sig}
 				}
-				s.Logger.Info("received " + sig.String() + "; stopping gracefully")
-				s.beginStop()
-				return run.SignalError{Signal: sig}
 			case <-ended:
 				running, ended = false, nil
 				if pending {

@@ -68,6 +68,24 @@ func scan(sources []fs.FS, suffixes []string) (entries []entry, stamps []stamp, 
 	return entries, stamps, nil
 }
 
+// readTemplate reads template file name of src. A name that is not a
+// regular file is refused before it is opened: opening a named pipe
+// (mkfifo page.html) waits for a writer, and New, or stack check, hung.
+func readTemplate(src fs.FS, name string) ([]byte, error) {
+	fi, err := fs.Stat(src, name)
+	if err != nil {
+		return nil, fmt.Errorf("templates: read %s: %w", name, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("templates: read %s: not a regular file (%s)", name, fi.Mode().Type())
+	}
+	text, err := fs.ReadFile(src, name)
+	if err != nil {
+		return nil, fmt.Errorf("templates: read %s: %w", name, err)
+	}
+	return text, nil
+}
+
 func hasSuffix(name string, suffixes []string) bool {
 	ext := path.Base(name)
 	for _, s := range suffixes {

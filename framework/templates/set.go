@@ -247,9 +247,9 @@ func (s *Set) build() (*snapshot, error) {
 	var errs []error
 	files := make(map[string]*file, len(entries))
 	for _, e := range entries {
-		text, err := fs.ReadFile(s.sources[e.source], e.name)
+		text, err := readTemplate(s.sources[e.source], e.name)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("templates: read %s: %w", e.name, err))
+			errs = append(errs, err)
 			continue
 		}
 		f, err := parseFile(e.name, text, s.funcs)
