@@ -19,34 +19,38 @@ func TestTrimmerDecides(t *testing.T) {
 		allocated uint64
 		want      Action
 	}{
-		{1 * M, Keep},              // first reading: a baseline
-		{1*M + 10<<10, Keep},       // one reading: no window yet
-		{1*M + 20<<10, Keep},       // two
-		{1*M + 30<<10, Keep},       // quiet, nothing allocated worth trimming
-		{20 * M, Keep},             // busy
-		{40 * M, Keep},             // busy
-		{40*M + 10<<10, Keep},      // quiet for one reading only: the window holds 20 MiB
-		{40*M + 20<<10, Keep},      // quiet for two
-		{40*M + 30<<10, Trim},      // quiet for three: trim
-		{40*M + 40<<10, Keep},      // still quiet: trimmed already
-		{40*M + 100<<10, Keep},     // idle, a little allocated
-		{41*M + 50<<10, Keep},      // a spike: not quiet
-		{41*M + 60<<10, Keep},      // the window still holds the spike
-		{41*M + 70<<10, Keep},      // still
-		{41*M + 80<<10, Retrim},    // quiet again, 1 MiB since the trim: a small trim
-		{60 * M, Keep},             // busy
-		{80 * M, Keep},             // busy
-		{80*M + quiet/2, Keep},     // the window holds 20 MiB
-		{80*M + quiet/2, Keep},     // and still 20 MiB
-		{80*M + quiet, Trim},       // quiet (exactly the threshold)
-		{80*M + 2*quiet + 1, Keep}, // a bit over quiet over the window
-		{80*M + 2*quiet + 2, Keep}, // still over
-		{80*M + 2*quiet + 3, Keep}, // still over
-		{80*M + 2*quiet + 4, Keep}, // quiet, but too little since the trim
-		{81*M + quiet + 4, Keep},   // 1 MiB at once: not quiet
-		{81*M + quiet + 5, Keep},   // the window holds it
-		{81*M + quiet + 6, Keep},   // still
-		{81*M + quiet + 7, Retrim}, // quiet, 1 MiB since the trim
+		{1 * M, Keep},               // first reading: a baseline
+		{1*M + 10<<10, Keep},        // one reading: no window yet
+		{1*M + 20<<10, Keep},        // two
+		{1*M + 30<<10, Keep},        // quiet, nothing allocated worth trimming
+		{20 * M, Keep},              // busy
+		{40 * M, Keep},              // busy
+		{40*M + 10<<10, Keep},       // quiet for one reading only: the window holds 20 MiB
+		{40*M + 20<<10, Keep},       // quiet for two
+		{40*M + 30<<10, Trim},       // quiet for three: trim
+		{40*M + 40<<10, Keep},       // still quiet: trimmed already
+		{40*M + 100<<10, Keep},      // idle, a little allocated
+		{42*M + 50<<10, Keep},       // a spike: not quiet
+		{42*M + 60<<10, Keep},       // the window still holds the spike
+		{42*M + 70<<10, Keep},       // still
+		{42*M + 80<<10, Retrim},     // quiet again, 2 MiB since the trim: a small trim
+		{60 * M, Keep},              // busy
+		{80 * M, Keep},              // busy
+		{80*M + quiet/2, Keep},      // the window holds 20 MiB
+		{80*M + quiet/2, Keep},      // and still 20 MiB
+		{80*M + quiet, Trim},        // quiet (exactly the threshold)
+		{80*M + 2*quiet + 1, Keep},  // a bit over quiet over the window
+		{80*M + 2*quiet + 2, Keep},  // still over
+		{80*M + 2*quiet + 3, Keep},  // still over
+		{80*M + 2*quiet + 4, Keep},  // quiet, but too little since the trim
+		{81*M + quiet + 4, Keep},    // 1 MiB at once: not quiet
+		{81*M + quiet + 5, Keep},    // the window holds it
+		{81*M + quiet + 6, Keep},    // still
+		{81*M + quiet + 7, Keep},    // quiet, 1.4 MiB since the trim: not worth it
+		{82*M + quiet + 7, Keep},    // 1 MiB more at once
+		{82*M + quiet + 8, Keep},    // the window holds it
+		{82*M + quiet + 9, Keep},    // still
+		{82*M + quiet + 10, Retrim}, // quiet, 2.4 MiB since the trim
 	}
 	for i, s := range steps {
 		if got := tr.Decide(s.allocated); got != s.want {
@@ -121,7 +125,7 @@ func TestTrimmerTrimsASmallSpellAfterALull(t *testing.T) {
 	}
 }
 
-// An idle process that allocates little, and never 1 MiB, is never
+// An idle process that allocates little, and never 2 MiB, is never
 // collected: a fresh process keeps the pages it has.
 func TestTrimmerLeavesAnIdleProcessAlone(t *testing.T) {
 	var tr Trimmer
