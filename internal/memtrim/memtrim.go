@@ -7,10 +7,10 @@
 // its own goal. A stack that has served a burst then idles at three times
 // the memory it started with. uWSGI's processes, which allocate from C's
 // heap, shrink back as they free. Here a watcher reads the runtime's
-// allocation counter a few times a second; when a process that allocated a lot
-// since the last trim allocates next to nothing for 750 ms, it
-// collects and returns the free pages at once (debug.FreeOSMemory). A busy
-// process never trims, and an idle one trims once per busy spell.
+// allocation counter a few times a second; when a process that allocated
+// a lot since the last trim allocates next to nothing for 750 ms, it
+// collects and returns the free pages at once (debug.FreeOSMemory). A
+// busy process never trims.
 //
 // The watcher reads the counter four times a second and calls a process
 // quiet when it allocated next to nothing over the last three quarters
@@ -31,9 +31,9 @@
 // an idle process is trimmed again each time it has allocated 2 MiB since
 // the last trim (a collection of a small live heap: a millisecond every
 // ten seconds or so), and so is a worker trimmed in a lull of a load
-// that then served a smaller spell than a trim needs. GOGC itself is left alone: a lower idle setting would
-// have to be put back when the load returns, and the first second of a
-// spell would pay for it.
+// that then served a smaller spell than a trim needs. GOGC itself is left
+// alone: a lower idle setting would have to be put back when the load
+// returns, and the first second of a spell would pay for it.
 package memtrim
 
 import (
@@ -47,9 +47,9 @@ const (
 	// Interval is how often the allocation counter is read.
 	Interval = 250 * time.Millisecond
 	// window is how many successive readings a quiet spell must span:
-	// three quarters of a second. Half a second was seen to pass without
-	// an allocation in a worker in the middle of a load, on a machine
-	// with four times more runnable threads than cores.
+	// three quarters of a second. With half a second, a worker was seen
+	// to trim in the middle of a load (on 2 cores at load 10); a trim
+	// costs two collections and the page faults of the heap regrowing.
 	window = 3
 	// quiet is what a process may allocate over window readings and
 	// still be idle (256 KiB a second): timers, heartbeats, health checks
