@@ -7,24 +7,37 @@
 // its own goal. A stack that has served a burst then idles at three times
 // the memory it started with. uWSGI's processes, which allocate from C's
 // heap, shrink back as they free. Here a watcher reads the runtime's
-// allocation counter once an interval; when a process that allocated a lot
-// since the last trim allocates next to nothing for a whole interval, it
-// collects and returns the free pages at once (debug.FreeOSMemory). A busy
-// process never trims, and an idle one trims once per busy spell.
+// allocation counter a few times a second; when a process that allocated
+// a lot since the last trim allocates next to nothing for 750 ms, it
+// collects and returns the free pages at once (debug.FreeOSMemory). A
+// busy process never trims.
+//
+// The watcher reads the counter four times a second and calls a process
+// quiet when it allocated next to nothing over the last three quarters
+// of a second, so the trim comes within a second after a spell ends
+// (a whole quiet second, read once a second, took one to two: often too
+// late for whoever measures an idle stack two seconds after its load).
+// The trim collects twice before returning the free pages: the first
+// collection only moves what the sync.Pools hold (the edge's connection
+// buffers, 64 connections' worth after a load) to their victim caches,
+// the second drops them, and each one halves the stacks of the
+// goroutines left idle (the kept upstream connections' servers).
 //
 // An idle process still allocates a little (timers, the workers' reports
-// to the master, health checks), and with GOGC at 400 that garbage grows
-// the heap back towards Go's floor (its 4 MiB minimum heap scales with
-// GOGC: 16 MiB) before the next collection: measured, the edge's process
-// grew back by 100 kB a second after its trim. So an idle process is
-// trimmed again each time it has allocated 2 MiB since the last trim (a
-// collection of a small live heap: a millisecond every few seconds).
-// GOGC itself is left alone: a lower idle setting would have to be put
-// back when the load returns, and the first second of a spell would pay
-// for it.
+// to the master, the admin's history of its metrics: about 100-200 kB a
+// second in the master), and with GOGC at 400 that garbage grows the
+// heap back towards Go's floor (its 4 MiB minimum heap scales with GOGC:
+// 16 MiB) before the next collection, every page of it touched anew. So
+// an idle process is trimmed again each time it has allocated 2 MiB since
+// the last trim (a collection of a small live heap: a millisecond every
+// ten seconds or so), and so is a worker trimmed in a lull of a load
+// that then served a smaller spell than a trim needs. GOGC itself is left
+// alone: a lower idle setting would have to be put back when the load
+// returns, and the first second of a spell would pay for it.
 package memtrim
 
 import (
+	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
 	"time"
@@ -32,30 +45,35 @@ import (
 
 const (
 	// Interval is how often the allocation counter is read.
-	Interval = time.Second
-	// quiet is what a process may allocate in an interval and still be
-	// idle: timers, heartbeats and health checks.
-	quiet = 256 << 10
-	// worth is how much a process must have allocated since the last trim
-	// for a trim to be worth a collection.
+	Interval = 250 * time.Millisecond
+	// window is how many successive readings a quiet spell must span:
+	// three quarters of a second. With half a second, a worker was seen
+	// to trim in the middle of a load (on 2 cores at load 10); a trim
+	// costs two collections and the page faults of the heap regrowing.
+	window = 3
+	// quiet is what a process may allocate over window readings and
+	// still be idle (256 KiB a second): timers, heartbeats, health checks
+	// and the admin's samples of the metrics.
+	quiet = 192 << 10
+	// worth is what a process must have allocated since the last trim
+	// for the next to be a busy spell's trim, the one logged.
 	worth = 16 << 20
-	// busy is what an idle (trimmed) process must allocate in an interval
-	// to count as busy again: well above an idle edge's spikes (its
-	// workers' reports, a health check), well below any real load's
-	// megabytes a second.
-	busy = 1 << 20
-	// idleWorth is what an idle process must have allocated since its last
-	// trim to be trimmed again.
+	// idleWorth is what a process must have allocated since the last
+	// trim for a trim to be worth a collection: at GOGC 400 each byte
+	// allocated until the heap reaches Go's 16 MiB floor is a page
+	// touched anew. 1 MiB cost an idle stack 0.3% of a core (an idle edge
+	// allocates 100-200 kB a second).
 	idleWorth = 2 << 20
 )
 
 // Trimmer decides when to trim from successive readings of the cumulative
 // bytes allocated.
 type Trimmer struct {
-	last    uint64 // the previous reading
-	trimmed uint64 // the reading at the last trim
+	last    uint64         // the previous reading
+	trimmed uint64         // the reading at the last trim
+	recent  [window]uint64 // what the last readings found allocated, oldest first
+	seen    int            // how many of recent are readings (up to window)
 	started bool
-	idle    bool // trimmed, and no busy interval since
 }
 
 // Action is what a reading asks for.
@@ -64,38 +82,48 @@ type Action int
 const (
 	// Keep: nothing to do.
 	Keep Action = iota
-	// Trim: the process went quiet after a spell worth trimming; collect
-	// and return the free pages and the binary's mapped pages.
+	// Trim: the process went quiet after a busy spell; collect twice
+	// (the sync.Pools' contents go) and return the free pages.
 	Trim
-	// Retrim: an idle process has allocated enough since its last trim
-	// to grow its heap; collect and return the free pages again.
+	// Retrim: the process went quiet (or stayed idle) after allocating a
+	// little since the last trim; collect once and return the free pages,
+	// without a log line.
 	Retrim
 )
 
-// Observe takes a reading and reports whether to trim now.
+// Observe takes a reading and reports whether a busy spell's trim is due.
 func (t *Trimmer) Observe(allocated uint64) bool {
 	return t.Decide(allocated) == Trim
 }
 
-// Decide takes a reading and says what to do.
+// Decide takes a reading and says what to do. Only a quiet window
+// leads to a trim, never a busy one; what it allocated since the last trim
+// says which.
 func (t *Trimmer) Decide(allocated uint64) Action {
 	if !t.started {
 		t.started = true
 		t.last, t.trimmed = allocated, allocated
 		return Keep
 	}
-	delta := allocated - t.last
+	copy(t.recent[:], t.recent[1:])
+	t.recent[window-1] = allocated - t.last
 	t.last = allocated
+	t.seen = min(t.seen+1, window)
+	var spell uint64 // allocated over the window
+	for _, d := range t.recent {
+		spell += d
+	}
+	if t.seen < window || spell > quiet {
+		return Keep
+	}
+	since := allocated - t.trimmed
 	switch {
-	case t.idle && delta > busy:
-		t.idle = false
-	case t.idle && allocated-t.trimmed >= idleWorth:
+	case since >= worth:
+		t.trimmed = allocated
+		return Trim
+	case since >= idleWorth:
 		t.trimmed = allocated
 		return Retrim
-	case delta <= quiet && allocated-t.trimmed >= worth:
-		t.trimmed = allocated
-		t.idle = true
-		return Trim
 	}
 	return Keep
 }
@@ -125,7 +153,7 @@ func Start(o Options) (stop func()) {
 				switch t.Decide(sample[0].Value.Uint64()) {
 				case Trim:
 					before := heapMapped()
-					debug.FreeOSMemory()
+					release()
 					if o.OnTrim != nil {
 						o.OnTrim(before, heapMapped())
 					}
@@ -144,6 +172,16 @@ func Start(o Options) (stop func()) {
 		close(done)
 		<-ended
 	}
+}
+
+// release collects twice and returns the free pages to the system. One
+// collection moves what each sync.Pool holds to its victim cache, where it
+// stays reachable; the second drops it (and halves once more the stacks
+// of goroutines left idle with big ones), so the pages it held are free
+// when FreeOSMemory returns them.
+func release() {
+	runtime.GC()
+	debug.FreeOSMemory()
 }
 
 // heapMapped is the heap memory the process holds from the system: live

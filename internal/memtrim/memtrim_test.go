@@ -3,34 +3,137 @@ package memtrim
 import (
 	"runtime"
 	"runtime/metrics"
+	"sync"
 	"testing"
 	"time"
+	"weak"
 )
 
-// A trim comes once, in the first quiet interval after a busy spell big
-// enough to be worth it; never while busy, never for a small spell, and not
-// again until the process has allocated enough anew.
+// A busy spell's trim comes in the first quiet window after it (three
+// readings): never while the process is busy, never for a small spell,
+// and not again until the process has allocated enough anew.
 func TestTrimmerDecides(t *testing.T) {
 	var tr Trimmer
+	const M = 1 << 20
 	steps := []struct {
 		allocated uint64
-		want      bool
+		want      Action
 	}{
-		{1 << 20, false},                     // first reading: a baseline
-		{1<<20 + 100<<10, false},             // quiet, nothing allocated worth trimming
-		{40 << 20, false},                    // busy
-		{80 << 20, false},                    // busy
-		{80<<20 + 10<<10, true},              // quiet after 79 MiB: trim
-		{80<<20 + 20<<10, false},             // still quiet: trimmed already
-		{81 << 20, false},                    // a small spell (1 MiB) ...
-		{81<<20 + 1<<10, false},              // ... is not worth a collection
-		{120 << 20, false},                   // busy again
-		{120<<20 + quiet, true},              // quiet (exactly the threshold)
-		{120<<20 + quiet + quiet + 1, false}, // a bit over quiet: busy
+		{1 * M, Keep},               // first reading: a baseline
+		{1*M + 10<<10, Keep},        // one reading: no window yet
+		{1*M + 20<<10, Keep},        // two
+		{1*M + 30<<10, Keep},        // quiet, nothing allocated worth trimming
+		{20 * M, Keep},              // busy
+		{40 * M, Keep},              // busy
+		{40*M + 10<<10, Keep},       // quiet for one reading only: the window holds 20 MiB
+		{40*M + 20<<10, Keep},       // quiet for two
+		{40*M + 30<<10, Trim},       // quiet for three: trim
+		{40*M + 40<<10, Keep},       // still quiet: trimmed already
+		{40*M + 100<<10, Keep},      // idle, a little allocated
+		{42*M + 50<<10, Keep},       // a spike: not quiet
+		{42*M + 60<<10, Keep},       // the window still holds the spike
+		{42*M + 70<<10, Keep},       // still
+		{42*M + 80<<10, Retrim},     // quiet again, 2 MiB since the trim: a small trim
+		{60 * M, Keep},              // busy
+		{80 * M, Keep},              // busy
+		{80*M + quiet/2, Keep},      // the window holds 20 MiB
+		{80*M + quiet/2, Keep},      // and still 20 MiB
+		{80*M + quiet, Trim},        // quiet (exactly the threshold)
+		{80*M + 2*quiet + 1, Keep},  // a bit over quiet over the window
+		{80*M + 2*quiet + 2, Keep},  // still over
+		{80*M + 2*quiet + 3, Keep},  // still over
+		{80*M + 2*quiet + 4, Keep},  // quiet, but too little since the trim
+		{81*M + quiet + 4, Keep},    // 1 MiB at once: not quiet
+		{81*M + quiet + 5, Keep},    // the window holds it
+		{81*M + quiet + 6, Keep},    // still
+		{81*M + quiet + 7, Keep},    // quiet, 1.4 MiB since the trim: not worth it
+		{82*M + quiet + 7, Keep},    // 1 MiB more at once
+		{82*M + quiet + 8, Keep},    // the window holds it
+		{82*M + quiet + 9, Keep},    // still
+		{82*M + quiet + 10, Retrim}, // quiet, 2.4 MiB since the trim
 	}
 	for i, s := range steps {
-		if got := tr.Observe(s.allocated); got != s.want {
-			t.Errorf("step %d (allocated %d): trim %v, want %v", i, s.allocated, got, s.want)
+		if got := tr.Decide(s.allocated); got != s.want {
+			t.Errorf("step %d (allocated %d): %v, want %v", i, s.allocated, got, s.want)
+		}
+	}
+}
+
+// scripts/bench.sh measures an idle stack two seconds after its load: each
+// process must have trimmed by then, whatever the phase of its readings
+// against the end of the load. Readings every Interval during a load
+// allocating 4 MiB per reading, then nothing: the trim comes at most a
+// second after the last busy reading.
+func TestTrimmerTrimsWithinASecondOfTheLoad(t *testing.T) {
+	for busyReadings := 1; busyReadings <= 12; busyReadings++ {
+		var tr Trimmer
+		var allocated uint64 = 1 << 20
+		tr.Decide(allocated)
+		for range busyReadings {
+			allocated += 4 << 20
+			if a := tr.Decide(allocated); a != Keep {
+				t.Fatalf("busy reading: %v", a)
+			}
+		}
+		// The last reading saw part of the load: the load may have ended
+		// just after it, or an instant before it.
+		after := 0
+		for {
+			after++
+			allocated += 8 << 10 // an idle process's timers
+			a := tr.Decide(allocated)
+			if a == Trim && busyReadings*4 >= 16 {
+				break
+			}
+			if a == Retrim && busyReadings*4 < 16 {
+				break
+			}
+			if time.Duration(after)*Interval > 2*time.Second {
+				t.Fatalf("after %d busy readings: no trim %v after the load", busyReadings, time.Duration(after)*Interval)
+			}
+		}
+		if d := time.Duration(after) * Interval; d > time.Second {
+			t.Errorf("after %d busy readings: the trim comes %v after the last busy reading, more than a second", busyReadings, d)
+		}
+	}
+}
+
+// A process that was trimmed in a lull of a spell (a worker the edge's
+// kept connections left alone for a while) and then served a
+// smaller spell is trimmed again when it goes quiet: its heap grew by what
+// it allocated, at GOGC 400 up to 16 MiB.
+func TestTrimmerTrimsASmallSpellAfterALull(t *testing.T) {
+	var tr Trimmer
+	const M = 1 << 20
+	seq := []uint64{0, 20 * M, 20 * M, 20 * M, 20 * M} // busy, then a lull: trimmed
+	got := make([]Action, 0, len(seq))
+	for _, a := range seq {
+		got = append(got, tr.Decide(a))
+	}
+	if got[4] != Trim {
+		t.Fatalf("lull after 20 MiB: %v, want a trim", got)
+	}
+	for _, a := range []uint64{23 * M, 26 * M, 30 * M} { // 10 MiB more, under worth
+		if d := tr.Decide(a); d != Keep {
+			t.Fatalf("busy: %v", d)
+		}
+	}
+	tr.Decide(30*M + 1)
+	tr.Decide(30*M + 2)
+	if d := tr.Decide(30*M + 3); d != Retrim {
+		t.Errorf("quiet after 10 MiB since the last trim: %v, want a trim", d)
+	}
+}
+
+// An idle process that allocates little, and never 2 MiB, is never
+// collected: a fresh process keeps the pages it has.
+func TestTrimmerLeavesAnIdleProcessAlone(t *testing.T) {
+	var tr Trimmer
+	var allocated uint64
+	for i := range 4000 { // 1000 s of readings, 200 B each: 800 kB
+		allocated += 200
+		if d := tr.Decide(allocated); d != Keep {
+			t.Fatalf("reading %d (%d B allocated): %v", i, allocated, d)
 		}
 	}
 }
@@ -58,36 +161,6 @@ func TestStartStop(t *testing.T) {
 	}
 }
 
-// An idle (trimmed) process is trimmed again each time it has allocated
-// 2 MiB since; a busy interval ends its idleness, and the next trim needs
-// a spell worth it again.
-func TestTrimmerRetrimsWhileIdle(t *testing.T) {
-	var tr Trimmer
-	steps := []struct {
-		allocated uint64
-		want      Action
-	}{
-		{1 << 20, Keep},
-		{1<<20 + 10<<10, Keep},     // idle from the start: nothing to trim
-		{40 << 20, Keep},           // busy
-		{40<<20 + 1<<10, Trim},     // quiet after a spell: trim, idle
-		{40<<20 + 200<<10, Keep},   // idle, a little allocated
-		{41<<20 + 100<<10, Keep},   // a spike under 1 MiB: still idle, 1.1 MiB since
-		{42<<20 + 100<<10, Retrim}, // 1 MiB more: 2 MiB since the trim
-		{42<<20 + 300<<10, Keep},   // idle
-		{44 << 20, Keep},           // busy (1.7 MiB in an interval): no longer idle
-		{46 << 20, Keep},           // busy, but no retrim: not idle
-		{46<<20 + 1<<10, Keep},     // quiet, but 6 MiB since the trim is no spell
-		{80 << 20, Keep},           // busy
-		{80<<20 + quiet, Trim},     // quiet: trim
-	}
-	for i, s := range steps {
-		if got := tr.Decide(s.allocated); got != s.want {
-			t.Errorf("step %d (allocated %d): %v, want %v", i, s.allocated, got, s.want)
-		}
-	}
-}
-
 var sink [][]byte
 
 // The watcher itself trims a process that allocated a lot and went quiet,
@@ -109,4 +182,26 @@ func TestStartTrims(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("no trim 10s after a 32 MiB spell")
 	}
+}
+
+type pooled struct{ buf [32 << 10]byte }
+
+// A trim empties the sync.Pools: what a load left in them (the edge's
+// connection buffers) is garbage once the trim returns, not kept in the
+// pools' victim caches, where one collection leaves it.
+func TestReleaseEmptiesPools(t *testing.T) {
+	var pool sync.Pool
+	var refs []weak.Pointer[pooled]
+	for range 8 {
+		p := new(pooled)
+		refs = append(refs, weak.Make(p))
+		pool.Put(p)
+	}
+	release()
+	for i, r := range refs {
+		if r.Value() != nil {
+			t.Errorf("pooled object %d still reachable after the trim", i)
+		}
+	}
+	runtime.KeepAlive(&pool)
 }
