@@ -86,19 +86,26 @@ type Server struct {
 	wg      sync.WaitGroup
 }
 
-// New builds the admin surface. Its registry already has the Go runtime
+// New builds the admin surface. Its metrics already have the Go runtime
 // and process collectors; the tiers register theirs with Registerer.
 func New(cfg Config, src Sources, errs *ErrorLog, logger *slog.Logger) *Server {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	// The runtime and process collectors sit in a registry of their own:
+	// the status page's history gathers every second, and only needs the
+	// tiers' metrics. With them, each gathering read /proc and the
+	// runtime's metrics, and an idle stack's master allocated 100-190 kB a
+	// second for nothing (which woke the memory trimmer, too).
+	sys := prometheus.NewRegistry()
+	sys.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if errs == nil {
 		errs = NewErrorLog()
 	}
-	gs := prometheus.Gatherers{reg}
+	tiers := prometheus.Gatherers{reg}
 	for _, r := range src.Remotes {
-		gs = append(gs, r)
+		tiers = append(tiers, r)
 	}
-	return &Server{cfg: cfg, src: src, logger: logger, reg: reg, gatherer: gs, errors: errs, history: newHistory(gs),
+	gs := append(prometheus.Gatherers{sys}, tiers...)
+	return &Server{cfg: cfg, src: src, logger: logger, reg: reg, gatherer: gs, errors: errs, history: newHistory(tiers),
 		started: time.Now(), quit: make(chan struct{}), limits: adminLimits()}
 }
 
