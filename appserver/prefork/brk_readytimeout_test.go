@@ -40,7 +40,7 @@ func TestBrkHungStartingWorkerIsKilledAtWorkerReadyTimeout(t *testing.T) {
 	script := `if mkdir "$1/first" 2>/dev/null; then exec sleep 3600; fi; exec "$0"`
 	cfg := appserver.DefaultConfig()
 	cfg.Processes = 1
-	cfg.WorkerReadyTimeout = 500 * time.Millisecond
+	cfg.WorkerReadyTimeout = 2 * time.Second // the real worker that follows must be ready by then, under -race on a busy machine
 	logs := &syncBuffer{}
 	m := &Master{Config: cfg, Command: []string{"/bin/sh", "-c", script, exe, dir}, Output: io.Discard,
 		Logger: slog.New(slog.NewTextHandler(logs, nil))}
@@ -54,11 +54,11 @@ func TestBrkHungStartingWorkerIsKilledAtWorkerReadyTimeout(t *testing.T) {
 			t.Errorf("Serve: %v", err)
 		}
 	}()
-	deadline := time.Now().Add(10 * cfg.WorkerReadyTimeout)
+	deadline := time.Now().Add(5 * cfg.WorkerReadyTimeout)
 	for p := slotPIDs(m); len(p) < 1 || p[0] == 0; p = slotPIDs(m) {
 		if time.Now().After(deadline) {
 			t.Fatalf("no worker ready %v after the first hung in its start (worker_ready_timeout %v): it holds its slot\n%s",
-				10*cfg.WorkerReadyTimeout, cfg.WorkerReadyTimeout, logs)
+				5*cfg.WorkerReadyTimeout, cfg.WorkerReadyTimeout, logs)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
