@@ -220,6 +220,9 @@ func (m *Master) respawnLocked(s *slot, delay time.Duration) {
 		return
 	}
 	s.cur = w
+	if !w.awaiting {
+		m.killIfNotReadyLocked(w) // start.go; a prespawned one once it has the socket
+	}
 }
 
 // crashPause is the pause before respawning a worker that died before it

@@ -143,6 +143,34 @@ func alongside(first *workerHandle, n, cpus int) int {
 	return max(0, min(n-1, cpus-1))
 }
 
+// killIfNotReadyLocked kills w if it is not ready within
+// worker_ready_timeout, as a reload's replacement is (awaitReady): a
+// worker hung in its start (an app's init blocked on a database that
+// does not answer, a deadlock) would otherwise hold its slot for as long
+// as it hangs, and with one process nothing would be served. Its death
+// respawns the slot after the crash-loop pause. m.mu is held.
+func (m *Master) killIfNotReadyLocked(w *workerHandle) {
+	d := m.Config.WorkerReadyTimeout
+	if d <= 0 {
+		return
+	}
+	time.AfterFunc(d, func() {
+		m.mu.Lock()
+		hung := !w.everReady && !w.retiring && !m.stopping
+		select {
+		case <-w.exited:
+			hung = false
+		default:
+		}
+		m.mu.Unlock()
+		if hung {
+			m.logger().Error("appserver: worker not ready within worker_ready_timeout; killing it",
+				"worker", w.slot.id, "pid", w.pid, "worker_ready_timeout", d)
+			w.cmd.Process.Signal(syscall.SIGKILL)
+		}
+	})
+}
+
 // spawnOthersLocked starts a worker in each of the first k slots after the
 // first that has none and is not cheap. m.mu is held.
 func (m *Master) spawnOthersLocked(k int) {
@@ -237,6 +265,10 @@ func (m *Master) handSocketLocked(w *workerHandle) {
 	if err := w.cc.sendListener(m.lf); err != nil {
 		m.logger().Warn("appserver: cannot hand the socket to the prespawned worker; it is replaced", "worker", w.slot.id, "pid", w.pid, "err", err)
 		w.cmd.Process.Signal(syscall.SIGKILL)
+		return
+	}
+	if w.slot.cur == w {
+		m.killIfNotReadyLocked(w) // a reload's replacement has its own bound (awaitReady)
 	}
 }
 
