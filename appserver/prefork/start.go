@@ -131,14 +131,15 @@ func (m *Master) spawnRest(first *workerHandle) {
 }
 
 // alongside is how many of the other slots (of n) start with the first
-// worker: one per CPU the first does not use (cpus; 0 means every CPU of
-// this machine), all of them if there is no first worker.
+// worker: one per CPU the first does not use (cpus; 0 means the CPUs this
+// process may use: GOMAXPROCS, which follows a container's CPU limit, as
+// the workers' own share does), all of them if there is no first worker.
 func alongside(first *workerHandle, n, cpus int) int {
 	if first == nil {
 		return n - 1
 	}
 	if cpus <= 0 {
-		cpus = runtime.NumCPU()
+		cpus = min(runtime.NumCPU(), runtime.GOMAXPROCS(0))
 	}
 	return max(0, min(n-1, cpus-1))
 }

@@ -31,8 +31,15 @@ func TestAlongside(t *testing.T) {
 			t.Errorf("alongside(first=%v, %d slots, %d CPUs) = %d, want %d", c.first != nil, c.slots, c.cpus, got, c.want)
 		}
 	}
-	if got := alongside(first, 64, 0); got != min(63, max(0, runtime.NumCPU()-1)) {
+	if got := alongside(first, 64, 0); got != min(63, max(0, min(runtime.NumCPU(), runtime.GOMAXPROCS(0))-1)) {
 		t.Errorf("alongside with cpus 0 = %d, want this machine's CPUs - 1", got)
+	}
+	// A container's CPU limit (which GOMAXPROCS follows) bounds it, not
+	// the node's CPU count: on a 32-core node limited to 1 CPU, the first
+	// worker starts alone.
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	if got := alongside(first, 64, 0); got != 0 {
+		t.Errorf("alongside with GOMAXPROCS 1 = %d, want 0", got)
 	}
 }
 
