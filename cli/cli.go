@@ -143,9 +143,8 @@ variables (STACK_EDGE_LISTEN=0.0.0.0:8000) and --set key=value flags.`,
 		c.devCommand(),
 		c.statusCommand(), c.reloadCommand(), c.topCommand(), // admincmd.go
 		c.benchCommand(),
-		c.createsuperuserCommand(),
-		c.changepasswordCommand(),
 	)
+	root.AddCommand(c.userCommands()...) // users.go
 	return root
 }
 
