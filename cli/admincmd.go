@@ -1,305 +1,44 @@
 package cli
 
 import (
-	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
 	"os"
-	"os/signal"
 	"path/filepath"
-	"strings"
-	"syscall"
-	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/stack-web/stack/admin"
+	"github.com/stack-web/stack/cli/internal/control"
 	"github.com/stack-web/stack/config"
 )
 
-// The commands that talk to a running stack over its control socket
-// (admin.socket): status, reload and top.
-
-// adminClient is an HTTP client of the control socket.
-type adminClient struct {
-	path string
-	hc   *http.Client
+// controlCommands are `stack status`, `stack reload` and `stack top`
+// (cli/internal/control).
+func (c *cmdEnv) controlCommands() []*cobra.Command {
+	e := &control.Env{Stdout: c.stdout, Terminal: func() bool { return isTerminal(c.stdout, false) }, Socket: c.controlSocket}
+	return []*cobra.Command{control.StatusCommand(e), control.ReloadCommand(e), control.TopCommand(e)}
 }
 
-// adminClientFor finds the socket: --socket, else admin.socket of the
+// controlSocket finds the socket: --socket, else admin.socket of the
 // configuration (the same --config, STACK_* and --set as the stack's).
-func (c *cmdEnv) adminClientFor(socket string) (*adminClient, error) {
-	if socket == "" {
-		f, err := c.loadFor("app")
-		if err != nil {
-			// The file may have been broken since the stack started (a
-			// reload is how one finds out): the default socket still
-			// answers, with the reason.
-			def := filepath.Join(config.Default().RunDir, "admin.sock")
-			if _, serr := os.Stat(def); serr != nil {
-				return nil, fmt.Errorf("finding the control socket: %w (or give --socket)", err)
-			}
-			f = &config.File{Admin: admin.Config{Socket: def}}
-		}
-		socket = f.Admin.Socket
-		if socket == "" {
-			return nil, errors.New("admin.socket is \"\": the control socket is off in this configuration")
-		}
+func (c *cmdEnv) controlSocket(socket string) (string, error) {
+	if socket != "" {
+		return socket, nil
 	}
-	tr := &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-		var d net.Dialer
-		return d.DialContext(ctx, "unix", socket)
-	}}
-	return &adminClient{path: socket, hc: &http.Client{Transport: tr, Timeout: 2 * time.Minute}}, nil
-}
-
-// do sends one request and returns the body of a 2xx answer; any other
-// answer is an error carrying its body (a reload's refusal).
-func (a *adminClient) do(method, path string) ([]byte, error) {
-	req, _ := http.NewRequest(method, "http://admin"+path, nil)
-	resp, err := a.hc.Do(req)
+	f, err := c.loadFor("app")
 	if err != nil {
-		var op *net.OpError
-		if errors.As(err, &op) {
-			return nil, fmt.Errorf("control socket %s: %w (is the stack running, with this configuration? a socket of another user is refused)", a.path, op.Err)
+		// The file may have been broken since the stack started (a
+		// reload is how one finds out): the default socket still
+		// answers, with the reason.
+		def := filepath.Join(config.Default().RunDir, "admin.sock")
+		if _, serr := os.Stat(def); serr != nil {
+			return "", fmt.Errorf("finding the control socket: %w (or give --socket)", err)
 		}
-		return nil, fmt.Errorf("control socket %s: %w", a.path, err)
+		f = &config.File{Admin: admin.Config{Socket: def}}
 	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	if err != nil {
-		return nil, fmt.Errorf("control socket %s: reading the answer: %w", a.path, err)
+	if f.Admin.Socket == "" {
+		return "", errors.New("admin.socket is \"\": the control socket is off in this configuration")
 	}
-	if resp.StatusCode/100 != 2 {
-		return b, fmt.Errorf("%s", strings.TrimSpace(string(b)))
-	}
-	return b, nil
-}
-
-func (a *adminClient) status() (*admin.Status, []byte, error) {
-	b, err := a.do(http.MethodGet, "/status.json")
-	if err != nil {
-		return nil, nil, err
-	}
-	var st admin.Status
-	if err := json.Unmarshal(b, &st); err != nil {
-		return nil, nil, fmt.Errorf("control socket %s: the status is not JSON: %w", a.path, err)
-	}
-	return &st, b, nil
-}
-
-func (c *cmdEnv) statusCommand() *cobra.Command {
-	var asJSON bool
-	var socket string
-	cmd := &cobra.Command{
-		Use:   "status",
-		Short: "Show a running stack's tiers, workers and upstreams (over its control socket)",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ac, err := c.adminClientFor(socket)
-			if err != nil {
-				return err
-			}
-			st, raw, err := ac.status()
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				_, err := c.stdout.Write(raw)
-				return err
-			}
-			writeStatus(c.stdout, st, nil)
-			return nil
-		},
-	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print the status as JSON (the admin's /status.json)")
-	cmd.Flags().StringVar(&socket, "socket", "", "the control socket (default: admin.socket of the configuration)")
-	return cmd
-}
-
-func (c *cmdEnv) reloadCommand() *cobra.Command {
-	var socket string
-	cmd := &cobra.Command{
-		Use:   "reload",
-		Short: "Reload a running stack's configuration, as SIGHUP does, and say whether it was applied",
-		Long: `reload asks the running stack, over its control socket, to re-read its
-configuration and apply it, as SIGHUP does. It waits for the result: exit 0
-when it was applied; exit 1 with the reason when it was refused (the
-configuration is not valid, or a key needs a restart) and the running
-configuration stays.`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ac, err := c.adminClientFor(socket)
-			if err != nil {
-				return err
-			}
-			b, err := ac.do(http.MethodPost, "/reload")
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(c.stdout, "stack: %s", b)
-			return nil
-		},
-	}
-	cmd.Flags().StringVar(&socket, "socket", "", "the control socket (default: admin.socket of the configuration)")
-	return cmd
-}
-
-func (c *cmdEnv) topCommand() *cobra.Command {
-	var socket string
-	var once bool
-	var every time.Duration
-	cmd := &cobra.Command{
-		Use:   "top",
-		Short: "A live view of a running stack's workers and traffic, as uwsgitop (Ctrl-C quits)",
-		Long: `top shows the running stack's request rate, latency and workers, refreshed
-in place every --interval. Without a terminal (a pipe, a file) or with
---once it prints one view and exits.`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ac, err := c.adminClientFor(socket)
-			if err != nil {
-				return err
-			}
-			live := !once && isTerminal(c.stdout, false)
-			prev := map[int]uint64{}
-			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
-			if live {
-				fmt.Fprint(c.stdout, "\x1b[?25l")       // hide the cursor
-				defer fmt.Fprint(c.stdout, "\x1b[?25h") // and show it again
-			}
-			for {
-				st, _, err := ac.status()
-				if err != nil {
-					return err
-				}
-				var b strings.Builder
-				if live {
-					b.WriteString("\x1b[H\x1b[2J") // home, clear
-				}
-				writeStatus(&b, st, prev)
-				if live {
-					fmt.Fprintf(&b, "\nrefreshing every %s; Ctrl-C quits\n", every)
-				}
-				io.WriteString(c.stdout, b.String())
-				if !live {
-					return nil
-				}
-				for _, w := range st.Workers {
-					prev[w.PID] = w.Requests
-				}
-				select {
-				case <-ctx.Done():
-					return nil
-				case <-time.After(every):
-				}
-			}
-		},
-	}
-	cmd.Flags().StringVar(&socket, "socket", "", "the control socket (default: admin.socket of the configuration)")
-	cmd.Flags().BoolVar(&once, "once", false, "print one view and exit")
-	cmd.Flags().DurationVar(&every, "interval", time.Second, "time between refreshes")
-	return cmd
-}
-
-// writeStatus prints st as tables. With prev (top), each worker's
-// requests since the last view are shown too.
-func writeStatus(w io.Writer, st *admin.Status, prev map[int]uint64) {
-	state := "ready"
-	if !st.Ready {
-		state = "NOT READY (" + st.NotReady + ")"
-	}
-	fmt.Fprintf(w, "stack pid %d, up %s, %s\n", st.PID, time.Duration(st.Uptime*float64(time.Second)).Round(time.Second), state)
-	if n := len(st.Requests); n > 0 {
-		p := st.Requests[n-1]
-		var sum float64
-		for _, q := range st.Requests {
-			sum += q.Rate
-		}
-		fmt.Fprintf(w, "requests: %.1f/s now, %.1f/s over the last %ds; latency p50 %s p90 %s p99 %s; 5xx %.1f/s\n",
-			p.Rate, sum/float64(n), n, secs(p.P50), secs(p.P90), secs(p.P99), p.Errors)
-	}
-	fmt.Fprintln(w)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "TIER\tSTATE\tADDRESSES")
-	for _, t := range st.Tiers {
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", t.Name, t.State, strings.Join(t.Addrs, ", "))
-	}
-	tw.Flush()
-	if len(st.Workers) > 0 {
-		fmt.Fprintln(w)
-		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-		head := "WORKER\tPID\tSTATE\tREQUESTS\t"
-		if prev != nil {
-			head += "DELTA\t"
-		}
-		fmt.Fprintln(tw, head+"RSS\tAGE\tAVG\tRESPAWNS\tHARAKIRI\t CURRENT")
-		for _, wk := range st.Workers {
-			fmt.Fprintf(tw, "%d\t%d\t%s\t%d\t", wk.ID, wk.PID, wk.State, wk.Requests)
-			if prev != nil {
-				if p, ok := prev[wk.PID]; ok && wk.Requests >= p {
-					fmt.Fprintf(tw, "%d\t", wk.Requests-p)
-				} else {
-					fmt.Fprint(tw, "-\t")
-				}
-			}
-			cur := wk.Current
-			if cur != "" {
-				cur += " (" + secs(wk.Running) + ")"
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t %s\n", mib(wk.RSS), time.Duration(wk.Age*float64(time.Second)).Round(time.Second),
-				secs(wk.AvgRT), wk.Respawns, wk.Harakiri, cur)
-		}
-		tw.Flush()
-	}
-	if len(st.Upstreams) > 0 {
-		fmt.Fprintln(w)
-		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "UPSTREAM\tPROTOCOL\tSERVER\tWEIGHT\tHEALTH\tFAILS")
-		for _, u := range st.Upstreams {
-			for _, s := range u.Servers {
-				h := "up"
-				if !s.Up {
-					h = "DOWN"
-				}
-				if s.Backup {
-					h += " (backup)"
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%d\n", u.Name, u.Protocol, s.Address, s.Weight, h, s.Fails)
-			}
-		}
-		tw.Flush()
-	}
-	if n := len(st.Errors); n > 0 && prev == nil {
-		fmt.Fprintln(w, "\nrecent warnings and errors:")
-		for _, e := range st.Errors[max(0, n-5):] {
-			fmt.Fprintf(w, "  %s %s %s %s\n", e.Time.Format("15:04:05"), e.Level, e.Message, e.Attrs)
-		}
-	}
-}
-
-func secs(s float64) string {
-	d := time.Duration(s * float64(time.Second))
-	switch {
-	case d == 0:
-		return "-"
-	case d < time.Millisecond:
-		return d.Round(time.Microsecond).String()
-	case d < time.Second:
-		return d.Round(10 * time.Microsecond).String()
-	}
-	return d.Round(time.Millisecond).String()
-}
-
-func mib(b int64) string {
-	if b == 0 {
-		return "-"
-	}
-	return fmt.Sprintf("%.1fMiB", float64(b)/(1<<20))
+	return f.Admin.Socket, nil
 }

@@ -141,11 +141,10 @@ variables (STACK_EDGE_LISTEN=0.0.0.0:8000) and --set key=value flags.`,
 		c.newCommand(), // new.go
 		c.workerCommand(),
 		c.devCommand(),
-		c.statusCommand(), c.reloadCommand(), c.topCommand(), // admincmd.go
 		c.benchCommand(),
-		c.createsuperuserCommand(),
-		c.changepasswordCommand(),
 	)
+	root.AddCommand(c.controlCommands()...) // admincmd.go
+	root.AddCommand(c.userCommands()...)    // users.go
 	return root
 }
 

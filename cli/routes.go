@@ -8,12 +8,12 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
+	"github.com/stack-web/stack/cli/internal/staticfiles"
 	"github.com/stack-web/stack/framework"
 )
 
@@ -124,76 +124,17 @@ func (c *cmdEnv) collectstaticCommand() *cobra.Command {
 				return errors.New("the app has no static files")
 			}
 			fmt.Fprintf(c.stdout, "Copying the app's static files to %s\n", args[0])
-			n, err := copyTree(sp.StaticFS(), args[0], c.stdout)
+			n, err := staticfiles.Copy(sp.StaticFS(), args[0], c.stdout)
 			if err != nil {
 				return err
 			}
 			fmt.Fprintf(c.stdout, "%d static files copied to %s\n", n, args[0])
 			if precompress {
-				_, err = precompressTree(sp.StaticFS(), args[0], c.stdout)
+				_, err = staticfiles.Precompress(sp.StaticFS(), args[0], c.stdout)
 			}
 			return err
 		},
 	}
 	cmd.Flags().BoolVar(&precompress, "compress", false, "also write X.gz and X.zst beside each text file X, for the edge to serve precompressed")
 	return cmd
-}
-
-// copyTree copies every regular file of src into dir, replacing files
-// that exist, as Django's collectstatic does, printing each file to
-// progress with how far along it is ("[3/12] polls/style.css (1.2 KiB)").
-func copyTree(src fs.FS, dir string, progress io.Writer) (int, error) {
-	total := 0
-	fs.WalkDir(src, ".", func(path string, d fs.DirEntry, err error) error {
-		if err == nil && d.Type().IsRegular() {
-			total++
-		}
-		return nil // a walk error is reported by the copying walk below
-	})
-	n := 0
-	err := fs.WalkDir(src, ".", func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		target := filepath.Join(dir, filepath.FromSlash(path))
-		if d.IsDir() {
-			return os.MkdirAll(target, 0o755)
-		}
-		if !d.Type().IsRegular() {
-			return nil
-		}
-		in, err := src.Open(path)
-		if err != nil {
-			return err
-		}
-		defer in.Close()
-		out, err := os.OpenFile(target, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-		if err != nil {
-			return err
-		}
-		size, err := io.Copy(out, in)
-		if err != nil {
-			out.Close()
-			return fmt.Errorf("copying %s: %w", path, err)
-		}
-		n++
-		fmt.Fprintf(progress, "  [%d/%d] %s (%s)\n", n, total, path, humanBytes(size))
-		return out.Close()
-	})
-	if err != nil {
-		return n, fmt.Errorf("collectstatic: %w", err)
-	}
-	return n, nil
-}
-
-// humanBytes writes a size as people read it: 512 B, 1.2 KiB, 3.4 MiB.
-func humanBytes(n int64) string {
-	switch {
-	case n < 1<<10:
-		return fmt.Sprintf("%d B", n)
-	case n < 1<<20:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	default:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	}
 }

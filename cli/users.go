@@ -1,18 +1,26 @@
 package cli
 
 import (
-	"bufio"
-	"context"
-	"errors"
 	"fmt"
 	"io"
-	"os"
-	"os/user"
-	"strings"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
+
+	"github.com/stack-web/stack/cli/internal/usercmd"
 )
+
+// userCommands are `stack createsuperuser` and `stack changepassword`
+// (cli/internal/usercmd), on the served app's accounts.
+func (c *cmdEnv) userCommands() []*cobra.Command {
+	e := &usercmd.Env{Stdin: c.stdin, Stdout: c.stdout, Stderr: c.stderr, Open: func() (usercmd.Accounts, io.Closer, error) {
+		users, closer, err := c.openUsers()
+		if err != nil {
+			return nil, nil, err
+		}
+		return users, closer, nil
+	}}
+	return []*cobra.Command{usercmd.CreatesuperuserCommand(e), usercmd.ChangepasswordCommand(e)}
+}
 
 // openUsers loads the configuration (the served app's settings only) and
 // opens that app's accounts.
@@ -29,173 +37,4 @@ func (c *cmdEnv) openUsers() (Users, io.Closer, error) {
 		return nil, nil, fmt.Errorf("app %q has no user accounts", app.Name)
 	}
 	return app.Users(Env{Settings: f.Apps[app.Name], RunDir: f.RunDir, Logger: c.logger.With("app", app.Name)})
-}
-
-// prompter asks questions on the terminal, or reads answers line by line
-// from a pipe.
-type prompter struct {
-	in  *bufio.Reader
-	fd  int // the terminal's descriptor, or -1
-	out io.Writer
-}
-
-func (c *cmdEnv) prompter() *prompter {
-	p := &prompter{in: bufio.NewReader(c.stdin), fd: -1, out: c.stderr}
-	if f, ok := c.stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		p.fd = int(f.Fd())
-	}
-	return p
-}
-
-func (p *prompter) ask(q string) (string, error) {
-	fmt.Fprint(p.out, q)
-	line, err := p.in.ReadString('\n')
-	if err != nil && (line == "" || !errors.Is(err, io.EOF)) {
-		return "", fmt.Errorf("reading the answer: %w", err)
-	}
-	return strings.TrimRight(line, "\r\n"), nil
-}
-
-// secret reads a password without echo on a terminal.
-func (p *prompter) secret(q string) (string, error) {
-	if p.fd < 0 {
-		return p.ask(q)
-	}
-	fmt.Fprint(p.out, q)
-	b, err := term.ReadPassword(p.fd)
-	fmt.Fprintln(p.out)
-	if err != nil {
-		return "", fmt.Errorf("reading the password: %w", err)
-	}
-	return string(b), nil
-}
-
-// newPassword asks for a password twice and validates it, offering to
-// bypass the validation as Django does. "" means give up.
-func (p *prompter) newPassword(users Users, username string) (string, error) {
-	for range 3 {
-		pw, err := p.secret("Password: ")
-		if err != nil {
-			return "", err
-		}
-		again, err := p.secret("Password (again): ")
-		if err != nil {
-			return "", err
-		}
-		if pw != again {
-			fmt.Fprintln(p.out, "Error: Your passwords didn't match.")
-			continue
-		}
-		if strings.TrimSpace(pw) == "" {
-			fmt.Fprintln(p.out, "Error: Blank passwords aren't allowed.")
-			continue
-		}
-		if err := users.ValidatePassword(pw, username); err != nil {
-			fmt.Fprintln(p.out, err)
-			yes, err := p.ask("Bypass password validation and create user anyway? [y/N]: ")
-			if err != nil {
-				return "", err
-			}
-			if !strings.EqualFold(strings.TrimSpace(yes), "y") {
-				continue
-			}
-		}
-		return pw, nil
-	}
-	return "", errors.New("too many failed attempts")
-}
-
-func (c *cmdEnv) createsuperuserCommand() *cobra.Command {
-	var username, email string
-	var noinput bool
-	cmd := &cobra.Command{
-		Use:   "createsuperuser",
-		Short: "Create a staff superuser of the app (Django's createsuperuser)",
-		Long: `createsuperuser adds a user who may use the admin and do everything in it.
-It asks for the username, email and password (twice, not echoed) on the
-terminal. With --noinput it asks nothing: the username comes from
---username, the password from STACK_SUPERUSER_PASSWORD (without it the
-user cannot log in until stack changepassword), the email from
-STACK_SUPERUSER_EMAIL, as Django's DJANGO_SUPERUSER_* variables.`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			users, closer, err := c.openUsers()
-			if err != nil {
-				return err
-			}
-			defer closer.Close()
-			ctx := context.Background()
-			password := ""
-			if noinput {
-				if username == "" {
-					return errors.New("createsuperuser --noinput: --username is required")
-				}
-				password = os.Getenv("STACK_SUPERUSER_PASSWORD")
-				if email == "" {
-					email = os.Getenv("STACK_SUPERUSER_EMAIL")
-				}
-			} else {
-				p := c.prompter()
-				if username == "" {
-					def := ""
-					if u, err := user.Current(); err == nil {
-						def = u.Username
-					}
-					q := "Username: "
-					if def != "" {
-						q = fmt.Sprintf("Username (leave blank to use '%s'): ", def)
-					}
-					if username, err = p.ask(q); err != nil {
-						return err
-					}
-					if username == "" {
-						username = def
-					}
-				}
-				if email == "" {
-					if email, err = p.ask("Email address: "); err != nil {
-						return err
-					}
-				}
-				if password, err = p.newPassword(users, username); err != nil {
-					return fmt.Errorf("createsuperuser: %w", err)
-				}
-			}
-			if err := users.CreateSuperuser(ctx, username, email, password); err != nil {
-				return fmt.Errorf("createsuperuser: %w", err)
-			}
-			fmt.Fprintln(c.stdout, "Superuser created successfully.")
-			return nil
-		},
-	}
-	cmd.Flags().StringVar(&username, "username", "", "the superuser's username")
-	cmd.Flags().StringVar(&email, "email", "", "the superuser's email address")
-	cmd.Flags().BoolVar(&noinput, "noinput", false, "ask nothing: --username, STACK_SUPERUSER_PASSWORD, STACK_SUPERUSER_EMAIL")
-	return cmd
-}
-
-func (c *cmdEnv) changepasswordCommand() *cobra.Command {
-	return &cobra.Command{
-		Use:   "changepassword USERNAME",
-		Short: "Change a user's password (Django's changepassword); their sessions end",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			users, closer, err := c.openUsers()
-			if err != nil {
-				return err
-			}
-			defer closer.Close()
-			username := args[0]
-			fmt.Fprintf(c.stderr, "Changing password for user '%s'\n", username)
-			pw, err := c.prompter().newPassword(users, username)
-			if err != nil {
-				return fmt.Errorf("changepassword: %w", err)
-			}
-			if err := users.SetPassword(context.Background(), username, pw); err != nil {
-				return fmt.Errorf("changepassword: %w", err)
-			}
-			fmt.Fprintf(c.stdout, "Password changed successfully for user '%s'\n", username)
-			return nil
-		},
-	}
 }

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"bytes"
-	"context"
 	"database/sql"
 	"io"
 	"os"
@@ -15,8 +14,11 @@ import (
 	"github.com/stack-web/stack/framework/auth"
 )
 
-// usersApp is siteApp with accounts in RUN_DIR/users.db and a cheap hasher.
-func usersApp() App {
+// The user commands (cli/internal/usercmd, tested there) open the served
+// app's accounts in its run_dir, with its settings; an app without
+// accounts is named.
+func TestUserCommandsOpenTheServedAppsAccounts(t *testing.T) {
+	dir := t.TempDir()
 	a := siteApp()
 	a.Users = func(env Env) (Users, io.Closer, error) {
 		db, err := sql.Open("sqlite", filepath.Join(env.RunDir, "users.db"))
@@ -30,88 +32,22 @@ func usersApp() App {
 		}
 		return users, db, nil
 	}
-	return a
-}
-
-// users runs a user command in dir with stdin and returns its outputs.
-func users(t *testing.T, dir, stdin string, args ...string) (int, string, string) {
-	t.Helper()
 	cfg := filepath.Join(dir, "stack.yaml")
 	yaml := "run_dir: " + dir + "\nappserver: {app: site}\napps:\n  site: {debug: true}\n"
 	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	var out, errb bytes.Buffer
-	code := run(append(args, "-c", cfg), strings.NewReader(stdin), &out, &errb, usersApp())
-	return code, out.String(), errb.String()
-}
-
-// login checks a password against the accounts in dir.
-func login(t *testing.T, dir, username, password string) error {
-	t.Helper()
-	db, err := sql.Open("sqlite", filepath.Join(dir, "users.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	a, err := auth.New(db, auth.Options{Hasher: &auth.Hasher{Time: 1, Memory: 1024, Threads: 1}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	u, err := a.Authenticate(context.Background(), username, password, "127.0.0.1")
-	if err == nil && !(u.IsSuperuser && u.IsStaff) {
-		t.Errorf("%s is not a staff superuser", username)
-	}
-	return err
-}
-
-func TestCreatesuperuserNoinput(t *testing.T) {
-	dir := t.TempDir()
 	t.Setenv("STACK_SUPERUSER_PASSWORD", "admin-password-1")
-	t.Setenv("STACK_SUPERUSER_EMAIL", "admin@example.com")
-	code, out, errs := users(t, dir, "", "createsuperuser", "--username", "admin", "--noinput")
-	if code != 0 || !strings.Contains(out, "Superuser created successfully.") {
-		t.Fatalf("exit %d\n%s%s", code, out, errs)
+	var out, errb bytes.Buffer
+	if code := run([]string{"createsuperuser", "--username", "admin", "--noinput", "-c", cfg}, strings.NewReader(""), &out, &errb, a); code != 0 || !strings.Contains(out.String(), "Superuser created successfully.") {
+		t.Fatalf("exit %d\n%s%s", code, out.String(), errb.String())
 	}
-	if err := login(t, dir, "admin", "admin-password-1"); err != nil {
-		t.Errorf("the superuser cannot log in: %v", err)
+	if _, err := os.Stat(filepath.Join(dir, "users.db")); err != nil {
+		t.Errorf("the accounts are not in run_dir: %v", err)
 	}
-	if code, _, errs := users(t, dir, "", "createsuperuser", "--username", "admin", "--noinput"); code != 1 || !strings.Contains(errs, "already taken") {
-		t.Errorf("a second admin: exit %d %s", code, errs)
-	}
-	if code, _, errs := users(t, dir, "", "createsuperuser", "--noinput"); code != 1 || !strings.Contains(errs, "--username is required") {
-		t.Errorf("no username: exit %d %s", code, errs)
-	}
-}
-
-// Interactive, from a pipe: a mismatch, a weak password refused, then a
-// good one; changepassword the same way.
-func TestCreatesuperuserAndChangepasswordInteractive(t *testing.T) {
-	dir := t.TempDir()
-	in := "ann\nann@example.com\none-password\nother-password\n123\n123\nn\nann-password-1\nann-password-1\n"
-	code, out, errs := users(t, dir, in, "createsuperuser")
-	if code != 0 || !strings.Contains(out, "Superuser created successfully.") {
-		t.Fatalf("exit %d\n%s%s", code, out, errs)
-	}
-	for _, want := range []string{"Username (leave blank", "Email address: ", "Your passwords didn't match.", "This password is too short.", "entirely numeric", "Bypass password validation"} {
-		if !strings.Contains(errs, want) {
-			t.Errorf("the prompts lack %q:\n%s", want, errs)
-		}
-	}
-	if err := login(t, dir, "ann", "ann-password-1"); err != nil {
-		t.Fatalf("login: %v", err)
-	}
-	code, out, errs = users(t, dir, "new-password-2\nnew-password-2\n", "changepassword", "ann")
-	if code != 0 || !strings.Contains(out, "Password changed successfully for user 'ann'") {
-		t.Fatalf("changepassword: exit %d\n%s%s", code, out, errs)
-	}
-	if err := login(t, dir, "ann", "new-password-2"); err != nil {
-		t.Errorf("the new password: %v", err)
-	}
-	if err := login(t, dir, "ann", "ann-password-1"); err == nil {
-		t.Error("the old password still works")
-	}
-	if code, _, errs := users(t, dir, "x-password-3\nx-password-3\n", "changepassword", "nobody"); code != 1 || !strings.Contains(errs, "no such user") {
-		t.Errorf("changepassword of nobody: exit %d %s", code, errs)
+	out.Reset()
+	errb.Reset()
+	if code := run([]string{"changepassword", "admin", "-c", cfg}, strings.NewReader("pw-2-password\npw-2-password\n"), &out, &errb, siteApp()); code != 1 || !strings.Contains(errb.String(), `app "site" has no user accounts`) {
+		t.Errorf("an app without accounts: exit %d\n%s%s", code, out.String(), errb.String())
 	}
 }

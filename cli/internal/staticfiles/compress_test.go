@@ -1,4 +1,4 @@
-package cli
+package staticfiles
 
 import (
 	"bytes"
@@ -24,14 +24,14 @@ func TestCollectstaticCompress(t *testing.T) {
 	}
 	dir := t.TempDir()
 	var out bytes.Buffer
-	if _, err := copyTree(src, dir, &out); err != nil {
+	if _, err := Copy(src, dir, &out); err != nil {
 		t.Fatal(err)
 	}
 	stale := filepath.Join(dir, "polls", "tiny.txt.gz") // left by an earlier run
 	os.WriteFile(stale, []byte("old"), 0o644)
-	n, err := precompressTree(src, dir, &out)
+	n, err := Precompress(src, dir, &out)
 	if err != nil || n != 4 {
-		t.Fatalf("precompressTree: %d files, %v\n%s", n, err, out.String())
+		t.Fatalf("Precompress: %d files, %v\n%s", n, err, out.String())
 	}
 	check := func() map[string][]byte {
 		got := map[string][]byte{}
@@ -70,10 +70,10 @@ func TestCollectstaticCompress(t *testing.T) {
 	first := check()
 	// A second run (as collectstatic does it: copy, then compress) gives
 	// the same files.
-	if _, err := copyTree(src, dir, io.Discard); err != nil {
+	if _, err := Copy(src, dir, io.Discard); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := precompressTree(src, dir, io.Discard); err != nil {
+	if _, err := Precompress(src, dir, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	for name, b := range check() {

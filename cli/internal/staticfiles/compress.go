@@ -1,4 +1,4 @@
-package cli
+package staticfiles
 
 import (
 	"bytes"
@@ -16,7 +16,7 @@ import (
 	"github.com/stack-web/stack/edge/compress"
 )
 
-// precompressTree writes X.gz and X.zst beside each text file X that
+// Precompress writes X.gz and X.zst beside each text file X that
 // collectstatic copied from src into dir, for the edge's static locations
 // to serve to clients that accept them (edge.compression.precompressed).
 //
@@ -32,7 +32,7 @@ import (
 //
 // The levels are the best ones: this runs once per release, not per
 // request.
-func precompressTree(src fs.FS, dir string, progress io.Writer) (written int, err error) {
+func Precompress(src fs.FS, dir string, progress io.Writer) (written int, err error) {
 	zw, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedBestCompression), zstd.WithEncoderConcurrency(1))
 	if err != nil {
 		return 0, err

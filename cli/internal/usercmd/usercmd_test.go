@@ -1,0 +1,117 @@
+package usercmd
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/spf13/cobra"
+	_ "modernc.org/sqlite"
+
+	"github.com/stack-web/stack/framework/auth"
+)
+
+// users runs a user command with the accounts in dir/users.db (a cheap
+// hasher) and stdin, and returns its exit status (1 on an error, which is
+// appended to stderr as stack prints it) and outputs.
+func users(t *testing.T, dir, stdin string, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	e := &Env{Stdin: strings.NewReader(stdin), Stdout: &out, Stderr: &errb, Open: func() (Accounts, io.Closer, error) {
+		db, err := sql.Open("sqlite", filepath.Join(dir, "users.db"))
+		if err != nil {
+			return nil, nil, err
+		}
+		users, err := auth.New(db, auth.Options{Hasher: &auth.Hasher{Time: 1, Memory: 1024, Threads: 1}})
+		if err != nil {
+			db.Close()
+			return nil, nil, err
+		}
+		return users, db, nil
+	}}
+	root := &cobra.Command{Use: "stack", SilenceUsage: true, SilenceErrors: true}
+	root.AddCommand(CreatesuperuserCommand(e), ChangepasswordCommand(e))
+	root.SetArgs(args)
+	root.SetOut(&out)
+	root.SetErr(&errb)
+	if err := root.Execute(); err != nil {
+		fmt.Fprintln(&errb, "stack:", err)
+		return 1, out.String(), errb.String()
+	}
+	return 0, out.String(), errb.String()
+}
+
+// login checks a password against the accounts in dir.
+func login(t *testing.T, dir, username, password string) error {
+	t.Helper()
+	db, err := sql.Open("sqlite", filepath.Join(dir, "users.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	a, err := auth.New(db, auth.Options{Hasher: &auth.Hasher{Time: 1, Memory: 1024, Threads: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := a.Authenticate(context.Background(), username, password, "127.0.0.1")
+	if err == nil && !(u.IsSuperuser && u.IsStaff) {
+		t.Errorf("%s is not a staff superuser", username)
+	}
+	return err
+}
+
+func TestCreatesuperuserNoinput(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("STACK_SUPERUSER_PASSWORD", "admin-password-1")
+	t.Setenv("STACK_SUPERUSER_EMAIL", "admin@example.com")
+	code, out, errs := users(t, dir, "", "createsuperuser", "--username", "admin", "--noinput")
+	if code != 0 || !strings.Contains(out, "Superuser created successfully.") {
+		t.Fatalf("exit %d\n%s%s", code, out, errs)
+	}
+	if err := login(t, dir, "admin", "admin-password-1"); err != nil {
+		t.Errorf("the superuser cannot log in: %v", err)
+	}
+	if code, _, errs := users(t, dir, "", "createsuperuser", "--username", "admin", "--noinput"); code != 1 || !strings.Contains(errs, "already taken") {
+		t.Errorf("a second admin: exit %d %s", code, errs)
+	}
+	if code, _, errs := users(t, dir, "", "createsuperuser", "--noinput"); code != 1 || !strings.Contains(errs, "--username is required") {
+		t.Errorf("no username: exit %d %s", code, errs)
+	}
+}
+
+// Interactive, from a pipe: a mismatch, a weak password refused, then a
+// good one; changepassword the same way.
+func TestCreatesuperuserAndChangepasswordInteractive(t *testing.T) {
+	dir := t.TempDir()
+	in := "ann\nann@example.com\none-password\nother-password\n123\n123\nn\nann-password-1\nann-password-1\n"
+	code, out, errs := users(t, dir, in, "createsuperuser")
+	if code != 0 || !strings.Contains(out, "Superuser created successfully.") {
+		t.Fatalf("exit %d\n%s%s", code, out, errs)
+	}
+	for _, want := range []string{"Username (leave blank", "Email address: ", "Your passwords didn't match.", "This password is too short.", "entirely numeric", "Bypass password validation"} {
+		if !strings.Contains(errs, want) {
+			t.Errorf("the prompts lack %q:\n%s", want, errs)
+		}
+	}
+	if err := login(t, dir, "ann", "ann-password-1"); err != nil {
+		t.Fatalf("login: %v", err)
+	}
+	code, out, errs = users(t, dir, "new-password-2\nnew-password-2\n", "changepassword", "ann")
+	if code != 0 || !strings.Contains(out, "Password changed successfully for user 'ann'") {
+		t.Fatalf("changepassword: exit %d\n%s%s", code, out, errs)
+	}
+	if err := login(t, dir, "ann", "new-password-2"); err != nil {
+		t.Errorf("the new password: %v", err)
+	}
+	if err := login(t, dir, "ann", "ann-password-1"); err == nil {
+		t.Error("the old password still works")
+	}
+	if code, _, errs := users(t, dir, "x-password-3\nx-password-3\n", "changepassword", "nobody"); code != 1 || !strings.Contains(errs, "no such user") {
+		t.Errorf("changepassword of nobody: exit %d %s", code, errs)
+	}
+}
