@@ -182,7 +182,7 @@ func TestShutdownClosesHijackedConnectionsAfterGrace(t *testing.T) {
 			if line, _ := br.ReadString('\n'); line != "one\n" {
 				t.Fatalf("echo %q", line)
 			}
-			if n := s.hijacks.count(); n != 1 {
+			if n := s.hijacks.Count(); n != 1 {
 				t.Fatalf("%d hijacked connections tracked, want 1", n)
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/stack-web/stack/fastcgi"
+
+	"github.com/stack-web/stack/appserver/internal/hijack"
 )
 
 // Service is a server of one protocol on a listener: *Server (uwsgi),
@@ -290,7 +292,7 @@ func (s *HTTPServer) Shutdown(ctx context.Context) error {
 		s.srv.Close()
 	}
 	// net/http's Shutdown does not see hijacked connections.
-	return errors.Join(err, s.guard.hijacks.shutdown(ctx, s.guard.logger()))
+	return errors.Join(err, s.guard.hijacks.Shutdown(ctx, s.guard.logger()))
 }
 
 // handlerGuard wraps the app for the FastCGI and HTTP servers: it bounds
@@ -308,8 +310,8 @@ type handlerGuard struct {
 	slots    chan struct{}
 	inflight atomic.Int64
 	served   atomic.Uint64
-	fcgi     bool          // Hijack is not supported (hijack.go)
-	hijacks  hijackedConns // over http, the connections handlers hijacked
+	fcgi     bool         // Hijack is not supported (hijack.go)
+	hijacks  hijack.Conns // over http, the connections handlers hijacked
 }
 
 func (g *handlerGuard) ServeHTTP(w http.ResponseWriter, r *http.Request) {

@@ -28,6 +28,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/stack-web/stack/appserver/internal/hijack"
 )
 
 // Server serves uwsgi requests with an http.Handler. The zero value is not
@@ -112,7 +114,7 @@ type Server struct {
 	connIDs   atomic.Uint64  // numbers the connections, for their goroutines' labels
 	handlers  sync.WaitGroup // one per connection being served
 	idle      chan struct{}  // closed when the last connection ends during shutdown
-	hijacks   hijackedConns  // connections handed to their handlers (hijack.go)
+	hijacks   hijack.Conns   // connections handed to their handlers (hijack.go)
 }
 
 // ErrServerClosed is returned by Serve after Shutdown or Close.
@@ -242,7 +244,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.closeConns()
 		errs = append(errs, fmt.Errorf("appserver: shutdown: requests still running: %w", ctx.Err()))
 	}
-	if err := s.hijacks.shutdown(ctx, s.logger()); err != nil {
+	if err := s.hijacks.Shutdown(ctx, s.logger()); err != nil {
 		errs = append(errs, err)
 	}
 	s.mu.Lock()
