@@ -31,14 +31,11 @@ import (
 //
 // Shutdown (a worker's stop, a chain reload) waits for hijacked
 // connections as for requests, until its grace period ends, and then
-// closes them.
+// closes them (the set is package internal/hijack's).
 //
 // Over http the hijack is net/http's own; over FastCGI there is no
 // connection to hand over (a FastCGI request is records on a shared
-// connection), and Hijack says so.
-
-// errFCGIHijack is Hijack's answer over FastCGI.
-var errFCGIHijack = fmt.Errorf("appserver: Hijack is not supported over FastCGI (a request is records on the web server's connection, not a connection of its own; use protocol uwsgi or http for WebSocket): %w", http.ErrNotSupported)
+// connection), and Hijack says so (both: package internal/stdserver).
 
 var _ http.Hijacker = (*response)(nil)
 
@@ -175,9 +172,6 @@ func (detachedConn) SetWriteDeadline(time.Time) error { return nil }
 // does at the end of shutdown_timeout.
 func (s *Server) CloseHijacked() int { return s.hijacks.CloseAll() }
 
-// CloseHijacked is Server's, over http.
-func (s *HTTPServer) CloseHijacked() int { return s.guard.hijacks.CloseAll() }
-
 // CloseHijacked passes the call on to the service allowed.
 func (s allowService) CloseHijacked() int {
 	if h, ok := s.Service.(interface{ CloseHijacked() int }); ok {
@@ -200,24 +194,4 @@ func (s *Server) hijackEnded(cs *conn, w *response, start time.Time, panicked bo
 	}
 	cs.c.Close() // the original descriptor (fdConn), or nothing (netConn)
 	return false
-}
-
-// Hijack over http is net/http's; the connection is tracked for Shutdown
-// and is out of harakiri's reach from then on. Over FastCGI it fails.
-func (w *countingWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	if w.guard != nil && w.guard.fcgi {
-		return nil, nil, errFCGIHijack
-	}
-	nc, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
-	if err != nil || w.guard == nil {
-		return nc, brw, err
-	}
-	w.started.Store(true)
-	if w.harakiri != nil {
-		w.harakiri.Stop()
-	}
-	if w.guard.OnHijack != nil {
-		w.guard.OnHijack(w.req)
-	}
-	return w.guard.hijacks.Track(nc, nil), brw, nil
 }

@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"github.com/stack-web/stack/appserver/internal/hijack"
+	"github.com/stack-web/stack/appserver/internal/stdserver"
 )
 
 // Server serves uwsgi requests with an http.Handler. The zero value is not
@@ -117,8 +118,10 @@ type Server struct {
 	hijacks   hijack.Conns   // connections handed to their handlers (hijack.go)
 }
 
-// ErrServerClosed is returned by Serve after Shutdown or Close.
-var ErrServerClosed = errors.New("appserver: server closed")
+// ErrServerClosed is returned by Serve after Shutdown or Close, by every
+// protocol's server (it is package internal/stdserver's, as os.ErrNotExist
+// is fs.ErrNotExist).
+var ErrServerClosed = stdserver.ErrServerClosed
 
 // Serve accepts connections on l and serves each with h, using the default
 // settings. It returns when l's Accept fails.
