@@ -31,6 +31,8 @@ import (
 
 	"github.com/stack-web/stack/appserver/internal/hijack"
 	"github.com/stack-web/stack/appserver/internal/stdserver"
+
+	"github.com/stack-web/stack/appserver/internal/allow"
 )
 
 // Server serves uwsgi requests with an http.Handler. The zero value is not
@@ -151,7 +153,7 @@ func (s *Server) Serve(l net.Listener) error {
 
 	// The listener's, whatever the number of accept loops.
 	budget := new(waitBudget)
-	refusals := &refusalLog{logger: s.logger(), interval: time.Second}
+	refusals := &allow.RefusalLog{Logger: s.logger(), Interval: time.Second}
 	acc := func() acceptor {
 		acc := newAcceptor(l, s.socketTimeout(), budget)
 		if len(s.Allow) > 0 {
