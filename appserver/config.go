@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/stack-web/stack/uwsgi"
+
+	"github.com/stack-web/stack/appserver/internal/allow"
 )
 
 // Config is the appserver's section of stack.yaml.
@@ -76,46 +78,11 @@ type Config struct {
 // AllowPrefixes is Allow parsed, for Server.Allow: nil (no filter) when it
 // is empty or holds "all". Call it on a validated Config.
 func (c *Config) AllowPrefixes() []netip.Prefix {
-	p, all, err := ParseAllow(c.Allow)
+	p, all, err := allow.Parse(c.Allow)
 	if err != nil || all {
 		return nil
 	}
 	return p
-}
-
-// validateAllow checks appserver.allow against appserver.listen: a TCP
-// listen that other hosts can reach must say whom it admits.
-func (c *Config) validateAllow() error {
-	prefixes, all, err := ParseAllow(c.Allow)
-	if err != nil {
-		return err
-	}
-	if all && len(prefixes) > 0 {
-		return fmt.Errorf("appserver.allow: %q admits every address, so the other entries do nothing; keep only one or the other", AllowAll)
-	}
-	if strings.HasPrefix(c.Listen, "unix:") {
-		if len(c.Allow) > 0 {
-			return fmt.Errorf("appserver.allow: applies to a TCP appserver.listen; a Unix socket is guarded by appserver.socket_mode")
-		}
-		return nil
-	}
-	host, _, err := net.SplitHostPort(c.Listen)
-	if err != nil || len(c.Allow) > 0 || loopbackHost(host) {
-		return nil
-	}
-	return fmt.Errorf("appserver.allow: empty, but appserver.listen %s is reachable from other hosts and the uwsgi protocol has no authentication "+
-		"(anyone who connects can send any request); list the edge hosts' addresses or prefixes (e.g. [10.0.0.5, 10.0.0.0/24]), "+
-		"listen on 127.0.0.1 or a Unix socket, or opt out with [%s]", c.Listen, AllowAll)
-}
-
-// loopbackHost reports whether a listen host is reachable from this host
-// only.
-func loopbackHost(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	a, err := netip.ParseAddr(host)
-	return err == nil && a.IsLoopback()
 }
 
 // DefaultConfig returns the appserver's defaults.
@@ -220,7 +187,7 @@ func (c *Config) Validate() error {
 			errs = append(errs, err)
 		}
 	}
-	if err := c.validateAllow(); err != nil {
+	if err := allow.Validate(c.Listen, c.Allow); err != nil {
 		errs = append(errs, err)
 	}
 	if c.SocketTimeout <= 0 {

@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/stack-web/stack/appserver/internal/listener"
 	"github.com/stack-web/stack/uwsgi"
 )
 
@@ -306,20 +307,20 @@ type acceptor interface {
 // loops do not mean more waits.
 func newAcceptor(l net.Listener, timeout time.Duration, budget *waitBudget) acceptor {
 	if ul, ok := l.(*Listener); ok {
-		return &rawAcceptor{l: ul, a: newAccepter(), timeout: timeout, budget: budget}
+		return &rawAcceptor{l: ul, a: listener.NewAccepter(), timeout: timeout, budget: budget}
 	}
 	return netAcceptor{l: l, timeout: timeout}
 }
 
 type rawAcceptor struct {
 	l       *Listener
-	a       *accepter
+	a       *listener.Accepter
 	timeout time.Duration
 	budget  *waitBudget
 }
 
 func (a *rawAcceptor) accept() (connection, error) {
-	fd, err := a.l.acceptFD(a.a)
+	fd, err := a.l.AcceptFD(a.a)
 	if err != nil {
 		return nil, err
 	}

@@ -2,14 +2,11 @@ package appserver
 
 import (
 	"bufio"
-	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
-	"sync"
 	"time"
 
 	"github.com/stack-web/stack/uwsgi"
@@ -34,14 +31,11 @@ import (
 //
 // Shutdown (a worker's stop, a chain reload) waits for hijacked
 // connections as for requests, until its grace period ends, and then
-// closes them.
+// closes them (the set is package internal/hijack's).
 //
 // Over http the hijack is net/http's own; over FastCGI there is no
 // connection to hand over (a FastCGI request is records on a shared
-// connection), and Hijack says so.
-
-// errFCGIHijack is Hijack's answer over FastCGI.
-var errFCGIHijack = fmt.Errorf("appserver: Hijack is not supported over FastCGI (a request is records on the web server's connection, not a connection of its own; use protocol uwsgi or http for WebSocket): %w", http.ErrNotSupported)
+// connection), and Hijack says so (both: package internal/stdserver).
 
 var _ http.Hijacker = (*response)(nil)
 
@@ -88,7 +82,7 @@ func (w *response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if w.status == 0 {
 		w.status = http.StatusSwitchingProtocols // for the request log
 	}
-	hc := w.srv.hijacks.track(nc, early)
+	hc := w.srv.hijacks.Track(nc, early)
 	if w.srv.OnHijack != nil {
 		w.srv.OnHijack(w.req)
 	}
@@ -173,99 +167,10 @@ func (detachedConn) SetDeadline(time.Time) error      { return nil }
 func (detachedConn) SetReadDeadline(time.Time) error  { return nil }
 func (detachedConn) SetWriteDeadline(time.Time) error { return nil }
 
-// hijackedConns are a server's hijacked connections, for Shutdown.
-type hijackedConns struct {
-	mu    sync.Mutex
-	conns map[*hijackedConn]struct{}
-	done  chan struct{} // closed when the set empties while Shutdown waits
-}
-
-// track registers nc, whose first bytes to read are early.
-func (s *hijackedConns) track(nc net.Conn, early []byte) *hijackedConn {
-	hc := &hijackedConn{Conn: nc, early: early, set: s}
-	s.mu.Lock()
-	if s.conns == nil {
-		s.conns = map[*hijackedConn]struct{}{}
-	}
-	s.conns[hc] = struct{}{}
-	s.mu.Unlock()
-	return hc
-}
-
-func (s *hijackedConns) remove(hc *hijackedConn) {
-	s.mu.Lock()
-	delete(s.conns, hc)
-	if len(s.conns) == 0 && s.done != nil {
-		close(s.done)
-		s.done = nil
-	}
-	s.mu.Unlock()
-}
-
-// count is how many hijacked connections are open.
-func (s *hijackedConns) count() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.conns)
-}
-
-// shutdown waits for the hijacked connections to be closed by their
-// handlers, or for ctx; it closes those left and reports them.
-func (s *hijackedConns) shutdown(ctx context.Context, logger *slog.Logger) error {
-	s.mu.Lock()
-	var done chan struct{}
-	if len(s.conns) > 0 {
-		if s.done == nil {
-			s.done = make(chan struct{})
-		}
-		done = s.done
-	}
-	s.mu.Unlock()
-	if done == nil {
-		return nil
-	}
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-	}
-	s.mu.Lock()
-	left := make([]*hijackedConn, 0, len(s.conns))
-	for hc := range s.conns {
-		left = append(left, hc)
-	}
-	s.mu.Unlock()
-	for _, hc := range left {
-		hc.Close()
-	}
-	if len(left) == 0 {
-		return nil
-	}
-	logger.Info("appserver: closed hijacked (WebSocket) connections at the end of the shutdown grace period", "connections", len(left))
-	return fmt.Errorf("appserver: shutdown: closed %d hijacked connections: %w", len(left), ctx.Err())
-}
-
-// closeAll closes every hijacked connection and reports how many.
-func (s *hijackedConns) closeAll() int {
-	s.mu.Lock()
-	left := make([]*hijackedConn, 0, len(s.conns))
-	for hc := range s.conns {
-		left = append(left, hc)
-	}
-	s.mu.Unlock()
-	for _, hc := range left {
-		hc.Close()
-	}
-	return len(left)
-}
-
 // CloseHijacked closes the connections handlers hijacked (their handlers
 // then see them end) and reports how many: a worker draining for a reload
 // does at the end of shutdown_timeout.
-func (s *Server) CloseHijacked() int { return s.hijacks.closeAll() }
-
-// CloseHijacked is Server's, over http.
-func (s *HTTPServer) CloseHijacked() int { return s.guard.hijacks.closeAll() }
+func (s *Server) CloseHijacked() int { return s.hijacks.CloseAll() }
 
 // CloseHijacked passes the call on to the service allowed.
 func (s allowService) CloseHijacked() int {
@@ -273,38 +178,6 @@ func (s allowService) CloseHijacked() int {
 		return h.CloseHijacked()
 	}
 	return 0
-}
-
-// hijackedConn is a hijacked connection: the bytes read ahead first, then
-// the socket; Close forgets it.
-type hijackedConn struct {
-	net.Conn
-	early []byte // read by the server past the request; only Read touches it
-	set   *hijackedConns
-	once  sync.Once
-}
-
-func (c *hijackedConn) Read(p []byte) (int, error) {
-	if len(c.early) > 0 {
-		n := copy(p, c.early)
-		c.early = c.early[n:]
-		return n, nil
-	}
-	return c.Conn.Read(p)
-}
-
-func (c *hijackedConn) Close() error {
-	err := c.Conn.Close()
-	c.once.Do(func() { c.set.remove(c) })
-	return err
-}
-
-// CloseWrite half-closes the socket where it can be.
-func (c *hijackedConn) CloseWrite() error {
-	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
-		return cw.CloseWrite()
-	}
-	return nil
 }
 
 // hijackEnded ends serveRequest for a request whose handler hijacked the
@@ -321,24 +194,4 @@ func (s *Server) hijackEnded(cs *conn, w *response, start time.Time, panicked bo
 	}
 	cs.c.Close() // the original descriptor (fdConn), or nothing (netConn)
 	return false
-}
-
-// Hijack over http is net/http's; the connection is tracked for Shutdown
-// and is out of harakiri's reach from then on. Over FastCGI it fails.
-func (w *countingWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	if w.guard != nil && w.guard.fcgi {
-		return nil, nil, errFCGIHijack
-	}
-	nc, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
-	if err != nil || w.guard == nil {
-		return nc, brw, err
-	}
-	w.started.Store(true)
-	if w.harakiri != nil {
-		w.harakiri.Stop()
-	}
-	if w.guard.OnHijack != nil {
-		w.guard.OnHijack(w.req)
-	}
-	return w.guard.hijacks.track(nc, nil), brw, nil
 }

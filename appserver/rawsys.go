@@ -21,17 +21,7 @@ import (
 // The race detector learns from syscall.Read and syscall.Write that a
 // write to a socket happens before the read of its bytes, so with -race
 // rawsys_race.go and internal/rawio use them instead. Reads and writes
-// are internal/rawio's (pollio.go).
-
-func accept4(fd, flags int) (int, error) {
-	// No peer address: the server never reads it, and syscall.Accept4
-	// allocates one for every connection.
-	nfd, _, e := syscall.RawSyscall6(syscall.SYS_ACCEPT4, uintptr(fd), 0, 0, uintptr(flags), 0, 0)
-	if e != 0 {
-		return -1, e
-	}
-	return int(nfd), nil
-}
+// are internal/rawio's (pollio.go); accept4 is internal/listener's.
 
 // rawClose closes a socket. Unless SO_LINGER is set with a timeout, which
 // the appserver never does (Reset sets a zero one: an immediate RST),

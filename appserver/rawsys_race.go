@@ -12,14 +12,6 @@ import (
 // which tells the detector that a socket's write happens before the read
 // of its bytes (see rawsys.go; reads and writes: internal/rawio).
 
-func accept4(fd, flags int) (int, error) {
-	nfd, _, e := syscall.Syscall6(syscall.SYS_ACCEPT4, uintptr(fd), 0, 0, uintptr(flags), 0, 0)
-	if e != 0 {
-		return -1, e
-	}
-	return int(nfd), nil
-}
-
 func rawClose(fd int) error { return syscall.Close(fd) }
 
 // ppoll moves no bytes, so there is nothing for the detector to learn:

@@ -28,6 +28,11 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/stack-web/stack/appserver/internal/hijack"
+	"github.com/stack-web/stack/appserver/internal/stdserver"
+
+	"github.com/stack-web/stack/appserver/internal/allow"
 )
 
 // Server serves uwsgi requests with an http.Handler. The zero value is not
@@ -112,11 +117,13 @@ type Server struct {
 	connIDs   atomic.Uint64  // numbers the connections, for their goroutines' labels
 	handlers  sync.WaitGroup // one per connection being served
 	idle      chan struct{}  // closed when the last connection ends during shutdown
-	hijacks   hijackedConns  // connections handed to their handlers (hijack.go)
+	hijacks   hijack.Conns   // connections handed to their handlers (hijack.go)
 }
 
-// ErrServerClosed is returned by Serve after Shutdown or Close.
-var ErrServerClosed = errors.New("appserver: server closed")
+// ErrServerClosed is returned by Serve after Shutdown or Close, by every
+// protocol's server (it is package internal/stdserver's, as os.ErrNotExist
+// is fs.ErrNotExist).
+var ErrServerClosed = stdserver.ErrServerClosed
 
 // Serve accepts connections on l and serves each with h, using the default
 // settings. It returns when l's Accept fails.
@@ -146,7 +153,7 @@ func (s *Server) Serve(l net.Listener) error {
 
 	// The listener's, whatever the number of accept loops.
 	budget := new(waitBudget)
-	refusals := &refusalLog{logger: s.logger(), interval: time.Second}
+	refusals := &allow.RefusalLog{Logger: s.logger(), Interval: time.Second}
 	acc := func() acceptor {
 		acc := newAcceptor(l, s.socketTimeout(), budget)
 		if len(s.Allow) > 0 {
@@ -242,7 +249,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.closeConns()
 		errs = append(errs, fmt.Errorf("appserver: shutdown: requests still running: %w", ctx.Err()))
 	}
-	if err := s.hijacks.shutdown(ctx, s.logger()); err != nil {
+	if err := s.hijacks.Shutdown(ctx, s.logger()); err != nil {
 		errs = append(errs, err)
 	}
 	s.mu.Lock()

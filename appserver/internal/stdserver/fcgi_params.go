@@ -1,4 +1,4 @@
-package appserver
+package stdserver
 
 import (
 	"encoding/binary"

@@ -1,4 +1,4 @@
-package appserver
+package stdserver
 
 import (
 	"bytes"
@@ -23,7 +23,7 @@ func TestFCGIShutdownAnswersAnAcceptedConnection(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := NewFCGIServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "answered") }))
+	s := NewFCGIServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "answered") }), Options{})
 	served := make(chan error, 1)
 	go func() { served <- s.Serve(l) }()
 	c, err := net.Dial("unix", sock)
@@ -83,7 +83,7 @@ func TestFCGIShutdownDoesNotWaitForASilentConnection(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := NewFCGIServer(http.NotFoundHandler())
+	s := NewFCGIServer(http.NotFoundHandler(), Options{})
 	go s.Serve(l)
 	c, err := net.Dial("unix", sock)
 	if err != nil {
