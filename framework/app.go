@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stack-web/stack/framework/internal/unionfs"
 	"github.com/stack-web/stack/framework/templates"
 )
 
@@ -63,7 +64,7 @@ type App struct {
 	router     *router
 	handler    http.Handler // the middleware around dispatch
 	renderer   pageRenderer // nil without templates
-	static     unionFS
+	static     unionfs.FS
 	staticPath string // the static URL path the app serves itself (debug), or ""
 	processors []func(*Request, Context)
 	started    time.Time
