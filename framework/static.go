@@ -7,6 +7,8 @@ import (
 	"path"
 	"strings"
 	"time"
+
+	"github.com/stack-web/stack/framework/internal/urlpath"
 )
 
 // staticURL is the template function static: Settings.StaticURL plus the
@@ -16,7 +18,7 @@ func staticURL(prefix string) func(string) string {
 		var b strings.Builder
 		b.Grow(len(prefix) + len(name))
 		b.WriteString(prefix)
-		escapePath(&b, strings.TrimPrefix(name, "/"))
+		urlpath.EscapePath(&b, strings.TrimPrefix(name, "/"))
 		return b.String()
 	}
 }
