@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/stack-web/stack/framework/internal/csrf"
 )
 
 // Sessions returns the session middleware, Django's SessionMiddleware with
@@ -197,7 +199,7 @@ func (s *Session) Clear() {
 // session id planted before login (session fixation) is not the one that
 // ends up logged in. Login calls it.
 func (s *Session) CycleKey() {
-	s.data.Key = randomToken()
+	s.data.Key = csrf.NewSecret()
 	s.modified = true
 }
 
@@ -302,11 +304,11 @@ func (store *sessionStore) encode(d sessionData) (string, error) {
 }
 
 // appendPlainSession appends the JSON of a session that holds no values
-// and no messages, only a CSRF secret and a key made of csrfChars (an
+// and no messages, only a CSRF secret and a key made of token characters (an
 // anonymous visitor's first form): byte for byte what json.Marshal writes,
 // without its reflection. It reports false for any other session.
 func appendPlainSession(b []byte, d sessionData) ([]byte, bool) {
-	if len(d.Values) > 0 || len(d.Messages) > 0 || !isTokenText(d.CSRF) || !isTokenText(d.Key) {
+	if len(d.Values) > 0 || len(d.Messages) > 0 || !csrf.ValidChars(d.CSRF) || !csrf.ValidChars(d.Key) {
 		return b, false
 	}
 	b = append(b, '{')
@@ -323,17 +325,6 @@ func appendPlainSession(b []byte, d sessionData) ([]byte, bool) {
 	b = append(b, `"e":`...)
 	b = strconv.AppendInt(b, d.Expires, 10)
 	return append(b, '}'), true
-}
-
-// isTokenText reports whether s is made of csrfChars only (JSON needs no
-// escape for it).
-func isTokenText(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if csrfIndex[s[i]] < 0 {
-			return false
-		}
-	}
-	return true
 }
 
 // save adds the Set-Cookie header for a modified session, once, just

@@ -4,15 +4,17 @@ import (
 	"encoding/json"
 	"net/http"
 	"testing"
+
+	"github.com/stack-web/stack/framework/internal/csrf"
 )
 
 // The session's hand-written JSON (an anonymous visitor's CSRF secret) is
 // byte for byte json.Marshal's, and anything else goes to json.Marshal.
 func TestSessionPlainJSONIsMarshals(t *testing.T) {
-	tok := randomToken()
+	tok := csrf.NewSecret()
 	for _, d := range []sessionData{
 		{CSRF: tok, Expires: 1764470000},
-		{CSRF: tok, Key: randomToken(), Expires: 1},
+		{CSRF: tok, Key: csrf.NewSecret(), Expires: 1},
 		{Key: tok, Expires: -5},
 		{Expires: 0},
 		{CSRF: `a"b`, Expires: 1},
@@ -26,7 +28,7 @@ func TestSessionPlainJSONIsMarshals(t *testing.T) {
 			t.Fatal(err)
 		}
 		got, ok := appendPlainSession(nil, d)
-		plain := len(d.Values) == 0 && len(d.Messages) == 0 && isTokenText(d.CSRF) && isTokenText(d.Key)
+		plain := len(d.Values) == 0 && len(d.Messages) == 0 && csrf.ValidChars(d.CSRF) && csrf.ValidChars(d.Key)
 		if ok != plain || ok && string(got) != string(want) {
 			t.Errorf("%+v: %q %v, want %q (plain %v)", d, got, ok, want, plain)
 		}
