@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/stack-web/stack/framework/internal/csrf"
+	"github.com/stack-web/stack/framework/internal/sessioncookie"
 )
 
 var fixtureTemplates = map[string]string{
@@ -256,16 +257,16 @@ func TestSessionExpired(t *testing.T) {
 
 	// A Sessions middleware with the same secret derives the same key:
 	// use its store to re-sign the payload with an expiry in the past.
-	var store *sessionStore
+	var store *sessioncookie.Store
 	Sessions(testSettings())(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		store = FromRequest(r).sessions
 	})).ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
-	d, ok := store.decode(good, time.Now().Unix())
+	d, ok := store.Decode(good, time.Now().Unix())
 	if !ok || d.Values["v"] != "old" {
 		t.Fatalf("decode of a good cookie: %v %v", d, ok)
 	}
 	d.Expires = time.Now().Add(-time.Minute).Unix()
-	expired, err := store.encode(d)
+	expired, err := store.Encode(d)
 	if err != nil {
 		t.Fatal(err)
 	}

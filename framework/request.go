@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 
+	"github.com/stack-web/stack/framework/internal/sessioncookie"
 	"github.com/stack-web/stack/framework/internal/urlpath"
 )
 
@@ -43,7 +44,7 @@ type Request struct {
 	query       url.Values
 
 	// Set by the Sessions, CSRF and Messages middleware.
-	sessions   *sessionStore
+	sessions   *sessioncookie.Store
 	session    Session
 	csrf       *csrfConfig
 	csrfToken  string

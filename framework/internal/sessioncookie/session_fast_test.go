@@ -1,4 +1,4 @@
-package framework
+package sessioncookie
 
 import (
 	"encoding/json"
@@ -12,7 +12,7 @@ import (
 // byte for byte json.Marshal's, and anything else goes to json.Marshal.
 func TestSessionPlainJSONIsMarshals(t *testing.T) {
 	tok := csrf.NewSecret()
-	for _, d := range []sessionData{
+	for _, d := range []Data{
 		{CSRF: tok, Expires: 1764470000},
 		{CSRF: tok, Key: csrf.NewSecret(), Expires: 1},
 		{Key: tok, Expires: -5},
@@ -41,11 +41,11 @@ func TestSessionCookieLineIsHTTPCookies(t *testing.T) {
 	v := "eyJjIjoiYWJjIiwiZSI6MX0.c2lnbmF0dXJl-_"
 	for _, name := range []string{"sessionid", "my_session", "bad name", "a;b", ""} {
 		for _, age := range []int{1209600, 1, 0, -1} {
-			store := &sessionStore{name: name, maxAge: age}
+			store := &Store{Name: name, MaxAge: age}
 			store.cookieTail = [2]string{store.tail(false), store.tail(true)}
 			for _, secure := range []bool{false, true} {
 				want := (&http.Cookie{Name: name, Value: v, Path: "/", MaxAge: age, HttpOnly: true, Secure: secure, SameSite: http.SameSiteLaxMode}).String()
-				if got := store.setCookieLine(v, secure); got != want {
+				if got := store.SetCookieLine(v, secure); got != want {
 					t.Errorf("name %q age %d secure %v:\n got %q\nwant %q", name, age, secure, got, want)
 				}
 			}
