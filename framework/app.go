@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stack-web/stack/framework/internal/unionfs"
 	"github.com/stack-web/stack/framework/templates"
 )
 
@@ -63,7 +64,7 @@ type App struct {
 	router     *router
 	handler    http.Handler // the middleware around dispatch
 	renderer   pageRenderer // nil without templates
-	static     unionFS
+	static     unionfs.FS
 	staticPath string // the static URL path the app serves itself (debug), or ""
 	processors []func(*Request, Context)
 	started    time.Time
@@ -182,7 +183,7 @@ func (a *App) Reverse(name string, args ...any) (string, error) {
 func (a *App) Routes() []RouteInfo {
 	out := make([]RouteInfo, len(a.router.routes))
 	for i, r := range a.router.routes {
-		out[i] = RouteInfo{Pattern: r.full, Name: r.name, View: r.viewName, Methods: r.methods, Mount: r.mount}
+		out[i] = RouteInfo{Pattern: r.full, Name: r.name, View: r.viewName, Methods: r.methods, Mount: r.Mount}
 	}
 	return out
 }
@@ -229,7 +230,7 @@ func (a *App) resolve(st *Request, p, method string) {
 		ps = make([]Param, a.router.maxParams)
 	}
 	if rt, rest := a.router.find(p, ps); rt != nil {
-		st.res, st.route, st.rest, st.params = resRoute, rt, rest, ps[:rt.nparams]
+		st.res, st.route, st.rest, st.params = resRoute, rt, rest, ps[:rt.NParams]
 		return
 	}
 	if a.settings.appendSlash() && !strings.HasSuffix(p, "/") {
@@ -301,7 +302,7 @@ func (a *App) serveRoute(w http.ResponseWriter, r *http.Request, st *Request) {
 		writeError(w, st, http.StatusMethodNotAllowed, "", nil, a.settings.Debug)
 		return
 	}
-	if !rt.mount {
+	if !rt.Mount {
 		if err := rt.view(w, st); err != nil {
 			a.viewError(w, st, err)
 		}

@@ -1,7 +1,6 @@
 package framework
 
 import (
-	"crypto/rand"
 	"crypto/subtle"
 	"errors"
 	"fmt"
@@ -9,8 +8,8 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
-	"net/url"
-	"strings"
+
+	"github.com/stack-web/stack/framework/internal/csrf"
 )
 
 // CSRF form field and header names, as Django's.
@@ -18,23 +17,6 @@ const (
 	CSRFFieldName  = "csrfmiddlewaretoken"
 	CSRFHeaderName = "X-CSRFToken"
 )
-
-const (
-	csrfSecretLen = 32
-	csrfTokenLen  = 2 * csrfSecretLen
-	csrfChars     = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-)
-
-// csrfIndex maps a token character to its position in csrfChars, -1 if none.
-var csrfIndex = func() (t [256]int8) {
-	for i := range t {
-		t[i] = -1
-	}
-	for i := 0; i < len(csrfChars); i++ {
-		t[csrfChars[i]] = int8(i)
-	}
-	return t
-}()
 
 // CSRF returns the cross-site request forgery middleware, Django's
 // CsrfViewMiddleware with CSRF_USE_SESSIONS: the secret lives in the
@@ -51,19 +33,7 @@ var csrfIndex = func() (t [256]int8) {
 // page gives the reason in debug only.
 func CSRF(s Settings) Middleware {
 	s = s.withDefaults()
-	cfg := &csrfConfig{debug: s.Debug, maxBody: s.MaxBodySize}
-	for _, o := range s.CSRFTrustedOrigins {
-		o = strings.ToLower(strings.TrimSuffix(o, "/"))
-		if scheme, host, ok := strings.Cut(o, "://*."); ok {
-			cfg.wildOrigins = append(cfg.wildOrigins, [2]string{scheme + "://", "." + host})
-			cfg.trustedHosts = append(cfg.trustedHosts, "."+host)
-			continue
-		}
-		cfg.origins = append(cfg.origins, o)
-		if _, host, ok := strings.Cut(o, "://"); ok {
-			cfg.trustedHosts = append(cfg.trustedHosts, host)
-		}
-	}
+	cfg := &csrfConfig{debug: s.Debug, maxBody: s.MaxBodySize, Origins: csrf.NewOrigins(s.CSRFTrustedOrigins)}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			st, w, r := stateFor(w, r)
@@ -103,11 +73,9 @@ func CSRF(s Settings) Middleware {
 
 // csrfConfig is the CSRF middleware's configuration.
 type csrfConfig struct {
+	csrf.Origins // csrf_trusted_origins, for the Origin and Referer checks
 	debug        bool
 	maxBody      int64
-	origins      []string    // trusted origins, exact: "https://example.com"
-	wildOrigins  [][2]string // "https://*.example.com" as {"https://", ".example.com"}
-	trustedHosts []string    // their hosts, for the Referer check (".example.com" for a wildcard)
 }
 
 // check verifies an unsafe request and returns 0, or the status (403, 413,
@@ -115,11 +83,11 @@ type csrfConfig struct {
 // secret, token.
 func (c *csrfConfig) check(w http.ResponseWriter, st *Request, r *http.Request) (int, string) {
 	if origin := r.Header.Get("Origin"); origin != "" {
-		if !c.originOK(origin, st.secure, r.Host) {
+		if !c.OriginOK(origin, st.secure, r.Host) {
 			return http.StatusForbidden, fmt.Sprintf("Origin checking failed - %s does not match any trusted origins.", origin)
 		}
 	} else if st.secure {
-		if reason := c.refererReason(r); reason != "" {
+		if reason := c.RefererReason(r); reason != "" {
 			return http.StatusForbidden, reason
 		}
 	}
@@ -150,13 +118,13 @@ func (c *csrfConfig) check(w http.ResponseWriter, st *Request, r *http.Request) 
 		return http.StatusForbidden, "CSRF token missing."
 	}
 	switch {
-	case len(token) != csrfSecretLen && len(token) != csrfTokenLen:
+	case len(token) != csrf.SecretLen && len(token) != csrf.TokenLen:
 		return http.StatusForbidden, "CSRF token from " + source + " has incorrect length."
-	case !validTokenChars(token):
+	case !csrf.ValidChars(token):
 		return http.StatusForbidden, "CSRF token from " + source + " has invalid characters."
 	}
-	if len(token) == csrfTokenLen {
-		token = unmaskToken(token)
+	if len(token) == csrf.TokenLen {
+		token = csrf.Unmask(token)
 	}
 	if subtle.ConstantTimeCompare([]byte(token), []byte(secret)) != 1 {
 		return http.StatusForbidden, "CSRF token from " + source + " incorrect."
@@ -167,54 +135,6 @@ func (c *csrfConfig) check(w http.ResponseWriter, st *Request, r *http.Request) 
 func isFormBody(r *http.Request) bool {
 	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	return ct == "application/x-www-form-urlencoded" || ct == "multipart/form-data"
-}
-
-// originOK reports whether an Origin header names this site or a trusted one.
-func (c *csrfConfig) originOK(origin string, secure bool, host string) bool {
-	scheme := "http://"
-	if secure {
-		scheme = "https://"
-	}
-	if len(origin) == len(scheme)+len(host) && strings.EqualFold(origin, scheme+host) {
-		return true
-	}
-	o := strings.ToLower(origin)
-	for _, t := range c.origins {
-		if o == t {
-			return true
-		}
-	}
-	for _, w := range c.wildOrigins {
-		if h, ok := strings.CutPrefix(o, w[0]); ok && strings.HasSuffix(h, w[1]) {
-			return true
-		}
-	}
-	return false
-}
-
-// refererReason checks the Referer of an HTTPS request without Origin.
-func (c *csrfConfig) refererReason(r *http.Request) string {
-	ref := r.Header.Get("Referer")
-	if ref == "" {
-		return "Referer checking failed - no Referer."
-	}
-	u, err := url.Parse(ref)
-	if err != nil || u.Scheme == "" || u.Host == "" {
-		return "Referer checking failed - Referer is malformed."
-	}
-	if u.Scheme != "https" {
-		return "Referer checking failed - Referer is insecure while host is secure."
-	}
-	host := strings.ToLower(u.Host)
-	if host == strings.ToLower(r.Host) {
-		return ""
-	}
-	for _, t := range c.trustedHosts {
-		if host == t || t[0] == '.' && strings.HasSuffix(host, t) {
-			return ""
-		}
-	}
-	return fmt.Sprintf("Referer checking failed - %s does not match any trusted origins.", ref)
 }
 
 // CSRFToken returns this response's CSRF token (the session's secret,
@@ -228,10 +148,10 @@ func (r *Request) CSRFToken() string {
 	}
 	s := r.Session()
 	if s.data.CSRF == "" {
-		s.data.CSRF = randomToken()
+		s.data.CSRF = csrf.NewSecret()
 		s.modified = true
 	}
-	r.csrfToken = maskSecret(s.data.CSRF)
+	r.csrfToken = csrf.Mask(s.data.CSRF)
 	return r.csrfToken
 }
 
@@ -243,7 +163,7 @@ func (r *Request) RotateCSRFToken() {
 		return
 	}
 	s := r.Session()
-	s.data.CSRF = randomToken()
+	s.data.CSRF = csrf.NewSecret()
 	s.modified = true
 	r.csrfToken = ""
 }
@@ -281,50 +201,4 @@ func csrfField(data any) (template.HTML, error) {
 		return "", fmt.Errorf("csrf_field: want the page's data, as {{csrf_field $}}, got %T", data)
 	}
 	return template.HTML(`<input type="hidden" name="` + CSRFFieldName + `" value="` + template.HTMLEscapeString(tok) + `">`), nil
-}
-
-// randomToken returns a new secret of csrfSecretLen characters.
-func randomToken() string {
-	var b [csrfSecretLen]byte
-	for i := 0; i < len(b); {
-		var r [48]byte
-		rand.Read(r[:])
-		for _, c := range r {
-			if c < 248 && i < len(b) { // 248 = 4*62: no modulo bias
-				b[i] = csrfChars[int(c)%len(csrfChars)]
-				i++
-			}
-		}
-	}
-	return string(b[:])
-}
-
-// maskSecret returns mask+cipher with cipher[i] = secret[i] + mask[i]
-// (mod 62), Django's _mask_cipher_secret.
-func maskSecret(secret string) string {
-	mask := randomToken()
-	var b [csrfTokenLen]byte
-	copy(b[:], mask)
-	for i := 0; i < csrfSecretLen; i++ {
-		b[csrfSecretLen+i] = csrfChars[(int(csrfIndex[secret[i]])+int(csrfIndex[mask[i]]))%len(csrfChars)]
-	}
-	return string(b[:])
-}
-
-// unmaskToken inverts maskSecret.
-func unmaskToken(token string) string {
-	var b [csrfSecretLen]byte
-	for i := 0; i < csrfSecretLen; i++ {
-		b[i] = csrfChars[(int(csrfIndex[token[csrfSecretLen+i]])-int(csrfIndex[token[i]])+len(csrfChars))%len(csrfChars)]
-	}
-	return string(b[:])
-}
-
-func validTokenChars(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if csrfIndex[s[i]] < 0 {
-			return false
-		}
-	}
-	return true
 }

@@ -3,47 +3,26 @@ package framework
 import (
 	"log/slog"
 	"net/http"
-	"strconv"
+
+	"github.com/stack-web/stack/framework/internal/sessioncookie"
 )
 
 // Level is a message's importance, with Django's values.
-type Level int
+type Level = sessioncookie.Level
 
 // Message levels, as django.contrib.messages.
 const (
-	LevelDebug   Level = 10
-	LevelInfo    Level = 20
-	LevelSuccess Level = 25
-	LevelWarning Level = 30
-	LevelError   Level = 40
+	LevelDebug   = sessioncookie.LevelDebug
+	LevelInfo    = sessioncookie.LevelInfo
+	LevelSuccess = sessioncookie.LevelSuccess
+	LevelWarning = sessioncookie.LevelWarning
+	LevelError   = sessioncookie.LevelError
 )
 
-// Message is one flash message.
-type Message struct {
-	Level Level  `json:"l"`
-	Text  string `json:"t"`
-}
-
-// String returns the text, so {{.}} prints a message.
-func (m Message) String() string { return m.Text }
-
-// Tags returns the level as a CSS class: "debug", "info", "success",
-// "warning" or "error", as Django's message.tags.
-func (m Message) Tags() string {
-	switch m.Level {
-	case LevelDebug:
-		return "debug"
-	case LevelInfo:
-		return "info"
-	case LevelSuccess:
-		return "success"
-	case LevelWarning:
-		return "warning"
-	case LevelError:
-		return "error"
-	}
-	return "level-" + strconv.Itoa(int(m.Level))
-}
+// Message is one flash message: its Level and Text; String returns the
+// text (so {{.}} prints it) and Tags the level as a CSS class, as Django's
+// message.tags.
+type Message = sessioncookie.Message
 
 // MessageMiddleware enables flash messages, as Django's MessageMiddleware.
 // Messages are kept in the session (so Sessions must come before it in the

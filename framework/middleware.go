@@ -207,3 +207,16 @@ func splitHost(hostport string) string {
 	}
 	return host
 }
+
+// isDigits reports whether s is a non-empty run of ASCII digits (a port).
+func isDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}

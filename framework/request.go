@@ -9,6 +9,9 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/url"
+
+	"github.com/stack-web/stack/framework/internal/sessioncookie"
+	"github.com/stack-web/stack/framework/internal/urlpath"
 )
 
 // Request is what a View receives, Django's HttpRequest: the *http.Request
@@ -41,7 +44,7 @@ type Request struct {
 	query       url.Values
 
 	// Set by the Sessions, CSRF and Messages middleware.
-	sessions   *sessionStore
+	sessions   *sessioncookie.Store
 	session    Session
 	csrf       *csrfConfig
 	csrfToken  string
@@ -61,26 +64,7 @@ const (
 )
 
 // Param is one URL parameter captured by a converter.
-type Param struct {
-	Name string // the name in <int:name>
-	Raw  string // the matched text, percent-decoded
-
-	kind convKind
-	n    int
-	v    any
-}
-
-// Value returns the converter's value: an int for int, a string for str,
-// slug, uuid and path, whatever ToValue returned for a custom converter.
-func (p Param) Value() any {
-	switch p.kind {
-	case kindInt:
-		return p.n
-	case kindCustom:
-		return p.v
-	}
-	return p.Raw
-}
+type Param = urlpath.Param
 
 // stateKey is the context key of the *Request.
 type stateKey struct{}
@@ -179,20 +163,7 @@ func (r *Request) Arg(name string) any {
 
 // Int returns the value of an <int:name> parameter (or a custom converter's
 // int), 0 if there is none.
-func (r *Request) Int(name string) int {
-	for i := range r.params {
-		p := &r.params[i]
-		if p.Name != name {
-			continue
-		}
-		if p.kind == kindInt {
-			return p.n
-		}
-		n, _ := p.v.(int)
-		return n
-	}
-	return 0
-}
+func (r *Request) Int(name string) int { return urlpath.Int(r.params, name) }
 
 // PathValue returns the text of URL parameter name as matched
 // (percent-decoded), "" if there is none: http.Request.PathValue for a view.

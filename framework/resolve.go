@@ -4,27 +4,25 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
+
+	"github.com/stack-web/stack/framework/internal/urlpath"
 )
 
 // route is one compiled, flattened pattern: an Include's prefix is
 // concatenated into each of its routes at start-up, so that dispatch is a
 // single ordered scan with no recursion into resolvers.
 type route struct {
-	parts      []part
-	nparams    int
-	pattern    string // the full route text, "polls/<int:question_id>/"
-	full       string // "/" + pattern, for RouteInfo and http.Request.Pattern
-	name       string // qualified name, "polls:detail"; "" when unnamed
-	view       View
-	handler    http.Handler // for a Mount
-	mount      bool
-	methods    []string // nil: any method
-	allow      string   // the Allow header for 405
-	csrfExempt bool
-	viewName   string
-	index      int
+	urlpath.Route        // the full route text (Pattern), its parts, matched and built
+	full          string // "/" + Pattern, for RouteInfo and http.Request.Pattern
+	name          string // qualified name, "polls:detail"; "" when unnamed
+	view          View
+	handler       http.Handler // for a Mount
+	methods       []string     // nil: any method
+	allow         string       // the Allow header for 405
+	csrfExempt    bool
+	viewName      string
+	index         int
 }
 
 // router finds the first route matching a path, in pattern order, without
@@ -45,17 +43,17 @@ type router struct {
 func compile(patterns []Pattern, convs map[string]Converter) (*router, error) {
 	rt := &router{byFirst: map[string][]*route{}, byName: map[string][]*route{}}
 	var errs []string
-	var walk func(ps []Pattern, prefix []part, prefixText, ns string, methods []string, exempt bool)
-	walk = func(ps []Pattern, prefix []part, prefixText, ns string, methods []string, exempt bool) {
+	var walk func(ps []Pattern, prefix []urlpath.Part, prefixText, ns string, methods []string, exempt bool)
+	walk = func(ps []Pattern, prefix []urlpath.Part, prefixText, ns string, methods []string, exempt bool) {
 		for _, p := range ps {
-			parts, err := parseRoute(p.route, convs, countParams(prefix))
+			parts, err := urlpath.Parse(p.route, convs, urlpath.Count(prefix))
 			if err != nil {
 				errs = append(errs, err.Error())
 				continue
 			}
-			all := joinParts(prefix, parts)
+			all := urlpath.Join(prefix, parts)
 			text := prefixText + p.route
-			if dup := duplicateParam(all); dup != "" {
+			if dup := urlpath.DuplicateParam(all); dup != "" {
 				errs = append(errs, fmt.Sprintf("route %q: parameter %q appears twice", text, dup))
 				continue
 			}
@@ -84,8 +82,8 @@ func compile(patterns []Pattern, convs map[string]Converter) (*router, error) {
 				}
 			}
 			r := &route{
-				parts: all, nparams: countParams(all), pattern: text, full: "/" + text,
-				view: p.view, handler: p.handler, mount: p.kind == kindMount,
+				Route: urlpath.Route{Parts: all, NParams: urlpath.Count(all), Pattern: text, Mount: p.kind == kindMount},
+				full:  "/" + text, view: p.view, handler: p.handler,
 				methods: ms, csrfExempt: ex, index: len(rt.routes),
 			}
 			if ms != nil {
@@ -95,12 +93,12 @@ func compile(patterns []Pattern, convs map[string]Converter) (*router, error) {
 				r.name = qualify(ns, p.name)
 				rt.byName[r.name] = append(rt.byName[r.name], r)
 			}
-			if r.mount {
+			if r.Mount {
 				r.viewName = fmt.Sprintf("%T", p.handler)
 			} else {
 				r.viewName = funcName(p.view)
 			}
-			rt.maxParams = max(rt.maxParams, r.nparams)
+			rt.maxParams = max(rt.maxParams, r.NParams)
 			rt.routes = append(rt.routes, r)
 		}
 	}
@@ -116,7 +114,7 @@ func compile(patterns []Pattern, convs map[string]Converter) (*router, error) {
 func (rt *router) index() {
 	keys := map[*route]string{}
 	for _, r := range rt.routes {
-		if k, ok := firstSegment(r); ok {
+		if k, ok := r.FirstSegment(); ok {
 			keys[r] = k
 			rt.byFirst[k] = nil
 		}
@@ -134,27 +132,8 @@ func (rt *router) index() {
 	}
 }
 
-// firstSegment returns the literal first path segment every match of r
-// has, if it is fixed.
-func firstSegment(r *route) (string, bool) {
-	if len(r.parts) == 0 {
-		return "", !r.mount
-	}
-	p := r.parts[0]
-	if !p.isLit() {
-		return "", false
-	}
-	if i := strings.IndexByte(p.lit, '/'); i >= 0 {
-		return p.lit[:i], true
-	}
-	if len(r.parts) == 1 && !r.mount {
-		return p.lit, true
-	}
-	return "", false
-}
-
 // find returns the first route matching path (r.URL.Path, with its leading
-// "/"), filling ps[:route.nparams] with its parameters, and for a mount the
+// "/"), filling ps[:route.NParams] with its parameters, and for a mount the
 // unmatched rest of the path. ps must have room for maxParams.
 func (rt *router) find(path string, ps []Param) (*route, string) {
 	if path == "" || path[0] != '/' {
@@ -170,95 +149,13 @@ func (rt *router) find(path string, ps []Param) (*route, string) {
 		cands = rt.dynamic
 	}
 	for _, r := range cands {
-		params := ps[:r.nparams]
-		rest, ok := r.matchAt(0, s, params)
-		if ok && r.convert(params) {
+		params := ps[:r.NParams]
+		rest, ok := r.Match(s, params)
+		if ok && r.Convert(params) {
 			return r, rest
 		}
 	}
 	return nil, ""
-}
-
-// matchAt matches parts[i:] against s. A converter followed by literal
-// text tries the longest candidate first and backtracks, which is what the
-// regex Django builds from the route does.
-func (r *route) matchAt(i int, s string, ps []Param) (string, bool) {
-	if i == len(r.parts) {
-		if s == "" || r.mount {
-			return s, true
-		}
-		return "", false
-	}
-	p := &r.parts[i]
-	if p.isLit() {
-		if !strings.HasPrefix(s, p.lit) {
-			return "", false
-		}
-		return r.matchAt(i+1, s[len(p.lit):], ps)
-	}
-	limit := len(s)
-	if p.noSlash {
-		if j := strings.IndexByte(s, '/'); j >= 0 {
-			limit = j
-		}
-	}
-	if i+1 == len(r.parts) && !r.mount {
-		// The last part takes the whole rest.
-		if limit != len(s) || !p.matches(s) {
-			return "", false
-		}
-		ps[p.param] = Param{Name: p.name, Raw: s}
-		return "", true
-	}
-	next := ""
-	if i+1 < len(r.parts) && r.parts[i+1].isLit() {
-		next = r.parts[i+1].lit
-	}
-	for hi := limit; hi >= 0; {
-		e := hi
-		if next != "" {
-			e = strings.LastIndex(s[:min(hi+len(next), len(s))], next)
-			if e < 0 {
-				return "", false
-			}
-		}
-		if cand := s[:e]; p.matches(cand) {
-			ps[p.param] = Param{Name: p.name, Raw: cand}
-			if rest, ok := r.matchAt(i+1, s[e:], ps); ok {
-				return rest, true
-			}
-		}
-		hi = e - 1
-	}
-	return "", false
-}
-
-// convert runs the converters' ToValue on matched text. A failure means the
-// route does not match (Django's ValueError in to_python).
-func (r *route) convert(ps []Param) bool {
-	for i := range r.parts {
-		p := &r.parts[i]
-		if p.isLit() {
-			continue
-		}
-		q := &ps[p.param]
-		q.kind = p.kind
-		switch p.kind {
-		case kindInt:
-			n, err := strconv.Atoi(q.Raw)
-			if err != nil {
-				return false
-			}
-			q.n = n
-		case kindCustom:
-			v, err := p.conv.ToValue(q.Raw)
-			if err != nil {
-				return false
-			}
-			q.v = v
-		}
-	}
-	return true
 }
 
 // allows reports whether method may use r.
@@ -272,44 +169,6 @@ func (r *route) allows(method string) bool {
 		}
 	}
 	return false
-}
-
-func countParams(ps []part) int {
-	n := 0
-	for i := range ps {
-		if !ps[i].isLit() {
-			n++
-		}
-	}
-	return n
-}
-
-// joinParts concatenates a prefix's parts and a route's, merging the
-// literal text where they meet.
-func joinParts(prefix, parts []part) []part {
-	all := slices.Clone(prefix)
-	for _, p := range parts {
-		if n := len(all); n > 0 && p.isLit() && all[n-1].isLit() {
-			all[n-1].lit += p.lit
-			continue
-		}
-		all = append(all, p)
-	}
-	return all
-}
-
-func duplicateParam(ps []part) string {
-	seen := map[string]bool{}
-	for _, p := range ps {
-		if p.isLit() {
-			continue
-		}
-		if seen[p.name] {
-			return p.name
-		}
-		seen[p.name] = true
-	}
-	return ""
 }
 
 func qualify(ns, name string) string {

@@ -228,7 +228,7 @@ func (rw *responseWriter) WriteHeader(code int) {
 	}
 	rw.wrote, rw.status = true, code
 	if rw.st.sessions != nil {
-		rw.st.sessions.save(rw.st, rw.w.Header(), code)
+		saveSession(rw.st.sessions, rw.st, rw.w.Header(), code)
 	}
 	rw.w.WriteHeader(code)
 }

@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/stack-web/stack/framework/internal/pathcheck"
 )
 
 // Default values of the settings that have one, as Django's global_settings.
@@ -159,7 +161,7 @@ func (s Settings) Validate() error {
 			bad("template_dirs[%d] is empty", i)
 		}
 	}
-	s.checkPaths(bad)
+	pathcheck.Check(s.TemplateDirs, s.Database, bad)
 	if s.MaxBodySize < -1 {
 		bad("max_body_size: %d is negative (use -1 for no limit)", s.MaxBodySize)
 	}

@@ -7,8 +7,6 @@ import (
 	"runtime"
 	"slices"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 )
 
 // View handles one matched URL, as a Django view function does: it reads
@@ -100,114 +98,6 @@ func (p Pattern) Methods(methods ...string) Pattern {
 func (p Pattern) CSRFExempt() Pattern {
 	p.csrfExempt = true
 	return p
-}
-
-// part is one piece of a compiled route: literal text, or a converter.
-type part struct {
-	lit     string    // literal text, when conv == nil and kind == 0
-	kind    convKind  // built-in converter, or kindCustom with conv set
-	conv    Converter // custom converter
-	noSlash bool      // the converter never matches "/"
-	name    string    // parameter name
-	param   int       // index of the parameter in the route's params
-}
-
-func (p *part) isLit() bool { return p.kind == 0 && p.conv == nil }
-
-// matches runs the part's converter on s.
-func (p *part) matches(s string) bool {
-	if p.kind != kindCustom {
-		return matchKind(p.kind, s)
-	}
-	return p.conv.Match(s)
-}
-
-// parseRoute splits a Django path() route into parts. Parameter indexes
-// continue from first.
-func parseRoute(route string, convs map[string]Converter, first int) ([]part, error) {
-	if strings.HasPrefix(route, "/") {
-		return nil, fmt.Errorf("route %q starts with /: routes are relative, as in Django (the leading / is implied)", route)
-	}
-	var parts []part
-	lit := func(s string) {
-		if s == "" {
-			return
-		}
-		if n := len(parts); n > 0 && parts[n-1].isLit() {
-			parts[n-1].lit += s
-			return
-		}
-		parts = append(parts, part{lit: s})
-	}
-	rest := route
-	for {
-		i := strings.IndexByte(rest, '<')
-		if i < 0 {
-			if strings.IndexByte(rest, '>') >= 0 {
-				return nil, fmt.Errorf("route %q has a > without a <", route)
-			}
-			lit(rest)
-			return parts, nil
-		}
-		if strings.IndexByte(rest[:i], '>') >= 0 {
-			return nil, fmt.Errorf("route %q has a > without a <", route)
-		}
-		lit(rest[:i])
-		j := strings.IndexByte(rest[i:], '>')
-		if j < 0 {
-			return nil, fmt.Errorf("route %q has an unclosed <", route)
-		}
-		spec := rest[i+1 : i+j]
-		rest = rest[i+j+1:]
-		p, err := parseParam(route, spec, convs)
-		if err != nil {
-			return nil, err
-		}
-		p.param = first
-		first++
-		parts = append(parts, p)
-	}
-}
-
-// parseParam parses "int:question_id" or "slug".
-func parseParam(route, spec string, convs map[string]Converter) (part, error) {
-	if strings.ContainsFunc(spec, unicode.IsSpace) {
-		return part{}, fmt.Errorf("route %q cannot contain whitespace in angle brackets <%s>", route, spec)
-	}
-	conv, name, ok := strings.Cut(spec, ":")
-	if !ok {
-		conv, name = "str", spec
-	}
-	if !isIdentifier(name) {
-		return part{}, fmt.Errorf("route %q: parameter name %q is not an identifier", route, name)
-	}
-	p := part{name: name}
-	if c, ok := convs[conv]; ok {
-		p.kind, p.conv = kindCustom, c
-		_, p.noSlash = c.(SegmentConverter)
-		return p, nil
-	}
-	k, ok := builtinConverters[conv]
-	if !ok {
-		return part{}, fmt.Errorf("route %q uses invalid converter %q", route, conv)
-	}
-	p.kind = k
-	p.noSlash = k != kindPath
-	return p, nil
-}
-
-// isIdentifier reports whether s is a Python/Go identifier, as Django
-// requires of parameter names.
-func isIdentifier(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i, r := range s {
-		if r == utf8.RuneError || !(r == '_' || unicode.IsLetter(r) || i > 0 && unicode.IsDigit(r)) {
-			return false
-		}
-	}
-	return true
 }
 
 // funcName names a view for `stack routes`, as "polls.detail".

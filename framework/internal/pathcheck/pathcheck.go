@@ -1,4 +1,10 @@
-package framework
+// Package pathcheck looks at the files a framework app reads at start (its
+// template folders and its database, a SQLite path or a PostgreSQL URL)
+// without changing anything, so that `stack check` reports what `stack up`
+// would otherwise fail on. It stands alone because it is start-up
+// validation against the machine, not request handling: the framework's
+// Settings.Validate calls it, nothing on the request path does.
+package pathcheck
 
 import (
 	"bytes"
@@ -17,17 +23,18 @@ import (
 	"github.com/stack-web/stack/framework/templates"
 )
 
-// checkPaths reports what New (and an app opening Database) would fail on
-// at start, looking at the machine read-only, so that `stack check`
-// catches it: a template folder that is missing or not a folder, a
+// Check reports through bad what the framework's New (and an app opening
+// its database) would fail on at start, looking at the machine
+// read-only: a template folder that is missing or not a folder, a
 // template in the folders that New would refuse (read as New reads them:
-// together, an earlier folder's file hiding a later one's), and a
-// SQLite database that is a folder, is not a database, or whose folder
-// cannot be created.
-func (s Settings) checkPaths(bad func(format string, args ...any)) {
+// together, an earlier folder's file hiding a later one's), and a SQLite
+// database that is a folder, is not a database, or whose folder cannot be
+// created. Messages start with the setting's key (template_dirs[i],
+// database).
+func Check(templateDirs []string, database string, bad func(format string, args ...any)) {
 	var dirs []fs.FS // the folders New would read, checked together:
 	var index []int  // a name in one hides it in the later ones, as in New
-	for i, d := range s.TemplateDirs {
+	for i, d := range templateDirs {
 		if d == "" {
 			continue // reported as empty
 		}
@@ -43,16 +50,16 @@ func (s Settings) checkPaths(bad func(format string, args ...any)) {
 		bad("template_dirs[%d]: %v", index[src], err)
 	})
 	switch {
-	case strings.HasPrefix(s.Database, "postgres://") || strings.HasPrefix(s.Database, "postgresql://"):
-		if err := checkDatabaseURL(s.Database); err != nil {
+	case strings.HasPrefix(database, "postgres://") || strings.HasPrefix(database, "postgresql://"):
+		if err := checkDatabaseURL(database); err != nil {
 			bad("database: %v", err)
 		}
-	case libpqKeyValue.MatchString(s.Database):
+	case libpqKeyValue.MatchString(database):
 		// Never quoted: it may hold the password.
 		bad("database: a key=value connection string is not supported (it would be taken for a SQLite file name); " +
 			"use a URL: postgres://USER:PASSWORD@HOST:5432/DBNAME?sslmode=...")
-	case s.Database != "":
-		if err := checkSQLitePath(s.Database); err != nil {
+	case database != "":
+		if err := checkSQLitePath(database); err != nil {
 			bad("database: %v", err)
 		}
 	}
