@@ -8,8 +8,8 @@ import (
 	"net/http"
 	"net/textproto"
 	"strings"
-	"sync"
 
+	"github.com/stack-web/stack/edge/internal/respbuf"
 	"github.com/stack-web/stack/edge/upstream"
 )
 
@@ -145,8 +145,8 @@ var errClientWrite = errors.New("writing the response to the client")
 // the response is a stream. A body held whole in memory (a small buffered
 // response) is one write, without a copy buffer.
 func (f *forwarder) copyBody(w http.ResponseWriter, resp *http.Response) error {
-	if m, ok := resp.Body.(*memBody); ok {
-		if _, err := w.Write(m.b); err != nil {
+	if m, ok := resp.Body.(*respbuf.MemBody); ok {
+		if _, err := w.Write(m.Bytes()); err != nil {
 			return fmt.Errorf("%w: %w", errClientWrite, err)
 		}
 		return nil
@@ -160,8 +160,8 @@ func (f *forwarder) copyBody(w http.ResponseWriter, resp *http.Response) error {
 			flush()
 		}
 	}
-	bp := copyBufferPool.Get().(*[]byte)
-	defer copyBufferPool.Put(bp)
+	bp := respbuf.CopyBuffers.Get().(*[]byte)
+	defer respbuf.CopyBuffers.Put(bp)
 	buf := *bp
 	for {
 		n, rerr := resp.Body.Read(buf)
@@ -206,30 +206,6 @@ func flusherOf(w http.ResponseWriter) func() {
 	rc := http.NewResponseController(w)
 	return func() { rc.Flush() }
 }
-
-// memBody is a response body held whole in memory (buffer.go fills it),
-// written out by the forwarder in one piece. Its buffer is the body's size,
-// not pooled: a pool of 32 KiB buffers is emptied by every collection,
-// and refilling it allocates large objects.
-type memBody struct {
-	b   []byte
-	off int
-}
-
-func (m *memBody) Read(p []byte) (int, error) {
-	if m.off >= len(m.b) {
-		return 0, io.EOF
-	}
-	n := copy(p, m.b[m.off:])
-	m.off += n
-	return n, nil
-}
-
-func (m *memBody) Buffered() int { return len(m.b) - m.off }
-
-func (m *memBody) Close() error { return nil }
-
-var copyBufferPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
 // copyHeader adds src's fields to dst. A field dst lacks takes src's
 // slice itself. With response set, hop-by-hop fields and the app's

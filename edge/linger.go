@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/stack-web/stack/edge/internal/respbuf"
 )
 
 // Lingering close, as nginx's lingering_close: after an answer sent before
@@ -94,8 +96,8 @@ func (l *lingerer) close(w http.ResponseWriter, total, gap time.Duration) {
 	if cw, ok := conn.(interface{ CloseWrite() error }); ok {
 		cw.CloseWrite()
 	}
-	bp := copyBufferPool.Get().(*[]byte)
-	defer copyBufferPool.Put(bp)
+	bp := respbuf.CopyBuffers.Get().(*[]byte)
+	defer respbuf.CopyBuffers.Put(bp)
 	deadline := time.Now().Add(total)
 	for {
 		wait := min(gap, time.Until(deadline))

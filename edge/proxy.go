@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/stack-web/stack/edge/internal/errpage"
+	"github.com/stack-web/stack/edge/internal/respbuf"
 	"github.com/stack-web/stack/edge/upstream"
 )
 
@@ -35,7 +36,7 @@ type Proxy struct {
 	upstream  *upstream.Group
 	body      *bodyReader
 	trust     proxyTrust
-	buffering responseBuffering
+	buffering respbuf.Policy
 	logger    *slog.Logger
 	fw        forwarder
 	errors    *prometheus.CounterVec // by kind; nil unless instrumented (metrics.go)
@@ -44,7 +45,7 @@ type Proxy struct {
 	counted   accelCounted           // the limits of its location, not applied again after a redirect (accel.go)
 }
 
-func newProxy(u *upstream.Group, body *bodyReader, trust proxyTrust, buf responseBuffering, logger *slog.Logger) *Proxy {
+func newProxy(u *upstream.Group, body *bodyReader, trust proxyTrust, buf respbuf.Policy, logger *slog.Logger) *Proxy {
 	p := &Proxy{upstream: u, body: body, trust: trust, buffering: buf, logger: logger, ws: wsLimits{idle: defaultWebSocketIdle}}
 	p.fw = forwarder{group: u, httpUpstream: u.Protocol() == "http", logger: logger, modify: p.modifyResponse, fail: p.errorHandler}
 	return p
@@ -181,7 +182,7 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 		}
 	} else if err := checkAccel(resp); err != nil {
 		return err // served by errorHandler
-	} else if err := p.buffering.modifyResponse(resp); err != nil {
+	} else if err := p.buffering.ModifyResponse(resp); err != nil {
 		return err
 	}
 	return nil // the X-Accel-* headers are left out as the head is copied (copyHeader)

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync/atomic"
 
+	"github.com/stack-web/stack/edge/internal/respbuf"
 	"github.com/stack-web/stack/edge/static"
 	"github.com/stack-web/stack/edge/upstream"
 )
@@ -94,15 +95,15 @@ func (st *state) buildLocation(cfg Config, lc LocationConfig, body *bodyReader, 
 		st.statics = append(st.statics, s)
 		h = s
 	} else {
-		buf := responseBuffering{
-			on:      cfg.Buffering,
-			mem:     int64(cfg.ResponseBufferSize),
-			maxFile: int64(cfg.MaxTempFileSize),
-			tempDir: tempDir,
-			logger:  logger,
+		buf := respbuf.Policy{
+			On:      cfg.Buffering,
+			Mem:     int64(cfg.ResponseBufferSize),
+			MaxFile: int64(cfg.MaxTempFileSize),
+			TempDir: tempDir,
+			Logger:  logger,
 		}
 		if lc.Buffering != nil {
-			buf.on = *lc.Buffering
+			buf.On = *lc.Buffering
 		}
 		h = newProxy(st.upstreams[lc.Upstream], body, trust, buf, logger)
 	}

@@ -26,3 +26,11 @@ func TestRequestBodyThatCannotBeStoredIs500(t *testing.T) {
 		t.Errorf("status %d for %v, want 500", w.Code, err)
 	}
 }
+
+func pattern(n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(i % 251)
+	}
+	return b
+}
