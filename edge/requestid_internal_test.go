@@ -5,14 +5,6 @@ import (
 	"testing"
 )
 
-// BenchmarkNewRequestID: the id costs its string and nothing else.
-func BenchmarkNewRequestID(b *testing.B) {
-	b.ReportAllocs()
-	for b.Loop() {
-		_ = newRequestID()
-	}
-}
-
 // BenchmarkSetRequestID: deciding and setting a request's id, untrusted
 // client (the common case): one allocation, the id's string.
 func BenchmarkSetRequestID(b *testing.B) {
