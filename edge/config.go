@@ -50,7 +50,7 @@ type Config struct {
 	// AccessLog is "off", "stderr", "stdout" or a file path.
 	AccessLog string `yaml:"access_log"`
 	// AccessLogFormat is "combined" (nginx's, plus the request time) or
-	// "json" (one object per line; see accesslog_json.go).
+	// "json" (one object per line; see edge/internal/accesslog).
 	AccessLogFormat string `yaml:"access_log_format"`
 	// Buffering reads upstream responses ahead of slow clients (nginx's
 	// uwsgi_buffering); a location's own buffering overrides it.

@@ -27,6 +27,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/stack-web/stack/edge/internal/accesslog"
 	"github.com/stack-web/stack/edge/internal/errpage"
 	"github.com/stack-web/stack/edge/internal/framing"
 )
@@ -179,7 +180,7 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	cw := &clientWriter{ResponseWriter: w, timeout: st.cfg.SendTimeout, renewedAt: -1}
 	cw.setRequestID(r, st.trust)
 	cw.upgraded = &e.upgraded
-	cw.traced = st.access != nil && st.access.json // it names the upstream server and its time
+	cw.traced = st.access != nil && st.access.JSON() // it names the upstream server and its time
 	body := trackBody(r)
 	if body != nil && r.ProtoMajor == 1 && (r.ContentLength < 0 || r.ContentLength > maxDrainedByServer) {
 		cw.lingering = body // as lingerNeeded decides
@@ -193,7 +194,7 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// Logged also when the handler aborts (panics) mid-response.
 		defer func() {
 			if !logged {
-				st.access.log(cw, r, start)
+				st.access.Request(r, start, cw.status, cw.bytes, cw.requestID, &cw.upstream)
 			}
 		}()
 	}
@@ -215,7 +216,7 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r.Body = body.ReadCloser
 	}
 	if st.access != nil {
-		st.access.log(cw, r, start)
+		st.access.Request(r, start, cw.status, cw.bytes, cw.requestID, &cw.upstream)
 	}
 	logged = true
 	if lingerNeeded(cw, r, body) {
@@ -226,7 +227,7 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // serve answers r and returns the location that did, nil if none did.
 func (e *Edge) serve(st *state, w http.ResponseWriter, r *http.Request) *location {
 	if v := framing.RequestFraming(r.Context()); v != framing.OK {
-		e.logger.Warn("edge: refusing request", "remote", r.RemoteAddr, "uri", truncate(loggedTarget(r)), "problem", v.String(), "status", v.Status())
+		e.logger.Warn("edge: refusing request", "remote", r.RemoteAddr, "uri", truncate(accesslog.Target(r)), "problem", v.String(), "status", v.Status())
 		w.Header().Set("Connection", "close")
 		errpage.Write(w, v.Status())
 		return nil

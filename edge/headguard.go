@@ -5,6 +5,8 @@ import (
 	"net"
 	"strings"
 	"sync/atomic"
+
+	"github.com/stack-web/stack/edge/internal/accesslog"
 )
 
 // headGuard enforces max_header_size on request heads exactly, as nginx's
@@ -21,7 +23,7 @@ import (
 // into 414; edge/internal/framing/refusal.go).
 type headGuard struct {
 	maxHead atomic.Int64 // max_header_size: request line and header, line ends included
-	access  atomic.Pointer[accessLog]
+	access  atomic.Pointer[accesslog.Log]
 	// refused counts the heads net/http refuses (location "none"), set by
 	// Instrument: clients saw those answers, so the metrics count them.
 	refused atomic.Pointer[locationMetrics]
@@ -34,7 +36,7 @@ func newHeadGuard(logger *slog.Logger) *headGuard {
 
 // set applies a configuration's limit and access log (nil: off), for the
 // heads that complete from now on.
-func (g *headGuard) set(maxHead ByteSize, access *accessLog) {
+func (g *headGuard) set(maxHead ByteSize, access *accesslog.Log) {
 	g.maxHead.Store(int64(maxHead))
 	g.access.Store(access)
 }
@@ -56,7 +58,7 @@ func (g *headGuard) RefusedByServer(c net.Conn, requestLine string, status int, 
 	requestLine = strings.TrimRight(requestLine, "\r\n")
 	g.logger.Warn("edge: refusing request head", "remote", c.RemoteAddr().String(), "status", status, "request", truncate(requestLine))
 	if access := g.access.Load(); access != nil {
-		access.logRefused(c.RemoteAddr().String(), requestLine, status, bodyBytes)
+		access.Refused(c.RemoteAddr().String(), requestLine, status, bodyBytes)
 	}
 	if lm := g.refused.Load(); lm != nil {
 		method, _, _ := strings.Cut(requestLine, " ")

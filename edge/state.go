@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync/atomic"
 
+	"github.com/stack-web/stack/edge/internal/accesslog"
 	"github.com/stack-web/stack/edge/internal/respbuf"
 	"github.com/stack-web/stack/edge/static"
 	"github.com/stack-web/stack/edge/upstream"
@@ -24,7 +25,7 @@ type state struct {
 	sites     []*site // every site, the default of edge.locations first
 	upstreams map[string]*upstream.Group
 	statics   []*static.Handler
-	access    *accessLog
+	access    *accesslog.Log
 	trust     proxyTrust // whose X-Request-Id is kept
 	limits    limitZones // rate_limit and limit_conn zones (limits.go)
 
@@ -40,7 +41,7 @@ func newState(cfg Config, tempDir string, logger *slog.Logger) (*state, error) {
 	if err != nil {
 		return nil, err
 	}
-	access, err := openAccessLog(cfg.AccessLog, cfg.AccessLogFormat)
+	access, err := accesslog.Open(cfg.AccessLog, cfg.AccessLogFormat)
 	if err != nil {
 		return nil, err
 	}
@@ -164,5 +165,5 @@ func (st *state) close() {
 	for _, u := range st.upstreams {
 		u.Close()
 	}
-	st.access.close()
+	st.access.Close()
 }

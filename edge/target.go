@@ -2,7 +2,6 @@ package edge
 
 import (
 	"net/http"
-	"strings"
 )
 
 // originForm turns a request with an absolute-form target
@@ -22,28 +21,6 @@ func originForm(r *http.Request) *http.Request {
 	r2.RequestURI = u.RequestURI()
 	r2.Host = r.URL.Host
 	return r2
-}
-
-// loggedTarget is the request target for the access log: what the client
-// sent, minus any credentials in an absolute-form target.
-func loggedTarget(r *http.Request) string {
-	uri := r.RequestURI
-	if uri == "" || uri[0] == '/' {
-		return uri
-	}
-	i := strings.Index(uri, "://")
-	if i < 0 {
-		return uri
-	}
-	rest := uri[i+3:]
-	end := strings.IndexAny(rest, "/?#")
-	if end < 0 {
-		end = len(rest)
-	}
-	if at := strings.LastIndexByte(rest[:end], '@'); at >= 0 {
-		return uri[:i+3] + rest[at+1:]
-	}
-	return uri
 }
 
 // truncate bounds what a log line quotes of a client's input.

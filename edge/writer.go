@@ -28,7 +28,7 @@ type clientWriter struct {
 	bytes     int64
 	renewedAt int64 // bytes written when the deadline was last renewed; -1 before the first
 
-	// For the logs (requestid.go, accesslog.go).
+	// For the logs (requestid.go, edge/internal/accesslog).
 	requestID string
 	idHeader  [1]string // the X-Request-Id header's value slice
 	// fwdHeaders are the X-Forwarded-For, -Proto and -Host values the
