@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/stack-web/stack/edge/internal/errpage"
+	"github.com/stack-web/stack/edge/internal/reqbody"
 	"github.com/stack-web/stack/edge/internal/respbuf"
 	"github.com/stack-web/stack/edge/upstream"
 )
@@ -34,7 +35,7 @@ import (
 //     too: underscores_in_headers off).
 type Proxy struct {
 	upstream  *upstream.Group
-	body      *bodyReader
+	body      *reqbody.Reader
 	trust     proxyTrust
 	buffering respbuf.Policy
 	logger    *slog.Logger
@@ -45,7 +46,7 @@ type Proxy struct {
 	counted   accelCounted           // the limits of its location, not applied again after a redirect (accel.go)
 }
 
-func newProxy(u *upstream.Group, body *bodyReader, trust proxyTrust, buf respbuf.Policy, logger *slog.Logger) *Proxy {
+func newProxy(u *upstream.Group, body *reqbody.Reader, trust proxyTrust, buf respbuf.Policy, logger *slog.Logger) *Proxy {
 	p := &Proxy{upstream: u, body: body, trust: trust, buffering: buf, logger: logger, ws: wsLimits{idle: defaultWebSocketIdle}}
 	p.fw = forwarder{group: u, httpUpstream: u.Protocol() == "http", logger: logger, modify: p.modifyResponse, fail: p.errorHandler}
 	return p
@@ -59,16 +60,16 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		defer cancel()
 	}
 	if r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody {
-		body, err := p.body.read(w, r)
+		body, err := p.body.Read(w, r)
 		if err != nil {
-			p.body.refuse(w, r, err, p.logger)
+			refuseBody(w, r, p.body, err, p.logger)
 			return
 		}
 		defer body.Close()
 		r.Body = body
-		r.ContentLength = body.size
+		r.ContentLength = body.Size()
 		r.TransferEncoding = nil
-		if body.size == 0 {
+		if body.Size() == 0 {
 			r.Body = http.NoBody
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 
 	"github.com/stack-web/stack/edge/internal/accesslog"
+	"github.com/stack-web/stack/edge/internal/reqbody"
 	"github.com/stack-web/stack/edge/internal/respbuf"
 	"github.com/stack-web/stack/edge/static"
 	"github.com/stack-web/stack/edge/upstream"
@@ -57,7 +58,7 @@ func newState(cfg Config, tempDir string, logger *slog.Logger) (*state, error) {
 	}
 	for _, sc := range cfg.sites() {
 		scfg := cfg.forServer(sc) // the edge's settings with the server's own limits
-		body := newBodyReader(int64(scfg.ClientMaxBodySize), int64(scfg.ClientBodyBufferSize), scfg.ClientBodyTimeout, tempDir)
+		body := reqbody.NewReader(int64(scfg.ClientMaxBodySize), int64(scfg.ClientBodyBufferSize), scfg.ClientBodyTimeout, tempDir)
 		s := &site{trust: st.trust}
 		if len(sc.Names) > 0 {
 			s.name = sc.Names[0]
@@ -85,7 +86,7 @@ func newState(cfg Config, tempDir string, logger *slog.Logger) (*state, error) {
 // settings (the edge's, with the server's overrides) are cfg. This is the
 // one place where a location's handler is built: each wrapper it gets
 // (a rate limit, compression, ...) is one line here.
-func (st *state) buildLocation(cfg Config, lc LocationConfig, body *bodyReader, tempDir string, logger *slog.Logger) (http.Handler, error) {
+func (st *state) buildLocation(cfg Config, lc LocationConfig, body *reqbody.Reader, tempDir string, logger *slog.Logger) (http.Handler, error) {
 	trust := st.trust
 	var h http.Handler
 	if lc.Root != "" {
