@@ -13,13 +13,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/stack-web/stack/edge/internal/errpage"
+	"github.com/stack-web/stack/edge/internal/forward"
 	"github.com/stack-web/stack/edge/internal/reqbody"
 	"github.com/stack-web/stack/edge/internal/respbuf"
 	"github.com/stack-web/stack/edge/upstream"
 )
 
 // Proxy is a location that passes requests to an upstream through the
-// edge's forwarder (forward.go); the upstream's protocol lives in its
+// edge's forwarder (edge/internal/forward); the upstream's protocol lives in its
 // transport.
 //
 // Before the request leaves, the proxy applies the edge's policy:
@@ -39,7 +40,7 @@ type Proxy struct {
 	trust     proxyTrust
 	buffering respbuf.Policy
 	logger    *slog.Logger
-	fw        forwarder
+	fw        forward.Forwarder
 	errors    *prometheus.CounterVec // by kind; nil unless instrumented (metrics.go)
 	accel     *site                  // the locations X-Accel-Redirect may reach (accel.go)
 	ws        wsLimits               // for the connections it upgrades (websocket.go)
@@ -48,7 +49,7 @@ type Proxy struct {
 
 func newProxy(u *upstream.Group, body *reqbody.Reader, trust proxyTrust, buf respbuf.Policy, logger *slog.Logger) *Proxy {
 	p := &Proxy{upstream: u, body: body, trust: trust, buffering: buf, logger: logger, ws: wsLimits{idle: defaultWebSocketIdle}}
-	p.fw = forwarder{group: u, httpUpstream: u.Protocol() == "http", logger: logger, modify: p.modifyResponse, fail: p.errorHandler}
+	p.fw = forward.Forwarder{Group: u, HTTPUpstream: u.Protocol() == "http", Logger: logger, Modify: p.modifyResponse, Fail: p.errorHandler, Writer: clientConn}
 	return p
 }
 
@@ -89,7 +90,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.errorHandler(w, r, err)
 		return
 	}
-	p.fw.forward(w, out)
+	p.fw.Forward(w, out)
 	if upgrading != nil {
 		upgrading.ws = nil // a later hijack (the lingering close) is no switch
 		if upgrading.hijacked != nil {
@@ -106,7 +107,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // fwd, if not nil, holds the three X-Forwarded-* values.
 func (p *Proxy) outgoing(r *http.Request, fwd []string) (*http.Request, error) {
 	h := r.Header
-	// The forwarding fields are read before stripRequest removes the
+	// The forwarding fields are read before StripRequest removes the
 	// client's.
 	clientIP, port, _ := net.SplitHostPort(r.RemoteAddr)
 	proto, host := "http", r.Host
@@ -136,7 +137,7 @@ func (p *Proxy) outgoing(r *http.Request, fwd []string) (*http.Request, error) {
 			}
 		}
 	}
-	if _, err := stripRequest(h); err != nil {
+	if _, err := forward.StripRequest(h); err != nil {
 		return nil, err
 	}
 	if r.ContentLength > 0 {
@@ -151,12 +152,12 @@ func (p *Proxy) outgoing(r *http.Request, fwd []string) (*http.Request, error) {
 	h["X-Forwarded-Host"] = fwd[2:3:3]
 
 	out := r
-	if remote != r.RemoteAddr || p.fw.httpUpstream {
+	if remote != r.RemoteAddr || p.fw.HTTPUpstream {
 		out = new(http.Request)
 		*out = *r
 		out.RemoteAddr = remote
 	}
-	if p.fw.httpUpstream {
+	if p.fw.HTTPUpstream {
 		// net/http's transport dials by the URL (its own dialer picks
 		// the server), closes after a request marked Close, and sends Go's
 		// User-Agent where the header has none.
@@ -186,7 +187,7 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 	} else if err := p.buffering.ModifyResponse(resp); err != nil {
 		return err
 	}
-	return nil // the X-Accel-* headers are left out as the head is copied (copyHeader)
+	return nil // the X-Accel-* headers are left out as the head is copied (edge/internal/forward)
 }
 
 // errorHandler turns a failed round trip into nginx's answers: 504 when the
@@ -219,6 +220,16 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 	}
 	p.logger.Error("edge: upstream failed", "upstream", p.upstream.Name, "uri", r.RequestURI, "status", status, "request_id", headerValue(r.Header, HeaderRequestID), "err", err)
 	errpage.Write(w, status)
+}
+
+// clientConn is the server's writer under the edge's clientWriter in w, nil
+// if w has none: the forwarder aborts a broken response by a panic when it
+// is a connection.
+func clientConn(w http.ResponseWriter) http.ResponseWriter {
+	if cw := findClientWriter(w); cw != nil {
+		return cw.ResponseWriter
+	}
+	return nil
 }
 
 func headerValue(h http.Header, key string) string {

@@ -15,7 +15,7 @@ import (
 // WebSocket (and any other protocol upgrade) through the edge.
 //
 // A request that asks to upgrade (Connection: upgrade, Upgrade: <proto>)
-// is proxied as any other; the forwarder (forward.go) passes Connection and
+// is proxied as any other; the forwarder (internal/forward) passes Connection and
 // Upgrade on for it alone (they are hop-by-hop, removed from every other
 // request), and when the upstream answers 101 with the same protocol it
 // takes the client's connection over (clientWriter.Hijack) and copies

@@ -6,6 +6,9 @@ package reqid
 
 import "math/rand/v2"
 
+// Header carries the id to the app (and from a trusted proxy).
+const Header = "X-Request-Id"
+
 // maxLen bounds a kept id; a longer one is replaced.
 const maxLen = 128
 
