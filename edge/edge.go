@@ -30,6 +30,7 @@ import (
 	"github.com/stack-web/stack/edge/internal/accesslog"
 	"github.com/stack-web/stack/edge/internal/errpage"
 	"github.com/stack-web/stack/edge/internal/framing"
+	"github.com/stack-web/stack/edge/internal/tlsfront"
 )
 
 // Edge is the HTTP front of the stack. Create it with New, open its
@@ -44,10 +45,10 @@ type Edge struct {
 	done     chan struct{} // closed by Shutdown
 	guard    *headGuard    // head limits, for the framing tracker
 	linger   *lingerer
-	metrics  *metrics      // nil unless Instrument was called (metrics.go)
-	open     openConns     // client connections open now
-	upgraded upgradedConns // switched (WebSocket) client connections (websocket.go)
-	tls      *edgeTLS      // certificates and handshakes (tls.go)
+	metrics  *metrics       // nil unless Instrument was called (metrics.go)
+	open     openConns      // client connections open now
+	upgraded upgradedConns  // switched (WebSocket) client connections (websocket.go)
+	tls      *tlsfront.Side // certificates and handshakes (tls.go)
 
 	mu        sync.Mutex
 	listeners []*acceptor   // in the order configured
@@ -163,7 +164,7 @@ func (e *Edge) Close() error {
 func (e *Edge) closeListeners() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.tls.stop() // handshakes under way end too
+	e.tls.Stop() // handshakes under way end too
 	for _, a := range e.listeners {
 		a.l.Close()
 	}

@@ -188,7 +188,7 @@ func (e *Edge) Reload(cfg Config) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	certs, err := e.tls.load(cfg)
+	certs, err := loadTLS(e.tls, cfg)
 	if err != nil {
 		return err
 	}
@@ -212,7 +212,7 @@ func (e *Edge) Reload(cfg Config) error {
 	}
 	st.limits.inherit(&e.cur.Load().limits) // zones kept across reloads, as nginx's (limits.go)
 	old := e.cur.Swap(st)
-	e.tls.use(cfg, certs)
+	useTLS(e.tls, cfg, certs)
 	e.guard.set(cfg.MaxHeaderSize, st.access)
 	if s := settingsOf(cfg); s != e.gen.settings {
 		g := e.newGeneration(cfg)
