@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/stack-web/stack/edge/internal/errpage"
+	"github.com/stack-web/stack/edge/internal/proxytrust"
 	"github.com/stack-web/stack/edge/limit"
 )
 
@@ -197,7 +198,7 @@ type limited struct {
 	path   string
 	req    *reqZone  // nil: no rate limit
 	conn   *connZone // nil: no concurrency limit
-	trust  proxyTrust
+	trust  proxytrust.List
 	logger *slog.Logger
 	// The location sets its own rate_limit, limit_conn (not the edge's):
 	// those count a redirected request its first location did not.
@@ -270,7 +271,7 @@ func (l *limited) key(r *http.Request, header string) string {
 	if len(l.trust) == 0 {
 		return peer
 	}
-	if a, err := netip.ParseAddr(peer); err != nil || !l.trust.trusts(a) {
+	if a, err := netip.ParseAddr(peer); err != nil || !l.trust.Trusts(a) {
 		return peer
 	}
 	if header != "" {
@@ -280,7 +281,7 @@ func (l *limited) key(r *http.Request, header string) string {
 		return peer
 	}
 	if xff := r.Header["X-Forwarded-For"]; len(xff) > 0 {
-		if real := l.trust.realClient(strings.Join(xff, ", ")); real != "" {
+		if real := l.trust.RealClient(strings.Join(xff, ", ")); real != "" {
 			return real
 		}
 	}
@@ -293,29 +294,6 @@ func peerHost(remote string) string {
 		remote = remote[:i]
 	}
 	return strings.TrimSuffix(strings.TrimPrefix(remote, "["), "]")
-}
-
-// realClient walks an X-Forwarded-For chain from the right, skipping
-// trusted proxies, and returns the first address it reaches.
-func (t proxyTrust) realClient(chain string) string {
-	for chain != "" {
-		var hop string
-		if i := strings.LastIndexByte(chain, ','); i >= 0 {
-			chain, hop = chain[:i], strings.TrimSpace(chain[i+1:])
-		} else {
-			chain, hop = "", strings.TrimSpace(chain)
-		}
-		a, err := netip.ParseAddr(hop)
-		if err != nil {
-			return ""
-		}
-		if !t.trusts(a) {
-			// ::ffff:192.0.2.1 is the client 192.0.2.1 (as the peer
-			// address of an IPv4 client of a [::] listener is).
-			return a.Unmap().String()
-		}
-	}
-	return ""
 }
 
 // unwrapper is a handler around a location's own (limited, internalOnly).

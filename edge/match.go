@@ -3,9 +3,10 @@ package edge
 import (
 	"net"
 	"net/http"
-	"net/netip"
 	"slices"
 	"strings"
+
+	"github.com/stack-web/stack/edge/internal/proxytrust"
 )
 
 // Location matching, as nginx users expect it:
@@ -73,7 +74,7 @@ func (l *location) conditional() bool { return l.methods != nil || l.header != "
 
 // matches reports whether l serves a request for path (normalised), from
 // a client that trust says whether to believe.
-func (l *location) matches(path string, r *http.Request, trust proxyTrust) bool {
+func (l *location) matches(path string, r *http.Request, trust proxytrust.List) bool {
 	if l.exact {
 		if path != l.prefix {
 			return false
@@ -84,7 +85,7 @@ func (l *location) matches(path string, r *http.Request, trust proxyTrust) bool 
 	if l.methods != nil && !slices.Contains(l.methods, r.Method) {
 		return false
 	}
-	if l.forwarded && !trust.trustsClient(r) {
+	if l.forwarded && !trust.TrustsClient(r) {
 		return l.value == "" || edgeForwarded(l.header, r) == l.value
 	}
 	if l.header != "" {
@@ -143,15 +144,4 @@ func edgeForwarded(header string, r *http.Request) string {
 	}
 	ip, _, _ := net.SplitHostPort(r.RemoteAddr)
 	return ip
-}
-
-// trustsClient reports whether r comes from a trusted proxy, whose
-// forwarding headers the edge keeps.
-func (t proxyTrust) trustsClient(r *http.Request) bool {
-	if len(t) == 0 {
-		return false
-	}
-	ip, _, _ := net.SplitHostPort(r.RemoteAddr)
-	a, err := netip.ParseAddr(ip)
-	return err == nil && t.trusts(a)
 }

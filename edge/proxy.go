@@ -14,6 +14,7 @@ import (
 
 	"github.com/stack-web/stack/edge/internal/errpage"
 	"github.com/stack-web/stack/edge/internal/forward"
+	"github.com/stack-web/stack/edge/internal/proxytrust"
 	"github.com/stack-web/stack/edge/internal/reqbody"
 	"github.com/stack-web/stack/edge/internal/respbuf"
 	"github.com/stack-web/stack/edge/upstream"
@@ -37,7 +38,7 @@ import (
 type Proxy struct {
 	upstream  *upstream.Group
 	body      *reqbody.Reader
-	trust     proxyTrust
+	trust     proxytrust.List
 	buffering respbuf.Policy
 	logger    *slog.Logger
 	fw        forward.Forwarder
@@ -47,7 +48,7 @@ type Proxy struct {
 	counted   accelCounted           // the limits of its location, not applied again after a redirect (accel.go)
 }
 
-func newProxy(u *upstream.Group, body *reqbody.Reader, trust proxyTrust, buf respbuf.Policy, logger *slog.Logger) *Proxy {
+func newProxy(u *upstream.Group, body *reqbody.Reader, trust proxytrust.List, buf respbuf.Policy, logger *slog.Logger) *Proxy {
 	p := &Proxy{upstream: u, body: body, trust: trust, buffering: buf, logger: logger, ws: wsLimits{idle: defaultWebSocketIdle}}
 	p.fw = forward.Forwarder{Group: u, HTTPUpstream: u.Protocol() == "http", Logger: logger, Modify: p.modifyResponse, Fail: p.errorHandler, Writer: clientConn}
 	return p
@@ -119,13 +120,13 @@ func (p *Proxy) outgoing(r *http.Request, fwd []string) (*http.Request, error) {
 		remote = ""
 	}
 	if len(p.trust) > 0 {
-		if peer, err := netip.ParseAddr(clientIP); err == nil && p.trust.trusts(peer) {
+		if peer, err := netip.ParseAddr(clientIP); err == nil && p.trust.Trusts(peer) {
 			// A trusted proxy's forwarding headers are kept and extended,
 			// and the client is the nearest address it vouches for (nginx's
 			// realip with real_ip_recursive on).
 			if prior := strings.Join(h["X-Forwarded-For"], ", "); prior != "" {
 				xff = prior + ", " + clientIP
-				if real := p.trust.realClient(prior); real != "" {
+				if real := p.trust.RealClient(prior); real != "" {
 					remote = net.JoinHostPort(real, "0")
 				}
 			}

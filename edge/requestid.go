@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/netip"
 
+	"github.com/stack-web/stack/edge/internal/proxytrust"
 	"github.com/stack-web/stack/edge/internal/reqid"
 )
 
@@ -22,11 +23,11 @@ const HeaderRequestID = reqid.Header
 // in r's header for the upstream, replacing what an untrusted client sent
 // (a client must not choose the id other tiers' logs are searched by).
 // The header's one-element slice lives in w, so setting it costs nothing.
-func (w *clientWriter) setRequestID(r *http.Request, trust proxyTrust) {
+func (w *clientWriter) setRequestID(r *http.Request, trust proxytrust.List) {
 	id := ""
 	if v := r.Header[HeaderRequestID]; len(v) == 1 && len(trust) > 0 && reqid.Valid(v[0]) {
 		if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
-			if peer, err := netip.ParseAddr(host); err == nil && trust.trusts(peer) {
+			if peer, err := netip.ParseAddr(host); err == nil && trust.Trusts(peer) {
 				id = v[0]
 			}
 		}

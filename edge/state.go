@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 
 	"github.com/stack-web/stack/edge/internal/accesslog"
+	"github.com/stack-web/stack/edge/internal/proxytrust"
 	"github.com/stack-web/stack/edge/internal/reqbody"
 	"github.com/stack-web/stack/edge/internal/respbuf"
 	"github.com/stack-web/stack/edge/static"
@@ -27,8 +28,8 @@ type state struct {
 	upstreams map[string]*upstream.Group
 	statics   []*static.Handler
 	access    *accesslog.Log
-	trust     proxyTrust // whose X-Request-Id is kept
-	limits    limitZones // rate_limit and limit_conn zones (limits.go)
+	trust     proxytrust.List // whose X-Request-Id is kept
+	limits    limitZones      // rate_limit and limit_conn zones (limits.go)
 
 	// refs counts the requests holding the state, plus one while it is
 	// the current state. It is closed when refs reaches 0.
@@ -38,7 +39,7 @@ type state struct {
 // newState opens what cfg (validated) names. tempDir receives request
 // bodies and buffered responses too large for memory.
 func newState(cfg Config, tempDir string, logger *slog.Logger) (*state, error) {
-	trust, err := newProxyTrust(cfg.TrustedProxies)
+	trust, err := proxytrust.New(cfg.TrustedProxies)
 	if err != nil {
 		return nil, err
 	}

@@ -220,7 +220,7 @@ func (e *Edge) tlsFront(st *state, w http.ResponseWriter, r *http.Request) bool 
 				errpage.Write(w, http.StatusMisdirectedRequest)
 				return true
 			}
-			if tlsfront.ForwardedHTTPS(r) && s.trust.trustsClient(r) {
+			if tlsfront.ForwardedHTTPS(r) && s.trust.TrustsClient(r) {
 				return false // a trusted proxy took it over HTTPS: redirecting would loop
 			}
 			if port == "0" { // a free port, in tests: the one it got
