@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/stack-web/stack/edge/internal/errpage"
+	"github.com/stack-web/stack/edge/internal/limitzone"
 )
 
 // X-Accel-Redirect, as nginx: an app answers with the header
@@ -51,37 +52,30 @@ import (
 // accelKeptHeaders are the upstream headers the redirected answer keeps.
 var accelKeptHeaders = [...]string{"Content-Type", "Content-Disposition", "Cache-Control", "Expires", "Set-Cookie", "Accept-Ranges"}
 
-// accelKey marks the context of a request redirected by X-Accel-Redirect;
-// its value is an accelCounted.
-type accelKey struct{}
-
-// accelCounted says which limits the location that redirected a request
-// applied to it: the internal location's own limits skip those (nginx
-// checks limit_req, and limit_conn, once per request) and apply the
-// others, as nginx's limit_conn on an internal download location does.
-type accelCounted struct{ rate, conn bool }
-
 // countedBy reports which limits h (a location's handler) applies.
-func countedBy(h http.Handler) accelCounted {
+func countedBy(h http.Handler) limitzone.Counted {
 	for {
-		if l, ok := h.(*limited); ok {
-			return accelCounted{rate: l.req != nil, conn: l.conn != nil}
+		if l, ok := h.(*limitzone.Handler); ok {
+			return l.Counts()
 		}
 		u, ok := h.(unwrapper)
 		if !ok {
-			return accelCounted{}
+			return limitzone.Counted{}
 		}
-		h = u.unwrap()
+		h = u.Unwrap()
 	}
 }
 
 // accelTarget reports whether r came through X-Accel-Redirect.
-func accelTarget(r *http.Request) bool { return r.Context().Value(accelKey{}) != nil }
+func accelTarget(r *http.Request) bool {
+	_, ok := limitzone.Redirected(r.Context())
+	return ok
+}
 
 // internalOnly guards an internal location.
 type internalOnly struct{ next http.Handler }
 
-func (h internalOnly) unwrap() http.Handler { return h.next }
+func (h internalOnly) Unwrap() http.Handler { return h.next }
 
 func (h internalOnly) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !accelTarget(r) {
@@ -160,7 +154,7 @@ func (s *site) serveAccel(w http.ResponseWriter, r *http.Request, a *accelRedire
 	if rate, err := strconv.ParseInt(headerValue(a.header, "X-Accel-Limit-Rate"), 10, 64); err == nil && rate > 0 {
 		w = &rateLimitedWriter{ResponseWriter: w, rc: http.NewResponseController(w), rate: rate, ctx: r.Context()}
 	}
-	r2 := r.Clone(context.WithValue(r.Context(), accelKey{}, p.counted))
+	r2 := r.Clone(limitzone.WithRedirected(r.Context(), p.counted))
 	r2.Method = method
 	r2.URL = &url.URL{Path: path, RawQuery: query}
 	r2.RequestURI = a.uri
@@ -180,7 +174,7 @@ func isInternal(h http.Handler) bool {
 		if !ok {
 			return false
 		}
-		h = u.unwrap()
+		h = u.Unwrap()
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/stack-web/stack/edge/internal/limitzone"
 	"github.com/stack-web/stack/edge/internal/tlsfront"
 	"github.com/stack-web/stack/edge/upstream"
 )
@@ -80,7 +81,7 @@ func (e *Edge) Instrument(reg prometheus.Registerer) error {
 			[]string{"upstream", "kind"}),
 		retries: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "stack_edge_upstream_retries_total",
 			Help: "Attempts after a request's first, to the next server or the same one again, by upstream."}, []string{"upstream"}),
-		limited: newLimitedVec(),
+		limited: limitzone.NewRefusedVec(),
 		tls:     tlsfront.NewHandshakesVec(),
 	}
 	for _, c := range []prometheus.Collector{m.requests, m.duration, m.sent, m.received, m.upErrors, m.retries, m.limited, m.tls, &edgeCollector{e}} {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/stack-web/stack/edge/internal/errpage"
 	"github.com/stack-web/stack/edge/internal/forward"
+	"github.com/stack-web/stack/edge/internal/limitzone"
 	"github.com/stack-web/stack/edge/internal/proxytrust"
 	"github.com/stack-web/stack/edge/internal/reqbody"
 	"github.com/stack-web/stack/edge/internal/respbuf"
@@ -45,7 +46,7 @@ type Proxy struct {
 	errors    *prometheus.CounterVec // by kind; nil unless instrumented (metrics.go)
 	accel     *site                  // the locations X-Accel-Redirect may reach (accel.go)
 	ws        wsLimits               // for the connections it upgrades (websocket.go)
-	counted   accelCounted           // the limits of its location, not applied again after a redirect (accel.go)
+	counted   limitzone.Counted      // the limits of its location, not applied again after a redirect (accel.go)
 }
 
 func newProxy(u *upstream.Group, body *reqbody.Reader, trust proxytrust.List, buf respbuf.Policy, logger *slog.Logger) *Proxy {

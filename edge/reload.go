@@ -210,7 +210,7 @@ func (e *Edge) Reload(cfg Config) error {
 		st.release()
 		return err
 	}
-	st.limits.inherit(&e.cur.Load().limits) // zones kept across reloads, as nginx's (limits.go)
+	st.limits.Inherit(&e.cur.Load().limits.Zones) // zones kept across reloads, as nginx's (edge/internal/limitzone)
 	old := e.cur.Swap(st)
 	useTLS(e.tls, cfg, certs)
 	e.guard.set(cfg.MaxHeaderSize, st.access)
