@@ -22,7 +22,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,6 +30,7 @@ import (
 	"github.com/stack-web/stack/edge/internal/errpage"
 	"github.com/stack-web/stack/edge/internal/framing"
 	"github.com/stack-web/stack/edge/internal/tlsfront"
+	"github.com/stack-web/stack/edge/internal/urlpath"
 )
 
 // Edge is the HTTP front of the stack. Create it with New, open its
@@ -249,13 +249,13 @@ func (e *Edge) serve(st *state, w http.ResponseWriter, r *http.Request) *locatio
 			errpage.Write(w, http.StatusBadRequest)
 			return nil
 		}
-		r = originForm(r)
+		r = urlpath.OriginForm(r)
 	}
 	if r.Method == http.MethodConnect || (r.URL.Path == "" || r.URL.Path[0] != '/') {
 		errpage.Write(w, http.StatusBadRequest)
 		return nil
 	}
-	path, ok := normalizePath(r.URL.Path)
+	path, ok := urlpath.Normalize(r.URL.Path)
 	if !ok {
 		e.logger.Info("edge: rejecting path", "remote", r.RemoteAddr, "uri", r.RequestURI)
 		errpage.Write(w, http.StatusBadRequest)
@@ -286,38 +286,4 @@ func sniName(r *http.Request) string {
 		return ""
 	}
 	return r.TLS.ServerName
-}
-
-// normalizePath resolves "." and ".." segments and merges repeated slashes,
-// as nginx does before matching locations (so PATH_INFO is what matched).
-// A path that climbs above the root, or holds a NUL, is refused.
-func normalizePath(p string) (string, bool) {
-	if strings.IndexByte(p, 0) >= 0 {
-		return "", false
-	}
-	if !strings.Contains(p, "//") && !strings.Contains(p, "/.") {
-		return p, true // the common case: nothing to do, no allocation
-	}
-	segs := strings.Split(p[1:], "/")
-	out := make([]string, 0, len(segs))
-	for i, s := range segs {
-		last := i == len(segs)-1
-		switch s {
-		case "", ".":
-			if last {
-				out = append(out, "")
-			}
-		case "..":
-			if len(out) == 0 {
-				return "", false
-			}
-			out = out[:len(out)-1]
-			if last {
-				out = append(out, "")
-			}
-		default:
-			out = append(out, s)
-		}
-	}
-	return "/" + strings.Join(out, "/"), true
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/stack-web/stack/edge/internal/accel"
 	"github.com/stack-web/stack/edge/internal/errpage"
 	"github.com/stack-web/stack/edge/internal/forward"
 	"github.com/stack-web/stack/edge/internal/limitzone"
@@ -204,11 +205,11 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 		p.logger.Debug("edge: client closed the connection before the upstream answered", "upstream", p.upstream.Name, "uri", r.RequestURI)
 		return
 	}
-	if a, ok := errors.AsType[*accelRedirect](err); ok {
+	if a, ok := errors.AsType[*accel.Redirect](err); ok {
 		p.accel.serveAccel(w, r, a, p)
 		return
 	}
-	if err == errAccelLoop {
+	if err == accel.ErrLoop {
 		p.logger.Error("edge: refusing a second X-Accel-Redirect", "upstream", p.upstream.Name, "uri", r.RequestURI, "request_id", headerValue(r.Header, HeaderRequestID))
 		errpage.Write(w, http.StatusInternalServerError)
 		return
