@@ -205,7 +205,7 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if loc != nil {
 			lm = loc.metrics
 		}
-		lm.observe(cw, r, start)
+		lm.Observe(r, cw.status, cw.bytes, start)
 	}
 	if body != nil {
 		// net/http decides what to do with an unread body by its own type:

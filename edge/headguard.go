@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 
 	"github.com/stack-web/stack/edge/internal/accesslog"
+	"github.com/stack-web/stack/edge/internal/locmetrics"
 )
 
 // headGuard enforces max_header_size on request heads exactly, as nginx's
@@ -26,7 +27,7 @@ type headGuard struct {
 	access  atomic.Pointer[accesslog.Log]
 	// refused counts the heads net/http refuses (location "none"), set by
 	// Instrument: clients saw those answers, so the metrics count them.
-	refused atomic.Pointer[locationMetrics]
+	refused atomic.Pointer[locmetrics.Location]
 	logger  *slog.Logger
 }
 
@@ -62,6 +63,6 @@ func (g *headGuard) RefusedByServer(c net.Conn, requestLine string, status int, 
 	}
 	if lm := g.refused.Load(); lm != nil {
 		method, _, _ := strings.Cut(requestLine, " ")
-		lm.counter(methodIndex(method), statusClass(status)).Inc()
+		lm.Count(method, status)
 	}
 }

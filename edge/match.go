@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/stack-web/stack/edge/internal/locmetrics"
 	"github.com/stack-web/stack/edge/internal/proxytrust"
 )
 
@@ -33,7 +34,7 @@ type location struct {
 	value   string   // a value header must have, "" any
 	label   string   // for metrics: the path as written, after the server's first name
 	handler http.Handler
-	metrics *locationMetrics // set by metrics.attach when the edge is instrumented
+	metrics *locmetrics.Location // set by metrics.attach when the edge is instrumented
 
 	// forwarded: header is one the edge replaces unless the client is a
 	// trusted proxy (X-Forwarded-For/-Proto/-Host, proxy.go), so the
