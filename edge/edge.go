@@ -29,6 +29,7 @@ import (
 	"github.com/stack-web/stack/edge/internal/accesslog"
 	"github.com/stack-web/stack/edge/internal/errpage"
 	"github.com/stack-web/stack/edge/internal/framing"
+	"github.com/stack-web/stack/edge/internal/linger"
 	"github.com/stack-web/stack/edge/internal/tlsfront"
 	"github.com/stack-web/stack/edge/internal/urlpath"
 )
@@ -44,7 +45,7 @@ type Edge struct {
 	tlsConns chan net.Conn // TLS ones, handshake done
 	done     chan struct{} // closed by Shutdown
 	guard    *headGuard    // head limits, for the framing tracker
-	linger   *lingerer
+	linger   *linger.Closer
 	metrics  *metrics       // nil unless Instrument was called (metrics.go)
 	open     openConns      // client connections open now
 	upgraded upgradedConns  // switched (WebSocket) client connections (websocket.go)
@@ -75,7 +76,7 @@ func New(cfg Config, tempDir string, logger *slog.Logger) (*Edge, error) {
 		return nil, err
 	}
 	e := &Edge{logger: logger, tempDir: tempDir, conns: make(chan net.Conn), tlsConns: make(chan net.Conn), done: make(chan struct{}),
-		linger: newLingerer(), guard: newHeadGuard(logger), tls: tlsSide}
+		linger: linger.NewCloser(), guard: newHeadGuard(logger), tls: tlsSide}
 	e.guard.set(cfg.MaxHeaderSize, st.access)
 	e.upgraded.Log, e.upgraded.Open = logger, &e.open
 	e.cur.Store(st)
@@ -151,7 +152,7 @@ func (e *Edge) Shutdown(ctx context.Context) error {
 // Shutdown's business.
 func (e *Edge) Close() error {
 	e.closeListeners()
-	e.linger.closeAll()
+	e.linger.CloseAll()
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if !e.closed {
@@ -182,8 +183,8 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	cw.setRequestID(r, st.trust)
 	cw.upgraded = &e.upgraded
 	cw.traced = st.access != nil && st.access.JSON() // it names the upstream server and its time
-	body := trackBody(r)
-	if body != nil && r.ProtoMajor == 1 && (r.ContentLength < 0 || r.ContentLength > maxDrainedByServer) {
+	body := linger.Track(r)
+	if body != nil && r.ProtoMajor == 1 && (r.ContentLength < 0 || r.ContentLength > linger.MaxDrainedByServer) {
 		cw.lingering = body // as lingerNeeded decides
 	}
 	var start time.Time // for the access log and metrics alone
@@ -221,7 +222,7 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	logged = true
 	if lingerNeeded(cw, r, body) {
-		e.linger.close(cw, st.cfg.LingeringTime, st.cfg.LingeringTimeout)
+		e.linger.Close(cw, st.cfg.LingeringTime, st.cfg.LingeringTimeout)
 	}
 }
 

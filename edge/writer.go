@@ -6,6 +6,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/stack-web/stack/edge/internal/linger"
 	"github.com/stack-web/stack/edge/upstream"
 )
 
@@ -43,8 +44,8 @@ type clientWriter struct {
 	hijacked      *upgradedConn  // the connection, once switched
 	cancelUpgrade func()         // ends the switched request's context
 	// lingering is the request's body when an answer sent before it was
-	// read ends in a lingering close (linger.go): that answer says so.
-	lingering *trackedBody
+	// read ends in a lingering close (edge/internal/linger): that answer says so.
+	lingering *linger.Body
 }
 
 const renewEvery = 64 << 10
@@ -65,7 +66,7 @@ func (w *clientWriter) WriteHeader(code int) {
 		if h := w.Header(); h["Content-Type"] == nil {
 			h["Content-Type"] = nil
 		}
-		if w.lingering != nil && !w.lingering.done {
+		if w.lingering != nil && !w.lingering.Done() {
 			// Without it, a keep-alive client would send its next request
 			// on a connection about to close, to be read as leftover body.
 			w.Header().Set("Connection", "close")
