@@ -29,8 +29,10 @@ import (
 	"github.com/stack-web/stack/edge/internal/accesslog"
 	"github.com/stack-web/stack/edge/internal/errpage"
 	"github.com/stack-web/stack/edge/internal/framing"
+	"github.com/stack-web/stack/edge/internal/headguard"
 	"github.com/stack-web/stack/edge/internal/linger"
 	"github.com/stack-web/stack/edge/internal/tlsfront"
+	"github.com/stack-web/stack/edge/internal/tunnel"
 	"github.com/stack-web/stack/edge/internal/urlpath"
 )
 
@@ -41,15 +43,15 @@ type Edge struct {
 	logger   *slog.Logger
 	tempDir  string
 	cur      atomic.Pointer[state]
-	conns    chan net.Conn // accepted plain connections, for the current server generation
-	tlsConns chan net.Conn // TLS ones, handshake done
-	done     chan struct{} // closed by Shutdown
-	guard    *headGuard    // head limits, for the framing tracker
+	conns    chan net.Conn    // accepted plain connections, for the current server generation
+	tlsConns chan net.Conn    // TLS ones, handshake done
+	done     chan struct{}    // closed by Shutdown
+	guard    *headguard.Guard // head limits, for the framing tracker
 	linger   *linger.Closer
-	metrics  *metrics       // nil unless Instrument was called (metrics.go)
-	open     openConns      // client connections open now
-	upgraded upgradedConns  // switched (WebSocket) client connections (websocket.go)
-	tls      *tlsfront.Side // certificates and handshakes (tls.go)
+	metrics  *metrics        // nil unless Instrument was called (metrics.go)
+	open     openConns       // client connections open now
+	upgraded tunnel.Registry // switched (WebSocket) client connections (websocket.go)
+	tls      *tlsfront.Side  // certificates and handshakes (tls.go)
 
 	mu        sync.Mutex
 	listeners []*acceptor   // in the order configured
@@ -76,8 +78,8 @@ func New(cfg Config, tempDir string, logger *slog.Logger) (*Edge, error) {
 		return nil, err
 	}
 	e := &Edge{logger: logger, tempDir: tempDir, conns: make(chan net.Conn), tlsConns: make(chan net.Conn), done: make(chan struct{}),
-		linger: linger.NewCloser(), guard: newHeadGuard(logger), tls: tlsSide}
-	e.guard.set(cfg.MaxHeaderSize, st.access)
+		linger: linger.NewCloser(), guard: headguard.New(logger), tls: tlsSide}
+	e.guard.Set(int64(cfg.MaxHeaderSize), st.access)
 	e.upgraded.Log, e.upgraded.Open = logger, &e.open
 	e.cur.Store(st)
 	e.gen = e.newGeneration(cfg)

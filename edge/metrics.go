@@ -49,7 +49,7 @@ func (e *Edge) Instrument(reg prometheus.Registerer) error {
 	}
 	m.unmatched = m.requests.Location("none")
 	if e.guard != nil {
-		e.guard.refused.Store(m.unmatched)
+		e.guard.SetRefused(m.unmatched)
 	}
 	e.metrics = m
 	m.attach(e.cur.Load())

@@ -19,6 +19,7 @@ import (
 	"github.com/stack-web/stack/edge/internal/proxytrust"
 	"github.com/stack-web/stack/edge/internal/reqbody"
 	"github.com/stack-web/stack/edge/internal/respbuf"
+	"github.com/stack-web/stack/edge/internal/tunnel"
 	"github.com/stack-web/stack/edge/upstream"
 )
 
@@ -58,7 +59,7 @@ func newProxy(u *upstream.Group, body *reqbody.Reader, trust proxytrust.List, bu
 
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var upgrading *clientWriter
-	if _, ok := r.Header["Upgrade"]; ok && !dropRefusedUpgrade(r) {
+	if _, ok := r.Header["Upgrade"]; ok && !tunnel.DropRefusedUpgrade(r) {
 		var cancel context.CancelFunc
 		upgrading, r, cancel = p.prepareUpgrade(w, r) // websocket.go
 		defer cancel()
@@ -182,7 +183,7 @@ func (p *Proxy) outgoing(r *http.Request, fwd []string) (*http.Request, error) {
 func (p *Proxy) modifyResponse(resp *http.Response) error {
 	if resp.StatusCode == http.StatusSwitchingProtocols {
 		// Never buffered: the body is the connection (websocket.go).
-		if err := checkSwitch(resp); err != nil {
+		if err := tunnel.CheckSwitch(resp); err != nil {
 			return err
 		}
 	} else if err := checkAccel(resp); err != nil {

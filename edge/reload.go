@@ -214,7 +214,7 @@ func (e *Edge) Reload(cfg Config) error {
 	st.limits.Inherit(&e.cur.Load().limits.Zones) // zones kept across reloads, as nginx's (edge/internal/limitzone)
 	old := e.cur.Swap(st)
 	useTLS(e.tls, cfg, certs)
-	e.guard.set(cfg.MaxHeaderSize, st.access)
+	e.guard.Set(int64(cfg.MaxHeaderSize), st.access)
 	if s := settingsOf(cfg); s != e.gen.settings {
 		g := e.newGeneration(cfg)
 		if e.serving {
@@ -245,3 +245,8 @@ func (e *Edge) Reload(cfg Config) error {
 	e.logger.Info("edge: configuration reloaded", "locations", len(cfg.Locations), "servers", len(cfg.Servers), "upstreams", len(cfg.Upstreams), "listen", cfg.Listen)
 	return nil
 }
+
+// serverMaxHeaderBytes is what the servers are told: enough above the limit
+// that the edge, not net/http, refuses the heads that are just over it
+// (edge/internal/headguard).
+func serverMaxHeaderBytes(maxHead ByteSize) int { return 2 * int(maxHead) }

@@ -145,25 +145,6 @@ func (w *clientWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	return uc, brw, nil
 }
 
-// upgradedConns are the edge's upgraded client connections, for
-// Shutdown; upgradedConn is one of them (edge/internal/tunnel).
-type (
-	upgradedConns = tunnel.Registry
-	upgradedConn  = tunnel.Conn
-)
-
-// dropRefusedUpgrade removes the Upgrade header of a request that asks
-// for an upgrade the edge never passes on (HTTP/1.0, HTTP/2), and reports
-// whether it did (tunnel.DropRefusedUpgrade).
-func dropRefusedUpgrade(r *http.Request) bool { return tunnel.DropRefusedUpgrade(r) }
-
-// checkSwitch refuses (502) an upstream's 101 that does not answer the
-// upgrade asked, and wraps the body of one that does (tunnel.CheckSwitch).
-func checkSwitch(resp *http.Response) error { return tunnel.CheckSwitch(resp) }
-
-// switchedTo is the protocol h upgrades to, or "" (tunnel.SwitchedTo).
-func switchedTo(h http.Header) string { return tunnel.SwitchedTo(h) }
-
 // upgradeEnded records, once the switched connection is done, what it
 // carried: the access log and metrics count the bytes sent after the 101.
 func (p *Proxy) upgradeEnded(cw *clientWriter, r *http.Request) {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/stack-web/stack/edge/internal/linger"
+	"github.com/stack-web/stack/edge/internal/tunnel"
 	"github.com/stack-web/stack/edge/upstream"
 )
 
@@ -39,10 +40,10 @@ type clientWriter struct {
 	traced     bool
 
 	// For a protocol switch (websocket.go).
-	ws            *wsLimits      // the location's limits, set for a request that asks to upgrade
-	upgraded      *upgradedConns // the edge's, for Shutdown
-	hijacked      *upgradedConn  // the connection, once switched
-	cancelUpgrade func()         // ends the switched request's context
+	ws            *wsLimits        // the location's limits, set for a request that asks to upgrade
+	upgraded      *tunnel.Registry // the edge's, for Shutdown
+	hijacked      *tunnel.Conn     // the connection, once switched
+	cancelUpgrade func()           // ends the switched request's context
 	// lingering is the request's body when an answer sent before it was
 	// read ends in a lingering close (edge/internal/linger): that answer says so.
 	lingering *linger.Body

@@ -1,4 +1,9 @@
-package edge
+// Package headguard holds the edge's limit on request heads
+// (max_header_size) for the servers and the framing tracker, and logs,
+// counts and access-logs the heads they refuse. It stands alone because it
+// is that one limit, shared by the plain and TLS servers, and needs
+// nothing of the edge but its access log and metrics.
+package headguard
 
 import (
 	"log/slog"
@@ -10,7 +15,7 @@ import (
 	"github.com/stack-web/stack/edge/internal/locmetrics"
 )
 
-// headGuard enforces max_header_size on request heads exactly, as nginx's
+// Guard enforces max_header_size on request heads exactly, as nginx's
 // large_client_header_buffers do: net/http's MaxHeaderBytes lets through
 // up to 4 KiB more than it is given, and answers 431 itself, unlogged. A
 // head over the limit gets its verdict (431, or 414 for a request line over
@@ -22,40 +27,37 @@ import (
 // logged too (RefusedByServer: h1 reports them, and framing.Conn sees
 // net/http's answers go out, and turns a 431 for an over-long request line
 // into 414; edge/internal/framing/refusal.go).
-type headGuard struct {
+type Guard struct {
 	maxHead atomic.Int64 // max_header_size: request line and header, line ends included
 	access  atomic.Pointer[accesslog.Log]
 	// refused counts the heads net/http refuses (location "none"), set by
-	// Instrument: clients saw those answers, so the metrics count them.
+	// SetRefused: clients saw those answers, so the metrics count them.
 	refused atomic.Pointer[locmetrics.Location]
 	logger  *slog.Logger
 }
 
-func newHeadGuard(logger *slog.Logger) *headGuard {
-	return &headGuard{logger: logger}
+// New makes a Guard that logs to logger; Set gives it its limit.
+func New(logger *slog.Logger) *Guard {
+	return &Guard{logger: logger}
 }
 
-// set applies a configuration's limit and access log (nil: off), for the
+// Set applies a configuration's limit and access log (nil: off), for the
 // heads that complete from now on.
-func (g *headGuard) set(maxHead ByteSize, access *accesslog.Log) {
-	g.maxHead.Store(int64(maxHead))
+func (g *Guard) Set(maxHead int64, access *accesslog.Log) {
+	g.maxHead.Store(maxHead)
 	g.access.Store(access)
 }
 
 // Limits returns the head limit and the request line limit, a quarter of it.
-func (g *headGuard) Limits() (head, line int) {
+func (g *Guard) Limits() (head, line int) {
 	h := int(g.maxHead.Load())
 	return h, h / 4
 }
 
-// serverMaxHeaderBytes is what the servers are told: enough above the limit
-// that the edge, not net/http, refuses the heads that are just over it.
-func serverMaxHeaderBytes(maxHead ByteSize) int { return 2 * int(maxHead) }
-
 // RefusedByServer logs a head the server refused itself (h1's, or
 // net/http's seen by the tracker), in the log, the access log and the
 // metrics: the client saw that answer.
-func (g *headGuard) RefusedByServer(c net.Conn, requestLine string, status int, bodyBytes int64) {
+func (g *Guard) RefusedByServer(c net.Conn, requestLine string, status int, bodyBytes int64) {
 	requestLine = strings.TrimRight(requestLine, "\r\n")
 	g.logger.Warn("edge: refusing request head", "remote", c.RemoteAddr().String(), "status", status, "request", truncate(requestLine))
 	if access := g.access.Load(); access != nil {
@@ -65,4 +67,15 @@ func (g *headGuard) RefusedByServer(c net.Conn, requestLine string, status int, 
 		method, _, _ := strings.Cut(requestLine, " ")
 		lm.Count(method, status)
 	}
+}
+
+// SetRefused sets the metrics that count the heads the server refused.
+func (g *Guard) SetRefused(lm *locmetrics.Location) { g.refused.Store(lm) }
+
+// truncate bounds what a log line quotes of a client's input.
+func truncate(s string) string {
+	if len(s) > 64 {
+		return s[:64]
+	}
+	return s
 }
