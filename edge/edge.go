@@ -13,7 +13,14 @@
 //
 // This package is the HTTP front; what lies behind a location is in its
 // subpackages, which know nothing of the front: edge/upstream (reaching
-// app servers) and edge/static (files).
+// app servers) and edge/static (files). The front's own mechanisms, each
+// of which needs nothing of the front's configuration or state, are in
+// edge/internal: the servers (h1, framing, headguard, chanlisten), TLS
+// (tlsfront), the request's path and body (urlpath, reqbody, linger), the
+// proxying (forward, respbuf, tunnel, accel), the policies around a
+// location (limitzone, proxytrust) and the records of a request (reqid,
+// accesslog, locmetrics). What stays here is the configuration, the state
+// it builds, and the wiring between them.
 package edge
 
 import (
@@ -289,4 +296,12 @@ func sniName(r *http.Request) string {
 		return ""
 	}
 	return r.TLS.ServerName
+}
+
+// truncate bounds what a log line quotes of a client's input.
+func truncate(s string) string {
+	if len(s) > 64 {
+		return s[:64]
+	}
+	return s
 }
