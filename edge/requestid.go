@@ -17,7 +17,7 @@ import (
 // access log and error lines and the app server's lines carry it.
 
 // HeaderRequestID carries the id to the app (and from a trusted proxy).
-const HeaderRequestID = reqid.Header
+const HeaderRequestID = "X-Request-Id"
 
 // setRequestID decides r's id, records it in w for the logs, and puts it
 // in r's header for the upstream, replacing what an untrusted client sent
