@@ -5,6 +5,7 @@ import "testing"
 // Two locations of one path and server that differ by methods (or by
 // header), each with its own rate limit, get a zone each: they shared the
 // first one's zone, so the second's rate and burst were silently ignored.
+// (That each zone has its own location's settings: edge/internal/limitzone.)
 func TestBrkLimitZonePerLocationConditions(t *testing.T) {
 	var lz limitZones
 	cfg := DefaultConfig()
@@ -16,9 +17,6 @@ func TestBrkLimitZonePerLocationConditions(t *testing.T) {
 	zh, _ := lz.zones(&cfg, &hdr, "")
 	if zp == zg || zp == zh || zg == zh {
 		t.Fatal("locations of one path with different methods or header share one rate-limit zone")
-	}
-	if zg.id.burst != 50 || zh.id.burst != 1 {
-		t.Errorf("zones' bursts %d, %d; want each location's own (50, 1)", zg.id.burst, zh.id.burst)
 	}
 	if again, _ := lz.zones(&cfg, &get, ""); again != zg {
 		t.Error("the same location made a second zone")

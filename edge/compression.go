@@ -25,15 +25,10 @@ func withCompression(h http.Handler, c compress.Config, lc LocationConfig) http.
 	if !on || !c.Dynamic() {
 		return h
 	}
-	return compressing{compress.New(c, h)}
+	// Its Unwrap lets the edge find what is inside (the proxy for
+	// X-Accel-Redirect and metrics, the limits).
+	return compress.New(c, h)
 }
-
-// compressing is a location's handler behind compression; unwrap lets
-// the edge find what is inside (the proxy for X-Accel-Redirect and
-// metrics, the limits).
-type compressing struct{ *compress.Handler }
-
-func (c compressing) unwrap() http.Handler { return c.Handler.Unwrap() }
 
 // validateCompression checks edge.compression.
 func (c *Config) validateCompression(bad func(key, format string, args ...any)) {

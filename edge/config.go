@@ -5,13 +5,13 @@ import (
 	"fmt"
 	"maps"
 	"net"
-	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/stack-web/stack/edge/compress"
+	"github.com/stack-web/stack/edge/internal/proxytrust"
 	"github.com/stack-web/stack/edge/limit"
 	"github.com/stack-web/stack/edge/tlscert"
 	"github.com/stack-web/stack/edge/upstream"
@@ -50,7 +50,7 @@ type Config struct {
 	// AccessLog is "off", "stderr", "stdout" or a file path.
 	AccessLog string `yaml:"access_log"`
 	// AccessLogFormat is "combined" (nginx's, plus the request time) or
-	// "json" (one object per line; see accesslog_json.go).
+	// "json" (one object per line; see edge/internal/accesslog).
 	AccessLogFormat string `yaml:"access_log_format"`
 	// Buffering reads upstream responses ahead of slow clients (nginx's
 	// uwsgi_buffering); a location's own buffering overrides it.
@@ -181,7 +181,7 @@ func (c *Config) Validate() error {
 		bad("lingering_timeout", "must be a positive duration such as 5s while lingering_time is set")
 	}
 	for i, p := range c.TrustedProxies {
-		if _, err := parsePrefix(p); err != nil {
+		if _, err := proxytrust.ParsePrefix(p); err != nil {
 			bad(fmt.Sprintf("trusted_proxies[%d]", i), "%q is neither an IP address nor a CIDR range such as 10.0.0.0/8", p)
 		}
 	}
@@ -210,17 +210,6 @@ func (c *Config) Validate() error {
 	}
 	c.validateTLS(bad)
 	return errors.Join(errs...)
-}
-
-func parsePrefix(s string) (netip.Prefix, error) {
-	if strings.Contains(s, "/") {
-		return netip.ParsePrefix(s)
-	}
-	a, err := netip.ParseAddr(s)
-	if err != nil {
-		return netip.Prefix{}, err
-	}
-	return netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()), nil
 }
 
 func sortedKeys[V any](m map[string]V) []string {
@@ -280,24 +269,4 @@ func (b ByteSize) String() string {
 		}
 	}
 	return strconv.FormatInt(int64(b), 10)
-}
-
-// proxyTrust answers whether a peer's forwarding headers are believed.
-type proxyTrust []netip.Prefix
-
-func newProxyTrust(list []string) (proxyTrust, error) {
-	var t proxyTrust
-	for _, s := range list {
-		p, err := parsePrefix(s)
-		if err != nil {
-			return nil, fmt.Errorf("edge: trusted proxy %q: %w", s, err)
-		}
-		t = append(t, p.Masked())
-	}
-	return t, nil
-}
-
-func (t proxyTrust) trusts(a netip.Addr) bool {
-	a = a.Unmap()
-	return slices.ContainsFunc(t, func(p netip.Prefix) bool { return p.Contains(a) })
 }

@@ -6,14 +6,21 @@
 //
 // A request goes: Edge.ServeHTTP (the current state, framing verdict, path
 // normalisation, server by Host, location match) → static.Handler, or
-// Proxy (body buffering, forwarding headers) → forwarder (forward.go) →
+// Proxy (body buffering, forwarding headers) → forwarder (internal/forward) →
 // upstream.Group (balancing, retries) → upstream.UwsgiTransport, and the
 // response back through a buffer that frees the app from slow clients.
 // Reload swaps the state (state.go, reload.go).
 //
 // This package is the HTTP front; what lies behind a location is in its
 // subpackages, which know nothing of the front: edge/upstream (reaching
-// app servers) and edge/static (files).
+// app servers) and edge/static (files). The front's own mechanisms, each
+// of which needs nothing of the front's configuration or state, are in
+// edge/internal: the servers (h1, framing, headguard, chanlisten), TLS
+// (tlsfront), the request's path and body (urlpath, reqbody, linger), the
+// proxying (forward, respbuf, tunnel, accel), the policies around a
+// location (limitzone, proxytrust) and the records of a request (reqid,
+// accesslog, locmetrics). What stays here is the configuration, the state
+// it builds, and the wiring between them.
 package edge
 
 import (
@@ -22,13 +29,18 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/stack-web/stack/edge/internal/accesslog"
 	"github.com/stack-web/stack/edge/internal/errpage"
 	"github.com/stack-web/stack/edge/internal/framing"
+	"github.com/stack-web/stack/edge/internal/headguard"
+	"github.com/stack-web/stack/edge/internal/linger"
+	"github.com/stack-web/stack/edge/internal/tlsfront"
+	"github.com/stack-web/stack/edge/internal/tunnel"
+	"github.com/stack-web/stack/edge/internal/urlpath"
 )
 
 // Edge is the HTTP front of the stack. Create it with New, open its
@@ -38,15 +50,15 @@ type Edge struct {
 	logger   *slog.Logger
 	tempDir  string
 	cur      atomic.Pointer[state]
-	conns    chan net.Conn // accepted plain connections, for the current server generation
-	tlsConns chan net.Conn // TLS ones, handshake done
-	done     chan struct{} // closed by Shutdown
-	guard    *headGuard    // head limits, for the framing tracker
-	linger   *lingerer
-	metrics  *metrics      // nil unless Instrument was called (metrics.go)
-	open     openConns     // client connections open now
-	upgraded upgradedConns // switched (WebSocket) client connections (websocket.go)
-	tls      *edgeTLS      // certificates and handshakes (tls.go)
+	conns    chan net.Conn    // accepted plain connections, for the current server generation
+	tlsConns chan net.Conn    // TLS ones, handshake done
+	done     chan struct{}    // closed by Shutdown
+	guard    *headguard.Guard // head limits, for the framing tracker
+	linger   *linger.Closer
+	metrics  *metrics        // nil unless Instrument was called (metrics.go)
+	open     openConns       // client connections open now
+	upgraded tunnel.Registry // switched (WebSocket) client connections (websocket.go)
+	tls      *tlsfront.Side  // certificates and handshakes (tls.go)
 
 	mu        sync.Mutex
 	listeners []*acceptor   // in the order configured
@@ -73,8 +85,8 @@ func New(cfg Config, tempDir string, logger *slog.Logger) (*Edge, error) {
 		return nil, err
 	}
 	e := &Edge{logger: logger, tempDir: tempDir, conns: make(chan net.Conn), tlsConns: make(chan net.Conn), done: make(chan struct{}),
-		linger: newLingerer(), guard: newHeadGuard(logger), tls: tlsSide}
-	e.guard.set(cfg.MaxHeaderSize, st.access)
+		linger: linger.NewCloser(), guard: headguard.New(logger), tls: tlsSide}
+	e.guard.Set(int64(cfg.MaxHeaderSize), st.access)
 	e.upgraded.Log, e.upgraded.Open = logger, &e.open
 	e.cur.Store(st)
 	e.gen = e.newGeneration(cfg)
@@ -149,7 +161,7 @@ func (e *Edge) Shutdown(ctx context.Context) error {
 // Shutdown's business.
 func (e *Edge) Close() error {
 	e.closeListeners()
-	e.linger.closeAll()
+	e.linger.CloseAll()
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if !e.closed {
@@ -162,7 +174,7 @@ func (e *Edge) Close() error {
 func (e *Edge) closeListeners() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.tls.stop() // handshakes under way end too
+	e.tls.Stop() // handshakes under way end too
 	for _, a := range e.listeners {
 		a.l.Close()
 	}
@@ -179,9 +191,9 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	cw := &clientWriter{ResponseWriter: w, timeout: st.cfg.SendTimeout, renewedAt: -1}
 	cw.setRequestID(r, st.trust)
 	cw.upgraded = &e.upgraded
-	cw.traced = st.access != nil && st.access.json // it names the upstream server and its time
-	body := trackBody(r)
-	if body != nil && r.ProtoMajor == 1 && (r.ContentLength < 0 || r.ContentLength > maxDrainedByServer) {
+	cw.traced = st.access != nil && st.access.JSON() // it names the upstream server and its time
+	body := linger.Track(r)
+	if body != nil && r.ProtoMajor == 1 && (r.ContentLength < 0 || r.ContentLength > linger.MaxDrainedByServer) {
 		cw.lingering = body // as lingerNeeded decides
 	}
 	var start time.Time // for the access log and metrics alone
@@ -193,7 +205,7 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// Logged also when the handler aborts (panics) mid-response.
 		defer func() {
 			if !logged {
-				st.access.log(cw, r, start)
+				st.access.Request(r, start, cw.status, cw.bytes, cw.requestID, &cw.upstream)
 			}
 		}()
 	}
@@ -203,7 +215,7 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if loc != nil {
 			lm = loc.metrics
 		}
-		lm.observe(cw, r, start)
+		lm.Observe(r, cw.status, cw.bytes, start)
 	}
 	if body != nil {
 		// net/http decides what to do with an unread body by its own type:
@@ -215,18 +227,18 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r.Body = body.ReadCloser
 	}
 	if st.access != nil {
-		st.access.log(cw, r, start)
+		st.access.Request(r, start, cw.status, cw.bytes, cw.requestID, &cw.upstream)
 	}
 	logged = true
 	if lingerNeeded(cw, r, body) {
-		e.linger.close(cw, st.cfg.LingeringTime, st.cfg.LingeringTimeout)
+		e.linger.Close(cw, st.cfg.LingeringTime, st.cfg.LingeringTimeout)
 	}
 }
 
 // serve answers r and returns the location that did, nil if none did.
 func (e *Edge) serve(st *state, w http.ResponseWriter, r *http.Request) *location {
 	if v := framing.RequestFraming(r.Context()); v != framing.OK {
-		e.logger.Warn("edge: refusing request", "remote", r.RemoteAddr, "uri", truncate(loggedTarget(r)), "problem", v.String(), "status", v.Status())
+		e.logger.Warn("edge: refusing request", "remote", r.RemoteAddr, "uri", truncate(accesslog.Target(r)), "problem", v.String(), "status", v.Status())
 		w.Header().Set("Connection", "close")
 		errpage.Write(w, v.Status())
 		return nil
@@ -247,13 +259,13 @@ func (e *Edge) serve(st *state, w http.ResponseWriter, r *http.Request) *locatio
 			errpage.Write(w, http.StatusBadRequest)
 			return nil
 		}
-		r = originForm(r)
+		r = urlpath.OriginForm(r)
 	}
 	if r.Method == http.MethodConnect || (r.URL.Path == "" || r.URL.Path[0] != '/') {
 		errpage.Write(w, http.StatusBadRequest)
 		return nil
 	}
-	path, ok := normalizePath(r.URL.Path)
+	path, ok := urlpath.Normalize(r.URL.Path)
 	if !ok {
 		e.logger.Info("edge: rejecting path", "remote", r.RemoteAddr, "uri", r.RequestURI)
 		errpage.Write(w, http.StatusBadRequest)
@@ -286,36 +298,10 @@ func sniName(r *http.Request) string {
 	return r.TLS.ServerName
 }
 
-// normalizePath resolves "." and ".." segments and merges repeated slashes,
-// as nginx does before matching locations (so PATH_INFO is what matched).
-// A path that climbs above the root, or holds a NUL, is refused.
-func normalizePath(p string) (string, bool) {
-	if strings.IndexByte(p, 0) >= 0 {
-		return "", false
+// truncate bounds what a log line quotes of a client's input.
+func truncate(s string) string {
+	if len(s) > 64 {
+		return s[:64]
 	}
-	if !strings.Contains(p, "//") && !strings.Contains(p, "/.") {
-		return p, true // the common case: nothing to do, no allocation
-	}
-	segs := strings.Split(p[1:], "/")
-	out := make([]string, 0, len(segs))
-	for i, s := range segs {
-		last := i == len(segs)-1
-		switch s {
-		case "", ".":
-			if last {
-				out = append(out, "")
-			}
-		case "..":
-			if len(out) == 0 {
-				return "", false
-			}
-			out = out[:len(out)-1]
-			if last {
-				out = append(out, "")
-			}
-		default:
-			out = append(out, s)
-		}
-	}
-	return "/" + strings.Join(out, "/"), true
+	return s
 }

@@ -3,8 +3,9 @@ package edge
 import (
 	"strings"
 
-	"github.com/stack-web/stack/edge/upstream"
 	"testing"
+
+	"github.com/stack-web/stack/edge/upstream"
 
 	"github.com/stack-web/stack/edge/limit"
 )

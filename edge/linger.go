@@ -1,136 +1,20 @@
 package edge
 
 import (
-	"io"
-	"net"
 	"net/http"
-	"sync"
-	"time"
+
+	"github.com/stack-web/stack/edge/internal/linger"
 )
 
-// Lingering close, as nginx's lingering_close: after an answer sent before
-// the request body was read (413, 400, 431, 414, an early 404…), the rest of
-// the body is still in flight. Closing the socket with unread data makes the
-// kernel send a reset, which can destroy the answer before the client reads
-// it: clients that write the whole body before reading (Python's
-// http.client, most SDKs) then see "connection reset by peer" instead of the
-// 413. net/http reads at most 256 KiB of a leftover body and then waits only
-// 500 ms. So the edge takes the connection over: it sends the answer, shuts
-// its write side (the client sees the end of the answer), then reads and
-// drops whatever arrives, for at most lingering_time in total and
-// lingering_timeout between reads, and only then closes.
-
-// maxDrainedByServer is how much of a leftover body net/http reads itself
-// (its maxPostHandlerReadBytes) before giving up on the connection.
-const maxDrainedByServer = 256 << 10
-
-// trackedBody records whether the request body was read to its end (or
-// failed: a body that failed cannot be drained either).
-type trackedBody struct {
-	io.ReadCloser
-	done bool
-}
-
-func (b *trackedBody) Read(p []byte) (int, error) {
-	n, err := b.ReadCloser.Read(p)
-	if err != nil {
-		b.done = true
-	}
-	return n, err
-}
-
-// trackBody wraps r.Body, or returns nil when there is no body.
-func trackBody(r *http.Request) *trackedBody {
-	if r.Body == nil || r.Body == http.NoBody {
-		return nil
-	}
-	tb := &trackedBody{ReadCloser: r.Body}
-	r.Body = tb
-	return tb
-}
-
-// lingerer holds the connections currently lingering, so that Close can
-// end them: a hijacked connection is no longer the server's.
-type lingerer struct {
-	mu    sync.Mutex
-	conns map[net.Conn]struct{}
-	done  bool
-}
-
-func newLingerer() *lingerer {
-	return &lingerer{conns: map[net.Conn]struct{}{}}
-}
+// The lingering close (edge/internal/linger) after an answer sent before
+// the request body was read: here, when one is needed.
 
 // lingerNeeded reports whether the answer in w went out before r's body
 // was read, so that closing now would risk a reset: the body is unread and
 // either the answer closes the connection or net/http would not drain it.
-func lingerNeeded(w *clientWriter, r *http.Request, body *trackedBody) bool {
-	if body == nil || body.done || w.status == 0 {
+func lingerNeeded(w *clientWriter, r *http.Request, body *linger.Body) bool {
+	if body == nil || body.Done() || w.status == 0 {
 		return false
 	}
-	return w.Header().Get("Connection") == "close" || r.ContentLength < 0 || r.ContentLength > maxDrainedByServer
-}
-
-// close sends what w holds, then reads and drops the rest of the request
-// until the client closes, pauses longer than gap (lingering_timeout), or
-// total (lingering_time) is up. A total of 0 turns lingering off.
-func (l *lingerer) close(w http.ResponseWriter, total, gap time.Duration) {
-	if total <= 0 {
-		return
-	}
-	rc := http.NewResponseController(w)
-	if err := rc.Flush(); err != nil {
-		return
-	}
-	conn, brw, err := rc.Hijack()
-	if err != nil {
-		return
-	}
-	defer conn.Close()
-	if !l.add(conn) {
-		return
-	}
-	defer l.remove(conn)
-	if cw, ok := conn.(interface{ CloseWrite() error }); ok {
-		cw.CloseWrite()
-	}
-	bp := copyBufferPool.Get().(*[]byte)
-	defer copyBufferPool.Put(bp)
-	deadline := time.Now().Add(total)
-	for {
-		wait := min(gap, time.Until(deadline))
-		if wait <= 0 {
-			return
-		}
-		conn.SetReadDeadline(time.Now().Add(wait))
-		if _, err := brw.Read(*bp); err != nil {
-			return
-		}
-	}
-}
-
-func (l *lingerer) add(c net.Conn) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.done {
-		return false
-	}
-	l.conns[c] = struct{}{}
-	return true
-}
-
-func (l *lingerer) remove(c net.Conn) {
-	l.mu.Lock()
-	delete(l.conns, c)
-	l.mu.Unlock()
-}
-
-// closeAll ends every lingering connection, and any later one at once.
-func (l *lingerer) closeAll() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.done = true
-	for c := range l.conns {
-		c.Close()
-	}
+	return w.Header().Get("Connection") == "close" || r.ContentLength < 0 || r.ContentLength > linger.MaxDrainedByServer
 }

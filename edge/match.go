@@ -3,9 +3,11 @@ package edge
 import (
 	"net"
 	"net/http"
-	"net/netip"
 	"slices"
 	"strings"
+
+	"github.com/stack-web/stack/edge/internal/locmetrics"
+	"github.com/stack-web/stack/edge/internal/proxytrust"
 )
 
 // Location matching, as nginx users expect it:
@@ -32,7 +34,7 @@ type location struct {
 	value   string   // a value header must have, "" any
 	label   string   // for metrics: the path as written, after the server's first name
 	handler http.Handler
-	metrics *locationMetrics // set by metrics.attach when the edge is instrumented
+	metrics *locmetrics.Location // set by metrics.attach when the edge is instrumented
 
 	// forwarded: header is one the edge replaces unless the client is a
 	// trusted proxy (X-Forwarded-For/-Proto/-Host, proxy.go), so the
@@ -73,7 +75,7 @@ func (l *location) conditional() bool { return l.methods != nil || l.header != "
 
 // matches reports whether l serves a request for path (normalised), from
 // a client that trust says whether to believe.
-func (l *location) matches(path string, r *http.Request, trust proxyTrust) bool {
+func (l *location) matches(path string, r *http.Request, trust proxytrust.List) bool {
 	if l.exact {
 		if path != l.prefix {
 			return false
@@ -84,7 +86,7 @@ func (l *location) matches(path string, r *http.Request, trust proxyTrust) bool 
 	if l.methods != nil && !slices.Contains(l.methods, r.Method) {
 		return false
 	}
-	if l.forwarded && !trust.trustsClient(r) {
+	if l.forwarded && !trust.TrustsClient(r) {
 		return l.value == "" || edgeForwarded(l.header, r) == l.value
 	}
 	if l.header != "" {
@@ -143,15 +145,4 @@ func edgeForwarded(header string, r *http.Request) string {
 	}
 	ip, _, _ := net.SplitHostPort(r.RemoteAddr)
 	return ip
-}
-
-// trustsClient reports whether r comes from a trusted proxy, whose
-// forwarding headers the edge keeps.
-func (t proxyTrust) trustsClient(r *http.Request) bool {
-	if len(t) == 0 {
-		return false
-	}
-	ip, _, _ := net.SplitHostPort(r.RemoteAddr)
-	a, err := netip.ParseAddr(ip)
-	return err == nil && t.trusts(a)
 }

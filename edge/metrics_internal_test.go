@@ -23,6 +23,6 @@ func BenchmarkMetricsObserve(b *testing.B) {
 	start := time.Now()
 	b.ReportAllocs()
 	for b.Loop() {
-		lm.observe(w, r, start)
+		lm.Observe(r, w.status, w.bytes, start)
 	}
 }

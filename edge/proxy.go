@@ -12,12 +12,19 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/stack-web/stack/edge/internal/accel"
 	"github.com/stack-web/stack/edge/internal/errpage"
+	"github.com/stack-web/stack/edge/internal/forward"
+	"github.com/stack-web/stack/edge/internal/limitzone"
+	"github.com/stack-web/stack/edge/internal/proxytrust"
+	"github.com/stack-web/stack/edge/internal/reqbody"
+	"github.com/stack-web/stack/edge/internal/respbuf"
+	"github.com/stack-web/stack/edge/internal/tunnel"
 	"github.com/stack-web/stack/edge/upstream"
 )
 
 // Proxy is a location that passes requests to an upstream through the
-// edge's forwarder (forward.go); the upstream's protocol lives in its
+// edge's forwarder (edge/internal/forward); the upstream's protocol lives in its
 // transport.
 //
 // Before the request leaves, the proxy applies the edge's policy:
@@ -33,41 +40,41 @@ import (
 //     too: underscores_in_headers off).
 type Proxy struct {
 	upstream  *upstream.Group
-	body      *bodyReader
-	trust     proxyTrust
-	buffering responseBuffering
+	body      *reqbody.Reader
+	trust     proxytrust.List
+	buffering respbuf.Policy
 	logger    *slog.Logger
-	fw        forwarder
+	fw        forward.Forwarder
 	errors    *prometheus.CounterVec // by kind; nil unless instrumented (metrics.go)
 	accel     *site                  // the locations X-Accel-Redirect may reach (accel.go)
 	ws        wsLimits               // for the connections it upgrades (websocket.go)
-	counted   accelCounted           // the limits of its location, not applied again after a redirect (accel.go)
+	counted   limitzone.Counted      // the limits of its location, not applied again after a redirect (accel.go)
 }
 
-func newProxy(u *upstream.Group, body *bodyReader, trust proxyTrust, buf responseBuffering, logger *slog.Logger) *Proxy {
+func newProxy(u *upstream.Group, body *reqbody.Reader, trust proxytrust.List, buf respbuf.Policy, logger *slog.Logger) *Proxy {
 	p := &Proxy{upstream: u, body: body, trust: trust, buffering: buf, logger: logger, ws: wsLimits{idle: defaultWebSocketIdle}}
-	p.fw = forwarder{group: u, httpUpstream: u.Protocol() == "http", logger: logger, modify: p.modifyResponse, fail: p.errorHandler}
+	p.fw = forward.Forwarder{Group: u, HTTPUpstream: u.Protocol() == "http", Logger: logger, Modify: p.modifyResponse, Fail: p.errorHandler, Writer: clientConn}
 	return p
 }
 
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var upgrading *clientWriter
-	if _, ok := r.Header["Upgrade"]; ok && !dropRefusedUpgrade(r) {
+	if _, ok := r.Header["Upgrade"]; ok && !tunnel.DropRefusedUpgrade(r) {
 		var cancel context.CancelFunc
 		upgrading, r, cancel = p.prepareUpgrade(w, r) // websocket.go
 		defer cancel()
 	}
 	if r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody {
-		body, err := p.body.read(w, r)
+		body, err := p.body.Read(w, r)
 		if err != nil {
-			p.body.refuse(w, r, err, p.logger)
+			refuseBody(w, r, p.body, err, p.logger)
 			return
 		}
 		defer body.Close()
 		r.Body = body
-		r.ContentLength = body.size
+		r.ContentLength = body.Size()
 		r.TransferEncoding = nil
-		if body.size == 0 {
+		if body.Size() == 0 {
 			r.Body = http.NoBody
 		}
 	}
@@ -87,7 +94,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.errorHandler(w, r, err)
 		return
 	}
-	p.fw.forward(w, out)
+	p.fw.Forward(w, out)
 	if upgrading != nil {
 		upgrading.ws = nil // a later hijack (the lingering close) is no switch
 		if upgrading.hijacked != nil {
@@ -104,7 +111,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // fwd, if not nil, holds the three X-Forwarded-* values.
 func (p *Proxy) outgoing(r *http.Request, fwd []string) (*http.Request, error) {
 	h := r.Header
-	// The forwarding fields are read before stripRequest removes the
+	// The forwarding fields are read before StripRequest removes the
 	// client's.
 	clientIP, port, _ := net.SplitHostPort(r.RemoteAddr)
 	proto, host := "http", r.Host
@@ -116,13 +123,13 @@ func (p *Proxy) outgoing(r *http.Request, fwd []string) (*http.Request, error) {
 		remote = ""
 	}
 	if len(p.trust) > 0 {
-		if peer, err := netip.ParseAddr(clientIP); err == nil && p.trust.trusts(peer) {
+		if peer, err := netip.ParseAddr(clientIP); err == nil && p.trust.Trusts(peer) {
 			// A trusted proxy's forwarding headers are kept and extended,
 			// and the client is the nearest address it vouches for (nginx's
 			// realip with real_ip_recursive on).
 			if prior := strings.Join(h["X-Forwarded-For"], ", "); prior != "" {
 				xff = prior + ", " + clientIP
-				if real := p.trust.realClient(prior); real != "" {
+				if real := p.trust.RealClient(prior); real != "" {
 					remote = net.JoinHostPort(real, "0")
 				}
 			}
@@ -134,7 +141,7 @@ func (p *Proxy) outgoing(r *http.Request, fwd []string) (*http.Request, error) {
 			}
 		}
 	}
-	if _, err := stripRequest(h); err != nil {
+	if _, err := forward.StripRequest(h); err != nil {
 		return nil, err
 	}
 	if r.ContentLength > 0 {
@@ -149,12 +156,12 @@ func (p *Proxy) outgoing(r *http.Request, fwd []string) (*http.Request, error) {
 	h["X-Forwarded-Host"] = fwd[2:3:3]
 
 	out := r
-	if remote != r.RemoteAddr || p.fw.httpUpstream {
+	if remote != r.RemoteAddr || p.fw.HTTPUpstream {
 		out = new(http.Request)
 		*out = *r
 		out.RemoteAddr = remote
 	}
-	if p.fw.httpUpstream {
+	if p.fw.HTTPUpstream {
 		// net/http's transport dials by the URL (its own dialer picks
 		// the server), closes after a request marked Close, and sends Go's
 		// User-Agent where the header has none.
@@ -176,15 +183,15 @@ func (p *Proxy) outgoing(r *http.Request, fwd []string) (*http.Request, error) {
 func (p *Proxy) modifyResponse(resp *http.Response) error {
 	if resp.StatusCode == http.StatusSwitchingProtocols {
 		// Never buffered: the body is the connection (websocket.go).
-		if err := checkSwitch(resp); err != nil {
+		if err := tunnel.CheckSwitch(resp); err != nil {
 			return err
 		}
 	} else if err := checkAccel(resp); err != nil {
 		return err // served by errorHandler
-	} else if err := p.buffering.modifyResponse(resp); err != nil {
+	} else if err := p.buffering.ModifyResponse(resp); err != nil {
 		return err
 	}
-	return nil // the X-Accel-* headers are left out as the head is copied (copyHeader)
+	return nil // the X-Accel-* headers are left out as the head is copied (edge/internal/forward)
 }
 
 // errorHandler turns a failed round trip into nginx's answers: 504 when the
@@ -199,11 +206,11 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 		p.logger.Debug("edge: client closed the connection before the upstream answered", "upstream", p.upstream.Name, "uri", r.RequestURI)
 		return
 	}
-	if a, ok := errors.AsType[*accelRedirect](err); ok {
+	if a, ok := errors.AsType[*accel.Redirect](err); ok {
 		p.accel.serveAccel(w, r, a, p)
 		return
 	}
-	if err == errAccelLoop {
+	if err == accel.ErrLoop {
 		p.logger.Error("edge: refusing a second X-Accel-Redirect", "upstream", p.upstream.Name, "uri", r.RequestURI, "request_id", headerValue(r.Header, HeaderRequestID))
 		errpage.Write(w, http.StatusInternalServerError)
 		return
@@ -217,6 +224,16 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 	}
 	p.logger.Error("edge: upstream failed", "upstream", p.upstream.Name, "uri", r.RequestURI, "status", status, "request_id", headerValue(r.Header, HeaderRequestID), "err", err)
 	errpage.Write(w, status)
+}
+
+// clientConn is the server's writer under the edge's clientWriter in w, nil
+// if w has none: the forwarder aborts a broken response by a panic when it
+// is a connection.
+func clientConn(w http.ResponseWriter) http.ResponseWriter {
+	if cw := findClientWriter(w); cw != nil {
+		return cw.ResponseWriter
+	}
+	return nil
 }
 
 func headerValue(h http.Header, key string) string {

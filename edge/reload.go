@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/stack-web/stack/edge/internal/chanlisten"
 	"github.com/stack-web/stack/edge/internal/framing"
 	"github.com/stack-web/stack/edge/internal/h1"
 )
@@ -44,7 +45,7 @@ type acceptor struct {
 type generation struct {
 	h1       *h1.Server
 	srv      *http.Server
-	l, tl    *chanListener // plain, TLS
+	l, tl    *chanlisten.Listener // plain, TLS
 	settings serverSettings
 }
 
@@ -60,8 +61,8 @@ func settingsOf(c Config) serverSettings {
 
 func (e *Edge) newGeneration(cfg Config) *generation {
 	g := &generation{settings: settingsOf(cfg),
-		l:  &chanListener{conns: e.conns, done: make(chan struct{})},
-		tl: &chanListener{conns: e.tlsConns, done: make(chan struct{})}}
+		l:  chanlisten.New(e.conns),
+		tl: chanlisten.New(e.tlsConns)}
 	errorLog := log.New(slogWriter{e.logger}, "", 0)
 	g.srv = &http.Server{
 		Handler:           e,
@@ -188,7 +189,7 @@ func (e *Edge) Reload(cfg Config) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	certs, err := e.tls.load(cfg)
+	certs, err := loadTLS(e.tls, cfg)
 	if err != nil {
 		return err
 	}
@@ -210,10 +211,10 @@ func (e *Edge) Reload(cfg Config) error {
 		st.release()
 		return err
 	}
-	st.limits.inherit(&e.cur.Load().limits) // zones kept across reloads, as nginx's (limits.go)
+	st.limits.Inherit(&e.cur.Load().limits.Zones) // zones kept across reloads, as nginx's (edge/internal/limitzone)
 	old := e.cur.Swap(st)
-	e.tls.use(cfg, certs)
-	e.guard.set(cfg.MaxHeaderSize, st.access)
+	useTLS(e.tls, cfg, certs)
+	e.guard.Set(int64(cfg.MaxHeaderSize), st.access)
 	if s := settingsOf(cfg); s != e.gen.settings {
 		g := e.newGeneration(cfg)
 		if e.serving {
@@ -245,31 +246,7 @@ func (e *Edge) Reload(cfg Config) error {
 	return nil
 }
 
-// chanListener is a net.Listener whose connections come from the accept
-// loops, until it is closed.
-type chanListener struct {
-	conns <-chan net.Conn
-	done  chan struct{}
-	once  sync.Once
-}
-
-func (l *chanListener) Accept() (net.Conn, error) {
-	select {
-	case c := <-l.conns:
-		return c, nil
-	case <-l.done:
-		return nil, net.ErrClosed
-	}
-}
-
-func (l *chanListener) Close() error {
-	l.once.Do(func() { close(l.done) })
-	return nil
-}
-
-func (l *chanListener) Addr() net.Addr { return chanAddr{} }
-
-type chanAddr struct{}
-
-func (chanAddr) Network() string { return "tcp" }
-func (chanAddr) String() string  { return "edge" }
+// serverMaxHeaderBytes is what the servers are told: enough above the limit
+// that the edge, not net/http, refuses the heads that are just over it
+// (edge/internal/headguard).
+func serverMaxHeaderBytes(maxHead ByteSize) int { return 2 * int(maxHead) }

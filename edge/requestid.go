@@ -1,10 +1,12 @@
 package edge
 
 import (
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/netip"
+
+	"github.com/stack-web/stack/edge/internal/proxytrust"
+	"github.com/stack-web/stack/edge/internal/reqid"
 )
 
 // Request ids (issue 9): the edge gives every request an id, nginx's
@@ -17,61 +19,23 @@ import (
 // HeaderRequestID carries the id to the app (and from a trusted proxy).
 const HeaderRequestID = "X-Request-Id"
 
-// maxRequestID bounds a kept id; a longer one is replaced.
-const maxRequestID = 128
-
-// newRequestID returns a fresh id. math/rand/v2's global source is the
-// runtime's per-thread ChaCha8: no lock, no allocation; the string is the
-// only one.
-func newRequestID() string {
-	const hex = "0123456789abcdef"
-	var b [32]byte
-	for half := 0; half < 2; half++ {
-		v := rand.Uint64()
-		for i := 0; i < 16; i++ {
-			b[half*16+i] = hex[v&15]
-			v >>= 4
-		}
-	}
-	return string(b[:])
-}
-
 // setRequestID decides r's id, records it in w for the logs, and puts it
 // in r's header for the upstream, replacing what an untrusted client sent
 // (a client must not choose the id other tiers' logs are searched by).
 // The header's one-element slice lives in w, so setting it costs nothing.
-func (w *clientWriter) setRequestID(r *http.Request, trust proxyTrust) {
+func (w *clientWriter) setRequestID(r *http.Request, trust proxytrust.List) {
 	id := ""
-	if v := r.Header[HeaderRequestID]; len(v) == 1 && len(trust) > 0 && validRequestID(v[0]) {
+	if v := r.Header[HeaderRequestID]; len(v) == 1 && len(trust) > 0 && reqid.Valid(v[0]) {
 		if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
-			if peer, err := netip.ParseAddr(host); err == nil && trust.trusts(peer) {
+			if peer, err := netip.ParseAddr(host); err == nil && trust.Trusts(peer) {
 				id = v[0]
 			}
 		}
 	}
 	if id == "" {
-		id = newRequestID()
+		id = reqid.New()
 	}
 	w.requestID = id
 	w.idHeader[0] = id
 	r.Header[HeaderRequestID] = w.idHeader[:]
-}
-
-// validRequestID accepts what ids are made of (hex, UUIDs, base64,
-// Heroku's and AWS's forms), so a kept id is safe in every log format
-// and uwsgi variable.
-func validRequestID(s string) bool {
-	if len(s) == 0 || len(s) > maxRequestID {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= '0' && c <= '9', c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z':
-		case c == '-', c == '_', c == '.', c == ':', c == '+', c == '/', c == '=', c == '@':
-		default:
-			return false
-		}
-	}
-	return true
 }

@@ -3,15 +3,9 @@ package edge
 import (
 	"net/http"
 	"testing"
-)
 
-// BenchmarkNewRequestID: the id costs its string and nothing else.
-func BenchmarkNewRequestID(b *testing.B) {
-	b.ReportAllocs()
-	for b.Loop() {
-		_ = newRequestID()
-	}
-}
+	"github.com/stack-web/stack/edge/internal/reqid"
+)
 
 // BenchmarkSetRequestID: deciding and setting a request's id, untrusted
 // client (the common case): one allocation, the id's string.
@@ -29,5 +23,13 @@ func TestSetRequestIDAllocatesOnlyTheString(t *testing.T) {
 	w := &clientWriter{}
 	if n := testing.AllocsPerRun(100, func() { w.setRequestID(r, nil) }); n > 1 {
 		t.Errorf("setRequestID: %v allocations, want 1 (the id)", n)
+	}
+}
+
+// The edge's exported name and the one its internal packages use (the
+// forwarder keeps it through Connection, the access log reads it) agree.
+func TestHeaderRequestIDIsReqidHeader(t *testing.T) {
+	if HeaderRequestID != reqid.Header {
+		t.Fatalf("edge.HeaderRequestID %q, reqid.Header %q", HeaderRequestID, reqid.Header)
 	}
 }

@@ -7,6 +7,10 @@ import (
 	"strings"
 	"sync/atomic"
 
+	"github.com/stack-web/stack/edge/internal/accesslog"
+	"github.com/stack-web/stack/edge/internal/proxytrust"
+	"github.com/stack-web/stack/edge/internal/reqbody"
+	"github.com/stack-web/stack/edge/internal/respbuf"
 	"github.com/stack-web/stack/edge/static"
 	"github.com/stack-web/stack/edge/upstream"
 )
@@ -23,9 +27,9 @@ type state struct {
 	sites     []*site // every site, the default of edge.locations first
 	upstreams map[string]*upstream.Group
 	statics   []*static.Handler
-	access    *accessLog
-	trust     proxyTrust // whose X-Request-Id is kept
-	limits    limitZones // rate_limit and limit_conn zones (limits.go)
+	access    *accesslog.Log
+	trust     proxytrust.List // whose X-Request-Id is kept
+	limits    limitZones      // rate_limit and limit_conn zones (limits.go)
 
 	// refs counts the requests holding the state, plus one while it is
 	// the current state. It is closed when refs reaches 0.
@@ -35,11 +39,11 @@ type state struct {
 // newState opens what cfg (validated) names. tempDir receives request
 // bodies and buffered responses too large for memory.
 func newState(cfg Config, tempDir string, logger *slog.Logger) (*state, error) {
-	trust, err := newProxyTrust(cfg.TrustedProxies)
+	trust, err := proxytrust.New(cfg.TrustedProxies)
 	if err != nil {
 		return nil, err
 	}
-	access, err := openAccessLog(cfg.AccessLog, cfg.AccessLogFormat)
+	access, err := accesslog.Open(cfg.AccessLog, cfg.AccessLogFormat)
 	if err != nil {
 		return nil, err
 	}
@@ -55,7 +59,7 @@ func newState(cfg Config, tempDir string, logger *slog.Logger) (*state, error) {
 	}
 	for _, sc := range cfg.sites() {
 		scfg := cfg.forServer(sc) // the edge's settings with the server's own limits
-		body := newBodyReader(int64(scfg.ClientMaxBodySize), int64(scfg.ClientBodyBufferSize), scfg.ClientBodyTimeout, tempDir)
+		body := reqbody.NewReader(int64(scfg.ClientMaxBodySize), int64(scfg.ClientBodyBufferSize), scfg.ClientBodyTimeout, tempDir)
 		s := &site{trust: st.trust}
 		if len(sc.Names) > 0 {
 			s.name = sc.Names[0]
@@ -83,7 +87,7 @@ func newState(cfg Config, tempDir string, logger *slog.Logger) (*state, error) {
 // settings (the edge's, with the server's overrides) are cfg. This is the
 // one place where a location's handler is built: each wrapper it gets
 // (a rate limit, compression, ...) is one line here.
-func (st *state) buildLocation(cfg Config, lc LocationConfig, body *bodyReader, tempDir string, logger *slog.Logger) (http.Handler, error) {
+func (st *state) buildLocation(cfg Config, lc LocationConfig, body *reqbody.Reader, tempDir string, logger *slog.Logger) (http.Handler, error) {
 	trust := st.trust
 	var h http.Handler
 	if lc.Root != "" {
@@ -94,15 +98,15 @@ func (st *state) buildLocation(cfg Config, lc LocationConfig, body *bodyReader, 
 		st.statics = append(st.statics, s)
 		h = s
 	} else {
-		buf := responseBuffering{
-			on:      cfg.Buffering,
-			mem:     int64(cfg.ResponseBufferSize),
-			maxFile: int64(cfg.MaxTempFileSize),
-			tempDir: tempDir,
-			logger:  logger,
+		buf := respbuf.Policy{
+			On:      cfg.Buffering,
+			Mem:     int64(cfg.ResponseBufferSize),
+			MaxFile: int64(cfg.MaxTempFileSize),
+			TempDir: tempDir,
+			Logger:  logger,
 		}
 		if lc.Buffering != nil {
-			buf.on = *lc.Buffering
+			buf.On = *lc.Buffering
 		}
 		h = newProxy(st.upstreams[lc.Upstream], body, trust, buf, logger)
 	}
@@ -163,5 +167,5 @@ func (st *state) close() {
 	for _, u := range st.upstreams {
 		u.Close()
 	}
-	st.access.close()
+	st.access.Close()
 }

@@ -1,8 +1,6 @@
 package edge
 
 import (
-	"context"
-	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net"
@@ -10,11 +8,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
+	"github.com/stack-web/stack/edge/internal/accesslog"
 	"github.com/stack-web/stack/edge/internal/errpage"
 	"github.com/stack-web/stack/edge/internal/framing"
+	"github.com/stack-web/stack/edge/internal/tlsfront"
 	"github.com/stack-web/stack/edge/tlscert"
 )
 
@@ -22,7 +21,7 @@ import (
 // the tls_listen addresses speak TLS with the certificate of edge.tls (or
 // of the virtual server the client names by SNI), HTTP/2 or HTTP/1.1 by
 // ALPN, on the same http.Server generation as the plain listeners. The
-// handshake is the edge's own (tls_accept.go), so that an HTTP/1.1
+// handshake is the edge's own (edge/internal/tlsfront), so that an HTTP/1.1
 // connection over TLS still goes through the framing tracker, on its
 // decrypted bytes; what the app sees is in front below.
 
@@ -123,43 +122,43 @@ func relay(bad func(key, format string, args ...any), err error) {
 	bad(strings.TrimPrefix(key, "edge."), "%s", msg)
 }
 
-// edgeTLS is the edge's TLS side: the certificates, the listeners'
-// tls.Config, what the current configuration says about redirects and
-// HSTS, and the handshakes under way.
-type edgeTLS struct {
-	logger   *slog.Logger
-	certs    *tlscert.Manager
-	config   *tls.Config
-	settings atomic.Pointer[tlsFront]
-	// ctx ends when the edge stops accepting: handshakes in progress end
-	// with it instead of holding Shutdown for client_header_timeout.
-	ctx  context.Context
-	stop context.CancelFunc
-}
-
-// tlsFront is what one configuration says about requests and TLS.
-type tlsFront struct {
-	hsts         []string // the header's value, nil when off
-	redirectPort string   // the HTTPS port plain requests go to; "" = no redirect
-	maxHead      int      // max_header_size, for HTTP/2 heads
-}
-
-func newEdgeTLS(logger *slog.Logger) *edgeTLS {
-	t := &edgeTLS{logger: logger, certs: tlscert.NewManager(logger)}
-	t.config = t.certs.TLSConfig()
-	t.ctx, t.stop = context.WithCancel(context.Background())
-	return t
-}
-
-// startTLS makes the edge's TLS side for cfg, its certificates loaded.
-func startTLS(cfg Config, logger *slog.Logger) (*edgeTLS, error) {
-	t := newEdgeTLS(logger)
-	certs, err := t.load(cfg)
+// startTLS makes the edge's TLS side for cfg, its certificates loaded
+// (edge/internal/tlsfront).
+func startTLS(cfg Config, logger *slog.Logger) (*tlsfront.Side, error) {
+	t := tlsfront.New(logger)
+	certs, err := loadTLS(t, cfg)
 	if err != nil {
 		return nil, err
 	}
-	t.use(cfg, certs)
+	useTLS(t, cfg, certs)
 	return t, nil
+}
+
+// loadTLS reads cfg's certificates without serving them; nil when cfg has
+// no TLS.
+func loadTLS(t *tlsfront.Side, cfg Config) (*tlscert.Certs, error) {
+	if len(cfg.TLSListen) == 0 {
+		return nil, nil
+	}
+	var hosts []string
+	for _, a := range cfg.TLSListen {
+		if h, _, err := net.SplitHostPort(a); err == nil {
+			hosts = append(hosts, h)
+		}
+	}
+	return t.Load(tlsSites(cfg), tlscert.Options{CADir: cfg.TLSDir, Hosts: hosts})
+}
+
+// useTLS makes cfg's certificates (from loadTLS) and settings current.
+func useTLS(t *tlsfront.Side, cfg Config, certs *tlscert.Certs) {
+	f := &tlsfront.Settings{MaxHead: int(cfg.MaxHeaderSize)}
+	if v := cfg.HSTS.header(); v != "" {
+		f.HSTS = []string{v}
+	}
+	if cfg.TLSRedirect && len(cfg.TLSListen) > 0 {
+		_, f.RedirectPort, _ = net.SplitHostPort(cfg.TLSListen[0])
+	}
+	t.Use(certs, f)
 }
 
 // tlsSites is what cfg gives the certificate manager: edge.tls is the
@@ -188,36 +187,6 @@ func (c *Config) anyTLS() bool {
 	return !c.TLS.IsZero() || slices.ContainsFunc(c.Servers, func(s ServerConfig) bool { return !s.TLS.IsZero() })
 }
 
-// load reads cfg's certificates without serving them; nil when cfg has
-// no TLS.
-func (t *edgeTLS) load(cfg Config) (*tlscert.Certs, error) {
-	if len(cfg.TLSListen) == 0 {
-		return nil, nil
-	}
-	var hosts []string
-	for _, a := range cfg.TLSListen {
-		if h, _, err := net.SplitHostPort(a); err == nil {
-			hosts = append(hosts, h)
-		}
-	}
-	return t.certs.Load(tlsSites(cfg), tlscert.Options{CADir: cfg.TLSDir, Hosts: hosts})
-}
-
-// use makes cfg's certificates (from load) and settings current.
-func (t *edgeTLS) use(cfg Config, certs *tlscert.Certs) {
-	if certs != nil {
-		t.certs.Use(certs)
-	}
-	f := &tlsFront{maxHead: int(cfg.MaxHeaderSize)}
-	if v := cfg.HSTS.header(); v != "" {
-		f.hsts = []string{v}
-	}
-	if cfg.TLSRedirect && len(cfg.TLSListen) > 0 {
-		_, f.redirectPort, _ = net.SplitHostPort(cfg.TLSListen[0])
-	}
-	t.settings.Store(f)
-}
-
 // tlsFront does what TLS changes for a request before it is routed, and
 // reports whether it answered it: a Host net/http would refuse as a header
 // is refused (400) whichever way it came; on a TLS connection the request is
@@ -228,14 +197,13 @@ func (t *edgeTLS) use(cfg Config, certs *tlscert.Certs) {
 // it is misdirected, 421, as it would be over HTTPS: a redirect would
 // send the client to any name it claimed).
 func (e *Edge) tlsFront(st *state, w http.ResponseWriter, r *http.Request) bool {
-	t := e.tls
-	f := t.settings.Load()
-	if !validHost(r.Host) {
+	f := e.tls.Settings()
+	if !tlsfront.ValidHost(r.Host) {
 		// net/http refuses such a Host header over HTTP/1.1 ("malformed
 		// Host header"), but not the host of an absolute-form target
 		// (GET http://a<b>/), nor an HTTP/2 :authority: "a/x" or "a<b>"
 		// would reach the app's absolute URLs and the redirect's Location.
-		t.logger.Warn("edge: refusing request", "remote", r.RemoteAddr, "host", truncate(r.Host), "problem", "malformed Host", "status", http.StatusBadRequest)
+		e.logger.Warn("edge: refusing request", "remote", r.RemoteAddr, "host", truncate(r.Host), "problem", "malformed Host", "status", http.StatusBadRequest)
 		errpage.Write(w, http.StatusBadRequest)
 		return true
 	}
@@ -245,14 +213,14 @@ func (e *Edge) tlsFront(st *state, w http.ResponseWriter, r *http.Request) bool 
 		}
 	}
 	if r.TLS == nil {
-		if port := f.redirectPort; port != "" {
+		if port := f.RedirectPort; port != "" {
 			s := st.router.route(r)
 			if s == nil {
-				t.logger.Info("edge: misdirected request: no server for this host", "remote", r.RemoteAddr, "host", truncate(r.Host), "status", http.StatusMisdirectedRequest)
+				e.logger.Info("edge: misdirected request: no server for this host", "remote", r.RemoteAddr, "host", truncate(r.Host), "status", http.StatusMisdirectedRequest)
 				errpage.Write(w, http.StatusMisdirectedRequest)
 				return true
 			}
-			if forwardedHTTPS(r) && s.trust.trustsClient(r) {
+			if tlsfront.ForwardedHTTPS(r) && s.trust.TrustsClient(r) {
 				return false // a trusted proxy took it over HTTPS: redirecting would loop
 			}
 			if port == "0" { // a free port, in tests: the one it got
@@ -260,102 +228,20 @@ func (e *Edge) tlsFront(st *state, w http.ResponseWriter, r *http.Request) bool 
 					port = strconv.Itoa(a.Port)
 				}
 			}
-			t.redirect(w, r, port)
+			tlsfront.Redirect(w, r, port)
 			return true
 		}
 		return false
 	}
-	if f.hsts != nil {
-		w.Header()["Strict-Transport-Security"] = f.hsts
+	if f.HSTS != nil {
+		w.Header()["Strict-Transport-Security"] = f.HSTS
 	}
 	if r.ProtoMajor >= 2 {
-		if v := h2HeadVerdict(r, f.maxHead); v != framing.OK {
-			t.logger.Warn("edge: refusing request", "remote", r.RemoteAddr, "uri", truncate(loggedTarget(r)), "problem", v.String(), "status", v.Status())
+		if v := tlsfront.H2HeadVerdict(r, f.MaxHead); v != framing.OK {
+			e.logger.Warn("edge: refusing request", "remote", r.RemoteAddr, "uri", truncate(accesslog.Target(r)), "problem", v.String(), "status", v.Status())
 			errpage.Write(w, v.Status())
 			return true
 		}
 	}
 	return false
-}
-
-// redirect answers 308 (the method and body are kept) to the same URL on
-// the HTTPS port.
-func (t *edgeTLS) redirect(w http.ResponseWriter, r *http.Request, port string) {
-	host := r.Host
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		host = h
-	} else if len(host) > 1 && host[0] == '[' && host[len(host)-1] == ']' {
-		host = host[1 : len(host)-1] // "[::1]": an IPv6 literal without a port
-	}
-	if host == "" {
-		if la, ok := r.Context().Value(http.LocalAddrContextKey).(*net.TCPAddr); ok {
-			host = la.IP.String()
-		}
-	}
-	if port != "443" || strings.Contains(host, ":") {
-		host = net.JoinHostPort(host, port)
-	}
-	target := r.URL.RequestURI()
-	if !strings.HasPrefix(target, "/") {
-		target = "/"
-	}
-	w.Header().Set("Location", "https://"+host+target)
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.WriteHeader(http.StatusPermanentRedirect)
-	if r.Method != http.MethodHead {
-		fmt.Fprintln(w, "308 Permanent Redirect to HTTPS")
-	}
-}
-
-// forwardedHTTPS reports whether r's X-Forwarded-Proto says the client
-// came over HTTPS (its first value: the proxy nearest the client), as
-// Django's SECURE_PROXY_SSL_HEADER reads it.
-func forwardedHTTPS(r *http.Request) bool {
-	v := r.Header.Get("X-Forwarded-Proto")
-	if v == "" {
-		return false
-	}
-	first, _, _ := strings.Cut(v, ",")
-	return strings.EqualFold(strings.TrimSpace(first), "https")
-}
-
-// validHost reports whether h is a Host net/http's HTTP/1.1 server takes
-// (httpguts.ValidHostHeader): a host name or address, a port, the bytes
-// of percent-escapes and sub-delims, nothing else.
-func validHost(h string) bool {
-	for i := 0; i < len(h); i++ {
-		switch c := h[i]; {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		case strings.IndexByte("!$%&'()*+,-.:;=[]_~", c) >= 0:
-		default:
-			return false
-		}
-	}
-	return true
-}
-
-// h2HeadVerdict measures an HTTP/2 request head as its HTTP/1.1 form
-// would be (request line, Host and each field, with line ends), so that
-// max_header_size means the same on either protocol: 414 for a target over
-// a quarter of it, 431 for a head over it. (net/http's HTTP/2 server is
-// given twice the limit, as its HTTP/1.1 server is, and refuses what is
-// further over with 431 itself.)
-func h2HeadVerdict(r *http.Request, maxHead int) framing.Verdict {
-	if maxHead <= 0 {
-		return framing.OK
-	}
-	line := len(r.Method) + 1 + len(r.RequestURI) + len(" HTTP/1.1\r\n")
-	if line > maxHead/4 {
-		return framing.LineTooLong
-	}
-	n := line + len("Host: \r\n") + len(r.Host) + len("\r\n")
-	for name, values := range r.Header {
-		for _, v := range values {
-			n += len(name) + len(": \r\n") + len(v)
-		}
-	}
-	if n > maxHead {
-		return framing.HeadTooLarge
-	}
-	return framing.OK
 }

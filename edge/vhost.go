@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/stack-web/stack/edge/internal/hostmatch"
+	"github.com/stack-web/stack/edge/internal/proxytrust"
 )
 
 // Choosing a request's server (virtual host) by its Host, as nginx does:
@@ -21,7 +22,7 @@ import (
 type site struct {
 	name      string // its first name, for logs and metrics; "" for edge.locations
 	locations []location
-	trust     proxyTrust // whose X-Forwarded-* a location's condition believes
+	trust     proxytrust.List // whose X-Forwarded-* a location's condition believes
 }
 
 // router picks a request's site.

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/stack-web/stack/edge/internal/hostmatch"
+	"github.com/stack-web/stack/edge/internal/urlpath"
 	"github.com/stack-web/stack/edge/tlscert"
 )
 
@@ -192,7 +193,7 @@ func (c *Config) validateLocations(list string, locs []LocationConfig, bad func(
 		default:
 			// A request's path is matched once normalised (edge.go): a
 			// location written otherwise would silently match nothing.
-			if n, ok := normalizePath(path); !ok || n != path {
+			if n, ok := urlpath.Normalize(path); !ok || n != path {
 				bad(key+".path", "%q never matches: a request's path is matched with repeated slashes merged and . segments resolved; write %q", l.Path, n)
 			}
 		}

@@ -15,7 +15,7 @@ import (
 // WebSocket (and any other protocol upgrade) through the edge.
 //
 // A request that asks to upgrade (Connection: upgrade, Upgrade: <proto>)
-// is proxied as any other; the forwarder (forward.go) passes Connection and
+// is proxied as any other; the forwarder (internal/forward) passes Connection and
 // Upgrade on for it alone (they are hop-by-hop, removed from every other
 // request), and when the upstream answers 101 with the same protocol it
 // takes the client's connection over (clientWriter.Hijack) and copies
@@ -144,25 +144,6 @@ func (w *clientWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	w.hijacked = uc
 	return uc, brw, nil
 }
-
-// upgradedConns are the edge's upgraded client connections, for
-// Shutdown; upgradedConn is one of them (edge/internal/tunnel).
-type (
-	upgradedConns = tunnel.Registry
-	upgradedConn  = tunnel.Conn
-)
-
-// dropRefusedUpgrade removes the Upgrade header of a request that asks
-// for an upgrade the edge never passes on (HTTP/1.0, HTTP/2), and reports
-// whether it did (tunnel.DropRefusedUpgrade).
-func dropRefusedUpgrade(r *http.Request) bool { return tunnel.DropRefusedUpgrade(r) }
-
-// checkSwitch refuses (502) an upstream's 101 that does not answer the
-// upgrade asked, and wraps the body of one that does (tunnel.CheckSwitch).
-func checkSwitch(resp *http.Response) error { return tunnel.CheckSwitch(resp) }
-
-// switchedTo is the protocol h upgrades to, or "" (tunnel.SwitchedTo).
-func switchedTo(h http.Header) string { return tunnel.SwitchedTo(h) }
 
 // upgradeEnded records, once the switched connection is done, what it
 // carried: the access log and metrics count the bytes sent after the 101.

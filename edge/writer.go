@@ -6,6 +6,8 @@ import (
 	"os"
 	"time"
 
+	"github.com/stack-web/stack/edge/internal/linger"
+	"github.com/stack-web/stack/edge/internal/tunnel"
 	"github.com/stack-web/stack/edge/upstream"
 )
 
@@ -28,7 +30,7 @@ type clientWriter struct {
 	bytes     int64
 	renewedAt int64 // bytes written when the deadline was last renewed; -1 before the first
 
-	// For the logs (requestid.go, accesslog.go).
+	// For the logs (requestid.go, edge/internal/accesslog).
 	requestID string
 	idHeader  [1]string // the X-Request-Id header's value slice
 	// fwdHeaders are the X-Forwarded-For, -Proto and -Host values the
@@ -38,13 +40,13 @@ type clientWriter struct {
 	traced     bool
 
 	// For a protocol switch (websocket.go).
-	ws            *wsLimits      // the location's limits, set for a request that asks to upgrade
-	upgraded      *upgradedConns // the edge's, for Shutdown
-	hijacked      *upgradedConn  // the connection, once switched
-	cancelUpgrade func()         // ends the switched request's context
+	ws            *wsLimits        // the location's limits, set for a request that asks to upgrade
+	upgraded      *tunnel.Registry // the edge's, for Shutdown
+	hijacked      *tunnel.Conn     // the connection, once switched
+	cancelUpgrade func()           // ends the switched request's context
 	// lingering is the request's body when an answer sent before it was
-	// read ends in a lingering close (linger.go): that answer says so.
-	lingering *trackedBody
+	// read ends in a lingering close (edge/internal/linger): that answer says so.
+	lingering *linger.Body
 }
 
 const renewEvery = 64 << 10
@@ -65,7 +67,7 @@ func (w *clientWriter) WriteHeader(code int) {
 		if h := w.Header(); h["Content-Type"] == nil {
 			h["Content-Type"] = nil
 		}
-		if w.lingering != nil && !w.lingering.done {
+		if w.lingering != nil && !w.lingering.Done() {
 			// Without it, a keep-alive client would send its next request
 			// on a connection about to close, to be read as leftover body.
 			w.Header().Set("Connection", "close")

@@ -3,7 +3,7 @@
 // edge/internal/h1, whose parser gives the same verdicts), so the edge can
 // refuse what net/http would let through: one verdict per request head, in
 // order, and net/http's own refusals of a head logged (the edge's
-// headGuard, edge/headguard.go, gives the limits and does the logging).
+// headguard.Guard, edge/internal/headguard, gives the limits and does the logging).
 package framing
 
 import (
@@ -117,7 +117,7 @@ type Conn struct {
 }
 
 // Guard gives a Conn its limits on heads and logs the heads net/http
-// refuses itself (the edge's headGuard).
+// refuses itself (edge/internal/headguard).
 type Guard interface {
 	// Limits returns the head limit and the request line limit (0: none).
 	Limits() (head, line int)

@@ -92,7 +92,7 @@ func CheckSwitch(resp *http.Response) error {
 }
 
 // switchedBody is the upstream's side of a switched connection, as
-// the forwarder copies it (edge/forward_upgrade.go). It ends both directions at the first
+// the forwarder copies it (edge/internal/forward/upgrade.go). It ends both directions at the first
 // error of either, so a write to an upstream that has closed (a WebSocket
 // server closing with 1009 while the client still sends the rest of the
 // message) would end it before the upstream's last bytes, its close

@@ -1,4 +1,4 @@
-package edge
+package forward
 
 import (
 	"errors"
@@ -8,21 +8,21 @@ import (
 )
 
 // switchProtocols serves an upstream's 101 to a request that asked to
-// upgrade (modify has checked the protocol and the handshake: websocket.go):
+// upgrade (Modify has checked the protocol and the handshake: edge/internal/tunnel):
 // the client's connection is taken over (clientWriter.Hijack counts and
 // bounds it), the 101's head written to it, and bytes copied both ways
 // until either side ends, as ReverseProxy's handleUpgradeResponse does.
-func (f *forwarder) switchProtocols(w http.ResponseWriter, out *http.Request, resp *http.Response) {
+func (f *Forwarder) switchProtocols(w http.ResponseWriter, out *http.Request, resp *http.Response) {
 	backConn, ok := resp.Body.(io.ReadWriteCloser)
 	if !ok {
 		resp.Body.Close()
-		f.fail(w, out, errors.New("internal error: 101 switching protocols response with non-writable body"))
+		f.Fail(w, out, errors.New("internal error: 101 switching protocols response with non-writable body"))
 		return
 	}
 	conn, brw, hijackErr := http.NewResponseController(w).Hijack()
 	if errors.Is(hijackErr, http.ErrNotSupported) {
 		backConn.Close()
-		f.fail(w, out, fmt.Errorf("can't switch protocols using non-Hijacker ResponseWriter type %T", w))
+		f.Fail(w, out, fmt.Errorf("can't switch protocols using non-Hijacker ResponseWriter type %T", w))
 		return
 	}
 	// The request's end (its context: the location's limits, Shutdown)
@@ -37,7 +37,7 @@ func (f *forwarder) switchProtocols(w http.ResponseWriter, out *http.Request, re
 	}()
 	defer close(closed)
 	if hijackErr != nil {
-		f.fail(w, out, fmt.Errorf("Hijack failed on protocol switch: %v", hijackErr))
+		f.Fail(w, out, fmt.Errorf("Hijack failed on protocol switch: %v", hijackErr))
 		return
 	}
 	defer conn.Close()
@@ -46,11 +46,11 @@ func (f *forwarder) switchProtocols(w http.ResponseWriter, out *http.Request, re
 	resp.Header = w.Header()
 	resp.Body = nil // resp.Write writes the head alone; the body is backConn
 	if err := resp.Write(brw); err != nil {
-		f.fail(w, out, fmt.Errorf("response write: %v", err))
+		f.Fail(w, out, fmt.Errorf("response write: %v", err))
 		return
 	}
 	if err := brw.Flush(); err != nil {
-		f.fail(w, out, fmt.Errorf("response flush: %v", err))
+		f.Fail(w, out, fmt.Errorf("response flush: %v", err))
 		return
 	}
 	errc := make(chan error, 1)

@@ -1,4 +1,4 @@
-package edge
+package reqbody
 
 import (
 	"io"
@@ -38,10 +38,10 @@ func TestEachAttemptGetsTheWholeBody(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		br := newBodyReader(1<<20, 64<<10, time.Second, t.TempDir())
+		br := NewReader(1<<20, 64<<10, time.Second, t.TempDir())
 		want := strings.Repeat("b", size)
 		r := httptest.NewRequest("POST", "/", strings.NewReader(want))
-		bb, err := br.read(httptest.NewRecorder(), r)
+		bb, err := br.Read(httptest.NewRecorder(), r)
 		if err != nil {
 			t.Fatal(err)
 		}

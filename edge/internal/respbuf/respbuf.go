@@ -1,4 +1,10 @@
-package edge
+// Package respbuf is the edge's response buffering (nginx's
+// uwsgi_buffering): it reads an upstream's response ahead of a slow client,
+// into memory and then an unlinked temporary file, so that the app worker
+// is free as soon as the response is complete. It stands alone because it
+// knows nothing of locations, clients or upstreams: it turns one
+// *http.Response body into a buffered one, under a Policy.
+package respbuf
 
 import (
 	"bytes"
@@ -29,23 +35,23 @@ import (
 // has caught up, the rest of the response goes straight through at the
 // client's pace, as nginx does past max_temp_file_size.
 
-// responseBuffering is a location's policy.
-type responseBuffering struct {
-	on      bool
-	mem     int64  // response_buffer_size
-	maxFile int64  // max_temp_file_size; 0: no file
-	tempDir string // "" is the system's
-	logger  *slog.Logger
+// Policy is a location's response buffering.
+type Policy struct {
+	On      bool
+	Mem     int64  // response_buffer_size
+	MaxFile int64  // max_temp_file_size; 0: no file
+	TempDir string // "" is the system's
+	Logger  *slog.Logger
 }
 
 // smallResponse: a response this short, with a Content-Length, is read in
 // full before the head is sent, with no goroutine.
 const smallResponse = 32 << 10
 
-// modifyResponse is the forwarder's hook that puts a buffer between the
+// ModifyResponse is the forwarder's hook that puts a buffer between the
 // upstream's body and the client.
-func (b responseBuffering) modifyResponse(resp *http.Response) error {
-	on := b.on
+func (b Policy) ModifyResponse(resp *http.Response) error {
+	on := b.On
 	if v := resp.Header["X-Accel-Buffering"]; len(v) > 0 && v[0] != "" {
 		on = !strings.EqualFold(v[0], "no")
 		delete(resp.Header, "X-Accel-Buffering")
@@ -54,8 +60,8 @@ func (b responseBuffering) modifyResponse(resp *http.Response) error {
 		(resp.Request != nil && resp.Request.Method == http.MethodHead) {
 		return nil
 	}
-	if n := resp.ContentLength; n >= 0 && n <= min(smallResponse, b.mem) {
-		m := &memBody{b: make([]byte, n)}
+	if n := resp.ContentLength; n >= 0 && n <= min(smallResponse, b.Mem) {
+		m := &MemBody{b: make([]byte, n)}
 		got, err := io.ReadFull(resp.Body, m.b)
 		resp.Body.Close()
 		if err != nil {
@@ -84,7 +90,7 @@ func (r errReader) Read([]byte) (int, error) { return 0, r.err }
 // memory, the rest in file at their offset less len(mem).
 type responseBuffer struct {
 	src    io.ReadCloser
-	policy responseBuffering
+	policy Policy
 
 	mu       sync.Mutex
 	cond     sync.Cond
@@ -102,8 +108,8 @@ type responseBuffer struct {
 // pump reads the upstream body into the buffer until it ends, the buffer
 // is full, or the client side is closed.
 func (b *responseBuffer) pump() {
-	bp := copyBufferPool.Get().(*[]byte)
-	defer copyBufferPool.Put(bp)
+	bp := CopyBuffers.Get().(*[]byte)
+	defer CopyBuffers.Put(bp)
 	buf := *bp
 	var err error
 	for {
@@ -119,8 +125,8 @@ func (b *responseBuffer) pump() {
 				// A full disk or a temp directory gone must not cost the
 				// client its response: what was not stored is in spill,
 				// and the rest goes at the client's pace.
-				if b.policy.logger != nil {
-					b.policy.logger.Warn("edge: cannot buffer the response; passing the rest at the client's pace", "err", werr)
+				if b.policy.Logger != nil {
+					b.policy.Logger.Warn("edge: cannot buffer the response; passing the rest at the client's pace", "err", werr)
 				}
 				if err == nil {
 					b.passRest()
@@ -169,17 +175,17 @@ func (b *responseBuffer) passRest() {
 func (b *responseBuffer) room() int64 {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.total < b.policy.mem {
-		return b.policy.mem - b.total
+	if b.total < b.policy.Mem {
+		return b.policy.Mem - b.total
 	}
-	return b.policy.maxFile - (b.total - int64(len(b.mem)))
+	return b.policy.MaxFile - (b.total - int64(len(b.mem)))
 }
 
 // store appends p (which fits the room) to memory or the file. On error,
 // what was not stored is kept in spill.
 func (b *responseBuffer) store(p []byte) error {
 	b.mu.Lock()
-	if b.total < b.policy.mem {
+	if b.total < b.policy.Mem {
 		b.mem = append(b.mem, p...)
 		b.total += int64(len(p))
 		b.cond.Broadcast()
@@ -190,7 +196,7 @@ func (b *responseBuffer) store(p []byte) error {
 	b.mu.Unlock()
 	if f == nil {
 		var err error
-		if f, err = os.CreateTemp(b.policy.tempDir, "response-*"); err != nil {
+		if f, err = os.CreateTemp(b.policy.TempDir, "response-*"); err != nil {
 			b.mu.Lock()
 			b.spill = append(b.spill, p...)
 			b.mu.Unlock()
@@ -306,3 +312,32 @@ func (b *responseBuffer) releaseFile() {
 		f.Close()
 	}
 }
+
+// MemBody is a response body held whole in memory (ModifyResponse fills
+// it), written out by the forwarder in one piece. Its buffer is the body's
+// size, not pooled: a pool of 32 KiB buffers is emptied by every
+// collection, and refilling it allocates large objects.
+type MemBody struct {
+	b   []byte
+	off int
+}
+
+// Bytes is the whole body.
+func (m *MemBody) Bytes() []byte { return m.b }
+
+func (m *MemBody) Read(p []byte) (int, error) {
+	if m.off >= len(m.b) {
+		return 0, io.EOF
+	}
+	n := copy(p, m.b[m.off:])
+	m.off += n
+	return n, nil
+}
+
+func (m *MemBody) Buffered() int { return len(m.b) - m.off }
+
+func (m *MemBody) Close() error { return nil }
+
+// CopyBuffers holds the 32 KiB buffers the edge copies bodies through (the
+// pump here, the forwarder, the lingering close).
+var CopyBuffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}

@@ -1,4 +1,10 @@
-package edge
+// Package forward passes one request to an upstream group and the group's
+// answer back to the client: the edge's own httputil.ReverseProxy, cut
+// down to what the edge needs, because it runs on every proxied request.
+// It stands alone because it is the proxying mechanism alone: the policy
+// (which headers the edge sets, buffering, X-Accel-Redirect, error
+// answers) is the caller's, through the Modify and Fail hooks.
+package forward
 
 import (
 	"errors"
@@ -8,12 +14,14 @@ import (
 	"net/http"
 	"net/textproto"
 	"strings"
-	"sync"
 
+	"github.com/stack-web/stack/edge/internal/reqid"
+	"github.com/stack-web/stack/edge/internal/respbuf"
+	"github.com/stack-web/stack/edge/internal/tunnel"
 	"github.com/stack-web/stack/edge/upstream"
 )
 
-// forwarder passes one request to an upstream group and the group's answer
+// Forwarder passes one request to an upstream group and the group's answer
 // back to the client: the edge's own httputil.ReverseProxy, cut down to what
 // the edge needs, because it runs on every proxied request. What it does
 // not do, and why:
@@ -41,43 +49,47 @@ import (
 // body; a body that fails midway aborts the client's response
 // (panic(http.ErrAbortHandler) under a server, so neither a final chunk nor
 // a completed Content-Length goes out: contract 1); a 101 to an upgrade
-// request takes the client's connection over (forward_upgrade.go).
-type forwarder struct {
-	group *upstream.Group
-	// httpUpstream: the transport is net/http's, which dials by the URL,
+// request takes the client's connection over (upgrade.go).
+type Forwarder struct {
+	Group *upstream.Group
+	// HTTPUpstream: the transport is net/http's, which dials by the URL,
 	// honours req.Close and adds a User-Agent of its own when none is set.
-	httpUpstream bool
-	logger       *slog.Logger
-	// modify sees the response before its head is copied; an error
-	// answers the request through fail instead (the body is closed).
-	modify func(*http.Response) error
-	// fail answers a request whose round trip (or modify) failed.
-	fail func(http.ResponseWriter, *http.Request, error)
+	HTTPUpstream bool
+	Logger       *slog.Logger
+	// Modify sees the response before its head is copied; an error
+	// answers the request through Fail instead (the body is closed).
+	Modify func(*http.Response) error
+	// Fail answers a request whose round trip (or Modify) failed.
+	Fail func(http.ResponseWriter, *http.Request, error)
+	// Writer unwraps w to the front's own writer, if any: a response
+	// through one whose writer is a connection (a Hijacker) is aborted
+	// with a panic too (Abortable).
+	Writer func(http.ResponseWriter) http.ResponseWriter
 }
 
-// forward sends out (whose header is already the one to send) and copies
+// Forward sends out (whose header is already the one to send) and copies
 // the answer to w.
-func (f *forwarder) forward(w http.ResponseWriter, out *http.Request) {
-	resp, err := f.group.RoundTrip(out)
+func (f *Forwarder) Forward(w http.ResponseWriter, out *http.Request) {
+	resp, err := f.Group.RoundTrip(out)
 	if err != nil {
-		f.fail(w, out, err)
+		f.Fail(w, out, err)
 		return
 	}
 	if resp.StatusCode == http.StatusSwitchingProtocols {
-		if err := f.modify(resp); err != nil {
+		if err := f.Modify(resp); err != nil {
 			resp.Body.Close()
-			f.fail(w, out, err)
+			f.Fail(w, out, err)
 			return
 		}
-		f.switchProtocols(w, out, resp) // forward_upgrade.go
+		f.switchProtocols(w, out, resp) // upgrade.go
 		return
 	}
 	if c, ok := resp.Header["Connection"]; ok {
 		removeListed(resp.Header, c)
 	}
-	if err := f.modify(resp); err != nil {
+	if err := f.Modify(resp); err != nil {
 		resp.Body.Close()
-		f.fail(w, out, err)
+		f.Fail(w, out, err)
 		return
 	}
 	h := w.Header()
@@ -95,12 +107,12 @@ func (f *forwarder) forward(w http.ResponseWriter, out *http.Request) {
 	if err := f.copyBody(w, resp); err != nil {
 		resp.Body.Close()
 		if out.Context().Err() != nil {
-			f.logger.Debug("edge: client went away during the response", "upstream", f.group.Name, "uri", out.RequestURI, "err", err)
+			f.Logger.Debug("edge: client went away during the response", "upstream", f.Group.Name, "uri", out.RequestURI, "err", err)
 		} else if !errors.Is(err, errClientWrite) {
-			f.logger.Warn("edge: upstream response body failed; aborting the client's response", "upstream", f.group.Name,
-				"uri", out.RequestURI, "request_id", headerValue(out.Header, HeaderRequestID), "err", err)
+			f.Logger.Warn("edge: upstream response body failed; aborting the client's response", "upstream", f.Group.Name,
+				"uri", out.RequestURI, "request_id", headerValue(out.Header, reqid.Header), "err", err)
 		}
-		if abortable(w, out) {
+		if f.abortable(w, out) {
 			panic(http.ErrAbortHandler)
 		}
 		return
@@ -126,13 +138,15 @@ func (f *forwarder) forward(w http.ResponseWriter, out *http.Request) {
 // front whose writer is a connection (a Hijacker under the edge's
 // clientWriter). A handler called directly (a test's recorder) gets a
 // plain return.
-func abortable(w http.ResponseWriter, r *http.Request) bool {
+func (f *Forwarder) abortable(w http.ResponseWriter, r *http.Request) bool {
 	if r.Context().Value(http.ServerContextKey) != nil {
 		return true
 	}
-	if cw := findClientWriter(w); cw != nil {
-		_, ok := cw.ResponseWriter.(http.Hijacker)
-		return ok
+	if f.Writer != nil {
+		if cw := f.Writer(w); cw != nil {
+			_, ok := cw.(http.Hijacker)
+			return ok
+		}
 	}
 	return false
 }
@@ -144,9 +158,9 @@ var errClientWrite = errors.New("writing the response to the client")
 // copyBody copies the response body to w, flushing after each write when
 // the response is a stream. A body held whole in memory (a small buffered
 // response) is one write, without a copy buffer.
-func (f *forwarder) copyBody(w http.ResponseWriter, resp *http.Response) error {
-	if m, ok := resp.Body.(*memBody); ok {
-		if _, err := w.Write(m.b); err != nil {
+func (f *Forwarder) copyBody(w http.ResponseWriter, resp *http.Response) error {
+	if m, ok := resp.Body.(*respbuf.MemBody); ok {
+		if _, err := w.Write(m.Bytes()); err != nil {
 			return fmt.Errorf("%w: %w", errClientWrite, err)
 		}
 		return nil
@@ -160,8 +174,8 @@ func (f *forwarder) copyBody(w http.ResponseWriter, resp *http.Response) error {
 			flush()
 		}
 	}
-	bp := copyBufferPool.Get().(*[]byte)
-	defer copyBufferPool.Put(bp)
+	bp := respbuf.CopyBuffers.Get().(*[]byte)
+	defer respbuf.CopyBuffers.Put(bp)
 	buf := *bp
 	for {
 		n, rerr := resp.Body.Read(buf)
@@ -207,30 +221,6 @@ func flusherOf(w http.ResponseWriter) func() {
 	return func() { rc.Flush() }
 }
 
-// memBody is a response body held whole in memory (buffer.go fills it),
-// written out by the forwarder in one piece. Its buffer is the body's size,
-// not pooled: a pool of 32 KiB buffers is emptied by every collection,
-// and refilling it allocates large objects.
-type memBody struct {
-	b   []byte
-	off int
-}
-
-func (m *memBody) Read(p []byte) (int, error) {
-	if m.off >= len(m.b) {
-		return 0, io.EOF
-	}
-	n := copy(p, m.b[m.off:])
-	m.off += n
-	return n, nil
-}
-
-func (m *memBody) Buffered() int { return len(m.b) - m.off }
-
-func (m *memBody) Close() error { return nil }
-
-var copyBufferPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
-
 // copyHeader adds src's fields to dst. A field dst lacks takes src's
 // slice itself. With response set, hop-by-hop fields and the app's
 // X-Accel-* instructions to the proxy (which nginx hides too) are left
@@ -268,7 +258,7 @@ func removeListed(h http.Header, connection []string) {
 	for _, v := range connection {
 		for name := range strings.SplitSeq(v, ",") {
 			if name = textproto.TrimString(name); name != "" {
-				if key := textproto.CanonicalMIMEHeaderKey(name); key != HeaderRequestID {
+				if key := textproto.CanonicalMIMEHeaderKey(name); key != reqid.Header {
 					delete(h, key)
 				}
 			}
@@ -276,16 +266,17 @@ func removeListed(h http.Header, connection []string) {
 	}
 }
 
-// stripRequest removes, in one pass over h (the client's request header,
+// StripRequest removes, in one pass over h (the client's request header,
 // which the edge owns), what never goes upstream: the hop-by-hop fields
 // (those Connection names too), Proxy (httpoxy, CVE-2016-5385), Expect
 // (the edge answered it), the forwarding fields (the edge sets its own),
-// and every name with '_' (see Proxy). It returns the protocol the request
+// and every name with '_' (in CGI variables X_Forwarded_For and
+// X-Forwarded-For are the same HTTP_X_FORWARDED_FOR). It returns the protocol the request
 // asks to switch to, for which Connection and Upgrade are put back.
-func stripRequest(h http.Header) (upgrade string, err error) {
+func StripRequest(h http.Header) (upgrade string, err error) {
 	if c, ok := h["Connection"]; ok {
 		if _, ok := h["Upgrade"]; ok {
-			upgrade = switchedTo(h)
+			upgrade = tunnel.SwitchedTo(h)
 			if strings.ContainsFunc(upgrade, func(r rune) bool { return r < ' ' || r > '~' }) {
 				return "", fmt.Errorf("client tried to switch to invalid protocol %q", upgrade)
 			}
@@ -307,4 +298,11 @@ func stripRequest(h http.Header) (upgrade string, err error) {
 		h["Upgrade"] = []string{upgrade}
 	}
 	return upgrade, nil
+}
+
+func headerValue(h http.Header, key string) string {
+	if v := h[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
 }

@@ -1,4 +1,9 @@
-package edge
+// Package accesslog writes the edge's access log: one line per request, in
+// nginx's "combined" format plus the request time, or as one JSON object
+// (access_log_format: json). It stands alone because it only formats what
+// a request's end tells it (status, bytes, times, the upstream) and writes
+// it with one write call; it knows nothing of locations or upstreams.
+package accesslog
 
 import (
 	"fmt"
@@ -7,28 +12,31 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
+
+	"github.com/stack-web/stack/edge/upstream"
 )
 
-// accessLog writes one line per request in nginx's "combined" format plus
+// Log writes one line per request in nginx's "combined" format plus
 // the request time, which log tools already parse:
 //
 //	127.0.0.1 - - [25/Nov/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 12 "-" "curl/8.0" 0.001
 //
 // Each line is built in a pooled buffer and written with one write call.
-type accessLog struct {
-	json bool // access_log_format: json (accesslog_json.go)
+type Log struct {
+	json bool // access_log_format: json (json.go)
 	mu   sync.Mutex
 	w    io.Writer
 	f    *os.File // non-nil when we opened it
 	buf  sync.Pool
 }
 
-// openAccessLog opens the destination: "off" (nil log), "stderr",
+// Open opens the destination: "off" (nil log), "stderr",
 // "stdout" or a file path, appended to; format is "combined" or "json".
-func openAccessLog(dest, format string) (*accessLog, error) {
-	l := &accessLog{json: format == "json", buf: sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b }}}
+func Open(dest, format string) (*Log, error) {
+	l := &Log{json: format == "json", buf: sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b }}}
 	switch dest {
 	case "off":
 		return nil, nil
@@ -46,15 +54,22 @@ func openAccessLog(dest, format string) (*accessLog, error) {
 	return l, nil
 }
 
-func (l *accessLog) close() error {
+// Close closes the file the log opened, if any.
+func (l *Log) Close() error {
 	if l == nil || l.f == nil {
 		return nil
 	}
 	return l.f.Close()
 }
 
-func (l *accessLog) log(w *clientWriter, r *http.Request, start time.Time) {
-	status := w.status
+// JSON reports whether the log is access_log_format: json, which names the
+// upstream server and its time (the caller traces them for it).
+func (l *Log) JSON() bool { return l.json }
+
+// Request logs r, answered with status (0: none was sent) and bytes of
+// body; requestID and up (the upstream server tried and its time) are for
+// the JSON format.
+func (l *Log) Request(r *http.Request, start time.Time, status int, bytes int64, requestID string, up *upstream.Trace) {
 	if status == 0 {
 		status = 499 // nginx's code for "client closed the connection first"
 		if r.Context().Err() == nil {
@@ -62,23 +77,23 @@ func (l *accessLog) log(w *clientWriter, r *http.Request, start time.Time) {
 		}
 	}
 	if l.json {
-		l.logJSON(w, r, status, start)
+		l.logJSON(r, status, bytes, requestID, up, start)
 		return
 	}
 	bp := l.buf.Get().(*[]byte)
 	b := appendLineStart(*bp, r.RemoteAddr, start)
 	b = append(b, r.Method...)
 	b = append(b, ' ')
-	b = appendEscaped(b, loggedTarget(r))
+	b = appendEscaped(b, Target(r))
 	b = append(b, ' ')
 	b = append(b, r.Proto...)
-	b = appendLineEnd(b, status, w.bytes, r.Referer(), r.UserAgent(), start)
+	b = appendLineEnd(b, status, bytes, r.Referer(), r.UserAgent(), start)
 	l.write(bp, b)
 }
 
-// logRefused logs a request that net/http refused before any handler ran
+// Refused logs a request that the server refused before any handler ran
 // (a head too large or malformed), with the request line as it came.
-func (l *accessLog) logRefused(remoteAddr, requestLine string, status int, bytes int64) {
+func (l *Log) Refused(remoteAddr, requestLine string, status int, bytes int64) {
 	start := time.Now()
 	if l.json {
 		l.logRefusedJSON(remoteAddr, requestLine, status, bytes, start)
@@ -117,7 +132,7 @@ func appendLineEnd(b []byte, status int, bytes int64, referer, ua string, start 
 }
 
 // write writes one line with one write call and returns its buffer.
-func (l *accessLog) write(bp *[]byte, b []byte) {
+func (l *Log) write(bp *[]byte, b []byte) {
 	l.mu.Lock()
 	l.w.Write(b)
 	l.mu.Unlock()
@@ -145,4 +160,26 @@ func appendEscaped(b []byte, s string) []byte {
 		b = append(b, c)
 	}
 	return b
+}
+
+// Target is the request target for the access log: what the client
+// sent, minus any credentials in an absolute-form target.
+func Target(r *http.Request) string {
+	uri := r.RequestURI
+	if uri == "" || uri[0] == '/' {
+		return uri
+	}
+	i := strings.Index(uri, "://")
+	if i < 0 {
+		return uri
+	}
+	rest := uri[i+3:]
+	end := strings.IndexAny(rest, "/?#")
+	if end < 0 {
+		end = len(rest)
+	}
+	if at := strings.LastIndexByte(rest[:end], '@'); at >= 0 {
+		return uri[:i+3] + rest[at+1:]
+	}
+	return uri
 }

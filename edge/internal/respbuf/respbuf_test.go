@@ -1,4 +1,4 @@
-package edge
+package respbuf
 
 import (
 	"bytes"
@@ -35,13 +35,13 @@ func pattern(n int) []byte {
 	return b
 }
 
-func buffered(t *testing.T, policy responseBuffering, src *testSource, contentLength int64, header http.Header) *http.Response {
+func buffered(t *testing.T, policy Policy, src *testSource, contentLength int64, header http.Header) *http.Response {
 	t.Helper()
 	if header == nil {
 		header = http.Header{}
 	}
 	resp := &http.Response{StatusCode: 200, Header: header, Body: src, ContentLength: contentLength}
-	if err := policy.modifyResponse(resp); err != nil {
+	if err := policy.ModifyResponse(resp); err != nil {
 		t.Fatal(err)
 	}
 	return resp
@@ -61,7 +61,7 @@ func waitClosed(t *testing.T, src *testSource) {
 func TestResponseBufferFreesTheUpstreamBeforeTheClientReads(t *testing.T) {
 	want := pattern(300 << 10)
 	src := &testSource{r: bytes.NewReader(want)}
-	policy := responseBuffering{on: true, mem: 64 << 10, maxFile: 1 << 30, tempDir: t.TempDir()}
+	policy := Policy{On: true, Mem: 64 << 10, MaxFile: 1 << 30, TempDir: t.TempDir()}
 	resp := buffered(t, policy, src, -1, nil)
 	waitClosed(t, src) // before a byte was read: memory, then the file
 	got, err := io.ReadAll(resp.Body)
@@ -74,7 +74,7 @@ func TestResponseBufferFreesTheUpstreamBeforeTheClientReads(t *testing.T) {
 func TestResponseBufferPassesThroughWhenFull(t *testing.T) {
 	want := pattern(300 << 10)
 	src := &testSource{r: bytes.NewReader(want)}
-	policy := responseBuffering{on: true, mem: 64 << 10, maxFile: 0}
+	policy := Policy{On: true, Mem: 64 << 10, MaxFile: 0}
 	resp := buffered(t, policy, src, -1, nil)
 	time.Sleep(50 * time.Millisecond)
 	if src.closed.Load() {
@@ -95,7 +95,7 @@ func TestResponseBufferKeepsTheUpstreamError(t *testing.T) {
 		cl   int64
 	}{{1000, 2000}, {1000, -1}, {200 << 10, -1}} {
 		src := &testSource{r: bytes.NewReader(pattern(c.size)), err: io.ErrUnexpectedEOF}
-		policy := responseBuffering{on: true, mem: 64 << 10, maxFile: 1 << 30, tempDir: t.TempDir()}
+		policy := Policy{On: true, Mem: 64 << 10, MaxFile: 1 << 30, TempDir: t.TempDir()}
 		resp := buffered(t, policy, src, c.cl, nil)
 		got, err := io.ReadAll(resp.Body)
 		resp.Body.Close()
@@ -107,12 +107,12 @@ func TestResponseBufferKeepsTheUpstreamError(t *testing.T) {
 
 func TestXAccelBufferingNo(t *testing.T) {
 	src := &testSource{r: bytes.NewReader(pattern(100 << 10))}
-	policy := responseBuffering{on: true, mem: 64 << 10, maxFile: 1 << 30}
+	policy := Policy{On: true, Mem: 64 << 10, MaxFile: 1 << 30}
 	resp := buffered(t, policy, src, -1, http.Header{"X-Accel-Buffering": {"no"}})
 	if resp.Body != src || resp.Header.Get("X-Accel-Buffering") != "" {
 		t.Errorf("buffered anyway (%T), or the header was passed on: %v", resp.Body, resp.Header)
 	}
-	resp = buffered(t, responseBuffering{on: false, mem: 64 << 10}, src, -1, nil)
+	resp = buffered(t, Policy{On: false, Mem: 64 << 10}, src, -1, nil)
 	if resp.Body != src {
 		t.Errorf("buffering: false buffered (%T)", resp.Body)
 	}
@@ -126,7 +126,7 @@ func TestResponseBufferPassesThroughWhenTheFileFails(t *testing.T) {
 	for _, size := range []int{300 << 10, 64<<10 + 100} {
 		want := pattern(size)
 		src := &testSource{r: bytes.NewReader(want)}
-		policy := responseBuffering{on: true, mem: 64 << 10, maxFile: 1 << 30, tempDir: t.TempDir() + "/missing"}
+		policy := Policy{On: true, Mem: 64 << 10, MaxFile: 1 << 30, TempDir: t.TempDir() + "/missing"}
 		resp := buffered(t, policy, src, -1, nil)
 		got, err := io.ReadAll(resp.Body)
 		resp.Body.Close()

@@ -1,4 +1,4 @@
-package edge
+package accesslog
 
 import (
 	"net"
@@ -6,6 +6,9 @@ import (
 	"strconv"
 	"time"
 	"unicode/utf8"
+
+	"github.com/stack-web/stack/edge/internal/reqid"
+	"github.com/stack-web/stack/edge/upstream"
 )
 
 // The JSON access log (access_log_format: json) writes one object per
@@ -27,7 +30,7 @@ import (
 // null without an upstream), request_id ($request_id), referer and
 // user_agent ($http_referer, $http_user_agent).
 
-func (l *accessLog) logJSON(w *clientWriter, r *http.Request, status int, start time.Time) {
+func (l *Log) logJSON(r *http.Request, status int, bytes int64, requestID string, up *upstream.Trace, start time.Time) {
 	bp := l.buf.Get().(*[]byte)
 	b := append((*bp)[:0], `{"time":"`...)
 	b = start.UTC().AppendFormat(b, "2006-01-02T15:04:05.000Z07:00")
@@ -36,7 +39,7 @@ func (l *accessLog) logJSON(w *clientWriter, r *http.Request, status int, start 
 	b = append(b, `,"method":`...)
 	b = appendJSONString(b, r.Method)
 	b = append(b, `,"uri":`...)
-	b = appendJSONString(b, loggedTarget(r))
+	b = appendJSONString(b, Target(r))
 	b = append(b, `,"proto":`...)
 	b = appendJSONString(b, r.Proto)
 	b = append(b, `,"host":`...)
@@ -44,19 +47,19 @@ func (l *accessLog) logJSON(w *clientWriter, r *http.Request, status int, start 
 	b = append(b, `,"status":`...)
 	b = strconv.AppendInt(b, int64(status), 10)
 	b = append(b, `,"bytes":`...)
-	b = strconv.AppendInt(b, w.bytes, 10)
+	b = strconv.AppendInt(b, bytes, 10)
 	b = append(b, `,"duration":`...)
 	b = strconv.AppendFloat(b, time.Since(start).Seconds(), 'f', 6, 64)
 	b = append(b, `,"upstream":`...)
-	b = appendJSONString(b, w.upstream.Server)
+	b = appendJSONString(b, up.Server)
 	b = append(b, `,"upstream_time":`...)
-	if w.upstream.Server == "" {
+	if up.Server == "" {
 		b = append(b, "null"...)
 	} else {
-		b = strconv.AppendFloat(b, w.upstream.Time.Seconds(), 'f', 6, 64)
+		b = strconv.AppendFloat(b, up.Time.Seconds(), 'f', 6, 64)
 	}
 	b = append(b, `,"request_id":`...)
-	b = appendJSONString(b, w.requestID)
+	b = appendJSONString(b, requestID)
 	b = append(b, `,"referer":`...)
 	b = appendJSONString(b, r.Referer())
 	b = append(b, `,"user_agent":`...)
@@ -67,7 +70,7 @@ func (l *accessLog) logJSON(w *clientWriter, r *http.Request, status int, start 
 
 // logRefusedJSON logs what net/http refused before any handler ran: the
 // request line as it came, in uri.
-func (l *accessLog) logRefusedJSON(remoteAddr, requestLine string, status int, bytes int64, start time.Time) {
+func (l *Log) logRefusedJSON(remoteAddr, requestLine string, status int, bytes int64, start time.Time) {
 	bp := l.buf.Get().(*[]byte)
 	b := append((*bp)[:0], `{"time":"`...)
 	b = start.UTC().AppendFormat(b, "2006-01-02T15:04:05.000Z07:00")
@@ -80,7 +83,7 @@ func (l *accessLog) logRefusedJSON(remoteAddr, requestLine string, status int, b
 	b = append(b, `,"bytes":`...)
 	b = strconv.AppendInt(b, bytes, 10)
 	b = append(b, `,"duration":0,"upstream":"","upstream_time":null,"request_id":`...)
-	b = appendJSONString(b, newRequestID())
+	b = appendJSONString(b, reqid.New())
 	b = append(b, `,"referer":"","user_agent":""}`+"\n"...)
 	l.write(bp, b)
 }
