@@ -37,7 +37,48 @@ func (f *File) checkWorkerUser() error {
 			return fmt.Errorf("the workers run this binary: %w", err)
 		}
 	}
+	return f.checkAppReadsAs(cred)
+}
+
+// checkAppReadsAs says whether cred may read the folders the served app
+// reads at start: a worker that cannot read its templates fails its
+// start, as one that cannot read the configuration does.
+func (f *File) checkAppReadsAs(cred *syscall.Credential) error {
+	app := f.Appserver.App
+	r, ok := f.Apps[app].(interface{ ReadAtStart() []string })
+	if !ok {
+		return nil
+	}
+	for _, d := range r.ReadAtStart() {
+		if err := credCanReadTree(cred, d); err != nil {
+			return fmt.Errorf("the workers read apps.%s's %s at start: %w", app, d, err)
+		}
+	}
 	return nil
+}
+
+// credCanReadTree reports whether cred may read the folder root and
+// everything under it as a worker walks it: search and read on each
+// folder, read on each file. A missing root is not this check's to
+// report (the app's settings validation says so).
+func credCanReadTree(cred *syscall.Credential, root string) error {
+	if _, err := os.Stat(root); err != nil {
+		return nil
+	}
+	if err := credCanReach(cred, root, 0o4); err != nil {
+		return err
+	}
+	return filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		switch {
+		case err != nil:
+			return nil // unreadable even for us: the settings validation reports it
+		case d.IsDir():
+			return credHas(cred, path, 0o5)
+		case d.Type().IsRegular() || d.Type()&fs.ModeSymlink != 0:
+			return credHas(cred, path, 0o4)
+		}
+		return nil
+	})
 }
 
 // credCanReach reports whether a process with cred may resolve path and
@@ -85,7 +126,7 @@ func credHas(cred *syscall.Credential, path string, want fs.FileMode) error {
 		bits = mode
 	}
 	if bits&want != want {
-		return fmt.Errorf("%s (mode %04o, owner %d:%d) is not %s by uid %d gid %d", path, mode, st.Uid, st.Gid, map[fs.FileMode]string{0o4: "readable", 0o1: "executable or searchable"}[want], cred.Uid, cred.Gid)
+		return fmt.Errorf("%s (mode %04o, owner %d:%d) is not %s by uid %d gid %d", path, mode, st.Uid, st.Gid, map[fs.FileMode]string{0o4: "readable", 0o1: "executable or searchable", 0o5: "readable and searchable"}[want], cred.Uid, cred.Gid)
 	}
 	return nil
 }

@@ -182,6 +182,11 @@ func (s Settings) Validate() error {
 	return errors.Join(errs...)
 }
 
+// ReadAtStart names the folders an app reads when its process starts (the
+// template folders), so that `stack check` can test them as the workers'
+// user (appserver.user) would open them.
+func (s Settings) ReadAtStart() []string { return s.TemplateDirs }
+
 // validCookieName reports whether name is an RFC 6265 token, which is what
 // net/http accepts as a cookie name.
 func validCookieName(name string) bool {

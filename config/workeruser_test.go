@@ -1,0 +1,72 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stack-web/stack/appserver"
+)
+
+// readingSettings is an app's settings that name folders read at start,
+// as framework.Settings does with its template_dirs.
+type readingSettings struct {
+	TemplateDirs []string `yaml:"template_dirs"`
+}
+
+func (s *readingSettings) ReadAtStart() []string { return s.TemplateDirs }
+
+// A template folder only root can read passes as root, but the workers
+// run as appserver.user: check must say so before `up` starts them.
+func TestCheckWorkerUserReadsTheAppsFoldersAsTheWorkers(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("switching users needs root (the test machine runs as root)")
+	}
+	base := t.TempDir()
+	os.Chmod(base, 0o755)
+	os.Chmod(filepath.Dir(base), 0o755) // the workers reach the configuration file too
+	open := filepath.Join(base, "open")
+	closed := filepath.Join(base, "closed")
+	hidden := filepath.Join(base, "hidden")
+	for _, d := range []string{open, closed, hidden} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(d, "page.html"), []byte("hi"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.Chmod(closed, 0o700)                             // the folder itself
+	os.Chmod(filepath.Join(hidden, "page.html"), 0o600) // one file in it
+	nobody, err := appserver.LookupCredential("nobody", "nogroup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	apps := map[string]func() any{"polls": func() any { return &readingSettings{} }}
+	for _, tc := range []struct {
+		dir  string
+		want string // "" = no complaint
+	}{
+		{open, ""},
+		{closed, "closed (mode 0700, owner 0:0) is not readable by uid 65534"},
+		{hidden, "page.html (mode 0600, owner 0:0) is not readable by uid 65534"},
+	} {
+		path := filepath.Join(base, filepath.Base(tc.dir)+".yaml")
+		yaml := "mode: inprocess\nappserver:\n  app: polls\n  processes: 2\napps:\n  polls:\n    template_dirs: [" + tc.dir + "]\n"
+		if err := os.WriteFile(path, []byte(yaml), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		f, err := Load(Options{Path: path, Apps: apps})
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = f.checkAppReadsAs(nobody)
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%s: %v", tc.dir, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "apps.polls")):
+			t.Errorf("%s: got %v, want an error containing %q naming apps.polls", tc.dir, err, tc.want)
+		}
+	}
+}
