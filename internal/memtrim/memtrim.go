@@ -29,11 +29,19 @@
 // heap back towards Go's floor (its 4 MiB minimum heap scales with GOGC:
 // 16 MiB) before the next collection, every page of it touched anew. So
 // an idle process is trimmed again each time it has allocated 2 MiB since
-// the last trim (a collection of a small live heap: a millisecond every
+// the last trim (two collections of a small live heap: a millisecond or two every
 // ten seconds or so), and so is a worker trimmed in a lull of a load
 // that then served a smaller spell than a trim needs. GOGC itself is left
 // alone: a lower idle setting would have to be put back when the load
 // returns, and the first second of a spell would pay for it.
+//
+// Memory is also freed without allocating: the edge closes the kept
+// connections a load left (half a second after it, edge/upstream's idle
+// pool), and each worker goroutine that served one ends, its stack and
+// buffers (about 14 KB) garbage. When that comes after the trim, nothing
+// would collect it while the process idles, so a quiet process whose
+// goroutines fell by freedGoroutines since the last trim (from the most
+// it had since) is trimmed again.
 package memtrim
 
 import (
@@ -64,6 +72,10 @@ const (
 	// touched anew. 1 MiB cost an idle stack 0.3% of a core (an idle edge
 	// allocates 100-200 kB a second).
 	idleWorth = 2 << 20
+	// freedGoroutines is how many goroutines must have ended since the
+	// last trim for a quiet process to be trimmed again: 16 kept
+	// connections' goroutines free about 300 KB in a worker.
+	freedGoroutines = 16
 )
 
 // Trimmer decides when to trim from successive readings of the cumulative
@@ -74,6 +86,8 @@ type Trimmer struct {
 	recent  [window]uint64 // what the last readings found allocated, oldest first
 	seen    int            // how many of recent are readings (up to window)
 	started bool
+	// most is the most goroutines seen since the last trim.
+	most uint64
 }
 
 // Action is what a reading asks for.
@@ -86,8 +100,8 @@ const (
 	// (the sync.Pools' contents go) and return the free pages.
 	Trim
 	// Retrim: the process went quiet (or stayed idle) after allocating a
-	// little since the last trim; collect once and return the free pages,
-	// without a log line.
+	// little, or after goroutines ended, since the last trim; collect and
+	// return the free pages as Trim does, without a log line.
 	Retrim
 )
 
@@ -100,6 +114,14 @@ func (t *Trimmer) Observe(allocated uint64) bool {
 // leads to a trim, never a busy one; what it allocated since the last trim
 // says which.
 func (t *Trimmer) Decide(allocated uint64) Action {
+	return t.DecideWith(allocated, 0)
+}
+
+// DecideWith is Decide with the process's goroutine count read with the
+// counter: goroutines that ended since the last trim, in a quiet window,
+// ask for a Retrim (their stacks and what they held are garbage).
+func (t *Trimmer) DecideWith(allocated, goroutines uint64) Action {
+	t.most = max(t.most, goroutines)
 	if !t.started {
 		t.started = true
 		t.last, t.trimmed = allocated, allocated
@@ -119,10 +141,10 @@ func (t *Trimmer) Decide(allocated uint64) Action {
 	since := allocated - t.trimmed
 	switch {
 	case since >= worth:
-		t.trimmed = allocated
+		t.trimmed, t.most = allocated, goroutines
 		return Trim
-	case since >= idleWorth:
-		t.trimmed = allocated
+	case since >= idleWorth || t.most >= goroutines+freedGoroutines:
+		t.trimmed, t.most = allocated, goroutines
 		return Retrim
 	}
 	return Keep
@@ -143,14 +165,18 @@ func Start(o Options) (stop func()) {
 	ended := make(chan struct{})
 	go func() {
 		defer close(ended)
-		sample := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}}
+		sample := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}, {Name: "/sched/goroutines:goroutines"}}
 		var t Trimmer
 		tick := time.NewTicker(Interval)
 		defer tick.Stop()
 		for {
 			metrics.Read(sample)
 			if sample[0].Value.Kind() == metrics.KindUint64 {
-				switch t.Decide(sample[0].Value.Uint64()) {
+				var g uint64
+				if sample[1].Value.Kind() == metrics.KindUint64 {
+					g = sample[1].Value.Uint64()
+				}
+				switch t.DecideWith(sample[0].Value.Uint64(), g) {
 				case Trim:
 					before := heapMapped()
 					release()
@@ -158,7 +184,9 @@ func Start(o Options) (stop func()) {
 						o.OnTrim(before, heapMapped())
 					}
 				case Retrim:
-					debug.FreeOSMemory()
+					// Twice too: the buffers of the goroutines that
+					// ended went to sync.Pools (the appserver's).
+					release()
 				}
 			}
 			select {
