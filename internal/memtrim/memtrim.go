@@ -41,7 +41,11 @@
 // buffers (about 14 KB) garbage. When that comes after the trim, nothing
 // would collect it while the process idles, so a quiet process whose
 // goroutines fell by freedGoroutines since the last trim (from the most
-// it had since) is trimmed again.
+// it had since) is trimmed again. So is one holding freeWorth of free
+// heap pages not returned: stacks and spans freed after the trim (the
+// edge process was seen holding 300-500 kB of them two seconds after a
+// load), which the runtime's background scavenger keeps while the heap is
+// under its goal.
 package memtrim
 
 import (
@@ -76,6 +80,9 @@ const (
 	// last trim for a quiet process to be trimmed again: 16 kept
 	// connections' goroutines free about 300 KB in a worker.
 	freedGoroutines = 16
+	// freeWorth is how much free heap, not returned to the system, a
+	// quiet process may hold before it is trimmed again.
+	freeWorth = 256 << 10
 )
 
 // Trimmer decides when to trim from successive readings of the cumulative
@@ -88,6 +95,11 @@ type Trimmer struct {
 	started bool
 	// most is the most goroutines seen since the last trim.
 	most uint64
+	// freeBase is the least free heap seen since the last trim, from the
+	// reading after it (what the trim could not return, or a retrim would
+	// come every reading); baseDue asks the next reading to set it.
+	freeBase uint64
+	baseDue  bool
 }
 
 // Action is what a reading asks for.
@@ -110,18 +122,29 @@ func (t *Trimmer) Observe(allocated uint64) bool {
 	return t.Decide(allocated) == Trim
 }
 
-// Decide takes a reading and says what to do. Only a quiet window
-// leads to a trim, never a busy one; what it allocated since the last trim
-// says which.
-func (t *Trimmer) Decide(allocated uint64) Action {
-	return t.DecideWith(allocated, 0)
+// Reading is what the watcher reads of the runtime each Interval.
+type Reading struct {
+	Allocated  uint64 // bytes allocated since the process started (/gc/heap/allocs)
+	Goroutines uint64 // goroutines alive (/sched/goroutines)
+	HeapFree   uint64 // free heap not returned to the system (/memory/classes/heap/free)
 }
 
-// DecideWith is Decide with the process's goroutine count read with the
-// counter: goroutines that ended since the last trim, in a quiet window,
-// ask for a Retrim (their stacks and what they held are garbage).
-func (t *Trimmer) DecideWith(allocated, goroutines uint64) Action {
+// Decide takes a reading of the bytes allocated and says what to do. Only
+// a quiet window leads to a trim, never a busy one; what it allocated
+// since the last trim says which.
+func (t *Trimmer) Decide(allocated uint64) Action {
+	return t.DecideReading(Reading{Allocated: allocated})
+}
+
+// DecideReading is Decide with the rest of a Reading: in a quiet window,
+// goroutines that ended since the last trim (their stacks and what they
+// held are garbage) or free heap kept ask for a Retrim.
+func (t *Trimmer) DecideReading(r Reading) Action {
+	allocated, goroutines := r.Allocated, r.Goroutines
 	t.most = max(t.most, goroutines)
+	if t.baseDue || r.HeapFree < t.freeBase {
+		t.freeBase, t.baseDue = r.HeapFree, false
+	}
 	if !t.started {
 		t.started = true
 		t.last, t.trimmed = allocated, allocated
@@ -141,10 +164,10 @@ func (t *Trimmer) DecideWith(allocated, goroutines uint64) Action {
 	since := allocated - t.trimmed
 	switch {
 	case since >= worth:
-		t.trimmed, t.most = allocated, goroutines
+		t.trimmed, t.most, t.baseDue = allocated, goroutines, true
 		return Trim
-	case since >= idleWorth || t.most >= goroutines+freedGoroutines:
-		t.trimmed, t.most = allocated, goroutines
+	case since >= idleWorth || t.most >= goroutines+freedGoroutines || r.HeapFree >= t.freeBase+freeWorth:
+		t.trimmed, t.most, t.baseDue = allocated, goroutines, true
 		return Retrim
 	}
 	return Keep
@@ -165,18 +188,15 @@ func Start(o Options) (stop func()) {
 	ended := make(chan struct{})
 	go func() {
 		defer close(ended)
-		sample := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}, {Name: "/sched/goroutines:goroutines"}}
+		sample := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}, {Name: "/sched/goroutines:goroutines"}, {Name: "/memory/classes/heap/free:bytes"}}
 		var t Trimmer
 		tick := time.NewTicker(Interval)
 		defer tick.Stop()
 		for {
 			metrics.Read(sample)
 			if sample[0].Value.Kind() == metrics.KindUint64 {
-				var g uint64
-				if sample[1].Value.Kind() == metrics.KindUint64 {
-					g = sample[1].Value.Uint64()
-				}
-				switch t.DecideWith(sample[0].Value.Uint64(), g) {
+				r := Reading{Allocated: sample[0].Value.Uint64(), Goroutines: uint64Of(sample[1]), HeapFree: uint64Of(sample[2])}
+				switch t.DecideReading(r) {
 				case Trim:
 					before := heapMapped()
 					release()
@@ -210,6 +230,14 @@ func Start(o Options) (stop func()) {
 func release() {
 	runtime.GC()
 	debug.FreeOSMemory()
+}
+
+// uint64Of is s's value, or 0 if this runtime has no such metric.
+func uint64Of(s metrics.Sample) uint64 {
+	if s.Value.Kind() != metrics.KindUint64 {
+		return 0
+	}
+	return s.Value.Uint64()
 }
 
 // heapMapped is the heap memory the process holds from the system: live
