@@ -125,7 +125,7 @@ func (t *Trimmer) Observe(allocated uint64) bool {
 // Reading is what the watcher reads of the runtime each Interval.
 type Reading struct {
 	Allocated  uint64 // bytes allocated since the process started (/gc/heap/allocs)
-	Goroutines uint64 // goroutines alive (/sched/goroutines)
+	Goroutines uint64 // goroutines alive (runtime.NumGoroutine)
 	HeapFree   uint64 // free heap not returned to the system (/memory/classes/heap/free)
 }
 
@@ -188,14 +188,16 @@ func Start(o Options) (stop func()) {
 	ended := make(chan struct{})
 	go func() {
 		defer close(ended)
-		sample := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}, {Name: "/sched/goroutines:goroutines"}, {Name: "/memory/classes/heap/free:bytes"}}
+		// /sched/goroutines would take the scheduler's lock; NumGoroutine
+		// does not.
+		sample := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}, {Name: "/memory/classes/heap/free:bytes"}}
 		var t Trimmer
 		tick := time.NewTicker(Interval)
 		defer tick.Stop()
 		for {
 			metrics.Read(sample)
 			if sample[0].Value.Kind() == metrics.KindUint64 {
-				r := Reading{Allocated: sample[0].Value.Uint64(), Goroutines: uint64Of(sample[1]), HeapFree: uint64Of(sample[2])}
+				r := Reading{Allocated: sample[0].Value.Uint64(), Goroutines: uint64(runtime.NumGoroutine()), HeapFree: uint64Of(sample[1])}
 				switch t.DecideReading(r) {
 				case Trim:
 					before := heapMapped()
