@@ -157,13 +157,16 @@ var errClientWrite = errors.New("writing the response to the client")
 
 // copyBody copies the response body to w, flushing after each write when
 // the response is a stream. A body held whole in memory (a small buffered
-// response) is one write, without a copy buffer.
+// response, or one that has all arrived in the transport's buffer) is one
+// write, without a copy buffer.
 func (f *Forwarder) copyBody(w http.ResponseWriter, resp *http.Response) error {
-	if m, ok := resp.Body.(*respbuf.MemBody); ok {
-		if _, err := w.Write(m.Bytes()); err != nil {
-			return fmt.Errorf("%w: %w", errClientWrite, err)
+	if wb, ok := resp.Body.(wholeBody); ok {
+		if p, ok := wb.Whole(); ok {
+			if _, err := w.Write(p); err != nil {
+				return fmt.Errorf("%w: %w", errClientWrite, err)
+			}
+			return nil
 		}
-		return nil
 	}
 	var flush func()
 	if streamed(resp) {
@@ -195,6 +198,12 @@ func (f *Forwarder) copyBody(w http.ResponseWriter, resp *http.Response) error {
 		}
 	}
 }
+
+// wholeBody is a body that may be all in memory already
+// (respbuf.MemBody, and the uwsgi transport's body when all of it has
+// arrived): Whole returns the rest and counts it as read; the bytes are
+// valid until Close.
+type wholeBody interface{ Whole() ([]byte, bool) }
 
 // streamed reports whether the response is flushed as it comes: a
 // server-sent event stream, or a body of unknown length (ReverseProxy's
