@@ -87,6 +87,18 @@ func (f *Forwarder) Forward(w http.ResponseWriter, out *http.Request) {
 	if c, ok := resp.Header["Connection"]; ok {
 		removeListed(resp.Header, c)
 	}
+	// The announced trailer is read before Modify: the response
+	// buffering's pump may read the body to its end from then on, and
+	// net/http's body fills resp.Trailer there.
+	announced := len(resp.Trailer)
+	var trailer string
+	if announced > 0 {
+		keys := make([]string, 0, announced)
+		for k := range resp.Trailer {
+			keys = append(keys, k)
+		}
+		trailer = strings.Join(keys, ", ")
+	}
 	if err := f.Modify(resp); err != nil {
 		resp.Body.Close()
 		f.Fail(w, out, err)
@@ -94,13 +106,8 @@ func (f *Forwarder) Forward(w http.ResponseWriter, out *http.Request) {
 	}
 	h := w.Header()
 	copyHeader(h, resp.Header, true)
-	announced := len(resp.Trailer)
 	if announced > 0 {
-		keys := make([]string, 0, announced)
-		for k := range resp.Trailer {
-			keys = append(keys, k)
-		}
-		h["Trailer"] = append(h["Trailer"], strings.Join(keys, ", "))
+		h["Trailer"] = append(h["Trailer"], trailer)
 	}
 	w.WriteHeader(resp.StatusCode)
 
