@@ -60,6 +60,7 @@ func readResponse(br *bufio.Reader, req *http.Request, rh *responseHead) (*http.
 type responseHead struct {
 	resp   http.Response
 	values [10]string
+	clen   [1]string // a Content-Length the transport sets (closesSoon)
 	exact  exactBody
 }
 
