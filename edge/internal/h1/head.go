@@ -203,7 +203,9 @@ func (h *head) parse(r *http.Request, soft, lineMax int) error {
 		hdr, slab = make(http.Header, n), make([]string, n) // the fields' value slices, one allocation
 	} else {
 		if hdr == nil {
-			hdr, slab = make(http.Header, keptFields), make([]string, keptFields)
+			// No size hint: a map sized for keptFields costs its size at
+			// every clear; one grown to the connection's requests does not.
+			hdr, slab = make(http.Header), make([]string, keptFields)
 			h.hdr, h.slab = hdr, slab
 		}
 		clear(hdr)
