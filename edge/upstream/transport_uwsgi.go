@@ -174,6 +174,7 @@ func (t *UwsgiTransport) exchange(ctx context.Context, conn upstreamConn, pkt []
 	// The body is made now: its connReader is what br reads, and the
 	// response is read into its head.
 	b := &uwsgiBody{rd: connReader{conn: conn, ctx: ctx}, conn: conn, timeout: t.ReadTimeout, ctx: ctx, addr: t.Address}
+	b.head.pool = true // the forwarder calls ReleaseHead when done
 	br := readerPool.Get().(*bufio.Reader)
 	br.Reset(&b.rd)
 	b.br = br

@@ -76,6 +76,12 @@ func (b *uwsgiBody) Whole() ([]byte, bool) {
 	return p, true
 }
 
+// ReleaseHead says the request is done with the response's head: its
+// header map goes back to a pool, and resp.Header is nil from then on. The
+// forwarder calls it last (the body may still be read after, by the
+// response buffering's pump; the head is not).
+func (b *uwsgiBody) ReleaseHead() { b.head.release() }
+
 // bodyError says what went wrong mid-body, naming the server. Whatever it
 // is, it is never io.EOF: the proxy must abort the client's response (no
 // last chunk, no completed Content-Length) rather than finish it.

@@ -59,3 +59,28 @@ func TestWholeBodyIsHandedOverAndTheConnectionKept(t *testing.T) {
 		t.Errorf("then read: %q, %v", b, err)
 	}
 }
+
+// A response's header map, given back by ReleaseHead, carries nothing into
+// the next response that takes it; a released response's Header is nil.
+func TestReleasedHeaderMapCarriesNothingOver(t *testing.T) {
+	f := startFakeUwsgi(t, true, 1000)
+	rt := keptTransport(f.sock)
+	defer rt.CloseIdleConnections()
+	for i, path := range []string{"/a", "/chunked", "/b"} {
+		req, _ := http.NewRequest("GET", "http://app"+path, nil)
+		resp, err := rt.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := resp.Header["X-Left-Over"]; ok {
+			t.Fatalf("response %d has the field a released map held: %v", i, resp.Header)
+		}
+		io.ReadAll(resp.Body)
+		resp.Body.Close()
+		resp.Header["X-Left-Over"] = []string{"1"} // as a forwarder's edits
+		resp.Body.(interface{ ReleaseHead() }).ReleaseHead()
+		if resp.Header != nil {
+			t.Fatalf("response %d: Header after ReleaseHead = %v, want nil", i, resp.Header)
+		}
+	}
+}

@@ -75,6 +75,11 @@ func (f *Forwarder) Forward(w http.ResponseWriter, out *http.Request) {
 		f.Fail(w, out, err)
 		return
 	}
+	if rh, ok := resp.Body.(headReleaser); ok && resp.StatusCode != http.StatusSwitchingProtocols {
+		// Last, whatever the way out (an abort's panic too): nothing
+		// reads the head once Forward has returned.
+		defer rh.ReleaseHead()
+	}
 	if resp.StatusCode == http.StatusSwitchingProtocols {
 		if err := f.Modify(resp); err != nil {
 			resp.Body.Close()
@@ -205,6 +210,10 @@ func (f *Forwarder) copyBody(w http.ResponseWriter, resp *http.Response) error {
 		}
 	}
 }
+
+// headReleaser is the uwsgi transport's body: its response's header map
+// is pooled, given back by ReleaseHead.
+type headReleaser interface{ ReleaseHead() }
 
 // wholeBody is a body that may be all in memory already
 // (respbuf.MemBody, and the uwsgi transport's body when all of it has
