@@ -202,7 +202,7 @@ func (h *head) parse(r *http.Request, soft, lineMax int) error {
 	if n > keptFields {
 		hdr, slab = make(http.Header, n), make([]string, n) // the fields' value slices, one allocation
 	} else {
-		if hdr == nil {
+		if hdr == nil || len(hdr) > 2*keptFields { // a handler may add fields: the map it grew is not kept
 			// No size hint: a map sized for keptFields costs its size at
 			// every clear; one grown to the connection's requests does not.
 			hdr, slab = make(http.Header), make([]string, keptFields)
