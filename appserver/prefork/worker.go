@@ -84,6 +84,9 @@ func RunWorker(cfg appserver.Config, h http.Handler, logger *slog.Logger) error 
 	// instead of killing the worker with SIGPIPE, as in the master.
 	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 	shareCPUs(cfg.Processes)
+	if err := batchScheduling(); err != nil { // sched.go; a worker under the normal policy still serves
+		logger.Warn(err.Error())
+	}
 
 	w := &workerProc{cfg: cfg, cc: cc, log: logger, born: time.Now(), harakiri: make(chan ctrlMsg, 1), inflight: map[*http.Request]inflight{}}
 	r := rand.New(rand.NewPCG(uint64(os.Getpid()), uint64(time.Now().UnixNano())))
