@@ -1,10 +1,8 @@
 package prefork
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -12,7 +10,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -135,58 +132,6 @@ func TestWorkerStartsWithItsCPUShare(t *testing.T) {
 	want := strconv.Itoa(cpuShare(runtime.GOMAXPROCS(0), 2))
 	if resp, body := do(t, path, "GET", request("GET", "/startprocs", "")); resp.StatusCode != 200 || body != want {
 		t.Errorf("a worker's GOMAXPROCS at its start: %d %q, want %s", resp.StatusCode, body, want)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := m.Shutdown(ctx); err != nil {
-		t.Error(err)
-	}
-	<-served
-}
-
-// Every thread of a worker runs under SCHED_BATCH (sched.go), including
-// those its runtime started after RunWorker set the policy: serving
-// requests concurrently makes it start more.
-func TestWorkerThreadsRunSchedBatch(t *testing.T) {
-	t.Setenv("APPSERVER_TEST_WORKER", "1")
-	path := filepath.Join(t.TempDir(), "app.sock")
-	l, err := appserver.Listen("unix:"+path, 0o660)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := appserver.DefaultConfig()
-	cfg.Processes = 2
-	m := &Master{Config: cfg, Command: []string{os.Args[0]}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Output: io.Discard}
-	served := make(chan error, 1)
-	go func() { served <- m.Serve(l) }()
-	pids := waitPIDs(t, m, func(p []int) bool { return len(p) == 2 })
-	var wg sync.WaitGroup
-	for range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if resp, _ := do(t, path, "GET", request("GET", "/", "")); resp.StatusCode != 200 {
-				t.Errorf("GET /: %d", resp.StatusCode)
-			}
-		}()
-	}
-	wg.Wait()
-	for _, pid := range pids {
-		tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, task := range tasks {
-			b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/stat", pid, task.Name()))
-			if err != nil {
-				continue // the thread exited
-			}
-			// Field 41 is the policy; the name (field 2) may hold spaces.
-			fields := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+2:]))
-			if policy := fields[41-3]; policy != "3" {
-				t.Errorf("worker %d thread %s runs policy %s, want SCHED_BATCH (3)", pid, task.Name(), policy)
-			}
-		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
