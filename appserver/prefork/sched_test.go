@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -74,39 +75,64 @@ func TestWorkerSchedulingPolicyFollowsItsPeer(t *testing.T) {
 		t.Fatalf("a worker that has served nothing runs policies %s, want all normal (0)", p)
 	}
 
+	// Traffic from 8 clients at once, so that a tick sees enough of it
+	// even on a busy machine under -race.
 	oneShot := request("GET", "/", "")
 	until(t, pid, "3", func() {
-		for range 4 {
-			if resp, _ := do(t, path, "GET", oneShot); resp.StatusCode != 200 {
-				t.Fatalf("GET /: %d", resp.StatusCode)
+		parallel(8, func(int) {
+			for range 4 {
+				if resp, _ := do(t, path, "GET", oneShot); resp.StatusCode != 200 {
+					t.Errorf("GET /: %d", resp.StatusCode)
+				}
 			}
-		}
+		})
 	})
 
-	c, err := net.Dial("unix", path)
-	if err != nil {
-		t.Fatal(err)
+	var conns [8]struct {
+		c  net.Conn
+		br *bufio.Reader
 	}
-	defer c.Close()
-	br := bufio.NewReader(c)
+	for i := range conns {
+		c, err := net.Dial("unix", path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		conns[i].c, conns[i].br = c, bufio.NewReader(c)
+	}
 	kept := keptPacket(t)
 	until(t, pid, "0", func() {
-		for range 4 {
-			c.SetDeadline(time.Now().Add(5 * time.Second))
-			if _, err := c.Write(kept); err != nil {
-				t.Fatal(err)
+		parallel(len(conns), func(i int) {
+			c, br := conns[i].c, conns[i].br
+			for range 4 {
+				c.SetDeadline(time.Now().Add(5 * time.Second))
+				if _, err := c.Write(kept); err != nil {
+					t.Error(err)
+					return
+				}
+				resp, err := http.ReadResponse(br, &http.Request{Method: "GET"})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 || resp.Header.Get(uwsgi.KeepAliveHeader) == "" {
+					t.Errorf("a kept request: %d, %s %q", resp.StatusCode, uwsgi.KeepAliveHeader, resp.Header.Get(uwsgi.KeepAliveHeader))
+					return
+				}
 			}
-			resp, err := http.ReadResponse(br, &http.Request{Method: "GET"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != 200 || resp.Header.Get(uwsgi.KeepAliveHeader) == "" {
-				t.Fatalf("a kept request: %d, %s %q", resp.StatusCode, uwsgi.KeepAliveHeader, resp.Header.Get(uwsgi.KeepAliveHeader))
-			}
-		}
+		})
 	})
+}
+
+// parallel runs f(0) ... f(n-1) at once and waits for them.
+func parallel(n int, f func(i int)) {
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { f(i) })
+	}
+	wg.Wait()
 }
 
 // until runs traffic until every thread of pid runs policy, for up to 10 s.
@@ -115,6 +141,9 @@ func until(t *testing.T, pid int, policy string, traffic func()) {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		traffic()
+		if t.Failed() {
+			t.FailNow()
+		}
 		p := threadPolicies(t, pid)
 		if strings.Trim(p, policy+" ") == "" {
 			return
