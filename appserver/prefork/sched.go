@@ -38,6 +38,8 @@ const (
 	schedNormal = 0 // SCHED_OTHER, linux/sched.h
 	schedBatch  = 3 // SCHED_BATCH
 
+	schedResetOnFork = 0x40000000 // SCHED_RESET_ON_FORK, or'ed into a policy
+
 	// schedMinRequests is the fewest requests in a tick that say which
 	// peer the worker has; with fewer, the policy stays as it is (and
 	// matters little).
@@ -82,6 +84,13 @@ func (c *schedChooser) set(batch bool) error {
 	}
 	c.batch = batch
 	return nil
+}
+
+// startedNormal reports whether this thread runs under the normal policy,
+// as it does unless the worker was started under another one.
+func startedNormal() bool {
+	p, _, e := syscall.RawSyscall(syscall.SYS_SCHED_GETSCHEDULER, 0, 0, 0)
+	return e == 0 && p&^schedResetOnFork == schedNormal
 }
 
 // setSchedPolicy puts every thread of this process under policy. The

@@ -189,3 +189,90 @@ func keptPacket(t *testing.T) []byte {
 	}
 	return b
 }
+
+// A worker started under another policy than the normal one (chrt,
+// systemd's CPUSchedulingPolicy=batch) keeps it, whatever its peer: behind
+// the edge it would otherwise go to the normal policy.
+func TestWorkerKeepsThePolicyItWasStartedWith(t *testing.T) {
+	t.Setenv("APPSERVER_TEST_WORKER", "1")
+	path := filepath.Join(t.TempDir(), "app.sock")
+	l, err := appserver.Listen("unix:"+path, 0o660)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := appserver.DefaultConfig()
+	cfg.Processes = 1
+	m := &Master{Config: cfg, Command: []string{os.Args[0]}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Output: io.Discard}
+	// The whole test process, the master here, runs SCHED_BATCH while it
+	// starts its worker, which inherits it.
+	if err := setSchedPolicy(schedBatch); err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- m.Serve(l) }()
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := m.Shutdown(ctx); err != nil {
+			t.Error(err)
+		}
+		<-served
+	}()
+	pid := waitPIDs(t, m, func(p []int) bool { return len(p) == 1 })[0]
+	if err := setSchedPolicy(schedNormal); err != nil {
+		t.Fatal(err)
+	}
+	if p := threadPolicies(t, pid); strings.Trim(p, "3 ") != "" {
+		t.Fatalf("the worker started under policies %s, want all SCHED_BATCH (3)", p)
+	}
+	// nginx's traffic, then the edge's: a worker that chose its policy
+	// would end under the normal one.
+	oneShot := request("GET", "/", "")
+	for deadline := time.Now().Add(500 * time.Millisecond); time.Now().Before(deadline); {
+		parallel(8, func(int) {
+			for range 4 {
+				if resp, _ := do(t, path, "GET", oneShot); resp.StatusCode != 200 {
+					t.Errorf("GET /: %d", resp.StatusCode)
+				}
+			}
+		})
+	}
+	var conns [8]struct {
+		c  net.Conn
+		br *bufio.Reader
+	}
+	for i := range conns {
+		c, err := net.Dial("unix", path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		conns[i].c, conns[i].br = c, bufio.NewReader(c)
+	}
+	kept := keptPacket(t)
+	for deadline := time.Now().Add(time.Second); time.Now().Before(deadline); {
+		parallel(len(conns), func(i int) {
+			c, br := conns[i].c, conns[i].br
+			for range 4 {
+				c.SetDeadline(time.Now().Add(5 * time.Second))
+				if _, err := c.Write(kept); err != nil {
+					t.Error(err)
+					return
+				}
+				resp, err := http.ReadResponse(br, &http.Request{Method: "GET"})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+		})
+		if t.Failed() {
+			t.FailNow()
+		}
+	}
+	if p := threadPolicies(t, pid); strings.Trim(p, "3 ") != "" {
+		t.Errorf("a worker started under SCHED_BATCH runs policies %s after the edge's traffic, want all 3", p)
+	}
+}

@@ -121,8 +121,12 @@ func RunWorker(cfg appserver.Config, h http.Handler, logger *slog.Logger) error 
 	tick := time.NewTicker(statsEvery)
 	defer tick.Stop()
 	// The scheduling policy follows the peer (sched.go); only the uwsgi
-	// server tells one peer from another.
+	// server tells one peer from another. A policy the worker was started
+	// with (chrt, systemd's CPUSchedulingPolicy) is the operator's: kept.
 	kc, _ := w.srv.(interface{ KeptAliveRequests() uint64 })
+	if !startedNormal() {
+		kc = nil
+	}
 	var sched schedChooser
 	var last workerCounters
 	var asked, sent time.Time
