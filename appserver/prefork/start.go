@@ -3,6 +3,7 @@ package prefork
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/signal"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/stack-web/stack/appserver"
+	"github.com/stack-web/stack/internal/earlyworker"
 )
 
 // Serve starts the workers on l (unless Start already did) and supervises
@@ -167,7 +169,7 @@ func (m *Master) killIfNotReadyLocked(w *workerHandle) {
 		if hung {
 			m.logger().Error("appserver: worker not ready within worker_ready_timeout; killing it",
 				"worker", w.slot.id, "pid", w.pid, "worker_ready_timeout", d)
-			w.cmd.Process.Signal(syscall.SIGKILL)
+			w.proc.Signal(syscall.SIGKILL)
 		}
 	})
 }
@@ -209,28 +211,73 @@ const startByte = 'S'
 // Shutdown stops it. Calling it after Start, or twice, does nothing.
 // Reload and the admin's actions are for after Start.
 func (m *Master) Prespawn() error {
+	return m.PrespawnEarly(nil)
+}
+
+// PrespawnEarly is Prespawn with e, a process of this binary started
+// during the program's package initialisation (package earlyworker), as
+// the first worker: it is sent the command line and environment the
+// master would have started it with. If it cannot stand for one (the
+// worker command names another binary, the workers run as another user
+// or write elsewhere, or it is gone), it is dropped and the first worker
+// is started as Prespawn does. A nil e is Prespawn.
+func (m *Master) PrespawnEarly(e *earlyworker.Process) error {
 	m.init()
 	if len(m.Command) == 0 {
+		e.Discard()
 		return errors.New("appserver: Master.Prespawn: no Command to start workers with")
 	}
 	cred, err := workerCredential(m.Config.User, m.Config.Group)
 	if err != nil {
+		e.Discard()
 		return err
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.stopping || len(m.slots) > 0 {
+		e.Discard()
 		return nil
 	}
 	m.cred = cred
 	s := &slot{id: 1}
 	m.slots = append(m.slots, s)
-	w, err := m.spawnLocked(s)
-	if err != nil {
-		return err
+	w, err := m.adoptLocked(s, e)
+	if w == nil {
+		if err != nil {
+			m.logger().Debug("appserver: the early worker is dropped; starting the first worker", "err", err)
+		}
+		e.Discard()
+		if w, err = m.spawnLocked(s); err != nil {
+			return err
+		}
 	}
 	s.cur = w
 	return nil
+}
+
+// adoptLocked makes e the worker of s, waiting for the socket as a
+// prespawned worker does; nil if e is nil or cannot be one. m.mu is held.
+func (m *Master) adoptLocked(s *slot, e *earlyworker.Process) (*workerHandle, error) {
+	out := m.Output
+	if out == nil {
+		out = os.Stderr
+	}
+	switch {
+	case e == nil:
+		return nil, nil
+	case m.lf != nil || m.cred != nil || m.Command[0] != e.Exe || out != io.Writer(os.Stderr):
+		return nil, errors.New("it cannot run as this master's worker (another binary, user or output)")
+	}
+	env := append(append(slices.Clip(m.Env), awaitStartEnv+"=1"), cpuShareEnv(m.Config.Processes)...)
+	if err := e.Order(m.Command, env); err != nil {
+		return nil, err
+	}
+	c, err := net.FileConn(e.Control)
+	if err != nil {
+		return nil, fmt.Errorf("appserver: the early worker's control channel: %w", err)
+	}
+	e.Control.Close()
+	return m.addWorkerLocked(s, e.Proc, newCtrlConn(c), true), nil
 }
 
 // listenerForSpawnLocked is the descriptor 3 and the extra environment of
@@ -265,7 +312,7 @@ func (m *Master) handSocketLocked(w *workerHandle) {
 	w.awaiting = false
 	if err := w.cc.sendListener(m.lf); err != nil {
 		m.logger().Warn("appserver: cannot hand the socket to the prespawned worker; it is replaced", "worker", w.slot.id, "pid", w.pid, "err", err)
-		w.cmd.Process.Signal(syscall.SIGKILL)
+		w.proc.Signal(syscall.SIGKILL)
 		return
 	}
 	if w.slot.cur == w {
