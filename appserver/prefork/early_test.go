@@ -52,7 +52,7 @@ func waitExit0(t *testing.T, p *os.Process) {
 // first worker: the same process waits for the socket, then serves, with
 // the environment its orders gave it (APPSERVER_TEST_WORKER reaches it
 // only through them: the test binary would otherwise run the tests) and
-// the master's CPU share.
+// the master's CPU share. The others start once it is ready.
 func TestEarlyWorkerIsAdoptedWithItsOrders(t *testing.T) {
 	t.Setenv("GOMAXPROCS", "") // unset for the master's decision
 	e := startEarly(t)
@@ -80,6 +80,14 @@ func TestEarlyWorkerIsAdoptedWithItsOrders(t *testing.T) {
 	pids := waitPIDs(t, m, func([]int) bool { return true })
 	if pids[0] != e.Proc.Pid {
 		t.Errorf("slot 1 is served by %d, want the early worker %d\n%s", pids[0], e.Proc.Pid, logs)
+	}
+	// The other worker starts once the early one is ready, not beside
+	// its build (alongside).
+	m.mu.Lock()
+	first, second := m.slots[0].cur, m.slots[1].cur
+	m.mu.Unlock()
+	if second.spawned.Before(first.readyAt) {
+		t.Errorf("worker 2 spawned %v before the early worker 1 was ready", first.readyAt.Sub(second.spawned))
 	}
 	want := strconv.Itoa(cpuShare(runtime.GOMAXPROCS(0), 2))
 	for range 4 { // both workers answer, whichever accepts

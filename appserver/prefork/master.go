@@ -108,6 +108,7 @@ type workerHandle struct {
 
 	everReady bool
 	awaiting  bool      // prespawned: waits for the listening socket (prespawn.go)
+	early     bool      // adopted from the binary's init (PrespawnEarly)
 	readyAt   time.Time // its first "ready"
 	retiring  bool      // told to drain (or given up on): its exit is expected
 	killed    bool      // by the harakiri backstop
