@@ -21,6 +21,10 @@ import (
 // package init does for `stack up`.
 func startEarly(t *testing.T) *earlyworker.Process {
 	t.Helper()
+	if runtime.GOMAXPROCS(0) < 2 { // one CPU starts none
+		prev := runtime.GOMAXPROCS(2)
+		t.Cleanup(func() { runtime.GOMAXPROCS(prev) })
+	}
 	earlyworker.Start([]string{"stack", "--log-level", "warn", "up"}, "up", "appserver")
 	e := earlyworker.Take()
 	if e == nil {

@@ -66,7 +66,9 @@ var (
 // flag or a flag's value). Package start calls it from its init. A
 // failure is silent: the master then starts its first worker itself.
 func Start(args []string, commands ...string) {
-	if os.Getenv(envMark) != "" || !runs(args, commands) {
+	// On one CPU the two starts would only take turns: nothing gained,
+	// and a configuration without worker processes would wait for both.
+	if os.Getenv(envMark) != "" || runtime.GOMAXPROCS(0) < 2 || !runs(args, commands) {
 		return
 	}
 	exe, err := os.Executable()
@@ -90,8 +92,9 @@ func Start(args []string, commands ...string) {
 	// init on every P leaves each P's cached spans half used, 0.7 MB more
 	// PSS. Await puts the share the orders give, or the default, in place.
 	env := append(os.Environ(), envMark+"=1")
-	if n := runtime.GOMAXPROCS(0); n > 1 && os.Getenv("GOMAXPROCS") == "" {
-		env = append(os.Environ(), envMark+"="+ownProcs, "GOMAXPROCS="+strconv.Itoa((n+1)/2))
+	if os.Getenv("GOMAXPROCS") == "" {
+		share := (runtime.GOMAXPROCS(0) + 1) / 2
+		env = append(os.Environ(), envMark+"="+ownProcs, "GOMAXPROCS="+strconv.Itoa(share))
 	}
 	// The command line a worker has, so that ps shows what it is; its
 	// real one comes with the orders.

@@ -1,6 +1,9 @@
 package earlyworker
 
-import "testing"
+import (
+	"runtime"
+	"testing"
+)
 
 // Only the commands that run an appserver master start an early worker;
 // flags and their values before the command are skipped, help is not a
@@ -25,5 +28,16 @@ func TestRunsFindsTheCommand(t *testing.T) {
 		if got := runs(c.args, []string{"up", "appserver"}); got != c.want {
 			t.Errorf("runs(%q) = %v, want %v", c.args, got, c.want)
 		}
+	}
+}
+
+// On one CPU the master's and the worker's starts would take turns: no
+// early worker.
+func TestStartNoneOnOneCPU(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	Start([]string{"stack", "up"}, "up")
+	if p := Take(); p != nil {
+		p.Discard()
+		t.Error("an early worker was started with GOMAXPROCS 1")
 	}
 }
