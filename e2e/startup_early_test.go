@@ -79,37 +79,45 @@ func TestStartupEarlyWorkerIsAdoptedOrDropped(t *testing.T) {
 	exe := startupEarlyCopy(t)
 	for _, c := range []struct {
 		name      string
-		appserver string
-		workers   int
+		config    string
+		processes int // besides the master
+		children  int // the master's
 	}{
-		{"two worker processes", "{app: hello, processes: 2}", 2},
-		{"no worker processes", "{app: hello, processes: 0}", 0},
+		{"two worker processes", "appserver: {app: hello, processes: 2}", 2, 2},
+		{"no worker processes", "appserver: {app: hello, processes: 0}", 0, 0},
+		// The master drops its early worker; the appserver child (a
+		// `stack appserver`) adopts one of its own.
+		{"subprocess mode", "mode: subprocess\nappserver: {app: hello, processes: 2}", 4, 2},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			port := freePort(t)
-			dir := writeConfig(t, fmt.Sprintf("edge:\n  listen: [\"127.0.0.1:%d\"]\nappserver: %s\n", port, c.appserver))
+			dir := writeConfig(t, fmt.Sprintf("edge:\n  listen: [\"127.0.0.1:%d\"]\n%s\n", port, c.config))
 			cmd := exec.Command(exe, "up")
 			cmd.Dir, cmd.Env = dir, cleanEnv()
 			p := startCmd(t, cmd, "stack up", nil)
 			url := p.url()
-			resp, err := http.Get(url)
-			if err != nil {
-				t.Fatal(err)
+			// In subprocess mode the edge child may announce itself before
+			// the appserver child listens (502 until then).
+			code := 0
+			for deadline := time.Now().Add(10 * time.Second); code != 200 && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+				if resp, err := http.Get(url); err == nil {
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					code = resp.StatusCode
+				}
 			}
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != 200 {
-				t.Errorf("GET %s: %d", url, resp.StatusCode)
+			if code != 200 {
+				t.Errorf("GET %s: %d, want 200 within 10s", url, code)
 			}
 			master := cmd.Process.Pid
 			// The master and its workers; no early process left over, no
 			// zombie (a dropped one is reaped).
 			running, children, ok := startupEarlyWait(exe, master, func(running, children []int) bool {
-				return len(running) == 1+c.workers && len(children) == c.workers
+				return len(running) == 1+c.processes && len(children) == c.children
 			})
 			if !ok {
-				t.Errorf("processes of the binary: %v, children of the master %d: %v; want the master and %d workers\n%s",
-					running, master, children, c.workers, p.Output())
+				t.Errorf("processes of the binary: %v, children of the master %d: %v; want the master, %d more, %d its children\n%s",
+					running, master, children, c.processes, c.children, p.Output())
 			}
 			if code := p.stop(syscall.SIGTERM); code != 0 {
 				t.Errorf("exit %d after SIGTERM", code)

@@ -25,7 +25,7 @@ func startEarly(t *testing.T) *earlyworker.Process {
 		prev := runtime.GOMAXPROCS(2)
 		t.Cleanup(func() { runtime.GOMAXPROCS(prev) })
 	}
-	earlyworker.Start([]string{"stack", "--log-level", "warn", "up"}, "up", "appserver")
+	earlyworker.Start([]string{"stack", "--log-level", "warn", "up", "--set", "appserver.processes=2"}, "up", "appserver")
 	e := earlyworker.Take()
 	if e == nil {
 		t.Fatal("no early worker started for `stack up`")
