@@ -4,9 +4,11 @@
 // prometheus, protobuf and SQLite's libc: ~9 ms, most of a fresh stack's
 // wait for its first page) runs beside the master's instead of after it.
 //
-// At that point nothing is known but the command line: not the
-// configuration, not whether the master will run worker processes at all.
-// So the early process is a worker without orders: it initialises, then
+// At that point nothing is parsed: not the configuration, so not for
+// sure whether the master will run worker processes. The process is
+// started on 2 CPUs or more when a peek at what sets appserver.processes
+// (a --set, STACK_APPSERVER_PROCESSES, the file's text) finds a number
+// above 0, and it is a worker without orders: it initialises, then
 // waits (Await, first thing in main) for the master to send it the
 // command line and environment it would have been started with
 // (Process.Order). The master, once it has read its configuration, either
