@@ -95,11 +95,14 @@ func portsFree(f *config.File) error {
 	if f.Admin.Listen != "" {
 		places = append(places, place{"admin.listen", f.Admin.Listen})
 	}
+	// Plain TCP, as config's checkLocal: a probe closed at once.
+	var lc net.ListenConfig
+	lc.SetMultipathTCP(false)
 	for _, p := range places {
 		if strings.HasPrefix(p.addr, "unix:") {
 			continue
 		}
-		l, err := net.Listen("tcp", p.addr)
+		l, err := lc.Listen(context.Background(), "tcp", p.addr)
 		if err != nil {
 			return fmt.Errorf("%s: %w; the release did not run, nothing was started", p.key, err)
 		}

@@ -160,8 +160,15 @@ func checkHost(addr, host string, resolve bool) error {
 // that is not one of its own (10.1.2.3 after a move, fe80::1 without its
 // zone) fails to bind. It binds port 0 (a free port, closed at once), so
 // the configured port is not touched and the kernel's own rules decide.
+//
+// The probe is plain TCP: Go listens with MPTCP by default, and a
+// process's first MPTCP socket also probes the kernel's support for it,
+// ~0.5 ms before the release and the first worker's socket, for a socket
+// closed at once.
 func checkLocal(addr, host string) error {
-	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	var lc net.ListenConfig
+	lc.SetMultipathTCP(false)
+	l, err := lc.Listen(context.Background(), "tcp", net.JoinHostPort(host, "0"))
 	if err != nil {
 		var se *os.SyscallError
 		if errors.As(err, &se) {
