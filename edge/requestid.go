@@ -4,6 +4,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"unsafe"
 
 	"github.com/stack-web/stack/edge/internal/proxytrust"
 	"github.com/stack-web/stack/edge/internal/reqid"
@@ -33,7 +34,10 @@ func (w *clientWriter) setRequestID(r *http.Request, trust proxytrust.List) {
 		}
 	}
 	if id == "" {
-		id = reqid.New()
+		// The id's bytes are the writer's, which is never reused: the
+		// string stays valid, and unchanged, as long as anything holds it.
+		reqid.Fill(&w.idBytes)
+		id = unsafe.String(&w.idBytes[0], len(w.idBytes))
 	}
 	w.requestID = id
 	w.idHeader[0] = id

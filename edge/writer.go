@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/stack-web/stack/edge/internal/linger"
+	"github.com/stack-web/stack/edge/internal/reqid"
 	"github.com/stack-web/stack/edge/internal/tunnel"
 	"github.com/stack-web/stack/edge/upstream"
 )
@@ -32,7 +33,8 @@ type clientWriter struct {
 
 	// For the logs (requestid.go, edge/internal/accesslog).
 	requestID string
-	idHeader  [1]string // the X-Request-Id header's value slice
+	idHeader  [1]string       // the X-Request-Id header's value slice
+	idBytes   [reqid.Len]byte // a fresh id's bytes (requestid.go)
 	// fwdHeaders are the X-Forwarded-For, -Proto and -Host values the
 	// proxy sends (proxy.go): the header's slices, kept here.
 	fwdHeaders [3]string

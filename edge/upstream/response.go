@@ -60,7 +60,47 @@ func readResponse(br *bufio.Reader, req *http.Request, rh *responseHead) (*http.
 type responseHead struct {
 	resp   http.Response
 	values [10]string
+	clen   [1]string // a Content-Length the transport sets (closesSoon)
 	exact  exactBody
+	// pool: the header map is taken from headerMaps, and given back by
+	// ReleaseHead when the request is done with the response (the uwsgi
+	// transport's heads; pooled is the map taken).
+	pool   bool
+	pooled http.Header
+}
+
+// headerMaps holds the response header maps of finished requests, cleared:
+// a map and its first group are two allocations a request otherwise.
+var headerMaps = sync.Pool{New: func() any { return make(http.Header) }}
+
+// pooledFields bounds a pooled map: a clear costs with the map's size.
+const pooledFields = 16
+
+// header returns an empty header map for a head of lines lines.
+func (rh *responseHead) header(lines int) http.Header {
+	if !rh.pool || lines > pooledFields {
+		return make(http.Header, lines)
+	}
+	if rh.pooled == nil {
+		rh.pooled = headerMaps.Get().(http.Header)
+	} else {
+		clear(rh.pooled) // an interim response's, read before this one
+	}
+	return rh.pooled
+}
+
+// release gives the pooled header map back; resp.Header is nil from then
+// on (a late reader finds nothing rather than another request's fields).
+func (rh *responseHead) release() {
+	h := rh.pooled
+	if h == nil {
+		return
+	}
+	rh.pooled, rh.resp.Header = nil, nil
+	if len(h) <= pooledFields {
+		clear(h)
+		headerMaps.Put(h)
+	}
 }
 
 // readResponseHead reads one status line (or CGI-style Status header) and
@@ -94,7 +134,7 @@ func readResponseHead(br *bufio.Reader, req *http.Request, budget *int, rh *resp
 
 	text := string(head)
 	resp := &rh.resp
-	*resp = http.Response{Request: req, ProtoMajor: 1, ProtoMinor: 1, Proto: "HTTP/1.1", Header: make(http.Header, lines)}
+	*resp = http.Response{Request: req, ProtoMajor: 1, ProtoMinor: 1, Proto: "HTTP/1.1", Header: rh.header(lines)}
 	values := rh.values[:]
 	if lines > len(rh.values) {
 		values = make([]string, lines)

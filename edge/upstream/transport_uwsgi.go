@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -173,6 +174,7 @@ func (t *UwsgiTransport) exchange(ctx context.Context, conn upstreamConn, pkt []
 	// The body is made now: its connReader is what br reads, and the
 	// response is read into its head.
 	b := &uwsgiBody{rd: connReader{conn: conn, ctx: ctx}, conn: conn, timeout: t.ReadTimeout, ctx: ctx, addr: t.Address}
+	b.head.pool = true // the forwarder calls ReleaseHead when done
 	br := readerPool.Get().(*bufio.Reader)
 	br.Reset(&b.rd)
 	b.br = br
@@ -221,7 +223,8 @@ func (t *UwsgiTransport) exchange(ctx context.Context, conn upstreamConn, pkt []
 		// says its length).
 		n := br.Buffered()
 		resp.ContentLength = int64(n)
-		resp.Header["Content-Length"] = []string{strconv.Itoa(n)}
+		b.head.clen[0] = strconv.Itoa(n)
+		resp.Header["Content-Length"] = b.head.clen[:]
 		b.head.exact = exactBody{r: br, n: int64(n)}
 		resp.Body = &b.head.exact
 		delete(resp.Header, uwsgi.KeepAliveHeader) // closed: never kept
@@ -323,7 +326,7 @@ func cgiEnv(req *http.Request) uwsgi.Env {
 	}
 	if la, ok := req.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
 		if tcp, ok := la.(*net.TCPAddr); ok {
-			env.ServerPort = strconv.Itoa(tcp.Port)
+			env.ServerPort = portString(tcp.Port)
 		}
 	}
 	env.ServerName = req.Host
@@ -336,6 +339,29 @@ func cgiEnv(req *http.Request) uwsgi.Env {
 	}
 	return env
 }
+
+// portString is strconv.Itoa for a port, without an allocation for the
+// listening ports of the edge (the last few seen are kept: an edge
+// listens on a handful).
+func portString(port int) string {
+	for i := range lastPorts {
+		if p := lastPorts[i].Load(); p != nil && p.port == port {
+			return p.s
+		}
+	}
+	s := strconv.Itoa(port)
+	lastPorts[uint(port)%uint(len(lastPorts))].Store(&portName{port, s})
+	return s
+}
+
+type portName struct {
+	port int
+	s    string
+}
+
+// lastPorts is a cache of immutable entries, safe for any number of edges
+// in a process: no state, only a memo of strconv.Itoa.
+var lastPorts [4]atomic.Pointer[portName]
 
 // deadlineWriter renews the write deadline before each write.
 type deadlineWriter struct {

@@ -59,6 +59,29 @@ func (b *uwsgiBody) Buffered() int {
 	return b.br.Buffered()
 }
 
+// Whole returns the rest of a body of known length when all of it has
+// arrived (it is in the reader's buffer: most answers of a local app
+// server), and counts it as read. The bytes are the reader's: the caller
+// writes them out before Close, in one piece and without a copy. Such a
+// body needs no response buffering either: the server is done with it.
+func (b *uwsgiBody) Whole() ([]byte, bool) {
+	e, ok := b.body.(*exactBody)
+	if b.closed || !ok || e.n > int64(b.br.Buffered()) {
+		return nil, false
+	}
+	p, _ := b.br.Peek(int(e.n))
+	b.br.Discard(len(p)) // p stays valid: nothing reads into br before Close
+	e.n = 0
+	b.done = true
+	return p, true
+}
+
+// ReleaseHead says the request is done with the response's head: its
+// header map goes back to a pool, and resp.Header is nil from then on. The
+// forwarder calls it last (the body may still be read after, by the
+// response buffering's pump; the head is not).
+func (b *uwsgiBody) ReleaseHead() { b.head.release() }
+
 // bodyError says what went wrong mid-body, naming the server. Whatever it
 // is, it is never io.EOF: the proxy must abort the client's response (no
 // last chunk, no completed Content-Length) rather than finish it.

@@ -119,7 +119,7 @@ type unixConn struct {
 // polledConn is the connection under the runtime's poller.
 type polledConn struct {
 	f  *os.File
-	io *rawio.IO
+	io rawio.IO // in the struct: one allocation fewer at the first wait
 }
 
 func (c *unixConn) Read(p []byte) (int, error) {
@@ -275,7 +275,8 @@ func (c *unixConn) pollLocked() (*polledConn, error) {
 	if !c.wdeadline.IsZero() {
 		f.SetWriteDeadline(c.wdeadline)
 	}
-	pc := &polledConn{f: f, io: rawio.New(rc)}
+	pc := &polledConn{f: f}
+	pc.io.Init(rc)
 	c.polled.Store(pc)
 	return pc, nil
 }

@@ -41,10 +41,17 @@ type IO struct {
 
 // New returns the IO of the socket behind rc.
 func New(rc syscall.RawConn) *IO {
-	x := &IO{rc: rc}
+	x := new(IO)
+	x.Init(rc)
+	return x
+}
+
+// Init makes x, a zero IO in a struct of the caller's (one allocation for
+// both), the IO of the socket behind rc.
+func (x *IO) Init(rc syscall.RawConn) {
+	x.rc = rc
 	x.readFn = x.read
 	x.writeFn = x.write
-	return x
 }
 
 // Read is one read(2) into p, waiting in the poller while there is

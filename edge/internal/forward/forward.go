@@ -75,6 +75,11 @@ func (f *Forwarder) Forward(w http.ResponseWriter, out *http.Request) {
 		f.Fail(w, out, err)
 		return
 	}
+	if rh, ok := resp.Body.(headReleaser); ok && resp.StatusCode != http.StatusSwitchingProtocols {
+		// Last, whatever the way out (an abort's panic too): nothing
+		// reads the head once Forward has returned.
+		defer rh.ReleaseHead()
+	}
 	if resp.StatusCode == http.StatusSwitchingProtocols {
 		if err := f.Modify(resp); err != nil {
 			resp.Body.Close()
@@ -87,6 +92,18 @@ func (f *Forwarder) Forward(w http.ResponseWriter, out *http.Request) {
 	if c, ok := resp.Header["Connection"]; ok {
 		removeListed(resp.Header, c)
 	}
+	// The announced trailer is read before Modify: the response
+	// buffering's pump may read the body to its end from then on, and
+	// net/http's body fills resp.Trailer there.
+	announced := len(resp.Trailer)
+	var trailer string
+	if announced > 0 {
+		keys := make([]string, 0, announced)
+		for k := range resp.Trailer {
+			keys = append(keys, k)
+		}
+		trailer = strings.Join(keys, ", ")
+	}
 	if err := f.Modify(resp); err != nil {
 		resp.Body.Close()
 		f.Fail(w, out, err)
@@ -94,13 +111,8 @@ func (f *Forwarder) Forward(w http.ResponseWriter, out *http.Request) {
 	}
 	h := w.Header()
 	copyHeader(h, resp.Header, true)
-	announced := len(resp.Trailer)
 	if announced > 0 {
-		keys := make([]string, 0, announced)
-		for k := range resp.Trailer {
-			keys = append(keys, k)
-		}
-		h["Trailer"] = append(h["Trailer"], strings.Join(keys, ", "))
+		h["Trailer"] = append(h["Trailer"], trailer)
 	}
 	w.WriteHeader(resp.StatusCode)
 
@@ -157,13 +169,16 @@ var errClientWrite = errors.New("writing the response to the client")
 
 // copyBody copies the response body to w, flushing after each write when
 // the response is a stream. A body held whole in memory (a small buffered
-// response) is one write, without a copy buffer.
+// response, or one that has all arrived in the transport's buffer) is one
+// write, without a copy buffer.
 func (f *Forwarder) copyBody(w http.ResponseWriter, resp *http.Response) error {
-	if m, ok := resp.Body.(*respbuf.MemBody); ok {
-		if _, err := w.Write(m.Bytes()); err != nil {
-			return fmt.Errorf("%w: %w", errClientWrite, err)
+	if wb, ok := resp.Body.(wholeBody); ok {
+		if p, ok := wb.Whole(); ok {
+			if _, err := w.Write(p); err != nil {
+				return fmt.Errorf("%w: %w", errClientWrite, err)
+			}
+			return nil
 		}
-		return nil
 	}
 	var flush func()
 	if streamed(resp) {
@@ -195,6 +210,16 @@ func (f *Forwarder) copyBody(w http.ResponseWriter, resp *http.Response) error {
 		}
 	}
 }
+
+// headReleaser is the uwsgi transport's body: its response's header map
+// is pooled, given back by ReleaseHead.
+type headReleaser interface{ ReleaseHead() }
+
+// wholeBody is a body that may be all in memory already
+// (respbuf.MemBody, and the uwsgi transport's body when all of it has
+// arrived): Whole returns the rest and counts it as read; the bytes are
+// valid until Close.
+type wholeBody interface{ Whole() ([]byte, bool) }
 
 // streamed reports whether the response is flushed as it comes: a
 // server-sent event stream, or a body of unknown length (ReverseProxy's

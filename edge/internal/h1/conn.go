@@ -157,7 +157,10 @@ func (c *conn) readRequest(r *http.Request) error {
 // can serve another request.
 func (c *conn) serveRequest(parsed *http.Request, ctx *reqCtx) (keep bool) {
 	c.req = ctx
-	r := parsed.WithContext(ctx)
+	// WithContext, inlined, copies into a Request that does not escape;
+	// the one the handler gets is the context's own (no allocation).
+	ctx.req = *parsed.WithContext(ctx)
+	r := &ctx.req
 	b := &c.body
 	b.closed, b.sawEOF, b.err, b.inChunk = false, false, nil, false
 	b.chunked = r.ContentLength < 0

@@ -25,9 +25,11 @@ type reqCtx struct {
 	err    error
 	afters []*afterFunc
 	watch  bool // the client is to be watched
-	// url is the request's URL, parsed into here: the request's context
-	// and URL live as long, in one allocation.
+	// url is the request's URL, parsed into here, and req the request
+	// the handler gets: the request, its context and URL live as long,
+	// in one allocation.
 	url url.URL
+	req http.Request
 }
 
 type afterFunc struct{ f func() }

@@ -68,7 +68,18 @@ type head struct {
 	lineLen  int    // bytes of the request line on the wire, line end included
 	problem  Problem
 	complete bool
+	// hdr and slab are the last request's header map and value slices,
+	// cleared and filled again by the next (parse): a request is done
+	// with them when the next is read, or the connection was hijacked
+	// and reads no more.
+	hdr  http.Header
+	slab []string
 }
+
+// keptFields bounds the header that is kept for the next request: the
+// clear of a map costs with its size, and one large head must not tax
+// every later request.
+const keptFields = 32
 
 func (h *head) reset() {
 	if cap(h.buf) > 16<<10 {
@@ -187,8 +198,19 @@ func (h *head) parse(r *http.Request, soft, lineMax int) error {
 	r.URL = u
 
 	n := len(h.lines) - 1
-	hdr := make(http.Header, n)
-	slab := make([]string, n) // the fields' value slices, one allocation
+	hdr, slab := h.hdr, h.slab
+	if n > keptFields {
+		hdr, slab = make(http.Header, n), make([]string, n) // the fields' value slices, one allocation
+	} else {
+		if hdr == nil || len(hdr) > 2*keptFields { // a handler may add fields: the map it grew is not kept
+			// No size hint: a map sized for keptFields costs its size at
+			// every clear; one grown to the connection's requests does not.
+			hdr, slab = make(http.Header), make([]string, keptFields)
+			h.hdr, h.slab = hdr, slab
+		}
+		clear(hdr)
+		slab = slab[:n]
+	}
 	for i := 1; i <= n; i++ {
 		l := line(i)
 		if l[0] == ' ' || l[0] == '\t' {

@@ -45,7 +45,16 @@ var (
 )
 
 func (w *response) reset(r *http.Request) {
-	w.req, w.header = r, make(http.Header, 8)
+	// The last response's header map is cleared for this one: the
+	// handler is done with it (it returned), unless it hijacked the
+	// connection, which then serves no other request. One that grew
+	// large is not kept (a clear costs with the map's size).
+	if w.header == nil || len(w.header) > keptFields {
+		w.header = make(http.Header, 8)
+	} else {
+		clear(w.header)
+	}
+	w.req = r
 	w.status, w.wroteHdr, w.committed, w.chunked, w.aborted = 0, false, false, false, false
 	w.noBody = r.Method == http.MethodHead
 	w.closeAfter, w.deadline = false, false

@@ -16,8 +16,18 @@ const maxLen = 128
 // runtime's per-thread ChaCha8: no lock, no allocation; the string is the
 // only one.
 func New() string {
+	var b [Len]byte
+	Fill(&b)
+	return string(b[:])
+}
+
+// Len is the length of a fresh id.
+const Len = 32
+
+// Fill writes a fresh id into b, for a caller that keeps its bytes (and
+// makes the string of them itself, without an allocation).
+func Fill(b *[Len]byte) {
 	const hex = "0123456789abcdef"
-	var b [32]byte
 	for half := 0; half < 2; half++ {
 		v := rand.Uint64()
 		for i := 0; i < 16; i++ {
@@ -25,12 +35,8 @@ func New() string {
 			v >>= 4
 		}
 	}
-	return string(b[:])
 }
 
-// Valid accepts what ids are made of (hex, UUIDs, base64,
-// Heroku's and AWS's forms), so a kept id is safe in every log format
-// and uwsgi variable.
 func Valid(s string) bool {
 	if len(s) == 0 || len(s) > maxLen {
 		return false

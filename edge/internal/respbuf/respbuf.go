@@ -60,6 +60,12 @@ func (b Policy) ModifyResponse(resp *http.Response) error {
 		(resp.Request != nil && resp.Request.Method == http.MethodHead) {
 		return nil
 	}
+	if wb, ok := resp.Body.(interface{ Buffered() int }); ok && resp.ContentLength >= 0 && int64(wb.Buffered()) >= resp.ContentLength {
+		// All of it has arrived: the app server is done with this
+		// response, and the forwarder writes it out as it lies in the
+		// transport's buffer (Whole), without a copy here.
+		return nil
+	}
 	if n := resp.ContentLength; n >= 0 && n <= min(smallResponse, b.Mem) {
 		m := &MemBody{b: make([]byte, n)}
 		got, err := io.ReadFull(resp.Body, m.b)
@@ -335,6 +341,14 @@ func (m *MemBody) Read(p []byte) (int, error) {
 }
 
 func (m *MemBody) Buffered() int { return len(m.b) - m.off }
+
+// Whole is the rest of the body, counted as read (the forwarder writes it
+// in one piece).
+func (m *MemBody) Whole() ([]byte, bool) {
+	p := m.b[m.off:]
+	m.off = len(m.b)
+	return p, true
+}
 
 func (m *MemBody) Close() error { return nil }
 
