@@ -25,15 +25,15 @@ type conn struct {
 	// mu orders the request in flight's fields against the watchdog: a
 	// kept connection starts its next request while the watchdog may still
 	// look at the last one.
-	mu     sync.Mutex
-	cancel context.CancelFunc
-	req    *http.Request
+	mu  sync.Mutex
+	ctx *requestContext // the request's, which harakiri cancels
+	req *http.Request
 }
 
 // begin records the request in flight for the watchdog.
-func (c *conn) begin(req *http.Request, cancel context.CancelFunc, start time.Time) {
+func (c *conn) begin(req *http.Request, ctx *requestContext, start time.Time) {
 	c.mu.Lock()
-	c.req, c.cancel = req, cancel
+	c.req, c.ctx = req, ctx
 	c.gate.reset()
 	c.started.Store(start.UnixNano())
 	c.mu.Unlock()
@@ -43,7 +43,7 @@ func (c *conn) begin(req *http.Request, cancel context.CancelFunc, start time.Ti
 func (c *conn) end() {
 	c.mu.Lock()
 	c.started.Store(0)
-	c.req, c.cancel = nil, nil
+	c.req, c.ctx = nil, nil
 	c.mu.Unlock()
 }
 
@@ -97,7 +97,7 @@ func (s *Server) harakiri(now time.Time) {
 		stack := goroutineStack(c.id) // while it is still stuck
 		answered := c.gate.close([]byte(harakiriAnswer))
 		c.c.Abort() // nothing the handler writes after this gets out
-		c.cancel()
+		c.ctx.cancel()
 		req := c.req
 		c.mu.Unlock()
 		ran := time.Duration(now.UnixNano() - st)

@@ -58,3 +58,31 @@ func BenchmarkWriteHeader(b *testing.B) {
 type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// writeFields writes the added fields in their sorted places, as if they
+// were in the map, and leaves the map as it was.
+func TestWriteFieldsAddsInOrder(t *testing.T) {
+	h := http.Header{"X-Stack-Keepalive-Not": {"a"}, "Content-Typf": {"b"}, "Date": {"c"}, "Vary": {"d", "e"}}
+	added := []addedField{{name: "Content-Length", num: 512}, {name: "Content-Type", value: "text/plain", num: -1},
+		{name: "X-Stack-Keepalive", value: "1", num: -1}, {name: "Transfer-Encoding", value: "chunked", num: -1}}
+	merged := h.Clone()
+	for _, f := range added {
+		v := f.value
+		if f.num >= 0 {
+			v = fmt.Sprint(f.num)
+		}
+		merged[f.name] = []string{v}
+	}
+	var want bytes.Buffer
+	merged.Write(&want)
+	var got bytes.Buffer
+	bw := bufio.NewWriter(&got)
+	writeFields(bw, h, added)
+	bw.Flush()
+	if got.String() != want.String() {
+		t.Errorf("got\n%q\nwant\n%q", got.String(), want.String())
+	}
+	if len(h) != 4 {
+		t.Errorf("writeFields changed the handler's map: %v", h)
+	}
+}

@@ -43,7 +43,8 @@ type response struct {
 	declared    int64 // Content-Length the handler set, or -1
 	err         error // first write error; later writes fail with it
 
-	ctx requestContext // the request's context (serveRequest)
+	ctx  requestContext // the request's context (serveRequest)
+	body requestBody    // the request's body (serveRequest)
 
 	// For Hijack (hijack.go).
 	srv      *Server
@@ -185,8 +186,6 @@ func (w *response) finish() error {
 	return w.err
 }
 
-var keepAliveValue = []string{"1"}
-
 // complete reports whether the body sent is the whole of what its header
 // announced, so that the next response on the connection cannot be taken
 // for the rest of this one. Call it after a finish that succeeded.
@@ -221,20 +220,26 @@ func (w *response) writeBody(p []byte) error {
 func (w *response) commit(length int64, extra []byte) {
 	w.committed = true
 	h := w.header
+	// The fields the server adds go next to the handler's map, as
+	// net/http's extraHeader: no slice or string allocated for them.
+	var added [3]addedField
+	n := 0
 	if bodyAllowed(w.status) {
 		if _, ok := h["Content-Type"]; !ok && w.written > 0 {
 			sniff := w.pending
 			if len(sniff) == 0 {
 				sniff = extra
 			}
-			h["Content-Type"] = []string{http.DetectContentType(sniff)}
+			added[n] = addedField{name: "Content-Type", value: http.DetectContentType(sniff), num: -1}
+			n++
 		}
 		if w.declared < 0 && length >= 0 && (length > 0 || w.req.Method != http.MethodHead) {
-			h["Content-Length"] = []string{strconv.FormatInt(length, 10)}
+			delete(h, "Content-Length") // an invalid one the handler set (WriteHeader dropped it too)
+			added[n] = addedField{name: "Content-Length", num: length}
+			n++
 		}
 	} else {
 		delete(h, "Content-Length")
-		delete(h, "Transfer-Encoding")
 	}
 	// Hop-by-hop framing is ours to decide: chunked for a peer that asked
 	// for it, else the body ends at close.
@@ -245,17 +250,19 @@ func (w *response) commit(length int64, extra []byte) {
 		w.keepAlive = false
 	}
 	if w.keepAlive {
-		h[uwsgi.KeepAliveHeader] = keepAliveValue
+		added[n] = addedField{name: uwsgi.KeepAliveHeader, value: "1", num: -1}
+		n++
 	}
 	if w.chunked && length < 0 && w.declared < 0 && bodyAllowed(w.status) && w.req.Method != http.MethodHead {
-		h["Transfer-Encoding"] = []string{"chunked"}
+		added[n] = addedField{name: "Transfer-Encoding", value: "chunked", num: -1}
+		n++
 		w.chunking = true
 	}
 	w.dropBadValues()
 
 	out := w.out
 	out.WriteString(statusLine(w.status))
-	writeHeader(out, h) // sorts and drops invalid names
+	writeFields(out, h, added[:n]) // sorts and drops invalid names
 	out.WriteString("\r\n")
 	if w.req.Method != http.MethodHead {
 		if w.chunking && extra != nil && len(w.pending) > 0 {

@@ -143,18 +143,23 @@ func (s *Server) serveRequest(cs *conn, bufs *connBuffers) (keep bool) {
 		s.badRequest(c, bufs.bw, err)
 		return false
 	}
-	body := &requestBody{r: bufs.br, n: cl}
 	if s.QueueTimeout > 0 && s.queuedTooLong(p.Vars.Value("STACK_REQUEST_START"), cs.accepted) {
 		s.overloaded(c, bufs.bw)
-		closeAfterBody(c, body)
+		closeAfterBody(c, &requestBody{r: bufs.br, n: cl})
 		return false
 	}
 
 	chunked := p.Vars.Value("STACK_RESPONSE_FRAMING") == "chunked"
+	askedKeep := p.Vars.Value(uwsgi.VarKeepAlive) == "1"
+	if askedKeep {
+		s.kept.Add(1)
+	}
 	w := &response{out: bufs.bw, log: s.logger(), pending: bufs.pending[:0], header: make(http.Header, 4),
 		chunked:   chunked,
-		keepAlive: chunked && s.Threads == 0 && p.Vars.Value(uwsgi.VarKeepAlive) == "1", stopping: &s.shutdown,
+		keepAlive: chunked && s.Threads == 0 && askedKeep, stopping: &s.shutdown,
 		srv: s, cs: cs, br: bufs.br}
+	w.body = requestBody{r: bufs.br, n: cl}
+	body := &w.body // in the response's allocation
 	// The request's context (reqctx.go), in the response's allocation: the
 	// harakiri watchdog cancels it, and it ends when the handler returns,
 	// as net/http's does, harakiri or not, so that a goroutine or an
@@ -179,7 +184,7 @@ func (s *Server) serveRequest(cs *conn, bufs *connBuffers) (keep bool) {
 			}
 		}
 		bufs.bw.Reset(cs.gate)
-		cs.begin(req, w.ctx.cancel, start)
+		cs.begin(req, &w.ctx, start)
 	}
 	returned := false
 	defer func() {

@@ -64,7 +64,7 @@ func NewRequest(ctx context.Context, p Packet, body io.ReadCloser) (*http.Reques
 	// Built in place (it stays on the stack) and given its context by
 	// WithContext's one copy: NewRequestWithContext parsed an empty URL
 	// and made a header map that was replaced at once.
-	r := &http.Request{Method: method, URL: new(url.URL)}
+	r := &http.Request{Method: method}
 	proto := vs.Value("SERVER_PROTOCOL")
 	if proto == "" {
 		proto = "HTTP/1.0"
@@ -75,20 +75,27 @@ func NewRequest(ctx context.Context, p Packet, body io.ReadCloser) (*http.Reques
 	}
 	r.Proto, r.ProtoMajor, r.ProtoMinor = proto, major, minor
 
-	if err := setURL(r, vs, p.Modifier1); err != nil {
-		return nil, err
-	}
-
 	// One map of the right size and one backing array for all the
-	// single-valued header slices: two allocations instead of one per header.
+	// single-valued header slices: two allocations instead of one per
+	// header. With a handful of fields, as behind the edge, the array and
+	// the URL share one.
 	nh := 2
 	for i := range vs {
 		if strings.HasPrefix(vs[i].Key, "HTTP_") {
 			nh++
 		}
 	}
+	var values []string
+	if nh <= fewFields {
+		parts := new(urlAndValues)
+		r.URL, values = &parts.url, parts.values[:nh]
+	} else {
+		r.URL, values = new(url.URL), make([]string, nh)
+	}
+	if err := setURL(r, vs, p.Modifier1); err != nil {
+		return nil, err
+	}
 	r.Header = make(http.Header, nh)
-	values := make([]string, nh)
 	hv := func(v string) []string {
 		values[0] = v
 		s := values[:1:1]
@@ -166,6 +173,15 @@ func NewRequest(ctx context.Context, p Packet, body io.ReadCloser) (*http.Reques
 		}
 	}
 	return r.WithContext(ctx), nil
+}
+
+// fewFields is the most header fields whose values NewRequest allocates
+// with the URL.
+const fewFields = 8
+
+type urlAndValues struct {
+	url    url.URL
+	values [fewFields]string
 }
 
 // setURL fills r.URL and r.RequestURI from PATH_INFO, QUERY_STRING,

@@ -120,6 +120,10 @@ func RunWorker(cfg appserver.Config, h http.Handler, logger *slog.Logger) error 
 
 	tick := time.NewTicker(statsEvery)
 	defer tick.Stop()
+	// The scheduling policy follows the peer (sched.go); only the uwsgi
+	// server tells one peer from another.
+	kc, _ := w.srv.(interface{ KeptAliveRequests() uint64 })
+	var sched schedChooser
 	var last workerCounters
 	var asked, sent time.Time
 	for {
@@ -147,6 +151,14 @@ func RunWorker(cfg appserver.Config, h http.Handler, logger *slog.Logger) error 
 			}
 			return err
 		case now := <-tick.C:
+			if kc != nil {
+				if batch, change := sched.tick(w.srv.Requests(), kc.KeptAliveRequests()); change {
+					if err := sched.set(batch); err != nil {
+						logger.Warn(err.Error()) // it serves as well under the old policy
+						kc = nil
+					}
+				}
+			}
 			if cur := w.counters(); !cur.same(&last) || cur.Busy > 0 || now.Sub(sent) >= heartbeatEvery {
 				last, sent = *cur, now
 				cc.Send(ctrlMsg{T: "stats", Stats: cur})

@@ -1,0 +1,191 @@
+package prefork
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stack-web/stack/appserver"
+	"github.com/stack-web/stack/uwsgi"
+)
+
+func TestSchedChooser(t *testing.T) {
+	var c schedChooser
+	steps := []struct {
+		requests, kept uint64
+		batch, change  bool
+	}{
+		{10, 0, false, false},   // too few to tell
+		{200, 0, true, true},    // one per connection: nginx
+		{300, 30, true, false},  // stays under a quarter kept
+		{400, 70, true, false},  // between a quarter and a half: stays
+		{500, 130, false, true}, // over half kept: the edge
+		{600, 160, false, false},
+		{610, 160, false, false}, // too few to tell
+		{700, 170, true, true},
+	}
+	for i, s := range steps {
+		batch, change := c.tick(s.requests, s.kept)
+		if batch != s.batch || change != s.change {
+			t.Fatalf("step %d (%d requests, %d kept): batch %v change %v, want %v %v", i, s.requests, s.kept, batch, change, s.batch, s.change)
+		}
+		if change {
+			c.batch = batch // what set records
+		}
+	}
+}
+
+// A worker serving one request per connection (nginx) runs every thread
+// under SCHED_BATCH, including those its runtime starts later; once its
+// requests come on kept connections (the edge) it goes back to the normal
+// policy.
+func TestWorkerSchedulingPolicyFollowsItsPeer(t *testing.T) {
+	t.Setenv("APPSERVER_TEST_WORKER", "1")
+	path := filepath.Join(t.TempDir(), "app.sock")
+	l, err := appserver.Listen("unix:"+path, 0o660)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := appserver.DefaultConfig()
+	cfg.Processes = 1
+	m := &Master{Config: cfg, Command: []string{os.Args[0]}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Output: io.Discard}
+	served := make(chan error, 1)
+	go func() { served <- m.Serve(l) }()
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := m.Shutdown(ctx); err != nil {
+			t.Error(err)
+		}
+		<-served
+	}()
+	pid := waitPIDs(t, m, func(p []int) bool { return len(p) == 1 })[0]
+	if p := threadPolicies(t, pid); strings.Contains(p, "3") {
+		t.Fatalf("a worker that has served nothing runs policies %s, want all normal (0)", p)
+	}
+
+	// Traffic from 8 clients at once, so that a tick sees enough of it
+	// even on a busy machine under -race.
+	oneShot := request("GET", "/", "")
+	until(t, pid, "3", func() {
+		parallel(8, func(int) {
+			for range 4 {
+				if resp, _ := do(t, path, "GET", oneShot); resp.StatusCode != 200 {
+					t.Errorf("GET /: %d", resp.StatusCode)
+				}
+			}
+		})
+	})
+
+	var conns [8]struct {
+		c  net.Conn
+		br *bufio.Reader
+	}
+	for i := range conns {
+		c, err := net.Dial("unix", path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		conns[i].c, conns[i].br = c, bufio.NewReader(c)
+	}
+	kept := keptPacket(t)
+	until(t, pid, "0", func() {
+		parallel(len(conns), func(i int) {
+			c, br := conns[i].c, conns[i].br
+			for range 4 {
+				c.SetDeadline(time.Now().Add(5 * time.Second))
+				if _, err := c.Write(kept); err != nil {
+					t.Error(err)
+					return
+				}
+				resp, err := http.ReadResponse(br, &http.Request{Method: "GET"})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 || resp.Header.Get(uwsgi.KeepAliveHeader) == "" {
+					t.Errorf("a kept request: %d, %s %q", resp.StatusCode, uwsgi.KeepAliveHeader, resp.Header.Get(uwsgi.KeepAliveHeader))
+					return
+				}
+			}
+		})
+	})
+}
+
+// parallel runs f(0) ... f(n-1) at once and waits for them.
+func parallel(n int, f func(i int)) {
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { f(i) })
+	}
+	wg.Wait()
+}
+
+// until runs traffic until every thread of pid runs policy, for up to 10 s.
+func until(t *testing.T, pid int, policy string, traffic func()) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		traffic()
+		if t.Failed() {
+			t.FailNow()
+		}
+		p := threadPolicies(t, pid)
+		if strings.Trim(p, policy+" ") == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("worker %d's threads run policies %s, want all %s", pid, p, policy)
+		}
+	}
+}
+
+// threadPolicies lists the scheduling policy of each thread of pid.
+func threadPolicies(t *testing.T, pid int) string {
+	t.Helper()
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, task := range tasks {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/stat", pid, task.Name()))
+		if err != nil {
+			continue // the thread exited
+		}
+		// Field 41 is the policy; the name (field 2) may hold spaces.
+		fields := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+2:]))
+		out = append(out, fields[41-3])
+	}
+	return strings.Join(out, " ")
+}
+
+// keptPacket is a request as the edge sends it, offering keep-alive.
+func keptPacket(t *testing.T) []byte {
+	var e uwsgi.Encoder
+	e.Reset(nil, 0, 0)
+	for _, kv := range [][2]string{{"QUERY_STRING", ""}, {"REQUEST_METHOD", "GET"}, {"CONTENT_LENGTH", ""},
+		{"REQUEST_URI", "/"}, {"PATH_INFO", "/"}, {"SERVER_PROTOCOL", "HTTP/1.1"}, {"HTTP_HOST", "test"},
+		{uwsgi.VarKeepAlive, "1"}, {"STACK_RESPONSE_FRAMING", "chunked"}} {
+		e.Add(kv[0], kv[1])
+	}
+	b, err := e.Bytes(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
