@@ -12,11 +12,38 @@ import (
 // idlePool keeps a server's idle connections for reuse, newest first:
 // the newest is the least likely to have been closed by the server, and
 // the oldest idle out at the bottom. Its zero value is an empty pool.
+//
+// keepalive (max) bounds the idle connections, as nginx's keepalive does;
+// it is not a number to hold on to. A load of 64 connections leaves 64
+// kept, and each holds a goroutine, its stack and about 14 KB of buffers
+// in an app server's worker (about 1.5 MB over both workers of a stack),
+// for the 60 s of keepalive_timeout. So once the pool has had more than
+// a few (warmIdle) connections for shrinkAfter, those idle that long
+// beyond the newest few are closed: a load's connections go half a
+// second after it, before the workers' memory trim (internal/memtrim,
+// 750 ms after their last allocations), and a steady load, which takes
+// the newest ones first, keeps what it uses.
 type idlePool struct {
 	mu     sync.Mutex
 	conns  []idleConn
 	closed bool
+
+	shrink *time.Timer // runs shrinkIdle; armed while more than warm are kept
+	armed  bool
+	// after and warm replace shrinkAfter and warmIdle when set (tests).
+	after time.Duration
+	warm  int
 }
+
+const (
+	// shrinkAfter is how long a connection beyond the newest warmIdle
+	// may idle before it is closed.
+	shrinkAfter = 500 * time.Millisecond
+	// warmIdle is how many idle connections are kept whatever their idle
+	// time (up to keepalive_timeout): enough for a light load's requests
+	// to find one.
+	warmIdle = 4
+)
 
 type idleConn struct {
 	c     upstreamConn
@@ -62,6 +89,59 @@ func (p *idlePool) put(c upstreamConn, max int, timeout time.Duration) {
 		return
 	}
 	p.conns = append(p.conns, idleConn{c: c, since: now})
+	if len(p.conns) > p.warmIdle() && !p.armed {
+		p.armLocked(p.shrinkAfter())
+	}
+}
+
+func (p *idlePool) shrinkAfter() time.Duration {
+	if p.after > 0 {
+		return p.after
+	}
+	return shrinkAfter
+}
+
+func (p *idlePool) warmIdle() int {
+	if p.warm > 0 {
+		return p.warm
+	}
+	return warmIdle
+}
+
+// armLocked has shrinkIdle run in d.
+func (p *idlePool) armLocked(d time.Duration) {
+	p.armed = true
+	if p.shrink == nil {
+		p.shrink = time.AfterFunc(d, p.shrinkIdle)
+		return
+	}
+	p.shrink.Reset(d)
+}
+
+// shrinkIdle closes the connections idle for shrinkAfter beyond the
+// newest warmIdle, and comes back when the oldest left would be.
+func (p *idlePool) shrinkIdle() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.armed = false
+	if p.closed {
+		return
+	}
+	after := p.shrinkAfter()
+	now := time.Now()
+	old := 0
+	for old < len(p.conns)-p.warmIdle() && now.Sub(p.conns[old].since) >= after {
+		p.conns[old].c.Close()
+		old++
+	}
+	if old > 0 {
+		n := copy(p.conns, p.conns[old:])
+		clear(p.conns[n:])
+		p.conns = p.conns[:n]
+	}
+	if len(p.conns) > p.warmIdle() {
+		p.armLocked(after - now.Sub(p.conns[0].since))
+	}
 }
 
 // close closes every idle connection, and those put later.
@@ -70,6 +150,9 @@ func (p *idlePool) close() {
 	defer p.mu.Unlock()
 	p.closed = true
 	p.closeAllLocked()
+	if p.shrink != nil {
+		p.shrink.Stop()
+	}
 }
 
 func (p *idlePool) closeAllLocked() {

@@ -25,6 +25,7 @@ type fakeUwsgi struct {
 	offer    bool
 	perConn  int
 	accepted atomic.Int64
+	closed   atomic.Int64
 	requests atomic.Int64
 	l        net.Listener
 	wg       sync.WaitGroup
@@ -49,6 +50,7 @@ func startFakeUwsgi(t *testing.T, offer bool, perConn int) *fakeUwsgi {
 			f.wg.Add(1)
 			go func() {
 				defer f.wg.Done()
+				defer f.closed.Add(1)
 				defer c.Close()
 				f.serve(c)
 			}()
@@ -57,6 +59,9 @@ func startFakeUwsgi(t *testing.T, offer bool, perConn int) *fakeUwsgi {
 	t.Cleanup(func() { l.Close(); f.wg.Wait() })
 	return f
 }
+
+// active is how many connections the server holds open.
+func (f *fakeUwsgi) active() int64 { return f.accepted.Load() - f.closed.Load() }
 
 func (f *fakeUwsgi) serve(c net.Conn) {
 	br := bufio.NewReader(c)
@@ -273,4 +278,62 @@ func TestBodyEndingAtCloseGetsItsLength(t *testing.T) {
 		t.Errorf("a body still coming: %d %q, Content-Length %q", code, body, h.Get("Content-Length"))
 	}
 	t.Logf("%d of 20 responses sized", sized)
+}
+
+// After a load, the kept connections beyond the newest few are closed once
+// they have idled shrinkAfter, so the app server's workers free each one's
+// goroutine and buffers; the newest few stay for the next requests, and a
+// connection in use is never closed.
+func TestIdlePoolShrinksAfterALoad(t *testing.T) {
+	f := startFakeUwsgi(t, true, 1000)
+	rt := keptTransport(f.sock)
+	rt.KeepAlive = 16
+	rt.idle.after, rt.idle.warm = 100*time.Millisecond, 2
+	defer rt.CloseIdleConnections()
+	kept := func() int {
+		rt.idle.mu.Lock()
+		defer rt.idle.mu.Unlock()
+		return len(rt.idle.conns)
+	}
+	bodies := make([]io.ReadCloser, 8)
+	for i := range bodies { // eight at once: eight connections
+		req, _ := http.NewRequest("GET", "http://app/x", nil)
+		resp, err := rt.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.ReadAll(resp.Body)
+		bodies[i] = resp.Body
+	}
+	for _, b := range bodies {
+		b.Close()
+	}
+	if n := kept(); n != 8 {
+		t.Fatalf("%d connections kept right after the load, want 8", n)
+	}
+	// A light load keeps using the newest: it never waits for a dial.
+	deadline := time.Now().Add(5 * time.Second)
+	for kept() > 2 && time.Now().Before(deadline) {
+		roundTrip(t, rt, "GET", "/light", "")
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := kept(); n != 2 {
+		t.Fatalf("%d connections kept %v after the load, want the 2 warm ones", n, 5*time.Second)
+	}
+	if n := f.accepted.Load(); n != 8 {
+		t.Errorf("%d connections accepted in all, want the load's 8 (the light load reused the warm ones)", n)
+	}
+	// The server sees the others closed: they are not just forgotten.
+	for f.active() > 2 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := f.active(); n != 2 {
+		t.Errorf("the server still holds %d connections, want 2", n)
+	}
+	rt.idle.mu.Lock()
+	armed := rt.idle.armed
+	rt.idle.mu.Unlock()
+	if armed {
+		t.Error("the shrink timer is still armed with only the warm connections kept")
+	}
 }

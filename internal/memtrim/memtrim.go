@@ -29,11 +29,23 @@
 // heap back towards Go's floor (its 4 MiB minimum heap scales with GOGC:
 // 16 MiB) before the next collection, every page of it touched anew. So
 // an idle process is trimmed again each time it has allocated 2 MiB since
-// the last trim (a collection of a small live heap: a millisecond every
+// the last trim (two collections of a small live heap: a millisecond or two every
 // ten seconds or so), and so is a worker trimmed in a lull of a load
 // that then served a smaller spell than a trim needs. GOGC itself is left
 // alone: a lower idle setting would have to be put back when the load
 // returns, and the first second of a spell would pay for it.
+//
+// Memory is also freed without allocating: the edge closes the kept
+// connections a load left (half a second after it, edge/upstream's idle
+// pool), and each worker goroutine that served one ends, its stack and
+// buffers (about 14 KB) garbage. When that comes after the trim, nothing
+// would collect it while the process idles, so a quiet process whose
+// goroutines fell by freedGoroutines since the last trim (from the most
+// it had since) is trimmed again. So is one holding freeWorth of free
+// heap pages not returned: stacks and spans freed after the trim (the
+// edge process was seen holding 300-500 kB of them two seconds after a
+// load), which the runtime's background scavenger keeps while the heap is
+// under its goal.
 package memtrim
 
 import (
@@ -64,6 +76,13 @@ const (
 	// touched anew. 1 MiB cost an idle stack 0.3% of a core (an idle edge
 	// allocates 100-200 kB a second).
 	idleWorth = 2 << 20
+	// freedGoroutines is how many goroutines must have ended since the
+	// last trim for a quiet process to be trimmed again: 16 kept
+	// connections' goroutines free about 300 KB in a worker.
+	freedGoroutines = 16
+	// freeWorth is how much free heap, not returned to the system, a
+	// quiet process may hold before it is trimmed again.
+	freeWorth = 256 << 10
 )
 
 // Trimmer decides when to trim from successive readings of the cumulative
@@ -74,6 +93,13 @@ type Trimmer struct {
 	recent  [window]uint64 // what the last readings found allocated, oldest first
 	seen    int            // how many of recent are readings (up to window)
 	started bool
+	// most is the most goroutines seen since the last trim.
+	most uint64
+	// freeBase is the least free heap seen since the last trim, from the
+	// reading after it (what the trim could not return, or a retrim would
+	// come every reading); baseDue asks the next reading to set it.
+	freeBase uint64
+	baseDue  bool
 }
 
 // Action is what a reading asks for.
@@ -86,8 +112,8 @@ const (
 	// (the sync.Pools' contents go) and return the free pages.
 	Trim
 	// Retrim: the process went quiet (or stayed idle) after allocating a
-	// little since the last trim; collect once and return the free pages,
-	// without a log line.
+	// little, or after goroutines ended, since the last trim; collect and
+	// return the free pages as Trim does, without a log line.
 	Retrim
 )
 
@@ -96,10 +122,29 @@ func (t *Trimmer) Observe(allocated uint64) bool {
 	return t.Decide(allocated) == Trim
 }
 
-// Decide takes a reading and says what to do. Only a quiet window
-// leads to a trim, never a busy one; what it allocated since the last trim
-// says which.
+// Reading is what the watcher reads of the runtime each Interval.
+type Reading struct {
+	Allocated  uint64 // bytes allocated since the process started (/gc/heap/allocs)
+	Goroutines uint64 // goroutines alive (runtime.NumGoroutine)
+	HeapFree   uint64 // free heap not returned to the system (/memory/classes/heap/free)
+}
+
+// Decide takes a reading of the bytes allocated and says what to do. Only
+// a quiet window leads to a trim, never a busy one; what it allocated
+// since the last trim says which.
 func (t *Trimmer) Decide(allocated uint64) Action {
+	return t.DecideReading(Reading{Allocated: allocated})
+}
+
+// DecideReading is Decide with the rest of a Reading: in a quiet window,
+// goroutines that ended since the last trim (their stacks and what they
+// held are garbage) or free heap kept ask for a Retrim.
+func (t *Trimmer) DecideReading(r Reading) Action {
+	allocated, goroutines := r.Allocated, r.Goroutines
+	t.most = max(t.most, goroutines)
+	if t.baseDue || r.HeapFree < t.freeBase {
+		t.freeBase, t.baseDue = r.HeapFree, false
+	}
 	if !t.started {
 		t.started = true
 		t.last, t.trimmed = allocated, allocated
@@ -119,10 +164,10 @@ func (t *Trimmer) Decide(allocated uint64) Action {
 	since := allocated - t.trimmed
 	switch {
 	case since >= worth:
-		t.trimmed = allocated
+		t.trimmed, t.most, t.baseDue = allocated, goroutines, true
 		return Trim
-	case since >= idleWorth:
-		t.trimmed = allocated
+	case since >= idleWorth || t.most >= goroutines+freedGoroutines || r.HeapFree >= t.freeBase+freeWorth:
+		t.trimmed, t.most, t.baseDue = allocated, goroutines, true
 		return Retrim
 	}
 	return Keep
@@ -143,14 +188,17 @@ func Start(o Options) (stop func()) {
 	ended := make(chan struct{})
 	go func() {
 		defer close(ended)
-		sample := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}}
+		// /sched/goroutines would take the scheduler's lock; NumGoroutine
+		// does not.
+		sample := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}, {Name: "/memory/classes/heap/free:bytes"}}
 		var t Trimmer
 		tick := time.NewTicker(Interval)
 		defer tick.Stop()
 		for {
 			metrics.Read(sample)
 			if sample[0].Value.Kind() == metrics.KindUint64 {
-				switch t.Decide(sample[0].Value.Uint64()) {
+				r := Reading{Allocated: sample[0].Value.Uint64(), Goroutines: uint64(runtime.NumGoroutine()), HeapFree: uint64Of(sample[1])}
+				switch t.DecideReading(r) {
 				case Trim:
 					before := heapMapped()
 					release()
@@ -158,7 +206,9 @@ func Start(o Options) (stop func()) {
 						o.OnTrim(before, heapMapped())
 					}
 				case Retrim:
-					debug.FreeOSMemory()
+					// Twice too: the buffers of the goroutines that
+					// ended went to sync.Pools (the appserver's).
+					release()
 				}
 			}
 			select {
@@ -182,6 +232,14 @@ func Start(o Options) (stop func()) {
 func release() {
 	runtime.GC()
 	debug.FreeOSMemory()
+}
+
+// uint64Of is s's value, or 0 if this runtime has no such metric.
+func uint64Of(s metrics.Sample) uint64 {
+	if s.Value.Kind() != metrics.KindUint64 {
+		return 0
+	}
+	return s.Value.Uint64()
 }
 
 // heapMapped is the heap memory the process holds from the system: live

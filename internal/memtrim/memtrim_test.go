@@ -205,3 +205,69 @@ func TestReleaseEmptiesPools(t *testing.T) {
 	}
 	runtime.KeepAlive(&pool)
 }
+
+// Goroutines that end while the process is quiet (a worker's kept
+// connections, closed by the edge after a load) free their stacks and
+// buffers without allocating: once enough have ended since the last trim,
+// a quiet window asks for a Retrim; a few ending, or many ending during a
+// busy spell, do not.
+func TestTrimmerRetrimsWhenGoroutinesEnd(t *testing.T) {
+	var tr Trimmer
+	const M = 1 << 20
+	steps := []struct {
+		allocated, goroutines uint64
+		want                  Action
+	}{
+		{1 * M, 70, Keep},         // baseline: a load's 64 connections
+		{21 * M, 70, Keep},        // busy
+		{21 * M, 70, Keep},        // quiet for one reading
+		{21 * M, 70, Keep},        // two
+		{21 * M, 70, Trim},        // three: the spell's trim
+		{21 * M, 60, Keep},        // 10 ended: not worth a collection
+		{21 * M, 54, Retrim},      // 16 in all, quiet: the trim again
+		{21 * M, 50, Keep},        // 4 since that one
+		{21*M + 10<<10, 80, Keep}, // new connections
+		{30 * M, 50, Keep},        // a spell, in which 30 end: busy
+		{30 * M, 50, Keep},        // quiet for one reading
+		{30 * M, 50, Keep},        // two
+		{30 * M, 50, Retrim},      // three: 9 MiB since the trim, 30 ended
+		{30*M + 10<<10, 50, Keep}, // idle
+		{30*M + 20<<10, 50, Keep}, // idle
+	}
+	for i, s := range steps {
+		if got := tr.DecideReading(Reading{Allocated: s.allocated, Goroutines: s.goroutines}); got != s.want {
+			t.Errorf("step %d (allocated %d, %d goroutines): %v, want %v", i, s.allocated, s.goroutines, got, s.want)
+		}
+	}
+}
+
+// Free heap pages kept after the trim (stacks freed since) ask for a
+// Retrim in a quiet window once they reach freeWorth more than the trim
+// left, never in a busy one.
+func TestTrimmerRetrimsFreePagesKept(t *testing.T) {
+	var tr Trimmer
+	const M = 1 << 20
+	steps := []struct {
+		allocated, free uint64
+		want            Action
+	}{
+		{1 * M, 0, Keep},
+		{21 * M, 0, Keep},               // busy
+		{21 * M, 0, Keep},               // quiet for one reading
+		{21 * M, 0, Keep},               // two
+		{21 * M, 0, Trim},               // three
+		{21 * M, 0, Keep},               // after the trim: nothing free
+		{21 * M, freeWorth / 2, Keep},   // a little free
+		{21 * M, freeWorth, Retrim},     // enough
+		{21 * M, freeWorth, Keep},       // the retrim could not return it
+		{21 * M, freeWorth, Keep},       // so it is not tried again every reading
+		{21 * M, 2 * freeWorth, Retrim}, // but more freed since is
+		{30 * M, 4 * freeWorth, Keep},   // busy: the heap's free pages are its own
+		{30 * M, 4 * freeWorth, Keep},   // quiet for one reading
+	}
+	for i, s := range steps {
+		if got := tr.DecideReading(Reading{Allocated: s.allocated, HeapFree: s.free}); got != s.want {
+			t.Errorf("step %d (allocated %d, %d free): %v, want %v", i, s.allocated, s.free, got, s.want)
+		}
+	}
+}
