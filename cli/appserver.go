@@ -23,8 +23,8 @@ type appserverTier struct {
 // worker processes the master does not build the app (the workers do);
 // it only checks that the app exists, so a typo fails before anything
 // starts. pre, if not nil, is the master with its first worker started
-// already (prespawn.go); Serve hands it the socket, after the edge listens
-// and the stack is announced (that line comes first).
+// already (prespawn.go); it is handed the socket here, as soon as it is
+// open.
 func (c *cmdEnv) appserverTier(f *config.File, pre *prespawned) (*appserverTier, error) {
 	t := &appserverTier{}
 	cfg := f.Appserver
@@ -69,6 +69,15 @@ func (c *cmdEnv) appserverTier(f *config.File, pre *prespawned) (*appserverTier,
 	if err := t.master.ListenStats(); err != nil {
 		t.close()
 		return nil, err
+	}
+	// The prespawned worker has waited for this socket since the release:
+	// it gets it now, not once the edge and the admin listen (the
+	// master's own line still comes after the stack's, from Serve).
+	if pre != nil {
+		if err := t.master.Start(l); err != nil {
+			t.close()
+			return nil, err
+		}
 	}
 	return t, nil
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/stack-web/stack/config"
+	"github.com/stack-web/stack/internal/earlyworker"
 )
 
 // Version and Commit are set at build time:
@@ -31,6 +32,9 @@ var (
 
 // Main runs the command line with the given apps and exits with its status.
 func Main(apps ...App) {
+	// A process started early to be a worker (package earlyworker) gets
+	// its command line and environment from its master here.
+	earlyworker.Await()
 	// First of all, before the flags and the configuration are read: a
 	// SIGHUP from here on is held (starthup.go), not Go's default exit.
 	hups := holdStartHangups()

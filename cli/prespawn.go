@@ -6,6 +6,7 @@ import (
 
 	"github.com/stack-web/stack/appserver/prefork"
 	"github.com/stack-web/stack/config"
+	"github.com/stack-web/stack/internal/earlyworker"
 )
 
 // A fresh stack's first request waits for the first worker process, and
@@ -27,17 +28,23 @@ type prespawned struct {
 // runs worker processes itself; nil otherwise, or if it cannot (the
 // appserver tier then reports why, as before).
 func (c *cmdEnv) prespawn(f *config.File, which tiers) *prespawned {
+	// The process cmd/stack started during its package init to be the
+	// first worker (package earlyworker), if any: adopted or dropped here.
+	early := earlyworker.Take()
 	if !which.appserver || f.Appserver.Processes == 0 || c.dev != nil || (f.Mode == "subprocess" && which.edge) {
+		early.Discard()
 		return nil
 	}
 	if _, ok := c.apps[f.Appserver.App]; !ok {
+		early.Discard()
 		return nil
 	}
 	m, err := c.newMaster(f)
 	if err != nil {
+		early.Discard()
 		return nil
 	}
-	if err := m.Prespawn(); err != nil {
+	if err := m.PrespawnEarly(early); err != nil {
 		c.logger.Debug("appserver: no early worker; it starts with the master", "err", err)
 		return nil
 	}

@@ -23,6 +23,6 @@ func (m *Master) harakiriBackstop(now time.Time) {
 		m.logger().Error("appserver: harakiri: the worker did not end an overdue request itself; killing it",
 			"worker", w.slot.id, "pid", w.pid, "method", r.Method, "uri", r.URI,
 			"ran", now.Sub(time.UnixMicro(r.Start)).Round(time.Millisecond))
-		w.cmd.Process.Signal(syscall.SIGKILL)
+		w.proc.Signal(syscall.SIGKILL)
 	}
 }

@@ -1,8 +1,10 @@
 package prefork
 
 import (
+	"encoding/json"
 	"io"
 	"math/rand/v2"
+	"net"
 	"reflect"
 	"testing"
 	"time"
@@ -102,5 +104,27 @@ func TestReloadOnRSSWaitsForARequest(t *testing.T) {
 	w.requests.Add(1)
 	if r := w.recycleReason(time.Now()); r != "reload_on_rss" {
 		t.Errorf("after a request: %q, want reload_on_rss", r)
+	}
+}
+
+// A message that is its type alone is written without encoding/json, as
+// encoding/json writes it; any other goes through it (a drain's grace).
+func TestControlSendWritesWhatJSONWould(t *testing.T) {
+	for _, m := range []ctrlMsg{{T: "ready"}, {T: "drain"}, {T: "stop"}, {T: "drain", Grace: time.Second}, {T: "recycle", Reason: "max_requests"}} {
+		a, b := net.Pipe()
+		cc := newCtrlConn(a)
+		got := make(chan []byte, 1)
+		go func() {
+			buf, _ := io.ReadAll(b)
+			got <- buf
+		}()
+		if err := cc.Send(m); err != nil {
+			t.Fatal(err)
+		}
+		a.Close()
+		want, _ := json.Marshal(m)
+		if g := <-got; string(g) != string(want)+"\n" {
+			t.Errorf("Send(%+v) wrote %q, want %q", m, g, want)
+		}
 	}
 }

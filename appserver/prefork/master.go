@@ -99,7 +99,8 @@ type slot struct {
 type workerHandle struct {
 	slot    *slot
 	pid     int
-	cmd     *exec.Cmd
+	proc    *os.Process
+	state   *os.ProcessState // once reaped
 	cc      *ctrlConn
 	spawned time.Time
 	ready   chan struct{} // closed on its "ready"
@@ -107,6 +108,7 @@ type workerHandle struct {
 
 	everReady bool
 	awaiting  bool      // prespawned: waits for the listening socket (prespawn.go)
+	early     bool      // adopted from the binary's init (PrespawnEarly)
 	readyAt   time.Time // its first "ready"
 	retiring  bool      // told to drain (or given up on): its exit is expected
 	killed    bool      // by the harakiri backstop
@@ -187,15 +189,21 @@ func (m *Master) spawnLocked(s *slot) (*workerHandle, error) {
 		cc.Close()
 		return nil, fmt.Errorf("appserver: starting worker %d (%s): %w", s.id, m.Command[0], err)
 	}
-	w := &workerHandle{slot: s, pid: cmd.Process.Pid, cmd: cmd, cc: cc, spawned: time.Now(),
-		ready: make(chan struct{}), exited: make(chan struct{}), idleSince: time.Now(), awaiting: lf != m.lf}
+	return m.addWorkerLocked(s, cmd.Process, cc, lf != m.lf), nil
+}
+
+// addWorkerLocked makes the handle of a started worker process p in s and
+// watches it; awaiting if it waits for the listening socket. m.mu is held.
+func (m *Master) addWorkerLocked(s *slot, p *os.Process, cc *ctrlConn, awaiting bool) *workerHandle {
+	w := &workerHandle{slot: s, pid: p.Pid, proc: p, cc: cc, spawned: time.Now(),
+		ready: make(chan struct{}), exited: make(chan struct{}), idleSince: time.Now(), awaiting: awaiting}
 	if !s.lastSpawn.IsZero() {
 		s.spawns++ // uWSGI's respawn_count: every start after the first
 	}
 	s.lastSpawn = w.spawned
 	m.live[w] = struct{}{}
 	go m.watch(w)
-	return w, nil
+	return w
 }
 
 // respawnLocked puts a new worker in s, at once or after delay; a start
@@ -242,8 +250,9 @@ func (m *Master) watch(w *workerHandle) {
 		}
 		m.onMsg(w, msg)
 	}
-	err := w.cmd.Wait()
+	state, err := w.proc.Wait()
 	w.cc.Close()
+	w.state = state
 	m.onExit(w, err)
 }
 
@@ -290,7 +299,7 @@ func (m *Master) onMsg(w *workerHandle, msg ctrlMsg) {
 			case <-w.exited:
 			default:
 				m.logger().Error("appserver: worker outlived its harakiri grace; killing it", "worker", w.slot.id, "pid", w.pid)
-				w.cmd.Process.Signal(syscall.SIGKILL)
+				w.proc.Signal(syscall.SIGKILL)
 			}
 		})
 		go m.replace(w.slot, w, "harakiri")
@@ -303,8 +312,8 @@ func (m *Master) onMsg(w *workerHandle, msg ctrlMsg) {
 // not expected.
 func (m *Master) onExit(w *workerHandle, err error) {
 	status := "exit status 0"
-	if w.cmd.ProcessState != nil {
-		status = w.cmd.ProcessState.String()
+	if w.state != nil {
+		status = w.state.String()
 	} else if err != nil {
 		status = err.Error()
 	}
@@ -380,7 +389,7 @@ func (m *Master) Shutdown(ctx context.Context) error {
 		m.mu.Lock()
 		n := len(m.live)
 		for w := range m.live {
-			w.cmd.Process.Signal(syscall.SIGKILL)
+			w.proc.Signal(syscall.SIGKILL)
 		}
 		m.mu.Unlock()
 		err = fmt.Errorf("appserver: shutdown: %d workers still busy were killed: %w", n, ctx.Err())

@@ -16,12 +16,14 @@ import (
 	"time"
 
 	"github.com/stack-web/stack/appserver"
+	"github.com/stack-web/stack/internal/earlyworker"
 )
 
 // The test binary doubles as a worker: a Master under test re-executes it
 // with APPSERVER_TEST_WORKER=1, and TestMain then runs RunWorker instead of
 // the tests.
 func TestMain(m *testing.M) {
+	earlyworker.Await() // an early worker (early_test.go) gets its orders
 	if os.Getenv("APPSERVER_TEST_WORKER") == "1" {
 		startProcs := runtime.GOMAXPROCS(0) // what the master gave its runtime
 		cfg := appserver.DefaultConfig()

@@ -50,7 +50,7 @@ func (m *Master) replace(s *slot, old *workerHandle, reason string) error {
 	if err != nil {
 		if nw != nil && !m.stopping {
 			nw.retiring = true
-			nw.cmd.Process.Signal(syscall.SIGKILL)
+			nw.proc.Signal(syscall.SIGKILL)
 		}
 		if !m.stopping {
 			m.logger().Error("appserver: replacing a worker failed; the old one keeps serving", "worker", s.id, "reason", reason, "err", err)
@@ -108,7 +108,7 @@ func (m *Master) retireLocked(w *workerHandle) {
 		default:
 			m.logger().Error("appserver: a retired worker did not exit within its mercy; killing it",
 				"worker", w.slot.id, "pid", w.pid, "mercy", mercy)
-			w.cmd.Process.Signal(syscall.SIGKILL)
+			w.proc.Signal(syscall.SIGKILL)
 		}
 	})
 }

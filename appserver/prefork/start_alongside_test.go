@@ -25,7 +25,9 @@ func TestAlongside(t *testing.T) {
 		{first, 4, 8, 3},
 		{first, 2, 1, 0}, // one CPU: the first starts alone
 		{first, 1, 8, 0},
-		{nil, 4, 1, 3}, // no first worker: nothing to wait for
+		{nil, 4, 1, 3},                        // no first worker: nothing to wait for
+		{&workerHandle{early: true}, 2, 2, 0}, // an early first worker: the others wait for it
+		{&workerHandle{early: true}, 4, 8, 0},
 	} {
 		if got := alongside(c.first, c.slots, c.cpus); got != c.want {
 			t.Errorf("alongside(first=%v, %d slots, %d CPUs) = %d, want %d", c.first != nil, c.slots, c.cpus, got, c.want)

@@ -7,6 +7,9 @@ import (
 	// A SIGHUP from the first packages' initialisation on is held for
 	// cli.Main (a reload right after a start), not Go's default exit.
 	_ "github.com/stack-web/stack/internal/earlyhup/hold"
+	// `stack up` and `stack appserver` start their first worker process
+	// from here: its package init runs beside this one's.
+	_ "github.com/stack-web/stack/internal/earlyworker/start"
 )
 
 func main() {

@@ -3,6 +3,7 @@ package auth
 import (
 	"errors"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 )
@@ -21,7 +22,7 @@ func ValidatePassword(password, username string) error {
 	if username != "" && similar(password, username) {
 		problems = append(problems, "The password is too similar to the username.")
 	}
-	if commonPasswords[strings.ToLower(strings.TrimSpace(password))] {
+	if commonPasswords()[strings.ToLower(strings.TrimSpace(password))] {
 		problems = append(problems, "This password is too common.")
 	}
 	if problems != nil {
@@ -81,8 +82,9 @@ func quickRatio(a, b string) float64 {
 // commonPasswords are the most common passwords of 8 characters or more
 // in the leaked lists Django's CommonPasswordValidator draws on (its own
 // list has 20,000; shorter ones fail the length check anyway). Compared
-// lower-cased, as Django does.
-var commonPasswords = func() map[string]bool {
+// lower-cased, as Django does. Built at the first check, not in every
+// process's package init (a worker's start waits for that).
+var commonPasswords = sync.OnceValue(func() map[string]bool {
 	m := map[string]bool{}
 	for _, p := range strings.Fields(`
 		password password1 password12 password123 passw0rd p@ssw0rd p@ssword
@@ -101,4 +103,4 @@ var commonPasswords = func() map[string]bool {
 		m[p] = true
 	}
 	return m
-}()
+})

@@ -20,6 +20,7 @@ import (
 	"regexp"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"text/template"
 
 	"github.com/spf13/cobra"
@@ -41,7 +42,7 @@ const modulePath = "github.com/stack-web/stack"
 
 // projectName is what an app name may be: a config key (lower case) and a
 // valid directory, module and template name.
-var projectName = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
+var projectName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z][a-z0-9_]*$`) }) // for `stack new` only
 
 // project is what the templates are rendered with.
 type project struct {
@@ -71,7 +72,7 @@ build against it instead of the published module.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name := args[0]
-			if !projectName.MatchString(name) {
+			if !projectName().MatchString(name) {
 				return fmt.Errorf("new: %q is not a project name: use lower-case letters, digits and _, starting with a letter (it is the app's name in stack.yaml)", name)
 			}
 			if dir == "" {

@@ -18,6 +18,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/stack-web/stack/framework/templates"
@@ -54,7 +55,7 @@ func Check(templateDirs []string, database string, bad func(format string, args 
 		if err := checkDatabaseURL(database); err != nil {
 			bad("database: %v", err)
 		}
-	case libpqKeyValue.MatchString(database):
+	case strings.Contains(database, "=") && libpqKeyValue().MatchString(database):
 		// Never quoted: it may hold the password.
 		bad("database: a key=value connection string is not supported (it would be taken for a SQLite file name); " +
 			"use a URL: postgres://USER:PASSWORD@HOST:5432/DBNAME?sslmode=...")
@@ -66,8 +67,11 @@ func Check(templateDirs []string, database string, bad func(format string, args 
 }
 
 // libpqKeyValue matches a libpq key=value connection string ("host=db
-// user=app password=..."), which database does not take.
-var libpqKeyValue = regexp.MustCompile(`(?i)(?:^|\s)(?:host|hostaddr|port|user|password|dbname|sslmode)\s*=`)
+// user=app password=..."), which database does not take. Compiled at
+// the first use, not in every process's package init.
+var libpqKeyValue = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`(?i)(?:^|\s)(?:host|hostaddr|port|user|password|dbname|sslmode)\s*=`)
+})
 
 // checkDatabaseURL checks a PostgreSQL URL's shape (the server is reached
 // only when the app starts). Its messages never quote the URL: it may hold

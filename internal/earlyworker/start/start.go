@@ -1,0 +1,14 @@
+// Package start, imported for its side effect (import _), starts the
+// appserver's first worker process from its initialisation, for `stack up`
+// and `stack appserver`: see package earlyworker. It imports little, so
+// that it is initialised among the first packages, before prometheus,
+// protobuf and SQLite's libc.
+package start
+
+import (
+	"os"
+
+	"github.com/stack-web/stack/internal/earlyworker"
+)
+
+func init() { earlyworker.Start(os.Args, "up", "appserver") }
