@@ -248,6 +248,10 @@ func (p *Process) Order(argv, env []string) error {
 		body = binary.AppendUvarint(body, uint64(len(w)))
 		body = append(body, w...)
 	}
+	if len(body) > maxOrders {
+		// Await would refuse them: the master starts a worker itself.
+		return fmt.Errorf("appserver: the early worker's orders (pid %d): %d bytes, more than %d", p.Proc.Pid, len(body), maxOrders)
+	}
 	msg := binary.AppendUvarint(nil, uint64(len(body)))
 	if _, err := p.Control.Write(append(msg, body...)); err != nil {
 		return fmt.Errorf("appserver: ordering the early worker (pid %d): %w", p.Proc.Pid, err)
@@ -255,7 +259,7 @@ func (p *Process) Order(argv, env []string) error {
 	return nil
 }
 
-// maxOrders bounds the orders' size (a command line and a few variables).
+// maxOrders bounds the orders' size (a command line and an environment).
 const maxOrders = 1 << 20
 
 // Await is what an early process runs first in main: it waits for its
