@@ -123,6 +123,9 @@ func RunWorker(cfg appserver.Config, h http.Handler, logger *slog.Logger) error 
 	// The scheduling policy follows the peer (sched.go); only the uwsgi
 	// server tells one peer from another.
 	kc, _ := w.srv.(interface{ KeptAliveRequests() uint64 })
+	if !schedOwnable() {
+		kc = nil // the operator's policy, left as it is
+	}
 	var sched schedChooser
 	var last workerCounters
 	var asked, sent time.Time
