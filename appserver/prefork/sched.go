@@ -35,16 +35,26 @@ import (
 // worker watches the mix (Server.KeptAliveRequests) at each statistics
 // tick and switches when it changes.
 const (
-	schedNormal = 0 // SCHED_OTHER, linux/sched.h
-	schedBatch  = 3 // SCHED_BATCH
-
-	schedResetOnFork = 0x40000000 // SCHED_RESET_ON_FORK, or'ed into a policy
+	schedNormal      = 0          // SCHED_OTHER, linux/sched.h
+	schedBatch       = 3          // SCHED_BATCH
+	schedResetOnFork = 0x40000000 // SCHED_RESET_ON_FORK, or'd into a policy
 
 	// schedMinRequests is the fewest requests in a tick that say which
 	// peer the worker has; with fewer, the policy stays as it is (and
 	// matters little).
 	schedMinRequests = 16
 )
+
+// schedOwnable reports whether this process runs under the normal policy,
+// as a worker started from a normal master does: the only one the chooser
+// may change. Another (SCHED_IDLE, SCHED_BATCH, a real-time policy) was
+// the operator's choice (chrt, systemd's CPUSchedulingPolicy), inherited
+// from the master: switching away from it would raise a SCHED_IDLE
+// stack's workers to a normal share of the CPU, or drop a real-time one's.
+func schedOwnable() bool {
+	p, _, e := syscall.RawSyscall(syscall.SYS_SCHED_GETSCHEDULER, 0, 0, 0)
+	return e == 0 && int(p)&^schedResetOnFork == schedNormal
+}
 
 // schedChooser follows a worker's traffic and sets its policy.
 type schedChooser struct {
@@ -84,13 +94,6 @@ func (c *schedChooser) set(batch bool) error {
 	}
 	c.batch = batch
 	return nil
-}
-
-// startedNormal reports whether this thread runs under the normal policy,
-// as it does unless the worker was started under another one.
-func startedNormal() bool {
-	p, _, e := syscall.RawSyscall(syscall.SYS_SCHED_GETSCHEDULER, 0, 0, 0)
-	return e == 0 && p&^schedResetOnFork == schedNormal
 }
 
 // setSchedPolicy puts every thread of this process under policy. The

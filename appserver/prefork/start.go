@@ -277,7 +277,8 @@ func (m *Master) adoptLocked(s *slot, e *earlyworker.Process) (*workerHandle, er
 	case m.lf != nil || m.cred != nil || m.Command[0] != e.Exe || out != io.Writer(os.Stderr):
 		return nil, errors.New("it cannot run as this master's worker (another binary, user or output)")
 	}
-	env := append(append(slices.Clip(m.Env), awaitStartEnv+"=1"), cpuShareEnv(m.Config.Processes)...)
+	// The environment spawnLocked gives a worker, taken now.
+	env := append(append(append(os.Environ(), m.Env...), awaitStartEnv+"=1"), cpuShareEnv(m.Config.Processes)...)
 	if err := e.Order(m.Command, env); err != nil {
 		return nil, err
 	}

@@ -124,8 +124,8 @@ func RunWorker(cfg appserver.Config, h http.Handler, logger *slog.Logger) error 
 	// server tells one peer from another. A policy the worker was started
 	// with (chrt, systemd's CPUSchedulingPolicy) is the operator's: kept.
 	kc, _ := w.srv.(interface{ KeptAliveRequests() uint64 })
-	if !startedNormal() {
-		kc = nil
+	if !schedOwnable() {
+		kc = nil // the operator's policy, left as it is
 	}
 	var sched schedChooser
 	var last workerCounters

@@ -235,8 +235,12 @@ func (p *Process) Discard() {
 	go p.Proc.Wait()
 }
 
-// Order sends p the command line and the environment additions
-// (KEY=value) it is to run as; it then runs as if started with them. The
+// Order sends p the command line and the whole environment (KEY=value,
+// a later one of a key wins) it is to run with; it then runs as if
+// started with them. The whole environment, not additions to the one p
+// was started with at init: the master's environment is not the same by
+// then (the supervisor's STACK_SIGNAL_READY_FD is unset once used: an
+// early worker that kept it closed its own descriptor 3). The
 // message is its length, then the count of argv's words, then each word
 // of argv and env, each after its length (uvarints).
 func (p *Process) Order(argv, env []string) error {
@@ -246,6 +250,10 @@ func (p *Process) Order(argv, env []string) error {
 		body = binary.AppendUvarint(body, uint64(len(w)))
 		body = append(body, w...)
 	}
+	if len(body) > maxOrders {
+		// Await would refuse them: the master starts a worker itself.
+		return fmt.Errorf("appserver: the early worker's orders (pid %d): %d bytes, more than %d", p.Proc.Pid, len(body), maxOrders)
+	}
 	msg := binary.AppendUvarint(nil, uint64(len(body)))
 	if _, err := p.Control.Write(append(msg, body...)); err != nil {
 		return fmt.Errorf("appserver: ordering the early worker (pid %d): %w", p.Proc.Pid, err)
@@ -253,7 +261,7 @@ func (p *Process) Order(argv, env []string) error {
 	return nil
 }
 
-// maxOrders bounds the orders' size (a command line and a few variables).
+// maxOrders bounds the orders' size (a command line and an environment).
 const maxOrders = 1 << 20
 
 // Await is what an early process runs first in main: it waits for its
@@ -264,10 +272,6 @@ func Await() {
 	mark := os.Getenv(envMark)
 	if mark == "" {
 		return
-	}
-	os.Unsetenv(envMark)
-	if mark == ownProcs {
-		os.Unsetenv("GOMAXPROCS") // Start's, not the environment's
 	}
 	// As a worker waiting for its socket does: a ^C to the terminal's
 	// group, a SIGHUP or a SIGTERM are the master's to act on.
@@ -281,6 +285,7 @@ func Await() {
 		os.Exit(0)
 	}
 	procs := 0
+	os.Clearenv()
 	for _, kv := range env {
 		k, v, _ := strings.Cut(kv, "=")
 		os.Setenv(k, v)
@@ -288,7 +293,8 @@ func Await() {
 			procs, _ = strconv.Atoi(v)
 		}
 	}
-	// The runtime read GOMAXPROCS at exec, before the orders.
+	// The runtime read GOMAXPROCS at exec, before the orders (Start's
+	// own if mark is ownProcs).
 	switch {
 	case procs > 0:
 		runtime.GOMAXPROCS(procs)
