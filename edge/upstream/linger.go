@@ -4,10 +4,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/stack-web/stack/edge/upstream/internal/unixconn"
 )
 
 // lingerMax is how long the transport waits, after the head of a response
@@ -101,8 +102,8 @@ func (t *UwsgiTransport) closesSoon(conn upstreamConn, b *uwsgiBody, h http.Head
 // error is the connection's (a reset): the peek takes it, so it is
 // reported here or lost.
 func atEOF(conn upstreamConn) (bool, error) {
-	if uc, ok := conn.(interface{ peekEnd() (bool, error) }); ok {
-		return uc.peekEnd()
+	if uc, ok := conn.(interface{ PeekEnd() (bool, error) }); ok {
+		return uc.PeekEnd()
 	}
 	sc, ok := conn.(syscall.Conn)
 	if !ok {
@@ -114,26 +115,8 @@ func atEOF(conn upstreamConn) (bool, error) {
 	}
 	var eof bool
 	rc.Read(func(fd uintptr) bool {
-		eof, err = peekEnd(int(fd))
+		eof, err = unixconn.PeekEnd(int(fd))
 		return true // never wait: nothing to read means the body goes on
 	})
 	return eof, err
-}
-
-// peekEnd peeks at fd without waiting: the end of the stream, nothing yet
-// (false, nil), or the socket's pending error.
-func peekEnd(fd int) (bool, error) {
-	var b [1]byte
-	for {
-		n, _, err := syscall.Recvfrom(fd, b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-		switch err {
-		case nil:
-			return n == 0, nil
-		case syscall.EINTR:
-			continue
-		case syscall.EAGAIN:
-			return false, nil
-		}
-		return false, os.NewSyscallError("recvfrom", err)
-	}
 }

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/stack-web/stack/edge/upstream/internal/unixconn"
 	"github.com/stack-web/stack/fastcgi"
 )
 
@@ -147,14 +148,14 @@ func (t *FastCGITransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	return resp, nil
 }
 
-// dial connects as UwsgiTransport does: a Unix socket with dialUnix's
+// dial connects as UwsgiTransport does: a Unix socket with unixconn.Dial's
 // three system calls, TCP with a timeout. One connection per request: no
 // FCGI_KEEP_CONN, because PHP-FPM gives a kept connection a worker of its
 // own for as long as it stays open, so an idle pool would hold PHP's
 // workers (pm.max_children) while requests queue.
 func (t *FastCGITransport) dial(ctx context.Context) (upstreamConn, error) {
 	if t.Network == "unix" {
-		return dialUnix(t.Address)
+		return unixconn.Dial(t.Address)
 	}
 	d := net.Dialer{Timeout: t.ConnectTimeout}
 	return d.DialContext(ctx, t.Network, t.Address)

@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/stack-web/stack/edge/upstream/internal/unixconn"
 	"github.com/stack-web/stack/uwsgi"
 )
 
@@ -157,7 +158,7 @@ func (t *UwsgiTransport) exchange(ctx context.Context, conn upstreamConn, pkt []
 	// what the client must get, as net/http's Transport does, rather than
 	// a 502 for a request the app has run.
 	sendErr := t.send(conn, pkt, req)
-	if _, ok := conn.(*unixConn); ok && sendErr == nil && !reused {
+	if _, ok := conn.(*unixconn.Conn); ok && sendErr == nil && !reused {
 		yieldForAnswer() // yield.go
 	}
 	if sendErr != nil {
@@ -256,7 +257,7 @@ func (t *UwsgiTransport) exchange(ctx context.Context, conn upstreamConn, pkt []
 }
 
 // upstreamConn is what the transport needs of a connection; both net.Conn
-// and *unixConn (from dialUnix) have it.
+// and *unixconn.Conn (from unixconn.Dial) have it.
 type upstreamConn interface {
 	io.ReadWriteCloser
 	SetDeadline(time.Time) error
@@ -266,7 +267,7 @@ type upstreamConn interface {
 
 func (t *UwsgiTransport) dial(ctx context.Context) (upstreamConn, error) {
 	if t.Network == "unix" {
-		return dialUnix(t.Address)
+		return unixconn.Dial(t.Address)
 	}
 	d := net.Dialer{Timeout: t.ConnectTimeout}
 	return d.DialContext(ctx, t.Network, t.Address)

@@ -58,7 +58,7 @@ func (c *upgradedConn) Close() error {
 // CloseWrite passes a half-close on, as ReverseProxy does when the client
 // has ended its side: the app reads the end of the stream and closes in
 // turn (ReverseProxy then waits for that). A Unix connection from
-// dialUnix is an *os.File underneath, which has no CloseWrite of its own.
+// unixconn.Dial is an *os.File underneath, which has no CloseWrite of its own.
 func (c *upgradedConn) CloseWrite() error {
 	switch conn := c.conn.(type) {
 	case interface{ CloseWrite() error }:

@@ -4,7 +4,7 @@ import "runtime"
 
 // yieldForAnswer lets the goroutines that are ready run before the first
 // read of an answer on a new Unix connection, not yet under the runtime's
-// poller (unixconn.go). The app server needs some tens of microseconds to
+// poller (internal/unixconn). The app server needs some tens of microseconds to
 // answer, and a read at once mostly finds nothing (EAGAIN): the connection
 // then joins the poller (fcntl, two epoll_ctl, an *os.File and its
 // finalizer, a deadline timer), reads again, parks and is woken. Under

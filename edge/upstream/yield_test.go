@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stack-web/stack/edge/upstream/internal/unixconn"
 	"github.com/stack-web/stack/uwsgi"
 )
 
@@ -63,7 +64,7 @@ func TestUwsgiTransportYieldsBeforeReadingAnswer(t *testing.T) {
 		if err != nil || string(body) != "<h1>Hello, web!</h1>" {
 			t.Fatalf("body %q, %v", body, err)
 		}
-		if resp.Body.(*uwsgiBody).conn.(*unixConn).polled.Load() != nil {
+		if resp.Body.(*uwsgiBody).conn.(*unixconn.Conn).Polled() {
 			polled++
 		}
 		resp.Body.Close()

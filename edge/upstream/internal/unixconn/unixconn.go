@@ -1,4 +1,9 @@
-package upstream
+// Package unixconn is the edge's connection to an app server's Unix
+// socket: connected with two system calls, read and written with raw ones,
+// and handed to the runtime's poller only when it has to wait. It stands
+// alone because it is a transport's socket, not a protocol: the uwsgi and
+// FastCGI transports of package upstream both dial it.
+package unixconn
 
 import (
 	"errors"
@@ -14,16 +19,16 @@ import (
 	"github.com/stack-web/stack/internal/rawio"
 )
 
-// dialUnix connects to a Unix socket with two system calls, socket and
+// Dial connects to a Unix socket with two system calls, socket and
 // connect. net.Dial makes six: it also asks for both addresses, which a
 // Unix socket to a known path never needs, and registers the socket with
 // the runtime's poller (and unregisters it at its close), which most
-// exchanges with a local app server never need either: see unixConn.
+// exchanges with a local app server never need either: see Conn.
 //
 // A connect to a Unix socket completes or fails at once: a full listen
 // queue is EAGAIN, which is reported as is; the Group waits it out for
 // a moment, then answers 503 (nginx answers 502).
-func dialUnix(path string) (*unixConn, error) {
+func Dial(path string) (*Conn, error) {
 	fd, err := rawSocket()
 	if err != nil {
 		return nil, &net.OpError{Op: "dial", Net: "unix", Err: os.NewSyscallError("socket", err)}
@@ -32,7 +37,7 @@ func dialUnix(path string) (*unixConn, error) {
 		rawClose(fd)
 		return nil, &net.OpError{Op: "dial", Net: "unix", Addr: &net.UnixAddr{Name: path, Net: "unix"}, Err: os.NewSyscallError("connect", err)}
 	}
-	return &unixConn{fd: fd, path: path}, nil
+	return &Conn{fd: fd, path: path}, nil
 }
 
 // rawSocket, rawConnect and rawClose are socket(2), connect(2) and close(2)
@@ -83,7 +88,7 @@ func rawClose(fd int) error {
 	return nil
 }
 
-// unixConn is a non-blocking Unix socket from dialUnix, read and written
+// Conn is a non-blocking Unix socket from Dial, read and written
 // with raw system calls (internal/rawio). It joins the runtime's poller
 // only when a read or write finds it not ready: until then a deadline is
 // a time kept here, and a read or write one system call. A request to a
@@ -103,10 +108,10 @@ func rawClose(fd int) error {
 // runtime's monitor thread). A read and a write may run at once (an
 // upgraded connection), and Close and the deadlines may come from any
 // goroutine.
-type unixConn struct {
+type Conn struct {
 	fd     int
 	path   string
-	polled atomic.Pointer[polledConn] // set once, at the first wait; then all goes through it
+	polled atomic.Pointer[polledFile] // set once, at the first wait; then all goes through it
 
 	// mu orders the raw system calls before the poller with Close (the
 	// fd must not be closed, and its number reused, under a read) and
@@ -116,13 +121,13 @@ type unixConn struct {
 	rdeadline, wdeadline time.Time
 }
 
-// polledConn is the connection under the runtime's poller.
-type polledConn struct {
+// polledFile is the connection under the runtime's poller.
+type polledFile struct {
 	f  *os.File
 	io rawio.IO // in the struct: one allocation fewer at the first wait
 }
 
-func (c *unixConn) Read(p []byte) (int, error) {
+func (c *Conn) Read(p []byte) (int, error) {
 	if pc := c.polled.Load(); pc != nil {
 		return c.polledRead(pc, p)
 	}
@@ -166,7 +171,7 @@ func (c *unixConn) Read(p []byte) (int, error) {
 // none of them, as a TCP reset may, so a body that ends at the close is
 // whole, as at a plain close.
 
-func (c *unixConn) polledRead(pc *polledConn, p []byte) (int, error) {
+func (c *Conn) polledRead(pc *polledFile, p []byte) (int, error) {
 	n, err := pc.io.Read(p)
 	if errors.Is(err, syscall.ECONNRESET) {
 		return 0, io.EOF
@@ -180,7 +185,7 @@ func (c *unixConn) polledRead(pc *polledConn, p []byte) (int, error) {
 	return n, nil
 }
 
-func (c *unixConn) Write(p []byte) (int, error) {
+func (c *Conn) Write(p []byte) (int, error) {
 	if pc := c.polled.Load(); pc != nil {
 		return c.polledWrite(pc, p, 0)
 	}
@@ -220,7 +225,7 @@ func (c *unixConn) Write(p []byte) (int, error) {
 	return done, nil
 }
 
-func (c *unixConn) polledWrite(pc *polledConn, p []byte, done int) (int, error) {
+func (c *Conn) polledWrite(pc *polledFile, p []byte, done int) (int, error) {
 	n, err := pc.io.Write(p)
 	if err != nil {
 		return done + n, &os.PathError{Op: "write", Path: c.path, Err: c.closedErr(err)}
@@ -231,11 +236,11 @@ func (c *unixConn) polledWrite(pc *polledConn, p []byte, done int) (int, error) 
 // closedErr is os.ErrClosed for an error of a connection closed under a
 // wait (the poller says "use of closed file", which os.File translates
 // too), else err.
-func (c *unixConn) closedErr(err error) error {
+func (c *Conn) closedErr(err error) error {
 	c.mu.Lock()
 	closed := c.closed
 	c.mu.Unlock()
-	if closed && !isTimeout(err) {
+	if closed && !errors.Is(err, os.ErrDeadlineExceeded) {
 		return os.ErrClosed
 	}
 	return err
@@ -245,7 +250,7 @@ func (c *unixConn) closedErr(err error) error {
 // it is tried: the poller's, for a closed connection or a deadline
 // passed (a client gone cuts the connection with a deadline in the
 // past).
-func (c *unixConn) usableLocked(deadline time.Time) error {
+func (c *Conn) usableLocked(deadline time.Time) error {
 	if c.closed {
 		return os.ErrClosed
 	}
@@ -257,7 +262,7 @@ func (c *unixConn) usableLocked(deadline time.Time) error {
 
 // pollLocked registers the socket with the runtime's poller, with the
 // deadlines set so far.
-func (c *unixConn) pollLocked() (*polledConn, error) {
+func (c *Conn) pollLocked() (*polledFile, error) {
 	if c.closed {
 		return nil, os.ErrClosed
 	}
@@ -275,7 +280,7 @@ func (c *unixConn) pollLocked() (*polledConn, error) {
 	if !c.wdeadline.IsZero() {
 		f.SetWriteDeadline(c.wdeadline)
 	}
-	pc := &polledConn{f: f}
+	pc := &polledFile{f: f}
 	pc.io.Init(rc)
 	c.polled.Store(pc)
 	return pc, nil
@@ -283,7 +288,7 @@ func (c *unixConn) pollLocked() (*polledConn, error) {
 
 // Close closes the socket; a read or write waiting under the poller
 // returns os.ErrClosed.
-func (c *unixConn) Close() error {
+func (c *Conn) Close() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
@@ -299,19 +304,19 @@ func (c *unixConn) Close() error {
 	return nil
 }
 
-func (c *unixConn) SetDeadline(t time.Time) error {
+func (c *Conn) SetDeadline(t time.Time) error {
 	return c.setDeadline(t, true, true)
 }
 
-func (c *unixConn) SetReadDeadline(t time.Time) error {
+func (c *Conn) SetReadDeadline(t time.Time) error {
 	return c.setDeadline(t, true, false)
 }
 
-func (c *unixConn) SetWriteDeadline(t time.Time) error {
+func (c *Conn) SetWriteDeadline(t time.Time) error {
 	return c.setDeadline(t, false, true)
 }
 
-func (c *unixConn) setDeadline(t time.Time, read, write bool) error {
+func (c *Conn) setDeadline(t time.Time, read, write bool) error {
 	pc := c.polled.Load()
 	if pc == nil {
 		c.mu.Lock()
@@ -339,10 +344,10 @@ func (c *unixConn) setDeadline(t time.Time, read, write bool) error {
 	return pc.f.SetWriteDeadline(t)
 }
 
-// peekEnd reports, without waiting, whether the server has closed its side
-// with nothing left to read (see atEOF).
-func (c *unixConn) peekEnd() (eof bool, err error) {
-	if cerr := c.control(func(fd int) { eof, err = peekEnd(fd) }); cerr != nil {
+// PeekEnd reports, without waiting, whether the server has closed its side
+// with nothing left to read.
+func (c *Conn) PeekEnd() (eof bool, err error) {
+	if cerr := c.control(func(fd int) { eof, err = PeekEnd(fd) }); cerr != nil {
 		return false, cerr
 	}
 	if errors.Is(err, syscall.ECONNRESET) {
@@ -353,7 +358,7 @@ func (c *unixConn) peekEnd() (eof bool, err error) {
 
 // CloseWrite shuts the sending side down (an upgraded connection whose
 // client has ended its side).
-func (c *unixConn) CloseWrite() error {
+func (c *Conn) CloseWrite() error {
 	var err error
 	if cerr := c.control(func(fd int) { err = syscall.Shutdown(fd, syscall.SHUT_WR) }); cerr != nil {
 		return cerr
@@ -365,7 +370,7 @@ func (c *unixConn) CloseWrite() error {
 }
 
 // control runs fn on the open socket, which nothing closes meanwhile.
-func (c *unixConn) control(fn func(fd int)) error {
+func (c *Conn) control(fn func(fd int)) error {
 	if pc := c.polled.Load(); pc != nil {
 		rc, err := pc.f.SyscallConn()
 		if err != nil {
@@ -384,4 +389,26 @@ func (c *unixConn) control(fn func(fd int)) error {
 	}
 	fn(c.fd)
 	return nil
+}
+
+// Polled reports whether the connection has joined the runtime's poller
+// (it had to wait once).
+func (c *Conn) Polled() bool { return c.polled.Load() != nil }
+
+// PeekEnd peeks at fd without waiting: the end of the stream, nothing yet
+// (false, nil), or the socket's pending error.
+func PeekEnd(fd int) (bool, error) {
+	var b [1]byte
+	for {
+		n, _, err := syscall.Recvfrom(fd, b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		switch err {
+		case nil:
+			return n == 0, nil
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			return false, nil
+		}
+		return false, os.NewSyscallError("recvfrom", err)
+	}
 }

@@ -1,17 +1,18 @@
-package upstream
+package unixconn
 
 import (
 	"bytes"
 	"errors"
 	"io"
 	"net"
+	"os"
 	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
 )
 
-// unixConn's raw reads and writes keep what os.File's gave: the poller's
+// Conn's raw reads and writes keep what os.File's gave: the poller's
 // waits under deadlines (a write larger than the socket's buffer, a read
 // with nothing to read), io.EOF at the peer's close, EPIPE after it, and
 // no allocation per read or write.
@@ -22,7 +23,7 @@ func TestUnixConnRawIO(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	c, err := dialUnix(sock)
+	c, err := Dial(sock)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +49,7 @@ func TestUnixConnRawIO(t *testing.T) {
 
 	c.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
 	buf := make([]byte, 64)
-	if _, err := c.Read(buf); !isTimeout(err) {
+	if _, err := c.Read(buf); !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Fatalf("read past the deadline: %v, want a timeout", err)
 	}
 	c.SetReadDeadline(time.Time{})
