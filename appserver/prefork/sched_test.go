@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -51,8 +52,23 @@ func TestSchedChooser(t *testing.T) {
 // requests come on kept connections (the edge) it goes back to the normal
 // policy.
 func TestWorkerSchedulingPolicyFollowsItsPeer(t *testing.T) {
+	path, pid := oneWorkerUnder(t, schedNormal)
+	if p := threadPolicies(t, pid); strings.Contains(p, "3") {
+		t.Fatalf("a worker that has served nothing runs policies %s, want all normal (0)", p)
+	}
+	// Traffic from 8 clients at once, so that a tick sees enough of it
+	// even on a busy machine under -race.
+	until(t, pid, "3", oneShotTraffic(t, path))
+	until(t, pid, "0", keptTraffic(t, path))
+}
+
+// oneWorkerUnder starts a master of one worker, under policy while it
+// starts it (the worker inherits it; this test process gets the normal
+// policy back), and returns its socket and the worker's pid. The master
+// is shut down when the test ends.
+func oneWorkerUnder(t *testing.T, policy int) (path string, pid int) {
 	t.Setenv("APPSERVER_TEST_WORKER", "1")
-	path := filepath.Join(t.TempDir(), "app.sock")
+	path = filepath.Join(t.TempDir(), "app.sock")
 	l, err := appserver.Listen("unix:"+path, 0o660)
 	if err != nil {
 		t.Fatal(err)
@@ -60,25 +76,32 @@ func TestWorkerSchedulingPolicyFollowsItsPeer(t *testing.T) {
 	cfg := appserver.DefaultConfig()
 	cfg.Processes = 1
 	m := &Master{Config: cfg, Command: []string{os.Args[0]}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Output: io.Discard}
+	if err := setSchedPolicy(policy); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := setSchedPolicy(schedNormal); err != nil {
+			t.Error(err)
+		}
+	}()
 	served := make(chan error, 1)
 	go func() { served <- m.Serve(l) }()
-	defer func() {
+	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		if err := m.Shutdown(ctx); err != nil {
 			t.Error(err)
 		}
 		<-served
-	}()
-	pid := waitPIDs(t, m, func(p []int) bool { return len(p) == 1 })[0]
-	if p := threadPolicies(t, pid); strings.Contains(p, "3") {
-		t.Fatalf("a worker that has served nothing runs policies %s, want all normal (0)", p)
-	}
+	})
+	return path, waitPIDs(t, m, func(p []int) bool { return len(p) == 1 })[0]
+}
 
-	// Traffic from 8 clients at once, so that a tick sees enough of it
-	// even on a busy machine under -race.
+// oneShotTraffic returns a round of nginx's traffic to path: 8 clients at
+// once, 4 requests each, one per connection.
+func oneShotTraffic(t *testing.T, path string) func() {
 	oneShot := request("GET", "/", "")
-	until(t, pid, "3", func() {
+	return func() {
 		parallel(8, func(int) {
 			for range 4 {
 				if resp, _ := do(t, path, "GET", oneShot); resp.StatusCode != 200 {
@@ -86,8 +109,12 @@ func TestWorkerSchedulingPolicyFollowsItsPeer(t *testing.T) {
 				}
 			}
 		})
-	})
+	}
+}
 
+// keptTraffic returns a round of the edge's traffic to path: 4 requests on
+// each of 8 kept connections, closed when the test ends.
+func keptTraffic(t *testing.T, path string) func() {
 	var conns [8]struct {
 		c  net.Conn
 		br *bufio.Reader
@@ -97,11 +124,11 @@ func TestWorkerSchedulingPolicyFollowsItsPeer(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer c.Close()
+		t.Cleanup(func() { c.Close() })
 		conns[i].c, conns[i].br = c, bufio.NewReader(c)
 	}
 	kept := keptPacket(t)
-	until(t, pid, "0", func() {
+	return func() {
 		parallel(len(conns), func(i int) {
 			c, br := conns[i].c, conns[i].br
 			for range 4 {
@@ -123,7 +150,7 @@ func TestWorkerSchedulingPolicyFollowsItsPeer(t *testing.T) {
 				}
 			}
 		})
-	})
+	}
 }
 
 // parallel runs f(0) ... f(n-1) at once and waits for them.
@@ -190,89 +217,35 @@ func keptPacket(t *testing.T) []byte {
 	return b
 }
 
-// A worker started under another policy than the normal one (chrt,
-// systemd's CPUSchedulingPolicy=batch) keeps it, whatever its peer: behind
-// the edge it would otherwise go to the normal policy.
+// A worker started under another policy than the normal one (the
+// operator's: `chrt --batch` or `chrt --idle 0 stack appserver`,
+// systemd's CPUSchedulingPolicy=) keeps it, whatever its peer: the
+// chooser switched an idle-class stack's workers to SCHED_BATCH at their
+// first tick of one-shot traffic, and either to the normal policy behind
+// the edge, giving an idle-class stack a normal share of the CPU (found
+// by running the binary under chrt -i 0).
 func TestWorkerKeepsThePolicyItWasStartedWith(t *testing.T) {
-	t.Setenv("APPSERVER_TEST_WORKER", "1")
-	path := filepath.Join(t.TempDir(), "app.sock")
-	l, err := appserver.Listen("unix:"+path, 0o660)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := appserver.DefaultConfig()
-	cfg.Processes = 1
-	m := &Master{Config: cfg, Command: []string{os.Args[0]}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Output: io.Discard}
-	// The whole test process, the master here, runs SCHED_BATCH while it
-	// starts its worker, which inherits it.
-	if err := setSchedPolicy(schedBatch); err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- m.Serve(l) }()
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := m.Shutdown(ctx); err != nil {
-			t.Error(err)
-		}
-		<-served
-	}()
-	pid := waitPIDs(t, m, func(p []int) bool { return len(p) == 1 })[0]
-	if err := setSchedPolicy(schedNormal); err != nil {
-		t.Fatal(err)
-	}
-	if p := threadPolicies(t, pid); strings.Trim(p, "3 ") != "" {
-		t.Fatalf("the worker started under policies %s, want all SCHED_BATCH (3)", p)
-	}
-	// nginx's traffic, then the edge's: a worker that chose its policy
-	// would end under the normal one.
-	oneShot := request("GET", "/", "")
-	for deadline := time.Now().Add(500 * time.Millisecond); time.Now().Before(deadline); {
-		parallel(8, func(int) {
-			for range 4 {
-				if resp, _ := do(t, path, "GET", oneShot); resp.StatusCode != 200 {
-					t.Errorf("GET /: %d", resp.StatusCode)
+	for _, policy := range []int{schedBatch, schedIdle} {
+		t.Run(strconv.Itoa(policy), func(t *testing.T) {
+			path, pid := oneWorkerUnder(t, policy)
+			want := strconv.Itoa(policy)
+			if p := threadPolicies(t, pid); strings.Trim(p, want+" ") != "" {
+				t.Fatalf("the worker started under policies %s, want all %s", p, want)
+			}
+			// nginx's traffic, then the edge's, each for many ticks: a
+			// worker that chose its policy would end under the normal
+			// one, and would have gone through SCHED_BATCH.
+			for _, traffic := range []func(){oneShotTraffic(t, path), keptTraffic(t, path)} {
+				for end := time.Now().Add(700 * time.Millisecond); time.Now().Before(end) && !t.Failed(); {
+					traffic()
+				}
+				if p := threadPolicies(t, pid); strings.Trim(p, want+" ") != "" {
+					t.Fatalf("the worker runs policies %s after traffic, want all %s, as started", p, want)
 				}
 			}
 		})
-	}
-	var conns [8]struct {
-		c  net.Conn
-		br *bufio.Reader
-	}
-	for i := range conns {
-		c, err := net.Dial("unix", path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		conns[i].c, conns[i].br = c, bufio.NewReader(c)
-	}
-	kept := keptPacket(t)
-	for deadline := time.Now().Add(time.Second); time.Now().Before(deadline); {
-		parallel(len(conns), func(i int) {
-			c, br := conns[i].c, conns[i].br
-			for range 4 {
-				c.SetDeadline(time.Now().Add(5 * time.Second))
-				if _, err := c.Write(kept); err != nil {
-					t.Error(err)
-					return
-				}
-				resp, err := http.ReadResponse(br, &http.Request{Method: "GET"})
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-			}
-		})
-		if t.Failed() {
-			t.FailNow()
-		}
-	}
-	if p := threadPolicies(t, pid); strings.Trim(p, "3 ") != "" {
-		t.Errorf("a worker started under SCHED_BATCH runs policies %s after the edge's traffic, want all 3", p)
 	}
 }
+
+// schedIdle is SCHED_IDLE (linux/sched.h).
+const schedIdle = 5

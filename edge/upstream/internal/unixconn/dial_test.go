@@ -2,9 +2,7 @@ package unixconn
 
 import (
 	"errors"
-	"net"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 )
@@ -16,21 +14,7 @@ import (
 // connection so); a deadline set or a Close from another goroutine ends
 // a wait; a closed connection is not read.
 func TestUnixConnJoinsThePollerOnlyToWait(t *testing.T) {
-	sock := filepath.Join(t.TempDir(), "u.sock")
-	l, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	c, err := Dial(sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	peer, err := l.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer peer.Close()
+	sock, c, peer := connected(t)
 
 	c.SetReadDeadline(time.Now().Add(time.Minute))
 	if n, err := c.Write([]byte("request")); n != 7 || err != nil {

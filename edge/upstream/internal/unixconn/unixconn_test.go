@@ -17,21 +17,8 @@ import (
 // with nothing to read), io.EOF at the peer's close, EPIPE after it, and
 // no allocation per read or write.
 func TestUnixConnRawIO(t *testing.T) {
-	sock := filepath.Join(t.TempDir(), "u.sock")
-	l, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	c, err := Dial(sock)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, c, peer := connected(t)
 	defer c.Close()
-	peer, err := l.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
 
 	big := bytes.Repeat([]byte("0123456789abcdef"), 1<<16) // 1 MiB: the write waits for the reader
 	got := make(chan []byte)
@@ -85,4 +72,25 @@ func TestUnixConnRawIO(t *testing.T) {
 	if !errors.Is(werr, syscall.EPIPE) && !errors.Is(werr, syscall.ECONNRESET) {
 		t.Fatalf("write after the peer's close: %v, want EPIPE", werr)
 	}
+}
+
+// connected returns a Conn dialled to a fresh socket, and the server's end
+// of it; the listener and the server's end are closed when the test ends.
+func connected(t *testing.T) (sock string, c *Conn, peer net.Conn) {
+	t.Helper()
+	sock = filepath.Join(t.TempDir(), "u.sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	if c, err = Dial(sock); err != nil {
+		t.Fatal(err)
+	}
+	if peer, err = l.Accept(); err != nil {
+		c.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { peer.Close() })
+	return sock, c, peer
 }
