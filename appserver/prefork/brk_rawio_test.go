@@ -5,8 +5,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -18,24 +16,14 @@ import (
 // process) neither: the others never started and nothing was ever served.
 // After worker_ready_timeout the others start anyway.
 func TestBrkRawHungFirstWorkerDoesNotHoldTheOthersBack(t *testing.T) {
-	t.Setenv("APPSERVER_TEST_WORKER", "1")
-	dir := t.TempDir()
-	path := filepath.Join(dir, "app.sock")
-	l, err := appserver.Listen("unix:"+path, 0o660)
-	if err != nil {
-		t.Fatal(err)
-	}
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
+	path, l, shell := scriptedWorkers(t)
 	// The first process started hangs (sleep holds descriptors 3 and 4 and
 	// never says "ready"); every later one is a real worker.
 	script := `if mkdir "$1/first" 2>/dev/null; then exec sleep 3600; fi; exec "$0"`
 	cfg := appserver.DefaultConfig()
 	cfg.Processes = 2
 	cfg.WorkerReadyTimeout = time.Second
-	m := &Master{Config: cfg, Command: []string{"/bin/sh", "-c", script, exe, dir}, Output: io.Discard,
+	m := &Master{Config: cfg, Command: shell(script), Output: io.Discard,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	served := make(chan error, 1)
 	go func() { served <- m.Serve(l) }()

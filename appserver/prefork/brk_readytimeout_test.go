@@ -5,8 +5,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -24,17 +22,7 @@ import (
 // was ever served. It is killed, and its slot respawned after the
 // crash-loop pause.
 func TestBrkHungStartingWorkerIsKilledAtWorkerReadyTimeout(t *testing.T) {
-	t.Setenv("APPSERVER_TEST_WORKER", "1")
-	dir := t.TempDir()
-	path := filepath.Join(dir, "app.sock")
-	l, err := appserver.Listen("unix:"+path, 0o660)
-	if err != nil {
-		t.Fatal(err)
-	}
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
+	path, l, shell := scriptedWorkers(t)
 	// The first process started hangs without a word (exec: the master's
 	// kill reaches it, not a shell); every later one is a real worker.
 	script := `if mkdir "$1/first" 2>/dev/null; then exec sleep 3600; fi; exec "$0"`
@@ -42,7 +30,7 @@ func TestBrkHungStartingWorkerIsKilledAtWorkerReadyTimeout(t *testing.T) {
 	cfg.Processes = 1
 	cfg.WorkerReadyTimeout = 2 * time.Second // the real worker that follows must be ready by then, under -race on a busy machine
 	logs := &syncBuffer{}
-	m := &Master{Config: cfg, Command: []string{"/bin/sh", "-c", script, exe, dir}, Output: io.Discard,
+	m := &Master{Config: cfg, Command: shell(script), Output: io.Discard,
 		Logger: slog.New(slog.NewTextHandler(logs, nil))}
 	served := make(chan error, 1)
 	go func() { served <- m.Serve(l) }()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -50,17 +51,7 @@ func TestAlongside(t *testing.T) {
 // only once another one has started, which, if the second waited for the
 // first to be ready, would take worker_ready_timeout (a minute).
 func TestMasterStartsOnePerSpareCPUWithTheFirst(t *testing.T) {
-	t.Setenv("APPSERVER_TEST_WORKER", "1")
-	dir := t.TempDir()
-	path := filepath.Join(dir, "app.sock")
-	l, err := appserver.Listen("unix:"+path, 0o660)
-	if err != nil {
-		t.Fatal(err)
-	}
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
+	path, l, shell := scriptedWorkers(t)
 	script := `if mkdir "$1/first" 2>/dev/null; then
 	while [ ! -e "$1/second" ]; do sleep 0.01; done
 else
@@ -70,7 +61,7 @@ exec "$0"`
 	cfg := appserver.DefaultConfig()
 	cfg.Processes = 2
 	cfg.WorkerReadyTimeout = time.Minute
-	m := &Master{Config: cfg, Command: []string{"/bin/sh", "-c", script, exe, dir}, Output: io.Discard,
+	m := &Master{Config: cfg, Command: shell(script), Output: io.Discard,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), cpus: 2}
 	served := make(chan error, 1)
 	go func() { served <- m.Serve(l) }()
@@ -88,4 +79,24 @@ exec "$0"`
 	if resp, body := do(t, path, "GET", request("GET", "/", "")); resp.StatusCode != 200 || body != "worker" {
 		t.Errorf("through the workers: %d %q", resp.StatusCode, body)
 	}
+}
+
+// scriptedWorkers makes a socket for a master whose workers are started
+// through a shell script (tests that make one process in a start hang or
+// wait): shell(script) is the Command, and the script gets this test
+// binary as $0 (exec "$0" makes a real worker) and a fresh folder as $1.
+func scriptedWorkers(t *testing.T) (path string, l net.Listener, shell func(script string) []string) {
+	t.Helper()
+	t.Setenv("APPSERVER_TEST_WORKER", "1")
+	dir := t.TempDir()
+	path = filepath.Join(dir, "app.sock")
+	l, err := appserver.Listen("unix:"+path, 0o660)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path, l, func(script string) []string { return []string{"/bin/sh", "-c", script, exe, dir} }
 }
