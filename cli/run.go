@@ -105,12 +105,12 @@ func (c *cmdEnv) runStack(f *config.File, which tiers) error {
 	var e *edge.Edge
 	if which.edge {
 		var err error
-		e, err = edge.New(f.Edge, tmp, c.logger.With("tier", "edge"))
+		e, err = edge.New(edgeConfig(f), tmp, c.logger.With("tier", "edge"))
 		if err != nil {
 			return err
 		}
 		cleanup = append(cleanup, func() { e.Close() })
-		reload.add("edge", func(f *config.File) error { return e.Reload(f.Edge) })
+		reload.add("edge", func(f *config.File) error { return e.Reload(edgeConfig(f)) })
 	}
 
 	var app *appserverTier

@@ -56,6 +56,15 @@ type Config struct {
 	// ends it first.
 	KeepAliveTimeout time.Duration `yaml:"keepalive_timeout"`
 
+	// Not keys: set by the wiring for the upstream that is the stack's own
+	// app server, from its config (see inflight.go).
+
+	// InFlight caps the requests on each server's connections at once; the
+	// others wait in the edge in arrival order. 0: no cap.
+	InFlight int `yaml:"-"`
+	// QueueTimeout bounds that wait (503) when set, else ReadTimeout does (504).
+	QueueTimeout time.Duration `yaml:"-"`
+
 	// The keys of protocol: fastcgi (see fastcgi.go).
 
 	// Root is the document root on the FastCGI server's machine:

@@ -63,6 +63,7 @@ type upstreamServer struct {
 	fails     atomic.Int32
 	downUntil atomic.Int64 // unix nanoseconds; 0 when up
 	current   int          // smooth round robin state, under balancer.mu
+	slots     inFlight     // cfg.InFlight's cap (inflight.go)
 }
 
 // New builds the transports of an upstream's servers. logger
@@ -99,7 +100,7 @@ func New(name string, cfg Config, logger *slog.Logger) (*Group, error) {
 		default:
 			return nil, fmt.Errorf("edge: upstream %s: protocol %q is not supported", name, cfg.Protocol)
 		}
-		u.servers = append(u.servers, &upstreamServer{addr: sp.addr, weight: sp.weight, backup: sp.backup, rt: rt})
+		u.servers = append(u.servers, &upstreamServer{addr: sp.addr, weight: sp.weight, backup: sp.backup, rt: rt, slots: inFlight{max: cfg.InFlight}})
 	}
 	if len(u.servers) == 0 {
 		return nil, fmt.Errorf("edge: upstream %s has no servers", name)
@@ -280,6 +281,9 @@ func (u *Group) pick(req *http.Request, tried uint64) int {
 // second attempt cannot reuse it). A full listen queue is waited out for
 // up to min(connect_timeout, 1s).
 func (u *Group) attempt(s *upstreamServer, req *http.Request) (*http.Response, error) {
+	if err := s.slots.acquire(req.Context(), &u.cfg, s.addr); err != nil {
+		return nil, err
+	}
 	deadline := time.Now().Add(min(u.cfg.ConnectTimeout, time.Second))
 	pause := time.Millisecond
 	for {
@@ -301,6 +305,7 @@ func (u *Group) attempt(s *upstreamServer, req *http.Request) (*http.Response, e
 		}
 		if err == nil {
 			u.succeed(s)
+			s.slots.holdUntilBody(resp)
 			if count {
 				if resp.Body == nil || resp.Body == http.NoBody {
 					s.active.Add(-1)
@@ -318,9 +323,11 @@ func (u *Group) attempt(s *upstreamServer, req *http.Request) (*http.Response, e
 			s.active.Add(-1)
 		}
 		if !errors.Is(err, syscall.EAGAIN) {
+			s.slots.release()
 			return nil, err
 		}
 		if time.Now().Add(pause).After(deadline) || !sleepCtx(req.Context(), pause) {
+			s.slots.release()
 			return nil, &busyError{err}
 		}
 		pause = min(2*pause, 50*time.Millisecond)
