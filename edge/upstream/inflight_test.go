@@ -3,6 +3,7 @@ package upstream
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -211,3 +212,40 @@ func TestInFlightSlotsOfResponses(t *testing.T) {
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// The cap's cost on a request that finds a slot free (acquire, the body
+// wrapper, release at Close), against none.
+func BenchmarkGroupRoundTripInFlight(b *testing.B) {
+	for _, n := range []int{0, 16} {
+		b.Run(fmt.Sprintf("cap=%d", n), func(b *testing.B) {
+			cfg := Default()
+			cfg.InFlight = n
+			cfg.Servers = []string{"unix:s.sock"}
+			u, err := New("app", cfg, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			u.servers[0].rt = roundTripFunc(func(*http.Request) (*http.Response, error) {
+				return &http.Response{StatusCode: 200, ContentLength: 2, Body: emptyBody{}}, nil
+			})
+			req := httptest.NewRequest("GET", "/", nil)
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					resp, err := u.RoundTrip(req)
+					if err != nil {
+						b.Fatal(err)
+					}
+					resp.Body.Close()
+				}
+			})
+		})
+	}
+}
+
+// emptyBody is a response body that a benchmark can return without an
+// allocation (http.NoBody is given its slot back at the head).
+type emptyBody struct{}
+
+func (emptyBody) Read([]byte) (int, error) { return 0, io.EOF }
+func (emptyBody) Close() error             { return nil }
