@@ -9,30 +9,23 @@ import (
 	"github.com/stack-web/stack/edge"
 )
 
-// inFlightPerProcess is how many requests the edge keeps on the app
-// server's connections per worker process; the rest wait in the edge, in
-// arrival order (edge/upstream/inflight.go). Measured at wrk -c64 with 2
-// workers (notes in the commit): 8 per process cut p99 at the same rate and
-// CPU per request; 3 per process cut it more but lost rate.
-const inFlightPerProcess = 8
-
-// edgeConfig is f.Edge with the upstreams whose server is the stack's own
-// app server (appserver.listen) capped to inFlightPerProcess requests in
-// flight per worker process, and their wait bounded by its queue_timeout.
-// Other upstreams (a real uWSGI, PHP-FPM, an HTTP server) are left as they
-// are: their own listen queue does the waiting.
+// edgeConfig is f.Edge with the wait of the upstream that reaches the
+// stack's own app server (its one server is appserver.listen) bounded by
+// the app server's queue_timeout, when the upstream caps its requests in
+// flight (max_in_flight): a request held that long in the edge's queue
+// gets the 503 the app server would give it after as long in its own.
+// Other upstreams (a real uWSGI, PHP-FPM, an HTTP server) wait up to
+// read_timeout, as nginx's requests wait in uWSGI's listen queue.
 func edgeConfig(f *config.File) edge.Config {
 	cfg := f.Edge
-	procs := f.Appserver.Processes
-	if procs <= 0 || f.Appserver.Listen == "" {
+	if f.Appserver.QueueTimeout <= 0 || f.Appserver.Listen == "" {
 		return cfg
 	}
 	cfg.Upstreams = maps.Clone(cfg.Upstreams)
 	for name, u := range cfg.Upstreams {
-		if u.Protocol != "uwsgi" || !servesAppserver(u.Servers, f.Appserver.Listen) {
+		if u.MaxInFlight == 0 || u.Protocol != "uwsgi" || !servesAppserver(u.Servers, f.Appserver.Listen) {
 			continue
 		}
-		u.InFlight = inFlightPerProcess * procs
 		u.QueueTimeout = f.Appserver.QueueTimeout
 		cfg.Upstreams[name] = u
 	}

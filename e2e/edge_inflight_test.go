@@ -3,12 +3,36 @@ package e2e
 import (
 	"net/url"
 	"os/exec"
+	"strings"
 	"testing"
 	"time"
 )
 
-// The real stack with two workers, so the edge caps the requests on the
-// app server's connections (16) and holds the rest in its queue: 64
+// stack check refuses a negative max_in_flight, naming the key, and
+// takes a cap.
+func TestEdgeInFlightCheck(t *testing.T) {
+	for n, want := range map[string]string{
+		"-1": "edge.upstreams.app.max_in_flight: -1; must be 0 (no cap) or more",
+		"16": "",
+	} {
+		dir := writeConfig(t, `
+edge:
+  listen: ["127.0.0.1:0"]
+  locations:
+    - {path: /, upstream: app}
+  upstreams:
+    app: {servers: ["unix:run/app.sock"], max_in_flight: `+n+`}
+appserver: {listen: unix:run/app.sock, app: hello}
+`)
+		stdout, stderr, code := run(t, dir, "check")
+		if (code == 0) != (want == "") || !strings.Contains(stdout+stderr, want) {
+			t.Errorf("max_in_flight %s: exit %d, want %q:\n%s%s", n, code, want, stdout, stderr)
+		}
+	}
+}
+
+// The real stack with two workers, the edge capping the requests on the
+// app server's connections at 16 and holding the rest in its queue: 64
 // connections lose no request; then clients that give up while queued
 // or in flight (a 2 ms timeout, so their connections close with requests
 // waiting) leak no slot: a load after them is answered in full.
@@ -21,7 +45,7 @@ edge:
   locations:
     - {path: /, upstream: app}
   upstreams:
-    app: {servers: ["unix:run/app.sock"]}
+    app: {servers: ["unix:run/app.sock"], max_in_flight: 16}
 appserver:
   listen: unix:run/app.sock
   app: hello

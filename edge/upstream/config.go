@@ -55,14 +55,12 @@ type Config struct {
 	// keepalive_timeout). The appserver keeps an idle one 75s, so the edge
 	// ends it first.
 	KeepAliveTimeout time.Duration `yaml:"keepalive_timeout"`
-
-	// Not keys: set by the wiring for the upstream that is the stack's own
-	// app server, from its config (see inflight.go).
-
-	// InFlight caps the requests on each server's connections at once; the
-	// others wait in the edge in arrival order. 0: no cap.
-	InFlight int `yaml:"-"`
-	// QueueTimeout bounds that wait (503) when set, else ReadTimeout does (504).
+	// MaxInFlight caps the requests on each server's connections at once;
+	// the others wait in the edge in arrival order (inflight.go). 0: no cap.
+	MaxInFlight int `yaml:"max_in_flight"`
+	// QueueTimeout, not a key, bounds that wait (503) when set, else
+	// ReadTimeout does (504): the wiring sets it to the stack's own app
+	// server's queue_timeout for the upstream that reaches it.
 	QueueTimeout time.Duration `yaml:"-"`
 
 	// The keys of protocol: fastcgi (see fastcgi.go).
@@ -122,6 +120,7 @@ func (c Config) Validate(key string) []error {
 		bad(key+".protocol", "%q is not one of uwsgi, fastcgi, http", c.Protocol)
 	}
 	errs = append(errs, c.validateFastCGI(key)...)
+	errs = append(errs, c.validateInFlight(key)...)
 	if len(c.Servers) == 0 {
 		bad(key+".servers", `none; give at least one, e.g. ["unix:run/app.sock"]`)
 	}

@@ -157,3 +157,11 @@ func (b *slotBody) Close() error {
 	}
 	return b.ReadCloser.Close()
 }
+
+// validateInFlight checks max_in_flight.
+func (c Config) validateInFlight(key string) []error {
+	if c.MaxInFlight < 0 {
+		return []error{fmt.Errorf("%s.max_in_flight: %d; must be 0 (no cap) or more", key, c.MaxInFlight)}
+	}
+	return nil
+}

@@ -165,7 +165,7 @@ func TestInFlightHoldsUnderChurn(t *testing.T) {
 // does not hold a slot for its life.
 func TestInFlightSlotsOfResponses(t *testing.T) {
 	cfg := Default()
-	cfg.InFlight = 1
+	cfg.MaxInFlight = 1
 	cfg.ReadTimeout = 50 * time.Millisecond
 	u, _ := testUpstream(t, cfg, io.Discard, nil)
 	q := &u.servers[0].slots
@@ -219,7 +219,7 @@ func BenchmarkGroupRoundTripInFlight(b *testing.B) {
 	for _, n := range []int{0, 16} {
 		b.Run(fmt.Sprintf("cap=%d", n), func(b *testing.B) {
 			cfg := Default()
-			cfg.InFlight = n
+			cfg.MaxInFlight = n
 			cfg.Servers = []string{"unix:s.sock"}
 			u, err := New("app", cfg, nil)
 			if err != nil {

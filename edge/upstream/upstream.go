@@ -63,7 +63,7 @@ type upstreamServer struct {
 	fails     atomic.Int32
 	downUntil atomic.Int64 // unix nanoseconds; 0 when up
 	current   int          // smooth round robin state, under balancer.mu
-	slots     inFlight     // cfg.InFlight's cap (inflight.go)
+	slots     inFlight     // cfg.MaxInFlight's cap (inflight.go)
 }
 
 // New builds the transports of an upstream's servers. logger
@@ -100,7 +100,7 @@ func New(name string, cfg Config, logger *slog.Logger) (*Group, error) {
 		default:
 			return nil, fmt.Errorf("edge: upstream %s: protocol %q is not supported", name, cfg.Protocol)
 		}
-		u.servers = append(u.servers, &upstreamServer{addr: sp.addr, weight: sp.weight, backup: sp.backup, rt: rt, slots: inFlight{max: cfg.InFlight}})
+		u.servers = append(u.servers, &upstreamServer{addr: sp.addr, weight: sp.weight, backup: sp.backup, rt: rt, slots: inFlight{max: cfg.MaxInFlight}})
 	}
 	if len(u.servers) == 0 {
 		return nil, fmt.Errorf("edge: upstream %s has no servers", name)
