@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"net/url"
 	"os/exec"
 	"strings"
@@ -70,5 +71,47 @@ appserver:
 	t.Logf("after them, 32 connections, 2 s: %v", after)
 	if after.Failed() != 0 || after.OK == 0 {
 		t.Fatalf("after clients gave up: %v", after)
+	}
+}
+
+// A SIGHUP that changes max_in_flight under load (4 -> 16 -> off) fails
+// no request: the requests of the old configuration give their slots back
+// to its own queue, and the new one starts with its own.
+func TestEdgeInFlightReloadUnderLoad(t *testing.T) {
+	conf := func(n int) string {
+		return fmt.Sprintf(`
+run_dir: run
+edge:
+  listen: ["127.0.0.1:0"]
+  access_log: "off"
+  locations:
+    - {path: /, upstream: app}
+  upstreams:
+    app: {servers: ["unix:run/app.sock"], max_in_flight: %d}
+appserver:
+  listen: unix:run/app.sock
+  app: hello
+  processes: 2
+`, n)
+	}
+	dir := writeConfig(t, conf(4))
+	cmd := exec.Command(binary, "up")
+	cmd.Dir = dir
+	cmd.Env = cleanEnv()
+	p := startCmd(t, cmd, "stack up", nil)
+	u, err := url.Parse(p.url())
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan *loadResult)
+	go func() { done <- load{Addr: u.Host, Conns: 32}.run(t, nil, 3*time.Second) }()
+	time.Sleep(700 * time.Millisecond)
+	edgeReload(t, p, conf(16), edgeReloaded)
+	time.Sleep(700 * time.Millisecond)
+	edgeReload(t, p, conf(0), edgeReloaded)
+	res := <-done
+	t.Logf("32 connections, 3 s, two reloads: %v", res)
+	if res.Failed() != 0 || res.OK == 0 {
+		t.Fatalf("across the reloads: %v", res)
 	}
 }
