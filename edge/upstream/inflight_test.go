@@ -2,65 +2,14 @@ package upstream
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
-
-// waitWaiting waits until q has n requests waiting.
-func waitWaiting(t *testing.T, q *inFlight, n int) {
-	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
-		if _, w := q.state(); w == n {
-			return
-		}
-	}
-	_, w := q.state()
-	t.Fatalf("%d waiting, want %d", w, n)
-}
-
-// Requests beyond the cap get their slot in the order they came.
-func TestInFlightWaitersGoInArrivalOrder(t *testing.T) {
-	q := &inFlight{max: 2}
-	cfg := Default()
-	for range 2 {
-		if err := q.acquire(context.Background(), &cfg, "s"); err != nil {
-			t.Fatal(err)
-		}
-	}
-	got := make(chan int, 5)
-	var wg sync.WaitGroup
-	for i := range 5 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := q.acquire(context.Background(), &cfg, "s"); err != nil {
-				t.Error(err)
-				return
-			}
-			got <- i
-		}()
-		waitWaiting(t, q, i+1) // the next comes after this one is queued
-	}
-	for want := range 5 { // each release is of a request in flight
-		q.release()
-		if i := <-got; i != want {
-			t.Fatalf("slot %d went to waiter %d", want, i)
-		}
-	}
-	wg.Wait()
-	q.release() // the last two waiters' requests
-	q.release()
-	if held, waiting := q.state(); held != 0 || waiting != 0 {
-		t.Errorf("after all: %d held, %d waiting", held, waiting)
-	}
-}
 
 // A wait ends at queue_timeout with a 503 (the app server's own answer to
 // a request that queued that long), else at read_timeout with a 504; the
@@ -74,88 +23,26 @@ func TestInFlightWaitIsBounded(t *testing.T) {
 		{50 * time.Millisecond, http.StatusServiceUnavailable, "queue_timeout (50ms) fired waiting in the edge for one of the 1 requests in flight to unix:app.sock"},
 		{0, http.StatusGatewayTimeout, "read_timeout (60ms) fired waiting in the edge for one of the 1 requests in flight to unix:app.sock"},
 	} {
-		q := &inFlight{max: 1}
 		cfg := Default()
+		cfg.MaxInFlight = 1
+		cfg.Servers = []string{"unix:app.sock"}
 		cfg.ReadTimeout, cfg.QueueTimeout = 60*time.Millisecond, c.queue
-		if err := q.acquire(context.Background(), &cfg, "unix:app.sock"); err != nil {
+		u, err := New("app", cfg, nil)
+		if err != nil {
 			t.Fatal(err)
 		}
-		err := q.acquire(context.Background(), &cfg, "unix:app.sock")
+		s := u.servers[0]
+		if err := u.acquireSlot(context.Background(), s); err != nil {
+			t.Fatal(err)
+		}
+		err = u.acquireSlot(context.Background(), s)
+		q := s.slots
 		if err == nil || Status(err) != c.status || !strings.Contains(err.Error(), c.msg) {
 			t.Errorf("queue_timeout %v: %v (status %d), want %d and %q", c.queue, err, Status(err), c.status, c.msg)
 		}
-		if held, waiting := q.state(); held != 1 || waiting != 0 {
+		if held, waiting := q.State(); held != 1 || waiting != 0 {
 			t.Errorf("after the timeout: %d held, %d waiting; want 1, 0", held, waiting)
 		}
-	}
-}
-
-// A client that goes away leaves the queue, and the slot it would have had
-// goes to the next one.
-func TestInFlightCancelledWaiterLeaves(t *testing.T) {
-	q := &inFlight{max: 1}
-	cfg := Default()
-	if err := q.acquire(context.Background(), &cfg, "s"); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	gone := make(chan error)
-	go func() { gone <- q.acquire(ctx, &cfg, "s") }()
-	waitWaiting(t, q, 1)
-	next := make(chan error)
-	go func() { next <- q.acquire(context.Background(), &cfg, "s") }()
-	waitWaiting(t, q, 2)
-	cancel()
-	if err := <-gone; !errors.Is(err, context.Canceled) {
-		t.Errorf("cancelled wait: %v", err)
-	}
-	waitWaiting(t, q, 1)
-	q.release()
-	if err := <-next; err != nil {
-		t.Fatal(err)
-	}
-	q.release()
-	if held, waiting := q.state(); held != 0 || waiting != 0 {
-		t.Errorf("after all: %d held, %d waiting", held, waiting)
-	}
-}
-
-// Under many requests, some cancelled at any moment (also as they are
-// handed a slot), no slot is lost and the cap is never passed.
-func TestInFlightHoldsUnderChurn(t *testing.T) {
-	const limit = 3
-	q := &inFlight{max: limit}
-	cfg := Default()
-	var mu sync.Mutex
-	in, peak, served := 0, 0, 0
-	var wg sync.WaitGroup
-	for i := range 200 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			ctx, cancel := context.WithTimeout(context.Background(), time.Duration(i%7)*100*time.Microsecond)
-			defer cancel()
-			if i%2 == 0 {
-				ctx = context.Background()
-			}
-			if q.acquire(ctx, &cfg, "s") != nil {
-				return
-			}
-			mu.Lock()
-			in++
-			peak = max(peak, in)
-			served++
-			mu.Unlock()
-			time.Sleep(50 * time.Microsecond)
-			mu.Lock()
-			in--
-			mu.Unlock()
-			q.release()
-		}()
-	}
-	wg.Wait()
-	if held, waiting := q.state(); held != 0 || waiting != 0 || peak > limit || served < 100 {
-		t.Errorf("%d held, %d waiting, peak %d in flight (cap %d), %d served (every uncancelled one: >= 100)", held, waiting, peak, limit, served)
 	}
 }
 
@@ -168,7 +55,7 @@ func TestInFlightSlotsOfResponses(t *testing.T) {
 	cfg.MaxInFlight = 1
 	cfg.ReadTimeout = 50 * time.Millisecond
 	u, _ := testUpstream(t, cfg, io.Discard, nil)
-	q := &u.servers[0].slots
+	q := u.servers[0].slots
 	for _, c := range []struct {
 		name  string
 		resp  func() *http.Response
@@ -190,12 +77,12 @@ func TestInFlightSlotsOfResponses(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", c.name, err)
 		}
-		if held, _ := q.state(); (held == 1) != c.holds {
+		if held, _ := q.State(); (held == 1) != c.holds {
 			t.Errorf("%s: %d slots held with the body open", c.name, held)
 		}
 		resp.Body.Close()
 		resp.Body.Close() // twice gives back one slot
-		if held, waiting := q.state(); held != 0 || waiting != 0 {
+		if held, waiting := q.State(); held != 0 || waiting != 0 {
 			t.Errorf("%s: %d held, %d waiting after the body was closed", c.name, held, waiting)
 		}
 	}
@@ -204,7 +91,7 @@ func TestInFlightSlotsOfResponses(t *testing.T) {
 	if _, err := u.RoundTrip(httptest.NewRequest("POST", "/", nil)); err == nil {
 		t.Fatal("no error")
 	}
-	if held, _ := q.state(); held != 0 {
+	if held, _ := q.State(); held != 0 {
 		t.Errorf("%d held after a failed attempt", held)
 	}
 }

@@ -22,6 +22,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/stack-web/stack/edge/upstream/internal/inflight"
 )
 
 // Group is a named group of interchangeable servers. It is itself an
@@ -61,9 +63,9 @@ type upstreamServer struct {
 	rt        http.RoundTripper
 	active    atomic.Int64 // requests in flight (least_conn)
 	fails     atomic.Int32
-	downUntil atomic.Int64 // unix nanoseconds; 0 when up
-	current   int          // smooth round robin state, under balancer.mu
-	slots     inFlight     // cfg.MaxInFlight's cap (inflight.go)
+	downUntil atomic.Int64  // unix nanoseconds; 0 when up
+	current   int           // smooth round robin state, under balancer.mu
+	slots     *inflight.Cap // max_in_flight; nil: none (inflight.go)
 }
 
 // New builds the transports of an upstream's servers. logger
@@ -100,7 +102,7 @@ func New(name string, cfg Config, logger *slog.Logger) (*Group, error) {
 		default:
 			return nil, fmt.Errorf("edge: upstream %s: protocol %q is not supported", name, cfg.Protocol)
 		}
-		u.servers = append(u.servers, &upstreamServer{addr: sp.addr, weight: sp.weight, backup: sp.backup, rt: rt, slots: inFlight{max: cfg.MaxInFlight}})
+		u.servers = append(u.servers, &upstreamServer{addr: sp.addr, weight: sp.weight, backup: sp.backup, rt: rt, slots: inflight.New(cfg.MaxInFlight)})
 	}
 	if len(u.servers) == 0 {
 		return nil, fmt.Errorf("edge: upstream %s has no servers", name)
@@ -281,7 +283,7 @@ func (u *Group) pick(req *http.Request, tried uint64) int {
 // second attempt cannot reuse it). A full listen queue is waited out for
 // up to min(connect_timeout, 1s).
 func (u *Group) attempt(s *upstreamServer, req *http.Request) (*http.Response, error) {
-	if err := s.slots.acquire(req.Context(), &u.cfg, s.addr); err != nil {
+	if err := u.acquireSlot(req.Context(), s); err != nil {
 		return nil, err
 	}
 	deadline := time.Now().Add(min(u.cfg.ConnectTimeout, time.Second))
@@ -305,7 +307,7 @@ func (u *Group) attempt(s *upstreamServer, req *http.Request) (*http.Response, e
 		}
 		if err == nil {
 			u.succeed(s)
-			s.slots.holdUntilBody(resp)
+			s.slots.HoldUntilBody(resp)
 			if count {
 				if resp.Body == nil || resp.Body == http.NoBody {
 					s.active.Add(-1)
@@ -323,11 +325,11 @@ func (u *Group) attempt(s *upstreamServer, req *http.Request) (*http.Response, e
 			s.active.Add(-1)
 		}
 		if !errors.Is(err, syscall.EAGAIN) {
-			s.slots.release()
+			s.slots.Release()
 			return nil, err
 		}
 		if time.Now().Add(pause).After(deadline) || !sleepCtx(req.Context(), pause) {
-			s.slots.release()
+			s.slots.Release()
 			return nil, &busyError{err}
 		}
 		pause = min(2*pause, 50*time.Millisecond)
