@@ -63,6 +63,13 @@ type Env struct {
 	// Out receives a management command's progress lines (stack
 	// migrate); io.Discard when serving.
 	Out io.Writer
+	// Released, if not nil, waits until `stack up`'s release phase is
+	// over; New may build before then, beside it, and calls Released
+	// before it reads or writes anything the release changes. It is set
+	// for a worker started before its master had the socket when the
+	// release is only the app's Migrate (workerstart.go); nil means the
+	// release is over.
+	Released func() error
 }
 
 // registry maps app names to apps.

@@ -180,11 +180,17 @@ func (c *cmdEnv) buildApp(f *config.File) (http.Handler, error) {
 }
 
 func (c *cmdEnv) buildAppWith(f *config.File, logger *slog.Logger) (http.Handler, error) {
+	return c.buildAppReleased(f, logger, nil)
+}
+
+// buildAppReleased is buildAppWith for an app that may be built before the
+// release is over: released is its Env.Released.
+func (c *cmdEnv) buildAppReleased(f *config.File, logger *slog.Logger, released func() error) (http.Handler, error) {
 	app, ok := c.apps[f.Appserver.App]
 	if !ok {
 		return nil, fmt.Errorf("appserver.app: %q is not built into this binary (known: %s)", f.Appserver.App, strings.Join(c.apps.names(), ", "))
 	}
-	h, err := app.New(Env{Settings: f.Apps[app.Name], RunDir: f.RunDir, Logger: logger.With("app", app.Name), Out: io.Discard})
+	h, err := app.New(Env{Settings: f.Apps[app.Name], RunDir: f.RunDir, Logger: logger.With("app", app.Name), Out: io.Discard, Released: released})
 	if err != nil {
 		return nil, fmt.Errorf("app %s: %w", app.Name, err)
 	}

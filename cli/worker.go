@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"io"
 	"os"
 
@@ -30,16 +31,27 @@ func (c *cmdEnv) workerCommand() *cobra.Command {
 			}
 			useWorkerDebugKey(f, c.logger)
 			// A worker started before the master had its socket waits
-			// for it here: until then the release may still be running.
-			if started, err := prefork.AwaitStart(); err != nil || !started {
+			// for it: until then the release may still be running. Its
+			// app may build meanwhile (workerstart.go).
+			gate := &startGate{}
+			var released func() error
+			if c.buildsBeforeStart(f) {
+				released = gate.released
+			} else if started, err := gate.wait(); err != nil || !started {
 				return err
 			}
-			h, err := c.buildApp(f)
+			h, err := c.buildAppReleased(f, c.logger, released)
+			if errors.Is(err, errNoStart) {
+				return nil
+			}
 			if err != nil {
 				return err
 			}
 			if cl, ok := h.(io.Closer); ok {
 				defer cl.Close()
+			}
+			if started, err := gate.wait(); err != nil || !started {
+				return err
 			}
 			if devScript {
 				h = devloop.Inject(h) // stack dev, app in debug

@@ -31,7 +31,7 @@ func builtinApps() []cli.App {
 				return polls.Migrate(ctx, *env.Settings.(*framework.Settings), env.RunDir, env.Out)
 			},
 			New: func(env cli.Env) (http.Handler, error) {
-				return polls.New(*env.Settings.(*framework.Settings), env.RunDir, env.Logger)
+				return polls.NewAfterRelease(*env.Settings.(*framework.Settings), env.RunDir, env.Logger, env.Released)
 			},
 			Users: func(env cli.Env) (cli.Users, io.Closer, error) {
 				return polls.OpenUsers(*env.Settings.(*framework.Settings), env.RunDir, env.Logger)

@@ -64,6 +64,18 @@ func dbPath(settings framework.Settings, runDir string) string {
 	return filepath.Join(runDir, "polls.sqlite3")
 }
 
+// current reports whether the SQLite database db is at this binary's
+// schema version, read without a transaction (a write lock would wait for
+// the release's); false for PostgreSQL, whose version is in a table
+// migrate creates.
+func current(db *sql.DB, d *dialect) bool {
+	if d != sqliteDialect {
+		return false
+	}
+	var v int
+	return db.QueryRow(`PRAGMA user_version`).Scan(&v) == nil && v == len(migrations)
+}
+
 // migrate is what New runs: Migrate's work, silently (a no-op once the
 // release step has run).
 func migrate(db *sql.DB, d *dialect) error {

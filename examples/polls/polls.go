@@ -61,11 +61,22 @@ var errNoUsersOnPostgres = errors.New("users and the admin (/admin/) need the SQ
 
 // open opens and migrates the polls database of settings (Database ""
 // means <runDir>/polls.sqlite3), seeding sample questions on first run.
-func open(settings framework.Settings, runDir string) (*sql.DB, *dialect, error) {
+// released, if not nil, waits until the release phase is over (see
+// NewAfterRelease): it is called before the schema is migrated, unless the
+// database is already at this binary's version.
+func open(settings framework.Settings, runDir string, released func() error) (*sql.DB, *dialect, error) {
 	path := dbPath(settings, runDir)
 	db, d, err := openDB(path)
 	if err != nil {
 		return nil, d, err
+	}
+	if released != nil && !current(db, d) {
+		if err := released(); err != nil {
+			db.Close()
+			return nil, d, err
+		}
+	} else if released != nil {
+		return db, d, nil // migrate would have nothing to do
 	}
 	if err := migrate(db, d); err != nil {
 		db.Close()
@@ -77,7 +88,7 @@ func open(settings framework.Settings, runDir string) (*sql.DB, *dialect, error)
 // OpenUsers opens the polls database's users, for `stack createsuperuser`
 // and `stack changepassword`. Close the returned database when done.
 func OpenUsers(settings framework.Settings, runDir string, logger *slog.Logger) (*auth.Auth, *sql.DB, error) {
-	db, d, err := open(settings, runDir)
+	db, d, err := open(settings, runDir, nil)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -98,10 +109,22 @@ func OpenUsers(settings framework.Settings, runDir string, logger *slog.Logger) 
 // <runDir>/polls.sqlite3. It opens the database, migrates the schema and
 // seeds sample questions on first run.
 func New(settings framework.Settings, runDir string, logger *slog.Logger) (*App, error) {
+	return NewAfterRelease(settings, runDir, logger, nil)
+}
+
+// NewAfterRelease is New for a worker process that builds its app while
+// its master may still be running the release phase, whose only step is
+// this app's migrate (cli: `stack up`'s default release): released waits
+// until the release is over (nil: it is). A database already at this
+// binary's schema version is one the release leaves as it is, so the whole
+// app is built at once, beside the release; any other (new, older, or not
+// SQLite) waits for released before New migrates it, so that the release,
+// not the worker, applies the migrations and reports them.
+func NewAfterRelease(settings framework.Settings, runDir string, logger *slog.Logger, released func() error) (*App, error) {
 	if settings.Name == "" {
 		settings.Name = "polls"
 	}
-	db, d, err := open(settings, runDir)
+	db, d, err := open(settings, runDir, released)
 	if err != nil {
 		return nil, err
 	}

@@ -31,16 +31,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
+
+	"github.com/stack-web/stack/internal/earlyworker/launch"
 )
-
-// envMark marks an early process's environment: it waits for its orders
-// on ControlFD before anything else.
-const envMark = "STACK_EARLY_WORKER"
-
-// ownProcs is envMark's value when Start set GOMAXPROCS itself.
-const ownProcs = "gomaxprocs"
 
 // ControlFD is the early process's end of its channel to the master; it
 // stays the worker's control channel once the orders are in (the
@@ -58,171 +52,18 @@ type Process struct {
 	Exe string
 }
 
-var (
-	mu    sync.Mutex
-	early *Process
-)
-
-// Start starts the early worker if args (os.Args) run a command whose
-// master may want one: `up` or `appserver` (the first word that is not a
-// flag or a flag's value). Package start calls it from its init. A
-// failure is silent: the master then starts its first worker itself.
-func Start(args []string, commands ...string) {
-	// On one CPU the two starts would only take turns: nothing gained,
-	// and a configuration without worker processes would wait for both.
-	if os.Getenv(envMark) != "" || runtime.GOMAXPROCS(0) < 2 || !runs(args, commands) || !wantsWorkers(args, os.Getenv) {
-		return
-	}
-	exe, err := os.Executable()
-	if err != nil {
-		return
-	}
-	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return
-	}
-	mine, theirs := os.NewFile(uintptr(fds[0]), "early worker control"), os.NewFile(uintptr(fds[1]), "control")
-	defer theirs.Close()
-	null, err := os.Open(os.DevNull)
-	if err != nil {
-		mine.Close()
-		return
-	}
-	defer null.Close()
-	// A worker's runtime gets its share of the CPUs (with 2 workers or
-	// more, half of them at most: appserver/prefork's cpuShareEnv): an
-	// init on every P leaves each P's cached spans half used, 0.7 MB more
-	// PSS. Await puts the share the orders give, or the default, in place.
-	env := append(os.Environ(), envMark+"=1")
-	if os.Getenv("GOMAXPROCS") == "" {
-		share := (runtime.GOMAXPROCS(0) + 1) / 2
-		env = append(os.Environ(), envMark+"="+ownProcs, "GOMAXPROCS="+strconv.Itoa(share))
-	}
-	// The command line a worker has, so that ps shows what it is; its
-	// real one comes with the orders.
-	p, err := os.StartProcess(exe, []string{exe, "appserver-worker"}, &os.ProcAttr{
-		Env:   env,
-		Files: []*os.File{null, os.Stderr, os.Stderr, null, theirs},
-		// The main thread forks it during init: its exit is the process's.
-		Sys: &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL},
-	})
-	if err != nil {
-		mine.Close()
-		return
-	}
-	mu.Lock()
-	early = &Process{Proc: p, Control: mine, Exe: exe}
-	mu.Unlock()
-}
-
-// runs reports whether the command args name is one of commands. The
-// stack's flags that take a value as the next word are skipped with it.
-func runs(args []string, commands []string) bool {
-	for i := 1; i < len(args); i++ {
-		a := args[i]
-		switch {
-		case a == "-h" || a == "--help" || a == "--":
-			return false
-		case a == "-c" || a == "--config" || a == "--set" || a == "--log-level":
-			i++
-		case strings.HasPrefix(a, "-"):
-		default:
-			for _, c := range commands {
-				if a == c {
-					return true
-				}
-			}
-			return false
-		}
-	}
-	return false
-}
-
-// wantsWorkers peeks at what sets appserver.processes, without parsing
-// the configuration (this runs in package init, before its libraries are
-// ready): the last --set of it, else STACK_APPSERVER_PROCESSES, else the
-// text of the file (--config, or stack.yaml) has "processes: N" with N
-// above 0. A miss only loses the early start; a wrong guess costs a
-// process start beside the master's, dropped (measured: 2 ms later to the
-// first 200 of an in-process app on 2 CPUs, which is why it is not
-// started blind).
-func wantsWorkers(args []string, getenv func(string) string) bool {
-	path, set := "stack.yaml", ""
-	for i := 1; i < len(args); i++ {
-		a, v := args[i], ""
-		switch {
-		case (a == "-c" || a == "--config") && i+1 < len(args):
-			i++
-			path = args[i]
-		case strings.HasPrefix(a, "--config="):
-			path = a[len("--config="):]
-		case a == "--set" && i+1 < len(args):
-			i++
-			v = args[i]
-		case strings.HasPrefix(a, "--set="):
-			v = a[len("--set="):]
-		}
-		if n, ok := strings.CutPrefix(v, "appserver.processes="); ok {
-			set = n
-		}
-	}
-	if set != "" {
-		return positive(set)
-	}
-	if n := getenv("STACK_APPSERVER_PROCESSES"); n != "" {
-		return positive(n)
-	}
-	// A regular file only: a named pipe would block here, in init.
-	if fi, err := os.Stat(path); err != nil || !fi.Mode().IsRegular() || fi.Size() > 1<<20 {
-		return false
-	}
-	b, err := os.ReadFile(path)
-	return err == nil && processesInText(string(b))
-}
-
-// processesInText reports whether text has a key "processes" (not
-// min_processes) whose value is a number above 0, in block or flow style.
-func processesInText(text string) bool {
-	const key = "processes"
-	for i := 0; ; {
-		j := strings.Index(text[i:], key)
-		if j < 0 {
-			return false
-		}
-		at := i + j
-		i = at + len(key)
-		if at > 0 && (text[at-1] == '_' || text[at-1] >= 'a' && text[at-1] <= 'z') {
-			continue
-		}
-		rest := strings.TrimLeft(text[i:], " \t\"'")
-		if !strings.HasPrefix(rest, ":") {
-			continue
-		}
-		rest = strings.TrimLeft(rest[1:], " \t\"'")
-		end := 0
-		for end < len(rest) && rest[end] >= '0' && rest[end] <= '9' {
-			end++
-		}
-		if end > 0 && positive(rest[:end]) {
-			return true
-		}
-	}
-}
-
-// positive reports whether s is a whole number above 0.
-func positive(s string) bool {
-	n, err := strconv.Atoi(strings.TrimSpace(s))
-	return err == nil && n > 0
-}
+// Start starts the early worker (package launch, which package start's
+// init calls directly: see there why it is a package of its own).
+func Start(args []string, commands ...string) { launch.Start(args, commands...) }
 
 // Take returns the early worker, once; nil if there is none or it was
 // taken. The caller orders or discards it.
 func Take() *Process {
-	mu.Lock()
-	defer mu.Unlock()
-	p := early
-	early = nil
-	return p
+	l := launch.Take()
+	if l == nil {
+		return nil
+	}
+	return &Process{Proc: l.Proc, Control: l.Control, Exe: l.Exe}
 }
 
 // Discard drops p (nil: nothing): its channel is closed, which tells it to
@@ -269,7 +110,7 @@ const maxOrders = 1 << 20
 // or exits 0 if the master dropped it or is gone. In any other process it
 // returns at once.
 func Await() {
-	mark := os.Getenv(envMark)
+	mark := os.Getenv(launch.EnvMark)
 	if mark == "" {
 		return
 	}
@@ -294,11 +135,11 @@ func Await() {
 		}
 	}
 	// The runtime read GOMAXPROCS at exec, before the orders (Start's
-	// own if mark is ownProcs).
+	// own if mark is launch.OwnProcs).
 	switch {
 	case procs > 0:
 		runtime.GOMAXPROCS(procs)
-	case mark == ownProcs:
+	case mark == launch.OwnProcs:
 		runtime.SetDefaultGOMAXPROCS()
 	}
 	os.Args = argv
