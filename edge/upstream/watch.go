@@ -37,6 +37,15 @@ func (r *connReader) arm(timeout time.Duration) {
 	r.until = now.Add(timeout)
 	if r.stop == nil && timeout > watchDelay {
 		r.short = true
+		if c, ok := r.conn.(rangeDeadliner); ok {
+			// A kept connection's watch deadline, set a few requests
+			// ago, mostly still falls in the second half of the delay:
+			// no runtime timer operation at every request. The watch
+			// may then start after half the delay: a client gone is
+			// noticed no later.
+			c.SetReadDeadlineWithin(now.Add(watchDelay/2), now.Add(watchDelay))
+			return
+		}
 		r.conn.SetReadDeadline(now.Add(watchDelay))
 		return
 	}
@@ -73,6 +82,12 @@ func (r *connReader) watch() {
 		// the read waits for a server whose answer nobody reads.
 		r.conn.SetDeadline(time.Unix(1, 0))
 	}
+}
+
+// rangeDeadliner is a connection that keeps a read deadline already set
+// when it falls in a range (unixconn.Conn).
+type rangeDeadliner interface {
+	SetReadDeadlineWithin(earliest, latest time.Time) error
 }
 
 // unwatch ends the watch; false when it has cut the connection.
