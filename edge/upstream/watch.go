@@ -12,7 +12,8 @@ import (
 // request; most answers (a hello: a fraction of a millisecond, a loaded
 // polls page a few) come before it, and need none of that. A client that
 // leaves a slow request is noticed this much later, which nginx's users
-// would not notice either.
+// would not notice either. On a kept Unix connection the watch may start
+// after half of it (arm).
 const watchDelay = 50 * time.Millisecond
 
 // connReader is what a response's bufio.Reader reads from: the server's
