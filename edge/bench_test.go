@@ -86,6 +86,15 @@ func BenchmarkProxyOverUwsgiLike(b *testing.B) {
 	benchClient(b, startEdge(b, cfg), "/")
 }
 
+// The same answer without its length, as uWSGI sends a WSGI app's: the
+// edge peeks for the close to give it one (upstream's closesSoon).
+func BenchmarkProxyOverUwsgiNoLength(b *testing.B) {
+	sock := startCannedClose(b, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nHello, web!\n", true)
+	cfg := proxyConfig("unix:" + sock)
+	cfg.AccessLog = "off"
+	benchClient(b, startEdge(b, cfg), "/")
+}
+
 // A 1 KiB static file through the edge (from its small-file cache).
 func BenchmarkStaticThroughEdge(b *testing.B) {
 	dir := b.TempDir()

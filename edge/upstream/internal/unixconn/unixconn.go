@@ -119,6 +119,9 @@ type Conn struct {
 	mu                   sync.Mutex
 	closed               bool
 	rdeadline, wdeadline time.Time
+	// prdl is the read deadline handed to the poller, once polled
+	// (SetReadDeadlineWithin keeps it when it falls in the range asked).
+	prdl time.Time
 }
 
 // polledFile is the connection under the runtime's poller.
@@ -276,6 +279,7 @@ func (c *Conn) pollLocked() (*polledFile, error) {
 	}
 	if !c.rdeadline.IsZero() {
 		f.SetReadDeadline(c.rdeadline)
+		c.prdl = c.rdeadline
 	}
 	if !c.wdeadline.IsZero() {
 		f.SetWriteDeadline(c.wdeadline)
@@ -335,13 +339,16 @@ func (c *Conn) setDeadline(t time.Time, read, write bool) error {
 		}
 		c.mu.Unlock()
 	}
-	switch {
-	case read && write:
-		return pc.f.SetDeadline(t)
-	case read:
-		return pc.f.SetReadDeadline(t)
+	if !read {
+		return pc.f.SetWriteDeadline(t)
 	}
-	return pc.f.SetWriteDeadline(t)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.prdl = t
+	if write {
+		return pc.f.SetDeadline(t)
+	}
+	return pc.f.SetReadDeadline(t)
 }
 
 // PeekEnd reports, without waiting, whether the server has closed its side
