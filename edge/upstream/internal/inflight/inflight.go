@@ -137,6 +137,17 @@ func (q *Cap) leaveLocked(ready chan struct{}) {
 	}
 }
 
+// Free reports whether a request would get a slot at once (true for nil):
+// the balancer prefers such a server to one at its cap.
+func (q *Cap) Free() bool {
+	if q == nil {
+		return true
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.n < q.max && len(q.waiters) == 0
+}
+
 // State returns the slots held and the requests waiting.
 func (q *Cap) State() (held, waiting int) {
 	q.mu.Lock()
