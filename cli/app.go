@@ -38,6 +38,12 @@ type App struct {
 	Migrate func(ctx context.Context, env Env) error
 	// New builds the app's handler. It runs once, at start-up.
 	New func(env Env) (http.Handler, error)
+	// NewWaitsForRelease says that New calls Env.Released before it
+	// reads or writes what Migrate changes, so that a worker may build the
+	// app while the default release (its Migrate) runs. Without it New
+	// runs once the release is over: a New that migrates by itself would
+	// otherwise race the release's migrate.
+	NewWaitsForRelease bool
 	// Users, if not nil, opens the app's user accounts for `stack
 	// createsuperuser` and `stack changepassword`; the io.Closer releases
 	// them. framework/auth's *Auth is a Users.

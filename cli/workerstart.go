@@ -50,8 +50,13 @@ func (g *startGate) released() error {
 }
 
 // buildsBeforeStart reports whether a worker of f may build its app before
-// it has the socket: the release is nothing or exactly the default one,
-// the app's own Migrate.
+// it has the socket: the release is nothing, or exactly the default one
+// (the app's own Migrate) and the app's New waits for it
+// (App.NewWaitsForRelease; an app that does not know Env.Released may
+// migrate in New, at the same time as the release).
 func (c *cmdEnv) buildsBeforeStart(f *config.File) bool {
-	return len(f.Release) == 0 || slices.EqualFunc(f.Release, c.defaultRelease(f.Appserver.App), slices.Equal)
+	if len(f.Release) == 0 {
+		return true
+	}
+	return c.apps[f.Appserver.App].NewWaitsForRelease && slices.EqualFunc(f.Release, c.defaultRelease(f.Appserver.App), slices.Equal)
 }

@@ -11,7 +11,7 @@ import (
 // nothing or the app's own migrate: any other command may change what the
 // build reads (a restored database file, data the app caches).
 func TestWorkerBuildsBeforeStartOnlyBesideTheAppsOwnMigrate(t *testing.T) {
-	c := &cmdEnv{apps: registry{"polls": {Name: "polls", Migrate: func(ctx context.Context, env Env) error { return nil }}}}
+	c := &cmdEnv{apps: registry{"polls": {Name: "polls", Migrate: func(ctx context.Context, env Env) error { return nil }, NewWaitsForRelease: true}}}
 	for _, tc := range []struct {
 		release [][]string
 		want    bool

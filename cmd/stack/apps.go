@@ -30,6 +30,7 @@ func builtinApps() []cli.App {
 			Migrate: func(ctx context.Context, env cli.Env) error {
 				return polls.Migrate(ctx, *env.Settings.(*framework.Settings), env.RunDir, env.Out)
 			},
+			NewWaitsForRelease: true,
 			New: func(env cli.Env) (http.Handler, error) {
 				return polls.NewAfterRelease(*env.Settings.(*framework.Settings), env.RunDir, env.Logger, env.Released)
 			},

@@ -268,10 +268,20 @@ func (u *Group) RoundTrip(req *http.Request) (*http.Response, error) {
 func (u *Group) pick(req *http.Request, tried uint64) int {
 	untried := func(i int) bool { return tried&(1<<(i%64)) == 0 }
 	now := time.Now().UnixNano()
-	i := u.bal.pick(req.RemoteAddr, func(i int) bool {
+	up := func(i int) bool {
 		d := u.servers[i].downUntil.Load()
 		return untried(i) && (d == 0 || now >= d)
-	})
+	}
+	i := -1
+	if u.cfg.MaxInFlight > 0 && len(u.servers) > 1 {
+		// A server at its max_in_flight is passed over for one with room
+		// (nginx Plus's max_conns): a request waits in a server's queue
+		// only when every server is at its cap.
+		i = u.bal.pick(req.RemoteAddr, func(i int) bool { return up(i) && u.servers[i].slots.Free() })
+	}
+	if i < 0 {
+		i = u.bal.pick(req.RemoteAddr, up)
+	}
 	if i < 0 {
 		i = u.bal.pick(req.RemoteAddr, untried)
 	}

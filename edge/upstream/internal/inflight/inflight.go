@@ -137,6 +137,17 @@ func (q *Cap) leaveLocked(ready chan struct{}) {
 	}
 }
 
+// Free reports whether a request would get a slot at once (true for nil):
+// the balancer prefers such a server to one at its cap.
+func (q *Cap) Free() bool {
+	if q == nil {
+		return true
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.n < q.max && len(q.waiters) == 0
+}
+
 // State returns the slots held and the requests waiting.
 func (q *Cap) State() (held, waiting int) {
 	q.mu.Lock()
@@ -164,6 +175,33 @@ type slotBody struct {
 	io.ReadCloser
 	q    *Cap
 	done atomic.Bool
+}
+
+// The transport's body may say what is in its buffer (Buffered), hand
+// over a body that has all arrived in one piece (Whole), and pool its head
+// (ReleaseHead): the forwarder and the response buffering use these to
+// write a small response in one write, without a copy or a buffering
+// goroutine. The slot's wrapper passes them through, or a capped upstream
+// would lose them on every response.
+
+func (b *slotBody) Buffered() int {
+	if r, ok := b.ReadCloser.(interface{ Buffered() int }); ok {
+		return r.Buffered()
+	}
+	return 0
+}
+
+func (b *slotBody) Whole() ([]byte, bool) {
+	if w, ok := b.ReadCloser.(interface{ Whole() ([]byte, bool) }); ok {
+		return w.Whole()
+	}
+	return nil, false
+}
+
+func (b *slotBody) ReleaseHead() {
+	if h, ok := b.ReadCloser.(interface{ ReleaseHead() }); ok {
+		h.ReleaseHead()
+	}
 }
 
 func (b *slotBody) Close() error {
