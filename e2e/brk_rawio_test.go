@@ -86,18 +86,25 @@ appserver:
 		return time.Since(start), get()
 	}
 	// The wait the defect adds is n first reads of firstReadWait (1 ms)
-	// over the two workers: 1.5 s, whatever the machine's load. What a
-	// healthy build costs is the accepts' CPU, which under -race on a
-	// busy machine took 1.2-1.5 s against a fixed bound of 1 s (the test
-	// failed on main as on this code). So the bound is the same flood of
-	// connections that started their packet, measured just before and
-	// after, plus half of the defect's wait.
-	_, startedBefore := behind(false)
-	dialed, took := behind(true)
-	_, startedAfter := behind(false)
-	started := max(startedBefore, startedAfter)
-	t.Logf("%d silent connections dialed in %v; a request through the edge behind them took %v, behind %d that sent a byte %v and %v", n, dialed, took, n, startedBefore, startedAfter)
-	if bound := started + n*firstReadWait/4; took > bound {
-		t.Fatalf("a request behind %d silent connections to the app socket took %v, behind as many that sent a byte %v (bound %v): their first reads held the workers", n, took, started, bound)
+	// over the two workers: 1.5 s, whatever the machine's load, at every
+	// try. What a healthy build costs is the accepts' CPU, which under
+	// -race on a busy machine took 1.2-1.5 s against a fixed bound of 1 s
+	// (the test failed on main as on this code). So the bound is the same
+	// flood of connections that started their packet, measured just
+	// before and after, plus half of the defect's wait; and a try that a
+	// burst of the machine's other work (the e2e tests run in parallel)
+	// hit between the two measures is tried again, up to three times.
+	var took, bound time.Duration
+	for try := 1; try <= 3; try++ {
+		_, startedBefore := behind(false)
+		var dialed time.Duration
+		dialed, took = behind(true)
+		_, startedAfter := behind(false)
+		bound = max(startedBefore, startedAfter) + n*firstReadWait/4
+		t.Logf("try %d: %d silent connections dialed in %v; a request through the edge behind them took %v, behind %d that sent a byte %v and %v", try, n, dialed, took, n, startedBefore, startedAfter)
+		if took <= bound {
+			return
+		}
 	}
+	t.Fatalf("a request behind %d silent connections to the app socket took %v at each of three tries (the last bound %v: as many connections that sent a byte, plus half the defect's wait): their first reads held the workers", n, took, bound)
 }
