@@ -79,3 +79,48 @@ func TestFdConnWriteWaitsWithDeadlineOnlyWhenFull(t *testing.T) {
 	}
 	t.Logf("write into a full socket: %d bytes, then %v", n, err)
 }
+
+// socket_timeout bounds a pause in a write, not the whole of it (uWSGI's
+// socket-timeout and nginx's send_timeout are per operation): one big
+// Write, as a handler writing a 4 MiB body at once makes, to a reader
+// that is slow but never pauses as long as the timeout, goes out whole.
+// With one deadline for the whole write it was cut once the timeout had
+// passed (seen as a slow client's truncated 4 MiB response under load).
+func TestFdConnBigWriteToASlowReaderIsNotCut(t *testing.T) {
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Close(fds[1])
+	if err := syscall.SetNonblock(fds[0], true); err != nil {
+		t.Fatal(err)
+	}
+	c := &fdConn{fd: fds[0], timeout: 300 * time.Millisecond}
+	defer c.Close()
+	c.poll()
+	const size = 2 << 20
+	got := make(chan int)
+	go func() {
+		buf := make([]byte, 64<<10)
+		n := 0
+		for n < size {
+			time.Sleep(25 * time.Millisecond) // 64 KiB each 25 ms: ~0.8 s in all
+			m, err := syscall.Read(fds[1], buf)
+			if err != nil || m == 0 {
+				break
+			}
+			n += m
+		}
+		got <- n
+	}()
+	start := time.Now()
+	n, err := c.Write(make([]byte, size))
+	el := time.Since(start)
+	if err != nil || n != size {
+		t.Fatalf("a %d-byte write to a slow reader: %d written after %v, %v; want all (no pause reached the %v timeout)", size, n, el, err, c.timeout)
+	}
+	if r := <-got; r != size {
+		t.Fatalf("the reader got %d of %d bytes", r, size)
+	}
+	t.Logf("%d bytes in %v with a %v timeout", size, el, c.timeout)
+}

@@ -191,16 +191,32 @@ func (c *fdConn) Write(p []byte) (int, error) {
 	if c.file == nil {
 		c.poll()
 	}
-	c.file.SetWriteDeadline(time.Now().Add(c.timeout))
-	var n int
-	var err error
-	if c.pio != nil {
-		n, err = c.pio.write(p[written:])
-	} else {
-		n, err = c.file.Write(p[written:])
+	// The timeout bounds a pause, as uWSGI's socket-timeout and nginx's
+	// send_timeout do, not the whole rest of a big write: each piece the
+	// socket takes gives the next wait a fresh deadline, so a reader that
+	// is slow but keeps reading gets a big response whole.
+	for written < len(p) {
+		c.file.SetWriteDeadline(time.Now().Add(c.timeout))
+		piece := p[written:min(len(p), written+writePiece)]
+		var n int
+		var err error
+		if c.pio != nil {
+			n, err = c.pio.write(piece)
+		} else {
+			n, err = c.file.Write(piece)
+		}
+		written += n
+		if err != nil {
+			return written, err
+		}
 	}
-	return written + n, err
+	return written, nil
 }
+
+// writePiece is how much of a write that waits must go out for the next
+// wait to get a fresh deadline: a quarter of a Unix socket's default send
+// buffer.
+const writePiece = 64 << 10
 
 // poll hands the descriptor to the runtime poller, which from then on
 // parks the goroutine instead of a thread while it waits.
