@@ -12,17 +12,7 @@ import (
 // is after its first idle wait), with the peer reading it: the write path's
 // cost per response, without a handler or a scheduler in the way.
 func BenchmarkFdConnWriteKept(b *testing.B) {
-	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer syscall.Close(fds[1])
-	if err := syscall.SetNonblock(fds[0], true); err != nil {
-		b.Fatal(err)
-	}
-	c := &fdConn{fd: fds[0], timeout: 4 * time.Second}
-	defer c.Close()
-	c.poll()
+	c, peer := polledPair(b, 4*time.Second)
 	resp := make([]byte, 160) // hello's response through the worker
 	buf := make([]byte, 4096)
 	// The thread's CPU time, not the wall clock, on a busy shared machine.
@@ -34,11 +24,31 @@ func BenchmarkFdConnWriteKept(b *testing.B) {
 		if _, err := c.Write(resp); err != nil {
 			b.Fatal(err)
 		}
-		if n, err := syscall.Read(fds[1], buf); err != nil || n != len(resp) {
+		if n, err := syscall.Read(peer, buf); err != nil || n != len(resp) {
 			b.Fatal(n, err)
 		}
 	}
 	b.ReportMetric(float64(threadCPU()-cpu0)/float64(b.N), "cpu-ns/op")
+}
+
+// polledPair is a connected Unix socket pair: its one end an fdConn with
+// the given timeout, already in the poller (as a kept connection is after
+// its first idle wait), its other a raw descriptor; both closed at the
+// test's end.
+func polledPair(tb testing.TB, timeout time.Duration) (*fdConn, int) {
+	tb.Helper()
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { syscall.Close(fds[1]) })
+	if err := syscall.SetNonblock(fds[0], true); err != nil {
+		tb.Fatal(err)
+	}
+	c := &fdConn{fd: fds[0], timeout: timeout}
+	tb.Cleanup(func() { c.Close() })
+	c.poll()
+	return c, fds[1]
 }
 
 // threadCPU is the calling thread's user and system time, in ns.
@@ -52,21 +62,11 @@ func threadCPU() int64 {
 // deadline; one that finds the socket full still waits, and times out
 // after the connection's timeout.
 func TestFdConnWriteWaitsWithDeadlineOnlyWhenFull(t *testing.T) {
-	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer syscall.Close(fds[1])
-	if err := syscall.SetNonblock(fds[0], true); err != nil {
-		t.Fatal(err)
-	}
-	c := &fdConn{fd: fds[0], timeout: 200 * time.Millisecond}
-	defer c.Close()
-	c.poll()
+	c, _ := polledPair(t, 200*time.Millisecond)
 	if _, err := c.Write([]byte("hello")); err != nil {
 		t.Fatalf("small write: %v", err)
 	}
-	// Nobody reads fds[1]: a big write fills the socket, waits in the
+	// Nobody reads the peer: a big write fills the socket, waits in the
 	// poller, and must end in a timeout, not hang nor claim success.
 	big := make([]byte, 16<<20)
 	start := time.Now()
@@ -87,17 +87,7 @@ func TestFdConnWriteWaitsWithDeadlineOnlyWhenFull(t *testing.T) {
 // With one deadline for the whole write it was cut once the timeout had
 // passed (seen as a slow client's truncated 4 MiB response under load).
 func TestFdConnBigWriteToASlowReaderIsNotCut(t *testing.T) {
-	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer syscall.Close(fds[1])
-	if err := syscall.SetNonblock(fds[0], true); err != nil {
-		t.Fatal(err)
-	}
-	c := &fdConn{fd: fds[0], timeout: 300 * time.Millisecond}
-	defer c.Close()
-	c.poll()
+	c, peer := polledPair(t, 300*time.Millisecond)
 	const size = 2 << 20
 	got := make(chan int)
 	go func() {
@@ -105,7 +95,7 @@ func TestFdConnBigWriteToASlowReaderIsNotCut(t *testing.T) {
 		n := 0
 		for n < size {
 			time.Sleep(25 * time.Millisecond) // 64 KiB each 25 ms: ~0.8 s in all
-			m, err := syscall.Read(fds[1], buf)
+			m, err := syscall.Read(peer, buf)
 			if err != nil || m == 0 {
 				break
 			}

@@ -38,20 +38,7 @@ appserver: {listen: unix:run/app.sock, app: hello}
 // or in flight (a 2 ms timeout, so their connections close with requests
 // waiting) leak no slot: a load after them is answered in full.
 func TestEdgeInFlightCapLosesNothing(t *testing.T) {
-	dir := writeConfig(t, `
-run_dir: run
-edge:
-  listen: ["127.0.0.1:0"]
-  access_log: "off"
-  locations:
-    - {path: /, upstream: app}
-  upstreams:
-    app: {servers: ["unix:run/app.sock"], max_in_flight: 16}
-appserver:
-  listen: unix:run/app.sock
-  app: hello
-  processes: 2
-`)
+	dir := writeConfig(t, edgeInFlightConf(16))
 	cmd := exec.Command(binary, "up")
 	cmd.Dir = dir
 	cmd.Env = cleanEnv()
@@ -78,22 +65,7 @@ appserver:
 // no request: the requests of the old configuration give their slots back
 // to its own queue, and the new one starts with its own.
 func TestEdgeInFlightReloadUnderLoad(t *testing.T) {
-	conf := func(n int) string {
-		return fmt.Sprintf(`
-run_dir: run
-edge:
-  listen: ["127.0.0.1:0"]
-  access_log: "off"
-  locations:
-    - {path: /, upstream: app}
-  upstreams:
-    app: {servers: ["unix:run/app.sock"], max_in_flight: %d}
-appserver:
-  listen: unix:run/app.sock
-  app: hello
-  processes: 2
-`, n)
-	}
+	conf := edgeInFlightConf
 	dir := writeConfig(t, conf(4))
 	cmd := exec.Command(binary, "up")
 	cmd.Dir = dir
@@ -114,4 +86,23 @@ appserver:
 	if res.Failed() != 0 || res.OK == 0 {
 		t.Fatalf("across the reloads: %v", res)
 	}
+}
+
+// edgeInFlightConf is stack up's hello behind the edge, 2 workers, with
+// max_in_flight n.
+func edgeInFlightConf(n int) string {
+	return fmt.Sprintf(`
+run_dir: run
+edge:
+  listen: ["127.0.0.1:0"]
+  access_log: "off"
+  locations:
+    - {path: /, upstream: app}
+  upstreams:
+    app: {servers: ["unix:run/app.sock"], max_in_flight: %d}
+appserver:
+  listen: unix:run/app.sock
+  app: hello
+  processes: 2
+`, n)
 }

@@ -2,10 +2,7 @@ package edge_test
 
 import (
 	"fmt"
-	"net/http/httptest"
 	"testing"
-
-	"github.com/stack-web/stack/edge"
 )
 
 // BenchmarkProxyUwsgiInFlight is BenchmarkProxyUwsgi with max_in_flight
@@ -21,20 +18,7 @@ func BenchmarkProxyUwsgiInFlight(b *testing.B) {
 			up := cfg.Upstreams["app"]
 			up.MaxInFlight = n
 			cfg.Upstreams["app"] = up
-			e, err := edge.New(cfg, b.TempDir(), quiet)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer e.Close()
-			req := httptest.NewRequest("GET", "/hello", nil)
-			b.ReportAllocs()
-			for b.Loop() {
-				w := httptest.NewRecorder()
-				e.ServeHTTP(w, req)
-				if w.Code != 200 {
-					b.Fatalf("status %d", w.Code)
-				}
-			}
+			benchEdgeHello(b, cfg)
 		})
 	}
 }

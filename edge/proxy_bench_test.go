@@ -22,21 +22,27 @@ func BenchmarkProxyUwsgi(b *testing.B) {
 			if format != "off" {
 				cfg.AccessLog, cfg.AccessLogFormat = filepath.Join(b.TempDir(), "access.log"), format
 			}
-			e, err := edge.New(cfg, b.TempDir(), quiet)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer e.Close()
-			req := httptest.NewRequest("GET", "/hello", nil)
-			b.ReportAllocs()
-			for b.Loop() {
-				w := httptest.NewRecorder()
-				e.ServeHTTP(w, req)
-				if w.Code != 200 {
-					b.Fatalf("status %d", w.Code)
-				}
-			}
+			benchEdgeHello(b, cfg)
 		})
+	}
+}
+
+// benchEdgeHello measures cfg's edge serving GET /hello in process (no
+// client TCP), with its allocations.
+func benchEdgeHello(b *testing.B, cfg edge.Config) {
+	e, err := edge.New(cfg, b.TempDir(), quiet)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer e.Close()
+	req := httptest.NewRequest("GET", "/hello", nil)
+	b.ReportAllocs()
+	for b.Loop() {
+		w := httptest.NewRecorder()
+		e.ServeHTTP(w, req)
+		if w.Code != 200 {
+			b.Fatalf("status %d", w.Code)
+		}
 	}
 }
 
