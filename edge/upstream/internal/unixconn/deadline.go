@@ -1,9 +1,6 @@
 package unixconn
 
-import (
-	"os"
-	"time"
-)
+import "time"
 
 // SetReadDeadlineWithin makes the read deadline fall between earliest
 // and latest, keeping the one set when it does already. A connection
@@ -15,27 +12,13 @@ import (
 // Before the first wait a deadline is only a time kept here, and latest
 // is kept.
 func (c *Conn) SetReadDeadlineWithin(earliest, latest time.Time) error {
-	pc := c.polled.Load()
-	if pc == nil {
+	if c.polled.Load() != nil {
 		c.mu.Lock()
-		if pc = c.polled.Load(); pc == nil {
-			defer c.mu.Unlock()
-			if c.closed {
-				return &os.PathError{Op: "set deadline", Path: c.path, Err: os.ErrClosed}
-			}
-			c.rdeadline = latest
+		kept := !c.closed && !c.prdl.IsZero() && !c.prdl.Before(earliest) && !c.prdl.After(latest)
+		c.mu.Unlock()
+		if kept {
 			return nil
 		}
-		c.mu.Unlock()
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.closed {
-		return &os.PathError{Op: "set deadline", Path: c.path, Err: os.ErrClosed}
-	}
-	if !c.prdl.IsZero() && !c.prdl.Before(earliest) && !c.prdl.After(latest) {
-		return nil
-	}
-	c.prdl = latest
-	return pc.f.SetReadDeadline(latest)
+	return c.setDeadline(latest, true, false)
 }
