@@ -1,10 +1,13 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"syscall"
 
 	"github.com/stack-web/stack/appserver"
@@ -37,7 +40,10 @@ func (f *File) checkWorkerUser() error {
 			return fmt.Errorf("the workers run this binary: %w", err)
 		}
 	}
-	return f.checkAppReadsAs(cred)
+	if err := f.checkAppReadsAs(cred); err != nil {
+		return err
+	}
+	return f.checkAppWritesAs(cred)
 }
 
 // checkAppReadsAs says whether cred may read the folders the served app
@@ -53,6 +59,65 @@ func (f *File) checkAppReadsAs(cred *syscall.Credential) error {
 		if err := credCanReadTree(cred, d); err != nil {
 			return fmt.Errorf("the workers read apps.%s's %s at start: %w", app, d, err)
 		}
+	}
+	return nil
+}
+
+// checkAppWritesAs says whether cred may write the files the served app
+// writes from its start (a SQLite database) and create files beside them
+// (its journal): a worker that cannot fails its start, or every write,
+// and a database made by root (`stack migrate` run by hand) is the usual
+// cause.
+func (f *File) checkAppWritesAs(cred *syscall.Credential) error {
+	app := f.Appserver.App
+	w, ok := f.Apps[app].(interface{ WriteAtStart() map[string]string })
+	if !ok {
+		return nil
+	}
+	files := w.WriteAtStart()
+	for _, key := range slices.Sorted(maps.Keys(files)) {
+		if err := credCanWriteFile(cred, files[key]); err != nil {
+			return fmt.Errorf("the workers write apps.%s.%s: %w", app, key, err)
+		}
+	}
+	return nil
+}
+
+// credCanWriteFile reports whether cred may read and write the file path
+// and create files in its folder, as SQLite does with its journal
+// (-journal, or -wal and -shm, which must be writable too when left
+// there). A missing file is created by the app, with its missing
+// folders: then the nearest existing folder must be writable. A path
+// that is not a regular file is the settings validation's to report.
+func credCanWriteFile(cred *syscall.Credential, path string) error {
+	fi, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		dir := filepath.Dir(path)
+		for ; dir != filepath.Dir(dir); dir = filepath.Dir(dir) {
+			if _, err := os.Stat(dir); err == nil {
+				break
+			}
+		}
+		if err := credCanReach(cred, dir, 0o3); err != nil {
+			return fmt.Errorf("cannot create %s: %w", path, err)
+		}
+		return nil
+	}
+	if err != nil || !fi.Mode().IsRegular() {
+		return nil
+	}
+	if err := credCanReach(cred, path, 0o6); err != nil {
+		return err
+	}
+	for _, journal := range []string{path + "-journal", path + "-wal", path + "-shm"} {
+		if _, err := os.Lstat(journal); err == nil {
+			if err := credHas(cred, journal, 0o6); err != nil {
+				return err
+			}
+		}
+	}
+	if err := credHas(cred, filepath.Dir(path), 0o3); err != nil {
+		return fmt.Errorf("%w (the journal files are created beside %s)", err, filepath.Base(path))
 	}
 	return nil
 }
@@ -82,9 +147,9 @@ func credCanReadTree(cred *syscall.Credential, root string) error {
 }
 
 // credCanReach reports whether a process with cred may resolve path and
-// has want (0o4 read, 0o1 execute) on it, by the permission bits: search
-// on each directory on the way (from the working directory for a relative
-// path) and want on the file.
+// has want (0o4 read, 0o2 write, 0o1 execute, or a sum) on it, by the
+// permission bits: search on each directory on the way (from the working
+// directory for a relative path) and want on the file.
 func credCanReach(cred *syscall.Credential, path string, want fs.FileMode) error {
 	dirs := []string{}
 	if filepath.IsAbs(path) {
@@ -108,6 +173,23 @@ func credCanReach(cred *syscall.Credential, path string, want fs.FileMode) error
 	return credHas(cred, path, want)
 }
 
+// permName words credHas's want for its message.
+func permName(want fs.FileMode) string {
+	switch want {
+	case 0o4:
+		return "readable"
+	case 0o1:
+		return "executable or searchable"
+	case 0o5:
+		return "readable and searchable"
+	case 0o6:
+		return "readable and writable"
+	case 0o3:
+		return "writable and searchable"
+	}
+	return fmt.Sprintf("%04o", want)
+}
+
 // credHas checks one file's bits for cred: the owner's, else the group's,
 // else everyone's, as the kernel does.
 func credHas(cred *syscall.Credential, path string, want fs.FileMode) error {
@@ -126,7 +208,7 @@ func credHas(cred *syscall.Credential, path string, want fs.FileMode) error {
 		bits = mode
 	}
 	if bits&want != want {
-		return fmt.Errorf("%s (mode %04o, owner %d:%d) is not %s by uid %d gid %d", path, mode, st.Uid, st.Gid, map[fs.FileMode]string{0o4: "readable", 0o1: "executable or searchable", 0o5: "readable and searchable"}[want], cred.Uid, cred.Gid)
+		return fmt.Errorf("%s (mode %04o, owner %d:%d) is not %s by uid %d gid %d", path, mode, st.Uid, st.Gid, permName(want), cred.Uid, cred.Gid)
 	}
 	return nil
 }

@@ -70,3 +70,89 @@ func TestCheckWorkerUserReadsTheAppsFoldersAsTheWorkers(t *testing.T) {
 		}
 	}
 }
+
+// writingSettings is an app's settings that name a file written from the
+// start, as framework.Settings does with a SQLite database.
+type writingSettings struct {
+	Database string `yaml:"database"`
+}
+
+func (s *writingSettings) WriteAtStart() map[string]string {
+	return map[string]string{"database": s.Database}
+}
+
+// A SQLite database (or its folder) made by root passes as root, but the
+// workers run as appserver.user and write it and its journal beside it:
+// check must say so, or `up` crash-loops the workers.
+func TestCheckWorkerUserWritesTheDatabaseAsTheWorkers(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("switching users needs root (the test machine runs as root)")
+	}
+	nobody, err := appserver.LookupCredential("nobody", "nogroup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := t.TempDir()
+	os.Chmod(base, 0o755)
+	os.Chmod(filepath.Dir(base), 0o755)
+	// mk makes a folder (when name ends in /) or an empty 0644 file in
+	// base, owned by the workers or by root, and returns its path.
+	mk := func(name string, workers bool) string {
+		p := filepath.Join(base, name)
+		var err error
+		if strings.HasSuffix(name, "/") {
+			err = os.Mkdir(p, 0o755)
+		} else {
+			err = os.WriteFile(p, nil, 0o644)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if workers {
+			os.Chown(p, int(nobody.Uid), int(nobody.Gid))
+		}
+		return p
+	}
+	const theirs, roots = true, false
+	mk("theirs/", theirs)
+	mk("theirs/db", theirs)
+	mk("new/", theirs)
+	mk("rootfile/", theirs)
+	mk("rootfile/db", roots) // `stack migrate` run by hand, as root
+	mk("rootdir/", roots)
+	mk("rootdir/db", theirs)
+	mk("rootdirnew/", roots)
+	mk("rootwal/", theirs)
+	mk("rootwal/db", theirs)
+	mk("rootwal/db-wal", roots) // left by a root process
+	apps := map[string]func() any{"polls": func() any { return &writingSettings{} }}
+	for _, tc := range []struct {
+		db   string
+		want string // "" = no complaint
+	}{
+		{"theirs/db", ""},
+		{"new/db", ""},     // created by the app
+		{"new/a/b/db", ""}, // with its folders
+		{"rootfile/db", "rootfile/db (mode 0644, owner 0:0) is not readable and writable by uid 65534"},
+		{"rootdir/db", "rootdir (mode 0755, owner 0:0) is not writable and searchable by uid 65534"},
+		{"rootdirnew/a/db", "cannot create"},
+		{"rootwal/db", "db-wal (mode 0644, owner 0:0) is not readable and writable by uid 65534"},
+	} {
+		path := filepath.Join(base, "stack.yaml")
+		yaml := "mode: inprocess\nappserver:\n  app: polls\n  processes: 2\napps:\n  polls:\n    database: " + filepath.Join(base, tc.db) + "\n"
+		if err := os.WriteFile(path, []byte(yaml), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		f, err := Load(Options{Path: path, Apps: apps})
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = f.checkAppWritesAs(nobody)
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%s: %v", tc.db, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "apps.polls.database")):
+			t.Errorf("%s: got %v, want an error containing %q naming apps.polls.database", tc.db, err, tc.want)
+		}
+	}
+}

@@ -187,6 +187,19 @@ func (s Settings) Validate() error {
 // user (appserver.user) would open them.
 func (s Settings) ReadAtStart() []string { return s.TemplateDirs }
 
+// WriteAtStart names the files an app writes from its start, by the
+// setting that names each: the SQLite database (a PostgreSQL URL is not
+// a file, and an empty database is the app's own default), so that
+// `stack check` can test it as the workers' user (appserver.user) would
+// open it. SQLite writes its journal files beside the database, so its
+// folder is written too.
+func (s Settings) WriteAtStart() map[string]string {
+	if !pathcheck.IsSQLiteFile(s.Database) {
+		return nil
+	}
+	return map[string]string{"database": s.Database}
+}
+
 // validCookieName reports whether name is an RFC 6265 token, which is what
 // net/http accepts as a cookie name.
 func validCookieName(name string) bool {

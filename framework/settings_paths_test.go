@@ -93,3 +93,22 @@ func TestValidateParsesTheTemplatesInTemplateDirs(t *testing.T) {
 		}
 	}
 }
+
+// WriteAtStart gives `stack check` the SQLite file the workers write, and
+// nothing for a database that is no file: a PostgreSQL URL, a key=value
+// string (refused; it may hold a password), or the app's default.
+func TestWriteAtStartNamesOnlyASQLiteFile(t *testing.T) {
+	for db, want := range map[string]string{
+		"/srv/polls.sqlite3":                  "/srv/polls.sqlite3",
+		"data/polls.sqlite3":                  "data/polls.sqlite3",
+		"":                                    "",
+		"postgres://app:secret@db:5432/polls": "",
+		"postgresql://db/polls":               "",
+		"host=db user=app password=secret":    "",
+	} {
+		got := Settings{Database: db}.WriteAtStart()
+		if got["database"] != want || (want == "") != (len(got) == 0) {
+			t.Errorf("database %q: WriteAtStart() = %v, want %q", db, got, want)
+		}
+	}
+}

@@ -51,11 +51,11 @@ func Check(templateDirs []string, database string, bad func(format string, args 
 		bad("template_dirs[%d]: %v", index[src], err)
 	})
 	switch {
-	case strings.HasPrefix(database, "postgres://") || strings.HasPrefix(database, "postgresql://"):
+	case isPostgresURL(database):
 		if err := checkDatabaseURL(database); err != nil {
 			bad("database: %v", err)
 		}
-	case strings.Contains(database, "=") && libpqKeyValue().MatchString(database):
+	case isKeyValue(database):
 		// Never quoted: it may hold the password.
 		bad("database: a key=value connection string is not supported (it would be taken for a SQLite file name); " +
 			"use a URL: postgres://USER:PASSWORD@HOST:5432/DBNAME?sslmode=...")
@@ -64,6 +64,21 @@ func Check(templateDirs []string, database string, bad func(format string, args 
 			bad("database: %v", err)
 		}
 	}
+}
+
+// IsSQLiteFile reports whether database names a SQLite file: not empty
+// (the app's default), not a PostgreSQL URL, not a libpq key=value string
+// (which Check refuses, and which may hold a password).
+func IsSQLiteFile(database string) bool {
+	return database != "" && !isPostgresURL(database) && !isKeyValue(database)
+}
+
+func isPostgresURL(database string) bool {
+	return strings.HasPrefix(database, "postgres://") || strings.HasPrefix(database, "postgresql://")
+}
+
+func isKeyValue(database string) bool {
+	return strings.Contains(database, "=") && libpqKeyValue().MatchString(database)
 }
 
 // libpqKeyValue matches a libpq key=value connection string ("host=db
