@@ -8,26 +8,50 @@ import (
 	"testing"
 )
 
-// With appserver.user, the workers read the app's template folders as
-// that user: `stack check`, run as root, must refuse a folder only root
-// can read, which would otherwise pass check and fail `up` at the
-// workers' start.
-func TestCheckReadsTemplateDirsAsTheWorkersUser(t *testing.T) {
+// userPollsDir writes a configuration serving polls from workers run as
+// nobody, with apps.polls set to settings, and copies the binary beside
+// it where nobody can run it. It returns the folder and the binary.
+func userPollsDir(t *testing.T, settings string) (dir, bin string) {
+	t.Helper()
 	if os.Getuid() != 0 {
 		t.Skip("needs root") // the test machine runs as root
 	}
-	tpl := "  user: nobody\n  group: nogroup\n  app: polls\napps:\n  polls:\n    debug: true\n    template_dirs: [pages]\n"
-	dir := writeConfig(t, strings.Replace(workersConfig(tpl), "  app: echo\n", "", 1))
+	tpl := "  user: nobody\n  group: nogroup\n  app: polls\napps:\n  polls:\n    debug: true\n" + settings
+	dir = writeConfig(t, strings.Replace(workersConfig(tpl), "  app: echo\n", "", 1))
 	os.Chmod(dir, 0o755)
 	os.Chmod(filepath.Dir(dir), 0o755)
 	data, err := os.ReadFile(binary)
 	if err != nil {
 		t.Fatal(err)
 	}
-	bin := filepath.Join(dir, "stack")
+	bin = filepath.Join(dir, "stack")
 	if err := os.WriteFile(bin, data, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	return dir, bin
+}
+
+// runIn runs the binary in dir with args and returns its output and exit
+// status.
+func runIn(t *testing.T, dir, bin string, args ...string) (string, int) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Dir, cmd.Env = dir, cleanEnv()
+	out, err := cmd.CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); ok {
+		return string(out), ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return string(out), 0
+}
+
+// With appserver.user, the workers read the app's template folders as
+// that user: `stack check`, run as root, must refuse a folder only root
+// can read, which would otherwise pass check and fail `up` at the
+// workers' start.
+func TestCheckReadsTemplateDirsAsTheWorkersUser(t *testing.T) {
+	dir, bin := userPollsDir(t, "    template_dirs: [pages]\n")
 	pages := filepath.Join(dir, "pages")
 	if err := os.Mkdir(pages, 0o700); err != nil {
 		t.Fatal(err)
@@ -35,23 +59,39 @@ func TestCheckReadsTemplateDirsAsTheWorkersUser(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(pages, "base.html"), []byte("<p>{{block \"content\" .}}{{end}}</p>"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	check := func() (string, int) {
-		cmd := exec.Command(bin, "check")
-		cmd.Dir, cmd.Env = dir, cleanEnv()
-		out, err := cmd.CombinedOutput()
-		if ee, ok := err.(*exec.ExitError); ok {
-			return string(out), ee.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		return string(out), 0
-	}
-	out, code := check()
+	out, code := runIn(t, dir, bin, "check")
 	if want := "appserver.user: the workers read apps.polls's pages at start"; code != 1 || !strings.Contains(out, want) || !strings.Contains(out, "is not readable by uid 65534") {
 		t.Errorf("root-only template folder: exit %d, want 1 with %q:\n%s", code, want, out)
 	}
 	os.Chmod(pages, 0o755)
-	if out, code := check(); code != 0 {
+	if out, code := runIn(t, dir, bin, "check"); code != 0 {
 		t.Errorf("readable template folder: exit %d:\n%s", code, out)
+	}
+}
+
+// The uWSGI classic: `stack migrate` run by hand as root makes the
+// database root's, and the workers, run as nobody, cannot write it (up
+// crash-looped them on "permission denied" while check said valid).
+// Check must refuse it, naming the setting, and pass once it is theirs.
+func TestCheckWritesTheDatabaseAsTheWorkersUser(t *testing.T) {
+	dir, bin := userPollsDir(t, "    database: data/polls.sqlite3\n")
+	data := filepath.Join(dir, "data")
+	if err := os.Mkdir(data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if out, code := runIn(t, dir, bin, "migrate"); code != 0 {
+		t.Fatalf("migrate as root: exit %d:\n%s", code, out)
+	}
+	out, code := runIn(t, dir, bin, "check")
+	if want := "appserver.user: the workers write apps.polls.database: data/polls.sqlite3 (mode 0644, owner 0:0) is not readable and writable by uid 65534"; code != 1 || !strings.Contains(out, want) {
+		t.Errorf("root's database: exit %d, want 1 with %q:\n%s", code, want, out)
+	}
+	for _, p := range []string{data, filepath.Join(data, "polls.sqlite3")} {
+		if err := os.Chown(p, 65534, 65534); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if out, code := runIn(t, dir, bin, "check"); code != 0 {
+		t.Errorf("the workers' database: exit %d:\n%s", code, out)
 	}
 }
