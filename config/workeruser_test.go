@@ -9,6 +9,34 @@ import (
 	"github.com/stack-web/stack/appserver"
 )
 
+// loadWorkersPolls writes to path a configuration serving polls from
+// worker processes, with setting (one YAML line) in apps.polls, and loads
+// it with apps.
+func loadWorkersPolls(t *testing.T, path, setting string, apps map[string]func() any) *File {
+	t.Helper()
+	yaml := "mode: inprocess\nappserver:\n  app: polls\n  processes: 2\napps:\n  polls:\n    " + setting + "\n"
+	if err := os.WriteFile(path, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := Load(Options{Path: path, Apps: apps})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// wantRefusal checks a worker check's err for case what: none when want
+// is "", else one containing want and naming key.
+func wantRefusal(t *testing.T, what string, err error, want, key string) {
+	t.Helper()
+	switch {
+	case want == "" && err != nil:
+		t.Errorf("%s: %v", what, err)
+	case want != "" && (err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), key)):
+		t.Errorf("%s: got %v, want an error containing %q naming %s", what, err, want, key)
+	}
+}
+
 // readingSettings is an app's settings that name folders read at start,
 // as framework.Settings does with its template_dirs.
 type readingSettings struct {
@@ -52,22 +80,8 @@ func TestCheckWorkerUserReadsTheAppsFoldersAsTheWorkers(t *testing.T) {
 		{closed, "closed (mode 0700, owner 0:0) is not readable by uid 65534"},
 		{hidden, "page.html (mode 0600, owner 0:0) is not readable by uid 65534"},
 	} {
-		path := filepath.Join(base, filepath.Base(tc.dir)+".yaml")
-		yaml := "mode: inprocess\nappserver:\n  app: polls\n  processes: 2\napps:\n  polls:\n    template_dirs: [" + tc.dir + "]\n"
-		if err := os.WriteFile(path, []byte(yaml), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		f, err := Load(Options{Path: path, Apps: apps})
-		if err != nil {
-			t.Fatal(err)
-		}
-		err = f.checkAppReadsAs(nobody)
-		switch {
-		case tc.want == "" && err != nil:
-			t.Errorf("%s: %v", tc.dir, err)
-		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "apps.polls")):
-			t.Errorf("%s: got %v, want an error containing %q naming apps.polls", tc.dir, err, tc.want)
-		}
+		f := loadWorkersPolls(t, filepath.Join(base, filepath.Base(tc.dir)+".yaml"), "template_dirs: ["+tc.dir+"]", apps)
+		wantRefusal(t, tc.dir, f.checkAppReadsAs(nobody), tc.want, "apps.polls")
 	}
 }
 
@@ -138,21 +152,7 @@ func TestCheckWorkerUserWritesTheDatabaseAsTheWorkers(t *testing.T) {
 		{"rootdirnew/a/db", "cannot create"},
 		{"rootwal/db", "db-wal (mode 0644, owner 0:0) is not readable and writable by uid 65534"},
 	} {
-		path := filepath.Join(base, "stack.yaml")
-		yaml := "mode: inprocess\nappserver:\n  app: polls\n  processes: 2\napps:\n  polls:\n    database: " + filepath.Join(base, tc.db) + "\n"
-		if err := os.WriteFile(path, []byte(yaml), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		f, err := Load(Options{Path: path, Apps: apps})
-		if err != nil {
-			t.Fatal(err)
-		}
-		err = f.checkAppWritesAs(nobody)
-		switch {
-		case tc.want == "" && err != nil:
-			t.Errorf("%s: %v", tc.db, err)
-		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "apps.polls.database")):
-			t.Errorf("%s: got %v, want an error containing %q naming apps.polls.database", tc.db, err, tc.want)
-		}
+		f := loadWorkersPolls(t, filepath.Join(base, "stack.yaml"), "database: "+filepath.Join(base, tc.db), apps)
+		wantRefusal(t, tc.db, f.checkAppWritesAs(nobody), tc.want, "apps.polls.database")
 	}
 }
