@@ -151,9 +151,6 @@ func (s *Server) serveRequest(cs *conn, bufs *connBuffers) (keep bool) {
 
 	chunked := p.Vars.Value("STACK_RESPONSE_FRAMING") == "chunked"
 	askedKeep := p.Vars.Value(uwsgi.VarKeepAlive) == "1"
-	if askedKeep {
-		s.kept.Add(1)
-	}
 	w := &response{out: bufs.bw, log: s.logger(), pending: bufs.pending[:0], header: make(http.Header, 4),
 		chunked:   chunked,
 		keepAlive: chunked && s.Threads == 0 && askedKeep, stopping: &s.shutdown,

@@ -114,7 +114,6 @@ type Server struct {
 	quit      chan struct{}  // closed by Shutdown: ends the accept loops' waits for a slot
 	loops     sync.WaitGroup // the accept loops; Shutdown waits for them before counting connections
 	served    atomic.Uint64
-	kept      atomic.Uint64  // requests whose peer asked for keep-alive (KeptAliveRequests)
 	connIDs   atomic.Uint64  // numbers the connections, for their goroutines' labels
 	handlers  sync.WaitGroup // one per connection being served
 	idle      chan struct{}  // closed when the last connection ends during shutdown
@@ -134,12 +133,6 @@ func Serve(l net.Listener, h http.Handler) error {
 
 // Requests reports how many requests the server has answered.
 func (s *Server) Requests() uint64 { return s.served.Load() }
-
-// KeptAliveRequests reports how many of the requests read asked to keep
-// their connection (uwsgi.VarKeepAlive: the edge); the others came one per
-// connection (nginx, any uWSGI peer). A worker chooses its scheduling
-// policy from the mix (prefork/sched.go).
-func (s *Server) KeptAliveRequests() uint64 { return s.kept.Load() }
 
 // Serve accepts connections on l until Shutdown or Close, serving each on
 // the goroutine that accepted it (acceptloop.go), or with Threads in a

@@ -8,9 +8,10 @@ import (
 	"unsafe"
 )
 
-// A worker whose requests come one per connection runs under the kernel's
-// SCHED_BATCH policy; one whose peer keeps connections (the edge) under
-// the normal one.
+// A worker runs under the kernel's SCHED_BATCH policy, whoever its peer.
+// The policy changes no priority (against other processes a worker gets a
+// normal task's share of the CPU); it changes only that a woken worker
+// does not preempt the task running on the CPU it is woken on.
 //
 // Behind nginx every request is a new connection: nginx connects, then
 // writes its packet. The connect wakes an idle worker, and a woken normal
@@ -25,75 +26,37 @@ import (
 // the packet there, and serves what queued meanwhile in one go. Measured
 // interleaved behind nginx (hello, processes: 2, scripts/ab-appalone.sh,
 // busy machine): the setup's CPU per request 154 → 116 µs, 5,700 → 7,200
-// rps. The policy changes no priority: against other processes a worker
-// gets a normal task's share of the CPU.
+// rps.
 //
-// Behind the edge a request comes whole on a kept connection, so there is
-// no such gap, and there the wake-up's preemption is the latency the
-// request waits: under SCHED_BATCH the echo page at 16 connections through
-// the three tiers lost a quarter of its rate (9,900 → 7,500 rps). So a
-// worker watches the mix (Server.KeptAliveRequests) at each statistics
-// tick and switches when it changes.
+// Behind the edge the same preemption cuts the edge short: its write of a
+// request wakes a worker, which took the edge's CPU at the end of that
+// write, in the middle of the edge's round over its ready connections.
+// Under the normal policy the edge was switched out involuntarily 0.45-0.56
+// times a request (/proc/PID/task/*/status), under SCHED_BATCH workers
+// 0.12-0.24. Echo at 16 connections through the three tiers, the workers'
+// policy switched back and forth on one running stack (Linux 6.18's EEVDF
+// scheduler, 2 cores): 34,700 → 43,700, 33,800 → 39,200, 34,500 → 43,900
+// rps, the three tiers' CPU 38 → 29-33 µs per request; hello at 64: 36,200
+// → 38,600 and 42,000 → 48,500 rps. (An earlier measurement on another
+// machine had echo lose a quarter of its rate under SCHED_BATCH, and
+// workers behind the edge kept the normal policy until this one.)
 const (
 	schedNormal      = 0          // SCHED_OTHER, linux/sched.h
 	schedBatch       = 3          // SCHED_BATCH
 	schedResetOnFork = 0x40000000 // SCHED_RESET_ON_FORK, or'd into a policy
-
-	// schedMinRequests is the fewest requests in a tick that say which
-	// peer the worker has; with fewer, the policy stays as it is (and
-	// matters little).
-	schedMinRequests = 16
 )
 
 // schedOwnable reports whether this process runs under the normal policy,
-// as a worker started from a normal master does: the only one the chooser
-// may change. Another (SCHED_IDLE, SCHED_BATCH, a real-time policy) was
+// as a worker started from a normal master does: the only one a worker
+// changes. Another (SCHED_IDLE, SCHED_BATCH, a real-time policy) was
 // the operator's choice (chrt, systemd's CPUSchedulingPolicy), inherited
 // from the master: switching away from it would raise a SCHED_IDLE
 // stack's workers to a normal share of the CPU, or drop a real-time one's.
+// (SCHED_RESET_ON_FORK resets only a real-time policy: processes an app
+// starts from a worker run under SCHED_BATCH too.)
 func schedOwnable() bool {
 	p, _, e := syscall.RawSyscall(syscall.SYS_SCHED_GETSCHEDULER, 0, 0, 0)
 	return e == 0 && int(p)&^schedResetOnFork == schedNormal
-}
-
-// schedChooser follows a worker's traffic and sets its policy.
-type schedChooser struct {
-	batch          bool
-	requests, kept uint64 // the counters at the last tick
-}
-
-// tick looks at the requests since the last tick (requests served, kept of
-// them asked for keep-alive, both running totals) and reports the policy
-// wanted, and whether it differs from the one set: SCHED_BATCH when under
-// a quarter of them came on kept connections, the normal policy when over
-// half did; in between it stays.
-func (c *schedChooser) tick(requests, kept uint64) (batch, change bool) {
-	dr, dk := requests-c.requests, kept-c.kept
-	c.requests, c.kept = requests, kept
-	if dr < schedMinRequests {
-		return c.batch, false
-	}
-	want := c.batch
-	switch {
-	case dk*4 < dr:
-		want = true
-	case dk*2 > dr:
-		want = false
-	}
-	return want, want != c.batch
-}
-
-// set applies the policy to every thread of the process and records it.
-func (c *schedChooser) set(batch bool) error {
-	policy := schedNormal
-	if batch {
-		policy = schedBatch
-	}
-	if err := setSchedPolicy(policy); err != nil {
-		return err
-	}
-	c.batch = batch
-	return nil
 }
 
 // setSchedPolicy puts every thread of this process under policy. The

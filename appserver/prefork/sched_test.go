@@ -21,45 +21,22 @@ import (
 	"github.com/stack-web/stack/uwsgi"
 )
 
-func TestSchedChooser(t *testing.T) {
-	var c schedChooser
-	steps := []struct {
-		requests, kept uint64
-		batch, change  bool
-	}{
-		{10, 0, false, false},   // too few to tell
-		{200, 0, true, true},    // one per connection: nginx
-		{300, 30, true, false},  // stays under a quarter kept
-		{400, 70, true, false},  // between a quarter and a half: stays
-		{500, 130, false, true}, // over half kept: the edge
-		{600, 160, false, false},
-		{610, 160, false, false}, // too few to tell
-		{700, 170, true, true},
-	}
-	for i, s := range steps {
-		batch, change := c.tick(s.requests, s.kept)
-		if batch != s.batch || change != s.change {
-			t.Fatalf("step %d (%d requests, %d kept): batch %v change %v, want %v %v", i, s.requests, s.kept, batch, change, s.batch, s.change)
-		}
-		if change {
-			c.batch = batch // what set records
-		}
-	}
-}
-
-// A worker serving one request per connection (nginx) runs every thread
-// under SCHED_BATCH, including those its runtime starts later; once its
-// requests come on kept connections (the edge) it goes back to the normal
-// policy.
-func TestWorkerSchedulingPolicyFollowsItsPeer(t *testing.T) {
+// A worker started under the normal policy runs every thread under
+// SCHED_BATCH, including those its runtime starts later, behind nginx
+// (one request per connection) and behind the edge (kept connections)
+// alike.
+func TestWorkerRunsSchedBatch(t *testing.T) {
 	path, pid := oneWorkerUnder(t, schedNormal)
-	if p := threadPolicies(t, pid); strings.Contains(p, "3") {
-		t.Fatalf("a worker that has served nothing runs policies %s, want all normal (0)", p)
-	}
-	// Traffic from 8 clients at once, so that a tick sees enough of it
-	// even on a busy machine under -race.
+	// Traffic from 8 clients at once, so that the runtime starts more
+	// threads while it serves.
 	until(t, pid, "3", oneShotTraffic(t, path))
-	until(t, pid, "0", keptTraffic(t, path))
+	kept := keptTraffic(t, path)
+	for end := time.Now().Add(300 * time.Millisecond); time.Now().Before(end) && !t.Failed(); {
+		kept()
+	}
+	if p := threadPolicies(t, pid); strings.Trim(p, "3 ") != "" {
+		t.Fatalf("behind kept connections the worker's threads run policies %s, want all 3 (SCHED_BATCH)", p)
+	}
 }
 
 // oneWorkerUnder starts a master of one worker, under policy while it
@@ -219,10 +196,9 @@ func keptPacket(t *testing.T) []byte {
 
 // A worker started under another policy than the normal one (the
 // operator's: `chrt --batch` or `chrt --idle 0 stack appserver`,
-// systemd's CPUSchedulingPolicy=) keeps it, whatever its peer: the
-// chooser switched an idle-class stack's workers to SCHED_BATCH at their
-// first tick of one-shot traffic, and either to the normal policy behind
-// the edge, giving an idle-class stack a normal share of the CPU (found
+// systemd's CPUSchedulingPolicy=) keeps it, whatever its peer: a worker
+// that chose its policy switched an idle-class stack's workers to
+// SCHED_BATCH, giving an idle-class stack a normal share of the CPU (found
 // by running the binary under chrt -i 0).
 func TestWorkerKeepsThePolicyItWasStartedWith(t *testing.T) {
 	for _, policy := range []int{schedBatch, schedIdle} {
@@ -232,9 +208,8 @@ func TestWorkerKeepsThePolicyItWasStartedWith(t *testing.T) {
 			if p := threadPolicies(t, pid); strings.Trim(p, want+" ") != "" {
 				t.Fatalf("the worker started under policies %s, want all %s", p, want)
 			}
-			// nginx's traffic, then the edge's, each for many ticks: a
-			// worker that chose its policy would end under the normal
-			// one, and would have gone through SCHED_BATCH.
+			// nginx's traffic, then the edge's, each for many of the
+			// worker's statistics ticks.
 			for _, traffic := range []func(){oneShotTraffic(t, path), keptTraffic(t, path)} {
 				for end := time.Now().Add(700 * time.Millisecond); time.Now().Before(end) && !t.Failed(); {
 					traffic()

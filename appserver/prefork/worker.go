@@ -120,14 +120,15 @@ func RunWorker(cfg appserver.Config, h http.Handler, logger *slog.Logger) error 
 
 	tick := time.NewTicker(statsEvery)
 	defer tick.Stop()
-	// The scheduling policy follows the peer (sched.go); only the uwsgi
-	// server tells one peer from another. A policy the worker was started
-	// with (chrt, systemd's CPUSchedulingPolicy) is the operator's: kept.
-	kc, _ := w.srv.(interface{ KeptAliveRequests() uint64 })
-	if !schedOwnable() {
-		kc = nil // the operator's policy, left as it is
+	// SCHED_BATCH (sched.go), unless the worker was started under another
+	// policy than the normal one: the operator's (chrt, systemd's
+	// CPUSchedulingPolicy), kept. The threads the runtime starts later
+	// inherit it.
+	if schedOwnable() {
+		if err := setSchedPolicy(schedBatch); err != nil {
+			logger.Warn(err.Error()) // it serves as well under the normal policy
+		}
 	}
-	var sched schedChooser
 	var last workerCounters
 	var asked, sent time.Time
 	for {
@@ -155,14 +156,6 @@ func RunWorker(cfg appserver.Config, h http.Handler, logger *slog.Logger) error 
 			}
 			return err
 		case now := <-tick.C:
-			if kc != nil {
-				if batch, change := sched.tick(w.srv.Requests(), kc.KeptAliveRequests()); change {
-					if err := sched.set(batch); err != nil {
-						logger.Warn(err.Error()) // it serves as well under the old policy
-						kc = nil
-					}
-				}
-			}
 			if cur := w.counters(); !cur.same(&last) || cur.Busy > 0 || now.Sub(sent) >= heartbeatEvery {
 				last, sent = *cur, now
 				cc.Send(ctrlMsg{T: "stats", Stats: cur})
