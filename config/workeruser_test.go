@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/stack-web/stack/appserver"
+	"github.com/stack-web/stack/framework"
 )
 
 // loadWorkersPolls writes to path a configuration serving polls from
@@ -85,14 +86,12 @@ func TestCheckWorkerUserReadsTheAppsFoldersAsTheWorkers(t *testing.T) {
 	}
 }
 
-// writingSettings is an app's settings that name a file written from the
-// start, as framework.Settings does with a SQLite database.
-type writingSettings struct {
-	Database string `yaml:"database"`
-}
-
-func (s *writingSettings) WriteAtStart() map[string]string {
-	return map[string]string{"database": s.Database}
+// pollsSettings are polls' settings (framework.Settings with its default
+// database in run_dir), in debug so that no secret key is needed.
+func pollsSettings() any {
+	s := framework.DefaultSettings()
+	s.Name, s.Debug, s.DefaultDatabase = "polls", true, "polls.sqlite3"
+	return &s
 }
 
 // A SQLite database (or its folder) made by root passes as root, but the
@@ -139,7 +138,7 @@ func TestCheckWorkerUserWritesTheDatabaseAsTheWorkers(t *testing.T) {
 	mk("rootwal/", theirs)
 	mk("rootwal/db", theirs)
 	mk("rootwal/db-wal", roots) // left by a root process
-	apps := map[string]func() any{"polls": func() any { return &writingSettings{} }}
+	apps := map[string]func() any{"polls": pollsSettings}
 	for _, tc := range []struct {
 		db   string
 		want string // "" = no complaint
@@ -154,5 +153,48 @@ func TestCheckWorkerUserWritesTheDatabaseAsTheWorkers(t *testing.T) {
 	} {
 		f := loadWorkersPolls(t, filepath.Join(base, "stack.yaml"), "database: "+filepath.Join(base, tc.db), apps)
 		wantRefusal(t, tc.db, f.checkAppWritesAs(nobody), tc.want, "apps.polls.database")
+	}
+}
+
+// With no apps.polls.database, polls writes run_dir/polls.sqlite3, and
+// run_dir is the master's: made 0700 by `up`, it holds the control and
+// app sockets. The workers cannot create the database there (up
+// crash-looped them on "unable to open database file" while check said
+// valid): check must say so and say where to put it instead, unless
+// run_dir was given to the workers' user.
+func TestCheckWorkerUserWritesTheDefaultDatabaseInRunDir(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("switching users needs root (the test machine runs as root)")
+	}
+	nobody, err := appserver.LookupCredential("nobody", "nogroup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := t.TempDir()
+	os.Chmod(base, 0o755)
+	os.Chmod(filepath.Dir(base), 0o755)
+	for _, d := range []string{"roots", "theirs"} {
+		if err := os.Mkdir(filepath.Join(base, d), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.Chown(filepath.Join(base, "theirs"), int(nobody.Uid), int(nobody.Gid))
+	f := loadWorkersPolls(t, filepath.Join(base, "stack.yaml"), "debug: true", map[string]func() any{"polls": pollsSettings})
+	f.Appserver.User, f.Appserver.Group = "nobody", "nogroup" // for the fix's install line
+	const fix = "set apps.polls.database to a file in a folder of the workers' own (e.g. install -d -o nobody -g nogroup -m 0750 /var/lib/stack, then database: /var/lib/stack/polls.sqlite3)"
+	for _, tc := range []struct {
+		runDir string
+		want   string // "" = no complaint
+	}{
+		{"missing", "missing is made at start with mode 0700, for uid 0 only; run_dir stays the master's"},
+		{"roots", "roots (mode 0700, owner 0:0) is not writable and searchable by uid 65534"},
+		{"theirs", ""},
+	} {
+		f.RunDir = filepath.Join(base, tc.runDir)
+		err := f.checkAppWritesAs(nobody)
+		wantRefusal(t, tc.runDir, err, tc.want, "apps.polls.database ("+filepath.Join(f.RunDir, "polls.sqlite3")+", in run_dir)")
+		if tc.want != "" && err != nil && !strings.Contains(err.Error(), fix) {
+			t.Errorf("%s: %v\nwant the fix: %s", tc.runDir, err, fix)
+		}
 	}
 }

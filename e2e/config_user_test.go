@@ -31,6 +31,20 @@ func userPollsDir(t *testing.T, settings string) (dir, bin string) {
 	return dir, bin
 }
 
+// workersData makes dir/data, the workers' folder for the polls
+// database (data/polls.sqlite3): run_dir, polls' default, is the master's.
+func workersData(t *testing.T, dir string) string {
+	t.Helper()
+	data := filepath.Join(dir, "data")
+	if err := os.Mkdir(data, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(data, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
 // runIn runs the binary in dir with args and returns its output and exit
 // status.
 func runIn(t *testing.T, dir, bin string, args ...string) (string, int) {
@@ -51,7 +65,8 @@ func runIn(t *testing.T, dir, bin string, args ...string) (string, int) {
 // can read, which would otherwise pass check and fail `up` at the
 // workers' start.
 func TestCheckReadsTemplateDirsAsTheWorkersUser(t *testing.T) {
-	dir, bin := userPollsDir(t, "    template_dirs: [pages]\n")
+	dir, bin := userPollsDir(t, "    template_dirs: [pages]\n    database: data/polls.sqlite3\n")
+	workersData(t, dir)
 	pages := filepath.Join(dir, "pages")
 	if err := os.Mkdir(pages, 0o700); err != nil {
 		t.Fatal(err)
@@ -93,5 +108,29 @@ func TestCheckWritesTheDatabaseAsTheWorkersUser(t *testing.T) {
 	}
 	if out, code := runIn(t, dir, bin, "check"); code != 0 {
 		t.Errorf("the workers' database: exit %d:\n%s", code, out)
+	}
+}
+
+// With no apps.polls.database, polls' database is run_dir/polls.sqlite3,
+// and run_dir is made 0700 for root by `up`: the workers, run as nobody,
+// could not create it (the release failed "unable to open database file",
+// or with release: [] the workers crash-looped) while check said valid.
+// Check must refuse it and say where to put the database instead.
+func TestCheckRefusesTheDefaultDatabaseInRunDirForTheWorkersUser(t *testing.T) {
+	dir, bin := userPollsDir(t, "")
+	out, code := runIn(t, dir, bin, "check")
+	for _, want := range []string{
+		"appserver.user: the workers write apps.polls.database (run/polls.sqlite3, in run_dir): run_dir run is made at start with mode 0700, for uid 0 only",
+		"set apps.polls.database to a file in a folder of the workers' own (e.g. install -d -o nobody -g nogroup -m 0750 /var/lib/stack",
+	} {
+		if code != 1 || !strings.Contains(out, want) {
+			t.Errorf("default database: exit %d, want 1 with %q:\n%s", code, want, out)
+		}
+	}
+	if err := os.Mkdir(filepath.Join(dir, "run"), 0o700); err != nil { // as a first `up` leaves it
+		t.Fatal(err)
+	}
+	if out, code := runIn(t, dir, bin, "check"); code != 1 || !strings.Contains(out, "run (mode 0700, owner 0:0) is not writable and searchable by uid 65534") {
+		t.Errorf("default database in root's run_dir: exit %d, want 1:\n%s", code, out)
 	}
 }
