@@ -44,7 +44,7 @@ func (f *File) checkWorkerUser() error {
 	if err := f.checkAppReadsAs(cred); err != nil {
 		return err
 	}
-	return f.checkAppWritesAs(cred)
+	return f.CheckAppWritesAs(cred)
 }
 
 // checkAppReadsAs says whether cred may read the folders the served app
@@ -64,13 +64,15 @@ func (f *File) checkAppReadsAs(cred *syscall.Credential) error {
 	return nil
 }
 
-// checkAppWritesAs says whether cred may write the files the served app
+// CheckAppWritesAs says whether cred may write the files the served app
 // writes from its start (a SQLite database, polls' default in run_dir
 // included) and create files beside them (its journal): a worker that
 // cannot fails its start, or every write. A database made by root
 // (`stack migrate` run by hand) is one cause; the default database is
 // another, as run_dir is the master's (0700 when the stack makes it).
-func (f *File) checkAppWritesAs(cred *syscall.Credential) error {
+// `stack migrate` run by hand as root asks it before it migrates as the
+// workers.
+func (f *File) CheckAppWritesAs(cred *syscall.Credential) error {
 	app := f.Appserver.App
 	w, ok := f.Apps[app].(interface {
 		WriteAtStart(runDir string) map[string]string

@@ -152,7 +152,7 @@ func TestCheckWorkerUserWritesTheDatabaseAsTheWorkers(t *testing.T) {
 		{"rootwal/db", "db-wal (mode 0644, owner 0:0) is not readable and writable by uid 65534"},
 	} {
 		f := loadWorkersPolls(t, filepath.Join(base, "stack.yaml"), "database: "+filepath.Join(base, tc.db), apps)
-		wantRefusal(t, tc.db, f.checkAppWritesAs(nobody), tc.want, "apps.polls.database")
+		wantRefusal(t, tc.db, f.CheckAppWritesAs(nobody), tc.want, "apps.polls.database")
 	}
 }
 
@@ -191,7 +191,7 @@ func TestCheckWorkerUserWritesTheDefaultDatabaseInRunDir(t *testing.T) {
 		{"theirs", ""},
 	} {
 		f.RunDir = filepath.Join(base, tc.runDir)
-		err := f.checkAppWritesAs(nobody)
+		err := f.CheckAppWritesAs(nobody)
 		wantRefusal(t, tc.runDir, err, tc.want, "apps.polls.database ("+filepath.Join(f.RunDir, "polls.sqlite3")+", in run_dir)")
 		if tc.want != "" && err != nil && !strings.Contains(err.Error(), fix) {
 			t.Errorf("%s: %v\nwant the fix: %s", tc.runDir, err, fix)

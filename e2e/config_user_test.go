@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -84,18 +85,19 @@ func TestCheckReadsTemplateDirsAsTheWorkersUser(t *testing.T) {
 	}
 }
 
-// The uWSGI classic: `stack migrate` run by hand as root makes the
-// database root's, and the workers, run as nobody, cannot write it (up
-// crash-looped them on "permission denied" while check said valid).
-// Check must refuse it, naming the setting, and pass once it is theirs.
+// The uWSGI classic: a database made by root (a migrate run before
+// appserver.user was set, another tool), which the workers, run as
+// nobody, cannot write (up crash-looped them on "permission denied" while
+// check said valid). Check must refuse it, naming the setting, and pass
+// once it is theirs.
 func TestCheckWritesTheDatabaseAsTheWorkersUser(t *testing.T) {
 	dir, bin := userPollsDir(t, "    database: data/polls.sqlite3\n")
 	data := filepath.Join(dir, "data")
 	if err := os.Mkdir(data, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if out, code := runIn(t, dir, bin, "migrate"); code != 0 {
-		t.Fatalf("migrate as root: exit %d:\n%s", code, out)
+	if err := os.WriteFile(filepath.Join(data, "polls.sqlite3"), nil, 0o644); err != nil { // an empty file is an empty SQLite database
+		t.Fatal(err)
 	}
 	out, code := runIn(t, dir, bin, "check")
 	if want := "appserver.user: the workers write apps.polls.database: data/polls.sqlite3 (mode 0644, owner 0:0) is not readable and writable by uid 65534"; code != 1 || !strings.Contains(out, want) {
@@ -132,5 +134,38 @@ func TestCheckRefusesTheDefaultDatabaseInRunDirForTheWorkersUser(t *testing.T) {
 	}
 	if out, code := runIn(t, dir, bin, "check"); code != 1 || !strings.Contains(out, "run (mode 0700, owner 0:0) is not writable and searchable by uid 65534") {
 		t.Errorf("default database in root's run_dir: exit %d, want 1:\n%s", code, out)
+	}
+}
+
+// `stack migrate` run by hand as root made the database root's, and then
+// the workers (appserver.user: nobody) could not write it. It now runs as
+// up's release does, with the workers' credential: the database and its
+// journal files are nobody's, and check passes. Where they cannot write
+// (polls' default, in root's run_dir), it fails saying so.
+func TestMigrateByHandRunsAsTheWorkersUser(t *testing.T) {
+	dir, bin := userPollsDir(t, "    database: data/polls.sqlite3\n")
+	data := workersData(t, dir)
+	out, code := runIn(t, dir, bin, "migrate")
+	if code != 0 || !strings.Contains(out, "Applying polls.0001_initial... OK") {
+		t.Fatalf("migrate as root: exit %d, want 0 applying 0001_initial:\n%s", code, out)
+	}
+	files, _ := filepath.Glob(filepath.Join(data, "polls.sqlite3*"))
+	if len(files) == 0 {
+		t.Fatalf("no database in %s:\n%s", data, out)
+	}
+	for _, p := range files {
+		if fi, err := os.Stat(p); err != nil || fi.Sys().(*syscall.Stat_t).Uid != 65534 {
+			t.Errorf("%s: %v, want it owned by nobody (uid 65534)", p, err)
+		}
+	}
+	if out, code := runIn(t, dir, bin, "check"); code != 0 {
+		t.Errorf("check after migrate: exit %d:\n%s", code, out)
+	}
+	out, code = runIn(t, dir, bin, "migrate", "--set", "apps.polls.database=")
+	if want := "appserver.user: the workers write apps.polls.database (run/polls.sqlite3, in run_dir)"; code != 1 || !strings.Contains(out, want) || !strings.Contains(out, "set apps.polls.database to a file") {
+		t.Errorf("migrate of the default database: exit %d, want 1 with %q and the fix:\n%s", code, want, out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "run", "polls.sqlite3")); err == nil {
+		t.Errorf("migrate made run/polls.sqlite3 as root")
 	}
 }
