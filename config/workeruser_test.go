@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/stack-web/stack/appserver"
@@ -86,6 +87,23 @@ func TestCheckWorkerUserReadsTheAppsFoldersAsTheWorkers(t *testing.T) {
 	}
 }
 
+// asNobody skips a test not run as root, else returns the workers'
+// credential (nobody) and a folder they can reach.
+func asNobody(t *testing.T) (*syscall.Credential, string) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("switching users needs root (the test machine runs as root)")
+	}
+	nobody, err := appserver.LookupCredential("nobody", "nogroup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := t.TempDir()
+	os.Chmod(base, 0o755)
+	os.Chmod(filepath.Dir(base), 0o755)
+	return nobody, base
+}
+
 // pollsSettings are polls' settings (framework.Settings with its default
 // database in run_dir), in debug so that no secret key is needed.
 func pollsSettings() any {
@@ -98,16 +116,7 @@ func pollsSettings() any {
 // workers run as appserver.user and write it and its journal beside it:
 // check must say so, or `up` crash-loops the workers.
 func TestCheckWorkerUserWritesTheDatabaseAsTheWorkers(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("switching users needs root (the test machine runs as root)")
-	}
-	nobody, err := appserver.LookupCredential("nobody", "nogroup")
-	if err != nil {
-		t.Fatal(err)
-	}
-	base := t.TempDir()
-	os.Chmod(base, 0o755)
-	os.Chmod(filepath.Dir(base), 0o755)
+	nobody, base := asNobody(t)
 	// mk makes a folder (when name ends in /) or an empty 0644 file in
 	// base, owned by the workers or by root, and returns its path.
 	mk := func(name string, workers bool) string {
@@ -163,16 +172,7 @@ func TestCheckWorkerUserWritesTheDatabaseAsTheWorkers(t *testing.T) {
 // valid): check must say so and say where to put it instead, unless
 // run_dir was given to the workers' user.
 func TestCheckWorkerUserWritesTheDefaultDatabaseInRunDir(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("switching users needs root (the test machine runs as root)")
-	}
-	nobody, err := appserver.LookupCredential("nobody", "nogroup")
-	if err != nil {
-		t.Fatal(err)
-	}
-	base := t.TempDir()
-	os.Chmod(base, 0o755)
-	os.Chmod(filepath.Dir(base), 0o755)
+	nobody, base := asNobody(t)
 	for _, d := range []string{"roots", "theirs"} {
 		if err := os.Mkdir(filepath.Join(base, d), 0o700); err != nil {
 			t.Fatal(err)
