@@ -122,24 +122,40 @@ func (c *cmdEnv) runReleaseCommand(ctx context.Context, f *config.File, argv []s
 	tail := &tailBuffer{max: releaseTail}
 	lines := supervisor.NewLineWriter(c.stderr, "release", c.lineStyle(f))
 	w := io.MultiWriter(lines, tail)
-	var cred *syscall.Credential
-	if f.Appserver.User != "" || f.Appserver.Group != "" {
-		var err error
-		if cred, err = appserver.LookupCredential(f.Appserver.User, f.Appserver.Group); err != nil {
-			return nil, err
-		}
+	cred, err := workersCredential(f)
+	if err != nil {
+		return nil, err
 	}
 	if cred == nil && len(argv) == 2 && argv[0] == "stack" && argv[1] == "migrate" {
 		err := c.migrate(ctx, f, w)
 		lines.Close()
 		return tail.bytes(), err
 	}
+	err = c.runChild(ctx, f, argv, cred, w)
+	lines.Close()
+	return tail.bytes(), err
+}
+
+// workersCredential is the credential of appserver.user and group, nil
+// when neither is set.
+func workersCredential(f *config.File) (*syscall.Credential, error) {
+	if f.Appserver.User == "" && f.Appserver.Group == "" {
+		return nil, nil
+	}
+	return appserver.LookupCredential(f.Appserver.User, f.Appserver.Group)
+}
+
+// runChild runs argv (a program named stack is this binary, with the
+// same configuration flags) in a process group of its own, with cred if
+// not nil, its output to w, until it exits or ctx is done: then SIGTERM
+// to its group, and SIGKILL after shutdown_timeout.
+func (c *cmdEnv) runChild(ctx context.Context, f *config.File, argv []string, cred *syscall.Credential, w io.Writer) error {
 	if argv[0] == "stack" {
 		// This binary, reading the same configuration, whatever PATH
 		// holds (go run, a binary of your own).
 		exe, err := os.Executable()
 		if err != nil {
-			return nil, fmt.Errorf("finding this binary: %w", err)
+			return fmt.Errorf("finding this binary: %w", err)
 		}
 		argv = append(append([]string{exe}, argv[1:]...), c.childArgs()...)
 	}
@@ -154,7 +170,7 @@ func (c *cmdEnv) runReleaseCommand(ctx context.Context, f *config.File, argv []s
 	// its group is killed and the pipe read to its end.
 	pr, pw, err := os.Pipe()
 	if err != nil {
-		return nil, fmt.Errorf("release: making a pipe: %w", err)
+		return fmt.Errorf("making a pipe: %w", err)
 	}
 	cmd.Stdout, cmd.Stderr = pw, pw
 	err = cmd.Start()
@@ -176,11 +192,10 @@ func (c *cmdEnv) runReleaseCommand(ctx context.Context, f *config.File, argv []s
 		<-copied
 	}
 	pr.Close()
-	lines.Close()
 	if ctx.Err() != nil && err != nil {
 		err = fmt.Errorf("stopped by a signal: %w", err)
 	}
-	return tail.bytes(), err
+	return err
 }
 
 // tailBuffer keeps the last max bytes written to it.
@@ -218,9 +233,37 @@ func (c *cmdEnv) migrateCommand() *cobra.Command {
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
-			return c.migrate(ctx, f, c.stdout)
+			return c.migrateAsTheWorkers(ctx, f)
 		},
 	}
+}
+
+// migrateAsTheWorkers is `stack migrate` run by hand. With appserver.user
+// or group, the workers write the database: run as root here, migrate
+// would make it (and its journal) root's, and they could not. So, as
+// up's release does, it runs as a child with their credential; a child
+// already running as them (its uid and gid) migrates in its own process.
+// Not root, it cannot switch: it migrates as itself and says whose the
+// files are.
+func (c *cmdEnv) migrateAsTheWorkers(ctx context.Context, f *config.File) error {
+	cred, err := workersCredential(f)
+	switch {
+	case err != nil:
+		return err
+	case cred == nil || (cred.Uid == uint32(os.Geteuid()) && cred.Gid == uint32(os.Getegid())):
+		return c.migrate(ctx, f, c.stdout)
+	case os.Geteuid() != 0:
+		c.logger.Warn("migrate: not running as root, so not as appserver.user/group, whose workers write the database: what it creates is this user's", "uid", os.Geteuid(), "workers_uid", cred.Uid)
+		return c.migrate(ctx, f, c.stdout)
+	}
+	if err := f.CheckAppWritesAs(cred); err != nil {
+		return fmt.Errorf("appserver.user: %w", err) // as check says it
+	}
+	c.logger.Info("migrate: running as the workers' user, as up's release does, so that the database is theirs", "user", f.Appserver.User, "group", f.Appserver.Group, "uid", cred.Uid, "gid", cred.Gid)
+	if err := c.runChild(ctx, f, []string{"stack", "migrate"}, cred, c.stdout); err != nil {
+		return fmt.Errorf("migrate as appserver.user/group (uid %d gid %d): %w; `stack check` says what they cannot read or write", cred.Uid, cred.Gid, err)
+	}
+	return nil
 }
 
 // migrate runs the app's Migrate hook, its progress written to out.

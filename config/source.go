@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
+
+	"github.com/stack-web/stack/internal/envnames"
 )
 
 // The sources (the file, STACK_* variables, --set flags) are merged into
@@ -131,6 +133,9 @@ func (kt *keyTree) applyEnv(environ []string) (warnings, problems []string) {
 		k, v, _ := strings.Cut(kv, "=")
 		if strings.HasPrefix(k, "STACK_SUPERUSER_") {
 			continue // createsuperuser's input (DESIGN.md), not a configuration key
+		}
+		if envnames.Internal(k) {
+			continue // set by the stack for its own children (a prespawned worker loads its configuration with it)
 		}
 		if rest, ok := strings.CutPrefix(k, "STACK_"); ok && rest != "" {
 			names = append(names, k)

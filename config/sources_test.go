@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stack-web/stack/internal/envnames"
 )
 
 // loadErr loads and returns the problems as one string ("" when valid).
@@ -106,6 +108,24 @@ func TestUnknownEnvVariableIsAWarning(t *testing.T) {
 	}
 	if len(f.Warnings) != 1 || !strings.Contains(f.Warnings[0], "STACK_EDGE_LISTN: names no configuration key") {
 		t.Errorf("warnings = %q", f.Warnings)
+	}
+}
+
+// The variables the stack sets for its own children start with STACK_ too:
+// a prespawned worker whose configuration fails to load listed
+// "STACK_PREFORK_AWAIT_START: names no configuration key" among the
+// problems, as if the user had set it.
+func TestTheStacksOwnVariablesAreNoKeys(t *testing.T) {
+	t.Chdir(t.TempDir())
+	for _, name := range []string{envnames.PreforkAwaitStart, envnames.SignalReadyFD, envnames.EarlyWorker} {
+		t.Setenv(name, "1")
+	}
+	f, msg := loadErr(t, Options{})
+	if msg != "" {
+		t.Fatal(msg)
+	}
+	if len(f.Warnings) != 0 {
+		t.Errorf("warnings = %q, want none", f.Warnings)
 	}
 }
 

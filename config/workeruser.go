@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"syscall"
 
 	"github.com/stack-web/stack/appserver"
@@ -43,7 +44,7 @@ func (f *File) checkWorkerUser() error {
 	if err := f.checkAppReadsAs(cred); err != nil {
 		return err
 	}
-	return f.checkAppWritesAs(cred)
+	return f.CheckAppWritesAs(cred)
 }
 
 // checkAppReadsAs says whether cred may read the folders the served app
@@ -63,24 +64,66 @@ func (f *File) checkAppReadsAs(cred *syscall.Credential) error {
 	return nil
 }
 
-// checkAppWritesAs says whether cred may write the files the served app
-// writes from its start (a SQLite database) and create files beside them
-// (its journal): a worker that cannot fails its start, or every write,
-// and a database made by root (`stack migrate` run by hand) is the usual
-// cause.
-func (f *File) checkAppWritesAs(cred *syscall.Credential) error {
+// CheckAppWritesAs says whether cred may write the files the served app
+// writes from its start (a SQLite database, polls' default in run_dir
+// included) and create files beside them (its journal): a worker that
+// cannot fails its start, or every write. A database made by root
+// (`stack migrate` run by hand) is one cause; the default database is
+// another, as run_dir is the master's (0700 when the stack makes it).
+// `stack migrate` run by hand as root asks it before it migrates as the
+// workers.
+func (f *File) CheckAppWritesAs(cred *syscall.Credential) error {
 	app := f.Appserver.App
-	w, ok := f.Apps[app].(interface{ WriteAtStart() map[string]string })
+	w, ok := f.Apps[app].(interface {
+		WriteAtStart(runDir string) map[string]string
+	})
 	if !ok {
 		return nil
 	}
-	files := w.WriteAtStart()
+	files := w.WriteAtStart(f.RunDir)
 	for _, key := range slices.Sorted(maps.Keys(files)) {
-		if err := credCanWriteFile(cred, files[key]); err != nil {
-			return fmt.Errorf("the workers write apps.%s.%s: %w", app, key, err)
+		path := files[key]
+		err := credCanWriteFile(cred, path)
+		if !within(path, f.RunDir) {
+			if err != nil {
+				return fmt.Errorf("the workers write apps.%s.%s: %w", app, key, err)
+			}
+			continue
+		}
+		if _, serr := os.Stat(f.RunDir); errors.Is(serr, fs.ErrNotExist) && cred.Uid != uint32(os.Geteuid()) {
+			// Nothing to look at yet: `up` makes it 0700, the master's.
+			err = fmt.Errorf("run_dir %s is made at start with mode 0700, for uid %d only", f.RunDir, os.Geteuid())
+		}
+		if err != nil {
+			// run_dir holds the control and app sockets, so it stays the
+			// master's and the database moves out, as a uWSGI user gives
+			// Django's SQLite file a folder of the workers' own.
+			return fmt.Errorf("the workers write apps.%s.%s (%s, in run_dir): %w; run_dir stays the master's, as it holds the sockets: "+
+				"set apps.%s.%s to a file in a folder of the workers' own (e.g. install -d%s -m 0750 /var/lib/stack, then %s: /var/lib/stack/%s)",
+				app, key, path, err, app, key, ownerFlags(f.Appserver), key, filepath.Base(path))
 		}
 	}
 	return nil
+}
+
+// ownerFlags are install's flags giving a folder to the workers' user and
+// group.
+func ownerFlags(a appserver.Config) string {
+	s := ""
+	if a.User != "" {
+		s += " -o " + a.User
+	}
+	if a.Group != "" {
+		s += " -g " + a.Group
+	}
+	return s
+}
+
+// within reports whether path is in the folder dir or below it.
+func within(path, dir string) bool {
+	p, err1 := filepath.Abs(path)
+	d, err2 := filepath.Abs(dir)
+	return err1 == nil && err2 == nil && strings.HasPrefix(p, d+string(filepath.Separator))
 }
 
 // credCanWriteFile reports whether cred may read and write the file path

@@ -4,9 +4,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/stack-web/stack/appserver"
+	"github.com/stack-web/stack/framework"
 )
 
 // loadWorkersPolls writes to path a configuration serving polls from
@@ -85,20 +87,10 @@ func TestCheckWorkerUserReadsTheAppsFoldersAsTheWorkers(t *testing.T) {
 	}
 }
 
-// writingSettings is an app's settings that name a file written from the
-// start, as framework.Settings does with a SQLite database.
-type writingSettings struct {
-	Database string `yaml:"database"`
-}
-
-func (s *writingSettings) WriteAtStart() map[string]string {
-	return map[string]string{"database": s.Database}
-}
-
-// A SQLite database (or its folder) made by root passes as root, but the
-// workers run as appserver.user and write it and its journal beside it:
-// check must say so, or `up` crash-loops the workers.
-func TestCheckWorkerUserWritesTheDatabaseAsTheWorkers(t *testing.T) {
+// asNobody skips a test not run as root, else returns the workers'
+// credential (nobody) and a folder they can reach.
+func asNobody(t *testing.T) (*syscall.Credential, string) {
+	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("switching users needs root (the test machine runs as root)")
 	}
@@ -109,6 +101,22 @@ func TestCheckWorkerUserWritesTheDatabaseAsTheWorkers(t *testing.T) {
 	base := t.TempDir()
 	os.Chmod(base, 0o755)
 	os.Chmod(filepath.Dir(base), 0o755)
+	return nobody, base
+}
+
+// pollsSettings are polls' settings (framework.Settings with its default
+// database in run_dir), in debug so that no secret key is needed.
+func pollsSettings() any {
+	s := framework.DefaultSettings()
+	s.Name, s.Debug, s.DefaultDatabase = "polls", true, "polls.sqlite3"
+	return &s
+}
+
+// A SQLite database (or its folder) made by root passes as root, but the
+// workers run as appserver.user and write it and its journal beside it:
+// check must say so, or `up` crash-loops the workers.
+func TestCheckWorkerUserWritesTheDatabaseAsTheWorkers(t *testing.T) {
+	nobody, base := asNobody(t)
 	// mk makes a folder (when name ends in /) or an empty 0644 file in
 	// base, owned by the workers or by root, and returns its path.
 	mk := func(name string, workers bool) string {
@@ -139,7 +147,7 @@ func TestCheckWorkerUserWritesTheDatabaseAsTheWorkers(t *testing.T) {
 	mk("rootwal/", theirs)
 	mk("rootwal/db", theirs)
 	mk("rootwal/db-wal", roots) // left by a root process
-	apps := map[string]func() any{"polls": func() any { return &writingSettings{} }}
+	apps := map[string]func() any{"polls": pollsSettings}
 	for _, tc := range []struct {
 		db   string
 		want string // "" = no complaint
@@ -153,6 +161,40 @@ func TestCheckWorkerUserWritesTheDatabaseAsTheWorkers(t *testing.T) {
 		{"rootwal/db", "db-wal (mode 0644, owner 0:0) is not readable and writable by uid 65534"},
 	} {
 		f := loadWorkersPolls(t, filepath.Join(base, "stack.yaml"), "database: "+filepath.Join(base, tc.db), apps)
-		wantRefusal(t, tc.db, f.checkAppWritesAs(nobody), tc.want, "apps.polls.database")
+		wantRefusal(t, tc.db, f.CheckAppWritesAs(nobody), tc.want, "apps.polls.database")
+	}
+}
+
+// With no apps.polls.database, polls writes run_dir/polls.sqlite3, and
+// run_dir is the master's: made 0700 by `up`, it holds the control and
+// app sockets. The workers cannot create the database there (up
+// crash-looped them on "unable to open database file" while check said
+// valid): check must say so and say where to put it instead, unless
+// run_dir was given to the workers' user.
+func TestCheckWorkerUserWritesTheDefaultDatabaseInRunDir(t *testing.T) {
+	nobody, base := asNobody(t)
+	for _, d := range []string{"roots", "theirs"} {
+		if err := os.Mkdir(filepath.Join(base, d), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.Chown(filepath.Join(base, "theirs"), int(nobody.Uid), int(nobody.Gid))
+	f := loadWorkersPolls(t, filepath.Join(base, "stack.yaml"), "debug: true", map[string]func() any{"polls": pollsSettings})
+	f.Appserver.User, f.Appserver.Group = "nobody", "nogroup" // for the fix's install line
+	const fix = "set apps.polls.database to a file in a folder of the workers' own (e.g. install -d -o nobody -g nogroup -m 0750 /var/lib/stack, then database: /var/lib/stack/polls.sqlite3)"
+	for _, tc := range []struct {
+		runDir string
+		want   string // "" = no complaint
+	}{
+		{"missing", "missing is made at start with mode 0700, for uid 0 only; run_dir stays the master's"},
+		{"roots", "roots (mode 0700, owner 0:0) is not writable and searchable by uid 65534"},
+		{"theirs", ""},
+	} {
+		f.RunDir = filepath.Join(base, tc.runDir)
+		err := f.CheckAppWritesAs(nobody)
+		wantRefusal(t, tc.runDir, err, tc.want, "apps.polls.database ("+filepath.Join(f.RunDir, "polls.sqlite3")+", in run_dir)")
+		if tc.want != "" && err != nil && !strings.Contains(err.Error(), fix) {
+			t.Errorf("%s: %v\nwant the fix: %s", tc.runDir, err, fix)
+		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -31,6 +32,20 @@ func userPollsDir(t *testing.T, settings string) (dir, bin string) {
 	return dir, bin
 }
 
+// workersData makes dir/data, the workers' folder for the polls
+// database (data/polls.sqlite3): run_dir, polls' default, is the master's.
+func workersData(t *testing.T, dir string) string {
+	t.Helper()
+	data := filepath.Join(dir, "data")
+	if err := os.Mkdir(data, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(data, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
 // runIn runs the binary in dir with args and returns its output and exit
 // status.
 func runIn(t *testing.T, dir, bin string, args ...string) (string, int) {
@@ -51,7 +66,8 @@ func runIn(t *testing.T, dir, bin string, args ...string) (string, int) {
 // can read, which would otherwise pass check and fail `up` at the
 // workers' start.
 func TestCheckReadsTemplateDirsAsTheWorkersUser(t *testing.T) {
-	dir, bin := userPollsDir(t, "    template_dirs: [pages]\n")
+	dir, bin := userPollsDir(t, "    template_dirs: [pages]\n    database: data/polls.sqlite3\n")
+	workersData(t, dir)
 	pages := filepath.Join(dir, "pages")
 	if err := os.Mkdir(pages, 0o700); err != nil {
 		t.Fatal(err)
@@ -69,18 +85,19 @@ func TestCheckReadsTemplateDirsAsTheWorkersUser(t *testing.T) {
 	}
 }
 
-// The uWSGI classic: `stack migrate` run by hand as root makes the
-// database root's, and the workers, run as nobody, cannot write it (up
-// crash-looped them on "permission denied" while check said valid).
-// Check must refuse it, naming the setting, and pass once it is theirs.
+// The uWSGI classic: a database made by root (a migrate run before
+// appserver.user was set, another tool), which the workers, run as
+// nobody, cannot write (up crash-looped them on "permission denied" while
+// check said valid). Check must refuse it, naming the setting, and pass
+// once it is theirs.
 func TestCheckWritesTheDatabaseAsTheWorkersUser(t *testing.T) {
 	dir, bin := userPollsDir(t, "    database: data/polls.sqlite3\n")
 	data := filepath.Join(dir, "data")
 	if err := os.Mkdir(data, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if out, code := runIn(t, dir, bin, "migrate"); code != 0 {
-		t.Fatalf("migrate as root: exit %d:\n%s", code, out)
+	if err := os.WriteFile(filepath.Join(data, "polls.sqlite3"), nil, 0o644); err != nil { // an empty file is an empty SQLite database
+		t.Fatal(err)
 	}
 	out, code := runIn(t, dir, bin, "check")
 	if want := "appserver.user: the workers write apps.polls.database: data/polls.sqlite3 (mode 0644, owner 0:0) is not readable and writable by uid 65534"; code != 1 || !strings.Contains(out, want) {
@@ -93,5 +110,62 @@ func TestCheckWritesTheDatabaseAsTheWorkersUser(t *testing.T) {
 	}
 	if out, code := runIn(t, dir, bin, "check"); code != 0 {
 		t.Errorf("the workers' database: exit %d:\n%s", code, out)
+	}
+}
+
+// With no apps.polls.database, polls' database is run_dir/polls.sqlite3,
+// and run_dir is made 0700 for root by `up`: the workers, run as nobody,
+// could not create it (the release failed "unable to open database file",
+// or with release: [] the workers crash-looped) while check said valid.
+// Check must refuse it and say where to put the database instead.
+func TestCheckRefusesTheDefaultDatabaseInRunDirForTheWorkersUser(t *testing.T) {
+	dir, bin := userPollsDir(t, "")
+	out, code := runIn(t, dir, bin, "check")
+	for _, want := range []string{
+		"appserver.user: the workers write apps.polls.database (run/polls.sqlite3, in run_dir): run_dir run is made at start with mode 0700, for uid 0 only",
+		"set apps.polls.database to a file in a folder of the workers' own (e.g. install -d -o nobody -g nogroup -m 0750 /var/lib/stack",
+	} {
+		if code != 1 || !strings.Contains(out, want) {
+			t.Errorf("default database: exit %d, want 1 with %q:\n%s", code, want, out)
+		}
+	}
+	if err := os.Mkdir(filepath.Join(dir, "run"), 0o700); err != nil { // as a first `up` leaves it
+		t.Fatal(err)
+	}
+	if out, code := runIn(t, dir, bin, "check"); code != 1 || !strings.Contains(out, "run (mode 0700, owner 0:0) is not writable and searchable by uid 65534") {
+		t.Errorf("default database in root's run_dir: exit %d, want 1:\n%s", code, out)
+	}
+}
+
+// `stack migrate` run by hand as root made the database root's, and then
+// the workers (appserver.user: nobody) could not write it. It now runs as
+// up's release does, with the workers' credential: the database and its
+// journal files are nobody's, and check passes. Where they cannot write
+// (polls' default, in root's run_dir), it fails saying so.
+func TestMigrateByHandRunsAsTheWorkersUser(t *testing.T) {
+	dir, bin := userPollsDir(t, "    database: data/polls.sqlite3\n")
+	data := workersData(t, dir)
+	out, code := runIn(t, dir, bin, "migrate")
+	if code != 0 || !strings.Contains(out, "Applying polls.0001_initial... OK") {
+		t.Fatalf("migrate as root: exit %d, want 0 applying 0001_initial:\n%s", code, out)
+	}
+	files, _ := filepath.Glob(filepath.Join(data, "polls.sqlite3*"))
+	if len(files) == 0 {
+		t.Fatalf("no database in %s:\n%s", data, out)
+	}
+	for _, p := range files {
+		if fi, err := os.Stat(p); err != nil || fi.Sys().(*syscall.Stat_t).Uid != 65534 {
+			t.Errorf("%s: %v, want it owned by nobody (uid 65534)", p, err)
+		}
+	}
+	if out, code := runIn(t, dir, bin, "check"); code != 0 {
+		t.Errorf("check after migrate: exit %d:\n%s", code, out)
+	}
+	out, code = runIn(t, dir, bin, "migrate", "--set", "apps.polls.database=")
+	if want := "appserver.user: the workers write apps.polls.database (run/polls.sqlite3, in run_dir)"; code != 1 || !strings.Contains(out, want) || !strings.Contains(out, "set apps.polls.database to a file") {
+		t.Errorf("migrate of the default database: exit %d, want 1 with %q and the fix:\n%s", code, want, out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "run", "polls.sqlite3")); err == nil {
+		t.Errorf("migrate made run/polls.sqlite3 as root")
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"strings"
 
 	"github.com/stack-web/stack/framework/internal/pathcheck"
@@ -76,6 +77,12 @@ type Settings struct {
 	// Database is the app's database (a path for SQLite). The framework does
 	// not open it; apps read it from App.Settings.
 	Database string `yaml:"database"`
+	// DefaultDatabase is the SQLite file in run_dir that the app opens
+	// when Database is empty (polls: polls.sqlite3), "" for an app with
+	// no database of its own. The app's defaults set it, never the file:
+	// it is here so that [Settings.DatabasePath] is the one place that
+	// says which file the app opens, for the app and for `stack check`.
+	DefaultDatabase string `yaml:"-"`
 
 	// AppendSlash redirects GET /polls to /polls/ when only the latter
 	// matches. Nil means true, as in Django.
@@ -187,17 +194,27 @@ func (s Settings) Validate() error {
 // user (appserver.user) would open them.
 func (s Settings) ReadAtStart() []string { return s.TemplateDirs }
 
+// DatabasePath is the database the app opens with run_dir runDir:
+// Database when set, else DefaultDatabase in runDir, else "".
+func (s Settings) DatabasePath(runDir string) string {
+	if s.Database != "" || s.DefaultDatabase == "" {
+		return s.Database
+	}
+	return filepath.Join(runDir, s.DefaultDatabase)
+}
+
 // WriteAtStart names the files an app writes from its start, by the
-// setting that names each: the SQLite database (a PostgreSQL URL is not
-// a file, and an empty database is the app's own default), so that
-// `stack check` can test it as the workers' user (appserver.user) would
-// open it. SQLite writes its journal files beside the database, so its
-// folder is written too.
-func (s Settings) WriteAtStart() map[string]string {
-	if !pathcheck.IsSQLiteFile(s.Database) {
+// setting that names each: the SQLite database, the default in runDir
+// included (a PostgreSQL URL is not a file), so that `stack check` can
+// test it as the workers' user (appserver.user) would open it. SQLite
+// writes its journal files beside the database, so its folder is written
+// too.
+func (s Settings) WriteAtStart(runDir string) map[string]string {
+	db := s.DatabasePath(runDir)
+	if !pathcheck.IsSQLiteFile(db) {
 		return nil
 	}
-	return map[string]string{"database": s.Database}
+	return map[string]string{"database": db}
 }
 
 // validCookieName reports whether name is an RFC 6265 token, which is what

@@ -94,21 +94,24 @@ func TestValidateParsesTheTemplatesInTemplateDirs(t *testing.T) {
 	}
 }
 
-// WriteAtStart gives `stack check` the SQLite file the workers write, and
-// nothing for a database that is no file: a PostgreSQL URL, a key=value
-// string (refused; it may hold a password), or the app's default.
+// WriteAtStart gives `stack check` the SQLite file the workers write, the
+// app's default in run_dir included (polls' run/polls.sqlite3, which the
+// check did not see), and nothing for a database that is no file: a
+// PostgreSQL URL, a key=value string (refused; it may hold a password),
+// or none for an app without a default.
 func TestWriteAtStartNamesOnlyASQLiteFile(t *testing.T) {
-	for db, want := range map[string]string{
-		"/srv/polls.sqlite3":                  "/srv/polls.sqlite3",
-		"data/polls.sqlite3":                  "data/polls.sqlite3",
-		"":                                    "",
-		"postgres://app:secret@db:5432/polls": "",
-		"postgresql://db/polls":               "",
-		"host=db user=app password=secret":    "",
+	for _, tc := range []struct{ db, def, want string }{
+		{"/srv/polls.sqlite3", "polls.sqlite3", "/srv/polls.sqlite3"},
+		{"data/polls.sqlite3", "", "data/polls.sqlite3"},
+		{"", "polls.sqlite3", "run/polls.sqlite3"},
+		{"", "", ""},
+		{"postgres://app:secret@db:5432/polls", "polls.sqlite3", ""},
+		{"postgresql://db/polls", "", ""},
+		{"host=db user=app password=secret", "", ""},
 	} {
-		got := Settings{Database: db}.WriteAtStart()
-		if got["database"] != want || (want == "") != (len(got) == 0) {
-			t.Errorf("database %q: WriteAtStart() = %v, want %q", db, got, want)
+		got := Settings{Database: tc.db, DefaultDatabase: tc.def}.WriteAtStart("run")
+		if got["database"] != tc.want || (tc.want == "") != (len(got) == 0) {
+			t.Errorf("database %q, default %q: WriteAtStart(run) = %v, want %q", tc.db, tc.def, got, tc.want)
 		}
 	}
 }

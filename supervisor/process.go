@@ -13,6 +13,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/stack-web/stack/internal/envnames"
 )
 
 // Process is a child process the supervisor runs, restarts and stops: an
@@ -215,7 +217,7 @@ func (p *Process) Signal(sig syscall.Signal) error {
 
 // signalReadyEnv names the descriptor a child with SignalReady writes one
 // byte to once it handles signals.
-const signalReadyEnv = "STACK_SIGNAL_READY_FD"
+const signalReadyEnv = envnames.SignalReadyFD
 
 // awaitReady waits for cmd's word that it handles signals, then sends what
 // Signal held meanwhile. It returns without sending if the child exits

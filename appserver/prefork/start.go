@@ -14,6 +14,7 @@ import (
 
 	"github.com/stack-web/stack/appserver"
 	"github.com/stack-web/stack/internal/earlyworker"
+	"github.com/stack-web/stack/internal/envnames"
 )
 
 // Serve starts the workers on l (unless Start already did) and supervises
@@ -210,7 +211,7 @@ func (m *Master) spawnOthersLocked(k int) {
 // app.
 
 // awaitStartEnv marks a prespawned worker's environment.
-const awaitStartEnv = "STACK_PREFORK_AWAIT_START"
+const awaitStartEnv = envnames.PreforkAwaitStart
 
 // startByte is the message that carries the listening socket.
 const startByte = 'S'

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"fmt"
 	"io"
-	"path/filepath"
 	"time"
 
 	"github.com/stack-web/stack/framework"
@@ -57,11 +56,17 @@ func Migrate(ctx context.Context, settings framework.Settings, runDir string, ou
 	return nil
 }
 
+// defaultDatabase is polls' database in run_dir when settings.Database is
+// empty (DefaultSettings' DefaultDatabase).
+const defaultDatabase = "polls.sqlite3"
+
+// dbPath is the database polls opens, as `stack check` sees it through
+// framework.Settings.DatabasePath.
 func dbPath(settings framework.Settings, runDir string) string {
-	if settings.Database != "" {
-		return settings.Database
+	if settings.DefaultDatabase == "" {
+		settings.DefaultDatabase = defaultDatabase // settings not made by DefaultSettings (a test's, a program's own)
 	}
-	return filepath.Join(runDir, "polls.sqlite3")
+	return settings.DatabasePath(runDir)
 }
 
 // current reports whether the SQLite database db is at this binary's

@@ -52,6 +52,7 @@ type App struct {
 func DefaultSettings() framework.Settings {
 	s := framework.DefaultSettings()
 	s.Name = "polls"
+	s.DefaultDatabase = defaultDatabase // `stack check` tests it as the workers' user
 	return s
 }
 

@@ -6,7 +6,9 @@
 // packages before it (compression, protobuf, SQLite's libc: ~1 ms) run
 // first and the worker start that much later. Measured with
 // GODEBUG=inittrace=1: start's init at 2.6-3.2 ms from exec with package
-// earlyworker's imports, right after os and signal's with these.
+// earlyworker's imports, right after os and signal's with these. Package
+// envnames (its variable's name, shared with the config loader) imports
+// nothing and has nothing to initialise, so it is ready, and done, first.
 package launch
 
 import (
@@ -14,11 +16,13 @@ import (
 	"runtime"
 	"sync"
 	"syscall"
+
+	"github.com/stack-web/stack/internal/envnames"
 )
 
 // EnvMark marks an early process's environment: it waits for its orders
 // on its control descriptor before anything else.
-const EnvMark = "STACK_EARLY_WORKER"
+const EnvMark = envnames.EarlyWorker
 
 // OwnProcs is EnvMark's value when Start set GOMAXPROCS itself.
 const OwnProcs = "gomaxprocs"
