@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/signal"
 	"runtime"
 	"runtime/debug"
 	"strings"
@@ -19,7 +20,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/stack-web/stack/config"
+	"github.com/stack-web/stack/internal/earlyhup"
 	"github.com/stack-web/stack/internal/earlyworker"
+	"github.com/stack-web/stack/internal/earlyworker/launch"
 )
 
 // Version and Commit are set at build time:
@@ -36,8 +39,16 @@ func Main(apps ...App) {
 	// its command line and environment from its master here.
 	earlyworker.Await()
 	// First of all, before the flags and the configuration are read: a
-	// SIGHUP from here on is held (starthup.go), not Go's default exit.
-	hups := holdStartHangups()
+	// SIGHUP, SIGINT or SIGTERM from here on is held (starthup.go), not
+	// Go's default exit. A worker ignores them instead (see package
+	// earlyhup): they reach it only as its process group's, and its master
+	// acts on them.
+	var hups startHangups
+	if launch.IsWorker(os.Args) {
+		signal.Ignore(earlyhup.Signals...)
+	} else {
+		hups = holdStartHangups()
+	}
 	var trimLog atomic.Pointer[slog.Logger]
 	stopTrim := tuneMemory(&trimLog) // memory.go
 	code := runLogging(os.Args[1:], os.Stdin, os.Stdout, os.Stderr, &trimLog, hups, apps...)

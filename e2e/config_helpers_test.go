@@ -37,9 +37,18 @@ func (p *configProc) output() string {
 // environment. The process is killed at the end of the test if it runs.
 func configStart(t *testing.T, dir string, env []string, args ...string) *configProc {
 	t.Helper()
+	return configStartAs(t, dir, env, false, args...)
+}
+
+// configStartAs is configStart, the process leading a process group of
+// its own if group (for signals to the whole group, as a terminal's ^C);
+// the group is killed at the end of the test.
+func configStartAs(t *testing.T, dir string, env []string, group bool, args ...string) *configProc {
+	t.Helper()
 	cmd := exec.Command(binary, args...)
 	cmd.Dir = dir
 	cmd.Env = append(cleanEnv(), env...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: group}
 	p := &configProc{t: t, cmd: cmd, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p, p
 	if err := cmd.Start(); err != nil {
@@ -50,6 +59,9 @@ func configStart(t *testing.T, dir string, env []string, args ...string) *config
 		close(p.done)
 	}()
 	t.Cleanup(func() {
+		if group {
+			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		}
 		select {
 		case <-p.done:
 		default:

@@ -1,0 +1,168 @@
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Signals in the first milliseconds of a start, sent to the whole process
+// group as a terminal's ^C or hang-up and `kill -- -PGID` send them: they
+// reach the master and the workers it is starting. Each signal is sent once
+// the processes have initialised package earlyhup/hold (seen in their
+// GODEBUG=inittrace=1 lines): before that, the Go runtime's own start, no
+// Go program has a hook, and the signal's default action applies.
+
+// holdInit is the inittrace line of the package that holds the signals.
+const holdInit = "init github.com/stack-web/stack/internal/earlyhup/hold @"
+
+// A SIGTERM or SIGINT to `stack up`'s group during its package init (and
+// its early worker's) ended it by the signal, exit status -1, where the
+// README promises a graceful stop's 0; a SIGHUP must be a reload. Either
+// way no worker may be left, nor a socket file.
+func TestBrkGroupSignalsWhileUpStarts(t *testing.T) {
+	holds := 1
+	if runtime.GOMAXPROCS(0) >= 2 {
+		holds = 2 // the master and its early worker (package launch)
+	}
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP} {
+		for _, after := range []time.Duration{0, 3 * time.Millisecond, 10 * time.Millisecond} {
+			what := fmt.Sprintf("%v to the group %v after the hold", sig, after)
+			dir := writeConfig(t, configBase+"  processes: 1\n")
+			p := configStartAs(t, dir, traceEnv(), true, "up")
+			if !p.waitCount(0, holdInit, holds, 20*time.Second) {
+				t.Fatalf("%s: the hold was never initialised:\n%s", what, p.output())
+			}
+			time.Sleep(after)
+			syscall.Kill(-p.cmd.Process.Pid, sig)
+			if sig == syscall.SIGHUP {
+				addr := p.serving(30 * time.Second)
+				if addr == "" {
+					t.Fatalf("%s: the stack did not survive:\n%s", what, p.output())
+				}
+				if !p.waitCount(0, "SIGHUP: reloading", 1, 10*time.Second) {
+					t.Fatalf("%s: no reload:\n%s", what, p.output())
+				}
+				if code, _, _ := get(t, addr); code != 200 {
+					t.Fatalf("%s: GET / = %d:\n%s", what, code, p.output())
+				}
+				if code := p.stopWith(syscall.SIGTERM); code != 0 {
+					t.Fatalf("%s: exit %d after SIGTERM:\n%s", what, code, p.output())
+				}
+			} else if code, ok := p.exit(30 * time.Second); !ok || code != 0 {
+				t.Fatalf("%s: exit %d (ended: %v), want a graceful stop's 0:\n%s", what, code, ok, p.output())
+			}
+			if strings.Contains(p.output(), "worker died") {
+				t.Fatalf("%s: a worker died:\n%s", what, p.output())
+			}
+			assertNothingLeft(t, what, dir, p)
+		}
+	}
+}
+
+// A SIGHUP to the group while a reload's new worker started killed that
+// worker: it held the signal from its package init and sent it to itself
+// again once main ran, and was not ignoring it yet while it built its app
+// (only RunWorker did). The reload failed ("the new worker exited before
+// it was ready: signal: hangup") and the old workers kept the old
+// configuration. A worker now ignores the three signals from its package
+// init: its master acts on them.
+func TestBrkGroupHangupWhileAReloadsWorkerStarts(t *testing.T) {
+	dir := writeConfig(t, configBase+"  processes: 1\n")
+	p := configStartAs(t, dir, traceEnv(), true, "up", "--log-level", "info")
+	addr := p.serving(30 * time.Second)
+	if addr == "" {
+		t.Fatalf("not serving:\n%s", p.output())
+	}
+	for _, after := range []time.Duration{0, 5 * time.Millisecond, 15 * time.Millisecond} {
+		from := len(p.output())
+		p.cmd.Process.Signal(syscall.SIGHUP) // a chain reload: a new worker starts
+		if !p.waitCount(from, holdInit, 1, 20*time.Second) {
+			t.Fatalf("no new worker started:\n%s", p.output()[from:])
+		}
+		time.Sleep(after)
+		syscall.Kill(-p.cmd.Process.Pid, syscall.SIGHUP) // the master folds it into one more reload
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			out := p.output()[from:]
+			if strings.Count(out, "msg=reloaded tier=appserver")+strings.Count(out, "reload failed") >= 2 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("SIGHUP %v after the new worker's hold: the two reloads did not end:\n%s", after, out)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if out := p.output()[from:]; strings.Contains(out, "reload failed") || strings.Contains(out, "worker died") {
+			t.Fatalf("SIGHUP to the group %v after the new worker's hold:\n%s", after, out)
+		}
+		if code, _, _ := get(t, addr); code != 200 {
+			t.Fatalf("GET / = %d after the reloads:\n%s", code, p.output())
+		}
+	}
+	if code := p.stopWith(syscall.SIGTERM); code != 0 {
+		t.Fatalf("exit %d after SIGTERM:\n%s", code, p.output())
+	}
+	assertNothingLeft(t, "after the reloads", dir, p)
+}
+
+// traceEnv has every process print its package inits, and a race build
+// exit at once (not a second later, the race detector's default).
+func traceEnv() []string {
+	return []string{"GODEBUG=inittrace=1", "GORACE=" + os.Getenv("GORACE") + " atexit_sleep_ms=0"}
+}
+
+// waitCount waits up to d until p's output from offset from has n
+// occurrences of s; false if it does not (or p ended first).
+func (p *configProc) waitCount(from int, s string, n int, d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for {
+		if strings.Count(p.output()[from:], s) >= n {
+			return true
+		}
+		select {
+		case <-p.done:
+			return strings.Count(p.output()[from:], s) >= n
+		default:
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(100 * time.Microsecond)
+	}
+}
+
+// assertNothingLeft fails t if, shortly after p ended, a process still
+// runs in dir (a worker of p: they all start there) or a socket file is
+// left in dir/run.
+func assertNothingLeft(t *testing.T, what, dir string, p *configProc) {
+	t.Helper()
+	real, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var left []string
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		left = left[:0]
+		procs, _ := filepath.Glob("/proc/[0-9]*/cwd")
+		for _, c := range procs {
+			if d, err := os.Readlink(c); err == nil && d == real {
+				left = append(left, filepath.Base(filepath.Dir(c)))
+			}
+		}
+		if len(left) == 0 || time.Now().After(deadline) {
+			break
+		}
+	}
+	if len(left) > 0 {
+		t.Errorf("%s: processes left running in the stack's directory: %v\n%s", what, left, p.output())
+	}
+	if socks, _ := filepath.Glob(filepath.Join(dir, "run", "*.sock")); len(socks) > 0 {
+		t.Errorf("%s: socket files left: %v\n%s", what, socks, p.output())
+	}
+}
