@@ -2,8 +2,6 @@ package e2e
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"syscall"
@@ -109,60 +107,4 @@ func TestBrkGroupHangupWhileAReloadsWorkerStarts(t *testing.T) {
 		t.Fatalf("exit %d after SIGTERM:\n%s", code, p.output())
 	}
 	assertNothingLeft(t, "after the reloads", dir, p)
-}
-
-// traceEnv has every process print its package inits, and a race build
-// exit at once (not a second later, the race detector's default).
-func traceEnv() []string {
-	return []string{"GODEBUG=inittrace=1", "GORACE=" + os.Getenv("GORACE") + " atexit_sleep_ms=0"}
-}
-
-// waitCount waits up to d until p's output from offset from has n
-// occurrences of s; false if it does not (or p ended first).
-func (p *configProc) waitCount(from int, s string, n int, d time.Duration) bool {
-	deadline := time.Now().Add(d)
-	for {
-		if strings.Count(p.output()[from:], s) >= n {
-			return true
-		}
-		select {
-		case <-p.done:
-			return strings.Count(p.output()[from:], s) >= n
-		default:
-		}
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(100 * time.Microsecond)
-	}
-}
-
-// assertNothingLeft fails t if, shortly after p ended, a process still
-// runs in dir (a worker of p: they all start there) or a socket file is
-// left in dir/run.
-func assertNothingLeft(t *testing.T, what, dir string, p *configProc) {
-	t.Helper()
-	real, err := filepath.EvalSymlinks(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var left []string
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		left = left[:0]
-		procs, _ := filepath.Glob("/proc/[0-9]*/cwd")
-		for _, c := range procs {
-			if d, err := os.Readlink(c); err == nil && d == real {
-				left = append(left, filepath.Base(filepath.Dir(c)))
-			}
-		}
-		if len(left) == 0 || time.Now().After(deadline) {
-			break
-		}
-	}
-	if len(left) > 0 {
-		t.Errorf("%s: processes left running in the stack's directory: %v\n%s", what, left, p.output())
-	}
-	if socks, _ := filepath.Glob(filepath.Join(dir, "run", "*.sock")); len(socks) > 0 {
-		t.Errorf("%s: socket files left: %v\n%s", what, socks, p.output())
-	}
 }
