@@ -11,7 +11,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/signal"
 	"runtime"
 	"runtime/debug"
 	"strings"
@@ -45,7 +44,7 @@ func Main(apps ...App) {
 	// acts on them.
 	var hups startHangups
 	if launch.IsWorker(os.Args) {
-		signal.Ignore(earlyhup.Signals...)
+		earlyhup.IgnoreAsWorker()
 	} else {
 		hups = holdStartHangups()
 	}

@@ -10,10 +10,12 @@
 // as os/signal is ready; the rest of the program is unchanged until Take.
 //
 // A worker process (launch.IsWorker) holds nothing: it ignores the three
-// from then on, as it does once it serves. They reach it only as the
-// process group's (a terminal's ^C or hang-up, kill -- -PGID), which its
-// master gets too and acts on; held, a SIGHUP was sent again once main ran
-// and killed a worker starting for a reload, which failed the reload.
+// from then on, as it does once it serves (IgnoreAsWorker). They could
+// reach it only as its master's process group's (a terminal's ^C or
+// hang-up, kill -- -PGID), which the master acts on: held, a SIGHUP was
+// sent again once main ran and killed a worker starting for a reload,
+// which failed the reload. Workers now run in process groups of their own
+// (appserver/prefork), so that even the runtime's start below is safe.
 //
 // Before this package's init (the Go runtime's own start, ~1 ms from exec
 // on an idle machine) the signals keep the kernel's and Go's default: a
@@ -42,7 +44,7 @@ var Signals = []os.Signal{syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM}
 // ignores them in a worker process.
 func Hold() {
 	if launch.IsWorker(os.Args) {
-		signal.Ignore(Signals...)
+		IgnoreAsWorker()
 		return
 	}
 	mu.Lock()
@@ -51,6 +53,14 @@ func Hold() {
 		held = make(chan os.Signal, 2) // the supervisor's once handed to it: room for a SIGHUP and a SIGTERM
 		signal.Notify(held, Signals...)
 	}
+}
+
+// IgnoreAsWorker ignores Signals for good in a worker process, and
+// SIGTTOU: in a process group of its own, not the terminal's foreground
+// one, a worker's log line to the terminal would otherwise stop it under
+// `stty tostop`; ignored, the write goes through.
+func IgnoreAsWorker() {
+	signal.Ignore(append([]os.Signal{syscall.SIGTTOU}, Signals...)...)
 }
 
 // Take returns the channel that has held Signals since Hold, still

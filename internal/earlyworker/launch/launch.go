@@ -85,7 +85,8 @@ func Start(args []string, commands ...string) {
 		Env:   env,
 		Files: []*os.File{null, os.Stderr, os.Stderr, null, theirs},
 		// The main thread forks it during init: its exit is the process's.
-		Sys: &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL},
+		// A process group of its own, as the master's other workers.
+		Sys: &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true},
 	})
 	if err != nil {
 		mine.Close()
