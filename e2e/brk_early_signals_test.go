@@ -1,12 +1,8 @@
 package e2e
 
 import (
-	"bytes"
 	"fmt"
-	"os"
-	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -142,32 +138,6 @@ func TestBrkGroupHangupAsAReloadsWorkerExecs(t *testing.T) {
 	if code := p.stopWith(syscall.SIGTERM); code != 0 {
 		t.Fatalf("exit %d after SIGTERM:\n%s", code, p.output())
 	}
-}
-
-// workerChildren returns the children of master that run appserver-worker
-// (exec'd: a child not yet exec'd runs the master's command line), each
-// with its process group.
-func workerChildren(master int) map[int]int {
-	kids := map[int]int{}
-	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
-	for _, st := range stats {
-		b, err := os.ReadFile(st)
-		i := bytes.LastIndexByte(b, ')')
-		if err != nil || i < 0 {
-			continue
-		}
-		// pid (comm) state ppid pgrp ...
-		f := strings.Fields(string(b[i+1:]))
-		if len(f) < 3 || f[1] != strconv.Itoa(master) {
-			continue
-		}
-		cmdline, _ := os.ReadFile(filepath.Join(filepath.Dir(st), "cmdline"))
-		if bytes.Contains(cmdline, []byte("\x00appserver-worker")) {
-			pid, _ := strconv.Atoi(filepath.Base(filepath.Dir(st)))
-			kids[pid], _ = strconv.Atoi(f[2])
-		}
-	}
-	return kids
 }
 
 // assertTwoReloads waits until two reloads of the appserver have ended in

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -182,4 +183,30 @@ func assertNothingLeft(t *testing.T, what, dir string, p *configProc) {
 	if socks, _ := filepath.Glob(filepath.Join(dir, "run", "*.sock")); len(socks) > 0 {
 		t.Errorf("%s: socket files left: %v\n%s", what, socks, p.output())
 	}
+}
+
+// workerChildren returns the children of master that run appserver-worker
+// (exec'd: a child not yet exec'd runs the master's command line), each
+// with its process group.
+func workerChildren(master int) map[int]int {
+	kids := map[int]int{}
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, st := range stats {
+		b, err := os.ReadFile(st)
+		i := bytes.LastIndexByte(b, ')')
+		if err != nil || i < 0 {
+			continue
+		}
+		// pid (comm) state ppid pgrp ...
+		f := strings.Fields(string(b[i+1:]))
+		if len(f) < 3 || f[1] != strconv.Itoa(master) {
+			continue
+		}
+		cmdline, _ := os.ReadFile(filepath.Join(filepath.Dir(st), "cmdline"))
+		if bytes.Contains(cmdline, []byte("\x00appserver-worker")) {
+			pid, _ := strconv.Atoi(filepath.Base(filepath.Dir(st)))
+			kids[pid], _ = strconv.Atoi(f[2])
+		}
+	}
+	return kids
 }
