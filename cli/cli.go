@@ -15,6 +15,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync/atomic"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -77,7 +78,7 @@ func runLogging(args []string, stdin io.Reader, stdout, stderr io.Writer, trimLo
 		return 1
 	}
 	env := &cmdEnv{apps: reg, stdin: stdin, stdout: stdout, stderr: stderr, trimLog: trimLog, hups: hups}
-	defer func() { env.takeHangups().handOver(true) }() // a command that failed before running the stack
+	defer func() { env.takeHangups().handOver(syscall.SIGHUP) }() // a command that failed before running the stack
 	if _, ok := reg["polls"]; !ok && len(apps) > 0 {
 		env.defaultApp = apps[0].Name
 	}
@@ -125,7 +126,7 @@ variables (STACK_EDGE_LISTEN=0.0.0.0:8000) and --set key=value flags.`,
 			if !runsTheStack(cmd) {
 				// Only the stack makes a SIGHUP a reload; for the others it
 				// is the terminal hanging up.
-				c.takeHangups().handOver(true)
+				c.takeHangups().handOver(earlyhup.Signals...)
 			}
 			var level slog.Level
 			if err := level.UnmarshalText([]byte(c.logLevel)); err != nil {

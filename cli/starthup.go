@@ -3,6 +3,7 @@ package cli
 import (
 	"os"
 	"os/signal"
+	"slices"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -34,9 +35,12 @@ func holdStartHangups() startHangups {
 }
 
 // handOver stops holding, for a command that does not run the stack (or
-// failed before it did), and sends the held signals again if resend: Go's
-// default for them, exit, as if they had never been held.
-func (h startHangups) handOver(resend bool) {
+// failed before it did), and sends again those held signals that are in
+// resend: Go's default for them, exit, as if they had never been held.
+// A command about to run gets them all back; one that failed is about to
+// exit, and only a SIGHUP (the terminal hung up) changes how: a SIGINT or
+// SIGTERM that stopped it (stack dev's first build) leaves its status.
+func (h startHangups) handOver(resend ...os.Signal) {
 	if h == nil {
 		return
 	}
@@ -44,7 +48,7 @@ func (h startHangups) handOver(resend bool) {
 	for {
 		select {
 		case sig := <-h:
-			if s, ok := sig.(syscall.Signal); ok && resend {
+			if s, ok := sig.(syscall.Signal); ok && slices.Contains(resend, sig) {
 				syscall.Kill(os.Getpid(), s)
 			}
 		default:
