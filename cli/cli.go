@@ -15,11 +15,14 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync/atomic"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
 	"github.com/stack-web/stack/config"
+	"github.com/stack-web/stack/internal/earlyhup"
 	"github.com/stack-web/stack/internal/earlyworker"
+	"github.com/stack-web/stack/internal/earlyworker/launch"
 )
 
 // Version and Commit are set at build time:
@@ -36,8 +39,16 @@ func Main(apps ...App) {
 	// its command line and environment from its master here.
 	earlyworker.Await()
 	// First of all, before the flags and the configuration are read: a
-	// SIGHUP from here on is held (starthup.go), not Go's default exit.
-	hups := holdStartHangups()
+	// SIGHUP, SIGINT or SIGTERM from here on is held (starthup.go), not
+	// Go's default exit. A worker ignores them instead (see package
+	// earlyhup): they reach it only as its process group's, and its master
+	// acts on them.
+	var hups startHangups
+	if launch.IsWorker(os.Args) {
+		earlyhup.IgnoreAsWorker()
+	} else {
+		hups = holdStartHangups()
+	}
 	var trimLog atomic.Pointer[slog.Logger]
 	stopTrim := tuneMemory(&trimLog) // memory.go
 	code := runLogging(os.Args[1:], os.Stdin, os.Stdout, os.Stderr, &trimLog, hups, apps...)
@@ -67,7 +78,7 @@ func runLogging(args []string, stdin io.Reader, stdout, stderr io.Writer, trimLo
 		return 1
 	}
 	env := &cmdEnv{apps: reg, stdin: stdin, stdout: stdout, stderr: stderr, trimLog: trimLog, hups: hups}
-	defer func() { env.takeHangups().handOver(true) }() // a command that failed before running the stack
+	defer func() { env.takeHangups().handOver(syscall.SIGHUP) }() // a command that failed before running the stack
 	if _, ok := reg["polls"]; !ok && len(apps) > 0 {
 		env.defaultApp = apps[0].Name
 	}
@@ -115,7 +126,7 @@ variables (STACK_EDGE_LISTEN=0.0.0.0:8000) and --set key=value flags.`,
 			if !runsTheStack(cmd) {
 				// Only the stack makes a SIGHUP a reload; for the others it
 				// is the terminal hanging up.
-				c.takeHangups().handOver(true)
+				c.takeHangups().handOver(earlyhup.Signals...)
 			}
 			var level slog.Level
 			if err := level.UnmarshalText([]byte(c.logLevel)); err != nil {

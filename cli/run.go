@@ -38,7 +38,7 @@ func (w tiers) scope() string {
 // use or a live socket is reported at once and the edge never starts in
 // front of an app server that could not.
 func (c *cmdEnv) runStack(f *config.File, which tiers) error {
-	hups := c.takeHangups() // starthup.go: a SIGHUP during the release is a reload, not an exit
+	hups := c.takeHangups() // starthup.go: a SIGHUP during the release is a reload, a SIGTERM a stop, not an exit
 	if hups == nil {
 		hups = holdStartHangups()
 	}
@@ -61,6 +61,10 @@ func (c *cmdEnv) runStack(f *config.File, which tiers) error {
 	// The tiers' loggers are made from here on (after newAdmin's).
 	pre := c.prespawn(f, which) // prespawn.go: the first worker starts during the release
 	defer pre.abandon()
+	if sig := hups.stopHeld(); sig != nil {
+		c.logger.Info("received " + sig.String() + " while starting; stopping before anything runs")
+		return nil
+	}
 	if which.processes {
 		if err := c.runRelease(f); err != nil {
 			return err

@@ -3,6 +3,7 @@ package cli
 import (
 	"os"
 	"os/signal"
+	"slices"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -10,21 +11,23 @@ import (
 	"github.com/stack-web/stack/supervisor"
 )
 
-// startHangups keeps a SIGHUP that comes while the stack starts from
-// killing it: until the supervisor handles signals, Go's default for
-// SIGHUP is to exit, and `up` starts with its release (a migration can
-// take minutes) and, meanwhile, its first worker. A reload asked for
-// then (logrotate's postrotate, a deploy's `systemctl reload`) would
-// stop the stack in the middle of its migration. The signal is held and
-// sent again once the supervisor handles it: it is the reload it was
-// meant to be.
+// startHangups keeps a SIGHUP, SIGINT or SIGTERM that comes while the
+// stack starts from killing it: until the supervisor handles signals,
+// Go's default for each is to exit, and `up` starts with its release (a
+// migration can take minutes) and, meanwhile, its first worker. A reload
+// asked for then (logrotate's postrotate, a deploy's `systemctl reload`)
+// would stop the stack in the middle of its migration, and a stop would
+// end it by the signal rather than with the graceful stop's exit 0. The
+// signals are held and handed to the supervisor: a SIGHUP is the reload
+// it was meant to be, a SIGINT or SIGTERM a stop (before the release: see
+// stopHeld).
 type startHangups chan os.Signal
 
 func holdStartHangups() startHangups {
 	ch := startHangups(earlyhup.Take()) // held since package init, if the program asked (cmd/stack)
 	if ch == nil {
-		c := make(chan os.Signal, 2) // the supervisor's, once handed to it: room for a SIGTERM too
-		signal.Notify(c, syscall.SIGHUP)
+		c := make(chan os.Signal, 2) // the supervisor's, once handed to it: room for a SIGHUP and a SIGTERM
+		signal.Notify(c, earlyhup.Signals...)
 		ch = c
 	}
 	supervisor.SignalsHandled() // a tier child's parent may send its reloads now
@@ -32,26 +35,61 @@ func holdStartHangups() startHangups {
 }
 
 // handOver stops holding, for a command that does not run the stack (or
-// failed before it did), and sends a held SIGHUP again if resend: Go's
-// default for it, exit, as if it had never been held.
-func (h startHangups) handOver(resend bool) {
+// failed before it did), and sends again those held signals that are in
+// resend: Go's default for them, exit, as if they had never been held.
+// A command about to run gets them all back; one that failed is about to
+// exit, and only a SIGHUP (the terminal hung up) changes how: a SIGINT or
+// SIGTERM that stopped it (stack dev's first build) leaves its status.
+func (h startHangups) handOver(resend ...os.Signal) {
 	if h == nil {
 		return
 	}
 	signal.Stop(h)
-	select {
-	case <-h:
-		if resend {
-			syscall.Kill(os.Getpid(), syscall.SIGHUP)
+	for {
+		select {
+		case sig := <-h:
+			if s, ok := sig.(syscall.Signal); ok && slices.Contains(resend, sig) {
+				syscall.Kill(os.Getpid(), s)
+			}
+		default:
+			return
 		}
-	default:
 	}
 }
 
+// stopHeld returns the SIGINT or SIGTERM held so far, nil if none; a
+// held SIGHUP stays held. A stop asked for while the stack starts is
+// done before the release runs or a socket opens, not after a migration
+// nobody wants any more.
+func (h startHangups) stopHeld() os.Signal {
+	var stop os.Signal
+	hup := false
+	for drained := false; !drained; {
+		select {
+		case sig := <-h:
+			if sig == syscall.SIGHUP {
+				hup = true
+			} else if stop == nil {
+				stop = sig
+			}
+		default:
+			drained = true
+		}
+	}
+	if hup {
+		select {
+		case h <- syscall.SIGHUP:
+		default: // a signal came meanwhile: SIGHUPs fold anyway
+		}
+	}
+	return stop
+}
+
 // handTo gives the channel to the supervisor as its own signal channel
-// (supervisor.AddSignalsFrom), so that SIGHUP is never unheld nor caught
-// twice: a held SIGHUP is a reload if reloadHeld, else dropped. h must not
-// be used after.
+// (supervisor.AddSignalsFrom), so that no signal is ever unheld nor
+// caught twice: a held SIGHUP is a reload if reloadHeld, else dropped; a
+// held SIGINT or SIGTERM stops the stack as it starts. h must not be used
+// after.
 func (h startHangups) handTo(sup *supervisor.Supervisor, reloadHeld bool, reload func()) {
 	sup.AddSignalsFrom(h, reloadHeld, reload)
 }

@@ -9,13 +9,14 @@ import (
 
 	"github.com/stack-web/stack/appserver/prefork"
 	"github.com/stack-web/stack/devloop"
+	"github.com/stack-web/stack/internal/earlyworker/launch"
 )
 
 // workerCommandName is the hidden subcommand an appserver master runs for
 // each worker process. It is internal: the master passes the listening
 // socket and a control channel as descriptors 3 and 4, which a user
 // running it by hand would not have.
-const workerCommandName = "appserver-worker"
+const workerCommandName = launch.WorkerCommand
 
 func (c *cmdEnv) workerCommand() *cobra.Command {
 	var devScript bool

@@ -134,8 +134,9 @@ func (s *Supervisor) AddSignals(reload func()) {
 }
 
 // AddSignalsFrom is AddSignals that takes over sigs, a channel that has
-// held SIGHUP (signal.Notify) while the program started, instead of a
-// channel of its own. os/signal gives a signal to every channel registered
+// held SIGHUP, SIGINT and SIGTERM (signal.Notify) while the program
+// started, instead of a channel of its own: a held SIGINT or SIGTERM stops
+// the stack as soon as Run starts. os/signal gives a signal to every channel registered
 // for it when its loop gets to it, so while a holding channel and the
 // supervisor's were both registered, one SIGHUP came out of both: with
 // the held one sent again, a reload at start was done twice. A SIGHUP

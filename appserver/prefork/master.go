@@ -179,7 +179,12 @@ func (m *Master) spawnLocked(s *slot) (*workerHandle, error) {
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.Env = append(append(os.Environ(), env...), cpuShareEnv(m.Config.Processes)...)
 	// Pdeathsig: a worker never outlives a master killed with SIGKILL.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Credential: m.cred}
+	// Setpgid: the signals of the master's process group (a terminal's ^C
+	// or hang-up, kill -- -PGID) are the master's to act on; a worker
+	// ignores them from its package init (internal/earlyhup), but in the
+	// Go runtime's start before that, ~1 ms from exec and more on a busy
+	// machine, one killed it: a reload's new worker, and so the reload.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true, Credential: m.cred}
 	err = cmd.Start()
 	theirs.Close()
 	if lf != m.lf {

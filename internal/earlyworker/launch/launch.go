@@ -27,6 +27,13 @@ const EnvMark = envnames.EarlyWorker
 // OwnProcs is EnvMark's value when Start set GOMAXPROCS itself.
 const OwnProcs = "gomaxprocs"
 
+// WorkerCommand is the hidden command of a worker process: os.Args[1] of
+// every worker (the master's, and the early one from its exec on).
+const WorkerCommand = "appserver-worker"
+
+// IsWorker reports whether args (os.Args) run a worker process.
+func IsWorker(args []string) bool { return len(args) > 1 && args[1] == WorkerCommand }
+
 // Launched is the early worker process and the master's end of its
 // channel.
 type Launched struct {
@@ -78,11 +85,12 @@ func Start(args []string, commands ...string) {
 	}
 	// The command line a worker has, so that ps shows what it is; its
 	// real one comes with the orders.
-	p, err := os.StartProcess(exe, []string{exe, "appserver-worker"}, &os.ProcAttr{
+	p, err := os.StartProcess(exe, []string{exe, WorkerCommand}, &os.ProcAttr{
 		Env:   env,
 		Files: []*os.File{null, os.Stderr, os.Stderr, null, theirs},
 		// The main thread forks it during init: its exit is the process's.
-		Sys: &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL},
+		// A process group of its own, as the master's other workers.
+		Sys: &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true},
 	})
 	if err != nil {
 		mine.Close()
