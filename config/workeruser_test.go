@@ -147,6 +147,19 @@ func TestCheckWorkerUserWritesTheDatabaseAsTheWorkers(t *testing.T) {
 	mk("rootwal/", theirs)
 	mk("rootwal/db", theirs)
 	mk("rootwal/db-wal", roots) // left by a root process
+	// SQLite follows a link to the database and writes its journal
+	// beside the target: a link in root's folder to their file works, a
+	// link in their folder to a file in root's, or one they cannot
+	// reach, does not (check said the opposite of both).
+	mk("closed/", roots)
+	mk("closed/db", theirs)
+	os.Chmod(filepath.Join(base, "closed"), 0o700)
+	mk("rootlinks/", roots)
+	for link, target := range map[string]string{"rootlinks/db": "../theirs/db", "theirs/todir": "../rootdir/db", "theirs/toclosed": "../closed/db"} {
+		if err := os.Symlink(target, filepath.Join(base, link)); err != nil {
+			t.Fatal(err)
+		}
+	}
 	apps := map[string]func() any{"polls": pollsSettings}
 	for _, tc := range []struct {
 		db   string
@@ -159,6 +172,9 @@ func TestCheckWorkerUserWritesTheDatabaseAsTheWorkers(t *testing.T) {
 		{"rootdir/db", "rootdir (mode 0755, owner 0:0) is not writable and searchable by uid 65534"},
 		{"rootdirnew/a/db", "cannot create"},
 		{"rootwal/db", "db-wal (mode 0644, owner 0:0) is not readable and writable by uid 65534"},
+		{"rootlinks/db", ""},
+		{"theirs/todir", "rootdir (mode 0755, owner 0:0) is not writable and searchable by uid 65534 gid 65534 (the journal files are created beside db, which"},
+		{"theirs/toclosed", "closed (mode 0700, owner 0:0) is not executable or searchable by uid 65534"},
 	} {
 		f := loadWorkersPolls(t, filepath.Join(base, "stack.yaml"), "database: "+filepath.Join(base, tc.db), apps)
 		wantRefusal(t, tc.db, f.CheckAppWritesAs(nobody), tc.want, "apps.polls.database")
@@ -198,3 +214,4 @@ func TestCheckWorkerUserWritesTheDefaultDatabaseInRunDir(t *testing.T) {
 		}
 	}
 }
+

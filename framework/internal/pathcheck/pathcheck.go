@@ -140,7 +140,12 @@ func checkSQLitePath(path string) error {
 		if err := syscall.Access(path, 0o6); err != nil { // R_OK|W_OK
 			return fmt.Errorf("%s: %w (the app writes to it)", path, err)
 		}
-		if dir := filepath.Dir(path); syscall.Access(dir, 0o3) != nil { // W_OK|X_OK
+		// Beside the file a symbolic link points to: SQLite follows it.
+		real, err := filepath.EvalSymlinks(path)
+		if err != nil {
+			return err
+		}
+		if dir := filepath.Dir(real); syscall.Access(dir, 0o3) != nil { // W_OK|X_OK
 			return fmt.Errorf("%s: this user cannot create files in %s (SQLite keeps its journal there)", path, dir)
 		}
 		return nil
