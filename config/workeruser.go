@@ -247,7 +247,9 @@ func permName(want fs.FileMode) string {
 }
 
 // credHas checks one file's bits for cred: the owner's, else the group's,
-// else everyone's, as the kernel does.
+// else everyone's, as the kernel does. Uid 0 (appserver.group without
+// user keeps the workers root) passes them all, as the kernel lets root,
+// but to run a file one of its execute bits must be set.
 func credHas(cred *syscall.Credential, path string, want fs.FileMode) error {
 	var st syscall.Stat_t
 	if err := syscall.Stat(path, &st); err != nil {
@@ -256,6 +258,13 @@ func credHas(cred *syscall.Credential, path string, want fs.FileMode) error {
 	mode := fs.FileMode(st.Mode) & fs.ModePerm
 	var bits fs.FileMode
 	switch {
+	case cred.Uid == 0 && (want&0o1 == 0 || st.Mode&syscall.S_IFMT == syscall.S_IFDIR):
+		bits = want
+	case cred.Uid == 0:
+		bits = want &^ 0o1
+		if mode&0o111 != 0 {
+			bits = want
+		}
 	case st.Uid == cred.Uid:
 		bits = mode >> 6
 	case st.Gid == cred.Gid:

@@ -215,3 +215,29 @@ func TestCheckWorkerUserWritesTheDefaultDatabaseInRunDir(t *testing.T) {
 	}
 }
 
+// appserver.group without user leaves the workers uid 0, which the kernel
+// lets read and write whatever the bits say: check refused a database in
+// a folder of the group's user (0750, nobody's) that they wrote fine. To
+// run a file, root still needs one of its execute bits.
+func TestCheckWorkerGroupOnlyIsRoot(t *testing.T) {
+	nobody, base := asNobody(t)
+	groupOnly := &syscall.Credential{Uid: 0, Gid: nobody.Gid}
+	data := filepath.Join(base, "data")
+	if err := os.Mkdir(data, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	db := filepath.Join(data, "polls.sqlite3")
+	if err := os.WriteFile(db, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{data, db} {
+		os.Chown(p, int(nobody.Uid), int(nobody.Gid))
+	}
+	f := loadWorkersPolls(t, filepath.Join(base, "stack.yaml"), "database: "+db, map[string]func() any{"polls": pollsSettings})
+	wantRefusal(t, "group only", f.CheckAppWritesAs(groupOnly), "", "")
+	other := &syscall.Credential{Uid: 1, Gid: nobody.Gid} // the same group, by its bits
+	wantRefusal(t, "uid 1", f.CheckAppWritesAs(other), "is not readable and writable by uid 1", "apps.polls.database")
+	wantRefusal(t, "root runs a 0644 file", credHas(groupOnly, db, 0o1), "is not executable or searchable by uid 0", db)
+	os.Chmod(db, 0o700)
+	wantRefusal(t, "root runs a 0700 file", credHas(groupOnly, db, 0o1), "", "")
+}
