@@ -200,3 +200,22 @@ func TestMigrateThroughALinkInRootsFolder(t *testing.T) {
 		t.Errorf("migrate through the link: exit %d, want 0 applying 0001_initial:\n%s", code, out)
 	}
 }
+
+// `stack migrate -c /dev/stdin` as root with appserver.user runs its
+// child as nobody with the same --config, which reads an empty stdin: it
+// failed on the built-in defaults' settings (secret_key, allowed_hosts),
+// naming no cause. It must say the configuration is read again.
+func TestMigrateAsTheWorkersNeedsAConfigFile(t *testing.T) {
+	dir, bin := userPollsDir(t, "    database: data/polls.sqlite3\n")
+	workersData(t, dir)
+	yaml, err := os.ReadFile(filepath.Join(dir, "stack.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "migrate", "-c", "/dev/stdin")
+	cmd.Dir, cmd.Env, cmd.Stdin = dir, cleanEnv(), strings.NewReader(string(yaml))
+	out, err := cmd.CombinedOutput()
+	if want := "reads /dev/stdin again, and it is not a regular file"; err == nil || !strings.Contains(string(out), want) {
+		t.Errorf("migrate from stdin as root: %v, want a failure saying %q:\n%s", err, want, out)
+	}
+}
