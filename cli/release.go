@@ -259,6 +259,9 @@ func (c *cmdEnv) migrateAsTheWorkers(ctx context.Context, f *config.File) error 
 	if err := f.CheckAppWritesAs(cred); err != nil {
 		return fmt.Errorf("appserver.user: %w", err) // as check says it
 	}
+	if err := f.CheckRereadable("migrate: its child, run as appserver.user, reads"); err != nil {
+		return err
+	}
 	c.logger.Info("migrate: running as the workers' user, as up's release does, so that the database is theirs", "user", f.Appserver.User, "group", f.Appserver.Group, "uid", cred.Uid, "gid", cred.Gid)
 	if err := c.runChild(ctx, f, []string{"stack", "migrate"}, cred, c.stdout); err != nil {
 		return fmt.Errorf("migrate as appserver.user/group (uid %d gid %d): %w; `stack check` says what they cannot read or write", cred.Uid, cred.Gid, err)

@@ -263,7 +263,8 @@ func TestCheckRefusesARunDirTmpThatIsAFile(t *testing.T) {
 
 // `stack up -c /dev/stdin` in subprocess mode: the parent read the
 // configuration from the pipe, and the tier children, given the same
-// --config, read an empty stdin and ran with the defaults.
+// --config, read an empty stdin and ran with the defaults. So did worker
+// processes (appserver.processes), which crash-looped on the defaults.
 func TestSubprocessModeNeedsARereadableFile(t *testing.T) {
 	dir := t.TempDir()
 	t.Chdir(dir)
@@ -275,6 +276,9 @@ func TestSubprocessModeNeedsARereadableFile(t *testing.T) {
 		{"mode: subprocess\n", "up", "mode: subprocess: each tier child reads " + fifo + " again, and it is not a regular file"},
 		{"mode: inprocess\n", "up", ""},
 		{"mode: subprocess\n", "edge", ""}, // a child itself
+		{"appserver:\n  processes: 2\n", "up", "appserver.processes: each worker process reads " + fifo + " again"},
+		{"appserver:\n  processes: 2\n", "appserver", "appserver.processes: each worker process reads"},
+		{"appserver:\n  processes: 2\n", "worker", ""}, // a worker itself
 	} {
 		go func() {
 			w, err := os.OpenFile(fifo, os.O_WRONLY, 0)

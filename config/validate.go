@@ -68,6 +68,11 @@ func (f *File) validate(scope string, apps map[string]func() any) error {
 			if err := f.checkWorkerUser(); err != nil {
 				bad("appserver.user", "%v", err)
 			}
+			if f.Appserver.Processes > 0 {
+				if err := f.CheckRereadable("each worker process reads"); err != nil {
+					bad("appserver.processes", "%v", err)
+				}
+			}
 		}
 	}
 	if runs.edge && runs.appserver && !strings.HasPrefix(f.Appserver.Listen, "unix:") {
@@ -101,8 +106,10 @@ func (f *File) validate(scope string, apps map[string]func() any) error {
 	if runs.processes {
 		errs = append(errs, f.checkProcesses()...)
 		errs = append(errs, f.checkRelease()...)
-		if err := f.checkRereadable(); err != nil {
-			bad("mode", "%v", err)
+		if f.Mode == "subprocess" {
+			if err := f.CheckRereadable("subprocess: each tier child reads"); err != nil {
+				bad("mode", "%v", err)
+			}
 		}
 	}
 	return errors.Join(errs...)
@@ -202,15 +209,19 @@ func (f *File) checkRelease() []error {
 	return errs
 }
 
-// checkRereadable says whether the tier children of `up` in subprocess
-// mode, which read --config again, will read what the parent read: not so
-// from /dev/stdin or a pipe, which the parent has consumed.
-func (f *File) checkRereadable() error {
-	if f.Mode != "subprocess" || f.Source == "" || f.Source == "built-in defaults" {
+// CheckRereadable says whether the processes that read --config again
+// (readers: the tier children of `up` in subprocess mode, the appserver's
+// worker processes, `stack migrate`'s child run as appserver.user) will
+// read what this one read: not so from /dev/stdin or a pipe, which this
+// process has consumed. They read an empty file and ran with the
+// defaults: workers crash-looped on the defaults' settings while check
+// said valid.
+func (f *File) CheckRereadable(readers string) error {
+	if f.Source == "" || f.Source == "built-in defaults" {
 		return nil
 	}
 	if fi, err := os.Stat(f.Source); err == nil && !fi.Mode().IsRegular() {
-		return fmt.Errorf("subprocess: each tier child reads %s again, and it is not a regular file (a pipe or /dev/stdin is read once); write the configuration to a file", f.Source)
+		return fmt.Errorf("%s %s again, and it is not a regular file (a pipe or /dev/stdin is read once); write the configuration to a file", readers, f.Source)
 	}
 	return nil
 }

@@ -152,6 +152,19 @@ func credCanWriteFile(cred *syscall.Credential, path string) error {
 	if err := credCanReach(cred, path, 0o6); err != nil {
 		return err
 	}
+	beside := filepath.Base(path)
+	// SQLite follows a symbolic link to the database and keeps its
+	// journal beside the file it points to, not beside the link: the
+	// target's folders must be reached and its folder written (a link in
+	// a folder of root's to the workers' own file works; a link in the
+	// workers' folder to a file in root's does not).
+	if real, err := filepath.EvalSymlinks(path); err == nil && real != path {
+		if err := credCanReach(cred, real, 0o6); err != nil {
+			return fmt.Errorf("%s, which %s links to: %w", real, path, err)
+		}
+		beside = fmt.Sprintf("%s, which %s links to", filepath.Base(real), path)
+		path = real
+	}
 	for _, journal := range []string{path + "-journal", path + "-wal", path + "-shm"} {
 		if _, err := os.Lstat(journal); err == nil {
 			if err := credHas(cred, journal, 0o6); err != nil {
@@ -160,7 +173,7 @@ func credCanWriteFile(cred *syscall.Credential, path string) error {
 		}
 	}
 	if err := credHas(cred, filepath.Dir(path), 0o3); err != nil {
-		return fmt.Errorf("%w (the journal files are created beside %s)", err, filepath.Base(path))
+		return fmt.Errorf("%w (the journal files are created beside %s)", err, beside)
 	}
 	return nil
 }
@@ -234,7 +247,9 @@ func permName(want fs.FileMode) string {
 }
 
 // credHas checks one file's bits for cred: the owner's, else the group's,
-// else everyone's, as the kernel does.
+// else everyone's, as the kernel does. Uid 0 (appserver.group without
+// user keeps the workers root) passes them all, as the kernel lets root,
+// but to run a file one of its execute bits must be set.
 func credHas(cred *syscall.Credential, path string, want fs.FileMode) error {
 	var st syscall.Stat_t
 	if err := syscall.Stat(path, &st); err != nil {
@@ -243,6 +258,13 @@ func credHas(cred *syscall.Credential, path string, want fs.FileMode) error {
 	mode := fs.FileMode(st.Mode) & fs.ModePerm
 	var bits fs.FileMode
 	switch {
+	case cred.Uid == 0 && (want&0o1 == 0 || st.Mode&syscall.S_IFMT == syscall.S_IFDIR):
+		bits = want
+	case cred.Uid == 0:
+		bits = want &^ 0o1
+		if mode&0o111 != 0 {
+			bits = want
+		}
 	case st.Uid == cred.Uid:
 		bits = mode >> 6
 	case st.Gid == cred.Gid:

@@ -147,6 +147,19 @@ func TestCheckWorkerUserWritesTheDatabaseAsTheWorkers(t *testing.T) {
 	mk("rootwal/", theirs)
 	mk("rootwal/db", theirs)
 	mk("rootwal/db-wal", roots) // left by a root process
+	// SQLite follows a link to the database and writes its journal
+	// beside the target: a link in root's folder to their file works, a
+	// link in their folder to a file in root's, or one they cannot
+	// reach, does not (check said the opposite of both).
+	mk("closed/", roots)
+	mk("closed/db", theirs)
+	os.Chmod(filepath.Join(base, "closed"), 0o700)
+	mk("rootlinks/", roots)
+	for link, target := range map[string]string{"rootlinks/db": "../theirs/db", "theirs/todir": "../rootdir/db", "theirs/toclosed": "../closed/db"} {
+		if err := os.Symlink(target, filepath.Join(base, link)); err != nil {
+			t.Fatal(err)
+		}
+	}
 	apps := map[string]func() any{"polls": pollsSettings}
 	for _, tc := range []struct {
 		db   string
@@ -159,6 +172,9 @@ func TestCheckWorkerUserWritesTheDatabaseAsTheWorkers(t *testing.T) {
 		{"rootdir/db", "rootdir (mode 0755, owner 0:0) is not writable and searchable by uid 65534"},
 		{"rootdirnew/a/db", "cannot create"},
 		{"rootwal/db", "db-wal (mode 0644, owner 0:0) is not readable and writable by uid 65534"},
+		{"rootlinks/db", ""},
+		{"theirs/todir", "rootdir (mode 0755, owner 0:0) is not writable and searchable by uid 65534 gid 65534 (the journal files are created beside db, which"},
+		{"theirs/toclosed", "closed (mode 0700, owner 0:0) is not executable or searchable by uid 65534"},
 	} {
 		f := loadWorkersPolls(t, filepath.Join(base, "stack.yaml"), "database: "+filepath.Join(base, tc.db), apps)
 		wantRefusal(t, tc.db, f.CheckAppWritesAs(nobody), tc.want, "apps.polls.database")
@@ -197,4 +213,31 @@ func TestCheckWorkerUserWritesTheDefaultDatabaseInRunDir(t *testing.T) {
 			t.Errorf("%s: %v\nwant the fix: %s", tc.runDir, err, fix)
 		}
 	}
+}
+
+// appserver.group without user leaves the workers uid 0, which the kernel
+// lets read and write whatever the bits say: check refused a database in
+// a folder of the group's user (0750, nobody's) that they wrote fine. To
+// run a file, root still needs one of its execute bits.
+func TestCheckWorkerGroupOnlyIsRoot(t *testing.T) {
+	nobody, base := asNobody(t)
+	groupOnly := &syscall.Credential{Uid: 0, Gid: nobody.Gid}
+	data := filepath.Join(base, "data")
+	if err := os.Mkdir(data, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	db := filepath.Join(data, "polls.sqlite3")
+	if err := os.WriteFile(db, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{data, db} {
+		os.Chown(p, int(nobody.Uid), int(nobody.Gid))
+	}
+	f := loadWorkersPolls(t, filepath.Join(base, "stack.yaml"), "database: "+db, map[string]func() any{"polls": pollsSettings})
+	wantRefusal(t, "group only", f.CheckAppWritesAs(groupOnly), "", "")
+	other := &syscall.Credential{Uid: 1, Gid: nobody.Gid} // the same group, by its bits
+	wantRefusal(t, "uid 1", f.CheckAppWritesAs(other), "is not readable and writable by uid 1", "apps.polls.database")
+	wantRefusal(t, "root runs a 0644 file", credHas(groupOnly, db, 0o1), "is not executable or searchable by uid 0", db)
+	os.Chmod(db, 0o700)
+	wantRefusal(t, "root runs a 0700 file", credHas(groupOnly, db, 0o1), "", "")
 }

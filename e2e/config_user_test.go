@@ -169,3 +169,53 @@ func TestMigrateByHandRunsAsTheWorkersUser(t *testing.T) {
 		t.Errorf("migrate made run/polls.sqlite3 as root")
 	}
 }
+
+// A database reached through a symbolic link in a folder of root's (an
+// /etc-style name for the file in the workers' folder): SQLite follows
+// the link and keeps its journal beside the file, in the workers' folder.
+// Check refused it (root's folder not writable) and so did the
+// migration's own settings check run as nobody; both looked beside the
+// link. Migrate by hand, as root, must now run as nobody, and write
+// through the link.
+func TestMigrateThroughALinkInRootsFolder(t *testing.T) {
+	dir, bin := userPollsDir(t, "    database: etc/polls.sqlite3\n")
+	data := workersData(t, dir)
+	if err := os.Mkdir(filepath.Join(dir, "etc"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("../data/polls.sqlite3", filepath.Join(dir, "etc", "polls.sqlite3")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(data, "polls.sqlite3"), nil, 0o644); err != nil { // an empty file is an empty SQLite database
+		t.Fatal(err)
+	}
+	if err := os.Chown(filepath.Join(data, "polls.sqlite3"), 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	if out, code := runIn(t, dir, bin, "check"); code != 0 {
+		t.Errorf("check: exit %d:\n%s", code, out)
+	}
+	out, code := runIn(t, dir, bin, "migrate")
+	if code != 0 || !strings.Contains(out, "Applying polls.0001_initial... OK") {
+		t.Errorf("migrate through the link: exit %d, want 0 applying 0001_initial:\n%s", code, out)
+	}
+}
+
+// `stack migrate -c /dev/stdin` as root with appserver.user runs its
+// child as nobody with the same --config, which reads an empty stdin: it
+// failed on the built-in defaults' settings (secret_key, allowed_hosts),
+// naming no cause. It must say the configuration is read again.
+func TestMigrateAsTheWorkersNeedsAConfigFile(t *testing.T) {
+	dir, bin := userPollsDir(t, "    database: data/polls.sqlite3\n")
+	workersData(t, dir)
+	yaml, err := os.ReadFile(filepath.Join(dir, "stack.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "migrate", "-c", "/dev/stdin")
+	cmd.Dir, cmd.Env, cmd.Stdin = dir, cleanEnv(), strings.NewReader(string(yaml))
+	out, err := cmd.CombinedOutput()
+	if want := "reads /dev/stdin again, and it is not a regular file"; err == nil || !strings.Contains(string(out), want) {
+		t.Errorf("migrate from stdin as root: %v, want a failure saying %q:\n%s", err, want, out)
+	}
+}

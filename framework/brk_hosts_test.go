@@ -19,6 +19,14 @@ func TestValidateRefusesAKeyValueConnectionString(t *testing.T) {
 	if strings.Contains(err.Error(), "kv-secret-value") {
 		t.Errorf("the error quotes the password: %v", err)
 	}
+	// So is a URL of another scheme, or with the scheme in capitals,
+	// which polls does not take for PostgreSQL.
+	for _, db := range []string{"Postgres://app:kv-secret-value@db/polls", "mysql://app:kv-secret-value@db/polls"} {
+		s.Database = db
+		if err := s.Validate(); err == nil || !strings.Contains(err.Error(), "URL is not a database the app opens") || strings.Contains(err.Error(), "kv-secret-value") {
+			t.Errorf("Validate(%s): %v, want a refusal that does not quote the password", db[:5], err)
+		}
+	}
 	s.Database = "run/polls=v2.sqlite3" // a file name with = stays a file name
 	if err := s.Validate(); err != nil && strings.Contains(err.Error(), ".database:") {
 		t.Errorf("Validate(%q): %v", s.Database, err)

@@ -108,6 +108,9 @@ func TestWriteAtStartNamesOnlyASQLiteFile(t *testing.T) {
 		{"postgres://app:secret@db:5432/polls", "polls.sqlite3", ""},
 		{"postgresql://db/polls", "", ""},
 		{"host=db user=app password=secret", "", ""},
+		{"Postgres://app:secret@db/polls", "polls.sqlite3", ""}, // refused; not a file
+		{"mysql://app:secret@db/polls", "", ""},
+		{"data/v2://polls.sqlite3", "", "data/v2://polls.sqlite3"}, // a folder named v2:
 	} {
 		got := Settings{Database: tc.db, DefaultDatabase: tc.def}.WriteAtStart("run")
 		if got["database"] != tc.want || (tc.want == "") != (len(got) == 0) {

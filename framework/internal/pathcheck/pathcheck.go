@@ -55,6 +55,10 @@ func Check(templateDirs []string, database string, bad func(format string, args 
 		if err := checkDatabaseURL(database); err != nil {
 			bad("database: %v", err)
 		}
+	case otherScheme(database) != "":
+		// Never quoted: its user information may hold the password.
+		bad("database: a %s:// URL is not a database the app opens (it would be taken for a SQLite file name); "+
+			"use a SQLite file's path, or a URL in lower case: postgres://USER:PASSWORD@HOST:5432/DBNAME", otherScheme(database))
 	case isKeyValue(database):
 		// Never quoted: it may hold the password.
 		bad("database: a key=value connection string is not supported (it would be taken for a SQLite file name); " +
@@ -67,11 +71,32 @@ func Check(templateDirs []string, database string, bad func(format string, args 
 }
 
 // IsSQLiteFile reports whether database names a SQLite file: not empty
-// (the app's default), not a PostgreSQL URL, not a libpq key=value string
-// (which Check refuses, and which may hold a password).
+// (the app's default), not a PostgreSQL URL, not another URL or a libpq
+// key=value string (which Check refuses, and which may hold a password).
 func IsSQLiteFile(database string) bool {
-	return database != "" && !isPostgresURL(database) && !isKeyValue(database)
+	return database != "" && !isPostgresURL(database) && otherScheme(database) == "" && !isKeyValue(database)
 }
+
+// otherScheme is the scheme of a URL database that is not a PostgreSQL
+// URL as the app recognises it (mysql://, Postgres://), else "". Taken
+// for a SQLite file name, such a URL was created as a file named with its
+// password, and `stack check` (as appserver.user) printed it.
+func otherScheme(database string) string {
+	scheme, _, ok := strings.Cut(database, "://")
+	if !ok || isPostgresURL(database) || scheme == "" || !isSchemeStart(scheme[0]) {
+		return ""
+	}
+	for _, c := range []byte(scheme) {
+		if !isSchemeStart(c) && !('0' <= c && c <= '9') && c != '+' && c != '-' && c != '.' {
+			return ""
+		}
+	}
+	return scheme
+}
+
+// isSchemeStart reports whether c may start a URL scheme (RFC 3986: a
+// letter).
+func isSchemeStart(c byte) bool { return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' }
 
 func isPostgresURL(database string) bool {
 	return strings.HasPrefix(database, "postgres://") || strings.HasPrefix(database, "postgresql://")
@@ -140,7 +165,12 @@ func checkSQLitePath(path string) error {
 		if err := syscall.Access(path, 0o6); err != nil { // R_OK|W_OK
 			return fmt.Errorf("%s: %w (the app writes to it)", path, err)
 		}
-		if dir := filepath.Dir(path); syscall.Access(dir, 0o3) != nil { // W_OK|X_OK
+		// Beside the file a symbolic link points to: SQLite follows it.
+		real, err := filepath.EvalSymlinks(path)
+		if err != nil {
+			return err
+		}
+		if dir := filepath.Dir(real); syscall.Access(dir, 0o3) != nil { // W_OK|X_OK
 			return fmt.Errorf("%s: this user cannot create files in %s (SQLite keeps its journal there)", path, dir)
 		}
 		return nil
