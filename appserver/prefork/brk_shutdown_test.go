@@ -5,7 +5,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -19,12 +18,7 @@ import (
 // request is killed at once; an idle one must still exit by itself
 // (status 0, its app closed), not be killed and logged as busy.
 func TestShutdownPastItsDeadlineLetsIdleWorkersExit(t *testing.T) {
-	t.Setenv("APPSERVER_TEST_WORKER", "1")
-	path := filepath.Join(t.TempDir(), "app.sock")
-	l, err := appserver.Listen("unix:"+path, 0o660)
-	if err != nil {
-		t.Fatal(err)
-	}
+	path, l := workerSocket(t)
 	cfg := appserver.DefaultConfig()
 	cfg.Processes = 2
 	cfg.WorkerReadyTimeout = 10 * time.Second
@@ -60,7 +54,7 @@ func TestShutdownPastItsDeadlineLetsIdleWorkersExit(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel() // the edge's stop used the whole grace period
-	err = m.Shutdown(ctx)
+	err := m.Shutdown(ctx)
 	if err == nil || !strings.Contains(err.Error(), "1 workers still busy were killed") {
 		t.Errorf("Shutdown: %v, want the one busy worker killed", err)
 	}
