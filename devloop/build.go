@@ -39,6 +39,9 @@ func (b *Builder) Build(ctx context.Context) ([]byte, error) {
 	// afterwards: a cancelled build is killed, and a killed go command
 	// leaves its go-build* directory (objects, the linked binary) in
 	// $TMPDIR for good.
+	// One a killed stack dev left (SIGKILL: no defer ran) goes first;
+	// builds of one Builder run one at a time, so none is in use.
+	b.removeWorkDirs()
 	work, err := os.MkdirTemp(filepath.Dir(b.Out), "gotmp")
 	if err != nil {
 		return nil, fmt.Errorf("go build %s: a work directory: %w", pkg, err)
@@ -51,7 +54,7 @@ func (b *Builder) Build(ctx context.Context) ([]byte, error) {
 	cmd.Stdout, cmd.Stderr = &out, &out
 	// Its own process group, so that a cancel reaches the compile and
 	// link steps too, not only the go command.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = goSysProcAttr()
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	if err := cmd.Run(); err != nil {
 		os.Remove(tmp)
@@ -92,7 +95,7 @@ func (b *Builder) EmbeddedFiles(ctx context.Context) (map[string]bool, error) {
 	cmd := exec.CommandContext(ctx, "go", "list", "-deps",
 		"-f", `{{if not .Standard}}{{$d := .Dir}}{{range .EmbedFiles}}{{$d}}/{{.}}{{"\n"}}{{end}}{{end}}`, pkg)
 	cmd.Dir = b.Dir
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = goSysProcAttr()
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	out, err := cmd.Output()
 	if err != nil {
@@ -105,4 +108,23 @@ func (b *Builder) EmbeddedFiles(ctx context.Context) (map[string]bool, error) {
 		}
 	}
 	return files, nil
+}
+
+// goSysProcAttr is how a go command runs: in a process group of its own
+// (a cancel kills the group), and killed if stack dev dies. Without
+// Pdeathsig a SIGKILLed stack dev left its go build running, an orphan
+// that went on writing run_dir/dev/app.new under the next stack dev's
+// build. The kernel sends it when the thread that forked exits; Go keeps
+// its threads unless a goroutine locked to one ends, and none is here.
+// The compile and link steps it had started finish on their own.
+func goSysProcAttr() *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+}
+
+// removeWorkDirs removes the go command's work directories beside Out.
+func (b *Builder) removeWorkDirs() {
+	left, _ := filepath.Glob(filepath.Join(filepath.Dir(b.Out), "gotmp*"))
+	for _, d := range left {
+		os.RemoveAll(d)
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -51,6 +52,19 @@ func TestMain(m *testing.M) {
 		os.Exit(0)
 	}
 	os.Exit(m.Run())
+}
+
+// workerSocket makes the workers of a Master started next this test
+// binary, and the Unix socket it serves on.
+func workerSocket(t *testing.T) (string, net.Listener) {
+	t.Helper()
+	t.Setenv("APPSERVER_TEST_WORKER", "1") // the workers inherit it; this process read it at start
+	path := filepath.Join(t.TempDir(), "app.sock")
+	l, err := appserver.Listen("unix:"+path, 0o660)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path, l
 }
 
 // slotPIDs returns the pid serving in each slot (0 while empty).
@@ -190,12 +204,7 @@ func TestCheaperRetiresAnIdleWorker(t *testing.T) {
 // A worker that does not end an overdue request itself (its own harakiri
 // is off here) is killed by the master's backstop and replaced.
 func TestMasterHarakiriBackstop(t *testing.T) {
-	t.Setenv("APPSERVER_TEST_WORKER", "1")
-	path := filepath.Join(t.TempDir(), "app.sock")
-	l, err := appserver.Listen("unix:"+path, 0o660)
-	if err != nil {
-		t.Fatal(err)
-	}
+	path, l := workerSocket(t)
 	cfg := appserver.DefaultConfig()
 	cfg.Processes = 1
 	cfg.Harakiri = 100 * time.Millisecond
@@ -219,12 +228,7 @@ func TestMasterHarakiriBackstop(t *testing.T) {
 // harakiri off; or a stopped process) is killed after the retire mercy,
 // not left running unseen after every reload.
 func TestMasterKillsARetiredWorkerThatDoesNotExit(t *testing.T) {
-	t.Setenv("APPSERVER_TEST_WORKER", "1")
-	path := filepath.Join(t.TempDir(), "app.sock")
-	l, err := appserver.Listen("unix:"+path, 0o660)
-	if err != nil {
-		t.Fatal(err)
-	}
+	path, l := workerSocket(t)
 	cfg := appserver.DefaultConfig()
 	cfg.Processes = 1
 	cfg.Harakiri = 0
