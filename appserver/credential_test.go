@@ -21,7 +21,7 @@ func TestLookupCredentialTakesNumericIDs(t *testing.T) {
 		uid, gid    uint32
 		err         string
 	}{
-		{user: nobody.Uid, uid: 65534, gid: uint32(nobodyGID)},  // numeric with an entry: its primary group
+		{user: nobody.Uid, uid: 65534, gid: uint32(nobodyGID)},   // numeric with an entry: its primary group
 		{user: "nobody", group: "54322", uid: 65534, gid: 54322}, // a numeric group needs no entry
 		{user: "54321", group: "54322", uid: 54321, gid: 54322},  // no entry: the group given
 		{user: "54321", err: "set appserver.group too"},          // no entry and no group
