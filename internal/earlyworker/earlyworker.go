@@ -114,6 +114,13 @@ func Await() {
 	if mark == "" {
 		return
 	}
+	if !launch.IsWorker(os.Args) {
+		// Set by hand (or inherited from a worker by a program its app
+		// runs): only the master's worker command reads orders; any
+		// other command runs as asked, and its children without it.
+		os.Unsetenv(launch.EnvMark)
+		return
+	}
 	// As a worker waiting for its socket does: a ^C to the terminal's
 	// group, a SIGHUP or a SIGTERM are the master's to act on.
 	signal.Ignore(syscall.SIGINT, syscall.SIGHUP, syscall.SIGTERM)

@@ -54,7 +54,7 @@ var (
 func Start(args []string, commands ...string) {
 	// On one CPU the two starts would only take turns: nothing gained,
 	// and a configuration without worker processes would wait for both.
-	if os.Getenv(EnvMark) != "" || runtime.GOMAXPROCS(0) < 2 || !runs(args, commands) || !wantsWorkers(args, os.Getenv) {
+	if IsWorker(args) || runtime.GOMAXPROCS(0) < 2 || !runs(args, commands) || !wantsWorkers(args, os.Getenv) {
 		return
 	}
 	exe, err := os.Executable()
@@ -78,10 +78,12 @@ func Start(args []string, commands ...string) {
 	// init on every P leaves each P's cached spans half used, 0.7 MB more
 	// PSS. earlyworker.Await puts the share the orders give, or the
 	// default, in place.
-	env := append(os.Environ(), EnvMark+"=1")
+	env := environWithout(EnvMark)
 	if os.Getenv("GOMAXPROCS") == "" {
 		share := (runtime.GOMAXPROCS(0) + 1) / 2
-		env = append(os.Environ(), EnvMark+"="+OwnProcs, "GOMAXPROCS="+itoa(share))
+		env = append(env, EnvMark+"="+OwnProcs, "GOMAXPROCS="+itoa(share))
+	} else {
+		env = append(env, EnvMark+"=1")
 	}
 	// The command line a worker has, so that ps shows what it is; its
 	// real one comes with the orders.
@@ -228,6 +230,19 @@ func positive(s string) bool {
 }
 
 // The few string functions this needs, as package strings has them.
+
+// environWithout is the environment but for the variable name: one set
+// by hand must not shadow the value Start gives (the first of two wins).
+func environWithout(name string) []string {
+	env := os.Environ()
+	kept := env[:0:0]
+	for _, kv := range env {
+		if !hasPrefix(kv, name+"=") {
+			kept = append(kept, kv)
+		}
+	}
+	return kept
+}
 
 func hasPrefix(s, p string) bool { return len(s) >= len(p) && s[:len(p)] == p }
 
