@@ -361,26 +361,6 @@ func (m *Master) onExit(w *workerHandle, err error) {
 	}
 }
 
-// idleExitGrace is how long Shutdown past its deadline still waits for
-// the idle workers to exit: milliseconds, but a -race build sleeps 1 s as
-// it exits.
-const idleExitGrace = 2 * time.Second
-
-// killLive kills the live workers that are busy (or have not reported
-// idle), all of them with idleToo, and says how many it killed.
-func (m *Master) killLive(idleToo bool) int {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	n := 0
-	for w := range m.live {
-		if idleToo || w.idleSince.IsZero() {
-			w.proc.Signal(syscall.SIGKILL)
-			n++
-		}
-	}
-	return n
-}
-
 // Shutdown stops the appserver: the socket is closed and removed (no new
 // connection gets in), every worker is told to drain (stop accepting,
 // finish its requests, exit), and at ctx's end the ones left are killed.
@@ -411,20 +391,13 @@ func (m *Master) Shutdown(ctx context.Context) error {
 	select {
 	case <-m.allGone:
 	case <-ctx.Done():
-		// The deadline is for requests: a worker whose last report
-		// said idle exits as soon as it reads the drain. When the edge
-		// used the whole grace period this stop starts past it, and
-		// killing them then cut nothing but their exit (the app's own
-		// close) and logged them as busy.
-		n := m.killLive(false)
-		select {
-		case <-m.allGone:
-		case <-time.After(idleExitGrace):
-			n += m.killLive(true)
+		m.mu.Lock()
+		n := len(m.live)
+		for w := range m.live {
+			w.proc.Signal(syscall.SIGKILL)
 		}
-		if n > 0 {
-			err = fmt.Errorf("appserver: shutdown: %d workers still busy were killed: %w", n, ctx.Err())
-		}
+		m.mu.Unlock()
+		err = fmt.Errorf("appserver: shutdown: %d workers still busy were killed: %w", n, ctx.Err())
 		<-m.allGone // SIGKILL cannot be refused; they are reaped at once
 	}
 	m.mu.Lock()
