@@ -70,3 +70,16 @@ func TestValidateChecksTheURLsSSLModeAndConnectTimeout(t *testing.T) {
 		t.Errorf("Validate(a good URL): %v", err)
 	}
 }
+
+// ":memory:" passed check, then polls answered 500: each connection of
+// each process opens a new, empty database, without the release's tables.
+func TestValidateRefusesAnInMemoryDatabase(t *testing.T) {
+	s := testSettings()
+	s.Database = ":memory:"
+	if err := s.Validate(); err == nil || !strings.Contains(err.Error(), ".database:") || !strings.Contains(err.Error(), "in-memory") {
+		t.Errorf("Validate(:memory:): %v, want a refusal naming the in-memory database", err)
+	}
+	if got := s.WriteAtStart(t.TempDir()); len(got) != 0 {
+		t.Errorf("WriteAtStart(:memory:) = %v, want no file to check", got)
+	}
+}

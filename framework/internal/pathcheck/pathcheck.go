@@ -63,6 +63,9 @@ func Check(templateDirs []string, database string, bad func(format string, args 
 		// Never quoted: it may hold the password.
 		bad("database: a key=value connection string is not supported (it would be taken for a SQLite file name); " +
 			"use a URL: postgres://USER:PASSWORD@HOST:5432/DBNAME?sslmode=...")
+	case database == sqliteMemory:
+		bad("database: %q is SQLite's in-memory database: a new, empty one for every connection and every process, "+
+			"so the release's migrations and the workers' connections would never share it; give a file's path", database)
 	case database != "":
 		if err := checkSQLitePath(database); err != nil {
 			bad("database: %v", err)
@@ -70,11 +73,15 @@ func Check(templateDirs []string, database string, bad func(format string, args 
 	}
 }
 
+// sqliteMemory is the name SQLite opens as a database in memory, in a
+// URI filename too (as the apps' DSNs are), rather than as a file.
+const sqliteMemory = ":memory:"
+
 // IsSQLiteFile reports whether database names a SQLite file: not empty
-// (the app's default), not a PostgreSQL URL, not another URL or a libpq
+// (the app's default), not SQLite's in-memory name, not a PostgreSQL URL, not another URL or a libpq
 // key=value string (which Check refuses, and which may hold a password).
 func IsSQLiteFile(database string) bool {
-	return database != "" && !isPostgresURL(database) && otherScheme(database) == "" && !isKeyValue(database)
+	return database != "" && database != sqliteMemory && !isPostgresURL(database) && otherScheme(database) == "" && !isKeyValue(database)
 }
 
 // otherScheme is the scheme of a URL database that is not a PostgreSQL
