@@ -3,7 +3,6 @@ package e2e
 import (
 	"fmt"
 	"net/url"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -39,22 +38,15 @@ appserver: {listen: unix:run/app.sock, app: hello}
 // waiting) leak no slot: a load after them is answered in full.
 func TestEdgeInFlightCapLosesNothing(t *testing.T) {
 	dir := writeConfig(t, edgeInFlightConf(16))
-	cmd := exec.Command(binary, "up")
-	cmd.Dir = dir
-	cmd.Env = cleanEnv()
-	p := startCmd(t, cmd, "stack up", nil)
-	u, err := url.Parse(p.url())
-	if err != nil {
-		t.Fatal(err)
-	}
-	full := load{Addr: u.Host, Conns: 64}.run(t, nil, 3*time.Second)
+	_, host := upHost(t, dir)
+	full := load{Addr: host, Conns: 64}.run(t, nil, 3*time.Second)
 	t.Logf("64 connections, 3 s: %v", full)
 	if full.Failed() != 0 || full.OK == 0 {
 		t.Fatalf("under the cap: %v", full)
 	}
-	impatient := load{Addr: u.Host, Conns: 64, Timeout: 2 * time.Millisecond}.run(t, nil, time.Second)
+	impatient := load{Addr: host, Conns: 64, Timeout: 2 * time.Millisecond}.run(t, nil, time.Second)
 	t.Logf("64 connections giving up after 2 ms: %v", impatient)
-	after := load{Addr: u.Host, Conns: 32}.run(t, nil, 2*time.Second)
+	after := load{Addr: host, Conns: 32}.run(t, nil, 2*time.Second)
 	t.Logf("after them, 32 connections, 2 s: %v", after)
 	if after.Failed() != 0 || after.OK == 0 {
 		t.Fatalf("after clients gave up: %v", after)
@@ -67,16 +59,9 @@ func TestEdgeInFlightCapLosesNothing(t *testing.T) {
 func TestEdgeInFlightReloadUnderLoad(t *testing.T) {
 	conf := edgeInFlightConf
 	dir := writeConfig(t, conf(4))
-	cmd := exec.Command(binary, "up")
-	cmd.Dir = dir
-	cmd.Env = cleanEnv()
-	p := startCmd(t, cmd, "stack up", nil)
-	u, err := url.Parse(p.url())
-	if err != nil {
-		t.Fatal(err)
-	}
+	p, host := upHost(t, dir)
 	done := make(chan *loadResult)
-	go func() { done <- load{Addr: u.Host, Conns: 32}.run(t, nil, 3*time.Second) }()
+	go func() { done <- load{Addr: host, Conns: 32}.run(t, nil, 3*time.Second) }()
 	time.Sleep(700 * time.Millisecond)
 	edgeReload(t, p, conf(16), edgeReloaded)
 	time.Sleep(700 * time.Millisecond)
@@ -105,4 +90,15 @@ appserver:
   app: hello
   processes: 2
 `, n)
+}
+
+// upHost starts stack up in dir and returns it with the edge's host:port.
+func upHost(t *testing.T, dir string) (*proc, string) {
+	t.Helper()
+	p := start(t, dir, "up")
+	u, err := url.Parse(p.url())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, u.Host
 }
