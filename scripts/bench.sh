@@ -14,6 +14,12 @@
 # Each scenario runs alone, as in the reference peers harness: its servers
 # start, take a 2 s warm-up and DURATION (default 10s) of wrk with 2
 # threads and 64 connections (echo: 16), and stop before the next starts.
+# The whole set runs ROUNDS times (default 3), each peer next to the stack
+# rows it is compared with, peer first in odd rounds and last in even ones
+# (ABBA), so that a machine whose speed drifts over the minutes of a run
+# moves both sides of a ratio alike. The tables give the median of the
+# rounds, the ratio table each round's rate ratio too; every round's rows
+# are in rounds.md.
 # The peers are the harness's: a bare WSGI hello without Content-Length,
 # and Django 3.2 rendering a template with no apps, no middleware and no
 # database. The stack is set up as the harness's target: 2 workers, debug
@@ -25,7 +31,7 @@
 # figures depend on the machine and whatever else runs on it.
 #
 #   bash scripts/bench.sh
-#   DURATION=3s RESULTS=/tmp/bench bash scripts/bench.sh
+#   DURATION=3s ROUNDS=1 RESULTS=/tmp/bench bash scripts/bench.sh
 #   METRICS=off bash scripts/bench.sh    # the stack without its admin surface and metrics
 #
 # Installs what is missing with apt: nginx, uwsgi, uwsgi-plugin-python3,
@@ -35,6 +41,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 REPO=$PWD
 
 DURATION=${DURATION:-10s}
+ROUNDS=${ROUNDS:-3}
+[[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || { echo "bench: ROUNDS must be a whole number from 1 up" >&2; exit 2; }
 # The stack's metrics are on (the admin on its control socket only, so the
 # instances do not all take port 8001); METRICS=off turns the admin
 # surface, and with it the metrics, off.
@@ -137,14 +145,19 @@ pss_kb() {
   echo "$total"
 }
 
-# startup_ms PORT PATH CMD...: median over 5 starts of the time from
-# starting CMD to its first 200 on PATH.
+# startup_ms PORT N CMD_A -- PATH_A -- CMD_B -- PATH_B: the median time from
+# starting each command to its first 200 on its path, N starts each, in
+# ABBA order (A B B A A B ...) so that both see the same machine; prints
+# the two medians.
 startup_ms() {
   python3 - "$@" <<'PY'
 import http.client, os, signal, subprocess, sys, time
-port, path, cmd = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
-took = []
-for _ in range(5):
+port, n = int(sys.argv[1]), int(sys.argv[2])
+rest = sys.argv[3:]
+cut = [i for i, a in enumerate(rest) if a == "--"]
+cmds = {"A": (rest[:cut[0]], rest[cut[0] + 1]), "B": (rest[cut[1] + 1:cut[2]], rest[cut[2] + 1])}
+took = {"A": [], "B": []}
+def start(cmd, path):
     t0 = time.monotonic()
     p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     while time.monotonic() - t0 < 30:
@@ -156,11 +169,18 @@ for _ in range(5):
         except OSError:
             pass
         time.sleep(0.002)
-    took.append((time.monotonic() - t0) * 1000)
+    ms = (time.monotonic() - t0) * 1000
     os.killpg(p.pid, signal.SIGTERM)
     p.wait()
     time.sleep(0.3)
-print("%.0f" % sorted(took)[2])
+    return ms
+for i in range(n):
+    for k in ("AB" if i % 2 == 0 else "BA"):
+        took[k].append(start(*cmds[k]))
+def median(v):
+    v = sorted(v)
+    return (v[(len(v) - 1) // 2] + v[len(v) // 2]) / 2
+print("%.0f %.0f" % (median(took["A"]), median(took["B"])))
 PY
 }
 
@@ -173,15 +193,27 @@ wait_http() {
   log "$1 did not answer; see $RESULTS/*.log"; exit 1
 }
 
+# median V...: the median of numbers (the mean of the middle two for an
+# even count).
+median() {
+  printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {if (NR) printf "%.6g", (v[int((NR + 1) / 2)] + v[int(NR / 2) + 1]) / 2}'
+}
+
 # --- the scenarios ---------------------------------------------------------
 
 HZ=$(getconf CLK_TCK)
 TABLE="$RESULTS/table.md"
+ROUNDS_TABLE="$RESULTS/rounds.md"
 
-declare -A RPS CPU P99
+# Every measurement, by label and round; LABELS keeps the first round's
+# order for the table.
+declare -A RPS CPU P99 ERRS
+LABELS=()
+ROUND=1
 
-# measure LABEL URL PID...: runs wrk against URL and adds a row to the table.
-# CONNS (default 64) is wrk's connection count.
+# measure LABEL URL PID...: runs wrk against URL and records the rate, p99,
+# CPU per request and errors of this round (a row of rounds.md). CONNS
+# (default 64) is wrk's connection count.
 measure() {
   local label=$1 url=$2; shift 2
   local conns=${CONNS:-64}
@@ -192,23 +224,43 @@ measure() {
   before=$(cpu_ticks "$@")
   out=$(wrk -t2 -c"$conns" -d"$DURATION" --latency "$url")
   after=$(cpu_ticks "$@")
-  echo "$out" >"$RESULTS/wrk_$slug.txt"
+  echo "$out" >"$RESULTS/wrk_${slug}_round$ROUND.txt"
   reqs=$(echo "$out" | awk '/requests in/ {print $1}')
   rps=$(echo "$out" | awk '/^Requests\/sec/ {printf "%.0f", $2}')
-  p99=$(echo "$out" | awk '$1 == "99%" {print $2}')
+  # wrk prints the p99 as 950.00us, 4.87ms or 1.02s: kept in ms.
+  p99=$(echo "$out" | awk '$1 == "99%" {v = $2 + 0; if ($2 ~ /us$/) v /= 1000; else if ($2 ~ /[0-9]s$/ && $2 !~ /ms$/) v *= 1000; else if ($2 ~ /m$/) v *= 60000; printf "%.2f", v}')
   errs=$(echo "$out" | awk '/Non-2xx/ {n += $NF} /Socket errors/ {n += $4 + $6 + $8 + $10} END {print n + 0}')
   local us=$(( (after - before) * 1000000 / HZ )) cpu
   cpu=$(awk -v us="$us" -v n="$reqs" 'BEGIN {printf "%.1f", n ? us / n : 0}')
-  RPS[$label]=$rps CPU[$label]=$cpu P99[$label]=$p99
-  printf '| %s | %s | %s | %s | %s |\n' "$label" "$rps" "$p99" "$cpu" "$errs" | tee -a "$TABLE"
+  [ -n "${RPS[$label|1]+x}" ] || LABELS+=("$label")
+  RPS[$label|$ROUND]=$rps CPU[$label|$ROUND]=$cpu P99[$label|$ROUND]=$p99 ERRS[$label|$ROUND]=$errs
+  printf '| %s | %s | %s | %sms | %s | %s |\n' "$ROUND" "$label" "$rps" "$p99" "$cpu" "$errs" | tee -a "$ROUNDS_TABLE" >&2
 }
 
-# ratio STACK_LABEL PEER_LABEL GOAL: a row of the ratio table.
+# of MAP LABEL: the label's values in MAP (RPS, CPU, P99 or ERRS), a round each.
+of() {
+  local -n m=$1
+  local r
+  for r in $(seq 1 "$ROUNDS"); do echo "${m[$2|$r]:-0}"; done
+}
+
+# scenario_row LABEL: a row of the table, the medians of the rounds (the
+# errors summed).
+scenario_row() {
+  printf '| %s | %.0f | %.2fms | %.1f | %s |\n' "$1" "$(median $(of RPS "$1"))" "$(median $(of P99 "$1"))" \
+    "$(median $(of CPU "$1"))" "$(of ERRS "$1" | awk '{n += $1} END {print n + 0}')"
+}
+
+# ratio STACK_LABEL PEER_LABEL GOAL: a row of the ratio table: the median
+# over the rounds of each round's ratios, and each round's rate ratio.
 ratio() {
-  local s=$1 p=$2 goal=$3
-  printf '| %s | %s | %s | %s | %s |\n' "$s" "$p" \
-    "$(awk -v a="${RPS[$s]}" -v b="${RPS[$p]}" 'BEGIN {printf "%.2f×", b ? a / b : 0}')" \
-    "$(awk -v a="${CPU[$s]}" -v b="${CPU[$p]}" 'BEGIN {printf "%.2f×", b ? a / b : 0}')" "$goal" | tee -a "$TABLE"
+  local s=$1 p=$2 goal=$3 r rates=() cpus=()
+  for r in $(seq 1 "$ROUNDS"); do
+    rates+=("$(awk -v a="${RPS[$s|$r]}" -v b="${RPS[$p|$r]}" 'BEGIN {printf "%.2f", b ? a / b : 0}')")
+    cpus+=("$(awk -v a="${CPU[$s|$r]}" -v b="${CPU[$p|$r]}" 'BEGIN {printf "%.2f", b ? a / b : 0}')")
+  done
+  printf '| %s | %s | %.2f× | %.2f× | %s | %s |\n' "$s" "$p" "$(median "${rates[@]}")" "$(median "${cpus[@]}")" \
+    "$goal" "$(printf '%s× ' "${rates[@]}" | sed 's/ $//; s/ / · /g')"
 }
 
 # The peers, as the reference harness sets them up: a bare WSGI hello (no
@@ -340,6 +392,109 @@ apps:
 YAML
 }
 
+# The scenarios, each one setup measured alone: started, loaded, stopped.
+# U is the URL of the port they take in turn.
+
+peer_hello() {
+  nginx_conf "$PORT" "$(uwsgi_pass / "$W/UWSGI.sock")"
+  start_uwsgi UWSGI "$W/hello.py"; spawn NGINX nginx -p "$W/" -c "$W/nginx.conf" -e "$RESULTS/nginx-error.log"
+  measure 'nginx → uWSGI → bare WSGI hello' "$U/" "$NGINX" "$UWSGI"
+  stop_all
+}
+stack_hello() {
+  stack_yaml hello hello; spawn STACK "$W/stack" up -c "$W/hello.yaml" --log-level warn
+  measure '**stack up, `hello`**' "$U/" "$STACK"
+  stop_all
+}
+stack_hello_keepalive_off() {
+  stack_yaml hello0 hello $'\n      keepalive: 0'; spawn STACK "$W/stack" up -c "$W/hello0.yaml" --log-level warn
+  measure '**stack up, `hello`, keepalive: 0**' "$U/" "$STACK"
+  stop_all
+}
+# One tier each: stack edge in front of uWSGI's hello, and nginx in front
+# of stack appserver (hello).
+edge_alone() {
+  cat >"$W/edgealone.yaml" <<YAML
+run_dir: $W/run/edgealone
+edge:
+  listen: ["127.0.0.1:$PORT"]
+  access_log: "off"
+  upstreams: {app: {servers: ["unix:$W/UWSGI.sock"]}}
+$ADMIN
+YAML
+  start_uwsgi UWSGI "$W/hello.py"; spawn STACK "$W/stack" edge -c "$W/edgealone.yaml" --log-level warn
+  measure '**stack edge** in front of uWSGI (hello)' "$U/" "$STACK" "$UWSGI"
+  stop_all
+}
+appserver_alone() {
+  cat >"$W/appalone.yaml" <<YAML
+run_dir: $W/run/appalone
+appserver: {listen: "unix:$W/appalone.sock", socket_mode: "0666", app: hello, processes: 2}
+$ADMIN
+YAML
+  nginx_conf "$PORT" "$(uwsgi_pass / "$W/appalone.sock")"
+  spawn STACK "$W/stack" appserver -c "$W/appalone.yaml" --log-level warn; spawn NGINX nginx -p "$W/" -c "$W/nginx.conf" -e "$RESULTS/nginx-error.log"
+  measure '**nginx in front of stack appserver** (hello)' "$U/" "$NGINX" "$STACK"
+  stop_all
+}
+
+peer_django() {
+  nginx_conf "$PORT" "$(uwsgi_pass / "$W/UWSGI_DJANGO.sock")"
+  start_uwsgi UWSGI_DJANGO "$W/djangopage.py"; spawn NGINX nginx -p "$W/" -c "$W/nginx.conf" -e "$RESULTS/nginx-error.log"
+  measure 'nginx → uWSGI → Django template page' "$U/" "$NGINX" "$UWSGI_DJANGO"
+  stop_all
+}
+# stack_polls also takes the idle memory: before the load and two seconds
+# after it.
+stack_polls() {
+  stack_yaml polls polls; spawn STACK "$W/stack" up -c "$W/polls.yaml" --log-level warn
+  wait_http "$U/polls/"
+  sleep 1
+  PSS_FRESH+=("$(pss_kb "$STACK")")
+  measure '**stack up, polls index** (debug off)' "$U/polls/" "$STACK"
+  measure '**stack up, polls detail** (debug off)' "$U/polls/1/" "$STACK"
+  sleep 2
+  PSS_AFTER+=("$(pss_kb "$STACK")")
+  stop_all
+}
+
+peer_echo() {
+  nginx_conf "$PORT" "$(uwsgi_pass / "$W/UWSGI_ECHO.sock")"
+  start_uwsgi UWSGI_ECHO "$W/echo.py"; spawn NGINX nginx -p "$W/" -c "$W/nginx.conf" -e "$RESULTS/nginx-error.log"
+  CONNS=16 measure 'nginx → uWSGI → Python echo, 16 conns' "$U/echo/x?a=1" "$NGINX" "$UWSGI_ECHO"
+  stop_all
+}
+stack_echo() {
+  stack_yaml echo echo; spawn STACK "$W/stack" up -c "$W/echo.yaml" --log-level warn
+  CONNS=16 measure '**stack up, `echo`, 16 conns**' "$U/echo/x?a=1" "$STACK"
+  stop_all
+}
+
+nginx_static() {
+  nginx_conf "$PORT" "        location /files/ { alias $W/static/; }"
+  spawn NGINX nginx -p "$W/" -c "$W/nginx.conf" -e "$RESULTS/nginx-error.log"
+  measure 'nginx static 1 KiB' "$U/files/1k.bin" "$NGINX"
+  measure 'nginx static 1 MiB' "$U/files/1m.bin" "$NGINX"
+  stop_all
+}
+stack_static() {
+  stack_yaml files polls; spawn STACK "$W/stack" up -c "$W/files.yaml" --log-level warn
+  measure '**stack up, static 1 KiB**' "$U/files/1k.bin" "$STACK"
+  measure '**stack up, static 1 MiB**' "$U/files/1m.bin" "$STACK"
+  stop_all
+}
+
+# in_turn SCENARIO...: runs the scenarios in this order in odd rounds and
+# in the reverse order in even ones.
+in_turn() {
+  local i
+  if ((ROUND % 2)); then
+    for i in "$@"; do "$i"; done
+  else
+    for ((i = $#; i >= 1; i--)); do "${!i}"; done
+  fi
+}
+
 main() {
   install_missing
   mkdir -p "$RESULTS"
@@ -357,86 +512,23 @@ main() {
   head -c 1024 /dev/urandom >"$W/static/1k.bin"
   head -c 1048576 /dev/urandom >"$W/static/1m.bin"
   write_peers
-  local u="http://127.0.0.1:$PORT"
+  U="http://127.0.0.1:$PORT"
+  PSS_FRESH=() PSS_AFTER=()
   {
-    echo "\`DURATION=$DURATION METRICS=$METRICS bash scripts/bench.sh\` on $(nproc) cores, $(date -u +%Y-%m-%d); wrk -t2 -c64, each scenario alone."
-    echo
-    echo '| scenario | req/s | p99 | CPU µs/request | errors |'
-    echo '| --- | --- | --- | --- | --- |'
-  } | tee "$TABLE"
+    echo '| round | scenario | req/s | p99 | CPU µs/request | errors |'
+    echo '| --- | --- | --- | --- | --- | --- |'
+  } >"$ROUNDS_TABLE"
 
-  # Each scenario runs alone, as in the reference harness: its servers
-  # start, serve the load and stop before the next one starts.
-  nginx_conf "$PORT" "$(uwsgi_pass / "$W/UWSGI.sock")"
-  start_uwsgi UWSGI "$W/hello.py"; spawn NGINX nginx -p "$W/" -c "$W/nginx.conf" -e "$RESULTS/nginx-error.log"
-  measure 'nginx → uWSGI → bare WSGI hello' "$u/" "$NGINX" "$UWSGI"
-  stop_all
+  for ((ROUND = 1; ROUND <= ROUNDS; ROUND++)); do
+    log "round $ROUND of $ROUNDS"
+    in_turn peer_hello stack_hello stack_hello_keepalive_off edge_alone appserver_alone
+    in_turn peer_django stack_polls
+    in_turn peer_echo stack_echo
+    in_turn nginx_static stack_static
+  done
 
-  stack_yaml hello hello; spawn STACK "$W/stack" up -c "$W/hello.yaml" --log-level warn
-  measure '**stack up, `hello`**' "$u/" "$STACK"
-  stop_all
-  stack_yaml hello0 hello $'\n      keepalive: 0'; spawn STACK "$W/stack" up -c "$W/hello0.yaml" --log-level warn
-  measure '**stack up, `hello`, keepalive: 0**' "$u/" "$STACK"
-  stop_all
-
-  nginx_conf "$PORT" "$(uwsgi_pass / "$W/UWSGI_DJANGO.sock")"
-  start_uwsgi UWSGI_DJANGO "$W/djangopage.py"; spawn NGINX nginx -p "$W/" -c "$W/nginx.conf" -e "$RESULTS/nginx-error.log"
-  measure 'nginx → uWSGI → Django template page' "$u/" "$NGINX" "$UWSGI_DJANGO"
-  stop_all
-
-  stack_yaml polls polls; spawn STACK "$W/stack" up -c "$W/polls.yaml" --log-level warn
-  wait_http "$u/polls/"
-  sleep 1
-  PSS_FRESH=$(pss_kb "$STACK")
-  measure '**stack up, polls index** (debug off)' "$u/polls/" "$STACK"
-  measure '**stack up, polls detail** (debug off)' "$u/polls/1/" "$STACK"
-  sleep 2
-  PSS_AFTER=$(pss_kb "$STACK")
-  stop_all
-
-  nginx_conf "$PORT" "$(uwsgi_pass / "$W/UWSGI_ECHO.sock")"
-  start_uwsgi UWSGI_ECHO "$W/echo.py"; spawn NGINX nginx -p "$W/" -c "$W/nginx.conf" -e "$RESULTS/nginx-error.log"
-  CONNS=16 measure 'nginx → uWSGI → Python echo, 16 conns' "$u/echo/x?a=1" "$NGINX" "$UWSGI_ECHO"
-  stop_all
-  stack_yaml echo echo; spawn STACK "$W/stack" up -c "$W/echo.yaml" --log-level warn
-  CONNS=16 measure '**stack up, `echo`, 16 conns**' "$u/echo/x?a=1" "$STACK"
-  stop_all
-
-  nginx_conf "$PORT" "        location /files/ { alias $W/static/; }"
-  spawn NGINX nginx -p "$W/" -c "$W/nginx.conf" -e "$RESULTS/nginx-error.log"
-  measure 'nginx static 1 KiB' "$u/files/1k.bin" "$NGINX"
-  measure 'nginx static 1 MiB' "$u/files/1m.bin" "$NGINX"
-  stop_all
-  stack_yaml files polls; spawn STACK "$W/stack" up -c "$W/files.yaml" --log-level warn
-  measure '**stack up, static 1 KiB**' "$u/files/1k.bin" "$STACK"
-  measure '**stack up, static 1 MiB**' "$u/files/1m.bin" "$STACK"
-  stop_all
-
-  # One tier each: stack edge in front of uWSGI's hello, and nginx in front
-  # of stack appserver (hello).
-  cat >"$W/edgealone.yaml" <<YAML
-run_dir: $W/run/edgealone
-edge:
-  listen: ["127.0.0.1:$PORT"]
-  access_log: "off"
-  upstreams: {app: {servers: ["unix:$W/UWSGI.sock"]}}
-$ADMIN
-YAML
-  start_uwsgi UWSGI "$W/hello.py"; spawn STACK "$W/stack" edge -c "$W/edgealone.yaml" --log-level warn
-  measure '**stack edge** in front of uWSGI (hello)' "$u/" "$STACK" "$UWSGI"
-  stop_all
-  cat >"$W/appalone.yaml" <<YAML
-run_dir: $W/run/appalone
-appserver: {listen: "unix:$W/appalone.sock", socket_mode: "0666", app: hello, processes: 2}
-$ADMIN
-YAML
-  nginx_conf "$PORT" "$(uwsgi_pass / "$W/appalone.sock")"
-  spawn STACK "$W/stack" appserver -c "$W/appalone.yaml" --log-level warn; spawn NGINX nginx -p "$W/" -c "$W/nginx.conf" -e "$RESULTS/nginx-error.log"
-  measure '**nginx in front of stack appserver** (hello)' "$u/" "$NGINX" "$STACK"
-  stop_all
-
-  # Start-up: Go's bare net/http hello against stack up with polls.
-  local go_ms stack_ms
+  # Start-up: Go's bare net/http hello against stack up with polls, their
+  # starts interleaved.
   cat >"$W/gohello.go" <<'GO'
 package main
 
@@ -452,28 +544,36 @@ func main() {
 }
 GO
   (cd "$W" && go mod init gohello >/dev/null 2>&1 && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$W/gohello" .)
-  go_ms=$(startup_ms "$PORT" / "$W/gohello" "127.0.0.1:$PORT")
   stack_yaml startup polls
-  stack_ms=$(startup_ms "$PORT" /polls/ "$W/stack" up -c "$W/startup.yaml" --log-level warn)
+  local starts=$((ROUNDS * 2 + 1)) go_ms stack_ms
+  read -r go_ms stack_ms < <(startup_ms "$PORT" "$starts" "$W/gohello" "127.0.0.1:$PORT" -- / -- \
+    "$W/stack" up -c "$W/startup.yaml" --log-level warn -- /polls/)
+
+  local of_rounds="the median of $ROUNDS rounds"
+  ((ROUNDS > 1)) || of_rounds="one round"
   {
+    echo "\`DURATION=$DURATION ROUNDS=$ROUNDS METRICS=$METRICS bash scripts/bench.sh\` on $(nproc) cores, $(date -u +%Y-%m-%d); wrk -t2 -c64, each scenario alone, $of_rounds (each round's rows in rounds.md)."
     echo
-    echo "Idle, \`stack up\` with polls and 2 workers holds $((PSS_FRESH / 1024)) MB PSS before any load and $((PSS_AFTER / 1024)) MB two seconds after its runs (goal ≤ 30 MB)."
-    echo "Start to first 200 (median of 5): Go's bare net/http hello ${go_ms} ms, \`stack up\` with polls and 2 workers ${stack_ms} ms, $(awk -v a="$stack_ms" -v b="$go_ms" 'BEGIN {printf "%.1f", b ? a / b : 0}')× (goal ≤ 2×)."
-  } | tee -a "$TABLE"
-  {
-    echo
-    echo '| stack | peer | req/s ratio | CPU/request ratio | goal (issue 10) |'
+    echo '| scenario | req/s | p99 | CPU µs/request | errors |'
     echo '| --- | --- | --- | --- | --- |'
-  } | tee -a "$TABLE"
-  ratio '**stack up, `hello`**' 'nginx → uWSGI → bare WSGI hello' '≥ 1.25× rate, ≤ 0.8× CPU'
-  ratio '**stack up, `hello`, keepalive: 0**' 'nginx → uWSGI → bare WSGI hello' '(no goal: keep-alive off)'
-  ratio '**stack up, polls index** (debug off)' 'nginx → uWSGI → Django template page' '≥ 3× rate'
-  ratio '**stack up, polls detail** (debug off)' 'nginx → uWSGI → Django template page' '≥ 3× rate'
-  ratio '**stack up, `echo`, 16 conns**' 'nginx → uWSGI → Python echo, 16 conns' '≥ 1.5× rate'
-  ratio '**stack up, static 1 KiB**' 'nginx static 1 KiB' '≥ 0.8× rate'
-  ratio '**stack up, static 1 MiB**' 'nginx static 1 MiB' '≥ 0.9× rate'
-  ratio '**stack edge** in front of uWSGI (hello)' 'nginx → uWSGI → bare WSGI hello' '≥ 1.0× rate, ≤ 1.0× CPU'
-  ratio '**nginx in front of stack appserver** (hello)' 'nginx → uWSGI → bare WSGI hello' '≥ 1.0× rate'
+    local l
+    for l in "${LABELS[@]}"; do scenario_row "$l"; done
+    echo
+    echo "Idle, \`stack up\` with polls and 2 workers holds $(median "${PSS_FRESH[@]}" | awk '{printf "%d", $1 / 1024}') MB PSS before any load and $(median "${PSS_AFTER[@]}" | awk '{printf "%d", $1 / 1024}') MB two seconds after its runs (goal ≤ 30 MB; medians of the rounds, in kB: $(echo "${PSS_FRESH[*]}") and $(echo "${PSS_AFTER[*]}"))."
+    echo "Start to first 200 (median of $starts, interleaved): Go's bare net/http hello ${go_ms} ms, \`stack up\` with polls and 2 workers ${stack_ms} ms, $(awk -v a="$stack_ms" -v b="$go_ms" 'BEGIN {printf "%.1f", b ? a / b : 0}')× (goal ≤ 2×)."
+    echo
+    echo '| stack | peer | req/s ratio | CPU/request ratio | goal (issue 10) | req/s ratio of each round |'
+    echo '| --- | --- | --- | --- | --- | --- |'
+    ratio '**stack up, `hello`**' 'nginx → uWSGI → bare WSGI hello' '≥ 1.25× rate, ≤ 0.8× CPU'
+    ratio '**stack up, `hello`, keepalive: 0**' 'nginx → uWSGI → bare WSGI hello' '(no goal: keep-alive off)'
+    ratio '**stack up, polls index** (debug off)' 'nginx → uWSGI → Django template page' '≥ 3× rate'
+    ratio '**stack up, polls detail** (debug off)' 'nginx → uWSGI → Django template page' '≥ 3× rate'
+    ratio '**stack up, `echo`, 16 conns**' 'nginx → uWSGI → Python echo, 16 conns' '≥ 1.5× rate'
+    ratio '**stack up, static 1 KiB**' 'nginx static 1 KiB' '≥ 0.8× rate'
+    ratio '**stack up, static 1 MiB**' 'nginx static 1 MiB' '≥ 0.9× rate'
+    ratio '**stack edge** in front of uWSGI (hello)' 'nginx → uWSGI → bare WSGI hello' '≥ 1.0× rate, ≤ 1.0× CPU'
+    ratio '**nginx in front of stack appserver** (hello)' 'nginx → uWSGI → bare WSGI hello' '≥ 1.0× rate'
+  } | tee "$TABLE"
   log "results in $RESULTS"
 }
 
