@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"os"
 	"regexp"
 	"strings"
 	"syscall"
@@ -73,7 +72,7 @@ func TestHangupWithAStopIsDroppedQuietly(t *testing.T) {
 	for _, mode := range []string{"inprocess", "subprocess"} {
 		dir := writeConfig(t, configBase+"mode: "+mode+"\n")
 		for i := range 6 {
-			p := configStart(t, dir, []string{"GORACE=" + os.Getenv("GORACE") + " atexit_sleep_ms=0"}, "up", "--log-level", "info")
+			p := configStart(t, dir, []string{quickExit()}, "up", "--log-level", "info")
 			if p.serving(30*time.Second) == "" {
 				t.Fatalf("%s: the stack did not start:\n%s", mode, p.output())
 			}
