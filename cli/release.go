@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"os/exec"
 	"os/signal"
 	"strings"
 	"syscall"
@@ -16,7 +15,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/stack-web/stack/appserver"
 	"github.com/stack-web/stack/config"
 	"github.com/stack-web/stack/supervisor"
 )
@@ -136,33 +134,15 @@ func (c *cmdEnv) runReleaseCommand(ctx context.Context, f *config.File, argv []s
 	return tail.bytes(), err
 }
 
-// workersCredential is the credential of appserver.user and group, nil
-// when neither is set.
-func workersCredential(f *config.File) (*syscall.Credential, error) {
-	if f.Appserver.User == "" && f.Appserver.Group == "" {
-		return nil, nil
-	}
-	return appserver.LookupCredential(f.Appserver.User, f.Appserver.Group)
-}
-
 // runChild runs argv (a program named stack is this binary, with the
 // same configuration flags) in a process group of its own, with cred if
 // not nil, its output to w, until it exits or ctx is done: then SIGTERM
 // to its group, and SIGKILL after shutdown_timeout.
 func (c *cmdEnv) runChild(ctx context.Context, f *config.File, argv []string, cred *syscall.Credential, w io.Writer) error {
-	if argv[0] == "stack" {
-		// This binary, reading the same configuration, whatever PATH
-		// holds (go run, a binary of your own).
-		exe, err := os.Executable()
-		if err != nil {
-			return fmt.Errorf("finding this binary: %w", err)
-		}
-		argv = append(append([]string{exe}, argv[1:]...), c.childArgs()...)
+	cmd, err := c.childCommand(ctx, f, argv, cred, true)
+	if err != nil {
+		return err
 	}
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL, Credential: cred}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM) }
-	cmd.WaitDelay = f.ShutdownTimeout
 	// The output goes through a pipe of our own, not one exec copies
 	// from: exec's Wait would also wait for whatever the command left in
 	// the background holding the pipe (sh -c "daemon &"), and fail after
@@ -233,40 +213,14 @@ func (c *cmdEnv) migrateCommand() *cobra.Command {
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
-			return c.migrateAsTheWorkers(ctx, f)
+			// Run by hand as root, it would make the database (and its
+			// journal) root's, which the workers could not write.
+			return c.asTheWorkers(f, "migrate", func() error { return c.migrate(ctx, f, c.stdout) },
+				func(cred *syscall.Credential) error {
+					return c.runChild(ctx, f, []string{"stack", "migrate"}, cred, c.stdout)
+				})
 		},
 	}
-}
-
-// migrateAsTheWorkers is `stack migrate` run by hand. With appserver.user
-// or group, the workers write the database: run as root here, migrate
-// would make it (and its journal) root's, and they could not. So, as
-// up's release does, it runs as a child with their credential; a child
-// already running as them (its uid and gid) migrates in its own process.
-// Not root, it cannot switch: it migrates as itself and says whose the
-// files are.
-func (c *cmdEnv) migrateAsTheWorkers(ctx context.Context, f *config.File) error {
-	cred, err := workersCredential(f)
-	switch {
-	case err != nil:
-		return err
-	case cred == nil || (cred.Uid == uint32(os.Geteuid()) && cred.Gid == uint32(os.Getegid())):
-		return c.migrate(ctx, f, c.stdout)
-	case os.Geteuid() != 0:
-		c.logger.Warn("migrate: not running as root, so not as appserver.user/group, whose workers write the database: what it creates is this user's", "uid", os.Geteuid(), "workers_uid", cred.Uid)
-		return c.migrate(ctx, f, c.stdout)
-	}
-	if err := f.CheckAppWritesAs(cred); err != nil {
-		return fmt.Errorf("appserver.user: %w", err) // as check says it
-	}
-	if err := f.CheckRereadable("migrate: its child, run as appserver.user, reads"); err != nil {
-		return err
-	}
-	c.logger.Info("migrate: running as the workers' user, as up's release does, so that the database is theirs", "user", f.Appserver.User, "group", f.Appserver.Group, "uid", cred.Uid, "gid", cred.Gid)
-	if err := c.runChild(ctx, f, []string{"stack", "migrate"}, cred, c.stdout); err != nil {
-		return fmt.Errorf("migrate as appserver.user/group (uid %d gid %d): %w; `stack check` says what they cannot read or write", cred.Uid, cred.Gid, err)
-	}
-	return nil
 }
 
 // migrate runs the app's Migrate hook, its progress written to out.

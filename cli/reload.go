@@ -9,6 +9,7 @@ import (
 
 	"github.com/stack-web/stack/appserver"
 	"github.com/stack-web/stack/config"
+	"github.com/stack-web/stack/edge"
 	"github.com/stack-web/stack/supervisor"
 )
 
@@ -32,6 +33,26 @@ type reloadSet struct {
 	reloads []func(*config.File) error
 	mu      sync.Mutex                  // one reload at a time
 	current atomic.Pointer[config.File] // what /config shows
+	// stopping is set when the stop begins (supervisor.OnStopping, before
+	// any tier is interrupted): a reload that races it (a SIGHUP and a ^C
+	// together) finds tiers shut down under it, which is no failure.
+	stopping atomic.Bool
+}
+
+// errStopping is a reload's answer once the stop has begun.
+var errStopping = errors.New("reload ignored: stopping")
+
+// raced says whether the stop has begun, err being a tier's reload error
+// or nil: a tier shut down under the reload says so itself.
+func (r *reloadSet) raced(err error) bool {
+	return r.stopping.Load() || errors.Is(err, appserver.ErrServerClosed) || errors.Is(err, edge.ErrClosed)
+}
+
+// ignore drops a reload that raced the stop: no failure, as the stop's
+// exit status is the command's.
+func (r *reloadSet) ignore(attrs ...any) error {
+	r.c.logger.Info(errStopping.Error(), attrs...)
+	return errStopping
 }
 
 // add registers one tier's reload.
@@ -51,11 +72,17 @@ func (r *reloadSet) hook() func() {
 func (r *reloadSet) reload() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.raced(nil) {
+		return r.ignore()
+	}
 	if len(r.reloads) == 0 {
 		r.c.logger.Warn("SIGHUP: nothing to reload in this mode; ignoring it")
 		return errors.New("nothing to reload in this mode")
 	}
 	f, err := r.c.loadFor(r.scope)
+	if r.raced(nil) {
+		return r.ignore() // whatever the file says, the next start reads it again
+	}
 	if err != nil {
 		var ce *config.Error
 		if errors.As(err, &ce) && r.c.logFormat != "json" {
@@ -82,10 +109,12 @@ func (r *reloadSet) reload() error {
 	r.sup.SetShutdownTimeout(f.ShutdownTimeout)
 	var failed []error
 	for i, reload := range r.reloads {
+		if r.raced(nil) {
+			return r.ignore("tier", r.tiers[i])
+		}
 		switch err := reload(f); {
-		case errors.Is(err, appserver.ErrServerClosed):
-			r.c.logger.Info("reload abandoned: stopping", "tier", r.tiers[i])
-			return errors.New("reload abandoned: stopping")
+		case err != nil && r.raced(err):
+			return r.ignore("tier", r.tiers[i])
 		case err != nil:
 			r.c.logger.Error("reload failed; this tier keeps its configuration", "tier", r.tiers[i], "err", err)
 			failed = append(failed, fmt.Errorf("%s: %w", r.tiers[i], err))

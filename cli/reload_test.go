@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"log/slog"
 	"os"
@@ -10,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/stack-web/stack/config"
+	"github.com/stack-web/stack/edge"
+	"github.com/stack-web/stack/supervisor"
 )
 
 // With log_format: json, a refused reload is one JSON record like every
@@ -39,5 +42,51 @@ func TestReloadRefusalInJSONModeIsOnlyJSON(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), "bogus_key") {
 		t.Errorf("the refusal's reason is not logged:\n%s", stderr.String())
+	}
+}
+
+// A SIGHUP and a ^C together: the reload reached the edge after the stop
+// had shut it down, and logged an ERROR ("reload failed ... edge: reload
+// after shutdown"). A reload that finds a tier shut down, or the stop
+// begun, is dropped at info and goes no further.
+func TestReloadRacingTheStopIsDroppedQuietly(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "stack.yaml")
+	yaml := "run_dir: " + dir + "\nedge: {listen: [\"127.0.0.1:0\"]}\nappserver: {app: site}\napps:\n  site: {debug: true}\n"
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	reg, err := newRegistry([]App{siteApp()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	c := &cmdEnv{apps: reg, stderr: &logs, cfgPath: path, logLevel: "info", logger: slog.New(newLogHandler(&logs, "text", slog.LevelInfo))}
+	f, err := c.loadFor("up")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := edge.New(edgeConfig(f), dir, c.logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	e.Shutdown(context.Background()) // the stop, come first
+	r := &reloadSet{c: c, scope: "up", sup: &supervisor.Supervisor{}}
+	r.add("edge", func(f *config.File) error { return e.Reload(edgeConfig(f)) })
+	r.add("appserver", func(*config.File) error { t.Error("the reload went on past a tier shut down"); return nil })
+	if err := r.reload(); err == nil || !strings.Contains(err.Error(), "reload ignored: stopping") {
+		t.Errorf("reload after the edge's shutdown: %v, want it ignored", err)
+	}
+	// Once the supervisor says it is stopping, no tier is even asked.
+	r.stopping.Store(true)
+	r.reloads[0] = func(*config.File) error { t.Error("a tier reloaded while stopping"); return nil }
+	if err := r.reload(); err == nil || !strings.Contains(err.Error(), "reload ignored: stopping") {
+		t.Errorf("reload while stopping: %v, want it ignored", err)
+	}
+	if out := logs.String(); strings.Contains(out, "level=ERROR") || strings.Count(out, "level=INFO msg=\"reload ignored: stopping\"") != 2 {
+		t.Errorf("want two info lines \"reload ignored: stopping\" and no ERROR:\n%s", out)
 	}
 }

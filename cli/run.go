@@ -54,6 +54,8 @@ func (c *cmdEnv) runStack(f *config.File, which tiers) error {
 	// What SIGHUP reloads: each tier adds itself.
 	reload := &reloadSet{c: c, scope: which.scope(), sup: sup}
 	reload.current.Store(f)
+	// A reload racing the stop (a SIGHUP with the ^C) is dropped.
+	sup.OnStopping(func() { reload.stopping.Store(true) })
 	adm := c.newAdmin(f, sup, reload) // before the tiers' loggers: it keeps their warnings
 	if which.appserver {
 		reload.running = f

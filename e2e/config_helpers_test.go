@@ -130,9 +130,15 @@ func (p *configProc) stopWith(sig syscall.Signal) int {
 }
 
 // traceEnv has every process print its package inits, and a race build
-// exit at once (not a second later, the race detector's default).
+// exit at once.
 func traceEnv() []string {
-	return []string{"GODEBUG=inittrace=1", "GORACE=" + os.Getenv("GORACE") + " atexit_sleep_ms=0"}
+	return []string{"GODEBUG=inittrace=1", quickExit()}
+}
+
+// quickExit has a race build exit at once, not a second later (the race
+// detector's default).
+func quickExit() string {
+	return "GORACE=" + os.Getenv("GORACE") + " atexit_sleep_ms=0"
 }
 
 // waitCount waits up to d until p's output from offset from has n

@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -50,8 +52,16 @@ func workersData(t *testing.T, dir string) string {
 // status.
 func runIn(t *testing.T, dir, bin string, args ...string) (string, int) {
 	t.Helper()
+	return runInWith(t, dir, bin, nil, "", args...)
+}
+
+// runInWith is runIn with env added to the clean environment and stdin
+// as the standard input (a pipe: the user commands read their answers
+// line by line).
+func runInWith(t *testing.T, dir, bin string, env []string, stdin string, args ...string) (string, int) {
+	t.Helper()
 	cmd := exec.Command(bin, args...)
-	cmd.Dir, cmd.Env = dir, cleanEnv()
+	cmd.Dir, cmd.Env, cmd.Stdin = dir, append(append(cleanEnv(), quickExit()), env...), strings.NewReader(stdin)
 	out, err := cmd.CombinedOutput()
 	if ee, ok := err.(*exec.ExitError); ok {
 		return string(out), ee.ExitCode()
@@ -217,5 +227,79 @@ func TestMigrateAsTheWorkersNeedsAConfigFile(t *testing.T) {
 	out, err := cmd.CombinedOutput()
 	if want := "reads /dev/stdin again, and it is not a regular file"; err == nil || !strings.Contains(string(out), want) {
 		t.Errorf("migrate from stdin as root: %v, want a failure saying %q:\n%s", err, want, out)
+	}
+}
+
+// workersOwn fails t unless every file of data/polls.sqlite3* is the
+// workers' (nobody, uid 65534), and returns them.
+func workersOwn(t *testing.T, data, after, out string) []string {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(data, "polls.sqlite3*"))
+	for _, p := range files {
+		if fi, err := os.Stat(p); err != nil || fi.Sys().(*syscall.Stat_t).Uid != 65534 {
+			t.Errorf("after %s: %s: %v, want it owned by nobody (uid 65534), whose workers write it:\n%s", after, p, err, out)
+		}
+	}
+	return files
+}
+
+// `stack createsuperuser` and `stack changepassword`, run by hand as
+// root, opened the database as root: the first made it (and its
+// journal) root's, and the workers (appserver.user: nobody) could no
+// longer write it; `up` then refused it. They now run as migrate does,
+// as a child with the workers' credential: the password, from
+// STACK_SUPERUSER_PASSWORD or the piped answers, reaches it through its
+// environment or its stdin, never its command line. The files are
+// nobody's, check passes, and the workers log the superuser in.
+func TestUserCommandsByHandRunAsTheWorkersUser(t *testing.T) {
+	dir, bin := userPollsDir(t, "    database: data/polls.sqlite3\n")
+	data := workersData(t, dir)
+	out, code := runInWith(t, dir, bin, []string{"STACK_SUPERUSER_PASSWORD=users13-admin-pass"}, "", "createsuperuser", "--username", "admin", "--noinput")
+	if code != 0 || !strings.Contains(out, "Superuser created successfully.") {
+		t.Fatalf("createsuperuser as root: exit %d, want 0:\n%s", code, out)
+	}
+	if len(workersOwn(t, data, "createsuperuser", out)) == 0 {
+		t.Fatalf("no database in %s:\n%s", data, out)
+	}
+	out, code = runInWith(t, dir, bin, nil, "users13-new-pass\nusers13-new-pass\n", "changepassword", "admin")
+	if code != 0 || !strings.Contains(out, "Password changed successfully for user 'admin'") {
+		t.Fatalf("changepassword as root: exit %d, want 0:\n%s", code, out)
+	}
+	workersOwn(t, data, "changepassword", out)
+	if !strings.Contains(out, "changepassword: running as the workers' user") {
+		t.Errorf("changepassword does not say it runs as the workers' user:\n%s", out)
+	}
+	if out, code := runIn(t, dir, bin, "check"); code != 0 {
+		t.Fatalf("check after the user commands: exit %d:\n%s", code, out)
+	}
+	p := startBinary(t, dir, bin, "up")
+	base := strings.TrimSuffix(p.url(), "/")
+	c, tok := brkFwLoginForm(t, base)
+	resp, err := c.PostForm(base+"/admin/login/", url.Values{"csrfmiddlewaretoken": {tok}, "username": {"admin"}, "password": {"users13-new-pass"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != "/admin/" {
+		t.Errorf("login with the new password through the workers: %d %q, want 302 to /admin/", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if code := p.stop(syscall.SIGTERM); code != 0 {
+		t.Errorf("up: exit %d after SIGTERM", code)
+	}
+	workersOwn(t, data, "up", p.Output())
+}
+
+// changepassword of a user not there yet, on a database not made yet
+// (the workers' folder empty): it makes the database before it finds no
+// such user, and made it root's.
+func TestChangepasswordByHandMakesTheWorkersDatabase(t *testing.T) {
+	dir, bin := userPollsDir(t, "    database: data/polls.sqlite3\n")
+	data := workersData(t, dir)
+	out, code := runInWith(t, dir, bin, nil, "some-password-1\nsome-password-1\n", "changepassword", "--", "-ann")
+	if code != 1 || !strings.Contains(out, `no such user: "-ann"`) {
+		t.Fatalf("changepassword of nobody: exit %d, want 1 with no such user \"-ann\":\n%s", code, out)
+	}
+	if len(workersOwn(t, data, "changepassword", out)) == 0 {
+		t.Fatalf("no database in %s:\n%s", data, out)
 	}
 }

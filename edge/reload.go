@@ -180,11 +180,16 @@ func (e *Edge) openMissing(want []string, tls bool) ([]*acceptor, error) {
 	return opened, nil
 }
 
+// ErrClosed is what Reload returns once Shutdown or Close has begun: a
+// reload that raced the stop, which the caller drops.
+var ErrClosed = errors.New("edge: reload after shutdown")
+
 // Reload applies cfg to new requests: locations, upstreams, limits,
 // timeouts and the access log. Listening sockets stay open; an address
 // added is opened and one removed is closed. Requests in flight finish on
 // the configuration they started with, and no connection is closed. On
-// error nothing has changed.
+// error nothing has changed; after Shutdown or Close the error is
+// ErrClosed.
 func (e *Edge) Reload(cfg Config) error {
 	if err := cfg.Validate(); err != nil {
 		return err
@@ -204,7 +209,7 @@ func (e *Edge) Reload(cfg Config) error {
 	defer e.mu.Unlock()
 	if e.stopped || e.closed {
 		st.release()
-		return errors.New("edge: reload after shutdown")
+		return ErrClosed
 	}
 	opened, err := e.openAll(cfg)
 	if err != nil {

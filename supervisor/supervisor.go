@@ -230,7 +230,7 @@ func (s *Supervisor) AddSignalsFrom(sigs chan os.Signal, reloadHeld bool, reload
 				select {
 				case sig := <-sigs:
 					if sig == syscall.SIGHUP {
-						s.Logger.Warn("received SIGHUP while stopping; ignoring it")
+						s.Logger.Info("received SIGHUP while stopping; ignoring it") // no warning: a stop drops a reload (cli: "reload ignored: stopping")
 						continue
 					}
 					s.Logger.Warn("received " + sig.String() + " during the graceful stop; stopping now")

@@ -111,6 +111,23 @@ func (p *prompter) newPassword(users Accounts, username string) (string, error) 
 	return "", errors.New("too many failed attempts")
 }
 
+// systemUsername is the default username offered, as Django's
+// getpass.getuser: LOGNAME, USER, LNAME or USERNAME, else this process's
+// user. The variables come first so that the command run again as the
+// workers' user (cli: appserver.user) still offers the name of who
+// typed it, not theirs.
+func systemUsername() string {
+	for _, k := range []string{"LOGNAME", "USER", "LNAME", "USERNAME"} {
+		if v := os.Getenv(k); v != "" {
+			return v
+		}
+	}
+	if u, err := user.Current(); err == nil {
+		return u.Username
+	}
+	return ""
+}
+
 // CreatesuperuserCommand is `stack createsuperuser`.
 func CreatesuperuserCommand(e *Env) *cobra.Command {
 	var username, email string
@@ -144,10 +161,7 @@ STACK_SUPERUSER_EMAIL, as Django's DJANGO_SUPERUSER_* variables.`,
 			} else {
 				p := e.prompter()
 				if username == "" {
-					def := ""
-					if u, err := user.Current(); err == nil {
-						def = u.Username
-					}
+					def := systemUsername()
 					q := "Username: "
 					if def != "" {
 						q = fmt.Sprintf("Username (leave blank to use '%s'): ", def)

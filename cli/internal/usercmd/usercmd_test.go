@@ -115,3 +115,19 @@ func TestCreatesuperuserAndChangepasswordInteractive(t *testing.T) {
 		t.Errorf("changepassword of nobody: exit %d %s", code, errs)
 	}
 }
+
+// The default username is Django's getpass.getuser(): the login
+// variables first, so that the command run again as the workers' user
+// (cli, with appserver.user) offers the name of who typed it, not theirs.
+func TestCreatesuperuserOffersTheLoginName(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("LOGNAME", "")
+	t.Setenv("USER", "typist")
+	code, out, errs := users(t, dir, "\n\ntypist-password-1\ntypist-password-1\n", "createsuperuser")
+	if code != 0 || !strings.Contains(errs, "Username (leave blank to use 'typist'): ") {
+		t.Fatalf("exit %d, want the default 'typist'\n%s%s", code, out, errs)
+	}
+	if err := login(t, dir, "typist", "typist-password-1"); err != nil {
+		t.Errorf("typist cannot log in: %v", err)
+	}
+}
