@@ -32,10 +32,11 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 	}
 }
 
-// stopMaster shuts m down and checks that Serve returned.
+// stopMaster shuts m down within 10 s and checks that Serve (which sends
+// its result to served) returned ErrServerClosed.
 func stopMaster(t *testing.T, m *Master, served <-chan error) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := m.Shutdown(ctx); err != nil {
 		t.Error(err)
