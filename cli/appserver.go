@@ -102,6 +102,17 @@ func (t *appserverTier) shutdown(ctx context.Context) error {
 	return t.server.Shutdown(ctx)
 }
 
+// stopping tells the master, at the stop's first moment, that the stop
+// has begun: its Shutdown comes only once the edge has drained, and until
+// then it must start no worker (a respawn would be drained for nothing,
+// and a worker that the stop's own signal killed as it started would be
+// called a crash and respawned).
+func (t *appserverTier) stopping() {
+	if t.master != nil {
+		t.master.BeginStop()
+	}
+}
+
 func (t *appserverTier) close() {
 	for i := len(t.closers) - 1; i >= 0; i-- {
 		t.closers[i]()

@@ -139,6 +139,7 @@ func (c *cmdEnv) runStack(f *config.File, which tiers) error {
 	}
 	if app != nil {
 		sup.AddServer("appserver", app.serve, app.shutdown)
+		sup.OnStopping(app.stopping)
 	}
 	if c.dev != nil {
 		cleanup = append(cleanup, c.dev.close)

@@ -150,7 +150,7 @@ func (m *Master) AddWorker() (int, error) {
 	m.init()
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.stopping || m.listener == nil {
+	if m.ending || m.listener == nil {
 		return 0, errStopping
 	}
 	for _, s := range m.slots {

@@ -47,8 +47,8 @@ func (t *ticking) stop() {
 func (m *Master) cheaperStep(now time.Time) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.stopping {
-		return
+	if m.ending {
+		return // the stop has begun: the pool stays as it is until Shutdown
 	}
 	running, busy := 0, 0
 	var free, idle *slot

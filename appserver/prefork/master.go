@@ -41,7 +41,8 @@ import (
 // growing pause only if it died before it was ever ready: a crash loop);
 // one that reached a recycling limit or hit harakiri is replaced by a new
 // worker that is ready before the old one stops. Reload replaces them all,
-// one at a time, from the binary on disk.
+// one at a time, from the binary on disk. Once the stack's stop has begun
+// (BeginStop, then Shutdown), no worker is started any more.
 type Master struct {
 	// Config is the appserver's configuration; the workers read the same.
 	Config appserver.Config
@@ -66,8 +67,10 @@ type Master struct {
 	lf       *os.File // the listener's descriptor passed to workers
 	slots    []*slot
 	live     map[*workerHandle]struct{}
-	stopping bool
+	stopping bool          // Shutdown has begun
 	stopped  chan struct{} // closed when Shutdown begins
+	ending   bool          // the stop has begun (BeginStop, Shutdown): no worker is started (stopping.go)
+	endingC  chan struct{} // closed when ending is set
 	allGone  chan struct{} // closed once stopping and no worker is left
 	done     chan struct{} // closed when Shutdown has finished
 	doneOnce sync.Once
@@ -128,6 +131,7 @@ func (m *Master) init() {
 	m.initOnce.Do(func() {
 		m.live = make(map[*workerHandle]struct{})
 		m.stopped = make(chan struct{})
+		m.endingC = make(chan struct{})
 		m.allGone = make(chan struct{})
 		m.done = make(chan struct{})
 	})
@@ -212,13 +216,17 @@ func (m *Master) addWorkerLocked(s *slot, p *os.Process, cc *ctrlConn, awaiting 
 }
 
 // respawnLocked puts a new worker in s, at once or after delay; a start
-// that fails is retried with the crash-loop pause. m.mu is held.
+// that fails is retried with the crash-loop pause. Once the stop has
+// begun it starts nothing. m.mu is held.
 func (m *Master) respawnLocked(s *slot, delay time.Duration) {
+	if m.ending {
+		return
+	}
 	if delay > 0 {
 		time.AfterFunc(delay, func() {
 			m.mu.Lock()
 			defer m.mu.Unlock()
-			if !m.stopping && s.cur == nil && !s.cheap {
+			if s.cur == nil && !s.cheap {
 				m.respawnLocked(s, 0)
 			}
 		})
@@ -314,7 +322,8 @@ func (m *Master) onMsg(w *workerHandle, msg ctrlMsg) {
 }
 
 // onExit records a reaped worker and respawns its slot if the death was
-// not expected.
+// not expected (and the stop has not begun). A worker that a stop's
+// signal may have killed is judged a little later (stopping.go).
 func (m *Master) onExit(w *workerHandle, err error) {
 	status := "exit status 0"
 	if w.state != nil {
@@ -330,18 +339,23 @@ func (m *Master) onExit(w *workerHandle, err error) {
 	s := w.slot
 	s.served += w.counters.Requests
 	expected := w.retiring || m.stopping
+	lived := time.Since(w.spawned).Round(time.Millisecond)
+	if !expected && !w.harakiri && endedBySignalOfStop(w) {
+		m.onStopSignalDeathLocked(w, status, lived) // stopping.go: a crash, or the stop's doing?
+		return
+	}
 	if expected || w.harakiri {
 		m.logger().Info("appserver: worker exited", "worker", s.id, "pid", w.pid, "status", status,
-			"requests", w.counters.Requests, "lived", time.Since(w.spawned).Round(time.Millisecond))
+			"requests", w.counters.Requests, "lived", lived)
 	} else {
 		m.logger().Error("appserver: worker died", "worker", s.id, "pid", w.pid, "status", status,
-			"requests", w.counters.Requests, "lived", time.Since(w.spawned).Round(time.Millisecond), "was_ready", w.everReady)
+			"requests", w.counters.Requests, "lived", lived, "was_ready", w.everReady)
 	}
 	if !expected && s.cur == w {
 		s.cur = nil
 		// A replacement already on its way takes the slot (or respawns
-		// it if it fails); otherwise respawn now.
-		if !s.replacing {
+		// it if it fails); otherwise respawn now, unless stopping.
+		if !s.replacing && !m.ending {
 			var delay time.Duration
 			if !w.everReady {
 				s.crashes++
@@ -372,6 +386,7 @@ func (m *Master) Shutdown(ctx context.Context) error {
 	if !m.stopping {
 		m.stopping = true
 		close(m.stopped)
+		m.beginStopLocked()
 		if m.listener != nil {
 			m.listener.Close()
 			m.lf.Close()

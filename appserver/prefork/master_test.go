@@ -330,12 +330,5 @@ func TestMasterStartsTheOthersOnceTheFirstIsReady(t *testing.T) {
 		}
 	}
 	m.mu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := m.Shutdown(ctx); err != nil {
-		t.Error(err)
-	}
-	if err := <-served; !errors.Is(err, appserver.ErrServerClosed) {
-		t.Errorf("Serve: %v", err)
-	}
+	stopMaster(t, m, served)
 }

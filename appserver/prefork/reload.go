@@ -23,7 +23,7 @@ var errReplacing = errors.New("a replacement is already starting")
 // serving.
 func (m *Master) replace(s *slot, old *workerHandle, reason string) error {
 	m.mu.Lock()
-	if m.stopping {
+	if m.ending {
 		m.mu.Unlock()
 		return errStopping
 	}
@@ -44,6 +44,12 @@ func (m *Master) replace(s *slot, old *workerHandle, reason string) error {
 	if err == nil {
 		err = m.awaitReady(nw)
 	}
+	if err != nil && nw != nil && endedBySignalOfStop(nw) {
+		// The stop's signal, sent to the master's group, may have met it
+		// before its setpgid; the master may not have seen that signal
+		// yet. A reload that a stop ends has not failed.
+		m.stopWithin(crashPause(1))
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	s.replacing = false
@@ -52,10 +58,11 @@ func (m *Master) replace(s *slot, old *workerHandle, reason string) error {
 			nw.retiring = true
 			nw.proc.Signal(syscall.SIGKILL)
 		}
-		if !m.stopping {
-			m.logger().Error("appserver: replacing a worker failed; the old one keeps serving", "worker", s.id, "reason", reason, "err", err)
+		if m.ending {
+			return errStopping
 		}
-		if s.cur == nil && !m.stopping {
+		m.logger().Error("appserver: replacing a worker failed; the old one keeps serving", "worker", s.id, "reason", reason, "err", err)
+		if s.cur == nil {
 			s.crashes++
 			m.respawnLocked(s, crashPause(s.crashes))
 		}

@@ -188,7 +188,7 @@ func (m *Master) killIfNotReadyLocked(w *workerHandle) {
 // first that has none and is not cheap. m.mu is held.
 func (m *Master) spawnOthersLocked(k int) {
 	for _, s := range m.slots[1 : 1+k] {
-		if !m.stopping && s.cur == nil && !s.cheap {
+		if !m.ending && s.cur == nil && !s.cheap {
 			m.respawnLocked(s, 0)
 		}
 	}
@@ -244,7 +244,7 @@ func (m *Master) PrespawnEarly(e *earlyworker.Process) error {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.stopping || len(m.slots) > 0 {
+	if m.ending || len(m.slots) > 0 {
 		e.Discard()
 		return nil
 	}

@@ -1,8 +1,6 @@
 package prefork
 
 import (
-	"context"
-	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -65,16 +63,7 @@ exec "$0"`
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), cpus: 2}
 	served := make(chan error, 1)
 	go func() { served <- m.Serve(l) }()
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := m.Shutdown(ctx); err != nil {
-			t.Error(err)
-		}
-		if err := <-served; !errors.Is(err, appserver.ErrServerClosed) {
-			t.Errorf("Serve: %v", err)
-		}
-	}()
+	defer stopMaster(t, m, served)
 	waitPIDs(t, m, func([]int) bool { return true }) // 10s, far below worker_ready_timeout
 	if resp, body := do(t, path, "GET", request("GET", "/", "")); resp.StatusCode != 200 || body != "worker" {
 		t.Errorf("through the workers: %d %q", resp.StatusCode, body)

@@ -65,14 +65,7 @@ func TestPrespawnedWorkerServesOnTheSocketStartHandsIt(t *testing.T) {
 	if strings.Contains(logs.String(), "died") {
 		t.Errorf("a worker died:\n%s", logs)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := m.Shutdown(ctx); err != nil {
-		t.Error(err)
-	}
-	if err := <-served; !errors.Is(err, appserver.ErrServerClosed) {
-		t.Errorf("Serve: %v", err)
-	}
+	stopMaster(t, m, served)
 }
 
 // A master shut down before Start (`stack up` whose release failed) tells
