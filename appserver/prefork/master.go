@@ -418,7 +418,9 @@ func (m *Master) Shutdown(ctx context.Context) error {
 			w.proc.Signal(syscall.SIGKILL)
 		}
 		m.mu.Unlock()
-		err = fmt.Errorf("appserver: shutdown: %d workers still busy were killed: %w", n, ctx.Err())
+		if n > 0 { // else all were gone (the select picks either when both are ready): nothing was cut short
+			err = fmt.Errorf("appserver: shutdown: %d workers still busy were killed: %w", n, ctx.Err())
+		}
 		<-m.allGone // SIGKILL cannot be refused; they are reaped at once
 	}
 	m.mu.Lock()
