@@ -118,28 +118,11 @@ func TestLogsPrefixesAreColouredOnATerminal(t *testing.T) {
 		t.Fatal(err)
 	}
 	slave.Close()
-	var mu sync.Mutex
-	var out []byte
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		buf := make([]byte, 4096)
-		for {
-			n, err := master.Read(buf)
-			mu.Lock()
-			out = append(out, buf[:n]...)
-			mu.Unlock()
-			if err != nil {
-				return
-			}
-		}
-	}()
+	output, done := readPTY(master)
 	want := []string{"\x1b[36m[edge]\x1b[0m stack: edge listening", "\x1b[33m[appserver]\x1b[0m stack: appserver serving hello"}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		mu.Lock()
-		got := string(out)
-		mu.Unlock()
+		got := output()
 		if strings.Contains(got, want[0]) && strings.Contains(got, want[1]) {
 			break
 		}
@@ -156,6 +139,33 @@ func TestLogsPrefixesAreColouredOnATerminal(t *testing.T) {
 	}
 	master.Close()
 	<-done
+}
+
+// readPTY reads what is written to master's terminal until a read fails
+// (master closed, or no slave left open): output returns it so far, and
+// done is closed at the end.
+func readPTY(master *os.File) (output func() string, done <-chan struct{}) {
+	var mu sync.Mutex
+	var out []byte
+	end := make(chan struct{})
+	go func() {
+		defer close(end)
+		buf := make([]byte, 4096)
+		for {
+			n, err := master.Read(buf)
+			mu.Lock()
+			out = append(out, buf[:n]...)
+			mu.Unlock()
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return func() string {
+		mu.Lock()
+		defer mu.Unlock()
+		return string(out)
+	}, end
 }
 
 // opsOpenPTY opens a pseudo-terminal pair, as a terminal's.

@@ -82,6 +82,10 @@ type Master struct {
 	mercy    time.Duration // retireMercy's value, if set (tests)
 	cpus     int           // the CPUs a start spreads workers over (spawnRest); 0: runtime.NumCPU() (tests set it)
 	events   events        // for the admin's metrics (admin.go), under mu
+
+	// sockClosed: listener and lf are closed, by Shutdown or, once the
+	// stop has begun, when no worker is left (closeIfNoneLeftLocked).
+	sockClosed bool
 }
 
 // slot is one worker position (uWSGI's worker id): the worker serving in it
@@ -336,6 +340,7 @@ func (m *Master) onExit(w *workerHandle, err error) {
 	w.status = status
 	close(w.exited)
 	delete(m.live, w)
+	defer m.closeIfNoneLeftLocked() // stopping.go; before the unlock, after this death's own line
 	s := w.slot
 	s.served += w.counters.Requests
 	expected := w.retiring || m.stopping
@@ -386,11 +391,12 @@ func (m *Master) Shutdown(ctx context.Context) error {
 	if !m.stopping {
 		m.stopping = true
 		close(m.stopped)
-		m.beginStopLocked()
-		if m.listener != nil {
+		if m.listener != nil && !m.sockClosed {
+			m.sockClosed = true
 			m.listener.Close()
 			m.lf.Close()
 		}
+		m.beginStopLocked()
 		for w := range m.live {
 			drain = append(drain, w)
 		}
@@ -412,7 +418,9 @@ func (m *Master) Shutdown(ctx context.Context) error {
 			w.proc.Signal(syscall.SIGKILL)
 		}
 		m.mu.Unlock()
-		err = fmt.Errorf("appserver: shutdown: %d workers still busy were killed: %w", n, ctx.Err())
+		if n > 0 { // else all were gone (the select picks either when both are ready): nothing was cut short
+			err = fmt.Errorf("appserver: shutdown: %d workers still busy were killed: %w", n, ctx.Err())
+		}
 		<-m.allGone // SIGKILL cannot be refused; they are reaped at once
 	}
 	m.mu.Lock()

@@ -88,6 +88,7 @@ func (m *Master) Start(l net.Listener) error {
 	if m.Config.Harakiri > 0 {
 		m.tickers = append(m.tickers, startTicking(time.Second, m.harakiriBackstop))
 	}
+	m.closeIfNoneLeftLocked() // a stop begun before Start started no worker
 	m.mu.Unlock()
 	return nil
 }

@@ -31,6 +31,22 @@ func (m *Master) beginStopLocked() {
 		m.ending = true
 		close(m.endingC)
 	}
+	m.closeIfNoneLeftLocked()
+}
+
+// closeIfNoneLeftLocked closes the socket once the stop has begun and no
+// worker is left: none will be started, so a connection queued there, or
+// the edge's request sent again after its worker died, would wait in the
+// backlog for the rest of the edge's drain (shutdown_timeout) and then
+// be cut without an answer. Closed, it is refused at once: the edge
+// answers 502 and its drain ends. m.mu is held.
+func (m *Master) closeIfNoneLeftLocked() {
+	if m.ending && len(m.live) == 0 && m.listener != nil && !m.sockClosed {
+		m.sockClosed = true
+		m.listener.Close()
+		m.lf.Close()
+		m.logger().Info("appserver: no worker left during the stop; socket closed")
+	}
 }
 
 // stopWithin waits up to d for the stop to begin and says whether it has.

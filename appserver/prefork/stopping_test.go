@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -173,4 +174,60 @@ exec "$0"`
 		}
 	}
 	m.mu.Unlock()
+}
+
+// Found with `stack up` (processes: 1) sent SIGTERM with a request in
+// flight, its worker then SIGKILLed: no worker was respawned (the stop
+// had begun), but the socket stayed open with nobody to accept on it, so
+// the edge's request, sent again after the worker died, waited in the
+// backlog for the whole shutdown_timeout and the client got no answer at
+// all. Once the stop has begun and no worker is left, the socket is now
+// closed: a connection is refused at once (the edge answers 502).
+func TestSocketClosedWhenNoWorkerIsLeftDuringTheStop(t *testing.T) {
+	path, l, shell := scriptedWorkers(t)
+	cfg := appserver.DefaultConfig()
+	cfg.Processes = 1
+	cfg.WorkerReadyTimeout = 10 * time.Second
+	logs := &syncBuffer{}
+	m := &Master{Config: cfg, Command: shell(`exec "$0"`), Output: io.Discard,
+		Logger: slog.New(slog.NewTextHandler(logs, nil))}
+	served := make(chan error, 1)
+	go func() { served <- m.Serve(l) }()
+	defer stopMaster(t, m, served)
+
+	var pid int
+	waitFor(t, 10*time.Second, "the worker ready", func() bool {
+		if pids := slotPIDs(m); len(pids) > 0 {
+			pid = pids[0]
+		}
+		return pid != 0
+	})
+	m.BeginStop()
+	if c, err := net.DialTimeout("unix", path, time.Second); err != nil {
+		t.Fatalf("the socket was closed while its worker still served: %v", err)
+	} else {
+		c.Close()
+	}
+	syscall.Kill(pid, syscall.SIGKILL)
+	waitFor(t, 5*time.Second, "the worker's death", func() bool { return strings.Contains(logs.String(), "worker died") })
+	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+		c.Close()
+		t.Errorf("the stop has begun and no worker is left, but a connection to the socket is still taken (it would wait there until shutdown_timeout):\n%s", logs)
+	}
+}
+
+// Seen in `stack up`'s log after an edge drain that used all of
+// shutdown_timeout, its workers already gone: "appserver: graceful stop
+// incomplete ... 0 workers still busy were killed: context deadline
+// exceeded". Shutdown's select took the expired deadline over the
+// workers' all being gone, both ready, half of the time. With no worker
+// left there is nothing cut short: no error.
+func TestShutdownWithNoWorkerLeftIsCompleteEvenPastItsDeadline(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for range 50 { // the select chooses at random: 50 tries
+		if err := (&Master{}).Shutdown(ctx); err != nil {
+			t.Fatalf("Shutdown with no worker and its deadline passed: %v, want nil", err)
+		}
+	}
 }

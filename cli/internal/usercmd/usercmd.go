@@ -14,8 +14,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"os/user"
 	"strings"
+	"syscall"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -62,18 +64,50 @@ func (p *prompter) ask(q string) (string, error) {
 	return strings.TrimRight(line, "\r\n"), nil
 }
 
-// secret reads a password without echo on a terminal.
+// errCancelled is a ^C (or SIGTERM) at the password prompt.
+var errCancelled = errors.New("operation cancelled")
+
+// secret reads a password without echo on a terminal. A ^C there
+// cancels the command with the echo back on: Go's default for SIGINT
+// would end the process with the terminal left silent (term.ReadPassword
+// restores it only when the read returns), and `stack` run as the
+// workers' user (cli) would die likewise of its parent's SIGTERM. The
+// signal stays caught after a cancel, so that a second one (the
+// terminal's ^C and the parent's SIGTERM come together) lets the command
+// end as it says, not by the signal.
 func (p *prompter) secret(q string) (string, error) {
 	if p.fd < 0 {
 		return p.ask(q)
 	}
-	fmt.Fprint(p.out, q)
-	b, err := term.ReadPassword(p.fd)
-	fmt.Fprintln(p.out)
+	state, err := term.GetState(p.fd)
 	if err != nil {
 		return "", fmt.Errorf("reading the password: %w", err)
 	}
-	return string(b), nil
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	type read struct {
+		b   []byte
+		err error
+	}
+	done := make(chan read, 1)
+	fmt.Fprint(p.out, q)
+	go func() {
+		b, err := term.ReadPassword(p.fd)
+		done <- read{b, err}
+	}()
+	select {
+	case r := <-done:
+		signal.Stop(sigs)
+		fmt.Fprintln(p.out)
+		if r.err != nil {
+			return "", fmt.Errorf("reading the password: %w", r.err)
+		}
+		return string(r.b), nil
+	case <-sigs:
+		term.Restore(p.fd, state) // the read goes on blocked: the command ends
+		fmt.Fprintln(p.out)
+		return "", errCancelled
+	}
 }
 
 // newPassword asks for a password twice and validates it, offering to
