@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -53,7 +54,13 @@ func (c *cmdEnv) asTheWorkers(f *config.File, name string, here func() error, ch
 	}
 	c.logger.Info(name+": running as the workers' user, as up's release does, so that the database is theirs", "user", f.Appserver.User, "group", f.Appserver.Group, "uid", cred.Uid, "gid", cred.Gid)
 	if err := child(cred); err != nil {
-		return fmt.Errorf("%s as appserver.user/group (uid %d gid %d): %w; its own message is above, and `stack check` says what they cannot read or write", name, cred.Uid, cred.Gid, err)
+		var exit *exec.ExitError
+		if errors.As(err, &exit) && exit.Exited() {
+			// It ran and said why it failed (a name taken, no such
+			// user, a prompt cancelled): nothing to add to that.
+			return fmt.Errorf("%s as appserver.user/group (uid %d gid %d): %w; its own message is above", name, cred.Uid, cred.Gid, err)
+		}
+		return fmt.Errorf("%s as appserver.user/group (uid %d gid %d): %w; `stack check` says what they cannot read or write", name, cred.Uid, cred.Gid, err)
 	}
 	return nil
 }

@@ -299,6 +299,9 @@ func TestChangepasswordByHandMakesTheWorkersDatabase(t *testing.T) {
 	if code != 1 || !strings.Contains(out, `no such user: "-ann"`) {
 		t.Fatalf("changepassword of nobody: exit %d, want 1 with no such user \"-ann\":\n%s", code, out)
 	}
+	if strings.Contains(out, "stack check") {
+		t.Errorf("a failure the child explained sends the user to stack check, as if the workers could not read or write:\n%s", out)
+	}
 	if len(workersOwn(t, data, "changepassword", out)) == 0 {
 		t.Fatalf("no database in %s:\n%s", data, out)
 	}
