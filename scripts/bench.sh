@@ -27,8 +27,11 @@
 # CPU µs/request is the utime+stime of every process of the scenario (the
 # servers and all their children, from /proc) after minus before, divided
 # by the requests wrk completed. uWSGI and the stack both run 2 worker
-# processes. Only ratios inside one run mean anything: the absolute
-# figures depend on the machine and whatever else runs on it.
+# processes. CPU idle is the share of the machine's CPU time (all CPUs)
+# that neither the servers nor wrk used during the run. The table's
+# header gives the machine's cost of waking a process (wake_rtt). Only
+# ratios inside one run mean anything: the absolute figures depend on the
+# machine and whatever else runs on it.
 #
 #   bash scripts/bench.sh
 #   DURATION=3s ROUNDS=1 RESULTS=/tmp/bench bash scripts/bench.sh
@@ -135,6 +138,12 @@ cpu_ticks() {
   echo "$total"
 }
 
+# cpu_idle_ticks: the machine's idle and total jiffies so far, all CPUs
+# (/proc/stat: idle and iowait count as idle).
+cpu_idle_ticks() {
+  awk '$1 == "cpu" {t = 0; for (i = 2; i <= 9; i++) t += $i; print $5 + $6, t; exit}' /proc/stat
+}
+
 # pss_kb PID...: the proportional set size of these processes and their
 # descendants, in kB (shared pages counted once across them).
 pss_kb() {
@@ -207,7 +216,7 @@ ROUNDS_TABLE="$RESULTS/rounds.md"
 
 # Every measurement, by label and round; LABELS keeps the first round's
 # order for the table.
-declare -A RPS CPU P99 ERRS
+declare -A RPS CPU P99 ERRS IDLE
 LABELS=()
 ROUND=1
 
@@ -221,9 +230,16 @@ measure() {
   wrk -t2 -c"$conns" -d2s "$url" >/dev/null # warm-up, as the reference harness
   local before after out reqs rps p99 errs slug
   slug=$(printf '%s' "$label" | tr -cs 'a-zA-Z0-9' '_')
+  local idle0 all0 idle1 all1 idle
   before=$(cpu_ticks "$@")
+  read -r idle0 all0 < <(cpu_idle_ticks)
   out=$(wrk -t2 -c"$conns" -d"$DURATION" --latency "$url")
+  read -r idle1 all1 < <(cpu_idle_ticks)
   after=$(cpu_ticks "$@")
+  # The share of the machine's CPU time nobody used during the run: the
+  # servers and wrk share the CPUs, so a setup cheaper per request than
+  # its peer turns that into rate only if it keeps them busy.
+  idle=$(awk -v i=$((idle1 - idle0)) -v t=$((all1 - all0)) 'BEGIN {printf "%.0f", t ? 100 * i / t : 0}')
   echo "$out" >"$RESULTS/wrk_${slug}_round$ROUND.txt"
   reqs=$(echo "$out" | awk '/requests in/ {print $1}')
   rps=$(echo "$out" | awk '/^Requests\/sec/ {printf "%.0f", $2}')
@@ -233,11 +249,11 @@ measure() {
   local us=$(( (after - before) * 1000000 / HZ )) cpu
   cpu=$(awk -v us="$us" -v n="$reqs" 'BEGIN {printf "%.1f", n ? us / n : 0}')
   [ -n "${RPS[$label|1]+x}" ] || LABELS+=("$label")
-  RPS[$label|$ROUND]=$rps CPU[$label|$ROUND]=$cpu P99[$label|$ROUND]=$p99 ERRS[$label|$ROUND]=$errs
-  printf '| %s | %s | %s | %sms | %s | %s |\n' "$ROUND" "$label" "$rps" "$p99" "$cpu" "$errs" | tee -a "$ROUNDS_TABLE" >&2
+  RPS[$label|$ROUND]=$rps CPU[$label|$ROUND]=$cpu P99[$label|$ROUND]=$p99 ERRS[$label|$ROUND]=$errs IDLE[$label|$ROUND]=$idle
+  printf '| %s | %s | %s | %sms | %s | %s%% | %s |\n' "$ROUND" "$label" "$rps" "$p99" "$cpu" "$idle" "$errs" | tee -a "$ROUNDS_TABLE" >&2
 }
 
-# of MAP LABEL: the label's values in MAP (RPS, CPU, P99 or ERRS), a round each.
+# of MAP LABEL: the label's values in MAP (RPS, CPU, P99, IDLE or ERRS), a round each.
 of() {
   local -n m=$1
   local r
@@ -247,8 +263,8 @@ of() {
 # scenario_row LABEL: a row of the table, the medians of the rounds (the
 # errors summed).
 scenario_row() {
-  printf '| %s | %.0f | %.2fms | %.1f | %s |\n' "$1" "$(median $(of RPS "$1"))" "$(median $(of P99 "$1"))" \
-    "$(median $(of CPU "$1"))" "$(of ERRS "$1" | awk '{n += $1} END {print n + 0}')"
+  printf '| %s | %.0f | %.2fms | %.1f | %.0f%% | %s |\n' "$1" "$(median $(of RPS "$1"))" "$(median $(of P99 "$1"))" \
+    "$(median $(of CPU "$1"))" "$(median $(of IDLE "$1"))" "$(of ERRS "$1" | awk '{n += $1} END {print n + 0}')"
 }
 
 # ratio STACK_LABEL PEER_LABEL GOAL: a row of the ratio table: the median
@@ -495,6 +511,45 @@ in_turn() {
   fi
 }
 
+# wake_rtt: the mean round trip of a byte between two processes over two
+# pipes, in µs, with both on one CPU and then on two: what waking a
+# sleeping process costs here. On one CPU it is two context switches; on
+# two, the other CPU has gone idle between the bytes, and waking it is up
+# to the hypervisor (on the project's VM, 3-5 against 60-80 µs; on bare
+# metal a few µs either way). Every request through three tiers wakes a
+# process or two, and on 2 CPUs one is often idle: a machine whose idle
+# CPUs wake slowly leaves both setups idle part of the time (bench's rows
+# show it as a rate below what the CPU per request allows), and moves the
+# ratios from one machine to another.
+wake_rtt() {
+  python3 - <<'PY'
+import os, time
+def rtt(cpus_a, cpus_b, n=20000):
+    a_r, a_w = os.pipe()
+    b_r, b_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.sched_setaffinity(0, cpus_b)
+        for _ in range(n):
+            os.read(a_r, 1)
+            os.write(b_w, b"x")
+        os._exit(0)
+    os.sched_setaffinity(0, cpus_a)
+    t = time.perf_counter()
+    for _ in range(n):
+        os.write(a_w, b"x")
+        os.read(b_r, 1)
+    dt = time.perf_counter() - t
+    os.waitpid(pid, 0)
+    for fd in (a_r, a_w, b_r, b_w):
+        os.close(fd)
+    return dt / n * 1e6
+cpus = sorted(os.sched_getaffinity(0))
+same = rtt({cpus[0]}, {cpus[0]})
+print("%.1f %s" % (same, "%.1f" % rtt({cpus[0]}, {cpus[-1]}) if len(cpus) > 1 else "-"))
+PY
+}
+
 main() {
   install_missing
   mkdir -p "$RESULTS"
@@ -513,10 +568,12 @@ main() {
   head -c 1048576 /dev/urandom >"$W/static/1m.bin"
   write_peers
   U="http://127.0.0.1:$PORT"
+  local wake_same wake_across
+  read -r wake_same wake_across < <(wake_rtt)
   PSS_FRESH=() PSS_AFTER=()
   {
-    echo '| round | scenario | req/s | p99 | CPU µs/request | errors |'
-    echo '| --- | --- | --- | --- | --- | --- |'
+    echo '| round | scenario | req/s | p99 | CPU µs/request | CPU idle | errors |'
+    echo '| --- | --- | --- | --- | --- | --- | --- |'
   } >"$ROUNDS_TABLE"
 
   for ((ROUND = 1; ROUND <= ROUNDS; ROUND++)); do
@@ -552,10 +609,10 @@ GO
   local of_rounds="the median of $ROUNDS rounds"
   ((ROUNDS > 1)) || of_rounds="one round"
   {
-    echo "\`DURATION=$DURATION ROUNDS=$ROUNDS METRICS=$METRICS bash scripts/bench.sh\` on $(nproc) cores, $(date -u +%Y-%m-%d); wrk -t2 -c64, each scenario alone, $of_rounds (each round's rows in rounds.md)."
+    echo "\`DURATION=$DURATION ROUNDS=$ROUNDS METRICS=$METRICS bash scripts/bench.sh\` on $(nproc) cores, $(date -u +%Y-%m-%d); wrk -t2 -c64, each scenario alone, $of_rounds (each round's rows in rounds.md). A pipe round trip between two processes: ${wake_same} µs on one CPU, ${wake_across} µs across two."
     echo
-    echo '| scenario | req/s | p99 | CPU µs/request | errors |'
-    echo '| --- | --- | --- | --- | --- |'
+    echo '| scenario | req/s | p99 | CPU µs/request | CPU idle | errors |'
+    echo '| --- | --- | --- | --- | --- | --- |'
     local l
     for l in "${LABELS[@]}"; do scenario_row "$l"; done
     echo
