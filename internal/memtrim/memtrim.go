@@ -136,11 +136,6 @@ const (
 	Retrim
 )
 
-// Observe takes a reading and reports whether a busy spell's trim is due.
-func (t *Trimmer) Observe(allocated uint64) bool {
-	return t.Decide(allocated) == Trim
-}
-
 // Reading is what the watcher reads of the runtime each Interval.
 type Reading struct {
 	Allocated  uint64 // bytes allocated since the process started (/gc/heap/allocs)

@@ -399,9 +399,3 @@ func ProblemOf(ctx context.Context) Problem {
 	}
 	return ProblemNone
 }
-
-// IsH1 reports whether ctx is a request's that an h1 server read.
-func IsH1(ctx context.Context) bool {
-	_, ok := ctx.Value(connKey{}).(*conn)
-	return ok
-}
