@@ -19,6 +19,10 @@ import (
 func TestBrkCtrlCAtThePasswordPromptRestoresTheEcho(t *testing.T) {
 	dir, bin := userPollsDir(t, "    database: data/polls.sqlite3\n")
 	workersData(t, dir)
+	// changepassword looks the user up before it prompts.
+	if out, code := runInWith(t, dir, bin, []string{"STACK_SUPERUSER_PASSWORD=brk-prompt-pass"}, "", "createsuperuser", "--username", "admin", "--noinput"); code != 0 {
+		t.Fatalf("createsuperuser: exit %d:\n%s", code, out)
+	}
 	master, slave := opsOpenPTY(t)
 	defer slave.Close()
 	cmd := exec.Command(bin, "changepassword", "admin")

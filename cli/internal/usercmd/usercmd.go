@@ -28,6 +28,7 @@ import (
 type Accounts interface {
 	CreateSuperuser(ctx context.Context, username, email, password string) error
 	SetPassword(ctx context.Context, username, password string) error
+	HasUser(ctx context.Context, username string) (bool, error)
 	ValidatePassword(password, username string) error
 }
 
@@ -242,6 +243,17 @@ func ChangepasswordCommand(e *Env) *cobra.Command {
 			}
 			defer closer.Close()
 			username := args[0]
+			// Looked up before any prompt, as Django does: a typo is said
+			// at once, not after the password was typed twice. Here, in
+			// the process that opened the database (the child run as the
+			// workers' user when there is one).
+			ok, err := users.HasUser(context.Background(), username)
+			if err != nil {
+				return fmt.Errorf("changepassword: %w", err)
+			}
+			if !ok {
+				return fmt.Errorf("changepassword: user '%s' does not exist", username)
+			}
 			fmt.Fprintf(e.Stderr, "Changing password for user '%s'\n", username)
 			pw, err := e.prompter().newPassword(users, username)
 			if err != nil {
