@@ -41,8 +41,8 @@ func (c *cmdEnv) runStack(f *config.File, which tiers) error {
 	hups := c.takeHangups() // starthup.go: a SIGHUP during the release is a reload, a SIGTERM a stop, not an exit
 	if hups == nil {
 		hups = holdStartHangups()
-	}
-	defer func() { hups.stop() }() // until handed to the supervisor
+		defer func() { hups.stop() }() // until handed to the supervisor
+	} // else Main's: held until handed to the supervisor, or to the exit (takeHangups)
 	if err := supervisor.PrepareRunDir(f.RunDir); err != nil {
 		return err
 	}
