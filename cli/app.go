@@ -54,6 +54,7 @@ type App struct {
 type Users interface {
 	CreateSuperuser(ctx context.Context, username, email, password string) error
 	SetPassword(ctx context.Context, username, password string) error
+	HasUser(ctx context.Context, username string) (bool, error)
 	ValidatePassword(password, username string) error
 }
 

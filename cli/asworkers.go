@@ -11,6 +11,7 @@ import (
 	"syscall"
 
 	"github.com/stack-web/stack/appserver"
+	"github.com/stack-web/stack/cli/internal/usercmd"
 	"github.com/stack-web/stack/config"
 )
 
@@ -103,12 +104,13 @@ func (c *cmdEnv) childCommand(ctx context.Context, f *config.File, argv []string
 // foreground one: in a group of its own it would be stopped (SIGTTIN) at
 // its first read of the terminal, and a ^C reaches it as it reaches us.
 // Its environment is ours (STACK_SUPERUSER_PASSWORD included: never on a
-// command line, which every user can read in /proc). A ^C or SIGTERM does
-// not end this process, whose death would SIGKILL the child (Pdeathsig)
-// in its password prompt with the terminal's echo off: the child gets
-// SIGTERM (the ^C too, from the terminal), puts the echo back and ends.
+// command line, which every user can read in /proc). A ^C, SIGTERM,
+// SIGHUP or SIGQUIT (usercmd.CancelSignals) does not end this process,
+// whose death would SIGKILL the child (Pdeathsig) in its password prompt
+// with the terminal's echo off: the child gets SIGTERM (a ^C or ^\ too,
+// from the terminal), puts the echo back and ends.
 func (c *cmdEnv) runDialogue(ctx context.Context, f *config.File, argv []string, cred *syscall.Credential) error {
-	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(ctx, usercmd.CancelSignals()...)
 	defer stop()
 	cmd, err := c.childCommand(ctx, f, argv, cred, false)
 	if err != nil {

@@ -39,10 +39,11 @@ func (w tiers) scope() string {
 // front of an app server that could not.
 func (c *cmdEnv) runStack(f *config.File, which tiers) error {
 	hups := c.takeHangups() // starthup.go: a SIGHUP during the release is a reload, a SIGTERM a stop, not an exit
+	exits := hups != nil    // Main's: the process exits when runStack returns
 	if hups == nil {
 		hups = holdStartHangups()
-	}
-	defer func() { hups.stop() }() // until handed to the supervisor
+		defer func() { hups.stop() }() // until handed to the supervisor
+	} // else Main's: held until handed to the supervisor, or to the exit (takeHangups)
 	if err := supervisor.PrepareRunDir(f.RunDir); err != nil {
 		return err
 	}
@@ -50,7 +51,10 @@ func (c *cmdEnv) runStack(f *config.File, which tiers) error {
 	if err := os.MkdirAll(tmp, 0o700); err != nil {
 		return fmt.Errorf("run_dir: %w", err)
 	}
-	sup := &supervisor.Supervisor{Logger: c.logger, ShutdownTimeout: f.ShutdownTimeout}
+	// Main's signals stay caught from the stop to the exit; a caller of
+	// Run (a test, a program running the stack again) gets their default
+	// back when the stack has stopped.
+	sup := &supervisor.Supervisor{Logger: c.logger, ShutdownTimeout: f.ShutdownTimeout, ExitAfterRun: exits}
 	// What SIGHUP reloads: each tier adds itself.
 	reload := &reloadSet{c: c, scope: which.scope(), sup: sup}
 	reload.current.Store(f)

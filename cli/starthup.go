@@ -104,6 +104,16 @@ func (h startHangups) stop() {
 // takeHangups returns the SIGHUPs held since Main's start, once: the
 // first runStack takes them (stack dev runs it again after each change,
 // with a hold of its own), or nil.
+//
+// runStack never stops Main's hold when it returns before the supervisor
+// has it (a stop held before the release, a failed release, a socket in
+// use): the process's exit, right after, ends it. Stopped, a second
+// SIGTERM or SIGINT (a supervisor sending TERM twice, ^C twice) that came
+// before the exit took Go's default and ended the process by the signal,
+// status 143, not with the status the first one decided (0 for a stop
+// before anything ran). Held, it is dropped with the process (a full
+// channel drops what comes). A hold of runStack's own (Run, without
+// Main) is stopped: its caller lives on.
 func (c *cmdEnv) takeHangups() startHangups {
 	h := c.hups
 	c.hups = nil

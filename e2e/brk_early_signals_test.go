@@ -157,3 +157,49 @@ func assertTwoReloads(t *testing.T, p *configProc, from int, what string) {
 		t.Fatalf("%s:\n%s", what, out)
 	}
 }
+
+// A second SIGTERM after a first one had stopped `up` as it started
+// ("stopping before anything runs") ended it by the signal, exit status
+// 143, where a supervisor sending TERM twice expects the first one's
+// graceful 0: the hold was stopped on the way out, and the default action
+// was back until the exit. After the line, SIGTERMs are sent back to back
+// until the process has exited: that window is some microseconds in a
+// plain build, a second in a race build (its sleep at exit). A round
+// whose first SIGTERM came too late for the hold (the stack went on) is
+// tried again, and the test fails if none hit it.
+func TestBrkSecondSIGTERMWhileStoppingAtStartIsAbsorbed(t *testing.T) {
+	const stopping = "while starting; stopping before anything runs"
+	hit := 0
+	for round := 0; hit < 3 && round < 20; round++ {
+		dir := writeConfig(t, configBase+"  processes: 1\n")
+		// Not quickExit: a race build keeps its second's sleep at exit.
+		p := configStart(t, dir, []string{"GODEBUG=inittrace=1"}, "up")
+		if !p.waitCount(0, holdInit, 1, 20*time.Second) {
+			t.Fatalf("round %d: the hold was never initialised:\n%s", round, p.output())
+		}
+		p.cmd.Process.Signal(syscall.SIGTERM)
+		if !p.waitCount(0, stopping, 1, 20*time.Second) {
+			p.exit(30 * time.Second) // too late for the hold: stopped otherwise
+			continue
+		}
+		hit++
+		begin, sent := time.Now(), 0
+		for ended := false; !ended; {
+			select {
+			case <-p.done:
+				ended = true
+			default:
+				p.cmd.Process.Signal(syscall.SIGTERM)
+				sent++
+			}
+		}
+		t.Logf("round %d: %d more SIGTERMs in the %v up took to exit", round, sent, time.Since(begin).Round(time.Millisecond))
+		if code, _ := p.exit(time.Second); code != 0 {
+			t.Fatalf("round %d: exit %d, want the first SIGTERM's 0 (the second absorbed):\n%s", round, code, p.output())
+		}
+		assertNothingLeft(t, fmt.Sprintf("round %d", round), dir, p)
+	}
+	if hit == 0 {
+		t.Fatal("no first SIGTERM came while up started, before its release")
+	}
+}

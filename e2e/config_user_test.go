@@ -291,13 +291,17 @@ func TestUserCommandsByHandRunAsTheWorkersUser(t *testing.T) {
 
 // changepassword of a user not there yet, on a database not made yet
 // (the workers' folder empty): it makes the database before it finds no
-// such user, and made it root's.
+// such user, and made it root's. The child, which reads the database,
+// says so before any prompt, as Django's changepassword does.
 func TestChangepasswordByHandMakesTheWorkersDatabase(t *testing.T) {
 	dir, bin := userPollsDir(t, "    database: data/polls.sqlite3\n")
 	data := workersData(t, dir)
 	out, code := runInWith(t, dir, bin, nil, "some-password-1\nsome-password-1\n", "changepassword", "--", "-ann")
-	if code != 1 || !strings.Contains(out, `no such user: "-ann"`) {
-		t.Fatalf("changepassword of nobody: exit %d, want 1 with no such user \"-ann\":\n%s", code, out)
+	if code != 1 || !strings.Contains(out, "user '-ann' does not exist") {
+		t.Fatalf("changepassword of nobody: exit %d, want 1 with user '-ann' does not exist:\n%s", code, out)
+	}
+	if strings.Contains(out, "Password") {
+		t.Errorf("the child run as the workers prompted before it looked the user up:\n%s", out)
 	}
 	if strings.Contains(out, "stack check") {
 		t.Errorf("a failure the child explained sends the user to stack check, as if the workers could not read or write:\n%s", out)

@@ -32,6 +32,18 @@ type Supervisor struct {
 	// ShutdownTimeout bounds the whole graceful stop: every actor shares
 	// one deadline, counted from the first interrupt.
 	ShutdownTimeout time.Duration
+	// ExitAfterRun says the program exits once Run returns (cli.Main's
+	// stack commands): the signals AddSignals caught then stay caught
+	// until the exit, and one that comes after the stop is dropped (the
+	// first logged at info). Given their default action back as Run
+	// returned, a second SIGTERM then (a supervisor or `docker stop`
+	// repeating it, ^C twice, a deploy's SIGHUP) ended the process by the
+	// signal, status 143, 130 or 129 instead of the stop's 0, with what
+	// was left of its cleanup skipped; a race build's second of sleep at
+	// exit made that window wide. Leave it false in a program that goes on after Run (a
+	// test, a library caller running the stack more than once): its
+	// SIGINT and SIGTERM must get their default back.
+	ExitAfterRun bool
 
 	mu       sync.Mutex // guards ShutdownTimeout once Run has started
 	g        run.Group
@@ -212,23 +224,42 @@ func (s *Supervisor) AddSignalsFrom(sigs chan os.Signal, reloadHeld bool, reload
 		}
 	}, func(error) {
 		close(done)
-		// The signals stay caught until Run returns: once Stop had
-		// restored their default action, a SIGHUP (a reload sent by a
-		// deploy script) or a second SIGTERM during the graceful stop
-		// would kill the process at once, losing the requests in flight,
-		// leaving the socket files behind and the children's process
-		// groups running. A SIGHUP is ignored; a second SIGINT or SIGTERM
-		// (Ctrl-C twice) ends the grace period at once instead: the
-		// children get SIGKILL, as at the deadline.
+		// The signals stay caught until Run returns (to the exit with
+		// ExitAfterRun): once Stop had restored their default action, a
+		// SIGHUP (a reload sent by a deploy script) or a second SIGTERM
+		// during the graceful stop would kill the process at once, losing
+		// the requests in flight, leaving the socket files behind and the
+		// children's process groups running. A SIGHUP is ignored; a second
+		// SIGINT or SIGTERM (Ctrl-C twice) ends the grace period at once
+		// instead: the children get SIGKILL, as at the deadline.
 		quit := make(chan struct{})
 		s.unsignal = func() {
-			signal.Stop(sigs)
+			if !s.ExitAfterRun {
+				signal.Stop(sigs)
+			}
 			close(quit)
+		}
+		// over reports whether Run is returning (quit closed). With
+		// ExitAfterRun, sigs then goes on to dropUntilExit, sig first: a
+		// signal taken now came after the stop, not during it.
+		over := func(sig os.Signal) bool {
+			select {
+			case <-quit:
+			default:
+				return false
+			}
+			if s.ExitAfterRun {
+				go s.dropUntilExit(sig, sigs) // to the exit: not one of reloads
+			}
+			return true
 		}
 		s.reloads.Go(func() {
 			for {
 				select {
 				case sig := <-sigs:
+					if s.ExitAfterRun && over(sig) {
+						return
+					}
 					if sig == syscall.SIGHUP {
 						s.Logger.Info("received SIGHUP while stopping; ignoring it") // no warning: a stop drops a reload (cli: "reload ignored: stopping")
 						continue
@@ -236,11 +267,25 @@ func (s *Supervisor) AddSignalsFrom(sigs chan os.Signal, reloadHeld bool, reload
 					s.Logger.Warn("received " + sig.String() + " during the graceful stop; stopping now")
 					s.stopNow()
 				case <-quit:
+					over(nil)
 					return
 				}
 			}
 		})
 	})
+}
+
+// dropUntilExit reads sigs, still registered, until the program exits:
+// the stop is over, and nothing is left for a signal to do. The first
+// is logged, so that a second ^C that seems to do nothing is explained;
+// a storm of them is not.
+func (s *Supervisor) dropUntilExit(sig os.Signal, sigs <-chan os.Signal) {
+	if sig == nil {
+		sig = <-sigs
+	}
+	s.Logger.Info("received " + sig.String() + " after the stop, as the process exits; ignoring it")
+	for range sigs {
+	}
 }
 
 // IgnoreBrokenPipes keeps a server alive when the reader of its stdout or

@@ -208,12 +208,25 @@ func (a *Auth) GrantPermission(ctx context.Context, username, codename string) e
 		return fmt.Errorf("auth: granting %s to %q: %w", codename, username, err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		var one int
-		if a.db.QueryRowContext(ctx, `SELECT 1 FROM auth_user WHERE username = ?`, username).Scan(&one) != nil {
+		if ok, _ := a.HasUser(ctx, username); !ok {
 			return fmt.Errorf("%w: %q", ErrNoUser, username)
 		}
 	}
 	return nil
+}
+
+// HasUser reports whether a user called username exists: `stack
+// changepassword` asks it before any prompt, as Django's does.
+func (a *Auth) HasUser(ctx context.Context, username string) (bool, error) {
+	var one int
+	err := a.db.QueryRowContext(ctx, `SELECT 1 FROM auth_user WHERE username = ?`, username).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("auth: reading user %q: %w", username, err)
+	}
+	return true, nil
 }
 
 const userColumns = `id, username, password, email, is_staff, is_superuser, is_active, COALESCE(last_login, 0), date_joined`

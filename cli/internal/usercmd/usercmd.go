@@ -28,6 +28,7 @@ import (
 type Accounts interface {
 	CreateSuperuser(ctx context.Context, username, email, password string) error
 	SetPassword(ctx context.Context, username, password string) error
+	HasUser(ctx context.Context, username string) (bool, error)
 	ValidatePassword(password, username string) error
 }
 
@@ -64,17 +65,28 @@ func (p *prompter) ask(q string) (string, error) {
 	return strings.TrimRight(line, "\r\n"), nil
 }
 
-// errCancelled is a ^C (or SIGTERM) at the password prompt.
+// errCancelled is a ^C (or another of CancelSignals) at the password
+// prompt.
 var errCancelled = errors.New("operation cancelled")
 
-// secret reads a password without echo on a terminal. A ^C there
-// cancels the command with the echo back on: Go's default for SIGINT
-// would end the process with the terminal left silent (term.ReadPassword
-// restores it only when the read returns), and `stack` run as the
-// workers' user (cli) would die likewise of its parent's SIGTERM. The
-// signal stays caught after a cancel, so that a second one (the
-// terminal's ^C and the parent's SIGTERM come together) lets the command
-// end as it says, not by the signal.
+// CancelSignals are the signals that cancel a dialogue at its password
+// prompt: ^C (SIGINT), ^\ (SIGQUIT), SIGTERM and SIGHUP (`kill -HUP`, the
+// terminal's window closed). Go's default for each ends the process,
+// which in term.ReadPassword leaves the terminal without echo. cli's
+// parent of a dialogue run as the workers' user catches them too: its
+// death would SIGKILL the child at its prompt.
+func CancelSignals() []os.Signal {
+	return []os.Signal{syscall.SIGINT, syscall.SIGQUIT, syscall.SIGTERM, syscall.SIGHUP}
+}
+
+// secret reads a password without echo on a terminal. A ^C there (or
+// another of CancelSignals) cancels the command with the echo back on:
+// Go's default would end the process with the terminal left silent
+// (term.ReadPassword restores it only when the read returns), and
+// `stack` run as the workers' user (cli) would die likewise of its
+// parent's SIGTERM. The signal stays caught after a cancel, so that a
+// second one (the terminal's ^C and the parent's SIGTERM come together)
+// lets the command end as it says, not by the signal.
 func (p *prompter) secret(q string) (string, error) {
 	if p.fd < 0 {
 		return p.ask(q)
@@ -84,7 +96,7 @@ func (p *prompter) secret(q string) (string, error) {
 		return "", fmt.Errorf("reading the password: %w", err)
 	}
 	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	signal.Notify(sigs, CancelSignals()...)
 	type read struct {
 		b   []byte
 		err error
@@ -242,6 +254,17 @@ func ChangepasswordCommand(e *Env) *cobra.Command {
 			}
 			defer closer.Close()
 			username := args[0]
+			// Looked up before any prompt, as Django does: a typo is said
+			// at once, not after the password was typed twice. Here, in
+			// the process that opened the database (the child run as the
+			// workers' user when there is one).
+			ok, err := users.HasUser(context.Background(), username)
+			if err != nil {
+				return fmt.Errorf("changepassword: %w", err)
+			}
+			if !ok {
+				return fmt.Errorf("changepassword: user '%s' does not exist", username)
+			}
 			fmt.Fprintf(e.Stderr, "Changing password for user '%s'\n", username)
 			pw, err := e.prompter().newPassword(users, username)
 			if err != nil {

@@ -111,8 +111,23 @@ func TestCreatesuperuserAndChangepasswordInteractive(t *testing.T) {
 	if err := login(t, dir, "ann", "ann-password-1"); err == nil {
 		t.Error("the old password still works")
 	}
-	if code, _, errs := users(t, dir, "x-password-3\nx-password-3\n", "changepassword", "nobody"); code != 1 || !strings.Contains(errs, "no such user") {
-		t.Errorf("changepassword of nobody: exit %d %s", code, errs)
+}
+
+// changepassword of a user who does not exist says so before any prompt,
+// as Django's does: it asked for the password twice (and validated it)
+// first, and only then said "no such user".
+func TestChangepasswordOfNobodyAsksNothing(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("STACK_SUPERUSER_PASSWORD", "ann-password-1")
+	if code, out, errs := users(t, dir, "", "createsuperuser", "--username", "ann", "--noinput"); code != 0 {
+		t.Fatalf("createsuperuser: exit %d\n%s%s", code, out, errs)
+	}
+	code, out, errs := users(t, dir, "x-password-3\nx-password-3\n", "changepassword", "nobody")
+	if code != 1 || !strings.Contains(errs, "changepassword: user 'nobody' does not exist") {
+		t.Errorf("changepassword of nobody: exit %d, want 1 and user 'nobody' does not exist:\n%s%s", code, out, errs)
+	}
+	if strings.Contains(errs, "Password") || strings.Contains(errs, "Changing password") {
+		t.Errorf("changepassword of nobody prompted before saying there is no such user:\n%s", errs)
 	}
 }
 
