@@ -102,8 +102,9 @@ func (h startHangups) stop() {
 }
 
 // takeHangups returns the SIGHUPs held since Main's start, once: the
-// first runStack takes them (stack dev runs it again after each change,
-// with a hold of its own), or nil.
+// first runStack takes them (a caller of Run that runs the stack again
+// gets a hold of runStack's own; stack dev runs it once and reloads its
+// workers after each change), or nil.
 //
 // runStack never stops Main's hold when it returns before the supervisor
 // has it (a stop held before the release, a failed release, a socket in
