@@ -17,7 +17,10 @@ import (
 // kept the old floor).
 func TestBrkReloadGivesTheMasterItsNewSettings(t *testing.T) {
 	cfg := workersConfig("  min_processes: 1\n  harakiri: 200ms\n")
-	p, dir, url := workersStart1(t, cfg)
+	dir := writeConfig(t, cfg)
+	p := start(t, dir, "up")
+	url := p.url()         // announced: the stats socket is there
+	workersPIDs(t, dir, 1) // cheaper mode starts one
 	path := filepath.Join(dir, "stack.yaml")
 	next := strings.NewReplacer("min_processes: 1", "min_processes: 2", "harakiri: 200ms", "harakiri: 30s").Replace(cfg)
 	if err := os.WriteFile(path, []byte(next), 0o644); err != nil {
@@ -33,15 +36,4 @@ func TestBrkReloadGivesTheMasterItsNewSettings(t *testing.T) {
 	if code != 200 || strings.Contains(p.Output(), "did not end an overdue request") {
 		t.Errorf("GET /delay/4.5 after harakiri went to 30s: %d after %v %q\n%s", code, time.Since(t0), body, p.Output())
 	}
-}
-
-// workersStart1 is workersStart for a cheaper-mode start (one worker); it
-// returns the edge's URL.
-func workersStart1(t *testing.T, cfg string) (*proc, string, string) {
-	t.Helper()
-	dir := writeConfig(t, cfg)
-	p := start(t, dir, "up")
-	url := p.url() // announced: the stats socket is there
-	workersPIDs(t, dir, 1)
-	return p, dir, url
 }
