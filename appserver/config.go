@@ -63,7 +63,8 @@ type Config struct {
 	// root; empty keeps the master's.
 	User  string `yaml:"user"`
 	Group string `yaml:"group"`
-	// SocketTimeout bounds each read and write on a uwsgi connection.
+	// SocketTimeout bounds each read and write on a uwsgi connection,
+	// and each pause in a request body or response over http.
 	SocketTimeout time.Duration `yaml:"socket_timeout"`
 	// Protocol is what the socket speaks: uwsgi (the edge's and nginx's
 	// uwsgi_pass), fastcgi (nginx's fastcgi_pass, on net/http/fcgi) or

@@ -37,7 +37,7 @@ type Hooks struct {
 // NewService builds the server of cfg.Protocol around h.
 func NewService(cfg Config, h http.Handler, logger *slog.Logger, hooks Hooks) Service {
 	var svc Service
-	opts := stdserver.Options{Threads: cfg.Threads, Harakiri: cfg.Harakiri, Logger: logger,
+	opts := stdserver.Options{Threads: cfg.Threads, Harakiri: cfg.Harakiri, SocketTimeout: cfg.SocketTimeout, Logger: logger,
 		OnRequest: hooks.OnRequest, OnHarakiri: hooks.OnHarakiri, OnHijack: hooks.OnHijack}
 	switch cfg.Protocol {
 	case "fastcgi":

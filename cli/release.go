@@ -77,10 +77,11 @@ func (c *cmdEnv) runRelease(f *config.File) error {
 }
 
 // portsFree binds, and closes at once, each TCP address `up` listens on
-// once the release is done (the edge's, the admin's): one already in use
-// stops `up` before the release changes anything (a migration) for a
-// stack that cannot start. A port taken in the meantime is still refused
-// when the tier binds it.
+// once the release is done (the edge's, the admin's, the app server's and
+// its stats server's), and dials each of those Unix sockets: one already
+// in use (a second `up` in the same run_dir) stops `up` before the release
+// changes anything (a migration) for a stack that cannot start. A port
+// taken in the meantime is still refused when the tier binds it.
 func portsFree(f *config.File) error {
 	type place struct{ key, addr string }
 	var places []place
@@ -93,11 +94,20 @@ func portsFree(f *config.File) error {
 	if f.Admin.Listen != "" {
 		places = append(places, place{"admin.listen", f.Admin.Listen})
 	}
+	places = append(places, place{"appserver.listen", f.Appserver.Listen})
+	if f.Appserver.Stats != "" {
+		places = append(places, place{"appserver.stats", f.Appserver.Stats})
+	}
 	// Plain TCP, as config's checkLocal: a probe closed at once.
 	var lc net.ListenConfig
 	lc.SetMultipathTCP(false)
 	for _, p := range places {
-		if strings.HasPrefix(p.addr, "unix:") {
+		if path, ok := strings.CutPrefix(p.addr, "unix:"); ok {
+			// A stale socket (nothing behind it) is the tier's to replace.
+			if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+				c.Close()
+				return fmt.Errorf("%s: %s: another server is already listening on it; the release did not run, nothing was started", p.key, path)
+			}
 			continue
 		}
 		l, err := lc.Listen(context.Background(), "tcp", p.addr)

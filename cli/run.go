@@ -131,7 +131,7 @@ func (c *cmdEnv) runStack(f *config.File, which tiers) error {
 		}
 		cleanup = append(cleanup, app.close)
 		if app.master != nil {
-			reload.add("appserver", func(*config.File) error { return app.master.Reload() })
+			reload.add("appserver", func(f *config.File) error { return app.master.ReloadWith(f.Appserver) })
 		}
 	}
 

@@ -384,3 +384,26 @@ func tlsBrkH2Status(t *testing.T, c *tls.Conn, auth string) int {
 		}
 	}
 }
+
+// A header line folded onto the one before (obs-fold) is refused over TLS
+// as the plain-HTTP parser refuses it (400, as nginx): net/http joined it
+// ("X: a" + " b" reached the app as "a b"), and a folded Content-Length
+// ("Content-Length:" + " 5") framed the body by a field the tracker had
+// given up on. Nothing pipelined after it is served.
+func TestTLSHTTP1RefusesAFoldedHeaderLine(t *testing.T) {
+	te := startTLSEdge(t, uwsgiConfig(startApp(t, http.HandlerFunc(echoHandler))))
+	for name, raw := range map[string]string{
+		"space":          "GET / HTTP/1.1\r\nHost: x\r\nX-A: a\r\n b\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n",
+		"tab":            "GET / HTTP/1.1\r\nHost: x\r\nX-A: a\r\n\tb\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n",
+		"Content-Length": "POST / HTTP/1.1\r\nHost: x\r\nContent-Length:\r\n 5\r\n\r\nhelloGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n",
+	} {
+		got := te.tlsExchange(t, "http/1.1", raw)
+		if !strings.HasPrefix(got, "HTTP/1.1 400 ") || strings.Contains(got, "smuggled") {
+			t.Errorf("a folded %s line over TLS: got %.300q, want 400 and nothing more", name, got)
+		}
+	}
+	te.log.waitFor(t, "a folded header line (obs-fold)")
+	if got := te.tlsExchange(t, "http/1.1", "GET / HTTP/1.1\r\nHost: x\r\nX-A: a\tb\r\nConnection: close\r\n\r\n"); !strings.HasPrefix(got, "HTTP/1.1 200 ") {
+		t.Errorf("a tab inside a value over TLS: got %.80q, want 200", got)
+	}
+}

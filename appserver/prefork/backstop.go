@@ -11,7 +11,11 @@ import (
 // not run, or it could not exit), so the master kills it, as uWSGI's
 // master does, and it is replaced like any dead worker.
 func (m *Master) harakiriBackstop(now time.Time) {
-	limit := now.Add(-(m.Config.Harakiri + harakiriGrace + time.Second)).UnixMicro()
+	harakiri := m.tuned().harakiri
+	if harakiri == 0 {
+		return // turned off by a reload
+	}
+	limit := now.Add(-(harakiri + harakiriGrace + time.Second)).UnixMicro()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for w := range m.live {

@@ -50,6 +50,7 @@ func (m *Master) cheaperStep(now time.Time) {
 	if m.ending {
 		return // the stop has begun: the pool stays as it is until Shutdown
 	}
+	t := m.tuned()
 	running, busy := 0, 0
 	var free, idle *slot
 	for _, s := range m.slots {
@@ -61,7 +62,7 @@ func (m *Master) cheaperStep(now time.Time) {
 		case s.cur != nil:
 			running++
 			w := s.cur
-			if w.counters.Busy > 0 && (m.Config.Threads == 0 || w.counters.Busy >= int64(m.Config.Threads)) {
+			if w.counters.Busy > 0 && (t.threads == 0 || w.counters.Busy >= int64(t.threads)) {
 				busy++
 			}
 			if !w.idleSince.IsZero() && now.Sub(w.idleSince) > cheaperIdle && !s.replacing {
@@ -69,7 +70,7 @@ func (m *Master) cheaperStep(now time.Time) {
 			}
 		}
 	}
-	min := max(m.Config.MinProcesses, 1)
+	min := t.minRunning(len(m.slots))
 	switch {
 	case free != nil && running > 0 && busy == running:
 		free.cheap = false

@@ -5,7 +5,8 @@
 // The master starts its workers, the first one early if asked (start.go),
 // spawns, reaps and respawns them (master.go), pausing
 // on a crash loop; it recycles them on their limits and chain-reloads them
-// (reload.go), scales them in cheaper mode (cheaper.go), kills one whose
+// (reload.go) and takes the settings a reload gives it (retune.go),
+// scales them in cheaper mode (cheaper.go), kills one whose
 // harakiri did not end it (backstop.go), starts them as another user
 // (privileges.go) and reports them on the stats server (stats.go). Master
 // and worker talk over a control channel (control.go); RunWorker
@@ -24,6 +25,7 @@ import (
 	"os"
 	"os/exec"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -77,6 +79,11 @@ type Master struct {
 	cred     *syscall.Credential
 	stats    *statsServer
 	tickers  []*ticking // cheaper mode, the harakiri backstop
+	// cheaperOn, backstopOn: their tickers run (startTickersLocked).
+	cheaperOn, backstopOn bool
+	// tuning is what the last reload gave the master (retune.go); nil:
+	// Config's.
+	tuning   atomic.Pointer[tuning]
 	started  time.Time
 	reloadMu sync.Mutex
 	mercy    time.Duration // retireMercy's value, if set (tests)

@@ -94,8 +94,8 @@ func (m *Master) retireMercy() time.Duration {
 	if m.mercy > 0 {
 		return m.mercy
 	}
-	if m.Config.Harakiri > 0 {
-		return m.Config.Harakiri + harakiriGrace + time.Second
+	if h := m.tuned().harakiri; h > 0 {
+		return h + harakiriGrace + time.Second
 	}
 	return defaultRetireMercy
 }
@@ -122,7 +122,8 @@ func (m *Master) retireLocked(w *workerHandle) {
 
 // awaitReady waits for w's "ready", its death or worker_ready_timeout.
 func (m *Master) awaitReady(w *workerHandle) error {
-	t := time.NewTimer(m.Config.WorkerReadyTimeout)
+	ready := m.tuned().readyTimeout
+	t := time.NewTimer(ready)
 	defer t.Stop()
 	select {
 	case <-w.ready:
@@ -133,7 +134,7 @@ func (m *Master) awaitReady(w *workerHandle) error {
 		m.mu.Unlock()
 		return fmt.Errorf("the new worker (pid %d) exited before it was ready: %s", w.pid, status)
 	case <-t.C:
-		return fmt.Errorf("the new worker (pid %d) was not ready within worker_ready_timeout (%s)", w.pid, m.Config.WorkerReadyTimeout)
+		return fmt.Errorf("the new worker (pid %d) was not ready within worker_ready_timeout (%s)", w.pid, ready)
 	case <-m.stopped:
 		// Shutdown drains it with the others (and kills it at its
 		// deadline if it hangs): a reload must not hold the stop back.
@@ -155,7 +156,7 @@ func (m *Master) Reload() error {
 	m.mu.Unlock()
 	m.logger().Info("appserver: chain reload: replacing the workers one at a time")
 	for _, s := range slots {
-		deadline := time.Now().Add(m.Config.WorkerReadyTimeout)
+		deadline := time.Now().Add(m.tuned().readyTimeout)
 		for {
 			m.mu.Lock()
 			old, cheap := s.cur, s.cheap

@@ -82,23 +82,16 @@ func (m *Master) Start(l net.Listener) error {
 		}
 	}
 	go m.spawnRest(m.slots[0].cur)
-	if active < n {
-		m.tickers = append(m.tickers, startTicking(cheaperEvery, m.cheaperStep))
-	}
-	if m.Config.Harakiri > 0 {
-		m.tickers = append(m.tickers, startTicking(time.Second, m.harakiriBackstop))
-	}
+	m.startTickersLocked()
 	m.closeIfNoneLeftLocked() // a stop begun before Start started no worker
 	m.mu.Unlock()
 	return nil
 }
 
-// active is how many workers run at first: min_processes in cheaper mode.
+// active is how many workers run at first: min_processes in cheaper mode
+// (a reload's, if one came before the start).
 func (m *Master) active() int {
-	if m.Config.MinProcesses > 0 {
-		return m.Config.MinProcesses
-	}
-	return m.Config.Processes
+	return m.tuned().minRunning(m.Config.Processes)
 }
 
 // spawnRest starts the other workers: at once as many as the CPUs the
@@ -119,14 +112,15 @@ func (m *Master) spawnRest(first *workerHandle) {
 	m.mu.Unlock()
 	if first != nil {
 		// One that hangs in its start must not hold the others back.
-		t := time.NewTimer(m.Config.WorkerReadyTimeout)
+		ready := m.tuned().readyTimeout
+		t := time.NewTimer(ready)
 		select {
 		case <-first.ready:
 		case <-first.exited:
 		case <-m.stopped:
 		case <-t.C:
 			m.logger().Warn("appserver: the first worker is not ready within worker_ready_timeout; starting the others",
-				"worker", first.slot.id, "pid", first.pid, "worker_ready_timeout", m.Config.WorkerReadyTimeout)
+				"worker", first.slot.id, "pid", first.pid, "worker_ready_timeout", ready)
 		}
 		t.Stop()
 	}

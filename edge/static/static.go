@@ -116,7 +116,11 @@ func (s *Handler) clean(r *http.Request, rel string) (string, int) {
 // bytesRange drops a Range in a unit other than bytes (RFC 9110 §14.2: a
 // server ignores a unit it does not understand, as nginx does) and spells
 // the unit as ServeContent reads it ("Bytes=" is "bytes="): ServeContent
-// answered 416 to both.
+// answered 416 to both. A suffix range of length 0 ("-0") is rewritten to
+// one starting past any file, which ServeContent finds unsatisfiable: the
+// last 0 bytes are no bytes (RFC 9110 §14.1.1), and nginx answers 416, but
+// ServeContent answered 206 with an empty body and the impossible
+// "Content-Range: bytes SIZE-(SIZE-1)/SIZE".
 func bytesRange(h http.Header) {
 	v := h["Range"]
 	if len(v) == 0 {
@@ -125,10 +129,25 @@ func bytesRange(h http.Header) {
 	if len(v[0]) < 6 || !strings.EqualFold(v[0][:6], "bytes=") {
 		delete(h, "Range")
 		delete(h, "If-Range")
-	} else if v[0][:6] != "bytes=" {
-		h["Range"] = []string{"bytes=" + v[0][6:]}
+		return
+	}
+	set := v[0][6:]
+	if strings.Contains(set, "-0") {
+		specs := strings.Split(set, ",")
+		for i, spec := range specs {
+			if n, ok := strings.CutPrefix(strings.TrimSpace(spec), "-"); ok && n != "" && strings.Trim(n, "0") == "" {
+				specs[i] = pastAnyFile
+			}
+		}
+		set = strings.Join(specs, ",")
+	}
+	if v[0][:6] != "bytes=" || set != v[0][6:] {
+		h["Range"] = []string{"bytes=" + set}
 	}
 }
+
+// pastAnyFile is a range that starts past the end of any file.
+const pastAnyFile = "9223372036854775807-"
 
 // open opens name without blocking: a FIFO or device under the root would
 // otherwise hang the open (and an OS thread) until a writer appears. The

@@ -20,7 +20,10 @@ import (
 type Options struct {
 	Threads  int
 	Harakiri time.Duration
-	Logger   *slog.Logger
+	// SocketTimeout bounds each pause reading a request body or writing
+	// a response, over http (pause.go); 0: none.
+	SocketTimeout time.Duration
+	Logger        *slog.Logger
 
 	OnRequest  func(d time.Duration, written int64, panicked bool)
 	OnHarakiri func(method, uri string)
@@ -80,8 +83,10 @@ func (g *handlerGuard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		defer t.Stop()
 		cw.harakiri = t
 	}
+	g.boundPauses(cw, r)
 	cw.req = r // the handler's, for OnHijack
 	panicked := g.call(cw, r)
+	cw.extend() // net/http's last flush of what the handler wrote
 	g.served.Add(1)
 	if g.OnRequest != nil {
 		g.OnRequest(time.Since(start), cw.written.Load(), panicked)
@@ -139,17 +144,23 @@ type countingWriter struct {
 	guard    *handlerGuard
 	harakiri *time.Timer // stopped by a Hijack
 	req      *http.Request
+	// pauses sets the write deadline before each write, pause ahead
+	// (SocketTimeout, pause.go); nil: no bound.
+	pauses *http.ResponseController
+	pause  time.Duration
 }
 
 func (w *countingWriter) WriteHeader(code int) {
 	if code >= 200 {
 		w.started.Store(true)
 	}
+	w.extend() // a 1xx is written at once
 	w.ResponseWriter.WriteHeader(code)
 }
 
 func (w *countingWriter) Write(p []byte) (int, error) {
 	w.started.Store(true)
+	w.extend()
 	n, err := w.ResponseWriter.Write(p)
 	w.written.Add(int64(n))
 	return n, err
@@ -157,6 +168,7 @@ func (w *countingWriter) Write(p []byte) (int, error) {
 
 func (w *countingWriter) Flush() {
 	w.started.Store(true)
+	w.extend()
 	if f, ok := w.ResponseWriter.(http.Flusher); ok {
 		f.Flush()
 	}

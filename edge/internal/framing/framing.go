@@ -47,6 +47,7 @@ const (
 	TEonHTTP10           // Transfer-Encoding on an HTTP/1.0 request
 	LineTooLong          // request line over max_header_size/4 → 414
 	HeadTooLarge         // request line and header over max_header_size → 431
+	ObsFold              // a header line folded onto the one before (obs-fold)
 )
 
 // status is the answer to a request with this verdict.
@@ -74,6 +75,8 @@ func (v Verdict) String() string {
 		return "request line longer than max_header_size/4"
 	case HeadTooLarge:
 		return "request head larger than max_header_size"
+	case ObsFold:
+		return "a folded header line (obs-fold)"
 	}
 	return "ok"
 }
@@ -108,6 +111,8 @@ type Conn struct {
 	reqLine  []byte // the start of the request line, for the access log
 	prevLine []byte // reqLine of the last complete head
 	http10   bool
+	fold     bool // a line of this head began with a space or tab
+	badCL    bool // a Content-Length Go rejects, unless a fold completes it
 	nCL      int
 	te       bool
 	cl       int64
@@ -246,7 +251,7 @@ func (c *Conn) track(b []byte) {
 func (c *Conn) startHead() {
 	c.state = inHead
 	c.first = true
-	c.http10, c.te, c.nCL, c.cl = false, false, 0, 0
+	c.http10, c.te, c.nCL, c.cl, c.fold, c.badCL = false, false, 0, 0, false, false
 	c.headLen, c.lineLen, c.reqLine = 0, 0, c.reqLine[:0]
 }
 
@@ -325,6 +330,14 @@ func (c *Conn) onHeadLine(line []byte) {
 		c.endHead()
 		return
 	}
+	if line[0] == ' ' || line[0] == '\t' {
+		// net/http joins it to the line before (RFC 9112 §5.2 lets a
+		// server do so, or refuse with 400); nginx refuses it, as h1's
+		// parser does over plain HTTP, and a worker behind a less careful
+		// proxy may read the two lines otherwise.
+		c.fold = true
+		return
+	}
 	colon := bytes.IndexByte(line, ':')
 	if colon < 0 {
 		return
@@ -335,7 +348,7 @@ func (c *Conn) onHeadLine(line []byte) {
 		c.nCL++
 		n, err := strconv.ParseInt(string(value), 10, 64)
 		if err != nil || n < 0 {
-			c.state = lost // Go rejects it and closes the connection
+			c.badCL = true // Go rejects it, unless a fold completes it ("Content-Length:", " 5")
 			return
 		}
 		c.cl = n
@@ -345,6 +358,10 @@ func (c *Conn) onHeadLine(line []byte) {
 }
 
 func (c *Conn) endHead() {
+	if c.badCL && !c.fold {
+		c.state = lost // Go rejects the head and closes the connection
+		return
+	}
 	v := OK
 	var maxHead, maxLine int
 	if c.guard != nil {
@@ -361,10 +378,16 @@ func (c *Conn) endHead() {
 		v = CLandTE
 	case c.nCL > 1:
 		v = DuplicateCL
+	case c.fold:
+		v = ObsFold
 	}
 	c.verdicts = append(c.verdicts, v)
 	c.prevLine, c.reqLine = c.reqLine, c.prevLine[:0]
 	switch {
+	case c.fold:
+		// The edge refuses it with Connection: close (or Go rejects
+		// it): nothing follows to track, and a folded length is Go's.
+		c.state = lost
 	case c.te && !c.http10:
 		// Go accepts only "chunked" and closes the connection otherwise.
 		c.state = inChunkSize
