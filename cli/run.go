@@ -39,7 +39,10 @@ func (w tiers) scope() string {
 // front of an app server that could not.
 func (c *cmdEnv) runStack(f *config.File, which tiers) error {
 	hups := c.takeHangups() // starthup.go: a SIGHUP during the release is a reload, a SIGTERM a stop, not an exit
-	exits := hups != nil    // Main's: the process exits when runStack returns
+	// Main's: the process exits when runStack returns. Not a tier child of
+	// mode: subprocess, though: its parent's "stop now" SIGTERM, which may
+	// come as it exits, ends it at once, as the parent expects.
+	exits := hups != nil && !supervisor.StartedBySupervisor()
 	if hups == nil {
 		hups = holdStartHangups()
 		defer func() { hups.stop() }() // until handed to the supervisor

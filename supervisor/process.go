@@ -219,6 +219,15 @@ func (p *Process) Signal(sig syscall.Signal) error {
 // byte to once it handles signals.
 const signalReadyEnv = envnames.SignalReadyFD
 
+// startedWithSignalReady is whether a Process with SignalReady started this
+// program, read as the program starts (SignalsHandled unsets the variable).
+var startedWithSignalReady = os.Getenv(signalReadyEnv) != ""
+
+// StartedBySupervisor reports whether a Supervisor's Process with
+// SignalReady started this program (a tier child of `stack up`'s mode:
+// subprocess). Its parent's second SIGTERM is an order to end at once.
+func StartedBySupervisor() bool { return startedWithSignalReady }
+
 // awaitReady waits for cmd's word that it handles signals, then sends what
 // Signal held meanwhile. It returns without sending if the child exits
 // first (r is closed, or every copy of the pipe's write end is).
