@@ -29,6 +29,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -262,6 +263,15 @@ func (e *Edge) serve(st *state, w http.ResponseWriter, r *http.Request) *locatio
 		r = urlpath.OriginForm(r)
 	}
 	if r.Method == http.MethodConnect || (r.URL.Path == "" || r.URL.Path[0] != '/') {
+		errpage.Write(w, http.StatusBadRequest)
+		return nil
+	}
+	if strings.Contains(r.Host, "..") {
+		// nginx's "client sent invalid host header": a name of labels has
+		// no empty one, and a Host with ".." that an app puts in a path (a
+		// directory per host) climbs out of it. Go's parsers, the plain
+		// front's and the TLS front's, let it through.
+		e.logger.Info("edge: rejecting host", "remote", r.RemoteAddr, "host", truncate(r.Host))
 		errpage.Write(w, http.StatusBadRequest)
 		return nil
 	}

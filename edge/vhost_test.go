@@ -61,6 +61,14 @@ func TestVirtualHostsThroughTheEdge(t *testing.T) {
 	check("start", "elsewhere.test", "/f", 200, "D")
 	check("start", "127.0.0.1"+port, "/f", 200, "D")
 	check("start", "-", "/f", 200, "D") // HTTP/1.0 without Host: the default server
+	// An empty label is refused, as nginx's "invalid host header": in the
+	// Host header and in an absolute-form target alike (break-it 14).
+	check("start", "a..test", "/f", 400, "")
+	check("start", "..", "/f", 400, "")
+	check("start", "a.test..", "/f", 400, "")
+	if status, _ := rawRequest(t, base, "GET http://a..test/f HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n"); status != 400 {
+		t.Errorf("absolute-form target with host a..test: %d, want 400", status)
+	}
 
 	// The server's own client_max_body_size.
 	body := strings.Repeat("x", 32)
