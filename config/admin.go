@@ -58,15 +58,42 @@ func (f *File) checkAdmin(runs scope) []error {
 // exposedAdmin warns when admin.listen is reachable from other machines:
 // it has no authentication, and /config and /status show the setup.
 func (f *File) exposedAdmin(runs scope) string {
-	if !runs.stack || f.Admin.Listen == "" {
-		return ""
-	}
-	host, _, err := net.SplitHostPort(f.Admin.Listen)
-	if err != nil {
-		return ""
-	}
-	if ip, err := netip.ParseAddr(host); err == nil && ip.IsLoopback() || host == "localhost" {
+	if !runs.stack || !offLoopback(f.Admin.Listen) {
 		return ""
 	}
 	return fmt.Sprintf("admin.listen %q is reachable from other machines and has no authentication: keep it on loopback (127.0.0.1:8001) or a private network", f.Admin.Listen)
+}
+
+// exposedStats warns when appserver.stats is reachable from other
+// machines: as uWSGI's stats server, it answers anyone who connects with
+// every worker's pid, requests and memory.
+func (f *File) exposedStats(runs scope) string {
+	if !runs.appserver || !offLoopback(f.Appserver.Stats) {
+		return ""
+	}
+	return fmt.Sprintf("appserver.stats %q is reachable from other machines and has no authentication: keep it on loopback (127.0.0.1:9191) or a unix: socket", f.Appserver.Stats)
+}
+
+// openSocket warns when the app server's Unix socket lets every local
+// user connect: a uwsgi packet says who the client is (REMOTE_ADDR), and
+// whether it came over HTTPS, and the app believes it.
+func (f *File) openSocket(runs scope) string {
+	if !runs.appserver || !strings.HasPrefix(f.Appserver.Listen, "unix:") || f.Appserver.SocketMode&0o002 == 0 {
+		return ""
+	}
+	return fmt.Sprintf("appserver.socket_mode %#o lets every local user connect to the app server and send requests that claim any client address or HTTPS: keep it 0660 and put the web server's user in the socket's group", uint32(f.Appserver.SocketMode))
+}
+
+// offLoopback reports whether addr, a host:port, is reachable from other
+// machines ("" and unix: are not).
+func offLoopback(addr string) bool {
+	if strings.HasPrefix(addr, "unix:") {
+		return false
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	ip, err := netip.ParseAddr(host)
+	return !(err == nil && ip.IsLoopback() || host == "localhost")
 }

@@ -64,3 +64,40 @@ func TestWarnsOfAnAdminListenerOffLoopback(t *testing.T) {
 		t.Errorf("default: warnings %q", f.Warnings)
 	}
 }
+
+// Found by running the binary (break-it 14): a stats server on every
+// interface, or an app server socket every local user may write to, drew
+// no warning, as an admin listener off loopback does.
+func TestWarnsOfAStatsServerOffLoopbackAndAnOpenSocket(t *testing.T) {
+	t.Chdir(t.TempDir())
+	for _, c := range []struct {
+		set  []string
+		want string // "" for no warning
+	}{
+		{[]string{"appserver.processes=2", "appserver.stats=0.0.0.0:9191"}, "appserver.stats"},
+		{[]string{"appserver.processes=2", "appserver.stats=:9191"}, "appserver.stats"},
+		{[]string{"appserver.processes=2", "appserver.stats=127.0.0.1:9191"}, ""},
+		{[]string{"appserver.processes=2", "appserver.stats=unix:run/stats.sock"}, ""},
+		{[]string{"appserver.socket_mode=0666"}, "appserver.socket_mode"},
+		{[]string{"appserver.socket_mode=0777"}, "appserver.socket_mode"},
+		{[]string{"appserver.socket_mode=0660"}, ""},
+		{[]string{"appserver.listen=127.0.0.1:3031", "appserver.socket_mode=0666"}, ""}, // no socket file
+	} {
+		f, msg := loadErr(t, Options{Set: c.set})
+		if msg != "" {
+			t.Fatalf("%v: %s", c.set, msg)
+		}
+		var got []string
+		for _, w := range f.Warnings {
+			if strings.Contains(w, "appserver.") {
+				got = append(got, w)
+			}
+		}
+		switch {
+		case c.want == "" && len(got) != 0:
+			t.Errorf("%v: warnings %q, want none", c.set, got)
+		case c.want != "" && (len(got) != 1 || !strings.HasPrefix(got[0], c.want)):
+			t.Errorf("%v: warnings %q, want one about %s", c.set, got, c.want)
+		}
+	}
+}

@@ -259,8 +259,10 @@ func checkRunnable(program, dir string) error {
 func (f *File) warnings(scopeName string) []string {
 	runs := scopeOf(scopeName)
 	tilde := f.tildePaths(runs)
-	if w := f.exposedAdmin(runs); w != "" {
-		tilde = append(tilde, w)
+	for _, w := range []string{f.exposedAdmin(runs), f.exposedStats(runs), f.openSocket(runs)} {
+		if w != "" {
+			tilde = append(tilde, w)
+		}
 	}
 	if runs.app {
 		// What the served app accepts but flags (a weak secret_key).
