@@ -45,6 +45,13 @@ type Process struct {
 	// init and reading its configuration: a reload sent then (a deploy
 	// right after a start) would kill the tier, and the stack with it.
 	SignalReady bool
+	// Inherit, if set, gives the files each run of the child inherits, from
+	// descriptor firstFD on, and the environment entries that tell the
+	// child their numbers. It is called before each start, so that a child
+	// started again gets what holds then (listening sockets the parent
+	// keeps open across a restart, the configuration of the last reload).
+	// Its files are closed once the child has started, or failed to.
+	Inherit func(firstFD int) (files []*os.File, env []string, err error)
 
 	mu      sync.Mutex
 	cmd     *exec.Cmd     // the running child, if any
@@ -152,6 +159,16 @@ func (p *Process) runOnce() error {
 		cmd.ExtraFiles = []*os.File{w}
 		cmd.Env = append(cmd.Env, signalReadyEnv+"=3")
 	}
+	if p.Inherit != nil {
+		files, env, err := p.Inherit(3 + len(cmd.ExtraFiles))
+		if err != nil {
+			closeAll(readyR, cmd.ExtraFiles)
+			closeAll(nil, files)
+			return fmt.Errorf("starting %q: %w", p.Command[0], err)
+		}
+		cmd.ExtraFiles = append(cmd.ExtraFiles, files...)
+		cmd.Env = append(cmd.Env, env...)
+	}
 
 	p.mu.Lock()
 	if p.stopped {
@@ -160,9 +177,10 @@ func (p *Process) runOnce() error {
 		return nil
 	}
 	err := cmd.Start()
-	if readyR != nil {
-		cmd.ExtraFiles[0].Close() // the child has its copy: EOF once it is gone
-	}
+	// The child has its copies: the ready pipe's writer must be closed
+	// here for its EOF once the child is gone, the inherited files for
+	// whoever made them to be the only other holder.
+	closeAll(nil, cmd.ExtraFiles)
 	if err != nil {
 		p.mu.Unlock()
 		readyR.Close()

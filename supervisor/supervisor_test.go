@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -328,4 +329,59 @@ func TestSetShutdownTimeoutBoundsTheNextStop(t *testing.T) {
 		t.Errorf("the stop under way took the new timeout")
 	}
 	s.stopNow()
+}
+
+// TestProcessInheritsFilesFreshEachStart: every start of a child gets the
+// files Inherit gives at that moment, at the descriptors it was told, and
+// the parent's copies are closed once the child has them.
+func TestProcessInheritsFilesFreshEachStart(t *testing.T) {
+	var (
+		mu    sync.Mutex
+		given []*os.File
+		fds   []int
+	)
+	inherit := func(firstFD int) ([]*os.File, []string, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		r, w, err := os.Pipe()
+		if err != nil {
+			return nil, nil, err
+		}
+		fmt.Fprintf(w, "generation %d\n", len(given)+1)
+		w.Close()
+		given, fds = append(given, r), append(fds, firstFD)
+		return []*os.File{r}, []string{"GEN_FD=" + strconv.Itoa(firstFD)}, nil
+	}
+	// The first run prints what it inherited and fails; the second prints
+	// and stays up.
+	script := `cat /proc/self/fd/$GEN_FD; echo start >> "$1"
+if [ "$(wc -l < "$1")" -lt 2 ]; then exit 3; fi
+while :; do sleep 0.05; done`
+	counter := filepath.Join(t.TempDir(), "starts")
+	out := &syncBuffer{}
+	s := &Supervisor{Logger: quiet, ShutdownTimeout: 5 * time.Second}
+	s.AddProcess(&Process{Name: "child", Command: []string{"sh", "-c", script, "sh", counter},
+		Restart: "always", SignalReady: true, Inherit: inherit, Output: out})
+	trigger := make(chan struct{})
+	s.Add(func() error { <-trigger; return nil }, func(error) {})
+	done := make(chan error, 1)
+	go func() { done <- s.Run() }()
+	waitFor(t, "the second run's output", func() bool { return strings.Contains(out.String(), "[child] generation 2") })
+	close(trigger)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "[child] generation 1\n") {
+		t.Errorf("the first run did not read its file:\n%s", out.String())
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for i, f := range given {
+		if fds[i] != 4 { // 3 is the ready pipe
+			t.Errorf("start %d: files from descriptor %d, want 4", i+1, fds[i])
+		}
+		if f.Fd() != ^uintptr(0) {
+			t.Errorf("start %d: the parent's copy of the inherited file is still open", i+1)
+		}
+	}
 }
