@@ -244,6 +244,16 @@ func (e *Edge) serve(st *state, w http.ResponseWriter, r *http.Request) *locatio
 		errpage.Write(w, v.Status())
 		return nil
 	}
+	if !nginxMethod(r.Method) {
+		// nginx's "client sent invalid method": a method is upper-case
+		// letters, '_' and '-'. Methods are case-sensitive (RFC 9110 9.1),
+		// so "get" is not GET, yet an app or a framework that folds case
+		// would serve it past a rule written for GET or POST.
+		e.logger.Info("edge: rejecting method", "remote", r.RemoteAddr, "method", truncate(r.Method))
+		w.Header().Set("Connection", "close")
+		errpage.Write(w, http.StatusBadRequest)
+		return nil
+	}
 	if e.tlsFront(st, w, r) {
 		return nil
 	}
@@ -314,4 +324,19 @@ func truncate(s string) string {
 		return s[:64]
 	}
 	return s
+}
+
+// nginxMethod says whether m is a method nginx accepts: upper-case
+// letters, '_' and '-' (the parsers check only that it is a token).
+func nginxMethod(m string) bool {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost:
+		return true
+	}
+	for i := 0; i < len(m); i++ {
+		if c := m[i]; (c < 'A' || c > 'Z') && c != '_' && c != '-' {
+			return false
+		}
+	}
+	return m != ""
 }

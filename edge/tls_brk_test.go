@@ -407,3 +407,27 @@ func TestTLSHTTP1RefusesAFoldedHeaderLine(t *testing.T) {
 		t.Errorf("a tab inside a value over TLS: got %.80q, want 200", got)
 	}
 }
+
+// Over TLS too, a method nginx would refuse gets 400 (see
+// TestBrkH1MethodNotUpperCaseIsRefused), over HTTP/1.1 and HTTP/2.
+func TestTLSMethodNotUpperCaseIsRefused(t *testing.T) {
+	te := startTLSEdge(t, uwsgiConfig(startApp(t, http.HandlerFunc(echoHandler))))
+	if got := te.tlsExchange(t, "http/1.1", "get / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"); !strings.HasPrefix(got, "HTTP/1.1 400 ") {
+		t.Errorf("a lower-case method over TLS: got %.80q, want 400", got)
+	}
+	if got := te.tlsExchange(t, "http/1.1", "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"); !strings.HasPrefix(got, "HTTP/1.1 200 ") {
+		t.Errorf("GET over TLS: got %.80q, want 200", got)
+	}
+	req, err := http.NewRequest("get", "https://"+te.secure+"/", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := te.client(true).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.ProtoMajor != 2 || resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("a lower-case method over HTTP/%d: got %d, want 400 over HTTP/2", resp.ProtoMajor, resp.StatusCode)
+	}
+}
