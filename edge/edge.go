@@ -7,8 +7,9 @@
 // A request goes: Edge.ServeHTTP (the current state, framing verdict, path
 // normalisation, server by Host, location match) → static.Handler, or
 // Proxy (body buffering, forwarding headers) → forwarder (internal/forward) →
-// upstream.Group (balancing, retries) → upstream.UwsgiTransport, and the
-// response back through a buffer that frees the app from slow clients.
+// upstream.Group (balancing, retries) → transport.UwsgiTransport
+// (edge/upstream/transport), and the response back through a buffer that
+// frees the app from slow clients.
 // Reload swaps the state (state.go, reload.go).
 //
 // This package is the HTTP front; what lies behind a location is in its
