@@ -154,11 +154,21 @@ func validUsername(name string) bool {
 	return true
 }
 
+// ValidateUsername returns ErrBadUsername (naming it) for a username
+// CreateUser would refuse, so that a dialogue (createsuperuser) can say
+// so before it asks for the password.
+func (a *Auth) ValidateUsername(username string) error {
+	if !validUsername(username) {
+		return fmt.Errorf("%w: %q", ErrBadUsername, username)
+	}
+	return nil
+}
+
 // CreateUser adds a user with password hashed (an empty password is
 // unusable: no login), Django's create_user / create_superuser.
 func (a *Auth) CreateUser(ctx context.Context, username, email, password string, staff, superuser bool) (*User, error) {
-	if !validUsername(username) {
-		return nil, fmt.Errorf("%w: %q", ErrBadUsername, username)
+	if err := a.ValidateUsername(username); err != nil {
+		return nil, err
 	}
 	hash := "!" // Django's unusable password
 	if password != "" {
