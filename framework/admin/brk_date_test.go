@@ -3,13 +3,11 @@ package admin
 import (
 	"context"
 	"database/sql"
-	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/stack-web/stack/framework"
 	"github.com/stack-web/stack/framework/auth"
 )
 
@@ -46,14 +44,7 @@ func TestChangeListShowsTimesAsDjango(t *testing.T) {
 		ListDisplay: []string{"name", "at"}, Ordering: "id"}); err != nil {
 		t.Fatal(err)
 	}
-	app, err := framework.New(framework.Settings{SecretKey: strings.Repeat("admin-test-", 5), AllowedHosts: []string{"*"}},
-		framework.Config{URLs: []framework.Pattern{site.Pattern()}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(app)
-	t.Cleanup(srv.Close)
-	code, page := login(t, srv, "root", "root-password").get("/admin/cal/event/")
+	code, page := login(t, serveSite(t, site), "root", "root-password").get("/admin/cal/event/")
 	if code != 200 {
 		t.Fatalf("list: %d", code)
 	}
