@@ -295,16 +295,21 @@ STACK_SUPERUSER_EMAIL, as Django's DJANGO_SUPERUSER_* variables.`,
 // ChangepasswordCommand is `stack changepassword USERNAME`.
 func ChangepasswordCommand(e *Env) *cobra.Command {
 	return &cobra.Command{
-		Use:   "changepassword USERNAME",
+		Use:   "changepassword [USERNAME]",
 		Short: "Change a user's password (Django's changepassword); their sessions end",
-		Args:  cobra.ExactArgs(1),
+		Long: `changepassword sets USERNAME's password, asked twice (not echoed); without
+USERNAME, the login name's (LOGNAME or USER), as Django's.`,
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			users, closer, err := e.Open()
 			if err != nil {
 				return err
 			}
 			defer closer.Close()
-			username := args[0]
+			username := systemUsername() // Django's default: the login name
+			if len(args) == 1 {
+				username = args[0]
+			}
 			// Looked up before any prompt, as Django does: a typo is said
 			// at once, not after the password was typed twice. Here, in
 			// the process that opened the database (the child run as the

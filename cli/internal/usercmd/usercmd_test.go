@@ -202,3 +202,21 @@ func TestChangepasswordOffersNoBypass(t *testing.T) {
 		t.Errorf("the new password: %v", err)
 	}
 }
+
+// changepassword without a username changes the login name's, as
+// Django's; it refused ("accepts 1 arg(s), received 0") (break-it 15).
+func TestChangepasswordOfTheLoginName(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("STACK_SUPERUSER_PASSWORD", "ann-password-1")
+	if code, out, errs := users(t, dir, "", "createsuperuser", "--username", "ann", "--noinput"); code != 0 {
+		t.Fatalf("createsuperuser: exit %d\n%s%s", code, out, errs)
+	}
+	t.Setenv("LOGNAME", "ann")
+	code, out, errs := users(t, dir, "ann-password-2\nann-password-2\n", "changepassword")
+	if code != 0 || !strings.Contains(out, "Password changed successfully for user 'ann'") {
+		t.Fatalf("changepassword: exit %d\n%s%s", code, out, errs)
+	}
+	if err := login(t, dir, "ann", "ann-password-2"); err != nil {
+		t.Errorf("the new password: %v", err)
+	}
+}
