@@ -237,6 +237,11 @@ func (e *Edge) tlsFront(st *state, w http.ResponseWriter, r *http.Request) bool 
 		w.Header()["Strict-Transport-Security"] = f.HSTS
 	}
 	if r.ProtoMajor >= 2 {
+		if !tlsfront.ValidH2Target(r.RequestURI) {
+			e.logger.Warn("edge: refusing request", "remote", r.RemoteAddr, "uri", truncate(strconv.Quote(r.RequestURI)), "problem", "a space in :path", "status", http.StatusBadRequest)
+			errpage.Write(w, http.StatusBadRequest)
+			return true
+		}
 		if v := tlsfront.H2HeadVerdict(r, f.MaxHead); v != framing.OK {
 			e.logger.Warn("edge: refusing request", "remote", r.RemoteAddr, "uri", truncate(accesslog.Target(r)), "problem", v.String(), "status", v.Status())
 			errpage.Write(w, v.Status())

@@ -220,6 +220,22 @@ func ValidHost(h string) bool {
 	return true
 }
 
+// ValidH2Target reports whether an HTTP/2 :path (r.RequestURI) has no
+// space or control byte, as an HTTP/1.1 request line's target cannot have
+// (nginx: "client sent invalid :path header"). Go's HTTP/2 server refuses
+// the control bytes itself, not the space, and the edge passes the query
+// on as the client sent it: to the app's REQUEST_URI, into an http
+// upstream's request line ("GET /?a= HTTP/1.0 HTTP/1.1") and the access
+// log's.
+func ValidH2Target(target string) bool {
+	for i := 0; i < len(target); i++ {
+		if c := target[i]; c <= ' ' || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
 // H2HeadVerdict measures an HTTP/2 request head as its HTTP/1.1 form
 // would be (request line, Host and each field, with line ends), so that
 // max_header_size means the same on either protocol: 414 for a target over
