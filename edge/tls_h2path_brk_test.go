@@ -51,3 +51,46 @@ func TestTLSHTTP2PathWithASpaceIsRefused(t *testing.T) {
 		}
 	}
 }
+
+// An HTTP/2 :path in absolute form is refused (400), as nginx refuses it:
+// RFC 9113 has the target's scheme and authority in their own
+// pseudo-headers, and Go's HTTP/2 server took "http://a<b>/x", whose host
+// then chose the server and reached the app as its Host and
+// X-Forwarded-Host, past the check the :authority gets
+// (TestTLSHTTP2MalformedAuthorityIsRefused).
+func TestTLSHTTP2AbsolutePathIsRefused(t *testing.T) {
+	var mu sync.Mutex
+	var hosts []string
+	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		hosts = append(hosts, r.Host+" "+r.Header.Get("X-Forwarded-Host"))
+		mu.Unlock()
+		echoHandler(w, r)
+	})
+	te := startTLSEdge(t, uwsgiConfig(startApp(t, app)))
+	for path, want := range map[string]int{
+		"/x":                  200,
+		"//x":                 200,
+		"http://a<b>/x":       400,
+		`https://a"b/x`:       400,
+		"https://localhost/x": 400,
+		"ftp://localhost/x":   400,
+		"x":                   -1, // Go's server resets the stream itself
+	} {
+		c, err := tls.Dial("tcp", te.secure, &tls.Config{RootCAs: te.pool, ServerName: "localhost", NextProtos: []string{"h2"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := tlsBrkH2StatusOf(t, c, "localhost", path); got != want {
+			t.Errorf(":path %q: %d, want %d", path, got, want)
+		}
+		c.Close()
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, h := range hosts {
+		if h != "localhost localhost" {
+			t.Errorf("the app got Host and X-Forwarded-Host %q, not the :authority", h)
+		}
+	}
+}
