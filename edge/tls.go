@@ -238,7 +238,7 @@ func (e *Edge) tlsFront(st *state, w http.ResponseWriter, r *http.Request) bool 
 	}
 	if r.ProtoMajor >= 2 {
 		if !tlsfront.ValidH2Target(r.RequestURI) {
-			e.logger.Warn("edge: refusing request", "remote", r.RemoteAddr, "uri", truncate(strconv.Quote(r.RequestURI)), "problem", "invalid :path (a space, or not an absolute path)", "status", http.StatusBadRequest)
+			e.logger.Warn("edge: refusing request", "remote", r.RemoteAddr, "uri", truncate(r.RequestURI), "problem", "invalid :path (a space, or not an absolute path)", "status", http.StatusBadRequest)
 			errpage.Write(w, http.StatusBadRequest)
 			return true
 		}
