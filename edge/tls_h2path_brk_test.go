@@ -94,3 +94,21 @@ func TestTLSHTTP2AbsolutePathIsRefused(t *testing.T) {
 		}
 	}
 }
+
+// An HTTP/2 request with neither :authority nor Host is refused (400), as
+// an HTTP/1.1 one without Host is, by both fronts and by nginx (RFC 9113
+// §8.3.1 asks for one of them): it was served by the default server, and
+// an http upstream got the upstream's own name as its Host.
+func TestTLSHTTP2RequestWithoutAuthorityIsRefused(t *testing.T) {
+	te := startTLSEdge(t, uwsgiConfig(startApp(t, http.HandlerFunc(echoHandler))))
+	for auth, want := range map[string]int{"localhost": 200, "": 400} {
+		c, err := tls.Dial("tcp", te.secure, &tls.Config{RootCAs: te.pool, ServerName: "localhost", NextProtos: []string{"h2"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := tlsBrkH2StatusOf(t, c, auth, "/x"); got != want {
+			t.Errorf(":authority %q: %d, want %d", auth, got, want)
+		}
+		c.Close()
+	}
+}
