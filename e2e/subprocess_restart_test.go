@@ -61,10 +61,12 @@ func TestSubprocessChildRestartRefusesNothing(t *testing.T) {
 			close(stop)
 			wg.Wait()
 
-			var gap, after int
+			var gap, after, refused, failed int
 			for _, r := range rec.results {
 				if r.refused {
-					t.Errorf("connection refused (%v after the kill): %v", r.start.Sub(died), r.err)
+					if refused++; refused <= 3 {
+						t.Errorf("connection refused (%v after the kill): %v", r.start.Sub(died), r.err)
+					}
 				}
 				if !r.start.After(died) {
 					continue // accepted by the child that died: cut, as with nginx
@@ -74,10 +76,13 @@ func TestSubprocessChildRestartRefusesNothing(t *testing.T) {
 					gap++
 				}
 				if r.err != nil || r.status != http.StatusOK {
-					t.Errorf("a request made %v after the kill: status %d, %v", r.start.Sub(died), r.status, r.err)
+					if failed++; failed <= 3 {
+						t.Errorf("a request made %v after the kill: status %d, %v", r.start.Sub(died), r.status, r.err)
+					}
 				}
 			}
-			t.Logf("%d requests, %d made after the kill, %d of them while the child was down (%v)", len(rec.results), after, gap, restarted.Sub(died))
+			t.Logf("%d requests, %d made after the kill, %d of them while the child was down (%v); %d refused, %d made after the kill failed",
+				len(rec.results), after, gap, restarted.Sub(died), refused, failed)
 			if gap == 0 {
 				t.Error("no request was made while the child was down")
 			}
