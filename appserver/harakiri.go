@@ -21,9 +21,9 @@ type conn struct {
 	// firstUntil bounds the first packet's reads, from the accept
 	// (awaitFirst); zero once it is read.
 	firstUntil time.Time
-	gate     *gate        // the responses' way out while harakiri is armed
-	id       uint64       // the connection's number, the label of its goroutine
-	killed   atomic.Bool
+	gate       *gate  // the responses' way out while harakiri is armed
+	id         uint64 // the connection's number, the label of its goroutine
+	killed     atomic.Bool
 
 	// mu orders the request in flight's fields against the watchdog: a
 	// kept connection starts its next request while the watchdog may still
