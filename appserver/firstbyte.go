@@ -4,19 +4,22 @@ import (
 	"io"
 	"syscall"
 	"time"
-	"unsafe"
+
+	"github.com/stack-web/stack/appserver/internal/listener"
 )
 
 // A connection accepted but silent (a peer that connected and has sent
 // nothing yet) is closed at once by a graceful stop, as one idle between
 // kept requests is: uWSGI does not wait for it either, and it held the
 // stop (a chain reload's retiring worker, the stack's exit) for up to
-// socket_timeout. Until its first byte is read it is connFresh; Shutdown
-// then shuts its reading side (StopReading) unless bytes already wait in
-// the socket: what the peer sent before is still read and answered, and a
-// read waiting for the first byte ends at EOF. Closing it outright would
-// race a packet arriving as the stop begins, which would be lost unanswered;
-// a packet that begun arriving is a request in progress, and is waited for.
+// socket_timeout. Until its first byte is read it is connFresh; a short
+// while into the stop (stdserver.FreshGrace: the edge may be descheduled
+// between its connect and its write) Shutdown shuts its reading side
+// (StopReading) unless bytes already wait in the socket: what the peer
+// sent before is still read and answered, and a read waiting for the first
+// byte ends at EOF. Closing it outright would race a packet arriving then,
+// lost unanswered; a packet that has begun arriving is a request in
+// progress, and is waited for.
 
 // connFresh is a connection that has read nothing yet (see the states in
 // serveconn.go).
@@ -43,23 +46,17 @@ func (s *Server) awaitFirst(cs *conn, bufs *connBuffers) bool {
 	return true
 }
 
-// stopSilent is Shutdown's for a connection that has read nothing: its
-// reading side is shut, unless bytes of a request wait in the socket.
-func stopSilent(cs *conn) {
-	if cs.state.Load() == connFresh && !cs.c.Unread() {
-		cs.c.StopReading()
+// stopSilent is Shutdown's, stdserver.FreshGrace after it began: the
+// connections that have read nothing have their reading side shut, unless
+// bytes of a request wait in their socket.
+func (s *Server) stopSilent() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for cs := range s.conns {
+		if cs.state.Load() == connFresh && !cs.c.Unread() {
+			cs.c.StopReading()
+		}
 	}
-}
-
-// siocinq is Linux's SIOCINQ (FIONREAD): the bytes waiting to be read.
-const siocinq = 0x541B
-
-// queued reports whether bytes wait to be read on socket fd; true if it
-// cannot tell, so that the connection is waited for as before.
-func queued(fd uintptr) bool {
-	var n int32
-	_, _, e := syscall.Syscall(syscall.SYS_IOCTL, fd, siocinq, uintptr(unsafe.Pointer(&n)))
-	return e != 0 || n > 0
 }
 
 func (c *fdConn) StopReading() {
@@ -73,7 +70,7 @@ func (c *fdConn) StopReading() {
 func (c *fdConn) Unread() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return !c.closed && queued(uintptr(c.fd))
+	return !c.closed && listener.Unread(uintptr(c.fd))
 }
 
 func (c *netConn) StopReading() {
@@ -82,18 +79,4 @@ func (c *netConn) StopReading() {
 	}
 }
 
-func (c *netConn) Unread() bool {
-	sc, ok := c.Conn.(syscall.Conn)
-	if !ok {
-		return true
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return true
-	}
-	q := true
-	if rc.Control(func(fd uintptr) { q = queued(fd) }) != nil {
-		return true
-	}
-	return q
-}
+func (c *netConn) Unread() bool { return listener.ConnUnread(c.Conn) }

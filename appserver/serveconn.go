@@ -106,16 +106,13 @@ func (s *Server) awaitRequest(cs *conn, bufs *connBuffers) bool {
 	return err == nil && cs.state.CompareAndSwap(connIdle, connActive)
 }
 
-// closeIdle closes the connections waiting for a next request, and those
-// that have sent nothing yet.
+// closeIdle closes the connections waiting for a next request.
 func (s *Server) closeIdle() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for c := range s.conns {
 		if c.state.CompareAndSwap(connIdle, connClosing) {
 			c.c.Abort()
-		} else {
-			stopSilent(c) // firstbyte.go
 		}
 	}
 }

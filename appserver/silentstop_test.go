@@ -18,10 +18,11 @@ import (
 
 // A peer that connected to the uwsgi socket and sent nothing held a
 // graceful stop until socket_timeout (4s here): Shutdown counted its
-// connection as a request in flight. It is closed at once now, as one idle
-// between kept requests is, while a request in progress at the stop is
-// still answered. Both listener kinds, with and without threads.
-func TestShutdownClosesSilentConnectionsAtOnce(t *testing.T) {
+// connection as a request in flight. It is closed a quarter second into
+// the stop now (FreshGrace), while a request in progress at the stop is
+// still answered, and so is one whose packet comes within that quarter
+// second. Both listener kinds, with and without threads.
+func TestShutdownEndsSilentConnections(t *testing.T) {
 	for kind, listen := range listenBoth(t) {
 		for _, threads := range []int{0, 2} {
 			t.Run(fmt.Sprintf("%s/threads=%d", kind, threads), func(t *testing.T) {
@@ -74,6 +75,16 @@ func testSilentStop(t *testing.T, listen func() (net.Listener, string), threads 
 		t.Fatal("the request's handler did not start")
 	}
 
+	var late net.Conn // accepted silent, writes its packet as the stop begins
+	if threads == 0 {
+		if late, err = net.Dial("unix", sock); err != nil {
+			t.Fatal(err)
+		}
+		defer late.Close()
+		time.Sleep(50 * time.Millisecond)
+		late.SetDeadline(time.Now().Add(10 * time.Second))
+		time.AfterFunc(50*time.Millisecond, func() { late.Write(uwsgitest.Request("GET", "/late", "")) })
+	}
 	begun := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -93,6 +104,11 @@ func testSilentStop(t *testing.T, listen func() (net.Listener, string), threads 
 	body, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != 200 || string(body) != "done" {
 		t.Errorf("the request in progress at the stop: %d %q", resp.StatusCode, body)
+	}
+	if late != nil {
+		if resp, err := http.ReadResponse(bufio.NewReader(late), nil); err != nil || resp.StatusCode != 200 {
+			t.Errorf("a packet sent 50ms into the stop on a connection accepted before: %v, %v", resp, err)
+		}
 	}
 	for i, c := range quiet {
 		c.SetReadDeadline(time.Now().Add(time.Second))
