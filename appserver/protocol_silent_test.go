@@ -1,7 +1,6 @@
 package appserver_test
 
 import (
-	"context"
 	"io"
 	"log/slog"
 	"net"
@@ -57,15 +56,7 @@ func TestProtocolShutdownClosesSilentConnections(t *testing.T) {
 				answered <- body
 			}()
 			<-started
-			begun := time.Now()
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			if err := s.Shutdown(ctx); err != nil {
-				t.Errorf("Shutdown: %v", err)
-			}
-			if took := time.Since(begun); took > time.Second {
-				t.Errorf("Shutdown took %v with 3 silent connections open: it waited for them", took)
-			}
+			appserver.ShutdownWithinASecond(t, s, len(quiet))
 			if body := <-answered; body != "finished" {
 				t.Errorf("the request in progress at the stop got %q", body)
 			}

@@ -85,15 +85,7 @@ func testSilentStop(t *testing.T, listen func() (net.Listener, string), threads 
 		late.SetDeadline(time.Now().Add(10 * time.Second))
 		time.AfterFunc(50*time.Millisecond, func() { late.Write(uwsgitest.Request("GET", "/late", "")) })
 	}
-	begun := time.Now()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := s.Shutdown(ctx); err != nil {
-		t.Errorf("Shutdown: %v", err)
-	}
-	if took := time.Since(begun); took > time.Second {
-		t.Errorf("Shutdown took %v with %d silent connections open (socket_timeout 4s): it waited for them", took, silent)
-	}
+	ShutdownWithinASecond(t, s, silent)
 	if err := <-served; !errors.Is(err, ErrServerClosed) {
 		t.Errorf("Serve: %v", err)
 	}
@@ -115,5 +107,20 @@ func testSilentStop(t *testing.T, listen func() (net.Listener, string), threads 
 		if n, err := c.Read(make([]byte, 1)); n != 0 || err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
 			t.Errorf("silent connection %d: read %d, %v; want it closed", i, n, err)
 		}
+	}
+}
+
+// ShutdownWithinASecond stops s and fails the test if that took a second
+// or more with silent connections open (for appserver_test too).
+func ShutdownWithinASecond(t *testing.T, s Service, silent int) {
+	t.Helper()
+	begun := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.Shutdown(ctx); err != nil {
+		t.Errorf("Shutdown: %v", err)
+	}
+	if took := time.Since(begun); took > time.Second {
+		t.Errorf("Shutdown took %v with %d silent connections open (socket_timeout 4s): it waited for them", took, silent)
 	}
 }

@@ -76,15 +76,7 @@ func holdSockets(f *config.File) (*heldSockets, error) {
 // bindEdge opens the edge addresses wanted and not held, and closes the
 // held ones no longer wanted; h.mu is held (or h is not shared yet).
 func (h *heldSockets) bindEdge() error {
-	kept := h.socks[:0]
-	for _, s := range h.socks {
-		if s.kind == heldApp || h.wants(s) {
-			kept = append(kept, s)
-		} else {
-			s.l.Close()
-		}
-	}
-	h.socks = kept
+	h.closeUnwanted()
 	for _, kind := range []string{heldEdge, heldEdgeTLS} {
 		addrs := h.edge.plain
 		if kind == heldEdgeTLS {
@@ -123,6 +115,12 @@ func (h *heldSockets) reloadEdge(f *config.File) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.edge = edgeAddrsOf(f)
+	h.closeUnwanted()
+}
+
+// closeUnwanted closes the edge sockets h.edge no longer lists; h.mu is
+// held (or h is not shared yet).
+func (h *heldSockets) closeUnwanted() {
 	kept := h.socks[:0]
 	for _, s := range h.socks {
 		if s.kind == heldApp || h.wants(s) {
