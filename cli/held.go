@@ -249,11 +249,13 @@ func takeInherited(socks []inheritedSocket, kind, addr string) int {
 }
 
 // closeUntaken closes the inherited sockets nobody took: addresses the
-// configuration this child read no longer lists.
+// configuration this child read no longer lists (the file changed since the
+// parent's last reload).
 func closeUntaken(socks []inheritedSocket) {
-	for _, s := range socks {
+	for i, s := range socks {
 		if s.fd >= 0 {
 			os.NewFile(uintptr(s.fd), s.addr).Close()
+			socks[i].fd = -1
 		}
 	}
 }

@@ -170,6 +170,7 @@ func (c *cmdEnv) runStack(f *config.File, which tiers) error {
 		}
 	}
 
+	closeUntaken(inherited) // now, not at the exit
 	if e != nil {
 		if err := e.Listen(); err != nil {
 			return err
