@@ -76,3 +76,35 @@ func TestBrkH1RevalidationAfterSendTimeout(t *testing.T) {
 		time.Sleep(500 * time.Millisecond)
 	}
 }
+
+// A method that is not upper-case letters, '_' and '-' gets 400, as from
+// nginx ("client sent invalid method"), over plain HTTP/1.1: both Go
+// parsers take any token, and "get" reached the app, where a framework
+// that folds case would serve it as GET.
+func TestBrkH1MethodNotUpperCaseIsRefused(t *testing.T) {
+	base := brkH1Static(t, nil)
+	for _, m := range []string{"get", "Get", "GET1", "G.ET", "PRO!PFIND"} {
+		c, br := brkH1Conn(t, base)
+		io.WriteString(c, m+" /s/f.txt HTTP/1.1\r\nHost: a\r\n\r\n")
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", m, err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("method %q: got %d, want 400", m, resp.StatusCode)
+		}
+	}
+	for m, want := range map[string]int{"GET": 200, "M-SEARCH": 405, "X_CUSTOM": 405} {
+		c, br := brkH1Conn(t, base)
+		io.WriteString(c, m+" /s/f.txt HTTP/1.1\r\nHost: a\r\n\r\n")
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", m, err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("method %q: got %d, want %d", m, resp.StatusCode, want)
+		}
+	}
+}

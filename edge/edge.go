@@ -7,8 +7,9 @@
 // A request goes: Edge.ServeHTTP (the current state, framing verdict, path
 // normalisation, server by Host, location match) → static.Handler, or
 // Proxy (body buffering, forwarding headers) → forwarder (internal/forward) →
-// upstream.Group (balancing, retries) → upstream.UwsgiTransport, and the
-// response back through a buffer that frees the app from slow clients.
+// upstream.Group (balancing, retries) → transport.UwsgiTransport
+// (edge/upstream/transport), and the response back through a buffer that
+// frees the app from slow clients.
 // Reload swaps the state (state.go, reload.go).
 //
 // This package is the HTTP front; what lies behind a location is in its
@@ -255,6 +256,16 @@ func (e *Edge) serve(st *state, w http.ResponseWriter, r *http.Request) *locatio
 		errpage.Write(w, v.Status())
 		return nil
 	}
+	if !nginxMethod(r.Method) {
+		// nginx's "client sent invalid method": a method is upper-case
+		// letters, '_' and '-'. Methods are case-sensitive (RFC 9110 9.1),
+		// so "get" is not GET, yet an app or a framework that folds case
+		// would serve it past a rule written for GET or POST.
+		e.logger.Info("edge: rejecting method", "remote", r.RemoteAddr, "method", truncate(r.Method))
+		w.Header().Set("Connection", "close")
+		errpage.Write(w, http.StatusBadRequest)
+		return nil
+	}
 	if e.tlsFront(st, w, r) {
 		return nil
 	}
@@ -325,4 +336,19 @@ func truncate(s string) string {
 		return s[:64]
 	}
 	return s
+}
+
+// nginxMethod says whether m is a method nginx accepts: upper-case
+// letters, '_' and '-' (the parsers check only that it is a token).
+func nginxMethod(m string) bool {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost:
+		return true
+	}
+	for i := 0; i < len(m); i++ {
+		if c := m[i]; (c < 'A' || c > 'Z') && c != '_' && c != '-' {
+			return false
+		}
+	}
+	return m != ""
 }

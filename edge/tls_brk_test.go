@@ -340,6 +340,13 @@ func TestTLSHTTP2MalformedAuthorityIsRefused(t *testing.T) {
 // returns the answer's status, -1 for a stream reset.
 func tlsBrkH2Status(t *testing.T, c *tls.Conn, auth string) int {
 	t.Helper()
+	return tlsBrkH2StatusOf(t, c, auth, "/")
+}
+
+// tlsBrkH2StatusOf is tlsBrkH2Status for a GET of path; auth "" sends
+// no :authority.
+func tlsBrkH2StatusOf(t *testing.T, c *tls.Conn, auth, path string) int {
+	t.Helper()
 	c.SetDeadline(time.Now().Add(5 * time.Second))
 	frame := func(typ, flags byte, stream uint32, payload []byte) []byte {
 		n := len(payload)
@@ -347,7 +354,10 @@ func tlsBrkH2Status(t *testing.T, c *tls.Conn, auth string) int {
 			byte(stream >> 24), byte(stream >> 16), byte(stream >> 8), byte(stream)}, payload...)
 	}
 	var blk []byte
-	for _, f := range [][2]string{{":method", "GET"}, {":scheme", "https"}, {":authority", auth}, {":path", "/"}} {
+	for _, f := range [][2]string{{":method", "GET"}, {":scheme", "https"}, {":authority", auth}, {":path", path}} {
+		if f[0] == ":authority" && auth == "" {
+			continue // none sent
+		}
 		blk = append(blk, 0x00, byte(len(f[0]))) // literal, new name, not indexed
 		blk = append(append(blk, f[0]...), byte(len(f[1])))
 		blk = append(blk, f[1]...)
@@ -405,5 +415,29 @@ func TestTLSHTTP1RefusesAFoldedHeaderLine(t *testing.T) {
 	te.log.waitFor(t, "a folded header line (obs-fold)")
 	if got := te.tlsExchange(t, "http/1.1", "GET / HTTP/1.1\r\nHost: x\r\nX-A: a\tb\r\nConnection: close\r\n\r\n"); !strings.HasPrefix(got, "HTTP/1.1 200 ") {
 		t.Errorf("a tab inside a value over TLS: got %.80q, want 200", got)
+	}
+}
+
+// Over TLS too, a method nginx would refuse gets 400 (see
+// TestBrkH1MethodNotUpperCaseIsRefused), over HTTP/1.1 and HTTP/2.
+func TestTLSMethodNotUpperCaseIsRefused(t *testing.T) {
+	te := startTLSEdge(t, uwsgiConfig(startApp(t, http.HandlerFunc(echoHandler))))
+	if got := te.tlsExchange(t, "http/1.1", "get / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"); !strings.HasPrefix(got, "HTTP/1.1 400 ") {
+		t.Errorf("a lower-case method over TLS: got %.80q, want 400", got)
+	}
+	if got := te.tlsExchange(t, "http/1.1", "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"); !strings.HasPrefix(got, "HTTP/1.1 200 ") {
+		t.Errorf("GET over TLS: got %.80q, want 200", got)
+	}
+	req, err := http.NewRequest("get", "https://"+te.secure+"/", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := te.client(true).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.ProtoMajor != 2 || resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("a lower-case method over HTTP/%d: got %d, want 400 over HTTP/2", resp.ProtoMajor, resp.StatusCode)
 	}
 }

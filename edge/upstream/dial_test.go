@@ -1,7 +1,6 @@
 package upstream
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"io"
@@ -12,41 +11,13 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stack-web/stack/edge/upstream/internal/unixconn"
-	"github.com/stack-web/stack/uwsgi"
+	"github.com/stack-web/stack/uwsgi/uwsgitest"
 )
-
-// connServer serves each connection to a new socket with serve, then
-// closes it; accepted counts the connections.
-func connServer(t *testing.T, serve func(c net.Conn)) (string, *atomic.Int64) {
-	sock := filepath.Join(t.TempDir(), "s.sock")
-	l, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var accepted atomic.Int64
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			accepted.Add(1)
-			wg.Go(func() {
-				defer c.Close()
-				serve(c)
-			})
-		}
-	})
-	t.Cleanup(func() { l.Close(); wg.Wait() })
-	return sock, &accepted
-}
 
 // fullQueue listens on a new socket with a listen queue of 0 and fills
 // it: connecting fails with EAGAIN until unfill closes the connections
@@ -124,15 +95,6 @@ func exchangeStatus(ctx context.Context, g *Group, path string) (int, string, ht
 	return resp.StatusCode, string(b), resp.Header
 }
 
-const helloResponse = "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n<h1>Hello, web!</h1>"
-
-// readPacket reads a request's packet, as uWSGI does before it answers.
-func readPacket(c net.Conn) bool {
-	c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	_, err := uwsgi.ReadPacket(bufio.NewReader(c), uwsgi.MaxBufferSize, nil)
-	return err == nil
-}
-
 // What a server that cannot be reached costs the client, as nginx answers:
 // a socket that is missing or has no listener is 502, at once; one whose
 // listen queue stays full is 503 after connect_timeout's wait (the server
@@ -174,8 +136,8 @@ func TestUnreachableUnixServers(t *testing.T) {
 			if err != nil {
 				return
 			}
-			if readPacket(c) {
-				io.WriteString(c, helloResponse)
+			if uwsgitest.ReadPacket(c) {
+				io.WriteString(c, uwsgitest.Hello)
 			}
 			c.Close()
 		}

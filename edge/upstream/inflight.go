@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/stack-web/stack/edge/upstream/internal/inflight"
+	"github.com/stack-web/stack/edge/upstream/transport"
 )
 
 // acquireSlot takes a slot of s's in-flight cap (max_in_flight; see
@@ -31,7 +32,7 @@ func (u *Group) acquireSlot(ctx context.Context, s *upstreamServer) error {
 	case u.cfg.QueueTimeout > 0:
 		return &busyError{fmt.Errorf("queue_timeout (%v) fired waiting in the edge for one of the %d requests in flight to %s", bound, s.slots.Max(), s.addr)}
 	default:
-		return &upstreamTimeoutError{fmt.Errorf("read_timeout (%v) fired waiting in the edge for one of the %d requests in flight to %s", bound, s.slots.Max(), s.addr)}
+		return &transport.TimeoutError{Err: fmt.Errorf("read_timeout (%v) fired waiting in the edge for one of the %d requests in flight to %s", bound, s.slots.Max(), s.addr)}
 	}
 }
 

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"net"
 	"time"
+
+	"github.com/stack-web/stack/edge/upstream/transport"
 )
 
 // What the edge's metrics and the admin's status page read of a Group.
@@ -54,12 +56,12 @@ func (u *Group) Protocol() string { return u.cfg.Protocol }
 // header_too_large, reset (closed or reset before or while answering), or
 // invalid (a response the edge refused).
 func ErrorKind(err error) string {
-	var te *upstreamTimeoutError
-	var de *dialError
+	var te *transport.TimeoutError
+	var de *transport.DialError
 	var be *busyError
 	var ne net.Error
 	switch {
-	case errors.Is(err, errHeadTooLarge):
+	case errors.Is(err, transport.ErrHeadTooLarge):
 		return "header_too_large"
 	case errors.As(err, &be):
 		return "busy"

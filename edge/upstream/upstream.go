@@ -1,9 +1,9 @@
 // Package upstream is how the edge reaches app servers: the named groups
 // of stack.yaml's edge.upstreams (Config), each a Group that balances
-// requests over its servers, retries what may be retried and takes failing
-// servers out of rotation, and the transports that speak to one server,
-// as http.RoundTrippers: UwsgiTransport (uwsgi, with its response parser,
-// response.go) and the stdlib's for http upstreams (transport_http.go).
+// requests over its servers, retries what may be retried, takes failing
+// servers out of rotation and caps the requests in flight to each. What
+// speaks to one server is its subpackage transport (uwsgi, FastCGI,
+// http), whose errors the Group reads to decide.
 //
 // It knows nothing of the edge's front: the edge's forwarder hands it
 // requests, with a body it has buffered (BufferedBody), and
@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/stack-web/stack/edge/upstream/internal/inflight"
+	"github.com/stack-web/stack/edge/upstream/transport"
 )
 
 // Group is a named group of interchangeable servers. It is itself an
@@ -87,7 +88,7 @@ func New(name string, cfg Config, logger *slog.Logger) (*Group, error) {
 		var rt http.RoundTripper
 		switch cfg.Protocol {
 		case "uwsgi":
-			rt = &UwsgiTransport{Network: network, Address: address, ConnectTimeout: cfg.ConnectTimeout,
+			rt = &transport.UwsgiTransport{Network: network, Address: address, ConnectTimeout: cfg.ConnectTimeout,
 				ReadTimeout: cfg.ReadTimeout, SendTimeout: cfg.SendTimeout, BufferSize: cfg.BufferSize,
 				KeepAlive: cfg.KeepAlive, KeepAliveTimeout: cfg.KeepAliveTimeout}
 		case "fastcgi":
@@ -98,7 +99,9 @@ func New(name string, cfg Config, logger *slog.Logger) (*Group, error) {
 			ft.Logger = logger
 			rt = ft
 		case "http":
-			rt = bodyTimeoutTransport{rt: newHTTPTransport(network, address, cfg), timeout: cfg.ReadTimeout, addr: sp.addr}
+			rt = transport.NewHTTPTransport(transport.HTTPConfig{Network: network, Address: address, Server: sp.addr,
+				ConnectTimeout: cfg.ConnectTimeout, ReadTimeout: cfg.ReadTimeout,
+				KeepAlive: cfg.KeepAlive, KeepAliveTimeout: cfg.KeepAliveTimeout})
 		default:
 			return nil, fmt.Errorf("edge: upstream %s: protocol %q is not supported", name, cfg.Protocol)
 		}
@@ -109,31 +112,6 @@ func New(name string, cfg Config, logger *slog.Logger) (*Group, error) {
 	}
 	u.bal = balancer{mode: cfg.Balance, servers: u.servers}
 	return u, nil
-}
-
-// newHTTPTransport is the stdlib transport, dialling one fixed server
-// whatever the URL says, with keep-alive (nginx 1.29.7+ and Caddy keep
-// upstream connections alive too).
-func newHTTPTransport(network, address string, cfg Config) *http.Transport {
-	d := &net.Dialer{Timeout: cfg.ConnectTimeout, KeepAlive: 30 * time.Second}
-	return &http.Transport{
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			c, err := d.DialContext(ctx, network, address)
-			if err != nil {
-				return nil, &dialError{err}
-			}
-			return c, nil
-		},
-		// The same bound as over uwsgi (nginx's proxy_buffer_size
-		// answers 502 past it); net/http's own default is 10 MiB.
-		MaxResponseHeaderBytes: maxResponseHead,
-		MaxIdleConnsPerHost:    cfg.KeepAlive,
-		IdleConnTimeout:        cfg.KeepAliveTimeout,
-		DisableKeepAlives:      cfg.KeepAlive == 0,
-		ResponseHeaderTimeout:  cfg.ReadTimeout,
-		DisableCompression:     true,
-		ForceAttemptHTTP2:      false,
-	}
 }
 
 // BufferedBody is a request body that the edge has read in full before
@@ -151,10 +129,6 @@ type BufferedBody interface {
 	InMemory() ([]byte, bool)
 }
 
-// errNoResponse: the server closed the connection before a byte of its
-// response. The request may or may not have been processed.
-var errNoResponse = errors.New("upstream closed the connection without a response")
-
 // busyError: every server tried had a full listen queue (503).
 type busyError struct{ err error }
 
@@ -168,12 +142,12 @@ func (e *busyError) Unwrap() error { return e.err }
 // adds Retry-After), 502 for everything else (refused, reset, a broken
 // response; a connection that timed out reached no server, so 502 too).
 func Status(err error) int {
-	var te *upstreamTimeoutError
-	var de *dialError
+	var te *transport.TimeoutError
+	var de *transport.DialError
 	var be *busyError
 	var ne net.Error
 	switch {
-	case errors.Is(err, errHeadTooLarge):
+	case errors.Is(err, transport.ErrHeadTooLarge):
 		return http.StatusRequestHeaderFieldsTooLarge
 	case errors.As(err, &be):
 		return http.StatusServiceUnavailable
@@ -234,7 +208,7 @@ func (u *Group) RoundTrip(req *http.Request) (*http.Response, error) {
 		if ctx.Err() != nil {
 			return nil, err
 		}
-		var de *dialError
+		var de *transport.DialError
 		var be *busyError
 		switch {
 		case errors.As(err, &be):
@@ -249,7 +223,7 @@ func (u *Group) RoundTrip(req *http.Request) (*http.Response, error) {
 			resending = true
 			u.logger.Warn("edge: upstream failed before responding; retrying", "upstream", u.Name, "server", s.addr, "method", req.Method, "uri", req.RequestURI, "request_id", req.Header.Get("X-Request-Id"), "err", err)
 		default:
-			if isTimeout(err) || beforeResponse(err) {
+			if transport.IsTimeout(err) || beforeResponse(err) {
 				u.fail(s)
 			}
 			return nil, err
@@ -350,7 +324,7 @@ func (u *Group) attempt(s *upstreamServer, req *http.Request) (*http.Response, e
 // RoundTrip returns (uwsgi, FastCGI), so the body can be released then.
 func writesBodyFirst(rt http.RoundTripper) bool {
 	switch rt.(type) {
-	case *UwsgiTransport, *FastCGITransport:
+	case *transport.UwsgiTransport, *transport.FastCGITransport:
 		return true
 	}
 	return false
@@ -371,6 +345,13 @@ func (b *activeBody) Close() error {
 	return b.ReadCloser.Close()
 }
 
+// activeUpgraded is activeBody for an upgraded connection, which must stay
+// writable.
+type activeUpgraded struct {
+	*activeBody
+	io.Writer
+}
+
 // idempotent reports whether a request with this method may be sent twice
 // (RFC 9110 §9.2.2, less TRACE, which the edge does not pass).
 func idempotent(method string) bool {
@@ -386,10 +367,10 @@ func idempotent(method string) bool {
 // broken pipe, or closed. A timeout is not such an error: the server may
 // still be working on it.
 func beforeResponse(err error) bool {
-	if isTimeout(err) {
+	if transport.IsTimeout(err) {
 		return false
 	}
-	return errors.Is(err, errNoResponse) || errors.Is(err, syscall.ECONNRESET) ||
+	return errors.Is(err, transport.ErrNoResponse) || errors.Is(err, syscall.ECONNRESET) ||
 		errors.Is(err, syscall.EPIPE) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
 }
 

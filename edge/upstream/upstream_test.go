@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/stack-web/stack/edge/upstream/transport"
 )
 
 func TestParseServers(t *testing.T) {
@@ -152,9 +154,9 @@ func testUpstream(t *testing.T, cfg Config, log io.Writer, scripts ...[]error) (
 
 var (
 	reset   = fmt.Errorf("reading response header: %w", syscall.ECONNRESET)
-	refused = &dialError{syscall.ECONNREFUSED}
-	full    = &dialError{syscall.EAGAIN}
-	timeout = &upstreamTimeoutError{os.ErrDeadlineExceeded}
+	refused = &transport.DialError{Err: syscall.ECONNREFUSED}
+	full    = &transport.DialError{Err: syscall.EAGAIN}
+	timeout = &transport.TimeoutError{Err: os.ErrDeadlineExceeded}
 )
 
 func TestRetryDecisions(t *testing.T) {
@@ -173,7 +175,7 @@ func TestRetryDecisions(t *testing.T) {
 		{"GET reset goes to the next server", "GET", 1, [][]error{{reset}, {}}, []int{1, 1}, "ok"},
 		{"POST reset is 502, never re-sent", "POST", 1, [][]error{{reset}, {}}, []int{1, 0}, "reset"},
 		{"POST that could not connect goes on", "POST", 1, [][]error{{refused}, {}}, []int{1, 1}, "ok"},
-		{"no response at all counts as reset", "DELETE", 1, [][]error{{errNoResponse}, {}}, []int{1, 1}, "ok"},
+		{"no response at all counts as reset", "DELETE", 1, [][]error{{transport.ErrNoResponse}, {}}, []int{1, 1}, "ok"},
 		{"a timeout is not retried", "GET", 1, [][]error{{timeout}, {}}, []int{1, 0}, "timed out"},
 		{"one server: again after a pause", "GET", 1, [][]error{{reset, nil}}, []int{2}, "ok"},
 		{"retries: 0", "GET", 0, [][]error{{reset}, {}}, []int{1, 0}, "reset"},

@@ -1,6 +1,7 @@
 // Package uwsgitest provides what tests of a uwsgi server need, as
 // net/http/httptest does for HTTP: request packets as nginx sends them and
-// a client that sends one over a Unix socket and reads the answer.
+// a client that sends one over a Unix socket and reads the answer; and,
+// for tests of a uwsgi client (the edge's transport), a server (Serve).
 package uwsgitest
 
 import (
@@ -9,7 +10,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -96,4 +100,43 @@ func Send(t testing.TB, sock string, raw []byte) {
 	c.Write(raw)
 	c.(*net.UnixConn).CloseWrite()
 	io.ReadAll(c)
+}
+
+// Hello is an answer that ends at the close, as a WSGI app's through
+// uWSGI.
+const Hello = "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n<h1>Hello, web!</h1>"
+
+// Serve serves each connection to a new Unix socket with serve, then
+// closes it, until the test ends; accepted counts the connections.
+func Serve(t testing.TB, serve func(c net.Conn)) (sock string, accepted *atomic.Int64) {
+	sock = filepath.Join(t.TempDir(), "s.sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	accepted = new(atomic.Int64)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			accepted.Add(1)
+			wg.Go(func() {
+				defer c.Close()
+				serve(c)
+			})
+		}
+	})
+	t.Cleanup(func() { l.Close(); wg.Wait() })
+	return sock, accepted
+}
+
+// ReadPacket reads a request's packet from c, as uWSGI does before it
+// answers, and reports whether it came whole within 5 s.
+func ReadPacket(c net.Conn) bool {
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_, err := uwsgi.ReadPacket(bufio.NewReader(c), uwsgi.MaxBufferSize, nil)
+	return err == nil
 }

@@ -7,8 +7,8 @@ import "time"
 // under the poller pays a runtime timer operation (the poll descriptor's
 // lock and the timer heap) for every deadline it is given; a kept
 // connection given a short deadline before each answer it reads (the
-// transport's watch, edge/upstream/watch.go) would pay it at every
-// request, when one set a few requests ago still falls in the range.
+// transport's watch, edge/upstream/transport/watch.go) would pay it at
+// every request, when one set a few requests ago still falls in the range.
 // Before the first wait a deadline is only a time kept here, and latest
 // is kept.
 func (c *Conn) SetReadDeadlineWithin(earliest, latest time.Time) error {

@@ -1,4 +1,4 @@
-package upstream
+package transport
 
 import (
 	"bufio"
@@ -52,7 +52,8 @@ type FastCGITransport struct {
 	// with its two groups; nil or no match: the whole path is the script.
 	SplitPathInfo *regexp.Regexp
 	// CheckScript: a script that is not a regular file under Root gets
-	// 404 from the edge, without a connection (scriptMissing, fastcgi.go).
+	// 404 from the edge, without a connection (scriptMissing,
+	// fastcgi_script.go).
 	CheckScript bool
 	// Logger receives the server's STDERR; nil discards it.
 	Logger *slog.Logger
@@ -102,7 +103,7 @@ func (t *FastCGITransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	ctx := req.Context()
 	conn, err := t.dial(ctx)
 	if err != nil {
-		return nil, &dialError{err}
+		return nil, &DialError{err}
 	}
 	if err := t.send(conn, pkt, body, req.ContentLength); err != nil {
 		conn.Close()
@@ -139,8 +140,8 @@ func (t *FastCGITransport) RoundTrip(req *http.Request) (*http.Response, error) 
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("client closed the connection before %s answered: %w", t.Address, ctx.Err())
 		}
-		if isTimeout(err) {
-			return nil, &upstreamTimeoutError{fmt.Errorf("read_timeout (%v) fired reading response header from %s: %w", t.ReadTimeout, t.Address, err)}
+		if IsTimeout(err) {
+			return nil, &TimeoutError{fmt.Errorf("read_timeout (%v) fired reading response header from %s: %w", t.ReadTimeout, t.Address, err)}
 		}
 		return nil, fmt.Errorf("reading FastCGI response header from %s: %w", t.Address, err)
 	}
@@ -167,7 +168,7 @@ func requestBody(req *http.Request) (stream io.Reader, inline []byte) {
 	if req.Body == nil || req.Body == http.NoBody || req.ContentLength == 0 {
 		return nil, nil
 	}
-	if bb, ok := req.Body.(BufferedBody); ok {
+	if bb, ok := req.Body.(inMemoryBody); ok {
 		if mem, ok := bb.InMemory(); ok && len(mem) <= 64<<10 && int64(len(mem)) == req.ContentLength {
 			return nil, mem
 		}

@@ -1,29 +1,78 @@
-package upstream
+package transport
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"sync"
 	"time"
 )
 
-// bodyTimeoutTransport gives an http upstream's response body the
+// HTTPTransport is the transport of one server of an http upstream: the
+// stdlib's (newStdTransport), and it gives the response body the
 // read_timeout that UwsgiTransport keeps: http.Transport bounds only the
 // wait for the head (ResponseHeaderTimeout), so a server that stopped in
 // the middle of its body held the client until it closed. A read that
 // waits longer than timeout cancels the request, which makes the
 // transport close that connection and the read fail; the response to the
 // client is then aborted, as a truncated one is.
-type bodyTimeoutTransport struct {
+type HTTPTransport struct {
 	rt      *http.Transport
 	timeout time.Duration
 	addr    string // the server, for messages
 }
 
-func (t bodyTimeoutTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+// HTTPConfig is what NewHTTPTransport needs: where the server is, and its
+// upstream's timeouts and keep-alive.
+type HTTPConfig struct {
+	// Network and Address locate the server, as UwsgiTransport's.
+	Network, Address string
+	// Server is the server as configured ("unix:run/api.sock"), for
+	// messages.
+	Server string
+	// ConnectTimeout, ReadTimeout, KeepAlive and KeepAliveTimeout as
+	// UwsgiTransport's.
+	ConnectTimeout, ReadTimeout time.Duration
+	KeepAlive                   int
+	KeepAliveTimeout            time.Duration
+}
+
+var _ http.RoundTripper = HTTPTransport{}
+
+// NewHTTPTransport returns the transport of the server c names.
+func NewHTTPTransport(c HTTPConfig) HTTPTransport {
+	return HTTPTransport{rt: newStdTransport(c), timeout: c.ReadTimeout, addr: c.Server}
+}
+
+// newStdTransport is the stdlib transport, dialling one fixed server
+// whatever the URL says, with keep-alive (nginx 1.29.7+ and Caddy keep
+// upstream connections alive too).
+func newStdTransport(c HTTPConfig) *http.Transport {
+	d := &net.Dialer{Timeout: c.ConnectTimeout, KeepAlive: 30 * time.Second}
+	return &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			conn, err := d.DialContext(ctx, c.Network, c.Address)
+			if err != nil {
+				return nil, &DialError{err}
+			}
+			return conn, nil
+		},
+		// The same bound as over uwsgi (nginx's proxy_buffer_size
+		// answers 502 past it); net/http's own default is 10 MiB.
+		MaxResponseHeaderBytes: maxResponseHead,
+		MaxIdleConnsPerHost:    c.KeepAlive,
+		IdleConnTimeout:        c.KeepAliveTimeout,
+		DisableKeepAlives:      c.KeepAlive == 0,
+		ResponseHeaderTimeout:  c.ReadTimeout,
+		DisableCompression:     true,
+		ForceAttemptHTTP2:      false,
+	}
+}
+
+func (t HTTPTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx, cancel := context.WithCancelCause(req.Context())
 	resp, err := t.rt.RoundTrip(req.WithContext(ctx))
 	if err != nil {
@@ -52,7 +101,7 @@ func (t bodyTimeoutTransport) RoundTrip(req *http.Request) (*http.Response, erro
 var errBodyPause = errors.New("response body paused longer than read_timeout")
 
 // CloseIdleConnections releases the pool's idle connections.
-func (t bodyTimeoutTransport) CloseIdleConnections() { t.rt.CloseIdleConnections() }
+func (t HTTPTransport) CloseIdleConnections() { t.rt.CloseIdleConnections() }
 
 // timedBody runs its timer only while a Read waits on the server: a pause
 // of the client (which reads at its own pace when buffering is off) is
@@ -83,7 +132,7 @@ func (b *timedBody) Read(p []byte) (int, error) {
 	expired := b.expired
 	b.mu.Unlock()
 	if expired && err != nil {
-		err = &upstreamTimeoutError{fmt.Errorf("reading the response body of %s: no data within read_timeout %v", b.addr, b.timeout)}
+		err = &TimeoutError{fmt.Errorf("reading the response body of %s: no data within read_timeout %v", b.addr, b.timeout)}
 	}
 	return n, err
 }

@@ -1,4 +1,4 @@
-package upstream
+package transport
 
 import (
 	"bufio"
@@ -90,8 +90,8 @@ func (b *uwsgiBody) bodyError(err error) error {
 	case b.ctx.Err() != nil:
 		// The client went away; its context's watch cut the read.
 		return fmt.Errorf("client closed the connection while reading response body from %s: %w", b.addr, b.ctx.Err())
-	case isTimeout(err):
-		return &upstreamTimeoutError{fmt.Errorf("read_timeout (%v) fired while reading response body from %s: %w", b.timeout, b.addr, err)}
+	case IsTimeout(err):
+		return &TimeoutError{fmt.Errorf("read_timeout (%v) fired while reading response body from %s: %w", b.timeout, b.addr, err)}
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return fmt.Errorf("upstream prematurely closed connection while reading response body from %s: %w", b.addr, err)
 	}

@@ -1,4 +1,4 @@
-package upstream
+package transport
 
 import (
 	"context"
@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stack-web/stack/uwsgi/uwsgitest"
 )
 
 // A close-delimited body of exactly the read buffer's 4 KiB that ends at
@@ -18,8 +20,8 @@ import (
 // (none was: a full buffer ended the wait as for a stream).
 func TestBodyOfExactly4KiBGetsItsLength(t *testing.T) {
 	body := strings.Repeat("x", 4096)
-	sock, _ := connServer(t, func(c net.Conn) {
-		if readPacket(c) {
+	sock, _ := uwsgitest.Serve(t, func(c net.Conn) {
+		if uwsgitest.ReadPacket(c) {
 			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n"+body)
 		}
 	})
@@ -51,8 +53,8 @@ func TestBodyOfExactly4KiBGetsItsLength(t *testing.T) {
 // cut.
 func TestClientGoneDuringTheWaitForTheCloseCutsTheBody(t *testing.T) {
 	release := make(chan struct{})
-	sock, _ := connServer(t, func(c net.Conn) {
-		if readPacket(c) {
+	sock, _ := uwsgitest.Serve(t, func(c net.Conn) {
+		if uwsgitest.ReadPacket(c) {
 			time.Sleep(2 * watchDelay)
 			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nfirst")
 			select { // a stalled app; closes, ending the body, when released

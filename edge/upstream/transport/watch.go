@@ -1,4 +1,4 @@
-package upstream
+package transport
 
 import (
 	"context"
@@ -57,7 +57,7 @@ func (r *connReader) arm(timeout time.Duration) {
 
 func (r *connReader) Read(p []byte) (int, error) {
 	n, err := r.conn.Read(p)
-	if n == 0 && err != nil && r.short && !r.lingering && isTimeout(err) {
+	if n == 0 && err != nil && r.short && !r.lingering && IsTimeout(err) {
 		// The server is slow: from now on a client that goes away cuts
 		// the wait. The deadline is set first, so that a context already
 		// done cuts it at once rather than being overwritten.

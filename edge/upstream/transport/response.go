@@ -1,4 +1,4 @@
-package upstream
+package transport
 
 import (
 	"bufio"
@@ -117,7 +117,7 @@ func readResponseHead(br *bufio.Reader, req *http.Request, budget *int, rh *resp
 		line, err := readHeadLine(br, budget)
 		if err != nil {
 			if err == io.EOF && lines == 0 {
-				return errNoResponse
+				return ErrNoResponse
 			}
 			return err
 		}

@@ -1,4 +1,4 @@
-package upstream
+package transport
 
 import (
 	"bufio"
@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -71,23 +70,6 @@ const (
 	VarRequestID = "STACK_REQUEST_ID"
 )
 
-// errHeadTooLarge: the request's variables do not fit the server's buffer.
-var errHeadTooLarge = errors.New("request headers too large for the upstream's buffer_size")
-
-// upstreamTimeoutError is a read timeout: the server accepted the request
-// but did not answer in time (504, not 502).
-type upstreamTimeoutError struct{ err error }
-
-func (e *upstreamTimeoutError) Error() string { return "upstream timed out: " + e.err.Error() }
-func (e *upstreamTimeoutError) Unwrap() error { return e.err }
-
-// dialError: no connection could be made; nothing was sent, so another
-// server may be tried.
-type dialError struct{ err error }
-
-func (e *dialError) Error() string { return e.err.Error() }
-func (e *dialError) Unwrap() error { return e.err }
-
 var (
 	packetPool = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
 	readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4096) }}
@@ -116,7 +98,7 @@ func (t *UwsgiTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	pkt, err := e.Bytes(t.BufferSize)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", errHeadTooLarge, err)
+		return nil, fmt.Errorf("%w: %v", ErrHeadTooLarge, err)
 	}
 	*bp = pkt[:0]
 
@@ -135,7 +117,7 @@ func (t *UwsgiTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if !reused {
 			var err error
 			if conn, err = t.dial(ctx); err != nil {
-				return nil, &dialError{err}
+				return nil, &DialError{err}
 			}
 		}
 		resp, err := t.exchange(ctx, conn, pkt, req, reused)
@@ -209,8 +191,8 @@ func (t *UwsgiTransport) exchange(ctx context.Context, conn upstreamConn, pkt []
 			// upstream's fault, and no timeout (nginx logs 499).
 			return nil, fmt.Errorf("client closed the connection before %s answered: %w", t.Address, ctx.Err())
 		}
-		if isTimeout(err) {
-			return nil, &upstreamTimeoutError{fmt.Errorf("read_timeout (%v) fired reading response header from %s: %w", t.ReadTimeout, t.Address, err)}
+		if IsTimeout(err) {
+			return nil, &TimeoutError{fmt.Errorf("read_timeout (%v) fired reading response header from %s: %w", t.ReadTimeout, t.Address, err)}
 		}
 		return nil, fmt.Errorf("reading response header from %s: %w", t.Address, err)
 	}
@@ -273,9 +255,10 @@ func (t *UwsgiTransport) dial(ctx context.Context) (upstreamConn, error) {
 	return d.DialContext(ctx, t.Network, t.Address)
 }
 
-func isTimeout(err error) bool {
-	var ne net.Error
-	return errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()
+// inMemoryBody is a request body the edge has read in full (edge/upstream's
+// BufferedBody): one held in memory goes in the request's first write.
+type inMemoryBody interface {
+	InMemory() ([]byte, bool)
 }
 
 // send writes the packet and the body. A body that is already in memory
@@ -286,7 +269,7 @@ func (t *UwsgiTransport) send(conn upstreamConn, pkt []byte, req *http.Request) 
 	var body io.Reader
 	if req.Body != nil && req.Body != http.NoBody && req.ContentLength != 0 {
 		body = req.Body
-		if bb, ok := req.Body.(BufferedBody); ok {
+		if bb, ok := req.Body.(inMemoryBody); ok {
 			if mem, ok := bb.InMemory(); ok && len(mem) <= 64<<10 {
 				pkt = append(pkt, mem...)
 				body = nil

@@ -1,4 +1,4 @@
-package upstream
+package transport
 
 import (
 	"bufio"
@@ -103,11 +103,4 @@ func (b upgradedBody) Close() error {
 	err := b.ReadWriteCloser.Close()
 	b.cancel(nil)
 	return err
-}
-
-// activeUpgraded is activeBody for an upgraded connection, which must stay
-// writable.
-type activeUpgraded struct {
-	*activeBody
-	io.Writer
 }

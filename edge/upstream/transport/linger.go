@@ -1,4 +1,4 @@
-package upstream
+package transport
 
 import (
 	"fmt"
@@ -52,7 +52,7 @@ func (b *uwsgiBody) awaitClose(linger time.Duration) (bool, error) {
 	}
 	b.rd.arm(b.timeout)
 	switch {
-	case err == nil || isTimeout(err):
+	case err == nil || IsTimeout(err):
 		return false, nil
 	}
 	return false, err
