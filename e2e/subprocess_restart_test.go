@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -169,4 +170,55 @@ func getOnce(addr string) (int, error) {
 	}
 	resp.Body.Close()
 	return resp.StatusCode, nil
+}
+
+// A reload's new edge address is the edge child's own until the child's
+// next start, and stack up's from then on: a later crash of the child
+// leaves it queueing, not refusing. One the reload removes refuses at once:
+// stack up closes its copy as the child closes its own.
+func TestSubprocessReloadedAddressIsHeldFromTheNextStart(t *testing.T) {
+	a := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	b := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	dir := writeConfig(t, "mode: subprocess\n"+edgeReloadConfig(a, b, false))
+	if err := os.MkdirAll(filepath.Join(dir, "site"), 0o755); err != nil { // the reload's static root
+		t.Fatal(err)
+	}
+	started := time.Now()
+	p := start(t, dir, "up")
+	p.url()
+	edgeReload(t, p, "mode: subprocess\n"+edgeReloadConfig(a, b, true), `msg="edge: listening"`)
+	if status, err := getOnce(b); status != 200 {
+		t.Fatalf("the reload's new address: %d, %v", status, err)
+	}
+
+	// Its first restart gives stack up the new address; during its second,
+	// connections to it wait.
+	time.Sleep(time.Until(started.Add(3500 * time.Millisecond))) // past the child's start-up
+	pid := 0
+	for range 2 {
+		pid = tierPID(t, p, "edge", pid)
+		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		for syscall.Kill(pid, 0) == nil {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	var during sync.WaitGroup // both at once: the first waits for the restart
+	for _, addr := range []string{a, b} {
+		during.Go(func() {
+			if status, err := getOnce(addr); status != 200 {
+				t.Errorf("%s during the edge child's second restart: %d, %v", addr, status, err)
+			}
+		})
+	}
+	during.Wait()
+
+	edgeReload(t, p, "mode: subprocess\n"+edgeReloadConfig(b, "", false), `msg="edge: stopped listening"`)
+	if _, err := getOnce(a); !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Errorf("the address the reload removed: %v, want it refused", err)
+	}
+	if code := p.stop(syscall.SIGTERM); code != 0 {
+		t.Errorf("exit status %d after SIGTERM", code)
+	}
 }
