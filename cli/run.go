@@ -91,17 +91,39 @@ func (c *cmdEnv) runStack(f *config.File, which tiers) error {
 		if err != nil {
 			return fmt.Errorf("subprocess mode: finding this binary: %w", err)
 		}
+		// This process holds the tiers' sockets across the children's
+		// restarts (held.go).
+		held, err := holdSockets(f)
+		if err != nil {
+			return err
+		}
+		defer held.close()
+		// Once the edge child stops accepting, its addresses refuse.
+		sup.OnStopping(func() { held.closeKind(false) })
 		for _, tier := range []string{"edge", "appserver"} {
 			child := &supervisor.Process{
 				Name: tier, Command: append(append([]string{exe, tier}, c.childArgs()...), childAdmin(f, tier)...), Restart: "always",
 				StartSecs: tierStartSecs, Output: c.stderr, Logger: c.logger.With("tier", "supervisor"),
 				SignalReady: true, // a reload waits until the child handles SIGHUP (starthup.go)
+				Inherit:     held.inherit(tier),
 			}
 			child.Lines = c.lineStyle(f)
 			sup.AddProcess(child)
 			// The child re-reads the file itself; this process has
 			// already refused an invalid one.
-			reload.add(tier, func(*config.File) error { return child.Signal(syscall.SIGHUP) })
+			reload.add(tier, func(f *config.File) error {
+				if tier == "edge" {
+					held.reloadEdge(f)
+				}
+				return child.Signal(syscall.SIGHUP)
+			})
+			if tier == "edge" {
+				// Interrupted once the edge child has stopped, just before
+				// the appserver child is told to: its socket file goes
+				// then, as when the appserver stops in this process.
+				stop := make(chan struct{})
+				sup.Add(func() error { <-stop; return nil }, func(error) { held.closeKind(true); close(stop) })
+			}
 		}
 		which.edge, which.appserver = false, false
 	}
@@ -115,6 +137,13 @@ func (c *cmdEnv) runStack(f *config.File, which tiers) error {
 
 	// The edge is added first so that on the way down it drains before
 	// the app server it proxies to stops.
+	// A tier child of mode: subprocess serves on its parent's sockets.
+	inherited, err := inheritedSockets()
+	if err != nil {
+		return err
+	}
+	defer closeUntaken(inherited)
+
 	var e *edge.Edge
 	if which.edge {
 		var err error
@@ -123,13 +152,16 @@ func (c *cmdEnv) runStack(f *config.File, which tiers) error {
 			return err
 		}
 		cleanup = append(cleanup, func() { e.Close() })
+		if err := adoptEdge(e, f, inherited); err != nil {
+			return err
+		}
 		reload.add("edge", func(f *config.File) error { return e.Reload(edgeConfig(f)) })
 	}
 
 	var app *appserverTier
 	if which.appserver {
 		var err error
-		if app, err = c.appserverTier(f, pre); err != nil {
+		if app, err = c.appserverTier(f, pre, inherited); err != nil {
 			return err
 		}
 		cleanup = append(cleanup, app.close)
@@ -138,6 +170,7 @@ func (c *cmdEnv) runStack(f *config.File, which tiers) error {
 		}
 	}
 
+	closeUntaken(inherited) // now, not at the exit
 	if e != nil {
 		if err := e.Listen(); err != nil {
 			return err

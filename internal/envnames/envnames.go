@@ -17,13 +17,17 @@ const (
 	// EarlyWorker marks an early worker process's environment
 	// (internal/earlyworker/launch).
 	EarlyWorker = "STACK_EARLY_WORKER"
+	// InheritedListeners names the listening sockets a tier child of
+	// `stack up`'s mode: subprocess inherits from its parent, which holds
+	// them across the child's restarts (cli).
+	InheritedListeners = "STACK_INHERITED_LISTENERS"
 )
 
 // Internal reports whether name is one of the variables above: the
 // stack's own, not a configuration key.
 func Internal(name string) bool {
 	switch name {
-	case PreforkAwaitStart, SignalReadyFD, EarlyWorker:
+	case PreforkAwaitStart, SignalReadyFD, EarlyWorker, InheritedListeners:
 		return true
 	}
 	return false
