@@ -244,8 +244,15 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 	select {
 	case <-idle:
-		s.handlers.Wait()
 	case <-ctx.Done():
+	}
+	// Idle first: a stop whose grace the edge used up comes with a context
+	// already done, and select picks at random among ready cases; a server
+	// with nothing running must not report requests still running.
+	select {
+	case <-idle:
+		s.handlers.Wait()
+	default:
 		s.baseContext()
 		s.cancelBase()
 		s.closeConns()
