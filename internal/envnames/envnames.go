@@ -17,13 +17,16 @@ const (
 	// EarlyWorker marks an early worker process's environment
 	// (internal/earlyworker/launch).
 	EarlyWorker = "STACK_EARLY_WORKER"
+	// ConfigFD names the descriptor holding the configuration a child
+	// loads instead of the file (internal/heldconfig).
+	ConfigFD = "STACK_CONFIG_FD"
 )
 
 // Internal reports whether name is one of the variables above: the
 // stack's own, not a configuration key.
 func Internal(name string) bool {
 	switch name {
-	case PreforkAwaitStart, SignalReadyFD, EarlyWorker:
+	case PreforkAwaitStart, SignalReadyFD, EarlyWorker, ConfigFD:
 		return true
 	}
 	return false
