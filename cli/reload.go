@@ -106,6 +106,13 @@ func (r *reloadSet) reload() error {
 			"keys", strings.Join(changed, ", "))
 		return fmt.Errorf("these keys need a restart, which applies them; the running configuration stays: %s", strings.Join(changed, ", "))
 	}
+	// The children started from now on (and the tier children told
+	// below) load the new configuration; a refused one never got here.
+	old := r.current.Load()
+	if err := r.c.held.Hold(f.Held); err != nil {
+		r.c.logger.Error("reload failed; the running configuration stays", "err", err)
+		return err
+	}
 	r.sup.SetShutdownTimeout(f.ShutdownTimeout)
 	var failed []error
 	for i, reload := range r.reloads {
@@ -124,6 +131,8 @@ func (r *reloadSet) reload() error {
 	}
 	if len(failed) < len(r.reloads) {
 		r.current.Store(f)
+	} else if err := r.c.held.Hold(old.Held); err != nil { // no tier took it: the children keep the old one
+		r.c.logger.Error("the children started from now on load the configuration that failed to reload", "err", err)
 	}
 	if len(failed) > 0 {
 		return fmt.Errorf("reload failed; these tiers keep their configuration: %w", errors.Join(failed...))

@@ -47,6 +47,11 @@ func (c *cmdEnv) runStack(f *config.File, which tiers) error {
 		hups = holdStartHangups()
 		defer func() { hups.stop() }() // until handed to the supervisor
 	} // else Main's: held until handed to the supervisor, or to the exit (takeHangups)
+	// What the children (workers, tier children) load: what was read and
+	// validated here, not the file again.
+	if err := c.held.Hold(f.Held); err != nil {
+		return err
+	}
 	if err := supervisor.PrepareRunDir(f.RunDir); err != nil {
 		return err
 	}
@@ -79,7 +84,7 @@ func (c *cmdEnv) runStack(f *config.File, which tiers) error {
 			return err
 		}
 	}
-	// A SIGHUP held in subprocess mode is moot: the children read the file as they start.
+	// A SIGHUP held in subprocess mode is moot: the children load what this process holds as they start.
 	hups.handTo(sup, f.Mode != "subprocess" || !which.edge || !which.appserver, reload.hook())
 	hups = nil
 
@@ -95,12 +100,13 @@ func (c *cmdEnv) runStack(f *config.File, which tiers) error {
 			child := &supervisor.Process{
 				Name: tier, Command: append(append([]string{exe, tier}, c.childArgs()...), childAdmin(f, tier)...), Restart: "always",
 				StartSecs: tierStartSecs, Output: c.stderr, Logger: c.logger.With("tier", "supervisor"),
-				SignalReady: true, // a reload waits until the child handles SIGHUP (starthup.go)
+				SignalReady: true,           // a reload waits until the child handles SIGHUP (starthup.go)
+				Inherit:     c.held.Inherit, // the configuration held here, at every start
 			}
 			child.Lines = c.lineStyle(f)
 			sup.AddProcess(child)
-			// The child re-reads the file itself; this process has
-			// already refused an invalid one.
+			// The child loads the configuration this process has just
+			// taken (reload.go), having refused an invalid one.
 			reload.add(tier, func(*config.File) error { return child.Signal(syscall.SIGHUP) })
 		}
 		which.edge, which.appserver = false, false

@@ -1,0 +1,229 @@
+package e2e
+
+// A respawned worker and a restarted tier child of mode: subprocess load
+// the configuration their parent holds, not the file on disk: they read
+// it again, so a file edited or broken without a reload reached the next
+// respawn unvalidated (a broken one made a crash loop, a changed one left
+// workers on different configurations). As nginx and uWSGI fork from
+// the configuration in memory, a changed file takes effect on a reload
+// (SIGHUP), which validates it first.
+
+import (
+	"bytes"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+const (
+	heldBroken     = "appserver: [this, is, not: a mapping\n"
+	heldRequestLog = "appserver: request" // a worker's line per request with log_requests
+)
+
+func TestRespawnedWorkersLoadTheHeldConfiguration(t *testing.T) {
+	cfg := workersConfig("")
+	p, dir, addr := workersStart(t, cfg)
+	path := filepath.Join(dir, "stack.yaml")
+
+	// Broken on disk, no reload: a killed worker comes back and serves.
+	heldWrite(t, path, heldBroken)
+	pids := workersPIDs(t, dir, 2)
+	syscall.Kill(pids[1], syscall.SIGKILL)
+	heldRespawned(t, dir, pids, 1)
+	heldServes(t, addr, 4)
+	// A reload refuses it, and the workers keep serving.
+	heldReload(t, p, "reload refused")
+	heldServes(t, addr, 4)
+
+	// Changed on disk (log_requests), no reload: both killed workers come
+	// back on the configuration the stack started with.
+	heldWrite(t, path, cfg+"  log_requests: true\n")
+	pids = workersPIDs(t, dir, 2)
+	syscall.Kill(pids[1], syscall.SIGKILL)
+	syscall.Kill(pids[2], syscall.SIGKILL)
+	heldRespawned(t, dir, pids, 1, 2)
+	mark := len(p.Output())
+	heldServes(t, addr, 4)
+	if out := p.Output()[mark:]; strings.Contains(out, heldRequestLog) {
+		t.Errorf("a respawned worker logs requests (the file changed on disk, not reloaded):\n%s", out)
+	}
+
+	// A reload takes it, and a worker respawned after it keeps it.
+	heldReload(t, p, "chain reload done")
+	pids = workersPIDs(t, dir, 2)
+	syscall.Kill(pids[1], syscall.SIGKILL)
+	heldRespawned(t, dir, pids, 1)
+	mark = len(p.Output())
+	heldServes(t, addr, 4)
+	if n := strings.Count(p.Output()[mark:], heldRequestLog); n != 4 {
+		t.Errorf("%d request lines after the reload, want 4:\n%s", n, p.Output()[mark:])
+	}
+}
+
+// mode: subprocess: the appserver tier child, killed, is started again
+// by the supervisor; it loads what the parent holds, and so do its
+// workers. A reload reaches it the same way.
+func TestRestartedTierChildLoadsTheHeldConfiguration(t *testing.T) {
+	cfg := "mode: subprocess\n" + workersConfig("")
+	dir := writeConfig(t, cfg)
+	p := start(t, dir, "up")
+	u, err := url.Parse(p.url())
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, path := u.Host, filepath.Join(dir, "stack.yaml")
+	// A tier child that dies within its first 3s (tierStartSecs) failed
+	// to start, which stops the stack; one killed later is started again.
+	time.Sleep(3500 * time.Millisecond)
+
+	heldWrite(t, path, heldBroken)
+	heldKillTier(t, p, dir, "appserver")
+	heldServes(t, addr, 4)
+
+	heldWrite(t, path, cfg+"  log_requests: true\n")
+	heldKillTier(t, p, dir, "appserver")
+	mark := len(p.Output())
+	heldServes(t, addr, 4)
+	if out := p.Output()[mark:]; strings.Contains(out, heldRequestLog) {
+		t.Errorf("the restarted tier's workers log requests (the file changed on disk, not reloaded):\n%s", out)
+	}
+
+	heldReload(t, p, "chain reload done")
+	mark = len(p.Output())
+	heldServes(t, addr, 4)
+	if n := strings.Count(p.Output()[mark:], heldRequestLog); n != 4 {
+		t.Errorf("%d request lines after the reload, want 4:\n%s", n, p.Output()[mark:])
+	}
+}
+
+func heldWrite(t *testing.T, path, text string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// heldServes makes n requests through the edge; each must be a 200.
+func heldServes(t *testing.T, addr string, n int) {
+	t.Helper()
+	c := &http.Client{Timeout: 10 * time.Second}
+	for i := range n {
+		resp, err := c.Get("http://" + addr + "/held/" + strconv.Itoa(i))
+		if err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("request %d: %s", i, resp.Status)
+		}
+	}
+}
+
+// heldReload sends SIGHUP and waits for want in the output after it.
+func heldReload(t *testing.T, p *proc, want string) {
+	t.Helper()
+	mark := len(p.Output())
+	p.cmd.Process.Signal(syscall.SIGHUP)
+	deadline := time.Now().Add(15 * time.Second)
+	for !strings.Contains(p.Output()[mark:], want) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %q after SIGHUP:\n%s", want, p.Output()[mark:])
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// heldRespawned waits until each slot of ids has a new accepting worker
+// (not its pid in old) and the others still theirs.
+func heldRespawned(t *testing.T, dir string, old map[int]int, ids ...int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		s, ok := heldStats(t, dir)
+		fresh := 0
+		for _, w := range s.Workers {
+			for _, id := range ids {
+				if ok && w.ID == id && w.PID != 0 && w.PID != old[id] && w.Accepting == 1 {
+					fresh++
+				}
+			}
+		}
+		if fresh == len(ids) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("workers %v not respawned within 10s: %+v", ids, s.Workers)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// heldStats reads the stats socket, if it answers (a tier child being
+// restarted has none).
+func heldStats(t *testing.T, dir string) (workersStats, bool) {
+	c, err := net.Dial("unix", filepath.Join(dir, "run", "stats.sock"))
+	if err != nil {
+		return workersStats{}, false
+	}
+	c.Close()
+	s, _ := workersReadStats(t, dir)
+	return s, true
+}
+
+// heldKillTier SIGKILLs p's tier child and waits until a new one has its
+// two workers accepting.
+func heldKillTier(t *testing.T, p *proc, dir, tier string) {
+	t.Helper()
+	pid := heldTierChild(p.cmd.Process.Pid, tier)
+	if pid == 0 {
+		t.Fatalf("no %s tier child of %d", tier, p.cmd.Process.Pid)
+	}
+	syscall.Kill(pid, syscall.SIGKILL)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		now := heldTierChild(p.cmd.Process.Pid, tier)
+		if s, ok := heldStats(t, dir); ok && now != 0 && now != pid {
+			accepting := 0
+			for _, w := range s.Workers {
+				accepting += w.Accepting
+			}
+			if accepting == 2 {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the %s tier child was not restarted with its workers within 20s:\n%s", tier, p.Output())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// heldTierChild is the pid of parent's child running `stack <tier>`, 0 if
+// none.
+func heldTierChild(parent int, tier string) int {
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, st := range stats {
+		b, err := os.ReadFile(st)
+		i := bytes.LastIndexByte(b, ')')
+		if err != nil || i < 0 {
+			continue
+		}
+		f := strings.Fields(string(b[i+1:])) // state ppid ...
+		if len(f) < 2 || f[1] != strconv.Itoa(parent) {
+			continue
+		}
+		cmdline, _ := os.ReadFile(filepath.Join(filepath.Dir(st), "cmdline"))
+		if args := strings.Split(string(cmdline), "\x00"); len(args) > 1 && args[1] == tier {
+			pid, _ := strconv.Atoi(filepath.Base(filepath.Dir(st)))
+			return pid
+		}
+	}
+	return 0
+}
