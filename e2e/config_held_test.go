@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -103,6 +104,32 @@ func TestRestartedTierChildLoadsTheHeldConfiguration(t *testing.T) {
 	}
 }
 
+// `stack up -c /dev/stdin` with tier children and workers: they once read
+// the file again, an empty stdin, so such a file was refused. They load
+// what the parent read.
+func TestUpFromStdinWithChildren(t *testing.T) {
+	cfg := "mode: subprocess\n" + workersConfig("")
+	dir := t.TempDir()
+	cmd := exec.Command(binary, "up", "-c", "/dev/stdin")
+	cmd.Dir, cmd.Env, cmd.Stdin = dir, cleanEnv(), strings.NewReader(cfg)
+	p := startCmd(t, cmd, "stack up -c /dev/stdin", nil)
+	u, err := url.Parse(p.url())
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if heldBothAccept(t, dir) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the workers did not start:\n%s", p.Output())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	heldServes(t, u.Host, 2)
+}
+
 func heldWrite(t *testing.T, path, text string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
@@ -177,6 +204,13 @@ func heldStats(t *testing.T, dir string) (workersStats, bool) {
 	return s, true
 }
 
+// heldBothAccept says whether the stats socket answers with two
+// accepting workers.
+func heldBothAccept(t *testing.T, dir string) bool {
+	s, ok := heldStats(t, dir)
+	return ok && len(s.Workers) == 2 && s.Workers[0].Accepting+s.Workers[1].Accepting == 2
+}
+
 // heldKillTier SIGKILLs p's tier child and waits until a new one has its
 // two workers accepting.
 func heldKillTier(t *testing.T, p *proc, dir, tier string) {
@@ -188,15 +222,8 @@ func heldKillTier(t *testing.T, p *proc, dir, tier string) {
 	syscall.Kill(pid, syscall.SIGKILL)
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		now := heldTierChild(p.cmd.Process.Pid, tier)
-		if s, ok := heldStats(t, dir); ok && now != 0 && now != pid {
-			accepting := 0
-			for _, w := range s.Workers {
-				accepting += w.Accepting
-			}
-			if accepting == 2 {
-				return
-			}
+		if now := heldTierChild(p.cmd.Process.Pid, tier); now != 0 && now != pid && heldBothAccept(t, dir) {
+			return
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("the %s tier child was not restarted with its workers within 20s:\n%s", tier, p.Output())
