@@ -129,7 +129,13 @@ func (c *cmdEnv) runStack(f *config.File, which tiers) error {
 			return err
 		}
 		cleanup = append(cleanup, func() { e.Close() })
-		reload.add("edge", func(f *config.File) error { return e.Reload(edgeConfig(f)) })
+		reload.addPrepared("edge", func(f *config.File) (func() error, func(), error) {
+			p, err := e.PrepareReload(edgeConfig(f))
+			if err != nil {
+				return nil, nil, err
+			}
+			return p.Commit, p.Abort, nil
+		})
 	}
 
 	var app *appserverTier
