@@ -9,7 +9,6 @@ package e2e
 // (SIGHUP), which validates it first.
 
 import (
-	"bytes"
 	"net"
 	"net/http"
 	"net/url"
@@ -50,12 +49,7 @@ func TestRespawnedWorkersLoadTheHeldConfiguration(t *testing.T) {
 	syscall.Kill(pids[1], syscall.SIGKILL)
 	syscall.Kill(pids[2], syscall.SIGKILL)
 	heldRespawned(t, dir, pids, 1, 2)
-	mark := len(p.Output())
-	heldServes(t, addr, 4)
-	time.Sleep(300 * time.Millisecond) // a worker's line comes through its parent's pipe
-	if out := p.Output()[mark:]; strings.Contains(out, heldRequestLog) {
-		t.Errorf("a respawned worker logs requests (the file changed on disk, not reloaded):\n%s", out)
-	}
+	heldLogsNoRequest(t, p, addr, "a respawned worker logs requests (the file changed on disk, not reloaded)")
 
 	// A reload takes it, and a worker respawned after it keeps it.
 	heldReload(t, p, "chain reload done")
@@ -87,12 +81,7 @@ func TestRestartedTierChildLoadsTheHeldConfiguration(t *testing.T) {
 
 	heldWrite(t, path, cfg+"  log_requests: true\n")
 	heldKillTier(t, p, dir, "appserver")
-	mark := len(p.Output())
-	heldServes(t, addr, 4)
-	time.Sleep(300 * time.Millisecond) // a worker's line comes through its parent's pipe
-	if out := p.Output()[mark:]; strings.Contains(out, heldRequestLog) {
-		t.Errorf("the restarted tier's workers log requests (the file changed on disk, not reloaded):\n%s", out)
-	}
+	heldLogsNoRequest(t, p, addr, "the restarted tier's workers log requests (the file changed on disk, not reloaded)")
 
 	heldReload(t, p, "chain reload done")
 	heldLogsRequests(t, p, addr)
@@ -144,6 +133,18 @@ func heldServes(t *testing.T, addr string, n int) {
 		if resp.StatusCode != 200 {
 			t.Fatalf("request %d: %s", i, resp.Status)
 		}
+	}
+}
+
+// heldLogsNoRequest makes 4 requests; no worker may log them (why says
+// what that would mean).
+func heldLogsNoRequest(t *testing.T, p *proc, addr, why string) {
+	t.Helper()
+	mark := len(p.Output())
+	heldServes(t, addr, 4)
+	time.Sleep(300 * time.Millisecond) // a worker's line comes through its parent's pipe
+	if out := p.Output()[mark:]; strings.Contains(out, heldRequestLog) {
+		t.Errorf("%s:\n%s", why, out)
 	}
 }
 
@@ -243,20 +244,8 @@ func heldKillTier(t *testing.T, p *proc, dir, tier string) {
 // heldTierChild is the pid of parent's child running `stack <tier>`, 0 if
 // none.
 func heldTierChild(parent int, tier string) int {
-	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
-	for _, st := range stats {
-		b, err := os.ReadFile(st)
-		i := bytes.LastIndexByte(b, ')')
-		if err != nil || i < 0 {
-			continue
-		}
-		f := strings.Fields(string(b[i+1:])) // state ppid ...
-		if len(f) < 2 || f[1] != strconv.Itoa(parent) {
-			continue
-		}
-		cmdline, _ := os.ReadFile(filepath.Join(filepath.Dir(st), "cmdline"))
-		if args := strings.Split(string(cmdline), "\x00"); len(args) > 1 && args[1] == tier {
-			pid, _ := strconv.Atoi(filepath.Base(filepath.Dir(st)))
+	for pid, c := range childProcesses(parent) {
+		if args := strings.Split(c.cmdline, "\x00"); len(args) > 1 && args[1] == tier {
 			return pid
 		}
 	}
