@@ -31,6 +31,12 @@ func TestRespawnedWorkersLoadTheHeldConfiguration(t *testing.T) {
 	cfg := workersConfig("")
 	p, dir, addr := workersStart(t, cfg)
 	path := filepath.Join(dir, "stack.yaml")
+	// Worker 1 is the early one (internal/earlyworker), started before the
+	// configuration was read: it gets the held one with its orders. One
+	// that did not would fail its start and be respawned.
+	if s, _ := workersReadStats(t, dir); s.Workers[0].RespawnCount != 0 || s.Workers[1].RespawnCount != 0 {
+		t.Fatalf("workers respawned at start: %+v\n%s", s.Workers, p.Output())
+	}
 
 	// Broken on disk, no reload: a killed worker comes back and serves.
 	heldWrite(t, path, heldBroken)
