@@ -270,6 +270,9 @@ func readFirst() ([]byte, error) {
 	if err != nil || len(fds) > launch.InheritSlots {
 		return nil, fmt.Errorf("placing the %d files of its orders: %v", len(fds), err)
 	}
+	for i := len(fds); i < launch.InheritSlots; i++ {
+		syscall.Close(InheritFD + i) // a /dev/null no file came for: not the app's to inherit
+	}
 	return buf, nil
 }
 
