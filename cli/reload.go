@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -92,6 +93,10 @@ func (r *reloadSet) reload() error {
 	if len(r.reloads) == 0 {
 		r.c.logger.Warn("SIGHUP: nothing to reload in this mode; ignoring it")
 		return errors.New("nothing to reload in this mode")
+	}
+	if err := r.c.rereadable(); err != nil {
+		r.c.logger.Error("reload refused; the running configuration stays", "err", err)
+		return err
 	}
 	f, err := r.c.loadFor(r.scope)
 	if r.raced(nil) {
@@ -196,6 +201,19 @@ func (r *reloadSet) applyAll(f *config.File) error {
 	}
 	r.sup.SetShutdownTimeout(f.ShutdownTimeout)
 	r.current.Store(f)
+	return nil
+}
+
+// rereadable says whether a reload can read the configuration again: not
+// a pipe or /dev/stdin, read once at start, where a reload would read
+// nothing and apply the defaults. (A child loads its parent's, held.)
+func (c *cmdEnv) rereadable() error {
+	if c.inherited != nil || c.cfgPath == "" {
+		return nil
+	}
+	if fi, err := os.Stat(c.cfgPath); err == nil && !fi.Mode().IsRegular() {
+		return fmt.Errorf("--config %s is not a regular file (a pipe or /dev/stdin is read once): a reload has nothing to read; restart the stack to change its configuration", c.cfgPath)
+	}
 	return nil
 }
 

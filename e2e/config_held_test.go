@@ -117,6 +117,13 @@ func TestUpFromStdinWithChildren(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	heldServes(t, u.Host, 2)
+	// A reload has nothing to read: refused, rather than the defaults
+	// read from an empty stdin.
+	heldReload(t, p, "reload refused")
+	if !strings.Contains(p.Output(), "a pipe or /dev/stdin is read once") {
+		t.Errorf("the refusal does not say why:\n%s", p.Output())
+	}
+	heldServes(t, u.Host, 2)
 }
 
 func heldWrite(t *testing.T, path, text string) {
