@@ -147,9 +147,11 @@ func (s *Server) Listen() error {
 		if err != nil {
 			return fmt.Errorf("admin.listen: %w", err)
 		}
-		s.tcp = newLimitListener(l, s.limits.maxConns)
+		tcp := newLimitListener(l, s.limits.maxConns)
+		s.tcp = tcp
 		s.srvTCP = s.newHTTPServer(false)
 		s.srvTCP.ReadTimeout, s.srvTCP.WriteTimeout = s.limits.readTimeout, s.limits.writeTimeout
+		tcp.serve(s.srvTCP)
 	}
 	if s.cfg.Socket != "" {
 		if err := os.MkdirAll(filepath.Dir(s.cfg.Socket), 0o700); err != nil {

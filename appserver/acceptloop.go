@@ -175,7 +175,7 @@ func (p *acceptPool) spare() {
 // another request goes on in a goroutine of its own.
 func (s *Server) serveInline(cs *conn) {
 	bufs := getBuffers(cs.c)
-	if !s.serveRequest(cs, bufs) {
+	if !s.awaitFirst(cs, bufs) || !s.serveRequest(cs, bufs) {
 		putBuffers(bufs)
 		s.untrackConn(cs)
 		return
@@ -205,6 +205,7 @@ func acceptConn(s *Server, l net.Listener, acc acceptor) (*conn, error) {
 		c, err := acc.accept()
 		if err == nil {
 			cs := &conn{c: c}
+			cs.state.Store(connFresh) // before Shutdown can see it (firstbyte.go)
 			if s.QueueTimeout > 0 {
 				cs.accepted = time.Now()
 			}

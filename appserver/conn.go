@@ -48,6 +48,13 @@ type connection interface {
 	// ReadTimeout sets the per-read timeout (socket_timeout; longer while
 	// a kept connection waits for its next request).
 	ReadTimeout(d time.Duration)
+	// StopReading shuts the reading side (firstbyte.go): a read waiting
+	// for more ends at EOF, what the peer sent before is still read. Safe
+	// from any goroutine, even after Close.
+	StopReading()
+	// Unread reports whether bytes the peer sent wait in the socket (true
+	// if it cannot tell). Safe from any goroutine, even after Close.
+	Unread() bool
 	// Reset makes Close abortive where the socket allows it (TCP: an RST,
 	// so the peer sees an error, not an end). Unix sockets have no such
 	// signal.

@@ -17,10 +17,13 @@ type conn struct {
 	started  atomic.Int64 // when the handler started (unix nanoseconds); 0 outside it
 	release  func()       // frees the connection's Threads slot; nil without a bound
 	accepted time.Time    // when accepted, if QueueTimeout is set
-	state    atomic.Int32 // connActive, connIdle (waiting for a next request) or connClosing
-	gate     *gate        // the responses' way out while harakiri is armed
-	id       uint64       // the connection's number, the label of its goroutine
-	killed   atomic.Bool
+	state    atomic.Int32 // connFresh (nothing read yet), connActive, connIdle (waiting for a next request) or connClosing
+	// firstUntil bounds the first packet's reads, from the accept
+	// (awaitFirst); zero once it is read.
+	firstUntil time.Time
+	gate       *gate  // the responses' way out while harakiri is armed
+	id         uint64 // the connection's number, the label of its goroutine
+	killed     atomic.Bool
 
 	// mu orders the request in flight's fields against the watchdog: a
 	// kept connection starts its next request while the watchdog may still

@@ -40,6 +40,22 @@ func ListenBacklog(addr string, mode os.FileMode, backlog int) (net.Listener, er
 // through net.FileListener.
 func InheritedListener(fd int) (net.Listener, error) { return listener.InheritedListener(fd) }
 
+// HoldTCP listens on the TCP address addr of network ("tcp" as the edge
+// uses it) for a process that holds the socket for a child to accept on
+// and never accepts itself: the socket is kept out of its runtime poller,
+// which would wake it on every connection. ListenerFile gives the child's
+// duplicate.
+func HoldTCP(network, addr string) (net.Listener, error) {
+	return listener.ListenTCP(network, addr, 65535) // capped at somaxconn, as net.Listen's
+}
+
+// AdoptListener wraps a listening socket (descriptor fd) that the process
+// which bound it passed to this one and keeps open: `stack up`'s mode:
+// subprocess holds the appserver child's socket across the child's
+// restarts, so that connections wait in its queue meanwhile. Closing it does
+// not remove a Unix socket's file; its owner does.
+func AdoptListener(fd int) (net.Listener, error) { return listener.Adopt(fd) }
+
 // ListenerFile returns a duplicate descriptor of l to pass to a worker
 // process (package prefork's master does): l is a *Listener or has a File
 // method, as *net.TCPListener and *net.UnixListener do.

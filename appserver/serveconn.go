@@ -51,7 +51,7 @@ const (
 func (s *Server) serveConn(cs *conn) {
 	bufs := getBuffers(cs.c)
 	defer putBuffers(bufs)
-	if s.serveRequest(cs, bufs) {
+	if s.awaitFirst(cs, bufs) && s.serveRequest(cs, bufs) {
 		s.serveKept(cs, bufs)
 	}
 }
@@ -125,7 +125,12 @@ func (s *Server) serveRequest(cs *conn, bufs *connBuffers) (keep bool) {
 	// The edge writes a packet at once; a peer trickling it in, a byte
 	// within each socket_timeout, would hold this connection (and a
 	// threads slot) for ever.
-	c.ReadsUntil(time.Now().Add(s.socketTimeout()))
+	until := cs.firstUntil // a new connection's: from its accept
+	if until.IsZero() {
+		until = time.Now().Add(s.socketTimeout())
+	}
+	cs.firstUntil = time.Time{}
+	c.ReadsUntil(until)
 	p, err := uwsgi.ReadPacket(bufs.br, s.BufferSize, bufs.vars)
 	c.ReadsUntil(time.Time{})
 	if err != nil {

@@ -230,6 +230,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	// accepted last is tracked by then.
 	s.loops.Wait()
 	s.closeIdle()
+	silent := time.AfterFunc(stdserver.FreshGrace, s.stopSilent) // firstbyte.go
+	defer silent.Stop()
 	s.mu.Lock()
 	if s.idle == nil {
 		s.idle = make(chan struct{})

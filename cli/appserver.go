@@ -25,7 +25,9 @@ type appserverTier struct {
 // starts. pre, if not nil, is the master with its first worker started
 // already (prespawn.go); it is handed the socket here, as soon as it is
 // open.
-func (c *cmdEnv) appserverTier(f *config.File, pre *prespawned) (*appserverTier, error) {
+// inherited are the sockets a tier child of mode: subprocess got from its
+// parent (held.go).
+func (c *cmdEnv) appserverTier(f *config.File, pre *prespawned, inherited []inheritedSocket) (*appserverTier, error) {
 	t := &appserverTier{}
 	cfg := f.Appserver
 	var server appserver.Service
@@ -42,7 +44,7 @@ func (c *cmdEnv) appserverTier(f *config.File, pre *prespawned) (*appserverTier,
 		_, err := c.buildApp(f) // for its message naming the known apps
 		return nil, err
 	}
-	l, err := appserver.ListenBacklog(cfg.Listen, cfg.SocketMode, cfg.ListenBacklog)
+	l, err := appListener(f, inherited) // held.go
 	if err != nil {
 		t.close()
 		return nil, err

@@ -89,10 +89,10 @@ func (c *cmdEnv) childCommand(ctx context.Context, f *config.File, argv []string
 		// able to read as appserver.user (a root-only file), or again
 		// (--config /dev/stdin). The caller closes the file once it has
 		// started (startChild).
-		if err := c.held.Hold(f.Held); err != nil {
+		if err := c.heldCfg.Hold(f.Held); err != nil {
 			return nil, err
 		}
-		files, env, err := c.held.Inherit(3)
+		files, env, err := c.heldCfg.Inherit(3)
 		if err != nil {
 			return nil, err
 		}
@@ -139,8 +139,6 @@ func (c *cmdEnv) runDialogue(ctx context.Context, f *config.File, argv []string,
 // inherits.
 func startChild(cmd *exec.Cmd) error {
 	err := cmd.Start()
-	for _, f := range cmd.ExtraFiles {
-		f.Close()
-	}
+	closeFiles(cmd.ExtraFiles)
 	return err
 }

@@ -86,7 +86,7 @@ func runLogging(args []string, stdin io.Reader, stdout, stderr io.Writer, trimLo
 		return 1
 	}
 	env := &cmdEnv{apps: reg, stdin: stdin, stdout: stdout, stderr: stderr, trimLog: trimLog, hups: hups, inherited: inherited}
-	defer env.held.Close()
+	defer env.heldCfg.Close()
 	defer func() { env.takeHangups().handOver(syscall.SIGHUP) }() // a command that failed before running the stack
 	if _, ok := reg["polls"]; !ok && len(apps) > 0 {
 		env.defaultApp = apps[0].Name
@@ -118,7 +118,7 @@ type cmdEnv struct {
 	trimLog    *atomic.Pointer[slog.Logger] // the memory trimmer's (memory.go), or nil
 	hups       startHangups                 // SIGHUPs held since Main's start, until runStack takes them
 	inherited  *heldconfig.Inherited        // the parent's configuration, which this child loads; nil: read the file
-	held       heldconfig.Holder            // the configuration this process's children load
+	heldCfg    heldconfig.Holder            // the configuration this process's children load
 }
 
 func newRoot(c *cmdEnv) *cobra.Command {

@@ -80,7 +80,7 @@ func TestCheckWarnsWeakSecretKey(t *testing.T) {
 	if code != 0 || !strings.Contains(stdout, "configuration is valid") {
 		t.Fatalf("exit %d\n%s%s", code, stdout, stderr)
 	}
-	if !strings.Contains(stderr, "warning: apps.site.secret_key: has less than 50 characters or less than 5 unique characters") {
+	if !strings.Contains(stderr, "warning: apps.site.secret_key: has less than 50 characters, less than 5 unique characters") {
 		t.Errorf("no warning for the weak key:\n%s", stderr)
 	}
 }

@@ -139,7 +139,7 @@ func (r *reloadSet) reload() error {
 // mode: subprocess, told by their apply) load f.
 func (r *reloadSet) applyAll(f *config.File) error {
 	old := r.current.Load()
-	if err := r.c.held.Hold(f.Held); err != nil {
+	if err := r.c.heldCfg.Hold(f.Held); err != nil {
 		r.c.logger.Error("reload failed; the running configuration stays", "err", err)
 		return err
 	}
@@ -152,7 +152,7 @@ func (r *reloadSet) applyAll(f *config.File) error {
 		if old == nil {
 			return
 		}
-		if err := r.c.held.Hold(old.Held); err != nil {
+		if err := r.c.heldCfg.Hold(old.Held); err != nil {
 			r.c.logger.Error("the children started from now on load the configuration that failed to reload", "err", err)
 		}
 	}

@@ -49,7 +49,7 @@ func (c *cmdEnv) runStack(f *config.File, which tiers) error {
 	} // else Main's: held until handed to the supervisor, or to the exit (takeHangups)
 	// What the children (workers, tier children) load: what was read and
 	// validated here, not the file again.
-	if err := c.held.Hold(f.Held); err != nil {
+	if err := c.heldCfg.Hold(f.Held); err != nil {
 		return err
 	}
 	if err := supervisor.PrepareRunDir(f.RunDir); err != nil {
@@ -96,18 +96,39 @@ func (c *cmdEnv) runStack(f *config.File, which tiers) error {
 		if err != nil {
 			return fmt.Errorf("subprocess mode: finding this binary: %w", err)
 		}
+		// This process holds the tiers' sockets across the children's
+		// restarts (held.go).
+		held, err := holdSockets(f)
+		if err != nil {
+			return err
+		}
+		defer held.close()
+		// Once the edge child stops accepting, its addresses refuse.
+		sup.OnStopping(func() { held.closeKind(false) })
 		for _, tier := range []string{"edge", "appserver"} {
 			child := &supervisor.Process{
 				Name: tier, Command: append(append([]string{exe, tier}, c.childArgs()...), childAdmin(f, tier)...), Restart: "always",
 				StartSecs: tierStartSecs, Output: c.stderr, Logger: c.logger.With("tier", "supervisor"),
-				SignalReady: true,           // a reload waits until the child handles SIGHUP (starthup.go)
-				Inherit:     c.held.Inherit, // the configuration held here, at every start
+				SignalReady: true, // a reload waits until the child handles SIGHUP (starthup.go)
+				Inherit:     c.inheritBoth(held.inherit(tier)),
 			}
 			child.Lines = c.lineStyle(f)
 			sup.AddProcess(child)
 			// The child loads the configuration this process has just
 			// taken (reload.go), having refused an invalid one.
-			reload.add(tier, func(*config.File) error { return child.Signal(syscall.SIGHUP) })
+			reload.add(tier, func(f *config.File) error {
+				if tier == "edge" {
+					held.reloadEdge(f)
+				}
+				return child.Signal(syscall.SIGHUP)
+			})
+			if tier == "edge" {
+				// Interrupted once the edge child has stopped, just before
+				// the appserver child is told to: its socket file goes
+				// then, as when the appserver stops in this process.
+				stop := make(chan struct{})
+				sup.Add(func() error { <-stop; return nil }, func(error) { held.closeKind(true); close(stop) })
+			}
 		}
 		which.edge, which.appserver = false, false
 	}
@@ -121,6 +142,13 @@ func (c *cmdEnv) runStack(f *config.File, which tiers) error {
 
 	// The edge is added first so that on the way down it drains before
 	// the app server it proxies to stops.
+	// A tier child of mode: subprocess serves on its parent's sockets.
+	inherited, err := inheritedSockets()
+	if err != nil {
+		return err
+	}
+	defer closeUntaken(inherited)
+
 	var e *edge.Edge
 	if which.edge {
 		var err error
@@ -129,6 +157,9 @@ func (c *cmdEnv) runStack(f *config.File, which tiers) error {
 			return err
 		}
 		cleanup = append(cleanup, func() { e.Close() })
+		if err := adoptEdge(e, f, inherited); err != nil {
+			return err
+		}
 		reload.addPrepared("edge", func(f *config.File) (func() error, func(), error) {
 			p, err := e.PrepareReload(edgeConfig(f))
 			if err != nil {
@@ -141,7 +172,7 @@ func (c *cmdEnv) runStack(f *config.File, which tiers) error {
 	var app *appserverTier
 	if which.appserver {
 		var err error
-		if app, err = c.appserverTier(f, pre); err != nil {
+		if app, err = c.appserverTier(f, pre, inherited); err != nil {
 			return err
 		}
 		cleanup = append(cleanup, app.close)
@@ -150,6 +181,7 @@ func (c *cmdEnv) runStack(f *config.File, which tiers) error {
 		}
 	}
 
+	closeUntaken(inherited) // now, not at the exit
 	if e != nil {
 		if err := e.Listen(); err != nil {
 			return err

@@ -84,7 +84,7 @@ func TestAdminInABrowser(t *testing.T) {
 
 	// Add a question with two choices, from the list's Add button.
 	b.open(base + "/admin/polls/question/")
-	b.act(func() { b.eval(`document.querySelector(".object-tools a").click()`) })
+	b.act(func() { b.evalNavigating(`document.querySelector(".object-tools a").click()`) })
 	if b.here() != "/admin/polls/question/add/" {
 		t.Fatalf("the Add button led to %s", b.here())
 	}
@@ -105,10 +105,10 @@ func TestAdminInABrowser(t *testing.T) {
 		t.Fatalf("/polls/ does not list the new question:\n%s", b.text())
 	}
 	b.act(func() {
-		b.eval(`[...document.querySelectorAll("a")].find(a => a.textContent === "Which browser is headless?").click()`)
+		b.evalNavigating(`[...document.querySelectorAll("a")].find(a => a.textContent === "Which browser is headless?").click()`)
 	})
 	b.act(func() {
-		b.eval(`[...document.querySelectorAll("label.choice")].find(l => l.textContent.trim() === "Chromium").querySelector("input").click();
+		b.evalNavigating(`[...document.querySelectorAll("label.choice")].find(l => l.textContent.trim() === "Chromium").querySelector("input").click();
 			document.querySelector("form.vote button[type=submit]").click()`)
 	})
 	if text := b.text(); !strings.Contains(text, "Thanks for voting.") || !strings.Contains(text, "1 vote") {
@@ -126,7 +126,7 @@ func TestAdminInABrowser(t *testing.T) {
 
 	// Delete, after the confirmation page.
 	b.open(base + change)
-	b.act(func() { b.eval(`document.querySelector("a.deletelink").click()`) })
+	b.act(func() { b.evalNavigating(`document.querySelector("a.deletelink").click()`) })
 	if text := b.text(); !strings.Contains(text, "Are you sure you want to delete the question “Which browser is headless?”") ||
 		!strings.Contains(text, "Choice: Chromium") || !strings.Contains(text, "Choice: Firefox") {
 		t.Fatalf("the confirmation page (at %s):\n%s", b.here(), text)

@@ -118,6 +118,20 @@ func (b *adminBrowser) read(r *os.File) {
 // call sends one DevTools command and decodes its result into out.
 func (b *adminBrowser) call(session, method string, params any, out any) {
 	b.t.Helper()
+	if msg := b.callErr(session, method, params, out); msg != "" {
+		b.t.Fatalf("chromium: %s: %s", method, msg)
+	}
+}
+
+// navigatedAway is Chromium's answer to an evaluation during which the
+// page navigated: a click that submits a form or follows a link, or a poll
+// of the page just as the next one commits.
+const navigatedAway = "Inspected target navigated or closed"
+
+// callErr is call, returning Chromium's error message instead of failing
+// the test on it.
+func (b *adminBrowser) callErr(session, method string, params any, out any) string {
+	b.t.Helper()
 	b.mu.Lock()
 	b.nextID++
 	id := b.nextID
@@ -138,7 +152,7 @@ func (b *adminBrowser) call(session, method string, params any, out any) {
 			b.t.Fatalf("chromium exited during %s:\n%s", method, b.stderr.String())
 		}
 		if r.Error != nil {
-			b.t.Fatalf("chromium: %s: %s", method, r.Error.Message)
+			return r.Error.Message
 		}
 		if out != nil {
 			if err := json.Unmarshal(r.Result, out); err != nil {
@@ -148,10 +162,27 @@ func (b *adminBrowser) call(session, method string, params any, out any) {
 	case <-time.After(30 * time.Second):
 		b.t.Fatalf("chromium: no answer to %s within 30s", method)
 	}
+	return ""
 }
 
 // eval runs JavaScript in the page and returns its value as JSON.
 func (b *adminBrowser) eval(expr string) json.RawMessage {
+	b.t.Helper()
+	v, ok := b.evalIn(expr, false)
+	if !ok {
+		b.t.Fatalf("chromium: %s: %s", expr, navigatedAway)
+	}
+	return v
+}
+
+// evalNavigating is eval for an expression that may navigate the page (or
+// run as it navigates): ok is false if it did, before answering.
+func (b *adminBrowser) evalNavigating(expr string) (v json.RawMessage, ok bool) {
+	b.t.Helper()
+	return b.evalIn(expr, true)
+}
+
+func (b *adminBrowser) evalIn(expr string, mayNavigate bool) (json.RawMessage, bool) {
 	b.t.Helper()
 	var r struct {
 		Result struct {
@@ -164,11 +195,16 @@ func (b *adminBrowser) eval(expr string) json.RawMessage {
 			} `json:"exception"`
 		} `json:"exceptionDetails"`
 	}
-	b.call(b.session, "Runtime.evaluate", map[string]any{"expression": expr, "returnByValue": true}, &r)
+	if msg := b.callErr(b.session, "Runtime.evaluate", map[string]any{"expression": expr, "returnByValue": true}, &r); msg != "" {
+		if mayNavigate && strings.Contains(msg, navigatedAway) {
+			return nil, false
+		}
+		b.t.Fatalf("chromium: Runtime.evaluate: %s", msg)
+	}
 	if r.ExceptionDetails != nil {
 		b.t.Fatalf("chromium: %s: %s %s", expr, r.ExceptionDetails.Text, r.ExceptionDetails.Exception.Description)
 	}
-	return r.Result.Value
+	return r.Result.Value, true
 }
 
 func (b *adminBrowser) evalString(expr string) string {
@@ -187,7 +223,9 @@ func (b *adminBrowser) act(action func()) {
 	defer cancel()
 	for ctx.Err() == nil {
 		var ok bool
-		json.Unmarshal(b.eval(`!window.__stackOld && document.readyState === "complete"`), &ok)
+		if v, answered := b.evalNavigating(`!window.__stackOld && document.readyState === "complete"`); answered {
+			json.Unmarshal(v, &ok)
+		}
 		if ok {
 			return
 		}
@@ -209,7 +247,7 @@ func (b *adminBrowser) fill(values map[string]string, submit string) {
 	js, _ := json.Marshal(values)
 	sel, _ := json.Marshal(submit)
 	b.act(func() {
-		b.eval(fmt.Sprintf(`(() => {
+		b.evalNavigating(fmt.Sprintf(`(() => {
 			const values = %s;
 			for (const [name, v] of Object.entries(values)) {
 				const el = document.querySelector('[name="' + name + '"]');

@@ -109,6 +109,17 @@ func (e *Edge) Listen() error {
 	return nil
 }
 
+// Adopt makes l the listener of the configured address addr (a tls_listen
+// one if tls), for Listen and Reload to use instead of opening it: a tier
+// child of `stack up`'s mode: subprocess serves on the sockets its parent
+// holds across the child's restarts. Call it before Listen; the edge owns
+// l from then on.
+func (e *Edge) Adopt(addr string, tls bool, l net.Listener) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.listeners = append(e.listeners, &acceptor{addr: addr, l: l, tls: tls})
+}
+
 // Addrs returns the addresses the edge listens on for plain HTTP (useful
 // with port 0); TLSAddrs has the others.
 func (e *Edge) Addrs() []net.Addr { return e.addrs(false) }

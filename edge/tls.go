@@ -237,6 +237,18 @@ func (e *Edge) tlsFront(st *state, w http.ResponseWriter, r *http.Request) bool 
 		w.Header()["Strict-Transport-Security"] = f.HSTS
 	}
 	if r.ProtoMajor >= 2 {
+		if r.Host == "" {
+			// Neither :authority nor Host: 400, as an HTTP/1.1 request
+			// without Host gets from either front (and nginx).
+			e.logger.Warn("edge: refusing request", "remote", r.RemoteAddr, "uri", truncate(r.RequestURI), "problem", "no :authority or Host", "status", http.StatusBadRequest)
+			errpage.Write(w, http.StatusBadRequest)
+			return true
+		}
+		if !tlsfront.ValidH2Target(r.RequestURI) {
+			e.logger.Warn("edge: refusing request", "remote", r.RemoteAddr, "uri", truncate(r.RequestURI), "problem", "invalid :path (a space, or not an absolute path)", "status", http.StatusBadRequest)
+			errpage.Write(w, http.StatusBadRequest)
+			return true
+		}
 		if v := tlsfront.H2HeadVerdict(r, f.MaxHead); v != framing.OK {
 			e.logger.Warn("edge: refusing request", "remote", r.RemoteAddr, "uri", truncate(accesslog.Target(r)), "problem", v.String(), "status", v.Status())
 			errpage.Write(w, v.Status())

@@ -340,6 +340,13 @@ func TestTLSHTTP2MalformedAuthorityIsRefused(t *testing.T) {
 // returns the answer's status, -1 for a stream reset.
 func tlsBrkH2Status(t *testing.T, c *tls.Conn, auth string) int {
 	t.Helper()
+	return tlsBrkH2StatusOf(t, c, auth, "/")
+}
+
+// tlsBrkH2StatusOf is tlsBrkH2Status for a GET of path; auth "" sends
+// no :authority.
+func tlsBrkH2StatusOf(t *testing.T, c *tls.Conn, auth, path string) int {
+	t.Helper()
 	c.SetDeadline(time.Now().Add(5 * time.Second))
 	frame := func(typ, flags byte, stream uint32, payload []byte) []byte {
 		n := len(payload)
@@ -347,7 +354,10 @@ func tlsBrkH2Status(t *testing.T, c *tls.Conn, auth string) int {
 			byte(stream >> 24), byte(stream >> 16), byte(stream >> 8), byte(stream)}, payload...)
 	}
 	var blk []byte
-	for _, f := range [][2]string{{":method", "GET"}, {":scheme", "https"}, {":authority", auth}, {":path", "/"}} {
+	for _, f := range [][2]string{{":method", "GET"}, {":scheme", "https"}, {":authority", auth}, {":path", path}} {
+		if f[0] == ":authority" && auth == "" {
+			continue // none sent
+		}
 		blk = append(blk, 0x00, byte(len(f[0]))) // literal, new name, not indexed
 		blk = append(append(blk, f[0]...), byte(len(f[1])))
 		blk = append(blk, f[1]...)

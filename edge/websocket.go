@@ -140,7 +140,7 @@ func (w *clientWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		// tracker and the refusal rewriter have nothing to look at.
 		conn = fc.Conn
 	}
-	uc := tunnel.New(conn, early, tunnel.Limits{Idle: w.ws.idle, Lifetime: w.ws.lifetime}, w.upgraded, w.cancelUpgrade)
+	uc := tunnel.New(conn, early, tunnel.Limits{Idle: w.ws.idle, Lifetime: w.ws.lifetime, Send: w.timeout}, w.upgraded, w.cancelUpgrade)
 	w.hijacked = uc
 	return uc, brw, nil
 }

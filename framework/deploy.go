@@ -25,7 +25,8 @@ func (s Settings) Warnings() []string {
 	return out
 }
 
-const weakKeyText = "has less than 50 characters or less than 5 unique characters: anyone who guesses it can forge sessions " +
+const weakKeyText = "has less than 50 characters, less than 5 unique characters, or the prefix 'django-insecure-' of a key " +
+	"Django's startproject generated: anyone who guesses or finds it can forge sessions " +
 	"(generate one with `openssl rand -base64 48`)"
 
 // key names a setting in stack.yaml: apps.<name>.<key>.

@@ -134,6 +134,7 @@ func TestWeakSecretKey(t *testing.T) {
 		{strings.Repeat("abcde", 9) + "abcd", true}, // 49 characters
 		{strings.Repeat("abcde", 10), false},
 		{testKey, false},
+		{"django-insecure-" + testKey, true}, // startproject's, Django's W009 too (break-it 15)
 	} {
 		if got := security.WeakSecretKey(tt.key); got != tt.weak {
 			t.Errorf("WeakSecretKey(%q) = %v, want %v", tt.key, got, tt.weak)

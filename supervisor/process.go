@@ -53,6 +53,8 @@ type Process struct {
 	// Its files are closed once the child has started, or failed to.
 	Inherit func(firstFD int) (files []*os.File, env []string, err error)
 
+	stable time.Duration // stableRun, unless a test sets it
+
 	mu      sync.Mutex
 	cmd     *exec.Cmd     // the running child, if any
 	done    chan struct{} // closed when that child has been waited for
@@ -63,12 +65,19 @@ type Process struct {
 }
 
 // restart back-off: a child that keeps dying is restarted less and less
-// often, and one that ran for a while starts again at once.
+// often, and one that ran for a while (stableRun) starts again at once.
 const (
 	minBackoff = 500 * time.Millisecond
 	maxBackoff = 30 * time.Second
 	stableRun  = 10 * time.Second
 )
+
+func (p *Process) stableRun() time.Duration {
+	if p.stable > 0 {
+		return p.stable
+	}
+	return stableRun
+}
 
 // AddProcess adds p as an actor: it runs until interrupted, restarting p
 // according to its policy; on interrupt the child gets SIGTERM, then
@@ -122,16 +131,22 @@ func (p *Process) supervise() error {
 			<-p.stop // the rest of the stack keeps running
 			return nil
 		}
-		if time.Since(started) > stableRun {
-			backoff = minBackoff
+		wait := backoff
+		if time.Since(started) > p.stableRun() {
+			// Started again at once, as supervisord does: a tier child's
+			// clients wait in its sockets' queues meanwhile (cli keeps
+			// them), and half a second more is half a second of delay
+			// for each. Should it die again quickly, the back-off begins.
+			wait, backoff = 0, minBackoff
+		} else {
+			backoff = min(2*backoff, maxBackoff)
 		}
-		p.Logger.Warn("process exited; restarting", "process", p.Name, "err", err, "after", backoff)
+		p.Logger.Warn("process exited; restarting", "process", p.Name, "err", err, "after", wait)
 		select {
-		case <-time.After(backoff):
+		case <-time.After(wait):
 		case <-p.stop:
 			return nil
 		}
-		backoff = min(2*backoff, maxBackoff)
 	}
 }
 

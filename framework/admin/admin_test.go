@@ -58,6 +58,12 @@ func fixture(t *testing.T) (*httptest.Server, *sql.DB) {
 	if err := site.Register(ctx, &Model{App: "shop", Name: "ghost"}); err == nil {
 		t.Error("a model without a table registered")
 	}
+	return serveSite(t, site), db
+}
+
+// serveSite serves site in a framework app on a loopback port.
+func serveSite(t *testing.T, site *Site) *httptest.Server {
+	t.Helper()
 	app, err := framework.New(framework.Settings{SecretKey: strings.Repeat("admin-test-", 5), AllowedHosts: []string{"*"}},
 		framework.Config{URLs: []framework.Pattern{site.Pattern()}})
 	if err != nil {
@@ -65,7 +71,7 @@ func fixture(t *testing.T) (*httptest.Server, *sql.DB) {
 	}
 	srv := httptest.NewServer(app)
 	t.Cleanup(srv.Close)
-	return srv, db
+	return srv
 }
 
 type client struct {

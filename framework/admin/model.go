@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/stack-web/stack/framework/forms"
+	"github.com/stack-web/stack/framework/templates"
 )
 
 // Model registers one database/sql table with the admin, Django's
@@ -206,7 +207,9 @@ func (m *Model) display(c string, v any) string {
 	case nil:
 		return "-"
 	case time.Time:
-		return x.Format("Jan. 2, 2006, 3:04 p.m.")
+		// Django's DATETIME_FORMAT: "p.m." is no Go layout element, so a
+		// Go layout printed it for the morning too (and "Sep" for "Sept.").
+		return templates.FormatDate(x, "N j, Y, P")
 	case bool:
 		if x {
 			return "yes"

@@ -116,3 +116,17 @@ func (h Hasher) Verify(password, encoded string) (ok, upgrade bool) {
 func (a *Auth) ValidatePassword(password, username string) error {
 	return ValidatePassword(password, username)
 }
+
+// hash is a.hasher.Hash once a hashing slot is free.
+func (a *Auth) hash(password string) string {
+	a.hashing <- struct{}{}
+	defer func() { <-a.hashing }()
+	return a.hasher.Hash(password)
+}
+
+// verify is a.hasher.Verify once a hashing slot is free.
+func (a *Auth) verify(password, encoded string) (ok, upgrade bool) {
+	a.hashing <- struct{}{}
+	defer func() { <-a.hashing }()
+	return a.hasher.Verify(password, encoded)
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -48,6 +49,14 @@ type Auth struct {
 
 	dummyOnce sync.Once
 	dummy     string // a hash to verify against for unknown users, so they take as long
+
+	// hashing bounds the password hashes computed at once to the CPUs
+	// Go uses: each takes the hasher's Memory (Django's 100 MiB) while a
+	// hash that waits takes none, and more at once finish no sooner. 20
+	// failed logins sent at once (one address's allowance) grew a
+	// worker to 1.2 GiB, and a few addresses could exhaust the machine
+	// (break-it 15).
+	hashing chan struct{}
 }
 
 // User is a row of auth_user, Django's User.
@@ -110,7 +119,8 @@ func New(db *sql.DB, o Options) (*Auth, error) {
 	if _, err := db.Exec(schema); err != nil {
 		return nil, fmt.Errorf("auth: creating the users tables: %w", err)
 	}
-	a := &Auth{db: db, secret: []byte(o.SecretKey), hasher: DefaultHasher, throttle: DefaultThrottle, logger: o.Logger, now: o.Now}
+	a := &Auth{db: db, secret: []byte(o.SecretKey), hasher: DefaultHasher, throttle: DefaultThrottle, logger: o.Logger, now: o.Now,
+		hashing: make(chan struct{}, runtime.GOMAXPROCS(0))}
 	for _, k := range o.SecretKeyFallbacks {
 		a.fallback = append(a.fallback, []byte(k))
 	}
@@ -154,15 +164,25 @@ func validUsername(name string) bool {
 	return true
 }
 
+// ValidateUsername returns ErrBadUsername (naming it) for a username
+// CreateUser would refuse, so that a dialogue (createsuperuser) can say
+// so before it asks for the password.
+func (a *Auth) ValidateUsername(username string) error {
+	if !validUsername(username) {
+		return fmt.Errorf("%w: %q", ErrBadUsername, username)
+	}
+	return nil
+}
+
 // CreateUser adds a user with password hashed (an empty password is
 // unusable: no login), Django's create_user / create_superuser.
 func (a *Auth) CreateUser(ctx context.Context, username, email, password string, staff, superuser bool) (*User, error) {
-	if !validUsername(username) {
-		return nil, fmt.Errorf("%w: %q", ErrBadUsername, username)
+	if err := a.ValidateUsername(username); err != nil {
+		return nil, err
 	}
 	hash := "!" // Django's unusable password
 	if password != "" {
-		hash = a.hasher.Hash(password)
+		hash = a.hash(password)
 	}
 	now := a.now()
 	res, err := a.db.ExecContext(ctx, `INSERT INTO auth_user (username, password, email, is_staff, is_superuser, is_active, date_joined)
@@ -190,7 +210,7 @@ func (a *Auth) CreateSuperuser(ctx context.Context, username, email, password st
 // SetPassword replaces username's password (Django's set_password +
 // save), which ends every session logged in with the old one.
 func (a *Auth) SetPassword(ctx context.Context, username, password string) error {
-	res, err := a.db.ExecContext(ctx, `UPDATE auth_user SET password = ? WHERE username = ?`, a.hasher.Hash(password), username)
+	res, err := a.db.ExecContext(ctx, `UPDATE auth_user SET password = ? WHERE username = ?`, a.hash(password), username)
 	if err != nil {
 		return fmt.Errorf("auth: setting the password of %q: %w", username, err)
 	}
@@ -288,19 +308,19 @@ func (a *Auth) Authenticate(ctx context.Context, username, password, addr string
 	}
 	u, err := a.GetUser(ctx, username)
 	if errors.Is(err, ErrNoUser) {
-		a.dummyOnce.Do(func() { a.dummy = a.hasher.Hash("no such user") }) // made on first use: New stays cheap
-		a.hasher.Verify(password, a.dummy)
+		a.dummyOnce.Do(func() { a.dummy = a.hash("no such user") }) // made on first use: New stays cheap
+		a.verify(password, a.dummy)
 		return nil, a.fail(username, addr)
 	}
 	if err != nil {
 		return nil, err
 	}
-	ok, upgrade := a.hasher.Verify(password, u.password)
+	ok, upgrade := a.verify(password, u.password)
 	if !ok || !u.IsActive {
 		return nil, a.fail(username, addr)
 	}
 	if upgrade {
-		u.password = a.hasher.Hash(password)
+		u.password = a.hash(password)
 		if _, err := a.db.ExecContext(ctx, `UPDATE auth_user SET password = ? WHERE id = ?`, u.password, u.ID); err != nil {
 			return nil, fmt.Errorf("auth: upgrading the password hash of %s: %w", u.Username, err)
 		}

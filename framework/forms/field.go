@@ -195,7 +195,10 @@ func (f *Field) clean(raw string, present bool) (any, error) {
 				break
 			}
 		}
-		if err != nil {
+		// Year 0 parses, but Django's (Python's) dates start at year 1,
+		// and PostgreSQL's timestamps have no year 0: a database of them
+		// failed to store it (break-it 15).
+		if err != nil || t.Year() < 1 {
 			return nil, f.err("invalid", msgDateTime)
 		}
 		v = t

@@ -53,6 +53,8 @@ func TestFieldKinds(t *testing.T) {
 		{"datetime date", Field{Kind: DateTime, Location: utc}, []string{"2026-11-29"}, time.Date(2026, 11, 29, 0, 0, 0, 0, utc), ""},
 		{"datetime invalid", Field{Kind: DateTime}, []string{"yesterday"}, nil, "Enter a valid date/time."},
 		{"datetime impossible", Field{Kind: DateTime}, []string{"2026-02-30T10:00"}, nil, "Enter a valid date/time."},
+		{"datetime in year 0", Field{Kind: DateTime}, []string{"0000-01-01T00:00:00"}, nil, "Enter a valid date/time."},
+		{"datetime in year 0, RFC 3339", Field{Kind: DateTime}, []string{"0000-06-01T00:00:00Z"}, nil, "Enter a valid date/time."},
 		{"email", Field{Kind: Email}, []string{"ann@example.com"}, "ann@example.com", ""},
 		{"email no domain dot", Field{Kind: Email}, []string{"ann@localhost"}, nil, "Enter a valid email address."},
 		{"email no at", Field{Kind: Email}, []string{"ann.example.com"}, nil, "Enter a valid email address."},

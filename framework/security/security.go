@@ -94,9 +94,11 @@ const (
 
 // WeakSecretKey reports whether key is too short or too repetitive to
 // sign sessions safely, by Django's rule: under 50 characters or under 5
-// distinct ones.
+// distinct ones, or prefixed "django-insecure-", the mark of a key
+// Django's startproject wrote into a settings.py (and so into a
+// repository), which a site moved from Django may bring along.
 func WeakSecretKey(key string) bool {
-	if len(key) < minSecretKeyLength {
+	if len(key) < minSecretKeyLength || strings.HasPrefix(key, "django-insecure-") {
 		return true
 	}
 	seen := map[rune]bool{}

@@ -47,7 +47,14 @@ func date(args ...any) (string, error) {
 	if t.IsZero() {
 		return "", nil
 	}
-	return string(appendDate(make([]byte, 0, 2*len(format)+8), t, format)), nil
+	return FormatDate(t, format), nil
+}
+
+// FormatDate formats t by Django's format characters, as the date filter
+// does, for Go code that shows dates as templates do (the admin's list
+// pages: "N j, Y, P", Django's DATETIME_FORMAT).
+func FormatDate(t time.Time, format string) string {
+	return string(appendDate(make([]byte, 0, 2*len(format)+8), t, format))
 }
 
 // apMonths are the Associated Press month abbreviations of Django's "N".

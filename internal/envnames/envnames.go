@@ -17,6 +17,10 @@ const (
 	// EarlyWorker marks an early worker process's environment
 	// (internal/earlyworker/launch).
 	EarlyWorker = "STACK_EARLY_WORKER"
+	// InheritedListeners names the listening sockets a tier child of
+	// `stack up`'s mode: subprocess inherits from its parent, which holds
+	// them across the child's restarts (cli).
+	InheritedListeners = "STACK_INHERITED_LISTENERS"
 	// ConfigFD names the descriptor holding the configuration a child
 	// loads instead of the file (internal/heldconfig).
 	ConfigFD = "STACK_CONFIG_FD"
@@ -26,7 +30,7 @@ const (
 // stack's own, not a configuration key.
 func Internal(name string) bool {
 	switch name {
-	case PreforkAwaitStart, SignalReadyFD, EarlyWorker, ConfigFD:
+	case PreforkAwaitStart, SignalReadyFD, EarlyWorker, InheritedListeners, ConfigFD:
 		return true
 	}
 	return false

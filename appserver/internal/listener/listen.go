@@ -348,3 +348,37 @@ func RemoveStaleSocket(path string) error {
 	}
 	return nil
 }
+
+// Adopt wraps a listening socket this process inherited from the one that
+// bound it and keeps it (`stack up`'s mode: subprocess holds the tiers'
+// sockets across a child's restart): a Unix socket as a *Listener that
+// does not remove the file, whose owner removes it; a TCP socket as
+// listenTCP's. Unlike InheritedListener it keeps the socket out of the
+// runtime poller until something accepts on it, as Listen does: a prefork
+// master holds it and never accepts.
+func Adopt(fd int) (net.Listener, error) {
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		return nil, fmt.Errorf("appserver: inherited listener (fd %d): %w", fd, os.NewSyscallError("getsockname", err))
+	}
+	if err := syscall.SetNonblock(fd, false); err != nil { // blocking: os.NewFile leaves it out of the poller
+		return nil, fmt.Errorf("appserver: inherited listener: %w", os.NewSyscallError("setnonblock", err))
+	}
+	syscall.CloseOnExec(fd)
+	f := os.NewFile(uintptr(fd), "listener")
+	ctl, err := f.SyscallConn()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	switch sa := sa.(type) {
+	case *syscall.SockaddrUnix:
+		return &Listener{file: f, ctl: ctl, path: sa.Name, addr: &net.UnixAddr{Name: sa.Name, Net: "unix"}}, nil
+	case *syscall.SockaddrInet4:
+		return &tcpListener{file: f, ctl: ctl, addr: &net.TCPAddr{IP: net.IP(sa.Addr[:]).To16(), Port: sa.Port}}, nil
+	case *syscall.SockaddrInet6:
+		return &tcpListener{file: f, ctl: ctl, addr: &net.TCPAddr{IP: net.IP(sa.Addr[:]), Port: sa.Port}}, nil
+	}
+	f.Close()
+	return nil, fmt.Errorf("appserver: inherited listener (fd %d): not a Unix or TCP socket", fd)
+}

@@ -31,7 +31,22 @@ var (
 // options), then keeps a blocking duplicate of the socket and closes the
 // original, which takes it out of the poller.
 func listenTCP(addr string, backlog int) (*tcpListener, error) {
-	nl, err := net.Listen(tcpNetwork(addr), addr)
+	return listenTCPOn(tcpNetwork(addr), addr, backlog)
+}
+
+// ListenTCP is listenTCP on the network given ("tcp", "tcp4", "tcp6"): for
+// a process that holds a socket for others to accept on (`stack up`'s mode:
+// subprocess holds the edge's), which the socket must not wake.
+func ListenTCP(network, addr string, backlog int) (net.Listener, error) {
+	l, err := listenTCPOn(network, addr, backlog)
+	if err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+func listenTCPOn(network, addr string, backlog int) (*tcpListener, error) {
+	nl, err := net.Listen(network, addr)
 	if err != nil {
 		return nil, err
 	}

@@ -101,3 +101,33 @@ func unixQueue(fd int) (int, int) {
 	}
 	return 0, 0
 }
+
+// siocinq is Linux's SIOCINQ (FIONREAD): the bytes waiting to be read.
+const siocinq = 0x541B
+
+// Unread reports whether bytes wait to be read on the connected socket
+// fd; true if it cannot tell. A graceful stop closes a connection that has
+// sent nothing, and must not take one whose request has arrived for one.
+func Unread(fd uintptr) bool {
+	var n int32
+	_, _, e := syscall.Syscall(syscall.SYS_IOCTL, fd, siocinq, uintptr(unsafe.Pointer(&n)))
+	return e != 0 || n > 0
+}
+
+// ConnUnread is Unread for a connection with a descriptor (true if it has
+// none).
+func ConnUnread(c net.Conn) bool {
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return true
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return true
+	}
+	q := true
+	if rc.Control(func(fd uintptr) { q = Unread(fd) }) != nil {
+		return true
+	}
+	return q
+}

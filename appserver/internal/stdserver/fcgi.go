@@ -42,6 +42,7 @@ type FCGIServer struct {
 	listener net.Listener
 	accepted chan struct{} // closed when Serve's accept loop has ended
 	conns    map[net.Conn]struct{}
+	fresh    freshConns // fresh.go
 }
 
 // NewFCGIServer returns a FastCGI server of h.
@@ -109,6 +110,8 @@ func (s *FCGIServer) Shutdown(ctx context.Context) error {
 		case <-ctx.Done():
 		}
 	}
+	silent := time.AfterFunc(FreshGrace, s.fresh.stop) // fresh.go
+	defer silent.Stop()
 	if werr := s.drain(ctx); werr != nil {
 		err = werr
 	}
@@ -128,8 +131,10 @@ func (s *FCGIServer) Shutdown(ctx context.Context) error {
 
 // fcgiFirstRecordWait is how long Shutdown waits for a connection that
 // has sent no BEGIN_REQUEST yet: a web server writes its request as soon
-// as it connects, so it is already in the socket; a peer that connected
-// and stays silent must not hold a chain reload until shutdown_timeout.
+// as it connects, so it is already in the socket. One that has sent
+// nothing at all ends at once (fresh.go); this bounds one that sent some
+// bytes and stalled, which must not hold a chain reload until
+// shutdown_timeout.
 const fcgiFirstRecordWait = time.Second
 
 // drain waits for the handlers and the connections in flight, or ctx. It
@@ -177,7 +182,7 @@ func (l trackingListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	pc := newParamsConn(c)
+	pc := newParamsConn(l.s.fresh.wrap(c))
 	tc := &trackedConn{Conn: pc, s: l.s}
 	pc.onBegin = func() { tc.begun.Add(1) }
 	l.s.mu.Lock()

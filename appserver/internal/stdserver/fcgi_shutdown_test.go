@@ -74,8 +74,8 @@ func TestFCGIShutdownAnswersAnAcceptedConnection(t *testing.T) {
 	}
 }
 
-// A connection that sends nothing holds Shutdown about a second
-// (fcgiFirstRecordWait), not until the deadline a chain reload gives it
+// A connection that sends nothing holds Shutdown a quarter second
+// (FreshGrace), not until the deadline a chain reload gives it
 // (shutdown_timeout), and is closed.
 func TestFCGIShutdownDoesNotWaitForASilentConnection(t *testing.T) {
 	sock := filepath.Join(t.TempDir(), "app.sock")

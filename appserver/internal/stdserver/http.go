@@ -16,6 +16,7 @@ type HTTPServer struct {
 	guard handlerGuard
 	once  sync.Once
 	srv   *http.Server
+	fresh freshConns // fresh.go
 }
 
 // NewHTTPServer returns an HTTP server of h.
@@ -35,7 +36,7 @@ func (s *HTTPServer) server() *http.Server {
 
 // Serve serves HTTP on l until Shutdown.
 func (s *HTTPServer) Serve(l net.Listener) error {
-	err := s.server().Serve(l)
+	err := s.server().Serve(freshListener{l, &s.fresh})
 	if errors.Is(err, http.ErrServerClosed) {
 		return ErrServerClosed
 	}
@@ -47,6 +48,8 @@ func (s *HTTPServer) Serve(l net.Listener) error {
 func (s *HTTPServer) Requests() uint64 { return s.guard.served.Load() }
 
 func (s *HTTPServer) Shutdown(ctx context.Context) error {
+	silent := time.AfterFunc(FreshGrace, s.fresh.stop) // fresh.go
+	defer silent.Stop()
 	err := s.server().Shutdown(ctx)
 	if err != nil {
 		s.srv.Close()

@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"text/template"
@@ -43,6 +44,26 @@ const modulePath = "github.com/stack-web/stack"
 // projectName is what an app name may be: a config key (lower case) and a
 // valid directory, module and template name.
 var projectName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z][a-z0-9_]*$`) }) // for `stack new` only
+
+// goRefuses says why the go command would not build a main module of
+// path modPath that CheckImportPath accepts, or "": "go" and "toolchain"
+// are its toolchain modules ("invalid module path" reading go.mod), "all",
+// "cmd", "std", "tool" and "work" its package patterns (main.go's import
+// of MODULE/app "is not an importable package"), and a "vendor" element
+// makes that import vendored ("must be imported as app"). Each left a
+// project that no go command could build (break-it 15).
+func goRefuses(modPath string) string {
+	switch modPath {
+	case "go", "toolchain":
+		return "the go command's own toolchain module"
+	case "all", "cmd", "std", "tool", "work":
+		return "a package pattern of the go command"
+	}
+	if slices.Contains(strings.Split(modPath, "/"), "vendor") {
+		return "a vendor element makes its packages vendored ones"
+	}
+	return ""
+}
 
 // project is what the templates are rendered with.
 type project struct {
@@ -85,6 +106,9 @@ build against it instead of the published module.`,
 			// hold would leave a project that no go command can read.
 			if err := module.CheckImportPath(modPath); err != nil {
 				return fmt.Errorf("new: --module %q is not a Go module path: %w", modPath, err)
+			}
+			if why := goRefuses(modPath); why != "" {
+				return fmt.Errorf("new: %q cannot be the module path (%s): give another with --module, as --module example.com/%s", modPath, why, name)
 			}
 			p := project{Name: name, Upper: strings.ToUpper(name), Module: modPath, StackVersion: stackVersion()}
 			if stackPath != "" {

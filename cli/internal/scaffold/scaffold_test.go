@@ -94,6 +94,13 @@ func TestNewRefuses(t *testing.T) {
 		{[]string{"site", "--dir", filepath.Join(t.TempDir(), "x"), "--module", "my site", "--no-tidy"}, "is not a Go module path"},
 		{[]string{"site", "--dir", filepath.Join(t.TempDir(), "x"), "--module", "x/../y", "--no-tidy"}, "is not a Go module path"},
 		{[]string{"site", "--dir", filepath.Join(t.TempDir(), "x"), "--module", "-x", "--no-tidy"}, "is not a Go module path"},
+		// Names the go command refuses as a module path, or cannot build.
+		{[]string{"go", "--dir", filepath.Join(t.TempDir(), "x"), "--no-tidy"}, `"go" cannot be the module path`},
+		{[]string{"toolchain", "--dir", filepath.Join(t.TempDir(), "x"), "--no-tidy"}, `"toolchain" cannot be the module path`},
+		{[]string{"std", "--dir", filepath.Join(t.TempDir(), "x"), "--no-tidy"}, `"std" cannot be the module path`},
+		{[]string{"work", "--dir", filepath.Join(t.TempDir(), "x"), "--no-tidy"}, `"work" cannot be the module path`},
+		{[]string{"vendor", "--dir", filepath.Join(t.TempDir(), "x"), "--no-tidy"}, `"vendor" cannot be the module path`},
+		{[]string{"site", "--dir", filepath.Join(t.TempDir(), "x"), "--module", "example.com/vendor/site", "--no-tidy"}, "cannot be the module path"},
 	} {
 		var out, errb bytes.Buffer
 		if code := stackNew(tc.args, &out, &errb); code != 1 || !strings.Contains(errb.String(), tc.want) {

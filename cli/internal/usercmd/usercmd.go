@@ -122,9 +122,67 @@ func (p *prompter) secret(q string) (string, error) {
 	}
 }
 
-// newPassword asks for a password twice and validates it, offering to
-// bypass the validation as Django does. "" means give up.
-func (p *prompter) newPassword(users Accounts, username string) (string, error) {
+// usernameChecker is Accounts that can vet a username's form before the
+// password is asked (framework/auth's can); an app's own Accounts may not.
+type usernameChecker interface {
+	ValidateUsername(username string) error
+}
+
+// username asks for a new user's name until it is one the accounts would
+// take, as Django's createsuperuser: a malformed or taken name is said
+// ("Error: ...") and asked again at once, not after the email and the
+// password twice. first is --username ("" for none); def, the login name,
+// is offered unless it is taken. A pipe that ends gives up.
+func (p *prompter) username(ctx context.Context, users Accounts, first string) (string, error) {
+	def := systemUsername()
+	if def != "" {
+		if taken, err := users.HasUser(ctx, def); err != nil || taken {
+			def = "" // Django offers no default that is taken
+		}
+	}
+	name, asked := first, first == ""
+	for {
+		if asked {
+			q := "Username: "
+			if def != "" {
+				q = fmt.Sprintf("Username (leave blank to use '%s'): ", def)
+			}
+			var err error
+			if name, err = p.ask(q); err != nil {
+				return "", err
+			}
+			if name == "" {
+				name = def
+			}
+		}
+		asked = true
+		if name == "" {
+			fmt.Fprintln(p.out, "Error: This field cannot be blank.")
+			continue
+		}
+		if v, ok := users.(usernameChecker); ok {
+			if err := v.ValidateUsername(name); err != nil {
+				fmt.Fprintf(p.out, "Error: %v\n", err)
+				continue
+			}
+		}
+		taken, err := users.HasUser(ctx, name)
+		if err != nil {
+			return "", err
+		}
+		if taken {
+			fmt.Fprintln(p.out, "Error: That username is already taken.")
+			continue
+		}
+		return name, nil
+	}
+}
+
+// newPassword asks for a password twice and validates it; with bypass
+// (createsuperuser) it offers to bypass the validation, as Django does,
+// and without (changepassword, which Django's does not offer it) asks
+// again. "" means give up.
+func (p *prompter) newPassword(users Accounts, username string, bypass bool) (string, error) {
 	for range 3 {
 		pw, err := p.secret("Password: ")
 		if err != nil {
@@ -144,6 +202,9 @@ func (p *prompter) newPassword(users Accounts, username string) (string, error) 
 		}
 		if err := users.ValidatePassword(pw, username); err != nil {
 			fmt.Fprintln(p.out, err)
+			if !bypass {
+				continue
+			}
 			yes, err := p.ask("Bypass password validation and create user anyway? [y/N]: ")
 			if err != nil {
 				return "", err
@@ -206,25 +267,15 @@ STACK_SUPERUSER_EMAIL, as Django's DJANGO_SUPERUSER_* variables.`,
 				}
 			} else {
 				p := e.prompter()
-				if username == "" {
-					def := systemUsername()
-					q := "Username: "
-					if def != "" {
-						q = fmt.Sprintf("Username (leave blank to use '%s'): ", def)
-					}
-					if username, err = p.ask(q); err != nil {
-						return err
-					}
-					if username == "" {
-						username = def
-					}
+				if username, err = p.username(ctx, users, username); err != nil {
+					return fmt.Errorf("createsuperuser: %w", err)
 				}
 				if email == "" {
 					if email, err = p.ask("Email address: "); err != nil {
 						return err
 					}
 				}
-				if password, err = p.newPassword(users, username); err != nil {
+				if password, err = p.newPassword(users, username, true); err != nil {
 					return fmt.Errorf("createsuperuser: %w", err)
 				}
 			}
@@ -244,16 +295,21 @@ STACK_SUPERUSER_EMAIL, as Django's DJANGO_SUPERUSER_* variables.`,
 // ChangepasswordCommand is `stack changepassword USERNAME`.
 func ChangepasswordCommand(e *Env) *cobra.Command {
 	return &cobra.Command{
-		Use:   "changepassword USERNAME",
+		Use:   "changepassword [USERNAME]",
 		Short: "Change a user's password (Django's changepassword); their sessions end",
-		Args:  cobra.ExactArgs(1),
+		Long: `changepassword sets USERNAME's password, asked twice (not echoed); without
+USERNAME, the login name's (LOGNAME or USER), as Django's.`,
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			users, closer, err := e.Open()
 			if err != nil {
 				return err
 			}
 			defer closer.Close()
-			username := args[0]
+			username := systemUsername() // Django's default: the login name
+			if len(args) == 1 {
+				username = args[0]
+			}
 			// Looked up before any prompt, as Django does: a typo is said
 			// at once, not after the password was typed twice. Here, in
 			// the process that opened the database (the child run as the
@@ -266,7 +322,7 @@ func ChangepasswordCommand(e *Env) *cobra.Command {
 				return fmt.Errorf("changepassword: user '%s' does not exist", username)
 			}
 			fmt.Fprintf(e.Stderr, "Changing password for user '%s'\n", username)
-			pw, err := e.prompter().newPassword(users, username)
+			pw, err := e.prompter().newPassword(users, username, false)
 			if err != nil {
 				return fmt.Errorf("changepassword: %w", err)
 			}

@@ -146,3 +146,77 @@ func TestCreatesuperuserOffersTheLoginName(t *testing.T) {
 		t.Errorf("typist cannot log in: %v", err)
 	}
 }
+
+// createsuperuser says at once that a username is taken or malformed and
+// asks for it again, as Django's does, and offers no default that is
+// taken: it asked for the email and the password twice first, then ended
+// with "already taken" (break-it 15).
+func TestCreatesuperuserAsksAgainForATakenOrBadUsername(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("STACK_SUPERUSER_PASSWORD", "ann-password-1")
+	if code, out, errs := users(t, dir, "", "createsuperuser", "--username", "ann", "--noinput"); code != 0 {
+		t.Fatalf("createsuperuser ann: exit %d\n%s%s", code, out, errs)
+	}
+	t.Setenv("LOGNAME", "")
+	t.Setenv("USER", "ann")
+	in := "ann\nbad name\nbob\nbob@example.com\nbob-password-1\nbob-password-1\n"
+	code, out, errs := users(t, dir, in, "createsuperuser")
+	if code != 0 || !strings.Contains(out, "Superuser created successfully.") {
+		t.Fatalf("exit %d\n%s%s", code, out, errs)
+	}
+	if strings.Contains(errs, "leave blank to use 'ann'") {
+		t.Errorf("offered the taken name ann as the default:\n%s", errs)
+	}
+	for _, want := range []string{"Error: That username is already taken.", "Error: auth: a username is 1 to 150"} {
+		if !strings.Contains(errs, want) {
+			t.Errorf("the dialogue lacks %q:\n%s", want, errs)
+		}
+	}
+	if err := login(t, dir, "bob", "bob-password-1"); err != nil {
+		t.Errorf("bob cannot log in: %v", err)
+	}
+	// --username taken: said, then asked.
+	code, out, errs = users(t, dir, "cy\n\ncy-password-1\ncy-password-1\n", "createsuperuser", "--username", "bob")
+	if code != 0 || !strings.Contains(errs, "Error: That username is already taken.") {
+		t.Fatalf("--username bob: exit %d\n%s%s", code, out, errs)
+	}
+	if err := login(t, dir, "cy", "cy-password-1"); err != nil {
+		t.Errorf("cy cannot log in: %v", err)
+	}
+}
+
+// changepassword asks again for a password that fails validation, as
+// Django's: it offered to "create user anyway", createsuperuser's bypass,
+// so the next password typed was read as the answer to it (break-it 15).
+func TestChangepasswordOffersNoBypass(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("STACK_SUPERUSER_PASSWORD", "ann-password-1")
+	if code, out, errs := users(t, dir, "", "createsuperuser", "--username", "ann", "--noinput"); code != 0 {
+		t.Fatalf("createsuperuser: exit %d\n%s%s", code, out, errs)
+	}
+	code, out, errs := users(t, dir, "123\n123\nann-password-2\nann-password-2\n", "changepassword", "ann")
+	if code != 0 || strings.Contains(errs, "Bypass") || !strings.Contains(errs, "This password is too short.") {
+		t.Fatalf("exit %d, want 0, the validation error and no bypass offer:\n%s%s", code, out, errs)
+	}
+	if err := login(t, dir, "ann", "ann-password-2"); err != nil {
+		t.Errorf("the new password: %v", err)
+	}
+}
+
+// changepassword without a username changes the login name's, as
+// Django's; it refused ("accepts 1 arg(s), received 0") (break-it 15).
+func TestChangepasswordOfTheLoginName(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("STACK_SUPERUSER_PASSWORD", "ann-password-1")
+	if code, out, errs := users(t, dir, "", "createsuperuser", "--username", "ann", "--noinput"); code != 0 {
+		t.Fatalf("createsuperuser: exit %d\n%s%s", code, out, errs)
+	}
+	t.Setenv("LOGNAME", "ann")
+	code, out, errs := users(t, dir, "ann-password-2\nann-password-2\n", "changepassword")
+	if code != 0 || !strings.Contains(out, "Password changed successfully for user 'ann'") {
+		t.Fatalf("changepassword: exit %d\n%s%s", code, out, errs)
+	}
+	if err := login(t, dir, "ann", "ann-password-2"); err != nil {
+		t.Errorf("the new password: %v", err)
+	}
+}

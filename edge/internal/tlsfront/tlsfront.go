@@ -220,6 +220,27 @@ func ValidHost(h string) bool {
 	return true
 }
 
+// ValidH2Target reports whether an HTTP/2 :path (r.RequestURI) is what
+// RFC 9113 allows (§8.3.1) and nginx takes ("client sent invalid :path
+// header" else): an absolute path, or "*", without a space or a control
+// byte. Go's HTTP/2 server refuses the control bytes itself, but not the
+// space, which no HTTP/1.1 request line can carry and which the edge would
+// pass on in the query (the app's REQUEST_URI, an http upstream's request
+// line: "GET /?a= HTTP/1.0 HTTP/1.1"), nor an absolute URI, whose host
+// would choose the server and reach the app unchecked: the :authority is
+// checked as a Host, that host was not ("http://a<b>/").
+func ValidH2Target(target string) bool {
+	if target != "*" && !strings.HasPrefix(target, "/") {
+		return false
+	}
+	for i := 0; i < len(target); i++ {
+		if c := target[i]; c <= ' ' || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
 // H2HeadVerdict measures an HTTP/2 request head as its HTTP/1.1 form
 // would be (request line, Host and each field, with line ends), so that
 // max_header_size means the same on either protocol: 414 for a target over

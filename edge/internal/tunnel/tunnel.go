@@ -20,6 +20,11 @@ import (
 // Limits are a location's limits on upgraded connections, resolved.
 type Limits struct {
 	Idle, Lifetime time.Duration
+	// Send bounds each write to the client (the edge's send_timeout, as
+	// nginx bounds an upgraded connection's writes downstream): the idle
+	// limit counts the client's own frames as activity, so a client that
+	// keeps sending and never reads would hold a blocked write for ever.
+	Send time.Duration
 }
 
 // Registry is the edge's upgraded client connections, for Shutdown.
@@ -154,6 +159,7 @@ func (c *Conn) checkIdle() {
 var (
 	reasonIdle     = "idle_timeout"
 	reasonLifetime = "max_lifetime"
+	reasonSend     = "send_timeout"
 )
 
 // closeFor closes the connection, recording the limit that closed it.
@@ -178,7 +184,15 @@ func (c *Conn) Read(p []byte) (int, error) {
 }
 
 func (c *Conn) Write(p []byte) (int, error) {
+	if c.lim.Send > 0 {
+		c.Conn.SetWriteDeadline(time.Now().Add(c.lim.Send))
+	}
 	n, err := c.Conn.Write(p)
+	if err != nil && c.lim.Send > 0 {
+		if ne, ok := err.(net.Error); ok && ne.Timeout() {
+			c.closeFor(&reasonSend)
+		}
+	}
 	if n > 0 {
 		c.sent.Add(int64(n))
 		c.last.Store(time.Now().UnixNano())

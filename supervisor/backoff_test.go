@@ -1,0 +1,50 @@
+package supervisor
+
+import (
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// A child that ran a while and died is started again at once, as
+// supervisord does; it waited the half second of a crash loop's first
+// back-off, which for a tier child of mode: subprocess is half a second more
+// that every client waits in its sockets' queues. One that dies again
+// quickly still waits.
+func TestProcessThatRanAWhileRestartsAtOnce(t *testing.T) {
+	starts := filepath.Join(t.TempDir(), "starts")
+	// Runs 1 and 2 last 0.4 s (longer than stable), run 3 dies at once, run 4 stays up.
+	script := `date +%s.%N >> "$1"; n=$(wc -l < "$1")
+case $n in 1|2) sleep 0.4; exit 3;; 3) exit 3;; esac
+while :; do sleep 0.05; done`
+	s := &Supervisor{Logger: quiet, ShutdownTimeout: 5 * time.Second}
+	s.AddProcess(&Process{Name: "p", Command: []string{"sh", "-c", script, "sh", starts}, Restart: "always", Output: io.Discard,
+		stable: 200 * time.Millisecond})
+	trigger := make(chan struct{})
+	s.Add(func() error { <-trigger; return nil }, func(error) {})
+	done := make(chan error, 1)
+	go func() { done <- s.Run() }()
+	var at []float64
+	waitFor(t, "the fourth start", func() bool {
+		b, _ := os.ReadFile(starts)
+		at = at[:0]
+		for _, l := range strings.Fields(string(b)) {
+			v, _ := strconv.ParseFloat(l, 64)
+			at = append(at, v)
+		}
+		return len(at) == 4
+	})
+	close(trigger)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []struct{ min, max float64 }{{0.4, 0.7}, {0.4, 0.7}, {0.5, 1.0}} {
+		if gap := at[i+1] - at[i]; gap < want.min || gap > want.max {
+			t.Errorf("start %d came %.2fs after start %d, want %.1f-%.1fs", i+2, gap, i+1, want.min, want.max)
+		}
+	}
+}
