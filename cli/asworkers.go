@@ -50,9 +50,6 @@ func (c *cmdEnv) asTheWorkers(f *config.File, name string, here func() error, ch
 	if err := f.CheckAppWritesAs(cred); err != nil {
 		return fmt.Errorf("appserver.user: %w", err) // as check says it
 	}
-	if err := f.CheckRereadable(name + ": its child, run as appserver.user, reads"); err != nil {
-		return err
-	}
 	c.logger.Info(name+": running as the workers' user, as up's release does, so that the database is theirs", "user", f.Appserver.User, "group", f.Appserver.Group, "uid", cred.Uid, "gid", cred.Gid)
 	if err := child(cred); err != nil {
 		var exit *exec.ExitError
@@ -72,9 +69,10 @@ func (c *cmdEnv) asTheWorkers(f *config.File, name string, here func() error, ch
 // group (runChild), stopped when ctx is done by SIGTERM to it, and
 // SIGKILL after shutdown_timeout; either way it dies with this process.
 func (c *cmdEnv) childCommand(ctx context.Context, f *config.File, argv []string, cred *syscall.Credential, group bool) (*exec.Cmd, error) {
-	if argv[0] == "stack" {
-		// This binary, reading the same configuration, whatever PATH
-		// holds (go run, a binary of your own).
+	ours := argv[0] == "stack"
+	if ours {
+		// This binary, with the configuration loaded here, whatever
+		// PATH holds (go run, a binary of your own).
 		exe, err := os.Executable()
 		if err != nil {
 			return nil, fmt.Errorf("finding this binary: %w", err)
@@ -86,6 +84,20 @@ func (c *cmdEnv) childCommand(ctx context.Context, f *config.File, argv []string
 		argv = slices.Concat([]string{exe}, argv[1:end], c.childArgs(), argv[end:])
 	}
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	if ours {
+		// It loads the configuration read here, which it may not be
+		// able to read as appserver.user (a root-only file), or again
+		// (--config /dev/stdin). The caller closes the file once it has
+		// started (startChild).
+		if err := c.heldCfg.Hold(f.Held); err != nil {
+			return nil, err
+		}
+		files, env, err := c.heldCfg.Inherit(3)
+		if err != nil {
+			return nil, err
+		}
+		cmd.ExtraFiles, cmd.Env = files, append(os.Environ(), env...)
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: group, Pdeathsig: syscall.SIGKILL, Credential: cred}
 	cmd.Cancel = func() error {
 		if group {
@@ -117,5 +129,16 @@ func (c *cmdEnv) runDialogue(ctx context.Context, f *config.File, argv []string,
 		return err
 	}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = c.stdin, c.stdout, c.stderr
-	return cmd.Run()
+	if err := startChild(cmd); err != nil {
+		return err
+	}
+	return cmd.Wait()
+}
+
+// startChild starts cmd and closes this process's copies of the files it
+// inherits.
+func startChild(cmd *exec.Cmd) error {
+	err := cmd.Start()
+	closeFiles(cmd.ExtraFiles)
+	return err
 }

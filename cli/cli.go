@@ -23,6 +23,7 @@ import (
 	"github.com/stack-web/stack/internal/earlyhup"
 	"github.com/stack-web/stack/internal/earlyworker"
 	"github.com/stack-web/stack/internal/earlyworker/launch"
+	"github.com/stack-web/stack/internal/heldconfig"
 )
 
 // Version and Commit are set at build time:
@@ -77,7 +78,15 @@ func runLogging(args []string, stdin io.Reader, stdout, stderr io.Writer, trimLo
 		fmt.Fprintln(stderr, "stack:", err)
 		return 1
 	}
-	env := &cmdEnv{apps: reg, stdin: stdin, stdout: stdout, stderr: stderr, trimLog: trimLog, hups: hups}
+	// A child of the stack (a worker, a tier child, migrate's child) loads
+	// the configuration its parent holds, not the file (heldconfig).
+	inherited, err := heldconfig.FromEnv()
+	if err != nil {
+		fmt.Fprintln(stderr, "stack:", err)
+		return 1
+	}
+	env := &cmdEnv{apps: reg, stdin: stdin, stdout: stdout, stderr: stderr, trimLog: trimLog, hups: hups, inherited: inherited}
+	defer env.heldCfg.Close()
 	defer func() { env.takeHangups().handOver(syscall.SIGHUP) }() // a command that failed before running the stack
 	if _, ok := reg["polls"]; !ok && len(apps) > 0 {
 		env.defaultApp = apps[0].Name
@@ -108,6 +117,8 @@ type cmdEnv struct {
 	dev        *devState                    // stack dev's loop (dev.go), nil otherwise
 	trimLog    *atomic.Pointer[slog.Logger] // the memory trimmer's (memory.go), or nil
 	hups       startHangups                 // SIGHUPs held since Main's start, until runStack takes them
+	inherited  *heldconfig.Inherited        // the parent's configuration, which this child loads; nil: read the file
+	heldCfg    heldconfig.Holder            // the configuration this process's children load
 }
 
 func newRoot(c *cmdEnv) *cobra.Command {
@@ -170,7 +181,17 @@ func (c *cmdEnv) load() (*config.File, error) { return c.loadFor("up") }
 // loadFor reads the configuration with the command's flags, validating
 // what the command runs (scope: see config.Options.Scope).
 func (c *cmdEnv) loadFor(scope string) (*config.File, error) {
-	f, err := config.Load(c.loadOptions(scope))
+	opts := c.loadOptions(scope)
+	if c.inherited != nil {
+		// The parent's, as it holds it now: at start, and on a reload
+		// (a tier child, told once its parent has taken the new one).
+		held, err := c.inherited.Latest()
+		if err != nil {
+			return nil, err
+		}
+		opts.Held = &held
+	}
+	f, err := config.Load(opts)
 	if err == nil {
 		c.useLogFormat(f)
 	}

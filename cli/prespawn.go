@@ -78,5 +78,5 @@ func (c *cmdEnv) newMaster(f *config.File) (*prefork.Master, error) {
 		return nil, fmt.Errorf("appserver.processes: finding this binary to start workers: %w", err)
 	}
 	return &prefork.Master{Config: f.Appserver, Command: argv, Logger: c.logger.With("tier", "appserver"), Output: c.stderr,
-		Env: workerDebugKey(), HijackGrace: f.ShutdownTimeout}, nil
+		Env: workerDebugKey(), HijackGrace: f.ShutdownTimeout, Inherit: c.heldCfg.Inherit}, nil
 }

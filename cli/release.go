@@ -195,7 +195,7 @@ func (c *cmdEnv) runChild(ctx context.Context, f *config.File, argv []string, cr
 		return fmt.Errorf("making a pipe: %w", err)
 	}
 	cmd.Stdout, cmd.Stderr = pw, pw
-	err = cmd.Start()
+	err = startChild(cmd)
 	pw.Close()
 	copied := make(chan struct{})
 	go func() {

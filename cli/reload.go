@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -29,8 +30,7 @@ type reloadSet struct {
 	running *config.File
 	// sup takes the new shutdown_timeout, which bounds the next stop.
 	sup     *supervisor.Supervisor
-	tiers   []string
-	reloads []func(*config.File) error
+	reloads []tierReload
 	mu      sync.Mutex                  // one reload at a time
 	current atomic.Pointer[config.File] // what /config shows
 	// stopping is set when the stop begins (supervisor.OnStopping, before
@@ -55,10 +55,25 @@ func (r *reloadSet) ignore(attrs ...any) error {
 	return errStopping
 }
 
+// tierReload is one tier's part in a reload: apply, or, for a tier that
+// can make a configuration ready without changing what it serves (the
+// edge), prepare, whose commit applies what it made ready and whose abort
+// drops it.
+type tierReload struct {
+	name    string
+	apply   func(*config.File) error
+	prepare func(*config.File) (commit func() error, abort func(), err error)
+}
+
 // add registers one tier's reload.
 func (r *reloadSet) add(tier string, fn func(*config.File) error) {
-	r.tiers = append(r.tiers, tier)
-	r.reloads = append(r.reloads, fn)
+	r.reloads = append(r.reloads, tierReload{name: tier, apply: fn})
+}
+
+// addPrepared registers a tier that prepares a reload first and applies
+// it once every other tier has taken it.
+func (r *reloadSet) addPrepared(tier string, prepare func(*config.File) (func() error, func(), error)) {
+	r.reloads = append(r.reloads, tierReload{name: tier, prepare: prepare})
 }
 
 // hook returns the function for supervisor.AddSignals.
@@ -78,6 +93,10 @@ func (r *reloadSet) reload() error {
 	if len(r.reloads) == 0 {
 		r.c.logger.Warn("SIGHUP: nothing to reload in this mode; ignoring it")
 		return errors.New("nothing to reload in this mode")
+	}
+	if err := r.c.rereadable(); err != nil {
+		r.c.logger.Error("reload refused; the running configuration stays", "err", err)
+		return err
 	}
 	f, err := r.c.loadFor(r.scope)
 	if r.raced(nil) {
@@ -106,27 +125,94 @@ func (r *reloadSet) reload() error {
 			"keys", strings.Join(changed, ", "))
 		return fmt.Errorf("these keys need a restart, which applies them; the running configuration stays: %s", strings.Join(changed, ", "))
 	}
-	r.sup.SetShutdownTimeout(f.ShutdownTimeout)
-	var failed []error
-	for i, reload := range r.reloads {
-		if r.raced(nil) {
-			return r.ignore("tier", r.tiers[i])
+	return r.applyAll(f)
+}
+
+// applyAll gives f to every tier, or to none, as nginx keeps its old
+// configuration when the new one fails, so that what /config reports is
+// what runs: the tiers that prepare (the edge: its state, certificates and
+// new addresses, a port in use among them) do so first, then the others
+// take f (the appserver's chain reload), and only then do the first apply
+// theirs. A tier that fails leaves every tier on the running
+// configuration, but for the workers a failed chain reload had already
+// replaced. The children started from now on (and the tier children of
+// mode: subprocess, told by their apply) load f.
+func (r *reloadSet) applyAll(f *config.File) error {
+	old := r.current.Load()
+	if err := r.c.heldCfg.Hold(f.Held); err != nil {
+		r.c.logger.Error("reload failed; the running configuration stays", "err", err)
+		return err
+	}
+	var commits []func() error
+	var aborts []func()
+	undo := func() {
+		for _, abort := range aborts {
+			abort()
 		}
-		switch err := reload(f); {
-		case err != nil && r.raced(err):
-			return r.ignore("tier", r.tiers[i])
-		case err != nil:
-			r.c.logger.Error("reload failed; this tier keeps its configuration", "tier", r.tiers[i], "err", err)
-			failed = append(failed, fmt.Errorf("%s: %w", r.tiers[i], err))
+		if old == nil {
+			return
+		}
+		if err := r.c.heldCfg.Hold(old.Held); err != nil {
+			r.c.logger.Error("the children started from now on load the configuration that failed to reload", "err", err)
+		}
+	}
+	fail := func(tier string, err error) error {
+		undo()
+		if r.raced(err) {
+			return r.ignore("tier", tier)
+		}
+		r.c.logger.Error("reload failed; every tier keeps the running configuration", "tier", tier, "err", err)
+		return fmt.Errorf("reload failed; every tier keeps the running configuration: %s: %w", tier, err)
+	}
+	var names []string
+	for _, t := range r.reloads {
+		if t.prepare == nil {
 			continue
 		}
-		r.c.logger.Info("reloaded", "tier", r.tiers[i], "config", f.Source)
+		if r.raced(nil) {
+			return fail(t.name, errStopping)
+		}
+		commit, abort, err := t.prepare(f)
+		if err != nil {
+			return fail(t.name, err)
+		}
+		commits, aborts, names = append(commits, commit), append(aborts, abort), append(names, t.name)
 	}
-	if len(failed) < len(r.reloads) {
-		r.current.Store(f)
+	for _, t := range r.reloads {
+		if t.apply == nil {
+			continue
+		}
+		if r.raced(nil) {
+			return fail(t.name, errStopping)
+		}
+		if err := t.apply(f); err != nil {
+			return fail(t.name, err)
+		}
+		r.c.logger.Info("reloaded", "tier", t.name, "config", f.Source)
 	}
-	if len(failed) > 0 {
-		return fmt.Errorf("reload failed; these tiers keep their configuration: %w", errors.Join(failed...))
+	for i, commit := range commits {
+		if err := commit(); err != nil { // only once the stop has begun
+			for _, abort := range aborts[i+1:] {
+				abort()
+			}
+			return r.ignore("tier", names[i])
+		}
+		r.c.logger.Info("reloaded", "tier", names[i], "config", f.Source)
+	}
+	r.sup.SetShutdownTimeout(f.ShutdownTimeout)
+	r.current.Store(f)
+	return nil
+}
+
+// rereadable says whether a reload can read the configuration again: not
+// a pipe or /dev/stdin, read once at start, where a reload would read
+// nothing and apply the defaults. (A child loads its parent's, held.)
+func (c *cmdEnv) rereadable() error {
+	if c.inherited != nil || c.cfgPath == "" {
+		return nil
+	}
+	if fi, err := os.Stat(c.cfgPath); err == nil && !fi.Mode().IsRegular() {
+		return fmt.Errorf("--config %s is not a regular file (a pipe or /dev/stdin is read once): a reload has nothing to read; restart the stack to change its configuration", c.cfgPath)
 	}
 	return nil
 }

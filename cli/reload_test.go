@@ -82,7 +82,7 @@ func TestReloadRacingTheStopIsDroppedQuietly(t *testing.T) {
 	}
 	// Once the supervisor says it is stopping, no tier is even asked.
 	r.stopping.Store(true)
-	r.reloads[0] = func(*config.File) error { t.Error("a tier reloaded while stopping"); return nil }
+	r.reloads[0].apply = func(*config.File) error { t.Error("a tier reloaded while stopping"); return nil }
 	if err := r.reload(); err == nil || !strings.Contains(err.Error(), "reload ignored: stopping") {
 		t.Errorf("reload while stopping: %v, want it ignored", err)
 	}

@@ -47,6 +47,11 @@ func (c *cmdEnv) runStack(f *config.File, which tiers) error {
 		hups = holdStartHangups()
 		defer func() { hups.stop() }() // until handed to the supervisor
 	} // else Main's: held until handed to the supervisor, or to the exit (takeHangups)
+	// What the children (workers, tier children) load: what was read and
+	// validated here, not the file again.
+	if err := c.heldCfg.Hold(f.Held); err != nil {
+		return err
+	}
 	if err := supervisor.PrepareRunDir(f.RunDir); err != nil {
 		return err
 	}
@@ -79,7 +84,7 @@ func (c *cmdEnv) runStack(f *config.File, which tiers) error {
 			return err
 		}
 	}
-	// A SIGHUP held in subprocess mode is moot: the children read the file as they start.
+	// A SIGHUP held in subprocess mode is moot: the children load what this process holds as they start.
 	hups.handTo(sup, f.Mode != "subprocess" || !which.edge || !which.appserver, reload.hook())
 	hups = nil
 
@@ -105,12 +110,12 @@ func (c *cmdEnv) runStack(f *config.File, which tiers) error {
 				Name: tier, Command: append(append([]string{exe, tier}, c.childArgs()...), childAdmin(f, tier)...), Restart: "always",
 				StartSecs: tierStartSecs, Output: c.stderr, Logger: c.logger.With("tier", "supervisor"),
 				SignalReady: true, // a reload waits until the child handles SIGHUP (starthup.go)
-				Inherit:     held.inherit(tier),
+				Inherit:     c.inheritBoth(held.inherit(tier)),
 			}
 			child.Lines = c.lineStyle(f)
 			sup.AddProcess(child)
-			// The child re-reads the file itself; this process has
-			// already refused an invalid one.
+			// The child loads the configuration this process has just
+			// taken (reload.go), having refused an invalid one.
 			reload.add(tier, func(f *config.File) error {
 				if tier == "edge" {
 					held.reloadEdge(f)
@@ -155,7 +160,13 @@ func (c *cmdEnv) runStack(f *config.File, which tiers) error {
 		if err := adoptEdge(e, f, inherited); err != nil {
 			return err
 		}
-		reload.add("edge", func(f *config.File) error { return e.Reload(edgeConfig(f)) })
+		reload.addPrepared("edge", func(f *config.File) (func() error, func(), error) {
+			p, err := e.PrepareReload(edgeConfig(f))
+			if err != nil {
+				return nil, nil, err
+			}
+			return p.Commit, p.Abort, nil
+		})
 	}
 
 	var app *appserverTier

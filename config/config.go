@@ -74,6 +74,21 @@ type File struct {
 	// then, so that the two run side by side in one run_dir do not both
 	// take its default port and socket.
 	AdminGiven bool `yaml:"-"`
+	// Held is the text this configuration was read from, which the
+	// process gives its children to load (see Held).
+	Held Held `yaml:"-"`
+}
+
+// Held is the text a configuration was loaded from: the file's bytes as
+// this process read them, or no file (the built-in defaults). The process
+// that read and validated it gives it to its children (worker processes,
+// the tier children of mode: subprocess, migrate's child run as
+// appserver.user), which load it (Options.Held) rather than the file, as
+// nginx and uWSGI fork from the configuration in memory: a file edited or
+// broken on disk takes effect only on a reload, which validates it first.
+type Held struct {
+	File bool   // a file was read; false: there was none (built-in defaults)
+	Data []byte // the file's bytes
 }
 
 // Process is an extra command run and restarted by the supervisor.
@@ -135,6 +150,9 @@ type Options struct {
 	// the appserver and its app, without the machine checks its master
 	// made).
 	Scope string
+	// Held, if not nil, is the text to load instead of reading Path: what
+	// the parent process holds (Path still names it in messages).
+	Held *Held
 }
 
 // Load reads, merges, decodes and validates the configuration. The error
@@ -153,7 +171,20 @@ func load(opts Options) (*File, *origins, error) {
 		path = DefaultPath
 	}
 	source := path
-	root, err := readFile(path)
+	var data []byte
+	var err error
+	switch {
+	case opts.Held == nil:
+		data, err = readFile(path)
+	case opts.Held.File:
+		data = opts.Held.Data
+	default: // the parent ran without a file: one made since is not read
+		err = &fs.PathError{Op: "open", Path: path, Err: fs.ErrNotExist}
+	}
+	var root *node
+	if err == nil {
+		root, err = parseFile(data, path)
+	}
 	switch {
 	case err == nil:
 	case !explicit && errors.Is(err, fs.ErrNotExist):
@@ -247,6 +278,7 @@ func load(opts Options) (*File, *origins, error) {
 	}
 	f.Warnings = warnings
 	f.DevelopmentDebug = devDebug
+	f.Held = Held{File: !noFile, Data: data}
 	return &f, &origins{source: source, root: root, derived: derived}, nil
 }
 

@@ -283,14 +283,14 @@ func applySets(root *node, sets []string) (problems []string, err error) {
 // maxFileSize bounds the configuration file.
 const maxFileSize = 16 << 20
 
-// readFile parses the configuration file, if there is one.
-func readFile(path string) (*node, error) {
+// readFile reads the configuration file, bounded (--config /dev/zero must
+// not read until memory runs out).
+func readFile(path string) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	// Bounded: --config /dev/zero must not read until memory runs out.
 	data, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err) // a directory: "read DIR: is a directory"
@@ -298,6 +298,11 @@ func readFile(path string) (*node, error) {
 	if len(data) > maxFileSize {
 		return nil, fmt.Errorf("config: %s is larger than %d MiB; that is not a configuration file", path, maxFileSize>>20)
 	}
+	return data, nil
+}
+
+// parseFile parses a configuration file's text; path names it in messages.
+func parseFile(data []byte, path string) (*node, error) {
 	n, err := parseYAML(data, path)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)

@@ -68,11 +68,6 @@ func (f *File) validate(scope string, apps map[string]func() any) error {
 			if err := f.checkWorkerUser(); err != nil {
 				bad("appserver.user", "%v", err)
 			}
-			if f.Appserver.Processes > 0 {
-				if err := f.CheckRereadable("each worker process reads"); err != nil {
-					bad("appserver.processes", "%v", err)
-				}
-			}
 		}
 	}
 	if runs.edge && runs.appserver && !strings.HasPrefix(f.Appserver.Listen, "unix:") {
@@ -106,11 +101,6 @@ func (f *File) validate(scope string, apps map[string]func() any) error {
 	if runs.processes {
 		errs = append(errs, f.checkProcesses()...)
 		errs = append(errs, f.checkRelease()...)
-		if f.Mode == "subprocess" {
-			if err := f.CheckRereadable("subprocess: each tier child reads"); err != nil {
-				bad("mode", "%v", err)
-			}
-		}
 	}
 	return errors.Join(errs...)
 }
@@ -207,23 +197,6 @@ func (f *File) checkRelease() []error {
 		}
 	}
 	return errs
-}
-
-// CheckRereadable says whether the processes that read --config again
-// (readers: the tier children of `up` in subprocess mode, the appserver's
-// worker processes, `stack migrate`'s child run as appserver.user) will
-// read what this one read: not so from /dev/stdin or a pipe, which this
-// process has consumed. They read an empty file and ran with the
-// defaults: workers crash-looped on the defaults' settings while check
-// said valid.
-func (f *File) CheckRereadable(readers string) error {
-	if f.Source == "" || f.Source == "built-in defaults" {
-		return nil
-	}
-	if fi, err := os.Stat(f.Source); err == nil && !fi.Mode().IsRegular() {
-		return fmt.Errorf("%s %s again, and it is not a regular file (a pipe or /dev/stdin is read once); write the configuration to a file", readers, f.Source)
-	}
-	return nil
 }
 
 // checkRunnable says whether the supervisor can start program, as

@@ -16,9 +16,10 @@ import (
 
 // checkWorkerUser says what would stop workers started as appserver.user
 // and group: the master not being root (it refuses at start), or a
-// configuration file or binary that user cannot reach. A worker re-reads
-// the file and is this binary; one that cannot crash-loops while the
-// master keeps the socket, so every request waits and fails.
+// binary that user cannot reach. A worker is this binary; one that cannot
+// run crash-loops while the master keeps the socket, so every request
+// waits and fails. (The configuration file need not be theirs to read:
+// a worker loads what its master holds, from an inherited descriptor.)
 func (f *File) checkWorkerUser() error {
 	a := f.Appserver
 	if a.Processes == 0 || (a.User == "" && a.Group == "") {
@@ -30,11 +31,6 @@ func (f *File) checkWorkerUser() error {
 	cred, err := appserver.LookupCredential(a.User, a.Group)
 	if err != nil {
 		return nil // appserver.Validate says so
-	}
-	if fi, err := os.Stat(f.Source); err == nil && fi.Mode().IsRegular() {
-		if err := credCanReach(cred, f.Source, 0o4); err != nil {
-			return fmt.Errorf("the workers re-read the configuration file: %w", err)
-		}
 	}
 	if exe, err := os.Executable(); err == nil {
 		if err := credCanReach(cred, exe, 0o1); err != nil {

@@ -196,6 +196,23 @@ func assertNothingLeft(t *testing.T, what, dir string, p *configProc) {
 // with its process group.
 func workerChildren(master int) map[int]int {
 	kids := map[int]int{}
+	for pid, c := range childProcesses(master) {
+		if strings.Contains(c.cmdline, "\x00appserver-worker") {
+			kids[pid] = c.pgrp
+		}
+	}
+	return kids
+}
+
+// child is a process as /proc shows it.
+type child struct {
+	cmdline string // its arguments, each ended by a NUL
+	pgrp    int
+}
+
+// childProcesses returns the children of parent by pid.
+func childProcesses(parent int) map[int]child {
+	kids := map[int]child{}
 	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
 	for _, st := range stats {
 		b, err := os.ReadFile(st)
@@ -205,14 +222,13 @@ func workerChildren(master int) map[int]int {
 		}
 		// pid (comm) state ppid pgrp ...
 		f := strings.Fields(string(b[i+1:]))
-		if len(f) < 3 || f[1] != strconv.Itoa(master) {
+		if len(f) < 3 || f[1] != strconv.Itoa(parent) {
 			continue
 		}
 		cmdline, _ := os.ReadFile(filepath.Join(filepath.Dir(st), "cmdline"))
-		if bytes.Contains(cmdline, []byte("\x00appserver-worker")) {
-			pid, _ := strconv.Atoi(filepath.Base(filepath.Dir(st)))
-			kids[pid], _ = strconv.Atoi(f[2])
-		}
+		pid, _ := strconv.Atoi(filepath.Base(filepath.Dir(st)))
+		pgrp, _ := strconv.Atoi(f[2])
+		kids[pid] = child{cmdline: string(cmdline), pgrp: pgrp}
 	}
 	return kids
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/stack-web/stack/edge/internal/chanlisten"
 	"github.com/stack-web/stack/edge/internal/framing"
 	"github.com/stack-web/stack/edge/internal/h1"
+	"github.com/stack-web/stack/edge/tlscert"
 )
 
 // A reload must not refuse, reset or drop a single request. So:
@@ -189,18 +190,41 @@ var ErrClosed = errors.New("edge: reload after shutdown")
 // added is opened and one removed is closed. Requests in flight finish on
 // the configuration they started with, and no connection is closed. On
 // error nothing has changed; after Shutdown or Close the error is
-// ErrClosed.
+// ErrClosed. It is PrepareReload then Commit.
 func (e *Edge) Reload(cfg Config) error {
-	if err := cfg.Validate(); err != nil {
+	p, err := e.PrepareReload(cfg)
+	if err != nil {
 		return err
+	}
+	return p.Commit()
+}
+
+// PendingReload is a configuration the edge has made ready but not
+// applied: its state built, its certificates loaded, its new addresses
+// listening (so a port in use is found here). Meanwhile the edge serves
+// the old one. Commit applies it, Abort drops it; one of the two must be
+// called. It lets the stack apply a reload to every tier or to none.
+type PendingReload struct {
+	e      *Edge
+	cfg    Config
+	certs  *tlscert.Certs
+	st     *state
+	opened []*acceptor
+}
+
+// PrepareReload does what may fail in a Reload of cfg, changing nothing
+// the edge serves.
+func (e *Edge) PrepareReload(cfg Config) (*PendingReload, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
 	certs, err := loadTLS(e.tls, cfg)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	st, err := newState(cfg, e.tempDir, e.logger)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if e.metrics != nil {
 		e.metrics.attach(st)
@@ -209,16 +233,38 @@ func (e *Edge) Reload(cfg Config) error {
 	defer e.mu.Unlock()
 	if e.stopped || e.closed {
 		st.release()
-		return ErrClosed
+		return nil, ErrClosed
 	}
 	opened, err := e.openAll(cfg)
 	if err != nil {
 		st.release()
-		return err
+		return nil, err
+	}
+	return &PendingReload{e: e, cfg: cfg, certs: certs, st: st, opened: opened}, nil
+}
+
+// Abort drops p: its state is released and the addresses it opened are
+// closed.
+func (p *PendingReload) Abort() {
+	p.st.release()
+	for _, a := range p.opened {
+		a.l.Close()
+	}
+}
+
+// Commit applies p (after Shutdown or Close began: ErrClosed, and p is
+// dropped).
+func (p *PendingReload) Commit() error {
+	e, cfg, st := p.e, p.cfg, p.st
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.stopped || e.closed {
+		p.Abort()
+		return ErrClosed
 	}
 	st.limits.Inherit(&e.cur.Load().limits.Zones) // zones kept across reloads, as nginx's (edge/internal/limitzone)
 	old := e.cur.Swap(st)
-	useTLS(e.tls, cfg, certs)
+	useTLS(e.tls, cfg, p.certs)
 	e.guard.Set(int64(cfg.MaxHeaderSize), st.access)
 	if s := settingsOf(cfg); s != e.gen.settings {
 		g := e.newGeneration(cfg)
@@ -239,7 +285,7 @@ func (e *Edge) Reload(cfg Config) error {
 		}
 	}
 	e.listeners = kept
-	for _, a := range opened {
+	for _, a := range p.opened {
 		e.listeners = append(e.listeners, a)
 		if e.serving {
 			e.startAccept(a)

@@ -58,6 +58,9 @@ type Master struct {
 	Output io.Writer
 	// Env is added to this process's environment for each worker.
 	Env []string
+	// Inherit, if set, gives each worker the files it inherits from
+	// descriptor firstFD on, and the environment naming them (inherit.go).
+	Inherit func(firstFD int) (files []*os.File, env []string, err error)
 	// HijackGrace is how long a worker retired by a reload keeps its
 	// hijacked connections (WebSockets) before it closes them, so that it
 	// can exit (shutdown_timeout); 0 leaves them to the retire mercy.
@@ -183,14 +186,14 @@ func (m *Master) spawnLocked(s *slot) (*workerHandle, error) {
 	if out == nil {
 		out = os.Stderr
 	}
-	lf, env, err := m.listenerForSpawnLocked()
+	lf, files, env, err := m.filesForSpawnLocked()
 	if err != nil {
 		cc.Close()
 		theirs.Close()
 		return nil, err
 	}
 	cmd := exec.Command(m.Command[0], m.Command[1:]...)
-	cmd.ExtraFiles = []*os.File{lf, theirs} // descriptors 3 and 4
+	cmd.ExtraFiles = append([]*os.File{lf, theirs}, files...) // descriptors 3 and 4, then Inherit's
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.Env = append(append(os.Environ(), env...), cpuShareEnv(m.Config.Processes)...)
 	// Pdeathsig: a worker never outlives a master killed with SIGKILL.
@@ -201,7 +204,7 @@ func (m *Master) spawnLocked(s *slot) (*workerHandle, error) {
 	// machine, one killed it: a reload's new worker, and so the reload.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true, Credential: m.cred}
 	err = cmd.Start()
-	theirs.Close()
+	closeFiles(append(files, theirs))
 	if lf != m.lf {
 		lf.Close() // the placeholder of a prespawned worker
 	}

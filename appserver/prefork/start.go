@@ -273,9 +273,14 @@ func (m *Master) adoptLocked(s *slot, e *earlyworker.Process) (*workerHandle, er
 	case m.lf != nil || m.cred != nil || m.Command[0] != e.Exe || out != io.Writer(os.Stderr):
 		return nil, errors.New("it cannot run as this master's worker (another binary, user or output)")
 	}
-	// The environment spawnLocked gives a worker, taken now.
-	env := append(append(append(os.Environ(), m.Env...), awaitStartEnv+"=1"), cpuShareEnv(m.Config.Processes)...)
-	if err := e.Order(m.Command, env); err != nil {
+	// The environment and files spawnLocked gives a worker, taken now.
+	files, more, err := m.inherit()
+	if err != nil {
+		return nil, err
+	}
+	defer closeFiles(files)
+	env := append(append(append(append(os.Environ(), m.Env...), awaitStartEnv+"=1"), more...), cpuShareEnv(m.Config.Processes)...)
+	if err := e.Order(m.Command, env, files); err != nil {
 		return nil, err
 	}
 	c, err := net.FileConn(e.Control)

@@ -76,15 +76,23 @@ func (p *Process) Discard() {
 	go p.Proc.Wait()
 }
 
+// InheritFD is the first descriptor of the files an order brings: a
+// worker's first after its socket and control channel (3 and 4), as
+// appserver/prefork gives them; launch.InheritSlots of them at most.
+const InheritFD = ControlFD + 1
+
 // Order sends p the command line and the whole environment (KEY=value,
-// a later one of a key wins) it is to run with; it then runs as if
-// started with them. The whole environment, not additions to the one p
+// a later one of a key wins) it is to run with, and files, which it gets
+// as descriptors InheritFD on; it then runs as if started with them. The whole environment, not additions to the one p
 // was started with at init: the master's environment is not the same by
 // then (the supervisor's STACK_SIGNAL_READY_FD is unset once used: an
 // early worker that kept it closed its own descriptor 3). The
 // message is its length, then the count of argv's words, then each word
 // of argv and env, each after its length (uvarints).
-func (p *Process) Order(argv, env []string) error {
+func (p *Process) Order(argv, env []string, files []*os.File) error {
+	if len(files) > launch.InheritSlots {
+		return fmt.Errorf("appserver: the early worker (pid %d) has room for %d files, not %d", p.Proc.Pid, launch.InheritSlots, len(files))
+	}
 	var body []byte
 	body = binary.AppendUvarint(body, uint64(len(argv)))
 	for _, w := range append(slices.Clip(argv), env...) {
@@ -95,11 +103,39 @@ func (p *Process) Order(argv, env []string) error {
 		// Await would refuse them: the master starts a worker itself.
 		return fmt.Errorf("appserver: the early worker's orders (pid %d): %d bytes, more than %d", p.Proc.Pid, len(body), maxOrders)
 	}
-	msg := binary.AppendUvarint(nil, uint64(len(body)))
-	if _, err := p.Control.Write(append(msg, body...)); err != nil {
+	msg := append(binary.AppendUvarint(nil, uint64(len(body))), body...)
+	// The files go with the first byte, which Await reads on its own.
+	if err := sendWithFiles(p.Control, msg[:1], files); err != nil {
+		return fmt.Errorf("appserver: ordering the early worker (pid %d): %w", p.Proc.Pid, err)
+	}
+	if _, err := p.Control.Write(msg[1:]); err != nil {
 		return fmt.Errorf("appserver: ordering the early worker (pid %d): %w", p.Proc.Pid, err)
 	}
 	return nil
+}
+
+// sendWithFiles writes b on the socket c with files' descriptors.
+func sendWithFiles(c *os.File, b []byte, files []*os.File) error {
+	if len(files) == 0 {
+		_, err := c.Write(b)
+		return err
+	}
+	fds := make([]int, len(files))
+	for i, f := range files {
+		fds[i] = int(f.Fd())
+	}
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	if err := rc.Write(func(fd uintptr) bool {
+		serr = syscall.Sendmsg(int(fd), b, syscall.UnixRights(fds...), nil, 0)
+		return serr != syscall.EAGAIN
+	}); err != nil {
+		return err
+	}
+	return os.NewSyscallError("sendmsg", serr)
 }
 
 // maxOrders bounds the orders' size (a command line and an environment).
@@ -158,7 +194,11 @@ var errDropped = errors.New("dropped")
 // for its length: what follows it on the channel (the listening socket,
 // control messages) is the worker's.
 func readOrders() (argv, env []string, err error) {
-	size, err := binary.ReadUvarint(fdByteReader{})
+	first, err := readFirst()
+	if err != nil {
+		return nil, nil, err
+	}
+	size, err := binary.ReadUvarint(&fdByteReader{first: first})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -190,10 +230,61 @@ func readOrders() (argv, env []string, err error) {
 	return words[:n], words[n:], nil
 }
 
-// fdByteReader reads ControlFD a byte at a time.
-type fdByteReader struct{}
+// readFirst reads the orders' first byte and puts the files that come
+// with it at InheritFD on, where the process holds /dev/null for them.
+func readFirst() ([]byte, error) {
+	buf := make([]byte, 1)
+	oob := make([]byte, syscall.CmsgSpace(4*launch.InheritSlots))
+	var n, oobn int
+	var err error
+	for {
+		n, oobn, _, _, err = syscall.Recvmsg(ControlFD, buf, oob, syscall.MSG_CMSG_CLOEXEC)
+		if err != syscall.EINTR {
+			break
+		}
+	}
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("reading its orders: %w", os.NewSyscallError("recvmsg", err))
+	case n == 0:
+		return nil, errDropped
+	}
+	msgs, err := syscall.ParseSocketControlMessage(oob[:oobn])
+	if err != nil {
+		return nil, fmt.Errorf("reading its orders: %w", err)
+	}
+	var fds []int
+	for i := range msgs {
+		more, err := syscall.ParseUnixRights(&msgs[i])
+		if err != nil {
+			return nil, fmt.Errorf("reading its orders: %w", err)
+		}
+		fds = append(fds, more...)
+	}
+	for i, fd := range fds {
+		if i < launch.InheritSlots {
+			err = errors.Join(err, syscall.Dup3(fd, InheritFD+i, 0))
+		}
+		syscall.Close(fd)
+	}
+	if err != nil || len(fds) > launch.InheritSlots {
+		return nil, fmt.Errorf("placing the %d files of its orders: %v", len(fds), err)
+	}
+	for i := len(fds); i < launch.InheritSlots; i++ {
+		syscall.Close(InheritFD + i) // a /dev/null no file came for: not the app's to inherit
+	}
+	return buf, nil
+}
 
-func (fdByteReader) ReadByte() (byte, error) {
+// fdByteReader reads ControlFD a byte at a time, after first.
+type fdByteReader struct{ first []byte }
+
+func (r *fdByteReader) ReadByte() (byte, error) {
+	if len(r.first) > 0 {
+		b := r.first[0]
+		r.first = r.first[1:]
+		return b, nil
+	}
 	var b [1]byte
 	err := readFull(b[:])
 	return b[0], err

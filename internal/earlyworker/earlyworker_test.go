@@ -19,10 +19,10 @@ func TestOrderRefusesWhatAwaitWouldNot(t *testing.T) {
 	defer theirs.Close()
 	p := &Process{Proc: &os.Process{Pid: os.Getpid()}, Control: mine}
 	big := "X=" + string(make([]byte, maxOrders))
-	if err := p.Order([]string{"stack", "appserver-worker"}, []string{big}); err == nil {
+	if err := p.Order([]string{"stack", "appserver-worker"}, []string{big}, nil); err == nil {
 		t.Error("orders over maxOrders were sent")
 	}
-	if err := p.Order([]string{"stack", "appserver-worker"}, os.Environ()); err != nil {
+	if err := p.Order([]string{"stack", "appserver-worker"}, os.Environ(), nil); err != nil {
 		t.Errorf("orders with this environment: %v", err)
 	}
 }

@@ -21,13 +21,16 @@ const (
 	// `stack up`'s mode: subprocess inherits from its parent, which holds
 	// them across the child's restarts (cli).
 	InheritedListeners = "STACK_INHERITED_LISTENERS"
+	// ConfigFD names the descriptor holding the configuration a child
+	// loads instead of the file (internal/heldconfig).
+	ConfigFD = "STACK_CONFIG_FD"
 )
 
 // Internal reports whether name is one of the variables above: the
 // stack's own, not a configuration key.
 func Internal(name string) bool {
 	switch name {
-	case PreforkAwaitStart, SignalReadyFD, EarlyWorker, InheritedListeners:
+	case PreforkAwaitStart, SignalReadyFD, EarlyWorker, InheritedListeners, ConfigFD:
 		return true
 	}
 	return false

@@ -34,6 +34,12 @@ const WorkerCommand = "appserver-worker"
 // IsWorker reports whether args (os.Args) run a worker process.
 func IsWorker(args []string) bool { return len(args) > 1 && args[1] == WorkerCommand }
 
+// InheritSlots is how many descriptors, from 5 on (after the worker's
+// socket and control channel), the early process holds open on /dev/null
+// for the files its orders bring (the configuration its master holds):
+// numbers nothing else in it takes before they come.
+const InheritSlots = 1
+
 // Launched is the early worker process and the master's end of its
 // channel.
 type Launched struct {
@@ -89,7 +95,7 @@ func Start(args []string, commands ...string) {
 	// real one comes with the orders.
 	p, err := os.StartProcess(exe, []string{exe, WorkerCommand}, &os.ProcAttr{
 		Env:   env,
-		Files: []*os.File{null, os.Stderr, os.Stderr, null, theirs},
+		Files: []*os.File{null, os.Stderr, os.Stderr, null, theirs, null}, // InheritSlots
 		// The main thread forks it during init: its exit is the process's.
 		// A process group of its own, as the master's other workers.
 		Sys: &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true},
