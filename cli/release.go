@@ -47,9 +47,8 @@ func (c *cmdEnv) runRelease(f *config.File) error {
 		return nil
 	}
 	for i, argv := range f.Release {
-		if sub := stackServes(argv); sub != "" {
-			return fmt.Errorf("release[%d] %q: `stack %s` serves until it is stopped, so the release would never end (and a `stack up` there runs the release again, which starts another, without end); the release is for steps that finish, such as [stack, migrate]; nothing was started",
-				i, strings.Join(argv, " "), sub)
+		if err := config.CheckReleaseStep(argv); err != nil {
+			return fmt.Errorf("release[%d] %q: %w; nothing was started", i, strings.Join(argv, " "), err)
 		}
 	}
 	if err := portsFree(f); err != nil {
@@ -80,32 +79,6 @@ func (c *cmdEnv) runRelease(f *config.File) error {
 		c.logger.Info("release: done", "step", fmt.Sprintf("%d/%d", i+1, len(f.Release)), "command", shown, "took", time.Since(start).Round(time.Millisecond))
 	}
 	return nil
-}
-
-// stackServes returns the subcommand of a release step `stack ...` that
-// serves until it is stopped (up, edge, appserver, dev), or "". As a step,
-// `stack up` ran its own release, `stack up` again, each process started
-// before its child's ports were taken: processes without end until the
-// machine's memory was gone; `stack edge` held the start for ever (break-it 15).
-func stackServes(argv []string) string {
-	if len(argv) == 0 || argv[0] != "stack" {
-		return ""
-	}
-	for i := 1; i < len(argv); i++ {
-		a := argv[i]
-		switch {
-		case a == "--":
-			return ""
-		case a == "-c" || a == "--config" || a == "--set" || a == "--log-level":
-			i++ // the flag's value
-		case strings.HasPrefix(a, "-"):
-		case a == "up" || a == "edge" || a == "appserver" || a == "dev" || a == "appserver-worker":
-			return a
-		default:
-			return "" // the first word that is not a flag is the command
-		}
-	}
-	return ""
 }
 
 // portsFree binds, and closes at once, each TCP address `up` listens on

@@ -141,20 +141,44 @@ var dsnPassword = sync.OnceValue(func() *regexp.Regexp {
 func (e *encoder) redact(n *yaml.Node) {
 	switch n.Kind {
 	case yaml.MappingNode:
+		secretName := namesASecret(n)
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
-			if hiddenKey().MatchString(k.Value) && !e.names[k] {
-				hide(v) // secret_key: ..., or api_keys: [a, b]
+			if (hiddenKey().MatchString(k.Value) && !e.names[k]) || (secretName && k.Value == "value") {
+				hide(v) // secret_key: ..., api_keys: [a, b], or {name: X-Token, value: ...}
 				continue
 			}
 			e.redact(v)
 		}
 	case yaml.SequenceNode:
+		hideNext := false // the value of a secret flag given apart: --token T
 		for i, c := range n.Content {
 			if c.Kind == yaml.ScalarNode {
+				if hideNext {
+					hideNext = false
+					if c.Value != "" {
+						n.Content[i] = scalar(redacted)
+						continue
+					}
+				}
 				if k, _, ok := strings.Cut(c.Value, "="); ok && hiddenKey().MatchString(k) {
 					n.Content[i] = scalar(k + "=" + redacted)
 					continue
+				}
+				if name, _, ok := strings.Cut(c.Value, ":"); ok && headerName().MatchString(name) && hiddenKey().MatchString(name) {
+					n.Content[i] = scalar(name + ": " + redacted) // curl -H 'Authorization: Bearer T'
+					continue
+				}
+				switch {
+				case c.Value == "-u" || c.Value == "--user" || c.Value == "--proxy-user":
+					// curl's user:password: the flag's name does not say so
+					if i+1 < len(n.Content) {
+						if user, _, ok := strings.Cut(n.Content[i+1].Value, ":"); ok {
+							n.Content[i+1].Value = user + ":" + redacted
+						}
+					}
+				case strings.HasPrefix(c.Value, "-") && hiddenKey().MatchString(c.Value):
+					hideNext = true
 				}
 			}
 			e.redact(c)
@@ -167,6 +191,22 @@ func (e *encoder) redact(n *yaml.Node) {
 		}
 	}
 }
+
+// namesASecret says whether mapping n is a name and its value (an edge
+// location's header: {name: X-Internal-Token, value: ...}) whose name is
+// a secret's.
+func namesASecret(n *yaml.Node) bool {
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if k, v := n.Content[i], n.Content[i+1]; k.Value == "name" && v.Kind == yaml.ScalarNode {
+			return hiddenKey().MatchString(v.Value)
+		}
+	}
+	return false
+}
+
+// headerName matches an HTTP header's name, before the colon of a
+// "Name: value" argument.
+var headerName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9-]+$`) })
 
 // hide replaces every value under a secret key.
 func hide(n *yaml.Node) {

@@ -449,3 +449,55 @@ func TestRedactCommand(t *testing.T) {
 		t.Errorf("RedactCommand:\n got %s\nwant %s", got, want)
 	}
 }
+
+// Secrets given apart from their flag's name, as curl's user:password, or
+// as a header, were shown by the admin's status and stack config (break-it
+// 15): --token T, --requirepass T, -u user:T, -H 'Authorization: Bearer T'.
+func TestRedactCommandHidesSecretsGivenApart(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"worker --token hunter2T -v", "worker --token ******************** -v"},
+		{"redis-server --requirepass hunter2T --port 6380", "redis-server --requirepass ******************** --port 6380"},
+		{"app --password hunter2T", "app --password ********************"},
+		{"curl -u ops:hunter2T http://x/", "curl -u ops:******************** http://x/"},
+		{"curl -H Authorization:Bearer-hunter2T http://x/", "curl -H Authorization: ******************** http://x/"},
+		{"curl -H X-Api-Key:hunter2T -H Accept:text/plain http://x/", "curl -H X-Api-Key: ******************** -H Accept:text/plain http://x/"},
+		{"sleep 1000 --verbose", "sleep 1000 --verbose"},
+	} {
+		got := strings.Join(RedactCommand(strings.Fields(c.in)), " ")
+		if got != c.want {
+			t.Errorf("RedactCommand(%s):\n got %s\nwant %s", c.in, got, c.want)
+		}
+	}
+	if got := RedactCommand([]string{"curl", "-H", "Authorization: Bearer hunter2T"}); got[2] != "Authorization: ********************" {
+		t.Errorf("a header with a space: %q", got[2])
+	}
+}
+
+// A location's header match whose name is a secret's (a shared token that
+// routes internal requests) has its value hidden by stack config and the
+// admin's /config, as a secret key's.
+func TestYAMLHidesTheValueOfASecretHeaderMatch(t *testing.T) {
+	t.Chdir(t.TempDir())
+	path := writeFile(t, `edge:
+  locations:
+    - path: /internal/
+      upstream: app
+      header: {name: X-Internal-Token, value: hunter2T}
+    - path: /beta/
+      upstream: app
+      header: {name: X-Beta, value: "yes-please"}
+    - path: /
+      upstream: app
+`)
+	f, msg := loadErr(t, Options{Path: path})
+	if msg != "" {
+		t.Fatal(msg)
+	}
+	out, _ := f.YAML(false)
+	if strings.Contains(string(out), "hunter2T") {
+		t.Errorf("the token is shown:\n%s", out)
+	}
+	if !strings.Contains(string(out), "yes-please") {
+		t.Errorf("a header match that is no secret is hidden:\n%s", out)
+	}
+}

@@ -88,3 +88,24 @@ func TestCheckLogKeys(t *testing.T) {
 		t.Errorf("from the environment: %q %v %s", f.Edge.AccessLogFormat, f.Appserver.LogRequests, msg)
 	}
 }
+
+// check refuses a release step that serves until stopped, as up does
+// (break-it 15: check passed [stack, up], which up then ran without end).
+func TestCheckRefusesAReleaseStepThatServes(t *testing.T) {
+	t.Chdir(t.TempDir())
+	os.WriteFile("stack.yaml", []byte("release:\n  - [stack, migrate]\n  - [stack, up]\n  - [stack, --log-level, debug, edge]\n  - [stack, --, up]\n"), 0o644)
+	_, msg := loadErr(t, Options{})
+	for _, want := range []string{
+		"release[1]: `stack up` serves until it is stopped",
+		"release[2]: `stack edge` serves until it is stopped",
+	} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("check says:\n%s\nwant %q", msg, want)
+		}
+	}
+	for _, not := range []string{"release[0]", "release[3]"} {
+		if strings.Contains(msg, not) {
+			t.Errorf("%s is refused:\n%s", not, msg)
+		}
+	}
+}

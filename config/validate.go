@@ -190,6 +190,9 @@ func (f *File) checkRelease() []error {
 		case len(argv) == 0 || argv[0] == "":
 			errs = append(errs, fmt.Errorf("%s: empty; give the program and its arguments as a list, e.g. [stack, migrate]", key))
 		case argv[0] == "stack":
+			if err := CheckReleaseStep(argv); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", key, err))
+			}
 		default:
 			if err := checkRunnable(argv[0], ""); err != nil {
 				errs = append(errs, fmt.Errorf("%s: %w", key, err))
@@ -197,6 +200,41 @@ func (f *File) checkRelease() []error {
 		}
 	}
 	return errs
+}
+
+// CheckReleaseStep refuses a release step `stack ...` that serves until it
+// is stopped: the release would never end.
+func CheckReleaseStep(argv []string) error {
+	if sub := stackServes(argv); sub != "" {
+		return fmt.Errorf("`stack %s` serves until it is stopped, so the release would never end (and a `stack up` there runs the release again, which starts another, without end); the release is for steps that finish, such as [stack, migrate]", sub)
+	}
+	return nil
+}
+
+// stackServes returns the subcommand of a release step `stack ...` that
+// serves until it is stopped (up, edge, appserver, dev), or "". As a step,
+// `stack up` ran its own release, `stack up` again, each process started
+// before its child's ports were taken: processes without end until the
+// machine's memory was gone; `stack edge` held the start for ever (break-it 15).
+func stackServes(argv []string) string {
+	if len(argv) == 0 || argv[0] != "stack" {
+		return ""
+	}
+	for i := 1; i < len(argv); i++ {
+		a := argv[i]
+		switch {
+		case a == "--":
+			return ""
+		case a == "-c" || a == "--config" || a == "--set" || a == "--log-level":
+			i++ // the flag's value
+		case strings.HasPrefix(a, "-"):
+		case a == "up" || a == "edge" || a == "appserver" || a == "dev" || a == "appserver-worker":
+			return a
+		default:
+			return "" // the first word that is not a flag is the command
+		}
+	}
+	return ""
 }
 
 // checkRunnable says whether the supervisor can start program, as
