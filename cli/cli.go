@@ -161,8 +161,6 @@ variables (STACK_EDGE_LISTEN=0.0.0.0:8000) and --set key=value flags.`,
 		c.configCommand(),
 		c.checkCommand(),
 		c.migrateCommand(),
-		c.routesCommand(),
-		c.collectstaticCommand(),
 		c.versionCommand(),
 		c.newCommand(), // new.go
 		c.workerCommand(),
@@ -171,6 +169,7 @@ variables (STACK_EDGE_LISTEN=0.0.0.0:8000) and --set key=value flags.`,
 	)
 	root.AddCommand(c.controlCommands()...) // admincmd.go
 	root.AddCommand(c.userCommands()...)    // users.go
+	root.AddCommand(c.inspectCommands()...) // inspect.go
 	return root
 }
 
