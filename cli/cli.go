@@ -19,6 +19,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/stack-web/stack/cli/internal/memtune"
 	"github.com/stack-web/stack/config"
 	"github.com/stack-web/stack/internal/earlyhup"
 	"github.com/stack-web/stack/internal/earlyworker"
@@ -51,7 +52,7 @@ func Main(apps ...App) {
 		hups = holdStartHangups()
 	}
 	var trimLog atomic.Pointer[slog.Logger]
-	stopTrim := tuneMemory(&trimLog) // memory.go
+	stopTrim := memtune.Tune(&trimLog) // cli/internal/memtune
 	code := runLogging(os.Args[1:], os.Stdin, os.Stdout, os.Stderr, &trimLog, hups, apps...)
 	stopTrim()
 	os.Exit(code)
@@ -115,7 +116,7 @@ type cmdEnv struct {
 	logLevel   string
 	logFormat  string                       // the logger's log_format, once the configuration is read
 	dev        *devState                    // stack dev's loop (dev.go), nil otherwise
-	trimLog    *atomic.Pointer[slog.Logger] // the memory trimmer's (memory.go), or nil
+	trimLog    *atomic.Pointer[slog.Logger] // the memory trimmer's (memtune.Tune), or nil
 	hups       startHangups                 // SIGHUPs held since Main's start, until runStack takes them
 	inherited  *heldconfig.Inherited        // the parent's configuration, which this child loads; nil: read the file
 	heldCfg    heldconfig.Holder            // the configuration this process's children load
@@ -161,8 +162,6 @@ variables (STACK_EDGE_LISTEN=0.0.0.0:8000) and --set key=value flags.`,
 		c.configCommand(),
 		c.checkCommand(),
 		c.migrateCommand(),
-		c.routesCommand(),
-		c.collectstaticCommand(),
 		c.versionCommand(),
 		c.newCommand(), // new.go
 		c.workerCommand(),
@@ -171,6 +170,7 @@ variables (STACK_EDGE_LISTEN=0.0.0.0:8000) and --set key=value flags.`,
 	)
 	root.AddCommand(c.controlCommands()...) // admincmd.go
 	root.AddCommand(c.userCommands()...)    // users.go
+	root.AddCommand(c.inspectCommands()...) // inspect.go
 	return root
 }
 

@@ -56,3 +56,11 @@ func isTerminal(w io.Writer, forColour bool) bool {
 	_, _, errno := syscall.Syscall(syscall.SYS_IOCTL, f.Fd(), syscall.TCGETS, uintptr(unsafe.Pointer(&t)))
 	return errno == 0
 }
+
+// shareLogger hands the command's logger to the memory trimmer
+// (cli/internal/memtune, started by Main).
+func (c *cmdEnv) shareLogger() {
+	if c.trimLog != nil {
+		c.trimLog.Store(c.logger)
+	}
+}

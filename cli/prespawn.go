@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/stack-web/stack/appserver/prefork"
+	"github.com/stack-web/stack/cli/internal/debugkey"
 	"github.com/stack-web/stack/config"
 	"github.com/stack-web/stack/internal/earlyworker"
 )
@@ -78,5 +79,5 @@ func (c *cmdEnv) newMaster(f *config.File) (*prefork.Master, error) {
 		return nil, fmt.Errorf("appserver.processes: finding this binary to start workers: %w", err)
 	}
 	return &prefork.Master{Config: f.Appserver, Command: argv, Logger: c.logger.With("tier", "appserver"), Output: c.stderr,
-		Env: workerDebugKey(), HijackGrace: f.ShutdownTimeout, Inherit: c.heldCfg.Inherit}, nil
+		Env: debugkey.Env(), HijackGrace: f.ShutdownTimeout, Inherit: c.heldCfg.Inherit}, nil
 }

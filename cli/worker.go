@@ -8,6 +8,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/stack-web/stack/appserver/prefork"
+	"github.com/stack-web/stack/cli/internal/debugkey"
+	"github.com/stack-web/stack/cli/internal/dev"
 	"github.com/stack-web/stack/devloop"
 	"github.com/stack-web/stack/internal/earlyworker/launch"
 )
@@ -30,7 +32,7 @@ func (c *cmdEnv) workerCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			useWorkerDebugKey(f, c.logger)
+			debugkey.Use(f, c.logger)
 			// A worker started before the master had its socket waits
 			// for it: until then the release may still be running. Its
 			// app may build meanwhile (workerstart.go).
@@ -60,7 +62,7 @@ func (c *cmdEnv) workerCommand() *cobra.Command {
 			return prefork.RunWorker(f.Appserver, h, c.logger.With("tier", "appserver", "worker_pid", os.Getpid()))
 		},
 	}
-	cmd.Flags().BoolVar(&devScript, devWorkerFlag, false, "inject stack dev's live-reload script into HTML pages")
+	cmd.Flags().BoolVar(&devScript, dev.WorkerFlag, false, "inject stack dev's live-reload script into HTML pages")
 	return cmd
 }
 

@@ -1,13 +1,16 @@
-package cli
+// Package inspect is the commands that look at the app without serving
+// it: `stack routes` (its URL patterns) and `stack collectstatic` (its
+// static files copied out, for the edge or an image). It stands alone
+// because it knows nothing of the tiers: cli hands it the way to build the
+// configured app.
+package inspect
 
 import (
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
-	"log/slog"
 	"net/http"
-	"os"
 	"strings"
 	"text/tabwriter"
 
@@ -28,49 +31,22 @@ type staticProvider interface {
 	StaticFS() fs.FS
 }
 
-// inspectApp builds the configured app for a command that only looks at
-// it, with a throw-away run directory so that looking creates nothing.
-func (c *cmdEnv) inspectApp() (http.Handler, func(), error) {
-	f, err := c.loadFor("inspect")
-	if err != nil {
-		return nil, nil, err
-	}
-	if s, ok := f.Apps[f.Appserver.App].(*framework.Settings); ok && !s.Debug {
-		// Looking serves no request, so it needs no secret_key or
-		// allowed_hosts (as Django's collectstatic runs without them):
-		// build the app as in debug, where they may be empty. Every other
-		// setting is still checked by framework.New.
-		s.Debug = true
-	}
-	tmp, err := os.MkdirTemp("", "stack-inspect-")
-	if err != nil {
-		return nil, nil, err
-	}
-	f.RunDir = tmp
-	// Looking at the app uses no secret key: its warnings about one (a
-	// random key in debug) would only alarm.
-	quiet := slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: slog.LevelError}))
-	h, err := c.buildAppWith(f, quiet)
-	cleanup := func() {
-		if cl, ok := h.(io.Closer); ok {
-			cl.Close()
-		}
-		os.RemoveAll(tmp)
-	}
-	if err != nil {
-		os.RemoveAll(tmp)
-		return nil, nil, err
-	}
-	return h, cleanup, nil
+// Env is what the commands write to and how they get the app.
+type Env struct {
+	Stdout io.Writer
+	// App builds the configured app for looking at it, and returns the
+	// cleanup that closes it and removes what building it made.
+	App func() (http.Handler, func(), error)
 }
 
-func (c *cmdEnv) routesCommand() *cobra.Command {
+// RoutesCommand is `stack routes`.
+func RoutesCommand(c *Env) *cobra.Command {
 	return &cobra.Command{
 		Use:   "routes",
 		Short: "List the app's URL patterns with their names and views",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			h, cleanup, err := c.inspectApp()
+			h, cleanup, err := c.App()
 			if err != nil {
 				return err
 			}
@@ -79,7 +55,7 @@ func (c *cmdEnv) routesCommand() *cobra.Command {
 			if !ok {
 				return fmt.Errorf("the app is a plain http.Handler (%T): it has no URL patterns to list", h)
 			}
-			tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+			tw := tabwriter.NewWriter(c.Stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "PATTERN\tNAME\tVIEW\tMETHODS")
 			for _, r := range rl.Routes() {
 				pattern := r.Pattern
@@ -104,7 +80,8 @@ func orDash(s string) string {
 	return s
 }
 
-func (c *cmdEnv) collectstaticCommand() *cobra.Command {
+// CollectstaticCommand is `stack collectstatic DIR`.
+func CollectstaticCommand(c *Env) *cobra.Command {
 	var precompress bool
 	cmd := &cobra.Command{
 		Use:   "collectstatic DIR",
@@ -114,7 +91,7 @@ func (c *cmdEnv) collectstaticCommand() *cobra.Command {
 			if strings.TrimSpace(args[0]) == "" {
 				return errors.New("collectstatic: DIR is empty; name the directory to copy into, e.g. collectstatic static")
 			}
-			h, cleanup, err := c.inspectApp()
+			h, cleanup, err := c.App()
 			if err != nil {
 				return err
 			}
@@ -123,14 +100,14 @@ func (c *cmdEnv) collectstaticCommand() *cobra.Command {
 			if !ok || sp.StaticFS() == nil {
 				return errors.New("the app has no static files")
 			}
-			fmt.Fprintf(c.stdout, "Copying the app's static files to %s\n", args[0])
-			n, err := staticfiles.Copy(sp.StaticFS(), args[0], c.stdout)
+			fmt.Fprintf(c.Stdout, "Copying the app's static files to %s\n", args[0])
+			n, err := staticfiles.Copy(sp.StaticFS(), args[0], c.Stdout)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(c.stdout, "%d static files copied to %s\n", n, args[0])
+			fmt.Fprintf(c.Stdout, "%d static files copied to %s\n", n, args[0])
 			if precompress {
-				_, err = staticfiles.Precompress(sp.StaticFS(), args[0], c.stdout)
+				_, err = staticfiles.Precompress(sp.StaticFS(), args[0], c.Stdout)
 			}
 			return err
 		},

@@ -1,4 +1,9 @@
-package cli
+// Package memtune sets a stack process's memory defaults at its start: the
+// collector's GOGC, no heap profile sampling, and the idle trimmer that
+// gives the heap back to the system (internal/memtrim). It stands alone
+// because it runs before the command line is read and needs nothing of
+// it: cli's Main calls it and hands it the logger once there is one.
+package memtune
 
 import (
 	"log/slog"
@@ -18,11 +23,11 @@ import (
 // (see README, Performance).
 const defaultGCPercent = 400
 
-// tuneMemory sets this process's memory defaults, each unless the
+// Tune sets this process's memory defaults, each unless the
 // environment chose it, and starts the idle trimmer; every process runs it
 // (the master, the edge, each worker). The trimmer logs each trim, at
 // debug level, through the logger stored in log once the command has one.
-func tuneMemory(log *atomic.Pointer[slog.Logger]) (stop func()) {
+func Tune(log *atomic.Pointer[slog.Logger]) (stop func()) {
 	if !strings.Contains(os.Getenv("GODEBUG"), "memprofilerate=") {
 		// The heap profile's sampling keeps a hash table of call stacks
 		// (1.4 MB mapped, most of it touched after a busy spell) in every
@@ -39,11 +44,4 @@ func tuneMemory(log *atomic.Pointer[slog.Logger]) (stop func()) {
 		debug.SetGCPercent(defaultGCPercent)
 	}
 	return memtrim.Start(o)
-}
-
-// shareLogger hands the command's logger to the memory trimmer.
-func (c *cmdEnv) shareLogger() {
-	if c.trimLog != nil {
-		c.trimLog.Store(c.logger)
-	}
 }
