@@ -112,6 +112,14 @@ func (r *reloadSet) reload() error {
 		r.c.logger.Error("reload refused: the configuration is not valid; the running one stays", "err", err)
 		return fmt.Errorf("the configuration is not valid; the running one stays: %w", err)
 	}
+	if old := r.current.Load(); old != nil && old.Held.File && !f.Held.File {
+		// stack.yaml, found at start (no --config), is gone: loading
+		// applies the built-in defaults (another listen, app, debug on),
+		// where nginx's reload of a missing file keeps the running one.
+		err := fmt.Errorf("%s, read at start, is gone: a reload would apply the built-in defaults; the running configuration stays (restore the file, or restart to run on the defaults)", config.DefaultPath)
+		r.c.logger.Error("reload refused", "err", err)
+		return err
+	}
 	if r.c.dev != nil {
 		r.c.dev.adjust(f) // stack dev's own location, as at start
 	}
