@@ -111,11 +111,38 @@ func (h *heldSockets) wants(s heldSocket) bool {
 // address must then refuse, not queue for no one). One newly listed is
 // opened by the child itself, as it reloads, and by this process only for
 // the child's next start (inherit), once the child that has it is gone.
-func (h *heldSockets) reloadEdge(f *config.File) {
+// A new one that cannot be opened (in use) refuses the reload before any
+// child is told: the edge child refused it alone, and from then on every
+// start of it failed on that address, so a crash left the edge down.
+func (h *heldSockets) reloadEdge(f *config.File) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.edge = edgeAddrsOf(f)
+	next := edgeAddrsOf(f)
+	if err := h.edge.canOpenAdded(next); err != nil {
+		return err
+	}
+	h.edge = next
 	h.closeUnwanted()
+	return nil
+}
+
+// canOpenAdded opens, and closes, each address next lists that a is
+// without (as the same kind): nothing of the stack's has it, so one in
+// use is another program's.
+func (a edgeAddrs) canOpenAdded(next edgeAddrs) error {
+	for _, pair := range [][2][]string{{a.plain, next.plain}, {a.tls, next.tls}} {
+		for _, addr := range pair[1] {
+			if slices.Contains(pair[0], addr) {
+				continue
+			}
+			l, err := appserver.HoldTCP("tcp", addr)
+			if err != nil {
+				return fmt.Errorf("listen on %s: %w", addr, err) // the reload names the tier
+			}
+			l.Close()
+		}
+	}
+	return nil
 }
 
 // closeUnwanted closes the edge sockets h.edge no longer lists; h.mu is

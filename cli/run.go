@@ -118,7 +118,9 @@ func (c *cmdEnv) runStack(f *config.File, which tiers) error {
 			// taken (reload.go), having refused an invalid one.
 			reload.add(tier, func(f *config.File) error {
 				if tier == "edge" {
-					held.reloadEdge(f)
+					if err := held.reloadEdge(f); err != nil {
+						return err
+					}
 				}
 				return child.Signal(syscall.SIGHUP)
 			})

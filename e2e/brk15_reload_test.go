@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -49,6 +51,64 @@ appserver:
 	if out := brkReloadOutcome(t, p); !strings.Contains(out, "msg=reloaded") {
 		t.Errorf("a reload of the file put back:\n%s", out)
 	}
+	if code := p.stop(syscall.SIGTERM); code != 0 {
+		t.Errorf("exit status %d after SIGTERM", code)
+	}
+}
+
+// In mode: subprocess the parent checked a reload and passed it on; the
+// edge child refused a new address in use by another program, alone, and
+// from then on every start of it (the parent holds what the reload listed)
+// failed on that address: a crash of the edge child left every address
+// queueing for nobody until the other program let go. The appserver child
+// took the reload meanwhile. The parent now tries the new addresses first
+// and refuses the reload, which no child is told of; a good one follows.
+func TestBrkSubprocessReloadOfAnAddressInUseReachesNoChild(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	cfg := "mode: subprocess\n" + workersConfig("")
+	dir := writeConfig(t, cfg)
+	started := time.Now()
+	p := start(t, dir, "up", "--set", "admin.socket=run/admin.sock")
+	u, err := url.Parse(p.url())
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, admin := u.Host, unixClient(filepath.Join(dir, "run", "admin.sock"))
+	path := filepath.Join(dir, "stack.yaml")
+
+	changed := strings.Replace(cfg+"  log_requests: true\n", `listen: ["127.0.0.1:0"]`,
+		`listen: ["127.0.0.1:0", "`+busy.Addr().String()+`"]`, 1)
+	heldWrite(t, path, changed)
+	resp, err := admin.Post("http://admin/reload", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusConflict || !strings.Contains(string(body), "address already in use") {
+		t.Errorf("POST /reload: %s %s, want 409 naming the address in use", resp.Status, body)
+	}
+	time.Sleep(time.Until(started.Add(3500 * time.Millisecond))) // past the children's start-up
+	heldLogsNoRequest(t, p, addr, "the appserver child took a reload the edge refused")
+
+	// The edge child crashes: it is started again, on the addresses it had.
+	pid := heldTierChild(p.cmd.Process.Pid, "edge")
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	tierPID(t, p, "edge", pid)
+	if status, err := getOnce(addr); status != http.StatusOK {
+		t.Fatalf("after the edge child's crash: %d, %v\n%s", status, err, p.Output())
+	}
+
+	// Without the address in use, the same reload reaches both children.
+	heldWrite(t, path, cfg+"  log_requests: true\n")
+	heldReload(t, p, "chain reload done")
+	heldLogsRequests(t, p, addr)
 	if code := p.stop(syscall.SIGTERM); code != 0 {
 		t.Errorf("exit status %d after SIGTERM", code)
 	}
