@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -28,6 +29,9 @@ type reloadSet struct {
 	// key only a restart applies is refused, or the edge would follow a
 	// new appserver.listen to a socket nobody listens on.
 	running *config.File
+	// supervises: the command runs running's processes entries (stack up,
+	// dev), which are started once; a reload that changes them is refused.
+	supervises bool
 	// sup takes the new shutdown_timeout, which bounds the next stop.
 	sup     *supervisor.Supervisor
 	reloads []tierReload
@@ -128,7 +132,13 @@ func (r *reloadSet) reload() error {
 	for _, w := range f.Warnings {
 		r.c.logger.Warn(w)
 	}
-	if changed := restartOnlyChanges(r.running, f); len(changed) > 0 {
+	changed := restartOnlyChanges(r.running, f)
+	if r.supervises && r.running != nil && !reflect.DeepEqual(r.running.Processes, f.Processes) {
+		// Taken, /config showed the new entries while the old ones ran
+		// on, and were restarted as they were.
+		changed = append(changed, "processes (the commands supervised beside the tiers)")
+	}
+	if len(changed) > 0 {
 		r.c.logger.Error("reload refused: these keys need a restart, which applies them; the running configuration stays",
 			"keys", strings.Join(changed, ", "))
 		return fmt.Errorf("these keys need a restart, which applies them; the running configuration stays: %s", strings.Join(changed, ", "))

@@ -72,6 +72,7 @@ func (c *cmdEnv) runStack(f *config.File, which tiers) error {
 	if which.appserver {
 		reload.running = f
 	}
+	reload.supervises = which.processes
 	// The tiers' loggers are made from here on (after newAdmin's).
 	pre := c.prespawn(f, which) // prespawn.go: the first worker starts during the release
 	defer pre.abandon()

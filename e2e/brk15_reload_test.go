@@ -135,3 +135,46 @@ func brkReloadOutcome(t *testing.T, p *proc) string {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// The processes entries stack up supervises are started once: a reload
+// that changed them was taken, the admin's /config showed the new entries,
+// and the old ones ran on (and were restarted as they were, after a
+// crash). As with the other keys only a restart applies, the reload is
+// refused, naming them (break-it 15).
+func TestBrkReloadThatChangesProcessesIsRefused(t *testing.T) {
+	cfg := `
+run_dir: run
+edge:
+  listen: ["127.0.0.1:0"]
+appserver:
+  app: echo
+processes:
+  - {name: one, command: [sleep, "300"]}
+`
+	dir := writeConfig(t, cfg)
+	p := start(t, dir, "up", "--set", "admin.socket=run/admin.sock")
+	p.url()
+	admin := unixClient(filepath.Join(dir, "run", "admin.sock"))
+	heldWrite(t, filepath.Join(dir, "stack.yaml"), strings.Replace(cfg, "name: one", "name: two", 1))
+	resp, err := admin.Post("http://admin/reload", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusConflict || !strings.Contains(string(body), "processes") {
+		t.Errorf("POST /reload: %s %s, want 409 naming processes", resp.Status, body)
+	}
+	resp, err = admin.Get("http://admin/config")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), "name: one") {
+		t.Errorf("/config shows entries that do not run:\n%s", body)
+	}
+	if code := p.stop(syscall.SIGTERM); code != 0 {
+		t.Errorf("exit status %d after SIGTERM", code)
+	}
+}
