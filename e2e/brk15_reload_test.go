@@ -178,3 +178,28 @@ processes:
 		t.Errorf("exit status %d after SIGTERM", code)
 	}
 }
+
+// A reload the appserver's chain reload fails (its first new worker not
+// ready in time) leaves every tier on the running configuration, and so
+// the master: it took the reload's harakiri, worker_ready_timeout and
+// min_processes before replacing the workers and kept them when that
+// failed, so its harakiri backstop killed, at the refused reload's 1s + 3s,
+// a request the running 30s let run (502), while /config said 30s
+// (break-it 15).
+func TestBrkFailedReloadLeavesTheMasterItsSettings(t *testing.T) {
+	cfg := workersConfig("  harakiri: 30s\n")
+	dir := writeConfig(t, cfg)
+	p := start(t, dir, "up")
+	url := p.url()
+	workersPIDs(t, dir, 2)
+	heldWrite(t, filepath.Join(dir, "stack.yaml"), strings.Replace(cfg, "harakiri: 30s", "harakiri: 1s\n  worker_ready_timeout: 1ms", 1))
+	if out := brkReloadOutcome(t, p); !strings.Contains(out, "reload failed") {
+		t.Fatalf("a reload whose new workers cannot be ready in 1ms:\n%s", out)
+	}
+	// Past 1s + the worker's grace (2s) + 1s, the refused reload's limit.
+	t0 := time.Now()
+	code, _, body := get(t, url+"delay/5.5")
+	if code != 200 || strings.Contains(p.Output(), "did not end an overdue request") {
+		t.Errorf("GET /delay/5.5 after a failed reload to harakiri 1s: %d after %v %q\n%s", code, time.Since(t0), body, p.Output())
+	}
+}
