@@ -102,7 +102,7 @@ func (r *reloadSet) reload() error {
 		r.c.logger.Error("reload refused; the running configuration stays", "err", err)
 		return err
 	}
-	f, err := r.c.loadFor(r.scope)
+	f, err := r.c.loadOnly(r.scope)
 	if r.raced(nil) {
 		return r.ignore() // whatever the file says, the next start reads it again
 	}
@@ -133,6 +133,12 @@ func (r *reloadSet) reload() error {
 		r.c.logger.Warn(w)
 	}
 	changed := restartOnlyChanges(r.running, f)
+	if old := r.current.Load(); old != nil && old.LogFormat != f.LogFormat {
+		// Each tier's logger, the workers', the children's lines are made
+		// in it at start: a reload switched only this process's own
+		// records, and the stream mixed the two.
+		changed = append(changed, fmt.Sprintf("log_format (%s → %s)", old.LogFormat, f.LogFormat))
+	}
 	if r.supervises && r.running != nil && !reflect.DeepEqual(r.running.Processes, f.Processes) {
 		// Taken, /config showed the new entries while the old ones ran
 		// on, and were restarted as they were.

@@ -114,7 +114,7 @@ func TestBrkSubprocessReloadOfAnAddressInUseReachesNoChild(t *testing.T) {
 	}
 }
 
-var brkReloadLine = regexp.MustCompile(`msg=(reloaded|"reload refused[^"]*"|"reload failed[^"]*")`)
+var brkReloadLine = regexp.MustCompile(`msg=(reloaded|"reload refused[^"]*"|"reload failed[^"]*")|"msg":"(reloaded|reload refused|reload failed)`)
 
 // brkReloadOutcome sends SIGHUP and returns the output from it on, once it
 // has a line saying the reload was taken, refused or failed.
@@ -201,5 +201,35 @@ func TestBrkFailedReloadLeavesTheMasterItsSettings(t *testing.T) {
 	code, _, body := get(t, url+"delay/5.5")
 	if code != 200 || strings.Contains(p.Output(), "did not end an overdue request") {
 		t.Errorf("GET /delay/5.5 after a failed reload to harakiri 1s: %d after %v %q\n%s", code, time.Since(t0), body, p.Output())
+	}
+}
+
+// log_format is taken at start, by every tier's logger, the workers and
+// the children's lines: a reload that changed it was taken but switched
+// only the reloading process's own records (its "reloaded" lines), and
+// the stream mixed JSON objects with text lines from then on; one refused
+// for another key switched them too. It needs a restart, as the keys the
+// reload names (break-it 15).
+func TestBrkReloadThatChangesLogFormatIsRefused(t *testing.T) {
+	cfg := `
+run_dir: run
+edge:
+  listen: ["127.0.0.1:0"]
+appserver:
+  app: echo
+`
+	dir := writeConfig(t, cfg)
+	p := start(t, dir, "up")
+	p.url()
+	heldWrite(t, filepath.Join(dir, "stack.yaml"), "log_format: json\n"+cfg)
+	out := brkReloadOutcome(t, p)
+	if !strings.Contains(out, "reload refused") || !strings.Contains(out, "log_format (text → json)") {
+		t.Errorf("a reload to log_format: json:\n%s", out)
+	}
+	if code := p.stop(syscall.SIGTERM); code != 0 {
+		t.Errorf("exit status %d after SIGTERM", code)
+	}
+	if out := p.Output(); strings.Contains(out, `{"time"`) {
+		t.Errorf("JSON records among the text lines:\n%s", out)
 	}
 }
