@@ -2,7 +2,8 @@ package listener
 
 import (
 	"os"
-	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // dupCloexec duplicates fd close-on-exec in one call (F_DUPFD_CLOEXEC), as
@@ -11,9 +12,9 @@ import (
 // entry, a tier child) inherited the listening socket, and held the
 // address, or the Unix socket's queue, after the stack closed it.
 func dupCloexec(fd int) (int, error) {
-	nfd, _, e := syscall.Syscall(syscall.SYS_FCNTL, uintptr(fd), syscall.F_DUPFD_CLOEXEC, 0)
-	if e != 0 {
-		return -1, os.NewSyscallError("fcntl(F_DUPFD_CLOEXEC)", e)
+	nfd, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return -1, os.NewSyscallError("fcntl(F_DUPFD_CLOEXEC)", err)
 	}
-	return int(nfd), nil
+	return nfd, nil
 }
