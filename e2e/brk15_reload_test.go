@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -14,6 +13,17 @@ import (
 	"time"
 )
 
+// brkEchoConfig is the echo app in the stack's own process behind an edge
+// on a free port.
+const brkEchoConfig = `
+run_dir: run
+shutdown_timeout: 5s
+edge:
+  listen: ["127.0.0.1:0"]
+appserver:
+  app: echo
+`
+
 // A stack started on the stack.yaml it found (no --config) whose file is
 // then deleted (a deploy that moves it aside, a checkout of another
 // branch) took the built-in defaults at the next SIGHUP, as it would
@@ -22,14 +32,7 @@ import (
 // when the file it reloads is missing, the reload is refused; a file put
 // back is taken (break-it 15).
 func TestBrkReloadOfAStackYAMLThatIsGoneIsRefused(t *testing.T) {
-	cfg := `
-run_dir: run
-shutdown_timeout: 5s
-edge:
-  listen: ["127.0.0.1:0"]
-appserver:
-  app: echo
-`
+	cfg := brkEchoConfig
 	dir := writeConfig(t, cfg)
 	p := start(t, dir, "up")
 	u, err := url.Parse(p.url())
@@ -83,14 +86,8 @@ func TestBrkSubprocessReloadOfAnAddressInUseReachesNoChild(t *testing.T) {
 	changed := strings.Replace(cfg+"  log_requests: true\n", `listen: ["127.0.0.1:0"]`,
 		`listen: ["127.0.0.1:0", "`+busy.Addr().String()+`"]`, 1)
 	heldWrite(t, path, changed)
-	resp, err := admin.Post("http://admin/reload", "", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusConflict || !strings.Contains(string(body), "address already in use") {
-		t.Errorf("POST /reload: %s %s, want 409 naming the address in use", resp.Status, body)
+	if code, body := adminDo(t, admin, http.MethodPost, "/reload"); code != http.StatusConflict || !strings.Contains(body, "address already in use") {
+		t.Errorf("POST /reload: %d %s, want 409 naming the address in use", code, body)
 	}
 	time.Sleep(time.Until(started.Add(3500 * time.Millisecond))) // past the children's start-up
 	heldLogsNoRequest(t, p, addr, "the appserver child took a reload the edge refused")
@@ -112,6 +109,14 @@ func TestBrkSubprocessReloadOfAnAddressInUseReachesNoChild(t *testing.T) {
 	if code := p.stop(syscall.SIGTERM); code != 0 {
 		t.Errorf("exit status %d after SIGTERM", code)
 	}
+}
+
+// adminDo makes one request of the admin's control socket and returns its
+// status and body.
+func adminDo(t *testing.T, admin *http.Client, method, path string) (int, string) {
+	t.Helper()
+	code, _, body := doWith(t, admin, method, "http://admin"+path)
+	return code, body
 }
 
 var brkReloadLine = regexp.MustCompile(`msg=(reloaded|"reload refused[^"]*"|"reload failed[^"]*")|"msg":"(reloaded|reload refused|reload failed)`)
@@ -156,22 +161,10 @@ processes:
 	p.url()
 	admin := unixClient(filepath.Join(dir, "run", "admin.sock"))
 	heldWrite(t, filepath.Join(dir, "stack.yaml"), strings.Replace(cfg, "name: one", "name: two", 1))
-	resp, err := admin.Post("http://admin/reload", "", nil)
-	if err != nil {
-		t.Fatal(err)
+	if code, body := adminDo(t, admin, http.MethodPost, "/reload"); code != http.StatusConflict || !strings.Contains(body, "processes") {
+		t.Errorf("POST /reload: %d %s, want 409 naming processes", code, body)
 	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusConflict || !strings.Contains(string(body), "processes") {
-		t.Errorf("POST /reload: %s %s, want 409 naming processes", resp.Status, body)
-	}
-	resp, err = admin.Get("http://admin/config")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ = io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if !strings.Contains(string(body), "name: one") {
+	if _, body := adminDo(t, admin, http.MethodGet, "/config"); !strings.Contains(body, "name: one") {
 		t.Errorf("/config shows entries that do not run:\n%s", body)
 	}
 	if code := p.stop(syscall.SIGTERM); code != 0 {
@@ -211,17 +204,10 @@ func TestBrkFailedReloadLeavesTheMasterItsSettings(t *testing.T) {
 // for another key switched them too. It needs a restart, as the keys the
 // reload names (break-it 15).
 func TestBrkReloadThatChangesLogFormatIsRefused(t *testing.T) {
-	cfg := `
-run_dir: run
-edge:
-  listen: ["127.0.0.1:0"]
-appserver:
-  app: echo
-`
-	dir := writeConfig(t, cfg)
+	dir := writeConfig(t, brkEchoConfig)
 	p := start(t, dir, "up")
 	p.url()
-	heldWrite(t, filepath.Join(dir, "stack.yaml"), "log_format: json\n"+cfg)
+	heldWrite(t, filepath.Join(dir, "stack.yaml"), "log_format: json\n"+brkEchoConfig)
 	out := brkReloadOutcome(t, p)
 	if !strings.Contains(out, "reload refused") || !strings.Contains(out, "log_format (text → json)") {
 		t.Errorf("a reload to log_format: json:\n%s", out)
