@@ -106,24 +106,26 @@ func (h *heldSockets) wants(s heldSocket) bool {
 	return false
 }
 
+// prepareEdge refuses a reload whose new edge addresses cannot be opened
+// (in use), before either child is told of it: the edge child refused it
+// alone, and from then on every start of it failed on that address, so a
+// crash left the edge down.
+func (h *heldSockets) prepareEdge(f *config.File) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.edge.canOpenAdded(edgeAddrsOf(f))
+}
+
 // reloadEdge takes a reload's edge addresses. A socket no longer listed is
 // closed at once (the child closes its own copy as it reloads, and the
 // address must then refuse, not queue for no one). One newly listed is
 // opened by the child itself, as it reloads, and by this process only for
 // the child's next start (inherit), once the child that has it is gone.
-// A new one that cannot be opened (in use) refuses the reload before any
-// child is told: the edge child refused it alone, and from then on every
-// start of it failed on that address, so a crash left the edge down.
-func (h *heldSockets) reloadEdge(f *config.File) error {
+func (h *heldSockets) reloadEdge(f *config.File) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	next := edgeAddrsOf(f)
-	if err := h.edge.canOpenAdded(next); err != nil {
-		return err
-	}
-	h.edge = next
+	h.edge = edgeAddrsOf(f)
 	h.closeUnwanted()
-	return nil
 }
 
 // canOpenAdded opens, and closes, each address next lists that a is

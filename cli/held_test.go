@@ -47,9 +47,10 @@ func TestHeldSocketsFollowAReloadAndReachTheChild(t *testing.T) {
 
 	reloaded := &config.File{}
 	reloaded.Edge.Listen = []string{b}
-	if err := h.reloadEdge(reloaded); err != nil {
+	if err := h.prepareEdge(reloaded); err != nil {
 		t.Fatal(err)
 	}
+	h.reloadEdge(reloaded)
 	dialable(t, a, false) // the child's own copy was closed in this test already
 	dialable(t, b, false) // the running child opens it
 	files, _ = inheritOnce(t, h, "edge", 3)
@@ -66,7 +67,7 @@ func TestHeldSocketsFollowAReloadAndReachTheChild(t *testing.T) {
 	defer busy.Close()
 	refused := &config.File{}
 	refused.Edge.Listen = []string{b, busy.Addr().String()}
-	if err := h.reloadEdge(refused); err == nil || !strings.Contains(err.Error(), "address already in use") {
+	if err := h.prepareEdge(refused); err == nil || !strings.Contains(err.Error(), "address already in use") {
 		t.Errorf("a reload adding an address in use: %v", err)
 	}
 	if files, _ := inheritOnce(t, h, "edge", 3); len(files) != 1 {

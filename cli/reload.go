@@ -159,14 +159,10 @@ func (r *reloadSet) reload() error {
 // take f (the appserver's chain reload), and only then do the first apply
 // theirs. A tier that fails leaves every tier on the running
 // configuration, but for the workers a failed chain reload had already
-// replaced. The children started from now on (and the tier children of
-// mode: subprocess, told by their apply) load f.
+// replaced. The children started once the preparing tiers have (and the
+// tier children of mode: subprocess, told by their apply or commit) load f.
 func (r *reloadSet) applyAll(f *config.File) error {
 	old := r.current.Load()
-	if err := r.c.heldCfg.Hold(f.Held); err != nil {
-		r.c.logger.Error("reload failed; the running configuration stays", "err", err)
-		return err
-	}
 	var commits []func() error
 	var aborts []func()
 	undo := func() {
@@ -201,6 +197,13 @@ func (r *reloadSet) applyAll(f *config.File) error {
 			return fail(t.name, err)
 		}
 		commits, aborts, names = append(commits, commit), append(aborts, abort), append(names, t.name)
+	}
+	// Held once every tier that prepares has: the children started from
+	// now on (the chain reload's workers, a tier child restarting) load f.
+	// A reload a preparing tier refused reached none of them, nor the
+	// memfd, which each taken configuration grows.
+	if err := r.c.heldCfg.Hold(f.Held); err != nil {
+		return fail("held configuration", err)
 	}
 	for _, t := range r.reloads {
 		if t.apply == nil {

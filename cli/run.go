@@ -116,15 +116,20 @@ func (c *cmdEnv) runStack(f *config.File, which tiers) error {
 			child.Lines = c.lineStyle(f)
 			sup.AddProcess(child)
 			// The child loads the configuration this process has just
-			// taken (reload.go), having refused an invalid one.
-			reload.add(tier, func(f *config.File) error {
-				if tier == "edge" {
-					if err := held.reloadEdge(f); err != nil {
-						return err
+			// taken (reload.go), having refused an invalid one. The edge's
+			// new addresses are tried first, as the edge in this process
+			// opens them before any tier takes a reload.
+			signal := func(*config.File) error { return child.Signal(syscall.SIGHUP) }
+			if tier != "edge" {
+				reload.add(tier, signal)
+			} else {
+				reload.addPrepared(tier, func(f *config.File) (func() error, func(), error) {
+					if err := held.prepareEdge(f); err != nil {
+						return nil, nil, err
 					}
-				}
-				return child.Signal(syscall.SIGHUP)
-			})
+					return func() error { held.reloadEdge(f); return signal(f) }, func() {}, nil
+				})
+			}
 			if tier == "edge" {
 				// Interrupted once the edge child has stopped, just before
 				// the appserver child is told to: its socket file goes

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"net"
 	"net/http"
 	"net/url"
@@ -86,8 +87,14 @@ func TestBrkSubprocessReloadOfAnAddressInUseReachesNoChild(t *testing.T) {
 	changed := strings.Replace(cfg+"  log_requests: true\n", `listen: ["127.0.0.1:0"]`,
 		`listen: ["127.0.0.1:0", "`+busy.Addr().String()+`"]`, 1)
 	heldWrite(t, path, changed)
+	held := brkMemfdSize(t, p.cmd.Process.Pid)
 	if code, body := adminDo(t, admin, http.MethodPost, "/reload"); code != http.StatusConflict || !strings.Contains(body, "address already in use") {
 		t.Errorf("POST /reload: %d %s, want 409 naming the address in use", code, body)
+	}
+	// Refused before it was held: the memfd the children load did not
+	// grow by it (and by the running one, held again).
+	if now := brkMemfdSize(t, p.cmd.Process.Pid); now != held {
+		t.Errorf("the held configuration grew from %d to %d bytes with a refused reload", held, now)
 	}
 	time.Sleep(time.Until(started.Add(3500 * time.Millisecond))) // past the children's start-up
 	heldLogsNoRequest(t, p, addr, "the appserver child took a reload the edge refused")
@@ -109,6 +116,22 @@ func TestBrkSubprocessReloadOfAnAddressInUseReachesNoChild(t *testing.T) {
 	if code := p.stop(syscall.SIGTERM); code != 0 {
 		t.Errorf("exit status %d after SIGTERM", code)
 	}
+}
+
+// brkMemfdSize is the size of the configuration pid holds for its
+// children (internal/heldconfig's memfd).
+func brkMemfdSize(t *testing.T, pid int) int64 {
+	t.Helper()
+	fds, _ := filepath.Glob(fmt.Sprintf("/proc/%d/fd/*", pid))
+	for _, fd := range fds {
+		if target, _ := os.Readlink(fd); strings.HasPrefix(target, "/memfd:stack-config") {
+			if fi, err := os.Stat(fd); err == nil {
+				return fi.Size()
+			}
+		}
+	}
+	t.Fatalf("process %d holds no configuration memfd", pid)
+	return 0
 }
 
 // adminDo makes one request of the admin's control socket and returns its
