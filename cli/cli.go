@@ -181,6 +181,16 @@ func (c *cmdEnv) load() (*config.File, error) { return c.loadFor("up") }
 // loadFor reads the configuration with the command's flags, validating
 // what the command runs (scope: see config.Options.Scope).
 func (c *cmdEnv) loadFor(scope string) (*config.File, error) {
+	f, err := c.loadOnly(scope)
+	if err == nil {
+		c.useLogFormat(f)
+	}
+	return f, err
+}
+
+// loadOnly is loadFor without taking the log format: a reload's, which a
+// restart applies (reload.go).
+func (c *cmdEnv) loadOnly(scope string) (*config.File, error) {
 	opts := c.loadOptions(scope)
 	if c.inherited != nil {
 		// The parent's, as it holds it now: at start, and on a reload
@@ -191,11 +201,7 @@ func (c *cmdEnv) loadFor(scope string) (*config.File, error) {
 		}
 		opts.Held = &held
 	}
-	f, err := config.Load(opts)
-	if err == nil {
-		c.useLogFormat(f)
-	}
-	return f, err
+	return config.Load(opts)
 }
 
 func (c *cmdEnv) loadOptions(scope string) config.Options {

@@ -106,6 +106,16 @@ func (h *heldSockets) wants(s heldSocket) bool {
 	return false
 }
 
+// prepareEdge refuses a reload whose new edge addresses cannot be opened
+// (in use), before either child is told of it: the edge child refused it
+// alone, and from then on every start of it failed on that address, so a
+// crash left the edge down.
+func (h *heldSockets) prepareEdge(f *config.File) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.edge.canOpenAdded(edgeAddrsOf(f))
+}
+
 // reloadEdge takes a reload's edge addresses. A socket no longer listed is
 // closed at once (the child closes its own copy as it reloads, and the
 // address must then refuse, not queue for no one). One newly listed is
@@ -116,6 +126,25 @@ func (h *heldSockets) reloadEdge(f *config.File) {
 	defer h.mu.Unlock()
 	h.edge = edgeAddrsOf(f)
 	h.closeUnwanted()
+}
+
+// canOpenAdded opens, and closes, each address next lists that a is
+// without (as the same kind): nothing of the stack's has it, so one in
+// use is another program's.
+func (a edgeAddrs) canOpenAdded(next edgeAddrs) error {
+	for _, pair := range [][2][]string{{a.plain, next.plain}, {a.tls, next.tls}} {
+		for _, addr := range pair[1] {
+			if slices.Contains(pair[0], addr) {
+				continue
+			}
+			l, err := appserver.HoldTCP("tcp", addr)
+			if err != nil {
+				return fmt.Errorf("listen on %s: %w", addr, err) // the reload names the tier
+			}
+			l.Close()
+		}
+	}
+	return nil
 }
 
 // closeUnwanted closes the edge sockets h.edge no longer lists; h.mu is

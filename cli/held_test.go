@@ -47,6 +47,9 @@ func TestHeldSocketsFollowAReloadAndReachTheChild(t *testing.T) {
 
 	reloaded := &config.File{}
 	reloaded.Edge.Listen = []string{b}
+	if err := h.prepareEdge(reloaded); err != nil {
+		t.Fatal(err)
+	}
 	h.reloadEdge(reloaded)
 	dialable(t, a, false) // the child's own copy was closed in this test already
 	dialable(t, b, false) // the running child opens it
@@ -55,6 +58,21 @@ func TestHeldSocketsFollowAReloadAndReachTheChild(t *testing.T) {
 		t.Fatalf("after the reload the edge child gets %d files", len(files))
 	}
 	dialable(t, b, true)
+	// A new address another program has refuses the reload, which
+	// changes nothing: the child's next start still gets b.
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	refused := &config.File{}
+	refused.Edge.Listen = []string{b, busy.Addr().String()}
+	if err := h.prepareEdge(refused); err == nil || !strings.Contains(err.Error(), "address already in use") {
+		t.Errorf("a reload adding an address in use: %v", err)
+	}
+	if files, _ := inheritOnce(t, h, "edge", 3); len(files) != 1 {
+		t.Errorf("after the refused reload the edge child gets %d files", len(files))
+	}
 
 	files, env = inheritOnce(t, h, "appserver", 3)
 	if len(files) != 1 || !strings.HasPrefix(env, envnames.InheritedListeners+"=appserver:3:") {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -28,6 +29,9 @@ type reloadSet struct {
 	// key only a restart applies is refused, or the edge would follow a
 	// new appserver.listen to a socket nobody listens on.
 	running *config.File
+	// supervises: the command runs running's processes entries (stack up,
+	// dev), which are started once; a reload that changes them is refused.
+	supervises bool
 	// sup takes the new shutdown_timeout, which bounds the next stop.
 	sup     *supervisor.Supervisor
 	reloads []tierReload
@@ -98,7 +102,7 @@ func (r *reloadSet) reload() error {
 		r.c.logger.Error("reload refused; the running configuration stays", "err", err)
 		return err
 	}
-	f, err := r.c.loadFor(r.scope)
+	f, err := r.c.loadOnly(r.scope)
 	if r.raced(nil) {
 		return r.ignore() // whatever the file says, the next start reads it again
 	}
@@ -112,6 +116,14 @@ func (r *reloadSet) reload() error {
 		r.c.logger.Error("reload refused: the configuration is not valid; the running one stays", "err", err)
 		return fmt.Errorf("the configuration is not valid; the running one stays: %w", err)
 	}
+	if old := r.current.Load(); old != nil && old.Held.File && !f.Held.File {
+		// stack.yaml, found at start (no --config), is gone: loading
+		// applies the built-in defaults (another listen, app, debug on),
+		// where nginx's reload of a missing file keeps the running one.
+		err := fmt.Errorf("%s, read at start, is gone: a reload would apply the built-in defaults; the running configuration stays (restore the file, or restart to run on the defaults)", config.DefaultPath)
+		r.c.logger.Error("reload refused", "err", err)
+		return err
+	}
 	if r.c.dev != nil {
 		r.c.dev.adjust(f) // stack dev's own location, as at start
 	}
@@ -120,7 +132,19 @@ func (r *reloadSet) reload() error {
 	for _, w := range f.Warnings {
 		r.c.logger.Warn(w)
 	}
-	if changed := restartOnlyChanges(r.running, f); len(changed) > 0 {
+	changed := restartOnlyChanges(r.running, f)
+	if old := r.current.Load(); old != nil && old.LogFormat != f.LogFormat {
+		// Each tier's logger, the workers', the children's lines are made
+		// in it at start: a reload switched only this process's own
+		// records, and the stream mixed the two.
+		changed = append(changed, fmt.Sprintf("log_format (%s → %s)", old.LogFormat, f.LogFormat))
+	}
+	if r.supervises && r.running != nil && !reflect.DeepEqual(r.running.Processes, f.Processes) {
+		// Taken, /config showed the new entries while the old ones ran
+		// on, and were restarted as they were.
+		changed = append(changed, "processes (the commands supervised beside the tiers)")
+	}
+	if len(changed) > 0 {
 		r.c.logger.Error("reload refused: these keys need a restart, which applies them; the running configuration stays",
 			"keys", strings.Join(changed, ", "))
 		return fmt.Errorf("these keys need a restart, which applies them; the running configuration stays: %s", strings.Join(changed, ", "))
@@ -135,14 +159,10 @@ func (r *reloadSet) reload() error {
 // take f (the appserver's chain reload), and only then do the first apply
 // theirs. A tier that fails leaves every tier on the running
 // configuration, but for the workers a failed chain reload had already
-// replaced. The children started from now on (and the tier children of
-// mode: subprocess, told by their apply) load f.
+// replaced. The children started once the preparing tiers have (and the
+// tier children of mode: subprocess, told by their apply or commit) load f.
 func (r *reloadSet) applyAll(f *config.File) error {
 	old := r.current.Load()
-	if err := r.c.heldCfg.Hold(f.Held); err != nil {
-		r.c.logger.Error("reload failed; the running configuration stays", "err", err)
-		return err
-	}
 	var commits []func() error
 	var aborts []func()
 	undo := func() {
@@ -177,6 +197,13 @@ func (r *reloadSet) applyAll(f *config.File) error {
 			return fail(t.name, err)
 		}
 		commits, aborts, names = append(commits, commit), append(aborts, abort), append(names, t.name)
+	}
+	// Held once every tier that prepares has: the children started from
+	// now on (the chain reload's workers, a tier child restarting) load f.
+	// A reload a preparing tier refused reached none of them, nor the
+	// memfd, which each taken configuration grows.
+	if err := r.c.heldCfg.Hold(f.Held); err != nil {
+		return fail("held configuration", err)
 	}
 	for _, t := range r.reloads {
 		if t.apply == nil {

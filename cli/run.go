@@ -72,6 +72,7 @@ func (c *cmdEnv) runStack(f *config.File, which tiers) error {
 	if which.appserver {
 		reload.running = f
 	}
+	reload.supervises = which.processes
 	// The tiers' loggers are made from here on (after newAdmin's).
 	pre := c.prespawn(f, which) // prespawn.go: the first worker starts during the release
 	defer pre.abandon()
@@ -115,13 +116,20 @@ func (c *cmdEnv) runStack(f *config.File, which tiers) error {
 			child.Lines = c.lineStyle(f)
 			sup.AddProcess(child)
 			// The child loads the configuration this process has just
-			// taken (reload.go), having refused an invalid one.
-			reload.add(tier, func(f *config.File) error {
-				if tier == "edge" {
-					held.reloadEdge(f)
-				}
-				return child.Signal(syscall.SIGHUP)
-			})
+			// taken (reload.go), having refused an invalid one. The edge's
+			// new addresses are tried first, as the edge in this process
+			// opens them before any tier takes a reload.
+			signal := func(*config.File) error { return child.Signal(syscall.SIGHUP) }
+			if tier != "edge" {
+				reload.add(tier, signal)
+			} else {
+				reload.addPrepared(tier, func(f *config.File) (func() error, func(), error) {
+					if err := held.prepareEdge(f); err != nil {
+						return nil, nil, err
+					}
+					return func() error { held.reloadEdge(f); return signal(f) }, func() {}, nil
+				})
+			}
 			if tier == "edge" {
 				// Interrupted once the edge child has stopped, just before
 				// the appserver child is told to: its socket file goes

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -38,25 +37,13 @@ func TestAReloadOneTierCannotTakeChangesNoTier(t *testing.T) {
 		t.Fatal("the test's edge.listen replacement found nothing")
 	}
 	heldWrite(t, filepath.Join(dir, "stack.yaml"), changed)
-	resp, err := admin.Post("http://admin/reload", "", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusConflict || !strings.Contains(string(body), "address already in use") {
-		t.Errorf("POST /reload: %s %s, want 409 naming the address in use", resp.Status, body)
+	if code, body := adminDo(t, admin, http.MethodPost, "/reload"); code != http.StatusConflict || !strings.Contains(body, "address already in use") {
+		t.Errorf("POST /reload: %d %s, want 409 naming the address in use", code, body)
 	}
 	if out := p.Output(); strings.Contains(out, "chain reload") {
 		t.Errorf("the appserver reloaded although the edge could not:\n%s", out)
 	}
-	resp, err = admin.Get("http://admin/config")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ = io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if strings.Contains(string(body), "log_requests: true") || strings.Contains(string(body), busy.Addr().String()) {
+	if _, body := adminDo(t, admin, http.MethodGet, "/config"); strings.Contains(body, "log_requests: true") || strings.Contains(body, busy.Addr().String()) {
 		t.Errorf("/config shows the configuration no tier runs:\n%s", body)
 	}
 	// And the workers, respawned too, run the old one.

@@ -260,7 +260,17 @@ func waitFile(t *testing.T, path string) {
 
 func get(t *testing.T, url string) (int, http.Header, string) {
 	t.Helper()
-	resp, err := http.Get(url)
+	return doWith(t, http.DefaultClient, http.MethodGet, url)
+}
+
+// doWith makes one request with c and returns its status, header and body.
+func doWith(t *testing.T, c *http.Client, method, url string) (int, http.Header, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := c.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -50,14 +50,19 @@ func (t *tuning) minRunning(processes int) int {
 // workers; once they are, a min_processes above the workers running
 // starts as many more (cheaper mode starts one a busy second, and would
 // not while they are idle), and one below it lets cheaper mode retire
-// idle ones down to it.
+// idle ones down to it. A reload that fails gives the master its running
+// values back: the caller keeps every tier on the running configuration,
+// and the old workers serve on with their harakiri, which the backstop
+// must not cut short.
 func (m *Master) ReloadWith(c appserver.Config) error {
 	m.init()
+	running := m.tuning.Load() // nil: Config's
 	m.tuning.Store(tuningOf(c))
 	m.mu.Lock()
 	m.startTickersLocked()
 	m.mu.Unlock()
 	if err := m.Reload(); err != nil {
+		m.tuning.Store(running)
 		return err
 	}
 	m.mu.Lock()

@@ -194,13 +194,12 @@ func ListenerFile(l net.Listener) (*os.File, error) {
 	case *Listener:
 		var dup int
 		var derr error
-		if err := l.ctl.Control(func(fd uintptr) { dup, derr = syscall.Dup(int(fd)) }); err != nil {
+		if err := l.ctl.Control(func(fd uintptr) { dup, derr = dupCloexec(int(fd)) }); err != nil {
 			return nil, err
 		}
 		if derr != nil {
-			return nil, os.NewSyscallError("dup", derr)
+			return nil, derr
 		}
-		syscall.CloseOnExec(dup)
 		return os.NewFile(uintptr(dup), l.path), nil
 	case interface{ File() (*os.File, error) }:
 		return l.File()
@@ -261,8 +260,7 @@ func (l *Listener) pollRC() (syscall.RawConn, error) {
 	dup := -1
 	var derr error
 	if err := l.ctl.Control(func(fd uintptr) {
-		if dup, derr = syscall.Dup(int(fd)); derr == nil {
-			syscall.CloseOnExec(dup)
+		if dup, derr = dupCloexec(int(fd)); derr == nil {
 			if derr = syscall.SetNonblock(dup, true); derr != nil {
 				syscall.Close(dup)
 			}
@@ -271,7 +269,7 @@ func (l *Listener) pollRC() (syscall.RawConn, error) {
 		return nil, err
 	}
 	if derr != nil {
-		return nil, os.NewSyscallError("dup", derr)
+		return nil, derr
 	}
 	f := os.NewFile(uintptr(dup), l.path) // non-blocking: into the poller
 	rc, err := f.SyscallConn()

@@ -58,11 +58,9 @@ func listenTCPOn(network, addr string, backlog int) (*tcpListener, error) {
 	dup := -1
 	var derr error
 	if err := rc.Control(func(fd uintptr) {
-		if dup, derr = syscall.Dup(int(fd)); derr != nil {
-			derr = os.NewSyscallError("dup", derr)
+		if dup, derr = dupCloexec(int(fd)); derr != nil {
 			return
 		}
-		syscall.CloseOnExec(dup)
 		if derr = syscall.SetNonblock(dup, false); derr == nil {
 			// net.Listen uses somaxconn; listen(2) again on a listening
 			// socket only changes its backlog.
@@ -139,12 +137,11 @@ func (l *tcpListener) SyscallConn() (syscall.RawConn, error) { return l.ctl, nil
 func (l *tcpListener) File() (*os.File, error) {
 	dup := -1
 	var derr error
-	if err := l.ctl.Control(func(fd uintptr) { dup, derr = syscall.Dup(int(fd)) }); err != nil {
+	if err := l.ctl.Control(func(fd uintptr) { dup, derr = dupCloexec(int(fd)) }); err != nil {
 		return nil, err
 	}
 	if derr != nil {
-		return nil, os.NewSyscallError("dup", derr)
+		return nil, derr
 	}
-	syscall.CloseOnExec(dup)
 	return os.NewFile(uintptr(dup), l.file.Name()), nil
 }
