@@ -34,14 +34,9 @@ func TestTLSHTTP2PathWithASpaceIsRefused(t *testing.T) {
 		"/a?b=c&d=e f&g=h":   400,
 		"/trailing?space=x ": 400,
 	} {
-		c, err := tls.Dial("tcp", te.secure, &tls.Config{RootCAs: te.pool, ServerName: "localhost", NextProtos: []string{"h2"}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := tlsBrkH2StatusOf(t, c, "localhost", path); got != want {
+		if got := te.h2PathStatus(t, path); got != want {
 			t.Errorf(":path %q: %d, want %d", path, got, want)
 		}
-		c.Close()
 	}
 	mu.Lock()
 	defer mu.Unlock()
@@ -77,14 +72,9 @@ func TestTLSHTTP2AbsolutePathIsRefused(t *testing.T) {
 		"ftp://localhost/x":   400,
 		"x":                   -1, // Go's server resets the stream itself
 	} {
-		c, err := tls.Dial("tcp", te.secure, &tls.Config{RootCAs: te.pool, ServerName: "localhost", NextProtos: []string{"h2"}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := tlsBrkH2StatusOf(t, c, "localhost", path); got != want {
+		if got := te.h2PathStatus(t, path); got != want {
 			t.Errorf(":path %q: %d, want %d", path, got, want)
 		}
-		c.Close()
 	}
 	mu.Lock()
 	defer mu.Unlock()
@@ -111,4 +101,16 @@ func TestTLSHTTP2RequestWithoutAuthorityIsRefused(t *testing.T) {
 		}
 		c.Close()
 	}
+}
+
+// h2PathStatus sends one HTTP/2 request for path over a new connection and
+// returns its status (-1 for a reset stream).
+func (te *tlsEdge) h2PathStatus(t *testing.T, path string) int {
+	t.Helper()
+	c, err := tls.Dial("tcp", te.secure, &tls.Config{RootCAs: te.pool, ServerName: "localhost", NextProtos: []string{"h2"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	return tlsBrkH2StatusOf(t, c, "localhost", path)
 }
