@@ -182,6 +182,9 @@ func (r *reloadSet) applyAll(f *config.File) error {
 			return r.ignore("tier", tier)
 		}
 		r.c.logger.Error("reload failed; every tier keeps the running configuration", "tier", tier, "err", err)
+		if strings.HasPrefix(err.Error(), tier+": ") {
+			return fmt.Errorf("reload failed; every tier keeps the running configuration: %w", err) // it names its tier
+		}
 		return fmt.Errorf("reload failed; every tier keeps the running configuration: %s: %w", tier, err)
 	}
 	var names []string
@@ -238,7 +241,9 @@ func (c *cmdEnv) rereadable() error {
 	if c.inherited != nil || c.cfgPath == "" {
 		return nil
 	}
-	if fi, err := os.Stat(c.cfgPath); err == nil && !fi.Mode().IsRegular() {
+	if fi, err := os.Stat(c.cfgPath); err == nil && fi.IsDir() {
+		return fmt.Errorf("--config %s is a directory now: a reload reads a file; put the configuration back there (the stack runs on the one it holds)", c.cfgPath)
+	} else if err == nil && !fi.Mode().IsRegular() {
 		return fmt.Errorf("--config %s is not a regular file (a pipe or /dev/stdin is read once): a reload has nothing to read; restart the stack to change its configuration", c.cfgPath)
 	}
 	return nil

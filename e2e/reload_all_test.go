@@ -39,6 +39,8 @@ func TestAReloadOneTierCannotTakeChangesNoTier(t *testing.T) {
 	heldWrite(t, filepath.Join(dir, "stack.yaml"), changed)
 	if code, body := adminDo(t, admin, http.MethodPost, "/reload"); code != http.StatusConflict || !strings.Contains(body, "address already in use") {
 		t.Errorf("POST /reload: %d %s, want 409 naming the address in use", code, body)
+	} else if !strings.Contains(body, "configuration: edge: listen on") || strings.Contains(body, "edge: edge:") {
+		t.Errorf("POST /reload: %s, want the tier named once", body) // break-it 15: "edge: edge: listen on"
 	}
 	if out := p.Output(); strings.Contains(out, "chain reload") {
 		t.Errorf("the appserver reloaded although the edge could not:\n%s", out)
