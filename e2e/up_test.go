@@ -207,10 +207,15 @@ func TestSubprocessModeRunsEachTierAsAChild(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	out := p.Output()
+	// The parent holds the tiers' sockets, so the first request may be
+	// queued and answered before a child's "serving" line has come
+	// through the parent's output: wait for the lines a while.
 	for _, want := range []string{"[edge] stack: edge listening on", "[appserver] stack: appserver serving hello"} {
-		if !strings.Contains(out, want) {
-			t.Errorf("output lacks %q:\n%s", want, out)
+		for until := time.Now().Add(5 * time.Second); !strings.Contains(p.Output(), want); time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(until) {
+				t.Errorf("output lacks %q:\n%s", want, p.Output())
+				break
+			}
 		}
 	}
 	if code := p.stop(syscall.SIGTERM); code != 0 {
