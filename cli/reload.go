@@ -214,8 +214,7 @@ func (r *reloadSet) applyAll(f *config.File) error {
 	}
 	// Held once every tier that prepares has: the children started from
 	// now on (the chain reload's workers, a tier child restarting) load f.
-	// A reload a preparing tier refused reached none of them, nor the
-	// memfd, which each taken configuration grows.
+	// A reload a preparing tier refused reached none of them.
 	if err := r.c.heldCfg.Hold(f.Held); err != nil {
 		return fail("held configuration", err)
 	}
