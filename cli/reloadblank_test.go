@@ -24,12 +24,7 @@ func TestReloadRefusesABlankFileUnlessItRunsOnOne(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	reg, err := newRegistry([]App{siteApp()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var logs bytes.Buffer
-	c := &cmdEnv{apps: reg, stderr: &logs, cfgPath: path, logLevel: "info", logger: slog.New(newLogHandler(&logs, "text", slog.LevelInfo))}
+	c, _ := siteEnv(t, path)
 	defer c.heldCfg.Close()
 	r := &reloadSet{c: c, scope: "edge", sup: &supervisor.Supervisor{}}
 	applied := 0
@@ -56,4 +51,16 @@ func TestReloadRefusesABlankFileUnlessItRunsOnOne(t *testing.T) {
 	if err := r.reload(); err != nil || applied != 1 {
 		t.Errorf("running on a blank file, a reload of it: %v (applied %d times)", err, applied)
 	}
+}
+
+// siteEnv is a command's environment for --config path, with the site
+// app built in, logging at info into the buffer it returns.
+func siteEnv(t *testing.T, path string) (*cmdEnv, *bytes.Buffer) {
+	t.Helper()
+	reg, err := newRegistry([]App{siteApp()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &bytes.Buffer{}
+	return &cmdEnv{apps: reg, stderr: logs, cfgPath: path, logLevel: "info", logger: slog.New(newLogHandler(logs, "text", slog.LevelInfo))}, logs
 }

@@ -271,19 +271,7 @@ func heldTierChild(parent int, tier string) int {
 // reloads each process's stays under three times the file, and the
 // appserver child, killed and started again, loads the last one.
 func TestManyReloadsKeepTheHeldConfigurationBounded(t *testing.T) {
-	cfg := `mode: subprocess
-run_dir: run
-shutdown_timeout: 5s
-edge:
-  listen: ["127.0.0.1:0"]
-  locations:
-    - {path: /, upstream: app}
-  upstreams:
-    app: {servers: ["unix:run/app.sock"]}
-appserver:
-  listen: unix:run/app.sock
-  app: echo
-`
+	cfg := "mode: subprocess\n" + brkEchoConfig // the echo app in the appserver child
 	dir := writeConfig(t, cfg)
 	started := time.Now()
 	p := start(t, dir, "up")
@@ -296,7 +284,7 @@ appserver:
 	for i := range reloads {
 		text := cfg + "# reload " + strconv.Itoa(i) + "\n"
 		if i == reloads-1 {
-			text += "  log_requests: true\n"
+			text += "  log_requests: true\n" // under appserver, brkEchoConfig's last
 		}
 		heldWrite(t, path, text)
 		heldReload(t, p, "msg=reloaded tier=appserver")
