@@ -32,6 +32,7 @@ type responseWriter struct {
 	accept []string // the request's Accept-Encoding, negotiated once a response qualifies
 	coding Coding   // what the client gets; Identity: none
 	ranged bool     // the request has a Range
+	inm    []string // the request's If-None-Match, for a 304's ETag
 	mode   mode
 	status int
 	held   *[]byte // while holding
@@ -55,6 +56,9 @@ func (w *responseWriter) WriteHeader(code int) {
 	}
 	w.status = code
 	hdr := w.Header()
+	if code == http.StatusNotModified {
+		notModified(hdr, w.inm)
+	}
 	if !w.h.eligible(code, hdr) {
 		w.pass()
 		return
