@@ -79,4 +79,3 @@ func dechunk(t *testing.T, raw string) (int, string) {
 		rest = after[size+2:]
 	}
 }
-
