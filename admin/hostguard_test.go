@@ -2,7 +2,6 @@ package admin
 
 import (
 	"bufio"
-	"context"
 	"io"
 	"net"
 	"net/http"
@@ -21,17 +20,7 @@ func TestTCPListenerRefusesForeignHosts(t *testing.T) {
 	cfg := Config{Listen: "127.0.0.1:0", Socket: sock, AllowedHosts: []string{".internal", "metrics.example"}}
 	src := Sources{Config: func() ([]byte, error) { return []byte("edge: {}\n"), nil }}
 	s := New(cfg, src, nil, quiet)
-	if err := s.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- s.Serve() }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		s.Shutdown(ctx)
-		<-served
-	})
+	serveForTest(t, s)
 	tcp := s.Addr().String()
 	_, port, _ := net.SplitHostPort(tcp)
 	for _, c := range []struct {

@@ -1,7 +1,6 @@
 package edge_test
 
 import (
-	"crypto/tls"
 	"strings"
 	"testing"
 
@@ -29,13 +28,8 @@ func TestMalformedHostShapeIsRefused(t *testing.T) {
 		if got := te.tlsExchange(t, "http/1.1", raw); !strings.HasPrefix(got, "HTTP/1.1 "+itoa(want)+" ") {
 			t.Errorf("Host %q over TLS: %.40q, want %d", host, got, want)
 		}
-		c, err := tls.Dial("tcp", te.secure, &tls.Config{RootCAs: te.pool, ServerName: "localhost", NextProtos: []string{"h2"}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := tlsBrkH2StatusOf(t, c, host, "/f"); got != want {
+		if got := te.h2Status(t, host, "/f"); got != want {
 			t.Errorf(":authority %q: %d, want %d", host, got, want)
 		}
-		c.Close()
 	}
 }
