@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 
@@ -204,7 +203,7 @@ const msgGoneRow = "Select a valid choice. That choice is not one of the availab
 // (a row another user added meanwhile is left alone, one deleted
 // meanwhile is an error on its row, as in Django), the DELETE boxes, and
 // the extra rows, which are skipped when left as offered.
-func (iv *inlineView) bind(data url.Values) error {
+func (iv *inlineView) bind(data framework.Values) error {
 	total, err1 := strconv.Atoi(data.Get(iv.Prefix + "-TOTAL_FORMS"))
 	initial, err2 := strconv.Atoi(data.Get(iv.Prefix + "-INITIAL_FORMS"))
 	if err1 != nil || err2 != nil || total < 0 || total > maxInlineForms || initial < 0 || total < initial {
@@ -275,7 +274,7 @@ func (iv *inlineView) valid() bool {
 
 // save validates the submitted page and, when it is valid, writes the
 // object and its inline rows in one transaction and redirects.
-func (q *request) save(m *Model, fv *formView, data url.Values) (bool, error) {
+func (q *request) save(m *Model, fv *formView, data framework.Values) (bool, error) {
 	fv.Form.Bind(data)
 	ok := fv.Form.IsValid()
 	for _, iv := range fv.Inlines {
