@@ -30,6 +30,11 @@ type formView struct {
 	Errors    bool
 	CanDelete bool
 	DeleteURL string
+	// A view-only page (view permission, not change): see viewOnly.
+	ReadOnly    bool
+	View        []readonlyField
+	ViewInlines []readonlyInline
+	CloseURL    string
 }
 
 // inlineView is one inline formset: Django's TabularInline.
@@ -98,7 +103,10 @@ type queryer interface {
 // changeForm is the add page (pk "") and the change page of m.
 func (q *request) changeForm(m *Model, pk string) error {
 	add := pk == ""
-	if add && !q.can("add", m) || !add && !q.can("change", m) {
+	// View permission without change shows the object read-only, as
+	// Django's change_view; saving it (a POST) needs change.
+	readOnly := !add && !q.can("change", m) && q.can("view", m)
+	if add && !q.can("add", m) || !add && !readOnly && !q.can("change", m) || readOnly && q.r.Method == http.MethodPost {
 		return forbidden()
 	}
 	ctx := q.r.Context()
@@ -116,6 +124,9 @@ func (q *request) changeForm(m *Model, pk string) error {
 		}
 		fv.CanDelete = q.can("delete", m)
 		fv.DeleteURL = q.url(m.App, m.Name, pk, "delete/")
+		if readOnly {
+			return q.viewOnly(m, fv, pk, initial)
+		}
 	}
 	fv.Form = forms.New(m.fields...).SetInitial(initial)
 	for i := range m.Inlines {
@@ -140,9 +151,7 @@ func (q *request) changeForm(m *Model, pk string) error {
 	if add {
 		title, last = "Add "+m.Verbose, "Add "+m.Verbose
 	}
-	crumbs := []crumb{{q.url(""), "Home"}, {q.url(m.App, ""), capitalize(m.App)},
-		{q.url(m.App, m.Name, ""), capitalize(m.VerbosePlural)}, {"", last}}
-	return q.render(http.StatusOK, "change_form.html", title, crumbs, fv)
+	return q.render(http.StatusOK, "change_form.html", title, q.formCrumbs(m, last), fv)
 }
 
 // inlineRows builds an inline's formset: the parent's existing rows, then

@@ -145,7 +145,11 @@ func (q *request) changeList(m *Model) error {
 		}
 	}
 	crumbs := []crumb{{q.url(""), "Home"}, {q.url(m.App, ""), capitalize(m.App)}, {"", capitalize(m.VerbosePlural)}}
-	return q.render(http.StatusOK, "change_list.html", "Select "+m.Verbose+" to change", crumbs, lv)
+	title := "Select " + m.Verbose + " to change"
+	if !q.can("change", m) {
+		title = "Select " + m.Verbose + " to view" // Django's, for view-only users
+	}
+	return q.render(http.StatusOK, "change_list.html", title, crumbs, lv)
 }
 
 // label is a column's label: its field's, or the name made readable.
