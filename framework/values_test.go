@@ -64,13 +64,8 @@ func TestRepeatedFieldsGiveTheLastValueAsDjango(t *testing.T) {
 	}, "\n")
 	check := func(name, ct string, body []byte) {
 		t.Helper()
-		resp, err := http.Post(srv.URL+"/show/?a=1&a=2", ct, bytes.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != 200 || string(got) != want {
+		resp, got := readBody(t)(http.Post(srv.URL+"/show/?a=1&a=2", ct, bytes.NewReader(body)))
+		if resp.StatusCode != 200 || got != want {
 			t.Errorf("%s: %d\n%s\nwant\n%s", name, resp.StatusCode, got, want)
 		}
 	}
@@ -90,17 +85,12 @@ func TestCSRFTokenIsTheLastOfRepeatedFields(t *testing.T) {
 	srv := repeatedApp(t)
 	jar, _ := cookiejar.New(nil)
 	c := &http.Client{Jar: jar}
-	resp, err := c.Get(srv.URL + "/form/")
-	if err != nil {
-		t.Fatal(err)
-	}
-	page, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	m := tokenRE.FindSubmatch(page)
+	_, page := readBody(t)(c.Get(srv.URL + "/form/"))
+	m := tokenRE.FindStringSubmatch(page)
 	if m == nil {
 		t.Fatalf("no token in %s", page)
 	}
-	good, bad := string(m[1]), strings.Repeat("a", len(m[1]))
+	good, bad := m[1], strings.Repeat("a", len(m[1]))
 	for _, tc := range []struct {
 		tokens []string
 		status int
@@ -116,6 +106,19 @@ func TestCSRFTokenIsTheLastOfRepeatedFields(t *testing.T) {
 		if resp.StatusCode != tc.status {
 			t.Errorf("tokens %q: %d, want %d", tc.tokens, resp.StatusCode, tc.status)
 		}
+	}
+}
+
+// readBody reads a response's body, failing the test on a request error.
+func readBody(t *testing.T) func(*http.Response, error) (*http.Response, string) {
+	return func(resp *http.Response, err error) (*http.Response, string) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, string(b)
 	}
 }
 
