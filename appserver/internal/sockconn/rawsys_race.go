@@ -1,6 +1,6 @@
 //go:build race
 
-package appserver
+package sockconn
 
 import (
 	"syscall"

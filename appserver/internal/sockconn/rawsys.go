@@ -1,6 +1,6 @@
 //go:build !race
 
-package appserver
+package sockconn
 
 import (
 	"syscall"
@@ -21,7 +21,7 @@ import (
 // The race detector learns from syscall.Read and syscall.Write that a
 // write to a socket happens before the read of its bytes, so with -race
 // rawsys_race.go and internal/rawio use them instead. Reads and writes
-// are internal/rawio's (pollio.go); accept4 is internal/listener's.
+// are internal/rawio's (pollio.go); accept4 is package listener's.
 
 // rawClose closes a socket. Unless SO_LINGER is set with a timeout, which
 // the appserver never does (Reset sets a zero one: an immediate RST),
