@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"github.com/stack-web/stack/appserver/internal/listener"
 )
@@ -321,6 +322,22 @@ func (c *FD) Detach() (net.Conn, error) {
 		return nil, fmt.Errorf("duplicating the connection: %w", err)
 	}
 	return nc, nil
+}
+
+// rawWaitReadable waits, without the runtime poller and holding its
+// thread and P, until fd is readable or d has passed; it reports whether
+// it is (or may be: an error or a signal ends the wait early too, and the
+// next read tells). It is a RawSyscall with -race too: ppoll moves no
+// bytes, so the detector has nothing to learn from it (rawsys.go).
+func rawWaitReadable(fd int, d time.Duration) bool {
+	pfd := struct {
+		fd      int32
+		events  int16
+		revents int16
+	}{fd: int32(fd), events: pollIn}
+	ts := syscall.NsecToTimespec(int64(d))
+	n, _, e := syscall.RawSyscall6(syscall.SYS_PPOLL, uintptr(unsafe.Pointer(&pfd)), 1, uintptr(unsafe.Pointer(&ts)), 0, 0, 0)
+	return e != 0 || n > 0
 }
 
 const (

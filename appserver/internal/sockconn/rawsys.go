@@ -2,11 +2,7 @@
 
 package sockconn
 
-import (
-	"syscall"
-	"time"
-	"unsafe"
-)
+import "syscall"
 
 // The system calls of a one-shot connection (accept4, read, write, close,
 // all on non-blocking sockets, so none of them waits) go through
@@ -31,19 +27,4 @@ func rawClose(fd int) error {
 		return e
 	}
 	return nil
-}
-
-// rawWaitReadable waits, without the runtime poller and holding its
-// thread and P, until fd is readable or d has passed; it reports whether
-// it is (or may be: an error or a signal ends the wait early too, and the
-// next read tells).
-func rawWaitReadable(fd int, d time.Duration) bool {
-	pfd := struct {
-		fd      int32
-		events  int16
-		revents int16
-	}{fd: int32(fd), events: pollIn}
-	ts := syscall.NsecToTimespec(int64(d))
-	n, _, e := syscall.RawSyscall6(syscall.SYS_PPOLL, uintptr(unsafe.Pointer(&pfd)), 1, uintptr(unsafe.Pointer(&ts)), 0, 0, 0)
-	return e != 0 || n > 0
 }
