@@ -17,9 +17,9 @@
 // subpackages, which know nothing of the front: edge/upstream (reaching
 // app servers) and edge/static (files). The front's own mechanisms, each
 // of which needs nothing of the front's configuration or state, are in
-// edge/internal: the servers (h1, framing, headguard, chanlisten, intake),
-// TLS (tlsfront), the request's path and body (urlpath, reqbody, linger),
-// a file's send_timeout (sendwatch), the
+// edge/internal: the servers and their sockets (h1, framing, headguard,
+// chanlisten, intake), TLS (tlsfront), the request's path and body
+// (urlpath, reqbody, linger), a file's send_timeout (sendwatch), the
 // proxying (forward, respbuf, tunnel, accel), the policies around a
 // location (limitzone, proxytrust) and the records of a request (reqid,
 // accesslog, locmetrics). What stays here is the configuration, the state
