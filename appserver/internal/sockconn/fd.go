@@ -19,16 +19,17 @@ import (
 )
 
 // A uwsgi connection from any peer but the edge lives for one request:
-// accept, read the packet, write the response, close (see the appserver's
-// serveconn.go for the edge's kept connections). Through the net package that is eight
-// system calls (accept4, getsockname, two epoll_ctl for the runtime's
-// poller, read, write, close, and the poller's wake-ups), and it happens on
-// every request. A response of a few KiB fits the socket buffer, and the
-// packet is written right after the connect, so neither side needs to
-// wait long: FD reads and writes the descriptor directly (through
-// RawSyscall, rawsys.go), waits for a late first packet with a short
-// poll(2), and only hands the descriptor to the runtime poller (os.NewFile)
-// when a read or write would block for longer. The common request costs
+// accept, read the packet, write the response, close (see the
+// appserver's serveconn.go for the edge's kept connections). Through the
+// net package that is eight system calls (accept4, getsockname, two
+// epoll_ctl for the runtime's poller, read, write, close, and the
+// poller's wake-ups), and it happens on every request. A response of a
+// few KiB fits the socket buffer, and the packet is written right after
+// the connect, so neither side needs to wait long: FD reads and writes
+// the descriptor directly (through RawSyscall, rawsys.go), waits for a
+// late first packet with a short poll(2), and only hands the descriptor
+// to the runtime poller (os.NewFile) when a read or write would block for
+// longer. The common request costs
 // accept4, read (sometimes ppoll and a second read), write and close.
 
 // Conn is what the server needs of a connection it serves.
@@ -51,9 +52,9 @@ type Conn interface {
 	// ReadTimeout sets the per-read timeout (socket_timeout; longer while
 	// a kept connection waits for its next request).
 	ReadTimeout(d time.Duration)
-	// StopReading shuts the reading side (the appserver's firstbyte.go): a read waiting
-	// for more ends at EOF, what the peer sent before is still read. Safe
-	// from any goroutine, even after Close.
+	// StopReading shuts the reading side (the appserver's firstbyte.go):
+	// a read waiting for more ends at EOF, what the peer sent before is
+	// still read. Safe from any goroutine, even after Close.
 	StopReading()
 	// Unread reports whether bytes the peer sent wait in the socket (true
 	// if it cannot tell). Safe from any goroutine, even after Close.
@@ -143,9 +144,10 @@ func (c *FD) waitOff() bool {
 // preempted between its connect and its write); turning the wait off for
 // a while after each sent the connections after it through the poller,
 // each costing more CPU than the wait. Since a connection is read right
-// after its accept (the appserver's acceptloop.go), more first reads find nothing yet, and
-// a 1% budget ran out on the busy machine: 5% was measured 147 against 179
-// µs of CPU per request (nginx in front, scripts/ab-appalone.sh).
+// after its accept (the appserver's acceptloop.go), more first reads find
+// nothing yet, and a 1% budget ran out on the busy machine: 5% was
+// measured 147 against 179 µs of CPU per request (nginx in front,
+// scripts/ab-appalone.sh).
 type Budget struct {
 	tat atomic.Int64 // unix ns until which the timeouts so far are paid for; 0: none yet
 }
