@@ -10,7 +10,8 @@
 // Sources. Two listeners serve it:
 //
 //   - admin.listen (TCP, default 127.0.0.1:8001): GET /metrics, /healthz,
-//     /readyz, /status, /status.json, /config;
+//     /readyz, /status, /status.json, /config, to a Host that is the
+//     admin's own (hostguard.go);
 //   - admin.socket (Unix, mode 0600: the file mode is the authentication):
 //     the same, plus POST /reload, /workers/add and /workers/remove.
 package admin
@@ -176,7 +177,11 @@ func (s *Server) Listen() error {
 }
 
 func (s *Server) newHTTPServer(control bool) *http.Server {
-	return &http.Server{Handler: s.handler(control), ReadHeaderTimeout: 10 * time.Second,
+	h := s.handler(control)
+	if !control {
+		h = newHostGuard(h, s.cfg)
+	}
+	return &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout: 60 * time.Second, ErrorLog: slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn)}
 }
 

@@ -147,6 +147,10 @@ func TestConfigValidate(t *testing.T) {
 		{Config{Listen: "unix:run/a.sock"}, "admin.socket"},
 		{Config{Listen: "127.0.0.1:http"}, "port must be a number"},
 		{Config{Socket: strings.Repeat("a", 120)}, "at most 107"},
+		{Config{AllowedHosts: []string{"metrics.internal", ".example.com", "*", "10.0.0.5"}}, ""},
+		{Config{AllowedHosts: []string{"ok.test", "a.test:8001"}}, `admin.allowed_hosts[1]: "a.test:8001" is not a host name`},
+		{Config{AllowedHosts: []string{"*.example.com"}}, `admin.allowed_hosts[0]`},
+		{Config{AllowedHosts: []string{""}}, `admin.allowed_hosts[0]`},
 	} {
 		err := c.cfg.Validate()
 		if (c.want == "") != (err == nil) || err != nil && !strings.Contains(err.Error(), c.want) {

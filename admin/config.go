@@ -19,6 +19,12 @@ type Config struct {
 	// authentication. "" turns it off. Relative paths follow run_dir
 	// unless given.
 	Socket string `yaml:"socket"`
+	// AllowedHosts are the names, besides localhost, IP addresses and
+	// Listen's own host, that the TCP listener answers in a Host header
+	// (Django's ALLOWED_HOSTS: ".example.com" takes a domain and its
+	// subdomains, "*" any name); a request naming another gets 400, so
+	// that a DNS-rebinding page cannot read it (hostguard.go).
+	AllowedHosts []string `yaml:"allowed_hosts"`
 }
 
 // DefaultConfig is admin's built-in configuration (Socket is
@@ -42,6 +48,11 @@ func (c Config) Validate() error {
 				errs = append(errs, fmt.Errorf("admin.listen: %q: the port must be a number from 0 to 65535", c.Listen))
 			}
 			_ = host
+		}
+	}
+	for i, n := range c.AllowedHosts {
+		if n == "" || n == "." || strings.ContainsAny(n, ":/ \t[]") || (strings.Contains(n, "*") && n != "*") {
+			errs = append(errs, fmt.Errorf("admin.allowed_hosts[%d]: %q is not a host name (a name such as metrics.internal, .example.com for a domain and its subdomains, or *; no port)", i, n))
 		}
 	}
 	if c.Socket != "" {

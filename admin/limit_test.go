@@ -25,7 +25,7 @@ func TestAdminTCPClosesClientsThatTrickleABody(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	c.Write([]byte("POST /reload HTTP/1.1\r\nHost: a\r\nContent-Length: 200000\r\n\r\nab"))
+	c.Write([]byte("POST /reload HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 200000\r\n\r\nab"))
 	stop := make(chan struct{})
 	defer close(stop)
 	go func() { // keep trickling

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/stack-web/stack/appserver/internal/allow"
+	"github.com/stack-web/stack/appserver/internal/sockconn"
 )
 
 // The allow-list of a TCP listener (appserver.allow) is package
@@ -34,7 +35,7 @@ type allowAcceptor struct {
 	log      *allow.RefusalLog
 }
 
-func (a *allowAcceptor) accept() (connection, error) {
+func (a *allowAcceptor) accept() (sockconn.Conn, error) {
 	for {
 		c, err := a.next.accept()
 		if err != nil {

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"io"
 	"net/http"
+
+	"github.com/stack-web/stack/appserver/internal/sockconn"
 )
 
 // closeAfterBody closes c once the response is written. A body the handler
@@ -11,7 +13,7 @@ import (
 // socket with unread data resets it and the peer may lose the response
 // (unbit/uwsgi#1371); what cannot be drained quickly is left, after a
 // half-close that delivers the end of the response first.
-func closeAfterBody(c connection, body *requestBody) {
+func closeAfterBody(c sockconn.Conn, body *requestBody) {
 	if body.n > 0 && body.n <= maxDrain {
 		body.drain()
 	}

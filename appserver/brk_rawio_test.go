@@ -8,11 +8,13 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stack-web/stack/appserver/internal/sockconn"
 )
 
 // A flood of connections that never write (a peer on the socket that is
 // not the edge or nginx) must not hold the worker: a first read that finds
-// nothing waits in ppoll holding its thread and P (firstReadWait), so
+// nothing waits in ppoll holding its thread and P (sockconn.FirstReadWait), so
 // 1500 of them in a row held a GOMAXPROCS=1 worker for 1.5 s, and a
 // request queued behind them waited that long (before: ~10 µs each in the
 // poller). After one such wait times out, the next first reads go to the
@@ -46,7 +48,7 @@ func TestBrkRawSilentFloodDoesNotStallTheWorker(t *testing.T) {
 		t.Errorf("got %q", out)
 	}
 	t.Logf("%d silent connections dialed in %v; a request dialed after them answered in %v", n, dialed, took)
-	if took >= n*firstReadWait/2 {
-		t.Fatalf("a request behind %d silent connections took %v: their first reads held the worker (firstReadWait %v each)", n, took, firstReadWait)
+	if took >= n*sockconn.FirstReadWait/2 {
+		t.Fatalf("a request behind %d silent connections took %v: their first reads held the worker (sockconn.FirstReadWait %v each)", n, took, sockconn.FirstReadWait)
 	}
 }

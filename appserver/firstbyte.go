@@ -2,10 +2,7 @@ package appserver
 
 import (
 	"io"
-	"syscall"
 	"time"
-
-	"github.com/stack-web/stack/appserver/internal/listener"
 )
 
 // A connection accepted but silent (a peer that connected and has sent
@@ -58,25 +55,3 @@ func (s *Server) stopSilent() {
 		}
 	}
 }
-
-func (c *fdConn) StopReading() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if !c.closed {
-		syscall.Shutdown(c.fd, syscall.SHUT_RD)
-	}
-}
-
-func (c *fdConn) Unread() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return !c.closed && listener.Unread(uintptr(c.fd))
-}
-
-func (c *netConn) StopReading() {
-	if cr, ok := c.Conn.(interface{ CloseRead() error }); ok {
-		cr.CloseRead()
-	}
-}
-
-func (c *netConn) Unread() bool { return listener.ConnUnread(c.Conn) }

@@ -15,7 +15,7 @@ import (
 )
 
 // A one-shot connection's first read waits a moment holding its thread
-// (fdConn.Read, firstReadWait) before the runtime poller takes over. Peers
+// (sockconn.FD.Read, sockconn.FirstReadWait) before the runtime poller takes over. Peers
 // whose packet comes at once, a moment after the connect, well after it,
 // or in pieces must all be answered the same.
 func TestFirstReadPacketTiming(t *testing.T) {
@@ -67,7 +67,7 @@ func TestFirstReadPacketTiming(t *testing.T) {
 }
 
 // Connections that never send anything hold a worker (GOMAXPROCS 1, as
-// with processes: 2 on two cores) for at most firstReadWait each (or
+// with processes: 2 on two cores) for at most sockconn.FirstReadWait each (or
 // until the runtime preempts the wait, 10 ms), then wait in the poller
 // until socket_timeout: requests behind them are served long before that,
 // and the silent ones are closed then.
@@ -117,7 +117,7 @@ func TestSilentPeersDoNotStallTheWorker(t *testing.T) {
 }
 
 // A response larger than the socket buffer, read slowly, makes the writes
-// wait in the runtime poller (pollIO): every byte arrives, in order, and
+// wait in the runtime poller (sockconn.FD's pollIO): every byte arrives, in order, and
 // the request that follows on a new connection is served as usual.
 func TestPolledWritesDeliverEveryByte(t *testing.T) {
 	const size = 4 << 20
@@ -152,28 +152,5 @@ func TestPolledWritesDeliverEveryByte(t *testing.T) {
 	}
 	if out := rawExchange(t, sock, request("GET", "/", "")); !strings.HasPrefix(out, "HTTP/1.1 200 OK\r\n") {
 		t.Errorf("next request got %.100q", out)
-	}
-}
-
-// The first reads' timed-out waits may cost 5% of the time, in bursts of
-// waitBurst: one now and then keeps the wait on, a flood turns it off.
-func TestWaitBudget(t *testing.T) {
-	var b waitBudget
-	if b.spent() {
-		t.Fatal("a fresh budget is spent")
-	}
-	for i := range waitBurst {
-		b.spend()
-		if b.spent() {
-			t.Fatalf("spent after %d timeouts, want %d allowed in a burst", i+1, waitBurst)
-		}
-	}
-	b.spend()
-	if !b.spent() {
-		t.Fatalf("not spent after %d timeouts in a row", waitBurst+1)
-	}
-	time.Sleep(firstReadWaitCost + firstReadWaitCost/2)
-	if b.spent() {
-		t.Errorf("still spent %v later: a timeout's cost is paid for in %v", firstReadWaitCost+firstReadWaitCost/2, firstReadWaitCost)
 	}
 }

@@ -9,11 +9,13 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/stack-web/stack/appserver/internal/sockconn"
 )
 
 // conn is a connection being served, as the harakiri watchdog sees it.
 type conn struct {
-	c        connection
+	c        sockconn.Conn
 	started  atomic.Int64 // when the handler started (unix nanoseconds); 0 outside it
 	release  func()       // frees the connection's Threads slot; nil without a bound
 	accepted time.Time    // when accepted, if QueueTimeout is set
@@ -120,7 +122,7 @@ func (s *Server) harakiri(now time.Time) {
 // the watchdog closes it, and if nothing had been written yet it writes
 // the 504 itself, so the client never gets half of two answers.
 type gate struct {
-	connection
+	sockconn.Conn
 	mu    sync.Mutex
 	wrote bool
 	shut  atomic.Bool
@@ -133,7 +135,7 @@ func (g *gate) Write(p []byte) (int, error) {
 		return 0, errAborted
 	}
 	g.wrote = true
-	return g.connection.Write(p)
+	return g.Conn.Write(p)
 }
 
 // reset opens the gate for the next request of a kept connection.
@@ -155,7 +157,7 @@ func (g *gate) close(answer []byte) (answered bool) {
 		return false
 	}
 	g.wrote = true
-	return g.connection.WriteNow(answer) == nil
+	return g.Conn.WriteNow(answer) == nil
 }
 
 // connLabel is the profiler label that marks the goroutine serving a

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
 	"time"
 
 	"github.com/stack-web/stack/uwsgi"
@@ -65,7 +64,7 @@ func (w *response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if w.cs.gate != nil {
 		w.cs.end() // out of harakiri's sight from here
 	}
-	nc, err := d.detach()
+	nc, err := d.Detach()
 	if err != nil {
 		return nil, nil, fmt.Errorf("appserver: Hijack: %w", err)
 	}
@@ -108,64 +107,13 @@ func (w *response) writeRawHead() {
 	w.pending = w.pending[:0]
 }
 
-// detacher is a connection that can hand over its socket.
+// detacher is a connection that can hand over its socket (both of
+// package sockconn's).
 type detacher interface {
-	// detach returns a net.Conn on the same socket that outlives the
+	// Detach returns a net.Conn on the same socket that outlives the
 	// connection's Close (which then only releases what it holds).
-	detach() (net.Conn, error)
+	Detach() (net.Conn, error)
 }
-
-// detach duplicates the descriptor into a net.Conn of its own (the
-// runtime poller's, with deadlines); the serving goroutine's Close then
-// closes only the original descriptor.
-func (c *fdConn) detach() (net.Conn, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.closed {
-		return nil, net.ErrClosed
-	}
-	if c.file == nil {
-		c.file = os.NewFile(uintptr(c.fd), "uwsgi")
-	}
-	nc, err := net.FileConn(c.file)
-	if err != nil {
-		return nil, fmt.Errorf("duplicating the connection: %w", err)
-	}
-	return nc, nil
-}
-
-// detach duplicates the socket of a net.Conn that has one (Unix, TCP), as
-// fdConn does; another kind is handed over itself, and the adapter no
-// longer touches it.
-func (c *netConn) detach() (net.Conn, error) {
-	if fc, ok := c.Conn.(interface{ File() (*os.File, error) }); ok {
-		f, err := fc.File()
-		if err != nil {
-			return nil, fmt.Errorf("duplicating the connection: %w", err)
-		}
-		defer f.Close()
-		nc, err := net.FileConn(f)
-		if err != nil {
-			return nil, fmt.Errorf("duplicating the connection: %w", err)
-		}
-		return nc, nil
-	}
-	nc := c.Conn
-	nc.SetDeadline(time.Time{})
-	c.Conn = detachedConn{nc}
-	return nc, nil
-}
-
-// detachedConn stands in a netConn for the connection it handed over:
-// closing it, or cutting it, is the new owner's business.
-type detachedConn struct{ net.Conn }
-
-func (detachedConn) Close() error                     { return nil }
-func (detachedConn) Read([]byte) (int, error)         { return 0, net.ErrClosed }
-func (detachedConn) Write([]byte) (int, error)        { return 0, net.ErrClosed }
-func (detachedConn) SetDeadline(time.Time) error      { return nil }
-func (detachedConn) SetReadDeadline(time.Time) error  { return nil }
-func (detachedConn) SetWriteDeadline(time.Time) error { return nil }
 
 // CloseHijacked closes the connections handlers hijacked (their handlers
 // then see them end) and reports how many: a worker draining for a reload
@@ -192,6 +140,6 @@ func (s *Server) hijackEnded(cs *conn, w *response, start time.Time, panicked bo
 	if s.OnRequest != nil {
 		s.OnRequest(time.Since(start), w.written, panicked)
 	}
-	cs.c.Close() // the original descriptor (fdConn), or nothing (netConn)
+	cs.c.Close() // the original descriptor (sockconn.FD), or nothing (sockconn.Net)
 	return false
 }

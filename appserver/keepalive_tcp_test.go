@@ -14,7 +14,7 @@ import (
 // Over TCP (a listener not made by Listen), Shutdown closes an idle kept
 // connection from its own goroutine while the connection's goroutine
 // waits on it: Abort must not read the connection's fields the serving
-// goroutine writes (a data race under -race: Abort copied the netConn).
+// goroutine writes (a data race under -race: Abort copied the sockconn.Net).
 func TestKeepAliveShutdownOverTCP(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -11,7 +11,7 @@ import (
 // names the appserver's users (cli, package prefork, apps) know them by.
 
 // Listener is a Unix listening socket opened by Listen. Server.Serve takes
-// connections straight off its descriptor (see fdConn); as a net.Listener
+// connections straight off its descriptor (see sockconn.FD); as a net.Listener
 // it also works anywhere else.
 type Listener = listener.Listener
 

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+
+	"github.com/stack-web/stack/appserver/internal/sockconn"
 )
 
 // The answers the server gives without calling the handler.
@@ -21,7 +23,7 @@ func (s *Server) queuedTooLong(start string, accepted time.Time) bool {
 
 // overloaded answers 503 to a request that waited too long in the queue:
 // a fast refusal the client may retry, instead of a slow timeout.
-func (s *Server) overloaded(c connection, bw *bufio.Writer) {
+func (s *Server) overloaded(c sockconn.Conn, bw *bufio.Writer) {
 	s.logger().Warn("appserver: request waited longer than queue_timeout; answering 503", "queue_timeout", s.QueueTimeout)
 	const msg = "503 Service Unavailable\n"
 	fmt.Fprintf(bw, "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nRetry-After: 1\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", len(msg), msg)
@@ -29,7 +31,7 @@ func (s *Server) overloaded(c connection, bw *bufio.Writer) {
 }
 
 // badRequest answers a packet whose variables do not make an HTTP request.
-func (s *Server) badRequest(c connection, bw *bufio.Writer, err error) {
+func (s *Server) badRequest(c sockconn.Conn, bw *bufio.Writer, err error) {
 	s.logger().Warn("appserver: bad request", "err", err)
 	const msg = "400 Bad Request\n"
 	fmt.Fprintf(bw, "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", len(msg), msg)

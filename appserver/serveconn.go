@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/stack-web/stack/appserver/internal/sockconn"
 	"github.com/stack-web/stack/uwsgi"
 )
 
@@ -72,7 +73,7 @@ func (s *Server) serveKept(cs *conn, bufs *connBuffers) {
 
 // getBuffers takes a connection's buffers from the pool, reading from and
 // writing to c.
-func getBuffers(c connection) *connBuffers {
+func getBuffers(c sockconn.Conn) *connBuffers {
 	bufs := bufPool.Get().(*connBuffers)
 	bufs.br.Reset(c)
 	bufs.bw.Reset(c)
@@ -179,7 +180,7 @@ func (s *Server) serveRequest(cs *conn, bufs *connBuffers) (keep bool) {
 		// The watchdog may answer 504 on the connection itself, so the
 		// response's writes go through a gate it can close.
 		if cs.gate == nil {
-			cs.gate = &gate{connection: c}
+			cs.gate = &gate{Conn: c}
 			if cs.id == 0 { // not on an accept loop, which has its label
 				cs.id = s.connIDs.Add(1)
 				labelConn(cs.id) // the same goroutine serves every request of cs

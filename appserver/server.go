@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"github.com/stack-web/stack/appserver/internal/hijack"
+	"github.com/stack-web/stack/appserver/internal/sockconn"
 	"github.com/stack-web/stack/appserver/internal/stdserver"
 
 	"github.com/stack-web/stack/appserver/internal/allow"
@@ -152,7 +153,7 @@ func (s *Server) Serve(l net.Listener) error {
 	}
 
 	// The listener's, whatever the number of accept loops.
-	budget := new(waitBudget)
+	budget := new(sockconn.Budget)
 	refusals := &allow.RefusalLog{Logger: s.logger(), Interval: time.Second}
 	acc := func() acceptor {
 		acc := newAcceptor(l, s.socketTimeout(), budget)

@@ -266,7 +266,8 @@ func (r *reloadSet) effective() *config.File { return r.current.Load() }
 // restartOnlyChanges names the keys that differ between the running
 // configuration and f and that a reload cannot apply: the process layout,
 // the appserver master's own settings (its socket and the socket's mode
-// and queue, workers, stats server, user) and the admin's sockets. Applying the rest alone would be worse than refusing: the
+// and queue, workers, stats server, user) and the admin's sockets and
+// allowed hosts. Applying the rest alone would be worse than refusing: the
 // edge's default upstream is appserver.listen, so it would move to the new
 // socket while the appserver keeps the old one and every request got 502.
 func restartOnlyChanges(running, f *config.File) []string {
@@ -300,5 +301,6 @@ func restartOnlyChanges(running, f *config.File) []string {
 	}
 	diff("admin.listen", running.Admin.Listen, f.Admin.Listen)
 	diff("admin.socket", running.Admin.Socket, f.Admin.Socket)
+	diff("admin.allowed_hosts", fmt.Sprint(running.Admin.AllowedHosts), fmt.Sprint(f.Admin.AllowedHosts))
 	return changed
 }

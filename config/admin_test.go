@@ -38,7 +38,7 @@ func TestCheckCatchesAdminProblems(t *testing.T) {
 		{[]string{"admin.listen=10.255.255.1:8001"}, "cannot listen on 10.255.255.1"},
 		{[]string{"admin.socket=run/app.sock"}, `admin.socket: "run/app.sock" is also appserver.listen's socket`},
 		{[]string{"admin.socket=/" + strings.Repeat("x", 110)}, "at most 107"},
-		{[]string{"admin.colour=blue"}, "admin.colour: unknown key (known keys: listen, socket)"},
+		{[]string{"admin.colour=blue"}, "admin.colour: unknown key (known keys: allowed_hosts, listen, socket)"},
 	} {
 		_, msg := loadErr(t, Options{Set: c.set})
 		if !strings.Contains(msg, c.want) {

@@ -10,14 +10,16 @@
 // upstream.Group (balancing, retries) → transport.UwsgiTransport
 // (edge/upstream/transport), and the response back through a buffer that
 // frees the app from slow clients.
-// Reload swaps the state (state.go, reload.go).
+// Reload swaps the state (state.go, reload.go); the sockets stay, and feed
+// each server generation (edge/internal/intake).
 //
 // This package is the HTTP front; what lies behind a location is in its
 // subpackages, which know nothing of the front: edge/upstream (reaching
 // app servers) and edge/static (files). The front's own mechanisms, each
 // of which needs nothing of the front's configuration or state, are in
-// edge/internal: the servers (h1, framing, headguard, chanlisten), TLS
-// (tlsfront), the request's path and body (urlpath, reqbody, linger), the
+// edge/internal: the servers and their sockets (h1, framing, headguard,
+// chanlisten, intake), TLS (tlsfront), the request's path and body
+// (urlpath, reqbody, linger), a file's send_timeout (sendwatch), the
 // proxying (forward, respbuf, tunnel, accel), the policies around a
 // location (limitzone, proxytrust) and the records of a request (reqid,
 // accesslog, locmetrics). What stays here is the configuration, the state
@@ -27,6 +29,7 @@ package edge
 import (
 	"context"
 	"errors"
+	"log"
 	"log/slog"
 	"net"
 	"net/http"
@@ -39,6 +42,7 @@ import (
 	"github.com/stack-web/stack/edge/internal/errpage"
 	"github.com/stack-web/stack/edge/internal/framing"
 	"github.com/stack-web/stack/edge/internal/headguard"
+	"github.com/stack-web/stack/edge/internal/intake"
 	"github.com/stack-web/stack/edge/internal/linger"
 	"github.com/stack-web/stack/edge/internal/tlsfront"
 	"github.com/stack-web/stack/edge/internal/tunnel"
@@ -63,9 +67,10 @@ type Edge struct {
 	tls      *tlsfront.Side  // certificates and handshakes (tls.go)
 
 	mu        sync.Mutex
-	listeners []*acceptor   // in the order configured
-	gen       *generation   // serves new connections
-	gens      []*generation // every generation with connections, for Shutdown
+	servers   intake.Servers       // what every server generation shares
+	listeners []*intake.Listener   // in the order configured
+	gen       *intake.Generation   // serves new connections
+	gens      []*intake.Generation // every generation with connections, for Shutdown
 	serving   bool
 	stopped   bool
 	closed    bool
@@ -91,8 +96,10 @@ func New(cfg Config, tempDir string, logger *slog.Logger) (*Edge, error) {
 	e.guard.Set(int64(cfg.MaxHeaderSize), st.access)
 	e.upgraded.Log, e.upgraded.Open = logger, &e.open
 	e.cur.Store(st)
-	e.gen = e.newGeneration(cfg)
-	e.gens = []*generation{e.gen}
+	e.servers = intake.Servers{Handler: e, Conns: e.conns, TLSConns: e.tlsConns, Guard: e.guard,
+		ConnState: e.connState, ErrorLog: log.New(slogWriter{logger}, "", 0)}
+	e.gen = e.servers.New(settingsOf(cfg))
+	e.gens = []*intake.Generation{e.gen}
 	return e, nil
 }
 
@@ -101,7 +108,8 @@ func New(cfg Config, tempDir string, logger *slog.Logger) (*Edge, error) {
 func (e *Edge) Listen() error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	opened, err := e.openAll(e.cur.Load().cfg)
+	cfg := e.cur.Load().cfg
+	opened, err := intake.OpenAll(e.listeners, cfg.Listen, cfg.TLSListen)
 	if err != nil {
 		return err
 	}
@@ -117,7 +125,7 @@ func (e *Edge) Listen() error {
 func (e *Edge) Adopt(addr string, tls bool, l net.Listener) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.listeners = append(e.listeners, &acceptor{addr: addr, l: l, tls: tls})
+	e.listeners = append(e.listeners, &intake.Listener{Addr: addr, L: l, TLS: tls})
 }
 
 // Addrs returns the addresses the edge listens on for plain HTTP (useful
@@ -140,7 +148,7 @@ func (e *Edge) Serve() error {
 	for _, a := range e.listeners {
 		e.startAccept(a)
 	}
-	e.startGeneration(e.gen)
+	e.gen.Start(&e.wg)
 	e.mu.Unlock()
 	<-e.done
 	return nil
@@ -160,7 +168,7 @@ func (e *Edge) Shutdown(ctx context.Context) error {
 	var wg sync.WaitGroup
 	errs := make([]error, len(gens))
 	for i, g := range gens {
-		wg.Go(func() { errs[i] = g.shutdown(ctx) })
+		wg.Go(func() { errs[i] = g.Shutdown(ctx) })
 	}
 	wg.Wait()
 	e.upgraded.Shutdown(ctx) // net/http's Shutdown does not wait for them
@@ -188,11 +196,9 @@ func (e *Edge) closeListeners() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.tls.Stop() // handshakes under way end too
-	for _, a := range e.listeners {
-		a.l.Close()
-	}
+	intake.CloseAll(e.listeners)
 	for _, g := range e.gens {
-		g.stopTaking()
+		g.StopTaking()
 	}
 }
 

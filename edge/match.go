@@ -1,7 +1,6 @@
 package edge
 
 import (
-	"net"
 	"net/http"
 	"slices"
 	"strings"
@@ -87,7 +86,7 @@ func (l *location) matches(path string, r *http.Request, trust proxytrust.List) 
 		return false
 	}
 	if l.forwarded && !trust.TrustsClient(r) {
-		return l.value == "" || edgeForwarded(l.header, r) == l.value
+		return l.value == "" || proxytrust.Untrusted(l.header, r) == l.value
 	}
 	if l.header != "" {
 		vs := r.Header[l.header]
@@ -129,20 +128,4 @@ func (s *site) match(path string, r *http.Request) *location {
 		}
 	}
 	return nil
-}
-
-// edgeForwarded is the value of header (an X-Forwarded-* the edge
-// replaces) that the edge sends the app for a client it does not trust.
-func edgeForwarded(header string, r *http.Request) string {
-	switch header {
-	case "X-Forwarded-Proto":
-		if r.TLS != nil {
-			return "https"
-		}
-		return "http"
-	case "X-Forwarded-Host":
-		return r.Host
-	}
-	ip, _, _ := net.SplitHostPort(r.RemoteAddr)
-	return ip
 }

@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"net"
 	"net/http"
-	"net/netip"
 	"strconv"
 	"strings"
 
@@ -113,34 +111,7 @@ func (p *Proxy) outgoing(r *http.Request, fwd []string) (*http.Request, error) {
 	h := r.Header
 	// The forwarding fields are read before StripRequest removes the
 	// client's.
-	clientIP, port, _ := net.SplitHostPort(r.RemoteAddr)
-	proto, host := "http", r.Host
-	if r.TLS != nil {
-		proto = "https"
-	}
-	xff, remote := clientIP, r.RemoteAddr
-	if port == "" {
-		remote = ""
-	}
-	if len(p.trust) > 0 {
-		if peer, err := netip.ParseAddr(clientIP); err == nil && p.trust.Trusts(peer) {
-			// A trusted proxy's forwarding headers are kept and extended,
-			// and the client is the nearest address it vouches for (nginx's
-			// realip with real_ip_recursive on).
-			if prior := strings.Join(h["X-Forwarded-For"], ", "); prior != "" {
-				xff = prior + ", " + clientIP
-				if real := p.trust.RealClient(prior); real != "" {
-					remote = net.JoinHostPort(real, "0")
-				}
-			}
-			if v := headerValue(h, "X-Forwarded-Proto"); v == "http" || v == "https" {
-				proto = v
-			}
-			if v := headerValue(h, "X-Forwarded-Host"); v != "" {
-				host = v
-			}
-		}
-	}
+	xff, proto, host, remote := p.trust.Forwarded(r)
 	if _, err := forward.StripRequest(h); err != nil {
 		return nil, err
 	}

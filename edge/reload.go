@@ -1,184 +1,27 @@
 package edge
 
 import (
-	"context"
 	"errors"
-	"fmt"
-	"log"
-	"net"
-	"net/http"
-	"slices"
-	"sync"
-	"time"
 
-	"github.com/stack-web/stack/edge/internal/chanlisten"
-	"github.com/stack-web/stack/edge/internal/framing"
-	"github.com/stack-web/stack/edge/internal/h1"
+	"github.com/stack-web/stack/edge/internal/intake"
 	"github.com/stack-web/stack/edge/tlscert"
 )
 
-// A reload must not refuse, reset or drop a single request. So:
-//
-//   - The listening sockets are never closed and reopened. One accept loop
-//     per socket hands connections over a channel to whichever server
-//     pair is current (a "generation").
-//   - Settings that an http.Server reads per connection (header timeout and
-//     size, keep-alive timeout) need a new generation. The old one stops
-//     taking new connections but keeps serving the ones it has, keep-alive
-//     included, until they end on their own; it is never shut down before
-//     the edge is, because shutting down closes idle connections, and an
-//     idle connection may have a request on the wire (nginx's reload resets
-//     exactly those).
-//   - Everything else is the state (see state.go), swapped atomically and
-//     taken per request, so the next request on any connection, old or new,
-//     sees the new configuration.
+// A reload must not refuse, reset or drop a single request: the listening
+// sockets are kept and feed the server generations (edge/internal/intake
+// says how); a generation is replaced only when settings a server holds
+// change. Everything else is the state (see state.go), swapped atomically
+// and taken per request, so the next request on any connection, old or
+// new, sees the new configuration.
 
-// acceptor is one listening socket.
-type acceptor struct {
-	addr string // as configured
-	l    net.Listener
-	tls  bool // a tls_listen address
-}
-
-// generation is one pair of servers and the listeners that feed them:
-// plain HTTP connections go to the edge's own HTTP/1.1 server (h1), TLS
-// ones, HTTP/2 included, to net/http's.
-type generation struct {
-	h1       *h1.Server
-	srv      *http.Server
-	l, tl    *chanlisten.Listener // plain, TLS
-	settings serverSettings
-}
-
-// serverSettings are the parts of Config a server holds.
-type serverSettings struct {
-	headerTimeout, idleTimeout time.Duration
-	maxHeader                  ByteSize
-}
-
-func settingsOf(c Config) serverSettings {
-	return serverSettings{c.ClientHeaderTimeout, c.KeepaliveTimeout, c.MaxHeaderSize}
-}
-
-func (e *Edge) newGeneration(cfg Config) *generation {
-	g := &generation{settings: settingsOf(cfg),
-		l:  chanlisten.New(e.conns),
-		tl: chanlisten.New(e.tlsConns)}
-	errorLog := log.New(slogWriter{e.logger}, "", 0)
-	g.srv = &http.Server{
-		Handler:           e,
-		ReadHeaderTimeout: cfg.ClientHeaderTimeout,
-		IdleTimeout:       cfg.KeepaliveTimeout,
-		MaxHeaderBytes:    serverMaxHeaderBytes(cfg.MaxHeaderSize),
-		ConnContext:       framing.ConnContext,
-		ConnState:         e.connState,
-		ErrorLog:          errorLog,
-	}
-	g.h1 = &h1.Server{
-		Handler:           e,
-		ReadHeaderTimeout: cfg.ClientHeaderTimeout,
-		IdleTimeout:       cfg.KeepaliveTimeout,
-		MaxHeaderBytes:    serverMaxHeaderBytes(cfg.MaxHeaderSize),
-		Limits:            e.guard.Limits,
-		Refused:           e.guard.RefusedByServer,
-		ConnState:         e.connState,
-		ErrorLog:          errorLog,
-		ContextServer:     g.srv,
-	}
-	// net/http would answer "OPTIONS *" itself, without the handler taking
-	// that request's framing verdict; serve answers it.
-	g.srv.DisableGeneralOptionsHandler = true
-	return g
-}
-
-// startGeneration serves g's connections; e.mu is held.
-func (e *Edge) startGeneration(g *generation) {
-	e.wg.Go(func() { g.srv.Serve(g.tl) })
-	e.wg.Go(func() { g.h1.Serve(g.l) })
-}
-
-// stopTaking makes g take no new connection; those it has stay.
-func (g *generation) stopTaking() {
-	g.l.Close()
-	g.tl.Close()
-}
-
-// shutdown ends g's connections as Edge.Shutdown does: idle ones at once,
-// the others when their request is done or ctx ends.
-func (g *generation) shutdown(ctx context.Context) error {
-	var wg sync.WaitGroup
-	var errTLS error
-	wg.Go(func() {
-		if errTLS = g.srv.Shutdown(ctx); errTLS != nil {
-			g.srv.Close()
-		}
-	})
-	err := g.h1.Shutdown(ctx)
-	if err != nil {
-		g.h1.Close()
-	}
-	wg.Wait()
-	return errors.Join(err, errTLS)
+// settingsOf is the part of c the servers of a generation hold.
+func settingsOf(c Config) intake.Settings {
+	return intake.Settings{HeaderTimeout: c.ClientHeaderTimeout, IdleTimeout: c.KeepaliveTimeout, MaxHeader: int64(c.MaxHeaderSize)}
 }
 
 // startAccept runs a's accept loop; e.mu is held.
-func (e *Edge) startAccept(a *acceptor) {
-	e.wg.Go(func() {
-		// A plain connection's head is checked by h1's parser itself; a
-		// TLS one's by the framing tracker, over the decrypted bytes
-		// (tls_accept.go).
-		l := a.l
-		pause := 5 * time.Millisecond
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				if errors.Is(err, net.ErrClosed) {
-					return
-				}
-				// Out of descriptors, or the like: wait as net/http does.
-				e.logger.Error("edge: accept", "listen", a.addr, "err", err, "retry_in", pause)
-				select {
-				case <-time.After(pause):
-				case <-e.done:
-					return
-				}
-				pause = min(2*pause, time.Second)
-				continue
-			}
-			pause = 5 * time.Millisecond
-			if a.tls {
-				e.startHandshake(c)
-				continue
-			}
-			select {
-			case e.conns <- c:
-			case <-e.done:
-				c.Close()
-				return
-			}
-		}
-	})
-}
-
-// openMissing opens the addresses of want (TLS ones if tls) that have no
-// listener yet; e.mu is held. On error, what it opened is closed again.
-func (e *Edge) openMissing(want []string, tls bool) ([]*acceptor, error) {
-	var lc net.ListenConfig
-	var opened []*acceptor
-	for _, addr := range want {
-		if slices.ContainsFunc(e.listeners, func(a *acceptor) bool { return a.addr == addr && a.tls == tls }) {
-			continue
-		}
-		l, err := lc.Listen(context.Background(), "tcp", addr)
-		if err != nil {
-			for _, a := range opened {
-				a.l.Close()
-			}
-			return nil, fmt.Errorf("edge: listen on %s: %w", addr, err)
-		}
-		opened = append(opened, &acceptor{addr: addr, l: l, tls: tls})
-	}
-	return opened, nil
+func (e *Edge) startAccept(a *intake.Listener) {
+	e.wg.Go(func() { a.Accept(e.logger, e.done, e.conns, e.startHandshake) })
 }
 
 // ErrClosed is what Reload returns once Shutdown or Close has begun: a
@@ -209,7 +52,7 @@ type PendingReload struct {
 	cfg    Config
 	certs  *tlscert.Certs
 	st     *state
-	opened []*acceptor
+	opened []*intake.Listener
 }
 
 // PrepareReload does what may fail in a Reload of cfg, changing nothing
@@ -235,7 +78,7 @@ func (e *Edge) PrepareReload(cfg Config) (*PendingReload, error) {
 		st.release()
 		return nil, ErrClosed
 	}
-	opened, err := e.openAll(cfg)
+	opened, err := intake.OpenAll(e.listeners, cfg.Listen, cfg.TLSListen)
 	if err != nil {
 		st.release()
 		return nil, err
@@ -247,9 +90,7 @@ func (e *Edge) PrepareReload(cfg Config) (*PendingReload, error) {
 // closed.
 func (p *PendingReload) Abort() {
 	p.st.release()
-	for _, a := range p.opened {
-		a.l.Close()
-	}
+	intake.CloseAll(p.opened)
 }
 
 // Commit applies p (after Shutdown or Close began: ErrClosed, and p is
@@ -266,22 +107,22 @@ func (p *PendingReload) Commit() error {
 	old := e.cur.Swap(st)
 	useTLS(e.tls, cfg, p.certs)
 	e.guard.Set(int64(cfg.MaxHeaderSize), st.access)
-	if s := settingsOf(cfg); s != e.gen.settings {
-		g := e.newGeneration(cfg)
+	if s := settingsOf(cfg); s != e.gen.Settings() {
+		g := e.servers.New(s)
 		if e.serving {
-			e.startGeneration(g)
+			g.Start(&e.wg)
 		}
-		e.gen.stopTaking() // its connections stay; new ones go to g
+		e.gen.StopTaking() // its connections stay; new ones go to g
 		e.gen = g
 		e.gens = append(e.gens, g)
 	}
 	kept := e.listeners[:0]
 	for _, a := range e.listeners {
-		if a.wanted(cfg) {
+		if a.Wanted(cfg.Listen, cfg.TLSListen) {
 			kept = append(kept, a)
 		} else {
-			a.l.Close()
-			e.logger.Info("edge: stopped listening", "listen", a.addr)
+			a.L.Close()
+			e.logger.Info("edge: stopped listening", "listen", a.Addr)
 		}
 	}
 	e.listeners = kept
@@ -290,14 +131,9 @@ func (p *PendingReload) Commit() error {
 		if e.serving {
 			e.startAccept(a)
 		}
-		e.logger.Info("edge: listening", "listen", a.addr, "addr", a.l.Addr().String())
+		e.logger.Info("edge: listening", "listen", a.Addr, "addr", a.L.Addr().String())
 	}
 	old.release()
 	e.logger.Info("edge: configuration reloaded", "locations", len(cfg.Locations), "servers", len(cfg.Servers), "upstreams", len(cfg.Upstreams), "listen", cfg.Listen)
 	return nil
 }
-
-// serverMaxHeaderBytes is what the servers are told: enough above the limit
-// that the edge, not net/http, refuses the heads that are just over it
-// (edge/internal/headguard).
-func serverMaxHeaderBytes(maxHead ByteSize) int { return 2 * int(maxHead) }

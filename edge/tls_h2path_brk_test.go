@@ -107,10 +107,16 @@ func TestTLSHTTP2RequestWithoutAuthorityIsRefused(t *testing.T) {
 // returns its status (-1 for a reset stream).
 func (te *tlsEdge) h2PathStatus(t *testing.T, path string) int {
 	t.Helper()
+	return te.h2Status(t, "localhost", path)
+}
+
+// h2Status is h2PathStatus with the :authority auth.
+func (te *tlsEdge) h2Status(t *testing.T, auth, path string) int {
+	t.Helper()
 	c, err := tls.Dial("tcp", te.secure, &tls.Config{RootCAs: te.pool, ServerName: "localhost", NextProtos: []string{"h2"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	return tlsBrkH2StatusOf(t, c, "localhost", path)
+	return tlsBrkH2StatusOf(t, c, auth, path)
 }

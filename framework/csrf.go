@@ -109,7 +109,9 @@ func (c *csrfConfig) check(w http.ResponseWriter, st *Request, r *http.Request) 
 			errors.As(err, &he)
 			return he.Status, he.Message
 		}
-		token = r.PostForm.Get(CSRFFieldName)
+		// The last of the fields, as Django's request.POST.get: the
+		// same token whichever accessor a view uses.
+		token = Values(r.PostForm).Get(CSRFFieldName)
 	}
 	if token == "" {
 		token, source = r.Header.Get(CSRFHeaderName), "the '"+CSRFHeaderName+"' HTTP header"

@@ -8,7 +8,6 @@ import (
 	"mime"
 	"mime/multipart"
 	"net/http"
-	"net/url"
 
 	"github.com/stack-web/stack/framework/internal/sessioncookie"
 	"github.com/stack-web/stack/framework/internal/urlpath"
@@ -41,7 +40,7 @@ type Request struct {
 	maxBody     int64
 	bodyLimited bool
 	multipart   *multipart.Form
-	query       url.Values
+	query       Values
 
 	// Set by the Sessions, CSRF and Messages middleware.
 	sessions   *sessioncookie.Store
@@ -190,27 +189,29 @@ func (r *Request) setPathValues(hr *http.Request) {
 // SCRIPT_NAME in WSGI; "" otherwise.
 func (r *Request) MountPrefix() string { return r.mountPrefix }
 
-// Query returns the parsed query string, Django's request.GET. It is parsed
-// once per request; do not modify it.
-func (r *Request) Query() url.Values {
+// Query returns the parsed query string, Django's request.GET: Get gives
+// a repeated field's last value (see Values). It is parsed once per
+// request; do not modify it.
+func (r *Request) Query() Values {
 	if r.query == nil {
-		r.query = r.URL.Query()
+		r.query = Values(r.URL.Query())
 	}
 	return r.query
 }
 
 // FormValues parses an application/x-www-form-urlencoded or
-// multipart/form-data body and returns its fields, Django's request.POST
-// (uploaded files are in r.MultipartForm). A body over Settings.MaxBodySize
+// multipart/form-data body and returns its fields, Django's request.POST:
+// Get gives a repeated field's last value (see Values); uploaded files
+// are in r.MultipartForm. A body over Settings.MaxBodySize
 // gives a 413 *HTTPError, a malformed one a 400: return it from the view.
-func (r *Request) FormValues() (url.Values, error) {
+func (r *Request) FormValues() (Values, error) {
 	if r.PostForm != nil {
-		return r.PostForm, nil
+		return Values(r.PostForm), nil
 	}
 	if err := r.parseForm(r.Request); err != nil {
 		return nil, err
 	}
-	return r.PostForm, nil
+	return Values(r.PostForm), nil
 }
 
 // maxMemory is how much of a multipart body is kept in memory; the rest of

@@ -132,7 +132,7 @@ func (s *Session) CycleKey() {
 func (s *Session) Key() string { return s.data.Key }
 
 func (s *Session) empty() bool {
-	return len(s.data.Values) == 0 && len(s.data.Messages) == 0 && s.data.CSRF == ""
+	return len(s.data.Values) == 0 && len(s.data.Messages) == 0 && s.data.Dropped == 0 && s.data.CSRF == ""
 }
 
 // load reads the session cookie, once.
@@ -178,6 +178,9 @@ func saveSession(store *sessioncookie.Store, st *Request, h http.Header, status 
 	}
 	s.data.Expires = time.Now().Unix() + int64(store.MaxAge)
 	v, err := store.Encode(s.data)
+	if err == nil && len(v) > maxMessagesCookie && len(s.data.Messages) > 0 {
+		v, err = st.fitMessages(store, len(v))
+	}
 	if err != nil {
 		st.logger().LogAttrs(st.Context(), slog.LevelError, "session not saved: a value cannot be encoded as JSON",
 			slog.String("path", st.URL.Path), slog.Any("error", err))

@@ -92,6 +92,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h:              h,
 		accept:         r.Header["Accept-Encoding"],
 		ranged:         r.Header["Range"] != nil,
+		inm:            r.Header["If-None-Match"],
 	}
 	finished := false
 	defer func() {

@@ -22,8 +22,7 @@ const (
 
 // responseWriter decides at the status whether the response is compressed
 // and then writes it through an encoder or straight on. It keeps what the
-// writer under it offers: Flush (which flushes the encoder first, so
-// server-sent events arrive event by event), Hijack (WebSocket upgrades),
+// writer under it offers: Flush (see there), Hijack (WebSocket upgrades),
 // ReadFrom (a file that passes uncompressed still goes out by sendfile)
 // and Unwrap (for http.ResponseController).
 type responseWriter struct {
@@ -32,6 +31,8 @@ type responseWriter struct {
 	accept []string // the request's Accept-Encoding, negotiated once a response qualifies
 	coding Coding   // what the client gets; Identity: none
 	ranged bool     // the request has a Range
+	live   bool     // a stream: each Flush reaches the client (see Flush)
+	inm    []string // the request's If-None-Match, for a 304's ETag
 	mode   mode
 	status int
 	held   *[]byte // while holding
@@ -55,6 +56,9 @@ func (w *responseWriter) WriteHeader(code int) {
 	}
 	w.status = code
 	hdr := w.Header()
+	if code == http.StatusNotModified {
+		notModified(hdr, w.inm)
+	}
 	if !w.h.eligible(code, hdr) {
 		w.pass()
 		return
@@ -69,6 +73,9 @@ func (w *responseWriter) WriteHeader(code int) {
 		length = n
 	}
 	AddVary(hdr)
+	if isEventStream(hdr["Content-Type"]) {
+		w.live = true
+	}
 	if !w.ranged {
 		w.coding = Negotiate(w.accept, w.h.offered)
 	}
@@ -160,20 +167,28 @@ func (w *responseWriter) ReadFrom(r io.Reader) (int64, error) {
 	return io.CopyBuffer(struct{ io.Writer }{w}, struct{ io.Reader }{r}, *bp)
 }
 
-// Flush sends what the encoder holds (a sync flush), then flushes the
-// connection. A response still being held is a stream: it is compressed
-// from here on, whatever its length turns out to be.
+// Flush, for a live stream (server-sent events, or a response the
+// forwarder marked with LiveStream: one the edge does not buffer), sends
+// what the encoder holds (a sync flush) and flushes the connection; a
+// response still being held is compressed from here on, whatever its
+// length turns out to be. For any other compressed (or held) response it
+// does nothing, as nginx's gzip filter flushes only when its buffers fill
+// or the response ends: the forwarder flushes after every read of a body
+// of unknown length, and a sync flush per read of an upstream that writes
+// its page in small pieces sent as many tiny chunks, each with the
+// encoder's flush marker, as reads (200 chunks for a 20 KiB page).
 func (w *responseWriter) Flush() {
-	switch w.mode {
-	case undecided:
+	if w.mode == undecided {
 		w.WriteHeader(http.StatusOK)
+	}
+	switch w.mode {
+	case holding, encoding:
+		if !w.live {
+			return
+		}
 		if w.mode == holding {
 			w.encodeHeld()
 		}
-	case holding:
-		w.encodeHeld()
-	}
-	if w.mode == encoding {
 		if err := w.enc.Flush(); err != nil {
 			return
 		}
@@ -181,6 +196,21 @@ func (w *responseWriter) Flush() {
 	if f, ok := w.ResponseWriter.(http.Flusher); ok {
 		f.Flush()
 	}
+}
+
+// LiveStream marks the response as a stream whose every Flush must reach
+// the client (the forwarder calls it for a response it does not buffer:
+// X-Accel-Buffering: no, or a location with buffering: false, as nginx's
+// gzip flushes whenever an unbuffered upstream's read does).
+func (w *responseWriter) LiveStream() { w.live = true }
+
+// isEventStream reports whether a Content-Type is text/event-stream.
+func isEventStream(ct []string) bool {
+	if len(ct) == 0 {
+		return false
+	}
+	base, _, _ := strings.Cut(ct[0], ";")
+	return strings.EqualFold(strings.TrimSpace(base), "text/event-stream")
 }
 
 // Hijack hands the connection over (ReverseProxy does it after a 101).

@@ -199,6 +199,14 @@ func TestVoteRoundTrip(t *testing.T) {
 	if got := votesOf(t, a.store.db, 4); got != 0 {
 		t.Errorf("another question's choice got %d votes", got)
 	}
+	// choice sent twice counts as the last, as Django's request.POST["choice"].
+	before1 := votesOf(t, a.store.db, 1)
+	if resp, _ := c.post("/polls/1/vote/", url.Values{"csrfmiddlewaretoken": {token}, "choice": {"2", "1"}}); resp.StatusCode != http.StatusFound {
+		t.Errorf("vote with choice twice: %d", resp.StatusCode)
+	}
+	if v1, v2 := votesOf(t, a.store.db, 1), votesOf(t, a.store.db, 2); v1 != before1+1 || v2 != before+1 {
+		t.Errorf("choice=2&choice=1: votes of 1 and 2 are %d and %d, want %d and %d", v1, v2, before1+1, before+1)
+	}
 	// Without the CSRF token: 403, and no vote.
 	resp, _ = c.post("/polls/1/vote/", url.Values{"choice": {"2"}})
 	if resp.StatusCode != 403 {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 
@@ -31,6 +30,11 @@ type formView struct {
 	Errors    bool
 	CanDelete bool
 	DeleteURL string
+	// A view-only page (view permission, not change): see viewOnly.
+	ReadOnly    bool
+	View        []readonlyField
+	ViewInlines []readonlyInline
+	CloseURL    string
 }
 
 // inlineView is one inline formset: Django's TabularInline.
@@ -99,7 +103,10 @@ type queryer interface {
 // changeForm is the add page (pk "") and the change page of m.
 func (q *request) changeForm(m *Model, pk string) error {
 	add := pk == ""
-	if add && !q.can("add", m) || !add && !q.can("change", m) {
+	// View permission without change shows the object read-only, as
+	// Django's change_view; saving it (a POST) needs change.
+	readOnly := !add && !q.can("change", m) && q.can("view", m)
+	if add && !q.can("add", m) || !add && !readOnly && !q.can("change", m) || readOnly && q.r.Method == http.MethodPost {
 		return forbidden()
 	}
 	ctx := q.r.Context()
@@ -117,6 +124,9 @@ func (q *request) changeForm(m *Model, pk string) error {
 		}
 		fv.CanDelete = q.can("delete", m)
 		fv.DeleteURL = q.url(m.App, m.Name, pk, "delete/")
+		if readOnly {
+			return q.viewOnly(m, fv, pk, initial)
+		}
 	}
 	fv.Form = forms.New(m.fields...).SetInitial(initial)
 	for i := range m.Inlines {
@@ -141,9 +151,7 @@ func (q *request) changeForm(m *Model, pk string) error {
 	if add {
 		title, last = "Add "+m.Verbose, "Add "+m.Verbose
 	}
-	crumbs := []crumb{{q.url(""), "Home"}, {q.url(m.App, ""), capitalize(m.App)},
-		{q.url(m.App, m.Name, ""), capitalize(m.VerbosePlural)}, {"", last}}
-	return q.render(http.StatusOK, "change_form.html", title, crumbs, fv)
+	return q.render(http.StatusOK, "change_form.html", title, q.formCrumbs(m, last), fv)
 }
 
 // inlineRows builds an inline's formset: the parent's existing rows, then
@@ -204,7 +212,7 @@ const msgGoneRow = "Select a valid choice. That choice is not one of the availab
 // (a row another user added meanwhile is left alone, one deleted
 // meanwhile is an error on its row, as in Django), the DELETE boxes, and
 // the extra rows, which are skipped when left as offered.
-func (iv *inlineView) bind(data url.Values) error {
+func (iv *inlineView) bind(data framework.Values) error {
 	total, err1 := strconv.Atoi(data.Get(iv.Prefix + "-TOTAL_FORMS"))
 	initial, err2 := strconv.Atoi(data.Get(iv.Prefix + "-INITIAL_FORMS"))
 	if err1 != nil || err2 != nil || total < 0 || total > maxInlineForms || initial < 0 || total < initial {
@@ -275,7 +283,7 @@ func (iv *inlineView) valid() bool {
 
 // save validates the submitted page and, when it is valid, writes the
 // object and its inline rows in one transaction and redirects.
-func (q *request) save(m *Model, fv *formView, data url.Values) (bool, error) {
+func (q *request) save(m *Model, fv *formView, data framework.Values) (bool, error) {
 	fv.Form.Bind(data)
 	ok := fv.Form.IsValid()
 	for _, iv := range fv.Inlines {
@@ -379,70 +387,4 @@ func writeRow(ctx context.Context, tx *sql.Tx, m *Model, f *forms.Form, pk strin
 		return nil, fmt.Errorf("admin: changing %s %s: %w", m.Verbose, pk, err)
 	}
 	return pk, nil
-}
-
-// deleteView asks for confirmation (listing what goes with the object),
-// then deletes on POST, Django's delete_view.
-func (q *request) deleteView(m *Model, pk string) error {
-	if !q.can("delete", m) {
-		return forbidden()
-	}
-	ctx := q.r.Context()
-	initial, name, err := q.object(ctx, q.s.db, m, pk)
-	if err != nil {
-		return err
-	}
-	if initial == nil {
-		q.r.Messages().Warning(fmt.Sprintf("%s with ID “%s” doesn’t exist. Perhaps it was deleted?", capitalize(m.Verbose), pk))
-		return q.r.Redirect(q.w, q.url(""))
-	}
-	type related struct {
-		Kind  string
-		Names []string
-	}
-	var rel []related
-	for i := range m.Inlines {
-		iv, err := q.inlineRows(ctx, &m.Inlines[i], pk)
-		if err != nil {
-			return err
-		}
-		r := related{Kind: capitalize(m.Inlines[i].Model.Verbose)}
-		for _, row := range iv.Rows[:iv.Initial] {
-			r.Names = append(r.Names, row.Name)
-		}
-		if len(r.Names) > 0 {
-			rel = append(rel, r)
-		}
-	}
-	if q.r.Method == http.MethodPost {
-		data, err := q.r.FormValues()
-		if err != nil {
-			return err
-		}
-		if data.Get("post") == "yes" {
-			tx, err := q.s.db.BeginTx(ctx, nil)
-			if err != nil {
-				return fmt.Errorf("admin: deleting %s %s: %w", m.Table, pk, err)
-			}
-			defer tx.Rollback()
-			for _, in := range m.Inlines {
-				if _, err := tx.ExecContext(ctx, `DELETE FROM `+quote(in.Model.Table)+` WHERE `+quote(in.FK)+` = ?`, pk); err != nil {
-					return fmt.Errorf("admin: deleting the %s of %s %s: %w", in.Model.VerbosePlural, m.Table, pk, err)
-				}
-			}
-			if _, err := tx.ExecContext(ctx, `DELETE FROM `+quote(m.Table)+` WHERE `+quote(m.PK)+` = ?`, pk); err != nil {
-				return fmt.Errorf("admin: deleting %s %s: %w", m.Table, pk, err)
-			}
-			if err := tx.Commit(); err != nil {
-				return fmt.Errorf("admin: deleting %s %s: %w", m.Table, pk, err)
-			}
-			q.r.Messages().Success(fmt.Sprintf("The %s “%s” was deleted successfully.", m.Verbose, name))
-			return q.r.Redirect(q.w, q.url(m.App, m.Name, ""))
-		}
-	}
-	crumbs := []crumb{{q.url(""), "Home"}, {q.url(m.App, ""), capitalize(m.App)},
-		{q.url(m.App, m.Name, ""), capitalize(m.VerbosePlural)}, {q.url(m.App, m.Name, pk, "change/"), name}, {"", "Delete"}}
-	return q.render(http.StatusOK, "delete_confirmation.html", "Are you sure?", crumbs, map[string]any{
-		"Model": m, "Name": name, "Related": rel, "CancelURL": q.url(m.App, m.Name, pk, "change/"),
-	})
 }

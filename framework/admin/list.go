@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/stack-web/stack/framework"
 )
 
 // The list page's query parameters, Django's ChangeList's.
@@ -143,7 +145,11 @@ func (q *request) changeList(m *Model) error {
 		}
 	}
 	crumbs := []crumb{{q.url(""), "Home"}, {q.url(m.App, ""), capitalize(m.App)}, {"", capitalize(m.VerbosePlural)}}
-	return q.render(http.StatusOK, "change_list.html", "Select "+m.Verbose+" to change", crumbs, lv)
+	title := "Select " + m.Verbose + " to change"
+	if !q.can("change", m) {
+		title = "Select " + m.Verbose + " to view" // Django's, for view-only users
+	}
+	return q.render(http.StatusOK, "change_list.html", title, crumbs, lv)
 }
 
 // label is a column's label: its field's, or the name made readable.
@@ -157,7 +163,7 @@ func (q *request) label(m *Model, c string) string {
 }
 
 // listWhere builds the WHERE clause of the search and filters in params.
-func (q *request) listWhere(m *Model, params url.Values) (string, []any) {
+func (q *request) listWhere(m *Model, params framework.Values) (string, []any) {
 	var conds []string
 	var args []any
 	if s := strings.TrimSpace(params.Get(searchVar)); s != "" && len(m.SearchFields) > 0 {
@@ -185,9 +191,11 @@ func (q *request) listWhere(m *Model, params url.Values) (string, []any) {
 			}
 			continue
 		}
-		if v, ok := params[f+"__exact"]; ok && len(v) > 0 {
+		if params.Has(f + "__exact") {
+			// The last value, as the filter's selected choice (Django's
+			// get_last_value_from_parameters).
 			conds = append(conds, quote(f)+" = ?")
-			args = append(args, v[0])
+			args = append(args, params.Get(f+"__exact"))
 		}
 	}
 	if len(conds) == 0 {
@@ -203,7 +211,7 @@ func likeEscape(s string) string {
 // filters builds the sidebar: Django's DateFieldListFilter for times
 // (Any date, Today, Past 7 days, This month, This year), the distinct
 // values (at most 50) for other columns.
-func (q *request) filters(m *Model, params url.Values) ([]filterView, error) {
+func (q *request) filters(m *Model, params framework.Values) ([]filterView, error) {
 	var out []filterView
 	for _, f := range m.ListFilter {
 		fv := filterView{Title: q.label(m, f)}
@@ -257,7 +265,7 @@ func (q *request) filters(m *Model, params url.Values) ([]filterView, error) {
 	return out, nil
 }
 
-func cloneValues(v url.Values) url.Values {
+func cloneValues(v framework.Values) url.Values {
 	out := url.Values{}
 	for k, vs := range v {
 		out[k] = slices.Clone(vs)
@@ -274,7 +282,7 @@ func setOrDel(v url.Values, k, val string) {
 }
 
 // withParam is params with k set to v ("" removes it), encoded.
-func withParam(params url.Values, k, v string) string {
+func withParam(params framework.Values, k, v string) string {
 	p := cloneValues(params)
 	setOrDel(p, k, v)
 	return p.Encode()

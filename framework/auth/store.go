@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/stack-web/stack/framework/forms"
 )
 
 // Options configure Auth. Zero values mean the defaults.
@@ -147,6 +149,7 @@ var (
 	ErrNoUser       = errors.New("auth: no such user")
 	ErrUserExists   = errors.New("auth: that username is already taken")
 	ErrBadUsername  = errors.New("auth: a username is 1 to 150 letters, digits and @.+-_")
+	ErrBadEmail     = errors.New("Enter a valid email address.") // Django's EmailValidator message, shown as is
 	ErrInvalidLogin = errors.New("auth: wrong username or password")
 	ErrThrottled    = errors.New("auth: too many failed logins; try again later")
 )
@@ -174,10 +177,23 @@ func (a *Auth) ValidateUsername(username string) error {
 	return nil
 }
 
+// ValidateEmail returns ErrBadEmail for an email address CreateUser
+// would refuse (one an Email form field refuses; "" is no address and
+// is taken), so that a dialogue (createsuperuser) can ask again.
+func (a *Auth) ValidateEmail(email string) error {
+	if email != "" && !forms.ValidEmail(email) {
+		return ErrBadEmail
+	}
+	return nil
+}
+
 // CreateUser adds a user with password hashed (an empty password is
 // unusable: no login), Django's create_user / create_superuser.
 func (a *Auth) CreateUser(ctx context.Context, username, email, password string, staff, superuser bool) (*User, error) {
 	if err := a.ValidateUsername(username); err != nil {
+		return nil, err
+	}
+	if err := a.ValidateEmail(email); err != nil {
 		return nil, err
 	}
 	hash := "!" // Django's unusable password

@@ -112,6 +112,15 @@ const (
 	msgEmail    = "Enter a valid email address."
 )
 
+// ValidEmail reports whether s is an email address an Email field takes
+// (Django's EmailValidator): a bare address net/mail parses as itself,
+// its domain dotted. Commands that take an address (createsuperuser)
+// check it with the same rule.
+func ValidEmail(s string) bool {
+	a, err := mail.ParseAddress(s)
+	return err == nil && a.Address == s && strings.Contains(s[strings.LastIndexByte(s, '@')+1:], ".")
+}
+
 // DateTimeLayouts are the input formats a DateTime field accepts, in order
 // (Django's DATETIME_INPUT_FORMATS, with the HTML datetime-local forms first).
 var DateTimeLayouts = []string{
@@ -152,11 +161,8 @@ func (f *Field) clean(raw string, present bool) (any, error) {
 		if strings.ContainsRune(raw, 0) {
 			return nil, Invalid("Null characters are not allowed.")
 		}
-		if f.Kind == Email {
-			a, err := mail.ParseAddress(raw)
-			if err != nil || a.Address != raw || !strings.Contains(raw[strings.LastIndexByte(raw, '@')+1:], ".") {
-				return nil, f.err("invalid", msgEmail)
-			}
+		if f.Kind == Email && !ValidEmail(raw) {
+			return nil, f.err("invalid", msgEmail)
 		}
 		v = raw
 	case Int:

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
-	"net/url"
 	"strings"
 	"time"
 )
@@ -26,7 +25,7 @@ type Form struct {
 	// shown above the form.
 	Clean func(f *Form) error
 
-	data    url.Values
+	data    map[string][]string
 	bound   bool
 	checked bool
 	cleaned map[string]any
@@ -45,9 +44,11 @@ func New(fields ...Field) *Form {
 	return f
 }
 
-// Bind makes the form hold submitted data (request.POST); IsValid then
-// validates it. It returns f.
-func (f *Form) Bind(data url.Values) *Form {
+// Bind makes the form hold submitted data (request.POST: a
+// framework.Values or a url.Values); IsValid then validates it. A field
+// sent more than once counts by its last value, as Django's widgets read
+// QueryDict.get. It returns f.
+func (f *Form) Bind(data map[string][]string) *Form {
 	f.data, f.bound, f.checked = data, true, false
 	return f
 }
@@ -84,10 +85,7 @@ func (f *Form) IsValid() bool {
 		f.errors = nil
 		for _, fd := range f.Fields {
 			vs, present := f.data[f.Prefix+fd.Name]
-			raw := ""
-			if len(vs) > 0 {
-				raw = validText(vs[0])
-			}
+			raw := validText(last(vs))
 			v, err := fd.clean(raw, present)
 			if err != nil {
 				f.addErr(fd.Name, err)
@@ -180,12 +178,21 @@ func (f *Form) Value(name string) string {
 		return ""
 	}
 	if f.bound {
-		return validText(f.data.Get(f.Prefix + name))
+		return validText(last(f.data[f.Prefix+name]))
 	}
 	if v, ok := f.initial[name]; ok {
 		return fd.format(v)
 	}
 	return fd.format(fd.Initial)
+}
+
+// last is the value of a field sent as vs: the last one, as Django's
+// QueryDict.get; "" for none.
+func last(vs []string) string {
+	if len(vs) == 0 {
+		return ""
+	}
+	return vs[len(vs)-1]
 }
 
 // validText is a submitted value as text: bytes that are not UTF-8 (a

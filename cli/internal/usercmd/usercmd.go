@@ -178,6 +178,38 @@ func (p *prompter) username(ctx context.Context, users Accounts, first string) (
 	}
 }
 
+// emailChecker is Accounts that can vet an email address
+// (framework/auth's can); an app's own Accounts may not.
+type emailChecker interface {
+	ValidateEmail(email string) error
+}
+
+// checkEmail is users' verdict on email, nil when it has none to give.
+func checkEmail(users Accounts, email string) error {
+	if v, ok := users.(emailChecker); ok {
+		return v.ValidateEmail(email)
+	}
+	return nil
+}
+
+// email asks for the new user's email address until it is a valid one or
+// blank (no address), as Django's createsuperuser: a malformed one is said
+// ("Error: Enter a valid email address.") and asked again. A pipe that
+// ends gives up.
+func (p *prompter) email(users Accounts) (string, error) {
+	for {
+		email, err := p.ask("Email address: ")
+		if err != nil {
+			return "", err
+		}
+		if err := checkEmail(users, email); err != nil {
+			fmt.Fprintf(p.out, "Error: %v\n", err)
+			continue
+		}
+		return email, nil
+	}
+}
+
 // newPassword asks for a password twice and validates it; with bypass
 // (createsuperuser) it offers to bypass the validation, as Django does,
 // and without (changepassword, which Django's does not offer it) asks
@@ -247,7 +279,8 @@ It asks for the username, email and password (twice, not echoed) on the
 terminal. With --noinput it asks nothing: the username comes from
 --username, the password from STACK_SUPERUSER_PASSWORD (without it the
 user cannot log in until stack changepassword), the email from
-STACK_SUPERUSER_EMAIL, as Django's DJANGO_SUPERUSER_* variables.`,
+STACK_SUPERUSER_EMAIL, as Django's DJANGO_SUPERUSER_* variables. A malformed
+email address is asked again, or, given by --email or the variable, refused.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			users, closer, err := e.Open()
@@ -265,14 +298,22 @@ STACK_SUPERUSER_EMAIL, as Django's DJANGO_SUPERUSER_* variables.`,
 				if email == "" {
 					email = os.Getenv("STACK_SUPERUSER_EMAIL")
 				}
+				if err := checkEmail(users, email); err != nil {
+					return fmt.Errorf("createsuperuser: %w", err) // Django's CommandError
+				}
 			} else {
+				// An --email given is checked before any prompt, and
+				// refused as Django's is, not asked again.
+				if err := checkEmail(users, email); email != "" && err != nil {
+					return fmt.Errorf("createsuperuser: %w", err)
+				}
 				p := e.prompter()
 				if username, err = p.username(ctx, users, username); err != nil {
 					return fmt.Errorf("createsuperuser: %w", err)
 				}
 				if email == "" {
-					if email, err = p.ask("Email address: "); err != nil {
-						return err
+					if email, err = p.email(users); err != nil {
+						return fmt.Errorf("createsuperuser: %w", err)
 					}
 				}
 				if password, err = p.newPassword(users, username, true); err != nil {

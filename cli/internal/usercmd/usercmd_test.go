@@ -220,3 +220,43 @@ func TestChangepasswordOfTheLoginName(t *testing.T) {
 		t.Errorf("the new password: %v", err)
 	}
 }
+
+// createsuperuser validates the email address as Django's (EmailValidator):
+// asked, a malformed one is said and asked again; given by --email or
+// STACK_SUPERUSER_EMAIL, it is refused before anything is created. It
+// stored whatever was typed.
+func TestCreatesuperuserValidatesTheEmail(t *testing.T) {
+	dir := t.TempDir()
+	in := "ann\nnot an address\nann@localhost\nann@example.com\nann-password-1\nann-password-1\n"
+	code, out, errs := users(t, dir, in, "createsuperuser")
+	if code != 0 || !strings.Contains(out, "Superuser created successfully.") {
+		t.Fatalf("exit %d\n%s%s", code, out, errs)
+	}
+	if n := strings.Count(errs, "Error: Enter a valid email address."); n != 2 {
+		t.Errorf("want the error twice, then the address taken:\n%s", errs)
+	}
+	if n := strings.Count(errs, "Email address: "); n != 3 {
+		t.Errorf("asked for the email %d times, want 3:\n%s", n, errs)
+	}
+	// A blank answer is no address, as Django's blank=True email.
+	if code, out, errs := users(t, dir, "bob\n\nbob-password-1\nbob-password-1\n", "createsuperuser"); code != 0 {
+		t.Errorf("blank email: exit %d\n%s%s", code, out, errs)
+	}
+	t.Setenv("STACK_SUPERUSER_PASSWORD", "cy-password-1")
+	for _, args := range [][]string{
+		{"createsuperuser", "--username", "cy", "--noinput", "--email", "cy@"},
+		{"createsuperuser", "--username", "cy", "--email", "cy at example.com"},
+	} {
+		code, out, errs := users(t, dir, "cy-password-1\ncy-password-1\n", args...)
+		if code != 1 || !strings.Contains(errs, "createsuperuser: Enter a valid email address.") || strings.Contains(errs, "Password") {
+			t.Errorf("%q: exit %d, want 1 and the error before any prompt\n%s%s", args, code, out, errs)
+		}
+	}
+	t.Setenv("STACK_SUPERUSER_EMAIL", "cy@@example.com")
+	if code, _, errs := users(t, dir, "", "createsuperuser", "--username", "cy", "--noinput"); code != 1 || !strings.Contains(errs, "Enter a valid email address.") {
+		t.Errorf("STACK_SUPERUSER_EMAIL malformed: exit %d\n%s", code, errs)
+	}
+	if err := login(t, dir, "cy", "cy-password-1"); err == nil {
+		t.Error("cy was created with a malformed email")
+	}
+}

@@ -183,6 +183,9 @@ func (f *Forwarder) copyBody(w http.ResponseWriter, resp *http.Response) error {
 	var flush func()
 	if streamed(resp) {
 		flush = flusherOf(w)
+		if !respbuf.Buffers(resp.Body) {
+			markLive(w)
+		}
 		if r, ok := resp.Body.(interface{ Buffered() int }); !ok || r.Buffered() == 0 {
 			// The body may be a while coming (server-sent events): the
 			// client gets the head now.
@@ -234,6 +237,24 @@ func streamed(resp *http.Response) bool {
 	}
 	base, _, _ := strings.Cut(ct[0], ";")
 	return strings.EqualFold(strings.TrimSpace(base), "text/event-stream")
+}
+
+// markLive tells the writer under w that wants to know (the compressor's,
+// edge/compress) that the response is an unbuffered stream, each of whose
+// flushes must reach the client: a buffered one is compressed into fewer,
+// larger chunks.
+func markLive(w http.ResponseWriter) {
+	for {
+		switch x := w.(type) {
+		case interface{ LiveStream() }:
+			x.LiveStream()
+			return
+		case interface{ Unwrap() http.ResponseWriter }:
+			w = x.Unwrap()
+		default:
+			return
+		}
+	}
 }
 
 // flusherOf returns w's Flush, ignoring its error as ReverseProxy does (a

@@ -141,3 +141,50 @@ func ParseName(n string) (string, error) {
 	}
 	return s, nil
 }
+
+// Valid reports whether a Host (or an :authority, or an absolute-form
+// target's host) is one the edge routes; the request is answered 400
+// otherwise, as RFC 9112 3.2 asks for "a Host header field with an
+// invalid field value". "" (an HTTP/1.0 request without one) is valid:
+// it goes to the default server. It checks the shape, not the bytes
+// (the fronts check those): nginx's ngx_http_validate_host refuses an
+// empty label ("a..b") and an empty name (":80", "."), and so does
+// Valid; nginx also takes whatever follows the first ':' and an
+// unclosed '[', which Valid refuses, because Lookup would read those
+// otherwise than the app does: "a.test:80:80" went to the default
+// server (its last ':' was taken for the port's) while reaching the
+// app as a.test's, and "[::1" was routed as [::1]. So the port is
+// digits after the name's ':' or the IP literal's ']', and '[' and ']'
+// only enclose an IP literal.
+func Valid(h string) bool {
+	if h == "" {
+		return true
+	}
+	name, port := h, ""
+	if h[0] == '[' {
+		end := strings.IndexByte(h, ']')
+		if end < 2 { // unclosed, or "[]"
+			return false
+		}
+		name, port = h[1:end], h[end+1:]
+		if port != "" && port[0] != ':' {
+			return false // "[::1]x"
+		}
+	} else {
+		if i := strings.IndexByte(h, ':'); i >= 0 {
+			name, port = h[:i], h[i:]
+		}
+		if strings.TrimSuffix(name, ".") == "" || strings.Contains(name, "..") {
+			return false
+		}
+	}
+	if strings.ContainsAny(name, "[]") {
+		return false
+	}
+	for i := 1; i < len(port); i++ {
+		if port[i] < '0' || port[i] > '9' {
+			return false
+		}
+	}
+	return true
+}

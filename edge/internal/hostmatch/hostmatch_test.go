@@ -88,3 +88,20 @@ func TestIPv6HostInAnyForm(t *testing.T) {
 		}
 	}
 }
+
+// The shapes of Host the edge routes, and those it answers 400: nginx's
+// (an empty label or name) and the RFC's port and IP literal, which nginx
+// lets by ("a.test:80:80" went to the default server, "[::1" to [::1]'s).
+func TestValidHostShape(t *testing.T) {
+	for h, want := range map[string]bool{
+		"": true, "a.test": true, "A.Test.": true, "a.test:8000": true, "a.test:": true, "[::1]": true,
+		"[::1]:8000": true, "[fe80::1%25eth0]:80": true, "127.0.0.1:80": true, "_x.test": true,
+		"a.test:80:80": false, "a.test:8x": false, "[::1": false, "[::1:80": false, "[::1]x": false,
+		"[::1]:80:80": false, "[]": false, "[]:80": false, "a[b]": false, "a]b": false, "a.test:[80]": false,
+		":80": false, ".": false, ".:80": false, "a..b": false, "..": false, "a..b:80": false,
+	} {
+		if got := Valid(h); got != want {
+			t.Errorf("Valid(%q) = %v, want %v", h, got, want)
+		}
+	}
+}

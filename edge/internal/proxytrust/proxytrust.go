@@ -1,7 +1,8 @@
 // Package proxytrust answers whether a peer is a trusted proxy
 // (edge.trusted_proxies), whose forwarding headers (X-Forwarded-*,
-// X-Request-Id, a limit's key header) the edge believes, and which client
-// an X-Forwarded-For chain names behind such proxies (nginx's realip). It
+// X-Request-Id, a limit's key header) the edge believes, which client
+// an X-Forwarded-For chain names behind such proxies (nginx's realip), and
+// so what the edge forwards about the client (Forwarded, Untrusted). It
 // stands alone because the proxy, the location matcher, the limits and the
 // request id all ask it, and it needs none of them.
 package proxytrust
@@ -79,6 +80,67 @@ func (t List) RealClient(chain string) string {
 			// address of an IPv4 client of a [::] listener is).
 			return a.Unmap().String()
 		}
+	}
+	return ""
+}
+
+// Forwarded is what the edge tells the app about r's client: the
+// X-Forwarded-For, -Proto and -Host values it sends, and the client's
+// address (REMOTE_ADDR; "" where r's peer has no port, as a Unix socket's).
+// A trusted proxy's forwarding headers are kept and extended, and the
+// client is the nearest address it vouches for (nginx's realip with
+// real_ip_recursive on); anyone else's are replaced. Read r's header
+// before the proxy strips the client's forwarding headers.
+func (t List) Forwarded(r *http.Request) (xff, proto, host, remote string) {
+	clientIP, port, _ := net.SplitHostPort(r.RemoteAddr)
+	proto, host = "http", r.Host
+	if r.TLS != nil {
+		proto = "https"
+	}
+	xff, remote = clientIP, r.RemoteAddr
+	if port == "" {
+		remote = ""
+	}
+	if len(t) == 0 {
+		return
+	}
+	if peer, err := netip.ParseAddr(clientIP); err == nil && t.Trusts(peer) {
+		h := r.Header
+		if prior := strings.Join(h["X-Forwarded-For"], ", "); prior != "" {
+			xff = prior + ", " + clientIP
+			if real := t.RealClient(prior); real != "" {
+				remote = net.JoinHostPort(real, "0")
+			}
+		}
+		if v := first(h, "X-Forwarded-Proto"); v == "http" || v == "https" {
+			proto = v
+		}
+		if v := first(h, "X-Forwarded-Host"); v != "" {
+			host = v
+		}
+	}
+	return
+}
+
+// Untrusted is the value of header (X-Forwarded-For, -Proto or -Host) that
+// the edge sends the app for a client it does not trust.
+func Untrusted(header string, r *http.Request) string {
+	switch header {
+	case "X-Forwarded-Proto":
+		if r.TLS != nil {
+			return "https"
+		}
+		return "http"
+	case "X-Forwarded-Host":
+		return r.Host
+	}
+	ip, _, _ := net.SplitHostPort(r.RemoteAddr)
+	return ip
+}
+
+func first(h http.Header, key string) string {
+	if v := h[key]; len(v) > 0 {
+		return v[0]
 	}
 	return ""
 }

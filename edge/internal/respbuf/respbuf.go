@@ -87,6 +87,16 @@ func (b Policy) ModifyResponse(resp *http.Response) error {
 	return nil
 }
 
+// Buffers reports whether body is a buffer ModifyResponse put in front of
+// an upstream's body of unknown length: when it is not, the app asked for
+// its response unbuffered (X-Accel-Buffering: no, buffering: false), and
+// the forwarder has it flushed through to the client read by read, the
+// compressor's output included.
+func Buffers(body io.Reader) bool {
+	_, ok := body.(*responseBuffer)
+	return ok
+}
+
 type errReader struct{ err error }
 
 func (r errReader) Read([]byte) (int, error) { return 0, r.err }

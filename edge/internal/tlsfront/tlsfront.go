@@ -25,6 +25,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/stack-web/stack/edge/internal/framing"
+	"github.com/stack-web/stack/edge/internal/hostmatch"
 	"github.com/stack-web/stack/edge/tlscert"
 )
 
@@ -207,7 +208,9 @@ func ForwardedHTTPS(r *http.Request) bool {
 
 // ValidHost reports whether h is a Host net/http's HTTP/1.1 server takes
 // (httpguts.ValidHostHeader): a host name or address, a port, the bytes
-// of percent-escapes and sub-delims, nothing else.
+// of percent-escapes and sub-delims, nothing else; and one of the shape
+// the edge routes (hostmatch.Valid: "a.test:80:80" and "[::1" are not),
+// whichever front and protocol brought it.
 func ValidHost(h string) bool {
 	for i := 0; i < len(h); i++ {
 		switch c := h[i]; {
@@ -217,7 +220,7 @@ func ValidHost(h string) bool {
 			return false
 		}
 	}
-	return true
+	return hostmatch.Valid(h)
 }
 
 // ValidH2Target reports whether an HTTP/2 :path (r.RequestURI) is what

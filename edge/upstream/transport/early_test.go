@@ -1,41 +1,25 @@
 package transport
 
 import (
-	"bufio"
 	"io"
 	"net"
 	"net/http"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/stack-web/stack/uwsgi"
+	"github.com/stack-web/stack/uwsgi/uwsgitest"
 )
 
 // earlyServer reads each request's packet but not its body, writes answer
 // (nothing if empty) and closes, as a handler that ignores a large upload
 // does behind an app server that drains only so much.
 func earlyServer(t *testing.T, answer string) string {
-	sock := filepath.Join(t.TempDir(), "early.sock")
-	l, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			if _, err := uwsgi.ReadPacket(bufio.NewReader(c), uwsgi.MaxBufferSize, nil); err == nil {
-				io.WriteString(c, answer)
-			}
-			c.Close()
+	sock, _ := uwsgitest.Serve(t, func(c net.Conn) {
+		if uwsgitest.ReadPacket(c) {
+			io.WriteString(c, answer)
 		}
 	})
-	t.Cleanup(func() { l.Close(); wg.Wait() })
 	return sock
 }
 

@@ -9,14 +9,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stack-web/stack/fastcgi"
+	"github.com/stack-web/stack/uwsgi/uwsgitest"
 )
 
 // hostileFastCGI is a FastCGI server that reads one request (to its empty
@@ -29,37 +28,22 @@ func hostileFastCGI(t *testing.T, script []byte) *FastCGITransport {
 // hostileFastCGIFunc is hostileFastCGI answering with answer.
 func hostileFastCGIFunc(t *testing.T, answer func(net.Conn)) *FastCGITransport {
 	t.Helper()
-	sock := filepath.Join(t.TempDir(), "fcgi.sock")
-	l, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	t.Cleanup(func() { l.Close(); wg.Wait() })
-	wg.Go(func() {
+	// uwsgitest's server is protocol-blind: it serves a Unix socket.
+	sock, _ := uwsgitest.Serve(t, func(c net.Conn) {
+		var h [fastcgi.HeaderSize]byte
 		for {
-			c, err := l.Accept()
-			if err != nil {
+			if _, err := io.ReadFull(c, h[:]); err != nil {
 				return
 			}
-			wg.Go(func() {
-				defer c.Close()
-				var h [fastcgi.HeaderSize]byte
-				for {
-					if _, err := io.ReadFull(c, h[:]); err != nil {
-						return
-					}
-					n := int(binary.BigEndian.Uint16(h[4:])) + int(h[6])
-					if _, err := io.CopyN(io.Discard, c, int64(n)); err != nil {
-						return
-					}
-					if h[1] == fastcgi.TypeStdin && n == 0 {
-						break
-					}
-				}
-				answer(c)
-			})
+			n := int(binary.BigEndian.Uint16(h[4:])) + int(h[6])
+			if _, err := io.CopyN(io.Discard, c, int64(n)); err != nil {
+				return
+			}
+			if h[1] == fastcgi.TypeStdin && n == 0 {
+				break
+			}
 		}
+		answer(c)
 	})
 	return &FastCGITransport{Network: "unix", Address: sock, ConnectTimeout: time.Second,
 		ReadTimeout: 5 * time.Second, SendTimeout: 5 * time.Second, Root: "/srv"}

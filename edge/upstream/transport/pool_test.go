@@ -6,14 +6,13 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stack-web/stack/uwsgi"
+	"github.com/stack-web/stack/uwsgi/uwsgitest"
 )
 
 // fakeUwsgi is a uwsgi server that counts its connections and answers each
@@ -24,39 +23,18 @@ type fakeUwsgi struct {
 	sock     string
 	offer    bool
 	perConn  int
-	accepted atomic.Int64
+	accepted *atomic.Int64
 	closed   atomic.Int64
 	requests atomic.Int64
-	l        net.Listener
-	wg       sync.WaitGroup
 }
 
 func startFakeUwsgi(t *testing.T, offer bool, perConn int) *fakeUwsgi {
-	f := &fakeUwsgi{sock: filepath.Join(t.TempDir(), "up.sock"), offer: offer, perConn: perConn}
-	l, err := net.Listen("unix", f.sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.l = l
-	f.wg.Add(1)
-	go func() {
-		defer f.wg.Done()
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			f.accepted.Add(1)
-			f.wg.Add(1)
-			go func() {
-				defer f.wg.Done()
-				defer f.closed.Add(1)
-				defer c.Close()
-				f.serve(c)
-			}()
-		}
-	}()
-	t.Cleanup(func() { l.Close(); f.wg.Wait() })
+	f := &fakeUwsgi{offer: offer, perConn: perConn}
+	f.sock, f.accepted = uwsgitest.Serve(t, func(c net.Conn) {
+		defer f.closed.Add(1) // once closed (Serve closes it again: a no-op)
+		defer c.Close()
+		f.serve(c)
+	})
 	return f
 }
 
@@ -189,19 +167,7 @@ func TestIdlePoolBounds(t *testing.T) {
 	f := startFakeUwsgi(t, true, 1000)
 	rt := keptTransport(f.sock)
 	rt.KeepAlive = 2
-	bodies := make([]io.ReadCloser, 5)
-	for i := range bodies { // five at once: five connections
-		req, _ := http.NewRequest("GET", "http://app/x", nil)
-		resp, err := rt.RoundTrip(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		io.ReadAll(resp.Body)
-		bodies[i] = resp.Body
-	}
-	for _, b := range bodies {
-		b.Close()
-	}
+	loadAtOnce(t, rt, 5)
 	rt.idle.mu.Lock()
 	kept := len(rt.idle.conns)
 	rt.idle.mu.Unlock()
@@ -222,32 +188,36 @@ func TestIdlePoolBounds(t *testing.T) {
 	}
 }
 
+// loadAtOnce makes n requests whose responses are all open at once (n
+// connections), then closes them, leaving the connections to the pool.
+func loadAtOnce(t *testing.T, rt http.RoundTripper, n int) {
+	t.Helper()
+	bodies := make([]io.ReadCloser, n)
+	for i := range bodies {
+		req, _ := http.NewRequest("GET", "http://app/x", nil)
+		resp, err := rt.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.ReadAll(resp.Body)
+		bodies[i] = resp.Body
+	}
+	for _, b := range bodies {
+		b.Close()
+	}
+}
+
 // closingUwsgi answers every request with a body of no stated length and
 // closes the connection, as uWSGI does for a WSGI app that sets no
 // Content-Length; with pause, the body comes in two parts that far apart.
 func closingUwsgi(t *testing.T, pause time.Duration) string {
-	sock := filepath.Join(t.TempDir(), "up.sock")
-	l, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			br := bufio.NewReader(c)
-			if _, err := uwsgi.ReadPacket(br, uwsgi.MaxBufferSize, nil); err == nil {
-				io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n<h1>Hello")
-				time.Sleep(pause)
-				io.WriteString(c, ", web!</h1>")
-			}
-			c.Close()
+	sock, _ := uwsgitest.Serve(t, func(c net.Conn) {
+		if uwsgitest.ReadPacket(c) {
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n<h1>Hello")
+			time.Sleep(pause)
+			io.WriteString(c, ", web!</h1>")
 		}
 	})
-	t.Cleanup(func() { l.Close(); wg.Wait() })
 	return sock
 }
 
@@ -295,19 +265,7 @@ func TestIdlePoolShrinksAfterALoad(t *testing.T) {
 		defer rt.idle.mu.Unlock()
 		return len(rt.idle.conns)
 	}
-	bodies := make([]io.ReadCloser, 8)
-	for i := range bodies { // eight at once: eight connections
-		req, _ := http.NewRequest("GET", "http://app/x", nil)
-		resp, err := rt.RoundTrip(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		io.ReadAll(resp.Body)
-		bodies[i] = resp.Body
-	}
-	for _, b := range bodies {
-		b.Close()
-	}
+	loadAtOnce(t, rt, 8)
 	if n := kept(); n != 8 {
 		t.Fatalf("%d connections kept right after the load, want 8", n)
 	}

@@ -7,46 +7,29 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stack-web/stack/uwsgi"
+	"github.com/stack-web/stack/uwsgi/uwsgitest"
 )
 
 // switchingUwsgi answers every request with 101, then "early" in the same
 // write, and echoes what follows until the edge closes. vars receives each
 // request's variables.
 func switchingUwsgi(t *testing.T, vars chan<- uwsgi.Vars, ended chan<- error) string {
-	sock := filepath.Join(t.TempDir(), "ws.sock")
-	l, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			wg.Go(func() {
-				defer c.Close()
-				br := bufio.NewReader(c)
-				p, err := uwsgi.ReadPacket(br, uwsgi.MaxBufferSize, nil)
-				if err != nil {
-					return
-				}
-				vars <- p.Vars
-				io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\nearly")
-				_, err = io.Copy(c, br) // the echo, until the edge closes
-				ended <- err
-			})
+	sock, _ := uwsgitest.Serve(t, func(c net.Conn) {
+		br := bufio.NewReader(c)
+		p, err := uwsgi.ReadPacket(br, uwsgi.MaxBufferSize, nil)
+		if err != nil {
+			return
 		}
+		vars <- p.Vars
+		io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\nearly")
+		_, err = io.Copy(c, br) // the echo, until the edge closes
+		ended <- err
 	})
-	t.Cleanup(func() { l.Close(); wg.Wait() })
 	return sock
 }
 

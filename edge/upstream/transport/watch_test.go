@@ -6,14 +6,13 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stack-web/stack/uwsgi"
+	"github.com/stack-web/stack/uwsgi/uwsgitest"
 )
 
 // countingCtx counts the calls that watch it: Done, and AfterFunc (the
@@ -32,28 +31,12 @@ func (c *countingCtx) Done() <-chan struct{} {
 
 // scriptedUwsgi runs serve on each connection after reading its request.
 func scriptedUwsgi(t *testing.T, serve func(c net.Conn)) string {
-	sock := filepath.Join(t.TempDir(), "up.sock")
-	l, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			wg.Go(func() {
-				defer c.Close()
-				if _, err := uwsgi.ReadPacket(bufio.NewReader(c), uwsgi.MaxBufferSize, nil); err != nil {
-					return
-				}
-				serve(c)
-			})
+	sock, _ := uwsgitest.Serve(t, func(c net.Conn) {
+		if _, err := uwsgi.ReadPacket(bufio.NewReader(c), uwsgi.MaxBufferSize, nil); err != nil {
+			return
 		}
+		serve(c)
 	})
-	t.Cleanup(func() { l.Close(); wg.Wait() })
 	return sock
 }
 

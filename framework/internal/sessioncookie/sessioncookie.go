@@ -97,9 +97,12 @@ func deriveSessionKey(secret string) []byte {
 type Data struct {
 	Values   map[string]any `json:"v,omitempty"`
 	Messages []Message      `json:"m,omitempty"`
-	CSRF     string         `json:"c,omitempty"`
-	Key      string         `json:"k,omitempty"` // a random id, new at each CycleKey
-	Expires  int64          `json:"e"`
+	// Dropped counts the oldest messages dropped to keep the cookie
+	// small, Django's CookieStorage not_finished sentinel made a number.
+	Dropped int    `json:"md,omitempty"`
+	CSRF    string `json:"c,omitempty"`
+	Key     string `json:"k,omitempty"` // a random id, new at each CycleKey
+	Expires int64  `json:"e"`
 }
 
 // signer is one session-signing key, with its HMACs kept for reuse: a new
@@ -181,7 +184,7 @@ func (store *Store) Encode(d Data) (string, error) {
 // anonymous visitor's first form): byte for byte what json.Marshal writes,
 // without its reflection. It reports false for any other session.
 func appendPlainSession(b []byte, d Data) ([]byte, bool) {
-	if len(d.Values) > 0 || len(d.Messages) > 0 || !csrf.ValidChars(d.CSRF) || !csrf.ValidChars(d.Key) {
+	if len(d.Values) > 0 || len(d.Messages) > 0 || d.Dropped != 0 || !csrf.ValidChars(d.CSRF) || !csrf.ValidChars(d.Key) {
 		return b, false
 	}
 	b = append(b, '{')

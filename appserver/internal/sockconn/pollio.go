@@ -1,4 +1,4 @@
-package appserver
+package sockconn
 
 import (
 	"io"
@@ -23,7 +23,7 @@ func errnoResult(n int, e syscall.Errno) (int, error) {
 }
 
 // pollIO reads and writes a descriptor that waits in the runtime poller
-// (fdConn once a read or write would block; every kept connection of the
+// (FD once a read or write would block; every kept connection of the
 // edge) with the raw calls of internal/rawio: os.File's Read and Write go
 // through entersyscall, which wakes the runtime's monitor thread and lets
 // it hand the P to another thread while the call runs, a futex wake and a

@@ -1,4 +1,4 @@
-package edge
+package sendwatch
 
 import (
 	"testing"
@@ -14,7 +14,7 @@ func TestSendWatchdogPeriodHasAFloor(t *testing.T) {
 		{time.Millisecond, time.Millisecond},
 		{60 * time.Second, 15 * time.Second},
 	} {
-		if got := (&sendWatchdog{timeout: c.timeout}).every(); got != c.want {
+		if got := (&Watchdog{timeout: c.timeout}).every(); got != c.want {
 			t.Errorf("send_timeout %v: looks every %v, want %v", c.timeout, got, c.want)
 		}
 	}

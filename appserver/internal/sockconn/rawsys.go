@@ -1,12 +1,8 @@
 //go:build !race
 
-package appserver
+package sockconn
 
-import (
-	"syscall"
-	"time"
-	"unsafe"
-)
+import "syscall"
 
 // The system calls of a one-shot connection (accept4, read, write, close,
 // all on non-blocking sockets, so none of them waits) go through
@@ -21,7 +17,7 @@ import (
 // The race detector learns from syscall.Read and syscall.Write that a
 // write to a socket happens before the read of its bytes, so with -race
 // rawsys_race.go and internal/rawio use them instead. Reads and writes
-// are internal/rawio's (pollio.go); accept4 is internal/listener's.
+// are internal/rawio's (pollio.go); accept4 is package listener's.
 
 // rawClose closes a socket. Unless SO_LINGER is set with a timeout, which
 // the appserver never does (Reset sets a zero one: an immediate RST),
@@ -31,19 +27,4 @@ func rawClose(fd int) error {
 		return e
 	}
 	return nil
-}
-
-// rawWaitReadable waits, without the runtime poller and holding its
-// thread and P, until fd is readable or d has passed; it reports whether
-// it is (or may be: an error or a signal ends the wait early too, and the
-// next read tells).
-func rawWaitReadable(fd int, d time.Duration) bool {
-	pfd := struct {
-		fd      int32
-		events  int16
-		revents int16
-	}{fd: int32(fd), events: pollIn}
-	ts := syscall.NsecToTimespec(int64(d))
-	n, _, e := syscall.RawSyscall6(syscall.SYS_PPOLL, uintptr(unsafe.Pointer(&pfd)), 1, uintptr(unsafe.Pointer(&ts)), 0, 0, 0)
-	return e != 0 || n > 0
 }

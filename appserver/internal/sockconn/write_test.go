@@ -1,4 +1,4 @@
-package appserver
+package sockconn
 
 import (
 	"runtime"
@@ -7,11 +7,11 @@ import (
 	"time"
 )
 
-// BenchmarkFdConnWriteKept is a response's write on a kept connection (a
+// BenchmarkFDWriteKept is a response's write on a kept connection (a
 // descriptor already in the poller, as every kept connection of the edge's
 // is after its first idle wait), with the peer reading it: the write path's
 // cost per response, without a handler or a scheduler in the way.
-func BenchmarkFdConnWriteKept(b *testing.B) {
+func BenchmarkFDWriteKept(b *testing.B) {
 	c, peer := polledPair(b, 4*time.Second)
 	resp := make([]byte, 160) // hello's response through the worker
 	buf := make([]byte, 4096)
@@ -31,11 +31,11 @@ func BenchmarkFdConnWriteKept(b *testing.B) {
 	b.ReportMetric(float64(threadCPU()-cpu0)/float64(b.N), "cpu-ns/op")
 }
 
-// polledPair is a connected Unix socket pair: its one end an fdConn with
+// polledPair is a connected Unix socket pair: its one end an FD with
 // the given timeout, already in the poller (as a kept connection is after
 // its first idle wait), its other a raw descriptor; both closed at the
 // test's end.
-func polledPair(tb testing.TB, timeout time.Duration) (*fdConn, int) {
+func polledPair(tb testing.TB, timeout time.Duration) (*FD, int) {
 	tb.Helper()
 	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
 	if err != nil {
@@ -45,7 +45,7 @@ func polledPair(tb testing.TB, timeout time.Duration) (*fdConn, int) {
 	if err := syscall.SetNonblock(fds[0], true); err != nil {
 		tb.Fatal(err)
 	}
-	c := &fdConn{fd: fds[0], timeout: timeout}
+	c := &FD{fd: fds[0], timeout: timeout}
 	tb.Cleanup(func() { c.Close() })
 	c.poll()
 	return c, fds[1]
@@ -61,7 +61,7 @@ func threadCPU() int64 {
 // A kept connection's writes that the socket takes at once set no write
 // deadline; one that finds the socket full still waits, and times out
 // after the connection's timeout.
-func TestFdConnWriteWaitsWithDeadlineOnlyWhenFull(t *testing.T) {
+func TestFDWriteWaitsWithDeadlineOnlyWhenFull(t *testing.T) {
 	c, _ := polledPair(t, 200*time.Millisecond)
 	if _, err := c.Write([]byte("hello")); err != nil {
 		t.Fatalf("small write: %v", err)
@@ -86,7 +86,7 @@ func TestFdConnWriteWaitsWithDeadlineOnlyWhenFull(t *testing.T) {
 // that is slow but never pauses as long as the timeout, goes out whole.
 // With one deadline for the whole write it was cut once the timeout had
 // passed (seen as a slow client's truncated 4 MiB response under load).
-func TestFdConnBigWriteToASlowReaderIsNotCut(t *testing.T) {
+func TestFDBigWriteToASlowReaderIsNotCut(t *testing.T) {
 	c, peer := polledPair(t, 300*time.Millisecond)
 	const size = 2 << 20
 	got := make(chan int)
