@@ -3,8 +3,13 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/stack-web/stack/admin"
 	"github.com/stack-web/stack/config"
@@ -26,6 +31,32 @@ func childAdmin(f *config.File, tier string) []string {
 
 func childAdminSocket(f *config.File, tier string) string {
 	return filepath.Join(f.RunDir, "admin-"+tier+".sock")
+}
+
+// removeChildAdminSockets removes the tier children's admin sockets
+// once the stack has stopped and its children are gone. A child removes
+// its own as it stops; one killed (SIGKILL, a crash) left it behind, and
+// when the stack stopped before the child's restart, which removes a
+// stale socket before it binds, the file stayed in run_dir. Only a socket
+// nobody answers on is removed.
+func removeChildAdminSockets(f *config.File, logger *slog.Logger) {
+	if f.Admin.Listen == "" && f.Admin.Socket == "" {
+		return // the children had none
+	}
+	for _, tier := range []string{"edge", "appserver"} {
+		path := childAdminSocket(f, tier)
+		fi, err := os.Lstat(path)
+		if err != nil || fi.Mode().Type() != fs.ModeSocket {
+			continue
+		}
+		if c, err := net.DialTimeout("unix", path, 100*time.Millisecond); err == nil {
+			c.Close()
+			continue // someone serves it: not ours to remove
+		}
+		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			logger.Warn("removing a tier child's admin socket", "path", path, "err", err)
+		}
+	}
 }
 
 // childSources reads the children through their admin sockets.

@@ -181,7 +181,7 @@ func (c *cmdEnv) load() (*config.File, error) { return c.loadFor("up") }
 // loadFor reads the configuration with the command's flags, validating
 // what the command runs (scope: see config.Options.Scope).
 func (c *cmdEnv) loadFor(scope string) (*config.File, error) {
-	f, err := c.loadOnly(scope)
+	f, err := c.loadOnly(scope, false)
 	if err == nil {
 		c.useLogFormat(f)
 	}
@@ -189,9 +189,10 @@ func (c *cmdEnv) loadFor(scope string) (*config.File, error) {
 }
 
 // loadOnly is loadFor without taking the log format: a reload's, which a
-// restart applies (reload.go).
-func (c *cmdEnv) loadOnly(scope string) (*config.File, error) {
+// restart applies (reload.go), refusing a blank file if refuseBlank.
+func (c *cmdEnv) loadOnly(scope string, refuseBlank bool) (*config.File, error) {
 	opts := c.loadOptions(scope)
+	opts.RefuseBlank = refuseBlank
 	if c.inherited != nil {
 		// The parent's, as it holds it now: at start, and on a reload
 		// (a tier child, told once its parent has taken the new one).

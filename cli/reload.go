@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -102,9 +103,19 @@ func (r *reloadSet) reload() error {
 		r.c.logger.Error("reload refused; the running configuration stays", "err", err)
 		return err
 	}
-	f, err := r.c.loadOnly(r.scope)
+	// A blank file is refused unless the running configuration was read
+	// from one (a start on an empty stack.yaml and STACK_* variables):
+	// it is most likely one being written, truncated and not yet
+	// filled, and the defaults it would apply are not what runs.
+	old := r.current.Load()
+	refuseBlank := old == nil || !old.Held.File || len(bytes.TrimSpace(old.Held.Data)) > 0
+	f, err := r.c.loadOnly(r.scope, refuseBlank)
 	if r.raced(nil) {
 		return r.ignore() // whatever the file says, the next start reads it again
+	}
+	if errors.Is(err, config.ErrBlank) || errors.Is(err, config.ErrChanged) {
+		r.c.logger.Error("reload refused; the running configuration stays", "err", err)
+		return fmt.Errorf("the running configuration stays: %w", err)
 	}
 	if err != nil {
 		var ce *config.Error
@@ -116,7 +127,7 @@ func (r *reloadSet) reload() error {
 		r.c.logger.Error("reload refused: the configuration is not valid; the running one stays", "err", err)
 		return fmt.Errorf("the configuration is not valid; the running one stays: %w", err)
 	}
-	if old := r.current.Load(); old != nil && old.Held.File && !f.Held.File {
+	if old != nil && old.Held.File && !f.Held.File {
 		// stack.yaml, found at start (no --config), is gone: loading
 		// applies the built-in defaults (another listen, app, debug on),
 		// where nginx's reload of a missing file keeps the running one.
@@ -203,8 +214,7 @@ func (r *reloadSet) applyAll(f *config.File) error {
 	}
 	// Held once every tier that prepares has: the children started from
 	// now on (the chain reload's workers, a tier child restarting) load f.
-	// A reload a preparing tier refused reached none of them, nor the
-	// memfd, which each taken configuration grows.
+	// A reload a preparing tier refused reached none of them.
 	if err := r.c.heldCfg.Hold(f.Held); err != nil {
 		return fail("held configuration", err)
 	}

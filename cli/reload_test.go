@@ -56,12 +56,7 @@ func TestReloadRacingTheStopIsDroppedQuietly(t *testing.T) {
 	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	reg, err := newRegistry([]App{siteApp()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var logs bytes.Buffer
-	c := &cmdEnv{apps: reg, stderr: &logs, cfgPath: path, logLevel: "info", logger: slog.New(newLogHandler(&logs, "text", slog.LevelInfo))}
+	c, logs := siteEnv(t, path)
 	f, err := c.loadFor("up")
 	if err != nil {
 		t.Fatal(err)

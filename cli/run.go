@@ -104,6 +104,8 @@ func (c *cmdEnv) runStack(f *config.File, which tiers) error {
 			return err
 		}
 		defer held.close()
+		// After the children are gone (sup.Run waits for them).
+		defer removeChildAdminSockets(f, c.logger)
 		// Once the edge child stops accepting, its addresses refuse.
 		sup.OnStopping(func() { held.closeKind(false) })
 		for _, tier := range []string{"edge", "appserver"} {

@@ -11,6 +11,7 @@
 package config
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -153,7 +154,14 @@ type Options struct {
 	// Held, if not nil, is the text to load instead of reading Path: what
 	// the parent process holds (Path still names it in messages).
 	Held *Held
+	// RefuseBlank refuses a file that is empty or only whitespace rather
+	// than load the defaults from it: a reload's, when the running
+	// configuration was read from a file that was not (ErrBlank).
+	RefuseBlank bool
 }
+
+// ErrBlank is a file refused by Options.RefuseBlank.
+var ErrBlank = errors.New("is empty (or only whitespace)")
 
 // Load reads, merges, decodes and validates the configuration. The error
 // lists every problem, each prefixed with where it was written: the
@@ -176,6 +184,11 @@ func load(opts Options) (*File, *origins, error) {
 	switch {
 	case opts.Held == nil:
 		data, err = readFile(path)
+		if err == nil && opts.RefuseBlank && len(bytes.TrimSpace(data)) == 0 {
+			// Most likely a file being written in place (cp, a shell's
+			// >, an editor), truncated and not yet filled.
+			return nil, nil, fmt.Errorf("config: %s %w: it would apply the built-in defaults; a file written in place is read half-written, so write the new one beside it and rename it over (mv)", path, ErrBlank)
+		}
 	case opts.Held.File:
 		data = opts.Held.Data
 	default: // the parent ran without a file: one made since is not read

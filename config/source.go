@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -9,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 
 	"github.com/stack-web/stack/internal/envnames"
@@ -284,21 +286,59 @@ func applySets(root *node, sets []string) (problems []string, err error) {
 const maxFileSize = 16 << 20
 
 // readFile reads the configuration file, bounded (--config /dev/zero must
-// not read until memory runs out).
+// not read until memory runs out), and whole: a file written in place
+// while it is read (cp over it, an editor's save) is read again once
+// after a pause, and refused if it changed again, rather than parse a
+// half-written file. nginx parses what it finds; renaming a new file over
+// the old one (mv) is atomic, but that advice is easy to miss.
 func readFile(path string) ([]byte, error) {
+	data, changed, err := readOnce(path)
+	if err == nil && changed {
+		time.Sleep(rereadPause)
+		data, changed, err = readOnce(path)
+		if err == nil && changed {
+			return nil, fmt.Errorf("config: %s %w (twice, %v apart); write the new file beside it and rename it over (mv), which is atomic", path, ErrChanged, rereadPause)
+		}
+	}
+	return data, err
+}
+
+// ErrChanged is a file readFile found written to as it read it, twice.
+var ErrChanged = errors.New("changed while it was read")
+
+// rereadPause is how long readFile waits before reading a file that
+// changed while it was read: a cp or an editor's save is done by then.
+const rereadPause = 100 * time.Millisecond
+
+// readOnce reads path once; changed says the file (a regular one) was
+// written to meanwhile: its size or modification time before and after
+// the read differ, or it has more or fewer bytes than were read.
+func readOnce(path string) (data []byte, changed bool, err error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
+	before, err := f.Stat()
 	if err != nil {
-		return nil, fmt.Errorf("config: %w", err) // a directory: "read DIR: is a directory"
+		return nil, false, fmt.Errorf("config: %w", err)
+	}
+	data, err = io.ReadAll(io.LimitReader(f, maxFileSize+1))
+	if err != nil {
+		return nil, false, fmt.Errorf("config: %w", err) // a directory: "read DIR: is a directory"
 	}
 	if len(data) > maxFileSize {
-		return nil, fmt.Errorf("config: %s is larger than %d MiB; that is not a configuration file", path, maxFileSize>>20)
+		return nil, false, fmt.Errorf("config: %s is larger than %d MiB; that is not a configuration file", path, maxFileSize>>20)
 	}
-	return data, nil
+	if !before.Mode().IsRegular() {
+		return data, false, nil // a pipe: read once, as it comes
+	}
+	after, err := f.Stat()
+	if err != nil {
+		return nil, false, fmt.Errorf("config: %w", err)
+	}
+	changed = after.Size() != before.Size() || !after.ModTime().Equal(before.ModTime()) || int64(len(data)) != after.Size()
+	return data, changed, nil
 }
 
 // parseFile parses a configuration file's text; path names it in messages.

@@ -4,9 +4,12 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -75,4 +78,59 @@ func unixClient(path string) *http.Client {
 			var d net.Dialer
 			return d.DialContext(ctx, "unix", path)
 		}}}
+}
+
+// A tier child killed (SIGKILL) left run/admin-<tier>.sock behind when the
+// stack stopped before the child's restart: only the child removed it, as
+// it stopped. The parent removes it once its children are gone. A start
+// that finds such a stale socket (nobody answers) removes it and binds.
+func TestSubprocessKilledChildLeavesNoAdminSocket(t *testing.T) {
+	dir := writeConfig(t, "mode: subprocess\nrun_dir: run\nedge:\n  listen: [\"127.0.0.1:0\"]\nappserver:\n  app: hello\n")
+	run := filepath.Join(dir, "run")
+	if err := os.Mkdir(run, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	tiers := []string{"edge", "appserver"}
+	for _, tier := range tiers { // what a killed child of the last run left
+		l, err := net.ListenUnix("unix", &net.UnixAddr{Name: filepath.Join(run, "admin-"+tier+".sock"), Net: "unix"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		l.SetUnlinkOnClose(false)
+		l.Close()
+	}
+	started := time.Now()
+	p := start(t, dir, "up", "--set", "admin.socket=run/admin.sock")
+	admin := unixClient(filepath.Join(run, "admin.sock"))
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if resp, err := admin.Get("http://admin/readyz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/readyz not 200 over the stale sockets' paths:\n%s", p.Output())
+		}
+	}
+	// A child that dies within its start-up (3s) stops the stack; past
+	// it, the child is started again after a back-off, which the stop
+	// comes within.
+	time.Sleep(time.Until(started.Add(3500 * time.Millisecond)))
+	pid := heldTierChild(p.cmd.Process.Pid, "edge")
+	if pid == 0 {
+		t.Fatalf("no edge child:\n%s", p.Output())
+	}
+	syscall.Kill(pid, syscall.SIGKILL)
+	for syscall.Kill(pid, 0) == nil { // until its parent has reaped it
+		time.Sleep(time.Millisecond)
+	}
+	if code := p.stop(syscall.SIGTERM); code != 0 {
+		t.Errorf("exit status %d after SIGTERM:\n%s", code, p.Output())
+	}
+	for _, tier := range tiers {
+		if _, err := os.Lstat(filepath.Join(run, "admin-"+tier+".sock")); err == nil {
+			t.Errorf("run/admin-%s.sock is left after the stop:\n%s", tier, p.Output())
+		}
+	}
 }

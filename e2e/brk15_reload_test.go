@@ -60,6 +60,32 @@ func TestBrkReloadOfAStackYAMLThatIsGoneIsRefused(t *testing.T) {
 	}
 }
 
+// A SIGHUP while `cp new.yaml stack.yaml` runs read the file truncated,
+// empty, and loaded the built-in defaults (refused only as polls' defaults
+// do not validate; the echo app's do). An empty or whitespace-only file
+// is refused, and the running configuration stays.
+func TestReloadOfAnEmptyStackYAMLIsRefused(t *testing.T) {
+	dir := writeConfig(t, brkEchoConfig)
+	p := start(t, dir, "up")
+	u, err := url.Parse(p.url())
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "stack.yaml")
+	for _, blank := range []string{"", "\n  \n"} {
+		heldWrite(t, path, blank)
+		if out := brkReloadOutcome(t, p); !strings.Contains(out, "reload refused") || !strings.Contains(out, "stack.yaml is empty (or only whitespace)") {
+			t.Errorf("a reload of %q:\n%s", blank, out)
+		}
+		if status, err := getOnce(u.Host); status != http.StatusOK {
+			t.Errorf("the running address after the refused reload: %d, %v", status, err)
+		}
+	}
+	if code := p.stop(syscall.SIGTERM); code != 0 {
+		t.Errorf("exit status %d after SIGTERM", code)
+	}
+}
+
 // In mode: subprocess the parent checked a reload and passed it on; the
 // edge child refused a new address in use by another program, alone, and
 // from then on every start of it (the parent holds what the reload listed)

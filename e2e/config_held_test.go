@@ -264,3 +264,77 @@ func heldTierChild(parent int, tier string) int {
 	}
 	return 0
 }
+
+// The held configuration's memfd grew by one record per reload that
+// changed the file (200 reloads of 345 B: 71 KB), in `stack up` and in the
+// appserver child, which holds it again for its workers. After 40
+// reloads each process's stays under three times the file, and the
+// appserver child, killed and started again, loads the last one.
+func TestManyReloadsKeepTheHeldConfigurationBounded(t *testing.T) {
+	cfg := "mode: subprocess\n" + brkEchoConfig // the echo app in the appserver child
+	dir := writeConfig(t, cfg)
+	started := time.Now()
+	p := start(t, dir, "up")
+	u, err := url.Parse(p.url())
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "stack.yaml")
+	const reloads = 40
+	for i := range reloads {
+		text := cfg + "# reload " + strconv.Itoa(i) + "\n"
+		if i == reloads-1 {
+			text += "  log_requests: true\n" // under appserver, brkEchoConfig's last
+		}
+		heldWrite(t, path, text)
+		heldReload(t, p, "msg=reloaded tier=appserver")
+	}
+	parent := p.cmd.Process.Pid
+	pids := []int{parent}
+	for pid := range childProcesses(parent) {
+		pids = append(pids, pid)
+	}
+	limit, memfds := int64(3*(len(cfg)+40)+128), 0
+	for _, pid := range pids {
+		fds, _ := filepath.Glob("/proc/" + strconv.Itoa(pid) + "/fd/*")
+		for _, fd := range fds {
+			link, _ := os.Readlink(fd)
+			if !strings.Contains(link, "memfd:stack-config") {
+				continue
+			}
+			fi, err := os.Stat(fd)
+			if err != nil {
+				continue
+			}
+			memfds++
+			if fi.Size() > limit {
+				t.Errorf("after %d reloads process %d's held configuration (%s) is %d bytes, over %d", reloads, pid, link, fi.Size(), limit)
+			}
+		}
+	}
+	if memfds < 2 {
+		t.Fatalf("found %d held configurations, want the parent's and the appserver child's", memfds)
+	}
+	// A tier child that dies within its first 3s stops the stack.
+	time.Sleep(time.Until(started.Add(3500 * time.Millisecond)))
+	old := heldTierChild(parent, "appserver")
+	mark := len(p.Output())
+	syscall.Kill(old, syscall.SIGKILL)
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if now := heldTierChild(parent, "appserver"); now != 0 && now != old {
+			if status, _ := getOnce(u.Host); status == http.StatusOK {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the appserver child was not started again:\n%s", p.Output())
+		}
+	}
+	// It logs requests, as the last reload says, from its first one on.
+	heldServes(t, u.Host, 4)
+	for deadline := time.Now().Add(5 * time.Second); strings.Count(p.Output()[mark:], heldRequestLog) < 4; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the restarted appserver child does not log requests (log_requests, the last reload's):\n%s", p.Output()[mark:])
+		}
+	}
+}
