@@ -20,10 +20,11 @@
 // rounds of 6.
 //
 // So the tuner reads the edge's census of those answers
-// (transport.Census) once a second: while most of a busy second's answers
-// came from servers that close their connection (uWSGI, or anything that
-// does not keep it), the process runs on half its CPUs (at least one);
-// while most come from servers that keep it, on all of them. A second
+// (transport.Census) once a second: once two thirds of a busy second's
+// answers came from servers that close their connection (uWSGI, or
+// anything that does not keep it), the process runs on half its CPUs (at
+// least one); once two thirds came from servers that keep it, on all of
+// them. A second
 // with fewer than busyPerSecond answers changes nothing. GOMAXPROCS in
 // the environment turns the tuner off, as does a single CPU.
 package procstune
@@ -101,16 +102,18 @@ func (t *Tuner) Run(ctx context.Context) error {
 
 // Decide is the number of scheduler threads for the next second, given
 // the last one's answers on kept and closed connections, the current
-// number and the full one: half (at least one) while closing servers
-// answered most of a busy second, full while keeping ones did, else the
-// current number.
+// number and the full one: half (at least one) once closing servers gave
+// two thirds of a busy second's answers, all once keeping ones did, else
+// the current number (a mix in between does not flip it every second).
 func Decide(kept, closed uint64, current, full int) int {
 	switch {
 	case kept+closed < busyPerSecond:
 		return current
-	case closed > kept:
+	case closed >= 2*kept:
 		return max(1, full/2)
-	default:
+	case kept >= 2*closed:
 		return full
+	default:
+		return current
 	}
 }

@@ -17,11 +17,13 @@ func TestDecide(t *testing.T) {
 		{0, 5000, 2, 2, 1},    // at least one
 		{0, 5000, 1, 3, 1},    // 3 CPUs: one
 		{5000, 0, 1, 2, 2},    // in front of the appserver: all
-		{3000, 2000, 1, 2, 2}, // mostly kept
-		{2000, 3000, 2, 2, 1}, // mostly closed
+		{4000, 2000, 1, 2, 2}, // two thirds kept
+		{3000, 2000, 1, 2, 1}, // a mix keeps the current number
+		{2000, 4000, 2, 2, 1}, // two thirds closed
+		{2000, 3000, 2, 2, 2}, // a mix, either way
 		{0, 100, 2, 2, 2},     // a quiet second changes nothing
 		{100, 0, 1, 2, 1},     // either way
-		{250, 250, 1, 2, 2},   // busy, even: all
+		{250, 250, 1, 2, 1},   // busy, even: unchanged
 	} {
 		if got := Decide(c.kept, c.closed, c.current, c.full); got != c.w {
 			t.Errorf("Decide(%d kept, %d closed, current %d, full %d) = %d, want %d", c.kept, c.closed, c.current, c.full, got, c.w)
