@@ -197,6 +197,9 @@ func (c *cmdEnv) runStack(f *config.File, which tiers) error {
 			return err
 		}
 		sup.AddServer("edge", e.Serve, e.Shutdown)
+		if app == nil {
+			c.tuneEdgeProcs(sup, e) // procs.go
+		}
 	}
 	if app != nil {
 		sup.AddServer("appserver", app.serve, app.shutdown)

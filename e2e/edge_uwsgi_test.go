@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -80,6 +81,11 @@ edge:
 	t.Logf("32 connections for 2s: %s", res)
 	if res.Failed() != 0 || res.OK == 0 {
 		t.Errorf("under load: %s; want every request answered 200", res)
+	}
+	// In front of a server that closes every connection, the edge alone
+	// runs on half the CPUs (cli/internal/procstune).
+	if runtime.NumCPU() >= 2 && !strings.Contains(edge.Output(), "scheduler threads set by how the app servers on this host answer") {
+		t.Errorf("the edge did not size its scheduler by uWSGI's closed connections; output:\n%s", edge.Output())
 	}
 	after := edgeUwsgiOpenFiles(t, pid)
 	for deadline := time.Now().Add(5 * time.Second); after > before && time.Now().Before(deadline); after = edgeUwsgiOpenFiles(t, pid) {

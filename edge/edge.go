@@ -47,6 +47,7 @@ import (
 	"github.com/stack-web/stack/edge/internal/tlsfront"
 	"github.com/stack-web/stack/edge/internal/tunnel"
 	"github.com/stack-web/stack/edge/internal/urlpath"
+	"github.com/stack-web/stack/edge/upstream/transport"
 )
 
 // Edge is the HTTP front of the stack. Create it with New, open its
@@ -61,10 +62,11 @@ type Edge struct {
 	done     chan struct{}    // closed by Shutdown
 	guard    *headguard.Guard // head limits, for the framing tracker
 	linger   *linger.Closer
-	metrics  *metrics        // nil unless Instrument was called (metrics.go)
-	open     openConns       // client connections open now
-	upgraded tunnel.Registry // switched (WebSocket) client connections (websocket.go)
-	tls      *tlsfront.Side  // certificates and handshakes (tls.go)
+	metrics  *metrics          // nil unless Instrument was called (metrics.go)
+	open     openConns         // client connections open now
+	upgraded tunnel.Registry   // switched (WebSocket) client connections (websocket.go)
+	tls      *tlsfront.Side    // certificates and handshakes (tls.go)
+	census   *transport.Census // answers of the app servers on this host (UpstreamCensus)
 
 	mu        sync.Mutex
 	servers   intake.Servers       // what every server generation shares
@@ -87,12 +89,13 @@ func New(cfg Config, tempDir string, logger *slog.Logger) (*Edge, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := newState(cfg, tempDir, logger)
+	census := new(transport.Census)
+	st, err := newState(cfg, tempDir, logger, census)
 	if err != nil {
 		return nil, err
 	}
 	e := &Edge{logger: logger, tempDir: tempDir, conns: make(chan net.Conn), tlsConns: make(chan net.Conn), done: make(chan struct{}),
-		linger: linger.NewCloser(), guard: headguard.New(logger), tls: tlsSide}
+		linger: linger.NewCloser(), guard: headguard.New(logger), tls: tlsSide, census: census}
 	e.guard.Set(int64(cfg.MaxHeaderSize), st.access)
 	e.upgraded.Log, e.upgraded.Open = logger, &e.open
 	e.cur.Store(st)
@@ -102,6 +105,11 @@ func New(cfg Config, tempDir string, logger *slog.Logger) (*Edge, error) {
 	e.gens = []*intake.Generation{e.gen}
 	return e, nil
 }
+
+// UpstreamCensus counts the answers of the uwsgi servers on this host by
+// whether they kept their connection (transport.Census): what the
+// process's scheduler is sized by when the edge runs alone.
+func (e *Edge) UpstreamCensus() *transport.Census { return e.census }
 
 // Listen opens every configured address. It is separate from Serve so that
 // a port in use is reported before anything starts.

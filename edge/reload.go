@@ -65,7 +65,7 @@ func (e *Edge) PrepareReload(cfg Config) (*PendingReload, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := newState(cfg, e.tempDir, e.logger)
+	st, err := newState(cfg, e.tempDir, e.logger, e.census)
 	if err != nil {
 		return nil, err
 	}

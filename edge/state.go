@@ -13,6 +13,7 @@ import (
 	"github.com/stack-web/stack/edge/internal/respbuf"
 	"github.com/stack-web/stack/edge/static"
 	"github.com/stack-web/stack/edge/upstream"
+	"github.com/stack-web/stack/edge/upstream/transport"
 )
 
 // state is what one configuration makes of the edge: its servers with
@@ -38,7 +39,7 @@ type state struct {
 
 // newState opens what cfg (validated) names. tempDir receives request
 // bodies and buffered responses too large for memory.
-func newState(cfg Config, tempDir string, logger *slog.Logger) (*state, error) {
+func newState(cfg Config, tempDir string, logger *slog.Logger, census *transport.Census) (*state, error) {
 	trust, err := proxytrust.New(cfg.TrustedProxies)
 	if err != nil {
 		return nil, err
@@ -50,7 +51,9 @@ func newState(cfg Config, tempDir string, logger *slog.Logger) (*state, error) {
 	st := &state{cfg: cfg, upstreams: map[string]*upstream.Group{}, access: access, trust: trust}
 	st.refs.Store(1)
 	for _, name := range sortedKeys(cfg.Upstreams) {
-		u, err := upstream.New(name, cfg.Upstreams[name], logger)
+		ucfg := cfg.Upstreams[name]
+		ucfg.Census = census
+		u, err := upstream.New(name, ucfg, logger)
 		if err != nil {
 			st.close()
 			return nil, err

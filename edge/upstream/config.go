@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stack-web/stack/edge/upstream/transport"
 	"github.com/stack-web/stack/uwsgi"
 )
 
@@ -62,6 +63,9 @@ type Config struct {
 	// ReadTimeout does (504): the wiring sets it to the stack's own app
 	// server's queue_timeout for the upstream that reaches it.
 	QueueTimeout time.Duration `yaml:"-"`
+	// Census, not a key, counts the answers of uwsgi servers on Unix
+	// sockets (transport.Census); the edge sets it for all its upstreams.
+	Census *transport.Census `yaml:"-"`
 
 	// The keys of protocol: fastcgi (see fastcgi.go).
 

@@ -90,7 +90,7 @@ func New(name string, cfg Config, logger *slog.Logger) (*Group, error) {
 		case "uwsgi":
 			rt = &transport.UwsgiTransport{Network: network, Address: address, ConnectTimeout: cfg.ConnectTimeout,
 				ReadTimeout: cfg.ReadTimeout, SendTimeout: cfg.SendTimeout, BufferSize: cfg.BufferSize,
-				KeepAlive: cfg.KeepAlive, KeepAliveTimeout: cfg.KeepAliveTimeout}
+				KeepAlive: cfg.KeepAlive, KeepAliveTimeout: cfg.KeepAliveTimeout, Census: cfg.Census}
 		case "fastcgi":
 			ft, err := newFastCGITransport(network, address, cfg)
 			if err != nil {

@@ -49,6 +49,9 @@ type UwsgiTransport struct {
 	KeepAlive int
 	// KeepAliveTimeout closes a kept connection idle this long.
 	KeepAliveTimeout time.Duration
+	// Census, if set, counts each answer of a server on a Unix socket by
+	// whether the server offered to keep the connection.
+	Census *Census
 
 	idle   idlePool
 	linger time.Duration // awaitClose's bound; 0 is lingerMax (linger.go)
@@ -195,6 +198,10 @@ func (t *UwsgiTransport) exchange(ctx context.Context, conn upstreamConn, pkt []
 			return nil, &TimeoutError{fmt.Errorf("read_timeout (%v) fired reading response header from %s: %w", t.ReadTimeout, t.Address, err)}
 		}
 		return nil, fmt.Errorf("reading response header from %s: %w", t.Address, err)
+	}
+	if t.Network == "unix" {
+		_, kept := resp.Header[uwsgi.KeepAliveHeader]
+		t.Census.count(kept)
 	}
 	if resp.StatusCode == http.StatusSwitchingProtocols {
 		return upgrade(resp, conn, br, &b.rd), nil // the connection is the body; never kept
