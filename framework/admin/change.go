@@ -136,8 +136,8 @@ func (q *request) changeForm(m *Model, pk string) error {
 		in := &m.Inlines[i]
 		// An inline is edited as far as its own model's permissions go, as
 		// Django's InlineModelAdmin: without add, change or delete it is
-		// shown read-only (with view) or not at all, and its rows were
-		// written by anyone who could change the parent.
+		// shown read-only (with view) or not at all (its rows used to be
+		// written by anyone who could change the parent).
 		canAdd, canChange, canDelete := q.can("add", in.Model), q.can("change", in.Model), q.can("delete", in.Model)
 		if !canAdd && !canChange && !canDelete {
 			if !add && q.can("view", in.Model) {

@@ -12,8 +12,8 @@ import (
 // of the inline (a book renamed, one deleted, one added) changes no book,
 // while the shelf itself is saved; one who may change books but not add
 // or delete them renames a book and no more; deleting the shelf, which
-// would delete its books, is refused. Whoever could change the parent wrote its
-// inline rows, and deleting it took the rows along.
+// would delete its books, is refused. Whoever could change the parent
+// wrote its inline rows, and deleting it took the rows along.
 func TestInlineFollowsItsModelsPermissions(t *testing.T) {
 	db, as := viewFixture(t)
 	editor := as("editor")

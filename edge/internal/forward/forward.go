@@ -185,7 +185,7 @@ func (f *Forwarder) copyBody(w http.ResponseWriter, resp *http.Response) error {
 	// false) is flushed read by read whatever its length, as nginx's
 	// unbuffered proxying sends each read at once: with a Content-Length
 	// it used to wait in the connection's buffer until the app was done.
-	// A small body all come (Whole, above) never gets here.
+	// A small body that has all come (Whole, above) never gets here.
 	if live := !respbuf.Buffers(resp.Body); live || streamed(resp) {
 		flush = flusherOf(w)
 		if live {
