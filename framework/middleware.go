@@ -136,8 +136,12 @@ func AllowedHosts(hosts []string, debugPages bool) Middleware {
 			if !hostAllowed(r.Host, m) {
 				st, w, _ := stateFor(w, r)
 				msg := ""
-				if debugPages {
-					msg = fmt.Sprintf("Invalid HTTP_HOST header: %q. You may need to add %q to allowed_hosts.", r.Host, splitHost(r.Host))
+				if h := splitHost(r.Host); debugPages && h != "" {
+					msg = fmt.Sprintf("Invalid HTTP_HOST header: %q. You may need to add %q to allowed_hosts.", r.Host, h)
+				} else if debugPages {
+					// Django's words for a Host no list can take ("a.test:",
+					// "a.test:x"): adding "" to allowed_hosts was the advice.
+					msg = fmt.Sprintf("Invalid HTTP_HOST header: %q. The domain name provided is not valid according to RFC 1034/1035.", r.Host)
 				}
 				writeError(w, st, http.StatusBadRequest, msg, nil, debugPages)
 				return

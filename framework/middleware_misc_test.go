@@ -66,6 +66,26 @@ func TestAllowedHosts(t *testing.T) {
 	}
 }
 
+// The debug page's advice is Django's: a Host of a valid shape is named to
+// be added to allowed_hosts; one no entry could match ("a.test:", an
+// empty port) is said to be invalid. It advised adding "".
+func TestAllowedHostsDebugAdvice(t *testing.T) {
+	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
+	for host, want := range map[string]string{
+		"evil.test:8000": `You may need to add "evil.test" to allowed_hosts.`,
+		"a.test:":        `Invalid HTTP_HOST header: "a.test:". The domain name provided is not valid according to RFC 1034/1035.`,
+		"a.test:x":       "The domain name provided is not valid",
+	} {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.Host = host
+		w := httptest.NewRecorder()
+		AllowedHosts([]string{"example.com"}, true)(ok).ServeHTTP(w, r)
+		if w.Code != 400 || !strings.Contains(w.Body.String(), want) || strings.Contains(w.Body.String(), `add ""`) {
+			t.Errorf("Host %q: %d %q, want 400 saying %s", host, w.Code, w.Body, want)
+		}
+	}
+}
+
 func TestAllowedHostsInApp(t *testing.T) {
 	app := fixture(t, testSettings(), &logBuffer{})
 	w := newClient(t, app).do("GET", "/form/", nil, http.Header{"Host": {"evil.example"}})

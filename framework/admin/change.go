@@ -46,6 +46,9 @@ type inlineView struct {
 	Headers []string
 	Rows    []*inlineRow
 	Initial int
+	// The user's permissions on the inline's model: bind ignores what
+	// they do not allow (a forged form's new, changed or deleted rows).
+	CanAdd, CanChange, CanDelete bool
 }
 
 type inlineRow struct {
@@ -130,9 +133,29 @@ func (q *request) changeForm(m *Model, pk string) error {
 	}
 	fv.Form = forms.New(m.fields...).SetInitial(initial)
 	for i := range m.Inlines {
-		iv, err := q.inlineRows(ctx, &m.Inlines[i], pk)
+		in := &m.Inlines[i]
+		// An inline is edited as far as its own model's permissions go, as
+		// Django's InlineModelAdmin: without add, change or delete it is
+		// shown read-only (with view) or not at all (its rows used to be
+		// written by anyone who could change the parent).
+		canAdd, canChange, canDelete := q.can("add", in.Model), q.can("change", in.Model), q.can("delete", in.Model)
+		if !canAdd && !canChange && !canDelete {
+			if !add && q.can("view", in.Model) {
+				ri, err := q.readonlyInline(ctx, in, pk)
+				if err != nil {
+					return err
+				}
+				fv.ViewInlines = append(fv.ViewInlines, ri)
+			}
+			continue
+		}
+		iv, err := q.inlineRows(ctx, in, pk)
 		if err != nil {
 			return err
+		}
+		iv.CanAdd, iv.CanChange, iv.CanDelete = canAdd, canChange, canDelete
+		if !canAdd {
+			iv.Rows = iv.Rows[:iv.Initial] // no empty rows to fill
 		}
 		fv.Inlines = append(fv.Inlines, iv)
 	}
@@ -257,6 +280,12 @@ func (iv *inlineView) bind(data framework.Values) error {
 					row.skip = false
 				}
 			}
+		}
+		switch {
+		case row.Existing && row.Delete && !iv.CanDelete:
+			row.Delete, row.skip = false, true
+		case row.Existing && !row.Delete && !iv.CanChange, !row.Existing && !iv.CanAdd:
+			row.skip = true
 		}
 		row.Form.Bind(data)
 	}

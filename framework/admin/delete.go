@@ -3,6 +3,9 @@ package admin
 import (
 	"fmt"
 	"net/http"
+	"strings"
+
+	"github.com/stack-web/stack/framework"
 )
 
 // deleteView asks for confirmation (listing what goes with the object),
@@ -25,6 +28,7 @@ func (q *request) deleteView(m *Model, pk string) error {
 		Names []string
 	}
 	var rel []related
+	var lacking []string
 	for i := range m.Inlines {
 		iv, err := q.inlineRows(ctx, &m.Inlines[i], pk)
 		if err != nil {
@@ -36,7 +40,16 @@ func (q *request) deleteView(m *Model, pk string) error {
 		}
 		if len(r.Names) > 0 {
 			rel = append(rel, r)
+			if !q.can("delete", m.Inlines[i].Model) {
+				lacking = append(lacking, m.Inlines[i].Model.Verbose)
+			}
 		}
+	}
+	if len(lacking) > 0 {
+		// The inline rows go with the object; Django's delete_view refuses
+		// whoever may not delete them (perms_needed), and they went.
+		return framework.Forbidden(fmt.Sprintf("Deleting the %s “%s” would result in deleting related objects, but your account doesn't have permission to delete the following types of objects: %s",
+			m.Verbose, name, strings.Join(lacking, ", ")))
 	}
 	if q.r.Method == http.MethodPost {
 		data, err := q.r.FormValues()

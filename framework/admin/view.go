@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 )
@@ -39,21 +40,31 @@ func (q *request) viewOnly(m *Model, fv *formView, pk string, initial map[string
 		if !q.can("view", in.Model) && !q.can("change", in.Model) {
 			continue // Django leaves out an inline its user may not view
 		}
-		iv, err := q.inlineRows(ctx, in, pk)
+		ri, err := q.readonlyInline(ctx, in, pk)
 		if err != nil {
 			return err
-		}
-		ri := readonlyInline{Title: iv.Title, Prefix: iv.Prefix, Headers: iv.Headers}
-		for _, row := range iv.Rows[:iv.Initial] {
-			cells := make([]string, len(iv.Fields))
-			for j, c := range iv.Fields {
-				cells[j] = in.Model.readonlyValue(c, row.initial[c])
-			}
-			ri.Rows = append(ri.Rows, cells)
 		}
 		fv.ViewInlines = append(fv.ViewInlines, ri)
 	}
 	return q.render(http.StatusOK, "change_form.html", "View "+m.Verbose, q.formCrumbs(m, fv.Name), fv)
+}
+
+// readonlyInline is the rows of inline in of the object pk as a table,
+// for a user who may view its model but not add, change or delete.
+func (q *request) readonlyInline(ctx context.Context, in *Inline, pk string) (readonlyInline, error) {
+	iv, err := q.inlineRows(ctx, in, pk)
+	if err != nil {
+		return readonlyInline{}, err
+	}
+	ri := readonlyInline{Title: iv.Title, Prefix: iv.Prefix, Headers: iv.Headers}
+	for _, row := range iv.Rows[:iv.Initial] {
+		cells := make([]string, len(iv.Fields))
+		for j, c := range iv.Fields {
+			cells[j] = in.Model.readonlyValue(c, row.initial[c])
+		}
+		ri.Rows = append(ri.Rows, cells)
+	}
+	return ri, nil
 }
 
 // readonlyValue shows column c's value v (as read for a form) on a

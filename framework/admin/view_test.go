@@ -13,7 +13,9 @@ import (
 )
 
 // viewFixture is an admin over shelves and their books (an inline), with
-// "viewer" (may view both), "glancer" (may view shelves only) and "root".
+// "viewer" (may view both), "glancer" (may view shelves only), "editor"
+// (may change and delete shelves, view books), "curator" (may change
+// shelves and books) and "root".
 func viewFixture(t *testing.T) (*sql.DB, func(user string) *client) {
 	t.Helper()
 	db, err := sql.Open("sqlite", "file:"+filepath.Join(t.TempDir(), "v.db")+"?_pragma=foreign_keys(1)")
@@ -42,6 +44,15 @@ func viewFixture(t *testing.T) (*sql.DB, func(user string) *client) {
 		users.GrantPermission(ctx, u, "lib.view_shelf")
 	}
 	users.GrantPermission(ctx, "viewer", "lib.view_book")
+	// "editor" may change and delete shelves but only view their books.
+	users.CreateUser(ctx, "editor", "", "editor-password", true, false)
+	for _, p := range []string{"lib.change_shelf", "lib.delete_shelf", "lib.view_book"} {
+		users.GrantPermission(ctx, "editor", p)
+	}
+	// "curator" may change shelves and books, not add or delete books.
+	users.CreateUser(ctx, "curator", "", "curator-password", true, false)
+	users.GrantPermission(ctx, "curator", "lib.change_shelf")
+	users.GrantPermission(ctx, "curator", "lib.change_book")
 	site := New(db, users, Options{})
 	err = site.Register(ctx, &Model{App: "lib", Name: "shelf", Str: "label",
 		Fields:  []forms.Field{{Name: "kind", Kind: forms.Choice, Choices: []forms.Option{{Value: "p", Label: "Paper"}, {Value: "e", Label: "Ebook"}}}, {Name: "open", Kind: forms.Bool}},

@@ -22,7 +22,6 @@ package forms
 import (
 	"errors"
 	"fmt"
-	"net/mail"
 	"strconv"
 	"strings"
 	"time"
@@ -38,7 +37,7 @@ const (
 	Bool                 // bool (a checkbox: absent is false)
 	Choice               // string, one of Choices
 	DateTime             // time.Time, from "2006-01-02T15:04" (datetime-local), with seconds, or a date
-	Email                // string, an address as net/mail parses it
+	Email                // string, an address Django's EmailValidator takes (ValidEmail)
 )
 
 func (k Kind) String() string {
@@ -111,15 +110,6 @@ const (
 	msgDateTime = "Enter a valid date/time."
 	msgEmail    = "Enter a valid email address."
 )
-
-// ValidEmail reports whether s is an email address an Email field takes
-// (Django's EmailValidator): a bare address net/mail parses as itself,
-// its domain dotted. Commands that take an address (createsuperuser)
-// check it with the same rule.
-func ValidEmail(s string) bool {
-	a, err := mail.ParseAddress(s)
-	return err == nil && a.Address == s && strings.Contains(s[strings.LastIndexByte(s, '@')+1:], ".")
-}
 
 // DateTimeLayouts are the input formats a DateTime field accepts, in order
 // (Django's DATETIME_INPUT_FORMATS, with the HTML datetime-local forms first).

@@ -227,7 +227,7 @@ func TestChangepasswordOfTheLoginName(t *testing.T) {
 // stored whatever was typed.
 func TestCreatesuperuserValidatesTheEmail(t *testing.T) {
 	dir := t.TempDir()
-	in := "ann\nnot an address\nann@localhost\nann@example.com\nann-password-1\nann-password-1\n"
+	in := "ann\nnot an address\nann@example.c\nann@example.com\nann-password-1\nann-password-1\n"
 	code, out, errs := users(t, dir, in, "createsuperuser")
 	if code != 0 || !strings.Contains(out, "Superuser created successfully.") {
 		t.Fatalf("exit %d\n%s%s", code, out, errs)

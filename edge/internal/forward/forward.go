@@ -181,9 +181,14 @@ func (f *Forwarder) copyBody(w http.ResponseWriter, resp *http.Response) error {
 		}
 	}
 	var flush func()
-	if streamed(resp) {
+	// A body the edge does not buffer (X-Accel-Buffering: no, buffering:
+	// false) is flushed read by read whatever its length, as nginx's
+	// unbuffered proxying sends each read at once: with a Content-Length
+	// it used to wait in the connection's buffer until the app was done.
+	// A small body that has all come (Whole, above) never gets here.
+	if live := !respbuf.Buffers(resp.Body); live || streamed(resp) {
 		flush = flusherOf(w)
-		if !respbuf.Buffers(resp.Body) {
+		if live {
 			markLive(w)
 		}
 		if r, ok := resp.Body.(interface{ Buffered() int }); !ok || r.Buffered() == 0 {
