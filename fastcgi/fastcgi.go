@@ -297,6 +297,43 @@ func NewStdout(rd *Reader, stderr func([]byte)) *Stdout {
 	return &Stdout{rd: rd, Stderr: stderr}
 }
 
+// Remaining reports, when the stream's end is at hand, how many bytes of
+// it are left to read: next holds the bytes its Reader reads next (a
+// buffer's, not yet read), and whole is true when they hold every record
+// up to a successful END_REQUEST, so that reading the rest never waits.
+// A response that says no length then gets one, as nginx's buffered
+// FastCGI answers are written whole. A record of another request, an
+// unknown type or an END_REQUEST with an error is not whole: reading
+// reports it.
+func (s *Stdout) Remaining(next []byte) (n int, whole bool) {
+	n = len(s.pending)
+	if s.err != nil {
+		return n, s.err == io.EOF
+	}
+	for len(next) >= HeaderSize {
+		typ, id := next[1], binary.BigEndian.Uint16(next[2:])
+		size := HeaderSize + int(binary.BigEndian.Uint16(next[4:])) + int(next[6])
+		if next[0] != Version1 || id != s.rd.id || len(next) < size {
+			return 0, false
+		}
+		content := next[HeaderSize : HeaderSize+int(binary.BigEndian.Uint16(next[4:]))]
+		switch typ {
+		case TypeStdout:
+			n += len(content)
+		case TypeStderr:
+		case TypeEndRequest:
+			if len(content) != 8 || ParseEndRequest(content).Err() != nil {
+				return 0, false
+			}
+			return n, true
+		default:
+			return 0, false
+		}
+		next = next[size:]
+	}
+	return 0, false
+}
+
 func (s *Stdout) Read(p []byte) (int, error) {
 	for len(s.pending) == 0 {
 		if s.err != nil {

@@ -123,3 +123,44 @@ func TestWriteStdin(t *testing.T) {
 		t.Error("a body shorter than announced was written without error")
 	}
 }
+
+// Remaining counts the content left before a successful END_REQUEST
+// when every record up to it is at hand, and says nothing otherwise.
+func TestStdoutRemaining(t *testing.T) {
+	rec := func(typ uint8, id uint16, content string) []byte {
+		return AppendRecord(nil, typ, id, []byte(content))
+	}
+	end := func(status uint8) []byte {
+		return AppendRecord(nil, TypeEndRequest, 1, []byte{0, 0, 0, 0, status, 0, 0, 0})
+	}
+	cat := func(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
+	full := cat(rec(TypeStdout, 1, "abc"), rec(TypeStderr, 1, "log"), rec(TypeStdout, 1, "de"), rec(TypeStdout, 1, ""), end(StatusRequestComplete))
+	for _, c := range []struct {
+		name  string
+		next  []byte
+		n     int
+		whole bool
+	}{
+		{"all there", full, 5, true},
+		{"end cut short", full[:len(full)-1], 0, false},
+		{"no end yet", full[:len(full)-16], 0, false},
+		{"nothing", nil, 0, false},
+		{"overloaded", cat(rec(TypeStdout, 1, "abc"), end(StatusOverloaded)), 0, false},
+		{"another request's record", cat(rec(TypeStdout, 2, "abc"), end(StatusRequestComplete)), 0, false},
+		{"an unknown type", cat(rec(TypeStdin, 1, "abc"), end(StatusRequestComplete)), 0, false},
+	} {
+		s := NewStdout(NewReader(bytes.NewReader(nil), 1), nil)
+		if n, whole := s.Remaining(c.next); n != c.n || whole != c.whole {
+			t.Errorf("%s: Remaining = %d, %v; want %d, %v", c.name, n, whole, c.n, c.whole)
+		}
+	}
+	// What is already read counts: a record half read, then the rest.
+	s := NewStdout(NewReader(bytes.NewReader(full), 1), nil)
+	p := make([]byte, 1)
+	if _, err := s.Read(p); err != nil {
+		t.Fatal(err)
+	}
+	if n, whole := s.Remaining(full[len(rec(TypeStdout, 1, "abc")):]); n != 4 || !whole {
+		t.Errorf("after one byte read: Remaining = %d, %v; want 4, true", n, whole)
+	}
+}

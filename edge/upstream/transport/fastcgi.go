@@ -80,6 +80,10 @@ const (
 var (
 	fcgiRecordReaders = sync.Pool{New: func() any { return fastcgi.NewReader(nil, fcgiRequestID) }}
 	fcgiStdinBuffers  = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+	// The records are read through a buffer: a small answer's records
+	// (its STDOUT, the empty one that ends it, END_REQUEST) mostly come
+	// in one packet, which is then one read instead of two a record.
+	fcgiConnReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 16<<10) }}
 )
 
 // RoundTrip sends req and returns the response, whose Body must be closed
@@ -109,34 +113,45 @@ func (t *FastCGITransport) RoundTrip(req *http.Request) (*http.Response, error) 
 		conn.Close()
 		return nil, err
 	}
+	if _, ok := conn.(*unixconn.Conn); ok {
+		yieldForAnswer() // yield.go
+	}
 
+	// The body is made now: its connReader is what the records are read
+	// from, under the read deadline and the lazy watch of the client
+	// that the uwsgi transport uses (watch.go).
+	b := &fcgiBody{uwsgiBody: uwsgiBody{rd: connReader{conn: conn, ctx: ctx}, conn: conn, timeout: t.ReadTimeout, ctx: ctx, addr: t.Address}}
+	raw := fcgiConnReaders.Get().(*bufio.Reader)
+	raw.Reset(&b.rd)
 	rd := fcgiRecordReaders.Get().(*fastcgi.Reader)
-	rd.Reset(conn, fcgiRequestID)
+	rd.Reset(raw, fcgiRequestID)
 	logStderr := t.stderr(req)
 	stdout := fastcgi.NewStdout(rd, func(p []byte) {
 		// A STDERR record is a read: read_timeout runs between two
 		// reads, as nginx's fastcgi_read_timeout does, so a script that
 		// logs as it works is not cut off before its answer.
-		conn.SetReadDeadline(time.Now().Add(t.ReadTimeout))
+		b.rd.arm(t.ReadTimeout)
 		if logStderr != nil {
 			logStderr(p)
 		}
 	})
 	br := readerPool.Get().(*bufio.Reader)
 	br.Reset(stdout)
-	conn.SetReadDeadline(time.Now().Add(t.ReadTimeout))
-	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
-	release := func() {
+	b.br = br
+	b.release = func() {
 		br.Reset(nil)
 		readerPool.Put(br)
 		rd.Reset(nil, fcgiRequestID)
 		fcgiRecordReaders.Put(rd)
+		raw.Reset(nil)
+		fcgiConnReaders.Put(raw)
 	}
+	b.rd.arm(t.ReadTimeout)
 	resp, err := readResponse(br, req, nil)
 	if err != nil {
-		stop()
+		b.rd.unwatch()
 		conn.Close()
-		release()
+		b.release()
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("client closed the connection before %s answered: %w", t.Address, ctx.Err())
 		}
@@ -145,7 +160,22 @@ func (t *FastCGITransport) RoundTrip(req *http.Request) (*http.Response, error) 
 		}
 		return nil, fmt.Errorf("reading FastCGI response header from %s: %w", t.Address, err)
 	}
-	resp.Body = &fcgiBody{uwsgiBody: uwsgiBody{body: resp.Body, rd: connReader{conn: conn, ctx: ctx, stop: stop}, conn: conn, br: br, timeout: t.ReadTimeout, ctx: ctx, addr: t.Address}, release: release}
+	b.body = resp.Body
+	if _, ok := resp.Body.(untilClose); ok {
+		// No length said (PHP's usual answer), and the records up to
+		// END_REQUEST have all arrived: the body gets its length, and
+		// the client the response in one write rather than a chunked
+		// stream flushed read by read.
+		next, _ := raw.Peek(raw.Buffered())
+		if rest, whole := stdout.Remaining(next); whole {
+			n := br.Buffered() + rest
+			resp.ContentLength = int64(n)
+			resp.Header["Content-Length"] = []string{strconv.Itoa(n)}
+			b.exact = exactBody{r: br, n: int64(n)}
+			b.body = &b.exact
+		}
+	}
+	resp.Body = b
 	return resp, nil
 }
 
@@ -220,6 +250,7 @@ func (t *FastCGITransport) stderr(req *http.Request) func([]byte) {
 type fcgiBody struct {
 	uwsgiBody
 	release func()
+	exact   exactBody // the body, when its length was found (RoundTrip)
 }
 
 func (b *fcgiBody) Close() error {
