@@ -5,7 +5,8 @@ import "sync/atomic"
 // Census counts a process's exchanges with uwsgi servers on this host
 // (Unix sockets) by what the server did with the connection: this
 // project's appserver keeps it (it answers uwsgi.KeepAliveHeader), uWSGI
-// closes it after every answer. The two schedule differently: uWSGI's
+// closes it after every answer (only answers to a request that offered to
+// keep it are counted: the appserver closes the others too). The two schedule differently: uWSGI's
 // workers, woken by each new connection under the kernel's normal policy,
 // take the CPU of whichever edge thread woke them, and a Go edge that has
 // a thread on every CPU is preempted about twice a request (see

@@ -30,3 +30,20 @@ func TestCensusCountsKeptAndClosedAnswers(t *testing.T) {
 		t.Errorf("a transport without the census counted: %d, %d", kept, closed)
 	}
 }
+
+// With keepalive 0 the edge does not offer to keep the connection, so this
+// project's appserver closes it as uWSGI does: those answers say nothing of
+// which server it is, and are not counted (counted as closed, they set
+// `stack edge` in front of the appserver on half its CPUs).
+func TestCensusSkipsAnswersKeepAliveWasNotOffered(t *testing.T) {
+	var c Census
+	keeper := startFakeUwsgi(t, true, 1000)
+	rt := keptTransport(keeper.sock)
+	rt.KeepAlive, rt.Census = 0, &c
+	for range 3 {
+		roundTrip(t, rt, "GET", "/a", "")
+	}
+	if kept, closed := c.Counts(); kept != 0 || closed != 0 {
+		t.Errorf("census with keep-alive not offered: %d kept, %d closed answers; want none", kept, closed)
+	}
+}

@@ -199,7 +199,11 @@ func (t *UwsgiTransport) exchange(ctx context.Context, conn upstreamConn, pkt []
 		}
 		return nil, fmt.Errorf("reading response header from %s: %w", t.Address, err)
 	}
-	if t.Network == "unix" {
+	// Only an answer to a request that offered to keep the connection
+	// tells a keeping server from a closing one: with keepalive 0 this
+	// project's appserver closes too, and counted as uWSGI it would halve
+	// the edge's CPUs in front of it.
+	if t.Network == "unix" && t.KeepAlive > 0 {
 		_, kept := resp.Header[uwsgi.KeepAliveHeader]
 		t.Census.count(kept)
 	}
