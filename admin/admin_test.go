@@ -151,6 +151,11 @@ func TestConfigValidate(t *testing.T) {
 		{Config{AllowedHosts: []string{"ok.test", "a.test:8001"}}, `admin.allowed_hosts[1]: "a.test:8001" is not a host name`},
 		{Config{AllowedHosts: []string{"*.example.com"}}, `admin.allowed_hosts[0]`},
 		{Config{AllowedHosts: []string{""}}, `admin.allowed_hosts[0]`},
+		{Config{AllowedHosts: []string{".."}}, `admin.allowed_hosts[0]: ".." is not a host name`},
+		{Config{AllowedHosts: []string{"ok.test", "a..b"}}, `admin.allowed_hosts[1]`},
+		{Config{AllowedHosts: []string{"münchen.example"}}, `admin.allowed_hosts[0]`},
+		{Config{AllowedHosts: []string{"a.", "."}}, `admin.allowed_hosts[0]`},
+		{Config{AllowedHosts: []string{"Metrics_1.internal", "xn--mnchen-3ya.example"}}, ""},
 	} {
 		err := c.cfg.Validate()
 		if (c.want == "") != (err == nil) || err != nil && !strings.Contains(err.Error(), c.want) {

@@ -51,7 +51,7 @@ func (c Config) Validate() error {
 		}
 	}
 	for i, n := range c.AllowedHosts {
-		if n == "" || n == "." || strings.ContainsAny(n, ":/ \t[]") || (strings.Contains(n, "*") && n != "*") {
+		if n != "*" && !allowedHostName(n) {
 			errs = append(errs, fmt.Errorf("admin.allowed_hosts[%d]: %q is not a host name (a name such as metrics.internal, .example.com for a domain and its subdomains, or *; no port)", i, n))
 		}
 	}
@@ -64,4 +64,27 @@ func (c Config) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// allowedHostName reports whether n is a name admin.allowed_hosts can
+// hold: dot-separated labels of ASCII letters, digits, '-' and '_', with
+// a leading dot for a domain and its subdomains (Django's form) and an
+// IPv4 address as a name; no empty label (".." matched Hosts no client
+// sends), no port, no IPv6 literal (an IP address is taken anyway).
+func allowedHostName(n string) bool {
+	n = strings.TrimPrefix(n, ".")
+	if n == "" || len(n) > 253 {
+		return false
+	}
+	for label := range strings.SplitSeq(n, ".") {
+		if label == "" || len(label) > 63 {
+			return false
+		}
+		for _, c := range []byte(label) {
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+				return false
+			}
+		}
+	}
+	return true
 }
