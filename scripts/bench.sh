@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Benchmarks the stack side by side with its peers, on loopback, on this
 # machine, and prints two markdown tables, every row and the ratios of each
-# stack row to its peer (also saved with wrk's raw output in a results
-# directory):
+# stack row to its peer (rate, servers' CPU, client's CPU and p99 ratios;
+# also saved with wrk's raw output in a results directory):
 #
 #   nginx → uWSGI → bare WSGI hello          stack up, app hello (and with keepalive: 0)
 #   nginx → uWSGI → Django template page     stack up, polls index and detail (debug off)
@@ -27,7 +27,10 @@
 # CPU µs/request is the utime+stime of every process of the scenario (the
 # servers and all their children, from /proc) after minus before, divided
 # by the requests wrk completed. uWSGI and the stack both run 2 worker
-# processes. CPU idle is the share of the machine's CPU time (all CPUs)
+# processes. Client CPU µs/request is wrk's own utime+stime (bash's time)
+# over the same requests: what the load generator paid for them, on the
+# same CPUs, so a setup whose answers cost the client more serves fewer of
+# them than its own CPU per request suggests. CPU idle is the share of the machine's CPU time (all CPUs)
 # that neither the servers nor wrk used during the run. The table's
 # header gives the machine's cost of waking a process (wake_rtt). Only
 # ratios inside one run mean anything: the absolute figures depend on the
@@ -216,7 +219,7 @@ ROUNDS_TABLE="$RESULTS/rounds.md"
 
 # Every measurement, by label and round; LABELS keeps the first round's
 # order for the table.
-declare -A RPS CPU P99 ERRS IDLE
+declare -A RPS CPU CLIENT P99 ERRS IDLE
 LABELS=()
 ROUND=1
 
@@ -233,7 +236,9 @@ measure() {
   local idle0 all0 idle1 all1 idle
   before=$(cpu_ticks "$@")
   read -r idle0 all0 < <(cpu_idle_ticks)
-  out=$(wrk -t2 -c"$conns" -d"$DURATION" --latency "$url")
+  # wrk's CPU time as bash's time keyword reports it (its last line on
+  # the group's stderr), in seconds with milliseconds.
+  out=$( { TIMEFORMAT='%3U %3S'; time wrk -t2 -c"$conns" -d"$DURATION" --latency "$url"; } 2>"$W/wrk_time")
   read -r idle1 all1 < <(cpu_idle_ticks)
   after=$(cpu_ticks "$@")
   # The share of the machine's CPU time nobody used during the run: the
@@ -248,12 +253,14 @@ measure() {
   errs=$(echo "$out" | awk '/Non-2xx/ {n += $NF} /Socket errors/ {n += $4 + $6 + $8 + $10} END {print n + 0}')
   local us=$(( (after - before) * 1000000 / HZ )) cpu
   cpu=$(awk -v us="$us" -v n="$reqs" 'BEGIN {printf "%.1f", n ? us / n : 0}')
+  local client
+  client=$(tail -n 1 "$W/wrk_time" | awk -v n="$reqs" '{printf "%.1f", n ? ($1 + $2) * 1000000 / n : 0}')
   [ -n "${RPS[$label|1]+x}" ] || LABELS+=("$label")
-  RPS[$label|$ROUND]=$rps CPU[$label|$ROUND]=$cpu P99[$label|$ROUND]=$p99 ERRS[$label|$ROUND]=$errs IDLE[$label|$ROUND]=$idle
-  printf '| %s | %s | %s | %sms | %s | %s%% | %s |\n' "$ROUND" "$label" "$rps" "$p99" "$cpu" "$idle" "$errs" | tee -a "$ROUNDS_TABLE" >&2
+  RPS[$label|$ROUND]=$rps CPU[$label|$ROUND]=$cpu CLIENT[$label|$ROUND]=$client P99[$label|$ROUND]=$p99 ERRS[$label|$ROUND]=$errs IDLE[$label|$ROUND]=$idle
+  printf '| %s | %s | %s | %sms | %s | %s | %s%% | %s |\n' "$ROUND" "$label" "$rps" "$p99" "$cpu" "$client" "$idle" "$errs" | tee -a "$ROUNDS_TABLE" >&2
 }
 
-# of MAP LABEL: the label's values in MAP (RPS, CPU, P99, IDLE or ERRS), a round each.
+# of MAP LABEL: the label's values in MAP (RPS, CPU, CLIENT, P99, IDLE or ERRS), a round each.
 of() {
   local -n m=$1
   local r
@@ -263,20 +270,22 @@ of() {
 # scenario_row LABEL: a row of the table, the medians of the rounds (the
 # errors summed).
 scenario_row() {
-  printf '| %s | %.0f | %.2fms | %.1f | %.0f%% | %s |\n' "$1" "$(median $(of RPS "$1"))" "$(median $(of P99 "$1"))" \
-    "$(median $(of CPU "$1"))" "$(median $(of IDLE "$1"))" "$(of ERRS "$1" | awk '{n += $1} END {print n + 0}')"
+  printf '| %s | %.0f | %.2fms | %.1f | %.1f | %.0f%% | %s |\n' "$1" "$(median $(of RPS "$1"))" "$(median $(of P99 "$1"))" \
+    "$(median $(of CPU "$1"))" "$(median $(of CLIENT "$1"))" "$(median $(of IDLE "$1"))" "$(of ERRS "$1" | awk '{n += $1} END {print n + 0}')"
 }
 
 # ratio STACK_LABEL PEER_LABEL GOAL: a row of the ratio table: the median
 # over the rounds of each round's ratios, and each round's rate ratio.
 ratio() {
-  local s=$1 p=$2 goal=$3 r rates=() cpus=()
+  local s=$1 p=$2 goal=$3 r rates=() cpus=() clients=() p99s=()
   for r in $(seq 1 "$ROUNDS"); do
     rates+=("$(awk -v a="${RPS[$s|$r]}" -v b="${RPS[$p|$r]}" 'BEGIN {printf "%.2f", b ? a / b : 0}')")
     cpus+=("$(awk -v a="${CPU[$s|$r]}" -v b="${CPU[$p|$r]}" 'BEGIN {printf "%.2f", b ? a / b : 0}')")
+    clients+=("$(awk -v a="${CLIENT[$s|$r]}" -v b="${CLIENT[$p|$r]}" 'BEGIN {printf "%.2f", b ? a / b : 0}')")
+    p99s+=("$(awk -v a="${P99[$s|$r]}" -v b="${P99[$p|$r]}" 'BEGIN {printf "%.2f", b ? a / b : 0}')")
   done
-  printf '| %s | %s | %.2f× | %.2f× | %s | %s |\n' "$s" "$p" "$(median "${rates[@]}")" "$(median "${cpus[@]}")" \
-    "$goal" "$(printf '%s× ' "${rates[@]}" | sed 's/ $//; s/ / · /g')"
+  printf '| %s | %s | %.2f× | %.2f× | %.2f× | %.2f× | %s | %s |\n' "$s" "$p" "$(median "${rates[@]}")" "$(median "${cpus[@]}")" \
+    "$(median "${clients[@]}")" "$(median "${p99s[@]}")" "$goal" "$(printf '%s× ' "${rates[@]}" | sed 's/ $//; s/ / · /g')"
 }
 
 # The peers, as the reference harness sets them up: a bare WSGI hello (no
@@ -572,8 +581,8 @@ main() {
   read -r wake_same wake_across < <(wake_rtt)
   PSS_FRESH=() PSS_AFTER=()
   {
-    echo '| round | scenario | req/s | p99 | CPU µs/request | CPU idle | errors |'
-    echo '| --- | --- | --- | --- | --- | --- | --- |'
+    echo '| round | scenario | req/s | p99 | CPU µs/request | client CPU µs/request | CPU idle | errors |'
+    echo '| --- | --- | --- | --- | --- | --- | --- | --- |'
   } >"$ROUNDS_TABLE"
 
   for ((ROUND = 1; ROUND <= ROUNDS; ROUND++)); do
@@ -621,16 +630,16 @@ SH
   {
     echo "\`DURATION=$DURATION ROUNDS=$ROUNDS METRICS=$METRICS bash scripts/bench.sh\` on $(nproc) cores, $(date -u +%Y-%m-%d); wrk -t2 -c64, each scenario alone, $of_rounds (each round's rows in rounds.md). A pipe round trip between two processes: ${wake_same} µs on one CPU, ${wake_across} µs across two."
     echo
-    echo '| scenario | req/s | p99 | CPU µs/request | CPU idle | errors |'
-    echo '| --- | --- | --- | --- | --- | --- |'
+    echo '| scenario | req/s | p99 | CPU µs/request | client CPU µs/request | CPU idle | errors |'
+    echo '| --- | --- | --- | --- | --- | --- | --- |'
     local l
     for l in "${LABELS[@]}"; do scenario_row "$l"; done
     echo
     echo "Idle, \`stack up\` with polls and 2 workers holds $(median "${PSS_FRESH[@]}" | awk '{printf "%d", $1 / 1024}') MB PSS before any load and $(median "${PSS_AFTER[@]}" | awk '{printf "%d", $1 / 1024}') MB two seconds after its runs (goal ≤ 30 MB; medians of the rounds, in kB: $(echo "${PSS_FRESH[*]}") and $(echo "${PSS_AFTER[*]}"))."
     echo "Start to first 200 (median of $starts, interleaved): Go's bare net/http hello ${go_ms} ms, \`stack up\` with polls and 2 workers ${stack_ms} ms, $(awk -v a="$stack_ms" -v b="$go_ms" 'BEGIN {printf "%.1f", b ? a / b : 0}')× (goal ≤ 2×). Against the topology it reproduces (again $starts interleaved): nginx → uWSGI → Django template page ${peer_ms} ms, \`stack up\` ${stack2_ms} ms, $(awk -v a="$stack2_ms" -v b="$peer_ms" 'BEGIN {printf "%.2f", b ? a / b : 0}')×."
     echo
-    echo '| stack | peer | req/s ratio | CPU/request ratio | goal (issue 10) | req/s ratio of each round |'
-    echo '| --- | --- | --- | --- | --- | --- |'
+    echo '| stack | peer | req/s ratio | CPU/request ratio | client CPU/request ratio | p99 ratio (goal ≤ 1×) | goal (issue 10) | req/s ratio of each round |'
+    echo '| --- | --- | --- | --- | --- | --- | --- | --- |'
     ratio '**stack up, `hello`**' 'nginx → uWSGI → bare WSGI hello' '≥ 1.25× rate, ≤ 0.8× CPU'
     ratio '**stack up, `hello`, keepalive: 0**' 'nginx → uWSGI → bare WSGI hello' '(no goal: keep-alive off)'
     ratio '**stack up, polls index** (debug off)' 'nginx → uWSGI → Django template page' '≥ 3× rate'
