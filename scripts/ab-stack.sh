@@ -5,7 +5,9 @@
 # fresh, in ABBA order (A B, then B A: whichever runs first in a pair is
 # not always the same one), warms it up for a second and runs wrk -t2 for
 # D; each line gives the rate, the CPU µs per request of the whole process
-# tree and the p99, then the means. Only the interleaved comparison means
+# tree, the p99 and the client's CPU µs per request (wrk's user + system
+# time, from bash's time: what answering sooner or later costs the load
+# generator on the same CPUs), then the means. Only the interleaved comparison means
 # anything on a shared machine.
 #   bash scripts/ab-stack.sh BIN_A BIN_B [ROUNDS]
 #   APP=echo URLPATH='/echo/x?a=1' CONNS=16 bash scripts/ab-stack.sh /tmp/base/stack /tmp/new/stack 6
@@ -66,16 +68,16 @@ run() { # NAME BIN ENV
   wrk -t2 -c"$CONNS" -d1s "$URL" >/dev/null
   local t0 t1 out n
   t0=$(tree_ticks "$PID")
-  out=$(wrk -t2 -c"$CONNS" -d"$D" --latency "$URL")
+  out=$( { TIMEFORMAT='%3U %3S'; time wrk -t2 -c"$CONNS" -d"$D" --latency "$URL"; } 2>"$W/wt")
   t1=$(tree_ticks "$PID")
   kill -TERM "$PID"; wait "$PID" || true; PID=
   n=$(echo "$out" | awk '/requests in/ {print $1}')
-  echo "$1 $(echo "$out" | awk '/^Requests\/sec/ {printf "%d", $2}') $(awk -v t=$((t1 - t0)) -v hz="$HZ" -v n="$n" 'BEGIN {printf "%.1f", t * 1e6 / hz / n}') $(echo "$out" | awk '$1 == "99%" {print $2}')"
+  echo "$1 $(echo "$out" | awk '/^Requests\/sec/ {printf "%d", $2}') $(awk -v t=$((t1 - t0)) -v hz="$HZ" -v n="$n" 'BEGIN {printf "%.1f", t * 1e6 / hz / n}') $(echo "$out" | awk '$1 == "99%" {print $2}') $(tail -1 "$W/wt" | awk -v n="$n" '{printf "%.1f", ($1+$2)*1e6/n}')"
 }
 
-echo "name req/s cpu_us/req p99"
+echo "name req/s cpu_us/req p99 client_us/req"
 for r in $(seq "$R"); do
   if ((r % 2)); then run A "$A" "${ENVA:-}"; run B "$B" "${ENVB:-}"; else run B "$B" "${ENVB:-}"; run A "$A" "${ENVA:-}"; fi
 done | tee "$W/out"
-awk '{n[$1]++; r[$1] += $2; c[$1] += $3; p = $4; sub("ms", "", p); q[$1] += p}
-  END {for (k in n) printf "%s: %d rounds, mean %.0f req/s, %.1f µs/request, p99 %.2f ms\n", k, n[k], r[k] / n[k], c[k] / n[k], q[k] / n[k]}' "$W/out" | sort
+awk '{n[$1]++; r[$1] += $2; c[$1] += $3; p = $4; sub("ms", "", p); q[$1] += p; w[$1] += $5}
+  END {for (k in n) printf "%s: %d rounds, mean %.0f req/s, %.1f µs/request, p99 %.2f ms, client %.1f µs/request\n", k, n[k], r[k] / n[k], c[k] / n[k], q[k] / n[k], w[k] / n[k]}' "$W/out" | sort
