@@ -37,6 +37,11 @@ type IO struct {
 	wn      int
 	werrno  syscall.Errno
 	writeFn func(uintptr) bool
+
+	// writeReadFn is WriteRead's: the write of wbuf, then the read of
+	// rbuf, in one wait of the poller (wrote says which it is at).
+	writeReadFn func(uintptr) bool
+	wrote       bool
 }
 
 // New returns the IO of the socket behind rc.
@@ -52,6 +57,7 @@ func (x *IO) Init(rc syscall.RawConn) {
 	x.rc = rc
 	x.readFn = x.read
 	x.writeFn = x.write
+	x.writeReadFn = x.writeRead
 }
 
 // Read is one read(2) into p, waiting in the poller while there is
@@ -126,4 +132,83 @@ func (x *IO) write(fd uintptr) bool {
 		}
 	}
 	return true
+}
+
+// WriteRead writes w whole, then reads into r: a request and the first
+// bytes of its answer. Read tries the socket before it waits, and right
+// after a request it finds nothing (the peer has not run yet): one
+// system call a request for an EAGAIN. The poller forgets what it knew
+// of the socket's readiness as a read starts, so the wait cannot simply
+// come first; WriteRead makes the write inside the read, after that
+// reset, so that an answer coming any time after it wakes the wait, and
+// waits before it reads. It is only for a peer that sends nothing unasked
+// (an app server's kept connection, its last answer read whole): bytes it
+// sent before the write would not wake the wait, and would be read only
+// when the read deadline ended it, as an EAGAIN. A write the socket does
+// not take whole at once goes on as Write, and the read as Read.
+//
+// wn is what was written; n, as Read's, what was read (0, nil at the end
+// of the stream); a write error is returned with n 0.
+func (x *IO) WriteRead(w, r []byte) (wn, n int, err error) {
+	if len(w) == 0 {
+		n, err = x.Read(r)
+		return 0, n, err
+	}
+	if len(r) == 0 {
+		wn, err = x.Write(w)
+		return wn, 0, err
+	}
+	x.wmu.Lock()
+	x.rmu.Lock()
+	x.wbuf, x.wn, x.werrno, x.wrote = w, 0, 0, false
+	x.rbuf, x.rn, x.rerrno = r, 0, 0
+	err = x.rc.Read(x.writeReadFn)
+	wn, werrno, wrote := x.wn, x.werrno, x.wrote
+	n, rerrno := x.rn, x.rerrno
+	x.wbuf, x.rbuf = nil, nil
+	x.rmu.Unlock()
+	x.wmu.Unlock()
+	switch {
+	case werrno != 0:
+		return wn, 0, os.NewSyscallError("write", werrno)
+	case !wrote && err == nil:
+		// The socket's buffer was full: the rest as Write, then Read.
+		var more int
+		more, err = x.Write(w[wn:])
+		wn += more
+		if err != nil {
+			return wn, 0, err
+		}
+		n, err = x.Read(r)
+		return wn, n, err
+	case err != nil:
+		return wn, 0, err // the wait's: a deadline, a closed socket
+	case rerrno != 0:
+		return wn, 0, os.NewSyscallError("read", rerrno)
+	}
+	return wn, n, nil
+}
+
+// writeRead writes x.wbuf at its first call and asks the poller to wait
+// (or gives up, the buffer full: WriteRead goes on without it), then
+// reads x.rbuf as read does.
+func (x *IO) writeRead(fd uintptr) bool {
+	if !x.wrote {
+		for x.wn < len(x.wbuf) {
+			n, e := Write(fd, x.wbuf[x.wn:])
+			switch e {
+			case 0:
+				x.wn += n
+			case syscall.EINTR:
+			case syscall.EAGAIN:
+				return true
+			default:
+				x.werrno = e
+				return true
+			}
+		}
+		x.wrote = true
+		return false
+	}
+	return x.read(fd)
 }

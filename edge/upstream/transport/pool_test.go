@@ -26,6 +26,7 @@ type fakeUwsgi struct {
 	accepted *atomic.Int64
 	closed   atomic.Int64
 	requests atomic.Int64
+	delay    time.Duration // before each answer: the edge's read waits in the poller
 }
 
 func startFakeUwsgi(t *testing.T, offer bool, perConn int) *fakeUwsgi {
@@ -62,6 +63,7 @@ func (f *fakeUwsgi) serve(c net.Conn) {
 		if keep {
 			head += uwsgi.KeepAliveHeader + ": 1\r\n"
 		}
+		time.Sleep(f.delay)
 		io.WriteString(c, head+"\r\n"+body)
 		if !keep || n >= f.perConn {
 			return
@@ -140,6 +142,33 @@ func TestRequestOnAConnectionTheServerClosedIsSentAgain(t *testing.T) {
 	}
 	if n, r := f.accepted.Load(), f.requests.Load(); n != 5 || r != 5 {
 		t.Errorf("%d connections and %d requests served, want 5 and 5", n, r)
+	}
+}
+
+// A kept connection that has waited for an answer (under the poller)
+// sends its next request in the read of the answer (connReader.request,
+// unixconn's WriteRead): the answers still come, in order, on the one
+// connection; and when the server has closed it meanwhile, the write
+// fails inside that read and the request goes again on a new connection.
+func TestKeptPolledConnectionSendsInItsRead(t *testing.T) {
+	for _, perConn := range []int{1000, 1} {
+		f := startFakeUwsgi(t, true, perConn)
+		f.delay = 5 * time.Millisecond
+		rt := keptTransport(f.sock)
+		for i, path := range []string{"/a", "/b", "/chunked", "/c", "/d"} {
+			time.Sleep(10 * time.Millisecond) // a server's close arrives
+			if code, body, _ := roundTrip(t, rt, "GET", path, ""); code != 200 || body != path {
+				t.Fatalf("perConn %d, request %d: %d %q", perConn, i, code, body)
+			}
+		}
+		want := int64(1)
+		if perConn == 1 {
+			want = 5
+		}
+		if n, r := f.accepted.Load(), f.requests.Load(); n != want || r != 5 {
+			t.Errorf("perConn %d: %d connections and %d requests served, want %d and 5", perConn, n, r, want)
+		}
+		rt.CloseIdleConnections()
 	}
 }
 

@@ -142,7 +142,15 @@ func (t *UwsgiTransport) exchange(ctx context.Context, conn upstreamConn, pkt []
 	// server drains only so much), and its answer, already on its way, is
 	// what the client must get, as net/http's Transport does, rather than
 	// a 502 for a request the app has run.
-	sendErr := t.send(conn, pkt, req)
+	// A kept Unix connection (the request has no body: see RoundTrip)
+	// sends the request in the first read of its answer, which then waits
+	// at once instead of trying the socket first (writeReader).
+	_, fused := conn.(writeReader)
+	fused = fused && reused && len(pkt) <= 64<<10
+	var sendErr error
+	if !fused {
+		sendErr = t.send(conn, pkt, req)
+	}
 	if _, ok := conn.(*unixconn.Conn); ok && sendErr == nil && !reused {
 		yieldForAnswer() // yield.go
 	}
@@ -167,6 +175,9 @@ func (t *UwsgiTransport) exchange(ctx context.Context, conn upstreamConn, pkt []
 	// A client that goes away cancels the wait for the upstream, once the
 	// wait is long enough to matter (watch.go).
 	b.rd.arm(t.ReadTimeout)
+	if fused {
+		b.rd.request = pkt
+	}
 	fail := func() {
 		b.rd.unwatch()
 		conn.Close()
@@ -183,6 +194,10 @@ func (t *UwsgiTransport) exchange(ctx context.Context, conn upstreamConn, pkt []
 		}
 	}
 	resp, err := readResponse(br, req, &b.head)
+	if fused {
+		b.rd.request = nil // written, or never to be: pkt goes back to its pool
+		sendErr = b.rd.sendErr
+	}
 	if err != nil && sendErr != nil {
 		fail()
 		return nil, sendErr // no answer came: the send's error says why

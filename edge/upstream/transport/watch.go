@@ -30,6 +30,18 @@ type connReader struct {
 	// lingering: the connection's deadline is awaitClose's, whose end is
 	// its caller's to take, not a reason to watch the client.
 	lingering bool
+	// request, if set, is not sent yet: the first Read writes it and
+	// waits for the answer in one go (writeReader); sendErr is then the
+	// write's error, if it did not all go out.
+	request []byte
+	sendErr error
+}
+
+// writeReader is a connection that writes a request and waits for its
+// answer without first trying the read that finds nothing
+// (unixconn.Conn.WriteRead).
+type writeReader interface {
+	WriteRead(w, r []byte) (wn, n int, err error)
 }
 
 // arm bounds the reads from now on by timeout.
@@ -56,7 +68,22 @@ func (r *connReader) arm(timeout time.Duration) {
 }
 
 func (r *connReader) Read(p []byte) (int, error) {
-	n, err := r.conn.Read(p)
+	if r.sendErr != nil {
+		return 0, r.sendErr
+	}
+	var n int
+	var err error
+	if w := r.request; w != nil {
+		r.request = nil
+		var wn int
+		wn, n, err = r.conn.(writeReader).WriteRead(w, p)
+		if err != nil && wn < len(w) {
+			r.sendErr = err
+			return 0, err // nothing to wait for: the request did not go out
+		}
+	} else {
+		n, err = r.conn.Read(p)
+	}
 	if n == 0 && err != nil && r.short && !r.lingering && IsTimeout(err) {
 		// The server is slow: from now on a client that goes away cuts
 		// the wait. The deadline is set first, so that a context already

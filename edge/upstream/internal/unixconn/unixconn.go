@@ -228,6 +228,35 @@ func (c *Conn) Write(p []byte) (int, error) {
 	return done, nil
 }
 
+// WriteRead writes w whole, then reads into r (rawio.IO.WriteRead): once
+// the connection is polled (every kept one, after its first wait), the
+// read that would find nothing right after the request is skipped and the
+// poller waits at once. Only for a peer that sends nothing unasked: the
+// app server's kept connection between two answers. Before the first
+// wait it is Write, then Read. A write error comes back with n 0.
+func (c *Conn) WriteRead(w, r []byte) (wn, n int, err error) {
+	pc := c.polled.Load()
+	if pc == nil || len(w) == 0 || len(r) == 0 {
+		if wn, err = c.Write(w); err != nil {
+			return wn, 0, err
+		}
+		n, err = c.Read(r)
+		return wn, n, err
+	}
+	wn, n, err = pc.io.WriteRead(w, r)
+	switch {
+	case err != nil && wn < len(w):
+		return wn, 0, &os.PathError{Op: "write", Path: c.path, Err: c.closedErr(err)}
+	case errors.Is(err, syscall.ECONNRESET):
+		return wn, 0, io.EOF
+	case err != nil:
+		return wn, 0, &os.PathError{Op: "read", Path: c.path, Err: c.closedErr(err)}
+	case n == 0:
+		return wn, 0, io.EOF
+	}
+	return wn, n, nil
+}
+
 func (c *Conn) polledWrite(pc *polledFile, p []byte, done int) (int, error) {
 	n, err := pc.io.Write(p)
 	if err != nil {
