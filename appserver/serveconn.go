@@ -204,6 +204,13 @@ func (s *Server) serveRequest(cs *conn, bufs *connBuffers) (keep bool) {
 	if w.hijacked {
 		return s.hijackEnded(cs, w, start, panicked) // the connection is the handler's now
 	}
+	// A kept connection's answer goes out with the wait for the next
+	// request (sockconn's hold.go): the read after it would find nothing.
+	holder, _ := c.(writeHolder)
+	hold := holder != nil && w.keepAlive && body.n == 0
+	if hold {
+		holder.HoldWrites()
+	}
 	err = w.finish()
 	if err != nil {
 		s.logger().Debug("appserver: writing the response failed", "uri", req.RequestURI, "request_id", requestID(req), "err", err)
@@ -227,9 +234,21 @@ func (s *Server) serveRequest(cs *conn, bufs *connBuffers) (keep bool) {
 		// Anything buffered past the packet was not asked for: the peer
 		// does not pipeline, so it is a broken one.
 		if body.n == 0 && bufs.br.Buffered() == 0 {
-			return true
+			return true // what is held goes out with the next read
+		}
+	}
+	if hold {
+		if err := holder.ReleaseWrites(); err != nil {
+			s.logger().Debug("appserver: writing the response failed", "uri", req.RequestURI, "request_id", requestID(req), "err", err)
 		}
 	}
 	closeAfterBody(c, body)
 	return false
+}
+
+// writeHolder is a connection that can keep an answer's last bytes for
+// the read of the next request (sockconn.FD.HoldWrites).
+type writeHolder interface {
+	HoldWrites()
+	ReleaseWrites() error
 }

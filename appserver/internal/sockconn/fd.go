@@ -77,6 +77,11 @@ type FD struct {
 	closed bool
 	file   *os.File // non-nil once the connection had to wait
 	pio    *pollIO  // file's reads and writes
+
+	// holding: writes are kept in held for the next Read (hold.go);
+	// sending (under mu, set with holding) lasts until they went out.
+	holding, sending bool
+	held             []byte
 }
 
 // NewFD is the connection on fd, just accepted, non-blocking: timeout is
@@ -88,6 +93,9 @@ func NewFD(fd int, timeout time.Duration, budget *Budget) *FD {
 }
 
 func (c *FD) Read(p []byte) (int, error) {
+	if c.holding && len(p) > 0 {
+		return c.sendHeldThenRead(p)
+	}
 	if c.file == nil {
 		for waited := false; ; {
 			n, err := rawRead(c.fd, p)
@@ -191,6 +199,18 @@ func readDeadline(timeout time.Duration, until time.Time) time.Time {
 // worker's CPU on kept connections. Only the serving goroutine closes the
 // descriptor (Abort shuts it down), so it cannot be another one's here.
 func (c *FD) Write(p []byte) (int, error) {
+	if c.holding {
+		if c.hold(p) {
+			return len(p), nil
+		}
+		h := c.held
+		c.held = c.held[:0]
+		_, err := c.Write(h)
+		c.doneSending()
+		if err != nil {
+			return 0, err
+		}
+	}
 	written := 0
 	for written < len(p) {
 		n, err := rawWrite(c.fd, p[written:])
@@ -272,7 +292,7 @@ func (c *FD) Abort() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.closed {
-		syscall.Shutdown(c.fd, syscall.SHUT_RDWR)
+		c.abortLocked()
 	}
 }
 
