@@ -180,6 +180,18 @@ func (s *Server) serveInline(cs *conn) {
 		s.untrackConn(cs)
 		return
 	}
+	// The answer held for the next read (serveconn.go) goes out now: that
+	// read is another goroutine's, which may wait its turn behind this
+	// loop's next connections, and a worker killed or stopping meanwhile
+	// would lose an answer whose handler has run.
+	if h, ok := cs.c.(writeHolder); ok {
+		if err := h.ReleaseWrites(); err != nil {
+			cs.c.Close()
+			putBuffers(bufs)
+			s.untrackConn(cs)
+			return
+		}
+	}
 	go func() {
 		defer s.untrackConn(cs)
 		defer putBuffers(bufs)

@@ -250,3 +250,49 @@ func TestKeepAliveShutdownClosesIdleConnections(t *testing.T) {
 		t.Errorf("Shutdown took %v with an idle kept connection", d)
 	}
 }
+
+// An answer whose head went out before a shutdown began, offering to keep
+// the connection, ends after it: its last bytes, held for the read of a
+// next request that will not come (sockconn's HoldWrites), still go out
+// whole before the connection closes; on a new connection's first request
+// and on a later one alike.
+func TestKeepAliveShutdownSendsAHeldAnswer(t *testing.T) {
+	for _, later := range []bool{false, true} {
+		release := make(chan struct{})
+		mux := keepAliveMux()
+		mux.HandleFunc("/flush-then-wait", func(w http.ResponseWriter, r *http.Request) {
+			io.WriteString(w, "one\n")
+			w.(http.Flusher).Flush()
+			<-release
+			io.WriteString(w, "two\n")
+		})
+		s := &Server{Handler: mux}
+		sock := startServer(t, s)
+		k := dialKept(t, sock)
+		if later {
+			k.do("GET", keepVars(t, keptRequest("GET", "/hello", "")))
+		}
+		if _, err := k.c.Write(keepVars(t, keptRequest("GET", "/flush-then-wait", ""))); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.ReadResponse(k.br, &http.Request{Method: "GET"})
+		if err != nil {
+			t.Fatalf("later %v: the head: %v", later, err)
+		}
+		stopped := make(chan error, 1)
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			stopped <- s.Shutdown(ctx)
+		}()
+		time.Sleep(50 * time.Millisecond) // Shutdown has begun
+		close(release)
+		body, err := io.ReadAll(resp.Body)
+		if err != nil || string(body) != "one\ntwo\n" {
+			t.Errorf("later %v: the answer ended at the shutdown: %q, %v; want one, two and its end", later, body, err)
+		}
+		if err := <-stopped; err != nil {
+			t.Errorf("later %v: Shutdown: %v", later, err)
+		}
+	}
+}

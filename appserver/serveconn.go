@@ -206,8 +206,11 @@ func (s *Server) serveRequest(cs *conn, bufs *connBuffers) (keep bool) {
 	}
 	// A kept connection's answer goes out with the wait for the next
 	// request (sockconn's hold.go): the read after it would find nothing.
+	// Not with request logging, whose write would come first: between
+	// the handler's end and its answer's write there is no system call
+	// (a worker killed there loses an answer whose handler ran).
 	holder, _ := c.(writeHolder)
-	hold := holder != nil && w.keepAlive && body.n == 0
+	hold := holder != nil && w.keepAlive && body.n == 0 && !s.LogRequests
 	if hold {
 		holder.HoldWrites()
 	}

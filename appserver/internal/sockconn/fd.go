@@ -273,6 +273,11 @@ func (c *FD) CloseWrite() error {
 }
 
 func (c *FD) Close() error {
+	if c.holding && len(c.held) > 0 {
+		// An answer held for a read that will not come (the connection
+		// closes instead: a shutdown, an idle timeout) goes out first.
+		c.ReleaseWrites()
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {

@@ -2,6 +2,7 @@ package transport
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stack-web/stack/edge/upstream/internal/unixconn"
 	"github.com/stack-web/stack/uwsgi"
 	"github.com/stack-web/stack/uwsgi/uwsgitest"
 )
@@ -323,4 +325,49 @@ func TestIdlePoolShrinksAfterALoad(t *testing.T) {
 	if armed {
 		t.Error("the shrink timer is still armed with only the warm connections kept")
 	}
+}
+
+// The watch's deadline on a kept connection may be as little as half of
+// watchDelay away when the request's read starts (arm keeps one already
+// set): if it has passed before the request went out, the request is
+// still sent, under the deadline proper, and its answer read.
+func TestKeptRequestSentAfterTheWatchDeadline(t *testing.T) {
+	f := startFakeUwsgi(t, true, 1000)
+	f.delay = 5 * time.Millisecond
+	rt := keptTransport(f.sock)
+	defer rt.CloseIdleConnections()
+	roundTrip(t, rt, "GET", "/a", "") // leaves a kept connection, polled: its answer was waited for
+	conn := rt.idle.get(time.Minute)
+	uc, ok := conn.(*unixconn.Conn)
+	if !ok || !uc.Polled() {
+		t.Fatalf("the kept connection is %T, polled %v; want a polled *unixconn.Conn", conn, ok && uc.Polled())
+	}
+	defer conn.Close()
+	conn.SetReadDeadline(time.Now().Add(-time.Millisecond)) // the watch's, passed
+	pkt := withKeepAlive(uwsgitest.Request("GET", "/b", ""))
+	r := connReader{conn: conn, ctx: context.Background(), short: true, until: time.Now().Add(5 * time.Second), request: pkt}
+	defer r.unwatch()
+	buf := make([]byte, 512)
+	n, err := r.Read(buf)
+	if err != nil || !strings.HasPrefix(string(buf[:n]), "HTTP/1.1 200 OK") || !strings.HasSuffix(string(buf[:n]), "/b") {
+		t.Fatalf("Read = %q, %v; want the answer to /b", buf[:n], err)
+	}
+}
+
+// withKeepAlive adds the vars of a request that offers to keep the
+// connection (uwsgi.VarKeepAlive, chunked framing) to a packet.
+func withKeepAlive(pkt []byte) []byte {
+	p, err := uwsgi.ReadPacket(bufio.NewReader(strings.NewReader(string(pkt))), uwsgi.MaxBufferSize, nil)
+	if err != nil {
+		panic(err)
+	}
+	var e uwsgi.Encoder
+	e.Reset(nil, 0, 0)
+	for _, v := range p.Vars {
+		e.Add(v.Key, v.Value)
+	}
+	e.Add(uwsgi.VarKeepAlive, "1")
+	e.Add(VarResponseFraming, "chunked")
+	b, _ := e.Bytes(0)
+	return b
 }

@@ -77,6 +77,15 @@ func (r *connReader) Read(p []byte) (int, error) {
 		r.request = nil
 		var wn int
 		wn, n, err = r.conn.(writeReader).WriteRead(w, p)
+		if wn == 0 && err != nil && r.short && !r.lingering && IsTimeout(err) {
+			// The watch's deadline (arm's, up to watchDelay/2 away) passed
+			// before the request went out: watch, set the deadline proper,
+			// and send it, as a read that met it after the request would.
+			r.short = false
+			r.conn.SetReadDeadline(r.until)
+			r.watch()
+			wn, n, err = r.conn.(writeReader).WriteRead(w, p)
+		}
 		if err != nil && wn < len(w) {
 			r.sendErr = err
 			return 0, err // nothing to wait for: the request did not go out
