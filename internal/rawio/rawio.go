@@ -194,18 +194,8 @@ func (x *IO) WriteRead(w, r []byte) (wn, n int, err error) {
 // reads x.rbuf as read does.
 func (x *IO) writeRead(fd uintptr) bool {
 	if !x.wrote {
-		for x.wn < len(x.wbuf) {
-			n, e := Write(fd, x.wbuf[x.wn:])
-			switch e {
-			case 0:
-				x.wn += n
-			case syscall.EINTR:
-			case syscall.EAGAIN:
-				return true
-			default:
-				x.werrno = e
-				return true
-			}
+		if !x.write(fd) || x.werrno != 0 {
+			return true // the buffer full (WriteRead goes on), or an error
 		}
 		x.wrote = true
 		return false

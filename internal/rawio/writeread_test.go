@@ -78,16 +78,7 @@ func TestWriteReadRequestThenAnswer(t *testing.T) {
 func TestWriteReadAnswerAtOnce(t *testing.T) {
 	a, b := unixPair(t)
 	x := ioOf(t, a)
-	go func() {
-		buf := make([]byte, 64)
-		for {
-			n, err := b.Read(buf)
-			if err != nil {
-				return
-			}
-			b.Write(buf[:n])
-		}
-	}()
+	go echo(b)
 	deadline := time.Now().Add(10 * time.Second)
 	a.SetReadDeadline(deadline)
 	for i := range 2000 {
@@ -170,16 +161,7 @@ func TestWriteReadManyAtOnce(t *testing.T) {
 	for range pairs {
 		a, b := unixPair(t)
 		x := ioOf(t, a)
-		go func() {
-			buf := make([]byte, 64)
-			for {
-				n, err := b.Read(buf)
-				if err != nil {
-					return
-				}
-				b.Write(buf[:n])
-			}
-		}()
+		go echo(b)
 		go func() {
 			buf := make([]byte, 8)
 			for i := range rounds {
@@ -197,5 +179,17 @@ func TestWriteReadManyAtOnce(t *testing.T) {
 		if err := <-errs; err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// echo writes back what it reads from b until b ends.
+func echo(b *net.UnixConn) {
+	buf := make([]byte, 64)
+	for {
+		n, err := b.Read(buf)
+		if err != nil {
+			return
+		}
+		b.Write(buf[:n])
 	}
 }
