@@ -24,8 +24,11 @@ import (
 // the tier) and reads their status and workers through it.
 type Remote struct {
 	// Name is the child's tier (edge, appserver): the tier label.
-	Name   string
-	Socket string
+	Name string
+	// Process, if set, tells apart the children of one tier (the edge's,
+	// with edge.processes above 1): the process label, beside tier.
+	Process string
+	Socket  string
 	hc     *http.Client
 
 	// The child's status, read at most once per statusFresh: a status
@@ -92,6 +95,9 @@ func (r *Remote) Gather() ([]*dto.MetricFamily, error) {
 	for _, f := range fams {
 		for _, m := range f.Metric {
 			m.Label = append(m.Label, &dto.LabelPair{Name: proto.String("tier"), Value: proto.String(r.Name)})
+			if r.Process != "" {
+				m.Label = append(m.Label, &dto.LabelPair{Name: proto.String("process"), Value: proto.String(r.Process)})
+			}
 			sort.Slice(m.Label, func(i, j int) bool { return m.Label[i].GetName() < m.Label[j].GetName() })
 		}
 		out = append(out, f)

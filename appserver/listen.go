@@ -49,6 +49,12 @@ func HoldTCP(network, addr string) (net.Listener, error) {
 	return listener.ListenTCP(network, addr, 65535) // capped at somaxconn, as net.Listen's
 }
 
+// HoldTCPReusePort is HoldTCP with SO_REUSEPORT: one of the sockets on
+// addr that the edge's processes each accept on (edge.processes).
+func HoldTCPReusePort(network, addr string) (net.Listener, error) {
+	return listener.ListenTCPReusePort(network, addr, 65535)
+}
+
 // AdoptListener wraps a listening socket (descriptor fd) that the process
 // which bound it passed to this one and keeps open: `stack up`'s mode:
 // subprocess holds the appserver child's socket across the child's

@@ -55,7 +55,7 @@ func (a *adminWiring) start(e *edge.Edge, app *appserverTier) error {
 	if a.errs == nil {
 		return nil // admin.listen and admin.socket are both ""
 	}
-	children := e == nil && app == nil && f.Mode == "subprocess"
+	children := e == nil && app == nil && f.TiersInChildren()
 	src := admin.Sources{
 		Tiers:  func() []admin.Tier { return a.tiers(e, app) },
 		Ready:  func() error { return a.ready(e, app) },

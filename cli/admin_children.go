@@ -8,6 +8,8 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -29,6 +31,24 @@ func childAdmin(f *config.File, tier string) []string {
 	return []string{"--set", "admin.listen=", "--set", "admin.socket=" + childAdminSocket(f, tier)}
 }
 
+// edgeChildNames are the edge's children: "edge", or with edge.processes
+// above 1 "edge-1", "edge-2"...: their output's prefix and admin socket.
+func edgeChildNames(f *config.File) []string {
+	if f.Edge.Processes <= 1 {
+		return []string{"edge"}
+	}
+	names := make([]string, f.Edge.Processes)
+	for i := range names {
+		names[i] = "edge-" + strconv.Itoa(i+1)
+	}
+	return names
+}
+
+// tierChildNames are every tier child's names: the edge's, then the appserver's.
+func tierChildNames(f *config.File) []string {
+	return append(edgeChildNames(f), "appserver")
+}
+
 func childAdminSocket(f *config.File, tier string) string {
 	return filepath.Join(f.RunDir, "admin-"+tier+".sock")
 }
@@ -43,7 +63,7 @@ func removeChildAdminSockets(f *config.File, logger *slog.Logger) {
 	if f.Admin.Listen == "" && f.Admin.Socket == "" {
 		return // the children had none
 	}
-	for _, tier := range []string{"edge", "appserver"} {
+	for _, tier := range tierChildNames(f) {
 		path := childAdminSocket(f, tier)
 		fi, err := os.Lstat(path)
 		if err != nil || fi.Mode().Type() != fs.ModeSocket {
@@ -61,23 +81,37 @@ func removeChildAdminSockets(f *config.File, logger *slog.Logger) {
 
 // childSources reads the children through their admin sockets.
 func (a *adminWiring) childSources(src *admin.Sources) {
-	edgeR := admin.NewRemote("edge", childAdminSocket(a.f, "edge"))
+	var edges []*admin.Remote
+	for i, name := range edgeChildNames(a.f) {
+		r := admin.NewRemote("edge", childAdminSocket(a.f, name))
+		if a.f.Edge.Processes > 1 {
+			r.Process = strconv.Itoa(i + 1)
+		}
+		edges = append(edges, r)
+	}
 	appR := admin.NewRemote("appserver", childAdminSocket(a.f, "appserver"))
-	src.Remotes = []*admin.Remote{edgeR, appR}
+	src.Remotes = append(slices.Clone(edges), appR)
 	src.Ready = func() error {
-		return errors.Join(edgeR.Ready(), appR.Ready())
+		var errs []error
+		for _, r := range src.Remotes {
+			errs = append(errs, r.Ready())
+		}
+		return errors.Join(errs...)
 	}
 	src.Tiers = func() []admin.Tier {
 		var out []admin.Tier
 		for _, r := range src.Remotes {
 			st, err := r.Status()
 			if err != nil {
-				out = append(out, admin.Tier{Name: r.Name, Addrs: []string{"(child process not answering)"}, State: "starting"})
+				out = append(out, admin.Tier{Name: strings.TrimSpace(r.Name + " " + r.Process), Addrs: []string{"(child process not answering)"}, State: "starting"})
 				continue
 			}
 			for _, t := range st.Tiers {
 				if t.Name == r.Name {
 					t.Addrs = append(t.Addrs, fmt.Sprintf("child process pid %d", st.PID))
+					if r.Process != "" {
+						t.Name += " " + r.Process
+					}
 					out = append(out, t)
 				}
 			}
@@ -93,9 +127,13 @@ func (a *adminWiring) childSources(src *admin.Sources) {
 		}
 		return nil
 	}
+	// Each edge process has its own view of the upstreams (passive
+	// health, kept connections); the first that answers stands for them.
 	src.Upstreams = func() []admin.Upstream {
-		if st, err := edgeR.Status(); err == nil {
-			return st.Upstreams
+		for _, r := range edges {
+			if st, err := r.Status(); err == nil {
+				return st.Upstreams
+			}
 		}
 		return nil
 	}

@@ -36,6 +36,12 @@ const (
 type heldSocket struct {
 	kind, addr string // addr as configured
 	l          net.Listener
+	// child is the edge child the socket is for: with edge.processes
+	// above 1 each has a socket of its own on every address, all bound
+	// with SO_REUSEPORT, and the kernel spreads the connections among them
+	// by their hash. (On one shared socket, the process that woke first
+	// took every connection queued: 16 opened at once all went to one.)
+	child int
 }
 
 // heldSockets are the sockets of one `stack up` in mode: subprocess.
@@ -43,6 +49,8 @@ type heldSockets struct {
 	mu    sync.Mutex
 	socks []heldSocket
 	edge  edgeAddrs // what the last configuration lists
+	// edgeChildren is edge.processes: how many sockets each edge address has.
+	edgeChildren int
 	// stopped: the edge's sockets, the appserver's, are closed for the
 	// stop; a child started meanwhile gets none.
 	edgeStopped, appStopped bool
@@ -58,7 +66,7 @@ func edgeAddrsOf(f *config.File) edgeAddrs {
 // holdSockets binds f's edge addresses and appserver socket, so that an
 // address in use is reported before any child starts.
 func holdSockets(f *config.File) (*heldSockets, error) {
-	h := &heldSockets{edge: edgeAddrsOf(f)}
+	h := &heldSockets{edge: edgeAddrsOf(f), edgeChildren: max(1, f.Edge.Processes)}
 	if err := h.bindEdge(); err != nil {
 		h.close()
 		return nil, err
@@ -69,7 +77,7 @@ func holdSockets(f *config.File) (*heldSockets, error) {
 		h.close()
 		return nil, err
 	}
-	h.socks = append(h.socks, heldSocket{heldApp, a.Listen, l})
+	h.socks = append(h.socks, heldSocket{kind: heldApp, addr: a.Listen, l: l})
 	return h, nil
 }
 
@@ -83,14 +91,19 @@ func (h *heldSockets) bindEdge() error {
 			addrs = h.edge.tls
 		}
 		for _, addr := range addrs {
-			if slices.ContainsFunc(h.socks, func(s heldSocket) bool { return s.kind == kind && s.addr == addr }) {
-				continue
+			bind := addr // the first socket's address, for the others to join (a port 0 became one)
+			for child := range h.edgeChildren {
+				if i := slices.IndexFunc(h.socks, func(s heldSocket) bool { return s.kind == kind && s.addr == addr && s.child == child }); i >= 0 {
+					bind = h.socks[i].l.Addr().String()
+					continue
+				}
+				l, err := holdEdgeSocket(bind, h.edgeChildren)
+				if err != nil {
+					return fmt.Errorf("edge: listen on %s: %w", addr, err)
+				}
+				bind = l.Addr().String()
+				h.socks = append(h.socks, heldSocket{kind: kind, addr: addr, l: l, child: child})
 			}
-			l, err := appserver.HoldTCP("tcp", addr) // the edge's network
-			if err != nil {
-				return fmt.Errorf("edge: listen on %s: %w", addr, err)
-			}
-			h.socks = append(h.socks, heldSocket{kind, addr, l})
 		}
 	}
 	return nil
@@ -161,9 +174,19 @@ func (h *heldSockets) closeUnwanted() {
 	h.socks = kept
 }
 
+// holdEdgeSocket binds one of the edge's sockets on addr: with more than
+// one edge process, one of a SO_REUSEPORT group.
+func holdEdgeSocket(addr string, children int) (net.Listener, error) {
+	if children > 1 {
+		return appserver.HoldTCPReusePort("tcp", addr)
+	}
+	return appserver.HoldTCP("tcp", addr) // the edge's network
+}
+
 // inherit is the tier child's supervisor.Process.Inherit: duplicates of
-// its sockets from descriptor firstFD on, and the variable naming them.
-func (h *heldSockets) inherit(tier string) func(firstFD int) ([]*os.File, []string, error) {
+// its sockets from descriptor firstFD on, and the variable naming them;
+// child numbers the edge's children from 0.
+func (h *heldSockets) inherit(tier string, child int) func(firstFD int) ([]*os.File, []string, error) {
 	return func(firstFD int) ([]*os.File, []string, error) {
 		h.mu.Lock()
 		defer h.mu.Unlock()
@@ -179,7 +202,7 @@ func (h *heldSockets) inherit(tier string) func(firstFD int) ([]*os.File, []stri
 		var files []*os.File
 		var entries []string
 		for _, s := range h.socks {
-			if (tier == "edge") == (s.kind == heldApp) {
+			if (tier == "edge") == (s.kind == heldApp) || s.child != child {
 				continue
 			}
 			f, err := appserver.ListenerFile(s.l)

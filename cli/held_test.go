@@ -89,7 +89,7 @@ func TestHeldSocketsFollowAReloadAndReachTheChild(t *testing.T) {
 
 func inheritOnce(t *testing.T, h *heldSockets, tier string, fd int) ([]*os.File, string) {
 	t.Helper()
-	files, env, err := h.inherit(tier)(fd)
+	files, env, err := h.inherit(tier, 0)(fd)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,7 +32,7 @@ func (c *cmdEnv) prespawn(f *config.File, which tiers) *prespawned {
 	// The process cmd/stack started during its package init to be the
 	// first worker (package earlyworker), if any: adopted or dropped here.
 	early := earlyworker.Take()
-	if !which.appserver || f.Appserver.Processes == 0 || c.dev != nil || (f.Mode == "subprocess" && which.edge) {
+	if !which.appserver || f.Appserver.Processes == 0 || c.dev != nil || (f.TiersInChildren() && which.edge) {
 		early.Discard()
 		return nil
 	}

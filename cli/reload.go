@@ -285,6 +285,13 @@ func restartOnlyChanges(running, f *config.File) []string {
 	diff("run_dir", running.RunDir, f.RunDir)
 	diff("appserver.listen", a.Listen, b.Listen)
 	diff("appserver.processes", a.Processes, b.Processes)
+	diff("edge.processes", running.Edge.Processes, f.Edge.Processes) // how many children run
+	if f.Edge.Processes > 1 {
+		// Each child would open a new address itself as it reloads (held.go),
+		// and all but the first would find it taken.
+		diff("edge.listen", fmt.Sprint(running.Edge.Listen), fmt.Sprint(f.Edge.Listen))
+		diff("edge.tls_listen", fmt.Sprint(running.Edge.TLSListen), fmt.Sprint(f.Edge.TLSListen))
+	}
 	// The socket is made once, by the master: its mode and queue stay.
 	if strings.HasPrefix(b.Listen, "unix:") {
 		diff("appserver.socket_mode", fmt.Sprintf("%04o", a.SocketMode.Perm()), fmt.Sprintf("%04o", b.SocketMode.Perm()))

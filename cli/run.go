@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/stack-web/stack/config"
@@ -86,60 +85,15 @@ func (c *cmdEnv) runStack(f *config.File, which tiers) error {
 		}
 	}
 	// A SIGHUP held in subprocess mode is moot: the children load what this process holds as they start.
-	hups.handTo(sup, f.Mode != "subprocess" || !which.edge || !which.appserver, reload.hook())
+	hups.handTo(sup, !f.TiersInChildren() || !which.edge || !which.appserver, reload.hook())
 	hups = nil
 
-	if f.Mode == "subprocess" && which.edge && which.appserver {
-		// Each tier in a child process of its own, as nginx and uWSGI run:
-		// the same binary and configuration, one tier each. The edge child
-		// is added first, so it is stopped (and drained) first.
-		exe, err := os.Executable()
-		if err != nil {
-			return fmt.Errorf("subprocess mode: finding this binary: %w", err)
-		}
-		// This process holds the tiers' sockets across the children's
-		// restarts (held.go).
-		held, err := holdSockets(f)
+	if f.TiersInChildren() && which.edge && which.appserver {
+		done, err := c.addTierChildren(f, sup, reload)
 		if err != nil {
 			return err
 		}
-		defer held.close()
-		// After the children are gone (sup.Run waits for them).
-		defer removeChildAdminSockets(f, c.logger)
-		// Once the edge child stops accepting, its addresses refuse.
-		sup.OnStopping(func() { held.closeKind(false) })
-		for _, tier := range []string{"edge", "appserver"} {
-			child := &supervisor.Process{
-				Name: tier, Command: append(append([]string{exe, tier}, c.childArgs()...), childAdmin(f, tier)...), Restart: "always",
-				StartSecs: tierStartSecs, Output: c.stderr, Logger: c.logger.With("tier", "supervisor"),
-				SignalReady: true, // a reload waits until the child handles SIGHUP (starthup.go)
-				Inherit:     c.inheritBoth(held.inherit(tier)),
-			}
-			child.Lines = c.lineStyle(f)
-			sup.AddProcess(child)
-			// The child loads the configuration this process has just
-			// taken (reload.go), having refused an invalid one. The edge's
-			// new addresses are tried first, as the edge in this process
-			// opens them before any tier takes a reload.
-			signal := func(*config.File) error { return child.Signal(syscall.SIGHUP) }
-			if tier != "edge" {
-				reload.add(tier, signal)
-			} else {
-				reload.addPrepared(tier, func(f *config.File) (func() error, func(), error) {
-					if err := held.prepareEdge(f); err != nil {
-						return nil, nil, err
-					}
-					return func() error { held.reloadEdge(f); return signal(f) }, func() {}, nil
-				})
-			}
-			if tier == "edge" {
-				// Interrupted once the edge child has stopped, just before
-				// the appserver child is told to: its socket file goes
-				// then, as when the appserver stops in this process.
-				stop := make(chan struct{})
-				sup.Add(func() error { <-stop; return nil }, func(error) { held.closeKind(true); close(stop) })
-			}
-		}
+		defer done()
 		which.edge, which.appserver = false, false
 	}
 
@@ -271,6 +225,8 @@ func (c *cmdEnv) buildAppReleased(f *config.File, logger *slog.Logger, released 
 // announce says where the stack listens: the one line a newcomer needs.
 func (c *cmdEnv) announce(f *config.File, e *edge.Edge, app, up bool) {
 	switch {
+	case e == nil && !app && up && f.Edge.Processes > 1:
+		fmt.Fprintf(c.stderr, "stack: running %d edge processes and the appserver (%s) as child processes\n", f.Edge.Processes, f.Appserver.App)
 	case e == nil && !app && up:
 		fmt.Fprintf(c.stderr, "stack: running the edge and the appserver (%s) as child processes\n", f.Appserver.App)
 	case e != nil && app:
@@ -284,5 +240,9 @@ func (c *cmdEnv) announce(f *config.File, e *edge.Edge, app, up bool) {
 	case app:
 		fmt.Fprintf(c.stderr, "stack: appserver serving %s on %s %s\n", f.Appserver.App, f.Appserver.Protocol, f.Appserver.Listen)
 	}
-	c.logger.Info("started", "config", f.Source, "mode", f.Mode)
+	mode := f.Mode
+	if up && f.TiersInChildren() {
+		mode = "subprocess"
+	}
+	c.logger.Info("started", "config", f.Source, "mode", mode)
 }

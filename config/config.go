@@ -104,6 +104,13 @@ type Process struct {
 	Restart string `yaml:"restart"`
 }
 
+// TiersInChildren says whether `stack up` runs its tiers as child
+// processes: mode: subprocess, or more than one edge process, which only
+// child processes can be (edge.processes).
+func (f *File) TiersInChildren() bool {
+	return f.Mode == "subprocess" || f.Edge.Processes > 1
+}
+
 // Default returns the built-in configuration: the polls app behind the
 // edge on 127.0.0.1:8000, which is what `stack up` runs with no file.
 func Default() File {

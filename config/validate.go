@@ -70,6 +70,9 @@ func (f *File) validate(scope string, apps map[string]func() any) error {
 			}
 		}
 	}
+	if runs.edge && !runs.appserver && f.Edge.Processes > 1 {
+		bad("edge.processes", "%d: `stack edge` runs the edge in one process; `stack up` runs several (or run one `stack edge` per port behind a balancer)", f.Edge.Processes)
+	}
 	if runs.edge && runs.appserver && !strings.HasPrefix(f.Appserver.Listen, "unix:") {
 		for i, a := range f.Edge.Listen {
 			if sameListenAddr(a, f.Appserver.Listen) {

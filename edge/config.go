@@ -22,6 +22,10 @@ import (
 type Config struct {
 	// Listen lists the TCP addresses to accept HTTP on.
 	Listen []string `yaml:"listen"`
+	// Processes is how many processes serve the edge (nginx's
+	// worker_processes): above 1, `stack up` runs each in a child process
+	// of its own, all accepting on the same sockets (processes.go).
+	Processes int `yaml:"processes"`
 	// ClientMaxBodySize is the largest request body accepted; larger → 413.
 	ClientMaxBodySize ByteSize `yaml:"client_max_body_size"`
 	// ClientBodyBufferSize is how much of a request body is held in memory
@@ -125,6 +129,7 @@ type LocationConfig struct {
 func DefaultConfig() Config {
 	return Config{
 		Listen:               []string{"127.0.0.1:8000"},
+		Processes:            1,
 		ClientMaxBodySize:    1 << 20,
 		ClientBodyBufferSize: 64 << 10,
 		MaxHeaderSize:        32 << 10,
@@ -160,6 +165,7 @@ func (c *Config) Validate() error {
 	if c.ClientMaxBodySize <= 0 {
 		bad("client_max_body_size", "must be positive, e.g. 1MiB")
 	}
+	errs = append(errs, c.validateProcesses()...)
 	if c.ClientBodyBufferSize <= 0 {
 		bad("client_body_buffer_size", "must be positive, e.g. 64KiB")
 	}

@@ -1,10 +1,13 @@
 package listener
 
 import (
+	"context"
 	"net"
 	"os"
 	"sync"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // tcpListener is a TCP listening socket kept out of the runtime poller
@@ -31,22 +34,46 @@ var (
 // options), then keeps a blocking duplicate of the socket and closes the
 // original, which takes it out of the poller.
 func listenTCP(addr string, backlog int) (*tcpListener, error) {
-	return listenTCPOn(tcpNetwork(addr), addr, backlog)
+	return listenTCPOn(tcpNetwork(addr), addr, backlog, false)
 }
 
 // ListenTCP is listenTCP on the network given ("tcp", "tcp4", "tcp6"): for
 // a process that holds a socket for others to accept on (`stack up`'s mode:
 // subprocess holds the edge's), which the socket must not wake.
 func ListenTCP(network, addr string, backlog int) (net.Listener, error) {
-	l, err := listenTCPOn(network, addr, backlog)
+	l, err := listenTCPOn(network, addr, backlog, false)
 	if err != nil {
 		return nil, err
 	}
 	return l, nil
 }
 
-func listenTCPOn(network, addr string, backlog int) (*tcpListener, error) {
-	nl, err := net.Listen(network, addr)
+// ListenTCPReusePort is ListenTCP with SO_REUSEPORT: one of several
+// sockets on the same address, among which the kernel spreads the new
+// connections by their addresses' hash (the edge's processes, each
+// accepting on one; Linux lets only sockets of the same user join).
+func ListenTCPReusePort(network, addr string, backlog int) (net.Listener, error) {
+	l, err := listenTCPOn(network, addr, backlog, true)
+	if err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+func listenTCPOn(network, addr string, backlog int, reusePort bool) (*tcpListener, error) {
+	var lc net.ListenConfig
+	if reusePort {
+		lc.Control = func(_, _ string, c syscall.RawConn) error {
+			var serr error
+			if err := c.Control(func(fd uintptr) {
+				serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
+			}); err != nil {
+				return err
+			}
+			return serr
+		}
+	}
+	nl, err := lc.Listen(context.Background(), network, addr)
 	if err != nil {
 		return nil, err
 	}
