@@ -29,7 +29,7 @@ type Remote struct {
 	// with edge.processes above 1): the process label, beside tier.
 	Process string
 	Socket  string
-	hc     *http.Client
+	hc      *http.Client
 
 	// The child's status, read at most once per statusFresh: a status
 	// page or a /status.json asks for it several times (tiers, workers,
