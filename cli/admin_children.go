@@ -91,12 +91,22 @@ func (a *adminWiring) childSources(src *admin.Sources) {
 	}
 	appR := admin.NewRemote("appserver", childAdminSocket(a.f, "appserver"))
 	src.Remotes = append(slices.Clone(edges), appR)
+	// Ready while the appserver and one edge process are: the others'
+	// connections wait in their sockets' queues while one restarts, and a
+	// balancer that took the whole stack out for it would lose more.
 	src.Ready = func() error {
 		var errs []error
-		for _, r := range src.Remotes {
-			errs = append(errs, r.Ready())
+		for _, r := range edges {
+			err := r.Ready()
+			if err == nil {
+				return appR.Ready()
+			}
+			if r.Process != "" {
+				err = fmt.Errorf("process %s: %w", r.Process, err)
+			}
+			errs = append(errs, err)
 		}
-		return errors.Join(errs...)
+		return errors.Join(append(errs, appR.Ready())...)
 	}
 	src.Tiers = func() []admin.Tier {
 		var out []admin.Tier

@@ -43,7 +43,6 @@ func (c *cmdEnv) addTierChildren(f *config.File, sup *supervisor.Supervisor, rel
 			Inherit:     c.inheritBoth(held.inherit(tier, n)),
 		}
 		p.Lines = c.lineStyle(f)
-		sup.AddProcess(p)
 		return p
 	}
 	var edges []*supervisor.Process
@@ -51,6 +50,7 @@ func (c *cmdEnv) addTierChildren(f *config.File, sup *supervisor.Supervisor, rel
 		// Each is one process of the edge's: `stack edge` refuses more.
 		edges = append(edges, child("edge", name, i, []string{"--set", "edge.processes=1"}, edgeChildEnv(f.Edge.Processes)))
 	}
+	sup.AddProcesses(edges...) // stopped (and drained) together
 	// The children load the configuration this process has just taken
 	// (reload.go), having refused an invalid one. The edge's new addresses
 	// are tried first, as the edge in this process opens them before any
@@ -74,6 +74,7 @@ func (c *cmdEnv) addTierChildren(f *config.File, sup *supervisor.Supervisor, rel
 	stop := make(chan struct{})
 	sup.Add(func() error { <-stop; return nil }, func(error) { held.closeKind(true); close(stop) })
 	app := child("appserver", "appserver", 0, nil, nil)
+	sup.AddProcess(app)
 	reload.add("appserver", func(*config.File) error { return app.Signal(syscall.SIGHUP) })
 	return done, nil
 }

@@ -30,6 +30,13 @@ func TestReloadRefusesEdgeProcessesAndTheirAddresses(t *testing.T) {
 			t.Errorf("restartOnlyChanges = %q, want %s named", got, key)
 		}
 	}
+	// The same addresses in another order are no change.
+	f.Edge.Listen, f.Edge.TLSListen = []string{"127.0.0.1:8001", "127.0.0.1:8000"}, nil
+	running.Edge.Listen = []string{"127.0.0.1:8000", "127.0.0.1:8001"}
+	if got := strings.Join(restartOnlyChanges(running, f), "; "); got != "" {
+		t.Errorf("reordered addresses: restartOnlyChanges = %q", got)
+	}
+	f.Edge.Listen = []string{"127.0.0.1:8000", "127.0.0.1:8002"}
 	running.Edge.Processes, f.Edge.Processes = 1, 1
 	if got := strings.Join(restartOnlyChanges(running, f), "; "); got != "" {
 		t.Errorf("one edge process: restartOnlyChanges = %q, want a new address reloaded", got)

@@ -41,8 +41,10 @@ after each of these (server-sent events at /__stack/dev/events).`,
 			if v, _ := cmd.Flags().GetStringSlice("listen"); len(v) > 0 {
 				c.sets = append(c.sets, "edge.listen="+strings.Join(v, ","))
 			}
-			// The dev loop reloads the workers of an in-process master.
-			c.sets = append(c.sets, "mode=inprocess")
+			// The dev loop reloads the workers of an in-process master, and
+			// serves its page-reload events from the edge in this process:
+			// one edge process (more would run the tiers as children).
+			c.sets = append(c.sets, "mode=inprocess", "edge.processes=1")
 			f, err := c.loadFor("up")
 			if err != nil {
 				return err

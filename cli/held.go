@@ -97,7 +97,7 @@ func (h *heldSockets) bindEdge() error {
 					bind = h.socks[i].l.Addr().String()
 					continue
 				}
-				l, err := holdEdgeSocket(bind, h.edgeChildren)
+				l, err := holdEdgeSocket(bind, h.edgeChildren, child == 0)
 				if err != nil {
 					return fmt.Errorf("edge: listen on %s: %w", addr, err)
 				}
@@ -175,12 +175,25 @@ func (h *heldSockets) closeUnwanted() {
 }
 
 // holdEdgeSocket binds one of the edge's sockets on addr: with more than
-// one edge process, one of a SO_REUSEPORT group.
-func holdEdgeSocket(addr string, children int) (net.Listener, error) {
-	if children > 1 {
-		return appserver.HoldTCPReusePort("tcp", addr)
+// one edge process, one of a SO_REUSEPORT group. The group's first is
+// preceded by a plain bind of the address, closed at once: SO_REUSEPORT
+// alone joins whatever group another program of this user has there (a
+// second stack on the same port took half its connections), where a plain
+// bind finds the address in use. (A program of this user that binds with
+// SO_REUSEPORT later still joins the group, as it could nginx's reuseport.)
+func holdEdgeSocket(addr string, children int, first bool) (net.Listener, error) {
+	if children <= 1 {
+		return appserver.HoldTCP("tcp", addr) // the edge's network
 	}
-	return appserver.HoldTCP("tcp", addr) // the edge's network
+	if first {
+		probe, err := appserver.HoldTCP("tcp", addr)
+		if err != nil {
+			return nil, err
+		}
+		addr = probe.Addr().String() // port 0: the port it got
+		probe.Close()
+	}
+	return appserver.HoldTCPReusePort("tcp", addr)
 }
 
 // inherit is the tier child's supervisor.Process.Inherit: duplicates of

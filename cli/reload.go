@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -289,8 +290,9 @@ func restartOnlyChanges(running, f *config.File) []string {
 	if f.Edge.Processes > 1 {
 		// Each child would open a new address itself as it reloads (held.go),
 		// and all but the first would find it taken.
-		diff("edge.listen", fmt.Sprint(running.Edge.Listen), fmt.Sprint(f.Edge.Listen))
-		diff("edge.tls_listen", fmt.Sprint(running.Edge.TLSListen), fmt.Sprint(f.Edge.TLSListen))
+		sorted := func(a []string) string { return fmt.Sprint(slices.Sorted(slices.Values(a))) } // the order is no change
+		diff("edge.listen", sorted(running.Edge.Listen), sorted(f.Edge.Listen))
+		diff("edge.tls_listen", sorted(running.Edge.TLSListen), sorted(f.Edge.TLSListen))
 	}
 	// The socket is made once, by the master: its mode and queue stay.
 	if strings.HasPrefix(b.Listen, "unix:") {

@@ -50,9 +50,13 @@ func main() {
 }
 `
 
+// edge.processes: 2 is production's; stack dev runs one edge process in
+// its own, whose events reload the pages (with the tiers as children, no
+// code change ever reached the app).
 const devConfig = `run_dir: run
 edge:
   listen: ["127.0.0.1:PORT"]
+  processes: 2
   locations:
     - {path: /static/, root: static}
     - {path: /, upstream: app}

@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"context"
+	"net"
 	"os"
 	"regexp"
 	"strconv"
@@ -64,6 +66,14 @@ func TestEdgeProcessesShareTheListener(t *testing.T) {
 	out, errOut, code := run(t, a.dir, "status", "--socket", a.socket)
 	if code != 0 || !strings.Contains(out, "edge 1") || !strings.Contains(out, "edge 2") {
 		t.Fatalf("stack status does not list both edge processes: %d\n%s%s", code, out, errOut)
+	}
+
+	// One stopped (SIGSTOP) leaves the stack ready: the other serves.
+	syscall.Kill(first[1], syscall.SIGSTOP)
+	code, _, body := adminGet(a.admin, "/readyz")
+	syscall.Kill(first[1], syscall.SIGCONT)
+	if code != 200 {
+		t.Errorf("/readyz with one of two edge processes stopped: %d %s", code, body)
 	}
 
 	// One dies under load: its connections' requests in progress fail
@@ -148,5 +158,51 @@ func edgeChildPIDs(t *testing.T, parent int) []int {
 			return pids
 		}
 		clear(pids)
+	}
+}
+
+// A stop tells every edge process at once and they drain together: one
+// after the other, the later ones went on taking requests on their kept
+// connections while the first drained, and the deadline cut those.
+func TestEdgeProcessesDrainTogether(t *testing.T) {
+	dir := writeConfig(t, strings.Replace(edgeProcessesYAML, "shutdown_timeout: 10s", "shutdown_timeout: 3s", 1))
+	p := start(t, dir, "up")
+	u := p.url()
+	addr := strings.TrimSuffix(strings.TrimPrefix(u, "http://"), "/")
+	time.Sleep(3500 * time.Millisecond) // past the children's start-up
+	stop := make(chan struct{})
+	done := make(chan *loadResult)
+	slow := func(int, int) string { return "GET /delay/2 HTTP/1.1\r\nHost: " + addr + "\r\n\r\n" }
+	go func() { done <- load{Addr: addr, Conns: 8, Request: slow}.run(t, stop, 15*time.Second) }()
+	time.Sleep(500 * time.Millisecond)
+	if code := p.stop(syscall.SIGTERM); code != 0 {
+		t.Errorf("exit status %d after SIGTERM:\n%s", code, p.Output())
+	}
+	close(stop)
+	res := <-done
+	t.Logf("8 connections of 2 s requests, stopped 0.5 s in: %s", res)
+	// After the drain the addresses refuse: those failures are the stop's.
+	if res.OK < 8 || res.Failures["eof"] != 0 || res.Failures["reset"] != 0 || res.Failures["timeout"] != 0 {
+		t.Errorf("requests in progress were cut by the stop: %s\n%s", res, p.Output())
+	}
+}
+
+// Another program's SO_REUSEPORT socket on the address: the start is
+// refused (address in use), not a group shared with it.
+func TestEdgeProcessesRefuseAPortInUse(t *testing.T) {
+	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
+		var serr error
+		c.Control(func(fd uintptr) { serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, 0xf /* SO_REUSEPORT */, 1) })
+		return serr
+	}}
+	other, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	dir := writeConfig(t, strings.Replace(edgeProcessesYAML, "127.0.0.1:0", other.Addr().String(), 1))
+	_, errOut, code := run(t, dir, "up")
+	if code != 1 || !strings.Contains(errOut, "address already in use") {
+		t.Fatalf("stack up on a port another program holds: exit %d\n%s", code, errOut)
 	}
 }

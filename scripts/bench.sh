@@ -387,7 +387,7 @@ start_uwsgi() {
     --die-on-term --need-app --socket "$W/$1.sock" --wsgi-file "$2"
 }
 
-# stack_yaml NAME APP [EXTRA]: the stack as the goals measure it (the
+# stack_yaml NAME APP [EXTRA [EDGE_EXTRA]]: the stack as the goals measure it (the
 # reference harness's stack-target): APP with debug off, 2 workers, access
 # log off, the 1 KiB and 1 MiB files under /files/.
 stack_yaml() {
@@ -395,7 +395,7 @@ stack_yaml() {
 run_dir: $W/run/$1
 edge:
   listen: ["127.0.0.1:$PORT"]
-  access_log: "off"
+  access_log: "off"${4:-}
   locations:
     - path: /files/
       root: $W/static
@@ -434,6 +434,14 @@ stack_hello() {
 stack_hello_keepalive_off() {
   stack_yaml hello0 hello $'\n      keepalive: 0'; spawn STACK "$W/stack" up -c "$W/hello0.yaml" --log-level warn
   measure '**stack up, `hello`, keepalive: 0**' "$U/" "$STACK"
+  stop_all
+}
+# The same with the edge in two processes (edge.processes: 2, nginx's
+# worker_processes), each on one CPU's share; no goal, not the default.
+EDGE2=$'\n  processes: 2'
+stack_hello_edge2() {
+  stack_yaml hello2 hello '' "$EDGE2"; spawn STACK "$W/stack" up -c "$W/hello2.yaml" --log-level warn
+  measure '**stack up, `hello`, edge.processes: 2**' "$U/" "$STACK"
   stop_all
 }
 # One tier each: stack edge in front of uWSGI's hello, and nginx in front
@@ -492,6 +500,11 @@ peer_echo() {
 stack_echo() {
   stack_yaml echo echo; spawn STACK "$W/stack" up -c "$W/echo.yaml" --log-level warn
   CONNS=16 measure '**stack up, `echo`, 16 conns**' "$U/echo/x?a=1" "$STACK"
+  stop_all
+}
+stack_echo_edge2() {
+  stack_yaml echo2 echo '' "$EDGE2"; spawn STACK "$W/stack" up -c "$W/echo2.yaml" --log-level warn
+  CONNS=16 measure '**stack up, `echo`, 16 conns, edge.processes: 2**' "$U/echo/x?a=1" "$STACK"
   stop_all
 }
 
@@ -587,9 +600,9 @@ main() {
 
   for ((ROUND = 1; ROUND <= ROUNDS; ROUND++)); do
     log "round $ROUND of $ROUNDS"
-    in_turn peer_hello stack_hello stack_hello_keepalive_off edge_alone appserver_alone
+    in_turn peer_hello stack_hello stack_hello_edge2 stack_hello_keepalive_off edge_alone appserver_alone
     in_turn peer_django stack_polls
-    in_turn peer_echo stack_echo
+    in_turn peer_echo stack_echo stack_echo_edge2
     in_turn nginx_static stack_static
   done
 
@@ -641,10 +654,12 @@ SH
     echo '| stack | peer | req/s ratio | CPU/request ratio | client CPU/request ratio | p99 ratio (goal ≤ 1×) | goal (issue 10) | req/s ratio of each round |'
     echo '| --- | --- | --- | --- | --- | --- | --- | --- |'
     ratio '**stack up, `hello`**' 'nginx → uWSGI → bare WSGI hello' '≥ 1.25× rate, ≤ 0.8× CPU'
+    ratio '**stack up, `hello`, edge.processes: 2**' 'nginx → uWSGI → bare WSGI hello' '(no goal: not the default)'
     ratio '**stack up, `hello`, keepalive: 0**' 'nginx → uWSGI → bare WSGI hello' '(no goal: keep-alive off)'
     ratio '**stack up, polls index** (debug off)' 'nginx → uWSGI → Django template page' '≥ 3× rate'
     ratio '**stack up, polls detail** (debug off)' 'nginx → uWSGI → Django template page' '≥ 3× rate'
     ratio '**stack up, `echo`, 16 conns**' 'nginx → uWSGI → Python echo, 16 conns' '≥ 1.5× rate'
+    ratio '**stack up, `echo`, 16 conns, edge.processes: 2**' 'nginx → uWSGI → Python echo, 16 conns' '(no goal: not the default)'
     ratio '**stack up, static 1 KiB**' 'nginx static 1 KiB' '≥ 0.8× rate'
     ratio '**stack up, static 1 MiB**' 'nginx static 1 MiB' '≥ 0.9× rate'
     ratio '**stack edge** in front of uWSGI (hello)' 'nginx → uWSGI → bare WSGI hello' '≥ 1.0× rate, ≤ 1.0× CPU'

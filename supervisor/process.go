@@ -97,6 +97,52 @@ func (s *Supervisor) AddProcess(p *Process) {
 	})
 }
 
+// AddProcesses adds ps as one actor: they run side by side, each as
+// AddProcess runs it, and an interrupt tells them all to stop at once and
+// waits for them together, as nginx's master sends every worker its
+// SIGQUIT. Children that serve the same sockets (the edge's, with
+// edge.processes above 1) then drain in the time of the slowest, where
+// actors of their own were stopped one after the other: the later ones
+// went on taking connections, and the deadline cut what they had.
+// The first of them that ends by itself (one that could not start) ends
+// the group, as a single child's actor would.
+func (s *Supervisor) AddProcesses(ps ...*Process) {
+	for _, p := range ps {
+		p.stop = make(chan struct{})
+		if p.Logger == nil {
+			p.Logger = s.Logger
+		}
+		if p.Output == nil {
+			p.Output = os.Stderr
+		}
+	}
+	ended := make(chan error, len(ps))
+	var running sync.WaitGroup
+	running.Add(len(ps)) // here: an interrupt may come before execute has started them all
+	s.g.Add(func() error {
+		for _, p := range ps {
+			go func() {
+				defer running.Done()
+				ended <- p.supervise()
+			}()
+		}
+		return <-ended
+	}, func(error) {
+		ctx, cancel := s.stopContext()
+		defer cancel()
+		var stopping sync.WaitGroup
+		for _, p := range ps {
+			stopping.Add(1)
+			go func() {
+				defer stopping.Done()
+				p.terminate(ctx)
+			}()
+		}
+		stopping.Wait()
+		running.Wait() // each supervise returns once its child is told to stop
+	})
+}
+
 // supervise runs the child until it should not be restarted or the
 // process is stopped.
 func (p *Process) supervise() error {
