@@ -81,6 +81,8 @@ type FD struct {
 	// holding: writes are kept in held for the next Read (hold.go);
 	// sending (under mu, set with holding) lasts until they went out.
 	holding, sending bool
+	// aborted (under mu): Abort shut the reading side while sending.
+	aborted bool
 	held             []byte
 }
 

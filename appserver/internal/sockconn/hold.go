@@ -3,6 +3,7 @@ package sockconn
 import (
 	"io"
 	"syscall"
+	"time"
 )
 
 // Holding a response's last bytes for the next read.
@@ -82,6 +83,22 @@ func (c *FD) sendHeldThenRead(p []byte) (int, error) {
 		return c.Read(p)
 	}
 	c.file.SetReadDeadline(readDeadline(c.timeout, c.until))
+	// WriteRead waits before it reads, for an event that comes after its
+	// write: the shutdown of an Abort made before it (its event perhaps
+	// taken by the poller already) would not end the wait until the
+	// deadline. After an Abort, the read is tried first. One that comes
+	// later sets a deadline of now after the one above, which ends the wait.
+	c.mu.Lock()
+	aborted := c.aborted
+	c.mu.Unlock()
+	if aborted {
+		_, err := c.Write(h)
+		c.doneSending()
+		if err != nil {
+			return 0, err
+		}
+		return c.Read(p)
+	}
 	wn, n, err := c.pio.io.WriteRead(h, p)
 	c.doneSending()
 	switch {
@@ -103,6 +120,10 @@ func (c *FD) abortLocked() {
 	how := syscall.SHUT_RDWR
 	if c.sending {
 		how = syscall.SHUT_RD
+		c.aborted = true
+		if c.file != nil {
+			c.file.SetReadDeadline(time.Now()) // a WriteRead's wait (sendHeldThenRead)
+		}
 	}
 	syscall.Shutdown(c.fd, how)
 }
