@@ -83,7 +83,7 @@ type FD struct {
 	holding, sending bool
 	// aborted (under mu): Abort shut the reading side while sending.
 	aborted bool
-	held             []byte
+	held    []byte
 }
 
 // NewFD is the connection on fd, just accepted, non-blocking: timeout is
