@@ -4,9 +4,9 @@
 # stack row to its peer (rate, servers' CPU, client's CPU and p99 ratios;
 # also saved with wrk's raw output in a results directory):
 #
-#   nginx → uWSGI → bare WSGI hello          stack up, app hello (and with keepalive: 0)
+#   nginx → uWSGI → bare WSGI hello          stack up, app hello (and with keepalive: 0, and edge.processes: 2)
 #   nginx → uWSGI → Django template page     stack up, polls index and detail (debug off)
-#   nginx → uWSGI → Python echo (16 conns)   stack up, app echo
+#   nginx → uWSGI → Python echo (16 conns)   stack up, app echo (and edge.processes: 2)
 #   nginx static 1 KiB and 1 MiB             stack up, the same files through the edge
 #   nginx in front of uWSGI (hello)          stack edge in front of the same uWSGI
 #   nginx → uWSGI (hello)                    nginx in front of stack appserver (hello)
