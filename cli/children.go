@@ -29,9 +29,16 @@ func (c *cmdEnv) addTierChildren(f *config.File, sup *supervisor.Supervisor, rel
 	if err != nil {
 		return nil, err
 	}
+	// One TLS session ticket secret for all the edge's children (tickets.go).
+	tickets, err := newTicketSecret()
+	if err != nil {
+		held.close()
+		return nil, err
+	}
 	done = func() {
 		removeChildAdminSockets(f, c.logger)
 		held.close()
+		tickets.close()
 	}
 	// Once the edge's children stop accepting, its addresses refuse.
 	sup.OnStopping(func() { held.closeKind(false) })
@@ -48,7 +55,9 @@ func (c *cmdEnv) addTierChildren(f *config.File, sup *supervisor.Supervisor, rel
 	var edges []*supervisor.Process
 	for i, name := range edgeChildNames(f) {
 		// Each is one process of the edge's: `stack edge` refuses more.
-		edges = append(edges, child("edge", name, i, []string{"--set", "edge.processes=1"}, edgeChildEnv(f.Edge.Processes)))
+		p := child("edge", name, i, []string{"--set", "edge.processes=1"}, edgeChildEnv(f.Edge.Processes))
+		p.Inherit = tickets.inherit(p.Inherit)
+		edges = append(edges, p)
 	}
 	sup.AddProcesses(edges...) // stopped (and drained) together
 	// The children load the configuration this process has just taken

@@ -124,6 +124,9 @@ func (c *cmdEnv) runStack(f *config.File, which tiers) error {
 		if err := adoptEdge(e, f, inherited); err != nil {
 			return err
 		}
+		if err := adoptTicketSecret(e); err != nil { // tickets.go
+			return err
+		}
 		reload.addPrepared("edge", func(f *config.File) (func() error, func(), error) {
 			p, err := e.PrepareReload(edgeConfig(f))
 			if err != nil {

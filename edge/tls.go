@@ -134,6 +134,16 @@ func startTLS(cfg Config, logger *slog.Logger) (*tlsfront.Side, error) {
 	return t, nil
 }
 
+// ShareSessionTickets makes the edge's TLS session tickets sealed with
+// keys derived from secret (32 bytes), as every other edge process given
+// the same secret does: a client resumes its session on whichever of
+// them the kernel gives its next connection (edge.processes; see
+// edge/internal/tlsfront's tickets.go). Without it each edge has keys of
+// its own. Call it before Serve.
+func (e *Edge) ShareSessionTickets(secret []byte) error {
+	return e.tls.ShareTickets(secret)
+}
+
 // loadTLS reads cfg's certificates without serving them; nil when cfg has
 // no TLS.
 func loadTLS(t *tlsfront.Side, cfg Config) (*tlscert.Certs, error) {

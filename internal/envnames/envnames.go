@@ -24,13 +24,17 @@ const (
 	// ConfigFD names the descriptor holding the configuration a child
 	// loads instead of the file (internal/heldconfig).
 	ConfigFD = "STACK_CONFIG_FD"
+	// TLSTicketSecretFD names the descriptor holding the secret an edge
+	// child derives its TLS session ticket keys from, the same in all of
+	// them (cli).
+	TLSTicketSecretFD = "STACK_TLS_TICKET_SECRET_FD"
 )
 
 // Internal reports whether name is one of the variables above: the
 // stack's own, not a configuration key.
 func Internal(name string) bool {
 	switch name {
-	case PreforkAwaitStart, SignalReadyFD, EarlyWorker, InheritedListeners, ConfigFD:
+	case PreforkAwaitStart, SignalReadyFD, EarlyWorker, InheritedListeners, ConfigFD, TLSTicketSecretFD:
 		return true
 	}
 	return false

@@ -60,6 +60,7 @@ type Side struct {
 	certs    *tlscert.Manager
 	config   *tls.Config
 	settings atomic.Pointer[Settings]
+	tickets  atomic.Pointer[sharedTickets] // nil: crypto/tls's own keys (tickets.go)
 	// ctx ends when the edge stops accepting: handshakes in progress end
 	// with it instead of holding Shutdown for client_header_timeout.
 	ctx  context.Context
@@ -106,6 +107,9 @@ func (t *Side) Stop() { t.stop() }
 func (t *Side) Handshake(raw net.Conn, timeout time.Duration, guard framing.Guard) (net.Conn, error) {
 	ctx, cancel := context.WithTimeout(t.ctx, timeout)
 	defer cancel()
+	if s := t.tickets.Load(); s != nil {
+		s.update(t, time.Now())
+	}
 	tc := tls.Server(raw, t.config)
 	if err := tc.HandshakeContext(ctx); err != nil {
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
