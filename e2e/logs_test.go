@@ -18,7 +18,8 @@ import (
 // subprocess mode (each tier a child, the app server with a worker
 // process) writes one JSON object per line for every record, unprefixed
 // and uncoloured (stderr is not a terminal), and the request id of each
-// access-log line is on the app server's line for the same request.
+// access-log line is on the app server's line for the same request. The
+// parent puts each child's name in its records ("child": "edge").
 func TestLogsJSONAndRequestIDAcrossTiers(t *testing.T) {
 	port := freePort(t)
 	dir := writeConfig(t, fmt.Sprintf(`
@@ -89,10 +90,17 @@ appserver:
 		if !strings.HasPrefix(uri, "/req/") {
 			continue
 		}
+		// Each child's records are named by the child.
 		if _, isAccess := rec["upstream_time"]; isAccess {
 			access[uri] = id
+			if rec["child"] != "edge" {
+				t.Errorf("an access-log record not named by its child edge: %q", line)
+			}
 		} else if rec["msg"] == "appserver: request" {
 			app[uri] = id
+			if rec["child"] != "appserver" {
+				t.Errorf("an app server record not named by its child appserver: %q", line)
+			}
 		}
 	}
 	if records < 2*n {

@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"bytes"
+	"encoding/json"
 	"hash/fnv"
 	"io"
 	"sync"
@@ -19,8 +20,10 @@ type LineStyle struct {
 	// output is a terminal.
 	Colour bool
 	// JSON passes a line that is a JSON object through unprefixed, so
-	// that with log_format: json the stream stays one object per line
-	// (each child's records name their tier already). Other lines (a
+	// that with log_format: json the stream stays one object per line,
+	// with the child's name as its first member instead ("child":
+	// "edge-1"): each child's records name their tier, but two edge
+	// processes (edge.processes) have the same one. Other lines (a
 	// program's own output) are prefixed as usual.
 	JSON bool
 }
@@ -37,7 +40,12 @@ func (s LineStyle) writer(w io.Writer, name string) *prefixWriter {
 	if s.Colour {
 		prefix = Colour(name) + "[" + name + "]" + colourReset + " "
 	}
-	return &prefixWriter{w: w, prefix: []byte(prefix), json: s.JSON}
+	pw := &prefixWriter{w: w, prefix: []byte(prefix), json: s.JSON}
+	if s.JSON {
+		q, _ := json.Marshal(name) // a string always marshals
+		pw.member = append(append([]byte(`"child":`), q...), ',')
+	}
+	return pw
 }
 
 // palette holds the ANSI foreground colours prefixes are painted in:
@@ -69,6 +77,7 @@ type prefixWriter struct {
 	w      io.Writer
 	prefix []byte
 	json   bool
+	member []byte // `"child":"NAME",`, put first in a JSON object line
 	buf    []byte
 }
 
@@ -108,7 +117,16 @@ func (pw *prefixWriter) flush() {
 func (pw *prefixWriter) emit(line []byte) {
 	prefix := pw.prefix
 	if pw.json && len(line) > 1 && line[0] == '{' && line[len(line)-1] == '}' {
-		prefix = nil
+		// The child's name, first: `{"child":"edge-1","time":...}`, and
+		// `{"child":"edge-1"}` for an empty object.
+		member, rest := pw.member, line[1:]
+		if len(bytes.TrimSpace(rest)) == 1 {
+			member = member[:len(member)-1]
+		}
+		out := make([]byte, 0, len(member)+len(line)+2)
+		out = append(append(append(append(out, '{'), member...), rest...), '\n')
+		pw.w.Write(out)
+		return
 	}
 	out := make([]byte, 0, len(prefix)+len(line)+1)
 	out = append(append(append(out, prefix...), line...), '\n')

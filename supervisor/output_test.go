@@ -2,6 +2,8 @@ package supervisor
 
 import (
 	"bytes"
+	"encoding/json"
+	"log/slog"
 	"strings"
 	"testing"
 )
@@ -15,8 +17,9 @@ func TestLineWriterStyles(t *testing.T) {
 	}{
 		{"plain", LineStyle{}, "a\nb", "[edge] a\n[edge] b\n"},
 		{"colour", LineStyle{Colour: true}, "a\n", "\x1b[36m[edge]\x1b[0m a\n"},
-		{"json passes objects through", LineStyle{JSON: true}, "{\"msg\":\"x\"}\nstack: text\n", "{\"msg\":\"x\"}\n[edge] stack: text\n"},
-		{"json and colour", LineStyle{JSON: true, Colour: true}, "{}\nz\n", "{}\n\x1b[36m[edge]\x1b[0m z\n"},
+		{"json passes objects through, named", LineStyle{JSON: true}, "{\"msg\":\"x\"}\nstack: text\n", "{\"child\":\"edge\",\"msg\":\"x\"}\n[edge] stack: text\n"},
+		{"json and colour", LineStyle{JSON: true, Colour: true}, "{}\nz\n", "{\"child\":\"edge\"}\n\x1b[36m[edge]\x1b[0m z\n"},
+		{"json, an empty object with space", LineStyle{JSON: true}, "{ }\n", "{\"child\":\"edge\" }\n"},
 	} {
 		var out bytes.Buffer
 		w := NewLineWriter(&out, "edge", c.style)
@@ -41,5 +44,21 @@ func TestColour(t *testing.T) {
 		if c != Colour(name) || !strings.HasPrefix(c, "\x1b[") || c == "\x1b[31m" || c == "\x1b[91m" || c == colourReset {
 			t.Errorf("Colour(%q) = %q", name, c)
 		}
+	}
+}
+
+// With log_format: json each child's record stays one JSON object, named
+// by the child: two edge processes log the same tier.
+func TestJSONLinesNameTheChild(t *testing.T) {
+	var out bytes.Buffer
+	w := NewLineWriter(&out, "edge-2", LineStyle{JSON: true})
+	slog.New(slog.NewJSONHandler(w, nil)).Info("edge stopped", "tier", "edge")
+	w.Close()
+	var rec map[string]any
+	if err := json.Unmarshal(out.Bytes(), &rec); err != nil {
+		t.Fatalf("not one JSON object: %v\n%s", err, out.Bytes())
+	}
+	if rec["child"] != "edge-2" || rec["msg"] != "edge stopped" || rec["tier"] != "edge" {
+		t.Fatalf("record %v, want child edge-2 with the child's own members", rec)
 	}
 }
