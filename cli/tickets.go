@@ -23,6 +23,12 @@ import (
 // children would inherit): the descriptor's number is in
 // envnames.TLSTicketSecretFD, and the child reads it and closes it.
 
+const (
+	ticketSecretSize = edge.SessionTicketSecretSize
+	// ticketSeals are the memfd's seals: nothing may change it, nor its seals.
+	ticketSeals = unix.F_SEAL_SEAL | unix.F_SEAL_SHRINK | unix.F_SEAL_GROW | unix.F_SEAL_WRITE
+)
+
 // ticketSecret is the secret handed to the edge children.
 type ticketSecret struct {
 	f *os.File // a sealed memfd holding the secret
@@ -30,7 +36,7 @@ type ticketSecret struct {
 
 // newTicketSecret makes a random secret in a sealed memfd.
 func newTicketSecret() (*ticketSecret, error) {
-	var b [32]byte
+	var b [ticketSecretSize]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		return nil, fmt.Errorf("tls session ticket secret: %w", err)
 	}
@@ -43,7 +49,7 @@ func newTicketSecret() (*ticketSecret, error) {
 		f.Close()
 		return nil, fmt.Errorf("tls session ticket secret: %w", err)
 	}
-	if _, err := unix.FcntlInt(f.Fd(), unix.F_ADD_SEALS, unix.F_SEAL_SEAL|unix.F_SEAL_SHRINK|unix.F_SEAL_GROW|unix.F_SEAL_WRITE); err != nil {
+	if _, err := unix.FcntlInt(f.Fd(), unix.F_ADD_SEALS, ticketSeals); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("tls session ticket secret: sealing: %w", err)
 	}
@@ -84,9 +90,17 @@ func adoptTicketSecret(e *edge.Edge) error {
 	if err != nil || fd < 3 {
 		return fmt.Errorf("%s: %q is not a descriptor", envnames.TLSTicketSecretFD, v)
 	}
+	// Only the parent's sealed memfd of the secret's size is taken: any
+	// other descriptor (one this process opened itself, named by a stray
+	// environment) is left alone, neither read nor closed.
+	seals, serr := unix.FcntlInt(uintptr(fd), unix.F_GET_SEALS, 0)
+	var st unix.Stat_t
+	if serr != nil || seals != ticketSeals || unix.Fstat(fd, &st) != nil || st.Size != ticketSecretSize {
+		return fmt.Errorf("%s: descriptor %d is not the sealed %d-byte TLS session ticket secret a parent stack hands its edge children", envnames.TLSTicketSecretFD, fd, ticketSecretSize)
+	}
 	f := os.NewFile(uintptr(fd), "stack-tls-tickets")
 	defer f.Close()
-	var b [32]byte
+	var b [ticketSecretSize]byte
 	if _, err := io.ReadFull(io.NewSectionReader(f, 0, int64(len(b))), b[:]); err != nil {
 		return fmt.Errorf("%s: reading the TLS session ticket secret: %w", envnames.TLSTicketSecretFD, err)
 	}

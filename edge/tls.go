@@ -134,6 +134,9 @@ func startTLS(cfg Config, logger *slog.Logger) (*tlsfront.Side, error) {
 	return t, nil
 }
 
+// SessionTicketSecretSize is the size of ShareSessionTickets' secret.
+const SessionTicketSecretSize = tlsfront.TicketSecretSize
+
 // ShareSessionTickets makes the edge's TLS session tickets sealed with
 // keys derived from secret (32 bytes), as every other edge process given
 // the same secret does: a client resumes its session on whichever of
