@@ -45,7 +45,7 @@ func (c *cmdEnv) addTierChildren(f *config.File, sup *supervisor.Supervisor, rel
 	child := func(tier, name string, n int, args, env []string) *supervisor.Process {
 		p := &supervisor.Process{
 			Name: name, Command: append(append(append([]string{exe, tier}, c.childArgs()...), childAdmin(f, name)...), args...),
-			Env: env, Restart: "always", StartSecs: tierStartSecs, Output: c.stderr, Logger: c.logger.With("tier", "supervisor"),
+			Env: env, Restart: "always", StartSecs: tierStartSecs, MaxBackoff: tierMaxBackoff, Output: c.stderr, Logger: c.logger.With("tier", "supervisor"),
 			SignalReady: true, // a reload waits until the child handles SIGHUP (starthup.go)
 			Inherit:     c.inheritBoth(held.inherit(tier, n)),
 		}

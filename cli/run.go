@@ -190,6 +190,12 @@ func (c *cmdEnv) runStack(f *config.File, which tiers) error {
 // configuration exits well within it.
 const tierStartSecs = 3 * time.Second
 
+// tierMaxBackoff caps the wait before a tier child that keeps dying after
+// its start (a request that crashes it, again and again) is started
+// again: the connections the kernel queued on its sockets wait that long.
+// A start costs a tier child ~10 ms of CPU, so once a second is cheap.
+const tierMaxBackoff = time.Second
+
 // childArgs are the flags that give a child the same configuration.
 func (c *cmdEnv) childArgs() []string {
 	args := []string{"--log-level", c.logLevel}

@@ -48,3 +48,36 @@ while :; do sleep 0.05; done`
 		}
 	}
 }
+
+// A child with MaxBackoff that keeps dying at once is started again after
+// at most that long, not after a back-off doubling to 30 s (0.5, 1, 2, 4
+// s before the fifth start): a tier child's clients wait meanwhile.
+func TestMaxBackoffCapsTheCrashLoop(t *testing.T) {
+	starts := filepath.Join(t.TempDir(), "starts")
+	s := &Supervisor{Logger: quiet, ShutdownTimeout: 5 * time.Second}
+	s.AddProcess(&Process{Name: "p", Command: []string{"sh", "-c", `date +%s.%N >> "$1"; exit 3`, "sh", starts}, Restart: "always",
+		Output: io.Discard, MaxBackoff: 150 * time.Millisecond})
+	trigger := make(chan struct{})
+	s.Add(func() error { <-trigger; return nil }, func(error) {})
+	done := make(chan error, 1)
+	go func() { done <- s.Run() }()
+	var at []float64
+	waitFor(t, "the fifth start", func() bool {
+		b, _ := os.ReadFile(starts)
+		at = at[:0]
+		for _, l := range strings.Fields(string(b)) {
+			v, _ := strconv.ParseFloat(l, 64)
+			at = append(at, v)
+		}
+		return len(at) >= 5
+	})
+	close(trigger)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i < 5; i++ {
+		if gap := at[i] - at[i-1]; gap > 0.6 {
+			t.Errorf("start %d came %.2fs after start %d, want at most the 0.15 s cap (and the start's own time)", i+1, gap, i)
+		}
+	}
+}

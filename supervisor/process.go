@@ -33,6 +33,11 @@ type Process struct {
 	// restarted forever, it stops the stack with an error, as nginx and
 	// uWSGI exit when they cannot start. Later exits are restarted.
 	StartSecs time.Duration
+	// MaxBackoff, if positive, caps the wait before a child that keeps
+	// dying is started again (30 s otherwise). A tier child's clients wait
+	// in the sockets its parent holds while it is down, so its restarts
+	// are capped short, as nginx starts a dead worker again at once.
+	MaxBackoff time.Duration
 	// Output receives the child's prefixed stdout and stderr lines.
 	Output io.Writer
 	// Lines says how they are prefixed: coloured, JSON passed through.
@@ -178,6 +183,9 @@ func (p *Process) supervise() error {
 			return nil
 		}
 		wait := backoff
+		if p.MaxBackoff > 0 {
+			wait = min(wait, p.MaxBackoff)
+		}
 		if time.Since(started) > p.stableRun() {
 			// Started again at once, as supervisord does: a tier child's
 			// clients wait in its sockets' queues meanwhile (cli keeps
