@@ -21,27 +21,8 @@ func TestProcessThatRanAWhileRestartsAtOnce(t *testing.T) {
 	script := `date +%s.%N >> "$1"; n=$(wc -l < "$1")
 case $n in 1|2) sleep 0.4; exit 3;; 3) exit 3;; esac
 while :; do sleep 0.05; done`
-	s := &Supervisor{Logger: quiet, ShutdownTimeout: 5 * time.Second}
-	s.AddProcess(&Process{Name: "p", Command: []string{"sh", "-c", script, "sh", starts}, Restart: "always", Output: io.Discard,
-		stable: 200 * time.Millisecond})
-	trigger := make(chan struct{})
-	s.Add(func() error { <-trigger; return nil }, func(error) {})
-	done := make(chan error, 1)
-	go func() { done <- s.Run() }()
-	var at []float64
-	waitFor(t, "the fourth start", func() bool {
-		b, _ := os.ReadFile(starts)
-		at = at[:0]
-		for _, l := range strings.Fields(string(b)) {
-			v, _ := strconv.ParseFloat(l, 64)
-			at = append(at, v)
-		}
-		return len(at) == 4
-	})
-	close(trigger)
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
+	at := startTimes(t, &Process{Name: "p", Command: []string{"sh", "-c", script, "sh", starts}, Restart: "always", Output: io.Discard,
+		stable: 200 * time.Millisecond}, starts, 4)
 	for i, want := range []struct{ min, max float64 }{{0.4, 0.7}, {0.4, 0.7}, {0.5, 1.0}} {
 		if gap := at[i+1] - at[i]; gap < want.min || gap > want.max {
 			t.Errorf("start %d came %.2fs after start %d, want %.1f-%.1fs", i+2, gap, i+1, want.min, want.max)
@@ -54,30 +35,39 @@ while :; do sleep 0.05; done`
 // s before the fifth start): a tier child's clients wait meanwhile.
 func TestMaxBackoffCapsTheCrashLoop(t *testing.T) {
 	starts := filepath.Join(t.TempDir(), "starts")
+	at := startTimes(t, &Process{Name: "p", Command: []string{"sh", "-c", `date +%s.%N >> "$1"; exit 3`, "sh", starts}, Restart: "always",
+		Output: io.Discard, MaxBackoff: 150 * time.Millisecond}, starts, 5)
+	for i := 1; i < 5; i++ {
+		if gap := at[i] - at[i-1]; gap > 0.6 {
+			t.Errorf("start %d came %.2fs after start %d, want at most the 0.15 s cap (and the start's own time)", i+1, gap, i)
+		}
+	}
+}
+
+// startTimes supervises p, whose every start appends the time to the file
+// starts, until it has started n times, stops it and returns the first n
+// start times (seconds).
+func startTimes(t *testing.T, p *Process, starts string, n int) []float64 {
+	t.Helper()
 	s := &Supervisor{Logger: quiet, ShutdownTimeout: 5 * time.Second}
-	s.AddProcess(&Process{Name: "p", Command: []string{"sh", "-c", `date +%s.%N >> "$1"; exit 3`, "sh", starts}, Restart: "always",
-		Output: io.Discard, MaxBackoff: 150 * time.Millisecond})
+	s.AddProcess(p)
 	trigger := make(chan struct{})
 	s.Add(func() error { <-trigger; return nil }, func(error) {})
 	done := make(chan error, 1)
 	go func() { done <- s.Run() }()
 	var at []float64
-	waitFor(t, "the fifth start", func() bool {
+	waitFor(t, "start "+strconv.Itoa(n), func() bool {
 		b, _ := os.ReadFile(starts)
 		at = at[:0]
 		for _, l := range strings.Fields(string(b)) {
 			v, _ := strconv.ParseFloat(l, 64)
 			at = append(at, v)
 		}
-		return len(at) >= 5
+		return len(at) >= n
 	})
 	close(trigger)
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	for i := 1; i < 5; i++ {
-		if gap := at[i] - at[i-1]; gap > 0.6 {
-			t.Errorf("start %d came %.2fs after start %d, want at most the 0.15 s cap (and the start's own time)", i+1, gap, i)
-		}
-	}
+	return at[:n]
 }

@@ -11,8 +11,8 @@ import (
 
 // Session tickets shared by several edge processes.
 //
-// A client resumes a TLS session (no certificate, no key exchange: one
-// round trip less and a fraction of the server's CPU) with a ticket the
+// A client resumes a TLS session (no certificate sent or signed; over TLS
+// 1.2 no key exchange either, and one round trip less) with a ticket the
 // server sealed with its ticket key. crypto/tls makes a random key per
 // tls.Config and rotates it itself, so each edge process of
 // edge.processes seals with a key of its own, and a client whose next
