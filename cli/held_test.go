@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/stack-web/stack/config"
 	"github.com/stack-web/stack/internal/envnames"
+	"github.com/stack-web/stack/internal/testport"
 )
 
 // The sockets `stack up` holds in mode: subprocess follow a reload as the
@@ -99,12 +101,11 @@ func inheritOnce(t *testing.T, h *heldSockets, tier string, fd int) ([]*os.File,
 
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := testport.Free()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().String()
+	return "127.0.0.1:" + strconv.Itoa(port)
 }
 
 func dialable(t *testing.T, addr string, want bool) {

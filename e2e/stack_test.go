@@ -11,7 +11,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -22,6 +21,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/stack-web/stack/internal/testport"
 )
 
 // binary is the stack binary built once for all tests.
@@ -214,15 +215,16 @@ func writeConfig(t *testing.T, yaml string) string {
 }
 
 // freePort returns a loopback port that was free a moment ago, for peers
-// (nginx) that cannot report the port they picked.
+// (nginx) and flags (admin.listen) that cannot report the port they
+// picked. It is drawn from below the ephemeral range, so a connection
+// another test opens meanwhile cannot take it (testport says why).
 func freePort(t *testing.T) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := testport.Free()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return port
 }
 
 // waitHTTP polls url until it answers (any status) or the deadline passes.
