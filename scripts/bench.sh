@@ -277,8 +277,9 @@ scenario_row() {
     "$(median $(of CPU "$1"))" "$(median $(of CLIENT "$1"))" "$(median $(of IDLE "$1"))" "$(of ERRS "$1" | awk '{n += $1} END {print n + 0}')"
 }
 
-# ratio STACK_LABEL PEER_LABEL GOAL: a row of the ratio table: the median
-# over the rounds of each round's ratios, and each round's rate ratio.
+# ratio STACK_LABEL PEER_LABEL GOAL [MIN_RATE [MAX_CPU]]: a row of the
+# ratio table: the median over the rounds of each round's ratios, each
+# round's rate ratio, and with MIN_RATE the verdict on the row's goals.
 ratio() {
   local s=$1 p=$2 goal=$3 min_rate=${4:-} max_cpu=${5:-} r rates=() cpus=() clients=() p99s=()
   for r in $(seq 1 "$ROUNDS"); do
@@ -673,6 +674,9 @@ SH
   read -r peer_ms stack2_ms < <(startup_ms "$PORT" "$starts" bash "$W/peerstart.sh" -- / -- \
     "$W/stack" up -c "$W/startup.yaml" --log-level warn -- /polls/)
 
+  local pss_mb start_x
+  pss_mb=$(median "${PSS_AFTER[@]}" | awk '{printf "%d", $1 / 1024}')
+  start_x=$(awk -v a="$stack_ms" -v b="$go_ms" 'BEGIN {printf "%.1f", b ? a / b : 0}')
   local of_rounds="the median of $ROUNDS rounds"
   ((ROUNDS > 1)) || of_rounds="one round"
   {
@@ -683,8 +687,8 @@ SH
     local l
     for l in "${LABELS[@]}"; do scenario_row "$l"; done
     echo
-    echo "Idle, \`stack up\` with polls and 2 workers holds $(median "${PSS_FRESH[@]}" | awk '{printf "%d", $1 / 1024}') MB PSS before any load and $(median "${PSS_AFTER[@]}" | awk '{printf "%d", $1 / 1024}') MB two seconds after its runs (goal ≤ 30 MB; medians of the rounds, in kB: $(echo "${PSS_FRESH[*]}") and $(echo "${PSS_AFTER[*]}"))."
-    echo "Start to first 200 (median of $starts, interleaved): Go's bare net/http hello ${go_ms} ms, \`stack up\` with polls and 2 workers ${stack_ms} ms, $(awk -v a="$stack_ms" -v b="$go_ms" 'BEGIN {printf "%.1f", b ? a / b : 0}')× (goal ≤ 2×). Against the topology it reproduces (again $starts interleaved): nginx → uWSGI → Django template page ${peer_ms} ms, \`stack up\` ${stack2_ms} ms, $(awk -v a="$stack2_ms" -v b="$peer_ms" 'BEGIN {printf "%.2f", b ? a / b : 0}')×."
+    echo "Idle, \`stack up\` with polls and 2 workers holds $(median "${PSS_FRESH[@]}" | awk '{printf "%d", $1 / 1024}') MB PSS before any load and $pss_mb MB two seconds after its runs (goal ≤ 30 MB; medians of the rounds, in kB: $(echo "${PSS_FRESH[*]}") and $(echo "${PSS_AFTER[*]}"))."
+    echo "Start to first 200 (median of $starts, interleaved): Go's bare net/http hello ${go_ms} ms, \`stack up\` with polls and 2 workers ${stack_ms} ms, ${start_x}× (goal ≤ 2×). Against the topology it reproduces (again $starts interleaved): nginx → uWSGI → Django template page ${peer_ms} ms, \`stack up\` ${stack2_ms} ms, $(awk -v a="$stack2_ms" -v b="$peer_ms" 'BEGIN {printf "%.2f", b ? a / b : 0}')×."
     echo
     echo '| stack | peer | req/s ratio | CPU/request ratio | client CPU/request ratio | p99 ratio (goal ≤ 1×) | goal (issue 10) | verdict | req/s ratio of each round |'
     echo '| --- | --- | --- | --- | --- | --- | --- | --- | --- |'
@@ -699,9 +703,6 @@ SH
     ratio '**stack up, static 1 MiB**' 'nginx static 1 MiB' '≥ 0.9× rate' 0.9
     ratio '**stack edge** in front of uWSGI (hello)' 'nginx → uWSGI → bare WSGI hello' '≥ 1.0× rate, ≤ 1.0× CPU' 1.0 1.0
     ratio '**nginx in front of stack appserver** (hello)' 'nginx → uWSGI → bare WSGI hello' '≥ 1.0× rate' 1.0
-    local pss_mb start_x
-    pss_mb=$(median "${PSS_AFTER[@]}" | awk '{printf "%d", $1 / 1024}')
-    start_x=$(awk -v a="$stack_ms" -v b="$go_ms" 'BEGIN {printf "%.1f", b ? a / b : 0}')
     judge 'idle PSS after load (MB)' "$pss_mb" 30
     judge 'start to first 200, × Go hello' "$start_x" 2
     echo
